@@ -1,0 +1,41 @@
+/** The `runnel` subcommands: what each does, and whether it is available in this build. */
+
+export interface CommandSpec {
+  /** The word typed after `runnel`. */
+  name: string;
+  /** Usage line shown by `runnel <name> --help`. */
+  usage: string;
+  /** One line for the overview in `runnel --help`. */
+  summary: string;
+  /** Runs the command and resolves to the process exit code; absent while not yet built. */
+  run?: (args: string[]) => Promise<number>;
+}
+
+/** Every subcommand, in the order `runnel --help` lists them. */
+export const commands: CommandSpec[] = [
+  {
+    name: "run",
+    usage: "runnel run <job.yaml | job module>",
+    summary: "run a job in-process on this machine (local mode: no Kafka, no cluster)",
+  },
+  {
+    name: "validate",
+    usage: "runnel validate <streamjob.yaml>",
+    summary: "check a StreamJob manifest and print each error with its field path",
+  },
+  {
+    name: "worker",
+    usage: "runnel worker --job <file>",
+    summary: "run this pod's share of a job's tasks (started by the operator inside a worker pod)",
+  },
+  {
+    name: "operator",
+    usage: "runnel operator [--namespace <ns>]",
+    summary: "run the StreamJob controller against the current Kubernetes cluster",
+  },
+  {
+    name: "start",
+    usage: "runnel start",
+    summary: "run a bundled example system on generated data (what `npm start` does)",
+  },
+];

@@ -1,0 +1,53 @@
+#!/usr/bin/env node
+/** Entry point of the `runnel` command line: parses the subcommand and dispatches to it. */
+import { commands, type CommandSpec } from "./commands.ts";
+
+const EXIT_USAGE = 2;
+const EXIT_UNAVAILABLE = 3;
+
+function overview(): string {
+  const width = Math.max(...commands.map((c) => c.name.length));
+  const lines = commands.map((c) => `  ${c.name.padEnd(width)}  ${c.summary}`);
+  return [
+    "runnel — stateful stream processing on Kubernetes",
+    "",
+    "Usage: runnel <command> [options]",
+    "",
+    "Commands:",
+    ...lines,
+    "",
+    "Run `runnel <command> --help` for a command's options.",
+  ].join("\n");
+}
+
+function isHelp(arg: string | undefined): boolean {
+  return arg === "--help" || arg === "-h" || arg === "help";
+}
+
+/** Runs the CLI with the given arguments (without `node` and the script) and returns the exit code. */
+export async function main(argv: string[]): Promise<number> {
+  const [name, ...rest] = argv;
+  if (name === undefined || isHelp(name)) {
+    console.log(overview());
+    return name === undefined ? EXIT_USAGE : 0;
+  }
+  const command: CommandSpec | undefined = commands.find((c) => c.name === name);
+  if (!command) {
+    console.error(`runnel: unknown command '${name}'.`);
+    console.error(`Known commands: ${commands.map((c) => c.name).join(", ")}. Run \`runnel --help\` for what each does.`);
+    return EXIT_USAGE;
+  }
+  if (isHelp(rest[0])) {
+    console.log(`Usage: ${command.usage}\n\n${command.summary}`);
+    return 0;
+  }
+  if (!command.run) {
+    console.error(`runnel ${name}: not yet available in this version (${command.summary}).`);
+    return EXIT_UNAVAILABLE;
+  }
+  return command.run(rest);
+}
+
+if (import.meta.main) {
+  process.exitCode = await main(process.argv.slice(2));
+}
