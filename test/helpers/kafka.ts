@@ -1,0 +1,52 @@
+/** Kafka helpers shared by tests: clients on the test broker, topics, and bounded consumption. */
+import { Kafka, logLevel, type Consumer, type KafkaMessage, type Admin } from "kafkajs";
+import { testEnv, uniqueName } from "./env.ts";
+
+/** A kafkajs client on the test environment's broker, quiet unless a test fails. */
+export function kafkaClient(clientId = uniqueName("test")): Kafka {
+  return new Kafka({ clientId, brokers: testEnv().kafkaBrokers, logLevel: logLevel.ERROR, retry: { retries: 5 } });
+}
+
+/** Creates topics with the given partition count and waits until they have leaders. */
+export async function createTopics(admin: Admin, topics: string[], numPartitions = 1): Promise<void> {
+  await admin.createTopics({ waitForLeaders: true, topics: topics.map((topic) => ({ topic, numPartitions })) });
+}
+
+export interface Consumed {
+  partition: number;
+  message: KafkaMessage;
+}
+
+/**
+ * Reads a topic from the beginning with a fresh group until `count` records arrived or
+ * `idleMs` passed without one (then it returns what it has, so tests can assert "nothing more").
+ */
+export async function consumeAll(
+  kafka: Kafka,
+  topic: string,
+  opts: { count?: number; readUncommitted?: boolean; idleMs?: number } = {},
+): Promise<Consumed[]> {
+  const consumer: Consumer = kafka.consumer({ groupId: uniqueName("reader"), readUncommitted: opts.readUncommitted ?? false });
+  const got: Consumed[] = [];
+  const idleMs = opts.idleMs ?? 3_000;
+  await consumer.connect();
+  await consumer.subscribe({ topic, fromBeginning: true });
+  try {
+    await new Promise<void>((resolve, reject) => {
+      let idle = setTimeout(resolve, idleMs + 5_000); // the first fetch includes the group join
+      consumer
+        .run({
+          eachMessage: async ({ partition, message }) => {
+            got.push({ partition, message });
+            clearTimeout(idle);
+            if (opts.count !== undefined && got.length >= opts.count) resolve();
+            else idle = setTimeout(resolve, idleMs);
+          },
+        })
+        .catch(reject);
+    });
+  } finally {
+    await consumer.disconnect();
+  }
+  return got;
+}
