@@ -1,4 +1,5 @@
 /** The `runnel` subcommands: what each does, and whether it is available in this build. */
+import { start } from "./start.ts";
 
 export interface CommandSpec {
   /** The word typed after `runnel`. */
@@ -37,5 +38,6 @@ export const commands: CommandSpec[] = [
     name: "start",
     usage: "runnel start",
     summary: "run a bundled example system on generated data (what `npm start` does)",
+    run: start,
   },
 ];
