@@ -7,7 +7,8 @@ import { spawnSync } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { repoRoot } from "./env/lib/layout.ts";
+import { repoRoot, runDir } from "./env/lib/layout.ts";
+import { envRunning } from "./env/lib/processes.ts";
 
 const TIERS = ["unit", "integration", "e2e"] as const;
 type Tier = (typeof TIERS)[number];
@@ -72,17 +73,20 @@ function main(): number {
   const tiers = parseTiers(tierArgs);
   const reportDir = mkdtempSync(join(tmpdir(), "runnel-tests-"));
   const totals: Totals = { passed: 0, failed: 0, skipped: 0 };
+  let envReady = false;
+  // An environment that was already running (a developer's) is reused and left running.
   let envStarted = false;
   try {
     for (const tier of tiers) {
-      if (NEEDS_ENV.has(tier) && !envStarted) {
+      if (NEEDS_ENV.has(tier) && !envReady) {
         console.log("\n=== test environment (test/env/up) ===");
+        envStarted = !envRunning(runDir());
         if (!envScript("up")) {
           console.error("run-tiers: test/env/up failed; the integration and e2e tiers cannot run.");
           totals.failed += 1;
           break;
         }
-        envStarted = true;
+        envReady = true;
       }
       const t = runTier(tier, extra, reportDir);
       totals.passed += t.passed;

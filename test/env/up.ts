@@ -3,8 +3,8 @@ import { mkdirSync, rmSync, symlinkSync, writeFileSync, readdirSync } from "node
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { execFileSync } from "node:child_process";
-import { cachePaths, readEnvInfo, repoRoot, runDir as defaultRunDir, type TestEnvInfo } from "./lib/layout.ts";
-import { isAlive, pidFiles, startDaemon, stopAll, waitUntil } from "./lib/processes.ts";
+import { cachePaths, podIpPrefix, ports, readEnvInfo, repoRoot, runDir as defaultRunDir, type TestEnvInfo } from "./lib/layout.ts";
+import { envRunning, startDaemon, stopAll, waitUntil } from "./lib/processes.ts";
 import { startApiserver, startControllerManager, startEtcd, startScheduler, writeKubeconfig } from "./lib/control-plane.ts";
 import { startKafka } from "./lib/kafka.ts";
 import { startRedis } from "./lib/redis.ts";
@@ -25,14 +25,6 @@ async function step<T>(name: string, timings: string, fn: () => Promise<T>): Pro
   return result;
 }
 
-/** True when env.json exists and every recorded process is still running. */
-function alreadyUp(dir: string): TestEnvInfo | undefined {
-  const info = readEnvInfo(dir);
-  const pids = pidFiles(dir);
-  if (!info || pids.length === 0 || !pids.every((p) => isAlive(p.pid))) return undefined;
-  return info;
-}
-
 function linkBinaries(binDir: string, cache: ReturnType<typeof cachePaths>): void {
   mkdirSync(binDir, { recursive: true });
   for (const folder of [cache.kube, cache.etcd, cache.helm]) {
@@ -51,7 +43,7 @@ async function startNodeAgent(dir: string, binDir: string, kubeconfig: string): 
     runDir: dir,
     command: node,
     args: [join(repoRoot, "test/env/node-agent/main.ts"), "--kubeconfig", kubeconfig, "--node-name", NODE_NAME,
-      "--state-dir", join(dir, "data", "node-agent"), "--image-map", imageMap, "--ip-prefix", "127.1"],
+      "--state-dir", join(dir, "data", "node-agent"), "--image-map", imageMap, "--ip-prefix", podIpPrefix, "--kubelet-port", String(ports.kubelet)],
     env: { ...process.env, PATH: `${binDir}:${process.env.PATH ?? ""}` },
   });
   const kubectl = join(binDir, "kubectl");
@@ -64,7 +56,7 @@ async function startNodeAgent(dir: string, binDir: string, kubeconfig: string): 
 
 /** Brings the environment up, or reuses one that is already running; returns what tests need. */
 export async function up(dir = defaultRunDir()): Promise<TestEnvInfo> {
-  const running = alreadyUp(dir);
+  const running = envRunning(dir) ? readEnvInfo(dir) : undefined;
   if (running) {
     log(`already up (${dir})`);
     return running;

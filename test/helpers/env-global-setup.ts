@@ -2,17 +2,12 @@
 // brings one up (test/env/up) and takes it down again when the tier ends.
 import { spawnSync } from "node:child_process";
 import { join } from "node:path";
-import { readEnvInfo, repoRoot, runDir } from "../env/lib/layout.ts";
-import { isAlive, pidFiles } from "../env/lib/processes.ts";
-
-function running(): boolean {
-  const pids = pidFiles(runDir());
-  return readEnvInfo() !== undefined && pids.length > 0 && pids.every((p) => isAlive(p.pid));
-}
+import { repoRoot, runDir } from "../env/lib/layout.ts";
+import { envRunning } from "../env/lib/processes.ts";
 
 /** Brings the environment up unless it already runs; returns the teardown. */
 export default function setup(): () => void {
-  if (running()) return () => undefined;
+  if (envRunning(runDir())) return () => undefined;
   const result = spawnSync(join(repoRoot, "test/env/up"), { stdio: "inherit" });
   if (result.status !== 0) throw new Error(`test/env/up failed (exit ${result.status}); see the logs in ${runDir()}/logs`);
   return () => {

@@ -6,17 +6,31 @@ import { join, resolve } from "node:path";
 /** The repository root (test/env/lib → ../../..). */
 export const repoRoot = resolve(import.meta.dirname, "..", "..", "..");
 
+/**
+ * A second environment (say, a clean-clone check beside a developer's running one) sets
+ * RUNNEL_TESTENV_SLOT=1..9: its ports move by 100 × slot and its pods use 127.(1+slot).x.y.
+ */
+const slot = Number(process.env.RUNNEL_TESTENV_SLOT ?? "0");
+if (!Number.isInteger(slot) || slot < 0 || slot > 9) {
+  throw new Error(`RUNNEL_TESTENV_SLOT must be a whole number from 0 to 9, not '${process.env.RUNNEL_TESTENV_SLOT}'`);
+}
+const offset = slot * 100;
+
 /** Ports on 127.0.0.1; pods get other loopback addresses (127.1.x.y), so they never clash. */
 export const ports = {
-  etcdClient: 12379,
-  etcdPeer: 12380,
-  apiserver: 16443,
-  controllerManager: 10257,
-  scheduler: 10259,
-  kafka: 19092,
-  kafkaController: 19093,
-  redis: 16379,
+  etcdClient: 12379 + offset,
+  etcdPeer: 12380 + offset,
+  apiserver: 16443 + offset,
+  controllerManager: 10257 + offset,
+  scheduler: 10259 + offset,
+  kubelet: 10250 + offset,
+  kafka: 19092 + offset,
+  kafkaController: 19093 + offset,
+  redis: 16379 + offset,
 } as const;
+
+/** The first two octets of pod IPs handed out by the node agent. */
+export const podIpPrefix = `127.${1 + slot}`;
 
 /** What `up` writes to env.json for the test runner and tests. */
 export interface TestEnvInfo {
@@ -30,9 +44,9 @@ export interface TestEnvInfo {
   startedAt: string;
 }
 
-/** The run directory: $RUNNEL_TESTENV_RUN or /tmp/runnel-testenv. */
+/** The run directory: $RUNNEL_TESTENV_RUN, else /tmp/runnel-testenv (with -<slot> for slots above 0). */
 export function runDir(): string {
-  return process.env.RUNNEL_TESTENV_RUN ?? "/tmp/runnel-testenv";
+  return process.env.RUNNEL_TESTENV_RUN ?? (slot === 0 ? "/tmp/runnel-testenv" : `/tmp/runnel-testenv-${slot}`);
 }
 
 /** Paths of the cached component folders, computed by the same shell code `install` uses. */

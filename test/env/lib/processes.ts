@@ -44,6 +44,12 @@ export function isAlive(pid: number): boolean {
   }
 }
 
+/** True when the run directory has env.json and every process it recorded is still running. */
+export function envRunning(runDir: string): boolean {
+  const pids = pidFiles(runDir);
+  return existsSync(join(runDir, "env.json")) && pids.length > 0 && pids.every((p) => isAlive(p.pid));
+}
+
 /** Pid files of running components, in start order. */
 export function pidFiles(runDir: string): { name: string; pid: number; file: string }[] {
   const dir = join(runDir, "pids");
