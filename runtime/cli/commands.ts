@@ -1,5 +1,6 @@
 /** The `runnel` subcommands: what each does, and whether it is available in this build. */
 import { start } from "./start.ts";
+import { validate } from "./validate.ts";
 
 export interface CommandSpec {
   /** The word typed after `runnel`. */
@@ -21,8 +22,9 @@ export const commands: CommandSpec[] = [
   },
   {
     name: "validate",
-    usage: "runnel validate <streamjob.yaml>",
+    usage: "runnel validate <streamjob.yaml>... [--output text|json]   (- reads standard input)",
     summary: "check a StreamJob manifest and print each error with its field path",
+    run: validate,
   },
   {
     name: "worker",

@@ -66,6 +66,18 @@ const restartPolicy = obj(
   },
 );
 
+/** Names the stream sources whose declared partition count is below parallelism (both fields, for `runnel validate`). */
+function parallelismHint(spec: Obj): string | undefined {
+  const par = typeof spec.parallelism === "number" ? spec.parallelism : 1;
+  const srcs = ((spec.pipeline as Obj | undefined)?.sources ?? []) as Obj[];
+  if (!Array.isArray(srcs)) return undefined;
+  const low = srcs.flatMap((s, i) => {
+    const p = (s.kafka as Obj | undefined)?.partitions;
+    return typeof p === "number" && (s.mode ?? "stream") === "stream" && p < par ? [`.spec.pipeline.sources[${i}].kafka.partitions is ${p} (source ${String(s.id)})`] : [];
+  });
+  return low.length ? `.spec.parallelism is ${par} but ${low.join(", ")}; lower parallelism or add partitions` : undefined;
+}
+
 /** StreamJob spec. */
 export const streamJobSpec: Schema = obj(
   "StreamJobSpec",
@@ -117,7 +129,7 @@ export const streamJobSpec: Schema = obj(
             return typeof k?.partitions !== "number" || (s.mode ?? "stream") !== "stream" || k.partitions >= par;
           });
         },
-        { fieldPath: ".parallelism" },
+        { fieldPath: ".parallelism", hint: parallelismHint },
       ),
     ],
   },
