@@ -14,6 +14,8 @@ export async function start(_args: string[]): Promise<number> {
       "  npm test                   the whole test suite, against a real Kafka broker, Kubernetes control",
       "                             plane, helm and Redis that it builds and starts itself (test/env)",
       "  npm run runnel -- --help   the command line and its planned subcommands",
+      "  npm run runnel -- validate test/fixtures/streamjobs/risk.yaml",
+      "                             check a StreamJob manifest (schema, graph, CEL types)",
     ].join("\n"),
   );
   return 0;
