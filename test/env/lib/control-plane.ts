@@ -123,60 +123,58 @@ export function writeKubeconfig(runDir: string, apiserverUrl: string): string {
   return file;
 }
 
-/** Starts kube-controller-manager (StatefulSet, GC, namespace, PV binder, SA token controllers). */
-export async function startControllerManager({ runDir, binDir }: PlaneOptions, kubeconfig: string): Promise<void> {
-  const pki = join(runDir, "data", "pki");
+/**
+ * Starts a control-plane component that talks to the apiserver with the admin kubeconfig and
+ * serves its own /healthz on a loopback HTTPS port; resolves once that answers `ok`.
+ */
+async function startKubeComponent(
+  { runDir, binDir }: PlaneOptions,
+  kubeconfig: string,
+  component: { name: string; port: number; args: string[] },
+): Promise<void> {
   const pid = startDaemon({
-    name: "kube-controller-manager",
+    name: component.name,
     runDir,
-    command: join(binDir, "kube-controller-manager"),
+    command: join(binDir, component.name),
     args: [
       `--kubeconfig=${kubeconfig}`,
       `--authentication-kubeconfig=${kubeconfig}`,
       `--authorization-kubeconfig=${kubeconfig}`,
       "--leader-elect=false",
       "--bind-address=127.0.0.1",
-      `--secure-port=${ports.controllerManager}`,
-      `--cert-dir=${join(runDir, "data", "controller-manager")}`,
+      `--secure-port=${component.port}`,
+      `--cert-dir=${join(runDir, "data", component.name)}`,
+      "--authorization-always-allow-paths=/healthz,/readyz,/livez,/metrics",
+      "--v=1",
+      ...component.args,
+    ],
+  });
+  await waitUntil(component.name, async () => (await httpsGet(`https://127.0.0.1:${component.port}/healthz`)) === "ok", {
+    timeoutMs: 60_000,
+    pid,
+    logFile: join(runDir, "logs", `${component.name}.log`),
+  });
+}
+
+/** Starts kube-controller-manager (StatefulSet, GC, namespace, PV binder, SA token controllers). */
+export async function startControllerManager(opts: PlaneOptions, kubeconfig: string): Promise<void> {
+  const pki = join(opts.runDir, "data", "pki");
+  await startKubeComponent(opts, kubeconfig, {
+    name: "kube-controller-manager",
+    port: ports.controllerManager,
+    args: [
       `--service-account-private-key-file=${join(pki, "sa.key")}`,
       `--root-ca-file=${join(pki, "serving", "apiserver.crt")}`,
       "--use-service-account-credentials=false",
       // No kubelet renews node heartbeats the way the node lifecycle controller expects.
       "--controllers=*,-node-lifecycle-controller",
-      "--authorization-always-allow-paths=/healthz,/readyz,/livez,/metrics",
-      "--v=1",
     ],
-  });
-  await waitUntil("kube-controller-manager", async () => (await httpsGet(`https://127.0.0.1:${ports.controllerManager}/healthz`)) === "ok", {
-    timeoutMs: 60_000,
-    pid,
-    logFile: join(runDir, "logs", "kube-controller-manager.log"),
   });
 }
 
 /** Starts kube-scheduler, which binds pods to the node agent's Node. */
-export async function startScheduler({ runDir, binDir }: PlaneOptions, kubeconfig: string): Promise<void> {
-  const pid = startDaemon({
-    name: "kube-scheduler",
-    runDir,
-    command: join(binDir, "kube-scheduler"),
-    args: [
-      `--kubeconfig=${kubeconfig}`,
-      `--authentication-kubeconfig=${kubeconfig}`,
-      `--authorization-kubeconfig=${kubeconfig}`,
-      "--leader-elect=false",
-      "--bind-address=127.0.0.1",
-      `--secure-port=${ports.scheduler}`,
-      `--cert-dir=${join(runDir, "data", "scheduler")}`,
-      "--authorization-always-allow-paths=/healthz,/readyz,/livez,/metrics",
-      "--v=1",
-    ],
-  });
-  await waitUntil("kube-scheduler", async () => (await httpsGet(`https://127.0.0.1:${ports.scheduler}/healthz`)) === "ok", {
-    timeoutMs: 60_000,
-    pid,
-    logFile: join(runDir, "logs", "kube-scheduler.log"),
-  });
+export async function startScheduler(opts: PlaneOptions, kubeconfig: string): Promise<void> {
+  await startKubeComponent(opts, kubeconfig, { name: "kube-scheduler", port: ports.scheduler, args: [] });
 }
 
 const insecureLoopback = new Agent({ rejectUnauthorized: false });
