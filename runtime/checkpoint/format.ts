@@ -1,0 +1,136 @@
+/**
+ * The checkpoint (and savepoint) format of local mode: a directory per checkpoint holding one
+ * state file per task (every keyed entry by operator uid, state name and key, plus timers) and
+ * a `_metadata.json` written last by atomic rename — a checkpoint without metadata never
+ * completed. Keys are stored with their operator uid, so a restore can map state by uid and
+ * re-split it over a different number of tasks.
+ */
+import { mkdir, readdir, readFile, rename, rm, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import { deserialize, serialize } from "node:v8";
+import type { Key } from "../api/functions.ts";
+import { CheckpointError } from "../errors.ts";
+
+/** Format version written into metadata; readers refuse newer versions. */
+export const FORMAT_VERSION = 1;
+
+/** Timers of one keyed operator as [timestamp, key] pairs. */
+export interface TimerSnapshot {
+  /** Event-time timers. */
+  event: [number, Key][];
+  /** Processing-time timers. */
+  processing: [number, Key][];
+}
+
+/** Everything one task contributes to a checkpoint. */
+export interface TaskSnapshot {
+  /** Keyed state entries: [store key (uid \0 state \0 encoded key), serialized value]. */
+  entries: [string, Uint8Array][];
+  /** Timers by operator uid. */
+  timers: Record<string, TimerSnapshot>;
+  /** Non-keyed operator state (broadcast state) by operator uid. */
+  operators?: Record<string, unknown>;
+}
+
+/** Checkpoint metadata: positions and commit data, everything but keyed state. */
+export interface CheckpointMetadata {
+  /** Format version. */
+  version: number;
+  /** A periodic checkpoint (owned and pruned by the runtime) or a savepoint (owned by the user). */
+  kind: "checkpoint" | "savepoint";
+  /** Job name. */
+  job: string;
+  /** Checkpoint id (increasing). */
+  id: number;
+  /** Wall-clock time it was taken. */
+  createdAt: string;
+  /** Number of tasks that wrote it. */
+  parallelism: number;
+  /** Operator uids and kinds of the graph. */
+  operators: { uid: string; kind: string }[];
+  /** Source positions by source uid, per partition. */
+  sources: Record<string, unknown[]>;
+  /** Source watermark generator state (max timestamp seen) by source uid, per partition. */
+  sourceMaxTimestamps: Record<string, number[]>;
+  /** Prepared (not yet committed) sink data by sink uid, per task. */
+  sinks: Record<string, unknown[]>;
+}
+
+const META = "_metadata.json";
+
+/** Name of checkpoint `id`'s directory. */
+export function checkpointDirName(id: number): string {
+  return `chk-${String(id).padStart(8, "0")}`;
+}
+
+/** Writes a complete checkpoint under `root` (in chk-<id>): task files first, metadata last. */
+export async function writeCheckpoint(root: string, meta: CheckpointMetadata, tasks: TaskSnapshot[]): Promise<string> {
+  return writeSnapshot(join(root, checkpointDirName(meta.id)), meta, tasks);
+}
+
+/** Writes a complete snapshot (checkpoint or savepoint) into `dir`; metadata last, atomically. */
+export async function writeSnapshot(dir: string, meta: CheckpointMetadata, tasks: TaskSnapshot[]): Promise<string> {
+  try {
+    await mkdir(dir, { recursive: true });
+    for (const [i, t] of tasks.entries()) await writeFile(join(dir, `task-${i}.bin`), serialize(t));
+    await writeFile(join(dir, `${META}.tmp`), JSON.stringify(meta, null, 2));
+    await rename(join(dir, `${META}.tmp`), join(dir, META));
+  } catch (err) {
+    throw new CheckpointError(`cannot write ${meta.kind} ${meta.id} to ${dir}`, true, err);
+  }
+  return dir;
+}
+
+/** Ids of the completed checkpoints under `root`, ascending. */
+export async function completedCheckpoints(root: string): Promise<number[]> {
+  let names: string[];
+  try {
+    names = await readdir(root);
+  } catch {
+    return [];
+  }
+  const ids: number[] = [];
+  for (const n of names) {
+    const m = /^chk-(\d+)$/.exec(n);
+    if (!m) continue;
+    const files = await readdir(join(root, n)).catch(() => [] as string[]);
+    if (files.includes(META)) ids.push(Number(m[1]));
+  }
+  return ids.sort((a, b) => a - b);
+}
+
+/** Reads a checkpoint's metadata and task snapshots. */
+export async function readCheckpoint(dir: string): Promise<{ meta: CheckpointMetadata; tasks: TaskSnapshot[] }> {
+  try {
+    const meta = JSON.parse(await readFile(join(dir, META), "utf8")) as CheckpointMetadata;
+    if (meta.version > FORMAT_VERSION) {
+      throw new CheckpointError(`checkpoint ${dir} has format ${meta.version}; this runtime reads up to ${FORMAT_VERSION}`, false);
+    }
+    const tasks: TaskSnapshot[] = [];
+    for (let i = 0; i < meta.parallelism; i++) tasks.push(deserialize(await readFile(join(dir, `task-${i}.bin`))) as TaskSnapshot);
+    return { meta, tasks };
+  } catch (err) {
+    if (err instanceof CheckpointError) throw err;
+    throw new CheckpointError(`cannot read checkpoint ${dir}`, false, err);
+  }
+}
+
+/** Deletes completed checkpoints beyond the newest `retain`, and incomplete ones older than the newest. */
+export async function pruneCheckpoints(root: string, retain: number): Promise<void> {
+  const done = await completedCheckpoints(root);
+  const keep = new Set(done.slice(-retain));
+  const newest = done.at(-1) ?? -1;
+  for (const n of await readdir(root).catch(() => [] as string[])) {
+    const m = /^chk-(\d+)$/.exec(n);
+    if (!m) continue;
+    const id = Number(m[1]);
+    if (!keep.has(id) && id <= newest) await rm(join(root, n), { recursive: true, force: true });
+  }
+}
+
+/** Splits a store key into operator uid, state name and key. */
+export function parseStoreKey(storeKey: string): { uid: string; state: string; encodedKey: string } {
+  const a = storeKey.indexOf("\u0000");
+  const b = storeKey.indexOf("\u0000", a + 1);
+  return { uid: storeKey.slice(0, a), state: storeKey.slice(a + 1, b), encodedKey: storeKey.slice(b + 1) };
+}

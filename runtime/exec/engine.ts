@@ -1,0 +1,369 @@
+/**
+ * The single-process execution engine. It runs every task of a job in rounds: each round
+ * reads one micro-batch per source partition, pushes it through chained operators, then hands
+ * each exchange's buffered records to the downstream tasks as one batch (one state prefetch
+ * per batch), and moves watermarks. At a round's end nothing is in flight, which is what makes
+ * local checkpoints consistent without barriers. Order is fixed (task, then input order), so
+ * the same input gives the same output.
+ */
+import type { Key } from "../api/functions.ts";
+import type { JobGraph } from "../graph/graph.ts";
+import { validateGraph } from "../graph/validate.ts";
+import { KeyedStateBackend } from "../state/backend.ts";
+import { heapStore, levelStore } from "../state/store.ts";
+import { systemClock, type Clock } from "../time/clock.ts";
+import { MAX_WATERMARK, MIN_WATERMARK, WatermarkCombiner } from "../time/watermarks.ts";
+import { completedCheckpoints, checkpointDirName, readCheckpoint, type CheckpointMetadata, type TaskSnapshot } from "../checkpoint/format.ts";
+import { CheckpointError } from "../errors.ts";
+import { rm } from "node:fs/promises";
+import { join } from "node:path";
+import { restoreState, takeCheckpoint, type SourceTask } from "./checkpointing.ts";
+import { Exchange, type ExchangeBuffer } from "./exchange.ts";
+import { openSourceTasks, readSourceTasks } from "./sources.ts";
+import { Instance } from "./instance.ts";
+import { createOperator, type JobCounters } from "./operators/index.ts";
+
+/** Where keyed state lives. */
+export type StateOption = { kind: "heap" } | { kind: "level"; dir: string; maxCachedEntries?: number };
+
+/** Engine settings. */
+export interface EngineOptions {
+  /** The job. */
+  graph: JobGraph;
+  /** Processing time (inject a manual clock in tests). */
+  clock?: Clock;
+  /** State backend; heap by default. */
+  state?: StateOption;
+  /** Records per source partition per round; overrides the job's batchSize. */
+  batchSize?: number;
+  /** Pause when a round found no input (unbounded sources), ms. */
+  idleSleepMs?: number;
+  /** Periodic local checkpoints (and a final one when bounded input ends). */
+  checkpoint?: { dir: string; intervalMs?: number; retain?: number };
+  /** Restore from this checkpoint directory, or with "latest" the newest completed one under checkpoint.dir. */
+  restoreFrom?: string;
+}
+
+/** Counters and positions for progress lines and tests. */
+export interface Progress {
+  /** Rounds run. */
+  rounds: number;
+  /** Records read from sources. */
+  recordsIn: number;
+  /** Records written to sinks. */
+  recordsOut: number;
+  /** Late records dropped. */
+  lateDropped: number;
+  /** Minimum watermark over sink instances. */
+  watermark: number;
+  /** Keyed entries in memory plus timers. */
+  stateSize: number;
+  /** True once every bounded source ended and everything drained. */
+  finished: boolean;
+  /** Checkpoints completed by this run. */
+  checkpoints: number;
+  /** Id of the last completed (or restored) checkpoint, -1 when none. */
+  lastCheckpoint: number;
+}
+
+/** A running job. */
+export interface Engine {
+  /** Opens sources, state and operators. */
+  open(): Promise<void>;
+  /** Runs one round; returns true when it moved any record. */
+  round(): Promise<boolean>;
+  /** Runs rounds until the input ends or stop() is called, then closes. */
+  run(): Promise<Progress>;
+  /** Asks run() to stop after the current round. */
+  stop(): void;
+  /** Current counters. */
+  progress(): Progress;
+  /** Flushes state and closes everything. */
+  close(): Promise<void>;
+  /** Takes a checkpoint now (between rounds); returns its id. */
+  checkpoint(): Promise<number>;
+  /** Writes a savepoint into `dir` now (between rounds); restore it with restoreFrom: dir. */
+  savepoint(dir: string): Promise<number>;
+  /** Keyed state backends, one per task (tests inspect their I/O counters). */
+  readonly backends: KeyedStateBackend[];
+  /** Number of tasks. */
+  readonly parallelism: number;
+}
+
+/** Builds an engine for a job graph. */
+export function createEngine(options: EngineOptions): Engine {
+  const graph = options.graph;
+  validateGraph(graph);
+  const clock = options.clock ?? systemClock;
+  const batchSize = options.batchSize ?? graph.config.batchSize ?? 4096;
+  const idleSleepMs = options.idleSleepMs ?? 5;
+  const parallelism =
+    graph.config.parallelism ??
+    Math.max(1, ...graph.nodes.map((n) => (n.spec.kind === "source" ? n.spec.source.partitions : 1)));
+  const counters: JobCounters = { records: 0, lateDropped: 0 };
+  const backends: KeyedStateBackend[] = [];
+  const instances: Instance[][] = graph.nodes.map((node) =>
+    Array.from({ length: parallelism }, (_, task) => new Instance({ op: createOperator(node, counters), node: node.id, task })),
+  );
+  const inst = (node: number, task: number): Instance => (instances[node] as Instance[])[task] as Instance;
+  const sources: SourceTask[] = [];
+  /** Exchange-fed instances grouped by node, nodes in topological order. */
+  const headGroups: Instance[][] = [];
+  const timed: Instance[] = [];
+  const sinks: Instance[] = [];
+  let recordsIn = 0;
+  let rounds = 0;
+  let stopped = false;
+  let finished = false;
+  let checkpoints = 0;
+  let lastCheckpoint = -1;
+  let lastCheckpointAt = 0;
+  const engineState = { graph, parallelism, sources, instances, backends };
+
+  wire();
+
+  /** Connects instances along the graph's edges and sizes each combiner. */
+  function wire(): void {
+    for (const node of graph.nodes) {
+      const inputs = graph.edges.filter((e) => e.to === node.id).sort((a, b) => a.input - b.input);
+      let channels = 0;
+      const plan = inputs.map((e) => {
+        const first = channels;
+        channels += e.partitioning === "forward" ? 1 : parallelism;
+        return { e, first };
+      });
+      for (let task = 0; task < parallelism; task++) inst(node.id, task).combiner = new WatermarkCombiner(channels);
+      for (const { e, first } of plan) {
+        const exchange =
+          e.partitioning === "forward"
+            ? undefined
+            : new Exchange({
+                input: e.input,
+                parallelism,
+                partitioning: e.partitioning,
+                ...(e.key ? { key: e.key as (v: unknown) => Key } : {}),
+              });
+        for (let task = 0; task < parallelism; task++) {
+          const up = inst(e.from, task);
+          const target = exchange
+            ? ({ kind: "exchange", exchange } as const)
+            : ({ kind: "forward", to: inst(node.id, task), input: e.input, channel: first } as const);
+          if (e.tag === undefined) up.main.push(target);
+          else {
+            const list = up.side.get(e.tag) ?? [];
+            list.push(target);
+            up.side.set(e.tag, list);
+          }
+          if (exchange) inst(node.id, task).exchangeInputs.push({ exchange, channel: first });
+        }
+      }
+      const group = (instances[node.id] as Instance[]).filter((i) => i.exchangeInputs.length > 0);
+      if (group.length > 0) headGroups.push(group);
+      for (let task = 0; task < parallelism; task++) {
+        const i = inst(node.id, task);
+        if (i.op.prepareProcessingTime) timed.push(i);
+        if (node.spec.kind === "sink") sinks.push(i);
+      }
+    }
+  }
+
+  /** The checkpoint to restore, if any. */
+  async function findRestore(): Promise<{ meta: CheckpointMetadata; tasks: TaskSnapshot[] } | undefined> {
+    if (options.restoreFrom === undefined) return undefined;
+    if (options.restoreFrom !== "latest") return readCheckpoint(options.restoreFrom);
+    if (!options.checkpoint) throw new CheckpointError("restoreFrom 'latest' needs checkpoint.dir", false);
+    const id = (await completedCheckpoints(options.checkpoint.dir)).at(-1);
+    return id === undefined ? undefined : readCheckpoint(join(options.checkpoint.dir, checkpointDirName(id)));
+  }
+
+  async function open(): Promise<void> {
+    const restored = await findRestore();
+    const st = options.state ?? { kind: "heap" };
+    for (let task = 0; task < parallelism; task++) {
+      const path = st.kind === "level" ? `${st.dir}/task-${task}` : "";
+      // A restore starts from the checkpoint alone: the working LevelDB may hold later writes.
+      if (restored && st.kind === "level") await rm(path, { recursive: true, force: true });
+      const store = st.kind === "level" ? await levelStore({ path }) : heapStore();
+      backends.push(
+        new KeyedStateBackend({ store, clock, ...(st.kind === "level" && st.maxCachedEntries ? { maxCachedEntries: st.maxCachedEntries } : {}) }),
+      );
+    }
+    for (const node of graph.nodes) {
+      sources.push(...(await openSourceTasks({ node, parallelism, clock, instances: instances[node.id] as Instance[], meta: restored?.meta })));
+      for (let task = 0; task < parallelism; task++) {
+        const i = inst(node.id, task);
+        await i.op.open({
+          uid: node.uid,
+          taskIndex: task,
+          parallelism,
+          clock,
+          output: i,
+          backend: backends[task] as KeyedStateBackend,
+          ...(restored ? { restoredCheckpoint: restored.meta.id } : {}),
+        });
+      }
+    }
+    // State of a previous run in the same LevelDB directories comes with its saved timers.
+    if (!restored) for (const b of backends) await b.loadTimers();
+    if (restored) {
+      await restoreState(engineState, restored);
+      lastCheckpoint = restored.meta.id;
+      // Re-establish every operator's watermark (all were propagated when the checkpoint was taken).
+      for (const s of sources) s.inst.forwardWatermark(s.gen.current(), false);
+      for (const g of headGroups) await drainNode(g);
+    }
+    lastCheckpointAt = clock.now();
+  }
+
+  async function savepoint(dir: string): Promise<number> {
+    const id = lastCheckpoint + 1;
+    await takeCheckpoint(engineState, { id, savepointDir: dir });
+    lastCheckpoint = id;
+    return id;
+  }
+
+  async function checkpoint(): Promise<number> {
+    if (!options.checkpoint) throw new CheckpointError("checkpointing is not configured", false);
+    const id = lastCheckpoint + 1;
+    await takeCheckpoint(engineState, { root: options.checkpoint.dir, id, retain: options.checkpoint.retain ?? 3 });
+    lastCheckpoint = id;
+    checkpoints++;
+    lastCheckpointAt = clock.now();
+    return id;
+  }
+
+  const persistent = options.state?.kind === "level";
+
+  /** Loads the keyed state the buffered batch of one instance touches (LevelDB only). */
+  function prefetchFor(head: Instance): Promise<void> {
+    const inputs = head.exchangeInputs;
+    if (!head.op.prefetch) return Promise.resolve();
+    // One input: its key array is the batch's key list as is.
+    if (inputs.length === 1) {
+      const b = (inputs[0] as { exchange: Exchange }).exchange.buffers[head.task] as ExchangeBuffer;
+      return b.size === 0 ? Promise.resolve() : head.op.prefetch(b.keys as Key[], b.size);
+    }
+    const keys = head.batchKeys;
+    keys.length = 0;
+    for (const { exchange } of inputs) {
+      const b = exchange.buffers[head.task] as ExchangeBuffer;
+      // Broadcast inputs carry no key.
+      for (let i = 0; i < b.size; i++) {
+        const k = b.keys[i];
+        if (k !== undefined) keys.push(k);
+      }
+    }
+    return keys.length === 0 ? Promise.resolve() : head.op.prefetch(keys, keys.length);
+  }
+
+  /** Runs the buffered batch of one instance through its operator chain. */
+  function processBuffered(head: Instance): number {
+    let n = 0;
+    const op = head.op;
+    for (const { exchange } of head.exchangeInputs) {
+      const b = exchange.buffers[head.task] as ExchangeBuffer;
+      const { values, timestamps, keys, size } = b;
+      const input = exchange.input;
+      for (let i = 0; i < size; i++) op.processElement(input, values[i], timestamps[i] as number, keys[i]);
+      n += size;
+      b.size = 0;
+      // Keep the arrays' capacity but drop references once they are larger than a round needs.
+      if (values.length > size * 2 + 1024) {
+        values.length = size;
+        timestamps.length = size;
+        keys.length = size;
+      }
+    }
+    return n;
+  }
+
+  /**
+   * Hands every task of one exchange-fed operator its batch. State reads of all tasks run
+   * concurrently (LevelDB reads in its thread pool); records and timers are processed in task
+   * order, so the output order stays deterministic.
+   */
+  async function drainNode(group: Instance[]): Promise<number> {
+    if (persistent) await Promise.all(group.map(prefetchFor));
+    let n = 0;
+    for (const head of group) n += processBuffered(head);
+    const advancing = group.filter((h) => h.pullExchangeWatermarks());
+    if (advancing.length === 0) return n;
+    await Promise.all(advancing.map((h) => h.prepareAdvance()));
+    for (const h of advancing) h.finishAdvance();
+    return n;
+  }
+
+  async function round(): Promise<boolean> {
+    rounds++;
+    const now = clock.now();
+    for (const t of timed) {
+      await t.op.prepareProcessingTime?.(now);
+      t.op.onProcessingTime?.(now);
+    }
+    const read = await readSourceTasks(sources, batchSize, now);
+    recordsIn += read;
+    let moved = read;
+    for (const g of headGroups) moved += await drainNode(g);
+    for (const row of instances) for (const i of row) if (i.op.endRound) await i.op.endRound();
+    for (const b of backends) await b.maybeEvict();
+    if (sources.every((s) => s.done)) finished = true;
+    return moved > 0;
+  }
+
+  async function close(): Promise<void> {
+    for (const row of instances) for (const i of row) await i.op.close?.();
+    for (const s of sources) await s.reader?.close();
+    for (const b of backends) await b.close();
+  }
+
+  /**
+   * After a failure with checkpointing on: release files and stores without closing sinks
+   * (closing would publish uncommitted output) or flushing state (restore starts from the
+   * last checkpoint anyway). Without checkpointing there is nothing to protect: close normally.
+   */
+  async function abandon(): Promise<void> {
+    if (!options.checkpoint) return close();
+    for (const s of sources) await s.reader?.close().catch(() => undefined);
+    for (const b of backends) await b.store.close().catch(() => undefined);
+  }
+
+  function progress(): Progress {
+    let watermark = sinks.length > 0 ? MAX_WATERMARK : MIN_WATERMARK;
+    for (const s of sinks) watermark = Math.min(watermark, s.watermark);
+    let stateSize = 0;
+    for (const row of instances) for (const i of row) stateSize += i.op.stateSize?.() ?? 0;
+    return { rounds, recordsIn, recordsOut: counters.records, lateDropped: counters.lateDropped, watermark, stateSize, finished, checkpoints, lastCheckpoint };
+  }
+
+  return {
+    open,
+    round,
+    async run() {
+      await open();
+      try {
+        const interval = options.checkpoint?.intervalMs ?? 5000;
+        while (!stopped && !finished) {
+          const moved = await round();
+          if (options.checkpoint && (finished || clock.now() - lastCheckpointAt >= interval)) await checkpoint();
+          if (!moved && !finished) await new Promise((r) => setTimeout(r, idleSleepMs));
+        }
+        // Stopped early: a last checkpoint commits the output so far (stop-with-checkpoint).
+        if (stopped && !finished && options.checkpoint) await checkpoint();
+      } catch (err) {
+        await abandon();
+        throw err;
+      }
+      await close();
+      return progress();
+    },
+    stop: () => {
+      stopped = true;
+    },
+    progress,
+    close,
+    checkpoint,
+    savepoint,
+    backends,
+    parallelism,
+  };
+}

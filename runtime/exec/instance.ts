@@ -1,0 +1,126 @@
+/**
+ * One parallel instance of an operator, wired to its downstream: forward edges are direct
+ * calls (operator chaining), hash and broadcast edges go through an Exchange. It combines its
+ * input channels' watermarks and forwards its own.
+ */
+import type { Key } from "../api/functions.ts";
+import { MIN_WATERMARK, WatermarkCombiner } from "../time/watermarks.ts";
+import type { Exchange } from "./exchange.ts";
+import type { Operator, Output } from "./operator.ts";
+
+/** A downstream connection of an instance. */
+export type Target =
+  | { kind: "forward"; to: Instance; input: number; channel: number }
+  | { kind: "exchange"; exchange: Exchange };
+
+/** An operator instance plus its routing and watermark bookkeeping. */
+export class Instance implements Output {
+  /** The operator (a no-op for sources: the engine drives them). */
+  readonly op: Operator;
+  /** Node id. */
+  readonly node: number;
+  /** Task index. */
+  readonly task: number;
+  /** Combined watermark of the inputs. */
+  combiner: WatermarkCombiner;
+  /** Main-output targets. */
+  readonly main: Target[] = [];
+  /** Side-output targets by tag. */
+  readonly side = new Map<string, Target[]>();
+  /** Exchange inputs and the first combiner channel of each. */
+  readonly exchangeInputs: { exchange: Exchange; channel: number }[] = [];
+  private lastWatermark = MIN_WATERMARK;
+  private sentWatermark = Number.NaN;
+  private sentIdle = false;
+
+  constructor(options: { op: Operator; node: number; task: number }) {
+    this.op = options.op;
+    this.node = options.node;
+    this.task = options.task;
+    this.combiner = new WatermarkCombiner(0);
+  }
+
+  /** Emits to the main output. */
+  emit(value: unknown, ts: number): void {
+    const targets = this.main;
+    for (let i = 0; i < targets.length; i++) deliver(targets[i] as Target, value, ts);
+  }
+
+  /** Emits to a side output. */
+  emitSide(tag: string, value: unknown, ts: number): void {
+    const targets = this.side.get(tag);
+    if (targets === undefined) return;
+    for (let i = 0; i < targets.length; i++) deliver(targets[i] as Target, value, ts);
+  }
+
+  /** A forward input channel's watermark changed (synchronous path: non-keyed operators only). */
+  onChannelWatermark(channel: number, wm: number, idle: boolean): void {
+    if (!this.combiner.update(channel, wm, idle)) return;
+    const w = this.combiner.current;
+    if (w > this.lastWatermark && !this.combiner.idleAll) {
+      this.lastWatermark = w;
+      this.op.onWatermark?.(w);
+    }
+    this.forwardWatermark(this.lastWatermark, this.combiner.idleAll);
+  }
+
+  /** Pulls exchange channel statuses into the combiner; true when something changed. */
+  pullExchangeWatermarks(): boolean {
+    let changed = false;
+    for (const { exchange, channel } of this.exchangeInputs) {
+      const wms = exchange.upstreamWatermark;
+      for (let p = 0; p < wms.length; p++) {
+        if (this.combiner.update(channel + p, wms[p] as number, exchange.upstreamIdle[p] === 1)) changed = true;
+      }
+    }
+    return changed;
+  }
+
+  /** Keys of the coming batch when it spans several inputs (one array per instance). */
+  readonly batchKeys: Key[] = [];
+  private pendingWatermark: number | undefined;
+
+  /** Phase one of a watermark advance: loads what the due timers will touch. */
+  async prepareAdvance(): Promise<void> {
+    const w = this.combiner.current;
+    this.pendingWatermark = undefined;
+    if (w > this.lastWatermark && !this.combiner.idleAll) {
+      if (this.op.prepareWatermark) await this.op.prepareWatermark(w);
+      this.pendingWatermark = w;
+    }
+  }
+
+  /** Phase two: fires timers and forwards the watermark (synchronous, in task order). */
+  finishAdvance(): void {
+    const w = this.pendingWatermark;
+    if (w !== undefined) {
+      this.pendingWatermark = undefined;
+      this.lastWatermark = w;
+      this.op.onWatermark?.(w);
+    }
+    this.forwardWatermark(this.lastWatermark, this.combiner.idleAll);
+  }
+
+  /** The operator's current watermark. */
+  get watermark(): number {
+    return this.lastWatermark;
+  }
+
+  /** Sends a watermark status downstream when it differs from the last one sent. */
+  forwardWatermark(wm: number, idle: boolean): void {
+    if (wm === this.sentWatermark && idle === this.sentIdle) return;
+    this.sentWatermark = wm;
+    this.sentIdle = idle;
+    const send = (t: Target): void => {
+      if (t.kind === "forward") t.to.onChannelWatermark(t.channel, wm, idle);
+      else t.exchange.setWatermark(this.task, wm, idle);
+    };
+    this.main.forEach(send);
+    for (const targets of this.side.values()) targets.forEach(send);
+  }
+}
+
+function deliver(t: Target, value: unknown, ts: number): void {
+  if (t.kind === "forward") t.to.op.processElement(t.input, value, ts, undefined as Key | undefined);
+  else t.exchange.push(value, ts);
+}

@@ -1,0 +1,71 @@
+/**
+ * The engine's operator contract. Per-record calls are synchronous; the only asynchronous
+ * calls are per micro-batch (prefetch, prepare*) or per round (endRound), so no promise is
+ * created per record.
+ */
+import type { Key } from "../api/functions.ts";
+import type { TimerSnapshot } from "../checkpoint/format.ts";
+import type { KeyedStateBackend } from "../state/backend.ts";
+import type { Clock } from "../time/clock.ts";
+
+/** Where an operator instance sends its results. */
+export interface Output {
+  /** Emits to the main output. */
+  emit(value: unknown, ts: number): void;
+  /** Emits to the side output `tag` (dropped when nothing consumes it). */
+  emitSide(tag: string, value: unknown, ts: number): void;
+}
+
+/** What the engine gives an operator instance when it opens. */
+export interface OperatorContext {
+  /** Operator uid. */
+  uid: string;
+  /** Task index. */
+  taskIndex: number;
+  /** Number of tasks. */
+  parallelism: number;
+  /** Processing time. */
+  clock: Clock;
+  /** Downstream. */
+  output: Output;
+  /** Keyed state of the task. */
+  backend: KeyedStateBackend;
+  /** Id of the checkpoint the job restored from, if any. */
+  restoredCheckpoint?: number;
+}
+
+/** One parallel instance of an operator. */
+export interface Operator {
+  /** Creates state handles and user function instances. */
+  open(ctx: OperatorContext): Promise<void>;
+  /** Handles one record of input `input`; `key` is set on hash-partitioned inputs. */
+  processElement(input: number, value: unknown, ts: number, key: Key | undefined): void;
+  /** Loads the state of the first `count` keys, those of the coming batch (keyed operators). */
+  prefetch?(keys: readonly Key[], count: number): Promise<void>;
+  /** Loads what firing timers up to `wm` will touch. */
+  prepareWatermark?(wm: number): Promise<void>;
+  /** The combined input watermark advanced; fire timers. The engine forwards `wm` after. */
+  onWatermark?(wm: number): void;
+  /** Loads what firing processing-time timers up to `now` will touch. */
+  prepareProcessingTime?(now: number): Promise<void>;
+  /** Fires processing-time timers up to `now`. */
+  onProcessingTime?(now: number): void;
+  /** Called once per engine round after all records of the round (sinks write here). */
+  endRound?(): Promise<void>;
+  /** Timers for a checkpoint (keyed operators). */
+  snapshotTimers?(): TimerSnapshot;
+  /** Re-registers checkpointed timers (keyed operators). */
+  restoreTimers?(snapshot: TimerSnapshot): void;
+  /** Non-keyed operator state for a checkpoint (broadcast state); structured-clone serialisable. */
+  snapshotOperatorState?(): unknown;
+  /** Restores what snapshotOperatorState returned (every task gets the same copy). */
+  restoreOperatorState?(snapshot: unknown): void;
+  /** Checkpoint phase one (sinks): make output durable but invisible; returns commit data. */
+  prepareCommit?(checkpointId: number): Promise<unknown>;
+  /** Checkpoint phase two (sinks): publish what prepareCommit returned. */
+  commit?(checkpointId: number, prepared: unknown): Promise<void>;
+  /** Number of keyed state entries and timers (progress line). */
+  stateSize?(): number;
+  /** Releases resources (after the final watermark of bounded jobs). */
+  close?(): Promise<void>;
+}

@@ -1,0 +1,153 @@
+/**
+ * The keyed-state backend of one task: every state table of every keyed operator of the task,
+ * over one store (heap, or one LevelDB per task). Owns the micro-batch protocol: prefetch a
+ * batch's keys with one getMany, flush all dirty entries with one batch.
+ */
+import type { Key, StateTtl } from "../api/functions.ts";
+import type { TimerSnapshot } from "../checkpoint/format.ts";
+import type { Clock } from "../time/clock.ts";
+import { decodeValue, encodeValue } from "./codec.ts";
+import type { StateStore, StoreStats } from "./store.ts";
+import { decodeKey, StateTable } from "./table.ts";
+
+/** Default bound on cached entries before a flush-and-evict (keeps memory predictable). */
+export const DEFAULT_MAX_CACHED_ENTRIES = 200_000;
+
+/** An operator whose timers live in memory and are saved to the store on close. */
+export interface TimerOwner {
+  /** Operator uid. */
+  uid: string;
+  /** Current timers. */
+  snapshot(): TimerSnapshot;
+  /** Adds saved timers. */
+  restore(timers: TimerSnapshot): void;
+}
+
+/** Store key of an operator's saved timers ("\u0001" sorts them apart from state names). */
+function timersKey(uid: string): string {
+  return `${uid}\u0000\u0001timers\u0000`;
+}
+
+/** Keyed state of one task. */
+export class KeyedStateBackend {
+  /** The underlying store. */
+  readonly store: StateStore;
+  private readonly clock: Clock;
+  private readonly tables: StateTable<unknown>[] = [];
+  private readonly maxCached: number;
+  private readonly timerOwners: TimerOwner[] = [];
+
+  constructor(options: { store: StateStore; clock: Clock; maxCachedEntries?: number }) {
+    this.store = options.store;
+    this.clock = options.clock;
+    this.maxCached = options.maxCachedEntries ?? DEFAULT_MAX_CACHED_ENTRIES;
+  }
+
+  /** I/O counters of the store. */
+  get stats(): StoreStats {
+    return this.store.stats;
+  }
+
+  /** Creates the table of one state of one operator. */
+  table<T>(options: { uid: string; name: string; ttl?: StateTtl }): StateTable<T> {
+    const t = new StateTable<T>({ ...options, persistent: this.store.persistent, clock: this.clock });
+    if (this.tables.some((x) => x.prefix === t.prefix)) {
+      throw new Error(`state '${options.name}' of operator '${options.uid}' is declared twice`);
+    }
+    this.tables.push(t);
+    return t;
+  }
+
+  /** Registers an operator whose timers are saved on close and loaded by loadTimers. */
+  registerTimers(owner: TimerOwner): void {
+    this.timerOwners.push(owner);
+  }
+
+  /** Loads the timers a previous run saved on close (LevelDB only; one getMany). */
+  async loadTimers(): Promise<void> {
+    if (!this.store.persistent || this.timerOwners.length === 0) return;
+    const values = await this.store.getMany(this.timerOwners.map((o) => timersKey(o.uid)));
+    for (const [i, v] of values.entries()) if (v !== undefined) this.timerOwners[i]?.restore(decodeValue(v) as TimerSnapshot);
+  }
+
+  /** Loads the given tables' entries for the first `count` of `keys` with one getMany (no-op for heap state). */
+  async prefetch(tables: readonly StateTable<unknown>[], keys: readonly Key[], count = keys.length): Promise<void> {
+    if (!this.store.persistent) return;
+    const storeKeys: string[] = [];
+    const owners: StateTable<unknown>[] = [];
+    const ids: Key[] = [];
+    for (const t of tables) t.missing(keys, count, storeKeys, owners, ids);
+    if (storeKeys.length === 0) return;
+    const values = await this.store.getMany(storeKeys);
+    for (let i = 0; i < values.length; i++) owners[i]?.load(ids[i] as Key, values[i]);
+  }
+
+  /** Entries held in memory across tables. */
+  get cachedEntries(): number {
+    let n = 0;
+    for (const t of this.tables) n += t.size;
+    return n;
+  }
+
+  /** Writes every dirty entry (plus `extra` puts, e.g. checkpoint metadata) in one batch. */
+  async flush(extra: [string, Uint8Array][] = []): Promise<void> {
+    const puts: [string, Uint8Array][] = [...extra];
+    const dels: string[] = [];
+    for (const t of this.tables) t.drainDirty(puts, dels);
+    await this.store.write(puts, dels);
+  }
+
+  /**
+   * When the cache holds more than its bound: flushes, then forgets the oldest-loaded half
+   * (each table keeps its newest entries, which the next batches most likely touch again).
+   * Called between batches only, so no prefetched key of a running batch is dropped.
+   */
+  async maybeEvict(): Promise<boolean> {
+    if (!this.store.persistent) return false;
+    const total = this.cachedEntries;
+    if (total <= this.maxCached) return false;
+    await this.flush();
+    const keepRatio = this.maxCached / 2 / total;
+    for (const t of this.tables) t.evict(Math.floor(t.size * keepRatio));
+    return true;
+  }
+
+  /** Every keyed entry of the task in store form (flushes first; scans LevelDB). */
+  async exportEntries(): Promise<[string, Uint8Array][]> {
+    const out: [string, Uint8Array][] = [];
+    if (this.store.persistent) {
+      await this.flush();
+      // Saved timers are not keyed entries; checkpoints carry timers separately.
+      for await (const e of this.store.scan("")) if (!e[0].includes("\u0000\u0001timers\u0000")) out.push(e);
+    } else for (const t of this.tables) t.exportAll(out);
+    return out;
+  }
+
+  /**
+   * Loads entries of a snapshot into a fresh backend (after the operators declared their
+   * tables). Returns the entries whose operator state no longer exists.
+   */
+  async importEntries(entries: [string, Uint8Array][]): Promise<string[]> {
+    const byPrefix = new Map(this.tables.map((t) => [t.prefix, t]));
+    const unknown: string[] = [];
+    const known: [string, Uint8Array][] = [];
+    for (const e of entries) {
+      const cut = e[0].indexOf("\u0000", e[0].indexOf("\u0000") + 1) + 1;
+      const table = byPrefix.get(e[0].slice(0, cut));
+      if (!table) unknown.push(e[0]);
+      else if (this.store.persistent) known.push(e);
+      else table.load(decodeKey(e[0].slice(cut)), e[1]);
+    }
+    if (known.length > 0) await this.store.write(known, []);
+    return unknown;
+  }
+
+  /** Flushes and closes the store. */
+  async close(): Promise<void> {
+    const timers: [string, Uint8Array][] = this.store.persistent
+      ? this.timerOwners.map((o): [string, Uint8Array] => [timersKey(o.uid), encodeValue(o.snapshot())])
+      : [];
+    await this.flush(timers);
+    await this.store.close();
+  }
+}

@@ -1,0 +1,106 @@
+/**
+ * Byte-level state stores. The keyed-state layer above only ever calls `getMany` (one per
+ * micro-batch) and `write` (one LevelDB batch per flush): never a per-record await.
+ */
+import { ClassicLevel } from "classic-level";
+import { mkdir } from "node:fs/promises";
+import { StateStoreError } from "../errors.ts";
+
+/** Counts of store calls, so tests and metrics can see the I/O pattern. */
+export interface StoreStats {
+  /** getMany calls. */
+  getMany: number;
+  /** Keys asked for by getMany. */
+  keysRead: number;
+  /** Batch writes. */
+  batches: number;
+  /** Keys put or deleted. */
+  keysWritten: number;
+  /** Milliseconds spent waiting for reads. */
+  readMs: number;
+  /** Milliseconds spent waiting for writes. */
+  writeMs: number;
+}
+
+/** A sorted key-value store of one task. */
+export interface StateStore {
+  /** False for the heap store: its tables are the state itself and nothing is persisted. */
+  readonly persistent: boolean;
+  /** I/O counters. */
+  readonly stats: StoreStats;
+  /** Reads many keys at once. */
+  getMany(keys: string[]): Promise<(Uint8Array | undefined)[]>;
+  /** Applies puts and deletes atomically. */
+  write(puts: [string, Uint8Array][], dels: string[]): Promise<void>;
+  /** Every entry whose key starts with `prefix`, in key order. */
+  scan(prefix: string): AsyncIterable<[string, Uint8Array]>;
+  /** Releases the store. */
+  close(): Promise<void>;
+}
+
+function emptyStats(): StoreStats {
+  return { getMany: 0, keysRead: 0, batches: 0, keysWritten: 0, readMs: 0, writeMs: 0 };
+}
+
+/** The heap store: nothing to read or write (tables keep all state in memory). */
+export function heapStore(): StateStore {
+  return {
+    persistent: false,
+    stats: emptyStats(),
+    getMany: async (keys) => keys.map(() => undefined),
+    write: async () => {},
+    scan: async function* () {},
+    close: async () => {},
+  };
+}
+
+/** Opens (creating if needed) the LevelDB of one task at `path`. */
+export async function levelStore(options: { path: string }): Promise<StateStore> {
+  await mkdir(options.path, { recursive: true });
+  // A larger write buffer than LevelDB's 4 MB: checkpoint flushes are big batches.
+  const db = new ClassicLevel<string, Uint8Array>(options.path, { valueEncoding: "view", writeBufferSize: 32 * 1024 * 1024 });
+  try {
+    await db.open();
+  } catch (err) {
+    throw new StateStoreError(`cannot open state store at ${options.path}`, err);
+  }
+  const stats = emptyStats();
+  return {
+    persistent: true,
+    stats,
+    async getMany(keys) {
+      stats.getMany++;
+      stats.keysRead += keys.length;
+      const t0 = performance.now();
+      try {
+        return await db.getMany(keys);
+      } catch (err) {
+        throw new StateStoreError(`state store read failed at ${options.path}`, err);
+      } finally {
+        stats.readMs += performance.now() - t0;
+      }
+    },
+    async write(puts, dels) {
+      if (puts.length === 0 && dels.length === 0) return;
+      stats.batches++;
+      stats.keysWritten += puts.length + dels.length;
+      // A chained batch: no operation object per entry.
+      const batch = db.batch();
+      for (const [key, value] of puts) batch.put(key, value);
+      for (const key of dels) batch.del(key);
+      const t0 = performance.now();
+      try {
+        await batch.write();
+      } catch (err) {
+        throw new StateStoreError(`state store write failed at ${options.path}`, err);
+      } finally {
+        stats.writeMs += performance.now() - t0;
+      }
+    },
+    async *scan(prefix) {
+      // "\uffff" sorts after every key that starts with the prefix (keys are short strings).
+      for await (const [key, value] of db.iterator({ gte: prefix, lt: `${prefix}\uffff` })) yield [key, value];
+    },
+    close: () => db.close(),
+  };
+}

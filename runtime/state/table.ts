@@ -1,0 +1,203 @@
+/**
+ * One keyed state of one operator in one task: a write-back cache in front of the task's
+ * store. Reads and writes are synchronous map operations; the batch's keys are fetched
+ * beforehand with one getMany, and dirty entries leave in one batch at flush.
+ *
+ * Each cached key has one small entry object holding its value, dirty flag and TTL stamp, so
+ * an update is a single Map lookup (no separate dirty set or stamp map to hash into).
+ */
+import type { Key, StateTtl } from "../api/functions.ts";
+import { StateNotPrefetchedError } from "../errors.ts";
+import type { Clock } from "../time/clock.ts";
+import { decodeValue, encodeValue } from "./codec.ts";
+
+/** Encodes a key so numbers and strings never collide ("1" vs 1). */
+export function encodeKey(key: Key): string {
+  return typeof key === "number" ? `n${key}` : `s${key}`;
+}
+
+/** Inverse of encodeKey. */
+export function decodeKey(text: string): Key {
+  return text.startsWith("n") ? Number(text.slice(1)) : text.slice(1);
+}
+
+/** A cached key: `v` undefined means "fetched, and absent". */
+interface Entry<T> {
+  k: Key;
+  v: T | undefined;
+  /** Waiting for a flush. */
+  d: boolean;
+  /** Last write (or read, with updateOnRead) for TTL. */
+  t: number;
+}
+
+/** A keyed state table with an optional TTL. */
+export class StateTable<T> {
+  /** Store key prefix: operator uid and state name. */
+  readonly prefix: string;
+  private readonly cache = new Map<Key, Entry<T>>();
+  private dirty: Entry<T>[] = [];
+  /** The last entry looked up: a read-modify-write of one key then costs one Map lookup. */
+  private lastKey: Key | undefined;
+  private lastEntry: Entry<T> | undefined;
+  private readonly persistent: boolean;
+  private readonly ttl: StateTtl | undefined;
+  private readonly clock: Clock;
+
+  constructor(options: { uid: string; name: string; persistent: boolean; ttl?: StateTtl; clock: Clock }) {
+    this.prefix = `${options.uid}\u0000${options.name}\u0000`;
+    this.persistent = options.persistent;
+    this.ttl = options.ttl;
+    this.clock = options.clock;
+  }
+
+  /** Entries held in memory. */
+  get size(): number {
+    return this.cache.size;
+  }
+
+  /** The value of `key`, undefined when unset or expired. */
+  get(key: Key): T | undefined {
+    const e = this.lookup(key);
+    if (e === undefined) {
+      if (this.persistent) throw new StateNotPrefetchedError(this.prefix, key);
+      return undefined;
+    }
+    if (this.ttl !== undefined && e.v !== undefined) {
+      const now = this.clock.now();
+      if (now - e.t >= this.ttl.ttlMs) {
+        this.remove(key);
+        return undefined;
+      }
+      if (this.ttl.updateOnRead === true) this.mark(e);
+    }
+    return e.v;
+  }
+
+  /** Sets the value of `key`. */
+  put(key: Key, value: T): void {
+    let e = this.lookup(key);
+    if (e === undefined) {
+      e = { k: key, v: value, d: false, t: 0 };
+      this.cache.set(key, e);
+      this.lastKey = key;
+      this.lastEntry = e;
+    } else e.v = value;
+    this.mark(e);
+  }
+
+  /** Records that the value of `key` was mutated in place. */
+  touch(key: Key): void {
+    const e = this.lookup(key);
+    if (e !== undefined) this.mark(e);
+  }
+
+  private lookup(key: Key): Entry<T> | undefined {
+    if (key === this.lastKey && this.lastEntry !== undefined) return this.lastEntry;
+    const e = this.cache.get(key);
+    if (e !== undefined) {
+      this.lastKey = key;
+      this.lastEntry = e;
+    }
+    return e;
+  }
+
+  private mark(e: Entry<T>): void {
+    if (this.ttl !== undefined) e.t = this.clock.now();
+    if (this.persistent && !e.d) {
+      e.d = true;
+      this.dirty.push(e);
+    }
+  }
+
+  /** Removes `key`. */
+  remove(key: Key): void {
+    if (!this.persistent) {
+      this.cache.delete(key);
+      if (key === this.lastKey) this.lastEntry = undefined;
+      return;
+    }
+    const e = this.lookup(key);
+    if (e === undefined) this.put(key, undefined as T);
+    else {
+      e.v = undefined;
+      this.mark(e);
+    }
+  }
+
+  /** Adds to `out` the store keys of `keys` not yet cached (persistent tables only), once each. */
+  missing(keys: readonly Key[], count: number, out: string[], owners: StateTable<unknown>[], ids: Key[]): void {
+    if (!this.persistent) return;
+    const cache = this.cache;
+    let seen: Set<Key> | undefined;
+    for (let i = 0; i < count; i++) {
+      const key = keys[i] as Key;
+      if (cache.has(key)) continue;
+      seen ??= new Set();
+      if (seen.has(key)) continue;
+      seen.add(key);
+      out.push(this.prefix + encodeKey(key));
+      owners.push(this);
+      ids.push(key);
+    }
+  }
+
+  /** Installs a fetched value (undefined: absent in the store). */
+  load(key: Key, bytes: Uint8Array | undefined): void {
+    if (key === this.lastKey) this.lastEntry = undefined;
+    if (bytes === undefined) {
+      this.cache.set(key, { k: key, v: undefined, d: false, t: 0 });
+      return;
+    }
+    const stored = decodeValue(bytes);
+    if (this.ttl !== undefined) {
+      const [stamp, value] = stored as [number, T];
+      this.cache.set(key, { k: key, v: value, d: false, t: stamp });
+    } else this.cache.set(key, { k: key, v: stored as T, d: false, t: 0 });
+  }
+
+  /** Moves dirty entries into a write batch. */
+  drainDirty(puts: [string, Uint8Array][], dels: string[]): void {
+    for (const e of this.dirty) {
+      e.d = false;
+      const storeKey = this.prefix + encodeKey(e.k);
+      if (e.v === undefined) dels.push(storeKey);
+      else puts.push([storeKey, encodeValue(this.ttl === undefined ? e.v : [e.t, e.v])]);
+    }
+    this.dirty = [];
+  }
+
+  /** Number of entries waiting for a flush. */
+  get dirtyCount(): number {
+    return this.dirty.length;
+  }
+
+  /** Forgets all but the `keep` most recently loaded entries; call right after a flush. */
+  evict(keep = 0): void {
+    if (!this.persistent) return;
+    this.lastEntry = undefined;
+    let drop = this.cache.size - keep;
+    for (const [key, e] of this.cache) {
+      if (drop-- <= 0) break;
+      if (!e.d) this.cache.delete(key);
+    }
+  }
+
+  /** Appends every cached entry in store form (heap tables: the whole state) to `out`. */
+  exportAll(out: [string, Uint8Array][]): void {
+    for (const e of this.cache.values()) {
+      if (e.v === undefined) continue;
+      out.push([this.prefix + encodeKey(e.k), encodeValue(this.ttl === undefined ? e.v : [e.t, e.v])]);
+    }
+  }
+
+  /** Every live (non-expired) entry held in memory: the whole state for heap tables. */
+  *entries(): IterableIterator<[Key, T]> {
+    const now = this.clock.now();
+    for (const e of this.cache.values()) {
+      if (e.v === undefined) continue;
+      if (this.ttl !== undefined && now - e.t >= this.ttl.ttlMs) continue;
+      yield [e.k, e.v];
+    }
+  }
+}
