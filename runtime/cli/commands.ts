@@ -1,4 +1,5 @@
 /** The `runnel` subcommands: what each does, and whether it is available in this build. */
+import { run, RUN_USAGE } from "./run.ts";
 import { start } from "./start.ts";
 import { validate } from "./validate.ts";
 
@@ -17,8 +18,9 @@ export interface CommandSpec {
 export const commands: CommandSpec[] = [
   {
     name: "run",
-    usage: "runnel run <job.yaml | job module>",
+    usage: RUN_USAGE,
     summary: "run a job in-process on this machine (local mode: no Kafka, no cluster)",
+    run,
   },
   {
     name: "validate",

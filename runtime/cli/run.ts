@@ -1,0 +1,175 @@
+/**
+ * `runnel run <job module>`: runs a job in-process (local mode) with a live progress line and
+ * a summary on exit. Ctrl-C stops after the current round (with a final checkpoint when
+ * checkpointing is on). The module's default export is a JobGraph, a JobBuilder, or a function
+ * of the arguments after `--` returning either.
+ */
+import { resolve } from "node:path";
+import { pathToFileURL } from "node:url";
+import { parseArgs } from "node:util";
+import { JobBuilder } from "../api/job.ts";
+import { RunnelError } from "../errors.ts";
+import { createEngine, type EngineOptions, type Progress } from "../exec/engine.ts";
+import type { JobGraph } from "../graph/graph.ts";
+import { MIN_WATERMARK, MAX_WATERMARK } from "../time/watermarks.ts";
+
+const EXIT_FAILED = 1;
+const EXIT_USAGE = 2;
+
+/** Usage text of `runnel run`. */
+export const RUN_USAGE = `runnel run <job module> [options] [-- job arguments]
+
+Options:
+  --state heap|level         where keyed state lives (default heap)
+  --state-dir <dir>          LevelDB directory, one sub-directory per task (default .runnel/<job>/state)
+  --state-cache <entries>    write-back cache bound per task before flush-and-evict (default 200000)
+  --checkpoint-dir <dir>     take checkpoints here (two-phase-commit file sinks need it for exactly-once)
+  --checkpoint-interval <ms> time between checkpoints (default 5000)
+  --retain <n>               completed checkpoints to keep (default 3)
+  --restore <latest|dir>     restore from the newest checkpoint in --checkpoint-dir, or from a directory
+  --batch-size <n>           records per source partition per round (default 4096)
+  --no-progress              no live progress line`;
+
+/** What a job module may export by default. */
+export type JobModuleExport = JobGraph | JobBuilder | ((args: string[]) => JobGraph | JobBuilder | Promise<JobGraph | JobBuilder>);
+
+class UsageError extends Error {}
+
+function positiveInt(name: string, text: string | undefined, fallback: number): number {
+  if (text === undefined) return fallback;
+  const n = Number(text);
+  if (!Number.isInteger(n) || n < 1) throw new UsageError(`--${name} must be a positive integer, got '${text}'`);
+  return n;
+}
+
+/** Loads a job module and resolves its default export to a graph. */
+export async function loadJob(path: string, args: string[]): Promise<JobGraph> {
+  if (/\.ya?ml$/.test(path)) throw new UsageError(`${path}: declarative (YAML) pipelines are not supported by this build yet; pass a job module (.ts)`);
+  let mod: { default?: unknown };
+  try {
+    mod = (await import(pathToFileURL(resolve(path)).href)) as { default?: unknown };
+  } catch (err) {
+    throw new UsageError(`cannot load job module ${path}: ${(err as Error).message}`);
+  }
+  let value = mod.default;
+  if (typeof value === "function") value = await (value as (a: string[]) => unknown)(args);
+  if (value instanceof JobBuilder) return value.build();
+  if (value && typeof value === "object" && "nodes" in value && "edges" in value) return value as JobGraph;
+  throw new UsageError(`${path}: the default export must be a job (job(...) builder or its .build()), or a function returning one`);
+}
+
+function formatWatermark(wm: number): string {
+  if (wm <= MIN_WATERMARK) return "-";
+  if (wm >= MAX_WATERMARK) return "end";
+  return wm > 1e11 ? new Date(wm).toISOString() : String(wm);
+}
+
+function progressLine(p: Progress, rate: number): string {
+  return `${p.recordsIn.toLocaleString("en-US")} in  ${Math.round(rate).toLocaleString("en-US")} ev/s  out ${p.recordsOut.toLocaleString("en-US")}  watermark ${formatWatermark(p.watermark)}  checkpoints ${p.checkpoints}  state ${p.stateSize.toLocaleString("en-US")}`;
+}
+
+/** Runs `runnel run`; returns the exit code. */
+export async function run(argv: string[]): Promise<number> {
+  const dash = argv.indexOf("--");
+  const own = dash < 0 ? argv : argv.slice(0, dash);
+  const jobArgs = dash < 0 ? [] : argv.slice(dash + 1);
+  let engineOptions: Omit<EngineOptions, "graph">;
+  let graph: JobGraph;
+  let showProgress: boolean;
+  try {
+    const { values, positionals } = parseArgs({
+      args: own,
+      allowPositionals: true,
+      options: {
+        state: { type: "string" },
+        "state-dir": { type: "string" },
+        "state-cache": { type: "string" },
+        "checkpoint-dir": { type: "string" },
+        "checkpoint-interval": { type: "string" },
+        retain: { type: "string" },
+        restore: { type: "string" },
+        "batch-size": { type: "string" },
+        "no-progress": { type: "boolean" },
+      },
+    });
+    if (positionals.length !== 1) throw new UsageError("expected exactly one job module");
+    const state = values.state ?? "heap";
+    if (state !== "heap" && state !== "level") throw new UsageError(`--state must be heap or level, got '${state}'`);
+    if (values.restore !== undefined && values.restore === "latest" && values["checkpoint-dir"] === undefined) {
+      throw new UsageError("--restore latest needs --checkpoint-dir");
+    }
+    graph = await loadJob(positionals[0] as string, jobArgs);
+    showProgress = values["no-progress"] !== true;
+    engineOptions = {
+      batchSize: positiveInt("batch-size", values["batch-size"], 4096),
+      state:
+        state === "level"
+          ? {
+              kind: "level",
+              dir: values["state-dir"] ?? `.runnel/${graph.name}/state`,
+              maxCachedEntries: positiveInt("state-cache", values["state-cache"], 200_000),
+            }
+          : { kind: "heap" },
+      ...(values["checkpoint-dir"] === undefined
+        ? {}
+        : {
+            checkpoint: {
+              dir: values["checkpoint-dir"],
+              intervalMs: positiveInt("checkpoint-interval", values["checkpoint-interval"], 5000),
+              retain: positiveInt("retain", values.retain, 3),
+            },
+          }),
+      ...(values.restore === undefined ? {} : { restoreFrom: values.restore }),
+    };
+  } catch (err) {
+    if (err instanceof UsageError || (err as { code?: string }).code?.startsWith("ERR_PARSE_ARGS")) {
+      console.error(`runnel run: ${(err as Error).message}\n\nUsage: ${RUN_USAGE}`);
+      return EXIT_USAGE;
+    }
+    if (err instanceof RunnelError) {
+      console.error(`runnel run: ${err.name}: ${err.message}`);
+      return EXIT_USAGE;
+    }
+    throw err;
+  }
+
+  const engine = createEngine({ graph, ...engineOptions });
+  const stop = (): void => engine.stop();
+  process.once("SIGINT", stop);
+  process.once("SIGTERM", stop);
+  const started = performance.now();
+  let lastIn = 0;
+  let lastAt = started;
+  const tty = process.stderr.isTTY;
+  const timer = showProgress
+    ? setInterval(() => {
+        const p = engine.progress();
+        const now = performance.now();
+        const rate = ((p.recordsIn - lastIn) * 1000) / Math.max(1, now - lastAt);
+        lastIn = p.recordsIn;
+        lastAt = now;
+        process.stderr.write(tty ? `\r\u001b[2K${progressLine(p, rate)}` : `${progressLine(p, rate)}\n`);
+      }, 1000)
+    : undefined;
+  try {
+    const p = await engine.run();
+    const secs = (performance.now() - started) / 1000;
+    if (timer) clearInterval(timer);
+    if (tty && showProgress) process.stderr.write("\n");
+    console.error(
+      `runnel run: ${graph.name} ${p.finished ? "finished" : "stopped"} after ${secs.toFixed(1)} s: ` +
+        `${p.recordsIn.toLocaleString("en-US")} records in (${Math.round(p.recordsIn / Math.max(secs, 1e-3)).toLocaleString("en-US")}/s), ` +
+        `${p.recordsOut.toLocaleString("en-US")} out, ${p.lateDropped} late dropped, ${p.checkpoints} checkpoints` +
+        (p.lastCheckpoint >= 0 ? ` (last ${p.lastCheckpoint})` : ""),
+    );
+    return 0;
+  } catch (err) {
+    if (timer) clearInterval(timer);
+    const retriable = err instanceof RunnelError ? ` (retriable: ${err.retriable})` : "";
+    console.error(`\nrunnel run: ${graph.name} failed: ${(err as Error).name}: ${(err as Error).message}${retriable}`);
+    return EXIT_FAILED;
+  } finally {
+    process.off("SIGINT", stop);
+    process.off("SIGTERM", stop);
+  }
+}

@@ -1,0 +1,59 @@
+/** `runnel run`: argument errors are clear, a job module runs to completion with a summary. */
+import { mkdtemp, readdir, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterEach, describe, expect, it, vi } from "vitest";
+import { main } from "../../../runtime/cli/main.ts";
+
+function capture(): { err: () => string } {
+  vi.spyOn(console, "log").mockImplementation(() => undefined);
+  const error = vi.spyOn(console, "error").mockImplementation(() => undefined);
+  return { err: () => error.mock.calls.map((c) => c.join(" ")).join("\n") };
+}
+
+const fixture = join(import.meta.dirname, "fixtures", "exactly-once-job.ts");
+
+describe("runnel run", () => {
+  afterEach(() => {
+    vi.restoreAllMocks();
+  });
+
+  it("rejects missing modules, bad options and YAML with a usage message and exit code 2", async () => {
+    let io = capture();
+    expect(await main(["run"])).toBe(2);
+    expect(io.err()).toContain("expected exactly one job module");
+    expect(io.err()).toContain("--checkpoint-dir");
+    vi.restoreAllMocks();
+    io = capture();
+    expect(await main(["run", fixture, "--state", "rocks"])).toBe(2);
+    expect(io.err()).toContain("--state must be heap or level, got 'rocks'");
+    vi.restoreAllMocks();
+    io = capture();
+    expect(await main(["run", fixture, "--batch-size", "0"])).toBe(2);
+    expect(io.err()).toContain("--batch-size must be a positive integer");
+    vi.restoreAllMocks();
+    io = capture();
+    expect(await main(["run", "job.yaml"])).toBe(2);
+    expect(io.err()).toContain("not supported by this build yet");
+    vi.restoreAllMocks();
+    io = capture();
+    expect(await main(["run", "/nonexistent/job.ts"])).toBe(2);
+    expect(io.err()).toContain("cannot load job module");
+    vi.restoreAllMocks();
+    io = capture();
+    expect(await main(["run", fixture, "--bogus"])).toBe(2);
+    expect(io.err()).toMatch(/Unknown option '--bogus'/);
+  });
+
+  it("runs a job module and prints a summary", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "runnel-run-"));
+    try {
+      const io = capture();
+      expect(await main(["run", fixture, "--no-progress", "--checkpoint-dir", join(dir, "ckpt"), "--", join(dir, "out")])).toBe(0);
+      expect(io.err()).toMatch(/exactly-once finished after .* 40,000 records in .* 1 checkpoints \(last 0\)/);
+      expect((await readdir(join(dir, "out"))).filter((f) => f.endsWith(".ndjson")).length).toBeGreaterThan(0);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});
