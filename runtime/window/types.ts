@@ -9,11 +9,18 @@ export interface TimeWindow {
   end: number;
 }
 
+/**
+ * Which clock assigns records to windows and fires them: event time (the record's timestamp and
+ * the watermark, the default) or processing time (the task's clock when the record arrives and
+ * processing-time timers — Flink's *ProcessingTimeWindows; never late, not deterministic).
+ */
+export type WindowTime = "event" | "processing";
+
 /** How records are assigned to windows. */
 export type WindowAssigner =
-  | { kind: "tumbling"; sizeMs: number; offsetMs: number }
-  | { kind: "sliding"; sizeMs: number; slideMs: number; offsetMs: number }
-  | { kind: "session"; gapMs: number }
+  | { kind: "tumbling"; sizeMs: number; offsetMs: number; time?: WindowTime }
+  | { kind: "sliding"; sizeMs: number; slideMs: number; offsetMs: number; time?: WindowTime }
+  | { kind: "session"; gapMs: number; time?: WindowTime }
   | { kind: "global" };
 
 /** When a window emits: at the watermark (event time, the default) or every N records. */

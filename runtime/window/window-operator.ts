@@ -14,6 +14,7 @@ import { userError } from "../errors.ts";
 import { KeyedRuntime } from "../exec/keyed.ts";
 import type { Operator, Output } from "../exec/operator.ts";
 import type { StateTable } from "../state/table.ts";
+import type { Clock } from "../time/clock.ts";
 import { MAX_WATERMARK } from "../time/watermarks.ts";
 import { GLOBAL_WINDOW, windowStart } from "./assigners.ts";
 import type { TimeWindow, WindowAssigner, WindowFunctionSpec, WindowTrigger } from "./types.ts";
@@ -58,7 +59,7 @@ export interface WindowOperatorOptions {
 
 /** Creates a window operator instance. */
 export function windowOperator(options: WindowOperatorOptions): Operator {
-  const { assigner, trigger, allowedLatenessMs: lateness, lateTag, fn } = options;
+  const { assigner, trigger, lateTag, fn } = options;
   const agg = (fn.kind === "aggregate" ? fn.aggregate : collectAll);
   let kr: KeyedRuntime;
   let out: Output;
@@ -66,9 +67,14 @@ export function windowOperator(options: WindowOperatorOptions): Operator {
   let fixed: StateTable<FixedWindows>;
   let sessions: StateTable<Session[]>;
   let counts: StateTable<number>;
+  let clock: Clock;
   const isSession = assigner.kind === "session";
   const isCount = trigger.kind === "count";
-  const eventTime = assigner.kind !== "global";
+  // Processing-time windows assign by the task's clock and fire on processing-time timers; they
+  // are never late, so lateness and the late side output apply to event time only.
+  const processingTime = assigner.kind !== "global" && assigner.time === "processing";
+  const eventTime = assigner.kind !== "global" && !processingTime;
+  const lateness = processingTime ? 0 : options.allowedLatenessMs;
   const size = assigner.kind === "tumbling" || assigner.kind === "sliding" ? assigner.sizeMs : 0;
   const slide = assigner.kind === "sliding" ? assigner.slideMs : size;
   const offset = assigner.kind === "tumbling" || assigner.kind === "sliding" ? assigner.offsetMs : 0;
@@ -124,6 +130,10 @@ export function windowOperator(options: WindowOperatorOptions): Operator {
       } else counts.put(key, n);
       return true;
     }
+    if (processingTime) {
+      if (i < 0) kr.processingTimers.register(key, maxTs);
+      return true;
+    }
     if (maxTs <= wm) emit(key, end - size, end, acc);
     else if (i < 0) kr.eventTimers.register(key, maxTs);
     if (lateness > 0 && i < 0) kr.eventTimers.register(key, maxTs + lateness);
@@ -164,7 +174,7 @@ export function windowOperator(options: WindowOperatorOptions): Operator {
     }
     const maxTs = end - 1;
     const wm = kr.watermark;
-    if (maxTs + lateness <= wm) return false;
+    if (eventTime && maxTs + lateness <= wm) return false;
     let acc: Acc;
     if (first < 0) acc = agg.createAccumulator();
     else {
@@ -179,13 +189,17 @@ export function windowOperator(options: WindowOperatorOptions): Operator {
       list.splice(at, 0, merged);
     } else list.splice(first, last - first + 1, merged);
     sessions.put(key, list);
-    if (maxTs <= wm) emit(key, start, end, acc);
+    if (processingTime) kr.processingTimers.register(key, maxTs);
+    else if (maxTs <= wm) emit(key, start, end, acc);
     else kr.eventTimers.register(key, maxTs);
-    if (lateness > 0) kr.eventTimers.register(key, maxTs + lateness);
+    if (lateness > 0 && eventTime) kr.eventTimers.register(key, maxTs + lateness);
     return true;
   }
 
-  /** An event-time timer of `key` at `t`: fire windows ending at t, clean those expiring at t. */
+  /**
+   * A timer of `key` at `t` (event time, or processing time for processing-time windows): fire
+   * windows ending at t, clean those expiring at t (processing-time windows expire as they fire).
+   */
   function onTimer(key: Key, t: number): void {
     if (isSession) {
       const list = sessions.get(key);
@@ -218,18 +232,20 @@ export function windowOperator(options: WindowOperatorOptions): Operator {
       out = ctx.output;
       uid = ctx.uid;
       kr = new KeyedRuntime(ctx, (key, ts) => onTimer(key, ts));
+      clock = ctx.clock;
       if (isSession) sessions = kr.table("sessions");
       else fixed = kr.table("windows");
       if (isCount) counts = kr.table("count");
     },
-    processElement: (_input, value, ts, key) => {
+    processElement: (_input, value, eventTs, key) => {
       const k = key as Key;
+      const ts = processingTime ? clock.now() : eventTs;
       kr.currentKey = k;
       let accepted = false;
       if (isSession) accepted = addToSession(k, value, ts);
       else {
         const windows = windowsOf(k);
-        if (!eventTime) accepted = addToFixed(k, windows, value, GLOBAL_WINDOW.end);
+        if (assigner.kind === "global") accepted = addToFixed(k, windows, value, GLOBAL_WINDOW.end);
         else {
           // Sliding: every window [s, s + size) with s in (ts - size, lastStart], latest first (as Flink).
           for (let s = windowStart(ts, slide, offset); s > ts - size; s -= slide) {
@@ -245,6 +261,12 @@ export function windowOperator(options: WindowOperatorOptions): Operator {
     },
     prefetch: (keys, count) => kr.prefetch(keys, count),
     prepareWatermark: (wm) => kr.prepareWatermark(wm),
+    ...(processingTime
+      ? {
+          prepareProcessingTime: (now: number) => kr.prepareProcessingTime(now),
+          onProcessingTime: () => kr.advanceProcessingTime(),
+        }
+      : {}),
     snapshotTimers: () => kr.snapshotTimers(),
     restoreTimers: (snap) => kr.restoreTimers(snap),
     onWatermark: (wm) => kr.advanceWatermark(Math.min(wm, MAX_WATERMARK)),
