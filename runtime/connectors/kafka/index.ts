@@ -1,0 +1,4 @@
+/** Kafka connectors: a source with static partition assignment and replayable positions, a sink. */
+export { createKafkaClient, type KafkaConnection } from "./client.ts";
+export { createKafkaSource, jsonValue, type KafkaMessageIn, type KafkaSourceOptions, type PoisonHandler } from "./source.ts";
+export { createKafkaSink, type KafkaSinkOptions } from "./sink.ts";
