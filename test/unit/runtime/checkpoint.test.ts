@@ -1,10 +1,9 @@
 /** Local checkpoints: restore after a crash gives exactly the output of an uninterrupted run. */
-import { spawn } from "node:child_process";
-import { mkdtemp, readdir, readFile, rm } from "node:fs/promises";
+import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { completedCheckpoints } from "../../../runtime/checkpoint/format.ts";
+import { committedLines, runThenKill } from "../../helpers/local-run.ts";
 import { createEngine } from "../../../runtime/exec/engine.ts";
 import exactlyOnceJob from "./fixtures/exactly-once-job.ts";
 import { collectionSource, job } from "../../../runtime/api/index.ts";
@@ -21,16 +20,6 @@ beforeEach(async () => {
 afterEach(async () => {
   await rm(dir, { recursive: true, force: true });
 });
-
-/** Every line of every committed (published) file in `out`, sorted. */
-async function committedLines(out: string): Promise<string[]> {
-  const lines: string[] = [];
-  for (const f of (await readdir(out)).sort()) {
-    if (!f.endsWith(".ndjson")) continue;
-    lines.push(...(await readFile(join(out, f), "utf8")).split("\n").filter((l) => l.length > 0));
-  }
-  return lines.sort();
-}
 
 async function reference(): Promise<string[]> {
   const out = join(dir, "reference");
@@ -118,23 +107,12 @@ describe("local checkpoints", () => {
     const out = join(dir, "out");
     const ckpt = join(dir, "ckpt");
     const state = join(dir, "state");
-    const fixture = join(import.meta.dirname, "fixtures", "exactly-once-job.ts");
-    const main = join(import.meta.dirname, "..", "..", "..", "runtime", "cli", "main.ts");
-    const child = spawn(
-      process.execPath,
-      [main, "run", fixture, "--state", "level", "--state-dir", state, "--checkpoint-dir", ckpt, "--checkpoint-interval", "150", "--batch-size", "500", "--no-progress", "--", out, "throttle"],
-      { stdio: ["ignore", "ignore", "pipe"] },
-    );
-    let stderr = "";
-    child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
-    const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)));
-    const deadline = Date.now() + 20_000;
-    while ((await completedCheckpoints(ckpt)).length < 2) {
-      if (Date.now() > deadline) throw new Error(`no checkpoints within 20 s; stderr: ${stderr}`);
-      await new Promise((r) => setTimeout(r, 50));
-    }
-    child.kill("SIGKILL");
-    expect(await exited).toBeNull(); // killed, not finished
+    await runThenKill({
+      module: join(import.meta.dirname, "fixtures", "exactly-once-job.ts"),
+      checkpointDir: ckpt,
+      runArgs: ["--state", "level", "--state-dir", state, "--checkpoint-interval", "150", "--batch-size", "500"],
+      jobArgs: [out, "throttle"],
+    });
     const partial = await committedLines(out);
     expect(partial.length).toBeLessThan(expected.length);
     const restored = createEngine({
