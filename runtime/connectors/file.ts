@@ -135,6 +135,12 @@ export function fileSink<T>(options: { dir: string; format?: (value: T) => strin
           await roll(epoch + 1);
           for (const [from, to] of ready.splice(0)) await rename(from, to);
         },
+        async abort() {
+          // The in-progress file stays unpublished; the next open() removes it.
+          lines = [];
+          await fh?.close();
+          fh = undefined;
+        },
       };
       return writer;
     },

@@ -40,6 +40,11 @@ export interface SinkWriter<T> {
   commit?(checkpointId: number, prepared: unknown): Promise<void>;
   /** Flushes and releases resources. */
   close(): Promise<void>;
+  /**
+   * After a failure: releases resources without publishing anything not yet committed (the
+   * restore replays it). Writers without uncommitted state need none.
+   */
+  abort?(): Promise<void>;
 }
 
 /** Where a task's sink writer needs to know its place. */

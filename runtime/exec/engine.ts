@@ -318,11 +318,13 @@ export function createEngine(options: EngineOptions): Engine {
 
   /**
    * After a failure with checkpointing on: release files and stores without closing sinks
-   * (closing would publish uncommitted output) or flushing state (restore starts from the
-   * last checkpoint anyway). Without checkpointing there is nothing to protect: close normally.
+   * (closing would publish uncommitted output; they abort instead) or flushing state (restore
+   * starts from the last checkpoint anyway). Without checkpointing there is nothing to protect:
+   * close normally.
    */
   async function abandon(): Promise<void> {
     if (!options.checkpoint) return close();
+    for (const row of instances) for (const i of row) await i.op.abort?.().catch(() => undefined);
     for (const s of sources) await s.reader?.close().catch(() => undefined);
     for (const b of backends) await b.store.close().catch(() => undefined);
   }

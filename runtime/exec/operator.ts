@@ -68,4 +68,6 @@ export interface Operator {
   stateSize?(): number;
   /** Releases resources (after the final watermark of bounded jobs). */
   close?(): Promise<void>;
+  /** After a failure: releases resources without publishing uncommitted output. */
+  abort?(): Promise<void>;
 }

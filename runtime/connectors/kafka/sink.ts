@@ -53,6 +53,10 @@ export function createKafkaSink<T>(options: KafkaSinkOptions<T>): Sink<T> {
           await flush();
           await producer.disconnect();
         },
+        abort: async () => {
+          buffer = [];
+          await producer.disconnect();
+        },
       };
     },
   };

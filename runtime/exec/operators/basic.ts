@@ -170,6 +170,9 @@ export function sinkOperator(sink: Sink<unknown>, counter: SinkCounter): Operato
       if (w.commit) await w.commit(id, prepared);
     },
     close: () => w.close(),
+    abort: async () => {
+      await w.abort?.();
+    },
     writer: () => w,
   };
 }

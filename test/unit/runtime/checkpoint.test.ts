@@ -1,9 +1,10 @@
 /** Local checkpoints: restore after a crash gives exactly the output of an uninterrupted run. */
-import { mkdtemp, rm } from "node:fs/promises";
+import { mkdtemp, readdir, readlink, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { committedLines, runThenKill } from "../../helpers/local-run.ts";
+import { manualClock } from "../../../runtime/time/clock.ts";
 import { createEngine } from "../../../runtime/exec/engine.ts";
 import exactlyOnceJob from "./fixtures/exactly-once-job.ts";
 import { collectionSource, job } from "../../../runtime/api/index.ts";
@@ -100,6 +101,25 @@ describe("local checkpoints", () => {
     await expect(engine.run()).rejects.toThrow(UserFunctionError);
     // Rounds 0..6 were checkpointed and committed; the failing round's 70..74 stay unpublished.
     expect(await committedLines(out)).toEqual(Array.from({ length: 70 }, (_, i) => String(i)).sort());
+  });
+
+  it("lets go of its sink files when it fails between checkpoints, publishing nothing uncommitted", async () => {
+    const out = join(dir, "out");
+    const clock = manualClock(0);
+    const j = job("fails-later");
+    j.source(collectionSource({ partitions: [Array.from({ length: 100 }, (_, i) => i)] }))
+      .map((n) => {
+        if (n === 30) clock.advance(1_000); // the round holding 30..39 ends with a checkpoint
+        if (n === 65) throw new Error("boom"); // two rounds later, their output flushed, not committed
+        return String(n);
+      })
+      .sink(fileSink<string>({ dir: out, format: (s) => s }));
+    const engine = createEngine({ graph: j.build(), batchSize: 10, idleSleepMs: 0, clock, checkpoint: { dir: join(dir, "ckpt"), intervalMs: 500 } });
+    await expect(engine.run()).rejects.toThrow(UserFunctionError);
+    expect(await committedLines(out)).toEqual(Array.from({ length: 40 }, (_, i) => String(i)).sort());
+    // No descriptor of this process points into `out` any more (the in-progress file was open).
+    const targets = await Promise.all((await readdir("/proc/self/fd")).map((fd) => readlink(join("/proc/self/fd", fd)).catch(() => "")));
+    expect(targets.filter((t) => t.startsWith(out))).toEqual([]);
   });
 
   it("survives kill -9 of `runnel run` with LevelDB state: restored output equals an uninterrupted run", async () => {
