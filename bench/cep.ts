@@ -5,6 +5,8 @@
  * in place of CEP as the floor the engine itself sets.
  *
  *   npx node bench/cep.ts [--events 1000000] [--keys 100000] [--state heap|level] [--no-baseline]
+ *
+ * `npm run bench` runs it too (bench/main.ts) and writes the figures into docs/benchmarks.md.
  */
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -42,7 +44,8 @@ const takeover = (): Pattern<Login> =>
     .timesOrMore(4)
     .within(600_000);
 
-async function run(options: { events: number; keys: number; state: "heap" | "level"; cep: boolean }): Promise<{ rate: number; alerts: number; seconds: number }> {
+/** One timed run: the CEP job, or with `cep: false` the same pipeline with a pass-through function. */
+export async function cepRun(options: { events: number; keys: number; state: "heap" | "level"; cep: boolean }): Promise<{ rate: number; alerts: number; seconds: number }> {
   const j = job(options.cep ? "cep-bench" : "cep-baseline");
   // 2,000 events/s of event time: each user sees ~10 events over ~8 minutes, so many partial matches expire by `within`.
   const logins = j
@@ -90,12 +93,13 @@ async function main(): Promise<void> {
   const keys = Number(values.keys);
   const state = values.state === "level" ? "level" : "heap";
   const fmt = (n: number): string => Math.round(n).toLocaleString("en-US");
-  const cep = await run({ events, keys, state, cep: true });
+  const cep = await cepRun({ events, keys, state, cep: true });
   console.log(`cep account-takeover: ${fmt(cep.rate)} events/s (${fmt(events)} events, ${fmt(keys)} keys, ${state} state, ${cep.seconds.toFixed(2)} s, ${cep.alerts} alerts)`);
   if (!values["no-baseline"]) {
-    const base = await run({ events, keys, state, cep: false });
+    const base = await cepRun({ events, keys, state, cep: false });
     console.log(`baseline pass-through keyed function: ${fmt(base.rate)} events/s (${base.seconds.toFixed(2)} s)`);
   }
 }
 
-await main();
+// Standalone when run directly; bench/main.ts imports cepRun for `npm run bench`.
+if (import.meta.main) await main();
