@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Admin, Kafka } from "kafkajs";
 import { Partitioners } from "kafkajs";
 import { job } from "../../runtime/api/index.ts";
-import { createKafkaSink, createKafkaSource, type KafkaConnection, type KafkaMessageIn } from "../../runtime/connectors/kafka/index.ts";
+import { createDeadLetterQueue, createKafkaSink, createKafkaSource, DEAD_LETTER_HEADERS, type KafkaConnection, type KafkaMessageIn } from "../../runtime/connectors/kafka/index.ts";
 import { createEngine, type Engine } from "../../runtime/exec/engine.ts";
 import { taskOfKey } from "../../runtime/exec/hash.ts";
 import { ConnectorError } from "../../runtime/errors.ts";
@@ -188,5 +188,63 @@ describe("Kafka source and sink (real broker)", () => {
     await reader.close();
     expect(error).toBeInstanceOf(ConnectorError);
     expect((error as Error).message).toContain(`kafka:${input} partition 0 offset 0: cannot deserialize`);
+  });
+
+  it("writes unparseable messages to the dead-letter topic with their bytes, reason and origin, once", async () => {
+    const [input, dlqTopic] = [uniqueName("events"), uniqueName("dead-letters")];
+    await createTopics(admin, [input, dlqTopic], 1);
+    const producer = kafka.producer();
+    await producer.connect();
+    const binary = Buffer.from([0xff, 0xfe, 0x00, 0x41]);
+    await producer.send({
+      topic: input,
+      messages: [
+        { key: "a", value: '{"user":"a","n":1}' },
+        { key: "b", value: binary, headers: { trace: "t-1" } },
+        { key: "c", value: '{"user":"c","n":3}' },
+        { key: "d", value: "{truncated" }, // the last message: the position must move past it too
+      ],
+    });
+    await producer.disconnect();
+
+    const readerGroup = uniqueName("reader");
+    const deadLetters = await createDeadLetterQueue({ connection, topic: dlqTopic });
+    const reader = await (await createKafkaSource<Order>({ connection, topic: input, readerGroup, deadLetters })).open(0);
+    const got: Order[] = [];
+    const deadline = Date.now() + 30_000;
+    while ((got.length < 2 || reader.position() !== 4) && Date.now() < deadline) {
+      got.push(...(await reader.read(100)).records);
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    await reader.close();
+    expect(got.map((o) => o.n)).toEqual([1, 3]); // the valid records around the bad ones are unaffected
+    expect(reader.position()).toBe(4);
+    expect(deadLetters.count).toBe(2);
+
+    // Restarting at the position writes no dead letter twice.
+    const again = await (await createKafkaSource<Order>({ connection, topic: input, readerGroup, deadLetters })).open(0, reader.position());
+    for (let i = 0; i < 10; i++) {
+      expect((await again.read(100)).records).toEqual([]);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    await again.close();
+    await deadLetters.close();
+    expect(deadLetters.count).toBe(2);
+
+    const letters = await consumeAll(kafka, dlqTopic, { count: 2 });
+    expect(letters).toHaveLength(2);
+    const [first, second] = letters.map((l) => l.message);
+    const header = (m: typeof first, name: string) => m?.headers?.[name]?.toString();
+    expect(first?.key?.toString()).toBe("b");
+    expect(first?.value).toEqual(binary);
+    expect(header(first, "trace")).toBe("t-1");
+    expect(header(first, DEAD_LETTER_HEADERS.topic)).toBe(input);
+    expect(header(first, DEAD_LETTER_HEADERS.partition)).toBe("0");
+    expect(header(first, DEAD_LETTER_HEADERS.offset)).toBe("1");
+    expect(header(first, DEAD_LETTER_HEADERS.operator)).toBe(`source:${input}`);
+    expect(header(first, DEAD_LETTER_HEADERS.error)).toMatch(/JSON/);
+    expect(header(first, DEAD_LETTER_HEADERS.errorClass)).toBe("SyntaxError");
+    expect(second?.value?.toString()).toBe("{truncated");
+    expect(header(second, DEAD_LETTER_HEADERS.offset)).toBe("3");
   });
 });

@@ -2,3 +2,4 @@
 export { createKafkaClient, type KafkaConnection } from "./client.ts";
 export { createKafkaSource, jsonValue, type KafkaMessageIn, type KafkaSourceOptions, type PoisonHandler } from "./source.ts";
 export { createKafkaSink, type KafkaSinkOptions } from "./sink.ts";
+export { createDeadLetterQueue, deadLetterHeaders, DEAD_LETTER_HEADERS, type DeadLetterQueue } from "./dead-letter.ts";

@@ -8,6 +8,7 @@ import type { Admin, Consumer, IHeaders, Kafka } from "kafkajs";
 import { ConnectorError } from "../../errors.ts";
 import type { ReadResult, Source, SourceReader } from "../types.ts";
 import { createKafkaClient, type KafkaConnection } from "./client.ts";
+import type { DeadLetterQueue } from "./dead-letter.ts";
 import { staticAssigner } from "./static-assigner.ts";
 
 /** A message as the deserializer sees it. */
@@ -35,7 +36,9 @@ export interface KafkaSourceOptions<T> {
   startFrom?: "earliest" | "latest";
   /** Message → record (default: the value parsed as JSON). Throwing marks the message poison. */
   deserialize?: (message: KafkaMessageIn) => T;
-  /** Receives poison messages; without one, a poison message fails the job with its coordinates. */
+  /** Where poison messages go (with the reason and their coordinates in headers). */
+  deadLetters?: DeadLetterQueue;
+  /** Also told of every poison message (e.g. to count it). Without this or deadLetters, a poison message fails the job with its coordinates. */
   onPoison?: PoisonHandler;
   /** Records buffered per partition before its fetching pauses (default 20,000). */
   maxBuffered?: number;
@@ -127,9 +130,16 @@ class TopicFeed<T> {
     this.starting ??= this.start();
     await this.starting;
     if (this.failure !== undefined) throw this.failure;
-    const available = buf.values.length - buf.head;
-    const n = Math.min(max, available);
-    if (n === 0) return { records: [], done: false };
+    // Dead letters are written before the position moves past them (at least once). Every
+    // rejected message below `seenBefore` had its dead letter queued before this drain began.
+    const seenBefore = buf.seen;
+    await this.options.deadLetters?.drain();
+    const n = Math.min(max, buf.values.length - buf.head);
+    if (n === 0) {
+      // Only rejected messages arrived since the last read: move past them too.
+      if (buf.values.length === 0) buf.next = Math.max(buf.next, seenBefore);
+      return { records: [], done: false };
+    }
     const records = buf.values.slice(buf.head, buf.head + n);
     buf.next = (buf.offsets[buf.head + n - 1] as number) + 1;
     buf.head += n;
@@ -137,6 +147,7 @@ class TopicFeed<T> {
       buf.values.length = 0;
       buf.offsets.length = 0;
       buf.head = 0;
+      buf.next = Math.max(buf.next, seenBefore); // rejected messages after the last record
     }
     if (buf.paused && buf.values.length - buf.head < this.maxBuffered / 2) {
       buf.paused = false;
@@ -186,11 +197,13 @@ class TopicFeed<T> {
         buf.values.push(this.deserialize(message));
         buf.offsets.push(offset);
       } catch (err) {
-        if (!this.options.onPoison) {
+        const { deadLetters, onPoison } = this.options;
+        if (!deadLetters && !onPoison) {
           this.failure = new ConnectorError(`kafka:${this.options.topic} partition ${partition} offset ${offset}: cannot deserialize: ${err instanceof Error ? err.message : String(err)}`, false, err);
           return;
         }
-        this.options.onPoison(message, err);
+        deadLetters?.add(message, err, `source:${this.options.topic}`);
+        onPoison?.(message, err);
       }
     }
     if (!buf.paused && buf.values.length - buf.head >= this.maxBuffered) {
