@@ -1,0 +1,90 @@
+/**
+ * `npx node bench/declarative.ts`: the same Nexmark queries declaratively (a StreamJob pipeline,
+ * compiled) and with the typed API, in one run, on the runtime engineer's Nexmark generator into a
+ * blackhole; prints events/s of each and the ratio (target: declarative ≥ 0.7× typed).
+ * Options: --events N (default 1,000,000), --runs N (best of, default 2), --queries q0,q1,q2,q5s.
+ */
+import { parseArgs } from "node:util";
+import { job, sliding, type WindowInfo } from "../runtime/api/index.ts";
+import { blackholeSink, type BlackholeSink } from "../runtime/connectors/sinks.ts";
+import { createEngine } from "../runtime/exec/engine.ts";
+import type { JobGraph } from "../runtime/graph/graph.ts";
+import { compilePipeline } from "../runtime/pipeline/compile.ts";
+import { parseStreamJob } from "../runtime/spec/validate.ts";
+import { checkDocument } from "../runtime/spec/check.ts";
+import type { Source } from "../runtime/connectors/types.ts";
+import { nexmarkSource, type Bid, type NexmarkEvent } from "./nexmark/model.ts";
+import { q0, q1, q2 } from "./nexmark/queries.ts";
+
+const { values } = parseArgs({
+  options: {
+    events: { type: "string", default: "1000000" },
+    runs: { type: "string", default: "2" },
+    queries: { type: "string", default: "q0,q1,q2,q5s" },
+  },
+});
+const events = Number(values.events);
+const runs = Number(values.runs);
+
+const bids = { id: "events", kafka: { topic: "nexmark" }, timestamp: { field: "dateTime" }, fields: { type: "string", auction: "double", bidder: "double", price: "double", channel: "string", dateTime: "double" } };
+const onlyBids = { id: "bids", input: "events", filter: { condition: "record.type == 'bid'" } };
+
+/** The declarative pipelines (steps after the source) and their output stream. */
+const pipelines: Record<string, { steps: object[]; out: string }> = {
+  q0: { steps: [onlyBids, { id: "q0", input: "bids", project: { fields: { auction: "record.auction", bidder: "record.bidder", price: "record.price", dateTime: "record.dateTime" } } }], out: "q0" },
+  q1: { steps: [onlyBids, { id: "q1", input: "bids", project: { fields: { auction: "record.auction", bidder: "record.bidder", price: "math.round(record.price * 0.908)", dateTime: "record.dateTime" } } }], out: "q1" },
+  q2: { steps: [{ id: "q2f", input: "events", filter: { condition: "record.type == 'bid' && record.auction % 123 == 0.0" } }, { id: "q2", input: "q2f", project: { fields: { auction: "record.auction", price: "record.price" } } }], out: "q2" },
+  q5s: {
+    steps: [onlyBids, { id: "by-auction", input: "bids", keyBy: { key: "record.auction" } }, { id: "q5s", input: "by-auction", window: { type: "sliding", size: "10s", slide: "2s", aggregations: [{ name: "n", fn: "count" }], select: { auction: "key", end: "window.end", n: "record.n" } } }],
+    out: "q5s",
+  },
+};
+
+/** q5's first stage (bids per auction in 10 s windows every 2 s) on the typed API. */
+function q5s(source: Source<NexmarkEvent>, sink: BlackholeSink<unknown>): JobGraph {
+  const j = job("q5s");
+  j.source(source, { watermarks: { timestamp: (e) => e.dateTime } })
+    .filter((e): e is Bid => e.type === "bid")
+    .keyBy((b) => b.auction)
+    .window(sliding({ sizeMs: 10_000, slideMs: 2_000 }))
+    .aggregate({ createAccumulator: () => 0, add: (_b: Bid, n: number) => n + 1, getResult: (n: number) => n, merge: (a: number, b: number) => a + b }, (n, i: WindowInfo<number>) => ({ auction: i.key, end: i.window.end, n }))
+    .sink(sink);
+  return j.build();
+}
+
+const typed: Record<string, (source: Source<NexmarkEvent>, sink: BlackholeSink<unknown>) => JobGraph> = { q0, q1, q2, q5s };
+
+function declarative(name: string, sink: BlackholeSink<unknown>): JobGraph {
+  const p = pipelines[name] as { steps: object[]; out: string };
+  const doc = { apiVersion: "runnel.dev/v1alpha1", kind: "StreamJob", metadata: { name: `decl-${name}` }, spec: { pipeline: { sources: [bids], steps: p.steps, sinks: [{ id: "out", input: p.out, kafka: { topic: "out" } }] } } };
+  const errors = checkDocument(doc).findings.filter((f) => f.severity === "error");
+  if (errors.length > 0) throw new Error(`${name}: ${JSON.stringify(errors)}`);
+  return compilePipeline(parseStreamJob(doc).value, { mode: "local", baseDir: ".", sourceOverride: () => nexmarkSource({ events }), sinkOverride: () => sink }).graph;
+}
+
+async function time(build: (sink: BlackholeSink<unknown>) => JobGraph): Promise<{ rate: number; out: number }> {
+  let best = 0;
+  let out = 0;
+  for (let r = 0; r < runs; r++) {
+    const sink = blackholeSink<unknown>();
+    const graph = build(sink);
+    const t0 = performance.now();
+    await createEngine({ graph }).run();
+    best = Math.max(best, events / ((performance.now() - t0) / 1000));
+    out = sink.count;
+  }
+  return { rate: best, out };
+}
+
+const fmt = (n: number): string => Math.round(n).toLocaleString("en-US");
+console.log(`${fmt(events)} Nexmark events, best of ${runs}`);
+console.log("| query | typed events/s | declarative events/s | ratio | results |");
+console.log("|---|---|---|---|---|");
+for (const q of values.queries.split(",")) {
+  const t = typed[q];
+  if (!t || !pipelines[q]) throw new Error(`unknown query ${q}; known: ${Object.keys(pipelines).join(", ")}`);
+  const a = await time((sink) => t(nexmarkSource({ events }), sink));
+  const d = await time((sink) => declarative(q, sink));
+  const ratio = d.rate / a.rate;
+  console.log(`| ${q} | ${fmt(a.rate)} | ${fmt(d.rate)} | ${ratio.toFixed(2)}× ${ratio >= 0.7 ? "" : "(below 0.7)"} | ${fmt(a.out)} / ${fmt(d.out)} |`);
+}

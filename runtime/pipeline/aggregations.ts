@@ -1,0 +1,174 @@
+/**
+ * The aggregations of window and over steps as one AggregateFunction: the accumulator holds one
+ * slot per aggregation plus the key (so outputs can show the key as CEL computed it, not the
+ * partitioning string). Accumulators are plain data (numbers, arrays, Sets) so checkpoints can
+ * clone them. Counts come out as CEL ints (bigint), like the type checker assumes.
+ */
+import type { AggregateFunction } from "../api/functions.ts";
+import type { Aggregation } from "../spec/generated/types.ts";
+import { recordFn, type RecordFn } from "./expr.ts";
+import { KEY, keyOf, toKey, toNumber, type Rec } from "./values.ts";
+
+/** The accumulator: [key, slot of aggregation 0, slot 1, …] (one allocation per window and key). */
+export type AggAcc = unknown[];
+
+/** The result: the key and the aggregation values by output name. */
+export interface AggResult {
+  key: unknown;
+  values: Record<string, unknown>;
+}
+
+interface Part {
+  name: string;
+  init(): unknown;
+  add(acc: unknown, v: unknown, by: number): unknown;
+  result(acc: unknown): unknown;
+  merge(a: unknown, b: unknown): unknown;
+  of: RecordFn | undefined;
+  where: RecordFn | undefined;
+  by: RecordFn | undefined;
+  /** A count without where: nothing to evaluate. */
+  plain: boolean;
+  /** topN: needs the ranking value. */
+  ranked: boolean;
+}
+
+type Fns = Omit<Part, "name" | "of" | "where" | "by" | "plain" | "ranked">;
+
+const cmp = (a: unknown, b: unknown): number => (typeof a === "string" && typeof b === "string" ? (a < b ? -1 : a > b ? 1 : 0) : toNumber(a) - toNumber(b));
+
+function fnsOf(a: Aggregation): Fns {
+  switch (a.fn) {
+    case "count":
+      return { init: () => 0, add: (n) => (n as number) + 1, result: (n) => BigInt(n as number), merge: (x, y) => (x as number) + (y as number) };
+    case "sum":
+      // [sum, every value was an int]: a sum of CEL ints stays an int.
+      return {
+        init: () => [0, true],
+        add: (acc, v) => {
+          const s = acc as [number, boolean];
+          s[0] += toNumber(v);
+          s[1] = s[1] && typeof v === "bigint";
+          return s;
+        },
+        result: (acc) => ((acc as [number, boolean])[1] ? BigInt(Math.round((acc as [number, boolean])[0])) : (acc as [number, boolean])[0]),
+        merge: (x, y) => [(x as [number, boolean])[0] + (y as [number, boolean])[0], (x as [number, boolean])[1] && (y as [number, boolean])[1]],
+      };
+    case "avg":
+      return {
+        init: () => [0, 0],
+        add: (acc, v) => {
+          const s = acc as [number, number];
+          s[0] += toNumber(v);
+          s[1]++;
+          return s;
+        },
+        result: (acc) => ((acc as [number, number])[1] === 0 ? null : (acc as [number, number])[0] / (acc as [number, number])[1]),
+        merge: (x, y) => [(x as [number, number])[0] + (y as [number, number])[0], (x as [number, number])[1] + (y as [number, number])[1]],
+      };
+    case "min":
+    case "max": {
+      const better = a.fn === "min" ? (x: unknown, y: unknown) => cmp(x, y) < 0 : (x: unknown, y: unknown) => cmp(x, y) > 0;
+      return { init: () => null, add: (acc, v) => (acc === null || better(v, acc) ? v : acc), result: (acc) => acc, merge: (x, y) => (x === null ? y : y === null ? x : better(y, x) ? y : x) };
+    }
+    case "countDistinct":
+      return {
+        init: () => new Set(),
+        add: (acc, v) => (acc as Set<unknown>).add(toKey(v)),
+        result: (acc) => BigInt((acc as Set<unknown>).size),
+        merge: (x, y) => {
+          for (const v of y as Set<unknown>) (x as Set<unknown>).add(v);
+          return x;
+        },
+      };
+    case "collect": {
+      const distinct = a.distinct === true;
+      const push = (list: unknown[], v: unknown): unknown[] => {
+        if (!distinct || !list.some((x) => toKey(x) === toKey(v))) list.push(v);
+        return list;
+      };
+      return { init: () => [], add: (acc, v) => push(acc as unknown[], v), result: (acc) => (acc as unknown[]).slice(), merge: (x, y) => (y as unknown[]).reduce((l: unknown[], v) => push(l, v), x as unknown[]) };
+    }
+    case "topN": {
+      const n = a.limit ?? 10;
+      const before = a.order === "asc" ? (x: number, y: number) => x < y : (x: number, y: number) => x > y;
+      const insert = (list: [number, unknown][], s: number, v: unknown): [number, unknown][] => {
+        if (list.length >= n && !before(s, (list[list.length - 1] as [number, unknown])[0])) return list;
+        let i = list.length;
+        while (i > 0 && before(s, (list[i - 1] as [number, unknown])[0])) i--;
+        list.splice(i, 0, [s, v]);
+        if (list.length > n) list.pop();
+        return list;
+      };
+      return {
+        init: () => [],
+        add: (acc, v, by) => insert(acc as [number, unknown][], by, v),
+        result: (acc) => (acc as [number, unknown][]).map((e) => e[1]),
+        merge: (x, y) => (y as [number, unknown][]).reduce((l, [s, v]) => insert(l, s, v), x as [number, unknown][]),
+      };
+    }
+    case "first":
+      return { init: () => [], add: (acc, v) => ((acc as unknown[]).length === 0 ? [v] : acc), result: (acc) => (acc as unknown[])[0] ?? null, merge: (x, y) => ((x as unknown[]).length > 0 ? x : y) };
+    case "last":
+      return { init: () => [], add: (_acc, v) => [v], result: (acc) => (acc as unknown[])[0] ?? null, merge: (x, y) => ((y as unknown[]).length > 0 ? y : x) };
+  }
+}
+
+/**
+ * Compiles aggregations (at `path`) into one AggregateFunction. `onError` decides what an
+ * expression error does to the record's contribution (throw to fail, return to skip it).
+ */
+export function aggregateFunction(aggs: readonly Aggregation[], path: string, onError: (err: unknown, record: unknown) => void): AggregateFunction<unknown, AggAcc, AggResult> {
+  const parts: Part[] = aggs.map((a, i) => ({
+    name: a.name,
+    ...fnsOf(a),
+    of: a.of === undefined ? undefined : recordFn(a.of, `${path}[${i}].of`),
+    where: a.where === undefined ? undefined : recordFn(a.where, `${path}[${i}].where`, "bool"),
+    by: a.by === undefined ? undefined : recordFn(a.by, `${path}[${i}].by`, "double"),
+    plain: a.fn === "count" && a.where === undefined,
+    ranked: a.fn === "topN",
+  }));
+  const n = parts.length;
+  // Expressions read the key only when some aggregation has one.
+  const needsKey = parts.some((p) => p.of !== undefined || p.where !== undefined || p.by !== undefined);
+  return {
+    createAccumulator: () => {
+      const acc: AggAcc = [null];
+      for (const p of parts) acc.push(p.init());
+      return acc;
+    },
+    add(record, acc) {
+      // The key is the same for every record of an accumulator: read it once.
+      if (acc[0] === null) {
+        const k = (record as Rec)[KEY];
+        if (k !== undefined) acc[0] = k;
+      }
+      const key = needsKey ? keyOf(record) : null;
+      for (let i = 0; i < n; i++) {
+        const p = parts[i] as Part;
+        if (p.plain) {
+          acc[i + 1] = p.add(acc[i + 1], null, 0);
+          continue;
+        }
+        try {
+          if (p.where && p.where(record, key) !== true) continue;
+          const v = p.of ? p.of(record, key) : null;
+          acc[i + 1] = p.add(acc[i + 1], v, p.ranked ? toNumber(p.by ? p.by(record, key) : v) : 0);
+        } catch (err) {
+          onError(err, record);
+        }
+      }
+      return acc;
+    },
+    getResult(acc) {
+      const values: Record<string, unknown> = {};
+      for (let i = 0; i < n; i++) values[(parts[i] as Part).name] = (parts[i] as Part).result(acc[i + 1]);
+      return { key: acc[0], values };
+    },
+    merge(a, b) {
+      for (let i = 0; i < n; i++) a[i + 1] = (parts[i] as Part).merge(a[i + 1], b[i + 1]);
+      if (a[0] === null) a[0] = b[0];
+      return a;
+    },
+  };
+}

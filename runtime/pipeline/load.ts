@@ -1,0 +1,57 @@
+/**
+ * `loadManifestJob`: what `runnel run <streamjob.yaml>` does before running — read the manifest,
+ * check it exactly as `runnel validate` does (refusing it with the findings), compile it.
+ */
+import { readFile } from "node:fs/promises";
+import { dirname, resolve } from "node:path";
+import { JobDefinitionError } from "../errors.ts";
+import { checkDocument } from "../spec/check.ts";
+import { formatFindings, type Finding } from "../spec/findings.ts";
+import { parseManifests } from "../spec/manifest.ts";
+import { parseStreamJob } from "../spec/validate.ts";
+import type { StreamJob } from "../spec/generated/types.ts";
+import { compilePipeline, type CompiledPipeline } from "./compile.ts";
+import type { CompileOptions } from "./context.ts";
+
+/** A manifest that does not pass validation; `findings` are what `runnel validate` prints. */
+export class ManifestInvalidError extends JobDefinitionError {
+  /** The errors (and warnings) found. */
+  readonly findings: Finding[];
+  constructor(file: string, findings: Finding[]) {
+    super(`${file} is not a valid StreamJob:\n${formatFindings(findings)}`);
+    this.findings = findings;
+  }
+}
+
+/** Options of loadManifestJob: compile options (baseDir defaults to the manifest's folder) and which job. */
+export type LoadOptions = Partial<CompileOptions> & {
+  /** metadata.name of the StreamJob to run when the file holds several (default: the only one). */
+  name?: string;
+};
+
+/** Picks the StreamJob document to run. */
+function pickJob(file: string, docs: unknown[], name: string | undefined): unknown {
+  const jobs = docs.filter((d) => (d as { kind?: unknown } | null)?.kind === "StreamJob");
+  const named = name === undefined ? jobs : jobs.filter((d) => (d as StreamJob).metadata?.name === name);
+  if (named.length === 1) return named[0];
+  const names = jobs.map((d) => (d as StreamJob).metadata?.name ?? "?").join(", ");
+  if (named.length === 0) throw new JobDefinitionError(name === undefined ? `${file} holds no StreamJob` : `${file} holds no StreamJob named ${name} (it has: ${names || "none"})`);
+  throw new JobDefinitionError(`${file} holds several StreamJobs (${names}); choose one by name`);
+}
+
+/** Reads, validates and compiles a StreamJob manifest for local mode. */
+export async function loadManifestJob(path: string, options: LoadOptions = {}): Promise<CompiledPipeline> {
+  const file = resolve(path);
+  let docs: unknown[];
+  try {
+    docs = parseManifests(await readFile(file, "utf8"));
+  } catch (err) {
+    throw new JobDefinitionError(`cannot read ${path}: ${(err as Error).message}`);
+  }
+  const { name, ...compile } = options;
+  const doc = pickJob(path, docs, name);
+  const report = checkDocument(doc);
+  if (report.findings.some((f) => f.severity === "error")) throw new ManifestInvalidError(path, report.findings);
+  const job = parseStreamJob(doc).value;
+  return compilePipeline(job, { ...compile, mode: "local", baseDir: compile.baseDir ?? dirname(file) });
+}

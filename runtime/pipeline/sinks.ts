@@ -1,0 +1,144 @@
+/**
+ * Pipeline sinks in local mode. File, stdout and blackhole sinks run as declared. A Kafka or
+ * Redis sink runs as its `local` section says; without one it writes ndjson to `<outDir>/<sink id>/`
+ * when an output folder is given, else to stdout. Kafka records are written as the record;
+ * Redis writes as the command they stand for ({op: zadd|hset, key, …, ttlMs}) so the sink's
+ * expressions run and their results can be checked. CEL ints leave as JSON numbers.
+ */
+import { join, resolve } from "node:path";
+import { fileSink } from "../connectors/file.ts";
+import { collectSink, type CollectSink } from "../connectors/memory.ts";
+import { blackholeSink, stdoutSink } from "../connectors/sinks.ts";
+import type { Sink } from "../connectors/types.ts";
+import { DEAD_LETTER } from "../spec/pipeline-graph.ts";
+import { parseDuration } from "../spec/duration.ts";
+import type { FileSink, Sink as SinkSpec, StdoutSink } from "../spec/generated/types.ts";
+import { claimUid, counter, DEAD_LETTER_TAG, streamOf, type CompileContext, type Handle } from "./context.ts";
+import { PipelineError } from "./errors.ts";
+import { celExpression } from "./expr.ts";
+import { KEY, keyOf, plain, toJson, type Rec } from "./values.ts";
+
+/** Turns a pipeline record into what the sink writes. */
+type Shape = (record: unknown) => unknown;
+
+/** The `dead-letter` stream: every step's dead-letter side output, merged. */
+function deadLetterStream(ctx: CompileContext, path: string): Handle {
+  const known = ctx.handles.get(DEAD_LETTER);
+  if (known) return known;
+  const [first, ...rest] = ctx.deadLetterProducers.map((s) => s.getSideOutput(DEAD_LETTER_TAG) as typeof s);
+  if (!first) throw new PipelineError(path, "no step sends records to the dead-letter stream");
+  const stream = first.union(...rest).uid(claimUid(ctx, DEAD_LETTER, path)).name(DEAD_LETTER);
+  const h = { stream, keyed: false };
+  ctx.handles.set(DEAD_LETTER, h);
+  return h;
+}
+
+/** The input of a sink or step, including the reserved `dead-letter` stream. */
+export function inputStream(ctx: CompileContext, ref: string, path: string): Handle {
+  return ref === DEAD_LETTER ? deadLetterStream(ctx, path) : streamOf(ctx, ref, path);
+}
+
+function redisShape(spec: NonNullable<SinkSpec["redis"]>, path: string): Shape {
+  const ttlMs = spec.ttl === undefined ? undefined : parseDuration(spec.ttl);
+  const vars = ["record", "key"];
+  const e = (src: string, p: string, returns: "string" | "dyn" | "double" = "dyn") => celExpression(src, `${path}.redis.${p}`, returns, vars);
+  if (spec.sortedSet) {
+    const z = spec.sortedSet;
+    const key = e(z.key, "sortedSet.key", "string");
+    const member = e(z.member, "sortedSet.member");
+    const score = z.score === undefined ? undefined : e(z.score, "sortedSet.score", "double");
+    return (r) => {
+      const scope = { record: r, key: keyOf(r) };
+      const m = member.evaluate(scope);
+      const members = score ? [{ member: m, score: score.evaluate(scope) }] : m;
+      return plain({ op: z.replace === true ? "zreplace" : "zadd", key: key.evaluate(scope), members, ...(z.maxSize === undefined ? {} : { maxSize: z.maxSize }), ...(ttlMs === undefined ? {} : { ttlMs }) });
+    };
+  }
+  const hsh = spec.hash as NonNullable<typeof spec.hash>;
+  const key = e(hsh.key, "hash.key", "string");
+  const fields = Object.entries(hsh.fields).map(([n, src]) => [n, e(src, `hash.fields.${n}`)] as const);
+  return (r) => {
+    const scope = { record: r, key: keyOf(r) };
+    return plain({ op: "hset", key: key.evaluate(scope), fields: Object.fromEntries(fields.map(([n, x]) => [n, x.evaluate(scope)])), ...(ttlMs === undefined ? {} : { ttlMs }) });
+  };
+}
+
+/** Applies `shape` to every record on its way into `sink`; a record the shape fails on is counted and skipped. */
+function shaped(sink: Sink<unknown>, shape: Shape, onError: () => void): Sink<unknown> {
+  return {
+    name: sink.name,
+    async open(c) {
+      const w = await sink.open(c);
+      return {
+        write(value, ts) {
+          let v: unknown;
+          try {
+            v = shape(value);
+          } catch {
+            onError();
+            return;
+          }
+          w.write(v, ts);
+        },
+        flush: () => w.flush(),
+        ...(w.prepareCommit ? { prepareCommit: (id: number) => (w.prepareCommit as (id: number) => Promise<unknown>)(id) } : {}),
+        ...(w.commit ? { commit: (id: number, p: unknown) => (w.commit as (id: number, p: unknown) => Promise<void>)(id, p) } : {}),
+        close: () => w.close(),
+      };
+    },
+  };
+}
+
+function fileTarget(ctx: CompileContext, f: FileSink): Sink<unknown> {
+  const format = f.format === "csv" ? (v: unknown) => Object.values(v as Record<string, unknown>).map((x) => toJson(x)).join(",") : toJson;
+  return fileSink({ dir: resolve(ctx.options.baseDir, f.path), format });
+}
+
+function stdoutTarget(s: StdoutSink, label: string | undefined): Sink<unknown> {
+  return stdoutSink({ format: (v) => `${label === undefined ? "" : `${label}\t`}${s.format === "text" && typeof v === "string" ? v : toJson(v)}` });
+}
+
+/** The local-mode sink for a sink spec (before overrides). */
+function localTarget(ctx: CompileContext, spec: SinkSpec, label: string | undefined): Sink<unknown> {
+  const declared = spec.kafka || spec.redis ? spec.local : spec;
+  if (declared?.file) return fileTarget(ctx, declared.file);
+  if (declared?.blackhole) return blackholeSink();
+  if (declared?.stdout) return stdoutTarget(declared.stdout, label);
+  if (ctx.options.outDir !== undefined) return fileSink({ dir: join(ctx.options.outDir, spec.id), format: toJson });
+  return stdoutTarget({}, label);
+}
+
+/** A shallow copy without the key a keyed stream carries (the value itself when it has none). */
+function withoutKey(v: unknown): unknown {
+  if (v === null || typeof v !== "object" || !(KEY in v)) return v;
+  const copy = { ...(v as Rec) };
+  delete copy[KEY];
+  return copy;
+}
+
+/** Compiles every sink; returns the collecting sinks by id when sinkOverride is "collect". */
+export function compileSinks(ctx: CompileContext): Map<string, CollectSink<unknown>> {
+  const collected = new Map<string, CollectSink<unknown>>();
+  const specs = ctx.job.spec.pipeline?.sinks ?? [];
+  const toStdout = specs.filter((s) => !(s.file || s.blackhole || (s.kafka || s.redis ? s.local?.file || s.local?.blackhole : false)) && ctx.options.outDir === undefined).length;
+  specs.forEach((spec, index) => {
+    const path = `.spec.pipeline.sinks[${index}]`;
+    const input = inputStream(ctx, spec.input, `${path}.input`);
+    // Serialisers turn CEL ints into JSON numbers themselves (toJson), so only Redis records are reshaped here.
+    const shape: Shape = spec.redis ? redisShape(spec.redis, path) : (r) => r;
+    const override = ctx.options.sinkOverride;
+    let target: Sink<unknown> | undefined;
+    let write = shape;
+    if (override === "collect") {
+      const c = collectSink<unknown>(spec.id);
+      collected.set(spec.id, c);
+      target = c;
+      // Collected records are compared by tests: hand them over without the carried key.
+      write = (r) => withoutKey(plain(shape(r)));
+    } else if (typeof override === "function") target = override(spec);
+    target ??= localTarget(ctx, spec, toStdout > 1 ? spec.id : undefined);
+    const uid = claimUid(ctx, ctx.uids.has(spec.id) ? `sink.${spec.id}` : spec.id, path);
+    input.stream.sink(shaped(target, write, counter(ctx.metrics.dropped, `${spec.id}/expression-error`)), { uid, name: spec.id });
+  });
+  return collected;
+}

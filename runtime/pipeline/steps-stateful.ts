@@ -1,0 +1,155 @@
+/**
+ * Steps with state beyond windows: dedup (keyed state with TTL), lookup joins against a table
+ * source (in local mode the table's rows are loaded at compile time), and broadcast rules
+ * (rules in broadcast state, their CEL conditions compiled once when a rule arrives).
+ */
+import type { Key, KeyedBroadcastProcessFunction, KeyedProcessFunction } from "../api/functions.ts";
+import type { CompiledExpression } from "../cel/compile.ts";
+import { parseDuration } from "../spec/duration.ts";
+import type { Step } from "../spec/generated/types.ts";
+import { counter, deadLetterSender, onErrorPolicy, stepUid, streamOf, type CompileContext, type Handle } from "./context.ts";
+import { PipelineError } from "./errors.ts";
+import { celExpression, errorText, fieldsFn, recordFn } from "./expr.ts";
+import { publish } from "./steps-basic.ts";
+import { processStep } from "./stages.ts";
+import { carryKey, KEY, keyOf, toKey, type Rec } from "./values.ts";
+
+const INVALID = "\u0000invalid";
+
+/** dedup: drops a record whose dedup key (per stream key) was seen within `within` of event time. */
+export function compileDedup(ctx: CompileContext, step: Step, path: string, input: Handle): void {
+  const d = step.dedup as NonNullable<Step["dedup"]>;
+  const key = recordFn(d.key, `${path}.dedup.key`);
+  const within = parseDuration(d.within);
+  const onError = onErrorPolicy(ctx, step);
+  const duplicate = counter(ctx.metrics.dropped, `${step.id}/duplicate`);
+  const partitionKey = (r: unknown): Key => {
+    try {
+      const dk = toKey(key(r, keyOf(r)));
+      const k = (r as Rec)[KEY];
+      return k === undefined ? dk : `${toKey(k)}\u0000${dk}`;
+    } catch {
+      return INVALID;
+    }
+  };
+  const stream = input.stream.keyBy(partitionKey).process<unknown>((rt): KeyedProcessFunction<Key, unknown, unknown> => {
+    const seen = rt.valueState<number>({ name: "seen", ttl: { ttlMs: within } });
+    return {
+      processElement(r, c, out) {
+        if (c.key() === INVALID) {
+          try {
+            key(r, keyOf(r));
+          } catch (err) {
+            onError(err, r, c);
+          }
+          return;
+        }
+        const ts = c.timestamp();
+        const first = seen.value();
+        if (first !== undefined && ts >= first && ts - first < within) return duplicate();
+        seen.update(ts);
+        out.collect(r);
+      },
+    };
+  }, { uid: stepUid(step), name: step.id });
+  ctx.deadLetterProducers.push(stream);
+  ctx.handles.set(step.id, { stream, keyed: input.keyed });
+}
+
+/** lookupJoin: enriches each record with the table row of its key (inner drops records without one). */
+export function compileLookupJoin(ctx: CompileContext, step: Step, path: string, input: Handle): void {
+  const lj = step.lookupJoin as NonNullable<Step["lookupJoin"]>;
+  const rows = ctx.tables.get(lj.table);
+  if (!rows) throw new PipelineError(`${path}.lookupJoin.table`, `${JSON.stringify(lj.table)} is not a table source`, "set mode: table on the source");
+  // Without tableKey the Kafka record key identifies a row; a local file row gives it as `key` (or `id`).
+  const rowKey = lj.tableKey === undefined ? (row: Rec) => row.key ?? row.id : ((e: CompiledExpression) => (row: Rec) => e.evaluate({ row }))(celExpression(lj.tableKey, `${path}.lookupJoin.tableKey`, "string", ["row"]));
+  const table = new Map<Key, Rec>();
+  for (const row of rows) table.set(toKey(rowKey(row)), row);
+  const key = recordFn(lj.key, `${path}.lookupJoin.key`, "string");
+  const inner = lj.type === "inner";
+  const as = lj.as ?? "row";
+  const select = lj.select ? fieldsFn(lj.select, `${path}.lookupJoin.select`, ["record", "key", "row"]) : undefined;
+  const noRow = counter(ctx.metrics.dropped, `${step.id}/no-row`);
+  const stream = processStep(ctx, step, input, (r, k, _c, out) => {
+    const row = table.get(toKey(key(r, k))) ?? null;
+    if (row === null && inner) return noRow();
+    out.collect(carryKey(select ? select({ record: r, key: k, row }) : { ...(r as Rec), [as]: row }, r));
+  });
+  publish(ctx, step, stream, input.keyed);
+}
+
+/** broadcastRules: applies the current rules of a broadcast source to every record, rules changing at run time. */
+export function compileBroadcastRules(ctx: CompileContext, step: Step, path: string, input: Handle): void {
+  const b = step.broadcastRules as NonNullable<Step["broadcastRules"]>;
+  const rulesHandle = streamOf(ctx, b.rules, `${path}.broadcastRules.rules`);
+  const ruleId = celExpression(b.ruleId ?? "rule.id", `${path}.broadcastRules.ruleId`, "dyn", ["rule"]);
+  const deleteWhen = b.deleteWhen === undefined ? undefined : celExpression(b.deleteWhen, `${path}.broadcastRules.deleteWhen`, "bool", ["rule"]);
+  const fixed = b.condition === undefined ? undefined : celExpression(b.condition, `${path}.broadcastRules.condition`, "bool", ["record", "key", "rule"]);
+  const field = b.conditionField;
+  const all = b.match === "all";
+  const pass = b.unmatched === "pass";
+  const emit = b.emit ? fieldsFn(b.emit, `${path}.broadcastRules.emit`, ["record", "key", "rule"]) : undefined;
+  const onError = onErrorPolicy(ctx, step);
+  const unmatched = counter(ctx.metrics.dropped, `${step.id}/unmatched`);
+  const invalidRule = deadLetterSender(ctx, step.id, "invalid-rule");
+  // A non-keyed input has no key to partition by: spread records over tasks in arrival order (deterministic).
+  let spread = 0;
+  const keyed = input.keyed ? input.stream.keyBy((r) => toKey((r as Rec)[KEY])) : input.stream.keyBy(() => spread++ % 1024);
+  const stream = keyed.connect(rulesHandle.stream.broadcast()).process<unknown>((): KeyedBroadcastProcessFunction<Key, unknown, unknown, unknown> => {
+    // Compiled rule conditions live beside the broadcast state (which must stay plain data for checkpoints).
+    const compiled = new Map<string, CompiledExpression>();
+    let ordered: [string, Rec][] | undefined;
+    const conditionOf = (rule: Rec): CompiledExpression => {
+      if (fixed) return fixed;
+      const src = rule[field as string];
+      if (typeof src !== "string") throw new Error(`rule has no CEL condition in field ${JSON.stringify(field)}`);
+      let e = compiled.get(src);
+      if (!e) {
+        e = celExpression(src, `rule field ${field as string}`, "bool", ["record", "key", "rule"]);
+        compiled.set(src, e);
+      }
+      return e;
+    };
+    const scope: { record: unknown; key: unknown; rule: unknown } = { record: undefined, key: undefined, rule: undefined };
+    return {
+      processElement(record, c, out) {
+        if (ordered === undefined) ordered = [...c.broadcastState<Rec>("rules")].sort((x, y) => (x[0] < y[0] ? -1 : x[0] > y[0] ? 1 : 0));
+        scope.record = record;
+        scope.key = keyOf(record);
+        let matched = false;
+        try {
+          for (const [id, rule] of ordered) {
+            scope.rule = rule;
+            if (conditionOf(rule).evaluate(scope) !== true) continue;
+            matched = true;
+            out.collect(carryKey(emit ? emit(scope) : { ...(record as Rec), rule: id, action: rule.action ?? null }, record));
+            if (!all) break;
+          }
+        } catch (err) {
+          onError(err, record, c);
+          return;
+        }
+        if (!matched) {
+          if (pass) out.collect(record);
+          else unmatched();
+        }
+      },
+      processBroadcastElement(rule, c) {
+        const rules = c.broadcastState<Rec>("rules");
+        ordered = undefined;
+        try {
+          const id = String(toKey(ruleId.evaluate({ rule })));
+          if (deleteWhen && deleteWhen.evaluate({ rule }) === true) rules.delete(id);
+          else {
+            if (!fixed) conditionOf(rule as Rec); // a rule whose condition does not compile is refused when it arrives
+            rules.set(id, rule as Rec);
+          }
+        } catch (err) {
+          invalidRule(c, { rule, error: errorText(err) });
+        }
+      },
+    };
+  }, { uid: stepUid(step), name: step.id });
+  ctx.deadLetterProducers.push(stream);
+  ctx.handles.set(step.id, { stream, keyed: input.keyed });
+}
