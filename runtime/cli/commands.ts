@@ -40,7 +40,7 @@ export const commands: CommandSpec[] = [
   },
   {
     name: "start",
-    usage: "runnel start",
+    usage: "runnel start [runnel run options, e.g. --max-records 10000]",
     summary: "run a bundled example system on generated data (what `npm start` does)",
     run: start,
   },

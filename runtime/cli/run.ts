@@ -12,12 +12,16 @@ import { RunnelError } from "../errors.ts";
 import { createEngine, type EngineOptions, type Progress } from "../exec/engine.ts";
 import type { JobGraph } from "../graph/graph.ts";
 import { MIN_WATERMARK, MAX_WATERMARK } from "../time/watermarks.ts";
+import type { PipelineMetrics } from "../pipeline/context.ts";
+import { loadManifestJob } from "../pipeline/load.ts";
 
 const EXIT_FAILED = 1;
 const EXIT_USAGE = 2;
 
 /** Usage text of `runnel run`. */
-export const RUN_USAGE = `runnel run <job module> [options] [-- job arguments]
+export const RUN_USAGE = `runnel run <job module | streamjob.yaml> [options] [-- job arguments]
+
+A StreamJob manifest runs with the generators and files its sources declare under \`local\`.
 
 Options:
   --state heap|level         where keyed state lives (default heap)
@@ -28,7 +32,12 @@ Options:
   --retain <n>               completed checkpoints to keep (default 3)
   --restore <latest|dir>     restore from the newest checkpoint in --checkpoint-dir, or from a directory
   --batch-size <n>           records per source partition per round (default 4096)
-  --no-progress              no live progress line`;
+  --no-progress              no live progress line
+Manifests only:
+  --out <dir>                Kafka and Redis sinks write ndjson here, one folder per sink (default stdout)
+  --max-records <n>          stop each generator after n records (default: run until Ctrl-C)
+  --no-throttle              generate as fast as possible from a fixed start time (default: at each
+                             generator's rate, in event time starting now)`;
 
 /** What a job module may export by default. */
 export type JobModuleExport = JobGraph | JobBuilder | ((args: string[]) => JobGraph | JobBuilder | Promise<JobGraph | JobBuilder>);
@@ -42,9 +51,45 @@ function positiveInt(name: string, text: string | undefined, fallback: number): 
   return n;
 }
 
-/** Loads a job module and resolves its default export to a graph. */
-export async function loadJob(path: string, args: string[]): Promise<JobGraph> {
-  if (/\.ya?ml$/.test(path)) throw new UsageError(`${path}: declarative (YAML) pipelines are not supported by this build yet; pass a job module (.ts)`);
+/** How a manifest run is set up (the manifest-only options). */
+export interface ManifestRunOptions {
+  outDir?: string;
+  maxRecords?: number;
+  throttle: boolean;
+}
+
+/** A loaded job: its graph and, for manifests, a line of pipeline counters for the summary. */
+export interface LoadedJob {
+  graph: JobGraph;
+  counters?: () => string;
+}
+
+/** Loads a StreamJob manifest (compiled for local mode) or a job module (its default export). */
+export async function loadJob(path: string, args: string[], manifest: ManifestRunOptions = { throttle: true }): Promise<LoadedJob> {
+  if (/\.ya?ml$/.test(path)) {
+    const compiled = await loadManifestJob(path, {
+      throttle: manifest.throttle,
+      ...(manifest.throttle ? { startTime: Date.now() } : {}),
+      ...(manifest.outDir === undefined ? {} : { outDir: manifest.outDir }),
+      ...(manifest.maxRecords === undefined ? {} : { maxRecordsPerSource: manifest.maxRecords }),
+    });
+    return { graph: compiled.graph, counters: () => pipelineCounters(compiled.metrics) };
+  }
+  return { graph: await loadModule(path, args) };
+}
+
+function pipelineCounters(metrics: PipelineMetrics): string {
+  const total = (m: Record<string, number>): number => Object.values(m).reduce((a, b) => a + b, 0);
+  const detail = (m: Record<string, number>): string =>
+    Object.entries(m)
+      .map(([k, v]) => `${k} ${v.toLocaleString("en-US")}`)
+      .join(", ");
+  const dead = total(metrics.deadLetters);
+  const dropped = total(metrics.dropped);
+  return `dead letters ${dead.toLocaleString("en-US")}${dead ? ` (${detail(metrics.deadLetters)})` : ""}, dropped ${dropped.toLocaleString("en-US")}${dropped ? ` (${detail(metrics.dropped)})` : ""}`;
+}
+
+async function loadModule(path: string, args: string[]): Promise<JobGraph> {
   let mod: { default?: unknown };
   try {
     mod = (await import(pathToFileURL(resolve(path)).href)) as { default?: unknown };
@@ -76,6 +121,7 @@ export async function run(argv: string[]): Promise<number> {
   let engineOptions: Omit<EngineOptions, "graph">;
   let graph: JobGraph;
   let showProgress: boolean;
+  let counters: (() => string) | undefined;
   try {
     const { values, positionals } = parseArgs({
       args: own,
@@ -90,15 +136,25 @@ export async function run(argv: string[]): Promise<number> {
         restore: { type: "string" },
         "batch-size": { type: "string" },
         "no-progress": { type: "boolean" },
+        out: { type: "string" },
+        "max-records": { type: "string" },
+        "no-throttle": { type: "boolean" },
       },
     });
-    if (positionals.length !== 1) throw new UsageError("expected exactly one job module");
+    if (positionals.length !== 1) throw new UsageError("expected exactly one job module or StreamJob manifest");
     const state = values.state ?? "heap";
     if (state !== "heap" && state !== "level") throw new UsageError(`--state must be heap or level, got '${state}'`);
     if (values.restore !== undefined && values.restore === "latest" && values["checkpoint-dir"] === undefined) {
       throw new UsageError("--restore latest needs --checkpoint-dir");
     }
-    graph = await loadJob(positionals[0] as string, jobArgs);
+    const maxRecords = values["max-records"] === undefined ? undefined : positiveInt("max-records", values["max-records"], 0);
+    const loaded = await loadJob(positionals[0] as string, jobArgs, {
+      throttle: values["no-throttle"] !== true,
+      ...(values.out === undefined ? {} : { outDir: values.out }),
+      ...(maxRecords === undefined ? {} : { maxRecords }),
+    });
+    graph = loaded.graph;
+    counters = loaded.counters;
     showProgress = values["no-progress"] !== true;
     engineOptions = {
       batchSize: positiveInt("batch-size", values["batch-size"], 4096),
@@ -160,7 +216,8 @@ export async function run(argv: string[]): Promise<number> {
       `runnel run: ${graph.name} ${p.finished ? "finished" : "stopped"} after ${secs.toFixed(1)} s: ` +
         `${p.recordsIn.toLocaleString("en-US")} records in (${Math.round(p.recordsIn / Math.max(secs, 1e-3)).toLocaleString("en-US")}/s), ` +
         `${p.recordsOut.toLocaleString("en-US")} out, ${p.lateDropped} late dropped, ${p.checkpoints} checkpoints` +
-        (p.lastCheckpoint >= 0 ? ` (last ${p.lastCheckpoint})` : ""),
+        (p.lastCheckpoint >= 0 ? ` (last ${p.lastCheckpoint})` : "") +
+        (counters ? `; ${counters()}` : ""),
     );
     return 0;
   } catch (err) {

@@ -1,22 +1,20 @@
-/** `runnel start` (what `npm start` runs): the guided first run of a bundled example system. */
+/** `runnel start` (what `npm start` runs): the quickstart StreamJob, locally, on generated data. */
+import { join } from "node:path";
+import { run } from "./run.ts";
 
-/** Explains what `npm start` will run once the local runtime lands; exits 0 so `npm ci && npm start` succeeds. */
-export async function start(_args: string[]): Promise<number> {
-  console.log(
+/** The manifest `npm start` runs. */
+export const QUICKSTART = join(import.meta.dirname, "..", "..", "examples", "quickstart", "orders.yaml");
+
+/** Runs the quickstart manifest with `runnel run` (extra arguments pass through); stops on Ctrl-C with a summary. */
+export async function start(args: string[]): Promise<number> {
+  console.error(
     [
-      "Runnel — stateful stream processing on Kubernetes",
+      "Runnel quickstart: examples/quickstart/orders.yaml, in-process on generated data (no Kafka, no cluster).",
+      "Orders per region in 5-second event-time windows, checked against rules from a broadcast stream;",
+      "orders with a non-positive amount go to the dead-letter output with their reason.",
+      "Results print below as they fire; the progress line shows events/s and the watermark. Ctrl-C stops with a summary.",
       "",
-      "`npm start` will run a bundled example system (a windowed, keyed pipeline with a rule filter)",
-      "in-process on generated data, with a live progress line, ending cleanly on Ctrl-C.",
-      "That needs the local runtime, which this build does not have yet.",
-      "",
-      "What works today:",
-      "  npm test                   the whole test suite, against a real Kafka broker, Kubernetes control",
-      "                             plane, helm and Redis that it builds and starts itself (test/env)",
-      "  npm run runnel -- --help   the command line and its planned subcommands",
-      "  npm run runnel -- validate test/fixtures/streamjobs/risk.yaml",
-      "                             check a StreamJob manifest (schema, graph, CEL types)",
     ].join("\n"),
   );
-  return 0;
+  return run([QUICKSTART, ...args]);
 }

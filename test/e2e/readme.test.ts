@@ -1,6 +1,7 @@
 // Every runnel example in the README works when pasted: each `npm run … runnel -- …` line of its
 // sh blocks runs from the repository root and exits as the README says (1 for the manifest it
-// presents as invalid, 0 otherwise). `npm start` runs too; `npm ci` and `npm test` are not re-run.
+// presents as invalid, 0 otherwise). `npm start` runs too, bounded with --max-records as the
+// README shows (unbounded it runs until Ctrl-C); `npm ci` and `npm test` are not re-run.
 import { spawnSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
@@ -20,10 +21,11 @@ describe("README examples", () => {
   });
 
   it.each(commands)("%s", (command) => {
-    const line = command === "npm ci && npm start" ? "npm start" : command;
+    const line = command === "npm ci && npm start" ? "npm start -- --max-records 4000" : command;
     const result = spawnSync("bash", ["-c", line], { cwd: repoRoot, encoding: "utf8", timeout: 120_000 });
     const expected = line.includes("/invalid") ? 1 : 0;
     expect(result.status, `${result.stdout}\n${result.stderr}`).toBe(expected);
     expect(result.stderr).not.toMatch(/^\s+at .+:\d+:\d+\)?$/m); // no stack traces
+    if (line.startsWith("npm start")) expect(result.stderr).toMatch(/quickstart-orders finished after .*dead letters \d+/);
   });
 });

@@ -1,0 +1,78 @@
+// `runnel run <streamjob.yaml>`: the manifest runs locally from its `local` sources, sinks write
+// ndjson per sink id with --out, the summary counts dead letters, and bad input is refused with
+// the field path — never a stack trace.
+import { mkdtemp, readdir, readFile, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import { main } from "../../../runtime/cli/main.ts";
+import { QUICKSTART } from "../../../runtime/cli/start.ts";
+import { repoRoot } from "../../env/lib/layout.ts";
+
+let dir = "";
+beforeEach(async () => {
+  dir = await mkdtemp(join(tmpdir(), "runnel-run-manifest-"));
+});
+afterEach(async () => {
+  vi.restoreAllMocks();
+  await rm(dir, { recursive: true, force: true });
+});
+
+function capture(): { out: () => string; err: () => string } {
+  // The stdout sink waits for write callbacks: call them, as a real stream does.
+  const stdout = vi.spyOn(process.stdout, "write").mockImplementation((_chunk: unknown, cb?: unknown) => {
+    if (typeof cb === "function") (cb as () => void)();
+    return true;
+  });
+  const stderr = vi.spyOn(process.stderr, "write").mockImplementation(() => true);
+  const error = vi.spyOn(console, "error").mockImplementation(() => undefined);
+  const text = (spy: { mock: { calls: unknown[][] } }) => spy.mock.calls.map((c) => String(c[0])).join("");
+  return { out: () => text(stdout), err: () => text(stderr) + error.mock.calls.map((c) => c.join(" ")).join("\n") };
+}
+
+async function ndjson(file: string): Promise<Record<string, unknown>[]> {
+  return (await readFile(file, "utf8"))
+    .split("\n")
+    .filter((l) => l.length > 0)
+    .map((l) => JSON.parse(l) as Record<string, unknown>);
+}
+
+describe("runnel run <manifest>", () => {
+  it("runs the quickstart manifest: windows per region, rule flags, dead letters with their reason", async () => {
+    const io = capture();
+    const code = await main(["run", QUICKSTART, "--max-records", "20000", "--no-throttle", "--no-progress", "--out", dir]);
+    expect(code, io.err()).toBe(0);
+    const files = await readdir(join(dir, "dead-letters"));
+    const dead = (await Promise.all(files.map((f) => ndjson(join(dir, "dead-letters", f))))).flat();
+    expect(dead.length).toBeGreaterThan(0);
+    expect(dead.every((d) => d.reason === "non_positive_amount" && (d.record as { amount: number }).amount <= 0)).toBe(true);
+    // Results go to stdout (the stdout sink), one per region and 5-second window.
+    const results = io
+      .out()
+      .split("\n")
+      .filter((l) => l.startsWith("{"))
+      .map((l) => JSON.parse(l) as { key: string; windowEnd: number; orders: number; rule?: string });
+    expect(new Set(results.map((r) => r.key))).toEqual(new Set(["eu", "us", "apac"]));
+    expect(results.every((r) => r.windowEnd % 5000 === 0)).toBe(true);
+    expect(results.some((r) => r.rule === "hot-region")).toBe(true);
+    // Every valid order is counted in exactly one window.
+    expect(results.reduce((n, r) => n + r.orders, 0) + dead.length).toBe(20_000);
+    expect(io.err()).toMatch(new RegExp(`dead letters ${dead.length} \\(valid/non_positive_amount ${dead.length}\\)`));
+  });
+
+  it("refuses an invalid manifest with the field path and a hint, exit 2", async () => {
+    const io = capture();
+    const code = await main(["run", join(repoRoot, "test/fixtures/streamjobs/invalid-graph/cel-declared-field-typo.yaml"), "--no-progress"]);
+    expect(code).toBe(2);
+    expect(io.err()).toContain(".spec.pipeline.steps[0].filter.condition: no field amont");
+    expect(io.err()).toContain("did you mean amount?");
+    expect(io.err()).not.toMatch(/^\s+at .+:\d+:\d+\)?$/m);
+  });
+
+  it("names a bad --max-records and shows the usage, exit 2", async () => {
+    const io = capture();
+    expect(await main(["run", QUICKSTART, "--max-records", "lots"])).toBe(2);
+    expect(io.err()).toContain("--max-records must be a positive integer, got 'lots'");
+    expect(io.err()).toContain("Usage: runnel run <job module | streamjob.yaml>");
+  });
+});
