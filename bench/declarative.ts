@@ -3,6 +3,7 @@
  * compiled) and with the typed API, in one run, on the runtime engineer's Nexmark generator into a
  * blackhole; prints events/s of each and the ratio (target: declarative ≥ 0.7× typed).
  * Options: --events N (default 1,000,000), --runs N (best of, default 2), --queries q0,q1,q2,q5s.
+ * `npm run bench` runs it too (bench/main.ts imports declarativeVsTyped) and writes docs/benchmarks.md.
  */
 import { parseArgs } from "node:util";
 import { job, sliding, type WindowInfo } from "../runtime/api/index.ts";
@@ -15,16 +16,6 @@ import { checkDocument } from "../runtime/spec/check.ts";
 import type { Source } from "../runtime/connectors/types.ts";
 import { nexmarkSource, type Bid, type NexmarkEvent } from "./nexmark/model.ts";
 import { q0, q1, q2 } from "./nexmark/queries.ts";
-
-const { values } = parseArgs({
-  options: {
-    events: { type: "string", default: "1000000" },
-    runs: { type: "string", default: "2" },
-    queries: { type: "string", default: "q0,q1,q2,q5s" },
-  },
-});
-const events = Number(values.events);
-const runs = Number(values.runs);
 
 const bids = { id: "events", kafka: { topic: "nexmark" }, timestamp: { field: "dateTime" }, fields: { type: "string", auction: "double", bidder: "double", price: "double", channel: "string", dateTime: "double" } };
 const onlyBids = { id: "bids", input: "events", filter: { condition: "record.type == 'bid'" } };
@@ -54,7 +45,7 @@ function q5s(source: Source<NexmarkEvent>, sink: BlackholeSink<unknown>): JobGra
 
 const typed: Record<string, (source: Source<NexmarkEvent>, sink: BlackholeSink<unknown>) => JobGraph> = { q0, q1, q2, q5s };
 
-function declarative(name: string, sink: BlackholeSink<unknown>): JobGraph {
+function declarative(name: string, events: number, sink: BlackholeSink<unknown>): JobGraph {
   const p = pipelines[name] as { steps: object[]; out: string };
   const doc = { apiVersion: "runnel.dev/v1alpha1", kind: "StreamJob", metadata: { name: `decl-${name}` }, spec: { pipeline: { sources: [bids], steps: p.steps, sinks: [{ id: "out", input: p.out, kafka: { topic: "out" } }] } } };
   const errors = checkDocument(doc).findings.filter((f) => f.severity === "error");
@@ -62,7 +53,7 @@ function declarative(name: string, sink: BlackholeSink<unknown>): JobGraph {
   return compilePipeline(parseStreamJob(doc).value, { mode: "local", baseDir: ".", sourceOverride: () => nexmarkSource({ events }), sinkOverride: () => sink }).graph;
 }
 
-async function time(build: (sink: BlackholeSink<unknown>) => JobGraph): Promise<{ rate: number; out: number }> {
+async function time(events: number, runs: number, build: (sink: BlackholeSink<unknown>) => JobGraph): Promise<{ rate: number; out: number }> {
   let best = 0;
   let out = 0;
   for (let r = 0; r < runs; r++) {
@@ -76,15 +67,47 @@ async function time(build: (sink: BlackholeSink<unknown>) => JobGraph): Promise<
   return { rate: best, out };
 }
 
-const fmt = (n: number): string => Math.round(n).toLocaleString("en-US");
-console.log(`${fmt(events)} Nexmark events, best of ${runs}`);
-console.log("| query | typed events/s | declarative events/s | ratio | results |");
-console.log("|---|---|---|---|---|");
-for (const q of values.queries.split(",")) {
-  const t = typed[q];
-  if (!t || !pipelines[q]) throw new Error(`unknown query ${q}; known: ${Object.keys(pipelines).join(", ")}`);
-  const a = await time((sink) => t(nexmarkSource({ events }), sink));
-  const d = await time((sink) => declarative(q, sink));
-  const ratio = d.rate / a.rate;
-  console.log(`| ${q} | ${fmt(a.rate)} | ${fmt(d.rate)} | ${ratio.toFixed(2)}× ${ratio >= 0.7 ? "" : "(below 0.7)"} | ${fmt(a.out)} / ${fmt(d.out)} |`);
+/** One query measured both ways in the same run. */
+export interface DeclarativeRow {
+  query: string;
+  typed: number;
+  declarative: number;
+  /** Results of the typed and the declarative job (equal when both compute the same). */
+  results: [number, number];
 }
+
+/** Runs each query typed and declaratively, best of `runs`, on `events` Nexmark events. */
+export async function declarativeVsTyped(options: { events: number; runs: number; queries?: string[] }): Promise<DeclarativeRow[]> {
+  const rows: DeclarativeRow[] = [];
+  for (const q of options.queries ?? Object.keys(pipelines)) {
+    const t = typed[q];
+    if (!t || !pipelines[q]) throw new Error(`unknown query ${q}; known: ${Object.keys(pipelines).join(", ")}`);
+    const a = await time(options.events, options.runs, (sink) => t(nexmarkSource({ events: options.events }), sink));
+    const d = await time(options.events, options.runs, (sink) => declarative(q, options.events, sink));
+    rows.push({ query: q, typed: a.rate, declarative: d.rate, results: [a.out, d.out] });
+  }
+  return rows;
+}
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({
+    options: {
+      events: { type: "string", default: "1000000" },
+      runs: { type: "string", default: "2" },
+      queries: { type: "string", default: "q0,q1,q2,q5s" },
+    },
+  });
+  const events = Number(values.events);
+  const runs = Number(values.runs);
+  const fmt = (n: number): string => Math.round(n).toLocaleString("en-US");
+  console.log(`${fmt(events)} Nexmark events, best of ${runs}`);
+  console.log("| query | typed events/s | declarative events/s | ratio | results |");
+  console.log("|---|---|---|---|---|");
+  for (const r of await declarativeVsTyped({ events, runs, queries: values.queries.split(",") })) {
+    const ratio = r.declarative / r.typed;
+    console.log(`| ${r.query} | ${fmt(r.typed)} | ${fmt(r.declarative)} | ${ratio.toFixed(2)}× ${ratio >= 0.7 ? "" : "(below 0.7)"} | ${fmt(r.results[0])} / ${fmt(r.results[1])} |`);
+  }
+}
+
+// Standalone when run directly; bench/main.ts imports declarativeVsTyped for `npm run bench`.
+if (import.meta.main) await main();
