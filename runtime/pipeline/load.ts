@@ -46,7 +46,8 @@ export async function loadManifestJob(path: string, options: LoadOptions = {}): 
   try {
     docs = parseManifests(await readFile(file, "utf8"));
   } catch (err) {
-    throw new JobDefinitionError(`cannot read ${path}: ${(err as Error).message}`);
+    const missing = (err as { code?: string }).code === "ENOENT";
+    throw new JobDefinitionError(missing ? `${path}: no such file (looked for ${file}); check the path` : `cannot read ${path}: ${(err as Error).message}`);
   }
   const { name, ...compile } = options;
   const doc = pickJob(path, docs, name);

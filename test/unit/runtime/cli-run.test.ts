@@ -4,12 +4,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { main } from "../../../runtime/cli/main.ts";
+import { captureOutput } from "../../helpers/capture.ts";
 
-function capture(): { err: () => string } {
-  vi.spyOn(console, "log").mockImplementation(() => undefined);
-  const error = vi.spyOn(console, "error").mockImplementation(() => undefined);
-  return { err: () => error.mock.calls.map((c) => c.join(" ")).join("\n") };
-}
+const capture = captureOutput;
 
 const fixture = join(import.meta.dirname, "fixtures", "exactly-once-job.ts");
 
@@ -34,7 +31,7 @@ describe("runnel run", () => {
     vi.restoreAllMocks();
     io = capture();
     expect(await main(["run", "job.yaml"])).toBe(2);
-    expect(io.err()).toContain("not supported by this build yet");
+    expect(io.err()).toMatch(/job\.yaml: no such file \(looked for .*job\.yaml\); check the path/);
     vi.restoreAllMocks();
     io = capture();
     expect(await main(["run", "/nonexistent/job.ts"])).toBe(2);
