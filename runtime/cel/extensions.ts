@@ -12,12 +12,24 @@ type Num = bigint | number;
 /** The receiver type of `math.*` calls: cel-js has no namespaces, so `math` is a constant of this type. */
 class MathNamespace {}
 
-const arith: Record<string, (a: number, b: number) => number> = {
+/** Double arithmetic by CEL operator (shared with the pipeline's fast path so both agree). */
+export const DOUBLE_ARITHMETIC: Readonly<Record<string, (a: number, b: number) => number>> = {
   "+": (a, b) => a + b,
   "-": (a, b) => a - b,
   "*": (a, b) => a * b,
   "/": (a, b) => a / b,
   "%": (a, b) => a % b,
+};
+
+/** The unary `math.*` functions on doubles (shared with the pipeline's fast path so both agree). */
+export const DOUBLE_MATH: Readonly<Record<string, (a: number) => number>> = {
+  abs: Math.abs,
+  ceil: Math.ceil,
+  floor: Math.floor,
+  // CEL rounds half away from zero; Math.round rounds half up.
+  round: (a) => Math.sign(a) * Math.round(Math.abs(a)),
+  trunc: Math.trunc,
+  sqrt: Math.sqrt,
 };
 
 function greatest<T extends Num>(a: T, b: T): T {
@@ -30,7 +42,7 @@ function least<T extends Num>(a: T, b: T): T {
 
 /** Registers mixed int/double arithmetic: without it `record.count + 1` fails when count came from JSON. */
 function registerMixedArithmetic(env: Environment): void {
-  for (const [op, f] of Object.entries(arith)) {
+  for (const [op, f] of Object.entries(DOUBLE_ARITHMETIC)) {
     env.registerOperator(`double ${op} int: double`, (a: number, b: bigint) => f(a, Number(b)));
     env.registerOperator(`int ${op} double: double`, (a: bigint, b: number) => f(Number(a), b));
   }
@@ -54,15 +66,9 @@ function registerMath(env: Environment): void {
   fn("least(list<int>): int", (l: bigint[]) => l.reduce(least));
   fn("least(list<double>): double", (l: number[]) => l.reduce(least));
   fn("abs(int): int", (a: bigint) => (a < 0n ? -a : a));
-  fn("abs(double): double", (a: number) => Math.abs(a));
+  for (const [name, f] of Object.entries(DOUBLE_MATH)) fn(`${name}(double): double`, f);
   fn("sign(int): int", (a: bigint) => (a > 0n ? 1n : a < 0n ? -1n : 0n));
   fn("sign(double): double", (a: number) => Math.sign(a));
-  fn("ceil(double): double", (a: number) => Math.ceil(a));
-  fn("floor(double): double", (a: number) => Math.floor(a));
-  // CEL rounds half away from zero; Math.round rounds half up.
-  fn("round(double): double", (a: number) => Math.sign(a) * Math.round(Math.abs(a)));
-  fn("trunc(double): double", (a: number) => Math.trunc(a));
-  fn("sqrt(double): double", (a: number) => Math.sqrt(a));
   fn("sqrt(int): double", (a: bigint) => Math.sqrt(Number(a)));
   fn("isNaN(double): bool", (a: number) => Number.isNaN(a));
   fn("isInf(double): bool", (a: number) => a === Infinity || a === -Infinity);

@@ -7,6 +7,7 @@
  * closure gives up and the real cel-js evaluator runs instead, so results and errors are cel-js's.
  */
 import { evaluationEnvironment } from "../cel/environment.ts";
+import { DOUBLE_ARITHMETIC, DOUBLE_MATH } from "../cel/extensions.ts";
 
 /** Returned by a fast closure that cannot decide: evaluate with cel-js. */
 export const FALLBACK: unique symbol = Symbol("fallback");
@@ -18,23 +19,8 @@ interface Node {
   args: unknown;
 }
 
-const arith: Record<string, (a: number, b: number) => number> = {
-  "+": (a, b) => a + b,
-  "-": (a, b) => a - b,
-  "*": (a, b) => a * b,
-  "/": (a, b) => a / b,
-  "%": (a, b) => a % b,
-};
-
-/** The `math.*` functions of `runtime/cel/extensions.ts` on doubles, with the same definitions. */
-const math: Record<string, (a: number) => number> = {
-  abs: Math.abs,
-  ceil: Math.ceil,
-  floor: Math.floor,
-  round: (a) => Math.sign(a) * Math.round(Math.abs(a)),
-  trunc: Math.trunc,
-  sqrt: Math.sqrt,
-};
+const arith = DOUBLE_ARITHMETIC;
+const math = DOUBLE_MATH;
 
 const isNode = (x: unknown): x is Node => x !== null && typeof x === "object" && "op" in x;
 
