@@ -1,13 +1,9 @@
 // The runnel CLI's argument handling: help, unknown commands, and commands not built yet.
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { main } from "../../../runtime/cli/main.ts";
+import { captureOutput } from "../../helpers/capture.ts";
 
-function capture(): { out: () => string; err: () => string } {
-  const log = vi.spyOn(console, "log").mockImplementation(() => undefined);
-  const error = vi.spyOn(console, "error").mockImplementation(() => undefined);
-  const join = (spy: typeof log) => spy.mock.calls.map((c) => c.join(" ")).join("\n");
-  return { out: () => join(log), err: () => join(error) };
-}
+const capture = captureOutput;
 
 describe("runnel CLI", () => {
   afterEach(() => {

@@ -8,6 +8,7 @@ import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { main } from "../../../runtime/cli/main.ts";
 import { QUICKSTART } from "../../../runtime/cli/start.ts";
 import { repoRoot } from "../../env/lib/layout.ts";
+import { captureOutput } from "../../helpers/capture.ts";
 
 let dir = "";
 beforeEach(async () => {
@@ -18,17 +19,7 @@ afterEach(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-function capture(): { out: () => string; err: () => string } {
-  // The stdout sink waits for write callbacks: call them, as a real stream does.
-  const stdout = vi.spyOn(process.stdout, "write").mockImplementation((_chunk: unknown, cb?: unknown) => {
-    if (typeof cb === "function") (cb as () => void)();
-    return true;
-  });
-  const stderr = vi.spyOn(process.stderr, "write").mockImplementation(() => true);
-  const error = vi.spyOn(console, "error").mockImplementation(() => undefined);
-  const text = (spy: { mock: { calls: unknown[][] } }) => spy.mock.calls.map((c) => String(c[0])).join("");
-  return { out: () => text(stdout), err: () => text(stderr) + error.mock.calls.map((c) => c.join(" ")).join("\n") };
-}
+const capture = captureOutput;
 
 async function ndjson(file: string): Promise<Record<string, unknown>[]> {
   return (await readFile(file, "utf8"))

@@ -6,16 +6,12 @@ import { join } from "node:path";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { repoRoot } from "../../env/lib/layout.ts";
 import { main } from "../../../runtime/cli/main.ts";
+import { captureOutput } from "../../helpers/capture.ts";
 
 const fixtures = join(repoRoot, "test/fixtures/streamjobs");
 const scratch = mkdtempSync(join(tmpdir(), "runnel-validate-"));
 
-function capture(): { out: () => string; err: () => string } {
-  const log = vi.spyOn(console, "log").mockImplementation(() => undefined);
-  const error = vi.spyOn(console, "error").mockImplementation(() => undefined);
-  const join = (spy: typeof log) => spy.mock.calls.map((c) => c.join(" ")).join("\n");
-  return { out: () => join(log), err: () => join(error) };
-}
+const capture = captureOutput;
 
 function file(name: string, text: string): string {
   const path = join(scratch, name);
