@@ -4,10 +4,8 @@
  * checkpointing is on). The module's default export is a JobGraph, a JobBuilder, or a function
  * of the arguments after `--` returning either.
  */
-import { resolve } from "node:path";
-import { pathToFileURL } from "node:url";
 import { parseArgs } from "node:util";
-import { JobBuilder } from "../api/job.ts";
+import { loadJobModule } from "../api/job-module.ts";
 import { RunnelError } from "../errors.ts";
 import { createEngine, type EngineOptions, type Progress } from "../exec/engine.ts";
 import type { JobGraph } from "../graph/graph.ts";
@@ -38,9 +36,6 @@ Manifests only:
   --max-records <n>          stop each generator after n records (default: run until Ctrl-C)
   --no-throttle              generate as fast as possible from a fixed start time (default: at each
                              generator's rate, in event time starting now)`;
-
-/** What a job module may export by default. */
-export type JobModuleExport = JobGraph | JobBuilder | ((args: string[]) => JobGraph | JobBuilder | Promise<JobGraph | JobBuilder>);
 
 class UsageError extends Error {}
 
@@ -75,7 +70,7 @@ export async function loadJob(path: string, args: string[], manifest: ManifestRu
     });
     return { graph: compiled.graph, counters: () => pipelineCounters(compiled.metrics) };
   }
-  return { graph: await loadModule(path, args) };
+  return { graph: await loadJobModule(path, { args }) };
 }
 
 function pipelineCounters(metrics: PipelineMetrics): string {
@@ -87,20 +82,6 @@ function pipelineCounters(metrics: PipelineMetrics): string {
   const dead = total(metrics.deadLetters);
   const dropped = total(metrics.dropped);
   return `dead letters ${dead.toLocaleString("en-US")}${dead ? ` (${detail(metrics.deadLetters)})` : ""}, dropped ${dropped.toLocaleString("en-US")}${dropped ? ` (${detail(metrics.dropped)})` : ""}`;
-}
-
-async function loadModule(path: string, args: string[]): Promise<JobGraph> {
-  let mod: { default?: unknown };
-  try {
-    mod = (await import(pathToFileURL(resolve(path)).href)) as { default?: unknown };
-  } catch (err) {
-    throw new UsageError(`cannot load job module ${path}: ${(err as Error).message}`);
-  }
-  let value = mod.default;
-  if (typeof value === "function") value = await (value as (a: string[]) => unknown)(args);
-  if (value instanceof JobBuilder) return value.build();
-  if (value && typeof value === "object" && "nodes" in value && "edges" in value) return value as JobGraph;
-  throw new UsageError(`${path}: the default export must be a job (job(...) builder or its .build()), or a function returning one`);
 }
 
 function formatWatermark(wm: number): string {

@@ -25,8 +25,8 @@ export type { CompileOptions, PipelineMetrics } from "./context.ts";
 export interface CompiledPipeline {
   /** The job graph, ready for the engine. */
   graph: JobGraph;
-  /** The builder it came from. */
-  builder: JobBuilder;
+  /** The builder it came from (absent for a module job). */
+  builder?: JobBuilder;
   /** Dead-letter and drop counters, updated while the job runs. */
   metrics: PipelineMetrics;
   /** With sinkOverride "collect": each sink's records by sink id. */

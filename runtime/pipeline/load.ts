@@ -3,6 +3,7 @@
  * check it exactly as `runnel validate` does (refusing it with the findings), compile it.
  */
 import { readFile } from "node:fs/promises";
+import { loadJobModule } from "../api/job-module.ts";
 import { dirname, resolve } from "node:path";
 import { JobDefinitionError } from "../errors.ts";
 import { checkDocument } from "../spec/check.ts";
@@ -54,5 +55,12 @@ export async function loadManifestJob(path: string, options: LoadOptions = {}): 
   const report = checkDocument(doc);
   if (report.findings.some((f) => f.severity === "error")) throw new ManifestInvalidError(path, report.findings);
   const job = parseStreamJob(doc).value;
-  return compilePipeline(job, { ...compile, mode: "local", baseDir: compile.baseDir ?? dirname(file) });
+  const baseDir = compile.baseDir ?? dirname(file);
+  const module = job.spec.module;
+  if (module) {
+    // The escape hatch: a typed-API job module (a path inside the image; relative to the manifest locally).
+    const graph = await loadJobModule(resolve(baseDir, module.path), { config: module.config });
+    return { graph, metrics: { deadLetters: {}, dropped: {} }, collected: new Map() };
+  }
+  return compilePipeline(job, { ...compile, mode: "local", baseDir });
 }

@@ -66,4 +66,12 @@ describe("runnel run <manifest>", () => {
     expect(io.err()).toContain("--max-records must be a positive integer, got 'lots'");
     expect(io.err()).toContain("Usage: runnel run <job module | streamjob.yaml>");
   });
+
+  it("runs a module job (spec.module) with its config: the escape hatch to the typed API", async () => {
+    const io = capture();
+    const code = await main(["run", join(repoRoot, "test/fixtures/streamjobs/module/top-pages.yaml"), "--no-progress"]);
+    expect(code, io.err()).toBe(0);
+    // config.minViews = 2 keeps pages a (3 views) and b (2), drops c (1).
+    expect(io.out().split("\n").filter((l) => /^[abc] \d$/.test(l)).sort()).toEqual(["a 3", "b 2"]);
+  });
 });
