@@ -7,7 +7,9 @@
 import { parseArgs } from "node:util";
 import { loadJobModule } from "../api/job-module.ts";
 import { RunnelError } from "../errors.ts";
-import { createEngine, type EngineOptions, type Progress } from "../exec/engine.ts";
+import { createEngine, type Engine, type EngineOptions, type Progress } from "../exec/engine.ts";
+import { startAdminServer, type AdminServer } from "../observe/admin-server.ts";
+import { createJobMetrics } from "../observe/metrics.ts";
 import type { JobGraph } from "../graph/graph.ts";
 import { MIN_WATERMARK, MAX_WATERMARK } from "../time/watermarks.ts";
 import type { PipelineMetrics } from "../pipeline/context.ts";
@@ -31,6 +33,7 @@ Options:
   --restore <latest|dir>     restore from the newest checkpoint in --checkpoint-dir, or from a directory
   --batch-size <n>           records per source partition per round (default 4096)
   --no-progress              no live progress line
+  --admin <host:port>        serve /healthz, /readyz, /metrics (Prometheus) and /status (port 0: any free port)
 Manifests only:
   --out <dir>                Kafka and Redis sinks write ndjson here, one folder per sink (default stdout)
   --max-records <n>          stop each generator after n records (default: run until Ctrl-C)
@@ -53,10 +56,10 @@ export interface ManifestRunOptions {
   throttle: boolean;
 }
 
-/** A loaded job: its graph and, for manifests, a line of pipeline counters for the summary. */
+/** A loaded job: its graph and, for manifests, the pipeline's dead-letter and drop counters. */
 export interface LoadedJob {
   graph: JobGraph;
-  counters?: () => string;
+  metrics?: PipelineMetrics;
 }
 
 /** Loads a StreamJob manifest (compiled for local mode) or a job module (its default export). */
@@ -68,7 +71,7 @@ export async function loadJob(path: string, args: string[], manifest: ManifestRu
       ...(manifest.outDir === undefined ? {} : { outDir: manifest.outDir }),
       ...(manifest.maxRecords === undefined ? {} : { maxRecordsPerSource: manifest.maxRecords }),
     });
-    return { graph: compiled.graph, counters: () => pipelineCounters(compiled.metrics) };
+    return { graph: compiled.graph, metrics: compiled.metrics };
   }
   return { graph: await loadJobModule(path, { args }) };
 }
@@ -102,7 +105,8 @@ export async function run(argv: string[]): Promise<number> {
   let engineOptions: Omit<EngineOptions, "graph">;
   let graph: JobGraph;
   let showProgress: boolean;
-  let counters: (() => string) | undefined;
+  let pipelineMetrics: PipelineMetrics | undefined;
+  let admin: { host: string; port: number } | undefined;
   try {
     const { values, positionals } = parseArgs({
       args: own,
@@ -120,6 +124,7 @@ export async function run(argv: string[]): Promise<number> {
         out: { type: "string" },
         "max-records": { type: "string" },
         "no-throttle": { type: "boolean" },
+        admin: { type: "string" },
       },
     });
     if (positionals.length !== 1) throw new UsageError("expected exactly one job module or StreamJob manifest");
@@ -135,7 +140,8 @@ export async function run(argv: string[]): Promise<number> {
       ...(maxRecords === undefined ? {} : { maxRecords }),
     });
     graph = loaded.graph;
-    counters = loaded.counters;
+    pipelineMetrics = loaded.metrics;
+    admin = values.admin === undefined ? undefined : hostPort(values.admin);
     showProgress = values["no-progress"] !== true;
     engineOptions = {
       batchSize: positiveInt("batch-size", values["batch-size"], 4096),
@@ -171,6 +177,13 @@ export async function run(argv: string[]): Promise<number> {
   }
 
   const engine = createEngine({ graph, ...engineOptions });
+  let server: AdminServer | undefined;
+  try {
+    server = admin ? await serveAdmin(engine, graph.name, pipelineMetrics, admin) : undefined;
+  } catch (err) {
+    console.error(`runnel run: cannot serve the admin API on ${admin?.host}:${admin?.port}: ${(err as Error).message}; pick another port (0 takes any free one)`);
+    return EXIT_USAGE;
+  }
   const stop = (): void => engine.stop();
   process.once("SIGINT", stop);
   process.once("SIGTERM", stop);
@@ -198,7 +211,7 @@ export async function run(argv: string[]): Promise<number> {
         `${p.recordsIn.toLocaleString("en-US")} records in (${Math.round(p.recordsIn / Math.max(secs, 1e-3)).toLocaleString("en-US")}/s), ` +
         `${p.recordsOut.toLocaleString("en-US")} out, ${p.lateDropped} late dropped, ${p.checkpoints} checkpoints` +
         (p.lastCheckpoint >= 0 ? ` (last ${p.lastCheckpoint})` : "") +
-        (counters ? `; ${counters()}` : ""),
+        (pipelineMetrics ? `; ${pipelineCounters(pipelineMetrics)}` : ""),
     );
     return 0;
   } catch (err) {
@@ -209,5 +222,33 @@ export async function run(argv: string[]): Promise<number> {
   } finally {
     process.off("SIGINT", stop);
     process.off("SIGTERM", stop);
+    await server?.close();
   }
+}
+
+/** Parses --admin host:port (port 0: any free port). */
+function hostPort(text: string): { host: string; port: number } {
+  const m = /^(.+):(\d{1,5})$/.exec(text);
+  const port = Number(m?.[2]);
+  if (!m || port > 65535) throw new UsageError(`--admin must be host:port, e.g. 127.0.0.1:9249, got '${text}'`);
+  return { host: (m[1] as string).replace(/^\[(.*)\]$/, "$1"), port };
+}
+
+/** Starts the admin API for a run and says where it is. */
+async function serveAdmin(engine: Engine, job: string, pipeline: PipelineMetrics | undefined, at: { host: string; port: number }): Promise<AdminServer> {
+  const registry = createJobMetrics({
+    job,
+    progress: () => engine.progress(),
+    ...(pipeline ? { deadLetters: () => pipeline.deadLetters, dropped: () => pipeline.dropped } : {}),
+  });
+  const server = await startAdminServer(
+    {
+      registry,
+      ready: () => engine.progress().rounds > 0,
+      status: () => ({ job, ...engine.progress(), ...(pipeline ? { deadLetters: pipeline.deadLetters, dropped: pipeline.dropped } : {}) }),
+    },
+    at,
+  );
+  console.error(`runnel run: admin API on ${server.url} (/healthz /readyz /metrics /status)`);
+  return server;
 }

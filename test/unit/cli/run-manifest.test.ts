@@ -1,6 +1,7 @@
 // `runnel run <streamjob.yaml>`: the manifest runs locally from its `local` sources, sinks write
 // ndjson per sink id with --out, the summary counts dead letters, and bad input is refused with
 // the field path — never a stack trace.
+import { spawn } from "node:child_process";
 import { mkdtemp, readdir, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -73,5 +74,32 @@ describe("runnel run <manifest>", () => {
     expect(code, io.err()).toBe(0);
     // config.minViews = 2 keeps pages a (3 views) and b (2), drops c (1).
     expect(io.out().split("\n").filter((l) => /^[abc] \d$/.test(l)).sort()).toEqual(["a 3", "b 2"]);
+  });
+
+  it("serves live metrics with --admin, and ends cleanly with a summary on Ctrl-C (SIGINT)", async () => {
+    const child = spawn(process.execPath, [join(repoRoot, "runtime/cli/main.ts"), "start", "--admin", "127.0.0.1:0", "--no-progress"], { stdio: ["ignore", "ignore", "pipe"] });
+    let stderr = "";
+    child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
+    const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)));
+    try {
+      const deadline = Date.now() + 20_000;
+      let url: string | undefined;
+      while (!(url = /admin API on (http:\/\/\S+)/.exec(stderr)?.[1])) {
+        if (Date.now() > deadline) throw new Error(`no admin URL; stderr: ${stderr}`);
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      let records = 0;
+      while (records < 1000) {
+        if (Date.now() > deadline) throw new Error(`no records counted; stderr: ${stderr}`);
+        const body = await (await fetch(`${url}/metrics`)).text();
+        records = Number(/runnel_records_in_total\{job="quickstart-orders"\} (\d+)/.exec(body)?.[1] ?? 0);
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      expect((await fetch(`${url}/readyz`)).status).toBe(200);
+    } finally {
+      child.kill("SIGINT");
+    }
+    expect(await exited).toBe(0);
+    expect(stderr).toMatch(/quickstart-orders stopped after [\d.]+ s: [\d,]+ records in .*dead letters \d+/);
   });
 });
