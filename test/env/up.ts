@@ -7,16 +7,13 @@ import { cachePaths, podIpPrefix, ports, readEnvInfo, repoRoot, runDir as defaul
 import { envRunning, startDaemon, stopAll, waitUntil } from "./lib/processes.ts";
 import { startApiserver, startControllerManager, startEtcd, startScheduler, writeKubeconfig } from "./lib/control-plane.ts";
 import { startKafka } from "./lib/kafka.ts";
+import { filterNegativeTimeoutWarning } from "../../runtime/connectors/kafka/client.ts";
 import { startRedis } from "./lib/redis.ts";
 
 const NODE_NAME = "runnel-node-0";
 
-// kafkajs 2.2.4 arms a timer with a negative delay on Node >= 24 (kafkajs issue 1751); Node runs
-// it after 1 ms, which is what kafkajs means. Drop only that warning so real ones stay visible.
-process.removeAllListeners("warning");
-process.on("warning", (warning) => {
-  if (warning.name !== "TimeoutNegativeWarning") console.error(warning);
-});
+// The readiness check of Kafka uses kafkajs, which warns harmlessly on Node 24 (see client.ts).
+filterNegativeTimeoutWarning();
 
 function log(message: string): void {
   console.error(`[testenv ${new Date().toISOString().slice(11, 19)}] ${message}`);

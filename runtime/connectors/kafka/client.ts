@@ -18,7 +18,8 @@ const LEVEL_NAMES: Record<number, string> = { [logLevel.ERROR]: "error", [logLev
 // kafkajs 2.2.4 arms a timer with a negative delay on Node >= 24 (kafkajs issue 1751); Node runs
 // it after 1 ms, which is what kafkajs means. Drop only that warning so real ones stay visible.
 let warningFilterInstalled = false;
-function filterNegativeTimeoutWarning(): void {
+/** Drops kafkajs's harmless negative-timer warning (once per process); every other warning still shows. */
+export function filterNegativeTimeoutWarning(): void {
   if (warningFilterInstalled) return;
   warningFilterInstalled = true;
   const listeners = process.listeners("warning");
