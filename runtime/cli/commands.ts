@@ -2,6 +2,7 @@
 import { run, RUN_USAGE } from "./run.ts";
 import { start } from "./start.ts";
 import { validate } from "./validate.ts";
+import { worker, WORKER_USAGE } from "./worker.ts";
 
 export interface CommandSpec {
   /** The word typed after `runnel`. */
@@ -30,8 +31,9 @@ export const commands: CommandSpec[] = [
   },
   {
     name: "worker",
-    usage: "runnel worker --job <file>",
+    usage: WORKER_USAGE,
     summary: "run this pod's share of a job's tasks (started by the operator inside a worker pod)",
+    run: worker,
   },
   {
     name: "operator",

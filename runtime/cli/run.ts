@@ -7,13 +7,13 @@
 import { parseArgs } from "node:util";
 import { loadJobModule } from "../api/job-module.ts";
 import { RunnelError } from "../errors.ts";
-import { createEngine, type Engine, type EngineOptions, type Progress } from "../exec/engine.ts";
+import { createEngine, type Engine, type EngineOptions } from "../exec/engine.ts";
 import { startAdminServer, type AdminServer } from "../observe/admin-server.ts";
 import { createJobMetrics } from "../observe/metrics.ts";
 import type { JobGraph } from "../graph/graph.ts";
-import { MIN_WATERMARK, MAX_WATERMARK } from "../time/watermarks.ts";
 import type { PipelineMetrics } from "../pipeline/context.ts";
 import { loadManifestJob } from "../pipeline/load.ts";
+import { hostPort, positiveInt, progressLine, UsageError } from "./args.ts";
 
 const EXIT_FAILED = 1;
 const EXIT_USAGE = 2;
@@ -39,15 +39,6 @@ Manifests only:
   --max-records <n>          stop each generator after n records (default: run until Ctrl-C)
   --no-throttle              generate as fast as possible from a fixed start time (default: at each
                              generator's rate, in event time starting now)`;
-
-class UsageError extends Error {}
-
-function positiveInt(name: string, text: string | undefined, fallback: number): number {
-  if (text === undefined) return fallback;
-  const n = Number(text);
-  if (!Number.isInteger(n) || n < 1) throw new UsageError(`--${name} must be a positive integer, got '${text}'`);
-  return n;
-}
 
 /** How a manifest run is set up (the manifest-only options). */
 export interface ManifestRunOptions {
@@ -85,16 +76,6 @@ function pipelineCounters(metrics: PipelineMetrics): string {
   const dead = total(metrics.deadLetters);
   const dropped = total(metrics.dropped);
   return `dead letters ${dead.toLocaleString("en-US")}${dead ? ` (${detail(metrics.deadLetters)})` : ""}, dropped ${dropped.toLocaleString("en-US")}${dropped ? ` (${detail(metrics.dropped)})` : ""}`;
-}
-
-function formatWatermark(wm: number): string {
-  if (wm <= MIN_WATERMARK) return "-";
-  if (wm >= MAX_WATERMARK) return "end";
-  return wm > 1e11 ? new Date(wm).toISOString() : String(wm);
-}
-
-function progressLine(p: Progress, rate: number): string {
-  return `${p.recordsIn.toLocaleString("en-US")} in  ${Math.round(rate).toLocaleString("en-US")} ev/s  out ${p.recordsOut.toLocaleString("en-US")}  watermark ${formatWatermark(p.watermark)}  checkpoints ${p.checkpoints}  state ${p.stateSize.toLocaleString("en-US")}`;
 }
 
 /** Runs `runnel run`; returns the exit code. */
@@ -224,14 +205,6 @@ export async function run(argv: string[]): Promise<number> {
     process.off("SIGTERM", stop);
     await server?.close();
   }
-}
-
-/** Parses --admin host:port (port 0: any free port). */
-function hostPort(text: string): { host: string; port: number } {
-  const m = /^(.+):(\d{1,5})$/.exec(text);
-  const port = Number(m?.[2]);
-  if (!m || port > 65535) throw new UsageError(`--admin must be host:port, e.g. 127.0.0.1:9249, got '${text}'`);
-  return { host: (m[1] as string).replace(/^\[(.*)\]$/, "$1"), port };
 }
 
 /** Starts the admin API for a run and says where it is. */

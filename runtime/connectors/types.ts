@@ -4,6 +4,10 @@
 export interface ReadResult<T> {
   /** Records in partition order (may be empty when nothing is available yet). */
   records: T[];
+  /** Event timestamps of the records, when the source knows them (else the job's timestamp assigner runs). */
+  timestamps?: number[];
+  /** Keys of the records, when the source carries them (a repartition topic): they route the records as is. */
+  keys?: (string | number)[];
   /** True when the partition is finished (bounded input); records may still hold the tail. */
   done: boolean;
 }
@@ -14,6 +18,11 @@ export interface SourceReader<T> {
   read(max: number): Promise<ReadResult<T>>;
   /** Position after the last record returned, restorable with Source.open (JSON-serialisable). */
   position(): unknown;
+  /**
+   * A watermark the source carries itself (a repartition topic's upstream watermarks), replacing
+   * the bounded-out-of-orderness generator; read after each read().
+   */
+  watermark?(): { watermark: number; idle: boolean };
   /** Releases resources. */
   close(): Promise<void>;
 }
@@ -34,6 +43,8 @@ export interface SinkWriter<T> {
   write(value: T, timestamp: number): void;
   /** Writes buffered records; called once per engine round. */
   flush(): Promise<void>;
+  /** The task's watermark status at this sink changed (repartition topics pass it downstream). */
+  onWatermarkStatus?(watermark: number, idle: boolean): void;
   /** Two-phase commit, phase one: make everything written so far durable but invisible. */
   prepareCommit?(checkpointId: number): Promise<unknown>;
   /** Phase two: make the prepared data of a completed checkpoint visible (idempotent). */
@@ -47,6 +58,24 @@ export interface SinkWriter<T> {
   abort?(): Promise<void>;
 }
 
+/** One outgoing Kafka message (kafkajs's Message shape). */
+export interface OutgoingMessage {
+  key?: Buffer | string | null;
+  value: Buffer | string | null;
+  partition?: number;
+  timestamp?: string;
+  headers?: Record<string, Buffer | string | (Buffer | string)[] | undefined>;
+}
+
+/**
+ * A task's transactional output: messages sent here become visible together with the task's
+ * state changes and input positions when its checkpoint commits, or never.
+ */
+export interface TaskTransaction {
+  /** Sends messages inside the task's current transaction (begun on first use). */
+  send(topic: string, messages: OutgoingMessage[]): Promise<void>;
+}
+
 /** Where a task's sink writer needs to know its place. */
 export interface SinkContext {
   /** uid of the sink operator (one Sink object may back several sink operators). */
@@ -57,6 +86,8 @@ export interface SinkContext {
   parallelism: number;
   /** Checkpoint the job restored from: output epochs must continue after it. */
   restoredCheckpoint?: number;
+  /** The task's transactional output, when the job runs exactly once on Kafka. */
+  transaction?: TaskTransaction;
 }
 
 /** A partitioned output. */

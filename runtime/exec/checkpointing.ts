@@ -40,6 +40,10 @@ export interface SourceTask {
   timestamp: ((v: unknown) => number) | undefined;
   /** True once the partition ended. */
   done: boolean;
+  /** The partition's current watermark (its generator's, or the one the source carries). */
+  watermark(): number;
+  /** Whether the partition is idle now. */
+  idle(now: number): boolean;
 }
 
 /** What checkpointing needs from the engine. */
@@ -48,11 +52,13 @@ export interface EngineState {
   graph: JobGraph;
   /** Number of tasks. */
   parallelism: number;
+  /** The tasks this engine runs, ascending (all of them in local mode). */
+  tasks: readonly number[];
   /** Source partitions. */
   sources: SourceTask[];
   /** Instances by node id, then task. */
   instances: Instance[][];
-  /** Keyed state per task. */
+  /** Keyed state by task (only tasks this engine runs). */
   backends: KeyedStateBackend[];
 }
 
@@ -73,17 +79,17 @@ export async function takeCheckpoint(
     sinks[node.uid] = prepared;
   }
   const tasks: TaskSnapshot[] = [];
-  for (let t = 0; t < parallelism; t++) {
+  for (const t of engine.tasks) {
     const timers: TaskSnapshot["timers"] = {};
     const operators: Record<string, unknown> = {};
     for (const node of graph.nodes) {
       const op = engine.instances[node.id]?.[t]?.op;
       const snap = op?.snapshotTimers?.();
       if (snap) timers[node.uid] = snap;
-      // Broadcast state is identical on every task: task 0's copy is enough.
-      if (t === 0 && op?.snapshotOperatorState) operators[node.uid] = op.snapshotOperatorState();
+      // Broadcast state is identical on every task: the first task's copy is enough.
+      if (t === engine.tasks[0] && op?.snapshotOperatorState) operators[node.uid] = op.snapshotOperatorState();
     }
-    tasks.push({ entries: await (engine.backends[t] as KeyedStateBackend).exportEntries(), timers, operators });
+    tasks[t] = { entries: await (engine.backends[t] as KeyedStateBackend).exportEntries(), timers, operators };
   }
   const sources: Record<string, unknown[]> = {};
   const sourceMaxTimestamps: Record<string, number[]> = {};
@@ -125,35 +131,37 @@ export async function commitSinks(engine: EngineState, meta: CheckpointMetadata)
 
 /**
  * Loads a checkpoint's keyed state and timers into freshly opened operators, re-split by key
- * over the current tasks. Throws when state belongs to an operator uid the job no longer has.
+ * over the current tasks (keeping the keys of the tasks this engine runs). Throws when state
+ * belongs to an operator uid the job no longer has.
  */
 export async function restoreState(engine: EngineState, snapshot: { meta: CheckpointMetadata; tasks: TaskSnapshot[] }): Promise<void> {
   const { parallelism, graph } = engine;
   const uids = new Map(graph.nodes.map((n) => [n.uid, n.id]));
   const entries: [string, Uint8Array][][] = Array.from({ length: parallelism }, () => []);
   for (const task of snapshot.tasks) {
+    if (!task) continue; // a savepoint of a task subset
     for (const e of task.entries) {
       const { uid, encodedKey } = parseStoreKey(e[0]);
       if (!uids.has(uid)) throw new CheckpointError(`checkpoint ${snapshot.meta.id} has state of operator '${uid}', which this job does not have`, false);
-      (entries[taskOfKey(decodeKey(encodedKey), parallelism)] as [string, Uint8Array][]).push(e);
+      entries[taskOfKey(decodeKey(encodedKey), parallelism)]?.push(e);
     }
     for (const [uid, timers] of Object.entries(task.timers)) {
       const id = uids.get(uid);
       if (id === undefined) throw new CheckpointError(`checkpoint ${snapshot.meta.id} has timers of unknown operator '${uid}'`, false);
       const split = (list: [number, Key][], t: number) => list.filter(([, k]) => taskOfKey(k, parallelism) === t);
-      for (let t = 0; t < parallelism; t++) {
+      for (const t of engine.tasks) {
         engine.instances[id]?.[t]?.op.restoreTimers?.({ event: split(timers.event, t), processing: split(timers.processing, t) });
       }
     }
   }
   for (const task of snapshot.tasks) {
-    for (const [uid, state] of Object.entries(task.operators ?? {})) {
+    for (const [uid, state] of Object.entries(task?.operators ?? {})) {
       const id = uids.get(uid);
       if (id === undefined) throw new CheckpointError(`checkpoint ${snapshot.meta.id} has state of unknown operator '${uid}'`, false);
-      for (const inst of engine.instances[id] ?? []) inst.op.restoreOperatorState?.(state);
+      for (const t of engine.tasks) engine.instances[id]?.[t]?.op.restoreOperatorState?.(state);
     }
   }
-  for (let t = 0; t < parallelism; t++) {
+  for (const t of engine.tasks) {
     const unknown = await (engine.backends[t] as KeyedStateBackend).importEntries(entries[t] as [string, Uint8Array][]);
     if (unknown.length > 0) {
       const { uid, state } = parseStoreKey(unknown[0] as string);

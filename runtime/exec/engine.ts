@@ -12,16 +12,18 @@ import { validateGraph } from "../graph/validate.ts";
 import { KeyedStateBackend } from "../state/backend.ts";
 import { heapStore, levelStore } from "../state/store.ts";
 import { systemClock, type Clock } from "../time/clock.ts";
-import { MAX_WATERMARK, MIN_WATERMARK, WatermarkCombiner } from "../time/watermarks.ts";
+import { MAX_WATERMARK, MIN_WATERMARK } from "../time/watermarks.ts";
 import { completedCheckpoints, checkpointDirName, readCheckpoint, type CheckpointMetadata, type TaskSnapshot } from "../checkpoint/format.ts";
 import { CheckpointError } from "../errors.ts";
 import { rm } from "node:fs/promises";
 import { join } from "node:path";
-import { restoreState, takeCheckpoint, type SourceTask } from "./checkpointing.ts";
-import { Exchange, type ExchangeBuffer } from "./exchange.ts";
+import { restoreState, takeCheckpoint, type EngineState, type SourceTask } from "./checkpointing.ts";
+import type { Checkpointer, TaskServices } from "./checkpointer.ts";
+import type { Exchange, ExchangeBuffer } from "./exchange.ts";
 import { openSourceTasks, readSourceTasks } from "./sources.ts";
 import { Instance } from "./instance.ts";
 import { createOperator, type JobCounters } from "./operators/index.ts";
+import { wireInstances } from "./wiring.ts";
 
 /** Where keyed state lives. */
 export type StateOption = { kind: "heap" } | { kind: "level"; dir: string; maxCachedEntries?: number };
@@ -42,6 +44,14 @@ export interface EngineOptions {
   checkpoint?: { dir: string; intervalMs?: number; retain?: number };
   /** Restore from this checkpoint directory, or with "latest" the newest completed one under checkpoint.dir. */
   restoreFrom?: string;
+  /** The tasks this process runs (default: all); the others run elsewhere (distributed mode). */
+  tasks?: readonly number[];
+  /** Nodes run for every task in every process (the inputs of broadcast edges). */
+  replicatedNodes?: ReadonlySet<number>;
+  /** Checkpoints and restore taken over by another store (the Kafka changelog) instead of checkpoint.dir. */
+  checkpointer?: { impl: Checkpointer; intervalMs?: number };
+  /** What each task's operators may use beyond the graph (its transactional output). */
+  taskServices?: (task: number) => TaskServices;
 }
 
 /** Counters and positions for progress lines and tests. */
@@ -84,7 +94,7 @@ export interface Engine {
   checkpoint(): Promise<number>;
   /** Writes a savepoint into `dir` now (between rounds); restore it with restoreFrom: dir. */
   savepoint(dir: string): Promise<number>;
-  /** Keyed state backends, one per task (tests inspect their I/O counters). */
+  /** Keyed state backends by task (sparse when this process runs a task subset; tests inspect their I/O counters). */
   readonly backends: KeyedStateBackend[];
   /** Number of tasks. */
   readonly parallelism: number;
@@ -100,6 +110,11 @@ export function createEngine(options: EngineOptions): Engine {
   const parallelism =
     graph.config.parallelism ??
     Math.max(1, ...graph.nodes.map((n) => (n.spec.kind === "source" ? n.spec.source.partitions : 1)));
+  const owned = options.tasks ? [...options.tasks].sort((a, b) => a - b) : Array.from({ length: parallelism }, (_, t) => t);
+  const ownedSet = new Set(owned);
+  if (owned.some((t) => !Number.isInteger(t) || t < 0 || t >= parallelism)) throw new CheckpointError(`tasks ${owned.join(",")} are not all within 0..${parallelism - 1}`, false);
+  const replicated = options.replicatedNodes ?? new Set<number>();
+  const active = (node: number, task: number): boolean => ownedSet.has(task) || replicated.has(node);
   const counters: JobCounters = { records: 0, lateDropped: 0 };
   const backends: KeyedStateBackend[] = [];
   const instances: Instance[][] = graph.nodes.map((node) =>
@@ -107,10 +122,6 @@ export function createEngine(options: EngineOptions): Engine {
   );
   const inst = (node: number, task: number): Instance => (instances[node] as Instance[])[task] as Instance;
   const sources: SourceTask[] = [];
-  /** Exchange-fed instances grouped by node, nodes in topological order. */
-  const headGroups: Instance[][] = [];
-  const timed: Instance[] = [];
-  const sinks: Instance[] = [];
   let recordsIn = 0;
   let rounds = 0;
   let stopped = false;
@@ -118,54 +129,10 @@ export function createEngine(options: EngineOptions): Engine {
   let checkpoints = 0;
   let lastCheckpoint = -1;
   let lastCheckpointAt = 0;
-  const engineState = { graph, parallelism, sources, instances, backends };
-
-  wire();
-
-  /** Connects instances along the graph's edges and sizes each combiner. */
-  function wire(): void {
-    for (const node of graph.nodes) {
-      const inputs = graph.edges.filter((e) => e.to === node.id).sort((a, b) => a.input - b.input);
-      let channels = 0;
-      const plan = inputs.map((e) => {
-        const first = channels;
-        channels += e.partitioning === "forward" ? 1 : parallelism;
-        return { e, first };
-      });
-      for (let task = 0; task < parallelism; task++) inst(node.id, task).combiner = new WatermarkCombiner(channels);
-      for (const { e, first } of plan) {
-        const exchange =
-          e.partitioning === "forward"
-            ? undefined
-            : new Exchange({
-                input: e.input,
-                parallelism,
-                partitioning: e.partitioning,
-                ...(e.key ? { key: e.key as (v: unknown) => Key } : {}),
-              });
-        for (let task = 0; task < parallelism; task++) {
-          const up = inst(e.from, task);
-          const target = exchange
-            ? ({ kind: "exchange", exchange } as const)
-            : ({ kind: "forward", to: inst(node.id, task), input: e.input, channel: first } as const);
-          if (e.tag === undefined) up.main.push(target);
-          else {
-            const list = up.side.get(e.tag) ?? [];
-            list.push(target);
-            up.side.set(e.tag, list);
-          }
-          if (exchange) inst(node.id, task).exchangeInputs.push({ exchange, channel: first });
-        }
-      }
-      const group = (instances[node.id] as Instance[]).filter((i) => i.exchangeInputs.length > 0);
-      if (group.length > 0) headGroups.push(group);
-      for (let task = 0; task < parallelism; task++) {
-        const i = inst(node.id, task);
-        if (i.op.prepareProcessingTime) timed.push(i);
-        if (node.spec.kind === "sink") sinks.push(i);
-      }
-    }
-  }
+  let opened = false;
+  const engineState: EngineState = { graph, parallelism, tasks: owned, sources, instances, backends };
+  const { headGroups, timed, sinks, exchanges } = wireInstances(graph, parallelism, instances, active);
+  const checkpointing = options.checkpoint !== undefined || options.checkpointer !== undefined;
 
   /** The checkpoint to restore, if any. */
   async function findRestore(): Promise<{ meta: CheckpointMetadata; tasks: TaskSnapshot[] } | undefined> {
@@ -176,21 +143,36 @@ export function createEngine(options: EngineOptions): Engine {
     return id === undefined ? undefined : readCheckpoint(join(options.checkpoint.dir, checkpointDirName(id)));
   }
 
-  async function open(): Promise<void> {
-    const restored = await findRestore();
+  /** Opens one store per task this process runs (heap for tasks it only runs replicated nodes of). */
+  async function openBackends(wipe: boolean): Promise<void> {
     const st = options.state ?? { kind: "heap" };
+    const trackChanges = options.checkpointer !== undefined;
     for (let task = 0; task < parallelism; task++) {
-      const path = st.kind === "level" ? `${st.dir}/task-${task}` : "";
-      // A restore starts from the checkpoint alone: the working LevelDB may hold later writes.
-      if (restored && st.kind === "level") await rm(path, { recursive: true, force: true });
-      const store = st.kind === "level" ? await levelStore({ path }) : heapStore();
-      backends.push(
-        new KeyedStateBackend({ store, clock, ...(st.kind === "level" && st.maxCachedEntries ? { maxCachedEntries: st.maxCachedEntries } : {}) }),
-      );
+      if (!graph.nodes.some((n) => active(n.id, task))) continue;
+      const level = st.kind === "level" && ownedSet.has(task);
+      const path = level ? `${st.dir}/task-${task}` : "";
+      // A local restore starts from the checkpoint alone: the working LevelDB may hold later writes.
+      if (wipe && level) await rm(path, { recursive: true, force: true });
+      const store = level ? await levelStore({ path }) : heapStore();
+      const maxCached = st.kind === "level" && st.maxCachedEntries ? { maxCachedEntries: st.maxCachedEntries } : {};
+      backends[task] = new KeyedStateBackend({ store, clock, trackChanges, ...maxCached });
+    }
+  }
+
+  async function open(): Promise<void> {
+    let restored: { meta: CheckpointMetadata; tasks: TaskSnapshot[] } | undefined;
+    if (options.checkpointer) {
+      await openBackends(false);
+      restored = await options.checkpointer.impl.restore(engineState);
+    } else {
+      restored = await findRestore();
+      await openBackends(restored !== undefined);
     }
     for (const node of graph.nodes) {
-      sources.push(...(await openSourceTasks({ node, parallelism, clock, instances: instances[node.id] as Instance[], meta: restored?.meta })));
+      const row = instances[node.id] as Instance[];
+      sources.push(...(await openSourceTasks({ node, parallelism, clock, instances: row, meta: restored?.meta, active: (t) => active(node.id, t) })));
       for (let task = 0; task < parallelism; task++) {
+        if (!active(node.id, task)) continue;
         const i = inst(node.id, task);
         await i.op.open({
           uid: node.uid,
@@ -200,19 +182,21 @@ export function createEngine(options: EngineOptions): Engine {
           output: i,
           backend: backends[task] as KeyedStateBackend,
           ...(restored ? { restoredCheckpoint: restored.meta.id } : {}),
+          ...(options.taskServices ? { services: options.taskServices(task) } : {}),
         });
       }
     }
     // State of a previous run in the same LevelDB directories comes with its saved timers.
-    if (!restored) for (const b of backends) await b.loadTimers();
+    if (!restored && !options.checkpointer) for (const b of backends) await b?.loadTimers();
     if (restored) {
       await restoreState(engineState, restored);
       lastCheckpoint = restored.meta.id;
       // Re-establish every operator's watermark (all were propagated when the checkpoint was taken).
-      for (const s of sources) s.inst.forwardWatermark(s.gen.current(), false);
+      for (const s of sources) s.inst.forwardWatermark(s.watermark(), false);
       for (const g of headGroups) await drainNode(g);
     }
     lastCheckpointAt = clock.now();
+    opened = true;
   }
 
   async function savepoint(dir: string): Promise<number> {
@@ -223,9 +207,10 @@ export function createEngine(options: EngineOptions): Engine {
   }
 
   async function checkpoint(): Promise<number> {
-    if (!options.checkpoint) throw new CheckpointError("checkpointing is not configured", false);
     const id = lastCheckpoint + 1;
-    await takeCheckpoint(engineState, { root: options.checkpoint.dir, id, retain: options.checkpoint.retain ?? 3 });
+    if (options.checkpointer) await options.checkpointer.impl.checkpoint(engineState, id);
+    else if (options.checkpoint) await takeCheckpoint(engineState, { root: options.checkpoint.dir, id, retain: options.checkpoint.retain ?? 3 });
+    else throw new CheckpointError("checkpointing is not configured", false);
     lastCheckpoint = id;
     checkpoints++;
     lastCheckpointAt = clock.now();
@@ -304,16 +289,27 @@ export function createEngine(options: EngineOptions): Engine {
     recordsIn += read;
     let moved = read;
     for (const g of headGroups) moved += await drainNode(g);
-    for (const row of instances) for (const i of row) if (i.op.endRound) await i.op.endRound();
-    for (const b of backends) await b.maybeEvict();
+    if (options.tasks) assertNothingRoutedAway();
+    for (const row of instances) for (const i of row) if (i.op.endRound && active(i.node, i.task)) await i.op.endRound();
+    for (const b of backends) await b?.maybeEvict();
     if (sources.every((s) => s.done)) finished = true;
     return moved > 0;
   }
 
+  /** With a task subset, a record routed to a task another process runs would be lost silently. */
+  function assertNothingRoutedAway(): void {
+    for (const x of exchanges) {
+      for (let t = 0; t < parallelism; t++) {
+        if (ownedSet.has(t) || (x.buffers[t] as ExchangeBuffer).size === 0) continue;
+        throw new CheckpointError(`a record was routed to task ${t}, which this process does not run (tasks ${owned.join(",")}): keyed input must arrive partitioned by its key`, false);
+      }
+    }
+  }
+
   async function close(): Promise<void> {
-    for (const row of instances) for (const i of row) await i.op.close?.();
+    for (const row of instances) for (const i of row) if (active(i.node, i.task)) await i.op.close?.();
     for (const s of sources) await s.reader?.close();
-    for (const b of backends) await b.close();
+    for (const b of backends) await b?.close();
   }
 
   /**
@@ -323,17 +319,19 @@ export function createEngine(options: EngineOptions): Engine {
    * close normally.
    */
   async function abandon(): Promise<void> {
-    if (!options.checkpoint) return close();
-    for (const row of instances) for (const i of row) await i.op.abort?.().catch(() => undefined);
+    if (!checkpointing) return close();
+    for (const row of instances) for (const i of row) if (active(i.node, i.task)) await i.op.abort?.().catch(() => undefined);
     for (const s of sources) await s.reader?.close().catch(() => undefined);
-    for (const b of backends) await b.store.close().catch(() => undefined);
+    for (const b of backends) await b?.store.close().catch(() => undefined);
+    await options.checkpointer?.impl.abort?.().catch(() => undefined);
   }
 
   function progress(): Progress {
     let watermark = sinks.length > 0 ? MAX_WATERMARK : MIN_WATERMARK;
     for (const s of sinks) watermark = Math.min(watermark, s.watermark);
     let stateSize = 0;
-    for (const row of instances) for (const i of row) stateSize += i.op.stateSize?.() ?? 0;
+    // Operators count their state once open (a worker's status may be asked while it restores).
+    if (opened) for (const row of instances) for (const i of row) if (active(i.node, i.task)) stateSize += i.op.stateSize?.() ?? 0;
     return { rounds, recordsIn, recordsOut: counters.records, lateDropped: counters.lateDropped, watermark, stateSize, finished, checkpoints, lastCheckpoint };
   }
 
@@ -343,19 +341,20 @@ export function createEngine(options: EngineOptions): Engine {
     async run() {
       await open();
       try {
-        const interval = options.checkpoint?.intervalMs ?? 5000;
+        const interval = options.checkpoint?.intervalMs ?? options.checkpointer?.intervalMs ?? 5000;
         while (!stopped && !finished) {
           const moved = await round();
-          if (options.checkpoint && (finished || clock.now() - lastCheckpointAt >= interval)) await checkpoint();
+          if (checkpointing && (finished || clock.now() - lastCheckpointAt >= interval)) await checkpoint();
           if (!moved && !finished) await new Promise((r) => setTimeout(r, idleSleepMs));
         }
         // Stopped early: a last checkpoint commits the output so far (stop-with-checkpoint).
-        if (stopped && !finished && options.checkpoint) await checkpoint();
+        if (stopped && !finished && checkpointing) await checkpoint();
       } catch (err) {
         await abandon();
         throw err;
       }
       await close();
+      await options.checkpointer?.impl.close?.();
       return progress();
     },
     stop: () => {

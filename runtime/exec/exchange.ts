@@ -57,6 +57,12 @@ export class Exchange {
     append(this.buffers[taskOfKey(key, this.parallelism)] as ExchangeBuffer, value, ts, key);
   }
 
+  /** Routes one record whose key is already known (broadcast edges ignore it). */
+  pushKeyed(value: unknown, ts: number, key: Key): void {
+    if (this.partitioning === "broadcast") this.push(value, ts);
+    else append(this.buffers[taskOfKey(key, this.parallelism)] as ExchangeBuffer, value, ts, key);
+  }
+
   /** Records the watermark status of an upstream task. */
   setWatermark(fromTask: number, wm: number, idle: boolean): void {
     this.upstreamWatermark[fromTask] = wm;

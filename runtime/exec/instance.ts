@@ -46,6 +46,16 @@ export class Instance implements Output {
     for (let i = 0; i < targets.length; i++) deliver(targets[i] as Target, value, ts);
   }
 
+  /** Emits a record whose key is known already (read from a repartition topic): exchanges route by it as is. */
+  emitKeyed(value: unknown, ts: number, key: Key): void {
+    const targets = this.main;
+    for (let i = 0; i < targets.length; i++) {
+      const t = targets[i] as Target;
+      if (t.kind === "exchange") t.exchange.pushKeyed(value, ts, key);
+      else deliver(t, value, ts);
+    }
+  }
+
   /** Emits to a side output. */
   emitSide(tag: string, value: unknown, ts: number): void {
     const targets = this.side.get(tag);
@@ -111,6 +121,7 @@ export class Instance implements Output {
     if (wm === this.sentWatermark && idle === this.sentIdle) return;
     this.sentWatermark = wm;
     this.sentIdle = idle;
+    this.op.onWatermarkStatus?.(wm, idle);
     const send = (t: Target): void => {
       if (t.kind === "forward") t.to.onChannelWatermark(t.channel, wm, idle);
       else t.exchange.setWatermark(this.task, wm, idle);

@@ -7,6 +7,7 @@ import type { Key } from "../api/functions.ts";
 import type { TimerSnapshot } from "../checkpoint/format.ts";
 import type { KeyedStateBackend } from "../state/backend.ts";
 import type { Clock } from "../time/clock.ts";
+import type { TaskServices } from "./checkpointer.ts";
 
 /** Where an operator instance sends its results. */
 export interface Output {
@@ -32,6 +33,8 @@ export interface OperatorContext {
   backend: KeyedStateBackend;
   /** Id of the checkpoint the job restored from, if any. */
   restoredCheckpoint?: number;
+  /** The task's services (its transactional output). */
+  services?: TaskServices;
 }
 
 /** One parallel instance of an operator. */
@@ -48,6 +51,8 @@ export interface Operator {
   onWatermark?(wm: number): void;
   /** Loads what firing processing-time timers up to `now` will touch. */
   prepareProcessingTime?(now: number): Promise<void>;
+  /** The instance's watermark status changed (sinks pass it on). */
+  onWatermarkStatus?(wm: number, idle: boolean): void;
   /** Fires processing-time timers up to `now`. */
   onProcessingTime?(now: number): void;
   /** Called once per engine round after all records of the round (sinks write here). */

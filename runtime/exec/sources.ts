@@ -16,12 +16,15 @@ export async function openSourceTasks(options: {
   clock: Clock;
   instances: Instance[];
   meta: CheckpointMetadata | undefined;
+  /** Tasks this process runs (default all). */
+  active?: (task: number) => boolean;
 }): Promise<SourceTask[]> {
   const { node, meta } = options;
   if (node.spec.kind !== "source") return [];
   const { source, watermarks } = node.spec;
   const tasks: SourceTask[] = [];
   for (let task = 0; task < options.parallelism; task++) {
+    if (options.active && !options.active(task)) continue;
     const gen = new PartitionWatermarks({
       maxOutOfOrdernessMs: watermarks.maxOutOfOrdernessMs ?? 0,
       idleTimeoutMs: watermarks.idleTimeoutMs ?? 0,
@@ -33,7 +36,11 @@ export async function openSourceTasks(options: {
     if (!reader) gen.finish();
     const maxTs = meta?.sourceMaxTimestamps[node.uid]?.[task];
     if (typeof maxTs === "number") gen.restore(maxTs);
-    tasks.push({ uid: node.uid, partition: task, inst: options.instances[task] as Instance, reader, gen, timestamp: watermarks.timestamp, done: !reader });
+    // A source that carries its own watermark (a repartition topic) replaces the generator's.
+    const carried = reader?.watermark?.bind(reader);
+    const watermark = carried ? () => carried().watermark : () => gen.current();
+    const idle = carried ? () => carried().idle : (now: number) => gen.isIdle(now);
+    tasks.push({ uid: node.uid, partition: task, inst: options.instances[task] as Instance, reader, gen, timestamp: watermarks.timestamp, done: !reader, watermark, idle });
   }
   return tasks;
 }
@@ -52,11 +59,13 @@ export async function readSourceTasks(sources: SourceTask[], batchSize: number, 
     if (r === undefined) continue;
     const records = r.records;
     const assign = s.timestamp;
+    const { timestamps, keys } = r;
     for (let j = 0; j < records.length; j++) {
       const v = records[j];
-      const ts = assign ? assign(v) : now;
+      const ts = timestamps ? (timestamps[j] as number) : assign ? assign(v) : now;
       s.gen.onEvent(ts);
-      s.inst.emit(v, ts);
+      if (keys) s.inst.emitKeyed(v, ts, keys[j] as string | number);
+      else s.inst.emit(v, ts);
     }
     n += records.length;
     if (records.length > 0) s.gen.onActivity(now);
@@ -65,6 +74,6 @@ export async function readSourceTasks(sources: SourceTask[], batchSize: number, 
       s.gen.finish();
     }
   }
-  for (const s of sources) s.inst.forwardWatermark(s.gen.current(), s.gen.isIdle(now));
+  for (const s of sources) s.inst.forwardWatermark(s.watermark(), s.idle(now));
   return n;
 }

@@ -45,8 +45,8 @@ export interface PipelineMetrics {
 
 /** Options of compilePipeline. */
 export interface CompileOptions {
-  /** Only local mode exists so far: Kafka sources run from their `local` section. */
-  mode: "local";
+  /** local: Kafka sources run from their `local` section; cluster: a worker supplies Kafka sources and sinks through the overrides. */
+  mode: "local" | "cluster";
   /** Folder relative paths of the manifest (local files) are resolved against. */
   baseDir: string;
   /**

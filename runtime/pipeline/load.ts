@@ -40,8 +40,8 @@ function pickJob(file: string, docs: unknown[], name: string | undefined): unkno
   throw new JobDefinitionError(`${file} holds several StreamJobs (${names}); choose one by name`);
 }
 
-/** Reads, validates and compiles a StreamJob manifest for local mode. */
-export async function loadManifestJob(path: string, options: LoadOptions = {}): Promise<CompiledPipeline> {
+/** Reads a manifest file and validates the chosen StreamJob exactly as `runnel validate` does. */
+export async function readStreamJob(path: string, name?: string): Promise<{ job: StreamJob; file: string }> {
   const file = resolve(path);
   let docs: unknown[];
   try {
@@ -50,17 +50,26 @@ export async function loadManifestJob(path: string, options: LoadOptions = {}): 
     const missing = (err as { code?: string }).code === "ENOENT";
     throw new JobDefinitionError(missing ? `${path}: no such file (looked for ${file}); check the path` : `cannot read ${path}: ${(err as Error).message}`);
   }
-  const { name, ...compile } = options;
   const doc = pickJob(path, docs, name);
   const report = checkDocument(doc);
   if (report.findings.some((f) => f.severity === "error")) throw new ManifestInvalidError(path, report.findings);
-  const job = parseStreamJob(doc).value;
-  const baseDir = compile.baseDir ?? dirname(file);
+  return { job: parseStreamJob(doc).value, file };
+}
+
+/** Compiles a validated StreamJob: its pipeline, or the typed-API module it names. */
+export async function compileStreamJob(job: StreamJob, options: Partial<CompileOptions> & { baseDir: string }): Promise<CompiledPipeline> {
   const module = job.spec.module;
   if (module) {
     // The escape hatch: a typed-API job module (a path inside the image; relative to the manifest locally).
-    const graph = await loadJobModule(resolve(baseDir, module.path), { config: module.config });
+    const graph = await loadJobModule(resolve(options.baseDir, module.path), { config: module.config });
     return { graph, metrics: { deadLetters: {}, dropped: {} }, collected: new Map() };
   }
-  return compilePipeline(job, { ...compile, mode: "local", baseDir });
+  return compilePipeline(job, { mode: "local", ...options });
+}
+
+/** Reads, validates and compiles a StreamJob manifest for local mode. */
+export async function loadManifestJob(path: string, options: LoadOptions = {}): Promise<CompiledPipeline> {
+  const { name, ...compile } = options;
+  const { job, file } = await readStreamJob(path, name);
+  return compileStreamJob(job, { ...compile, mode: "local", baseDir: compile.baseDir ?? dirname(file) });
 }

@@ -7,7 +7,8 @@
 import type { Key } from "../api/functions.ts";
 
 /** The record property holding the key of a keyed stream (the CEL value, before normalising). */
-export const KEY: unique symbol = Symbol("runnel.key");
+// Registered (Symbol.for) so repartition topics can carry it across processes.
+export const KEY: unique symbol = Symbol.for("runnel.key");
 
 /** A record of a declarative pipeline: a plain object, maybe carrying its key. */
 export type Rec = Record<string, unknown> & { [KEY]?: unknown };

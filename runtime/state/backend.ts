@@ -28,6 +28,19 @@ function timersKey(uid: string): string {
   return `${uid}\u0000\u0001timers\u0000`;
 }
 
+/** Store keys the runtime keeps beside keyed state ("\u0000" sorts them before every operator uid). */
+export const RESERVED_PREFIX = "\u0000runnel\u0000";
+/** Present while the store holds writes no completed checkpoint covers (evictions between checkpoints). */
+export const DIRTY_KEY = `${RESERVED_PREFIX}dirty`;
+
+/** State changes since the last checkpoint, in store form: what a changelog records. */
+export interface StateChanges {
+  /** Keys set, with their encoded values. */
+  puts: [string, Uint8Array][];
+  /** Keys removed. */
+  dels: string[];
+}
+
 /** Keyed state of one task. */
 export class KeyedStateBackend {
   /** The underlying store. */
@@ -36,11 +49,16 @@ export class KeyedStateBackend {
   private readonly tables: StateTable<unknown>[] = [];
   private readonly maxCached: number;
   private readonly timerOwners: TimerOwner[] = [];
+  /** With a changelog: every change is kept until drainChanges hands it over. */
+  private readonly trackChanges: boolean;
+  /** Changes already written to the store by evictions since the last drainChanges. */
+  private readonly evicted = new Map<string, Uint8Array | null>();
 
-  constructor(options: { store: StateStore; clock: Clock; maxCachedEntries?: number }) {
+  constructor(options: { store: StateStore; clock: Clock; maxCachedEntries?: number; trackChanges?: boolean }) {
     this.store = options.store;
     this.clock = options.clock;
     this.maxCached = options.maxCachedEntries ?? DEFAULT_MAX_CACHED_ENTRIES;
+    this.trackChanges = options.trackChanges === true;
   }
 
   /** I/O counters of the store. */
@@ -50,7 +68,7 @@ export class KeyedStateBackend {
 
   /** Creates the table of one state of one operator. */
   table<T>(options: { uid: string; name: string; ttl?: StateTtl }): StateTable<T> {
-    const t = new StateTable<T>({ ...options, persistent: this.store.persistent, clock: this.clock });
+    const t = new StateTable<T>({ ...options, persistent: this.store.persistent, tracked: this.trackChanges, clock: this.clock });
     if (this.tables.some((x) => x.prefix === t.prefix)) {
       throw new Error(`state '${options.name}' of operator '${options.uid}' is declared twice`);
     }
@@ -94,7 +112,47 @@ export class KeyedStateBackend {
     const puts: [string, Uint8Array][] = [...extra];
     const dels: string[] = [];
     for (const t of this.tables) t.drainDirty(puts, dels);
+    if (this.trackChanges && puts.length + dels.length > extra.length) {
+      // Written ahead of the changelog: remember the changes for it, and mark the store as
+      // holding uncommitted writes so a crash before the next checkpoint rebuilds it.
+      for (let i = extra.length; i < puts.length; i++) this.evicted.set((puts[i] as [string, Uint8Array])[0], (puts[i] as [string, Uint8Array])[1]);
+      for (const k of dels) this.evicted.set(k, null);
+      puts.push([DIRTY_KEY, new Uint8Array(0)]);
+    }
     await this.store.write(puts, dels);
+  }
+
+  /**
+   * Hands over every change since the last call (dirty cached entries and those evictions
+   * wrote early) without writing them: the caller records them in its changelog first, then
+   * applies them with `applyChanges`.
+   */
+  drainChanges(): StateChanges {
+    const puts: [string, Uint8Array][] = [];
+    const dels: string[] = [];
+    for (const t of this.tables) t.drainDirty(puts, dels);
+    if (this.evicted.size > 0) {
+      const fresh = new Set<string>([...puts.map((p) => p[0]), ...dels]);
+      for (const [k, v] of this.evicted) {
+        if (fresh.has(k)) continue;
+        if (v === null) dels.push(k);
+        else puts.push([k, v]);
+      }
+      this.evicted.clear();
+    }
+    return { puts, dels };
+  }
+
+  /** Writes drained changes plus runtime entries (a checkpoint marker) in one batch, clearing the dirty mark. */
+  async applyChanges(changes: StateChanges, extra: [string, Uint8Array][]): Promise<void> {
+    await this.store.write([...changes.puts, ...extra], [...changes.dels, DIRTY_KEY]);
+  }
+
+  /** Reads one runtime entry (a checkpoint marker); undefined when absent or for heap state. */
+  async readReserved(key: string): Promise<Uint8Array | undefined> {
+    if (!this.store.persistent) return undefined;
+    const [v] = await this.store.getMany([key]);
+    return v;
   }
 
   /**
@@ -118,7 +176,7 @@ export class KeyedStateBackend {
     if (this.store.persistent) {
       await this.flush();
       // Saved timers are not keyed entries; checkpoints carry timers separately.
-      for await (const e of this.store.scan("")) if (!e[0].includes("\u0000\u0001timers\u0000")) out.push(e);
+      for await (const e of this.store.scan("")) if (!e[0].startsWith(RESERVED_PREFIX) && !e[0].includes("\u0000\u0001timers\u0000")) out.push(e);
     } else for (const t of this.tables) t.exportAll(out);
     return out;
   }

@@ -34,6 +34,8 @@ export interface StateStore {
   write(puts: [string, Uint8Array][], dels: string[]): Promise<void>;
   /** Every entry whose key starts with `prefix`, in key order. */
   scan(prefix: string): AsyncIterable<[string, Uint8Array]>;
+  /** Deletes every entry (a store that cannot be trusted is rebuilt from the changelog). */
+  clear(): Promise<void>;
   /** Releases the store. */
   close(): Promise<void>;
 }
@@ -50,6 +52,7 @@ export function heapStore(): StateStore {
     getMany: async (keys) => keys.map(() => undefined),
     write: async () => {},
     scan: async function* () {},
+    clear: async () => {},
     close: async () => {},
   };
 }
@@ -101,6 +104,7 @@ export async function levelStore(options: { path: string }): Promise<StateStore>
       // "\uffff" sorts after every key that starts with the prefix (keys are short strings).
       for await (const [key, value] of db.iterator({ gte: prefix, lt: `${prefix}\uffff` })) yield [key, value];
     },
+    clear: () => db.clear(),
     close: () => db.close(),
   };
 }

@@ -41,12 +41,15 @@ export class StateTable<T> {
   private lastKey: Key | undefined;
   private lastEntry: Entry<T> | undefined;
   private readonly persistent: boolean;
+  /** Dirty entries are tracked: the store persists them, or a changelog records them (heap state with changelogs). */
+  private readonly tracked: boolean;
   private readonly ttl: StateTtl | undefined;
   private readonly clock: Clock;
 
-  constructor(options: { uid: string; name: string; persistent: boolean; ttl?: StateTtl; clock: Clock }) {
+  constructor(options: { uid: string; name: string; persistent: boolean; tracked?: boolean; ttl?: StateTtl; clock: Clock }) {
     this.prefix = `${options.uid}\u0000${options.name}\u0000`;
     this.persistent = options.persistent;
+    this.tracked = options.persistent || options.tracked === true;
     this.ttl = options.ttl;
     this.clock = options.clock;
   }
@@ -104,7 +107,7 @@ export class StateTable<T> {
 
   private mark(e: Entry<T>): void {
     if (this.ttl !== undefined) e.t = this.clock.now();
-    if (this.persistent && !e.d) {
+    if (this.tracked && !e.d) {
       e.d = true;
       this.dirty.push(e);
     }
@@ -112,7 +115,7 @@ export class StateTable<T> {
 
   /** Removes `key`. */
   remove(key: Key): void {
-    if (!this.persistent) {
+    if (!this.tracked) {
       this.cache.delete(key);
       if (key === this.lastKey) this.lastEntry = undefined;
       return;
@@ -161,8 +164,14 @@ export class StateTable<T> {
     for (const e of this.dirty) {
       e.d = false;
       const storeKey = this.prefix + encodeKey(e.k);
-      if (e.v === undefined) dels.push(storeKey);
-      else puts.push([storeKey, encodeValue(this.ttl === undefined ? e.v : [e.t, e.v])]);
+      if (e.v === undefined) {
+        dels.push(storeKey);
+        // Heap tables keep a removed key only until its deletion is recorded.
+        if (!this.persistent && this.cache.get(e.k) === e) {
+          this.cache.delete(e.k);
+          if (e.k === this.lastKey) this.lastEntry = undefined;
+        }
+      } else puts.push([storeKey, encodeValue(this.ttl === undefined ? e.v : [e.t, e.v])]);
     }
     this.dirty = [];
   }

@@ -2,8 +2,8 @@
  * A Kafka topic as a Runnel sink: each task's writer buffers records and sends them once per
  * engine round through an idempotent producer (acks from all in-sync replicas), so a retried send
  * never duplicates. Keys go through kafkajs's Java-compatible murmur2 partitioner, which places
- * them where Runnel's keyBy routes them. Delivery is at least once; the transactional writer of
- * the distributed runtime builds on this.
+ * them where Runnel's keyBy routes them. Alone, delivery is at least once; in a distributed job
+ * the writer sends into the task's transaction instead (exactly once, committed per checkpoint).
  */
 import { Partitioners, type IHeaders, type Message, type Producer } from "kafkajs";
 import { ConnectorError } from "../../errors.ts";
@@ -28,6 +28,30 @@ export function createKafkaSink<T>(options: KafkaSinkOptions<T>): Sink<T> {
   return {
     name: `kafka:${options.topic}`,
     open: async (ctx: SinkContext): Promise<SinkWriter<T>> => {
+      const message = (value: T, timestamp: number): Message => {
+        const m: Message = { key: options.key ? options.key(value) : null, value: serialize(value), timestamp: String(timestamp) };
+        if (options.headers) m.headers = options.headers(value);
+        return m;
+      };
+      const txn = ctx.transaction;
+      if (txn) {
+        // Exactly once: records join the task's transaction, committed with its checkpoint.
+        let pending: Message[] = [];
+        const flushTxn = async (): Promise<void> => {
+          if (pending.length === 0) return;
+          const messages = pending;
+          pending = [];
+          await txn.send(options.topic, messages);
+        };
+        return {
+          write: (value, timestamp) => void pending.push(message(value, timestamp)),
+          flush: flushTxn,
+          close: flushTxn,
+          abort: async () => {
+            pending = [];
+          },
+        };
+      }
       const kafka = createKafkaClient({ clientId: `runnel-${ctx.operatorUid}-${ctx.taskIndex}`, ...options.connection });
       const producer: Producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1, createPartitioner: Partitioners.DefaultPartitioner });
       await producer.connect();
@@ -44,9 +68,7 @@ export function createKafkaSink<T>(options: KafkaSinkOptions<T>): Sink<T> {
       };
       return {
         write(value, timestamp) {
-          const message: Message = { key: options.key ? options.key(value) : null, value: serialize(value), timestamp: String(timestamp) };
-          if (options.headers) message.headers = options.headers(value);
-          buffer.push(message);
+          buffer.push(message(value, timestamp));
         },
         flush,
         close: async () => {

@@ -158,8 +158,10 @@ export function sinkOperator(sink: Sink<unknown>, counter: SinkCounter): Operato
         taskIndex: ctx.taskIndex,
         parallelism: ctx.parallelism,
         ...(ctx.restoredCheckpoint === undefined ? {} : { restoredCheckpoint: ctx.restoredCheckpoint }),
+        ...(ctx.services?.transaction ? { transaction: ctx.services.transaction } : {}),
       });
     },
+    onWatermarkStatus: (wm, idle) => w.onWatermarkStatus?.(wm, idle),
     processElement: (_i: number, value: unknown, ts: number, _k: Key | undefined) => {
       counter.records++;
       w.write(value, ts);

@@ -1,0 +1,175 @@
+/**
+ * Checkpoints of a distributed job, per task: one Kafka transaction holds the task's outputs
+ * (sent during the rounds), its state changes and metadata (changelog) and its input offsets;
+ * after the commit the local store applies the same changes with a marker naming the
+ * changelog offset it covers. Restore: a clean store with a marker replays the changelog from
+ * there, anything else (no store, a crash between evictions and a checkpoint) from the start.
+ */
+import { deserialize, serialize } from "node:v8";
+import type { Kafka } from "kafkajs";
+import type { CheckpointMetadata, TaskSnapshot, TimerSnapshot } from "../checkpoint/format.ts";
+import { FORMAT_VERSION } from "../checkpoint/format.ts";
+import type { KafkaConnection } from "../connectors/kafka/client.ts";
+import { CheckpointError } from "../errors.ts";
+import type { Checkpointer } from "../exec/checkpointer.ts";
+import type { EngineState } from "../exec/checkpointing.ts";
+import { DIRTY_KEY, RESERVED_PREFIX, type KeyedStateBackend } from "../state/backend.ts";
+import { changelogMessages, replayChangelog, writeSentinels, type TaskMeta, type TaskReplay } from "./changelog.ts";
+import { TaskProducer, type Delivery, type InputOffsets } from "./transactions.ts";
+import { transactionalId } from "./topics.ts";
+
+/** Local store key of the checkpoint marker. */
+const MARKER_KEY = `${RESERVED_PREFIX}checkpoint`;
+
+interface Marker {
+  /** Changelog offset of the metadata record this store state equals. */
+  metaOffset: number;
+  meta: TaskMeta;
+}
+
+/** Options of the Kafka checkpointer. */
+export interface KafkaCheckpointerOptions {
+  kafka: Kafka;
+  connection: KafkaConnection;
+  /** The job's prefix (group id, transactional id stem). */
+  prefix: string;
+  changelogTopic: string;
+  delivery: Delivery;
+  /** Unique per worker process (restore readers). */
+  workerId: string;
+  /** Kafka topic of a source uid (input offsets committed for lag); absent for other sources. */
+  inputTopics: Map<string, string>;
+  /** Called after every completed checkpoint with its duration and size (bytes of changelog values). */
+  onCheckpoint?: (info: { id: number; durationMs: number; bytes: number }) => void;
+}
+
+/** The Kafka checkpointer of one worker; producers() are the task outputs for sinks. */
+export interface KafkaCheckpointer extends Checkpointer {
+  /** The producer (transaction) of each task this worker runs, once restore() connected them. */
+  producer(task: number): TaskProducer;
+}
+
+/** Creates the checkpointer for the tasks an engine runs. */
+export function kafkaCheckpointer(options: KafkaCheckpointerOptions): KafkaCheckpointer {
+  const producers = new Map<number, TaskProducer>();
+  const { prefix } = options;
+
+  function producer(task: number): TaskProducer {
+    let p = producers.get(task);
+    if (!p) {
+      p = new TaskProducer({ kafka: options.kafka, delivery: options.delivery, transactionalId: transactionalId(prefix, task), groupId: prefix });
+      producers.set(task, p);
+    }
+    return p;
+  }
+
+  async function restore(engine: EngineState): Promise<{ meta: CheckpointMetadata; tasks: TaskSnapshot[] } | undefined> {
+    for (const t of engine.tasks) await producer(t).connect();
+    const sentinels = await writeSentinels(options.changelogTopic, producers);
+    const replays: TaskReplay[] = [];
+    for (const t of engine.tasks) {
+      const backend = engine.backends[t] as KeyedStateBackend;
+      const markerBytes = await backend.readReserved(MARKER_KEY);
+      const dirty = (await backend.readReserved(DIRTY_KEY)) !== undefined;
+      const marker = markerBytes && !dirty ? (deserialize(markerBytes) as Marker) : undefined;
+      if (!marker && backend.store.persistent) await backend.store.clear();
+      replays.push({ task: t, from: marker ? marker.metaOffset + 1 : 0, changes: new Map(), meta: marker?.meta, metaOffset: marker?.metaOffset ?? -1 });
+    }
+    await replayChangelog({ connection: options.connection, topic: options.changelogTopic, readerGroup: `${prefix}.restore.${options.workerId}`, replays, sentinels });
+    if (replays.every((r) => r.meta === undefined)) return undefined;
+    const tasks: TaskSnapshot[] = [];
+    const meta: CheckpointMetadata = {
+      version: FORMAT_VERSION,
+      kind: "checkpoint",
+      job: engine.graph.name,
+      id: -1,
+      createdAt: new Date().toISOString(),
+      parallelism: engine.parallelism,
+      operators: engine.graph.nodes.map((n) => ({ uid: n.uid, kind: n.spec.kind })),
+      sources: {},
+      sourceMaxTimestamps: {},
+      sinks: {},
+    };
+    for (const r of replays) {
+      const backend = engine.backends[r.task] as KeyedStateBackend;
+      const puts: [string, Uint8Array][] = [];
+      const dels: string[] = [];
+      for (const [k, v] of r.changes) if (v === null) dels.push(k);
+      else puts.push([k, v]);
+      if (r.meta && r.meta.job !== engine.graph.name) throw new CheckpointError(`changelog '${options.changelogTopic}' belongs to job '${r.meta.job}', not '${engine.graph.name}'`, false);
+      // A persistent store takes the replay directly (with its new marker); heap state goes through the snapshot.
+      if (backend.store.persistent) {
+        const marker: [string, Uint8Array][] = r.meta ? [[MARKER_KEY, serialize({ metaOffset: r.metaOffset, meta: r.meta } satisfies Marker)]] : [];
+        await backend.applyChanges({ puts, dels }, marker);
+      }
+      tasks[r.task] = { entries: backend.store.persistent ? [] : puts, timers: r.meta?.timers ?? {}, operators: {} };
+      if (!r.meta) continue;
+      meta.id = Math.max(meta.id, r.meta.id);
+      for (const [uid, pos] of Object.entries(r.meta.positions)) (meta.sources[uid] ??= [])[r.task] = pos;
+      for (const [uid, ts] of Object.entries(r.meta.maxTimestamps)) (meta.sourceMaxTimestamps[uid] ??= [])[r.task] = ts;
+      for (const [uid, p] of Object.entries(r.meta.sinks)) (meta.sinks[uid] ??= [])[r.task] = p;
+    }
+    return { meta, tasks };
+  }
+
+  /** Checkpoints one task: prepare sinks, send changes and metadata, commit with offsets, apply locally. */
+  async function checkpointTask(engine: EngineState, t: number, id: number): Promise<number> {
+    const sinks: Record<string, unknown> = {};
+    const timers: Record<string, TimerSnapshot> = {};
+    for (const node of engine.graph.nodes) {
+      const op = engine.instances[node.id]?.[t]?.op;
+      if (!op) continue;
+      if (node.spec.kind === "sink" && op.prepareCommit) {
+        const prepared = await op.prepareCommit(id);
+        if (prepared !== undefined && prepared !== null) sinks[node.uid] = prepared;
+      }
+      const snap = op.snapshotTimers?.();
+      if (snap && (snap.event.length > 0 || snap.processing.length > 0)) timers[node.uid] = snap;
+    }
+    const positions: Record<string, unknown> = {};
+    const maxTimestamps: Record<string, number> = {};
+    const offsets: InputOffsets = [];
+    for (const s of engine.sources) {
+      if (s.partition !== t || !s.reader) continue;
+      const pos = s.reader.position();
+      positions[s.uid] = pos;
+      maxTimestamps[s.uid] = s.gen.maxTimestamp;
+      const topic = options.inputTopics.get(s.uid);
+      if (topic !== undefined && typeof pos === "number") offsets.push({ topic, partition: t, offset: pos });
+    }
+    const backend = engine.backends[t] as KeyedStateBackend;
+    const changes = backend.drainChanges();
+    const meta: TaskMeta = { id, job: engine.graph.name, positions, maxTimestamps, timers, sinks };
+    const messages = changelogMessages(t, changes, meta);
+    const p = producer(t);
+    const metaOffset = await p.sendToPartition(options.changelogTopic, t, messages);
+    await p.commit(offsets);
+    await backend.applyChanges(changes, [[MARKER_KEY, serialize({ metaOffset, meta } satisfies Marker)]]);
+    for (const node of engine.graph.nodes) {
+      const prepared = sinks[node.uid];
+      if (prepared !== undefined) await engine.instances[node.id]?.[t]?.op.commit?.(id, prepared);
+    }
+    let bytes = 0;
+    for (const m of messages) bytes += m.value === null ? 0 : m.value.length;
+    return bytes;
+  }
+
+  return {
+    producer: (task) => producer(task),
+    restore,
+    async checkpoint(engine, id) {
+      const t0 = performance.now();
+      const sizes = await Promise.all(engine.tasks.map((t) => checkpointTask(engine, t, id)));
+      options.onCheckpoint?.({ id, durationMs: performance.now() - t0, bytes: sizes.reduce((a, b) => a + b, 0) });
+    },
+    async close() {
+      for (const p of producers.values()) await p.disconnect();
+    },
+    async abort() {
+      for (const p of producers.values()) {
+        await p.abort().catch(() => undefined);
+        await p.disconnect().catch(() => undefined);
+      }
+    },
+  };
+}

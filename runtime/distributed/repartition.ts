@@ -1,0 +1,199 @@
+/**
+ * Repartition topics: how a keyBy moves records to the task that owns their key without a
+ * network shuffle of our own. Each upstream task writes a record to partition taskOfKey(key)
+ * with the key as the Kafka key (the routing survives serialisation) and, after its records,
+ * watermark markers to every partition. The reader of partition p keeps the latest marker of
+ * every upstream task and reports their minimum — Flink's per-channel watermark combining, with
+ * the topic as the channel. A read stops at a marker that moves the watermark, so records are
+ * seen against exactly the watermark they were written under, however fetches split.
+ */
+import { deserialize, serialize } from "node:v8";
+import type { Key } from "../api/functions.ts";
+import { createKafkaSource, type KafkaMessageIn } from "../connectors/kafka/source.ts";
+import type { KafkaConnection } from "../connectors/kafka/client.ts";
+import type { OutgoingMessage, ReadResult, Sink, SinkWriter, Source, SourceReader } from "../connectors/types.ts";
+import { ConnectorError } from "../errors.ts";
+import { taskOfKey } from "../exec/hash.ts";
+import { MIN_WATERMARK } from "../time/watermarks.ts";
+
+const H_WATERMARK = "runnel.wm";
+const H_FROM = "runnel.from";
+const H_IDLE = "runnel.idle";
+const H_KEY_TYPE = "runnel.kt";
+
+/**
+ * A record's bytes: V8's structured serialisation (bigints, Maps, Dates survive), plus the
+ * record's registered-symbol properties (Symbol.for), which structured cloning drops — the
+ * declarative pipeline carries a keyed record's key on one.
+ */
+export function encodeRecord(value: unknown): Buffer {
+  if (value === null || typeof value !== "object") return serialize({ v: value });
+  const carried: [string, unknown][] = [];
+  for (const s of Object.getOwnPropertySymbols(value)) {
+    const name = Symbol.keyFor(s);
+    if (name !== undefined) carried.push([name, (value as Record<symbol, unknown>)[s]]);
+  }
+  return serialize(carried.length === 0 ? { v: value } : { v: value, s: carried });
+}
+
+/** Inverse of encodeRecord. */
+export function decodeRecord(bytes: Buffer): unknown {
+  const { v, s } = deserialize(bytes) as { v: unknown; s?: [string, unknown][] };
+  if (s) for (const [name, x] of s) (v as Record<symbol, unknown>)[Symbol.for(name)] = x;
+  return v;
+}
+
+/** Options of the writing side. */
+export interface RepartitionSinkOptions {
+  topic: string;
+  /** Tasks (= partitions of the topic). */
+  parallelism: number;
+  /** The keyBy's key. */
+  key: (value: unknown) => Key;
+  /** Least time between two watermark markers of one task (ms); markers also go out on idleness changes. */
+  markerIntervalMs?: number;
+}
+
+/** The writing side: one writer per upstream task, sending through the task's transaction. */
+export function repartitionSink(options: RepartitionSinkOptions): Sink<unknown> {
+  const interval = options.markerIntervalMs ?? 100;
+  return {
+    name: `repartition:${options.topic}`,
+    async open(ctx): Promise<SinkWriter<unknown>> {
+      const txn = ctx.transaction;
+      if (!txn) throw new ConnectorError(`repartition topic '${options.topic}' needs the task's Kafka producer (distributed mode)`, false);
+      let buffer: OutgoingMessage[] = [];
+      let pending: { wm: number; idle: boolean } | undefined;
+      let sent = { wm: MIN_WATERMARK, idle: false };
+      let sentAt = 0;
+      const writer: SinkWriter<unknown> = {
+        write(value, ts) {
+          const key = options.key(value);
+          const headers: Record<string, string> = typeof key === "number" ? { [H_KEY_TYPE]: "n" } : {};
+          buffer.push({ key: String(key), value: encodeRecord(value), partition: taskOfKey(key, options.parallelism), timestamp: String(ts), headers });
+        },
+        onWatermarkStatus(wm, idle) {
+          pending = { wm, idle };
+        },
+        async flush() {
+          const now = Date.now();
+          if (pending && (pending.wm !== sent.wm || pending.idle !== sent.idle) && (pending.idle !== sent.idle || now - sentAt >= interval)) {
+            const headers = { [H_WATERMARK]: String(pending.wm), [H_FROM]: String(ctx.taskIndex), [H_IDLE]: pending.idle ? "1" : "0" };
+            for (let p = 0; p < options.parallelism; p++) buffer.push({ key: null, value: null, partition: p, headers });
+            sent = pending;
+            sentAt = now;
+          }
+          if (buffer.length === 0) return;
+          const messages = buffer;
+          buffer = [];
+          await txn.send(options.topic, messages);
+        },
+        close: () => writer.flush(),
+        async abort() {
+          buffer = [];
+        },
+      };
+      return writer;
+    },
+  };
+}
+
+/** One fetched message of a repartition topic. */
+type Item = { offset: number; marker: false; value: unknown; key: Key; ts: number } | { offset: number; marker: true; from: number; wm: number; idle: boolean };
+
+/** Where a repartition reader is: the next offset and every upstream task's last watermark. */
+export interface RepartitionPosition {
+  next: number;
+  watermarks: number[];
+  idle: boolean[];
+}
+
+function decode(m: KafkaMessageIn): Item {
+  const h = (name: string): string | undefined => {
+    const v = m.headers[name];
+    return v === undefined ? undefined : String(Array.isArray(v) ? v[0] : v);
+  };
+  const wm = h(H_WATERMARK);
+  if (wm !== undefined) return { offset: m.offset, marker: true, from: Number(h(H_FROM)), wm: Number(wm), idle: h(H_IDLE) === "1" };
+  if (m.value === null || m.key === null) throw new Error("a repartition record without key or value");
+  const text = m.key.toString("utf8");
+  return { offset: m.offset, marker: false, value: decodeRecord(m.value), key: h(H_KEY_TYPE) === "n" ? Number(text) : text, ts: m.timestamp };
+}
+
+/** The reading side: partition p feeds task p, with the upstream tasks' watermarks. */
+export async function repartitionSource(options: { connection: KafkaConnection; topic: string; readerGroup: string; upstreamTasks: number }): Promise<Source<unknown>> {
+  const inner = await createKafkaSource<Item>({ connection: options.connection, topic: options.topic, readerGroup: options.readerGroup, deserialize: decode });
+  return {
+    name: `repartition:${options.topic}`,
+    partitions: inner.partitions,
+    async open(partition, position) {
+      const pos = position as RepartitionPosition | undefined;
+      const reader = await inner.open(partition, pos?.next);
+      return new RepartitionReader(reader, options.upstreamTasks, pos);
+    },
+  };
+}
+
+/** Turns a partition's items into records, keys, timestamps and a combined upstream watermark. */
+class RepartitionReader implements SourceReader<unknown> {
+  private readonly inner: SourceReader<Item>;
+  private readonly wms: number[];
+  private readonly idles: boolean[];
+  private queue: Item[] = [];
+  private head = 0;
+
+  constructor(inner: SourceReader<Item>, upstream: number, pos: RepartitionPosition | undefined) {
+    this.inner = inner;
+    this.wms = pos?.watermarks.slice() ?? new Array<number>(upstream).fill(MIN_WATERMARK);
+    this.idles = pos?.idle.slice() ?? new Array<boolean>(upstream).fill(false);
+  }
+
+  async read(max: number): Promise<ReadResult<unknown>> {
+    if (this.head >= this.queue.length) {
+      const r = await this.inner.read(max);
+      this.queue = r.records;
+      this.head = 0;
+    }
+    const records: unknown[] = [];
+    const keys: Key[] = [];
+    const timestamps: number[] = [];
+    while (this.head < this.queue.length && records.length < max) {
+      const item = this.queue[this.head] as Item;
+      if (item.marker) {
+        const before = this.watermark();
+        this.wms[item.from] = item.wm;
+        this.idles[item.from] = item.idle;
+        this.head++;
+        const after = this.watermark();
+        // Records after this marker must meet the new watermark: end the batch here.
+        if (after.watermark !== before.watermark || after.idle !== before.idle) break;
+        continue;
+      }
+      records.push(item.value);
+      keys.push(item.key);
+      timestamps.push(item.ts);
+      this.head++;
+    }
+    return { records, keys, timestamps, done: false };
+  }
+
+  position(): RepartitionPosition {
+    const next = this.head < this.queue.length ? (this.queue[this.head] as Item).offset : (this.inner.position() as number);
+    return { next, watermarks: this.wms.slice(), idle: this.idles.slice() };
+  }
+
+  watermark(): { watermark: number; idle: boolean } {
+    let wm = Number.POSITIVE_INFINITY;
+    let allIdle = true;
+    for (let i = 0; i < this.wms.length; i++) {
+      if (this.idles[i]) continue;
+      allIdle = false;
+      wm = Math.min(wm, this.wms[i] as number);
+    }
+    return allIdle ? { watermark: MIN_WATERMARK, idle: true } : { watermark: wm, idle: false };
+  }
+
+  close(): Promise<void> {
+    return this.inner.close();
+  }
+}

@@ -1,0 +1,30 @@
+/**
+ * The seam between the engine and where checkpoints live. Local mode writes checkpoint
+ * directories (checkpointing.ts); the distributed runtime plugs in a Checkpointer that commits
+ * each task's output, state changes and positions in one Kafka transaction.
+ */
+import type { CheckpointMetadata, TaskSnapshot } from "../checkpoint/format.ts";
+import type { TaskTransaction } from "../connectors/types.ts";
+import type { EngineState } from "./checkpointing.ts";
+
+/** Takes and restores the checkpoints of the tasks one engine runs. */
+export interface Checkpointer {
+  /**
+   * Called once the tasks' stores are open, before sources and operators: brings stores up to
+   * date and returns what the engine restores (positions, timers, heap state), or undefined
+   * for a fresh start. Snapshot `tasks` may hold any tasks; the engine keeps its own keys.
+   */
+  restore(engine: EngineState): Promise<{ meta: CheckpointMetadata; tasks: TaskSnapshot[] } | undefined>;
+  /** Takes checkpoint `id` of every task the engine runs (between rounds). */
+  checkpoint(engine: EngineState, id: number): Promise<void>;
+  /** Releases connections after the engine closed. */
+  close?(): Promise<void>;
+  /** Releases connections after a failure, committing nothing. */
+  abort?(): Promise<void>;
+}
+
+/** What one task's operators may use beyond the graph. */
+export interface TaskServices {
+  /** The task's open transaction: Kafka sinks write into it instead of their own producers. */
+  transaction?: TaskTransaction;
+}
