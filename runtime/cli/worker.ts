@@ -2,14 +2,15 @@
  * `runnel worker`: runs this pod's share of a distributed job. The ordinal comes from the pod
  * name (StatefulSet pods end in -<ordinal>) unless given; SIGTERM or SIGINT stop after the
  * current round with a final checkpoint and exit 0. A status line goes to stderr every 10 s.
+ * The admin API (probes, metrics, savepoints) is served on the pod IP.
  */
 import { hostname } from "node:os";
 import { parseArgs } from "node:util";
 import { createWorker, type Worker } from "../distributed/worker.ts";
 import { RunnelError } from "../errors.ts";
-import { startAdminServer, type AdminServer } from "../observe/admin-server.ts";
-import { createJobMetrics } from "../observe/metrics.ts";
+import { ADMIN_TOKEN_ENV, adminToken, type AdminToken } from "../observe/admin-auth.ts";
 import { hostPort, positiveInt, progressLine, UsageError } from "./args.ts";
+import { serveWorkerAdmin, type WorkerAdmin } from "./worker-admin.ts";
 
 const EXIT_FAILED = 1;
 const EXIT_USAGE = 2;
@@ -30,7 +31,10 @@ Options:
   --heap-state                 keep keyed state on the heap (rebuilt from the changelog at each start)
   --delivery <mode>            exactly-once or at-least-once (default spec.checkpoint.mode)
   --checkpoint-interval <ms>   time between checkpoints (default spec.checkpoint.interval)
-  --admin <host:port>          serve /healthz, /readyz, /metrics and /status (default $POD_IP:9249 in a pod; none elsewhere)`;
+  --admin <host:port>          serve the admin API (default $POD_IP:9249 in a pod; none elsewhere):
+                               GET /healthz /readyz /metrics /status /savepoints/<id>, POST /savepoints /stop
+  --admin-token-file <file>    the bearer token POST /savepoints and /stop require (a mounted Secret;
+                               default $${ADMIN_TOKEN_ENV}; without either those endpoints answer 403)`;
 
 /** The ordinal in a StatefulSet pod name (`job-worker-3` → 3). */
 export function ordinalFromName(name: string): number | undefined {
@@ -48,6 +52,8 @@ function nonNegativeInt(name: string, text: string): number {
 export async function worker(argv: string[]): Promise<number> {
   let w: Worker;
   let admin: { host: string; port: number } | undefined;
+  let token: AdminToken;
+  let brokers: string[] | undefined;
   try {
     const { values } = parseArgs({
       args: argv,
@@ -63,6 +69,7 @@ export async function worker(argv: string[]): Promise<number> {
         delivery: { type: "string" },
         "checkpoint-interval": { type: "string" },
         admin: { type: "string" },
+        "admin-token-file": { type: "string" },
       },
     });
     if (values.job === undefined) throw new UsageError("--job <streamjob.yaml> is required");
@@ -75,13 +82,20 @@ export async function worker(argv: string[]): Promise<number> {
     if (delivery !== undefined && delivery !== "exactly-once" && delivery !== "at-least-once") throw new UsageError(`--delivery must be exactly-once or at-least-once, got '${delivery}'`);
     const adminText = values.admin ?? (process.env.POD_IP ? `${process.env.POD_IP}:9249` : undefined);
     admin = adminText === undefined ? undefined : hostPort(adminText);
+    const tokenFile = values["admin-token-file"];
+    try {
+      token = adminToken({ ...(tokenFile === undefined ? {} : { file: tokenFile }), env: process.env });
+    } catch (err) {
+      throw new UsageError(`--admin-token-file: ${(err as Error).message}`);
+    }
+    brokers = values.brokers?.split(",").map((b) => b.trim());
     w = await createWorker({
       manifest: values.job,
       ...(values.name === undefined ? {} : { name: values.name }),
       ordinal,
       workers,
       namespace: values.namespace ?? process.env.POD_NAMESPACE ?? "default",
-      ...(values.brokers === undefined ? {} : { brokers: values.brokers.split(",").map((b) => b.trim()) }),
+      ...(brokers === undefined ? {} : { brokers }),
       stateDir: values["state-dir"] ?? ".runnel/worker",
       heapState: values["heap-state"] === true,
       ...(delivery === undefined ? {} : { delivery }),
@@ -99,18 +113,11 @@ export async function worker(argv: string[]): Promise<number> {
     throw err;
   }
   const name = w.job.metadata?.name ?? "job";
-  let server: AdminServer | undefined;
+  let server: WorkerAdmin | undefined;
   if (admin) {
-    const registry = createJobMetrics({ job: name, progress: () => w.engine.progress(), deadLetters: () => w.metrics.deadLetters, dropped: () => w.metrics.dropped });
-    server = await startAdminServer(
-      {
-        registry,
-        ready: () => w.engine.progress().rounds > 0,
-        status: () => ({ job: name, tasks: w.tasks, parallelism: w.plan.parallelism, ...w.engine.progress(), checkpoint: w.checkpointStats, sourceDeadLetters: w.poisoned() }),
-      },
-      admin,
-    );
-    console.error(`runnel worker: admin API on ${server.url}`);
+    server = await serveWorkerAdmin(w, { at: admin, brokers: brokers ?? w.job.spec.kafka?.bootstrapServers ?? [], token });
+    const mutating = !server.savepoints ? "savepoints not offered by this worker" : token() === undefined ? `savepoint endpoints disabled (no admin token: set $${ADMIN_TOKEN_ENV} or --admin-token-file)` : "savepoint endpoints need the bearer token";
+    console.error(`runnel worker: admin API on ${server.url} (${mutating})`);
   }
   console.error(`runnel worker: ${name} tasks ${w.tasks.join(",")} of ${w.plan.parallelism}`);
   const stop = (): void => w.stop();

@@ -103,7 +103,7 @@ export async function planDistributed(graph: JobGraph, options: PlanOptions): Pr
       continue;
     }
     edges.push({ from: idOf(e.from), to: newId.get(a.sink) as number, input: 0, partitioning: "forward", ...(e.tag === undefined ? {} : { tag: e.tag }) });
-    edges.push({ from: newId.get(a.source) as number, to: idOf(e.to), input: e.input, partitioning: "hash", key: e.key as GraphEdge["key"] });
+    edges.push({ from: newId.get(a.source) as number, to: idOf(e.to), input: e.input, partitioning: "hash", key: e.key });
   }
   const plannedReplicated = new Set([...replicated].map(idOf));
   return { graph: { ...graph, nodes, edges, config: { ...graph.config, parallelism } }, parallelism, replicated: plannedReplicated, topics };

@@ -16,6 +16,7 @@ import type { PipelineMetrics } from "../pipeline/context.ts";
 import { parseDuration } from "../spec/duration.ts";
 import { DEAD_LETTER } from "../spec/pipeline-graph.ts";
 import type { StreamJob } from "../spec/generated/types.ts";
+import { BucketHistogram, CHECKPOINT_SECONDS_BUCKETS } from "../observe/histogram.ts";
 import { kafkaSinkFor, openKafkaSources } from "./connectors.ts";
 import { kafkaCheckpointer, type KafkaCheckpointer } from "./kafka-checkpointer.ts";
 import { planDistributed, taskCount, type DistributedPlan } from "./plan.ts";
@@ -60,7 +61,7 @@ export interface Worker {
   /** Source records sent to the dead-letter topic. */
   readonly poisoned: () => number;
   /** Checkpoint timings. */
-  readonly checkpointStats: { count: number; lastDurationMs: number; lastBytes: number; failures: number };
+  readonly checkpointStats: { count: number; lastDurationMs: number; lastBytes: number; failures: number; /** Durations in seconds (metrics). */ durations: BucketHistogram };
   /** Runs until stop() (then a final checkpoint) or a failure. */
   run(): Promise<Progress>;
   /** Asks the worker to stop after the current round, with a final checkpoint. */
@@ -132,7 +133,7 @@ export async function createWorker(options: WorkerOptions): Promise<Worker> {
   }
   const tasks = ownedTasks(plan.parallelism, options.ordinal, options.workers);
   const delivery: Delivery = options.delivery ?? job.spec.checkpoint?.mode ?? "exactly-once";
-  const checkpointStats = { count: 0, lastDurationMs: 0, lastBytes: 0, failures: 0 };
+  const checkpointStats = { count: 0, lastDurationMs: 0, lastBytes: 0, failures: 0, durations: new BucketHistogram(CHECKPOINT_SECONDS_BUCKETS) };
   // Source uids are the source ids; the planned graph's uids map them to their Kafka topics.
   const checkpointer: KafkaCheckpointer = kafkaCheckpointer({
     kafka,
@@ -146,6 +147,7 @@ export async function createWorker(options: WorkerOptions): Promise<Worker> {
       checkpointStats.count++;
       checkpointStats.lastDurationMs = durationMs;
       checkpointStats.lastBytes = bytes;
+      checkpointStats.durations.observe(durationMs / 1000);
     },
   });
   const state: StateOption = options.heapState ? { kind: "heap" } : { kind: "level", dir: join(options.stateDir, prefix) };

@@ -98,6 +98,8 @@ export interface Engine {
   readonly backends: KeyedStateBackend[];
   /** Number of tasks. */
   readonly parallelism: number;
+  /** Sources, operator instances and owned tasks as the engine runs them; metrics read counters and positions from it when scraped (do not mutate). */
+  readonly state: EngineState;
 }
 
 /** Builds an engine for a job graph. */
@@ -366,5 +368,6 @@ export function createEngine(options: EngineOptions): Engine {
     savepoint,
     backends,
     parallelism,
+    state: engineState,
   };
 }

@@ -21,6 +21,8 @@ export interface ExchangeBuffer {
   timestamps: number[];
   /** Keys (hash edges). */
   keys: (Key | undefined)[];
+  /** Records appended since the exchange was created (never reset; metrics read it). */
+  received: number;
 }
 
 /** One hash or broadcast edge across all tasks. */
@@ -42,7 +44,7 @@ export class Exchange {
     this.parallelism = options.parallelism;
     this.partitioning = options.partitioning;
     this.key = options.key;
-    this.buffers = Array.from({ length: options.parallelism }, () => ({ size: 0, values: [], timestamps: [], keys: [] }));
+    this.buffers = Array.from({ length: options.parallelism }, () => ({ size: 0, values: [], timestamps: [], keys: [], received: 0 }));
     this.upstreamWatermark = new Float64Array(options.parallelism).fill(MIN_WATERMARK);
     this.upstreamIdle = new Uint8Array(options.parallelism);
   }
@@ -72,6 +74,7 @@ export class Exchange {
 
 function append(b: ExchangeBuffer, value: unknown, ts: number, key: Key | undefined): void {
   const i = b.size++;
+  b.received++;
   if (i < b.values.length) {
     b.values[i] = value;
     b.timestamps[i] = ts;

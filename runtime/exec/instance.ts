@@ -5,7 +5,7 @@
  */
 import type { Key } from "../api/functions.ts";
 import { MIN_WATERMARK, WatermarkCombiner } from "../time/watermarks.ts";
-import type { Exchange } from "./exchange.ts";
+import type { Exchange, ExchangeBuffer } from "./exchange.ts";
 import type { Operator, Output } from "./operator.ts";
 
 /** A downstream connection of an instance. */
@@ -29,6 +29,10 @@ export class Instance implements Output {
   readonly side = new Map<string, Target[]>();
   /** Exchange inputs and the first combiner channel of each. */
   readonly exchangeInputs: { exchange: Exchange; channel: number }[] = [];
+  /** Records this instance emitted (main and side outputs that lead somewhere); read by metrics. */
+  recordsOut = 0;
+  /** Records received over forward edges (exchange inputs count in their buffers); read by metrics. */
+  forwardIn = 0;
   private lastWatermark = MIN_WATERMARK;
   private sentWatermark = Number.NaN;
   private sentIdle = false;
@@ -42,12 +46,14 @@ export class Instance implements Output {
 
   /** Emits to the main output. */
   emit(value: unknown, ts: number): void {
+    this.recordsOut++;
     const targets = this.main;
     for (let i = 0; i < targets.length; i++) deliver(targets[i] as Target, value, ts);
   }
 
   /** Emits a record whose key is known already (read from a repartition topic): exchanges route by it as is. */
   emitKeyed(value: unknown, ts: number, key: Key): void {
+    this.recordsOut++;
     const targets = this.main;
     for (let i = 0; i < targets.length; i++) {
       const t = targets[i] as Target;
@@ -60,6 +66,7 @@ export class Instance implements Output {
   emitSide(tag: string, value: unknown, ts: number): void {
     const targets = this.side.get(tag);
     if (targets === undefined) return;
+    this.recordsOut++;
     for (let i = 0; i < targets.length; i++) deliver(targets[i] as Target, value, ts);
   }
 
@@ -111,6 +118,13 @@ export class Instance implements Output {
     this.forwardWatermark(this.lastWatermark, this.combiner.idleAll);
   }
 
+  /** Records this instance received: over forward edges plus those its exchange inputs handed it. */
+  get recordsIn(): number {
+    let n = this.forwardIn;
+    for (const { exchange } of this.exchangeInputs) n += (exchange.buffers[this.task] as ExchangeBuffer).received;
+    return n;
+  }
+
   /** The operator's current watermark. */
   get watermark(): number {
     return this.lastWatermark;
@@ -132,6 +146,8 @@ export class Instance implements Output {
 }
 
 function deliver(t: Target, value: unknown, ts: number): void {
-  if (t.kind === "forward") t.to.op.processElement(t.input, value, ts, undefined as Key | undefined);
-  else t.exchange.push(value, ts);
+  if (t.kind === "forward") {
+    t.to.forwardIn++;
+    t.to.op.processElement(t.input, value, ts, undefined as Key | undefined);
+  } else t.exchange.push(value, ts);
 }

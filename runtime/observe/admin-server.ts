@@ -1,11 +1,16 @@
 /**
- * The admin HTTP API of a running job: `/healthz` (the process serves), `/readyz` (restored and
- * running), `/metrics` (Prometheus) and `/status` (JSON). `runnel run --admin` serves it locally;
- * the worker pods of a cluster serve it on their pod IP for probes and Prometheus.
+ * The admin HTTP API of a running job. Read-only and unauthenticated (probes, Prometheus):
+ * GET `/healthz` (the process serves), `/readyz` (restored and running), `/metrics`
+ * (Prometheus), `/status` (JSON) and `/savepoints/<id>` (a savepoint's state). Mutating, with
+ * the job's bearer token: POST `/savepoints` (trigger) and POST `/stop` (stop with a savepoint),
+ * both answering 202 with the savepoint's id. `runnel run --admin` serves it locally; the worker
+ * pods of a cluster serve it on their pod IP.
  */
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import type { Registry } from "prom-client";
+import { authorize, type AdminToken } from "./admin-auth.ts";
+import { SavepointRequestError, type SavepointControl } from "./savepoint-control.ts";
 
 /** What the admin API serves. */
 export interface AdminSource {
@@ -14,6 +19,10 @@ export interface AdminSource {
   ready: () => boolean;
   /** The job's status as JSON-serialisable data. */
   status: () => unknown;
+  /** Savepoints and stop-with-savepoint; without it those endpoints answer 501. */
+  savepoints?: SavepointControl;
+  /** The bearer token mutating endpoints require; without one they answer 403. */
+  token?: AdminToken;
 }
 
 /** A started admin server. */
@@ -23,32 +32,148 @@ export interface AdminServer {
   close(): Promise<void>;
 }
 
-function send(res: ServerResponse, code: number, type: string, body: string): void {
-  res.writeHead(code, { "content-type": type, "cache-control": "no-store" });
+/** Largest request body accepted (savepoint options are tiny). */
+const MAX_BODY_BYTES = 16 * 1024;
+
+const ENDPOINTS = "GET /healthz, /readyz, /metrics, /status, /savepoints/<id>; POST /savepoints, /stop";
+
+type Handler = (source: AdminSource, req: IncomingMessage, res: ServerResponse, param: string) => Promise<void> | void;
+
+interface Route {
+  pattern: RegExp;
+  methods: Record<string, Handler>;
+}
+
+function send(res: ServerResponse, code: number, type: string, body: string, headers: Record<string, string> = {}): void {
+  res.writeHead(code, { "content-type": type, "cache-control": "no-store", ...headers });
   res.end(body);
 }
 
-async function route(source: AdminSource, req: IncomingMessage, res: ServerResponse): Promise<void> {
-  const path = (req.url ?? "/").split("?")[0];
-  if (req.method !== "GET") return send(res, 405, "text/plain", "only GET is served here\n");
-  switch (path) {
-    case "/healthz":
-      return send(res, 200, "text/plain", "ok\n");
-    case "/readyz":
-      return source.ready() ? send(res, 200, "text/plain", "ok\n") : send(res, 503, "text/plain", "not ready: restoring or starting\n");
-    case "/metrics":
-      return send(res, 200, source.registry.contentType, await source.registry.metrics());
-    case "/status":
-      return send(res, 200, "application/json", `${JSON.stringify(source.status(), null, 2)}\n`);
-    default:
-      return send(res, 404, "text/plain", "not found; try /healthz, /readyz, /metrics or /status\n");
+function sendJson(res: ServerResponse, code: number, body: unknown, headers: Record<string, string> = {}): void {
+  send(res, code, "application/json", `${JSON.stringify(body, null, 2)}\n`, headers);
+}
+
+/** A request the client got wrong; answered with `status` and the message as JSON. */
+class BadRequest extends Error {
+  readonly status: number;
+  constructor(status: number, message: string) {
+    super(message);
+    this.status = status;
   }
+}
+
+/** Reads a small body; an empty body is {}, anything else must be a JSON object with only `dir` (a non-empty string). */
+async function savepointOptions(req: IncomingMessage): Promise<{ dir?: string }> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req) {
+    size += (chunk as Buffer).length;
+    if (size > MAX_BODY_BYTES) throw new BadRequest(413, `the request body exceeds ${MAX_BODY_BYTES} bytes`);
+    chunks.push(chunk as Buffer);
+  }
+  const text = Buffer.concat(chunks).toString("utf8").trim();
+  if (text === "") return {};
+  let body: unknown;
+  try {
+    body = JSON.parse(text);
+  } catch (err) {
+    throw new BadRequest(400, `the request body is not JSON: ${(err as Error).message}; send {"dir": "<directory>"} or nothing`);
+  }
+  if (body === null || typeof body !== "object" || Array.isArray(body)) throw new BadRequest(400, 'the request body must be a JSON object like {"dir": "<directory>"}');
+  const unknown = Object.keys(body).filter((k) => k !== "dir");
+  if (unknown.length > 0) throw new BadRequest(400, `unknown field${unknown.length > 1 ? "s" : ""} ${unknown.map((k) => `'${k}'`).join(", ")}; the only field is 'dir'`);
+  const dir = (body as { dir?: unknown }).dir;
+  if (dir === undefined) return {};
+  if (typeof dir !== "string" || dir === "") throw new BadRequest(400, "'dir' must be a non-empty string (the directory to write the savepoint into)");
+  return { dir };
+}
+
+/** The savepoint control, or a 501 when this process takes no savepoints. */
+function control(source: AdminSource): SavepointControl {
+  if (!source.savepoints) throw new BadRequest(501, "this process does not take savepoints (savepoints are served by the workers of a distributed job)");
+  return source.savepoints;
+}
+
+/** Answers 401/403 and returns false unless the request carries the configured bearer token. */
+function authorized(source: AdminSource, req: IncomingMessage, res: ServerResponse): boolean {
+  const result = authorize(source.token?.(), req.headers.authorization);
+  if (result.ok) return true;
+  sendJson(res, result.status, { error: result.message }, result.challenge ? { "www-authenticate": result.challenge } : {});
+  return false;
+}
+
+/** POST handler that authorises, parses the options and answers 202 with the savepoint id. */
+function mutation(start: (control: SavepointControl, dir: string | undefined) => Promise<string>): Handler {
+  return async (source, req, res) => {
+    if (!authorized(source, req, res)) {
+      req.resume();
+      return;
+    }
+    const sp = control(source);
+    const { dir } = await savepointOptions(req);
+    const id = await start(sp, dir);
+    sendJson(res, 202, { id }, { location: `/savepoints/${encodeURIComponent(id)}` });
+  };
+}
+
+const ROUTES: Route[] = [
+  { pattern: /^\/healthz$/, methods: { GET: (_s, _q, res) => send(res, 200, "text/plain", "ok\n") } },
+  {
+    pattern: /^\/readyz$/,
+    methods: { GET: (s, _q, res) => (s.ready() ? send(res, 200, "text/plain", "ok\n") : send(res, 503, "text/plain", "not ready: restoring or starting\n")) },
+  },
+  { pattern: /^\/metrics$/, methods: { GET: async (s, _q, res) => send(res, 200, s.registry.contentType, await s.registry.metrics()) } },
+  { pattern: /^\/status$/, methods: { GET: (s, _q, res) => sendJson(res, 200, s.status()) } },
+  { pattern: /^\/savepoints\/?$/, methods: { POST: mutation((c, dir) => c.trigger(dir)) } },
+  {
+    pattern: /^\/savepoints\/([^/]+)$/,
+    methods: {
+      GET: (s, _q, res, id) => {
+        const status = control(s).status(id);
+        if (status === undefined) throw new BadRequest(404, `no savepoint with id '${id}' (ids come from POST /savepoints or POST /stop)`);
+        sendJson(res, 200, status);
+      },
+    },
+  },
+  { pattern: /^\/stop\/?$/, methods: { POST: mutation((c, dir) => c.stopWithSavepoint(dir)) } },
+];
+
+async function route(source: AdminSource, req: IncomingMessage, res: ServerResponse): Promise<void> {
+  const path = (req.url ?? "/").split("?")[0] as string;
+  for (const r of ROUTES) {
+    const m = r.pattern.exec(path);
+    if (!m) continue;
+    const handler = r.methods[req.method ?? ""];
+    if (!handler) {
+      const allowed = Object.keys(r.methods).join(", ");
+      req.resume();
+      return send(res, 405, "text/plain", `method ${req.method} is not allowed on ${path}; allowed: ${allowed}\n`, { allow: allowed });
+    }
+    let param = "";
+    try {
+      param = m[1] === undefined ? "" : decodeURIComponent(m[1]);
+    } catch {
+      throw new BadRequest(400, `malformed percent-encoding in ${path}`);
+    }
+    return handler(source, req, res, param);
+  }
+  req.resume();
+  return send(res, 404, "text/plain", `not found: ${path}; the endpoints are ${ENDPOINTS}\n`);
+}
+
+function fail(res: ServerResponse, err: unknown): void {
+  if (res.headersSent) {
+    res.destroy();
+    return;
+  }
+  if (err instanceof BadRequest || err instanceof SavepointRequestError) return sendJson(res, err.status, { error: err.message });
+  sendJson(res, 500, { error: err instanceof Error ? `${err.name}: ${err.message}` : String(err) });
 }
 
 /** Starts the admin server on host:port (port 0 picks a free one). */
 export async function startAdminServer(source: AdminSource, options: { host: string; port: number }): Promise<AdminServer> {
   const server = createServer((req, res) => {
-    route(source, req, res).catch((err: unknown) => send(res, 500, "text/plain", `${String(err)}\n`));
+    route(source, req, res).catch((err: unknown) => fail(res, err));
   });
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
@@ -57,6 +182,10 @@ export async function startAdminServer(source: AdminSource, options: { host: str
   const { port } = server.address() as AddressInfo;
   return {
     url: `http://${options.host.includes(":") ? `[${options.host}]` : options.host}:${port}`,
-    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeIdleConnections();
+      }),
   };
 }

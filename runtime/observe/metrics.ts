@@ -1,11 +1,26 @@
 /**
  * Prometheus metrics of a running job, read from the engine's progress when scraped (pull, so the
- * hot path does no metric work). Names follow Prometheus conventions: a `runnel_` prefix, base
- * units, `_total` for counters; every series carries the job name.
+ * hot path does no metric work beyond plain counters and preallocated histograms). Names follow
+ * Prometheus conventions: a `runnel_` prefix, base units, `_total` for counters; every series
+ * carries the job name, and `operator`/`task`/`topic`/`partition` where they apply.
  */
 import { collectDefaultMetrics, Counter, Gauge, Registry } from "prom-client";
+import type { EngineState } from "../exec/checkpointing.ts";
 import type { Progress } from "../exec/engine.ts";
 import { MAX_WATERMARK, MIN_WATERMARK } from "../time/watermarks.ts";
+import type { PartitionLag } from "./consumer-lag.ts";
+import { operatorCounts, sinkLatencies } from "./engine-metrics.ts";
+import { CHECKPOINT_SECONDS_BUCKETS, LATENCY_SECONDS_BUCKETS, registerScrapedHistogram, type BucketHistogram } from "./histogram.ts";
+
+/** Checkpoint statistics of a worker (its `checkpointStats`). */
+export interface CheckpointStatsView {
+  /** Size of the last checkpoint, bytes. */
+  lastBytes: number;
+  /** Checkpoints that failed (a failed checkpoint fails the run). */
+  failures: number;
+  /** Durations of completed checkpoints, seconds (absent: no duration histogram). */
+  durations?: BucketHistogram;
+}
 
 /** Where the metrics read from. */
 export interface JobMetricsSource {
@@ -19,6 +34,14 @@ export interface JobMetricsSource {
   dropped?: () => Record<string, number>;
   /** Processing time (for the watermark delay). */
   now?: () => number;
+  /** The engine's sources and instances: per-operator records in/out and sink end-to-end latency. */
+  engineState?: () => EngineState;
+  /** Checkpoint statistics (distributed workers). */
+  checkpoints?: () => CheckpointStatsView;
+  /** Source records that could not be decoded and went to the dead-letter topic. */
+  sourceDeadLetters?: () => number;
+  /** Consumer lag of the Kafka partitions this process reads (called at scrape time only). */
+  consumerLag?: () => Promise<PartitionLag[]>;
 }
 
 /** A counter whose value is a running total kept elsewhere: reset and set at each scrape. */
@@ -78,5 +101,64 @@ export function createJobMetrics(source: JobMetricsSource): Registry {
       if (wm > MIN_WATERMARK && wm < MAX_WATERMARK) this.set({ job }, (now() - wm) / 1000);
     },
   });
+  if (source.engineState) registerEngineMetrics(registry, job, source.engineState);
+  if (source.checkpoints) registerCheckpointMetrics(registry, job, source.checkpoints);
+  const sourceDeadLetters = source.sourceDeadLetters;
+  if (sourceDeadLetters) {
+    totalCounter(registry, "runnel_source_dead_letters_total", "Source records that could not be decoded and went to the dead-letter topic.", ["job"], (c) => c.inc({ job }, sourceDeadLetters()));
+  }
+  const consumerLag = source.consumerLag;
+  if (consumerLag) {
+    new Gauge({
+      name: "runnel_consumer_lag_records",
+      help: "Records between a source partition's end offset (high watermark, refreshed every few seconds) and the position of the task reading it.",
+      labelNames: ["job", "topic", "partition"],
+      registers: [registry],
+      async collect() {
+        this.reset();
+        for (const l of await consumerLag()) this.set({ job, topic: l.topic, partition: String(l.partition) }, l.lag);
+      },
+    });
+  }
   return registry;
+}
+
+function registerEngineMetrics(registry: Registry, job: string, state: () => EngineState): void {
+  const byOperator = (c: Counter, field: "recordsIn" | "recordsOut"): void => {
+    for (const o of operatorCounts(state())) c.inc({ job, operator: o.operator, task: String(o.task) }, o[field]);
+  };
+  totalCounter(registry, "runnel_operator_records_in_total", "Records an operator instance received (sources: records read).", ["job", "operator", "task"], (c) => byOperator(c, "recordsIn"));
+  totalCounter(registry, "runnel_operator_records_out_total", "Records an operator instance emitted (sinks: records written).", ["job", "operator", "task"], (c) => byOperator(c, "recordsOut"));
+  registerScrapedHistogram({
+    registry,
+    name: "runnel_end_to_end_latency_seconds",
+    help: "Processing time at a sink minus the record's event timestamp (ingestion time when the source assigns none).",
+    labelNames: ["job", "operator"],
+    buckets: LATENCY_SECONDS_BUCKETS,
+    read: () => sinkLatencies(state()).map((s) => ({ labels: { job, ...s.labels }, histogram: s.histogram })),
+  });
+}
+
+function registerCheckpointMetrics(registry: Registry, job: string, stats: () => CheckpointStatsView): void {
+  registerScrapedHistogram({
+    registry,
+    name: "runnel_checkpoint_duration_seconds",
+    help: "Time to complete a checkpoint (all tasks of this process).",
+    labelNames: ["job"],
+    buckets: CHECKPOINT_SECONDS_BUCKETS,
+    read: () => {
+      const durations = stats().durations;
+      return durations ? [{ labels: { job }, histogram: durations }] : [];
+    },
+  });
+  new Gauge({
+    name: "runnel_checkpoint_size_bytes",
+    help: "Size of the last completed checkpoint (state changes and metadata written).",
+    labelNames: ["job"],
+    registers: [registry],
+    collect() {
+      this.set({ job }, stats().lastBytes);
+    },
+  });
+  totalCounter(registry, "runnel_checkpoint_failures_total", "Checkpoints that failed.", ["job"], (c) => c.inc({ job }, stats().failures));
 }

@@ -9,6 +9,7 @@ import { ConnectorError } from "../../errors.ts";
 import type { ReadResult, Source, SourceReader } from "../types.ts";
 import { createKafkaClient, type KafkaConnection } from "./client.ts";
 import type { DeadLetterQueue } from "./dead-letter.ts";
+import { CommittedFilter, rawMessages, type RawMessage } from "./read-committed.ts";
 import { staticAssigner } from "./static-assigner.ts";
 
 /** A message as the deserializer sees it. */
@@ -58,8 +59,8 @@ interface PartitionBuffer<T> {
   head: number;
   /** Next offset the task will read (its position in checkpoints). */
   next: number;
-  /** Next offset to accept from fetches: anything below was buffered or rejected already. */
-  seen: number;
+  /** Read-committed filtering of the partition's fetches; its `through` is the offset below which everything was buffered, rejected or skipped. */
+  committed: CommittedFilter;
   paused: boolean;
   closed: boolean;
 }
@@ -104,7 +105,9 @@ class TopicFeed<T> {
   async open(partition: number, position?: unknown): Promise<SourceReader<T>> {
     if (this.starting) throw new ConnectorError(`kafka:${this.options.topic}: partition ${partition} opened after reading started`, false);
     const next = typeof position === "number" ? position : await this.startOffset(partition);
-    const buf: PartitionBuffer<T> = { values: [], offsets: [], head: 0, next, seen: next, paused: false, closed: false };
+    const committed = new CommittedFilter();
+    committed.startAt(next);
+    const buf: PartitionBuffer<T> = { values: [], offsets: [], head: 0, next, committed, paused: false, closed: false };
     this.buffers.set(partition, buf);
     return {
       read: (max) => this.read(partition, buf, max),
@@ -132,7 +135,7 @@ class TopicFeed<T> {
     if (this.failure !== undefined) throw this.failure;
     // Dead letters are written before the position moves past them (at least once). Every
     // rejected message below `seenBefore` had its dead letter queued before this drain began.
-    const seenBefore = buf.seen;
+    const seenBefore = buf.committed.through;
     await this.options.deadLetters?.drain();
     const n = Math.min(max, buf.values.length - buf.head);
     if (n === 0) {
@@ -177,22 +180,21 @@ class TopicFeed<T> {
     await consumer.run({
       autoCommit: false,
       eachBatch: async ({ batch }) => {
-        this.accept(batch.partition, batch.messages);
+        const buf = this.buffers.get(batch.partition);
+        if (buf && !buf.closed) this.accept(batch.partition, buf.committed.accept(rawMessages(batch)));
       },
     });
     await joined;
     for (const [partition, buf] of this.buffers) consumer.seek({ topic, partition, offset: String(buf.next) });
   }
 
-  /** Buffers a fetched batch, dropping what lies before the partition's position. */
-  private accept(partition: number, messages: { offset: string; key: Buffer | null; value: Buffer | null; headers?: IHeaders; timestamp: string }[]): void {
+  /** Buffers committed messages (the filter already dropped what lies before the position or was fetched twice). */
+  private accept(partition: number, messages: RawMessage[]): void {
     const buf = this.buffers.get(partition);
     if (!buf || buf.closed) return;
     for (const m of messages) {
       const offset = Number(m.offset);
-      if (offset < buf.seen) continue; // fetched before the seek took effect, or fetched twice
-      buf.seen = offset + 1;
-      const message: KafkaMessageIn = { topic: this.options.topic, partition, offset, key: m.key, value: m.value, headers: m.headers ?? {}, timestamp: Number(m.timestamp) };
+      const message: KafkaMessageIn = { topic: this.options.topic, partition, offset, key: m.key, value: m.value, headers: (m.headers ?? {}), timestamp: Number(m.timestamp) };
       try {
         buf.values.push(this.deserialize(message));
         buf.offsets.push(offset);

@@ -3,6 +3,8 @@ import type { Collector, Context, Factory, Key, ProcessFunction, RuntimeContext 
 import type { OutputTag } from "../../api/output-tag.ts";
 import type { Sink, SinkWriter } from "../../connectors/types.ts";
 import { JobDefinitionError, userError } from "../../errors.ts";
+import { LatencyRecorder } from "../../observe/histogram.ts";
+import type { Clock } from "../../time/clock.ts";
 import { MIN_WATERMARK } from "../../time/watermarks.ts";
 import type { Operator, OperatorContext, Output } from "../operator.ts";
 
@@ -148,11 +150,15 @@ export interface SinkCounter {
   records: number;
 }
 
-/** Hands records to a sink writer, flushing once per round. */
-export function sinkOperator(sink: Sink<unknown>, counter: SinkCounter): Operator & { writer(): SinkWriter<unknown> } {
+/** Hands records to a sink writer, flushing once per round; `latency` is processing time after the flush minus event time, per record. */
+export function sinkOperator(sink: Sink<unknown>, counter: SinkCounter): Operator & { writer(): SinkWriter<unknown>; readonly latency: LatencyRecorder } {
   let w: SinkWriter<unknown>;
+  let clock: Clock;
+  const latency = new LatencyRecorder(() => clock.now());
   return {
+    latency,
     open: async (ctx) => {
+      clock = ctx.clock;
       w = await sink.open({
         operatorUid: ctx.uid,
         taskIndex: ctx.taskIndex,
@@ -164,9 +170,13 @@ export function sinkOperator(sink: Sink<unknown>, counter: SinkCounter): Operato
     onWatermarkStatus: (wm, idle) => w.onWatermarkStatus?.(wm, idle),
     processElement: (_i: number, value: unknown, ts: number, _k: Key | undefined) => {
       counter.records++;
+      latency.record(ts);
       w.write(value, ts);
     },
-    endRound: () => w.flush(),
+    endRound: async () => {
+      await w.flush();
+      latency.flush(clock.now());
+    },
     prepareCommit: async (id) => (w.prepareCommit ? w.prepareCommit(id) : undefined),
     commit: async (id, prepared) => {
       if (w.commit) await w.commit(id, prepared);

@@ -1,0 +1,39 @@
+/**
+ * The contract between the admin API and whatever takes savepoints (a distributed worker):
+ * trigger one, poll it by id, or stop the job with one. The admin server only speaks HTTP;
+ * the implementation decides how a savepoint is written and when the process exits.
+ */
+
+/** Where a savepoint stands. */
+export type SavepointState = "pending" | "completed" | "failed";
+
+/** A savepoint as GET /savepoints/<id> reports it. */
+export interface SavepointStatus {
+  id: string;
+  state: SavepointState;
+  /** Where it was written (once completed). */
+  path?: string;
+  /** Why it failed. */
+  error?: string;
+}
+
+/** Takes savepoints for the admin API. */
+export interface SavepointControl {
+  /** Starts a savepoint (into `dir`, else the job's default savepoint location); resolves to its id once accepted. */
+  trigger(dir?: string): Promise<string>;
+  /** The status of savepoint `id`, undefined when unknown. */
+  status(id: string): SavepointStatus | undefined;
+  /** Starts stop-with-savepoint: drain, write the savepoint, then exit; resolves to its id once accepted. */
+  stopWithSavepoint(dir?: string): Promise<string>;
+}
+
+/** A savepoint request the implementation refuses (e.g. a stop already in progress); the admin API answers with `status`. */
+export class SavepointRequestError extends Error {
+  /** HTTP status: 409 (conflicts with the job's state) unless told otherwise. */
+  readonly status: number;
+  constructor(message: string, status = 409) {
+    super(message);
+    this.name = "SavepointRequestError";
+    this.status = status;
+  }
+}
