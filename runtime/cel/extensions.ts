@@ -26,8 +26,8 @@ export const DOUBLE_MATH: Readonly<Record<string, (a: number) => number>> = {
   abs: Math.abs,
   ceil: Math.ceil,
   floor: Math.floor,
-  // CEL rounds half away from zero; Math.round rounds half up.
-  round: (a) => Math.sign(a) * Math.round(Math.abs(a)),
+  // CEL rounds half away from zero; Math.round rounds half up (so negatives round as their negation).
+  round: (a) => (a >= 0 ? Math.round(a) : -Math.round(-a)),
   trunc: Math.trunc,
   sqrt: Math.sqrt,
 };

@@ -7,15 +7,27 @@
 import type { AggregateFunction } from "../api/functions.ts";
 import type { Aggregation } from "../spec/generated/types.ts";
 import { recordFn, type RecordFn } from "./expr.ts";
+import { internalized } from "./readers.ts";
 import { KEY, keyOf, toKey, toNumber, type Rec } from "./values.ts";
 
-/** The accumulator: [key, slot of aggregation 0, slot 1, …] (one allocation per window and key). */
-export type AggAcc = unknown[];
+/**
+ * The accumulator: [key, slot of aggregation 0, slot 1, …] (one allocation per window and key),
+ * or, when every aggregation is a plain count, the count itself (see `countsOnly`).
+ */
+export type AggAcc = unknown[] | number;
 
-/** The result: the key and the aggregation values by output name. */
+/** The result: the key (undefined: the partition key is the CEL key itself) and the aggregation values by output name. */
 export interface AggResult {
   key: unknown;
   values: Record<string, unknown>;
+}
+
+/** CEL ints for small counts, made once (bigints are immutable, so results can share them). */
+const smallInts: bigint[] = Array.from({ length: 1024 }, (_, i) => BigInt(i));
+
+/** A count as a CEL int. */
+export function intOf(n: number): bigint {
+  return n < smallInts.length ? (smallInts[n] as bigint) : BigInt(n);
 }
 
 interface Part {
@@ -40,7 +52,7 @@ const cmp = (a: unknown, b: unknown): number => (typeof a === "string" && typeof
 function fnsOf(a: Aggregation): Fns {
   switch (a.fn) {
     case "count":
-      return { init: () => 0, add: (n) => (n as number) + 1, result: (n) => BigInt(n as number), merge: (x, y) => (x as number) + (y as number) };
+      return { init: () => 0, add: (n) => (n as number) + 1, result: (n) => intOf(n as number), merge: (x, y) => (x as number) + (y as number) };
     case "sum":
       // [sum, every value was an int]: a sum of CEL ints stays an int.
       return {
@@ -75,7 +87,7 @@ function fnsOf(a: Aggregation): Fns {
       return {
         init: () => new Set(),
         add: (acc, v) => (acc as Set<unknown>).add(toKey(v)),
-        result: (acc) => BigInt((acc as Set<unknown>).size),
+        result: (acc) => intOf((acc as Set<unknown>).size),
         merge: (x, y) => {
           for (const v of y as Set<unknown>) (x as Set<unknown>).add(v);
           return x;
@@ -120,7 +132,7 @@ function fnsOf(a: Aggregation): Fns {
  */
 export function aggregateFunction(aggs: readonly Aggregation[], path: string, onError: (err: unknown, record: unknown) => void): AggregateFunction<unknown, AggAcc, AggResult> {
   const parts: Part[] = aggs.map((a, i) => ({
-    name: a.name,
+    name: internalized(a.name),
     ...fnsOf(a),
     of: a.of === undefined ? undefined : recordFn(a.of, `${path}[${i}].of`),
     where: a.where === undefined ? undefined : recordFn(a.where, `${path}[${i}].where`, "bool"),
@@ -128,16 +140,18 @@ export function aggregateFunction(aggs: readonly Aggregation[], path: string, on
     plain: a.fn === "count" && a.where === undefined,
     ranked: a.fn === "topN",
   }));
+  if (parts.every((p) => p.plain)) return countsOnly(parts.map((p) => p.name));
   const n = parts.length;
   // Expressions read the key only when some aggregation has one.
   const needsKey = parts.some((p) => p.of !== undefined || p.where !== undefined || p.by !== undefined);
   return {
     createAccumulator: () => {
-      const acc: AggAcc = [null];
+      const acc: unknown[] = [null];
       for (const p of parts) acc.push(p.init());
       return acc;
     },
-    add(record, acc) {
+    add(record, a) {
+      const acc = a as unknown[];
       // The key is the same for every record of an accumulator: read it once.
       if (acc[0] === null) {
         const k = (record as Rec)[KEY];
@@ -160,15 +174,66 @@ export function aggregateFunction(aggs: readonly Aggregation[], path: string, on
       }
       return acc;
     },
-    getResult(acc) {
+    getResult(a) {
+      const acc = a as unknown[];
       const values: Record<string, unknown> = {};
       for (let i = 0; i < n; i++) values[(parts[i] as Part).name] = (parts[i] as Part).result(acc[i + 1]);
       return { key: acc[0], values };
     },
-    merge(a, b) {
+    merge(x, y) {
+      const a = x as unknown[];
+      const b = y as unknown[];
       for (let i = 0; i < n; i++) a[i + 1] = (parts[i] as Part).merge(a[i + 1], b[i + 1]);
       if (a[0] === null) a[0] = b[0];
       return a;
+    },
+  };
+}
+
+/**
+ * Aggregations that are all counts without `where` (the usual "how many per key and window"):
+ * they share one count, kept as a plain number like a typed job's counter, with no expression
+ * to run per record. A string or number key is its own partition key, so the window hands it
+ * back (AggResult.key undefined); any other CEL key (an int, a list, -0) is kept as [key, count].
+ */
+function countsOnly(names: readonly string[]): AggregateFunction<unknown, AggAcc, AggResult> {
+  // Pure, so shared by every step with these names (V8 keeps its code for one set of closures).
+  const id = JSON.stringify(names);
+  let agg = counters.get(id);
+  if (!agg) {
+    agg = countsFunction(names);
+    counters.set(id, agg);
+  }
+  return agg;
+}
+
+const counters = new Map<string, AggregateFunction<unknown, AggAcc, AggResult>>();
+
+function countsFunction(names: readonly string[]): AggregateFunction<unknown, AggAcc, AggResult> {
+  const count = (acc: AggAcc): number => (typeof acc === "number" ? acc : (acc[1] as number));
+  return {
+    createAccumulator: () => 0,
+    add(record, acc) {
+      if (typeof acc !== "number") {
+        acc[1] = (acc[1] as number) + 1;
+        return acc;
+      }
+      if (acc > 0) return acc + 1;
+      const k = (record as Rec)[KEY];
+      // -0 is the one number a partition key does not give back (state keys store it as 0).
+      return typeof k === "string" || (typeof k === "number" && !Object.is(k, -0)) ? 1 : [k ?? null, 1];
+    },
+    getResult(acc) {
+      const n = intOf(count(acc));
+      const values: Record<string, unknown> = {};
+      for (const name of names) values[name] = n;
+      return { key: typeof acc === "number" ? undefined : acc[0], values };
+    },
+    merge(a, b) {
+      if (typeof a === "number" && typeof b === "number") return a + b;
+      // One of them kept its key: keep that form.
+      const keyed = (typeof a === "number" ? b : a) as unknown[];
+      return [keyed[0], count(a) + count(b)];
     },
   };
 }

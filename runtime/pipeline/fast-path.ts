@@ -2,15 +2,20 @@
  * A fast path for the simplest CEL shapes, which are most of a pipeline's expressions: field
  * paths (`record.user`), comparisons of numbers, equality of strings and booleans, arithmetic on
  * doubles (and double with int, as Runnel's registered mixed operators do), a few `math.*`
- * functions, `double()`/`string()` of values already of that type, and `&&`, `||`, `!`. They run as plain closures over cel-js's parsed AST. Whenever a value is
- * not of the exact kind a closure handles (a CEL int, a missing field, a non-bool operand), the
- * closure gives up and the real cel-js evaluator runs instead, so results and errors are cel-js's.
+ * functions, `double()`/`string()` of values already of that type, and `&&`, `||`, `!`. They run
+ * as plain closures over cel-js's parsed AST; field reads go through readers with inline caches
+ * of their own (`readers.ts`). Whenever a value is not of the exact kind a closure handles (a CEL
+ * int, a missing field, a non-bool operand), the closure gives up and the real cel-js evaluator
+ * runs instead, so results and errors are cel-js's.
  */
 import { evaluationEnvironment } from "../cel/environment.ts";
 import { DOUBLE_ARITHMETIC, DOUBLE_MATH } from "../cel/extensions.ts";
+import { FALLBACK as FALLBACK_SYMBOL, fieldReader, internalized, isRecord, readable } from "./readers.ts";
 
-/** Returned by a fast closure that cannot decide: evaluate with cel-js. */
-export const FALLBACK: unique symbol = Symbol("fallback");
+export { FALLBACK } from "./readers.ts";
+
+/** A module-local alias: V8 checks an imported binding for initialisation on every read (several per record here); a local constant is free. */
+const FALLBACK: typeof FALLBACK_SYMBOL = FALLBACK_SYMBOL;
 
 type Fast = (vars: Readonly<Record<string, unknown>>) => unknown;
 
@@ -29,54 +34,24 @@ function build(n: Node): Fast | undefined {
   const args = n.args as unknown[];
   switch (n.op) {
     case "id": {
-      const name = n.args as string;
+      const name = internalized(n.args as string);
       return (v) => (name in v ? v[name] : FALLBACK);
     }
     case "value": {
       const lit = n.args;
       return typeof lit === "string" || typeof lit === "boolean" || typeof lit === "number" || typeof lit === "bigint" ? () => lit : undefined;
     }
-    case ".": {
-      const [inner, field] = args;
-      if (!isNode(inner) || typeof field !== "string") return undefined;
-      if (inner.op === "id") {
-        // The common `record.field`: one closure instead of two.
-        const name = inner.args as string;
-        return (v) => readField(v, name, field);
-      }
-      const obj = build(inner);
-      if (!obj) return undefined;
-      return (v) => {
-        const o = obj(v);
-        if (o === null || typeof o !== "object" || Array.isArray(o) || o instanceof Map) return FALLBACK;
-        const x = (o as Record<string, unknown>)[field];
-        return x === undefined ? FALLBACK : x;
-      };
-    }
+    case ".":
+      return select(args);
     case "==":
     case "!=": {
       const [a, b] = pair(args);
       if (!a || !b) return undefined;
       const neg = n.op === "!=";
       const lit = literal(args[1]);
-      const ref = fieldRef(args[0]);
-      if (ref && lit !== undefined && typeof lit !== "bigint") {
-        // `record.type == 'bid'`: field and literal inlined (readField is one known function V8 inlines).
-        const [name, field] = ref;
-        const tl = typeof lit;
-        return (v) => {
-          const x = readField(v, name, field);
-          return typeof x === tl ? (x === lit) !== neg : FALLBACK;
-        };
-      }
-      if (lit !== undefined && typeof lit !== "bigint") {
-        // The literal inlined, one call less per evaluation.
-        const tl = typeof lit;
-        return (v) => {
-          const x = a(v);
-          return typeof x === tl ? (x === lit) !== neg : FALLBACK;
-        };
-      }
+      // An internalized string literal compares to the generator's and JSON's interned strings by pointer.
+      if (typeof lit === "string") return equalsLiteral(a, internalized(lit), neg);
+      if (lit !== undefined && typeof lit !== "bigint") return equalsLiteral(a, lit as number | boolean, neg);
       return (v) => {
         const x = a(v);
         const y = b(v);
@@ -91,22 +66,9 @@ function build(n: Node): Fast | undefined {
     case ">=": {
       const [a, b] = pair(args);
       if (!a || !b) return undefined;
-      const cmp = n.op === "<" ? (x: number, y: number) => x < y : n.op === "<=" ? (x: number, y: number) => x <= y : n.op === ">" ? (x: number, y: number) => x > y : (x: number, y: number) => x >= y;
       const lit = literal(args[1]);
-      const ref = fieldRef(args[0]);
-      if (ref && typeof lit === "number") {
-        const [name, field] = ref;
-        return (v) => {
-          const x = readField(v, name, field);
-          return typeof x === "number" ? cmp(x, lit) : FALLBACK;
-        };
-      }
-      if (typeof lit === "number") {
-        return (v) => {
-          const x = a(v);
-          return typeof x === "number" ? cmp(x, lit) : FALLBACK;
-        };
-      }
+      if (typeof lit === "number") return compareLiteral(n.op, a, lit);
+      const cmp = n.op === "<" ? (x: number, y: number) => x < y : n.op === "<=" ? (x: number, y: number) => x <= y : n.op === ">" ? (x: number, y: number) => x > y : (x: number, y: number) => x >= y;
       return (v) => {
         const x = a(v);
         const y = b(v);
@@ -124,22 +86,8 @@ function build(n: Node): Fast | undefined {
       const mod = n.op === "%";
       const concat = n.op === "+";
       const lit = literal(args[1]);
-      if ((typeof lit === "number" && !mod) || typeof lit === "bigint") {
-        // `record.price * 0.908`, `record.auction % 123`: a number with a literal, inlined.
-        const y = Number(lit);
-        const ref = fieldRef(args[0]);
-        if (ref) {
-          const [name, field] = ref;
-          return (v) => {
-            const x = readField(v, name, field);
-            return typeof x === "number" ? f(x, y) : FALLBACK;
-          };
-        }
-        return (v) => {
-          const x = a(v);
-          return typeof x === "number" ? f(x, y) : FALLBACK;
-        };
-      }
+      // `record.price * 0.908`, `record.auction % 123`: a number with a literal (no double % double in CEL).
+      if ((typeof lit === "number" && !mod) || typeof lit === "bigint") return arithmeticLiteral(f, a, Number(lit));
       return (v) => {
         const x = a(v);
         const y = b(v);
@@ -203,19 +151,89 @@ function build(n: Node): Fast | undefined {
   }
 }
 
-/** `var.field` as [var, field], or undefined. */
-function fieldRef(node: unknown): [string, string] | undefined {
-  if (!isNode(node) || node.op !== ".") return undefined;
-  const [inner, field] = node.args as [unknown, unknown];
-  return isNode(inner) && inner.op === "id" && typeof field === "string" ? [inner.args as string, field] : undefined;
+/** `x.field`: `variable.field` by a reader of its own (`readers.ts`); a nested path by one shared closure. */
+function select(args: unknown[]): Fast | undefined {
+  const [inner, field] = args;
+  // Inherited names (`constructor`, `toString`) are not fields of a map: cel-js decides.
+  if (!isNode(inner) || typeof field !== "string" || !readable(field)) return undefined;
+  if (inner.op === "id") return fieldReader(inner.args as string, field);
+  const obj = build(inner);
+  if (!obj) return undefined;
+  const name = internalized(field);
+  return (v) => {
+    // FALLBACK from the inner closure is no plain object either.
+    const o = obj(v);
+    if (!isRecord(o)) return FALLBACK;
+    const x = o[name];
+    return x === undefined ? FALLBACK : x;
+  };
 }
 
-/** Reads `v[name][field]` as CEL would select it from a map, or FALLBACK (not a map, no such key). */
-function readField(v: Readonly<Record<string, unknown>>, name: string, field: string): unknown {
-  const o = v[name];
-  if (o === null || typeof o !== "object" || Array.isArray(o) || o instanceof Map) return FALLBACK;
-  const x = (o as Record<string, unknown>)[field];
-  return x === undefined ? FALLBACK : x;
+/**
+ * `x == 'bid'`, `x != 5.5`: one closure per literal type and operator, so `typeof` is tested
+ * against a constant and the comparison is a single instruction.
+ */
+function equalsLiteral(a: Fast, lit: string | number | boolean, neg: boolean): Fast {
+  if (typeof lit === "string") {
+    return neg
+      ? (v) => {
+          const x = a(v);
+          return typeof x === "string" ? x !== lit : FALLBACK;
+        }
+      : (v) => {
+          const x = a(v);
+          return typeof x === "string" ? x === lit : FALLBACK;
+        };
+  }
+  if (typeof lit === "number") {
+    return neg
+      ? (v) => {
+          const x = a(v);
+          return typeof x === "number" ? x !== lit : FALLBACK;
+        }
+      : (v) => {
+          const x = a(v);
+          return typeof x === "number" ? x === lit : FALLBACK;
+        };
+  }
+  return (v) => {
+    const x = a(v);
+    return typeof x === "boolean" ? (x === lit) !== neg : FALLBACK;
+  };
+}
+
+/** `x < 5.5` and the like: the operator inlined (no comparison function called per record). */
+function compareLiteral(op: string, a: Fast, y: number): Fast {
+  switch (op) {
+    case "<":
+      return (v) => {
+        const x = a(v);
+        return typeof x === "number" ? x < y : FALLBACK;
+      };
+    case "<=":
+      return (v) => {
+        const x = a(v);
+        return typeof x === "number" ? x <= y : FALLBACK;
+      };
+    case ">":
+      return (v) => {
+        const x = a(v);
+        return typeof x === "number" ? x > y : FALLBACK;
+      };
+    default:
+      return (v) => {
+        const x = a(v);
+        return typeof x === "number" ? x >= y : FALLBACK;
+      };
+  }
+}
+
+/** A double with a literal (double, or int as the registered mixed operators take it). */
+function arithmeticLiteral(f: (x: number, y: number) => number, a: Fast, y: number): Fast {
+  return (v) => {
+    const x = a(v);
+    return typeof x === "number" ? f(x, y) : FALLBACK;
+  };
 }
 
 /** The value of a literal node (a string, number, boolean or CEL int), or undefined. */

@@ -125,7 +125,7 @@ export function compileSinks(ctx: CompileContext): Map<string, CollectSink<unkno
     const path = `.spec.pipeline.sinks[${index}]`;
     const input = inputStream(ctx, spec.input, `${path}.input`);
     // Serialisers turn CEL ints into JSON numbers themselves (toJson), so only Redis records are reshaped here.
-    const shape: Shape = spec.redis ? redisShape(spec.redis, path) : (r) => r;
+    const shape: Shape | undefined = spec.redis ? redisShape(spec.redis, path) : undefined;
     const override = ctx.options.sinkOverride;
     let target: Sink<unknown> | undefined;
     let write = shape;
@@ -134,11 +134,13 @@ export function compileSinks(ctx: CompileContext): Map<string, CollectSink<unkno
       collected.set(spec.id, c);
       target = c;
       // Collected records are compared by tests: hand them over without the carried key.
-      write = (r) => withoutKey(plain(shape(r)));
+      write = shape ? (r) => withoutKey(plain(shape(r))) : (r) => withoutKey(plain(r));
     } else if (typeof override === "function") target = override(spec);
     target ??= localTarget(ctx, spec, toStdout > 1 ? spec.id : undefined);
     const uid = claimUid(ctx, ctx.uids.has(spec.id) ? `sink.${spec.id}` : spec.id, path);
-    input.stream.sink(shaped(target, write, counter(ctx.metrics.dropped, `${spec.id}/expression-error`)), { uid, name: spec.id });
+    // Records a sink writes as they are go to it directly: no adapter call per record.
+    const sink = write ? shaped(target, write, counter(ctx.metrics.dropped, `${spec.id}/expression-error`)) : target;
+    input.stream.sink(sink, { uid, name: spec.id });
   });
   return collected;
 }

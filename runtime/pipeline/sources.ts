@@ -15,6 +15,7 @@ import { claimUid, type CompileContext } from "./context.ts";
 import { PipelineError } from "./errors.ts";
 import { recordFn } from "./expr.ts";
 import { generateAll, GENERATED_TS, manifestGenerator } from "./generator.ts";
+import { internalized } from "./readers.ts";
 import { toNumber } from "./values.ts";
 
 /** Default event time of the first generated record: fixed, so local runs are reproducible. */
@@ -88,7 +89,7 @@ function loadTable(ctx: CompileContext, spec: SourceSpec, path: string): Record<
 function timestampFn(t: EventTime, path: string): (r: unknown) => number {
   let read: (r: unknown) => unknown;
   if (t.field !== undefined) {
-    const field = t.field;
+    const field = internalized(t.field);
     read = (r) => (r as Record<string, unknown>)[field];
   } else {
     const f = recordFn(t.expression as string, `${path}.timestamp.expression`, "int");
@@ -98,7 +99,7 @@ function timestampFn(t: EventTime, path: string): (r: unknown) => number {
   const convert = format === "iso-8601" ? (v: unknown) => (typeof v === "string" ? Date.parse(v) : Number.NaN) : format === "epoch-seconds" ? (v: unknown) => toNumber(v) * 1000 : toNumber;
   if (t.field !== undefined && format === "epoch-millis") {
     // The common case, without the general path's conversions.
-    const field = t.field;
+    const field = internalized(t.field);
     return (r) => {
       const v = (r as Record<string, unknown>)[field];
       return typeof v === "number" && Number.isFinite(v) ? v : typeof v === "bigint" ? Number(v) : 0;

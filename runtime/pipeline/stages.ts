@@ -17,49 +17,73 @@ export type Body = (record: unknown, key: unknown, ctx: Context, out: Collector<
 
 /** One step inside a process node. */
 export interface Stage {
-  process(record: unknown, c: Context, out: Collector<unknown>): void;
+  body: Body;
+  /** Whether records carry a key to read (records of a stream that is not keyed carry none). */
+  keyed: boolean;
+  onError: (err: unknown, record: unknown, c: Context | undefined) => void;
   next: Stage | undefined;
 }
 
-function stageOf(ctx: CompileContext, step: Step, input: Handle, body: Body): Stage {
-  const onError = onErrorPolicy(ctx, step);
-  // Records of a stream that is not keyed carry no key: skip the lookup.
-  const keyed = input.keyed;
-  // One forwarding collector per stage, re-pointed per call: no allocation per record.
-  const forward = {
-    c: undefined as unknown as Context,
-    out: undefined as unknown as Collector<unknown>,
-    collect(v: unknown): void {
-      const next = stage.next;
-      if (next) next.process(v, forward.c, forward.out);
-      else forward.out.collect(v);
-    },
-  };
-  const stage: Stage = {
-    next: undefined,
-    process(record, c, out) {
-      forward.c = c;
-      forward.out = out;
+/**
+ * The stage chain from `stage` on as one function of a record, for one task's context and
+ * output. Each stage's body gets the next stage itself as its collector, so a record passes
+ * from step to step with one call per step and nothing re-pointed per record.
+ */
+function link(stage: Stage, c: Context, out: Collector<unknown>): (record: unknown) => void {
+  const { body, keyed, onError } = stage;
+  const downstream: Collector<unknown> = stage.next ? { collect: link(stage.next, c, out) } : out;
+  if (!keyed) {
+    return (record) => {
       try {
-        body(record, keyed ? keyOf(record) : null, c, forward);
+        body(record, null, c, downstream);
+      } catch (err) {
+        onError(err, record, c);
+      }
+    };
+  }
+  return (record) => {
+    try {
+      body(record, keyOf(record), c, downstream);
+    } catch (err) {
+      onError(err, record, c);
+    }
+  };
+}
+
+/** The process function of a node whose first stage is `first` (the chain is linked on the first record, when fusing is over). */
+function nodeFunction(first: Stage): ProcessFunction<unknown, unknown> {
+  const { body, keyed, onError } = first;
+  let downstream: Collector<unknown> | undefined;
+  let linkedC: Context | undefined;
+  let linkedOut: Collector<unknown> | undefined;
+  return {
+    processElement(record, c, out) {
+      // The operator passes the same context and collector every time; relink should it not.
+      if (downstream === undefined || c !== linkedC || out !== linkedOut) {
+        linkedC = c;
+        linkedOut = out;
+        downstream = first.next ? { collect: link(first.next, c, out) } : out;
+      }
+      // The first stage runs right here: one call less per record.
+      try {
+        body(record, keyed ? keyOf(record) : null, c, downstream);
       } catch (err) {
         onError(err, record, c);
       }
     },
   };
-  return stage;
 }
 
 /** Adds a step as a process node, or as the next stage of its input's node when it is that stream's only reader. */
 export function processStep(ctx: CompileContext, step: Step, input: Handle, body: Body): DataStream<unknown> {
-  const stage = stageOf(ctx, step, input, body);
+  const stage: Stage = { body, keyed: input.keyed, onError: onErrorPolicy(ctx, step), next: undefined };
   const ref = step.input ?? "";
   if (input.stage && input.stage.next === undefined && parseRef(ref).output === undefined && ctx.readers.get(ref) === 1) {
     input.stage.next = stage;
     return input.stream;
   }
-  const fn: ProcessFunction<unknown, unknown> = { processElement: (record, c, out) => stage.process(record, c, out) };
-  const stream = input.stream.process<unknown>(() => fn, { uid: stepUid(step), name: step.id });
+  // One function per task: each links the chain to its own context and output.
+  const stream = input.stream.process<unknown>(() => nodeFunction(stage), { uid: stepUid(step), name: step.id });
   ctx.deadLetterProducers.push(stream);
   ctx.stages.set(stream, stage);
   return stream;

@@ -10,7 +10,8 @@ import type { Step } from "../spec/generated/types.ts";
 import { counter, deadLetterSender, type CompileContext, type Handle } from "./context.ts";
 import { PipelineError } from "./errors.ts";
 import { fieldsFn, recordFn } from "./expr.ts";
-import { processStep, type Stage } from "./stages.ts";
+import { processStep, type Body, type Stage } from "./stages.ts";
+import { internalized } from "./readers.ts";
 import { carryKey, KEY, toNumber, type Rec } from "./values.ts";
 
 function lastStage(s: Stage | undefined): Stage | undefined {
@@ -41,12 +42,19 @@ export function compileFilter(ctx: CompileContext, step: Step, path: string, inp
   const rejected = new OutputTag<unknown>(`${step.id}.rejected`);
   const drop = counter(ctx.metrics.dropped, `${step.id}/${reason}`);
   const dead = deadLetterSender(ctx, step.id, reason);
-  const stream = processStep(ctx, step, input, (r, k, c, out) => {
-    if (cond(r, k) === true) out.collect(r);
-    else if (onReject === "dead-letter") dead(c, r);
-    else if (onReject === "side-output") c.output(rejected, r);
-    else drop();
-  });
+  // One body per rejection mode: a dropping filter (the usual one) decides nothing else per record.
+  const body: Body =
+    onReject === "drop"
+      ? (r, k, _c, out) => {
+          if (cond(r, k) === true) out.collect(r);
+          else drop();
+        }
+      : (r, k, c, out) => {
+          if (cond(r, k) === true) out.collect(r);
+          else if (onReject === "dead-letter") dead(c, r);
+          else c.output(rejected, r);
+        };
+  const stream = processStep(ctx, step, input, body);
   publish(ctx, step, stream, input.keyed, onReject === "side-output" ? { rejected } : {});
 }
 
@@ -92,12 +100,11 @@ export function compileProject(ctx: CompileContext, step: Step, path: string, in
   const build = fieldsFn(p.fields, `${path}.project.fields`, ["record", "key"]);
   const keep = p.keep === true;
   const drop = p.drop ?? [];
-  const scope: { record: unknown; key: unknown } = { record: undefined, key: undefined };
   const carry = carrier(input);
   const stream = processStep(ctx, step, input, (r, k, _c, out) => {
-    scope.record = r;
-    scope.key = k;
-    const fields = build(scope);
+    // A fresh scope per record: storing each (young) record into one long-lived scope object
+    // costs a write barrier per record, more than this short-lived allocation.
+    const fields = build({ record: r, key: k });
     let rec: Rec = fields;
     if (keep) {
       rec = { ...(r as Rec), ...fields };
@@ -112,7 +119,7 @@ export function compileProject(ctx: CompileContext, step: Step, path: string, in
 export function compileExplode(ctx: CompileContext, step: Step, path: string, input: Handle): void {
   const x = step.explode as NonNullable<Step["explode"]>;
   const list = recordFn(x.expression, `${path}.explode.expression`, "list");
-  const as = x.as;
+  const as = x.as === undefined ? undefined : internalized(x.as);
   const keepParent = x.keepParent !== false;
   const carry = carrier(input);
   const stream = processStep(ctx, step, input, (r, k, _c, out) => {
@@ -132,9 +139,11 @@ export function compileExplode(ctx: CompileContext, step: Step, path: string, in
  */
 export function compileKeyBy(ctx: CompileContext, step: Step, path: string, input: Handle, shared: boolean): void {
   const key = recordFn((step.keyBy as NonNullable<Step["keyBy"]>).key, `${path}.keyBy.key`, "dyn");
+  // A local copy of the import: V8 checks an imported binding for initialisation on every read.
+  const keySymbol: typeof KEY = KEY;
   const stream = processStep(ctx, step, input, (r, k, _c, out) => {
     const rec = shared ? { ...(r as Rec) } : (r as Rec);
-    rec[KEY] = key(r, k);
+    rec[keySymbol] = key(r, k);
     out.collect(rec);
   });
   publish(ctx, step, stream, true);
@@ -177,7 +186,7 @@ export function compileScore(ctx: CompileContext, step: Step, path: string, inpu
   const features = s.features.map((f, i) => ({ weight: f.weight, value: recordFn(f.expression, `${path}.score.features[${i}].expression`, "double") }));
   const intercept = s.intercept ?? 0;
   const logistic = (s.model ?? "logistic") === "logistic";
-  const as = s.as ?? "score";
+  const as = internalized(s.as ?? "score");
   const th = s.threshold;
   const carry = carrier(input);
   const stream = processStep(ctx, step, input, (r, k, _c, out) => {

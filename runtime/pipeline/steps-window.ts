@@ -20,7 +20,10 @@ import { carryKey, KEY, toKey, type Rec } from "./values.ts";
 /** The input as a keyed stream (partitioned by the key on the record); an error when it is not keyed. */
 export function keyedInput(input: Handle, step: Step, path: string): KeyedStream<Key, unknown> {
   if (!input.keyed) throw new PipelineError(`${path}.input`, `step ${JSON.stringify(step.id)} needs a keyed input`, "put a keyBy step before it");
-  return input.stream.keyBy((r) => toKey((r as Rec)[KEY]));
+  // Local copies of the imports: V8 checks an imported binding for initialisation on every read.
+  const key: typeof KEY = KEY;
+  const normalise = toKey;
+  return input.stream.keyBy((r) => normalise((r as Rec)[key]));
 }
 
 function assignerOf(w: NonNullable<Step["window"]>): WindowAssigner {
@@ -37,6 +40,19 @@ function assignerOf(w: NonNullable<Step["window"]>): WindowAssigner {
   }
 }
 
+/** A number → CEL int conversion that remembers its last result (window bounds repeat across keys). */
+function cachedInt(): (n: number) => bigint {
+  let last = Number.NaN;
+  let big = 0n;
+  return (n) => {
+    if (n !== last) {
+      last = n;
+      big = BigInt(n);
+    }
+    return big;
+  };
+}
+
 /** window: keyed event-time windows with aggregations; the default output or `select`. */
 export function compileWindow(ctx: CompileContext, step: Step, path: string, input: Handle): void {
   const w = step.window as NonNullable<Step["window"]>;
@@ -47,14 +63,19 @@ export function compileWindow(ctx: CompileContext, step: Step, path: string, inp
   const late = new OutputTag<unknown>(`${step.id}.late`);
   if (w.lateOutput === true) windowed = windowed.sideOutputLateData(late);
   const select = w.select ? fieldsFn(w.select, `${path}.window.select`, ["record", "key", "window"]) : undefined;
+  // Window bounds as CEL ints, converted once per window rather than once per key: every key's
+  // result of one window carries the same (immutable) bigints.
+  const start = cachedInt();
+  const end = cachedInt();
   const stream = windowed.aggregate<AggAcc, AggResult, unknown>(
     agg,
     (res, info) => {
-      const start = BigInt(info.window.start);
-      const end = BigInt(info.window.end);
-      const record: Rec = { key: res.key, windowStart: start, windowEnd: end, ...res.values };
-      const out: Rec = select ? select({ record, key: res.key, window: { start, end } }) : record;
-      out[KEY] = res.key;
+      const s = start(info.window.start);
+      const e = end(info.window.end);
+      const key = res.key === undefined ? info.key : res.key;
+      const record: Rec = { key, windowStart: s, windowEnd: e, ...res.values };
+      const out: Rec = select ? select({ record, key, window: { start: s, end: e } }) : record;
+      out[KEY] = key;
       return out;
     },
     { uid: stepUid(step), name: step.id },

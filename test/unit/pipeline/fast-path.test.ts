@@ -30,6 +30,9 @@ const expressions = [
   "record.a != 246.0",
   "record.a >= 0",
   "record.type == 3",
+  "record.size",
+  "record.constructor",
+  "record.nested.size > 0.0",
 ];
 
 const records: Record<string, unknown>[] = [
@@ -39,7 +42,11 @@ const records: Record<string, unknown>[] = [
   { type: "bid", a: 7n, b: 8n, flag: true, s: "z", nested: { x: 3n } },
   { type: 3, a: "str", flag: "yes" },
   {},
+  { type: "bid", a: 1.5, size: 2.5, nested: new Map([["size", 4.5]]) },
 ];
+
+// Records that are not plain objects: CEL reads a Map's entries, not its properties; a list has no fields.
+const others: unknown[] = [new Map<string, unknown>([["type", "bid"], ["a", 246], ["size", 1.5]]), [1, 2]];
 
 /** cel-js's own outcome: the value or the error. */
 function slow(expr: string, vars: Record<string, unknown>): unknown {
@@ -62,7 +69,7 @@ describe("CEL fast path", () => {
   it.each(expressions)("%s: same results as cel-js", (expr) => {
     const fast = fastPath(expr, ["record", "key"]);
     const compiled = celExpression(expr, ".test", "dyn", ["record", "key"]);
-    for (const record of records) {
+    for (const record of [...records, ...others]) {
       const vars = { record, key: "k1" };
       const want = slow(expr, vars);
       let got: unknown;
