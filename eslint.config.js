@@ -3,7 +3,7 @@ import js from "@eslint/js";
 import tseslint from "typescript-eslint";
 
 export default tseslint.config(
-  { ignores: ["node_modules/**", "crds/**", "charts/**", "docs/**"] },
+  { ignores: ["node_modules/**", "crds/**", "charts/**", "docs/**", ".scratch/**"] },
   js.configs.recommended,
   ...tseslint.configs.recommendedTypeChecked,
   {

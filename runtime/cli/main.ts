@@ -49,5 +49,8 @@ export async function main(argv: string[]): Promise<number> {
 }
 
 if (import.meta.main) {
-  process.exitCode = await main(process.argv.slice(2));
+  const code = await main(process.argv.slice(2));
+  process.exitCode = code;
+  // A worker is a pod's process: once it is done, it exits, whatever client sockets linger.
+  if (process.argv[2] === "worker") process.exit(code);
 }

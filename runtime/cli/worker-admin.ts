@@ -35,8 +35,7 @@ export async function serveWorkerAdmin(w: Worker, options: { at: { host: string;
     sourceDeadLetters: () => w.poisoned(),
     consumerLag: () => lag.read(),
   });
-  // The worker offers savepoints once the lead's SavepointControl lands on it.
-  const savepoints = (w as { savepoints?: SavepointControl }).savepoints;
+  const savepoints: SavepointControl | undefined = w.savepoints;
   const server = await startAdminServer(
     {
       registry,

@@ -29,6 +29,8 @@ Options:
   --brokers <host:port,...>    Kafka brokers (default spec.kafka.bootstrapServers)
   --state-dir <dir>            folder of the tasks' LevelDB stores (default .runnel/worker)
   --heap-state                 keep keyed state on the heap (rebuilt from the changelog at each start)
+  --restore-from <dir>         start from this savepoint (a folder every worker sees); later restarts resume from checkpoints
+  --allow-non-restored-state   restore even when the savepoint holds state of operators the job no longer has (that state is dropped)
   --delivery <mode>            exactly-once or at-least-once (default spec.checkpoint.mode)
   --checkpoint-interval <ms>   time between checkpoints (default spec.checkpoint.interval)
   --admin <host:port>          serve the admin API (default $POD_IP:9249 in a pod; none elsewhere):
@@ -66,6 +68,8 @@ export async function worker(argv: string[]): Promise<number> {
         brokers: { type: "string" },
         "state-dir": { type: "string" },
         "heap-state": { type: "boolean" },
+        "restore-from": { type: "string" },
+        "allow-non-restored-state": { type: "boolean" },
         delivery: { type: "string" },
         "checkpoint-interval": { type: "string" },
         admin: { type: "string" },
@@ -98,6 +102,8 @@ export async function worker(argv: string[]): Promise<number> {
       ...(brokers === undefined ? {} : { brokers }),
       stateDir: values["state-dir"] ?? ".runnel/worker",
       heapState: values["heap-state"] === true,
+      ...(values["restore-from"] === undefined ? {} : { restoreFrom: values["restore-from"] }),
+      allowNonRestoredState: values["allow-non-restored-state"] === true,
       ...(delivery === undefined ? {} : { delivery }),
       ...(values["checkpoint-interval"] === undefined ? {} : { checkpointIntervalMs: positiveInt("checkpoint-interval", values["checkpoint-interval"], 5000) }),
     });

@@ -13,7 +13,11 @@ import type { KafkaConnection } from "../connectors/kafka/client.ts";
 import { CheckpointError } from "../errors.ts";
 import type { Checkpointer } from "../exec/checkpointer.ts";
 import type { EngineState } from "../exec/checkpointing.ts";
+import type { Key } from "../api/functions.ts";
+import { parseStoreKey } from "../checkpoint/format.ts";
+import { taskOfKey } from "../exec/hash.ts";
 import { DIRTY_KEY, RESERVED_PREFIX, type KeyedStateBackend } from "../state/backend.ts";
+import { decodeKey } from "../state/table.ts";
 import { changelogMessages, replayChangelog, writeSentinels, type TaskMeta, type TaskReplay } from "./changelog.ts";
 import { TaskProducer, type Delivery, type InputOffsets } from "./transactions.ts";
 import { transactionalId } from "./topics.ts";
@@ -22,6 +26,8 @@ import { transactionalId } from "./topics.ts";
 const MARKER_KEY = `${RESERVED_PREFIX}checkpoint`;
 
 interface Marker {
+  /** The changelog the marker refers to (another generation's store is rebuilt). */
+  changelog: string;
   /** Changelog offset of the metadata record this store state equals. */
   metaOffset: number;
   meta: TaskMeta;
@@ -39,6 +45,8 @@ export interface KafkaCheckpointerOptions {
   workerId: string;
   /** Kafka topic of a source uid (input offsets committed for lag); absent for other sources. */
   inputTopics: Map<string, string>;
+  /** A savepoint to start from: tasks without checkpoints in the changelog take their state and positions from it. */
+  savepoint?: { meta: CheckpointMetadata; tasks: TaskSnapshot[] };
   /** Called after every completed checkpoint with its duration and size (bytes of changelog values). */
   onCheckpoint?: (info: { id: number; durationMs: number; bytes: number }) => void;
 }
@@ -71,12 +79,14 @@ export function kafkaCheckpointer(options: KafkaCheckpointerOptions): KafkaCheck
       const backend = engine.backends[t] as KeyedStateBackend;
       const markerBytes = await backend.readReserved(MARKER_KEY);
       const dirty = (await backend.readReserved(DIRTY_KEY)) !== undefined;
-      const marker = markerBytes && !dirty ? (deserialize(markerBytes) as Marker) : undefined;
+      const stored = markerBytes && !dirty ? (deserialize(markerBytes) as Marker) : undefined;
+      const marker = stored?.changelog === options.changelogTopic ? stored : undefined;
       if (!marker && backend.store.persistent) await backend.store.clear();
       replays.push({ task: t, from: marker ? marker.metaOffset + 1 : 0, changes: new Map(), meta: marker?.meta, metaOffset: marker?.metaOffset ?? -1 });
     }
     await replayChangelog({ connection: options.connection, topic: options.changelogTopic, readerGroup: `${prefix}.restore.${options.workerId}`, replays, sentinels });
-    if (replays.every((r) => r.meta === undefined)) return undefined;
+    const fromSavepoint = new Set(replays.filter((r) => r.meta === undefined).map((r) => r.task));
+    if (fromSavepoint.size === replays.length && !options.savepoint) return undefined;
     const tasks: TaskSnapshot[] = [];
     const meta: CheckpointMetadata = {
       version: FORMAT_VERSION,
@@ -99,7 +109,7 @@ export function kafkaCheckpointer(options: KafkaCheckpointerOptions): KafkaCheck
       if (r.meta && r.meta.job !== engine.graph.name) throw new CheckpointError(`changelog '${options.changelogTopic}' belongs to job '${r.meta.job}', not '${engine.graph.name}'`, false);
       // A persistent store takes the replay directly (with its new marker); heap state goes through the snapshot.
       if (backend.store.persistent) {
-        const marker: [string, Uint8Array][] = r.meta ? [[MARKER_KEY, serialize({ metaOffset: r.metaOffset, meta: r.meta } satisfies Marker)]] : [];
+        const marker: [string, Uint8Array][] = r.meta ? [[MARKER_KEY, serialize({ changelog: options.changelogTopic, metaOffset: r.metaOffset, meta: r.meta } satisfies Marker)]] : [];
         await backend.applyChanges({ puts, dels }, marker);
       }
       tasks[r.task] = { entries: backend.store.persistent ? [] : puts, timers: r.meta?.timers ?? {}, operators: {} };
@@ -109,6 +119,7 @@ export function kafkaCheckpointer(options: KafkaCheckpointerOptions): KafkaCheck
       for (const [uid, ts] of Object.entries(r.meta.maxTimestamps)) (meta.sourceMaxTimestamps[uid] ??= [])[r.task] = ts;
       for (const [uid, p] of Object.entries(r.meta.sinks)) (meta.sinks[uid] ??= [])[r.task] = p;
     }
+    if (options.savepoint && fromSavepoint.size > 0) addSavepointShare(options.savepoint, fromSavepoint, engine.parallelism, meta, tasks);
     return { meta, tasks };
   }
 
@@ -144,7 +155,7 @@ export function kafkaCheckpointer(options: KafkaCheckpointerOptions): KafkaCheck
     const p = producer(t);
     const metaOffset = await p.sendToPartition(options.changelogTopic, t, messages);
     await p.commit(offsets);
-    await backend.applyChanges(changes, [[MARKER_KEY, serialize({ metaOffset, meta } satisfies Marker)]]);
+    await backend.applyChanges(changes, [[MARKER_KEY, serialize({ changelog: options.changelogTopic, metaOffset, meta } satisfies Marker)]]);
     for (const node of engine.graph.nodes) {
       const prepared = sinks[node.uid];
       if (prepared !== undefined) await engine.instances[node.id]?.[t]?.op.commit?.(id, prepared);
@@ -172,4 +183,29 @@ export function kafkaCheckpointer(options: KafkaCheckpointerOptions): KafkaCheck
       }
     },
   };
+}
+
+/**
+ * Adds to a restore the savepoint's share of the tasks that have no checkpoint of their own yet:
+ * their keys' state and timers (the engine re-splits by key) and their input positions.
+ */
+function addSavepointShare(sp: { meta: CheckpointMetadata; tasks: TaskSnapshot[] }, share: Set<number>, parallelism: number, meta: CheckpointMetadata, tasks: TaskSnapshot[]): void {
+  const mine = (key: Key): boolean => share.has(taskOfKey(key, parallelism));
+  const entries: [string, Uint8Array][] = [];
+  const timers: Record<string, TimerSnapshot> = {};
+  for (const snap of sp.tasks) {
+    if (!snap) continue;
+    for (const e of snap.entries) if (mine(decodeKey(parseStoreKey(e[0]).encodedKey))) entries.push(e);
+    for (const [uid, t] of Object.entries(snap.timers)) {
+      const into = (timers[uid] ??= { event: [], processing: [] });
+      into.event.push(...t.event.filter(([, k]) => mine(k)));
+      into.processing.push(...t.processing.filter(([, k]) => mine(k)));
+    }
+  }
+  tasks.push({ entries, timers, operators: {} });
+  for (const t of share) {
+    for (const [uid, positions] of Object.entries(sp.meta.sources)) if (positions[t] !== undefined) (meta.sources[uid] ??= [])[t] = positions[t];
+    for (const [uid, ts] of Object.entries(sp.meta.sourceMaxTimestamps)) if (ts[t] !== undefined) (meta.sourceMaxTimestamps[uid] ??= [])[t] = ts[t];
+  }
+  meta.id = Math.max(meta.id, 0);
 }

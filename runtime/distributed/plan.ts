@@ -9,7 +9,7 @@ import type { Key } from "../api/functions.ts";
 import type { KafkaConnection } from "../connectors/kafka/client.ts";
 import { JobDefinitionError } from "../errors.ts";
 import type { GraphEdge, GraphNode, JobGraph } from "../graph/graph.ts";
-import { repartitionSink, repartitionSource } from "./repartition.ts";
+import { repartitionSink, repartitionSource, type DrainProgress, type RepartitionWriter } from "./repartition.ts";
 import { repartitionTopic, type InternalTopic } from "./topics.ts";
 
 /** The graph a worker runs, and what it needs on the cluster. */
@@ -21,6 +21,14 @@ export interface DistributedPlan {
   replicated: Set<number>;
   /** Repartition topics to create. */
   topics: InternalTopic[];
+  /** Each repartition topic's writers (upstream tasks) and readers (downstream tasks), for savepoint drains. */
+  repartitions: {
+    sourceUid: string;
+    writers: Map<number, RepartitionWriter>;
+    readers: Map<number, DrainProgress>;
+    /** The repartition sources upstream of this topic's writers: it is drained once they are. */
+    upstream: string[];
+  }[];
 }
 
 /** Number of tasks: the job's parallelism, else the largest source partition count. */
@@ -48,7 +56,7 @@ export function replicatedNodes(graph: JobGraph): Set<number> {
 /** Options of planDistributed. */
 export interface PlanOptions {
   connection: KafkaConnection;
-  /** The job's prefix (topic names). */
+  /** Prefix of the internal topic names (the job's, plus its generation after a savepoint restore). */
   prefix: string;
   /** Stem of this process's reader groups. */
   readerGroup: string;
@@ -78,16 +86,20 @@ export async function planDistributed(graph: JobGraph, options: PlanOptions): Pr
   const topics: InternalTopic[] = hash.map((e) => ({ topic: repartitionTopic(options.prefix, uidOf(e)), partitions: parallelism, compacted: false }));
   await options.createTopics(topics);
   const added: { source: GraphNode; sink: GraphNode; edge: GraphEdge }[] = [];
+  const repartitions: DistributedPlan["repartitions"] = [];
   for (const e of hash) {
     const target = graph.nodes[e.to] as GraphNode;
     const uid = uidOf(e);
     const topic = repartitionTopic(options.prefix, uid);
     const key = e.key as (v: unknown) => Key;
     const source = await repartitionSource({ connection: options.connection, topic, readerGroup: `${options.readerGroup}.${uid}`, upstreamTasks: parallelism });
+    const sink = repartitionSink({ topic, parallelism, key });
+    const sourceUid = `${uid}.repartition-in`;
+    repartitions.push({ sourceUid, writers: sink.writers, readers: source.readers, upstream: [] });
     added.push({
       edge: e,
-      source: { id: -1, uid: `${uid}.repartition-in`, name: `repartition → ${target.name}`, spec: { kind: "source", source, watermarks: {} } },
-      sink: { id: -1, uid: `${uid}.repartition-out`, name: `repartition ${target.name}`, spec: { kind: "sink", sink: repartitionSink({ topic, parallelism, key }) } },
+      source: { id: -1, uid: sourceUid, name: `repartition → ${target.name}`, spec: { kind: "source", source, watermarks: {} } },
+      sink: { id: -1, uid: `${uid}.repartition-out`, name: `repartition ${target.name}`, spec: { kind: "sink", sink } },
     });
   }
   // New sources first (no inputs), the original nodes in their order, new sinks last: ids stay topological.
@@ -106,5 +118,25 @@ export async function planDistributed(graph: JobGraph, options: PlanOptions): Pr
     edges.push({ from: newId.get(a.source) as number, to: idOf(e.to), input: e.input, partitioning: "hash", key: e.key });
   }
   const plannedReplicated = new Set([...replicated].map(idOf));
-  return { graph: { ...graph, nodes, edges, config: { ...graph.config, parallelism } }, parallelism, replicated: plannedReplicated, topics };
+  for (const [i, a] of added.entries()) {
+    const r = repartitions[i] as DistributedPlan["repartitions"][number];
+    r.upstream = upstreamSources(nodes, edges, newId.get(a.sink) as number).filter((uid) => repartitions.some((x) => x.sourceUid === uid));
+  }
+  return { graph: { ...graph, nodes, edges, config: { ...graph.config, parallelism } }, parallelism, replicated: plannedReplicated, topics, repartitions };
+}
+
+/** Uids of the sources a node reads from, directly or through other operators. */
+function upstreamSources(nodes: GraphNode[], edges: GraphEdge[], id: number): string[] {
+  const seen = new Set<number>();
+  const stack = [id];
+  const out: string[] = [];
+  while (stack.length > 0) {
+    const n = stack.pop() as number;
+    if (seen.has(n)) continue;
+    seen.add(n);
+    const node = nodes[n] as GraphNode;
+    if (node.spec.kind === "source") out.push(node.uid);
+    for (const e of edges) if (e.to === n) stack.push(e.from);
+  }
+  return out;
 }

@@ -20,6 +20,21 @@ const H_WATERMARK = "runnel.wm";
 const H_FROM = "runnel.from";
 const H_IDLE = "runnel.idle";
 const H_KEY_TYPE = "runnel.kt";
+const H_DRAINED = "runnel.drained";
+
+/** A task's side of a repartition topic that a savepoint drain talks to. */
+export interface RepartitionWriter {
+  /** Queues a marker to every partition saying this task sends nothing more before savepoint `id` (sent with the next flush). */
+  drained(id: string): void;
+}
+
+/** The reading side of one task, as a savepoint drain sees it. */
+export interface DrainProgress {
+  /** Number of upstream tasks that declared themselves drained for savepoint `id` (and all their records before it were read). */
+  drainedUpstreams(id: string): number;
+  /** Number of upstream tasks. */
+  readonly upstreamTasks: number;
+}
 
 /**
  * A record's bytes: V8's structured serialisation (bigints, Maps, Dates survive), plus the
@@ -55,9 +70,11 @@ export interface RepartitionSinkOptions {
 }
 
 /** The writing side: one writer per upstream task, sending through the task's transaction. */
-export function repartitionSink(options: RepartitionSinkOptions): Sink<unknown> {
+export function repartitionSink(options: RepartitionSinkOptions): Sink<unknown> & { writers: Map<number, RepartitionWriter> } {
   const interval = options.markerIntervalMs ?? 100;
+  const writers = new Map<number, RepartitionWriter>();
   return {
+    writers,
     name: `repartition:${options.topic}`,
     async open(ctx): Promise<SinkWriter<unknown>> {
       const txn = ctx.transaction;
@@ -66,6 +83,12 @@ export function repartitionSink(options: RepartitionSinkOptions): Sink<unknown> 
       let pending: { wm: number; idle: boolean } | undefined;
       let sent = { wm: MIN_WATERMARK, idle: false };
       let sentAt = 0;
+      writers.set(ctx.taskIndex, {
+        drained(id) {
+          const headers = { [H_DRAINED]: id, [H_FROM]: String(ctx.taskIndex) };
+          for (let p = 0; p < options.parallelism; p++) buffer.push({ key: null, value: null, partition: p, headers });
+        },
+      });
       const writer: SinkWriter<unknown> = {
         write(value, ts) {
           const key = options.key(value);
@@ -99,7 +122,10 @@ export function repartitionSink(options: RepartitionSinkOptions): Sink<unknown> 
 }
 
 /** One fetched message of a repartition topic. */
-type Item = { offset: number; marker: false; value: unknown; key: Key; ts: number } | { offset: number; marker: true; from: number; wm: number; idle: boolean };
+type Item =
+  | { offset: number; marker: false; value: unknown; key: Key; ts: number }
+  | { offset: number; marker: true; from: number; wm: number; idle: boolean; drained?: undefined }
+  | { offset: number; marker: true; from: number; drained: string };
 
 /** Where a repartition reader is: the next offset and every upstream task's last watermark. */
 export interface RepartitionPosition {
@@ -113,6 +139,8 @@ function decode(m: KafkaMessageIn): Item {
     const v = m.headers[name];
     return v === undefined ? undefined : String(Array.isArray(v) ? v[0] : v);
   };
+  const drained = h(H_DRAINED);
+  if (drained !== undefined) return { offset: m.offset, marker: true, from: Number(h(H_FROM)), drained };
   const wm = h(H_WATERMARK);
   if (wm !== undefined) return { offset: m.offset, marker: true, from: Number(h(H_FROM)), wm: Number(wm), idle: h(H_IDLE) === "1" };
   if (m.value === null || m.key === null) throw new Error("a repartition record without key or value");
@@ -121,21 +149,31 @@ function decode(m: KafkaMessageIn): Item {
 }
 
 /** The reading side: partition p feeds task p, with the upstream tasks' watermarks. */
-export async function repartitionSource(options: { connection: KafkaConnection; topic: string; readerGroup: string; upstreamTasks: number }): Promise<Source<unknown>> {
+export async function repartitionSource(options: {
+  connection: KafkaConnection;
+  topic: string;
+  readerGroup: string;
+  upstreamTasks: number;
+}): Promise<Source<unknown> & { readers: Map<number, DrainProgress> }> {
   const inner = await createKafkaSource<Item>({ connection: options.connection, topic: options.topic, readerGroup: options.readerGroup, deserialize: decode });
+  const readers = new Map<number, DrainProgress>();
   return {
     name: `repartition:${options.topic}`,
     partitions: inner.partitions,
+    readers,
     async open(partition, position) {
       const pos = position as RepartitionPosition | undefined;
-      const reader = await inner.open(partition, pos?.next);
-      return new RepartitionReader(reader, options.upstreamTasks, pos);
+      const reader = new RepartitionReader(await inner.open(partition, pos?.next), options.upstreamTasks, pos);
+      readers.set(partition, reader);
+      return reader;
     },
   };
 }
 
 /** Turns a partition's items into records, keys, timestamps and a combined upstream watermark. */
-class RepartitionReader implements SourceReader<unknown> {
+class RepartitionReader implements SourceReader<unknown>, DrainProgress {
+  readonly upstreamTasks: number;
+  private readonly drained = new Map<string, Set<number>>();
   private readonly inner: SourceReader<Item>;
   private readonly wms: number[];
   private readonly idles: boolean[];
@@ -144,6 +182,7 @@ class RepartitionReader implements SourceReader<unknown> {
 
   constructor(inner: SourceReader<Item>, upstream: number, pos: RepartitionPosition | undefined) {
     this.inner = inner;
+    this.upstreamTasks = upstream;
     this.wms = pos?.watermarks.slice() ?? new Array<number>(upstream).fill(MIN_WATERMARK);
     this.idles = pos?.idle.slice() ?? new Array<boolean>(upstream).fill(false);
   }
@@ -159,6 +198,13 @@ class RepartitionReader implements SourceReader<unknown> {
     const timestamps: number[] = [];
     while (this.head < this.queue.length && records.length < max) {
       const item = this.queue[this.head] as Item;
+      if (item.marker && item.drained !== undefined) {
+        const set = this.drained.get(item.drained) ?? new Set<number>();
+        set.add(item.from);
+        this.drained.set(item.drained, set);
+        this.head++;
+        continue;
+      }
       if (item.marker) {
         const before = this.watermark();
         this.wms[item.from] = item.wm;
@@ -175,6 +221,10 @@ class RepartitionReader implements SourceReader<unknown> {
       this.head++;
     }
     return { records, keys, timestamps, done: false };
+  }
+
+  drainedUpstreams(id: string): number {
+    return this.drained.get(id)?.size ?? 0;
   }
 
   position(): RepartitionPosition {

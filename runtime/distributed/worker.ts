@@ -22,6 +22,9 @@ import { kafkaCheckpointer, type KafkaCheckpointer } from "./kafka-checkpointer.
 import { planDistributed, taskCount, type DistributedPlan } from "./plan.ts";
 import { changelogTopic, ensureTopics, jobPrefix } from "./topics.ts";
 import type { Delivery } from "./transactions.ts";
+import type { SavepointControl } from "../observe/savepoint-control.ts";
+import { fileSavepointStorage, readSavepoint } from "./savepoint-store.ts";
+import { savepointCoordinator } from "./savepoints.ts";
 
 /** Options of a worker. */
 export interface WorkerOptions {
@@ -45,8 +48,12 @@ export interface WorkerOptions {
   delivery?: Delivery;
   /** Default spec.checkpoint.interval. */
   checkpointIntervalMs?: number;
-  /** Replication factor of internal topics (default 1 for single-broker clusters... use 3 in production). */
+  /** Replication factor of internal topics (default 1, for single-broker clusters; use 3 in production). */
   replicationFactor?: number;
+  /** Start from this savepoint folder (into a fresh generation of internal topics). */
+  restoreFrom?: string;
+  /** Skip savepoint state of operators the job no longer has instead of failing. */
+  allowNonRestoredState?: boolean;
 }
 
 /** A running worker. */
@@ -66,6 +73,8 @@ export interface Worker {
   run(): Promise<Progress>;
   /** Asks the worker to stop after the current round, with a final checkpoint. */
   stop(): void;
+  /** Savepoints for the admin API. */
+  readonly savepoints: SavepointControl;
 }
 
 /** The tasks worker `ordinal` of `workers` owns. */
@@ -85,6 +94,10 @@ export async function createWorker(options: WorkerOptions): Promise<Worker> {
   const connection: KafkaConnection = { brokers };
   const jobName = job.metadata?.name ?? "job";
   const prefix = jobPrefix(options.namespace, jobName);
+  // A job restored from a savepoint writes a fresh generation of internal topics (named by the
+  // savepoint): the old ones may have moved on since, and the savepoint left nothing in flight.
+  const savepoint = options.restoreFrom === undefined ? undefined : await readSavepoint(fileSavepointStorage(options.restoreFrom));
+  const topicPrefix = savepoint ? `${prefix}.${savepoint.id}` : prefix;
   const kafka = createKafkaClient({ ...connection, clientId: `${prefix}.w${options.ordinal}` });
   const admin = kafka.admin();
   await admin.connect();
@@ -121,10 +134,10 @@ export async function createWorker(options: WorkerOptions): Promise<Worker> {
     });
     graph = compiled.graph;
     metrics = compiled.metrics;
-    const topics = changelogTopic(prefix);
+    const topics = changelogTopic(topicPrefix);
     plan = await planDistributed(graph, {
       connection,
-      prefix,
+      prefix: topicPrefix,
       readerGroup: `${prefix}.${workerId}`,
       createTopics: (internal) => ensureTopics(admin, [...internal, { topic: topics, partitions: taskCount(graph), compacted: true }], replicationFactor, options.ordinal === 0),
     });
@@ -139,7 +152,8 @@ export async function createWorker(options: WorkerOptions): Promise<Worker> {
     kafka,
     connection,
     prefix,
-    changelogTopic: changelogTopic(prefix),
+    changelogTopic: changelogTopic(topicPrefix),
+    ...(savepoint ? { savepoint } : {}),
     delivery,
     workerId,
     inputTopics,
@@ -151,7 +165,16 @@ export async function createWorker(options: WorkerOptions): Promise<Worker> {
     },
   });
   const state: StateOption = options.heapState ? { kind: "heap" } : { kind: "level", dir: join(options.stateDir, prefix) };
-  const engine = createEngine({
+  const savepoints = savepointCoordinator({
+    job: jobName,
+    ordinal: options.ordinal,
+    tasks,
+    plan,
+    ...(job.spec.savepoint?.storage?.path === undefined ? {} : { defaultRoot: job.spec.savepoint.storage.path }),
+  });
+  const engine: Engine = createEngine({
+    onRound: () => savepoints.onRound(engine),
+    allowNonRestoredState: options.allowNonRestoredState === true,
     graph: plan.graph,
     state,
     tasks,
@@ -179,5 +202,6 @@ export async function createWorker(options: WorkerOptions): Promise<Worker> {
       }
     },
     stop: () => engine.stop(),
+    savepoints,
   };
 }

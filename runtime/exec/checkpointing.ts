@@ -40,6 +40,8 @@ export interface SourceTask {
   timestamp: ((v: unknown) => number) | undefined;
   /** True once the partition ended. */
   done: boolean;
+  /** Not read while set (a savepoint drains the job's internal topics first). */
+  paused?: boolean;
   /** The partition's current watermark (its generator's, or the one the source carries). */
   watermark(): number;
   /** Whether the partition is idle now. */
@@ -60,6 +62,8 @@ export interface EngineState {
   instances: Instance[][];
   /** Keyed state by task (only tasks this engine runs). */
   backends: KeyedStateBackend[];
+  /** Restore skips state of operators the job no longer has instead of failing. */
+  allowNonRestoredState?: boolean;
 }
 
 /**
@@ -138,16 +142,24 @@ export async function restoreState(engine: EngineState, snapshot: { meta: Checkp
   const { parallelism, graph } = engine;
   const uids = new Map(graph.nodes.map((n) => [n.uid, n.id]));
   const entries: [string, Uint8Array][][] = Array.from({ length: parallelism }, () => []);
+  const allow = engine.allowNonRestoredState === true;
+  const hint = "; if that operator was removed on purpose, restore with allowNonRestoredState (runnel worker --allow-non-restored-state)";
   for (const task of snapshot.tasks) {
     if (!task) continue; // a savepoint of a task subset
     for (const e of task.entries) {
       const { uid, encodedKey } = parseStoreKey(e[0]);
-      if (!uids.has(uid)) throw new CheckpointError(`checkpoint ${snapshot.meta.id} has state of operator '${uid}', which this job does not have`, false);
+      if (!uids.has(uid)) {
+        if (allow) continue;
+        throw new CheckpointError(`checkpoint ${snapshot.meta.id} has state of operator '${uid}', which this job does not have${hint}`, false);
+      }
       entries[taskOfKey(decodeKey(encodedKey), parallelism)]?.push(e);
     }
     for (const [uid, timers] of Object.entries(task.timers)) {
       const id = uids.get(uid);
-      if (id === undefined) throw new CheckpointError(`checkpoint ${snapshot.meta.id} has timers of unknown operator '${uid}'`, false);
+      if (id === undefined) {
+        if (allow) continue;
+        throw new CheckpointError(`checkpoint ${snapshot.meta.id} has timers of unknown operator '${uid}'${hint}`, false);
+      }
       const split = (list: [number, Key][], t: number) => list.filter(([, k]) => taskOfKey(k, parallelism) === t);
       for (const t of engine.tasks) {
         engine.instances[id]?.[t]?.op.restoreTimers?.({ event: split(timers.event, t), processing: split(timers.processing, t) });
@@ -157,7 +169,10 @@ export async function restoreState(engine: EngineState, snapshot: { meta: Checkp
   for (const task of snapshot.tasks) {
     for (const [uid, state] of Object.entries(task?.operators ?? {})) {
       const id = uids.get(uid);
-      if (id === undefined) throw new CheckpointError(`checkpoint ${snapshot.meta.id} has state of unknown operator '${uid}'`, false);
+      if (id === undefined) {
+        if (allow) continue;
+        throw new CheckpointError(`checkpoint ${snapshot.meta.id} has state of unknown operator '${uid}'${hint}`, false);
+      }
       for (const t of engine.tasks) engine.instances[id]?.[t]?.op.restoreOperatorState?.(state);
     }
   }

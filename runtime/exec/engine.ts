@@ -52,6 +52,10 @@ export interface EngineOptions {
   checkpointer?: { impl: Checkpointer; intervalMs?: number };
   /** What each task's operators may use beyond the graph (its transactional output). */
   taskServices?: (task: number) => TaskServices;
+  /** Called by run() after every round, between rounds (savepoint coordination may checkpoint or stop here). */
+  onRound?: () => Promise<void>;
+  /** Restore skips state of operators the job no longer has (Flink's allowNonRestoredState) instead of failing. */
+  allowNonRestoredState?: boolean;
 }
 
 /** Counters and positions for progress lines and tests. */
@@ -132,7 +136,7 @@ export function createEngine(options: EngineOptions): Engine {
   let lastCheckpoint = -1;
   let lastCheckpointAt = 0;
   let opened = false;
-  const engineState: EngineState = { graph, parallelism, tasks: owned, sources, instances, backends };
+  const engineState: EngineState = { graph, parallelism, tasks: owned, sources, instances, backends, allowNonRestoredState: options.allowNonRestoredState === true };
   const { headGroups, timed, sinks, exchanges } = wireInstances(graph, parallelism, instances, active);
   const checkpointing = options.checkpoint !== undefined || options.checkpointer !== undefined;
 
@@ -321,7 +325,12 @@ export function createEngine(options: EngineOptions): Engine {
    * close normally.
    */
   async function abandon(): Promise<void> {
-    if (!checkpointing) return close();
+    if (!checkpointing) {
+      for (const row of instances) for (const i of row) if (active(i.node, i.task)) await i.op.close?.().catch(() => undefined);
+      for (const s of sources) await s.reader?.close().catch(() => undefined);
+      for (const b of backends) await b?.close().catch(() => undefined);
+      return;
+    }
     for (const row of instances) for (const i of row) if (active(i.node, i.task)) await i.op.abort?.().catch(() => undefined);
     for (const s of sources) await s.reader?.close().catch(() => undefined);
     for (const b of backends) await b?.store.close().catch(() => undefined);
@@ -341,18 +350,20 @@ export function createEngine(options: EngineOptions): Engine {
     open,
     round,
     async run() {
-      await open();
       try {
+        await open();
         const interval = options.checkpoint?.intervalMs ?? options.checkpointer?.intervalMs ?? 5000;
         while (!stopped && !finished) {
           const moved = await round();
+          await options.onRound?.();
           if (checkpointing && (finished || clock.now() - lastCheckpointAt >= interval)) await checkpoint();
           if (!moved && !finished) await new Promise((r) => setTimeout(r, idleSleepMs));
         }
         // Stopped early: a last checkpoint commits the output so far (stop-with-checkpoint).
         if (stopped && !finished && checkpointing) await checkpoint();
       } catch (err) {
-        await abandon();
+        // Cleanup must not hide why the run failed (operators that never opened may fail to close).
+        await abandon().catch(() => undefined);
         throw err;
       }
       await close();

@@ -51,7 +51,7 @@ export async function openSourceTasks(options: {
  * Records without a timestamp assigner get the processing time (ingestion time).
  */
 export async function readSourceTasks(sources: SourceTask[], batchSize: number, now: number): Promise<number> {
-  const results = await Promise.all(sources.map((s) => (s.done || !s.reader ? Promise.resolve(undefined) : s.reader.read(batchSize))));
+  const results = await Promise.all(sources.map((s) => (s.done || s.paused || !s.reader ? Promise.resolve(undefined) : s.reader.read(batchSize))));
   let n = 0;
   for (let i = 0; i < sources.length; i++) {
     const s = sources[i] as SourceTask;

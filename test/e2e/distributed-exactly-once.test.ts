@@ -74,6 +74,7 @@ describe("distributed runtime: exactly once through kill -9 (real broker, worker
     const workers = [0, 1, 2].map((o) => launch(job, o, 3, { extraArgs: DELIVERY }));
     const reader = new OutputReader();
     await reader.start(kafka, job);
+    await reader.waitForCount(100, 120_000);
     const feed = produceContinuously(kafka, job);
     for (let kill = 0; kill < 20; kill++) {
       await sleep(800 + random() * 1700);
@@ -100,7 +101,8 @@ describe("distributed runtime: exactly once through kill -9 (real broker, worker
     await reader.start(kafka, job);
     const feed = produceContinuously(kafka, job);
     let workers = [0, 1, 2].map((o) => launch(job, o, 3));
-    await sleep(6000);
+    await reader.waitForCount(200, 120_000);
+    await sleep(2000);
     for (const w of workers) expect(await stopGracefully(w), logs([w])).toBe(0);
     // Two workers take the twelve tasks over: some find their task's store locally, the rest rebuild it from the changelog.
     workers = [0, 1].map((o) => launch(job, o, 2));
@@ -124,7 +126,7 @@ describe("distributed runtime: exactly once through kill -9 (real broker, worker
     await reader.start(kafka, job);
     const feed = produceContinuously(kafka, job);
     const workers = [0, 1, 2].map((o) => launch(job, o, 3));
-    await sleep(5000);
+    await reader.waitForCount(200, 120_000);
     // Ordinal 1 again, started by mistake (its own disk): it takes tasks 1, 4, 7, 10 over.
     const duplicate = launch(job, 1, 3, { stateDir: join(job.dir, "state-duplicate") });
     const fencedExit = await Promise.race([(workers[1] as WorkerProcess).exited, sleep(60_000).then(() => "still running")]);

@@ -128,7 +128,7 @@ export interface WorkerProcess {
 }
 
 /** Starts `runnel worker` for the job (its own state folder per ordinal unless given). */
-export function startWorker(job: CountJob, ordinal: number, workers: number, opts: { stateDir?: string; extraArgs?: string[]; manifest?: string } = {}): WorkerProcess {
+export function startWorker(job: CountJob, ordinal: number, workers: number, opts: { stateDir?: string; extraArgs?: string[]; manifest?: string; env?: Record<string, string> } = {}): WorkerProcess {
   const logs = join(job.dir, "logs");
   mkdirSync(logs, { recursive: true });
   const log = join(logs, `w${ordinal}-${Date.now()}-${Math.random().toString(36).slice(2, 6)}.log`);
@@ -136,7 +136,7 @@ export function startWorker(job: CountJob, ordinal: number, workers: number, opt
   const child = spawn(
     process.execPath,
     [MAIN, "worker", "--job", opts.manifest ?? job.manifest, "--ordinal", String(ordinal), "--workers", String(workers), "--namespace", "test", "--state-dir", opts.stateDir ?? join(job.dir, `state-w${ordinal}`), ...(opts.extraArgs ?? [])],
-    { stdio: ["ignore", "pipe", "pipe"] },
+    { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, ...opts.env } },
   );
   child.stdout?.pipe(out);
   child.stderr?.pipe(out);
@@ -203,6 +203,15 @@ export class OutputReader {
     await new Promise((r) => setTimeout(r, 1500));
   }
 
+  /** Waits until at least `count` windows arrived. */
+  async waitForCount(count: number, timeoutMs: number): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    while (this.seen.size < count) {
+      if (Date.now() > deadline) throw new Error(`only ${this.seen.size} windows after ${timeoutMs} ms, expected at least ${count}`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+
   /** Expected windows missing or wrong (empty when the output equals the reference). */
   mismatches(job: CountJob): string[] {
     const bad: string[] = [];
@@ -217,5 +226,22 @@ export class OutputReader {
 
   async stop(): Promise<void> {
     await this.consumer?.disconnect();
+  }
+}
+
+/** Waits for a worker's admin URL in its log (it starts with --admin 127.0.0.1:0). */
+export async function adminUrl(w: WorkerProcess, timeoutMs = 60_000): Promise<string> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    let text = "";
+    try {
+      text = readFileSync(w.log, "utf8");
+    } catch {
+      // not created yet
+    }
+    const m = /admin API on (http:\/\/[^\s]+)/.exec(text);
+    if (m) return m[1] as string;
+    if (Date.now() > deadline) throw new Error(`worker ${w.ordinal} did not report its admin API:\n${logTail(w)}`);
+    await new Promise((r) => setTimeout(r, 200));
   }
 }

@@ -1,0 +1,96 @@
+// Savepoints of a distributed job: three workers stop with a savepoint (drained: nothing left in the
+// internal topics), the job is changed — a step added, a stateful step and its sink removed — and
+// restored from it. Without allowNonRestoredState the restore refuses, naming the removed operator;
+// with it (and on two workers instead of three), the unchanged window keeps its state and every
+// window comes out exactly once across both versions.
+import { writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { Admin, Kafka } from "kafkajs";
+import { kafkaClient } from "../helpers/kafka.ts";
+import { adminUrl, countManifest, createCountJob, logTail, OutputReader, produce, produceFlush, startWorker, stopGracefully, type WorkerProcess } from "../helpers/distributed.ts";
+
+const TOKEN = "savepoint-test-token";
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+describe("distributed runtime: stop-with-savepoint, change the job, restore (real broker)", () => {
+  let kafka: Kafka;
+  let admin: Admin;
+  const running: WorkerProcess[] = [];
+
+  beforeAll(async () => {
+    kafka = kafkaClient();
+    admin = kafka.admin();
+    await admin.connect();
+  });
+  afterAll(async () => {
+    for (const w of running) w.child.kill("SIGKILL");
+    await admin.disconnect();
+  });
+
+  it("keeps the state of unchanged operators across a changed job, exactly once", async () => {
+    const job = await createCountJob(admin, 6);
+    const five = `${job.name}-five`;
+    await admin.createTopics({ waitForLeaders: true, topics: [{ topic: five, numPartitions: 1 }] });
+    // v1: the count job plus a 5-second window per user into its own topic.
+    writeFileSync(
+      job.manifest,
+      countManifest({ ...job, extraSteps: "      - id: per-five\n        input: by-user\n        window: { type: tumbling, size: 5s, aggregations: [{ name: events, fn: count }] }\n" }).replace(
+        "    sinks:\n",
+        `    sinks:\n      - id: five\n        input: per-five\n        kafka: { topic: ${five} }\n`,
+      ),
+    );
+    // v2: a filter step before the keyBy, and no 5-second window (nor its sink).
+    const v2 = join(job.dir, "job-v2.yaml");
+    writeFileSync(
+      v2,
+      countManifest({ ...job, extraSteps: "" })
+        .replace("      - id: by-user\n        input: clicks", "      - id: valid\n        input: clicks\n        filter: { condition: \"record.n >= 0\" }\n      - id: by-user\n        input: valid"),
+    );
+    const env = { RUNNEL_ADMIN_TOKEN: TOKEN };
+    const launch = (o: number, extra: string[], manifest?: string, workers = 3): WorkerProcess => {
+      const w = startWorker(job, o, workers, { extraArgs: ["--admin", "127.0.0.1:0", ...extra], env, ...(manifest ? { manifest } : {}) });
+      running.push(w);
+      return w;
+    };
+    await produce(kafka, job, 3000);
+    const reader = new OutputReader();
+    await reader.start(kafka, job);
+    const v1 = [0, 1, 2].map((o) => launch(o, []));
+    const urls = await Promise.all(v1.map((w) => adminUrl(w)));
+    // Stop mid-stream, once windows are coming out (so the windows in progress have state).
+    await reader.waitForCount(200, 120_000);
+    await produce(kafka, job, 3000);
+    await sleep(1000);
+    const savepoint = join(job.dir, "savepoints", "upgrade-1");
+    const unauthorized = await fetch(`${urls[0]}/stop`, { method: "POST", body: JSON.stringify({ dir: savepoint }) });
+    expect(unauthorized.status).toBe(401);
+    const ids = await Promise.all(
+      urls.map(async (u) => {
+        const res = await fetch(`${u}/stop`, { method: "POST", headers: { authorization: `Bearer ${TOKEN}` }, body: JSON.stringify({ dir: savepoint }) });
+        expect(res.status).toBe(202);
+        return ((await res.json()) as { id: string }).id;
+      }),
+    );
+    expect(new Set(ids).size).toBe(1);
+    for (const w of v1) expect(await Promise.race([w.exited, sleep(90_000).then(() => "still running")]), logTail(w)).toBe(0);
+    // More input arrives while the job is down.
+    await produce(kafka, job, 3000);
+
+    // Restoring v2 without allowNonRestoredState is refused, naming the removed operator.
+    const refused = launch(0, ["--restore-from", savepoint], v2);
+    expect(await Promise.race([refused.exited, sleep(90_000).then(() => "still running")]), logTail(refused)).toBe(1);
+    expect(logTail(refused, 5)).toMatch(/per-five.*allow-non-restored-state|allow-non-restored-state.*per-five/s);
+
+    // Restored on two workers instead of three: a rescale from the savepoint at the same time.
+    const restored = [0, 1].map((o) => launch(o, ["--restore-from", savepoint, "--allow-non-restored-state"], v2, 2));
+    await sleep(4000);
+    await produce(kafka, job, 3000);
+    await produceFlush(kafka, job);
+    await reader.waitFor(job, 180_000, () => restored.map((w) => logTail(w)).join("\n"));
+    await reader.stop();
+    for (const w of restored) expect(await stopGracefully(w), logTail(w)).toBe(0);
+    expect(reader.duplicates.slice(0, 20)).toEqual([]);
+    expect(reader.mismatches(job).slice(0, 20), `job ${job.name} in ${job.dir}`).toEqual([]);
+  });
+});
