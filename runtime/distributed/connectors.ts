@@ -5,7 +5,9 @@
  * transaction with the key the spec names (else the stream's key).
  */
 import type { KafkaConnection } from "../connectors/kafka/client.ts";
-import type { DeadLetterQueue } from "../connectors/kafka/dead-letter.ts";
+import { DEAD_LETTER_HEADERS, type DeadLetterQueue } from "../connectors/kafka/dead-letter.ts";
+import type { DeadLetter } from "../pipeline/context.ts";
+import { DEAD_LETTER } from "../spec/pipeline-graph.ts";
 import { createKafkaSink } from "../connectors/kafka/sink.ts";
 import { createKafkaSource, jsonValue, type KafkaMessageIn } from "../connectors/kafka/source.ts";
 import type { Sink, Source } from "../connectors/types.ts";
@@ -13,18 +15,42 @@ import { recordFn } from "../pipeline/expr.ts";
 import { keyOf, plain, toJson, toKey } from "../pipeline/values.ts";
 import type { Sink as SinkSpec, Source as SourceSpec } from "../spec/generated/types.ts";
 
-/** Decodes a message's value as the source's `format` says. */
+/**
+ * Where a record came from, carried on it (a registered symbol, invisible to CEL and JSON) so a
+ * step that rejects it can dead-letter the original bytes with their coordinates. Repartition
+ * topics carry the coordinates but not the bytes.
+ */
+export const ORIGIN: unique symbol = Symbol.for("runnel.origin");
+
+/** A record's origin in its source topic. */
+export interface Origin {
+  topic: string;
+  partition: number;
+  offset: number;
+  timestamp: number;
+  /** The original key and value (absent after a repartition topic). */
+  key?: Buffer | null;
+  value?: Buffer | null;
+}
+
+/** Decodes a message's value as the source's `format` says, noting its origin on the record. */
 function decoder(spec: SourceSpec): (m: KafkaMessageIn) => unknown {
   const format = spec.kafka?.format ?? "json";
-  if (format === "json") {
-    return (m) => {
-      const v = jsonValue<unknown>(m);
-      if (v === null || typeof v !== "object" || Array.isArray(v)) throw new Error(`the value is JSON but not an object (${Array.isArray(v) ? "an array" : typeof v})`);
-      return v;
-    };
-  }
-  if (format === "string") return (m) => ({ value: m.value?.toString("utf8") ?? null });
-  return (m) => ({ value: m.value?.toString("base64") ?? null });
+  const decode =
+    format === "json"
+      ? (m: KafkaMessageIn): Record<string | symbol, unknown> => {
+          const v = jsonValue<unknown>(m);
+          if (v === null || typeof v !== "object" || Array.isArray(v)) throw new Error(`the value is JSON but not an object (${Array.isArray(v) ? "an array" : typeof v})`);
+          return v as Record<string | symbol, unknown>;
+        }
+      : format === "string"
+        ? (m: KafkaMessageIn): Record<string | symbol, unknown> => ({ value: m.value?.toString("utf8") ?? null })
+        : (m: KafkaMessageIn): Record<string | symbol, unknown> => ({ value: m.value?.toString("base64") ?? null });
+  return (m) => {
+    const r = decode(m);
+    r[ORIGIN] = { topic: m.topic, partition: m.partition, offset: m.offset, timestamp: m.timestamp, key: m.key, value: m.value } satisfies Origin;
+    return r;
+  };
 }
 
 /** Opens the Kafka sources of a job's stream and broadcast sources, by source id. */
@@ -53,10 +79,45 @@ export async function openKafkaSources(options: {
   return out;
 }
 
+/**
+ * The dead-letter stream's Kafka sink: the original bytes when the rejected record still carries
+ * them (else the record as JSON), with headers naming the error, the step and the origin.
+ */
+function deadLetterSink(topic: string, connection: KafkaConnection): Sink<unknown> {
+  const origin = (d: DeadLetter): Origin | undefined => (d.record as Record<symbol, Origin | undefined> | null)?.[ORIGIN];
+  return createKafkaSink<unknown>({
+    connection,
+    topic,
+    key: (d) => origin(d as DeadLetter)?.key?.toString("utf8") ?? null,
+    serialize: (d) => {
+      const o = origin(d as DeadLetter);
+      return o?.value ?? toJson(plain((d as DeadLetter).record));
+    },
+    headers: (d) => {
+      const dl = d as DeadLetter;
+      const o = origin(dl);
+      return {
+        [DEAD_LETTER_HEADERS.error]: dl.error ?? dl.reason,
+        [DEAD_LETTER_HEADERS.errorClass]: dl.reason,
+        [DEAD_LETTER_HEADERS.operator]: dl.step,
+        ...(o
+          ? {
+              [DEAD_LETTER_HEADERS.topic]: o.topic,
+              [DEAD_LETTER_HEADERS.partition]: String(o.partition),
+              [DEAD_LETTER_HEADERS.offset]: String(o.offset),
+              [DEAD_LETTER_HEADERS.timestamp]: String(o.timestamp),
+            }
+          : {}),
+      };
+    },
+  });
+}
+
 /** The Kafka sink of a sink spec (JSON or string values, keyed as the spec says). */
 export function kafkaSinkFor(spec: SinkSpec, connection: KafkaConnection, path: string): Sink<unknown> | undefined {
   const k = spec.kafka;
   if (!k) return undefined;
+  if (spec.input === DEAD_LETTER) return deadLetterSink(k.topic, connection);
   const keyFn = k.key === undefined ? undefined : recordFn(k.key, `${path}.kafka.key`, "string");
   const headerFns = Object.entries(k.headers ?? {}).map(([name, src]) => [name, recordFn(src, `${path}.kafka.headers.${name}`, "string")] as const);
   return createKafkaSink<unknown>({

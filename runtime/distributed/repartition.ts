@@ -46,7 +46,10 @@ export function encodeRecord(value: unknown): Buffer {
   const carried: [string, unknown][] = [];
   for (const s of Object.getOwnPropertySymbols(value)) {
     const name = Symbol.keyFor(s);
-    if (name !== undefined) carried.push([name, (value as Record<symbol, unknown>)[s]]);
+    if (name === undefined) continue;
+    const v = (value as Record<symbol, unknown>)[s];
+    // A record's origin crosses with its coordinates only: its original bytes stay behind.
+    carried.push([name, name === "runnel.origin" && v !== null && typeof v === "object" ? { ...v, key: undefined, value: undefined } : v]);
   }
   return serialize(carried.length === 0 ? { v: value } : { v: value, s: carried });
 }

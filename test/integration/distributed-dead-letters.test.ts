@@ -1,0 +1,99 @@
+// A worker's dead-letter topic (real broker): a message that is not JSON and a record a `clean`
+// rule rejects both land there with their original bytes and headers naming the error, the
+// operator and where they came from; the good records go on to the output exactly once.
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { Admin, Kafka } from "kafkajs";
+import { createWorker } from "../../runtime/distributed/worker.ts";
+import { consumeAll, createTopics, kafkaClient } from "../helpers/kafka.ts";
+import { testEnv, uniqueName } from "../helpers/env.ts";
+
+describe("distributed worker: dead letters (real broker)", () => {
+  let kafka: Kafka;
+  let admin: Admin;
+
+  beforeAll(async () => {
+    kafka = kafkaClient();
+    admin = kafka.admin();
+    await admin.connect();
+  });
+  afterAll(async () => {
+    await admin.disconnect();
+  });
+
+  it("writes unparseable and rejected records to the dead-letter topic with their origin", async () => {
+    const name = uniqueName("dl").replace(/[^a-z0-9-]/g, "");
+    const [input, output, dead] = [`${name}-in`, `${name}-out`, `${name}-dead`];
+    await createTopics(admin, [input, output, dead], 2);
+    const dir = mkdtempSync(join(tmpdir(), "runnel-dl-"));
+    const manifest = join(dir, "job.yaml");
+    writeFileSync(
+      manifest,
+      `apiVersion: runnel.dev/v1alpha1
+kind: StreamJob
+metadata: { name: ${name} }
+spec:
+  parallelism: 2
+  kafka: { bootstrapServers: [${testEnv().kafkaBrokers.join(", ")}] }
+  checkpoint: { interval: 200ms }
+  pipeline:
+    sources:
+      - id: payments
+        kafka: { topic: ${input}, partitions: 2 }
+    steps:
+      - id: valid
+        input: payments
+        clean:
+          rules:
+            - { name: non_positive_amount, condition: "record.amount > 0.0" }
+    sinks:
+      - id: out
+        input: valid
+        kafka: { topic: ${output} }
+      - id: dead
+        input: dead-letter
+        kafka: { topic: ${dead} }
+`,
+    );
+    const producer = kafka.producer();
+    await producer.connect();
+    await producer.send({
+      topic: input,
+      messages: [
+        { partition: 0, key: "k1", value: JSON.stringify({ id: 1, amount: 10.5 }) },
+        { partition: 0, key: "k2", value: "{not json" },
+        { partition: 1, key: "k3", value: JSON.stringify({ id: 3, amount: -2.0 }) },
+        { partition: 1, key: "k4", value: JSON.stringify({ id: 4, amount: 7.0 }) },
+      ],
+    });
+    await producer.disconnect();
+    const worker = await createWorker({ manifest, ordinal: 0, workers: 1, namespace: "test", stateDir: join(dir, "state") });
+    const run = worker.run();
+    try {
+      const deadLetters = await consumeAll(kafka, dead, { count: 2, idleMs: 15_000 });
+      const out = await consumeAll(kafka, output, { count: 2, idleMs: 3_000 });
+      expect(out.map((m) => JSON.parse(String(m.message.value)).id).sort()).toEqual([1, 4]);
+      const byKey = new Map(deadLetters.map((d) => [String(d.message.key), d.message]));
+      expect([...byKey.keys()].sort()).toEqual(["k2", "k3"]);
+      const header = (key: string, h: string): string => String(byKey.get(key)?.headers?.[h]);
+      // Not JSON: the source rejected it.
+      expect(String(byKey.get("k2")?.value)).toBe("{not json");
+      expect(header("k2", "runnel.operator")).toBe(`source:${input}`);
+      expect(header("k2", "runnel.source.offset")).toBe("1");
+      expect(header("k2", "runnel.error")).toMatch(/JSON/);
+      // Rejected by the clean rule: original bytes, the step and its rule.
+      expect(JSON.parse(String(byKey.get("k3")?.value))).toEqual({ id: 3, amount: -2.0 });
+      expect(header("k3", "runnel.operator")).toBe("valid");
+      expect(header("k3", "runnel.error.class")).toBe("non_positive_amount");
+      expect(header("k3", "runnel.source.topic")).toBe(input);
+      expect(header("k3", "runnel.source.partition")).toBe("1");
+      expect(header("k3", "runnel.source.offset")).toBe("0");
+      expect(worker.poisoned()).toBe(1);
+    } finally {
+      worker.stop();
+      await run;
+    }
+  });
+});
