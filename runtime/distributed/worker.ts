@@ -25,6 +25,7 @@ import type { Delivery } from "./transactions.ts";
 import type { SavepointControl } from "../observe/savepoint-control.ts";
 import { fileSavepointStorage, readSavepoint } from "./savepoint-store.ts";
 import { savepointCoordinator } from "./savepoints.ts";
+import { openKafkaTable, type LiveTable } from "./tables.ts";
 
 /** Options of a worker. */
 export interface WorkerOptions {
@@ -111,6 +112,7 @@ export async function createWorker(options: WorkerOptions): Promise<Worker> {
   let graph: JobGraph;
   let metrics: PipelineMetrics;
   const inputTopics = new Map<string, string>();
+  const tables = new Map<string, LiveTable>();
   try {
     const sourceSpecs = job.spec.pipeline?.sources ?? [];
     const dlqSink = job.spec.pipeline?.sinks.find((s) => s.input === DEAD_LETTER && s.kafka);
@@ -125,10 +127,15 @@ export async function createWorker(options: WorkerOptions): Promise<Worker> {
       onPoison: () => void poisoned++,
     });
     for (const s of sourceSpecs) if (s.kafka) inputTopics.set(s.id, s.kafka.topic);
+    for (const s of sourceSpecs) {
+      if (!s.kafka || s.mode !== "table") continue;
+      tables.set(s.id, await openKafkaTable({ connection, admin, topic: s.kafka.topic, readerGroup: `${prefix}.${workerId}.${s.id}` }));
+    }
     const compiled = await compileStreamJob(job, {
       mode: "cluster",
       baseDir: dirname(file),
       sourceOverride: (spec) => sources.get(spec.id),
+      tableOverride: (spec) => tables.get(spec.id),
       sinkOverride: (spec) => kafkaSinkFor(spec, connection, `.spec.pipeline.sinks[${job.spec.pipeline?.sinks.indexOf(spec) ?? 0}]`),
       ...(job.spec.parallelism === undefined ? {} : { parallelism: job.spec.parallelism }),
     });
@@ -199,6 +206,7 @@ export async function createWorker(options: WorkerOptions): Promise<Worker> {
         throw err;
       } finally {
         await dlq.close().catch(() => undefined);
+        for (const t of tables.values()) await t.close().catch(() => undefined);
       }
     },
     stop: () => engine.stop(),

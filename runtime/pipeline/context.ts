@@ -56,6 +56,8 @@ export interface CompileOptions {
   sinkOverride?: "collect" | ((sink: SinkSpec) => Sink<unknown> | undefined);
   /** Replaces sources: a function may return a source for a source spec (undefined: its `local` section). */
   sourceOverride?: (source: SourceSpec) => Source<unknown> | undefined;
+  /** Replaces table sources (a worker's live compacted topics); undefined: the `local` section. */
+  tableOverride?: (source: SourceSpec) => TableRows | undefined;
   /** Kafka and Redis sinks without `local` write ndjson here, one folder per sink id (default: stdout). */
   outDir?: string;
   /** Generators pace records at their `rate` in wall-clock time (live runs); default: as fast as possible. */
@@ -66,6 +68,16 @@ export interface CompileOptions {
   maxRecordsPerSource?: number;
   /** Overrides the job's parallelism (default: spec.parallelism). */
   parallelism?: number;
+}
+
+/** A table source's rows and, when it is a live compacted topic, a feed of its later changes. */
+export interface TableRows {
+  /** Rows known at start. */
+  rows: Record<string, unknown>[];
+  /** The Kafka key of each row (absent for local files and generators). */
+  keys?: (string | null)[];
+  /** Calls `onChange` for every later update; `row` null is a deletion (a tombstone) of `key`. */
+  subscribe?(onChange: (key: string | null, row: Record<string, unknown> | null) => void): void;
 }
 
 /** The state of one compilation. */
@@ -84,8 +96,8 @@ export interface CompileContext {
   readers: Map<string, number>;
   /** The first stage of each process node built from record-at-a-time steps. */
   stages: Map<DataStream<unknown>, Stage>;
-  /** Rows of table sources, loaded at compile time in local mode. */
-  tables: Map<string, Record<string, unknown>[]>;
+  /** Table sources: their rows (loaded at compile time in local mode) and, on a cluster, their updates. */
+  tables: Map<string, TableRows>;
   /** Explicit uids used so far (steps, sources, sinks share one namespace). */
   uids: Set<string>;
 }

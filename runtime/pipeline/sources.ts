@@ -29,7 +29,7 @@ export function compileSources(ctx: CompileContext): void {
     const path = `.spec.pipeline.sources[${index}]`;
     ctx.sources.set(spec.id, { spec, index });
     if ((spec.mode ?? "stream") === "table") {
-      ctx.tables.set(spec.id, loadTable(ctx, spec, path));
+      ctx.tables.set(spec.id, ctx.options.tableOverride?.(spec) ?? { rows: loadTable(ctx, spec, path) });
       return;
     }
     const source = ctx.options.sourceOverride?.(spec) ?? localSource(ctx, spec, path);

@@ -59,12 +59,27 @@ export function compileDedup(ctx: CompileContext, step: Step, path: string, inpu
 /** lookupJoin: enriches each record with the table row of its key (inner drops records without one). */
 export function compileLookupJoin(ctx: CompileContext, step: Step, path: string, input: Handle): void {
   const lj = step.lookupJoin as NonNullable<Step["lookupJoin"]>;
-  const rows = ctx.tables.get(lj.table);
-  if (!rows) throw new PipelineError(`${path}.lookupJoin.table`, `${JSON.stringify(lj.table)} is not a table source`, "set mode: table on the source");
+  const source = ctx.tables.get(lj.table);
+  if (!source) throw new PipelineError(`${path}.lookupJoin.table`, `${JSON.stringify(lj.table)} is not a table source`, "set mode: table on the source");
   // Without tableKey the Kafka record key identifies a row; a local file row gives it as `key` (or `id`).
-  const rowKey = lj.tableKey === undefined ? (row: Rec) => row.key ?? row.id : ((e: CompiledExpression) => (row: Rec) => e.evaluate({ row }))(celExpression(lj.tableKey, `${path}.lookupJoin.tableKey`, "string", ["row"]));
+  const byExpression = lj.tableKey === undefined ? undefined : celExpression(lj.tableKey, `${path}.lookupJoin.tableKey`, "string", ["row"]);
+  const rowKey = (row: Rec, kafkaKey: string | null): unknown => (byExpression ? byExpression.evaluate({ row }) : (kafkaKey ?? row.key ?? row.id));
   const table = new Map<Key, Rec>();
-  for (const row of rows) table.set(toKey(rowKey(row)), row);
+  const byKafkaKey = new Map<string, Key>();
+  const apply = (kafkaKey: string | null, row: Rec | null): void => {
+    if (row === null) {
+      const k = kafkaKey === null ? undefined : byKafkaKey.get(kafkaKey);
+      if (k !== undefined) table.delete(k);
+      if (kafkaKey !== null) byKafkaKey.delete(kafkaKey);
+      return;
+    }
+    const k = toKey(rowKey(row, kafkaKey));
+    table.set(k, row);
+    if (kafkaKey !== null) byKafkaKey.set(kafkaKey, k);
+  };
+  source.rows.forEach((row, i) => apply(source.keys?.[i] ?? null, row));
+  // A live table (a compacted topic on a cluster) keeps changing while the job runs.
+  source.subscribe?.((k, row) => apply(k, row));
   const key = recordFn(lj.key, `${path}.lookupJoin.key`, "string");
   const inner = lj.type === "inner";
   const as = lj.as ?? "row";

@@ -74,7 +74,7 @@ spec:
     try {
       const deadLetters = await consumeAll(kafka, dead, { count: 2, idleMs: 15_000 });
       const out = await consumeAll(kafka, output, { count: 2, idleMs: 3_000 });
-      expect(out.map((m) => JSON.parse(String(m.message.value)).id).sort()).toEqual([1, 4]);
+      expect(out.map((m) => (JSON.parse(String(m.message.value)) as { id: number }).id).sort()).toEqual([1, 4]);
       const byKey = new Map(deadLetters.map((d) => [String(d.message.key), d.message]));
       expect([...byKey.keys()].sort()).toEqual(["k2", "k3"]);
       const header = (key: string, h: string): string => String(byKey.get(key)?.headers?.[h]);
