@@ -4,9 +4,9 @@
 // record is checked against a reference computed from the input — none lost, none duplicated.
 import { rmSync } from "node:fs";
 import { join } from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { Admin, Kafka } from "kafkajs";
-import { kafkaClient } from "../helpers/kafka.ts";
+import { afterAll, describe, expect, it } from "vitest";
+import type { Kafka } from "kafkajs";
+import { kafkaAdminHooks } from "../helpers/kafka.ts";
 import { createCountJob, kill9, logTail, OutputReader, produce, produceFlush, startWorker, stopGracefully, type WorkerProcess } from "../helpers/distributed.ts";
 
 /** A seeded PRNG, so a failing kill schedule can be replayed. */
@@ -42,18 +42,10 @@ function produceContinuously(kafka: Kafka, job: Parameters<typeof produce>[1]): 
 }
 
 describe("distributed runtime: exactly once through kill -9 (real broker, worker processes)", () => {
-  let kafka: Kafka;
-  let admin: Admin;
+  const k = kafkaAdminHooks();
   const running: WorkerProcess[] = [];
-
-  beforeAll(async () => {
-    kafka = kafkaClient();
-    admin = kafka.admin();
-    await admin.connect();
-  });
-  afterAll(async () => {
+  afterAll(() => {
     for (const w of running) w.child.kill("SIGKILL");
-    await admin.disconnect();
   });
 
   function launch(...args: Parameters<typeof startWorker>): WorkerProcess {
@@ -67,6 +59,7 @@ describe("distributed runtime: exactly once through kill -9 (real broker, worker
   }
 
   it("3 workers, 20 random kill -9 with restarts: every window exactly once", async () => {
+    const { kafka, admin } = k;
     const seed = Number(process.env.RUNNEL_KILL_SEED ?? Date.now() % 100_000);
     const random = rng(seed);
     const job = await createCountJob(admin, 12);
@@ -95,6 +88,7 @@ describe("distributed runtime: exactly once through kill -9 (real broker, worker
   });
 
   it("rescales 3 → 2 (SIGTERM, final checkpoint) → 4 (after kill -9) mid-stream: every window exactly once", async () => {
+    const { kafka, admin } = k;
     const job = await createCountJob(admin, 12);
     await produce(kafka, job, 4000);
     const reader = new OutputReader();
@@ -120,6 +114,7 @@ describe("distributed runtime: exactly once through kill -9 (real broker, worker
   });
 
   it("fences a duplicate worker: the older one cannot commit and stops; output stays exactly once", async () => {
+    const { kafka, admin } = k;
     const job = await createCountJob(admin, 12);
     await produce(kafka, job, 4000);
     const reader = new OutputReader();

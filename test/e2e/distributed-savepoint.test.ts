@@ -5,30 +5,22 @@
 // window comes out exactly once across both versions.
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { Admin, Kafka } from "kafkajs";
-import { kafkaClient } from "../helpers/kafka.ts";
+import { afterAll, describe, expect, it } from "vitest";
+import { kafkaAdminHooks } from "../helpers/kafka.ts";
 import { adminUrl, countManifest, createCountJob, logTail, OutputReader, produce, produceFlush, startWorker, stopGracefully, type WorkerProcess } from "../helpers/distributed.ts";
 
 const TOKEN = "savepoint-test-token";
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 describe("distributed runtime: stop-with-savepoint, change the job, restore (real broker)", () => {
-  let kafka: Kafka;
-  let admin: Admin;
+  const k = kafkaAdminHooks();
   const running: WorkerProcess[] = [];
-
-  beforeAll(async () => {
-    kafka = kafkaClient();
-    admin = kafka.admin();
-    await admin.connect();
-  });
-  afterAll(async () => {
+  afterAll(() => {
     for (const w of running) w.child.kill("SIGKILL");
-    await admin.disconnect();
   });
 
   it("keeps the state of unchanged operators across a changed job, exactly once", async () => {
+    const { kafka, admin } = k;
     const job = await createCountJob(admin, 6);
     const five = `${job.name}-five`;
     await admin.createTopics({ waitForLeaders: true, topics: [{ topic: five, numPartitions: 1 }] });

@@ -1,10 +1,25 @@
 /** Kafka helpers shared by tests: clients on the test broker, topics, and bounded consumption. */
 import { Kafka, logLevel, type Consumer, type KafkaMessage, type Admin } from "kafkajs";
+import { afterAll, beforeAll } from "vitest";
 import { testEnv, uniqueName } from "./env.ts";
 
 /** A kafkajs client on the test environment's broker, quiet unless a test fails. */
 export function kafkaClient(clientId = uniqueName("test")): Kafka {
   return new Kafka({ clientId, brokers: testEnv().kafkaBrokers, logLevel: logLevel.ERROR, retry: { retries: 5 } });
+}
+
+/** For a describe block: a Kafka client and a connected admin, opened before its tests and closed after them. */
+export function kafkaAdminHooks(): { readonly kafka: Kafka; readonly admin: Admin } {
+  const ctx = {} as { kafka: Kafka; admin: Admin };
+  beforeAll(async () => {
+    ctx.kafka = kafkaClient();
+    ctx.admin = ctx.kafka.admin();
+    await ctx.admin.connect();
+  });
+  afterAll(async () => {
+    await ctx.admin.disconnect();
+  });
+  return ctx;
 }
 
 /** Creates topics with the given partition count and waits until they have leaders. */

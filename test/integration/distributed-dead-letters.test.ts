@@ -4,26 +4,16 @@
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { Admin, Kafka } from "kafkajs";
+import { describe, expect, it } from "vitest";
 import { createWorker } from "../../runtime/distributed/worker.ts";
-import { consumeAll, createTopics, kafkaClient } from "../helpers/kafka.ts";
+import { consumeAll, createTopics, kafkaAdminHooks } from "../helpers/kafka.ts";
 import { testEnv, uniqueName } from "../helpers/env.ts";
 
 describe("distributed worker: dead letters (real broker)", () => {
-  let kafka: Kafka;
-  let admin: Admin;
-
-  beforeAll(async () => {
-    kafka = kafkaClient();
-    admin = kafka.admin();
-    await admin.connect();
-  });
-  afterAll(async () => {
-    await admin.disconnect();
-  });
+  const k = kafkaAdminHooks();
 
   it("writes unparseable and rejected records to the dead-letter topic with their origin", async () => {
+    const { kafka, admin } = k;
     const name = uniqueName("dl").replace(/[^a-z0-9-]/g, "");
     const [input, output, dead] = [`${name}-in`, `${name}-out`, `${name}-dead`];
     await createTopics(admin, [input, output, dead], 2);

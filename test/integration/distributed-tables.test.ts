@@ -4,26 +4,16 @@
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { Admin, Kafka } from "kafkajs";
+import { describe, expect, it } from "vitest";
 import { createWorker } from "../../runtime/distributed/worker.ts";
-import { consumeAll, createTopics, kafkaClient } from "../helpers/kafka.ts";
+import { consumeAll, createTopics, kafkaAdminHooks } from "../helpers/kafka.ts";
 import { testEnv, uniqueName } from "../helpers/env.ts";
 
 describe("distributed worker: lookup joins against a compacted topic (real broker)", () => {
-  let kafka: Kafka;
-  let admin: Admin;
-
-  beforeAll(async () => {
-    kafka = kafkaClient();
-    admin = kafka.admin();
-    await admin.connect();
-  });
-  afterAll(async () => {
-    await admin.disconnect();
-  });
+  const k = kafkaAdminHooks();
 
   it("joins against the table read at start, then against its updates and deletions", async () => {
+    const { kafka, admin } = k;
     const name = uniqueName("tbl").replace(/[^a-z0-9-]/g, "");
     const [input, users, output] = [`${name}-in`, `${name}-users`, `${name}-out`];
     await createTopics(admin, [input, output], 2);
