@@ -38,8 +38,10 @@ export class Exchange {
   private readonly key: ((value: unknown) => Key) | undefined;
   private readonly partitioning: Partitioning;
   private readonly parallelism: number;
+  /** Buffers a broadcast record goes to: those of the tasks this process runs. */
+  private readonly broadcastTo: ExchangeBuffer[];
 
-  constructor(options: { input: number; parallelism: number; partitioning: Partitioning; key?: (value: unknown) => Key }) {
+  constructor(options: { input: number; parallelism: number; partitioning: Partitioning; key?: (value: unknown) => Key; targets?: readonly number[] }) {
     this.input = options.input;
     this.parallelism = options.parallelism;
     this.partitioning = options.partitioning;
@@ -47,12 +49,13 @@ export class Exchange {
     this.buffers = Array.from({ length: options.parallelism }, () => ({ size: 0, values: [], timestamps: [], keys: [], received: 0 }));
     this.upstreamWatermark = new Float64Array(options.parallelism).fill(MIN_WATERMARK);
     this.upstreamIdle = new Uint8Array(options.parallelism);
+    this.broadcastTo = options.targets ? options.targets.map((t) => this.buffers[t] as ExchangeBuffer) : this.buffers;
   }
 
   /** Routes one record. */
   push(value: unknown, ts: number): void {
     if (this.partitioning === "broadcast") {
-      for (const b of this.buffers) append(b, value, ts, undefined);
+      for (const b of this.broadcastTo) append(b, value, ts, undefined);
       return;
     }
     const key = (this.key as (value: unknown) => Key)(value);

@@ -48,6 +48,8 @@ export function wireInstances(
               parallelism,
               partitioning: e.partitioning,
               ...(e.key ? { key: e.key as (v: unknown) => Key } : {}),
+              // Broadcast records go only to the tasks this process runs (the others run elsewhere).
+              targets: Array.from({ length: parallelism }, (_, t) => t).filter((t) => active(node.id, t)),
             });
       if (exchange) {
         wiring.exchanges.push(exchange);

@@ -1,0 +1,93 @@
+// Broadcast rules on a cluster (real broker): two workers in one process share a job whose rules
+// come from a 3-partition topic. Every task of both workers sees every rule — read in full by each
+// worker, whatever the partitions — and a rule added while the job runs applies to later records.
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import { createWorker } from "../../runtime/distributed/worker.ts";
+import { consumeAll, createTopics, kafkaAdminHooks } from "../helpers/kafka.ts";
+import { testEnv, uniqueName } from "../helpers/env.ts";
+
+describe("distributed workers: broadcast rules (real broker)", () => {
+  const k = kafkaAdminHooks();
+
+  it("applies every rule in every task of every worker, and rules added at run time", async () => {
+    const { kafka, admin } = k;
+    const name = uniqueName("bc").replace(/[^a-z0-9-]/g, "");
+    const [input, rules, output] = [`${name}-in`, `${name}-rules`, `${name}-out`];
+    await createTopics(admin, [input, output], 4);
+    await createTopics(admin, [rules], 3);
+    const dir = mkdtempSync(join(tmpdir(), "runnel-bc-"));
+    const manifest = join(dir, "job.yaml");
+    writeFileSync(
+      manifest,
+      `apiVersion: runnel.dev/v1alpha1
+kind: StreamJob
+metadata: { name: ${name} }
+spec:
+  parallelism: 4
+  kafka: { bootstrapServers: [${testEnv().kafkaBrokers.join(", ")}] }
+  checkpoint: { interval: 200ms }
+  pipeline:
+    sources:
+      - id: orders
+        kafka: { topic: ${input}, partitions: 4 }
+      - id: rules
+        mode: broadcast
+        kafka: { topic: ${rules} }
+    steps:
+      - id: by-user
+        input: orders
+        keyBy: { key: record.user }
+      - id: decisions
+        input: by-user
+        broadcastRules:
+          rules: rules
+          ruleId: rule.id
+          conditionField: condition
+          match: first
+          unmatched: pass # unmatched records go on unchanged (no rule field)
+          emit:
+            seq: record.seq
+            rule: rule.id
+    sinks:
+      - id: out
+        input: decisions
+        kafka: { topic: ${output} }
+`,
+    );
+    const producer = kafka.producer();
+    await producer.connect();
+    // One rule per partition of the rules topic: each worker must read all three.
+    await producer.send({
+      topic: rules,
+      messages: [
+        { partition: 0, value: JSON.stringify({ id: "big", condition: "record.amount > 1000.0" }) },
+        { partition: 1, value: JSON.stringify({ id: "zero", condition: "record.amount == 0.0" }) },
+        { partition: 2, value: JSON.stringify({ id: "neg", condition: "record.amount < 0.0" }) },
+      ],
+    });
+    const orders = (from: number, amounts: number[]) =>
+      amounts.map((amount, i) => ({ partition: (from + i) % 4, value: JSON.stringify({ seq: from + i, user: `u${from + i}`, amount }) }));
+    const workers = await Promise.all([0, 1].map((ordinal) => createWorker({ manifest, ordinal, workers: 2, namespace: "test", stateDir: join(dir, `w${ordinal}`) })));
+    const runs = workers.map((w) => w.run());
+    try {
+      // Rules are read from the start of their topic; give the workers a moment to have them.
+      await new Promise((r) => setTimeout(r, 4000));
+      await producer.send({ topic: input, messages: orders(0, [5000, 0, -1, 10, 2000, 0, -5, 20]) });
+      const first = await consumeAll(kafka, output, { count: 8, idleMs: 15_000 });
+      const ruleOf = (got: typeof first) => new Map(got.map((m) => JSON.parse(String(m.message.value)) as { seq: number; rule?: string }).map((r) => [r.seq, r.rule ?? "none"]));
+      expect(Object.fromEntries(ruleOf(first))).toEqual({ 0: "big", 1: "zero", 2: "neg", 3: "none", 4: "big", 5: "zero", 6: "neg", 7: "none" });
+      await producer.send({ topic: rules, messages: [{ partition: 1, value: JSON.stringify({ id: "small", condition: "record.amount > 0.0 && record.amount < 100.0" }) }] });
+      await new Promise((r) => setTimeout(r, 3000));
+      await producer.send({ topic: input, messages: orders(8, [10, 20, 30, 40]) });
+      const all = ruleOf(await consumeAll(kafka, output, { count: 12, idleMs: 15_000 }));
+      expect([8, 9, 10, 11].map((s) => all.get(s))).toEqual(["small", "small", "small", "small"]);
+    } finally {
+      await producer.disconnect();
+      for (const w of workers) w.stop();
+      await Promise.all(runs);
+    }
+  });
+});
