@@ -12,7 +12,7 @@ import { createKafkaSink } from "../connectors/kafka/sink.ts";
 import { createKafkaSource, jsonValue, type KafkaMessageIn } from "../connectors/kafka/source.ts";
 import type { Sink, Source } from "../connectors/types.ts";
 import { recordFn } from "../pipeline/expr.ts";
-import { keyOf, plain, toJson, toKey } from "../pipeline/values.ts";
+import { KEY, keyOf, plain, toJson, toKey } from "../pipeline/values.ts";
 import type { Sink as SinkSpec, Source as SourceSpec } from "../spec/generated/types.ts";
 
 /**
@@ -46,8 +46,12 @@ function decoder(spec: SourceSpec): (m: KafkaMessageIn) => unknown {
       : format === "string"
         ? (m: KafkaMessageIn): Record<string | symbol, unknown> => ({ value: m.value?.toString("utf8") ?? null })
         : (m: KafkaMessageIn): Record<string | symbol, unknown> => ({ value: m.value?.toString("base64") ?? null });
+  const keyFormat = spec.kafka?.keyFormat ?? "string";
+  const decodeKey = keyFormat === "none" ? undefined : keyFormat === "json" ? (b: Buffer): unknown => JSON.parse(b.toString("utf8")) : keyFormat === "bytes" ? (b: Buffer): unknown => b.toString("base64") : (b: Buffer): unknown => b.toString("utf8");
   return (m) => {
     const r = decode(m);
+    // The Kafka key is the record's `key` in expressions (and the default key of Kafka sinks), until a keyBy sets another.
+    if (decodeKey && m.key !== null) r[KEY] = decodeKey(m.key);
     r[ORIGIN] = { topic: m.topic, partition: m.partition, offset: m.offset, timestamp: m.timestamp, key: m.key, value: m.value } satisfies Origin;
     return r;
   };

@@ -1,6 +1,6 @@
 // A worker's dead-letter topic (real broker): a message that is not JSON and a record a `clean`
 // rule rejects both land there with their original bytes and headers naming the error, the
-// operator and where they came from; the good records go on to the output exactly once.
+// operator and where they came from; the good records go on to the output, keyed as they came.
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -65,6 +65,8 @@ spec:
       const deadLetters = await consumeAll(kafka, dead, { count: 2, idleMs: 15_000 });
       const out = await consumeAll(kafka, output, { count: 2, idleMs: 3_000 });
       expect(out.map((m) => (JSON.parse(String(m.message.value)) as { id: number }).id).sort()).toEqual([1, 4]);
+      // The Kafka key is the record's key: it reaches the output as its key.
+      expect(out.map((m) => String(m.message.key)).sort()).toEqual(["k1", "k4"]);
       const byKey = new Map(deadLetters.map((d) => [String(d.message.key), d.message]));
       expect([...byKey.keys()].sort()).toEqual(["k2", "k3"]);
       const header = (key: string, h: string): string => String(byKey.get(key)?.headers?.[h]);
