@@ -1,5 +1,6 @@
 /** The `runnel` subcommands: what each does, and whether it is available in this build. */
 import { run, RUN_USAGE } from "./run.ts";
+import { savepoint, SAVEPOINT_USAGE } from "./savepoint.ts";
 import { start } from "./start.ts";
 import { validate } from "./validate.ts";
 import { worker, WORKER_USAGE } from "./worker.ts";
@@ -34,6 +35,12 @@ export const commands: CommandSpec[] = [
     usage: WORKER_USAGE,
     summary: "run this pod's share of a job's tasks (started by the operator inside a worker pod)",
     run: worker,
+  },
+  {
+    name: "savepoint",
+    usage: SAVEPOINT_USAGE,
+    summary: "inspect or dispose of a distributed job's savepoint",
+    run: savepoint,
   },
   {
     name: "operator",

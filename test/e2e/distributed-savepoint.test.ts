@@ -1,16 +1,43 @@
-// Savepoints of a distributed job: three workers stop with a savepoint (drained: nothing left in the
+// Savepoints of a distributed job: a savepoint taken while the job runs (inspected, then disposed
+// of with the CLI), then three workers stop with a savepoint (drained: nothing left in the
 // internal topics), the job is changed — a step added, a stateful step and its sink removed — and
 // restored from it. Without allowNonRestoredState the restore refuses, naming the removed operator;
 // with it (and on two workers instead of three), the unchanged window keeps its state and every
 // window comes out exactly once across both versions.
-import { writeFileSync } from "node:fs";
-import { join } from "node:path";
+import { spawnSync } from "node:child_process";
+import { existsSync, writeFileSync } from "node:fs";
+import { join, resolve } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { kafkaAdminHooks } from "../helpers/kafka.ts";
 import { adminUrl, countManifest, createCountJob, logTail, OutputReader, produce, produceFlush, startWorker, stopGracefully, type WorkerProcess } from "../helpers/distributed.ts";
 
 const TOKEN = "savepoint-test-token";
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const MAIN = resolve(import.meta.dirname, "../../runtime/cli/main.ts");
+
+/** Runs the runnel CLI. */
+function runnel(args: string[]): { status: number | null; stdout: string; stderr: string } {
+  const r = spawnSync(process.execPath, [MAIN, ...args], { encoding: "utf8" });
+  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+/** POSTs to a worker's admin API with the job's token; returns the accepted savepoint id. */
+async function post(url: string, body: unknown): Promise<string> {
+  const res = await fetch(url, { method: "POST", headers: { authorization: `Bearer ${TOKEN}` }, body: JSON.stringify(body) });
+  expect(res.status, await res.clone().text()).toBe(202);
+  return ((await res.json()) as { id: string }).id;
+}
+
+/** Polls a savepoint's status until it completed. */
+async function pollCompleted(url: string): Promise<void> {
+  const deadline = Date.now() + 90_000;
+  for (;;) {
+    const status = (await (await fetch(url)).json()) as { state: string; error?: string };
+    if (status.state === "completed") return;
+    if (status.state === "failed" || Date.now() > deadline) throw new Error(`savepoint ${url}: ${JSON.stringify(status)}`);
+    await sleep(200);
+  }
+}
 
 describe("distributed runtime: stop-with-savepoint, change the job, restore (real broker)", () => {
   const k = kafkaAdminHooks();
@@ -52,18 +79,24 @@ describe("distributed runtime: stop-with-savepoint, change the job, restore (rea
     const urls = await Promise.all(v1.map((w) => adminUrl(w)));
     // Stop mid-stream, once windows are coming out (so the windows in progress have state).
     await reader.waitForCount(200, 120_000);
+    // A savepoint without stopping: every worker writes its tasks, then the job goes on.
+    const periodic = join(job.dir, "savepoints", "periodic-1");
+    const triggered = await Promise.all(urls.map((u) => post(`${u}/savepoints`, { dir: periodic })));
+    expect(new Set(triggered).size).toBe(1);
+    for (const u of urls) await pollCompleted(`${u}/savepoints/${triggered[0] as string}`);
+    const inspected = runnel(["savepoint", "inspect", periodic]);
+    expect(inspected.status, inspected.stderr).toBe(0);
+    expect(JSON.parse(inspected.stdout)).toMatchObject({ id: triggered[0], job: job.name, tasks: 6, complete: true });
+    const disposed = runnel(["savepoint", "dispose", periodic]);
+    expect(disposed.status, disposed.stderr).toBe(0);
+    expect(existsSync(periodic)).toBe(false);
+    const seenBefore = reader.seen.size;
     await produce(kafka, job, 3000);
-    await sleep(1000);
+    await reader.waitForCount(seenBefore + 100, 120_000);
     const savepoint = join(job.dir, "savepoints", "upgrade-1");
     const unauthorized = await fetch(`${urls[0]}/stop`, { method: "POST", body: JSON.stringify({ dir: savepoint }) });
     expect(unauthorized.status).toBe(401);
-    const ids = await Promise.all(
-      urls.map(async (u) => {
-        const res = await fetch(`${u}/stop`, { method: "POST", headers: { authorization: `Bearer ${TOKEN}` }, body: JSON.stringify({ dir: savepoint }) });
-        expect(res.status).toBe(202);
-        return ((await res.json()) as { id: string }).id;
-      }),
-    );
+    const ids = await Promise.all(urls.map((u) => post(`${u}/stop`, { dir: savepoint })));
     expect(new Set(ids).size).toBe(1);
     for (const w of v1) expect(await Promise.race([w.exited, sleep(90_000).then(() => "still running")]), logTail(w)).toBe(0);
     // More input arrives while the job is down.
@@ -78,6 +111,39 @@ describe("distributed runtime: stop-with-savepoint, change the job, restore (rea
     const restored = [0, 1].map((o) => launch(o, ["--restore-from", savepoint, "--allow-non-restored-state"], v2, 2));
     await sleep(4000);
     await produce(kafka, job, 3000);
+    await produceFlush(kafka, job);
+    await reader.waitFor(job, 180_000, () => restored.map((w) => logTail(w)).join("\n"));
+    await reader.stop();
+    for (const w of restored) expect(await stopGracefully(w), logTail(w)).toBe(0);
+    expect(reader.duplicates.slice(0, 20)).toEqual([]);
+    expect(reader.mismatches(job).slice(0, 20), `job ${job.name} in ${job.dir}`).toEqual([]);
+  });
+
+  it("re-splits a savepoint's keys over more tasks when the input gained partitions (6 → 12)", async () => {
+    const { kafka, admin } = k;
+    const job = await createCountJob(admin, 6);
+    const env = { RUNNEL_ADMIN_TOKEN: TOKEN };
+    const launch = (o: number, workers: number, extra: string[] = [], manifest?: string): WorkerProcess => {
+      const w = startWorker(job, o, workers, { extraArgs: ["--admin", "127.0.0.1:0", ...extra], env, ...(manifest ? { manifest } : {}) });
+      running.push(w);
+      return w;
+    };
+    await produce(kafka, job, 4000);
+    const reader = new OutputReader();
+    await reader.start(kafka, job);
+    const v1 = [0, 1, 2].map((o) => launch(o, 3));
+    const urls = await Promise.all(v1.map((w) => adminUrl(w)));
+    await reader.waitForCount(200, 120_000);
+    const savepoint = join(job.dir, "savepoints", "before-resize");
+    await Promise.all(urls.map((u) => post(`${u}/stop`, { dir: savepoint })));
+    for (const w of v1) expect(await Promise.race([w.exited, sleep(90_000).then(() => "still running")]), logTail(w)).toBe(0);
+    // The input topic grows to 12 partitions; the job follows with 12 tasks on 4 workers.
+    await admin.createPartitions({ topicPartitions: [{ topic: job.input, count: 12 }] });
+    job.partitions = 12;
+    const v2 = join(job.dir, "job-12.yaml");
+    writeFileSync(v2, countManifest({ ...job, extraSteps: "" }));
+    const restored = [0, 1, 2, 3].map((o) => launch(o, 4, ["--restore-from", savepoint], v2));
+    await produce(kafka, job, 4000);
     await produceFlush(kafka, job);
     await reader.waitFor(job, 180_000, () => restored.map((w) => logTail(w)).join("\n"));
     await reader.stop();

@@ -26,7 +26,7 @@ describe("runnel CLI", () => {
     const io = capture();
     expect(await main(["rnu"])).toBe(2);
     expect(io.err()).toContain("unknown command 'rnu'");
-    expect(io.err()).toContain("Known commands: run, validate, worker, operator, start");
+    expect(io.err()).toContain("Known commands: run, validate, worker, savepoint, operator, start");
     expect(io.err()).not.toMatch(/at .*\.ts:\d+/);
   });
 

@@ -1,0 +1,44 @@
+/**
+ * `runnel savepoint inspect|dispose <dir>`: what a distributed job's savepoint holds (job,
+ * tasks, operators, whether every task was written) and deleting one that is no longer needed.
+ */
+import { fileSavepointStorage, readSavepoint } from "../distributed/savepoint-store.ts";
+import { RunnelError } from "../errors.ts";
+
+const EXIT_FAILED = 1;
+const EXIT_USAGE = 2;
+
+/** Usage text of `runnel savepoint`. */
+export const SAVEPOINT_USAGE = `runnel savepoint inspect <dir>   what the savepoint holds, and whether it is complete
+runnel savepoint dispose <dir>   delete the savepoint (refuses a folder that holds none)`;
+
+/** Runs `runnel savepoint`; returns the exit code. */
+export async function savepoint(argv: string[]): Promise<number> {
+  const [action, dir, ...rest] = argv;
+  if ((action !== "inspect" && action !== "dispose") || dir === undefined || rest.length > 0) {
+    console.error(`runnel savepoint: expected inspect or dispose and one folder\n\nUsage: ${SAVEPOINT_USAGE}`);
+    return EXIT_USAGE;
+  }
+  const storage = fileSavepointStorage(dir);
+  try {
+    const sp = await readSavepoint(storage);
+    if (action === "dispose") {
+      await storage.dispose();
+      console.log(`runnel savepoint: disposed ${sp.id} (${sp.meta.job}) at ${dir}`);
+      return 0;
+    }
+    let entries = 0;
+    for (const t of sp.tasks) entries += t?.entries.length ?? 0;
+    console.log(
+      JSON.stringify(
+        { id: sp.id, job: sp.meta.job, createdAt: sp.meta.createdAt, tasks: sp.meta.parallelism, complete: true, keyedEntries: entries, operators: sp.meta.operators, sources: Object.keys(sp.meta.sources) },
+        null,
+        2,
+      ),
+    );
+    return 0;
+  } catch (err) {
+    console.error(`runnel savepoint: ${err instanceof RunnelError ? err.message : String(err)}`);
+    return EXIT_FAILED;
+  }
+}
