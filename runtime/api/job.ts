@@ -73,6 +73,7 @@ export class JobBuilder {
         input: input.input ?? i,
         partitioning: input.partitioning,
         ...(input.key ? { key: input.key } : {}),
+        ...(input.colocated === true ? { colocated: true } : {}),
         ...(input.tag === undefined ? {} : { tag: input.tag }),
       });
     }
@@ -110,6 +111,8 @@ export interface StreamInput {
   partitioning: Partitioning;
   /** Key for hash routing. */
   key?: (value: never) => Key;
+  /** The upstream is already partitioned by the key (see GraphEdge.colocated). */
+  colocated?: boolean;
   /** Side output selected. */
   tag?: string;
   /** Explicit input index (connect). */
@@ -176,9 +179,13 @@ export class DataStream<T> {
     return this.then({ kind: "process", factory: factory as unknown as Factory<ProcessFunction<unknown, unknown>> }, options);
   }
 
-  /** Partitions by key: downstream keyed operators see all records of a key in one task. */
-  keyBy<K extends Key>(key: (value: T) => K): KeyedStream<K, T> {
-    return new KeyedStream<K, T>(this, key);
+  /**
+   * Partitions by key: downstream keyed operators see all records of a key in one task. With
+   * `colocated`, the stream is already partitioned by this key (its Kafka topic is keyed by it, with
+   * Kafka's default partitioner), so distributed runs need no repartition topic.
+   */
+  keyBy<K extends Key>(key: (value: T) => K, options: { colocated?: boolean } = {}): KeyedStream<K, T> {
+    return new KeyedStream<K, T>(this, key, options.colocated === true);
   }
 
   /** Merges streams of the same type (watermark: the minimum of the inputs). */
@@ -214,15 +221,19 @@ export class KeyedStream<K extends Key, T> {
   readonly stream: DataStream<T>;
   /** The key selector. */
   readonly key: (value: T) => K;
+  /** The stream arrives partitioned by this key already. */
+  readonly colocated: boolean;
 
-  constructor(stream: DataStream<T>, key: (value: T) => K) {
+  constructor(stream: DataStream<T>, key: (value: T) => K, colocated = false) {
     this.stream = stream;
     this.key = key;
+    this.colocated = colocated;
   }
 
   /** The hash-partitioned input to a keyed node. */
   asInput(): StreamInput {
-    return this.stream.asInput("hash", this.key);
+    const input = this.stream.asInput("hash", this.key);
+    return this.colocated ? { ...input, colocated: true } : input;
   }
 
   /** A keyed process function with state and timers. */

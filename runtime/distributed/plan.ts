@@ -81,7 +81,8 @@ export async function planDistributed(graph: JobGraph, options: PlanOptions): Pr
       throw new JobDefinitionError(`source '${n.uid}' (${n.spec.source.name}) has ${parts} partitions but the job runs ${parallelism} tasks: partitions beyond would never be read; set spec.parallelism to ${parts} (tasks are spread over the workers)`);
     }
   }
-  const hash = graph.edges.filter((e) => e.partitioning === "hash");
+  // A keyBy on the key its input topic is partitioned by stays inside the task.
+  const hash = graph.edges.filter((e) => e.partitioning === "hash" && e.colocated !== true);
   const uidOf = (e: GraphEdge): string => `${(graph.nodes[e.to] as GraphNode).uid}.in${e.input}`;
   const topics: InternalTopic[] = hash.map((e) => ({ topic: repartitionTopic(options.prefix, uidOf(e)), partitions: parallelism, compacted: false }));
   await options.createTopics(topics);

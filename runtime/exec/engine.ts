@@ -307,7 +307,7 @@ export function createEngine(options: EngineOptions): Engine {
     for (const x of exchanges) {
       for (let t = 0; t < parallelism; t++) {
         if (ownedSet.has(t) || (x.buffers[t] as ExchangeBuffer).size === 0) continue;
-        throw new CheckpointError(`a record was routed to task ${t}, which this process does not run (tasks ${owned.join(",")}): keyed input must arrive partitioned by its key`, false);
+        throw new CheckpointError(`a record was routed to task ${t}, which this process does not run (tasks ${owned.join(",")}): keyed input must arrive partitioned by its key (a source's kafka.partitionedBy must name the field its topic is keyed by, with Kafka's default partitioner)`, false);
       }
     }
   }

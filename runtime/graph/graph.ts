@@ -76,6 +76,11 @@ export interface GraphEdge {
   partitioning: Partitioning;
   /** Key of hash edges. */
   key?: KeySelector;
+  /**
+   * The upstream is already partitioned by this key (a Kafka topic keyed by it): a distributed run
+   * keeps the edge inside each task instead of going through a repartition topic.
+   */
+  colocated?: boolean;
   /** Side output carried by this edge (absent: the main output). */
   tag?: string;
 }

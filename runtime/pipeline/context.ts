@@ -18,6 +18,10 @@ export interface Handle {
   keyed: boolean;
   /** For the main output of a record-at-a-time step: the stage that ends it (a sole reader fuses after it). */
   stage?: Stage;
+  /** The record field the stream's Kafka topic is keyed by (`partitionedBy`), while steps keep records as they are. */
+  partitionedBy?: string;
+  /** Keyed by exactly that field: keyed steps need no repartition topic. */
+  colocated?: boolean;
 }
 
 /** The record sent to the dead-letter stream. */

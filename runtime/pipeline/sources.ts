@@ -35,7 +35,8 @@ export function compileSources(ctx: CompileContext): void {
     const source = ctx.options.sourceOverride?.(spec) ?? localSource(ctx, spec, path);
     const uid = claimUid(ctx, spec.id, path);
     const stream = ctx.builder.source(source, { uid, name: spec.id, watermarks: watermarkStrategy(spec, path) });
-    ctx.handles.set(spec.id, { stream, keyed: false });
+    const partitionedBy = spec.kafka?.partitionedBy;
+    ctx.handles.set(spec.id, partitionedBy === undefined ? { stream, keyed: false } : { stream, keyed: false, partitionedBy });
   });
 }
 

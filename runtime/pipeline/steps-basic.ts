@@ -26,10 +26,17 @@ export function carrier(input: Handle): <T>(out: T, from: unknown) => T {
 }
 
 /** Registers a step's main output and named side outputs. */
-export function publish(ctx: CompileContext, step: Step, stream: DataStream<unknown>, keyed: boolean, sides: Record<string, OutputTag<unknown>> = {}): void {
+export function publish(
+  ctx: CompileContext,
+  step: Step,
+  stream: DataStream<unknown>,
+  keyed: boolean,
+  sides: Record<string, OutputTag<unknown>> = {},
+  lineage: Pick<Handle, "partitionedBy" | "colocated"> = {},
+): void {
   // The last stage of the node now ends this step's main output: a sole reader may fuse after it.
   const stage = lastStage(ctx.stages.get(stream));
-  ctx.handles.set(step.id, stage ? { stream, keyed, stage } : { stream, keyed });
+  ctx.handles.set(step.id, { stream, keyed, ...(stage ? { stage } : {}), ...lineage });
   for (const [name, tag] of Object.entries(sides)) ctx.handles.set(`${step.id}.${name}`, { stream: stream.getSideOutput(tag), keyed });
 }
 
@@ -55,7 +62,7 @@ export function compileFilter(ctx: CompileContext, step: Step, path: string, inp
           else c.output(rejected, r);
         };
   const stream = processStep(ctx, step, input, body);
-  publish(ctx, step, stream, input.keyed, onReject === "side-output" ? { rejected } : {});
+  publish(ctx, step, stream, input.keyed, onReject === "side-output" ? { rejected } : {}, lineageOf(input));
 }
 
 /** clean: the first failing rule names the reason; invalid records are counted and routed. */
@@ -83,7 +90,7 @@ export function compileClean(ctx: CompileContext, step: Step, path: string, inpu
     }
     out.collect(r);
   });
-  publish(ctx, step, stream, input.keyed, onInvalid === "side-output" ? { invalid } : {});
+  publish(ctx, step, stream, input.keyed, onInvalid === "side-output" ? { invalid } : {}, lineageOf(input));
 }
 
 /** map: the expression's map becomes the record. */
@@ -146,7 +153,15 @@ export function compileKeyBy(ctx: CompileContext, step: Step, path: string, inpu
     rec[keySymbol] = key(r, k);
     out.collect(rec);
   });
-  publish(ctx, step, stream, true);
+  // Keyed by exactly the field its topic is keyed by: the records are in their key's task already.
+  const source = (step.keyBy as NonNullable<Step["keyBy"]>).key.trim();
+  const colocated = input.partitionedBy !== undefined && source === `record.${input.partitionedBy}`;
+  publish(ctx, step, stream, true, {}, colocated ? { partitionedBy: input.partitionedBy as string, colocated: true } : {});
+}
+
+/** What a step that passes records on unchanged keeps of its input's partitioning. */
+function lineageOf(input: Handle): Pick<Handle, "partitionedBy" | "colocated"> {
+  return { ...(input.partitionedBy === undefined ? {} : { partitionedBy: input.partitionedBy }), ...(input.colocated ? { colocated: true } : {}) };
 }
 
 /** route: named side outputs by condition (first match or all); the rest to main or dropped. */

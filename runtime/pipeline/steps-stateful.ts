@@ -109,7 +109,7 @@ export function compileBroadcastRules(ctx: CompileContext, step: Step, path: str
   const invalidRule = deadLetterSender(ctx, step.id, "invalid-rule");
   // A non-keyed input has no key to partition by: spread records over tasks in arrival order (deterministic).
   let spread = 0;
-  const keyed = input.keyed ? input.stream.keyBy((r) => toKey((r as Rec)[KEY])) : input.stream.keyBy(() => spread++ % 1024);
+  const keyed = input.keyed ? input.stream.keyBy((r) => toKey((r as Rec)[KEY]), { colocated: input.colocated === true }) : input.stream.keyBy(() => spread++ % 1024);
   const stream = keyed.connect(rulesHandle.stream.broadcast()).process<unknown>((): KeyedBroadcastProcessFunction<Key, unknown, unknown, unknown> => {
     // Compiled rule conditions live beside the broadcast state (which must stay plain data for checkpoints).
     const compiled = new Map<string, CompiledExpression>();

@@ -23,7 +23,7 @@ export function keyedInput(input: Handle, step: Step, path: string): KeyedStream
   // Local copies of the imports: V8 checks an imported binding for initialisation on every read.
   const key: typeof KEY = KEY;
   const normalise = toKey;
-  return input.stream.keyBy((r) => normalise((r as Rec)[key]));
+  return input.stream.keyBy((r) => normalise((r as Rec)[key]), { colocated: input.colocated === true });
 }
 
 function assignerOf(w: NonNullable<Step["window"]>): WindowAssigner {
