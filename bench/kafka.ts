@@ -1,0 +1,284 @@
+/**
+ * The distributed runtime against a real Kafka broker, side by side in one run: a hand-written
+ * kafkajs consume → filter → produce loop, the same job as a StreamJob on one in-process worker
+ * (at least once, then exactly once), and a stateful job (keyBy + 1 s tumbling count, through
+ * its repartition topic). All four read the same preloaded input topic from the beginning, each
+ * into its own output topic; the benchmark's topics and groups are deleted at the end.
+ * `npx node bench/kafka.ts [--brokers host:port] [--events N] [--only kafkajs,alo,eo,window]` runs it alone; bench/main.ts runs it
+ * as part of `npm run bench` when a broker is reachable.
+ */
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { connect } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { parseArgs } from "node:util";
+import { logLevel, Partitioners, type Kafka } from "kafkajs";
+import { createKafkaClient } from "../runtime/connectors/kafka/client.ts";
+import { createWorker } from "../runtime/distributed/worker.ts";
+import type { Delivery } from "../runtime/distributed/transactions.ts";
+import { jobPrefix } from "../runtime/distributed/topics.ts";
+
+/** One measured pipeline. */
+export interface KafkaBenchRow {
+  name: string;
+  /** Input records / seconds from the first record read until all were read and the output committed. */
+  rate: number;
+  seconds: number;
+  /** From the start (clients, topics, group join, producers) to the first record read. */
+  startupSeconds: number;
+  /** From the end (output committed) until every client was closed. */
+  shutdownSeconds: number;
+  /** Records written to the output topic. */
+  out: number;
+  /** Checkpoints (Runnel) or offset commits (kafkajs) during the run. */
+  commits: number;
+}
+
+/** Results of a Kafka benchmark run. */
+export interface KafkaBenchResult {
+  events: number;
+  partitions: number;
+  /** Records the filter keeps (the expected output of the stateless jobs). */
+  expectedFiltered: number;
+  preloadSeconds: number;
+  rows: KafkaBenchRow[];
+}
+
+/** Event time of the first record; records are 1 ms apart, so 1 s windows hold ~10 per user. */
+const T0 = Date.UTC(2026, 0, 1);
+const USERS = 100;
+/** The checkpoint interval of the Runnel jobs. */
+export const CHECKPOINT_MS = 1000;
+
+/** The input record: the filter keeps n % 7 != 0 and adds `big`. */
+interface Click {
+  user: string;
+  ts: number;
+  n: number;
+}
+
+/** The first of `brokers` answers a TCP connect within `timeoutMs`. */
+export async function brokerReachable(brokers: string[], timeoutMs = 2000): Promise<boolean> {
+  const [host, port] = (brokers[0] ?? "").split(":");
+  if (!host || !port) return false;
+  return new Promise((resolve) => {
+    const socket = connect({ host, port: Number(port), timeout: timeoutMs });
+    const done = (ok: boolean): void => {
+      socket.destroy();
+      resolve(ok);
+    };
+    socket.once("connect", () => done(true));
+    socket.once("timeout", () => done(false));
+    socket.once("error", () => done(false));
+  });
+}
+
+/** Writes `events` clicks round-robin over the partitions, keyed by user; returns how many the filter keeps. */
+async function preload(kafka: Kafka, topic: string, events: number, partitions: number): Promise<number> {
+  const producer = kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner, idempotent: true, maxInFlightRequests: 1 });
+  await producer.connect();
+  let kept = 0;
+  const CHUNK = 20_000;
+  for (let start = 0; start < events; start += CHUNK) {
+    const messages = [];
+    for (let i = start; i < Math.min(events, start + CHUNK); i++) {
+      const click: Click = { user: `u${i % USERS}`, ts: T0 + i, n: i % 1000 };
+      if (click.n % 7 !== 0) kept++;
+      // Event time grows within each partition, so the windowed job never sees a late record.
+      messages.push({ partition: i % partitions, key: click.user, value: JSON.stringify(click) });
+    }
+    await producer.send({ topic, messages });
+  }
+  await producer.disconnect();
+  return kept;
+}
+
+/** The baseline: one kafkajs consumer (eachBatch, auto-commit after each batch) → parse → filter → add a field → idempotent producer. */
+async function handWritten(kafka: Kafka, input: string, output: string, events: number, group: string): Promise<KafkaBenchRow> {
+  const t0 = performance.now();
+  const producer = kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner, idempotent: true, maxInFlightRequests: 1 });
+  const consumer = kafka.consumer({ groupId: group });
+  await producer.connect();
+  await consumer.connect();
+  await consumer.subscribe({ topic: input, fromBeginning: true });
+  let first = 0;
+  let out = 0;
+  let commits = 0;
+  // Done when the committed offsets (kafkajs commits after each batch) cover every input record.
+  const committed = new Map<number, number>();
+  let resolveDone: () => void = () => undefined;
+  const done = new Promise<void>((r) => (resolveDone = r));
+  consumer.on(consumer.events.COMMIT_OFFSETS, ({ payload }) => {
+    commits++;
+    for (const t of payload.topics) for (const p of t.partitions) committed.set(p.partition, Number(p.offset));
+    let sum = 0;
+    for (const o of committed.values()) sum += o;
+    if (sum >= events) resolveDone();
+  });
+  await consumer.run({
+    eachBatch: async (payload) => {
+      const { batch } = payload;
+      if (first === 0) first = performance.now();
+      const messages = [];
+      for (const m of batch.messages) {
+        const r = JSON.parse(String(m.value)) as Click;
+        if (r.n % 7 === 0) continue;
+        messages.push({ key: m.key, value: JSON.stringify({ ...r, big: r.n > 3 }) });
+      }
+      if (messages.length > 0) await producer.send({ topic: output, messages });
+      out += messages.length;
+      const last = batch.messages.at(-1);
+      if (last) payload.resolveOffset(last.offset);
+      await payload.heartbeat();
+    },
+  });
+  await done;
+  const end = performance.now();
+  await consumer.disconnect();
+  await producer.disconnect();
+  const seconds = (end - first) / 1000;
+  return { name: "kafkajs loop", rate: events / seconds, seconds, startupSeconds: (first - t0) / 1000, shutdownSeconds: (performance.now() - end) / 1000, out, commits };
+}
+
+/** A StreamJob manifest: the stateless filter job, or the keyed 1 s tumbling count. */
+function manifest(o: { name: string; brokers: string[]; input: string; output: string; partitions: number; stateful: boolean }): string {
+  const steps = o.stateful
+    ? `      - id: by-user
+        input: clicks
+        keyBy: { key: record.user }
+      - id: result
+        input: by-user
+        window:
+          type: tumbling
+          size: 1s
+          aggregations:
+            - { name: events, fn: count }
+`
+    : `      - id: keep
+        input: clicks
+        filter: { condition: "int(record.n) % 7 != 0" }
+      - id: result
+        input: keep
+        project: { fields: { big: "record.n > 3.0" }, keep: true }
+`;
+  return `apiVersion: runnel.dev/v1alpha1
+kind: StreamJob
+metadata: { name: ${o.name} }
+spec:
+  parallelism: ${o.partitions}
+  kafka: { bootstrapServers: [${o.brokers.join(", ")}] }
+  pipeline:
+    sources:
+      - id: clicks
+        kafka: { topic: ${o.input}, partitions: ${o.partitions} }
+        timestamp: { field: ts }
+        watermark: { outOfOrderness: 2s }
+    steps:
+${steps}    sinks:
+      - id: out
+        input: result
+        kafka: { topic: ${o.output} }
+`;
+}
+
+/**
+ * Runs a StreamJob on one in-process worker until it has read `expectedIn` records, then stops it
+ * (final checkpoint: with exactly once, the last transaction commits) and times it.
+ */
+async function runnelJob(o: { label: string; name: string; brokers: string[]; input: string; output: string; partitions: number; stateful: boolean; delivery: Delivery; dir: string; expectedIn: number; events: number }): Promise<KafkaBenchRow> {
+  const file = join(o.dir, `${o.name}.yaml`);
+  await writeFile(file, manifest(o));
+  const t0 = performance.now();
+  const worker = await createWorker({ manifest: file, ordinal: 0, workers: 1, namespace: "bench", stateDir: join(o.dir, o.name), delivery: o.delivery, checkpointIntervalMs: CHECKPOINT_MS });
+  let first = 0;
+  let checkpoints = 0;
+  let lastCheckpointAt = 0;
+  // The engine runs on this thread: the poll sees the counters between its awaits (a few ms apart).
+  const poll = setInterval(() => {
+    const p = worker.engine.progress();
+    if (first === 0 && p.recordsIn > 0) first = performance.now();
+    if (p.checkpoints !== checkpoints) {
+      checkpoints = p.checkpoints;
+      lastCheckpointAt = performance.now();
+    }
+    if (p.recordsIn >= o.expectedIn) worker.stop();
+  }, 5);
+  try {
+    const progress = await worker.run();
+    // The run ends at its final checkpoint (the last one): closing clients afterwards is not timed,
+    // as the kafkajs loop's disconnect is not.
+    const end = progress.checkpoints === checkpoints ? lastCheckpointAt : performance.now();
+    const seconds = (end - first) / 1000;
+    // Repartitioned records count as read and written too: the keyed job's output is what is left.
+    const out = progress.recordsOut - (o.stateful ? o.events : 0);
+    return { name: o.label, rate: o.events / seconds, seconds, startupSeconds: (first - t0) / 1000, shutdownSeconds: (performance.now() - end) / 1000, out, commits: progress.checkpoints };
+  } finally {
+    clearInterval(poll);
+  }
+}
+
+/** Deletes every topic named `prefix…` or listed, and the consumer groups named. */
+async function cleanup(kafka: Kafka, prefixes: string[], topics: string[], groups: string[]): Promise<void> {
+  const admin = kafka.admin();
+  await admin.connect();
+  try {
+    const all = await admin.listTopics();
+    const doomed = all.filter((t) => topics.includes(t) || prefixes.some((p) => t.startsWith(`${p}.`)));
+    if (doomed.length > 0) await admin.deleteTopics({ topics: doomed });
+    const existing = new Set((await admin.listGroups()).groups.map((g) => g.groupId));
+    const doomedGroups = [...existing].filter((g) => groups.includes(g) || prefixes.some((p) => g === p || g.startsWith(`${p}.`)));
+    if (doomedGroups.length > 0) await admin.deleteGroups(doomedGroups).catch(() => undefined);
+  } finally {
+    await admin.disconnect();
+  }
+}
+
+/** Preloads `events` records on fresh topics, times the four pipelines one after another, cleans up. */
+export async function kafkaBench(options: { brokers: string[]; events: number; partitions?: number; only?: string[]; log?: (line: string) => void }): Promise<KafkaBenchResult> {
+  const { brokers, events } = options;
+  const partitions = options.partitions ?? 12;
+  const log = options.log ?? ((line: string): void => console.log(line));
+  const kafka = createKafkaClient({ brokers, clientId: "runnel-bench" }, logLevel.ERROR);
+  const run = `k${Date.now().toString(36)}`;
+  const input = `bench.${run}.in`;
+  const jobs = { alo: `${run}-filter-alo`, eo: `${run}-filter-eo`, win: `${run}-window-eo` };
+  const outputs = { hand: `bench.${run}.out-kafkajs`, alo: `bench.${run}.out-alo`, eo: `bench.${run}.out-eo`, win: `bench.${run}.out-window` };
+  const group = `bench.${run}.kafkajs`;
+  const prefixes = Object.values(jobs).map((j) => jobPrefix("bench", j));
+  const dir = await mkdtemp(join(tmpdir(), "runnel-bench-kafka-"));
+  const admin = kafka.admin();
+  await admin.connect();
+  try {
+    await admin.createTopics({ waitForLeaders: true, topics: [input, ...Object.values(outputs)].map((topic) => ({ topic, numPartitions: partitions })) });
+  } finally {
+    await admin.disconnect();
+  }
+  try {
+    const p0 = performance.now();
+    const expectedFiltered = await preload(kafka, input, events, partitions);
+    const preloadSeconds = (performance.now() - p0) / 1000;
+    log(`kafka: preloaded ${events.toLocaleString("en-US")} records in ${preloadSeconds.toFixed(1)} s`);
+    const rows: KafkaBenchRow[] = [];
+    const report = (r: KafkaBenchRow): void => {
+      rows.push(r);
+      log(`kafka ${r.name}: ${Math.round(r.rate).toLocaleString("en-US")} events/s (${r.seconds.toFixed(1)} s, startup ${r.startupSeconds.toFixed(1)} s, shutdown ${r.shutdownSeconds.toFixed(1)} s, ${r.out.toLocaleString("en-US")} out, ${r.commits} commits)`);
+    };
+    // --only (e.g. for `node --cpu-prof`) runs a subset: kafkajs, alo, eo, window.
+    const want = (name: string): boolean => options.only === undefined || options.only.includes(name);
+    if (want("kafkajs")) report(await handWritten(kafka, input, outputs.hand, events, group));
+    const common = { brokers, input, partitions, dir, events };
+    if (want("alo")) report(await runnelJob({ ...common, label: "Runnel filter, at least once", name: jobs.alo, output: outputs.alo, stateful: false, delivery: "at-least-once", expectedIn: events }));
+    if (want("eo")) report(await runnelJob({ ...common, label: "Runnel filter, exactly once", name: jobs.eo, output: outputs.eo, stateful: false, delivery: "exactly-once", expectedIn: events }));
+    // Every record crosses the repartition topic: the worker reads it twice.
+    if (want("window")) report(await runnelJob({ ...common, label: "Runnel keyBy + 1 s window count, exactly once", name: jobs.win, output: outputs.win, stateful: true, delivery: "exactly-once", expectedIn: 2 * events }));
+    return { events, partitions, expectedFiltered, preloadSeconds, rows };
+  } finally {
+    await cleanup(kafka, prefixes, [input, ...Object.values(outputs)], [group]).catch((err: unknown) => log(`kafka: cleanup failed: ${String(err)}`));
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+if (import.meta.main) {
+  const { values } = parseArgs({ options: { brokers: { type: "string", default: "127.0.0.1:19092" }, events: { type: "string", default: "300000" }, only: { type: "string" } } });
+  await kafkaBench({ brokers: values.brokers.split(","), events: Number(values.events), ...(values.only === undefined ? {} : { only: values.only.split(",") }) });
+}
