@@ -296,7 +296,12 @@ export function createEngine(options: EngineOptions): Engine {
     let moved = read;
     for (const g of headGroups) moved += await drainNode(g);
     if (options.tasks) assertNothingRoutedAway();
-    for (const row of instances) for (const i of row) if (i.op.endRound && active(i.node, i.task)) await i.op.endRound();
+    // Tasks' sinks write through their own producers or files: one node's flushes run together.
+    for (const row of instances) {
+      const flushes: Promise<void>[] = [];
+      for (const i of row) if (i.op.endRound && active(i.node, i.task)) flushes.push(i.op.endRound());
+      if (flushes.length > 0) await Promise.all(flushes);
+    }
     for (const b of backends) await b?.maybeEvict();
     if (sources.every((s) => s.done)) finished = true;
     return moved > 0;

@@ -43,6 +43,8 @@ export interface KafkaSourceOptions<T> {
   onPoison?: PoisonHandler;
   /** Records buffered per partition before its fetching pauses (default 20,000). */
   maxBuffered?: number;
+  /** Longest a fetch waits for new records (default 100 ms; kafkajs's own default is 5 s). */
+  maxWaitMs?: number;
 }
 
 /** Parses the value as JSON (the default deserializer). */
@@ -167,6 +169,10 @@ class TopicFeed<T> {
       groupId: this.options.readerGroup,
       partitionAssigners: [staticAssigner(topic, () => partitions)],
       readUncommitted: false,
+      // kafkajs waits this long in a fetch with nothing new, and also before fetching again once
+      // every partition is paused for backpressure, and on disconnect: 5 s by default stalls a
+      // job that just drained its buffers and makes every restart and shutdown seconds slower.
+      maxWaitTimeInMs: this.options.maxWaitMs ?? 100,
     });
     this.consumer = consumer;
     const joined = new Promise<void>((resolve) => {
