@@ -245,3 +245,30 @@ export async function adminUrl(w: WorkerProcess, timeoutMs = 60_000): Promise<st
     await new Promise((r) => setTimeout(r, 200));
   }
 }
+
+/** A job name for a test: unique, and valid as a Kubernetes name and a Kafka topic stem. */
+export function testJobName(prefix: string): string {
+  return uniqueName(prefix).replace(/[^a-z0-9-]/g, "");
+}
+
+/**
+ * Writes a StreamJob manifest for the test broker into a fresh folder: `pipeline` is the YAML under
+ * `spec.pipeline` (indented four spaces), checkpoints every 200 ms.
+ */
+export function writeJobManifest(name: string, options: { parallelism: number; pipeline: string }): { dir: string; manifest: string } {
+  const dir = mkdtempSync(join(tmpdir(), `runnel-${name.slice(0, 8)}-`));
+  const manifest = join(dir, "job.yaml");
+  writeFileSync(
+    manifest,
+    `apiVersion: runnel.dev/v1alpha1
+kind: StreamJob
+metadata: { name: ${name} }
+spec:
+  parallelism: ${options.parallelism}
+  kafka: { bootstrapServers: [${testEnv().kafkaBrokers.join(", ")}] }
+  checkpoint: { interval: 200ms }
+  pipeline:
+${options.pipeline}`,
+  );
+  return { dir, manifest };
+}

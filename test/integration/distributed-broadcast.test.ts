@@ -1,36 +1,24 @@
 // Broadcast rules on a cluster (real broker): two workers in one process share a job whose rules
 // come from a 3-partition topic. Every task of both workers sees every rule — read in full by each
 // worker, whatever the partitions — and a rule added while the job runs applies to later records.
-import { mkdtempSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { createWorker } from "../../runtime/distributed/worker.ts";
 import { consumeAll, createTopics, kafkaAdminHooks } from "../helpers/kafka.ts";
-import { testEnv, uniqueName } from "../helpers/env.ts";
+import { testJobName, writeJobManifest } from "../helpers/distributed.ts";
 
 describe("distributed workers: broadcast rules (real broker)", () => {
   const k = kafkaAdminHooks();
 
   it("applies every rule in every task of every worker, and rules added at run time", async () => {
     const { kafka, admin } = k;
-    const name = uniqueName("bc").replace(/[^a-z0-9-]/g, "");
+    const name = testJobName("bc");
     const [input, rules, output] = [`${name}-in`, `${name}-rules`, `${name}-out`];
     await createTopics(admin, [input, output], 4);
     await createTopics(admin, [rules], 3);
-    const dir = mkdtempSync(join(tmpdir(), "runnel-bc-"));
-    const manifest = join(dir, "job.yaml");
-    writeFileSync(
-      manifest,
-      `apiVersion: runnel.dev/v1alpha1
-kind: StreamJob
-metadata: { name: ${name} }
-spec:
-  parallelism: 4
-  kafka: { bootstrapServers: [${testEnv().kafkaBrokers.join(", ")}] }
-  checkpoint: { interval: 200ms }
-  pipeline:
-    sources:
+    const { dir, manifest } = writeJobManifest(name, {
+      parallelism: 4,
+      pipeline: `    sources:
       - id: orders
         kafka: { topic: ${input}, partitions: 4 }
       - id: rules
@@ -56,7 +44,7 @@ spec:
         input: decisions
         kafka: { topic: ${output} }
 `,
-    );
+    });
     const producer = kafka.producer();
     await producer.connect();
     // One rule per partition of the rules topic: each worker must read all three.

@@ -1,37 +1,25 @@
 // A keyBy on the field a topic is keyed by (`kafka.partitionedBy`) needs no repartition topic
 // (real broker): two workers count per user straight from a topic keyed by user with Kafka's
 // default partitioner, every count is right, and the job created no repartition topic.
-import { mkdtempSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Partitioners } from "kafkajs";
 import { describe, expect, it } from "vitest";
 import { createWorker } from "../../runtime/distributed/worker.ts";
 import { consumeAll, createTopics, kafkaAdminHooks } from "../helpers/kafka.ts";
-import { testEnv, uniqueName } from "../helpers/env.ts";
+import { testJobName, writeJobManifest } from "../helpers/distributed.ts";
 
 describe("distributed workers: keyBy on the topic's own key (real broker)", () => {
   const k = kafkaAdminHooks();
 
   it("counts per user without a repartition topic", async () => {
     const { kafka, admin } = k;
-    const name = uniqueName("colo").replace(/[^a-z0-9-]/g, "");
+    const name = testJobName("colo");
     const [input, output] = [`${name}-in`, `${name}-out`];
     await createTopics(admin, [input], 4);
     await createTopics(admin, [output], 1);
-    const dir = mkdtempSync(join(tmpdir(), "runnel-colo-"));
-    const manifest = join(dir, "job.yaml");
-    writeFileSync(
-      manifest,
-      `apiVersion: runnel.dev/v1alpha1
-kind: StreamJob
-metadata: { name: ${name} }
-spec:
-  parallelism: 4
-  kafka: { bootstrapServers: [${testEnv().kafkaBrokers.join(", ")}] }
-  checkpoint: { interval: 200ms }
-  pipeline:
-    sources:
+    const { dir, manifest } = writeJobManifest(name, {
+      parallelism: 4,
+      pipeline: `    sources:
       - id: clicks
         kafka: { topic: ${input}, partitions: 4, partitionedBy: user }
         timestamp: { field: ts }
@@ -53,7 +41,7 @@ spec:
         input: totals
         kafka: { topic: ${output} }
 `,
-    );
+    });
     const producer = kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner });
     await producer.connect();
     const t0 = Date.UTC(2026, 0, 1);

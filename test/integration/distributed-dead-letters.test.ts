@@ -1,35 +1,23 @@
 // A worker's dead-letter topic (real broker): a message that is not JSON and a record a `clean`
 // rule rejects both land there with their original bytes and headers naming the error, the
 // operator and where they came from; the good records go on to the output, keyed as they came.
-import { mkdtempSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { createWorker } from "../../runtime/distributed/worker.ts";
 import { consumeAll, createTopics, kafkaAdminHooks } from "../helpers/kafka.ts";
-import { testEnv, uniqueName } from "../helpers/env.ts";
+import { testJobName, writeJobManifest } from "../helpers/distributed.ts";
 
 describe("distributed worker: dead letters (real broker)", () => {
   const k = kafkaAdminHooks();
 
   it("writes unparseable and rejected records to the dead-letter topic with their origin", async () => {
     const { kafka, admin } = k;
-    const name = uniqueName("dl").replace(/[^a-z0-9-]/g, "");
+    const name = testJobName("dl");
     const [input, output, dead] = [`${name}-in`, `${name}-out`, `${name}-dead`];
     await createTopics(admin, [input, output, dead], 2);
-    const dir = mkdtempSync(join(tmpdir(), "runnel-dl-"));
-    const manifest = join(dir, "job.yaml");
-    writeFileSync(
-      manifest,
-      `apiVersion: runnel.dev/v1alpha1
-kind: StreamJob
-metadata: { name: ${name} }
-spec:
-  parallelism: 2
-  kafka: { bootstrapServers: [${testEnv().kafkaBrokers.join(", ")}] }
-  checkpoint: { interval: 200ms }
-  pipeline:
-    sources:
+    const { dir, manifest } = writeJobManifest(name, {
+      parallelism: 2,
+      pipeline: `    sources:
       - id: payments
         kafka: { topic: ${input}, partitions: 2 }
     steps:
@@ -46,7 +34,7 @@ spec:
         input: dead-letter
         kafka: { topic: ${dead} }
 `,
-    );
+    });
     const producer = kafka.producer();
     await producer.connect();
     await producer.send({

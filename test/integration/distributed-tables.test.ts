@@ -1,36 +1,24 @@
 // Table sources on a cluster (real broker): a worker reads the compacted topic to its end before
 // the job runs, so the first records join against the whole table, and keeps following it — a
 // changed row and a tombstone reach the lookup join while the job runs.
-import { mkdtempSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { createWorker } from "../../runtime/distributed/worker.ts";
 import { consumeAll, createTopics, kafkaAdminHooks } from "../helpers/kafka.ts";
-import { testEnv, uniqueName } from "../helpers/env.ts";
+import { testJobName, writeJobManifest } from "../helpers/distributed.ts";
 
 describe("distributed worker: lookup joins against a compacted topic (real broker)", () => {
   const k = kafkaAdminHooks();
 
   it("joins against the table read at start, then against its updates and deletions", async () => {
     const { kafka, admin } = k;
-    const name = uniqueName("tbl").replace(/[^a-z0-9-]/g, "");
+    const name = testJobName("tbl");
     const [input, users, output] = [`${name}-in`, `${name}-users`, `${name}-out`];
     await createTopics(admin, [input, output], 2);
     await admin.createTopics({ waitForLeaders: true, topics: [{ topic: users, numPartitions: 2, configEntries: [{ name: "cleanup.policy", value: "compact" }] }] });
-    const dir = mkdtempSync(join(tmpdir(), "runnel-tbl-"));
-    const manifest = join(dir, "job.yaml");
-    writeFileSync(
-      manifest,
-      `apiVersion: runnel.dev/v1alpha1
-kind: StreamJob
-metadata: { name: ${name} }
-spec:
-  parallelism: 2
-  kafka: { bootstrapServers: [${testEnv().kafkaBrokers.join(", ")}] }
-  checkpoint: { interval: 200ms }
-  pipeline:
-    sources:
+    const { dir, manifest } = writeJobManifest(name, {
+      parallelism: 2,
+      pipeline: `    sources:
       - id: views
         kafka: { topic: ${input}, partitions: 2 }
       - id: users
@@ -51,7 +39,7 @@ spec:
         input: enriched
         kafka: { topic: ${output} }
 `,
-    );
+    });
     const producer = kafka.producer();
     await producer.connect();
     const send = (topic: string, messages: { key: string; value: string | null }[]) => producer.send({ topic, messages });
