@@ -31,6 +31,33 @@ export function filterNegativeTimeoutWarning(): void {
   });
 }
 
+/**
+ * Broker answers kafkajs logs as errors although it retries them and they pass on their own:
+ * coordinators still loading after a broker start, a transaction's next partition added while
+ * the previous commit completes, leadership moving. Logged, they read like failures.
+ */
+const RETRIED_ANSWERS = [
+  "The coordinator is loading",
+  "The group coordinator is not available",
+  "This is not the correct coordinator",
+  "concurrent operation on the same transaction",
+  "There is no leader for this topic-partition",
+];
+
+/**
+ * True for a kafkajs log entry reporting a broker answer kafkajs retries by itself (not worth a
+ * line): the connection's "Response …" line, or the producer's "Failed to send messages" that
+ * precedes a retry. A final failure still reaches Runnel's own code, which reports it.
+ */
+export function isRetriedAnswer(entry: { namespace: string; log: { message: string; error?: unknown } }): boolean {
+  const { message, error } = entry.log;
+  const answer = (entry.namespace === "Connection" && message.startsWith("Response ")) || (entry.namespace === "Producer" && message.startsWith("Failed to send messages"));
+  if (!answer) return false;
+  // The connection names the answer in `error`; the producer's retry line in its message.
+  const text = `${message} ${typeof error === "string" ? error : error instanceof Error ? error.message : ""}`;
+  return RETRIED_ANSWERS.some((t) => text.includes(t));
+}
+
 /** Creates a kafkajs client whose log lines are namespaced `runnel:kafka` and whose warnings are real. */
 export function createKafkaClient(connection: KafkaConnection, level: logLevel = logLevel.WARN): Kafka {
   filterNegativeTimeoutWarning();
@@ -41,6 +68,7 @@ export function createKafkaClient(connection: KafkaConnection, level: logLevel =
     ...(connection.sasl === undefined ? {} : { sasl: connection.sasl }),
     logLevel: level,
     logCreator: () => (entry: LogEntry) => {
+      if (isRetriedAnswer(entry)) return;
       const { message, ...extra } = entry.log;
       console.error(`runnel:kafka ${LEVEL_NAMES[entry.level] ?? entry.level} [${entry.namespace}] ${message} ${JSON.stringify(extra)}`);
     },
