@@ -12,7 +12,7 @@ import { FORMAT_VERSION } from "../checkpoint/format.ts";
 import type { KafkaConnection } from "../connectors/kafka/client.ts";
 import { CheckpointError } from "../errors.ts";
 import type { Checkpointer } from "../exec/checkpointer.ts";
-import type { EngineState } from "../exec/checkpointing.ts";
+import { taskTimers, type EngineState } from "../exec/checkpointing.ts";
 import type { Key } from "../api/functions.ts";
 import { parseStoreKey } from "../checkpoint/format.ts";
 import { taskOfKey } from "../exec/hash.ts";
@@ -126,17 +126,13 @@ export function kafkaCheckpointer(options: KafkaCheckpointerOptions): KafkaCheck
   /** Checkpoints one task: prepare sinks, send changes and metadata, commit with offsets, apply locally. */
   async function checkpointTask(engine: EngineState, t: number, id: number): Promise<number> {
     const sinks: Record<string, unknown> = {};
-    const timers: Record<string, TimerSnapshot> = {};
     for (const node of engine.graph.nodes) {
       const op = engine.instances[node.id]?.[t]?.op;
-      if (!op) continue;
-      if (node.spec.kind === "sink" && op.prepareCommit) {
-        const prepared = await op.prepareCommit(id);
-        if (prepared !== undefined && prepared !== null) sinks[node.uid] = prepared;
-      }
-      const snap = op.snapshotTimers?.();
-      if (snap && (snap.event.length > 0 || snap.processing.length > 0)) timers[node.uid] = snap;
+      if (node.spec.kind !== "sink" || !op?.prepareCommit) continue;
+      const prepared = await op.prepareCommit(id);
+      if (prepared !== undefined && prepared !== null) sinks[node.uid] = prepared;
     }
+    const timers = taskTimers(engine, t);
     const positions: Record<string, unknown> = {};
     const maxTimestamps: Record<string, number> = {};
     const offsets: InputOffsets = [];

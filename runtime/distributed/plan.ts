@@ -8,7 +8,7 @@
 import type { Key } from "../api/functions.ts";
 import type { KafkaConnection } from "../connectors/kafka/client.ts";
 import { JobDefinitionError } from "../errors.ts";
-import type { GraphEdge, GraphNode, JobGraph } from "../graph/graph.ts";
+import { taskCount, type GraphEdge, type GraphNode, type JobGraph } from "../graph/graph.ts";
 import { repartitionSink, repartitionSource, type DrainProgress, type RepartitionWriter } from "./repartition.ts";
 import { repartitionTopic, type InternalTopic } from "./topics.ts";
 
@@ -29,11 +29,6 @@ export interface DistributedPlan {
     /** The repartition sources upstream of this topic's writers: it is drained once they are. */
     upstream: string[];
   }[];
-}
-
-/** Number of tasks: the job's parallelism, else the largest source partition count. */
-export function taskCount(graph: JobGraph): number {
-  return graph.config.parallelism ?? Math.max(1, ...graph.nodes.map((n) => (n.spec.kind === "source" ? n.spec.source.partitions : 1)));
 }
 
 /** Nodes that only feed broadcast edges (directly or through forward chains of such nodes). */

@@ -9,7 +9,8 @@
  */
 import { createHash } from "node:crypto";
 import { join, resolve } from "node:path";
-import type { TaskSnapshot, TimerSnapshot } from "../checkpoint/format.ts";
+import type { TaskSnapshot } from "../checkpoint/format.ts";
+import { taskTimers } from "../exec/checkpointing.ts";
 import type { Engine } from "../exec/engine.ts";
 import type { KeyedStateBackend } from "../state/backend.ts";
 import { FORMAT_VERSION } from "../checkpoint/format.ts";
@@ -97,14 +98,7 @@ export function savepointCoordinator(options: SavepointOptions): SavepointCoordi
       sources: {},
       sourceMaxTimestamps: {},
     };
-    for (const t of options.tasks) {
-      const timers: Record<string, TimerSnapshot> = {};
-      for (const node of st.graph.nodes) {
-        const snap = st.instances[node.id]?.[t]?.op.snapshotTimers?.();
-        if (snap && (snap.event.length > 0 || snap.processing.length > 0)) timers[node.uid] = snap;
-      }
-      snapshots.set(t, { entries: await (st.backends[t] as KeyedStateBackend).exportEntries(), timers, operators: {} });
-    }
+    for (const t of options.tasks) snapshots.set(t, { entries: await (st.backends[t] as KeyedStateBackend).exportEntries(), timers: taskTimers(st, t), operators: {} });
     for (const s of st.sources) {
       if (!s.reader || internal.has(s.uid) || !options.tasks.includes(s.partition)) continue;
       (meta.sources[s.uid] ??= {})[s.partition] = s.reader.position();

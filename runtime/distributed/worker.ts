@@ -10,7 +10,7 @@ import { createKafkaClient, type KafkaConnection } from "../connectors/kafka/cli
 import { createDeadLetterQueue, type DeadLetterQueue } from "../connectors/kafka/dead-letter.ts";
 import { JobDefinitionError } from "../errors.ts";
 import { createEngine, type Engine, type Progress, type StateOption } from "../exec/engine.ts";
-import type { JobGraph } from "../graph/graph.ts";
+import { taskCount, type JobGraph } from "../graph/graph.ts";
 import { compileStreamJob, readStreamJob } from "../pipeline/load.ts";
 import type { PipelineMetrics } from "../pipeline/context.ts";
 import { parseDuration } from "../spec/duration.ts";
@@ -19,7 +19,7 @@ import type { StreamJob } from "../spec/generated/types.ts";
 import { BucketHistogram, CHECKPOINT_SECONDS_BUCKETS } from "../observe/histogram.ts";
 import { kafkaSinkFor, openKafkaSources } from "./connectors.ts";
 import { kafkaCheckpointer, type KafkaCheckpointer } from "./kafka-checkpointer.ts";
-import { planDistributed, taskCount, type DistributedPlan } from "./plan.ts";
+import { planDistributed, type DistributedPlan } from "./plan.ts";
 import { changelogTopic, ensureTopics, jobPrefix } from "./topics.ts";
 import type { Delivery } from "./transactions.ts";
 import type { SavepointControl } from "../observe/savepoint-control.ts";

@@ -15,6 +15,7 @@ import {
   writeSnapshot,
   type CheckpointMetadata,
   type TaskSnapshot,
+  type TimerSnapshot,
 } from "../checkpoint/format.ts";
 import { CheckpointError } from "../errors.ts";
 import type { JobGraph } from "../graph/graph.ts";
@@ -66,6 +67,16 @@ export interface EngineState {
   allowNonRestoredState?: boolean;
 }
 
+/** The pending timers of task `t` by operator uid (operators without timers left out). */
+export function taskTimers(engine: EngineState, t: number): Record<string, TimerSnapshot> {
+  const timers: Record<string, TimerSnapshot> = {};
+  for (const node of engine.graph.nodes) {
+    const snap = engine.instances[node.id]?.[t]?.op.snapshotTimers?.();
+    if (snap && (snap.event.length > 0 || snap.processing.length > 0)) timers[node.uid] = snap;
+  }
+  return timers;
+}
+
 /**
  * Takes checkpoint `id` into `root` (keeping the newest `retain`), or with `savepointDir` a
  * savepoint: the same content in a directory the user owns and the runtime never prunes.
@@ -84,16 +95,15 @@ export async function takeCheckpoint(
   }
   const tasks: TaskSnapshot[] = [];
   for (const t of engine.tasks) {
-    const timers: TaskSnapshot["timers"] = {};
     const operators: Record<string, unknown> = {};
-    for (const node of graph.nodes) {
-      const op = engine.instances[node.id]?.[t]?.op;
-      const snap = op?.snapshotTimers?.();
-      if (snap) timers[node.uid] = snap;
-      // Broadcast state is identical on every task: the first task's copy is enough.
-      if (t === engine.tasks[0] && op?.snapshotOperatorState) operators[node.uid] = op.snapshotOperatorState();
+    // Broadcast state is identical on every task: the first task's copy is enough.
+    if (t === engine.tasks[0]) {
+      for (const node of graph.nodes) {
+        const op = engine.instances[node.id]?.[t]?.op;
+        if (op?.snapshotOperatorState) operators[node.uid] = op.snapshotOperatorState();
+      }
     }
-    tasks[t] = { entries: await (engine.backends[t] as KeyedStateBackend).exportEntries(), timers, operators };
+    tasks[t] = { entries: await (engine.backends[t] as KeyedStateBackend).exportEntries(), timers: taskTimers(engine, t), operators };
   }
   const sources: Record<string, unknown[]> = {};
   const sourceMaxTimestamps: Record<string, number[]> = {};

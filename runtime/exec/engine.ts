@@ -7,7 +7,7 @@
  * the same input gives the same output.
  */
 import type { Key } from "../api/functions.ts";
-import type { JobGraph } from "../graph/graph.ts";
+import { taskCount, type JobGraph } from "../graph/graph.ts";
 import { validateGraph } from "../graph/validate.ts";
 import { KeyedStateBackend } from "../state/backend.ts";
 import { heapStore, levelStore } from "../state/store.ts";
@@ -113,9 +113,7 @@ export function createEngine(options: EngineOptions): Engine {
   const clock = options.clock ?? systemClock;
   const batchSize = options.batchSize ?? graph.config.batchSize ?? 4096;
   const idleSleepMs = options.idleSleepMs ?? 5;
-  const parallelism =
-    graph.config.parallelism ??
-    Math.max(1, ...graph.nodes.map((n) => (n.spec.kind === "source" ? n.spec.source.partitions : 1)));
+  const parallelism = taskCount(graph);
   const owned = options.tasks ? [...options.tasks].sort((a, b) => a - b) : Array.from({ length: parallelism }, (_, t) => t);
   const ownedSet = new Set(owned);
   if (owned.some((t) => !Number.isInteger(t) || t < 0 || t >= parallelism)) throw new CheckpointError(`tasks ${owned.join(",")} are not all within 0..${parallelism - 1}`, false);
@@ -327,19 +325,21 @@ export function createEngine(options: EngineOptions): Engine {
    * After a failure with checkpointing on: release files and stores without closing sinks
    * (closing would publish uncommitted output; they abort instead) or flushing state (restore
    * starts from the last checkpoint anyway). Without checkpointing there is nothing to protect:
-   * close normally.
+   * close. Each release is on its own: one that fails (an operator that never opened) does not
+   * keep the others open.
    */
   async function abandon(): Promise<void> {
-    if (!checkpointing) {
-      for (const row of instances) for (const i of row) if (active(i.node, i.task)) await i.op.close?.().catch(() => undefined);
-      for (const s of sources) await s.reader?.close().catch(() => undefined);
-      for (const b of backends) await b?.close().catch(() => undefined);
-      return;
-    }
-    for (const row of instances) for (const i of row) if (active(i.node, i.task)) await i.op.abort?.().catch(() => undefined);
-    for (const s of sources) await s.reader?.close().catch(() => undefined);
-    for (const b of backends) await b?.store.close().catch(() => undefined);
-    await options.checkpointer?.impl.abort?.().catch(() => undefined);
+    const quietly = async (release: () => Promise<void> | undefined): Promise<void> => {
+      try {
+        await release();
+      } catch {
+        // the failure that ended the run is what gets reported
+      }
+    };
+    for (const row of instances) for (const i of row) if (active(i.node, i.task)) await quietly(() => (checkpointing ? i.op.abort?.() : i.op.close?.()));
+    for (const s of sources) await quietly(() => s.reader?.close());
+    for (const b of backends) await quietly(() => (checkpointing ? b?.store.close() : b?.close()));
+    await quietly(() => options.checkpointer?.impl.abort?.());
   }
 
   function progress(): Progress {

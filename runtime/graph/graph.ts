@@ -105,6 +105,11 @@ export interface JobGraph {
   config: JobConfig;
 }
 
+/** Number of tasks of a job: its parallelism, else the largest source partition count. */
+export function taskCount(graph: JobGraph): number {
+  return graph.config.parallelism ?? Math.max(1, ...graph.nodes.map((n) => (n.spec.kind === "source" ? n.spec.source.partitions : 1)));
+}
+
 /** Kinds whose operator keeps keyed state and therefore needs hash-partitioned inputs. */
 export function isKeyedKind(spec: NodeSpec): boolean {
   return (
