@@ -1,6 +1,7 @@
 /** Kafka helpers shared by tests: clients on the test broker, topics, and bounded consumption. */
 import { Kafka, logLevel, type Consumer, type KafkaMessage, type Admin } from "kafkajs";
 import { afterAll, beforeAll } from "vitest";
+import type { Engine } from "../../runtime/exec/engine.ts";
 import { testEnv, uniqueName } from "./env.ts";
 
 /** A kafkajs client on the test environment's broker, quiet unless a test fails. */
@@ -64,4 +65,14 @@ export async function consumeAll(
     await consumer.disconnect();
   }
   return got;
+}
+
+/** Runs an engine's rounds until `done()` or the deadline (a Kafka source never ends by itself). */
+export async function roundsUntil(engine: Engine, done: () => boolean, timeoutMs = 60_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!done()) {
+    if (Date.now() > deadline) throw new Error(`not done after ${timeoutMs} ms: ${JSON.stringify(engine.progress())}`);
+    const moved = await engine.round();
+    if (!moved) await new Promise((r) => setTimeout(r, 20));
+  }
 }

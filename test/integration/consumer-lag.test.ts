@@ -1,43 +1,26 @@
 // Consumer lag against the real broker: the high watermark of each partition (read with the
 // admin client) minus the position of the Kafka source reader of the engine's task, as the
 // worker's /metrics reports it; lag falls to 0 as the engine catches up and rises with new input.
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { Admin, Kafka } from "kafkajs";
+import { beforeAll, describe, expect, it } from "vitest";
 import { collectSink, job } from "../../runtime/api/index.ts";
 import { createKafkaSource, type KafkaConnection } from "../../runtime/connectors/kafka/index.ts";
-import { createEngine, type Engine } from "../../runtime/exec/engine.ts";
+import { createEngine } from "../../runtime/exec/engine.ts";
 import { ConsumerLag } from "../../runtime/observe/consumer-lag.ts";
 import { kafkaPositions } from "../../runtime/observe/engine-metrics.ts";
 import { kafkaEndOffsets } from "../../runtime/observe/kafka-end-offsets.ts";
 import { createJobMetrics } from "../../runtime/observe/metrics.ts";
-import { createTopics, kafkaClient } from "../helpers/kafka.ts";
+import { createTopics, kafkaAdminHooks, roundsUntil } from "../helpers/kafka.ts";
 import { testEnv, uniqueName } from "../helpers/env.ts";
 
-async function roundsUntil(engine: Engine, done: () => boolean, timeoutMs = 60_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!done()) {
-    if (Date.now() > deadline) throw new Error(`not done after ${timeoutMs} ms: ${JSON.stringify(engine.progress())}`);
-    if (!(await engine.round())) await new Promise((r) => setTimeout(r, 20));
-  }
-}
-
 describe("consumer lag (real broker)", () => {
-  let kafka: Kafka;
-  let admin: Admin;
+  const k = kafkaAdminHooks();
   let connection: KafkaConnection;
-
-  beforeAll(async () => {
-    kafka = kafkaClient();
-    admin = kafka.admin();
-    await admin.connect();
+  beforeAll(() => {
     connection = { brokers: testEnv().kafkaBrokers };
-  });
-  afterAll(async () => {
-    await admin.disconnect();
   });
 
   async function produce(topic: string, partition: number, count: number): Promise<void> {
-    const producer = kafka.producer();
+    const producer = k.kafka.producer();
     await producer.connect();
     await producer.send({ topic, messages: Array.from({ length: count }, (_, i) => ({ partition, value: JSON.stringify({ i }) })) });
     await producer.disconnect();
@@ -45,7 +28,7 @@ describe("consumer lag (real broker)", () => {
 
   it("is the end offset minus the reading task's position, per partition", async () => {
     const topic = uniqueName("lag");
-    await createTopics(admin, [topic], 2);
+    await createTopics(k.admin, [topic], 2);
     await produce(topic, 0, 10);
     await produce(topic, 1, 4);
 

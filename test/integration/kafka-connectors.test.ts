@@ -9,25 +9,15 @@ import type { Admin, Kafka } from "kafkajs";
 import { Partitioners } from "kafkajs";
 import { job } from "../../runtime/api/index.ts";
 import { createDeadLetterQueue, createKafkaSink, createKafkaSource, DEAD_LETTER_HEADERS, type KafkaConnection, type KafkaMessageIn } from "../../runtime/connectors/kafka/index.ts";
-import { createEngine, type Engine } from "../../runtime/exec/engine.ts";
+import { createEngine } from "../../runtime/exec/engine.ts";
 import { taskOfKey } from "../../runtime/exec/hash.ts";
 import { ConnectorError } from "../../runtime/errors.ts";
-import { consumeAll, createTopics, kafkaClient } from "../helpers/kafka.ts";
+import { consumeAll, createTopics, kafkaClient, roundsUntil } from "../helpers/kafka.ts";
 import { testEnv, uniqueName } from "../helpers/env.ts";
 
 interface Order {
   user: string;
   n: number;
-}
-
-/** Runs rounds until `done()` or the deadline; the Kafka source is unbounded. */
-async function roundsUntil(engine: Engine, done: () => boolean, timeoutMs = 60_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!done()) {
-    if (Date.now() > deadline) throw new Error(`not done after ${timeoutMs} ms: ${JSON.stringify(engine.progress())}`);
-    const moved = await engine.round();
-    if (!moved) await new Promise((r) => setTimeout(r, 20));
-  }
 }
 
 describe("Kafka source and sink (real broker)", () => {
