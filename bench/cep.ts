@@ -45,7 +45,12 @@ const takeover = (): Pattern<Login> =>
     .within(600_000);
 
 /** One timed run: the CEP job, or with `cep: false` the same pipeline with a pass-through function. */
-export async function cepRun(options: { events: number; keys: number; state: "heap" | "level"; cep: boolean }): Promise<{ rate: number; alerts: number; seconds: number }> {
+export async function cepRun(options: {
+  events: number;
+  keys: number;
+  state: "heap" | "level";
+  cep: boolean;
+}): Promise<{ rate: number; alerts: number; seconds: number }> {
   const j = job(options.cep ? "cep-bench" : "cep-baseline");
   // 2,000 events/s of event time: each user sees ~10 events over ~8 minutes, so many partial matches expire by `within`.
   const logins = j
@@ -94,7 +99,9 @@ async function main(): Promise<void> {
   const state = values.state === "level" ? "level" : "heap";
   const fmt = (n: number): string => Math.round(n).toLocaleString("en-US");
   const cep = await cepRun({ events, keys, state, cep: true });
-  console.log(`cep account-takeover: ${fmt(cep.rate)} events/s (${fmt(events)} events, ${fmt(keys)} keys, ${state} state, ${cep.seconds.toFixed(2)} s, ${cep.alerts} alerts)`);
+  console.log(
+    `cep account-takeover: ${fmt(cep.rate)} events/s (${fmt(events)} events, ${fmt(keys)} keys, ${state} state, ${cep.seconds.toFixed(2)} s, ${cep.alerts} alerts)`,
+  );
   if (!values["no-baseline"]) {
     const base = await cepRun({ events, keys, state, cep: false });
     console.log(`baseline pass-through keyed function: ${fmt(base.rate)} events/s (${base.seconds.toFixed(2)} s)`);

@@ -17,16 +17,61 @@ import type { Source } from "../runtime/connectors/types.ts";
 import { nexmarkSource, type Bid, type NexmarkEvent } from "./nexmark/model.ts";
 import { q0, q1, q2 } from "./nexmark/queries.ts";
 
-const bids = { id: "events", kafka: { topic: "nexmark" }, timestamp: { field: "dateTime" }, fields: { type: "string", auction: "double", bidder: "double", price: "double", channel: "string", dateTime: "double" } };
+const bids = {
+  id: "events",
+  kafka: { topic: "nexmark" },
+  timestamp: { field: "dateTime" },
+  fields: { type: "string", auction: "double", bidder: "double", price: "double", channel: "string", dateTime: "double" },
+};
 const onlyBids = { id: "bids", input: "events", filter: { condition: "record.type == 'bid'" } };
 
 /** The declarative pipelines (steps after the source) and their output stream. */
 const pipelines: Record<string, { steps: object[]; out: string }> = {
-  q0: { steps: [onlyBids, { id: "q0", input: "bids", project: { fields: { auction: "record.auction", bidder: "record.bidder", price: "record.price", dateTime: "record.dateTime" } } }], out: "q0" },
-  q1: { steps: [onlyBids, { id: "q1", input: "bids", project: { fields: { auction: "record.auction", bidder: "record.bidder", price: "math.round(record.price * 0.908)", dateTime: "record.dateTime" } } }], out: "q1" },
-  q2: { steps: [{ id: "q2f", input: "events", filter: { condition: "record.type == 'bid' && record.auction % 123 == 0.0" } }, { id: "q2", input: "q2f", project: { fields: { auction: "record.auction", price: "record.price" } } }], out: "q2" },
+  q0: {
+    steps: [
+      onlyBids,
+      {
+        id: "q0",
+        input: "bids",
+        project: { fields: { auction: "record.auction", bidder: "record.bidder", price: "record.price", dateTime: "record.dateTime" } },
+      },
+    ],
+    out: "q0",
+  },
+  q1: {
+    steps: [
+      onlyBids,
+      {
+        id: "q1",
+        input: "bids",
+        project: { fields: { auction: "record.auction", bidder: "record.bidder", price: "math.round(record.price * 0.908)", dateTime: "record.dateTime" } },
+      },
+    ],
+    out: "q1",
+  },
+  q2: {
+    steps: [
+      { id: "q2f", input: "events", filter: { condition: "record.type == 'bid' && record.auction % 123 == 0.0" } },
+      { id: "q2", input: "q2f", project: { fields: { auction: "record.auction", price: "record.price" } } },
+    ],
+    out: "q2",
+  },
   q5s: {
-    steps: [onlyBids, { id: "by-auction", input: "bids", keyBy: { key: "record.auction" } }, { id: "q5s", input: "by-auction", window: { type: "sliding", size: "10s", slide: "2s", aggregations: [{ name: "n", fn: "count" }], select: { auction: "key", end: "window.end", n: "record.n" } } }],
+    steps: [
+      onlyBids,
+      { id: "by-auction", input: "bids", keyBy: { key: "record.auction" } },
+      {
+        id: "q5s",
+        input: "by-auction",
+        window: {
+          type: "sliding",
+          size: "10s",
+          slide: "2s",
+          aggregations: [{ name: "n", fn: "count" }],
+          select: { auction: "key", end: "window.end", n: "record.n" },
+        },
+      },
+    ],
     out: "q5s",
   },
 };
@@ -38,7 +83,10 @@ function q5s(source: Source<NexmarkEvent>, sink: BlackholeSink<unknown>): JobGra
     .filter((e): e is Bid => e.type === "bid")
     .keyBy((b) => b.auction)
     .window(sliding({ sizeMs: 10_000, slideMs: 2_000 }))
-    .aggregate({ createAccumulator: () => 0, add: (_b: Bid, n: number) => n + 1, getResult: (n: number) => n, merge: (a: number, b: number) => a + b }, (n, i: WindowInfo<number>) => ({ auction: i.key, end: i.window.end, n }))
+    .aggregate(
+      { createAccumulator: () => 0, add: (_b: Bid, n: number) => n + 1, getResult: (n: number) => n, merge: (a: number, b: number) => a + b },
+      (n, i: WindowInfo<number>) => ({ auction: i.key, end: i.window.end, n }),
+    )
     .sink(sink);
   return j.build();
 }
@@ -47,10 +95,16 @@ const typed: Record<string, (source: Source<NexmarkEvent>, sink: BlackholeSink<u
 
 function declarative(name: string, events: number, sink: BlackholeSink<unknown>): JobGraph {
   const p = pipelines[name] as { steps: object[]; out: string };
-  const doc = { apiVersion: "runnel.dev/v1alpha1", kind: "StreamJob", metadata: { name: `decl-${name}` }, spec: { pipeline: { sources: [bids], steps: p.steps, sinks: [{ id: "out", input: p.out, kafka: { topic: "out" } }] } } };
+  const doc = {
+    apiVersion: "runnel.dev/v1alpha1",
+    kind: "StreamJob",
+    metadata: { name: `decl-${name}` },
+    spec: { pipeline: { sources: [bids], steps: p.steps, sinks: [{ id: "out", input: p.out, kafka: { topic: "out" } }] } },
+  };
   const errors = checkDocument(doc).findings.filter((f) => f.severity === "error");
   if (errors.length > 0) throw new Error(`${name}: ${JSON.stringify(errors)}`);
-  return compilePipeline(parseStreamJob(doc).value, { mode: "local", baseDir: ".", sourceOverride: () => nexmarkSource({ events }), sinkOverride: () => sink }).graph;
+  return compilePipeline(parseStreamJob(doc).value, { mode: "local", baseDir: ".", sourceOverride: () => nexmarkSource({ events }), sinkOverride: () => sink })
+    .graph;
 }
 
 async function time(events: number, runs: number, build: (sink: BlackholeSink<unknown>) => JobGraph): Promise<{ rate: number; out: number }> {
@@ -105,7 +159,9 @@ async function main(): Promise<void> {
   console.log("|---|---|---|---|---|");
   for (const r of await declarativeVsTyped({ events, runs, queries: values.queries.split(",") })) {
     const ratio = r.declarative / r.typed;
-    console.log(`| ${r.query} | ${fmt(r.typed)} | ${fmt(r.declarative)} | ${ratio.toFixed(2)}× ${ratio >= 0.7 ? "" : "(below 0.7)"} | ${fmt(r.results[0])} / ${fmt(r.results[1])} |`);
+    console.log(
+      `| ${r.query} | ${fmt(r.typed)} | ${fmt(r.declarative)} | ${ratio.toFixed(2)}× ${ratio >= 0.7 ? "" : "(below 0.7)"} | ${fmt(r.results[0])} / ${fmt(r.results[1])} |`,
+    );
   }
 }
 

@@ -137,7 +137,15 @@ async function handWritten(kafka: Kafka, input: string, output: string, events: 
   await consumer.disconnect();
   await producer.disconnect();
   const seconds = (end - first) / 1000;
-  return { name: "kafkajs loop", rate: events / seconds, seconds, startupSeconds: (first - t0) / 1000, shutdownSeconds: (performance.now() - end) / 1000, out, commits };
+  return {
+    name: "kafkajs loop",
+    rate: events / seconds,
+    seconds,
+    startupSeconds: (first - t0) / 1000,
+    shutdownSeconds: (performance.now() - end) / 1000,
+    out,
+    commits,
+  };
 }
 
 /** A StreamJob manifest: the stateless filter job, or the keyed 1 s tumbling count. */
@@ -185,11 +193,31 @@ ${steps}    sinks:
  * Runs a StreamJob on one in-process worker until it has read `expectedIn` records, then stops it
  * (final checkpoint: with exactly once, the last transaction commits) and times it.
  */
-async function runnelJob(o: { label: string; name: string; brokers: string[]; input: string; output: string; partitions: number; stateful: boolean; delivery: Delivery; dir: string; expectedIn: number; events: number }): Promise<KafkaBenchRow> {
+async function runnelJob(o: {
+  label: string;
+  name: string;
+  brokers: string[];
+  input: string;
+  output: string;
+  partitions: number;
+  stateful: boolean;
+  delivery: Delivery;
+  dir: string;
+  expectedIn: number;
+  events: number;
+}): Promise<KafkaBenchRow> {
   const file = join(o.dir, `${o.name}.yaml`);
   await writeFile(file, manifest(o));
   const t0 = performance.now();
-  const worker = await createWorker({ manifest: file, ordinal: 0, workers: 1, namespace: "bench", stateDir: join(o.dir, o.name), delivery: o.delivery, checkpointIntervalMs: CHECKPOINT_MS });
+  const worker = await createWorker({
+    manifest: file,
+    ordinal: 0,
+    workers: 1,
+    namespace: "bench",
+    stateDir: join(o.dir, o.name),
+    delivery: o.delivery,
+    checkpointIntervalMs: CHECKPOINT_MS,
+  });
   let first = 0;
   let checkpoints = 0;
   let lastCheckpointAt = 0;
@@ -211,7 +239,15 @@ async function runnelJob(o: { label: string; name: string; brokers: string[]; in
     const seconds = (end - first) / 1000;
     // Repartitioned records count as read and written too: the keyed job's output is what is left.
     const out = progress.recordsOut - (o.stateful ? o.events : 0);
-    return { name: o.label, rate: o.events / seconds, seconds, startupSeconds: (first - t0) / 1000, shutdownSeconds: (performance.now() - end) / 1000, out, commits: progress.checkpoints };
+    return {
+      name: o.label,
+      rate: o.events / seconds,
+      seconds,
+      startupSeconds: (first - t0) / 1000,
+      shutdownSeconds: (performance.now() - end) / 1000,
+      out,
+      commits: progress.checkpoints,
+    };
   } finally {
     clearInterval(poll);
   }
@@ -234,7 +270,13 @@ async function cleanup(kafka: Kafka, prefixes: string[], topics: string[], group
 }
 
 /** Preloads `events` records on fresh topics, times the four pipelines one after another, cleans up. */
-export async function kafkaBench(options: { brokers: string[]; events: number; partitions?: number; only?: string[]; log?: (line: string) => void }): Promise<KafkaBenchResult> {
+export async function kafkaBench(options: {
+  brokers: string[];
+  events: number;
+  partitions?: number;
+  only?: string[];
+  log?: (line: string) => void;
+}): Promise<KafkaBenchResult> {
   const { brokers, events } = options;
   const partitions = options.partitions ?? 12;
   const log = options.log ?? ((line: string): void => console.log(line));
@@ -261,16 +303,51 @@ export async function kafkaBench(options: { brokers: string[]; events: number; p
     const rows: KafkaBenchRow[] = [];
     const report = (r: KafkaBenchRow): void => {
       rows.push(r);
-      log(`kafka ${r.name}: ${Math.round(r.rate).toLocaleString("en-US")} events/s (${r.seconds.toFixed(1)} s, startup ${r.startupSeconds.toFixed(1)} s, shutdown ${r.shutdownSeconds.toFixed(1)} s, ${r.out.toLocaleString("en-US")} out, ${r.commits} commits)`);
+      log(
+        `kafka ${r.name}: ${Math.round(r.rate).toLocaleString("en-US")} events/s (${r.seconds.toFixed(1)} s, startup ${r.startupSeconds.toFixed(1)} s, shutdown ${r.shutdownSeconds.toFixed(1)} s, ${r.out.toLocaleString("en-US")} out, ${r.commits} commits)`,
+      );
     };
     // --only (e.g. for `node --cpu-prof`) runs a subset: kafkajs, alo, eo, window.
     const want = (name: string): boolean => options.only === undefined || options.only.includes(name);
     if (want("kafkajs")) report(await handWritten(kafka, input, outputs.hand, events, group));
     const common = { brokers, input, partitions, dir, events };
-    if (want("alo")) report(await runnelJob({ ...common, label: "Runnel filter, at least once", name: jobs.alo, output: outputs.alo, stateful: false, delivery: "at-least-once", expectedIn: events }));
-    if (want("eo")) report(await runnelJob({ ...common, label: "Runnel filter, exactly once", name: jobs.eo, output: outputs.eo, stateful: false, delivery: "exactly-once", expectedIn: events }));
+    if (want("alo"))
+      report(
+        await runnelJob({
+          ...common,
+          label: "Runnel filter, at least once",
+          name: jobs.alo,
+          output: outputs.alo,
+          stateful: false,
+          delivery: "at-least-once",
+          expectedIn: events,
+        }),
+      );
+    if (want("eo"))
+      report(
+        await runnelJob({
+          ...common,
+          label: "Runnel filter, exactly once",
+          name: jobs.eo,
+          output: outputs.eo,
+          stateful: false,
+          delivery: "exactly-once",
+          expectedIn: events,
+        }),
+      );
     // Every record crosses the repartition topic: the worker reads it twice.
-    if (want("window")) report(await runnelJob({ ...common, label: "Runnel keyBy + 1 s window count, exactly once", name: jobs.win, output: outputs.win, stateful: true, delivery: "exactly-once", expectedIn: 2 * events }));
+    if (want("window"))
+      report(
+        await runnelJob({
+          ...common,
+          label: "Runnel keyBy + 1 s window count, exactly once",
+          name: jobs.win,
+          output: outputs.win,
+          stateful: true,
+          delivery: "exactly-once",
+          expectedIn: 2 * events,
+        }),
+      );
     return { events, partitions, expectedFiltered, preloadSeconds, rows };
   } finally {
     await cleanup(kafka, prefixes, [input, ...Object.values(outputs)], [group]).catch((err: unknown) => log(`kafka: cleanup failed: ${String(err)}`));
@@ -279,6 +356,12 @@ export async function kafkaBench(options: { brokers: string[]; events: number; p
 }
 
 if (import.meta.main) {
-  const { values } = parseArgs({ options: { brokers: { type: "string", default: "127.0.0.1:19092" }, events: { type: "string", default: "300000" }, only: { type: "string" } } });
-  await kafkaBench({ brokers: values.brokers.split(","), events: Number(values.events), ...(values.only === undefined ? {} : { only: values.only.split(",") }) });
+  const { values } = parseArgs({
+    options: { brokers: { type: "string", default: "127.0.0.1:19092" }, events: { type: "string", default: "300000" }, only: { type: "string" } },
+  });
+  await kafkaBench({
+    brokers: values.brokers.split(","),
+    events: Number(values.events),
+    ...(values.only === undefined ? {} : { only: values.only.split(",") }),
+  });
 }

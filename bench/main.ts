@@ -130,14 +130,21 @@ let kafka: KafkaBenchResult | undefined;
 if (brokers && (await brokerReachable(brokers))) {
   kafka = await kafkaBench({ brokers, events: kafkaEvents });
 } else {
-  console.log(`kafka: no broker reachable${brokers ? ` at ${brokers.join(",")}` : ""}; run test/env/up first (or pass --kafka host:port) to include the Kafka benchmark`);
+  console.log(
+    `kafka: no broker reachable${brokers ? ` at ${brokers.join(",")}` : ""}; run test/env/up first (or pass --kafka host:port) to include the Kafka benchmark`,
+  );
 }
-const kafkaSection = kafka ? kafkaTable(kafka) : "Not measured in this run (no broker). Start the test environment with `test/env/up` (or pass `--kafka host:port`) and run `npm run bench` again.";
+const kafkaSection = kafka
+  ? kafkaTable(kafka)
+  : "Not measured in this run (no broker). Start the test environment with `test/env/up` (or pass `--kafka host:port`) and run `npm run bench` again.";
 
 /** The Kafka section's table and the ratios of exactly once to the kafkajs loop. */
 function kafkaTable(k: KafkaBenchResult): string {
   const base = k.rows[0]?.rate ?? 0;
-  const lines = k.rows.map((r) => `| ${r.name} | ${fmt(r.rate)} | ${r.seconds.toFixed(1)} | ${r.startupSeconds.toFixed(1)} | ${r.shutdownSeconds.toFixed(1)} | ${fmt(r.out)} | ${r.commits} | ${base ? `${(r.rate / base).toFixed(2)}×` : "-"} |`);
+  const lines = k.rows.map(
+    (r) =>
+      `| ${r.name} | ${fmt(r.rate)} | ${r.seconds.toFixed(1)} | ${r.startupSeconds.toFixed(1)} | ${r.shutdownSeconds.toFixed(1)} | ${fmt(r.out)} | ${r.commits} | ${base ? `${(r.rate / base).toFixed(2)}×` : "-"} |`,
+  );
   const eo = k.rows[2]?.rate;
   return `${fmt(k.events)} JSON records \`{user, ts, n}\` (100 users, 1 ms apart in event time) preloaded on a
 fresh ${k.partitions}-partition topic (${k.preloadSeconds.toFixed(1)} s, not timed); each pipeline reads all of it from the beginning

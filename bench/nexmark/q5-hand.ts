@@ -5,7 +5,12 @@
 import { nexmarkEvent } from "./model.ts";
 
 /** Runs q5 over `events` events; returns the number of results (hot-item lists). */
-export function q5Hand(options: { events: number; rate?: number; seed?: number; onResult?: (r: { end: number; max: number; auctions: number[] }) => void }): number {
+export function q5Hand(options: {
+  events: number;
+  rate?: number;
+  seed?: number;
+  onResult?: (r: { end: number; max: number; auctions: number[] }) => void;
+}): number {
   const cfg = { rate: options.rate ?? 100_000, base: 1_700_000_000_000, seed: options.seed ?? 1 };
   const size = 10_000;
   const slide = 2_000;

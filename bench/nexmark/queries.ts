@@ -19,14 +19,18 @@ function events(name: string, source: Source<NexmarkEvent>) {
 /** q0: pass-through of bids (measures the engine's own overhead). */
 export const q0: QueryBuilder = (source, sink) => {
   const { j, s } = events("q0", source);
-  s.filter(isBid).map((b) => ({ auction: b.auction, bidder: b.bidder, price: b.price, dateTime: b.dateTime })).sink(sink);
+  s.filter(isBid)
+    .map((b) => ({ auction: b.auction, bidder: b.bidder, price: b.price, dateTime: b.dateTime }))
+    .sink(sink);
   return j.build();
 };
 
 /** q1: currency conversion of bid prices (dollars to euros). */
 export const q1: QueryBuilder = (source, sink) => {
   const { j, s } = events("q1", source);
-  s.filter(isBid).map((b) => ({ auction: b.auction, bidder: b.bidder, price: Math.round(b.price * 0.908), dateTime: b.dateTime })).sink(sink);
+  s.filter(isBid)
+    .map((b) => ({ auction: b.auction, bidder: b.bidder, price: Math.round(b.price * 0.908), dateTime: b.dateTime }))
+    .sink(sink);
   return j.build();
 };
 
@@ -104,7 +108,10 @@ export const q7: QueryBuilder = (source, sink) => {
   s.filter(isBid)
     .keyBy(() => 0)
     .window(tumbling({ sizeMs: 10_000 }))
-    .reduce((a, b) => (b.price > a.price ? b : a), (b, i) => ({ ...b, windowEnd: i.window.end }))
+    .reduce(
+      (a, b) => (b.price > a.price ? b : a),
+      (b, i) => ({ ...b, windowEnd: i.window.end }),
+    )
     .sink(sink);
   return j.build();
 };

@@ -14,10 +14,7 @@ import { JobBuilder } from "./job.ts";
  * returns one, given the arguments after `--` on the command line and, from a StreamJob, its
  * `spec.module.config`.
  */
-export type JobModuleExport =
-  | JobGraph
-  | JobBuilder
-  | ((args: string[], config: unknown) => JobGraph | JobBuilder | Promise<JobGraph | JobBuilder>);
+export type JobModuleExport = JobGraph | JobBuilder | ((args: string[], config: unknown) => JobGraph | JobBuilder | Promise<JobGraph | JobBuilder>);
 
 /** Imports a job module and resolves its default export to a job graph. */
 export async function loadJobModule(path: string, options: { args?: string[]; config?: unknown } = {}): Promise<JobGraph> {

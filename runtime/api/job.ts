@@ -55,10 +55,7 @@ export class JobBuilder {
 
   /** Adds a source; partition p of it is read by task p. */
   source<T>(source: Source<T>, options: OperatorOptions & { watermarks?: WatermarkStrategy<T> } = {}): DataStream<T> {
-    const id = this.addNode(
-      { kind: "source", source: source, watermarks: (options.watermarks ?? {}) as WatermarkStrategy<unknown> },
-      options,
-    );
+    const id = this.addNode({ kind: "source", source: source, watermarks: (options.watermarks ?? {}) as WatermarkStrategy<unknown> }, options);
     return new DataStream<T>(this, id);
   }
 
@@ -257,9 +254,7 @@ export class KeyedStream<K extends Key, T> {
    * record is emitted once the watermark passes it, with the aggregate of its key's records
    * in [ts - rangeMs, ts]. Late records are dropped (as in Flink SQL).
    */
-  over<A, O>(
-    options: OperatorOptions & { rangeMs: number; aggregate: AggregateFunction<T, unknown, A>; select: (value: T, result: A) => O },
-  ): DataStream<O> {
+  over<A, O>(options: OperatorOptions & { rangeMs: number; aggregate: AggregateFunction<T, unknown, A>; select: (value: T, result: A) => O }): DataStream<O> {
     const spec: NodeSpec = {
       kind: "over",
       rangeMs: options.rangeMs,
@@ -274,9 +269,7 @@ export class KeyedStream<K extends Key, T> {
   /** Pairs this keyed stream with a broadcast stream (rules applied to every key, no restart). */
   connect<U>(other: BroadcastStream<U>): BroadcastConnectedStream<K, T, U>;
   connect<U>(other: KeyedStream<K, U> | BroadcastStream<U>): ConnectedKeyedStreams<K, T, U> | BroadcastConnectedStream<K, T, U> {
-    return other instanceof BroadcastStream
-      ? new BroadcastConnectedStream<K, T, U>(this, other)
-      : new ConnectedKeyedStreams<K, T, U>(this, other);
+    return other instanceof BroadcastStream ? new BroadcastConnectedStream<K, T, U>(this, other) : new ConnectedKeyedStreams<K, T, U>(this, other);
   }
 }
 
@@ -295,7 +288,10 @@ export class ConnectedStreams<A, B> {
   /** Applies a two-input function without keyed state. */
   process<O>(factory: Factory<CoProcessFunction<never, A, B, O>>, options: OperatorOptions = {}): DataStream<O> {
     const spec: NodeSpec = { kind: "coProcess", keyed: false, factory: factory as unknown as Factory<CoProcessFunction<Key, unknown, unknown, unknown>> };
-    const id = this.builder.addNode(spec, options, [{ ...this.first, input: 0 }, { ...this.second, input: 1 }]);
+    const id = this.builder.addNode(spec, options, [
+      { ...this.first, input: 0 },
+      { ...this.second, input: 1 },
+    ]);
     return new DataStream<O>(this.builder, id);
   }
 }

@@ -43,7 +43,10 @@ export function check(expression: string, scope: Scope): CheckResult {
   const result = checkingEnvironment(scope).check(expression);
   if (!result.valid || result.type === undefined) {
     const error = result.error;
-    return { ok: false, errors: [error ? fromCelError(error, expression, scope) : diagnostic("type", "does not type-check", expression, 0, expression.length)] };
+    return {
+      ok: false,
+      errors: [error ? fromCelError(error, expression, scope) : diagnostic("type", "does not type-check", expression, 0, expression.length)],
+    };
   }
   if (!assignable(result.type, scope.returns)) {
     const d = diagnostic("result", `must return ${scope.returns} but returns ${displayType(result.type)}`, expression, 0, expression.length);
@@ -96,7 +99,11 @@ function fromCelError(error: ParseError | CelTypeError, expression: string, scop
   if (unknownVar) {
     const known = Object.keys(scope.vars);
     const guess = closest(unknownVar[1] ?? "", known);
-    return { ...d, message: `unknown variable ${unknownVar[1]}`, hint: guess ? `did you mean ${guess}? (variables here: ${known.join(", ")})` : `variables here: ${known.join(", ")}` };
+    return {
+      ...d,
+      message: `unknown variable ${unknownVar[1]}`,
+      hint: guess ? `did you mean ${guess}? (variables here: ${known.join(", ")})` : `variables here: ${known.join(", ")}`,
+    };
   }
   const noKey = /^No such key: (\S+)/.exec(summary);
   if (noKey) {

@@ -77,7 +77,10 @@ function registerMath(env: Environment): void {
 
 /** Registers `millis(duration)`, `millis(timestamp)` and `timestampMillis(int)`: event times are ms since the epoch. */
 function registerTime(env: Environment): void {
-  env.registerFunction("millis(google.protobuf.Duration): int", (d: { seconds: Num; nanos: Num }) => BigInt(d.seconds) * 1000n + BigInt(Math.trunc(Number(d.nanos) / 1e6)));
+  env.registerFunction(
+    "millis(google.protobuf.Duration): int",
+    (d: { seconds: Num; nanos: Num }) => BigInt(d.seconds) * 1000n + BigInt(Math.trunc(Number(d.nanos) / 1e6)),
+  );
   env.registerFunction("millis(google.protobuf.Timestamp): int", (t: Date) => BigInt(t.getTime()));
   env.registerFunction("timestampMillis(int): google.protobuf.Timestamp", (ms: bigint) => new Date(Number(ms)));
 }

@@ -184,7 +184,8 @@ export function cepProcessFunction<K extends Key, T, O>(
         const first = st.r[0];
         const nextW = within > 0 && first !== undefined ? first.t + within : undefined;
         retime(st, nextT, nextW, ctx.timerService());
-        if (st.r.length === 0 && st.h === undefined && bt.length === 0) state.clear(); // nothing pending: no CEP state left for the key
+        if (st.r.length === 0 && st.h === undefined && bt.length === 0)
+          state.clear(); // nothing pending: no CEP state left for the key
         else state.update(st);
       },
     };

@@ -15,9 +15,7 @@ import { AfterMatchSkipStrategy } from "./skip.ts";
 export type Consuming = "strict" | "skipTillNext" | "skipTillAny" | "notNext" | "notFollow";
 
 /** A stage condition as given: a function or CEL, combined with where/or. */
-export type ConditionTree<T> =
-  | { kind: "leaf"; cond: ConditionLike<T> }
-  | { kind: "and" | "or"; a: ConditionTree<T>; b: ConditionTree<T> };
+export type ConditionTree<T> = { kind: "leaf"; cond: ConditionLike<T> } | { kind: "and" | "or"; a: ConditionTree<T>; b: ConditionTree<T> };
 
 /** One stage of a pattern sequence (Flink's Pattern). */
 export class Pattern<T> {
@@ -107,7 +105,8 @@ export class Pattern<T> {
 
   /** Stop condition of a looping stage: once an event matches it, the loop accepts no more. */
   until(cond: ConditionLike<T>): this {
-    if (this.quantity !== "looping") throw new PatternDefinitionError(`until on '${this.name}': the until condition only applies to looping stages (oneOrMore, timesOrMore)`);
+    if (this.quantity !== "looping")
+      throw new PatternDefinitionError(`until on '${this.name}': the until condition only applies to looping stages (oneOrMore, timesOrMore)`);
     const leaf: ConditionTree<T> = { kind: "leaf", cond };
     this.untilCondition = this.untilCondition === undefined ? leaf : { kind: "or", a: this.untilCondition, b: leaf };
     return this;

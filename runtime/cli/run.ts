@@ -162,7 +162,9 @@ export async function run(argv: string[]): Promise<number> {
   try {
     server = admin ? await serveAdmin(engine, graph.name, pipelineMetrics, admin) : undefined;
   } catch (err) {
-    console.error(`runnel run: cannot serve the admin API on ${admin?.host}:${admin?.port}: ${(err as Error).message}; pick another port (0 takes any free one)`);
+    console.error(
+      `runnel run: cannot serve the admin API on ${admin?.host}:${admin?.port}: ${(err as Error).message}; pick another port (0 takes any free one)`,
+    );
     return EXIT_USAGE;
   }
   const stop = (): void => engine.stop();

@@ -31,7 +31,16 @@ export async function savepoint(argv: string[]): Promise<number> {
     for (const t of sp.tasks) entries += t?.entries.length ?? 0;
     console.log(
       JSON.stringify(
-        { id: sp.id, job: sp.meta.job, createdAt: sp.meta.createdAt, tasks: sp.meta.parallelism, complete: true, keyedEntries: entries, operators: sp.meta.operators, sources: Object.keys(sp.meta.sources) },
+        {
+          id: sp.id,
+          job: sp.meta.job,
+          createdAt: sp.meta.createdAt,
+          tasks: sp.meta.parallelism,
+          complete: true,
+          keyedEntries: entries,
+          operators: sp.meta.operators,
+          sources: Object.keys(sp.meta.sources),
+        },
         null,
         2,
       ),

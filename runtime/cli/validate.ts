@@ -33,7 +33,11 @@ interface FileReport {
 export async function validate(args: string[]): Promise<number> {
   let parsed;
   try {
-    parsed = parseArgs({ args, allowPositionals: true, options: { output: { type: "string", short: "o", default: "text" }, help: { type: "boolean", short: "h" } } });
+    parsed = parseArgs({
+      args,
+      allowPositionals: true,
+      options: { output: { type: "string", short: "o", default: "text" }, help: { type: "boolean", short: "h" } },
+    });
   } catch (e) {
     return usageError(argumentProblem(e as NodeJS.ErrnoException));
   }
@@ -92,14 +96,28 @@ function checkFile(file: string, text: string): FileReport {
     docs = parseManifests(text);
   } catch (e) {
     // The yaml package appends a source excerpt after a blank line; the first lines name the position.
-    return { file, valid: false, errors: 1, warnings: 0, documents: [], problem: (e as Error).message.split(/\n\s*\n/)[0]?.replace(/:$/, "") ?? "invalid YAML" };
+    return {
+      file,
+      valid: false,
+      errors: 1,
+      warnings: 0,
+      documents: [],
+      problem: (e as Error).message.split(/\n\s*\n/)[0]?.replace(/:$/, "") ?? "invalid YAML",
+    };
   }
   const documents = docs.map(checkDocument);
   const all = documents.flatMap((d) => d.findings);
   const errors = all.filter((f) => f.severity === "error").length;
   const warnings = all.length - errors;
   if (!documents.some((d) => d.checked)) {
-    return { file, valid: false, errors: errors + 1, warnings, documents, problem: "no StreamJob or StreamSavepoint document found (kind: StreamJob, apiVersion: runnel.dev/v1alpha1)" };
+    return {
+      file,
+      valid: false,
+      errors: errors + 1,
+      warnings,
+      documents,
+      problem: "no StreamJob or StreamSavepoint document found (kind: StreamJob, apiVersion: runnel.dev/v1alpha1)",
+    };
   }
   return { file, valid: errors === 0, errors, warnings, documents };
 }

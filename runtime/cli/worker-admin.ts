@@ -45,7 +45,12 @@ export async function serveWorkerAdmin(w: Worker, options: { at: { host: string;
         tasks: w.tasks,
         parallelism: w.plan.parallelism,
         ...w.engine.progress(),
-        checkpoint: { count: w.checkpointStats.count, lastDurationMs: w.checkpointStats.lastDurationMs, lastBytes: w.checkpointStats.lastBytes, failures: w.checkpointStats.failures },
+        checkpoint: {
+          count: w.checkpointStats.count,
+          lastDurationMs: w.checkpointStats.lastDurationMs,
+          lastBytes: w.checkpointStats.lastBytes,
+          failures: w.checkpointStats.failures,
+        },
         sourceDeadLetters: w.poisoned(),
         ...(lag.lastError === undefined ? {} : { consumerLagError: lag.lastError }),
       }),

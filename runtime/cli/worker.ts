@@ -83,7 +83,8 @@ export async function worker(argv: string[]): Promise<number> {
     const workers = positiveInt("workers", values.workers ?? process.env.RUNNEL_WORKERS, 1);
     if (ordinal >= workers) throw new UsageError(`--ordinal ${ordinal} is not below --workers ${workers}; ordinals run 0..${workers - 1}`);
     const delivery = values.delivery;
-    if (delivery !== undefined && delivery !== "exactly-once" && delivery !== "at-least-once") throw new UsageError(`--delivery must be exactly-once or at-least-once, got '${delivery}'`);
+    if (delivery !== undefined && delivery !== "exactly-once" && delivery !== "at-least-once")
+      throw new UsageError(`--delivery must be exactly-once or at-least-once, got '${delivery}'`);
     const adminText = values.admin ?? (process.env.POD_IP ? `${process.env.POD_IP}:9249` : undefined);
     admin = adminText === undefined ? undefined : hostPort(adminText);
     const tokenFile = values["admin-token-file"];
@@ -122,7 +123,11 @@ export async function worker(argv: string[]): Promise<number> {
   let server: WorkerAdmin | undefined;
   if (admin) {
     server = await serveWorkerAdmin(w, { at: admin, brokers: brokers ?? w.job.spec.kafka?.bootstrapServers ?? [], token });
-    const mutating = !server.savepoints ? "savepoints not offered by this worker" : token() === undefined ? `savepoint endpoints disabled (no admin token: set $${ADMIN_TOKEN_ENV} or --admin-token-file)` : "savepoint endpoints need the bearer token";
+    const mutating = !server.savepoints
+      ? "savepoints not offered by this worker"
+      : token() === undefined
+        ? `savepoint endpoints disabled (no admin token: set $${ADMIN_TOKEN_ENV} or --admin-token-file)`
+        : "savepoint endpoints need the bearer token";
     console.error(`runnel worker: admin API on ${server.url} (${mutating})`);
   }
   console.error(`runnel worker: ${name} tasks ${w.tasks.join(",")} of ${w.plan.parallelism}`);

@@ -40,14 +40,22 @@ function decoder(spec: SourceSpec): (m: KafkaMessageIn) => unknown {
     format === "json"
       ? (m: KafkaMessageIn): Record<string | symbol, unknown> => {
           const v = jsonValue<unknown>(m);
-          if (v === null || typeof v !== "object" || Array.isArray(v)) throw new Error(`the value is JSON but not an object (${Array.isArray(v) ? "an array" : typeof v})`);
+          if (v === null || typeof v !== "object" || Array.isArray(v))
+            throw new Error(`the value is JSON but not an object (${Array.isArray(v) ? "an array" : typeof v})`);
           return v as Record<string | symbol, unknown>;
         }
       : format === "string"
         ? (m: KafkaMessageIn): Record<string | symbol, unknown> => ({ value: m.value?.toString("utf8") ?? null })
         : (m: KafkaMessageIn): Record<string | symbol, unknown> => ({ value: m.value?.toString("base64") ?? null });
   const keyFormat = spec.kafka?.keyFormat ?? "string";
-  const decodeKey = keyFormat === "none" ? undefined : keyFormat === "json" ? (b: Buffer): unknown => JSON.parse(b.toString("utf8")) : keyFormat === "bytes" ? (b: Buffer): unknown => b.toString("base64") : (b: Buffer): unknown => b.toString("utf8");
+  const decodeKey =
+    keyFormat === "none"
+      ? undefined
+      : keyFormat === "json"
+        ? (b: Buffer): unknown => JSON.parse(b.toString("utf8"))
+        : keyFormat === "bytes"
+          ? (b: Buffer): unknown => b.toString("base64")
+          : (b: Buffer): unknown => b.toString("utf8");
   return (m) => {
     const r = decode(m);
     // The Kafka key is the record's `key` in expressions (and the default key of Kafka sinks), until a keyBy sets another.

@@ -84,7 +84,13 @@ export function kafkaCheckpointer(options: KafkaCheckpointerOptions): KafkaCheck
       if (!marker && backend.store.persistent) await backend.store.clear();
       replays.push({ task: t, from: marker ? marker.metaOffset + 1 : 0, changes: new Map(), meta: marker?.meta, metaOffset: marker?.metaOffset ?? -1 });
     }
-    await replayChangelog({ connection: options.connection, topic: options.changelogTopic, readerGroup: `${prefix}.restore.${options.workerId}`, replays, sentinels });
+    await replayChangelog({
+      connection: options.connection,
+      topic: options.changelogTopic,
+      readerGroup: `${prefix}.restore.${options.workerId}`,
+      replays,
+      sentinels,
+    });
     const fromSavepoint = new Set(replays.filter((r) => r.meta === undefined).map((r) => r.task));
     if (fromSavepoint.size === replays.length && !options.savepoint) return undefined;
     const tasks: TaskSnapshot[] = [];
@@ -104,12 +110,16 @@ export function kafkaCheckpointer(options: KafkaCheckpointerOptions): KafkaCheck
       const backend = engine.backends[r.task] as KeyedStateBackend;
       const puts: [string, Uint8Array][] = [];
       const dels: string[] = [];
-      for (const [k, v] of r.changes) if (v === null) dels.push(k);
-      else puts.push([k, v]);
-      if (r.meta && r.meta.job !== engine.graph.name) throw new CheckpointError(`changelog '${options.changelogTopic}' belongs to job '${r.meta.job}', not '${engine.graph.name}'`, false);
+      for (const [k, v] of r.changes)
+        if (v === null) dels.push(k);
+        else puts.push([k, v]);
+      if (r.meta && r.meta.job !== engine.graph.name)
+        throw new CheckpointError(`changelog '${options.changelogTopic}' belongs to job '${r.meta.job}', not '${engine.graph.name}'`, false);
       // A persistent store takes the replay directly (with its new marker); heap state goes through the snapshot.
       if (backend.store.persistent) {
-        const marker: [string, Uint8Array][] = r.meta ? [[MARKER_KEY, serialize({ changelog: options.changelogTopic, metaOffset: r.metaOffset, meta: r.meta } satisfies Marker)]] : [];
+        const marker: [string, Uint8Array][] = r.meta
+          ? [[MARKER_KEY, serialize({ changelog: options.changelogTopic, metaOffset: r.metaOffset, meta: r.meta } satisfies Marker)]]
+          : [];
         await backend.applyChanges({ puts, dels }, marker);
       }
       tasks[r.task] = { entries: backend.store.persistent ? [] : puts, timers: r.meta?.timers ?? {}, operators: {} };
@@ -185,7 +195,13 @@ export function kafkaCheckpointer(options: KafkaCheckpointerOptions): KafkaCheck
  * Adds to a restore the savepoint's share of the tasks that have no checkpoint of their own yet:
  * their keys' state and timers (the engine re-splits by key) and their input positions.
  */
-function addSavepointShare(sp: { meta: CheckpointMetadata; tasks: TaskSnapshot[] }, share: Set<number>, parallelism: number, meta: CheckpointMetadata, tasks: TaskSnapshot[]): void {
+function addSavepointShare(
+  sp: { meta: CheckpointMetadata; tasks: TaskSnapshot[] },
+  share: Set<number>,
+  parallelism: number,
+  meta: CheckpointMetadata,
+  tasks: TaskSnapshot[],
+): void {
   const mine = (key: Key): boolean => share.has(taskOfKey(key, parallelism));
   const entries: [string, Uint8Array][] = [];
   const timers: Record<string, TimerSnapshot> = {};

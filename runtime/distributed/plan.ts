@@ -66,14 +66,18 @@ export async function planDistributed(graph: JobGraph, options: PlanOptions): Pr
   for (const e of graph.edges) {
     if (e.partitioning === "broadcast" && !replicated.has(e.from)) {
       const n = graph.nodes[e.from] as GraphNode;
-      throw new JobDefinitionError(`'${n.uid}' feeds a broadcast input and something else: a broadcast input must come from its own source, which every worker reads in full`);
+      throw new JobDefinitionError(
+        `'${n.uid}' feeds a broadcast input and something else: a broadcast input must come from its own source, which every worker reads in full`,
+      );
     }
   }
   for (const n of graph.nodes) {
     if (n.spec.kind !== "source" || replicated.has(n.id)) continue;
     const parts = n.spec.source.partitions;
     if (parts > parallelism) {
-      throw new JobDefinitionError(`source '${n.uid}' (${n.spec.source.name}) has ${parts} partitions but the job runs ${parallelism} tasks: partitions beyond would never be read; set spec.parallelism to ${parts} (tasks are spread over the workers)`);
+      throw new JobDefinitionError(
+        `source '${n.uid}' (${n.spec.source.name}) has ${parts} partitions but the job runs ${parallelism} tasks: partitions beyond would never be read; set spec.parallelism to ${parts} (tasks are spread over the workers)`,
+      );
     }
   }
   // A keyBy on the key its input topic is partitioned by stays inside the task.

@@ -64,7 +64,12 @@ export interface WorkerSavepointMeta {
 const partialName = (ordinal: number): string => `_metadata.w${ordinal}.json`;
 
 /** Writes one worker's task snapshots, then its metadata (last: a partial without tasks never counts). */
-export async function writeWorkerSavepoint(storage: SavepointStorage, ordinal: number, meta: WorkerSavepointMeta, snapshots: Map<number, TaskSnapshot>): Promise<void> {
+export async function writeWorkerSavepoint(
+  storage: SavepointStorage,
+  ordinal: number,
+  meta: WorkerSavepointMeta,
+  snapshots: Map<number, TaskSnapshot>,
+): Promise<void> {
   try {
     for (const [t, snap] of snapshots) await storage.write(`task-${t}.bin`, serialize(snap));
     await storage.write(partialName(ordinal), JSON.stringify(meta, null, 2));
@@ -77,14 +82,21 @@ export async function writeWorkerSavepoint(storage: SavepointStorage, ordinal: n
 export async function readSavepoint(storage: SavepointStorage): Promise<{ id: string; meta: CheckpointMetadata; tasks: TaskSnapshot[] }> {
   const names = await storage.list();
   const partials: WorkerSavepointMeta[] = [];
-  for (const n of names.filter((x) => /^_metadata\.w\d+\.json$/.test(x))) partials.push(JSON.parse((await storage.read(n)).toString("utf8")) as WorkerSavepointMeta);
+  for (const n of names.filter((x) => /^_metadata\.w\d+\.json$/.test(x)))
+    partials.push(JSON.parse((await storage.read(n)).toString("utf8")) as WorkerSavepointMeta);
   if (partials.length === 0) throw new CheckpointError(`${storage.location} holds no savepoint (no _metadata.w<n>.json)`, false);
   const first = partials[0] as WorkerSavepointMeta;
-  if (partials.some((p) => p.version > FORMAT_VERSION)) throw new CheckpointError(`savepoint ${storage.location} has a newer format than this runtime reads (${FORMAT_VERSION})`, false);
-  if (partials.some((p) => p.id !== first.id || p.parallelism !== first.parallelism)) throw new CheckpointError(`${storage.location} mixes parts of different savepoints`, false);
+  if (partials.some((p) => p.version > FORMAT_VERSION))
+    throw new CheckpointError(`savepoint ${storage.location} has a newer format than this runtime reads (${FORMAT_VERSION})`, false);
+  if (partials.some((p) => p.id !== first.id || p.parallelism !== first.parallelism))
+    throw new CheckpointError(`${storage.location} mixes parts of different savepoints`, false);
   const covered = new Set(partials.flatMap((p) => p.tasks));
   const missing = Array.from({ length: first.parallelism }, (_, t) => t).filter((t) => !covered.has(t));
-  if (missing.length > 0) throw new CheckpointError(`savepoint ${first.id} in ${storage.location} is incomplete: tasks ${missing.join(",")} were not written (did every worker finish it?)`, false);
+  if (missing.length > 0)
+    throw new CheckpointError(
+      `savepoint ${first.id} in ${storage.location} is incomplete: tasks ${missing.join(",")} were not written (did every worker finish it?)`,
+      false,
+    );
   const meta: CheckpointMetadata = {
     version: FORMAT_VERSION,
     kind: "savepoint",
@@ -99,7 +111,8 @@ export async function readSavepoint(storage: SavepointStorage): Promise<{ id: st
   };
   for (const p of partials) {
     for (const [uid, byTask] of Object.entries(p.sources)) for (const [t, pos] of Object.entries(byTask)) (meta.sources[uid] ??= [])[Number(t)] = pos;
-    for (const [uid, byTask] of Object.entries(p.sourceMaxTimestamps)) for (const [t, ts] of Object.entries(byTask)) (meta.sourceMaxTimestamps[uid] ??= [])[Number(t)] = ts;
+    for (const [uid, byTask] of Object.entries(p.sourceMaxTimestamps))
+      for (const [t, ts] of Object.entries(byTask)) (meta.sourceMaxTimestamps[uid] ??= [])[Number(t)] = ts;
   }
   const tasks: TaskSnapshot[] = [];
   for (let t = 0; t < first.parallelism; t++) tasks[t] = deserialize(await storage.read(`task-${t}.bin`)) as TaskSnapshot;

@@ -62,10 +62,17 @@ export function savepointCoordinator(options: SavepointOptions): SavepointCoordi
     if (stopping) throw new SavepointRequestError("the job is stopping with a savepoint already");
     if (active) throw new SavepointRequestError(`savepoint ${active.status.id} is in progress; poll it, then ask again`);
     // Every worker is asked with the same folder: the id (in markers and metadata) derives from it.
-    const target = dir ?? (options.defaultRoot ? join(options.defaultRoot, options.job, `savepoint-${new Date().toISOString().slice(0, 16).replace(/[-:]/g, "")}`) : undefined);
-    if (target === undefined) throw new SavepointRequestError("no savepoint folder: send {\"dir\": \"/savepoints/...\"} (the same to every worker) or set spec.savepoint.storage.path", 400);
+    const target =
+      dir ??
+      (options.defaultRoot ? join(options.defaultRoot, options.job, `savepoint-${new Date().toISOString().slice(0, 16).replace(/[-:]/g, "")}`) : undefined);
+    if (target === undefined)
+      throw new SavepointRequestError(
+        'no savepoint folder: send {"dir": "/savepoints/..."} (the same to every worker) or set spec.savepoint.storage.path',
+        400,
+      );
     const id = `sp-${createHash("sha256").update(resolve(target)).digest("hex").slice(0, 12)}`;
-    if (requests.get(id)?.status.state === "completed") throw new SavepointRequestError(`savepoint ${id} was already written to ${target}; choose another folder`);
+    if (requests.get(id)?.status.state === "completed")
+      throw new SavepointRequestError(`savepoint ${id} was already written to ${target}; choose another folder`);
     const request: Request = { status: { id, state: "pending" }, dir: target, stop, sent: new Set(), done: new Set(), settle: 0, startedAt: Date.now() };
     requests.set(id, request);
     active = request;
@@ -98,7 +105,8 @@ export function savepointCoordinator(options: SavepointOptions): SavepointCoordi
       sources: {},
       sourceMaxTimestamps: {},
     };
-    for (const t of options.tasks) snapshots.set(t, { entries: await (st.backends[t] as KeyedStateBackend).exportEntries(), timers: taskTimers(st, t), operators: {} });
+    for (const t of options.tasks)
+      snapshots.set(t, { entries: await (st.backends[t] as KeyedStateBackend).exportEntries(), timers: taskTimers(st, t), operators: {} });
     for (const s of st.sources) {
       if (!s.reader || internal.has(s.uid) || !options.tasks.includes(s.partition)) continue;
       (meta.sources[s.uid] ??= {})[s.partition] = s.reader.position();
@@ -127,7 +135,8 @@ export function savepointCoordinator(options: SavepointOptions): SavepointCoordi
       if (options.plan.repartitions.every((r) => request.sent.has(`${t}/${r.sourceUid}`)) && drained(t, id, all)) request.done.add(t);
     }
     if (request.done.size < options.tasks.length) {
-      if (Date.now() - request.startedAt > (options.timeoutMs ?? 300_000)) throw new Error(`not drained after ${Math.round((Date.now() - request.startedAt) / 1000)} s: did every worker get the savepoint request?`);
+      if (Date.now() - request.startedAt > (options.timeoutMs ?? 300_000))
+        throw new Error(`not drained after ${Math.round((Date.now() - request.startedAt) / 1000)} s: did every worker get the savepoint request?`);
       return;
     }
     // The round after the last markers were queued flushed them; the checkpoint commits them.

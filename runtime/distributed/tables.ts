@@ -21,7 +21,14 @@ export interface LiveTable extends TableRows {
 }
 
 /** Reads a compacted topic to its current end, then follows it (polling every `pollMs`). */
-export async function openKafkaTable(options: { connection: KafkaConnection; admin: Admin; topic: string; readerGroup: string; pollMs?: number; timeoutMs?: number }): Promise<LiveTable> {
+export async function openKafkaTable(options: {
+  connection: KafkaConnection;
+  admin: Admin;
+  topic: string;
+  readerGroup: string;
+  pollMs?: number;
+  timeoutMs?: number;
+}): Promise<LiveTable> {
   const source = await createKafkaSource<Change>({
     connection: options.connection,
     topic: options.topic,
@@ -47,7 +54,8 @@ export async function openKafkaTable(options: { connection: KafkaConnection; adm
       }
     }
     if (!behind) break;
-    if (Date.now() > deadline) throw new ConnectorError(`table topic '${options.topic}' was not read to its end within ${options.timeoutMs ?? 120_000} ms`, true);
+    if (Date.now() > deadline)
+      throw new ConnectorError(`table topic '${options.topic}' was not read to its end within ${options.timeoutMs ?? 120_000} ms`, true);
     await new Promise((res) => setTimeout(res, 20));
   }
   const rows: Row[] = [...keyless];

@@ -53,16 +53,16 @@ export async function ensureTopics(admin: Admin, topics: InternalTopic[], replic
     // Workers start together: another may create a topic first (TOPIC_ALREADY_EXISTS is fine).
     await admin
       .createTopics({
-      waitForLeaders: true,
-      topics: missing.map((t) => ({
-        topic: t.topic,
-        numPartitions: t.partitions,
-        replicationFactor,
-        configEntries: [
-          { name: "cleanup.policy", value: t.compacted ? "compact" : "delete" },
-          { name: "max.message.bytes", value: MAX_MESSAGE_BYTES },
-        ],
-      })),
+        waitForLeaders: true,
+        topics: missing.map((t) => ({
+          topic: t.topic,
+          numPartitions: t.partitions,
+          replicationFactor,
+          configEntries: [
+            { name: "cleanup.policy", value: t.compacted ? "compact" : "delete" },
+            { name: "max.message.bytes", value: MAX_MESSAGE_BYTES },
+          ],
+        })),
       })
       .catch((err: unknown) => {
         const errors = (err as { errors?: { type?: string }[] }).errors;

@@ -30,7 +30,13 @@ export class TaskProducer implements TaskTransaction {
     this.groupId = options.groupId;
     this.producer =
       options.delivery === "exactly-once"
-        ? options.kafka.producer({ transactionalId: options.transactionalId, idempotent: true, maxInFlightRequests: 1, transactionTimeout: 60_000, createPartitioner: Partitioners.DefaultPartitioner })
+        ? options.kafka.producer({
+            transactionalId: options.transactionalId,
+            idempotent: true,
+            maxInFlightRequests: 1,
+            transactionTimeout: 60_000,
+            createPartitioner: Partitioners.DefaultPartitioner,
+          })
         : options.kafka.producer({ idempotent: true, maxInFlightRequests: 1, createPartitioner: Partitioners.DefaultPartitioner });
   }
 
@@ -58,7 +64,10 @@ export class TaskProducer implements TaskTransaction {
     for (let i = 0; i < messages.length; i += CHUNK) {
       const chunk = messages.slice(i, i + CHUNK);
       try {
-        const metadata = this.delivery === "exactly-once" ? await (await this.transaction()).send({ topic, acks: -1, messages: chunk }) : await this.producer.send({ topic, acks: -1, messages: chunk });
+        const metadata =
+          this.delivery === "exactly-once"
+            ? await (await this.transaction()).send({ topic, acks: -1, messages: chunk })
+            : await this.producer.send({ topic, acks: -1, messages: chunk });
         last = { metadata, count: chunk.length };
       } catch (err) {
         throw producerError(`cannot write ${chunk.length} records to '${topic}'`, err);
@@ -117,6 +126,11 @@ function groupOffsets(offsets: InputOffsets): { topic: string; partitions: { par
 function producerError(what: string, err: unknown): ConnectorError {
   const name = (err as { name?: string; type?: string }).type ?? (err as { name?: string }).name ?? "";
   const fenced = /FENCED|INVALID_PRODUCER_EPOCH|PRODUCER_FENCED/i.test(`${name} ${String(err)}`);
-  if (fenced) return new ConnectorError(`${what}: this task's producer was fenced — another worker with the same ordinal runs the task (a duplicate pod or a newer restart); this worker stops`, false, err);
+  if (fenced)
+    return new ConnectorError(
+      `${what}: this task's producer was fenced — another worker with the same ordinal runs the task (a duplicate pod or a newer restart); this worker stops`,
+      false,
+      err,
+    );
   return new ConnectorError(`${what}: ${String(err)}`, true, err);
 }

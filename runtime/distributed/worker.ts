@@ -69,7 +69,13 @@ export interface Worker {
   /** Source records sent to the dead-letter topic. */
   readonly poisoned: () => number;
   /** Checkpoint timings. */
-  readonly checkpointStats: { count: number; lastDurationMs: number; lastBytes: number; failures: number; /** Durations in seconds (metrics). */ durations: BucketHistogram };
+  readonly checkpointStats: {
+    count: number;
+    lastDurationMs: number;
+    lastBytes: number;
+    failures: number;
+    /** Durations in seconds (metrics). */ durations: BucketHistogram;
+  };
   /** Runs until stop() (then a final checkpoint) or a failure. */
   run(): Promise<Progress>;
   /** Asks the worker to stop after the current round, with a final checkpoint. */
@@ -85,7 +91,8 @@ export function ownedTasks(parallelism: number, ordinal: number, workers: number
 
 /** Starts a worker: compiles, plans, creates topics; run() restores and runs. */
 export async function createWorker(options: WorkerOptions): Promise<Worker> {
-  if (!Number.isInteger(options.workers) || options.workers < 1) throw new JobDefinitionError(`the worker count must be a positive integer, got ${options.workers}`);
+  if (!Number.isInteger(options.workers) || options.workers < 1)
+    throw new JobDefinitionError(`the worker count must be a positive integer, got ${options.workers}`);
   if (!Number.isInteger(options.ordinal) || options.ordinal < 0 || options.ordinal >= options.workers) {
     throw new JobDefinitionError(`the ordinal must be within 0..${options.workers - 1}, got ${options.ordinal}`);
   }
@@ -146,7 +153,8 @@ export async function createWorker(options: WorkerOptions): Promise<Worker> {
       connection,
       prefix: topicPrefix,
       readerGroup: `${prefix}.${workerId}`,
-      createTopics: (internal) => ensureTopics(admin, [...internal, { topic: topics, partitions: taskCount(graph), compacted: true }], replicationFactor, options.ordinal === 0),
+      createTopics: (internal) =>
+        ensureTopics(admin, [...internal, { topic: topics, partitions: taskCount(graph), compacted: true }], replicationFactor, options.ordinal === 0),
     });
   } finally {
     await admin.disconnect();

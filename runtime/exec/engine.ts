@@ -116,7 +116,8 @@ export function createEngine(options: EngineOptions): Engine {
   const parallelism = taskCount(graph);
   const owned = options.tasks ? [...options.tasks].sort((a, b) => a - b) : Array.from({ length: parallelism }, (_, t) => t);
   const ownedSet = new Set(owned);
-  if (owned.some((t) => !Number.isInteger(t) || t < 0 || t >= parallelism)) throw new CheckpointError(`tasks ${owned.join(",")} are not all within 0..${parallelism - 1}`, false);
+  if (owned.some((t) => !Number.isInteger(t) || t < 0 || t >= parallelism))
+    throw new CheckpointError(`tasks ${owned.join(",")} are not all within 0..${parallelism - 1}`, false);
   const replicated = options.replicatedNodes ?? new Set<number>();
   const active = (node: number, task: number): boolean => ownedSet.has(task) || replicated.has(node);
   const counters: JobCounters = { records: 0, lateDropped: 0 };
@@ -134,7 +135,15 @@ export function createEngine(options: EngineOptions): Engine {
   let lastCheckpoint = -1;
   let lastCheckpointAt = 0;
   let opened = false;
-  const engineState: EngineState = { graph, parallelism, tasks: owned, sources, instances, backends, allowNonRestoredState: options.allowNonRestoredState === true };
+  const engineState: EngineState = {
+    graph,
+    parallelism,
+    tasks: owned,
+    sources,
+    instances,
+    backends,
+    allowNonRestoredState: options.allowNonRestoredState === true,
+  };
   const { headGroups, timed, sinks, exchanges } = wireInstances(graph, parallelism, instances, active);
   const checkpointing = options.checkpoint !== undefined || options.checkpointer !== undefined;
 
@@ -310,7 +319,10 @@ export function createEngine(options: EngineOptions): Engine {
     for (const x of exchanges) {
       for (let t = 0; t < parallelism; t++) {
         if (ownedSet.has(t) || (x.buffers[t] as ExchangeBuffer).size === 0) continue;
-        throw new CheckpointError(`a record was routed to task ${t}, which this process does not run (tasks ${owned.join(",")}): keyed input must arrive partitioned by its key (a source's kafka.partitionedBy must name the field its topic is keyed by, with Kafka's default partitioner)`, false);
+        throw new CheckpointError(
+          `a record was routed to task ${t}, which this process does not run (tasks ${owned.join(",")}): keyed input must arrive partitioned by its key (a source's kafka.partitionedBy must name the field its topic is keyed by, with Kafka's default partitioner)`,
+          false,
+        );
       }
     }
   }

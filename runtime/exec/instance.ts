@@ -9,9 +9,7 @@ import type { Exchange, ExchangeBuffer } from "./exchange.ts";
 import type { Operator, Output } from "./operator.ts";
 
 /** A downstream connection of an instance. */
-export type Target =
-  | { kind: "forward"; to: Instance; input: number; channel: number }
-  | { kind: "exchange"; exchange: Exchange };
+export type Target = { kind: "forward"; to: Instance; input: number; channel: number } | { kind: "exchange"; exchange: Exchange };
 
 /** An operator instance plus its routing and watermark bookkeeping. */
 export class Instance implements Output {

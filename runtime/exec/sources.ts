@@ -40,7 +40,17 @@ export async function openSourceTasks(options: {
     const carried = reader?.watermark?.bind(reader);
     const watermark = carried ? () => carried().watermark : () => gen.current();
     const idle = carried ? () => carried().idle : (now: number) => gen.isIdle(now);
-    tasks.push({ uid: node.uid, partition: task, inst: options.instances[task] as Instance, reader, gen, timestamp: watermarks.timestamp, done: !reader, watermark, idle });
+    tasks.push({
+      uid: node.uid,
+      partition: task,
+      inst: options.instances[task] as Instance,
+      reader,
+      gen,
+      timestamp: watermarks.timestamp,
+      done: !reader,
+      watermark,
+      idle,
+    });
   }
   return tasks;
 }

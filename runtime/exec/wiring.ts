@@ -22,12 +22,7 @@ export interface Wiring {
 }
 
 /** Wires `instances[node][task]`; `active(node, task)` tells which instances this process runs. */
-export function wireInstances(
-  graph: JobGraph,
-  parallelism: number,
-  instances: Instance[][],
-  active: (node: number, task: number) => boolean,
-): Wiring {
+export function wireInstances(graph: JobGraph, parallelism: number, instances: Instance[][], active: (node: number, task: number) => boolean): Wiring {
   const inst = (node: number, task: number): Instance => (instances[node] as Instance[])[task] as Instance;
   const wiring: Wiring = { headGroups: [], timed: [], sinks: [], exchanges: [] };
   for (const node of graph.nodes) {

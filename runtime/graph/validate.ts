@@ -17,8 +17,7 @@ export function validateGraph(graph: JobGraph): void {
       throw new JobDefinitionError(`operator '${node.uid}' has no input`);
     }
     // A keyed operator's inputs are keyed (hash), except the rules input of a broadcast process.
-    const keyedInputOk = (input: number, p: string): boolean =>
-      p === "hash" || (node.spec.kind === "broadcastProcess" && input === 1 && p === "broadcast");
+    const keyedInputOk = (input: number, p: string): boolean => p === "hash" || (node.spec.kind === "broadcastProcess" && input === 1 && p === "broadcast");
     if (isKeyedKind(node.spec) && inputs.some((e) => !keyedInputOk(e.input, e.partitioning))) {
       throw new JobDefinitionError(`keyed operator '${node.uid}' must be fed by keyBy (hash) edges only`);
     }

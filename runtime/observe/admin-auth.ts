@@ -39,8 +39,10 @@ export function authorize(configured: string | undefined, header: string | undef
     return { ok: false, status: 403, message: `mutating admin endpoints are disabled because no admin token is configured: ${HOW_TO_CONFIGURE}` };
   }
   const given = bearerToken(header);
-  if (given === undefined) return { ok: false, status: 401, message: "this endpoint requires the job's admin token: send 'Authorization: Bearer <token>'", challenge: REALM };
-  if (!tokensEqual(given, configured)) return { ok: false, status: 401, message: "the bearer token is not the job's admin token", challenge: `${REALM}, error="invalid_token"` };
+  if (given === undefined)
+    return { ok: false, status: 401, message: "this endpoint requires the job's admin token: send 'Authorization: Bearer <token>'", challenge: REALM };
+  if (!tokensEqual(given, configured))
+    return { ok: false, status: 401, message: "the bearer token is not the job's admin token", challenge: `${REALM}, error="invalid_token"` };
   return { ok: true };
 }
 

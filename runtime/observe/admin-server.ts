@@ -79,9 +79,11 @@ async function savepointOptions(req: IncomingMessage): Promise<{ dir?: string }>
   } catch (err) {
     throw new BadRequest(400, `the request body is not JSON: ${(err as Error).message}; send {"dir": "<directory>"} or nothing`);
   }
-  if (body === null || typeof body !== "object" || Array.isArray(body)) throw new BadRequest(400, 'the request body must be a JSON object like {"dir": "<directory>"}');
+  if (body === null || typeof body !== "object" || Array.isArray(body))
+    throw new BadRequest(400, 'the request body must be a JSON object like {"dir": "<directory>"}');
   const unknown = Object.keys(body).filter((k) => k !== "dir");
-  if (unknown.length > 0) throw new BadRequest(400, `unknown field${unknown.length > 1 ? "s" : ""} ${unknown.map((k) => `'${k}'`).join(", ")}; the only field is 'dir'`);
+  if (unknown.length > 0)
+    throw new BadRequest(400, `unknown field${unknown.length > 1 ? "s" : ""} ${unknown.map((k) => `'${k}'`).join(", ")}; the only field is 'dir'`);
   const dir = (body as { dir?: unknown }).dir;
   if (dir === undefined) return {};
   if (typeof dir !== "string" || dir === "") throw new BadRequest(400, "'dir' must be a non-empty string (the directory to write the savepoint into)");

@@ -49,7 +49,8 @@ export class BucketHistogram {
 
   /** Adds another histogram's observations (same bounds) into this one. */
   add(other: BucketHistogram): void {
-    if (other.bounds.length !== this.bounds.length || other.bounds.some((b, i) => b !== this.bounds[i])) throw new RangeError("cannot merge histograms with different bounds");
+    if (other.bounds.length !== this.bounds.length || other.bounds.some((b, i) => b !== this.bounds[i]))
+      throw new RangeError("cannot merge histograms with different bounds");
     for (let i = 0; i < this.counts.length; i++) this.counts[i] = (this.counts[i] as number) + (other.counts[i] as number);
     this.sum += other.sum;
     this.count += other.count;
@@ -173,7 +174,13 @@ class ScrapedHistogram extends Histogram<string> {
 
   /** The metric with the current samples (what prom-client's registry formats). */
   async getForPromString(): Promise<{ name: string; help: string; type: string; aggregator: string; values: SampleValue[] }> {
-    return { name: this.metricName, help: this.metricHelp, type: "histogram", aggregator: "sum", values: this.read().flatMap((s) => histogramSamples(this.metricName, s)) };
+    return {
+      name: this.metricName,
+      help: this.metricHelp,
+      type: "histogram",
+      aggregator: "sum",
+      values: this.read().flatMap((s) => histogramSamples(this.metricName, s)),
+    };
   }
 
   override async get(): Promise<Awaited<ReturnType<Histogram<string>["get"]>>> {
@@ -182,7 +189,14 @@ class ScrapedHistogram extends Histogram<string> {
 }
 
 /** Registers a histogram metric whose series `read()` returns at each scrape. */
-export function registerScrapedHistogram(options: { name: string; help: string; labelNames: string[]; buckets: readonly number[]; registry: Registry; read: () => HistogramSeries[] }): void {
+export function registerScrapedHistogram(options: {
+  name: string;
+  help: string;
+  labelNames: string[];
+  buckets: readonly number[];
+  registry: Registry;
+  read: () => HistogramSeries[];
+}): void {
   new ScrapedHistogram(options);
 }
 

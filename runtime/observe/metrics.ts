@@ -73,13 +73,23 @@ export function createJobMetrics(source: JobMetricsSource): Registry {
   collectDefaultMetrics({ register: registry, prefix: "runnel_" });
   totalCounter(registry, "runnel_records_in_total", "Records read from the job's sources.", ["job"], (c) => c.inc({ job }, source.progress().recordsIn));
   totalCounter(registry, "runnel_records_out_total", "Records written to the job's sinks.", ["job"], (c) => c.inc({ job }, source.progress().recordsOut));
-  totalCounter(registry, "runnel_late_records_dropped_total", "Records dropped because they arrived after their window closed (and no late output took them).", ["job"], (c) =>
-    c.inc({ job }, source.progress().lateDropped),
+  totalCounter(
+    registry,
+    "runnel_late_records_dropped_total",
+    "Records dropped because they arrived after their window closed (and no late output took them).",
+    ["job"],
+    (c) => c.inc({ job }, source.progress().lateDropped),
   );
   totalCounter(registry, "runnel_checkpoints_total", "Checkpoints completed.", ["job"], (c) => c.inc({ job }, source.progress().checkpoints));
-  totalCounter(registry, "runnel_dead_letters_total", "Records sent to the dead-letter output, by step and reason.", ["job", "step", "reason"], (c) => byStepReason(c, job, source.deadLetters?.()));
-  totalCounter(registry, "runnel_dropped_records_total", "Records dropped on purpose (filters, duplicates, skipped errors), by step and reason.", ["job", "step", "reason"], (c) =>
-    byStepReason(c, job, source.dropped?.()),
+  totalCounter(registry, "runnel_dead_letters_total", "Records sent to the dead-letter output, by step and reason.", ["job", "step", "reason"], (c) =>
+    byStepReason(c, job, source.deadLetters?.()),
+  );
+  totalCounter(
+    registry,
+    "runnel_dropped_records_total",
+    "Records dropped on purpose (filters, duplicates, skipped errors), by step and reason.",
+    ["job", "step", "reason"],
+    (c) => byStepReason(c, job, source.dropped?.()),
   );
   new Gauge({
     name: "runnel_state_entries",
@@ -105,7 +115,9 @@ export function createJobMetrics(source: JobMetricsSource): Registry {
   if (source.checkpoints) registerCheckpointMetrics(registry, job, source.checkpoints);
   const sourceDeadLetters = source.sourceDeadLetters;
   if (sourceDeadLetters) {
-    totalCounter(registry, "runnel_source_dead_letters_total", "Source records that could not be decoded and went to the dead-letter topic.", ["job"], (c) => c.inc({ job }, sourceDeadLetters()));
+    totalCounter(registry, "runnel_source_dead_letters_total", "Source records that could not be decoded and went to the dead-letter topic.", ["job"], (c) =>
+      c.inc({ job }, sourceDeadLetters()),
+    );
   }
   const consumerLag = source.consumerLag;
   if (consumerLag) {
@@ -127,8 +139,20 @@ function registerEngineMetrics(registry: Registry, job: string, state: () => Eng
   const byOperator = (c: Counter, field: "recordsIn" | "recordsOut"): void => {
     for (const o of operatorCounts(state())) c.inc({ job, operator: o.operator, task: String(o.task) }, o[field]);
   };
-  totalCounter(registry, "runnel_operator_records_in_total", "Records an operator instance received (sources: records read).", ["job", "operator", "task"], (c) => byOperator(c, "recordsIn"));
-  totalCounter(registry, "runnel_operator_records_out_total", "Records an operator instance emitted (sinks: records written).", ["job", "operator", "task"], (c) => byOperator(c, "recordsOut"));
+  totalCounter(
+    registry,
+    "runnel_operator_records_in_total",
+    "Records an operator instance received (sources: records read).",
+    ["job", "operator", "task"],
+    (c) => byOperator(c, "recordsIn"),
+  );
+  totalCounter(
+    registry,
+    "runnel_operator_records_out_total",
+    "Records an operator instance emitted (sinks: records written).",
+    ["job", "operator", "task"],
+    (c) => byOperator(c, "recordsOut"),
+  );
   registerScrapedHistogram({
     registry,
     name: "runnel_end_to_end_latency_seconds",

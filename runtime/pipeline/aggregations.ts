@@ -81,7 +81,12 @@ function fnsOf(a: Aggregation): Fns {
     case "min":
     case "max": {
       const better = a.fn === "min" ? (x: unknown, y: unknown) => cmp(x, y) < 0 : (x: unknown, y: unknown) => cmp(x, y) > 0;
-      return { init: () => null, add: (acc, v) => (acc === null || better(v, acc) ? v : acc), result: (acc) => acc, merge: (x, y) => (x === null ? y : y === null ? x : better(y, x) ? y : x) };
+      return {
+        init: () => null,
+        add: (acc, v) => (acc === null || better(v, acc) ? v : acc),
+        result: (acc) => acc,
+        merge: (x, y) => (x === null ? y : y === null ? x : better(y, x) ? y : x),
+      };
     }
     case "countDistinct":
       return {
@@ -99,7 +104,12 @@ function fnsOf(a: Aggregation): Fns {
         if (!distinct || !list.some((x) => toKey(x) === toKey(v))) list.push(v);
         return list;
       };
-      return { init: () => [], add: (acc, v) => push(acc as unknown[], v), result: (acc) => (acc as unknown[]).slice(), merge: (x, y) => (y as unknown[]).reduce((l: unknown[], v) => push(l, v), x as unknown[]) };
+      return {
+        init: () => [],
+        add: (acc, v) => push(acc as unknown[], v),
+        result: (acc) => (acc as unknown[]).slice(),
+        merge: (x, y) => (y as unknown[]).reduce((l: unknown[], v) => push(l, v), x as unknown[]),
+      };
     }
     case "topN": {
       const n = a.limit ?? 10;
@@ -120,7 +130,12 @@ function fnsOf(a: Aggregation): Fns {
       };
     }
     case "first":
-      return { init: () => [], add: (acc, v) => ((acc as unknown[]).length === 0 ? [v] : acc), result: (acc) => (acc as unknown[])[0] ?? null, merge: (x, y) => ((x as unknown[]).length > 0 ? x : y) };
+      return {
+        init: () => [],
+        add: (acc, v) => ((acc as unknown[]).length === 0 ? [v] : acc),
+        result: (acc) => (acc as unknown[])[0] ?? null,
+        merge: (x, y) => ((x as unknown[]).length > 0 ? x : y),
+      };
     case "last":
       return { init: () => [], add: (_acc, v) => [v], result: (acc) => (acc as unknown[])[0] ?? null, merge: (x, y) => ((y as unknown[]).length > 0 ? y : x) };
   }
@@ -130,7 +145,11 @@ function fnsOf(a: Aggregation): Fns {
  * Compiles aggregations (at `path`) into one AggregateFunction. `onError` decides what an
  * expression error does to the record's contribution (throw to fail, return to skip it).
  */
-export function aggregateFunction(aggs: readonly Aggregation[], path: string, onError: (err: unknown, record: unknown) => void): AggregateFunction<unknown, AggAcc, AggResult> {
+export function aggregateFunction(
+  aggs: readonly Aggregation[],
+  path: string,
+  onError: (err: unknown, record: unknown) => void,
+): AggregateFunction<unknown, AggAcc, AggResult> {
   const parts: Part[] = aggs.map((a, i) => ({
     name: internalized(a.name),
     ...fnsOf(a),

@@ -13,7 +13,17 @@ import { stepUid, type CompileContext, type CompileOptions, type Handle, type Pi
 import { PipelineError } from "./errors.ts";
 import { inputStream, compileSinks } from "./sinks.ts";
 import { compileSources } from "./sources.ts";
-import { compileClean, compileExplode, compileFilter, compileKeyBy, compileMap, compileProject, compileRoute, compileScore, compileUnion } from "./steps-basic.ts";
+import {
+  compileClean,
+  compileExplode,
+  compileFilter,
+  compileKeyBy,
+  compileMap,
+  compileProject,
+  compileRoute,
+  compileScore,
+  compileUnion,
+} from "./steps-basic.ts";
 import { compileCep } from "./steps-cep.ts";
 import { compileProcess } from "./steps-process.ts";
 import { compileBroadcastRules, compileDedup, compileLookupJoin } from "./steps-stateful.ts";
@@ -74,7 +84,10 @@ function owned(graph: PipelineGraph, readCount: Map<string, number>, ref: string
 
 /** A Kubernetes-style job name from the manifest (the typed API insists on one). */
 function jobName(job: StreamJob): string {
-  const raw = (job.metadata?.name ?? "pipeline").toLowerCase().replace(/[^a-z0-9-]+/g, "-").replace(/^-+|-+$/g, "");
+  const raw = (job.metadata?.name ?? "pipeline")
+    .toLowerCase()
+    .replace(/[^a-z0-9-]+/g, "-")
+    .replace(/^-+|-+$/g, "");
   return raw.length > 0 ? raw : "pipeline";
 }
 
@@ -88,7 +101,8 @@ function readers(graph: PipelineGraph): Map<string, number> {
 /** Steps in dependency order, with those reading the dead-letter stream last (it merges every other step). */
 function stepOrder(graph: PipelineGraph): PipelineGraph["steps"] {
   const ordered = topologicalSteps(graph);
-  if (ordered.length !== graph.steps.length) throw new PipelineError(".spec.pipeline.steps", "the steps form a cycle", "run `runnel validate` for the references involved");
+  if (ordered.length !== graph.steps.length)
+    throw new PipelineError(".spec.pipeline.steps", "the steps form a cycle", "run `runnel validate` for the references involved");
   const readsDeadLetter = (id: string): boolean => mainInputs(graph, id).some((r) => r.ref === DEAD_LETTER);
   return [...ordered.filter((n) => !readsDeadLetter(n.id)), ...ordered.filter((n) => readsDeadLetter(n.id))];
 }
@@ -97,7 +111,11 @@ function stepOrder(graph: PipelineGraph): PipelineGraph["steps"] {
 export function compilePipeline(job: StreamJob, options: CompileOptions): CompiledPipeline {
   const pipeline = job.spec.pipeline;
   if (!pipeline) {
-    throw new PipelineError(".spec.pipeline", "this StreamJob has no pipeline", job.spec.module ? `it is a module job: run its module (${job.spec.module.path}) directly` : "add spec.pipeline");
+    throw new PipelineError(
+      ".spec.pipeline",
+      "this StreamJob has no pipeline",
+      job.spec.module ? `it is a module job: run its module (${job.spec.module.path}) directly` : "add spec.pipeline",
+    );
   }
   const builder = newJob(jobName(job), options.parallelism === undefined ? {} : { parallelism: options.parallelism });
   const ctx: CompileContext = {

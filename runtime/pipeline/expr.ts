@@ -102,7 +102,11 @@ function direct(e: CompiledExpression): (v: Readonly<Record<string, unknown>>) =
 }
 
 /** Compiles a field → expression map (project, select, emit) once; evaluating builds one object. */
-export function fieldsFn(fields: Readonly<Record<string, string>>, path: string, vars: readonly string[]): (scope: Readonly<Record<string, unknown>>) => Record<string, unknown> {
+export function fieldsFn(
+  fields: Readonly<Record<string, string>>,
+  path: string,
+  vars: readonly string[],
+): (scope: Readonly<Record<string, unknown>>) => Record<string, unknown> {
   const id = JSON.stringify([Object.entries(fields), vars]);
   let build = builders.get(id);
   if (!build) {
@@ -112,7 +116,11 @@ export function fieldsFn(fields: Readonly<Record<string, string>>, path: string,
   return build;
 }
 
-function fieldsBuilder(fields: Readonly<Record<string, string>>, path: string, vars: readonly string[]): (scope: Readonly<Record<string, unknown>>) => Record<string, unknown> {
+function fieldsBuilder(
+  fields: Readonly<Record<string, string>>,
+  path: string,
+  vars: readonly string[],
+): (scope: Readonly<Record<string, unknown>>) => Record<string, unknown> {
   const names = Object.keys(fields);
   const compiled = names.map((name) => celExpression(fields[name] as string, `${path}.${name}`, "dyn", vars));
   // The general path (more than four fields, and whatever the fast builder hands over) starts
@@ -134,7 +142,11 @@ function fieldsBuilder(fields: Readonly<Record<string, string>>, path: string, v
 }
 
 /** The general field builder: every field through its expression. */
-function unrolled(names: string[], fns: ((v: Readonly<Record<string, unknown>>) => unknown)[], template: Record<string, unknown>): (scope: Readonly<Record<string, unknown>>) => Record<string, unknown> {
+function unrolled(
+  names: string[],
+  fns: ((v: Readonly<Record<string, unknown>>) => unknown)[],
+  template: Record<string, unknown>,
+): (scope: Readonly<Record<string, unknown>>) => Record<string, unknown> {
   const n = names.length;
   if (n <= 4) {
     // Unrolled: no loop over names per record.
@@ -159,5 +171,5 @@ function unrolled(names: string[], fns: ((v: Readonly<Record<string, unknown>>) 
 
 /** A short text for an evaluation error (dead letters carry it). */
 export function errorText(err: unknown): string {
-  return err instanceof Error ? err.message.split("\n")[0] ?? err.name : String(err);
+  return err instanceof Error ? (err.message.split("\n")[0] ?? err.name) : String(err);
 }

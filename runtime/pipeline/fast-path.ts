@@ -68,7 +68,14 @@ function build(n: Node): Fast | undefined {
       if (!a || !b) return undefined;
       const lit = literal(args[1]);
       if (typeof lit === "number") return compareLiteral(n.op, a, lit);
-      const cmp = n.op === "<" ? (x: number, y: number) => x < y : n.op === "<=" ? (x: number, y: number) => x <= y : n.op === ">" ? (x: number, y: number) => x > y : (x: number, y: number) => x >= y;
+      const cmp =
+        n.op === "<"
+          ? (x: number, y: number) => x < y
+          : n.op === "<="
+            ? (x: number, y: number) => x <= y
+            : n.op === ">"
+              ? (x: number, y: number) => x > y
+              : (x: number, y: number) => x >= y;
       return (v) => {
         const x = a(v);
         const y = b(v);

@@ -28,7 +28,10 @@ function pick(spec: FieldGenerator, u: number): unknown {
 }
 
 function uuid(seed: number, seq: number, salt: number): string {
-  const hex = (n: number): string => Math.floor(hashRandom(seed, seq, salt * 16 + n) * 0x10000).toString(16).padStart(4, "0");
+  const hex = (n: number): string =>
+    Math.floor(hashRandom(seed, seq, salt * 16 + n) * 0x10000)
+      .toString(16)
+      .padStart(4, "0");
   return `${hex(0)}${hex(1)}-${hex(2)}-4${hex(3).slice(1)}-a${hex(4).slice(1)}-${hex(5)}${hex(6)}${hex(7)}`;
 }
 
@@ -89,7 +92,7 @@ export function manifestGenerator(spec: GeneratorSource, options: GeneratorRunOp
   const msPerRecord = 1000 / (rate > 0 ? rate : 1000);
   const ooo = parseDuration(spec.outOfOrderness ?? "0s");
   const cap = options.maxRecords;
-  const total = spec.count === undefined ? cap ?? Infinity : Math.min(spec.count, cap ?? Infinity);
+  const total = spec.count === undefined ? (cap ?? Infinity) : Math.min(spec.count, cap ?? Infinity);
   const fields = Object.entries(spec.fields).map(([name, f], i) => [name, fieldFn(f, seed, 10 + i)] as const);
   const make = (seq: number): Record<string, unknown> => {
     const delay = ooo > 0 ? Math.floor(hashRandom(seed, seq, 2) * (ooo + 1)) : 0;

@@ -36,7 +36,8 @@ function pickJob(file: string, docs: unknown[], name: string | undefined): unkno
   const named = name === undefined ? jobs : jobs.filter((d) => (d as StreamJob).metadata?.name === name);
   if (named.length === 1) return named[0];
   const names = jobs.map((d) => (d as StreamJob).metadata?.name ?? "?").join(", ");
-  if (named.length === 0) throw new JobDefinitionError(name === undefined ? `${file} holds no StreamJob` : `${file} holds no StreamJob named ${name} (it has: ${names || "none"})`);
+  if (named.length === 0)
+    throw new JobDefinitionError(name === undefined ? `${file} holds no StreamJob` : `${file} holds no StreamJob named ${name} (it has: ${names || "none"})`);
   throw new JobDefinitionError(`${file} holds several StreamJobs (${names}); choose one by name`);
 }
 

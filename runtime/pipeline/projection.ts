@@ -47,7 +47,9 @@ interface Plan {
 
 /** Whether all four values can go into the record (a missing field or a FALLBACK goes to the general path). */
 function usable(x0: unknown, x1: unknown, x2: unknown, x3: unknown): boolean {
-  return x0 !== undefined && x0 !== FALLBACK && x1 !== undefined && x1 !== FALLBACK && x2 !== undefined && x2 !== FALLBACK && x3 !== undefined && x3 !== FALLBACK;
+  return (
+    x0 !== undefined && x0 !== FALLBACK && x1 !== undefined && x1 !== FALLBACK && x2 !== undefined && x2 !== FALLBACK && x3 !== undefined && x3 !== FALLBACK
+  );
 }
 
 // Identical on purpose: every entry is a separate literal with its own feedback.
@@ -55,7 +57,10 @@ const pool: ((p: Plan) => Build)[] = [
   (p) => (v) => {
     const r = v.record as Rec;
     const ok = isRecord(r);
-    const x0 = ok && p.s0 ? r[p.s0] : p.g0(v), x1 = ok && p.s1 ? r[p.s1] : p.g1(v), x2 = ok && p.s2 ? r[p.s2] : p.g2(v), x3 = ok && p.s3 ? r[p.s3] : p.g3(v);
+    const x0 = ok && p.s0 ? r[p.s0] : p.g0(v),
+      x1 = ok && p.s1 ? r[p.s1] : p.g1(v),
+      x2 = ok && p.s2 ? r[p.s2] : p.g2(v),
+      x3 = ok && p.s3 ? r[p.s3] : p.g3(v);
     if (!usable(x0, x1, x2, x3)) return p.general(v);
     const o: Rec = {};
     o[p.n0] = x0;
@@ -67,7 +72,10 @@ const pool: ((p: Plan) => Build)[] = [
   (p) => (v) => {
     const r = v.record as Rec;
     const ok = isRecord(r);
-    const x0 = ok && p.s0 ? r[p.s0] : p.g0(v), x1 = ok && p.s1 ? r[p.s1] : p.g1(v), x2 = ok && p.s2 ? r[p.s2] : p.g2(v), x3 = ok && p.s3 ? r[p.s3] : p.g3(v);
+    const x0 = ok && p.s0 ? r[p.s0] : p.g0(v),
+      x1 = ok && p.s1 ? r[p.s1] : p.g1(v),
+      x2 = ok && p.s2 ? r[p.s2] : p.g2(v),
+      x3 = ok && p.s3 ? r[p.s3] : p.g3(v);
     if (!usable(x0, x1, x2, x3)) return p.general(v);
     const o: Rec = {};
     o[p.n0] = x0;
@@ -79,7 +87,10 @@ const pool: ((p: Plan) => Build)[] = [
   (p) => (v) => {
     const r = v.record as Rec;
     const ok = isRecord(r);
-    const x0 = ok && p.s0 ? r[p.s0] : p.g0(v), x1 = ok && p.s1 ? r[p.s1] : p.g1(v), x2 = ok && p.s2 ? r[p.s2] : p.g2(v), x3 = ok && p.s3 ? r[p.s3] : p.g3(v);
+    const x0 = ok && p.s0 ? r[p.s0] : p.g0(v),
+      x1 = ok && p.s1 ? r[p.s1] : p.g1(v),
+      x2 = ok && p.s2 ? r[p.s2] : p.g2(v),
+      x3 = ok && p.s3 ? r[p.s3] : p.g3(v);
     if (!usable(x0, x1, x2, x3)) return p.general(v);
     const o: Rec = {};
     o[p.n0] = x0;
@@ -91,7 +102,10 @@ const pool: ((p: Plan) => Build)[] = [
   (p) => (v) => {
     const r = v.record as Rec;
     const ok = isRecord(r);
-    const x0 = ok && p.s0 ? r[p.s0] : p.g0(v), x1 = ok && p.s1 ? r[p.s1] : p.g1(v), x2 = ok && p.s2 ? r[p.s2] : p.g2(v), x3 = ok && p.s3 ? r[p.s3] : p.g3(v);
+    const x0 = ok && p.s0 ? r[p.s0] : p.g0(v),
+      x1 = ok && p.s1 ? r[p.s1] : p.g1(v),
+      x2 = ok && p.s2 ? r[p.s2] : p.g2(v),
+      x3 = ok && p.s3 ? r[p.s3] : p.g3(v);
     if (!usable(x0, x1, x2, x3)) return p.general(v);
     const o: Rec = {};
     o[p.n0] = x0;
@@ -103,7 +117,10 @@ const pool: ((p: Plan) => Build)[] = [
   (p) => (v) => {
     const r = v.record as Rec;
     const ok = isRecord(r);
-    const x0 = ok && p.s0 ? r[p.s0] : p.g0(v), x1 = ok && p.s1 ? r[p.s1] : p.g1(v), x2 = ok && p.s2 ? r[p.s2] : p.g2(v), x3 = ok && p.s3 ? r[p.s3] : p.g3(v);
+    const x0 = ok && p.s0 ? r[p.s0] : p.g0(v),
+      x1 = ok && p.s1 ? r[p.s1] : p.g1(v),
+      x2 = ok && p.s2 ? r[p.s2] : p.g2(v),
+      x3 = ok && p.s3 ? r[p.s3] : p.g3(v);
     if (!usable(x0, x1, x2, x3)) return p.general(v);
     const o: Rec = {};
     o[p.n0] = x0;
@@ -115,7 +132,10 @@ const pool: ((p: Plan) => Build)[] = [
   (p) => (v) => {
     const r = v.record as Rec;
     const ok = isRecord(r);
-    const x0 = ok && p.s0 ? r[p.s0] : p.g0(v), x1 = ok && p.s1 ? r[p.s1] : p.g1(v), x2 = ok && p.s2 ? r[p.s2] : p.g2(v), x3 = ok && p.s3 ? r[p.s3] : p.g3(v);
+    const x0 = ok && p.s0 ? r[p.s0] : p.g0(v),
+      x1 = ok && p.s1 ? r[p.s1] : p.g1(v),
+      x2 = ok && p.s2 ? r[p.s2] : p.g2(v),
+      x3 = ok && p.s3 ? r[p.s3] : p.g3(v);
     if (!usable(x0, x1, x2, x3)) return p.general(v);
     const o: Rec = {};
     o[p.n0] = x0;
@@ -127,7 +147,10 @@ const pool: ((p: Plan) => Build)[] = [
   (p) => (v) => {
     const r = v.record as Rec;
     const ok = isRecord(r);
-    const x0 = ok && p.s0 ? r[p.s0] : p.g0(v), x1 = ok && p.s1 ? r[p.s1] : p.g1(v), x2 = ok && p.s2 ? r[p.s2] : p.g2(v), x3 = ok && p.s3 ? r[p.s3] : p.g3(v);
+    const x0 = ok && p.s0 ? r[p.s0] : p.g0(v),
+      x1 = ok && p.s1 ? r[p.s1] : p.g1(v),
+      x2 = ok && p.s2 ? r[p.s2] : p.g2(v),
+      x3 = ok && p.s3 ? r[p.s3] : p.g3(v);
     if (!usable(x0, x1, x2, x3)) return p.general(v);
     const o: Rec = {};
     o[p.n0] = x0;
@@ -139,7 +162,10 @@ const pool: ((p: Plan) => Build)[] = [
   (p) => (v) => {
     const r = v.record as Rec;
     const ok = isRecord(r);
-    const x0 = ok && p.s0 ? r[p.s0] : p.g0(v), x1 = ok && p.s1 ? r[p.s1] : p.g1(v), x2 = ok && p.s2 ? r[p.s2] : p.g2(v), x3 = ok && p.s3 ? r[p.s3] : p.g3(v);
+    const x0 = ok && p.s0 ? r[p.s0] : p.g0(v),
+      x1 = ok && p.s1 ? r[p.s1] : p.g1(v),
+      x2 = ok && p.s2 ? r[p.s2] : p.g2(v),
+      x3 = ok && p.s3 ? r[p.s3] : p.g3(v);
     if (!usable(x0, x1, x2, x3)) return p.general(v);
     const o: Rec = {};
     o[p.n0] = x0;

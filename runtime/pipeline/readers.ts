@@ -31,29 +31,79 @@ function present(x: unknown): unknown {
 
 // Identical on purpose: every entry is a separate literal with its own feedback.
 const readerPool: ((variable: string, f: string) => Reader)[] = [
-  (n, f) => (v) => { const o = v[n]; return isRecord(o) ? present(o[f]) : FALLBACK; },
-  (n, f) => (v) => { const o = v[n]; return isRecord(o) ? present(o[f]) : FALLBACK; },
-  (n, f) => (v) => { const o = v[n]; return isRecord(o) ? present(o[f]) : FALLBACK; },
-  (n, f) => (v) => { const o = v[n]; return isRecord(o) ? present(o[f]) : FALLBACK; },
-  (n, f) => (v) => { const o = v[n]; return isRecord(o) ? present(o[f]) : FALLBACK; },
-  (n, f) => (v) => { const o = v[n]; return isRecord(o) ? present(o[f]) : FALLBACK; },
-  (n, f) => (v) => { const o = v[n]; return isRecord(o) ? present(o[f]) : FALLBACK; },
-  (n, f) => (v) => { const o = v[n]; return isRecord(o) ? present(o[f]) : FALLBACK; },
-  (n, f) => (v) => { const o = v[n]; return isRecord(o) ? present(o[f]) : FALLBACK; },
-  (n, f) => (v) => { const o = v[n]; return isRecord(o) ? present(o[f]) : FALLBACK; },
-  (n, f) => (v) => { const o = v[n]; return isRecord(o) ? present(o[f]) : FALLBACK; },
-  (n, f) => (v) => { const o = v[n]; return isRecord(o) ? present(o[f]) : FALLBACK; },
-  (n, f) => (v) => { const o = v[n]; return isRecord(o) ? present(o[f]) : FALLBACK; },
-  (n, f) => (v) => { const o = v[n]; return isRecord(o) ? present(o[f]) : FALLBACK; },
-  (n, f) => (v) => { const o = v[n]; return isRecord(o) ? present(o[f]) : FALLBACK; },
-  (n, f) => (v) => { const o = v[n]; return isRecord(o) ? present(o[f]) : FALLBACK; },
+  (n, f) => (v) => {
+    const o = v[n];
+    return isRecord(o) ? present(o[f]) : FALLBACK;
+  },
+  (n, f) => (v) => {
+    const o = v[n];
+    return isRecord(o) ? present(o[f]) : FALLBACK;
+  },
+  (n, f) => (v) => {
+    const o = v[n];
+    return isRecord(o) ? present(o[f]) : FALLBACK;
+  },
+  (n, f) => (v) => {
+    const o = v[n];
+    return isRecord(o) ? present(o[f]) : FALLBACK;
+  },
+  (n, f) => (v) => {
+    const o = v[n];
+    return isRecord(o) ? present(o[f]) : FALLBACK;
+  },
+  (n, f) => (v) => {
+    const o = v[n];
+    return isRecord(o) ? present(o[f]) : FALLBACK;
+  },
+  (n, f) => (v) => {
+    const o = v[n];
+    return isRecord(o) ? present(o[f]) : FALLBACK;
+  },
+  (n, f) => (v) => {
+    const o = v[n];
+    return isRecord(o) ? present(o[f]) : FALLBACK;
+  },
+  (n, f) => (v) => {
+    const o = v[n];
+    return isRecord(o) ? present(o[f]) : FALLBACK;
+  },
+  (n, f) => (v) => {
+    const o = v[n];
+    return isRecord(o) ? present(o[f]) : FALLBACK;
+  },
+  (n, f) => (v) => {
+    const o = v[n];
+    return isRecord(o) ? present(o[f]) : FALLBACK;
+  },
+  (n, f) => (v) => {
+    const o = v[n];
+    return isRecord(o) ? present(o[f]) : FALLBACK;
+  },
+  (n, f) => (v) => {
+    const o = v[n];
+    return isRecord(o) ? present(o[f]) : FALLBACK;
+  },
+  (n, f) => (v) => {
+    const o = v[n];
+    return isRecord(o) ? present(o[f]) : FALLBACK;
+  },
+  (n, f) => (v) => {
+    const o = v[n];
+    return isRecord(o) ? present(o[f]) : FALLBACK;
+  },
+  (n, f) => (v) => {
+    const o = v[n];
+    return isRecord(o) ? present(o[f]) : FALLBACK;
+  },
 ];
 
 /** Paths beyond the pool share this one (as every path did before the pool), so the first paths keep theirs to themselves. */
-const overflow = (n: string, f: string): Reader => (v) => {
-  const o = v[n];
-  return isRecord(o) ? present(o[f]) : FALLBACK;
-};
+const overflow =
+  (n: string, f: string): Reader =>
+  (v) => {
+    const o = v[n];
+    return isRecord(o) ? present(o[f]) : FALLBACK;
+  };
 
 /** Readers by `variable.field`: one path always gets the same reader (and literal), new paths the next free literal. */
 const readers = new Map<string, Reader>();

@@ -27,7 +27,10 @@ function deadLetterStream(ctx: CompileContext, path: string): Handle {
   if (known) return known;
   const [first, ...rest] = ctx.deadLetterProducers.map((s) => s.getSideOutput(DEAD_LETTER_TAG) as typeof s);
   if (!first) throw new PipelineError(path, "no step sends records to the dead-letter stream");
-  const stream = first.union(...rest).uid(claimUid(ctx, DEAD_LETTER, path)).name(DEAD_LETTER);
+  const stream = first
+    .union(...rest)
+    .uid(claimUid(ctx, DEAD_LETTER, path))
+    .name(DEAD_LETTER);
   const h = { stream, keyed: false };
   ctx.handles.set(DEAD_LETTER, h);
   return h;
@@ -51,7 +54,13 @@ function redisShape(spec: NonNullable<SinkSpec["redis"]>, path: string): Shape {
       const scope = { record: r, key: keyOf(r) };
       const m = member.evaluate(scope);
       const members = score ? [{ member: m, score: score.evaluate(scope) }] : m;
-      return plain({ op: z.replace === true ? "zreplace" : "zadd", key: key.evaluate(scope), members, ...(z.maxSize === undefined ? {} : { maxSize: z.maxSize }), ...(ttlMs === undefined ? {} : { ttlMs }) });
+      return plain({
+        op: z.replace === true ? "zreplace" : "zadd",
+        key: key.evaluate(scope),
+        members,
+        ...(z.maxSize === undefined ? {} : { maxSize: z.maxSize }),
+        ...(ttlMs === undefined ? {} : { ttlMs }),
+      });
     };
   }
   const hsh = spec.hash as NonNullable<typeof spec.hash>;
@@ -59,7 +68,12 @@ function redisShape(spec: NonNullable<SinkSpec["redis"]>, path: string): Shape {
   const fields = Object.entries(hsh.fields).map(([n, src]) => [n, e(src, `hash.fields.${n}`)] as const);
   return (r) => {
     const scope = { record: r, key: keyOf(r) };
-    return plain({ op: "hset", key: key.evaluate(scope), fields: Object.fromEntries(fields.map(([n, x]) => [n, x.evaluate(scope)])), ...(ttlMs === undefined ? {} : { ttlMs }) });
+    return plain({
+      op: "hset",
+      key: key.evaluate(scope),
+      fields: Object.fromEntries(fields.map(([n, x]) => [n, x.evaluate(scope)])),
+      ...(ttlMs === undefined ? {} : { ttlMs }),
+    });
   };
 }
 
@@ -90,7 +104,13 @@ function shaped(sink: Sink<unknown>, shape: Shape, onError: () => void): Sink<un
 }
 
 function fileTarget(ctx: CompileContext, f: FileSink): Sink<unknown> {
-  const format = f.format === "csv" ? (v: unknown) => Object.values(v as Record<string, unknown>).map((x) => toJson(x)).join(",") : toJson;
+  const format =
+    f.format === "csv"
+      ? (v: unknown) =>
+          Object.values(v as Record<string, unknown>)
+            .map((x) => toJson(x))
+            .join(",")
+      : toJson;
   return fileSink({ dir: resolve(ctx.options.baseDir, f.path), format });
 }
 
@@ -120,7 +140,9 @@ function withoutKey(v: unknown): unknown {
 export function compileSinks(ctx: CompileContext): Map<string, CollectSink<unknown>> {
   const collected = new Map<string, CollectSink<unknown>>();
   const specs = ctx.job.spec.pipeline?.sinks ?? [];
-  const toStdout = specs.filter((s) => !(s.file || s.blackhole || (s.kafka || s.redis ? s.local?.file || s.local?.blackhole : false)) && ctx.options.outDir === undefined).length;
+  const toStdout = specs.filter(
+    (s) => !(s.file || s.blackhole || (s.kafka || s.redis ? s.local?.file || s.local?.blackhole : false)) && ctx.options.outDir === undefined,
+  ).length;
   specs.forEach((spec, index) => {
     const path = `.spec.pipeline.sinks[${index}]`;
     const input = inputStream(ctx, spec.input, `${path}.input`);

@@ -42,7 +42,11 @@ export function compileSources(ctx: CompileContext): void {
 
 function requireLocal(spec: SourceSpec, path: string): NonNullable<SourceSpec["local"]> {
   if (spec.local) return spec.local;
-  throw new PipelineError(`${path}.local`, `source ${JSON.stringify(spec.id)} reads Kafka topic ${JSON.stringify(spec.kafka?.topic ?? "")} and has no local replacement`, localHint);
+  throw new PipelineError(
+    `${path}.local`,
+    `source ${JSON.stringify(spec.id)} reads Kafka topic ${JSON.stringify(spec.kafka?.topic ?? "")} and has no local replacement`,
+    localHint,
+  );
 }
 
 /** The local replacement of a source: its generator or its file. */
@@ -97,7 +101,12 @@ function timestampFn(t: EventTime, path: string): (r: unknown) => number {
     read = (r) => f(r, null);
   }
   const format = t.format ?? "epoch-millis";
-  const convert = format === "iso-8601" ? (v: unknown) => (typeof v === "string" ? Date.parse(v) : Number.NaN) : format === "epoch-seconds" ? (v: unknown) => toNumber(v) * 1000 : toNumber;
+  const convert =
+    format === "iso-8601"
+      ? (v: unknown) => (typeof v === "string" ? Date.parse(v) : Number.NaN)
+      : format === "epoch-seconds"
+        ? (v: unknown) => toNumber(v) * 1000
+        : toNumber;
   if (t.field !== undefined && format === "epoch-millis") {
     // The common case, without the general path's conversions.
     const field = internalized(t.field);
@@ -119,7 +128,7 @@ function timestampFn(t: EventTime, path: string): (r: unknown) => number {
 
 /** The watermark strategy of a source. */
 function watermarkStrategy(spec: SourceSpec, path: string): WatermarkStrategy<unknown> {
-  const timestamp = spec.timestamp ? timestampFn(spec.timestamp, path) : (r: unknown) => ((r as { [GENERATED_TS]?: number })[GENERATED_TS] ?? Date.now());
+  const timestamp = spec.timestamp ? timestampFn(spec.timestamp, path) : (r: unknown) => (r as { [GENERATED_TS]?: number })[GENERATED_TS] ?? Date.now();
   const idle = spec.watermark?.idleness;
   return {
     timestamp,

@@ -68,7 +68,11 @@ export function compileFilter(ctx: CompileContext, step: Step, path: string, inp
 /** clean: the first failing rule names the reason; invalid records are counted and routed. */
 export function compileClean(ctx: CompileContext, step: Step, path: string, input: Handle): void {
   const c = step.clean as NonNullable<Step["clean"]>;
-  const rules = c.rules.map((r, i) => ({ drop: counter(ctx.metrics.dropped, `${step.id}/${r.name}`), dead: deadLetterSender(ctx, step.id, r.name), test: recordFn(r.condition, `${path}.clean.rules[${i}].condition`, "bool") }));
+  const rules = c.rules.map((r, i) => ({
+    drop: counter(ctx.metrics.dropped, `${step.id}/${r.name}`),
+    dead: deadLetterSender(ctx, step.id, r.name),
+    test: recordFn(r.condition, `${path}.clean.rules[${i}].condition`, "bool"),
+  }));
   const onInvalid = c.onInvalid ?? "dead-letter";
   const invalid = new OutputTag<unknown>(`${step.id}.invalid`);
   const stream = processStep(ctx, step, input, (r, k, fc, out) => {
@@ -167,7 +171,11 @@ function lineageOf(input: Handle): Pick<Handle, "partitionedBy" | "colocated"> {
 /** route: named side outputs by condition (first match or all); the rest to main or dropped. */
 export function compileRoute(ctx: CompileContext, step: Step, path: string, input: Handle): void {
   const rt = step.route as NonNullable<Step["route"]>;
-  const routes = rt.routes.map((r, i) => ({ tag: new OutputTag<unknown>(`${step.id}.${r.name}`), name: r.name, test: recordFn(r.condition, `${path}.route.routes[${i}].condition`, "bool") }));
+  const routes = rt.routes.map((r, i) => ({
+    tag: new OutputTag<unknown>(`${step.id}.${r.name}`),
+    name: r.name,
+    test: recordFn(r.condition, `${path}.route.routes[${i}].condition`, "bool"),
+  }));
   const all = rt.match === "all";
   const toMain = (rt.otherwise ?? "main") === "main";
   const unrouted = counter(ctx.metrics.dropped, `${step.id}/unrouted`);

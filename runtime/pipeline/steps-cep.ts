@@ -48,14 +48,17 @@ export function compileCep(ctx: CompileContext, step: Step, path: string, input:
   );
   ctx.handles.set(step.id, { stream, keyed: true });
   if (c.timedOut === true) {
-    const shaped = stream.getSideOutput(timedOut).map<unknown>((t) => {
-      const match = matchObject(stages, t.match);
-      const first = stages.map((s) => match[s]?.[0]).find((r) => r !== undefined) as Rec | undefined;
-      const key = first?.[KEY] ?? t.key;
-      const rec: Rec = { key, match, timeoutTimestamp: BigInt(t.timeoutTimestamp) };
-      rec[KEY] = key;
-      return rec;
-    }, { uid: `${uid}.timedOut`, name: `${step.id}.timedOut` });
+    const shaped = stream.getSideOutput(timedOut).map<unknown>(
+      (t) => {
+        const match = matchObject(stages, t.match);
+        const first = stages.map((s) => match[s]?.[0]).find((r) => r !== undefined) as Rec | undefined;
+        const key = first?.[KEY] ?? t.key;
+        const rec: Rec = { key, match, timeoutTimestamp: BigInt(t.timeoutTimestamp) };
+        rec[KEY] = key;
+        return rec;
+      },
+      { uid: `${uid}.timedOut`, name: `${step.id}.timedOut` },
+    );
     ctx.handles.set(`${step.id}.timedOut`, { stream: shaped, keyed: true });
   }
 }

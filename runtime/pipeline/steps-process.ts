@@ -36,7 +36,8 @@ interface TimerOps {
 }
 
 function compileAction(a: ProcessAction, path: string, stepId: string, timerNames: Set<string>): Action {
-  const e = (src: string, p: string, returns: "dyn" | "bool" | "string" | "int" = "dyn"): CompiledExpression => celExpression(src, `${path}.${p}`, returns, VARS);
+  const e = (src: string, p: string, returns: "dyn" | "bool" | "string" | "int" = "dyn"): CompiledExpression =>
+    celExpression(src, `${path}.${p}`, returns, VARS);
   const when = a.when === undefined ? undefined : e(a.when, "when", "bool");
   const set = Object.entries(a.set ?? {}).map(([n, src]) => [n, e(src, `set.${n}`)] as const);
   const put = a.put ? { state: a.put.state, key: e(a.put.key, "put.key", "string"), value: e(a.put.value, "put.value") } : undefined;
@@ -108,10 +109,15 @@ export function compileProcess(ctx: CompileContext, step: Step, path: string, in
     every: t.every === undefined ? undefined : parseDuration(t.every),
     actions: t.actions.map((a, j) => compileAction(a, `${path}.process.timers[${i}].actions[${j}]`, step.id, timerNames)),
   }));
-  const initial = new Map(decls.filter((d) => d.initial !== undefined).map((d, i) => [d.name, celExpression(d.initial as string, `${path}.process.state[${i}].initial`, "dyn", ["key"])]));
+  const initial = new Map(
+    decls
+      .filter((d) => d.initial !== undefined)
+      .map((d, i) => [d.name, celExpression(d.initial as string, `${path}.process.state[${i}].initial`, "dyn", ["key"])]),
+  );
   const onError = onErrorPolicy(ctx, step);
   const sideTags = new Map<string, OutputTag<unknown>>();
-  for (const a of [...p.onRecord, ...timerDecls.flatMap((t) => t.actions)]) if (a.emitTo !== undefined) sideTags.set(a.emitTo, new OutputTag<unknown>(`${step.id}.${a.emitTo}`));
+  for (const a of [...p.onRecord, ...timerDecls.flatMap((t) => t.actions)])
+    if (a.emitTo !== undefined) sideTags.set(a.emitTo, new OutputTag<unknown>(`${step.id}.${a.emitTo}`));
 
   const factory = (rt: RuntimeContext): KeyedProcessFunction<Key, unknown, unknown> => {
     const h: Handles = new Map();

@@ -32,26 +32,29 @@ export function compileDedup(ctx: CompileContext, step: Step, path: string, inpu
       return INVALID;
     }
   };
-  const stream = input.stream.keyBy(partitionKey).process<unknown>((rt): KeyedProcessFunction<Key, unknown, unknown> => {
-    const seen = rt.valueState<number>({ name: "seen", ttl: { ttlMs: within } });
-    return {
-      processElement(r, c, out) {
-        if (c.key() === INVALID) {
-          try {
-            key(r, keyOf(r));
-          } catch (err) {
-            onError(err, r, c);
+  const stream = input.stream.keyBy(partitionKey).process<unknown>(
+    (rt): KeyedProcessFunction<Key, unknown, unknown> => {
+      const seen = rt.valueState<number>({ name: "seen", ttl: { ttlMs: within } });
+      return {
+        processElement(r, c, out) {
+          if (c.key() === INVALID) {
+            try {
+              key(r, keyOf(r));
+            } catch (err) {
+              onError(err, r, c);
+            }
+            return;
           }
-          return;
-        }
-        const ts = c.timestamp();
-        const first = seen.value();
-        if (first !== undefined && ts >= first && ts - first < within) return duplicate();
-        seen.update(ts);
-        out.collect(r);
-      },
-    };
-  }, { uid: stepUid(step), name: step.id });
+          const ts = c.timestamp();
+          const first = seen.value();
+          if (first !== undefined && ts >= first && ts - first < within) return duplicate();
+          seen.update(ts);
+          out.collect(r);
+        },
+      };
+    },
+    { uid: stepUid(step), name: step.id },
+  );
   ctx.deadLetterProducers.push(stream);
   ctx.handles.set(step.id, { stream, keyed: input.keyed });
 }
@@ -109,62 +112,67 @@ export function compileBroadcastRules(ctx: CompileContext, step: Step, path: str
   const invalidRule = deadLetterSender(ctx, step.id, "invalid-rule");
   // A non-keyed input has no key to partition by: spread records over tasks in arrival order (deterministic).
   let spread = 0;
-  const keyed = input.keyed ? input.stream.keyBy((r) => toKey((r as Rec)[KEY]), { colocated: input.colocated === true }) : input.stream.keyBy(() => spread++ % 1024);
-  const stream = keyed.connect(rulesHandle.stream.broadcast()).process<unknown>((): KeyedBroadcastProcessFunction<Key, unknown, unknown, unknown> => {
-    // Compiled rule conditions live beside the broadcast state (which must stay plain data for checkpoints).
-    const compiled = new Map<string, CompiledExpression>();
-    let ordered: [string, Rec][] | undefined;
-    const conditionOf = (rule: Rec): CompiledExpression => {
-      if (fixed) return fixed;
-      const src = rule[field as string];
-      if (typeof src !== "string") throw new Error(`rule has no CEL condition in field ${JSON.stringify(field)}`);
-      let e = compiled.get(src);
-      if (!e) {
-        e = celExpression(src, `rule field ${field as string}`, "bool", ["record", "key", "rule"]);
-        compiled.set(src, e);
-      }
-      return e;
-    };
-    const scope: { record: unknown; key: unknown; rule: unknown } = { record: undefined, key: undefined, rule: undefined };
-    return {
-      processElement(record, c, out) {
-        if (ordered === undefined) ordered = [...c.broadcastState<Rec>("rules")].sort((x, y) => (x[0] < y[0] ? -1 : x[0] > y[0] ? 1 : 0));
-        scope.record = record;
-        scope.key = keyOf(record);
-        let matched = false;
-        try {
-          for (const [id, rule] of ordered) {
-            scope.rule = rule;
-            if (conditionOf(rule).evaluate(scope) !== true) continue;
-            matched = true;
-            out.collect(carryKey(emit ? emit(scope) : { ...(record as Rec), rule: id, action: rule.action ?? null }, record));
-            if (!all) break;
+  const keyed = input.keyed
+    ? input.stream.keyBy((r) => toKey((r as Rec)[KEY]), { colocated: input.colocated === true })
+    : input.stream.keyBy(() => spread++ % 1024);
+  const stream = keyed.connect(rulesHandle.stream.broadcast()).process<unknown>(
+    (): KeyedBroadcastProcessFunction<Key, unknown, unknown, unknown> => {
+      // Compiled rule conditions live beside the broadcast state (which must stay plain data for checkpoints).
+      const compiled = new Map<string, CompiledExpression>();
+      let ordered: [string, Rec][] | undefined;
+      const conditionOf = (rule: Rec): CompiledExpression => {
+        if (fixed) return fixed;
+        const src = rule[field as string];
+        if (typeof src !== "string") throw new Error(`rule has no CEL condition in field ${JSON.stringify(field)}`);
+        let e = compiled.get(src);
+        if (!e) {
+          e = celExpression(src, `rule field ${field as string}`, "bool", ["record", "key", "rule"]);
+          compiled.set(src, e);
+        }
+        return e;
+      };
+      const scope: { record: unknown; key: unknown; rule: unknown } = { record: undefined, key: undefined, rule: undefined };
+      return {
+        processElement(record, c, out) {
+          if (ordered === undefined) ordered = [...c.broadcastState<Rec>("rules")].sort((x, y) => (x[0] < y[0] ? -1 : x[0] > y[0] ? 1 : 0));
+          scope.record = record;
+          scope.key = keyOf(record);
+          let matched = false;
+          try {
+            for (const [id, rule] of ordered) {
+              scope.rule = rule;
+              if (conditionOf(rule).evaluate(scope) !== true) continue;
+              matched = true;
+              out.collect(carryKey(emit ? emit(scope) : { ...(record as Rec), rule: id, action: rule.action ?? null }, record));
+              if (!all) break;
+            }
+          } catch (err) {
+            onError(err, record, c);
+            return;
           }
-        } catch (err) {
-          onError(err, record, c);
-          return;
-        }
-        if (!matched) {
-          if (pass) out.collect(record);
-          else unmatched();
-        }
-      },
-      processBroadcastElement(rule, c) {
-        const rules = c.broadcastState<Rec>("rules");
-        ordered = undefined;
-        try {
-          const id = String(toKey(ruleId.evaluate({ rule })));
-          if (deleteWhen && deleteWhen.evaluate({ rule }) === true) rules.delete(id);
-          else {
-            if (!fixed) conditionOf(rule as Rec); // a rule whose condition does not compile is refused when it arrives
-            rules.set(id, rule as Rec);
+          if (!matched) {
+            if (pass) out.collect(record);
+            else unmatched();
           }
-        } catch (err) {
-          invalidRule(c, { rule, error: errorText(err) });
-        }
-      },
-    };
-  }, { uid: stepUid(step), name: step.id });
+        },
+        processBroadcastElement(rule, c) {
+          const rules = c.broadcastState<Rec>("rules");
+          ordered = undefined;
+          try {
+            const id = String(toKey(ruleId.evaluate({ rule })));
+            if (deleteWhen && deleteWhen.evaluate({ rule }) === true) rules.delete(id);
+            else {
+              if (!fixed) conditionOf(rule as Rec); // a rule whose condition does not compile is refused when it arrives
+              rules.set(id, rule as Rec);
+            }
+          } catch (err) {
+            invalidRule(c, { rule, error: errorText(err) });
+          }
+        },
+      };
+    },
+    { uid: stepUid(step), name: step.id },
+  );
   ctx.deadLetterProducers.push(stream);
   ctx.handles.set(step.id, { stream, keyed: input.keyed });
 }

@@ -58,7 +58,9 @@ export function compileWindow(ctx: CompileContext, step: Step, path: string, inp
   const w = step.window as NonNullable<Step["window"]>;
   const onError = onErrorPolicy(ctx, step);
   const agg = aggregateFunction(w.aggregations, `${path}.window.aggregations`, (err, r) => onError(err, r, undefined));
-  let windowed = keyedInput(input, step, path).window(assignerOf(w)).allowedLateness(parseDuration(w.allowedLateness ?? "0s"));
+  let windowed = keyedInput(input, step, path)
+    .window(assignerOf(w))
+    .allowedLateness(parseDuration(w.allowedLateness ?? "0s"));
   if (w.trigger) windowed = windowed.trigger({ kind: "count", count: w.trigger.count });
   const late = new OutputTag<unknown>(`${step.id}.late`);
   if (w.lateOutput === true) windowed = windowed.sideOutputLateData(late);

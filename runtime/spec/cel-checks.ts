@@ -72,7 +72,12 @@ function checkDeclaredFields(job: StreamJob): Finding[] {
     for (const [name, type] of Object.entries(s.fields ?? {})) {
       if (parseDeclaredType(type) !== undefined) continue;
       const guess = closest(type, declarableTypes);
-      out.push({ path: `.spec.pipeline.sources[${i}].fields.${name}`, message: `unknown CEL type ${JSON.stringify(type)}`, hint: guess ? `did you mean ${guess}?` : `one of: ${declarableTypes.join(", ")}`, severity: "error" });
+      out.push({
+        path: `.spec.pipeline.sources[${i}].fields.${name}`,
+        message: `unknown CEL type ${JSON.stringify(type)}`,
+        hint: guess ? `did you mean ${guess}?` : `one of: ${declarableTypes.join(", ")}`,
+        severity: "error",
+      });
     }
   });
   return out;

@@ -52,7 +52,7 @@ export function shapeOf(t: PipelineTypes, ref: string | undefined): Shape {
 }
 
 function keyOf(t: PipelineTypes, ref: string | undefined): TypeString {
-  return (ref !== undefined ? t.keys.get(ref) ?? t.keys.get(parseRef(ref).id) : undefined) ?? "dyn";
+  return (ref !== undefined ? (t.keys.get(ref) ?? t.keys.get(parseRef(ref).id)) : undefined) ?? "dyn";
 }
 
 /** The type an expression has in a scope, `dyn` when it does not check (that is reported elsewhere). */
@@ -125,7 +125,12 @@ function inferStep(t: PipelineTypes, id: string, step: Step): void {
   if (step.map) out = OPEN;
   if (step.project) {
     const fields = built(step.project.fields, recScope()).fields ?? {};
-    const kept = step.project.keep === true ? (inShape.fields ? Object.fromEntries(Object.entries(inShape.fields).filter(([k]) => !(step.project?.drop ?? []).includes(k))) : undefined) : {};
+    const kept =
+      step.project.keep === true
+        ? inShape.fields
+          ? Object.fromEntries(Object.entries(inShape.fields).filter(([k]) => !(step.project?.drop ?? []).includes(k)))
+          : undefined
+        : {};
     out = kept ? derived({ ...kept, ...fields }) : OPEN;
   }
   if (step.explode) {
@@ -149,16 +154,24 @@ function inferStep(t: PipelineTypes, id: string, step: Step): void {
   if (step.process) {
     const emits = [...step.process.onRecord, ...(step.process.timers ?? []).flatMap((tm) => tm.actions)].filter((a) => a.emit && a.emitTo === undefined);
     const scope = scopeOf("inferred", "dyn", { record: inShape, key, state: stateType(step), timer: true });
-    const names = emits.map((a) => Object.keys(a.emit ?? {}).sort().join(","));
+    const names = emits.map((a) =>
+      Object.keys(a.emit ?? {})
+        .sort()
+        .join(","),
+    );
     out = emits.length > 0 && names.every((n) => n === names[0]) ? built(emits[0]?.emit ?? {}, scope) : OPEN;
   }
   if (step.cep) {
     const stages = step.cep.stages.map((s) => s.name);
-    out = step.cep.select ? built(step.cep.select, scopeOf("inferred", "dyn", { record: inShape, key, match: stages })) : derived({ key, match: "map<string, list<dyn>>" });
+    out = step.cep.select
+      ? built(step.cep.select, scopeOf("inferred", "dyn", { record: inShape, key, match: stages }))
+      : derived({ key, match: "map<string, list<dyn>>" });
   }
   if (step.broadcastRules) {
     const rule = shapeOf(t, step.broadcastRules.rules);
-    out = step.broadcastRules.emit ? built(step.broadcastRules.emit, scopeOf("inferred", "dyn", { record: inShape, key, rule })) : extend(inShape, { rule: "dyn", action: "dyn" });
+    out = step.broadcastRules.emit
+      ? built(step.broadcastRules.emit, scopeOf("inferred", "dyn", { record: inShape, key, rule }))
+      : extend(inShape, { rule: "dyn", action: "dyn" });
   }
   if (step.lookupJoin) {
     const lj = step.lookupJoin;
@@ -250,7 +263,8 @@ export function siteScope(t: PipelineTypes, site: CelSite, tier: Tier): Scope {
   if (!step) return fallback;
   const input = mainInputs(t.graph, step.id)[0]?.ref;
   const b: Bindings = { record: shapeOf(t, input), key: keyOf(t, input) };
-  if (step.window && rest.startsWith("window.select")) return scopeOf(tier, site.returns, { ...b, record: windowOutput(t, step, input), window: true }, site.vars);
+  if (step.window && rest.startsWith("window.select"))
+    return scopeOf(tier, site.returns, { ...b, record: windowOutput(t, step, input), window: true }, site.vars);
   if (step.over && rest.startsWith("over.select")) return scopeOf(tier, site.returns, { ...b, record: overOutput(t, step, input) }, site.vars);
   if (step.process) return scopeOf(tier, site.returns, { ...b, state: stateType(step), timer: true }, site.vars);
   if (step.cep) return scopeOf(tier, site.returns, { ...b, match: step.cep.stages.map((s) => s.name) }, site.vars);

@@ -32,7 +32,12 @@ export function checkDocument(doc: unknown): DocumentReport {
   const base = { kind: kind ?? "unknown", ...(name !== undefined ? { name } : {}) };
   const ours = kind === "StreamJob" || kind === "StreamSavepoint";
   if (!ours || (apiVersion !== "" && !runnelGroup.test(apiVersion))) {
-    return { ...base, checked: false, findings: [], note: kind ? `${apiVersion ? `${apiVersion} ` : ""}${kind} is not a Runnel resource; skipped` : "a document without kind; skipped" };
+    return {
+      ...base,
+      checked: false,
+      findings: [],
+      note: kind ? `${apiVersion ? `${apiVersion} ` : ""}${kind} is not a Runnel resource; skipped` : "a document without kind; skipped",
+    };
   }
   if (kind === "StreamSavepoint") return { ...base, checked: true, findings: fromSpecErrors(validateStreamSavepoint(doc)) };
   const { value, errors } = parseStreamJob(doc);

@@ -60,15 +60,30 @@ export function parseRef(ref: string): { id: string; output?: string } {
 /** Builds the graph of a schema-valid pipeline. */
 export function buildGraph(pipeline: Pipeline): PipelineGraph {
   const nodes = new Map<string, GraphNode>();
-  const sources = pipeline.sources.map((source, index): GraphNode => ({ id: source.id, kind: "source", index, path: `${base}.sources[${index}]`, source, operator: "source" }));
-  const steps = (pipeline.steps ?? []).map((step, index): GraphNode => ({ id: step.id, kind: "step", index, path: `${base}.steps[${index}]`, step, operator: operatorOf(step) }));
+  const sources = pipeline.sources.map((source, index): GraphNode => ({
+    id: source.id,
+    kind: "source",
+    index,
+    path: `${base}.sources[${index}]`,
+    source,
+    operator: "source",
+  }));
+  const steps = (pipeline.steps ?? []).map((step, index): GraphNode => ({
+    id: step.id,
+    kind: "step",
+    index,
+    path: `${base}.steps[${index}]`,
+    step,
+    operator: operatorOf(step),
+  }));
   for (const n of [...sources, ...steps]) if (!nodes.has(n.id)) nodes.set(n.id, n);
   const refs: StreamRef[] = [];
   for (const n of steps) {
     const step = n.step as Step;
     if (step.input !== undefined) refs.push({ ref: step.input, path: `${n.path}.input`, role: "input", owner: n.id, ownerKind: "step" });
     step.inputs?.forEach((ref, i) => refs.push({ ref, path: `${n.path}.inputs[${i}]`, role: "input", owner: n.id, ownerKind: "step" }));
-    if (step.broadcastRules) refs.push({ ref: step.broadcastRules.rules, path: `${n.path}.broadcastRules.rules`, role: "rules", owner: n.id, ownerKind: "step" });
+    if (step.broadcastRules)
+      refs.push({ ref: step.broadcastRules.rules, path: `${n.path}.broadcastRules.rules`, role: "rules", owner: n.id, ownerKind: "step" });
     if (step.lookupJoin) refs.push({ ref: step.lookupJoin.table, path: `${n.path}.lookupJoin.table`, role: "table", owner: n.id, ownerKind: "step" });
   }
   const sinks = pipeline.sinks.map((sink, index) => ({ sink, index, path: `${base}.sinks[${index}]` }));
@@ -96,7 +111,12 @@ export function sideOutputs(step: Step): string[] {
 
 /** Whether any step sends records to the dead-letter stream (every step does on expression errors unless onError says otherwise). */
 export function producesDeadLetter(pipeline: Pipeline): boolean {
-  return (pipeline.steps ?? []).some((s) => (s.onError ?? "dead-letter") === "dead-letter" || s.filter?.onReject === "dead-letter" || (s.clean !== undefined && (s.clean.onInvalid ?? "dead-letter") === "dead-letter"));
+  return (pipeline.steps ?? []).some(
+    (s) =>
+      (s.onError ?? "dead-letter") === "dead-letter" ||
+      s.filter?.onReject === "dead-letter" ||
+      (s.clean !== undefined && (s.clean.onInvalid ?? "dead-letter") === "dead-letter"),
+  );
 }
 
 /** Every cycle among the steps, each with the reference that closes it and the step ids around it. */

@@ -87,10 +87,18 @@ function fromAjv(e: ErrorObject, data: unknown, root: Schema): SpecError {
     case "enum": {
       const allowed = (params.allowedValues as unknown[]).map(String);
       const guess = typeof got === "string" ? closest(got, allowed) : undefined;
-      return { path: formatPath(at), message: `must be one of: ${allowed.join(", ")}`, hint: guess ? `got ${JSON.stringify(got)}; did you mean ${guess}?` : `got ${JSON.stringify(got)}` };
+      return {
+        path: formatPath(at),
+        message: `must be one of: ${allowed.join(", ")}`,
+        hint: guess ? `got ${JSON.stringify(got)}; did you mean ${guess}?` : `got ${JSON.stringify(got)}`,
+      };
     }
     case "pattern":
-      return { path: formatPath(at), message: node?.hint ? `must be ${node.hint}` : `must match ${String(params.pattern)}`, hint: `got ${JSON.stringify(got)}` };
+      return {
+        path: formatPath(at),
+        message: node?.hint ? `must be ${node.hint}` : `must match ${String(params.pattern)}`,
+        hint: `got ${JSON.stringify(got)}`,
+      };
     case "type":
       return { path: formatPath(at), message: `must be ${String(params.type).replace(",", " or ")}`, hint: `got ${describe(got)}` };
     case "minItems":
@@ -98,7 +106,11 @@ function fromAjv(e: ErrorObject, data: unknown, root: Schema): SpecError {
     case "minLength":
       return { path: formatPath(at), message: params.limit === 1 ? "must not be empty" : `must be at least ${String(params.limit)} characters long` };
     case "maxLength":
-      return { path: formatPath(at), message: `must be at most ${String(params.limit)} characters long`, hint: `it has ${typeof got === "string" ? [...got].length : "?"}` };
+      return {
+        path: formatPath(at),
+        message: `must be at most ${String(params.limit)} characters long`,
+        hint: `it has ${typeof got === "string" ? [...got].length : "?"}`,
+      };
     case "maxItems":
       return { path: formatPath(at), message: `must have at most ${String(params.limit)} item(s)` };
     default:
@@ -142,7 +154,12 @@ function uniqueKeys(items: unknown[], keys: readonly string[], at: Segment[], er
     const key = JSON.stringify(keys.map((k) => (item as Obj)[k]));
     const first = seen.get(key);
     if (first === undefined) seen.set(key, i);
-    else errors.push({ path: formatPath([...at, i]), message: `duplicate ${keys.join("/")} ${keys.map((k) => JSON.stringify((item as Obj)[k])).join("/")}`, hint: `also used by ${formatPath([...at, first])}` });
+    else
+      errors.push({
+        path: formatPath([...at, i]),
+        message: `duplicate ${keys.join("/")} ${keys.map((k) => JSON.stringify((item as Obj)[k])).join("/")}`,
+        hint: `also used by ${formatPath([...at, first])}`,
+      });
   });
 }
 

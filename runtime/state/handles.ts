@@ -63,11 +63,7 @@ export function mapHandle<K, V>(table: StateTable<Map<K, V>>, scope: KeyScope): 
 }
 
 /** An AggregatingState over a table of accumulators. */
-export function aggregatingHandle<IN, ACC, OUT>(
-  table: StateTable<ACC>,
-  scope: KeyScope,
-  agg: AggregateFunction<IN, ACC, OUT>,
-): AggregatingState<IN, OUT> {
+export function aggregatingHandle<IN, ACC, OUT>(table: StateTable<ACC>, scope: KeyScope, agg: AggregateFunction<IN, ACC, OUT>): AggregatingState<IN, OUT> {
   return {
     add(v) {
       const acc = table.get(scope.currentKey);

@@ -75,7 +75,10 @@ export class TimerQueue {
 
   /** All timers as [timestamp, keys] pairs, ascending (for checkpoints). */
   snapshot(): [number, Key[]][] {
-    return [...this.byTs.entries()].filter(([, k]) => k.size > 0).map(([ts, k]): [number, Key[]] => [ts, [...k]]).sort((a, b) => a[0] - b[0]);
+    return [...this.byTs.entries()]
+      .filter(([, k]) => k.size > 0)
+      .map(([ts, k]): [number, Key[]] => [ts, [...k]])
+      .sort((a, b) => a[0] - b[0]);
   }
 
   /** Adds the timers of a snapshot. */

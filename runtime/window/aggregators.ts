@@ -122,9 +122,7 @@ type Accs<M> = { [K in keyof M]: M[K] extends AggregateFunction<never, infer A, 
 type Results<M> = { [K in keyof M]: M[K] extends AggregateFunction<never, unknown, infer R> ? R : never };
 
 /** Several aggregates over the same records at once, e.g. { n: count(), users: countDistinct(...) }. */
-export function combine<T, M extends Record<string, AggregateFunction<T, unknown, unknown>>>(
-  parts: M,
-): AggregateFunction<T, Accs<M>, Results<M>> {
+export function combine<T, M extends Record<string, AggregateFunction<T, unknown, unknown>>>(parts: M): AggregateFunction<T, Accs<M>, Results<M>> {
   const names = Object.keys(parts);
   const fns = names.map((k) => parts[k] as unknown as AggregateFunction<T, unknown, unknown>);
   return {

@@ -45,8 +45,4 @@ export interface WindowInfo<K extends Key> {
 }
 
 /** A full-window function: sees all records of the window when it fires. */
-export type WindowProcessFunction<K extends Key, I, O> = (
-  elements: readonly I[],
-  info: WindowInfo<K>,
-  out: Collector<O>,
-) => void;
+export type WindowProcessFunction<K extends Key, I, O> = (elements: readonly I[], info: WindowInfo<K>, out: Collector<O>) => void;

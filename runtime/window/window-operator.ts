@@ -60,7 +60,7 @@ export interface WindowOperatorOptions {
 /** Creates a window operator instance. */
 export function windowOperator(options: WindowOperatorOptions): Operator {
   const { assigner, trigger, lateTag, fn } = options;
-  const agg = (fn.kind === "aggregate" ? fn.aggregate : collectAll);
+  const agg = fn.kind === "aggregate" ? fn.aggregate : collectAll;
   let kr: KeyedRuntime;
   let out: Output;
   let uid = "";

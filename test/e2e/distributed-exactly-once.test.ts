@@ -7,7 +7,17 @@ import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import type { Kafka } from "kafkajs";
 import { kafkaAdminHooks } from "../helpers/kafka.ts";
-import { createCountJob, kill9, logTail, OutputReader, produce, produceFlush, startWorker, stopGracefully, type WorkerProcess } from "../helpers/distributed.ts";
+import {
+  createCountJob,
+  kill9,
+  logTail,
+  OutputReader,
+  produce,
+  produceFlush,
+  startWorker,
+  stopGracefully,
+  type WorkerProcess,
+} from "../helpers/distributed.ts";
 
 /** A seeded PRNG, so a failing kill schedule can be replayed. */
 function rng(seed: number): () => number {

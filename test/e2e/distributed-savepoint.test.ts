@@ -9,7 +9,18 @@ import { existsSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { kafkaAdminHooks } from "../helpers/kafka.ts";
-import { adminUrl, countManifest, createCountJob, logTail, OutputReader, produce, produceFlush, startWorker, stopGracefully, type WorkerProcess } from "../helpers/distributed.ts";
+import {
+  adminUrl,
+  countManifest,
+  createCountJob,
+  logTail,
+  OutputReader,
+  produce,
+  produceFlush,
+  startWorker,
+  stopGracefully,
+  type WorkerProcess,
+} from "../helpers/distributed.ts";
 
 const TOKEN = "savepoint-test-token";
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -54,17 +65,19 @@ describe("distributed runtime: stop-with-savepoint, change the job, restore (rea
     // v1: the count job plus a 5-second window per user into its own topic.
     writeFileSync(
       job.manifest,
-      countManifest({ ...job, extraSteps: "      - id: per-five\n        input: by-user\n        window: { type: tumbling, size: 5s, aggregations: [{ name: events, fn: count }] }\n" }).replace(
-        "    sinks:\n",
-        `    sinks:\n      - id: five\n        input: per-five\n        kafka: { topic: ${five} }\n`,
-      ),
+      countManifest({
+        ...job,
+        extraSteps: "      - id: per-five\n        input: by-user\n        window: { type: tumbling, size: 5s, aggregations: [{ name: events, fn: count }] }\n",
+      }).replace("    sinks:\n", `    sinks:\n      - id: five\n        input: per-five\n        kafka: { topic: ${five} }\n`),
     );
     // v2: a filter step before the keyBy, and no 5-second window (nor its sink).
     const v2 = join(job.dir, "job-v2.yaml");
     writeFileSync(
       v2,
-      countManifest({ ...job, extraSteps: "" })
-        .replace("      - id: by-user\n        input: clicks", "      - id: valid\n        input: clicks\n        filter: { condition: \"record.n >= 0\" }\n      - id: by-user\n        input: valid"),
+      countManifest({ ...job, extraSteps: "" }).replace(
+        "      - id: by-user\n        input: clicks",
+        '      - id: valid\n        input: clicks\n        filter: { condition: "record.n >= 0" }\n      - id: by-user\n        input: valid',
+      ),
     );
     const env = { RUNNEL_ADMIN_TOKEN: TOKEN };
     const launch = (o: number, extra: string[], manifest?: string, workers = 3): WorkerProcess => {

@@ -46,16 +46,36 @@ async function startNodeAgent(dir: string, binDir: string, kubeconfig: string): 
     name: "node-agent",
     runDir: dir,
     command: node,
-    args: [join(repoRoot, "test/env/node-agent/main.ts"), "--kubeconfig", kubeconfig, "--node-name", NODE_NAME,
-      "--state-dir", join(dir, "data", "node-agent"), "--image-map", imageMap, "--ip-prefix", podIpPrefix, "--kubelet-port", String(ports.kubelet)],
+    args: [
+      join(repoRoot, "test/env/node-agent/main.ts"),
+      "--kubeconfig",
+      kubeconfig,
+      "--node-name",
+      NODE_NAME,
+      "--state-dir",
+      join(dir, "data", "node-agent"),
+      "--image-map",
+      imageMap,
+      "--ip-prefix",
+      podIpPrefix,
+      "--kubelet-port",
+      String(ports.kubelet),
+    ],
     env: { ...process.env, PATH: `${binDir}:${process.env.PATH ?? ""}` },
   });
   const kubectl = join(binDir, "kubectl");
-  await waitUntil("node-agent", async () => {
-    const out = execFileSync(kubectl, ["--kubeconfig", kubeconfig, "get", "node", NODE_NAME, "-o",
-      "jsonpath={.status.conditions[?(@.type=='Ready')].status}"], { encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] });
-    return out.trim() === "True";
-  }, { timeoutMs: 60_000, pid, logFile: join(dir, "logs", "node-agent.log") });
+  await waitUntil(
+    "node-agent",
+    async () => {
+      const out = execFileSync(
+        kubectl,
+        ["--kubeconfig", kubeconfig, "get", "node", NODE_NAME, "-o", "jsonpath={.status.conditions[?(@.type=='Ready')].status}"],
+        { encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] },
+      );
+      return out.trim() === "True";
+    },
+    { timeoutMs: 60_000, pid, logFile: join(dir, "logs", "node-agent.log") },
+  );
 }
 
 /** Brings the environment up, or reuses one that is already running; returns what tests need. */
@@ -93,13 +113,16 @@ export async function up(dir = defaultRunDir()): Promise<TestEnvInfo> {
       startedAt: new Date().toISOString(),
     };
     writeFileSync(join(dir, "env.json"), JSON.stringify(info, null, 2));
-    writeFileSync(join(dir, "env.sh"), [
-      `export KUBECONFIG=${kubeconfig}`,
-      `export KAFKA_BROKERS=${info.kafkaBrokers.join(",")}`,
-      `export REDIS_URL=${info.redisUrl}`,
-      `export PATH=${binDir}:$PATH`,
-      "",
-    ].join("\n"));
+    writeFileSync(
+      join(dir, "env.sh"),
+      [
+        `export KUBECONFIG=${kubeconfig}`,
+        `export KAFKA_BROKERS=${info.kafkaBrokers.join(",")}`,
+        `export REDIS_URL=${info.redisUrl}`,
+        `export PATH=${binDir}:$PATH`,
+        "",
+      ].join("\n"),
+    );
     return info;
   } catch (err) {
     await sleep(100);

@@ -76,7 +76,13 @@ export async function createCountJob(admin: Admin, partitions = 12): Promise<Cou
   const name = uniqueName("counts").replace(/[^a-z0-9-]/g, "");
   const input = `${name}-in`;
   const output = `${name}-out`;
-  await admin.createTopics({ waitForLeaders: true, topics: [{ topic: input, numPartitions: partitions }, { topic: output, numPartitions: 3 }] });
+  await admin.createTopics({
+    waitForLeaders: true,
+    topics: [
+      { topic: input, numPartitions: partitions },
+      { topic: output, numPartitions: 3 },
+    ],
+  });
   const dir = mkdtempSync(join(tmpdir(), "runnel-dist-"));
   const manifest = join(dir, "job.yaml");
   writeFileSync(manifest, countManifest({ name, input, output, partitions }));
@@ -115,7 +121,10 @@ export async function produceFlush(kafka: Kafka, job: CountJob): Promise<void> {
   const producer = kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner });
   await producer.connect();
   const ts = T0 + job.produced * 5 + 600_000;
-  await producer.send({ topic: job.input, messages: Array.from({ length: job.partitions }, (_, p) => ({ partition: p, value: JSON.stringify({ user: "flush", ts, n: 0 }) })) });
+  await producer.send({
+    topic: job.input,
+    messages: Array.from({ length: job.partitions }, (_, p) => ({ partition: p, value: JSON.stringify({ user: "flush", ts, n: 0 }) })),
+  });
   await producer.disconnect();
 }
 
@@ -128,14 +137,33 @@ export interface WorkerProcess {
 }
 
 /** Starts `runnel worker` for the job (its own state folder per ordinal unless given). */
-export function startWorker(job: CountJob, ordinal: number, workers: number, opts: { stateDir?: string; extraArgs?: string[]; manifest?: string; env?: Record<string, string> } = {}): WorkerProcess {
+export function startWorker(
+  job: CountJob,
+  ordinal: number,
+  workers: number,
+  opts: { stateDir?: string; extraArgs?: string[]; manifest?: string; env?: Record<string, string> } = {},
+): WorkerProcess {
   const logs = join(job.dir, "logs");
   mkdirSync(logs, { recursive: true });
   const log = join(logs, `w${ordinal}-${Date.now()}-${Math.random().toString(36).slice(2, 6)}.log`);
   const out = createWriteStream(log);
   const child = spawn(
     process.execPath,
-    [MAIN, "worker", "--job", opts.manifest ?? job.manifest, "--ordinal", String(ordinal), "--workers", String(workers), "--namespace", "test", "--state-dir", opts.stateDir ?? join(job.dir, `state-w${ordinal}`), ...(opts.extraArgs ?? [])],
+    [
+      MAIN,
+      "worker",
+      "--job",
+      opts.manifest ?? job.manifest,
+      "--ordinal",
+      String(ordinal),
+      "--workers",
+      String(workers),
+      "--namespace",
+      "test",
+      "--state-dir",
+      opts.stateDir ?? join(job.dir, `state-w${ordinal}`),
+      ...(opts.extraArgs ?? []),
+    ],
     { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, ...opts.env } },
   );
   child.stdout?.pipe(out);
@@ -159,7 +187,11 @@ export async function stopGracefully(w: WorkerProcess): Promise<number | null> {
 /** The last lines of a worker's log (for failure messages). */
 export function logTail(w: WorkerProcess, lines = 15): string {
   try {
-    return readFileSync(w.log, "utf8").split("\n").filter((l) => !/coordinator|GroupCoordinator|TimeoutNegative|Timeout duration|trace-warnings/.test(l)).slice(-lines).join("\n");
+    return readFileSync(w.log, "utf8")
+      .split("\n")
+      .filter((l) => !/coordinator|GroupCoordinator|TimeoutNegative|Timeout duration|trace-warnings/.test(l))
+      .slice(-lines)
+      .join("\n");
   } catch {
     return "(no log)";
   }
@@ -197,7 +229,8 @@ export class OutputReader {
   async waitFor(job: CountJob, timeoutMs: number, progress?: () => string): Promise<void> {
     const deadline = Date.now() + timeoutMs;
     while (this.seen.size < job.reference.size) {
-      if (Date.now() > deadline) throw new Error(`only ${this.seen.size} of ${job.reference.size} windows after ${timeoutMs} ms${progress ? `\n${progress()}` : ""}`);
+      if (Date.now() > deadline)
+        throw new Error(`only ${this.seen.size} of ${job.reference.size} windows after ${timeoutMs} ms${progress ? `\n${progress()}` : ""}`);
       await new Promise((r) => setTimeout(r, 250));
     }
     await new Promise((r) => setTimeout(r, 1500));

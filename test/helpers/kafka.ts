@@ -37,11 +37,7 @@ export interface Consumed {
  * Reads a topic from the beginning with a fresh group until `count` records arrived or
  * `idleMs` passed without one (then it returns what it has, so tests can assert "nothing more").
  */
-export async function consumeAll(
-  kafka: Kafka,
-  topic: string,
-  opts: { count?: number; readUncommitted?: boolean; idleMs?: number } = {},
-): Promise<Consumed[]> {
+export async function consumeAll(kafka: Kafka, topic: string, opts: { count?: number; readUncommitted?: boolean; idleMs?: number } = {}): Promise<Consumed[]> {
   const consumer: Consumer = kafka.consumer({ groupId: uniqueName("reader"), readUncommitted: opts.readUncommitted ?? false });
   const got: Consumed[] = [];
   const idleMs = opts.idleMs ?? 3_000;

@@ -83,11 +83,15 @@ export function isPodReady(pod: V1Pod): boolean {
 /** Waits until a pod exists, is Running and Ready (optionally a different one than `notUid`). */
 export async function waitForReadyPod(namespace: string, name: string, opts: { notUid?: string; timeoutMs?: number } = {}): Promise<V1Pod> {
   const core = kubeConfig().makeApiClient(CoreV1Api);
-  return waitFor(`pod ${namespace}/${name} Ready`, async () => {
-    const pod = await core.readNamespacedPod({ name, namespace });
-    if (opts.notUid && pod.metadata?.uid === opts.notUid) return undefined;
-    return pod.status?.phase === "Running" && isPodReady(pod) ? pod : undefined;
-  }, { timeoutMs: opts.timeoutMs ?? 90_000 });
+  return waitFor(
+    `pod ${namespace}/${name} Ready`,
+    async () => {
+      const pod = await core.readNamespacedPod({ name, namespace });
+      if (opts.notUid && pod.metadata?.uid === opts.notUid) return undefined;
+      return pod.status?.phase === "Running" && isPodReady(pod) ? pod : undefined;
+    },
+    { timeoutMs: opts.timeoutMs ?? 90_000 },
+  );
 }
 
 /** The host pid of a container started by the node agent (containerID `runnel://<pid>`). */

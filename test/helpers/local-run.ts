@@ -29,7 +29,17 @@ export async function runThenKill(options: {
   timeoutMs?: number;
 }): Promise<void> {
   const main = join(repoRoot, "runtime", "cli", "main.ts");
-  const args = [main, "run", options.module, "--checkpoint-dir", options.checkpointDir, "--no-progress", ...(options.runArgs ?? []), "--", ...(options.jobArgs ?? [])];
+  const args = [
+    main,
+    "run",
+    options.module,
+    "--checkpoint-dir",
+    options.checkpointDir,
+    "--no-progress",
+    ...(options.runArgs ?? []),
+    "--",
+    ...(options.jobArgs ?? []),
+  ];
   const child = spawn(process.execPath, args, { stdio: ["ignore", "ignore", "pipe"] });
   let stderr = "";
   child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));

@@ -16,7 +16,14 @@ export function runTool(tool: "kubectl" | "helm", args: string[], opts: { input?
     input: opts.input,
     encoding: "utf8",
     timeout: opts.timeoutMs ?? 60_000,
-    env: { ...process.env, KUBECONFIG: env.kubeconfig, PATH: `${env.binDir}:${process.env.PATH ?? ""}`, HELM_CACHE_HOME: join(env.runDir, "helm", "cache"), HELM_CONFIG_HOME: join(env.runDir, "helm", "config"), HELM_DATA_HOME: join(env.runDir, "helm", "data") },
+    env: {
+      ...process.env,
+      KUBECONFIG: env.kubeconfig,
+      PATH: `${env.binDir}:${process.env.PATH ?? ""}`,
+      HELM_CACHE_HOME: join(env.runDir, "helm", "cache"),
+      HELM_CONFIG_HOME: join(env.runDir, "helm", "config"),
+      HELM_DATA_HOME: join(env.runDir, "helm", "data"),
+    },
   });
   if (result.error) throw result.error;
   return { status: result.status ?? -1, stdout: result.stdout, stderr: result.stderr };

@@ -55,10 +55,13 @@ describe("StreamJob and StreamSavepoint CRDs on the real apiserver", () => {
     expect(out).toMatch(/streamjob\.runnel\.dev\/\S+ created \(server dry run\)/);
   });
 
-  it.each(readdirSync(join(examples, "valid")).filter((f) => f.endsWith(".yaml")))("accepts the boundary manifest valid/%s, as runnel validate does", (file) => {
-    const out = mustRun("kubectl", ["apply", "--dry-run=server", "-n", ns, "-f", join(examples, "valid", file)]);
-    expect(out).toContain("created (server dry run)");
-  });
+  it.each(readdirSync(join(examples, "valid")).filter((f) => f.endsWith(".yaml")))(
+    "accepts the boundary manifest valid/%s, as runnel validate does",
+    (file) => {
+      const out = mustRun("kubectl", ["apply", "--dry-run=server", "-n", ns, "-f", join(examples, "valid", file)]);
+      expect(out).toContain("created (server dry run)");
+    },
+  );
 
   describe("rejects each malformed manifest at the path runnel validate reports", () => {
     it.each(readInvalidCorpus().map((c) => [c.name, c] as const))("%s", (_name, c) => {
@@ -115,7 +118,9 @@ describe("StreamJob and StreamSavepoint CRDs on the real apiserver", () => {
     expect(wide).toContain("1/1 workers ready");
     mustRun("kubectl", ["wait", "-n", ns, "--for=condition=Ready", "sj/shown", "--timeout=10s"]);
     // The scale subresource reads the status side too.
-    const scale = JSON.parse(mustRun("kubectl", ["get", "--raw", `/apis/runnel.dev/v1alpha1/namespaces/${ns}/streamjobs/shown/scale`])) as { status: { replicas: number; selector: string } };
+    const scale = JSON.parse(mustRun("kubectl", ["get", "--raw", `/apis/runnel.dev/v1alpha1/namespaces/${ns}/streamjobs/shown/scale`])) as {
+      status: { replicas: number; selector: string };
+    };
     expect(scale.status).toEqual({ replicas: 1, selector: "runnel.dev/job=shown" });
     // The category lists the kind.
     expect(mustRun("kubectl", ["get", "runnel", "-n", ns, "-o", "name"])).toContain("streamjob.runnel.dev/shown");

@@ -58,16 +58,22 @@ describe("distributed workers: broadcast rules (real broker)", () => {
     });
     const orders = (from: number, amounts: number[]) =>
       amounts.map((amount, i) => ({ partition: (from + i) % 4, value: JSON.stringify({ seq: from + i, user: `u${from + i}`, amount }) }));
-    const workers = await Promise.all([0, 1].map((ordinal) => createWorker({ manifest, ordinal, workers: 2, namespace: "test", stateDir: join(dir, `w${ordinal}`) })));
+    const workers = await Promise.all(
+      [0, 1].map((ordinal) => createWorker({ manifest, ordinal, workers: 2, namespace: "test", stateDir: join(dir, `w${ordinal}`) })),
+    );
     const runs = workers.map((w) => w.run());
     try {
       // Rules are read from the start of their topic; give the workers a moment to have them.
       await new Promise((r) => setTimeout(r, 4000));
       await producer.send({ topic: input, messages: orders(0, [5000, 0, -1, 10, 2000, 0, -5, 20]) });
       const first = await consumeAll(kafka, output, { count: 8, idleMs: 15_000 });
-      const ruleOf = (got: typeof first) => new Map(got.map((m) => JSON.parse(String(m.message.value)) as { seq: number; rule?: string }).map((r) => [r.seq, r.rule ?? "none"]));
+      const ruleOf = (got: typeof first) =>
+        new Map(got.map((m) => JSON.parse(String(m.message.value)) as { seq: number; rule?: string }).map((r) => [r.seq, r.rule ?? "none"]));
       expect(Object.fromEntries(ruleOf(first))).toEqual({ 0: "big", 1: "zero", 2: "neg", 3: "none", 4: "big", 5: "zero", 6: "neg", 7: "none" });
-      await producer.send({ topic: rules, messages: [{ partition: 1, value: JSON.stringify({ id: "small", condition: "record.amount > 0.0 && record.amount < 100.0" }) }] });
+      await producer.send({
+        topic: rules,
+        messages: [{ partition: 1, value: JSON.stringify({ id: "small", condition: "record.amount > 0.0 && record.amount < 100.0" }) }],
+      });
       await new Promise((r) => setTimeout(r, 3000));
       await producer.send({ topic: input, messages: orders(8, [10, 20, 30, 40]) });
       const all = ruleOf(await consumeAll(kafka, output, { count: 12, idleMs: 15_000 }));

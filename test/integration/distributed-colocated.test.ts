@@ -52,7 +52,9 @@ describe("distributed workers: keyBy on the topic's own key (real broker)", () =
     for (const user of users) messages.push({ key: user, value: JSON.stringify({ user, ts: t0 + 120_000 }) });
     await producer.send({ topic: input, messages });
     await producer.disconnect();
-    const workers = await Promise.all([0, 1].map((ordinal) => createWorker({ manifest, ordinal, workers: 2, namespace: "test", stateDir: join(dir, `w${ordinal}`) })));
+    const workers = await Promise.all(
+      [0, 1].map((ordinal) => createWorker({ manifest, ordinal, workers: 2, namespace: "test", stateDir: join(dir, `w${ordinal}`) })),
+    );
     expect(workers[0]?.plan.topics).toEqual([]);
     const runs = workers.map((w) => w.run());
     try {

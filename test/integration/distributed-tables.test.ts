@@ -15,7 +15,10 @@ describe("distributed worker: lookup joins against a compacted topic (real broke
     const name = testJobName("tbl");
     const [input, users, output] = [`${name}-in`, `${name}-users`, `${name}-out`];
     await createTopics(admin, [input, output], 2);
-    await admin.createTopics({ waitForLeaders: true, topics: [{ topic: users, numPartitions: 2, configEntries: [{ name: "cleanup.policy", value: "compact" }] }] });
+    await admin.createTopics({
+      waitForLeaders: true,
+      topics: [{ topic: users, numPartitions: 2, configEntries: [{ name: "cleanup.policy", value: "compact" }] }],
+    });
     const { dir, manifest } = writeJobManifest(name, {
       parallelism: 2,
       pipeline: `    sources:

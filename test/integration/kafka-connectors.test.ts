@@ -8,7 +8,14 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Admin, Kafka } from "kafkajs";
 import { Partitioners } from "kafkajs";
 import { job } from "../../runtime/api/index.ts";
-import { createDeadLetterQueue, createKafkaSink, createKafkaSource, DEAD_LETTER_HEADERS, type KafkaConnection, type KafkaMessageIn } from "../../runtime/connectors/kafka/index.ts";
+import {
+  createDeadLetterQueue,
+  createKafkaSink,
+  createKafkaSource,
+  DEAD_LETTER_HEADERS,
+  type KafkaConnection,
+  type KafkaMessageIn,
+} from "../../runtime/connectors/kafka/index.ts";
 import { createEngine } from "../../runtime/exec/engine.ts";
 import { taskOfKey } from "../../runtime/exec/hash.ts";
 import { ConnectorError } from "../../runtime/errors.ts";
@@ -80,7 +87,11 @@ describe("Kafka source and sink (real broker)", () => {
     const readerGroup = uniqueName("reader");
     await produceOrders(input, 0, 100);
 
-    const first = createEngine({ graph: doublingJob(await createKafkaSource<Order>({ connection, topic: input, readerGroup }), output), idleSleepMs: 0, checkpoint: { dir: checkpoints, intervalMs: 3_600_000 } });
+    const first = createEngine({
+      graph: doublingJob(await createKafkaSource<Order>({ connection, topic: input, readerGroup }), output),
+      idleSleepMs: 0,
+      checkpoint: { dir: checkpoints, intervalMs: 3_600_000 },
+    });
     await first.open();
     await roundsUntil(first, () => first.progress().recordsOut >= 100);
     await first.checkpoint();

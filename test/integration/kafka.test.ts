@@ -82,10 +82,13 @@ describe("kafka broker (real, KRaft)", () => {
 
     // The commit markers reach __consumer_offsets just after commit() returns, and kafkajs's
     // OffsetFetch predates require_stable, so the committed offset appears a moment later.
-    await vi.waitFor(async () => {
-      const offsets = await admin.fetchOffsets({ groupId, topics: [input] });
-      expect(offsets[0]?.partitions[0]?.offset).toBe("3");
-    }, { timeout: 10_000, interval: 100 });
+    await vi.waitFor(
+      async () => {
+        const offsets = await admin.fetchOffsets({ groupId, topics: [input] });
+        expect(offsets[0]?.partitions[0]?.offset).toBe("3");
+      },
+      { timeout: 10_000, interval: 100 },
+    );
     const out = await consumeAll(kafka, output, { count: 3 });
     expect(out.map((r) => r.message.value?.toString())).toEqual(["A", "B", "C"]);
   });
@@ -95,7 +98,11 @@ describe("kafka broker (real, KRaft)", () => {
     await createTopics(admin, [topic]);
     const producer = kafka.producer({ transactionalId: uniqueName("tx-iso"), maxInFlightRequests: 1, idempotent: true });
     await producer.connect();
-    for (const [batch, outcome] of [["one", "commit"], ["two", "abort"], ["three", "commit"]] as const) {
+    for (const [batch, outcome] of [
+      ["one", "commit"],
+      ["two", "abort"],
+      ["three", "commit"],
+    ] as const) {
       const tx = await producer.transaction();
       await tx.send({ topic, messages: [{ value: `${batch}-1` }, { value: `${batch}-2` }] });
       await (outcome === "commit" ? tx.commit() : tx.abort());

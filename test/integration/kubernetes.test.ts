@@ -185,16 +185,19 @@ describe("node agent with the real control plane", () => {
       "  await new Promise((r) => setTimeout(r, 500));",
       "}",
     ].join("\n");
-    kubectl(["apply", "-n", ns, "-f", "-"], JSON.stringify({
-      apiVersion: "v1",
-      kind: "Pod",
-      metadata: { name: "client" },
-      spec: {
-        serviceAccountName: "limited",
-        terminationGracePeriodSeconds: 2,
-        containers: [{ name: "client", image: "runnel/in-cluster-client", command: [node, "--input-type=module", "-e", script], workingDir: repoRoot }],
-      },
-    }));
+    kubectl(
+      ["apply", "-n", ns, "-f", "-"],
+      JSON.stringify({
+        apiVersion: "v1",
+        kind: "Pod",
+        metadata: { name: "client" },
+        spec: {
+          serviceAccountName: "limited",
+          terminationGracePeriodSeconds: 2,
+          containers: [{ name: "client", image: "runnel/in-cluster-client", command: [node, "--input-type=module", "-e", script], workingDir: repoRoot }],
+        },
+      }),
+    );
     await waitFor("a 403 from inside the pod", () => kubectl(["logs", "client", "-n", ns]).includes("status=403"), { timeoutMs: 60_000 });
 
     kubectl(["create", "role", "secret-reader", "--verb=get,list", "--resource=secrets", "-n", ns]);
@@ -215,39 +218,50 @@ describe("node agent with the real control plane", () => {
       'echo "file=$(cat /etc/cfg/renamed.txt) secretfile=$(cat /etc/sec/password) files=$(ls /etc/cfg | tr "\\n" ,)"',
       "exit 7",
     ].join("\n");
-    kubectl(["apply", "-n", ns, "-f", "-"], JSON.stringify({
-      apiVersion: "v1",
-      kind: "Pod",
-      metadata: { name: "envpod", labels: { tier: "backend" } },
-      spec: {
-        restartPolicy: "Never",
-        containers: [{
-          name: "main",
-          image: "busybox",
-          command: ["sh", "-c"],
-          args: [script],
-          workingDir: "/etc/cfg",
-          env: [
-            { name: "FROM_VALUE", value: "plain" },
-            { name: "POD_NAME", valueFrom: { fieldRef: { fieldPath: "metadata.name" } } },
-            { name: "POD_NS", valueFrom: { fieldRef: { fieldPath: "metadata.namespace" } } },
-            { name: "MY_IP", valueFrom: { fieldRef: { fieldPath: "status.podIP" } } },
-            { name: "NODE", valueFrom: { fieldRef: { fieldPath: "spec.nodeName" } } },
-            { name: "MY_UID", valueFrom: { fieldRef: { fieldPath: "metadata.uid" } } },
-            { name: "TIER", valueFrom: { fieldRef: { fieldPath: "metadata.labels['tier']" } } },
-            { name: "GREETING", valueFrom: { configMapKeyRef: { name: "cfg", key: "greeting" } } },
-            { name: "PASSWORD", valueFrom: { secretKeyRef: { name: "sec", key: "password" } } },
-            { name: "COMBINED", value: "$(GREETING)-$(POD_NAME)-$(UNKNOWN)" },
+    kubectl(
+      ["apply", "-n", ns, "-f", "-"],
+      JSON.stringify({
+        apiVersion: "v1",
+        kind: "Pod",
+        metadata: { name: "envpod", labels: { tier: "backend" } },
+        spec: {
+          restartPolicy: "Never",
+          containers: [
+            {
+              name: "main",
+              image: "busybox",
+              command: ["sh", "-c"],
+              args: [script],
+              workingDir: "/etc/cfg",
+              env: [
+                { name: "FROM_VALUE", value: "plain" },
+                { name: "POD_NAME", valueFrom: { fieldRef: { fieldPath: "metadata.name" } } },
+                { name: "POD_NS", valueFrom: { fieldRef: { fieldPath: "metadata.namespace" } } },
+                { name: "MY_IP", valueFrom: { fieldRef: { fieldPath: "status.podIP" } } },
+                { name: "NODE", valueFrom: { fieldRef: { fieldPath: "spec.nodeName" } } },
+                { name: "MY_UID", valueFrom: { fieldRef: { fieldPath: "metadata.uid" } } },
+                { name: "TIER", valueFrom: { fieldRef: { fieldPath: "metadata.labels['tier']" } } },
+                { name: "GREETING", valueFrom: { configMapKeyRef: { name: "cfg", key: "greeting" } } },
+                { name: "PASSWORD", valueFrom: { secretKeyRef: { name: "sec", key: "password" } } },
+                { name: "COMBINED", value: "$(GREETING)-$(POD_NAME)-$(UNKNOWN)" },
+              ],
+              envFrom: [
+                { configMapRef: { name: "cfg" }, prefix: "CFG_" },
+                { secretRef: { name: "sec" }, prefix: "SEC_" },
+              ],
+              volumeMounts: [
+                { name: "cfg", mountPath: "/etc/cfg" },
+                { name: "sec", mountPath: "/etc/sec", readOnly: true },
+              ],
+            },
           ],
-          envFrom: [{ configMapRef: { name: "cfg" }, prefix: "CFG_" }, { secretRef: { name: "sec" }, prefix: "SEC_" }],
-          volumeMounts: [{ name: "cfg", mountPath: "/etc/cfg" }, { name: "sec", mountPath: "/etc/sec", readOnly: true }],
-        }],
-        volumes: [
-          { name: "cfg", configMap: { name: "cfg", items: [{ key: "greeting", path: "renamed.txt" }] } },
-          { name: "sec", secret: { secretName: "sec" } },
-        ],
-      },
-    }));
+          volumes: [
+            { name: "cfg", configMap: { name: "cfg", items: [{ key: "greeting", path: "renamed.txt" }] } },
+            { name: "sec", secret: { secretName: "sec" } },
+          ],
+        },
+      }),
+    );
     const pod = await waitFor("envpod to fail", async () => {
       const p = await core.readNamespacedPod({ name: "envpod", namespace: ns });
       return p.status?.phase === "Failed" ? p : undefined;
@@ -268,22 +282,27 @@ describe("node agent with the real control plane", () => {
 
   it("restarts a container whose liveness probe fails and counts the restart", async () => {
     const ns = await namespace("liveness");
-    kubectl(["apply", "-n", ns, "-f", "-"], JSON.stringify({
-      apiVersion: "v1",
-      kind: "Pod",
-      metadata: { name: "flaky" },
-      spec: {
-        terminationGracePeriodSeconds: 2,
-        containers: [{
-          name: "main",
-          image: "busybox",
-          command: ["sh", "-c", "touch /state/healthy; sleep 3; rm -f /state/healthy; exec sleep 3600"],
-          livenessProbe: { exec: { command: ["test", "-f", "/state/healthy"] }, periodSeconds: 1, failureThreshold: 1 },
-          volumeMounts: [{ name: "state", mountPath: "/state" }],
-        }],
-        volumes: [{ name: "state", emptyDir: {} }],
-      },
-    }));
+    kubectl(
+      ["apply", "-n", ns, "-f", "-"],
+      JSON.stringify({
+        apiVersion: "v1",
+        kind: "Pod",
+        metadata: { name: "flaky" },
+        spec: {
+          terminationGracePeriodSeconds: 2,
+          containers: [
+            {
+              name: "main",
+              image: "busybox",
+              command: ["sh", "-c", "touch /state/healthy; sleep 3; rm -f /state/healthy; exec sleep 3600"],
+              livenessProbe: { exec: { command: ["test", "-f", "/state/healthy"] }, periodSeconds: 1, failureThreshold: 1 },
+              volumeMounts: [{ name: "state", mountPath: "/state" }],
+            },
+          ],
+          volumes: [{ name: "state", emptyDir: {} }],
+        },
+      }),
+    );
     const first = await waitFor("flaky's first container to run", async () => {
       const p = await core.readNamespacedPod({ name: "flaky", namespace: ns });
       const s = p.status?.containerStatuses?.[0];

@@ -49,7 +49,17 @@ describe("admin API", () => {
 
   it("reports totals again on every scrape (a counter is set from the engine, not added to)", async () => {
     let recordsIn = 10;
-    const progress = () => ({ rounds: 1, recordsIn, recordsOut: 0, lateDropped: 0, watermark: 0, stateSize: 0, finished: false, checkpoints: 0, lastCheckpoint: -1 });
+    const progress = () => ({
+      rounds: 1,
+      recordsIn,
+      recordsOut: 0,
+      lateDropped: 0,
+      watermark: 0,
+      stateSize: 0,
+      finished: false,
+      checkpoints: 0,
+      lastCheckpoint: -1,
+    });
     const registry = createJobMetrics({ job: "j", progress });
     server = await startAdminServer({ registry, ready: () => true, status: progress }, { host: "127.0.0.1", port: 0 });
     expect((await get("/metrics")).body).toContain('runnel_records_in_total{job="j"} 10');

@@ -51,7 +51,8 @@ const RETRIED_ANSWERS = [
  */
 export function isRetriedAnswer(entry: { namespace: string; log: { message: string; error?: unknown } }): boolean {
   const { message, error } = entry.log;
-  const answer = (entry.namespace === "Connection" && message.startsWith("Response ")) || (entry.namespace === "Producer" && message.startsWith("Failed to send messages"));
+  const answer =
+    (entry.namespace === "Connection" && message.startsWith("Response ")) || (entry.namespace === "Producer" && message.startsWith("Failed to send messages"));
   if (!answer) return false;
   // The connection names the answer in `error`; the producer's retry line in its message.
   const text = `${message} ${typeof error === "string" ? error : error instanceof Error ? error.message : ""}`;

@@ -61,7 +61,8 @@ interface Held {
 /** The messages of a fetch with control records and aborted records still in (kafkajs internals). */
 export function rawMessages(batch: RawBatch): RawMessage[] {
   const raw = (batch as unknown as { messagesWithinOffset?: RawMessage[] }).messagesWithinOffset;
-  if (!Array.isArray(raw)) throw new ConnectorError("this kafkajs version does not expose fetched control records (Batch.messagesWithinOffset); Runnel needs kafkajs 2.2.x", false);
+  if (!Array.isArray(raw))
+    throw new ConnectorError("this kafkajs version does not expose fetched control records (Batch.messagesWithinOffset); Runnel needs kafkajs 2.2.x", false);
   return raw;
 }
 

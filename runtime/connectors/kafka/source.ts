@@ -200,14 +200,26 @@ class TopicFeed<T> {
     if (!buf || buf.closed) return;
     for (const m of messages) {
       const offset = Number(m.offset);
-      const message: KafkaMessageIn = { topic: this.options.topic, partition, offset, key: m.key, value: m.value, headers: (m.headers ?? {}), timestamp: Number(m.timestamp) };
+      const message: KafkaMessageIn = {
+        topic: this.options.topic,
+        partition,
+        offset,
+        key: m.key,
+        value: m.value,
+        headers: m.headers ?? {},
+        timestamp: Number(m.timestamp),
+      };
       try {
         buf.values.push(this.deserialize(message));
         buf.offsets.push(offset);
       } catch (err) {
         const { deadLetters, onPoison } = this.options;
         if (!deadLetters && !onPoison) {
-          this.failure = new ConnectorError(`kafka:${this.options.topic} partition ${partition} offset ${offset}: cannot deserialize: ${err instanceof Error ? err.message : String(err)}`, false, err);
+          this.failure = new ConnectorError(
+            `kafka:${this.options.topic} partition ${partition} offset ${offset}: cannot deserialize: ${err instanceof Error ? err.message : String(err)}`,
+            false,
+            err,
+          );
           return;
         }
         deadLetters?.add(message, err, `source:${this.options.topic}`);

@@ -13,9 +13,7 @@ type AnyCo = CoProcessFunction<Key, unknown, unknown, unknown>;
  * not). One context object per instance, mutated per record: no allocation per record.
  */
 export function keyedProcessOperator(
-  options:
-    | { kind: "single"; factory: Factory<KeyedProcessFunction<Key, unknown, unknown>> }
-    | { kind: "co"; keyed: boolean; factory: Factory<AnyCo> },
+  options: { kind: "single"; factory: Factory<KeyedProcessFunction<Key, unknown, unknown>> } | { kind: "co"; keyed: boolean; factory: Factory<AnyCo> },
 ): Operator {
   let keyed: KeyedRuntime | undefined;
   let single: KeyedProcessFunction<Key, unknown, unknown> | undefined;

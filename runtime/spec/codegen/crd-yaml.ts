@@ -6,9 +6,29 @@ import { generatedHeader } from "./header.ts";
 
 /** OpenAPI keywords the apiserver accepts in a CRD schema, in the order they are written. */
 const kept = [
-  "type", "description", "format", "enum", "default", "minimum", "maximum", "minLength", "maxLength", "pattern",
-  "minItems", "maxItems", "minProperties", "maxProperties", "required", "properties", "additionalProperties", "items",
-  "x-kubernetes-preserve-unknown-fields", "x-kubernetes-int-or-string", "x-kubernetes-list-type", "x-kubernetes-list-map-keys", "x-kubernetes-map-type",
+  "type",
+  "description",
+  "format",
+  "enum",
+  "default",
+  "minimum",
+  "maximum",
+  "minLength",
+  "maxLength",
+  "pattern",
+  "minItems",
+  "maxItems",
+  "minProperties",
+  "maxProperties",
+  "required",
+  "properties",
+  "additionalProperties",
+  "items",
+  "x-kubernetes-preserve-unknown-fields",
+  "x-kubernetes-int-or-string",
+  "x-kubernetes-list-type",
+  "x-kubernetes-list-map-keys",
+  "x-kubernetes-map-type",
 ] as const;
 
 /** Converts a source schema node to an apiserver schema node (source-only keys dropped, rules as CEL). */
@@ -53,7 +73,14 @@ export function crdObject(def: ResourceDefinition): Record<string, unknown> {
     metadata: { name: `${def.plural}.${group}`, labels: { "app.kubernetes.io/part-of": "runnel" } },
     spec: {
       group,
-      names: { kind: def.kind, listKind: `${def.kind}List`, plural: def.plural, singular: def.singular, shortNames: def.shortNames, categories: def.categories },
+      names: {
+        kind: def.kind,
+        listKind: `${def.kind}List`,
+        plural: def.plural,
+        singular: def.singular,
+        shortNames: def.shortNames,
+        categories: def.categories,
+      },
       scope: "Namespaced",
       versions: [
         {

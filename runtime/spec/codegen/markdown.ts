@@ -32,13 +32,31 @@ function constraints(s: Schema): string {
 
 /** Renders every named type reachable from the resources, breadth first. */
 export function referenceSource(defs: readonly ResourceDefinition[]): string {
-  const out: string[] = [generatedHeader("<!--"), "", "# CRD reference", "", `Group \`${group}\`, version \`${version}\`. Every expression field (type CEL) is a CEL string; durations are like \`30s\`, \`5m\`, \`1h30m\`.`, ""];
+  const out: string[] = [
+    generatedHeader("<!--"),
+    "",
+    "# CRD reference",
+    "",
+    `Group \`${group}\`, version \`${version}\`. Every expression field (type CEL) is a CEL string; durations are like \`30s\`, \`5m\`, \`1h30m\`.`,
+    "",
+  ];
   const done = new Set<string>();
   for (const def of defs) {
-    out.push(`## ${def.kind}`, "", def.description, "", `Short names: ${def.shortNames.map((n) => `\`${n}\``).join(", ")}; categories: ${def.categories.join(", ")}.`, "");
+    out.push(
+      `## ${def.kind}`,
+      "",
+      def.description,
+      "",
+      `Short names: ${def.shortNames.map((n) => `\`${n}\``).join(", ")}; categories: ${def.categories.join(", ")}.`,
+      "",
+    );
     out.push("| Column | JSON path | Description |", "|---|---|---|");
     for (const c of def.printerColumns) out.push(`| ${c.name} | \`${cell(c.jsonPath)}\` | ${cell(c.description)}${c.priority ? " (wide)" : ""} |`);
-    if (def.scale) out.push("", `Scale subresource: \`${def.scale.specReplicasPath}\` (spec), \`${def.scale.statusReplicasPath}\` (status), selector \`${def.scale.labelSelectorPath}\`.`);
+    if (def.scale)
+      out.push(
+        "",
+        `Scale subresource: \`${def.scale.specReplicasPath}\` (spec), \`${def.scale.statusReplicasPath}\` (status), selector \`${def.scale.labelSelectorPath}\`.`,
+      );
     out.push("");
     const queue: Schema[] = [def.spec, def.status];
     while (queue.length > 0) {
@@ -49,7 +67,8 @@ export function referenceSource(defs: readonly ResourceDefinition[]): string {
       out.push(`### ${name}`, "", s.description ?? "", "", "| Field | Type | Required | Description |", "|---|---|---|---|");
       for (const [key, p] of Object.entries(s.properties ?? {})) {
         out.push(`| \`${key}\` | ${typeCell(p)} | ${s.required?.includes(key) ? "yes" : ""} | ${cell(`${p.description ?? ""} ${constraints(p)}`.trim())} |`);
-        for (const child of [p, p.items, p.additionalProperties]) if (child?.type === "object" && child.typeName && !done.has(child.typeName)) queue.push(child);
+        for (const child of [p, p.items, p.additionalProperties])
+          if (child?.type === "object" && child.typeName && !done.has(child.typeName)) queue.push(child);
       }
       if (s.rules?.length) {
         out.push("", "Rules (checked by the apiserver as CEL and by `runnel validate`):", "");

@@ -50,7 +50,10 @@ class Emitter {
           return s.typeName;
         }
         if (s.additionalProperties) return `Record<string, ${this.typeOf(s.additionalProperties)}>`;
-        if (s.properties) return `{ ${Object.entries(s.properties).map(([k, p]) => `${k}${s.required?.includes(k) ? "" : "?"}: ${this.typeOf(p)}`).join("; ")} }`;
+        if (s.properties)
+          return `{ ${Object.entries(s.properties)
+            .map(([k, p]) => `${k}${s.required?.includes(k) ? "" : "?"}: ${this.typeOf(p)}`)
+            .join("; ")} }`;
         return "Record<string, unknown>";
       default:
         return "unknown";
@@ -76,7 +79,8 @@ class Emitter {
 
   private renderInterface(s: Schema): string {
     // An object with no fields (e.g. `union: {}`) admits only the empty object.
-    if (Object.keys(s.properties ?? {}).length === 0) return `${[...doc(s.description ?? "", ""), `export type ${s.typeName ?? ""} = Record<string, never>;`].join("\n")}\n`;
+    if (Object.keys(s.properties ?? {}).length === 0)
+      return `${[...doc(s.description ?? "", ""), `export type ${s.typeName ?? ""} = Record<string, never>;`].join("\n")}\n`;
     const lines = [...doc(s.description ?? "", ""), `export interface ${s.typeName ?? ""} {`];
     for (const [key, prop] of Object.entries(s.properties ?? {})) {
       lines.push(...doc(propertyDoc(prop), "  "));

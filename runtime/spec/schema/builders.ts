@@ -61,8 +61,20 @@ interface ScalarOptions<T> {
 }
 
 /** A string; every string gets a maxLength so CEL cost estimates stay bounded. */
-export function str(description: string, o: ScalarOptions<string> & { pattern?: string; minLength?: number; maxLength?: number; tsType?: string } = {}): Schema {
-  return clean({ type: "string", description, default: o.default, pattern: o.pattern, minLength: o.minLength, maxLength: o.maxLength ?? 1024, hint: o.hint, tsType: o.tsType });
+export function str(
+  description: string,
+  o: ScalarOptions<string> & { pattern?: string; minLength?: number; maxLength?: number; tsType?: string } = {},
+): Schema {
+  return clean({
+    type: "string",
+    description,
+    default: o.default,
+    pattern: o.pattern,
+    minLength: o.minLength,
+    maxLength: o.maxLength ?? 1024,
+    hint: o.hint,
+    tsType: o.tsType,
+  });
 }
 
 /** An integer with optional bounds. */
@@ -120,11 +132,24 @@ export function cel(description: string, returns: CelType, vars: readonly string
 }
 
 /** A named object type; `required` lists mandatory properties, `rules` cross-field checks. */
-export function obj(typeName: string, description: string, properties: Record<string, Schema>, o: { required?: string[]; rules?: Rule[]; minProperties?: number } = {}): Schema {
+export function obj(
+  typeName: string,
+  description: string,
+  properties: Record<string, Schema>,
+  o: { required?: string[]; rules?: Rule[]; minProperties?: number } = {},
+): Schema {
   for (const r of o.required ?? []) {
     if (!(r in properties)) throw new Error(`${typeName}: required property ${r} is not defined`);
   }
-  return clean({ type: "object", typeName, description, properties, required: o.required?.length ? o.required : undefined, rules: o.rules?.length ? o.rules : undefined, minProperties: o.minProperties });
+  return clean({
+    type: "object",
+    typeName,
+    description,
+    properties,
+    required: o.required?.length ? o.required : undefined,
+    rules: o.rules?.length ? o.rules : undefined,
+    minProperties: o.minProperties,
+  });
 }
 
 /** A map from string keys to `values`. */

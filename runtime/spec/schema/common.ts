@@ -9,7 +9,9 @@ export const idPattern = "^[A-Za-z][A-Za-z0-9_-]{0,62}$";
 export const refPattern = "^[A-Za-z][A-Za-z0-9_-]{0,62}(\\.[A-Za-z][A-Za-z0-9_-]{0,62})?$";
 
 /** `dead-letter` names the dead-letter stream, so no source or step may take it as its id. */
-export const notReserved: Rule = custom("self.id != 'dead-letter'", "dead-letter is reserved for the dead-letter stream", (s) => s.id !== "dead-letter", { fieldPath: ".id" });
+export const notReserved: Rule = custom("self.id != 'dead-letter'", "dead-letter is reserved for the dead-letter stream", (s) => s.id !== "dead-letter", {
+  fieldPath: ".id",
+});
 
 /** An id of a source, step or sink. */
 export function id(description: string): Schema {
@@ -51,11 +53,18 @@ export const condition: Schema = obj(
   "Condition",
   "One aspect of the object's current state (metav1.Condition).",
   {
-    type: str("Condition type in CamelCase, e.g. Ready, Progressing, Degraded.", { pattern: "^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])$", maxLength: 316 }),
+    type: str("Condition type in CamelCase, e.g. Ready, Progressing, Degraded.", {
+      pattern: "^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])$",
+      maxLength: 316,
+    }),
     status: oneOf(["True", "False", "Unknown"], "Status of the condition."),
     observedGeneration: int("The .metadata.generation the condition was set for.", { min: 0, int64: true }),
     lastTransitionTime: { ...str("When the condition last changed status.", { maxLength: 64 }), format: "date-time" },
-    reason: str("A CamelCase, machine-readable reason for the last transition.", { pattern: "^[A-Za-z]([A-Za-z0-9_,:]*[A-Za-z0-9_])?$", maxLength: 1024, minLength: 1 }),
+    reason: str("A CamelCase, machine-readable reason for the last transition.", {
+      pattern: "^[A-Za-z]([A-Za-z0-9_,:]*[A-Za-z0-9_])?$",
+      maxLength: 1024,
+      minLength: 1,
+    }),
     message: str("Human-readable details about the last transition.", { maxLength: 32768 }),
   },
   { required: ["type", "status", "lastTransitionTime", "reason", "message"] },
@@ -102,7 +111,11 @@ export const podTemplate: Schema = obj(
     affinity: preserved("A corev1.Affinity for worker pods."),
     tolerations: list("corev1.Toleration entries for worker pods.", preserved("A corev1.Toleration."), { max: 32 }),
     topologySpreadConstraints: list("corev1.TopologySpreadConstraint entries for worker pods.", preserved("A corev1.TopologySpreadConstraint."), { max: 16 }),
-    imagePullSecrets: list("Secrets for pulling the image.", obj("LocalObjectReference", "A reference to an object in the same namespace.", { name: k8sName("Name of the object.") }, { required: ["name"] }), { max: 16 }),
+    imagePullSecrets: list(
+      "Secrets for pulling the image.",
+      obj("LocalObjectReference", "A reference to an object in the same namespace.", { name: k8sName("Name of the object.") }, { required: ["name"] }),
+      { max: 16 },
+    ),
     env: list("Extra corev1.EnvVar entries for the worker container.", preserved("A corev1.EnvVar."), { max: 128 }),
     volumes: list("Extra corev1.Volume entries for worker pods.", preserved("A corev1.Volume."), { max: 32 }),
     volumeMounts: list("Extra corev1.VolumeMount entries for the worker container.", preserved("A corev1.VolumeMount."), { max: 32 }),

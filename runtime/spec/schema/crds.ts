@@ -35,13 +35,18 @@ export interface ResourceDefinition {
 
 /** The root schema of an object of this kind (apiVersion, kind, metadata, spec, status). */
 export function rootSchema(def: ResourceDefinition): Schema {
-  return obj(def.kind, def.description, {
-    apiVersion: str("APIVersion of this object: runnel.dev/v1alpha1.", { maxLength: 64 }),
-    kind: str(`Kind of this object: ${def.kind}.`, { maxLength: 64 }),
-    metadata: { type: "object", description: "Standard object metadata.", tsType: "ObjectMeta", properties: { name: def.name } },
-    spec: def.spec,
-    status: def.status,
-  }, { required: ["spec"] });
+  return obj(
+    def.kind,
+    def.description,
+    {
+      apiVersion: str("APIVersion of this object: runnel.dev/v1alpha1.", { maxLength: 64 }),
+      kind: str(`Kind of this object: ${def.kind}.`, { maxLength: 64 }),
+      metadata: { type: "object", description: "Standard object metadata.", tsType: "ObjectMeta", properties: { name: def.name } },
+      spec: def.spec,
+      status: def.status,
+    },
+    { required: ["spec"] },
+  );
 }
 
 /** StreamJob: a streaming job run by the operator as a worker StatefulSet. */
@@ -51,10 +56,15 @@ export const streamJob: ResourceDefinition = {
   singular: "streamjob",
   shortNames: ["sj"],
   categories: ["runnel"],
-  description: "A stateful streaming job: a declarative pipeline or a job module, run by the Runnel operator on worker pods that read and write Kafka exactly once.",
+  description:
+    "A stateful streaming job: a declarative pipeline or a job module, run by the Runnel operator on worker pods that read and write Kafka exactly once.",
   // Worker pods are <name>-<ordinal> and StatefulSet revision labels <name>-<10-char hash>, both
   // limited to 63 characters; 52 leaves room for both.
-  name: str("Name of the job: a DNS label of at most 52 characters (it names the worker StatefulSet and its pods).", { pattern: "^[a-z0-9]([-a-z0-9]*[a-z0-9])?$", maxLength: 52, hint: "lowercase letters, digits and -, starting and ending with a letter or digit, at most 52" }),
+  name: str("Name of the job: a DNS label of at most 52 characters (it names the worker StatefulSet and its pods).", {
+    pattern: "^[a-z0-9]([-a-z0-9]*[a-z0-9])?$",
+    maxLength: 52,
+    hint: "lowercase letters, digits and -, starting and ending with a letter or digit, at most 52",
+  }),
   spec: streamJobSpec,
   status: streamJobStatus,
   printerColumns: [
@@ -64,7 +74,7 @@ export const streamJob: ResourceDefinition = {
     { name: "Age", type: "date", jsonPath: ".metadata.creationTimestamp", description: "Time since creation." },
     { name: "Parallelism", type: "integer", jsonPath: ".spec.parallelism", description: "Desired workers.", priority: 1 },
     { name: "Mode", type: "string", jsonPath: ".spec.upgradeMode", description: "Upgrade mode.", priority: 1 },
-    { name: "Message", type: "string", jsonPath: ".status.conditions[?(@.type==\"Ready\")].message", description: "Ready condition message.", priority: 1 },
+    { name: "Message", type: "string", jsonPath: '.status.conditions[?(@.type=="Ready")].message', description: "Ready condition message.", priority: 1 },
   ],
   scale: { specReplicasPath: ".spec.parallelism", statusReplicasPath: ".status.parallelism", labelSelectorPath: ".status.selector" },
 };

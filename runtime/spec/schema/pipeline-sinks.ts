@@ -26,26 +26,41 @@ const redisSink = obj(
     database: int("Database number.", { min: 0, max: 15, default: 0 }),
     passwordSecretRef: secretKeyRef,
     tls: bool("Connect with TLS.", false),
-    sortedSet: obj("RedisSortedSet", "ZADD members to a sorted set.", {
-      key: cel("The Redis key (e.g. 'rec:' + record.userId).", "string", rec),
-      member: cel("The member; or a list of {member, score} maps when `score` is absent.", "dyn", rec),
-      score: cel("The member's score.", "double", rec),
-      maxSize: int("Keep only the highest-scored members.", { min: 1, max: 1_000_000 }),
-      replace: bool("Replace the whole set with each record (for ranked top-N lists).", false),
-    }, { required: ["key", "member"] }),
-    hash: obj("RedisHash", "HSET fields of a hash.", {
-      key: cel("The Redis key.", "string", rec),
-      fields: map("Hash fields: name → expression.", cel("Field value.", "string", rec), 256),
-    }, { required: ["key", "fields"] }),
+    sortedSet: obj(
+      "RedisSortedSet",
+      "ZADD members to a sorted set.",
+      {
+        key: cel("The Redis key (e.g. 'rec:' + record.userId).", "string", rec),
+        member: cel("The member; or a list of {member, score} maps when `score` is absent.", "dyn", rec),
+        score: cel("The member's score.", "double", rec),
+        maxSize: int("Keep only the highest-scored members.", { min: 1, max: 1_000_000 }),
+        replace: bool("Replace the whole set with each record (for ranked top-N lists).", false),
+      },
+      { required: ["key", "member"] },
+    ),
+    hash: obj(
+      "RedisHash",
+      "HSET fields of a hash.",
+      {
+        key: cel("The Redis key.", "string", rec),
+        fields: map("Hash fields: name → expression.", cel("Field value.", "string", rec), 256),
+      },
+      { required: ["key", "fields"] },
+    ),
     ttl: duration("Expire the key this long after its last write."),
   },
   { required: ["address"], rules: [exactlyOne(["sortedSet", "hash"])] },
 );
 
-const fileSink = obj("FileSink", "Writes to files with two-phase commit (exactly once in local mode).", {
-  path: str("Output file (or folder for rolling files), relative to the manifest's folder in local mode.", { maxLength: 4096, minLength: 1 }),
-  format: oneOf(["ndjson", "csv"], "File format.", "ndjson"),
-}, { required: ["path"] });
+const fileSink = obj(
+  "FileSink",
+  "Writes to files with two-phase commit (exactly once in local mode).",
+  {
+    path: str("Output file (or folder for rolling files), relative to the manifest's folder in local mode.", { maxLength: 4096, minLength: 1 }),
+    format: oneOf(["ndjson", "csv"], "File format.", "ndjson"),
+  },
+  { required: ["path"] },
+);
 
 const stdoutSink = obj("StdoutSink", "Prints records (local mode and debugging).", {
   format: oneOf(["json", "text"], "How records are printed.", "json"),
@@ -53,11 +68,16 @@ const stdoutSink = obj("StdoutSink", "Prints records (local mode and debugging).
 
 const blackhole = obj("BlackholeSink", "Discards records (benchmarks).", {});
 
-const localSink = obj("LocalSink", "What replaces this sink when the manifest runs locally (default: stdout).", {
-  file: fileSink,
-  stdout: stdoutSink,
-  blackhole,
-}, { rules: [atMostOne(["file", "stdout", "blackhole"]), atLeastOne(["file", "stdout", "blackhole"])] });
+const localSink = obj(
+  "LocalSink",
+  "What replaces this sink when the manifest runs locally (default: stdout).",
+  {
+    file: fileSink,
+    stdout: stdoutSink,
+    blackhole,
+  },
+  { rules: [atMostOne(["file", "stdout", "blackhole"]), atLeastOne(["file", "stdout", "blackhole"])] },
+);
 
 /** One pipeline sink. */
 export const sink: Schema = obj(

@@ -12,10 +12,16 @@ const kafkaSource = obj(
     topic: topicName("The topic to read."),
     format: oneOf(formats, "How record values are decoded: json objects, UTF-8 strings (as {value}) or raw bytes (as {value} in base64).", "json"),
     keyFormat: oneOf(["string", "json", "bytes", "none"], "How record keys are decoded; the key is available as `key` in expressions.", "string"),
-    partitions: int("The topic's partition count, when known: parallelism may not exceed it (a worker with no partition would idle), and internal topics are created with it.", { min: 1, max: 10000 }),
+    partitions: int(
+      "The topic's partition count, when known: parallelism may not exceed it (a worker with no partition would idle), and internal topics are created with it.",
+      { min: 1, max: 10000 },
+    ),
     partitionedBy: str("The record field the topic is keyed by. A keyBy on exactly `record.<field>` then needs no repartition topic.", { maxLength: 253 }),
     startOffset: oneOf(["earliest", "latest"], "Where a job without a checkpoint or savepoint starts reading.", "earliest"),
-    bounded: bool("Read only up to the end offsets seen at start, then finish (batch over historical data); the job completes when every bounded source has.", false),
+    bounded: bool(
+      "Read only up to the end offsets seen at start, then finish (batch over historical data); the job completes when every bounded source has.",
+      false,
+    ),
   },
   { required: ["topic"] },
 );
@@ -24,7 +30,10 @@ const fieldGenerator = obj(
   "FieldGenerator",
   "How a local generator fills one field.",
   {
-    kind: oneOf(["key", "choice", "int", "double", "bool", "uuid", "sequence", "eventTime", "constant"], "The generator: `key` draws from a (skewed) key space, `choice` from `values`, `int`/`double` uniformly in [min, max], `eventTime` is the record's event time in ms."),
+    kind: oneOf(
+      ["key", "choice", "int", "double", "bool", "uuid", "sequence", "eventTime", "constant"],
+      "The generator: `key` draws from a (skewed) key space, `choice` from `values`, `int`/`double` uniformly in [min, max], `eventTime` is the record's event time in ms.",
+    ),
     prefix: str("For kind=key: prefix of generated keys (`u` gives u0, u1, …).", { maxLength: 64 }),
     cardinality: int("For kind=key: number of distinct keys.", { min: 1, max: 100_000_000 }),
     skew: num("For kind=key: Zipf exponent; 0 is uniform.", { min: 0, max: 10 }),
@@ -45,7 +54,12 @@ const fieldGenerator = obj(
       requiredWhen("kind", ["constant"], "value"),
       allowedOnlyWhen("kind", ["choice"], "weights"),
       numberAtMost("min", "max", "min must not exceed max"),
-      custom("!has(self.weights) || !has(self.values) || size(self.weights) == size(self.values)", "weights must have one entry per value", (s) => !Array.isArray(s.weights) || !Array.isArray(s.values) || s.weights.length === s.values.length, { fieldPath: ".weights" }),
+      custom(
+        "!has(self.weights) || !has(self.values) || size(self.weights) == size(self.values)",
+        "weights must have one entry per value",
+        (s) => !Array.isArray(s.weights) || !Array.isArray(s.values) || s.weights.length === s.values.length,
+        { fieldPath: ".weights" },
+      ),
     ],
   },
 );
@@ -64,9 +78,14 @@ const generator = obj(
   { required: ["fields"] },
 );
 
-const fileSource = obj("FileSource", "Reads newline-delimited JSON from a file (replayable: offsets are line numbers).", {
-  path: str("Path of the file, relative to the manifest's folder in local mode.", { maxLength: 4096, minLength: 1 }),
-}, { required: ["path"] });
+const fileSource = obj(
+  "FileSource",
+  "Reads newline-delimited JSON from a file (replayable: offsets are line numbers).",
+  {
+    path: str("Path of the file, relative to the manifest's folder in local mode.", { maxLength: 4096, minLength: 1 }),
+  },
+  { required: ["path"] },
+);
 
 const localSource = obj(
   "LocalSource",
@@ -81,7 +100,11 @@ export const source: Schema = obj(
   "An input stream of the pipeline.",
   {
     id: id("Unique id of the source; steps and sinks name it in `input`."),
-    mode: oneOf(["stream", "table", "broadcast"], "How tasks read the topic: `stream` partition by partition (each task its own), `table` as a compacted topic materialised into local state for lookup joins (every task reads all partitions), `broadcast` as a rules/config stream every task sees in full.", "stream"),
+    mode: oneOf(
+      ["stream", "table", "broadcast"],
+      "How tasks read the topic: `stream` partition by partition (each task its own), `table` as a compacted topic materialised into local state for lookup joins (every task reads all partitions), `broadcast` as a rules/config stream every task sees in full.",
+      "stream",
+    ),
     kafka: kafkaSource,
     local: localSource,
     timestamp: obj(
@@ -98,7 +121,11 @@ export const source: Schema = obj(
       outOfOrderness: duration("Bounded out-of-orderness: the watermark trails the highest event time seen by this much.", "0s"),
       idleness: duration("A partition with no records for this long stops holding the watermark back."),
     }),
-    fields: map("Declared record fields and their CEL types (string, int, double, bool, timestamp, list<T>, map<string,T>, dyn), used to type-check expressions.", str("A CEL type.", { maxLength: 128, pattern: "^[a-z][a-z0-9<>, ]*$" }), 256),
+    fields: map(
+      "Declared record fields and their CEL types (string, int, double, bool, timestamp, list<T>, map<string,T>, dyn), used to type-check expressions.",
+      str("A CEL type.", { maxLength: 128, pattern: "^[a-z][a-z0-9<>, ]*$" }),
+      256,
+    ),
   },
   {
     required: ["id"],

@@ -36,10 +36,17 @@ export const step: Schema = obj(
   "One operator of the pipeline graph. Set `id`, `input` (or `inputs` for union) and exactly one operator field.",
   {
     id: id("Unique id of the step; later steps and sinks name it in `input`."),
-    uid: str("Stable operator uid used to map state in savepoints (default: the id). Keep it when renaming a step to keep its state.", { pattern: "^[A-Za-z][A-Za-z0-9_.-]{0,127}$", maxLength: 128 }),
+    uid: str("Stable operator uid used to map state in savepoints (default: the id). Keep it when renaming a step to keep its state.", {
+      pattern: "^[A-Za-z][A-Za-z0-9_.-]{0,127}$",
+      maxLength: 128,
+    }),
     input: ref("The stream this step reads."),
     inputs: list("For union: the streams merged.", ref("A stream."), { min: 2, max: 16 }),
-    onError: oneOf(["dead-letter", "skip", "fail"], "What an expression error on a record does: route the record to the dead-letter stream (counted), skip it (counted), or fail the job.", "dead-letter"),
+    onError: oneOf(
+      ["dead-letter", "skip", "fail"],
+      "What an expression error on a record does: route the record to the dead-letter stream (counted), skip it (counted), or fail the job.",
+      "dead-letter",
+    ),
     ...operators,
   },
   {
@@ -48,10 +55,17 @@ export const step: Schema = obj(
       exactlyOne(operatorNames, "operator of"),
       exactlyOne(["input", "inputs"]),
       notReserved,
-      custom("has(self.inputs) == has(self.union)", "union takes `inputs` (two or more); every other step takes one `input`", (s) => (s.inputs !== undefined) === (s.union !== undefined)),
+      custom(
+        "has(self.inputs) == has(self.union)",
+        "union takes `inputs` (two or more); every other step takes one `input`",
+        (s) => (s.inputs !== undefined) === (s.union !== undefined),
+      ),
     ],
   },
 );
 
 /** The steps list, keyed by id. */
-export const steps: Schema = list("The operators, each naming its input(s); the graph is by reference, order does not matter.", step, { max: 128, mapKeys: ["id"] });
+export const steps: Schema = list("The operators, each naming its input(s); the graph is by reference, order does not matter.", step, {
+  max: 128,
+  mapKeys: ["id"],
+});

@@ -167,6 +167,11 @@ export function numberAtMost(a: string, b: string, message: string): Rule {
 }
 
 /** A rule the constructors above cannot express; give its CEL and its TypeScript twin together. */
-export function custom(rule: string, message: string, check: ((self: Obj) => boolean) | undefined, o: { fieldPath?: string; reason?: RuleReason; hint?: (self: Obj) => string | undefined } = {}): Rule {
+export function custom(
+  rule: string,
+  message: string,
+  check: ((self: Obj) => boolean) | undefined,
+  o: { fieldPath?: string; reason?: RuleReason; hint?: (self: Obj) => string | undefined } = {},
+): Rule {
   return { rule, message, check, ...o };
 }

@@ -4,7 +4,8 @@ import { requires } from "./rules.ts";
 
 const rec = ["record", "key"] as const;
 
-const fieldName = (description: string): Schema => str(description, { pattern: "^[A-Za-z_][A-Za-z0-9_]*$", maxLength: 128, hint: "a field name: letters, digits and _" });
+const fieldName = (description: string): Schema =>
+  str(description, { pattern: "^[A-Za-z_][A-Za-z0-9_]*$", maxLength: 128, hint: "a field name: letters, digits and _" });
 
 /** Keeps records for which the condition holds. */
 export const filter = obj(
@@ -12,7 +13,11 @@ export const filter = obj(
   "Keeps the records for which `condition` is true.",
   {
     condition: cel("Keep the record when true.", "bool", rec),
-    onReject: oneOf(["drop", "dead-letter", "side-output"], "What happens to rejected records: dropped (still counted), sent to the dead-letter stream with `reason`, or to the side output `<id>.rejected`.", "drop"),
+    onReject: oneOf(
+      ["drop", "dead-letter", "side-output"],
+      "What happens to rejected records: dropped (still counted), sent to the dead-letter stream with `reason`, or to the side output `<id>.rejected`.",
+      "drop",
+    ),
     reason: str("Label for rejected records in metrics and dead letters.", { maxLength: 128 }),
   },
   { required: ["condition"] },
@@ -25,10 +30,19 @@ export const clean = obj(
   {
     rules: list(
       "The checks, in order; the first failing rule names the reason.",
-      obj("CleanRule", "One validity check.", { name: fieldName("Name of the check, used as the reason."), condition: cel("True when the record is valid.", "bool", rec) }, { required: ["name", "condition"] }),
+      obj(
+        "CleanRule",
+        "One validity check.",
+        { name: fieldName("Name of the check, used as the reason."), condition: cel("True when the record is valid.", "bool", rec) },
+        { required: ["name", "condition"] },
+      ),
       { min: 1, max: 64, mapKeys: ["name"] },
     ),
-    onInvalid: oneOf(["dead-letter", "drop", "side-output"], "Where invalid records go: the dead-letter stream, nowhere (counted only), or the side output `<id>.invalid`.", "dead-letter"),
+    onInvalid: oneOf(
+      ["dead-letter", "drop", "side-output"],
+      "Where invalid records go: the dead-letter stream, nowhere (counted only), or the side output `<id>.invalid`.",
+      "dead-letter",
+    ),
   },
   { required: ["rules"] },
 );
@@ -83,7 +97,12 @@ export const route = obj(
   {
     routes: list(
       "The routes, in order.",
-      obj("Route", "One side output and its condition.", { name: fieldName("Name of the side output."), condition: cel("Send the record to this output when true.", "bool", rec) }, { required: ["name", "condition"] }),
+      obj(
+        "Route",
+        "One side output and its condition.",
+        { name: fieldName("Name of the side output."), condition: cel("Send the record to this output when true.", "bool", rec) },
+        { required: ["name", "condition"] },
+      ),
       { min: 1, max: 32, mapKeys: ["name"] },
     ),
     match: oneOf(["first", "all"], "Send a record to the first matching route only, or to every matching route.", "first"),
@@ -116,7 +135,12 @@ export const score = obj(
     intercept: num("The bias term.", { default: 0 }),
     features: list(
       "Model inputs.",
-      obj("ScoreFeature", "One weighted feature.", { name: fieldName("Feature name (for explanations)."), expression: cel("The feature value.", "double", rec), weight: num("The weight.") }, { required: ["name", "expression", "weight"] }),
+      obj(
+        "ScoreFeature",
+        "One weighted feature.",
+        { name: fieldName("Feature name (for explanations)."), expression: cel("The feature value.", "double", rec), weight: num("The weight.") },
+        { required: ["name", "expression", "weight"] },
+      ),
       { min: 1, max: 256, mapKeys: ["name"] },
     ),
     as: { ...fieldName("Field receiving the score."), default: "score" },

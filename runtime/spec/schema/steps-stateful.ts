@@ -3,7 +3,8 @@ import { cel, duration, int, list, map, obj, oneOf, str, type Schema } from "./b
 import { ref } from "./common.ts";
 import { atLeastOne, exactlyOne, requires } from "./rules.ts";
 
-const stateName = (description: string): Schema => str(description, { pattern: "^[A-Za-z_][A-Za-z0-9_]*$", maxLength: 64, hint: "a name: letters, digits and _" });
+const stateName = (description: string): Schema =>
+  str(description, { pattern: "^[A-Za-z_][A-Za-z0-9_]*$", maxLength: 64, hint: "a name: letters, digits and _" });
 const actionVars = ["record", "key", "state", "timer"] as const;
 
 const stateDecl = obj(
@@ -25,17 +26,37 @@ const action = obj(
   {
     when: cel("Run this action only when true.", "bool", actionVars),
     set: map("Value states to set: name → new value.", cel("The new value.", "dyn", actionVars), 64),
-    put: obj("StatePut", "Puts an entry into a map state.", { state: stateName("Map state name."), key: cel("Entry key.", "string", actionVars), value: cel("Entry value.", "dyn", actionVars) }, { required: ["state", "key", "value"] }),
-    remove: obj("StateRemove", "Removes an entry from a map state.", { state: stateName("Map state name."), key: cel("Entry key.", "string", actionVars) }, { required: ["state", "key"] }),
-    append: obj("StateAppend", "Appends to a list state.", { state: stateName("List state name."), value: cel("The element.", "dyn", actionVars) }, { required: ["state", "value"] }),
+    put: obj(
+      "StatePut",
+      "Puts an entry into a map state.",
+      { state: stateName("Map state name."), key: cel("Entry key.", "string", actionVars), value: cel("Entry value.", "dyn", actionVars) },
+      { required: ["state", "key", "value"] },
+    ),
+    remove: obj(
+      "StateRemove",
+      "Removes an entry from a map state.",
+      { state: stateName("Map state name."), key: cel("Entry key.", "string", actionVars) },
+      { required: ["state", "key"] },
+    ),
+    append: obj(
+      "StateAppend",
+      "Appends to a list state.",
+      { state: stateName("List state name."), value: cel("The element.", "dyn", actionVars) },
+      { required: ["state", "value"] },
+    ),
     clear: list("States to clear.", stateName("A state name."), { max: 64 }),
     emit: map("Emits a record: field → expression.", cel("The field's value.", "dyn", actionVars), 256),
     emitTo: stateName("Emit to the side output `<id>.<emitTo>` instead of the main output."),
-    schedule: obj("TimerSchedule", "Registers a timer of this key.", {
-      timer: stateName("Name of a declared timer."),
-      after: duration("Fire this long after the record's event time (or now, for processing-time timers)."),
-      at: cel("Fire at this time (ms since the epoch).", "int", actionVars),
-    }, { required: ["timer"], rules: [exactlyOne(["after", "at"])] }),
+    schedule: obj(
+      "TimerSchedule",
+      "Registers a timer of this key.",
+      {
+        timer: stateName("Name of a declared timer."),
+        after: duration("Fire this long after the record's event time (or now, for processing-time timers)."),
+        at: cel("Fire at this time (ms since the epoch).", "int", actionVars),
+      },
+      { required: ["timer"], rules: [exactlyOne(["after", "at"])] },
+    ),
     cancel: stateName("Deletes this key's pending timer of that name."),
   },
   { rules: [atLeastOne(["set", "put", "remove", "append", "clear", "emit", "schedule", "cancel"]), requires("emitTo", "emit", "emitTo needs emit")] },
@@ -77,7 +98,11 @@ export const broadcastRules = obj(
     conditionField: str("Name of the rule field holding a CEL condition over `record`, `key` and `rule`.", { maxLength: 128 }),
     match: oneOf(["first", "all"], "Emit for the first matching rule (in rule-id order) or for every matching rule.", "first"),
     unmatched: oneOf(["drop", "pass"], "Records matching no rule are dropped or passed on unchanged.", "drop"),
-    emit: map("Output record for a match: field → expression (default: the record with `rule` set to the rule id and `action` copied from the rule).", cel("The field's value.", "dyn", ["record", "key", "rule"]), 256),
+    emit: map(
+      "Output record for a match: field → expression (default: the record with `rule` set to the rule id and `action` copied from the rule).",
+      cel("The field's value.", "dyn", ["record", "key", "rule"]),
+      256,
+    ),
   },
   { required: ["rules"], rules: [exactlyOne(["condition", "conditionField"])] },
 );

@@ -35,7 +35,11 @@ export const aggregation: Schema = obj(
 export const aggregations: Schema = list("The aggregations; each becomes a field of the output record.", aggregation, { min: 1, max: 64, mapKeys: ["name"] });
 
 const select = (vars: readonly string[]): Schema =>
-  map("Shapes the output record: field name → expression. Without it the output is the default record described above.", cel("The field's value.", "dyn", vars), 256);
+  map(
+    "Shapes the output record: field name → expression. Without it the output is the default record described above.",
+    cel("The field's value.", "dyn", vars),
+    256,
+  );
 
 /** Keyed event-time windows. */
 export const window = obj(
@@ -49,9 +53,14 @@ export const window = obj(
     offset: duration("Shifts window boundaries (e.g. 8h for days starting at UTC+8 midnight); tumbling and sliding."),
     allowedLateness: duration("Keeps window state this long after the window end; late records re-fire the window.", "0s"),
     lateOutput: bool("Send records too late for every window to the side output `<id>.late` instead of dropping them (they are counted either way).", false),
-    trigger: obj("WindowTrigger", "When a window fires instead of at the watermark; required for global windows.", {
-      count: int("Fire every this many records per key and window.", { min: 1, max: 100_000_000 }),
-    }, { required: ["count"] }),
+    trigger: obj(
+      "WindowTrigger",
+      "When a window fires instead of at the watermark; required for global windows.",
+      {
+        count: int("Fire every this many records per key and window.", { min: 1, max: 100_000_000 }),
+      },
+      { required: ["count"] },
+    ),
     aggregations,
     select: select(["record", "key", "window"]),
   },

@@ -8,21 +8,35 @@ const kafka = obj(
   "KafkaConnection",
   "How workers reach Kafka (sources, sinks, changelogs and checkpoint transactions).",
   {
-    bootstrapServers: list("host:port of one or more brokers.", str("A broker address.", { pattern: "^[^\\s:]+:[0-9]{1,5}$", maxLength: 261, hint: "host:port, e.g. kafka:9092" }), { min: 1, max: 16 }),
+    bootstrapServers: list(
+      "host:port of one or more brokers.",
+      str("A broker address.", { pattern: "^[^\\s:]+:[0-9]{1,5}$", maxLength: 261, hint: "host:port, e.g. kafka:9092" }),
+      { min: 1, max: 16 },
+    ),
     clientId: str("Kafka client id prefix (default: <namespace>.<job>).", { maxLength: 253 }),
-    tls: obj("KafkaTls", "TLS to the brokers.", {
-      enabled: bool("Use TLS.", true),
-      caSecretRef: secretKeyRef,
-      certSecretRef: secretKeyRef,
-      keySecretRef: secretKeyRef,
-      insecureSkipVerify: bool("Do not verify the broker certificate (testing only).", false),
-    }, { rules: [requires("certSecretRef", "keySecretRef", "a client certificate needs its key (keySecretRef)")] }),
-    sasl: obj("KafkaSasl", "SASL authentication.", {
-      mechanism: oneOf(["plain", "scram-sha-256", "scram-sha-512"], "SASL mechanism."),
-      username: str("User name (or usernameSecretRef).", { maxLength: 253 }),
-      usernameSecretRef: secretKeyRef,
-      passwordSecretRef: secretKeyRef,
-    }, { required: ["mechanism", "passwordSecretRef"], rules: [exactlyOne(["username", "usernameSecretRef"])] }),
+    tls: obj(
+      "KafkaTls",
+      "TLS to the brokers.",
+      {
+        enabled: bool("Use TLS.", true),
+        caSecretRef: secretKeyRef,
+        certSecretRef: secretKeyRef,
+        keySecretRef: secretKeyRef,
+        insecureSkipVerify: bool("Do not verify the broker certificate (testing only).", false),
+      },
+      { rules: [requires("certSecretRef", "keySecretRef", "a client certificate needs its key (keySecretRef)")] },
+    ),
+    sasl: obj(
+      "KafkaSasl",
+      "SASL authentication.",
+      {
+        mechanism: oneOf(["plain", "scram-sha-256", "scram-sha-512"], "SASL mechanism."),
+        username: str("User name (or usernameSecretRef).", { maxLength: 253 }),
+        usernameSecretRef: secretKeyRef,
+        passwordSecretRef: secretKeyRef,
+      },
+      { required: ["mechanism", "passwordSecretRef"], rules: [exactlyOne(["username", "usernameSecretRef"])] },
+    ),
   },
   { required: ["bootstrapServers"] },
 );
@@ -33,7 +47,11 @@ const checkpoint = obj(
   {
     interval: duration("Time between checkpoints.", "5s"),
     timeout: duration("A checkpoint not committed within this is aborted and retried.", "1m"),
-    mode: oneOf(["exactly-once", "at-least-once"], "exactly-once commits outputs transactionally (read_committed readers see each once); at-least-once skips transactions.", "exactly-once"),
+    mode: oneOf(
+      ["exactly-once", "at-least-once"],
+      "exactly-once commits outputs transactionally (read_committed readers see each once); at-least-once skips transactions.",
+      "exactly-once",
+    ),
   },
   { rules: [durationAtLeast("interval", "100ms", "checkpoint interval must be at least 100ms")] },
 );
@@ -42,10 +60,20 @@ const savepoint = obj(
   "SavepointSettings",
   "Savepoints: portable snapshots used by upgrades, rescales and manual triggers.",
   {
-    storage: obj("SavepointStorage", "Where savepoints are written.", {
-      path: str("Folder for savepoints inside worker pods (or on disk in local mode).", { maxLength: 4096, minLength: 1, pattern: "^/" , hint: "an absolute path, e.g. /savepoints" }),
-      claimName: k8sName("A ReadWriteMany PersistentVolumeClaim mounted at `path` in every worker; without it, `path` must come from a podTemplate volume."),
-    }, { required: ["path"] }),
+    storage: obj(
+      "SavepointStorage",
+      "Where savepoints are written.",
+      {
+        path: str("Folder for savepoints inside worker pods (or on disk in local mode).", {
+          maxLength: 4096,
+          minLength: 1,
+          pattern: "^/",
+          hint: "an absolute path, e.g. /savepoints",
+        }),
+        claimName: k8sName("A ReadWriteMany PersistentVolumeClaim mounted at `path` in every worker; without it, `path` must come from a podTemplate volume."),
+      },
+      { required: ["path"] },
+    ),
     interval: duration("Take a periodic savepoint this often; none when absent."),
     historyMax: int("Savepoints kept (older ones are disposed).", { min: 1, max: 100, default: 5 }),
     timeout: duration("A savepoint not completed within this fails.", "10m"),
@@ -59,10 +87,15 @@ const restartPolicy = obj(
   {
     maxRestarts: int("Restarts allowed within `window`.", { min: 0, max: 1000, default: 5 }),
     window: duration("The sliding window restarts are counted in.", "10m"),
-    backoff: obj("Backoff", "Delay before restarting after a failure, doubling from initial to max.", {
-      initial: duration("First delay.", "10s"),
-      max: duration("Largest delay.", "5m"),
-    }, { rules: [durationAtMost("initial", "max", "backoff.initial must not exceed backoff.max")] }),
+    backoff: obj(
+      "Backoff",
+      "Delay before restarting after a failure, doubling from initial to max.",
+      {
+        initial: duration("First delay.", "10s"),
+        max: duration("Largest delay.", "5m"),
+      },
+      { rules: [durationAtMost("initial", "max", "backoff.initial must not exceed backoff.max")] },
+    ),
   },
 );
 
@@ -73,7 +106,9 @@ function parallelismHint(spec: Obj): string | undefined {
   if (!Array.isArray(srcs)) return undefined;
   const low = srcs.flatMap((s, i) => {
     const p = (s.kafka as Obj | undefined)?.partitions;
-    return typeof p === "number" && (s.mode ?? "stream") === "stream" && p < par ? [`.spec.pipeline.sources[${i}].kafka.partitions is ${p} (source ${String(s.id)})`] : [];
+    return typeof p === "number" && (s.mode ?? "stream") === "stream" && p < par
+      ? [`.spec.pipeline.sources[${i}].kafka.partitions is ${p} (source ${String(s.id)})`]
+      : [];
   });
   return low.length ? `.spec.parallelism is ${par} but ${low.join(", ")}; lower parallelism or add partitions` : undefined;
 }
@@ -85,15 +120,31 @@ export const streamJobSpec: Schema = obj(
   {
     image: str("Runnel image for the workers (default: the operator's configured image).", { maxLength: 1024 }),
     imagePullPolicy: oneOf(["Always", "IfNotPresent", "Never"], "Image pull policy."),
-    parallelism: int("Number of worker pods. Each owns the partitions p with p mod parallelism == its ordinal, so it is bounded by the input partition count. Changing it (or kubectl scale) rescales through a savepoint or the last state.", { min: 1, max: 1024, default: 1 }),
-    state: oneOf(["running", "suspended"], "running runs the job; suspended stops it (with a savepoint in savepoint mode) and keeps its state for later.", "running"),
-    upgradeMode: oneOf(["stateless", "savepoint", "last-state"], "How a spec change is rolled out: stateless starts fresh, savepoint does stop-with-savepoint and restores from it, last-state restarts from the latest checkpoint.", "last-state"),
+    parallelism: int(
+      "Number of worker pods. Each owns the partitions p with p mod parallelism == its ordinal, so it is bounded by the input partition count. Changing it (or kubectl scale) rescales through a savepoint or the last state.",
+      { min: 1, max: 1024, default: 1 },
+    ),
+    state: oneOf(
+      ["running", "suspended"],
+      "running runs the job; suspended stops it (with a savepoint in savepoint mode) and keeps its state for later.",
+      "running",
+    ),
+    upgradeMode: oneOf(
+      ["stateless", "savepoint", "last-state"],
+      "How a spec change is rolled out: stateless starts fresh, savepoint does stop-with-savepoint and restores from it, last-state restarts from the latest checkpoint.",
+      "last-state",
+    ),
     pipeline,
-    module: obj("ModuleJob", "A job built with the typed TypeScript API: a module inside the image that exports it.", {
-      path: str("Path of the module inside the image, e.g. /app/jobs/clicks.ts.", { maxLength: 4096, minLength: 1 }),
-      export: str("The export holding the job.", { maxLength: 253, default: "default" }),
-      config: preserved("Configuration passed to the module (any JSON)."),
-    }, { required: ["path"] }),
+    module: obj(
+      "ModuleJob",
+      "A job built with the typed TypeScript API: a module inside the image that exports it.",
+      {
+        path: str("Path of the module inside the image, e.g. /app/jobs/clicks.ts.", { maxLength: 4096, minLength: 1 }),
+        export: str("The export holding the job.", { maxLength: 253, default: "default" }),
+        config: preserved("Configuration passed to the module (any JSON)."),
+      },
+      { required: ["path"] },
+    ),
     kafka,
     checkpoint,
     savepoint,
@@ -107,10 +158,15 @@ export const streamJobSpec: Schema = obj(
     podTemplate,
     savepointTriggerNonce: int("Change to any new value to take a savepoint now (one-shot).", { int64: true }),
     restartNonce: int("Change to any new value to restart the workers now (from the last checkpoint).", { int64: true }),
-    restoreFrom: obj("RestoreFrom", "The savepoint a job without state starts from.", {
-      savepointName: k8sName("A StreamSavepoint in this namespace."),
-      path: str("A savepoint location in the savepoint storage.", { maxLength: 4096, minLength: 1 }),
-    }, { rules: [exactlyOne(["savepointName", "path"])] }),
+    restoreFrom: obj(
+      "RestoreFrom",
+      "The savepoint a job without state starts from.",
+      {
+        savepointName: k8sName("A StreamSavepoint in this namespace."),
+        path: str("A savepoint location in the savepoint storage.", { maxLength: 4096, minLength: 1 }),
+      },
+      { rules: [exactlyOne(["savepointName", "path"])] },
+    ),
     allowNonRestoredState: bool("Allow restoring a savepoint with state for operators the job no longer has (that state is dropped).", false),
   },
   {
@@ -124,10 +180,13 @@ export const streamJobSpec: Schema = obj(
         (spec) => {
           const par = typeof spec.parallelism === "number" ? spec.parallelism : 1;
           const srcs = ((spec.pipeline as Obj | undefined)?.sources ?? []) as Obj[];
-          return !Array.isArray(srcs) || srcs.every((s) => {
-            const k = s.kafka as Obj | undefined;
-            return typeof k?.partitions !== "number" || (s.mode ?? "stream") !== "stream" || k.partitions >= par;
-          });
+          return (
+            !Array.isArray(srcs) ||
+            srcs.every((s) => {
+              const k = s.kafka as Obj | undefined;
+              return typeof k?.partitions !== "number" || (s.mode ?? "stream") !== "stream" || k.partitions >= par;
+            })
+          );
         },
         { fieldPath: ".parallelism", hint: parallelismHint },
       ),
@@ -144,33 +203,36 @@ const savepointRef = obj("SavepointRecord", "A completed savepoint.", {
 });
 
 /** StreamJob status, written by the operator. */
-export const streamJobStatus: Schema = obj(
-  "StreamJobStatus",
-  "The observed state of a streaming job, written by the operator.",
-  {
-    observedGeneration: int("The .metadata.generation this status describes.", { min: 0, int64: true }),
-    conditions: conditions("Ready, Progressing, Degraded, Failed, … in the metav1.Condition shape."),
-    phase: oneOf(["Pending", "Deploying", "Running", "Upgrading", "Rescaling", "Savepointing", "Suspending", "Suspended", "RollingBack", "Failed", "Completed"], "Coarse lifecycle phase."),
-    parallelism: int("Worker count currently running (the scale subresource's status replicas).", { min: 0 }),
-    selector: str("Label selector of the worker pods (for the scale subresource and HPA).", { maxLength: 1024 }),
-    readyWorkers: str("Ready workers over desired, e.g. 2/3 (printer column).", { maxLength: 32 }),
-    workers: obj("WorkerCounts", "Worker pod counts.", {
-      desired: int("Desired workers.", { min: 0 }),
-      ready: int("Ready workers.", { min: 0 }),
-    }),
-    lastSavepoint: savepointRef,
-    savepoints: list("Recent savepoints, newest first (at most savepoint.historyMax).", savepointRef, { max: 100 }),
-    observedSavepointTriggerNonce: int("The savepointTriggerNonce last acted on.", { int64: true }),
-    observedRestartNonce: int("The restartNonce last acted on.", { int64: true }),
-    currentSpecHash: str("Hash of the job-affecting spec the workers run.", { maxLength: 128 }),
-    lastStableSpec: obj("StableSpec", "The last spec that ran stably: the rollback target.", {
-      hash: str("Hash of the job-affecting spec.", { maxLength: 128 }),
-      generation: int("Its metadata.generation.", { min: 0, int64: true }),
-      savepoint: str("Savepoint location to roll back to.", { maxLength: 4096 }),
-      since: timestamp("When it became stable."),
-      spec: preserved("The spec itself, to roll back to."),
-    }),
-    pendingAction: obj("PendingAction", "The action in progress, written before acting so a restarted operator resumes it (a write-ahead log).", {
+export const streamJobStatus: Schema = obj("StreamJobStatus", "The observed state of a streaming job, written by the operator.", {
+  observedGeneration: int("The .metadata.generation this status describes.", { min: 0, int64: true }),
+  conditions: conditions("Ready, Progressing, Degraded, Failed, … in the metav1.Condition shape."),
+  phase: oneOf(
+    ["Pending", "Deploying", "Running", "Upgrading", "Rescaling", "Savepointing", "Suspending", "Suspended", "RollingBack", "Failed", "Completed"],
+    "Coarse lifecycle phase.",
+  ),
+  parallelism: int("Worker count currently running (the scale subresource's status replicas).", { min: 0 }),
+  selector: str("Label selector of the worker pods (for the scale subresource and HPA).", { maxLength: 1024 }),
+  readyWorkers: str("Ready workers over desired, e.g. 2/3 (printer column).", { maxLength: 32 }),
+  workers: obj("WorkerCounts", "Worker pod counts.", {
+    desired: int("Desired workers.", { min: 0 }),
+    ready: int("Ready workers.", { min: 0 }),
+  }),
+  lastSavepoint: savepointRef,
+  savepoints: list("Recent savepoints, newest first (at most savepoint.historyMax).", savepointRef, { max: 100 }),
+  observedSavepointTriggerNonce: int("The savepointTriggerNonce last acted on.", { int64: true }),
+  observedRestartNonce: int("The restartNonce last acted on.", { int64: true }),
+  currentSpecHash: str("Hash of the job-affecting spec the workers run.", { maxLength: 128 }),
+  lastStableSpec: obj("StableSpec", "The last spec that ran stably: the rollback target.", {
+    hash: str("Hash of the job-affecting spec.", { maxLength: 128 }),
+    generation: int("Its metadata.generation.", { min: 0, int64: true }),
+    savepoint: str("Savepoint location to roll back to.", { maxLength: 4096 }),
+    since: timestamp("When it became stable."),
+    spec: preserved("The spec itself, to roll back to."),
+  }),
+  pendingAction: obj(
+    "PendingAction",
+    "The action in progress, written before acting so a restarted operator resumes it (a write-ahead log).",
+    {
       type: oneOf(["deploy", "upgrade", "rescale", "savepoint", "suspend", "resume", "restart", "rollback", "stop"], "The action."),
       step: str("The step reached, e.g. savepointing, scaledDown, rolling, scalingUp.", { maxLength: 64 }),
       startedAt: timestamp("When it started."),
@@ -178,17 +240,18 @@ export const streamJobStatus: Schema = obj(
       targetSpecHash: str("The spec hash it moves to.", { maxLength: 128 }),
       savepoint: str("The savepoint it took or restores from.", { maxLength: 4096 }),
       details: map("Action-specific details.", str("A value.", { maxLength: 4096 }), 32),
-    }, { required: ["type"] }),
-    restarts: obj("RestartCounts", "Worker restarts.", {
-      total: int("Restarts since the job started.", { min: 0 }),
-      inWindow: int("Restarts within restartPolicy.window.", { min: 0 }),
-      lastRestartTime: timestamp("The most recent restart."),
-    }),
-    lastError: obj("LastError", "The most recent error.", {
-      time: timestamp("When it happened."),
-      reason: str("A CamelCase reason.", { maxLength: 128 }),
-      message: str("What happened.", { maxLength: 32768 }),
-      worker: int("The worker ordinal, if any.", { min: 0 }),
-    }),
-  },
-);
+    },
+    { required: ["type"] },
+  ),
+  restarts: obj("RestartCounts", "Worker restarts.", {
+    total: int("Restarts since the job started.", { min: 0 }),
+    inWindow: int("Restarts within restartPolicy.window.", { min: 0 }),
+    lastRestartTime: timestamp("The most recent restart."),
+  }),
+  lastError: obj("LastError", "The most recent error.", {
+    time: timestamp("When it happened."),
+    reason: str("A CamelCase reason.", { maxLength: 128 }),
+    message: str("What happened.", { maxLength: 32768 }),
+    worker: int("The worker ordinal, if any.", { min: 0 }),
+  }),
+});

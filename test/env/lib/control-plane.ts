@@ -182,10 +182,8 @@ const insecureLoopback = new Agent({ rejectUnauthorized: false });
 /** GET over HTTPS on loopback (self-signed serving certs), resolving to the body. */
 export function httpsGet(url: string, token?: string): Promise<string> {
   return new Promise((resolveBody, reject) => {
-    const req = request(
-      url,
-      { agent: insecureLoopback, headers: token ? { authorization: `Bearer ${token}` } : {}, timeout: 5_000 },
-      (res) => collect(res, resolveBody),
+    const req = request(url, { agent: insecureLoopback, headers: token ? { authorization: `Bearer ${token}` } : {}, timeout: 5_000 }, (res) =>
+      collect(res, resolveBody),
     );
     req.on("error", reject).on("timeout", () => req.destroy(new Error("timeout")));
     req.end();

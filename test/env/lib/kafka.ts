@@ -49,10 +49,22 @@ export async function startKafka({ runDir, libsDir }: { runDir: string; libsDir:
   writeFileSync(props, brokerProperties(logDir));
   const classpath = `${libsDir}/*`;
   const log4j = join(data, "log4j2.properties");
-  writeFileSync(log4j, ["rootLogger.level=INFO", "rootLogger.appenderRef.stdout.ref=STDOUT", "appender.console.type=Console",
-    "appender.console.name=STDOUT", "appender.console.layout.type=PatternLayout",
-    "appender.console.layout.pattern=[%d] %p %m (%c)%n", "logger.kafka.name=kafka", "logger.kafka.level=INFO",
-    "logger.state.name=state.change.logger", "logger.state.level=WARN", ""].join("\n"));
+  writeFileSync(
+    log4j,
+    [
+      "rootLogger.level=INFO",
+      "rootLogger.appenderRef.stdout.ref=STDOUT",
+      "appender.console.type=Console",
+      "appender.console.name=STDOUT",
+      "appender.console.layout.type=PatternLayout",
+      "appender.console.layout.pattern=[%d] %p %m (%c)%n",
+      "logger.kafka.name=kafka",
+      "logger.kafka.level=INFO",
+      "logger.state.name=state.change.logger",
+      "logger.state.level=WARN",
+      "",
+    ].join("\n"),
+  );
   const jvm = ["-Xms256m", "-Xmx768m", `-Dlog4j2.configurationFile=${log4j}`, "-cp", classpath];
   execFileSync("java", [...jvm, "kafka.tools.StorageTool", "format", "-t", CLUSTER_ID, "-c", props, "--ignore-formatted"], {
     stdio: ["ignore", "pipe", "pipe"],

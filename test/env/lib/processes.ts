@@ -65,11 +65,7 @@ export function pidFiles(runDir: string): { name: string; pid: number; file: str
 }
 
 /** Polls `check` until it returns true, failing with the component's log tail after `timeoutMs`. */
-export async function waitUntil(
-  what: string,
-  check: () => Promise<boolean>,
-  opts: { timeoutMs: number; pid?: number; logFile?: string },
-): Promise<void> {
+export async function waitUntil(what: string, check: () => Promise<boolean>, opts: { timeoutMs: number; pid?: number; logFile?: string }): Promise<void> {
   const deadline = Date.now() + opts.timeoutMs;
   let lastError = "";
   while (Date.now() < deadline) {

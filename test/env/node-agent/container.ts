@@ -161,7 +161,12 @@ export class ContainerRunner {
     try {
       launch = await this.prepare(pod);
     } catch (err) {
-      const reason = err instanceof ImageError ? "ErrImagePull" : err instanceof ConfigError || err instanceof VolumeError ? "CreateContainerConfigError" : "CreateContainerError";
+      const reason =
+        err instanceof ImageError
+          ? "ErrImagePull"
+          : err instanceof ConfigError || err instanceof VolumeError
+            ? "CreateContainerConfigError"
+            : "CreateContainerError";
       this.setWaiting(reason, errorText(err));
       return undefined;
     }
@@ -190,7 +195,11 @@ export class ContainerRunner {
     this.ctx.mountPoints.release(held);
     const reason = exit.exitCode === 0 ? "Completed" : "Error";
     const terminated = {
-      exitCode: exit.exitCode, reason, startedAt, finishedAt: nowRfc3339(), containerID: `runnel://${proc.pid}`,
+      exitCode: exit.exitCode,
+      reason,
+      startedAt,
+      finishedAt: nowRfc3339(),
+      containerID: `runnel://${proc.pid}`,
       ...(exit.signal ? { signal: exit.exitCode - 128 } : {}),
       ...this.terminationMessage(launch.spawn.logFile, exit.exitCode),
     };
@@ -264,21 +273,30 @@ export class ContainerRunner {
     const startup = this.spec.startupProbe;
     const startMain = (): void => {
       if (readiness) {
-        this.probes.push(new ProbeLoop(readiness, target, (ok, message) => {
-          if (!ok && proc.running) this.ctx.events.record(pod, "Warning", "Unhealthy", `Readiness probe failed: ${message}`, this.name);
-          this.ready = ok && proc.running;
-          this.ctx.onChange();
-        }));
+        this.probes.push(
+          new ProbeLoop(readiness, target, (ok, message) => {
+            if (!ok && proc.running) this.ctx.events.record(pod, "Warning", "Unhealthy", `Readiness probe failed: ${message}`, this.name);
+            this.ready = ok && proc.running;
+            this.ctx.onChange();
+          }),
+        );
       }
       if (liveness) {
-        this.probes.push(new ProbeLoop(liveness, target, (ok, message) => {
-          if (ok || !proc.running) return;
-          log("liveness-failed", { pod: podKey(pod), container: this.name, message });
-          this.ctx.events.record(pod, "Warning", "Unhealthy", `Liveness probe failed: ${message}`, this.name);
-          this.ctx.events.record(pod, "Normal", "Killing", `Container ${this.name} failed liveness probe, will be restarted`, this.name);
-          this.stopProbes();
-          void proc.stop(grace(liveness));
-        }, true));
+        this.probes.push(
+          new ProbeLoop(
+            liveness,
+            target,
+            (ok, message) => {
+              if (ok || !proc.running) return;
+              log("liveness-failed", { pod: podKey(pod), container: this.name, message });
+              this.ctx.events.record(pod, "Warning", "Unhealthy", `Liveness probe failed: ${message}`, this.name);
+              this.ctx.events.record(pod, "Normal", "Killing", `Container ${this.name} failed liveness probe, will be restarted`, this.name);
+              this.stopProbes();
+              void proc.stop(grace(liveness));
+            },
+            true,
+          ),
+        );
       }
       for (const p of this.probes) p.start();
     };
@@ -311,9 +329,16 @@ export class ContainerRunner {
         await sleep(Math.min(hook.sleep.seconds * 1000, graceMs));
       } else if (this.proc && (hook.exec || hook.httpGet || hook.tcpSocket)) {
         const timeoutSeconds = Math.max(1, Math.floor(graceMs / 1000));
-        await runProbe({ ...hook, timeoutSeconds }, {
-          proc: this.proc, container: this.spec, podIP: this.ctx.podIP, env: this.env, workingDir: this.workingDir,
-        });
+        await runProbe(
+          { ...hook, timeoutSeconds },
+          {
+            proc: this.proc,
+            container: this.spec,
+            podIP: this.ctx.podIP,
+            env: this.env,
+            workingDir: this.workingDir,
+          },
+        );
       }
     } catch (err) {
       log("prestop-failed", { container: this.name, error: errorText(err) });

@@ -120,24 +120,37 @@ export function fieldPathValue(pod: V1Pod, fieldPath: string, podIP: string, hos
     return map?.[mapKey[2]!] ?? "";
   }
   switch (fieldPath) {
-    case "metadata.name": return md.name ?? "";
-    case "metadata.namespace": return md.namespace ?? "";
-    case "metadata.uid": return md.uid ?? "";
-    case "metadata.labels": return formatMap(md.labels);
-    case "metadata.annotations": return formatMap(md.annotations);
-    case "spec.nodeName": return pod.spec?.nodeName ?? "";
-    case "spec.serviceAccountName": return pod.spec?.serviceAccountName ?? "default";
+    case "metadata.name":
+      return md.name ?? "";
+    case "metadata.namespace":
+      return md.namespace ?? "";
+    case "metadata.uid":
+      return md.uid ?? "";
+    case "metadata.labels":
+      return formatMap(md.labels);
+    case "metadata.annotations":
+      return formatMap(md.annotations);
+    case "spec.nodeName":
+      return pod.spec?.nodeName ?? "";
+    case "spec.serviceAccountName":
+      return pod.spec?.serviceAccountName ?? "default";
     case "status.podIP":
-    case "status.podIPs": return podIP;
+    case "status.podIPs":
+      return podIP;
     case "status.hostIP":
-    case "status.hostIPs": return hostIP;
-    default: throw new ConfigError(`unsupported fieldRef ${fieldPath}`);
+    case "status.hostIPs":
+      return hostIP;
+    default:
+      throw new ConfigError(`unsupported fieldRef ${fieldPath}`);
   }
 }
 
 /** Formats labels/annotations like the downward API volume: `key="value"` lines, sorted. */
 export function formatMap(map: Record<string, string> | undefined): string {
-  return Object.keys(map ?? {}).sort().map((k) => `${k}=${JSON.stringify(map![k])}`).join("\n");
+  return Object.keys(map ?? {})
+    .sort()
+    .map((k) => `${k}=${JSON.stringify(map![k])}`)
+    .join("\n");
 }
 
 /** Returns a resourceFieldRef value (limits/requests of cpu or memory, node allocatable without a limit). */
@@ -155,7 +168,16 @@ export function parseQuantity(q: string): number {
   const m = /^([0-9.]+)([a-zA-Z]*)$/.exec(q.trim());
   if (!m) return 0;
   const scale: Record<string, number> = {
-    "": 1, m: 1e-3, k: 1e3, M: 1e6, G: 1e9, T: 1e12, Ki: 1024, Mi: 1024 ** 2, Gi: 1024 ** 3, Ti: 1024 ** 4,
+    "": 1,
+    m: 1e-3,
+    k: 1e3,
+    M: 1e6,
+    G: 1e9,
+    T: 1e12,
+    Ki: 1024,
+    Mi: 1024 ** 2,
+    Gi: 1024 ** 3,
+    Ti: 1024 ** 4,
   };
   return Number(m[1]) * (scale[m[2]!] ?? 1);
 }

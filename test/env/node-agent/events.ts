@@ -27,10 +27,16 @@ export class EventRecorder {
         body: {
           metadata: { name, namespace },
           involvedObject: {
-            apiVersion: "v1", kind: "Pod", name: md.name, namespace, uid: md.uid,
+            apiVersion: "v1",
+            kind: "Pod",
+            name: md.name,
+            namespace,
+            uid: md.uid,
             fieldPath: container ? `spec.containers{${container}}` : undefined,
           },
-          type, reason, message,
+          type,
+          reason,
+          message,
           source: { component: "kubelet", host: this.nodeName },
           reportingComponent: "kubelet",
           reportingInstance: this.nodeName,

@@ -1,13 +1,5 @@
 // Kubernetes API clients for the agent and small helpers around client-node 2.x.
-import {
-  CoordinationV1Api,
-  CoreV1Api,
-  KubeConfig,
-  PatchStrategy,
-  StorageV1Api,
-  VersionApi,
-  setHeaderOptions,
-} from "@kubernetes/client-node";
+import { CoordinationV1Api, CoreV1Api, KubeConfig, PatchStrategy, StorageV1Api, VersionApi, setHeaderOptions } from "@kubernetes/client-node";
 
 export interface Clients {
   kc: KubeConfig;
@@ -45,7 +37,7 @@ export async function serverVersion(clients: Clients): Promise<string> {
 
 /** Returns the HTTP status code of a client-node API error, if it is one. */
 export function statusCode(err: unknown): number | undefined {
-  if (err && typeof err === "object" && "code" in err && typeof (err).code === "number") {
+  if (err && typeof err === "object" && "code" in err && typeof err.code === "number") {
     return (err as { code: number }).code;
   }
   return undefined;

@@ -14,10 +14,27 @@ export async function startKubeletServer(stateDir: string, port: number, pods: P
   const cert = path.join(dir, "kubelet.crt");
   const key = path.join(dir, "kubelet.key");
   if (!existsSync(cert) || !existsSync(key)) {
-    execFileSync("openssl", [
-      "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "3650", "-subj", "/CN=runnel-node-agent",
-      "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", key, "-out", cert,
-    ], { stdio: "ignore" });
+    execFileSync(
+      "openssl",
+      [
+        "req",
+        "-x509",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-days",
+        "3650",
+        "-subj",
+        "/CN=runnel-node-agent",
+        "-addext",
+        "subjectAltName=IP:127.0.0.1",
+        "-keyout",
+        key,
+        "-out",
+        cert,
+      ],
+      { stdio: "ignore" },
+    );
   }
   const server = https.createServer({ cert: readFileSync(cert), key: readFileSync(key) }, (req, res) => {
     const url = new URL(req.url ?? "/", "https://localhost");
@@ -64,7 +81,7 @@ function streamLog(
     const text = readFileSync(file);
     let pos = text.length;
     if (pos > 0 && text[pos - 1] === 0x0a) pos--;
-    for (let n = 0; n < opts.tailLines && pos > 0; ) {
+    for (let n = 0; n < opts.tailLines && pos > 0;) {
       pos--;
       if (text[pos] === 0x0a) n++;
     }

@@ -85,10 +85,13 @@ export class ListWatch<T extends KubernetesObject> {
         resolve(value);
       };
       // Watchdog: a watch that outlives its server-side timeout has stalled.
-      const deadline = setTimeout(() => {
-        log("watch-stalled", { watch: this.opts.name });
-        finish(undefined);
-      }, (serverTimeout + 15) * 1000);
+      const deadline = setTimeout(
+        () => {
+          log("watch-stalled", { watch: this.opts.name });
+          finish(undefined);
+        },
+        (serverTimeout + 15) * 1000,
+      );
       const query = { ...this.opts.query, resourceVersion: rv, allowWatchBookmarks: true, timeoutSeconds: serverTimeout };
       new Watch(this.opts.kc)
         .watch(

@@ -17,7 +17,7 @@ export function errorText(err: unknown): string {
     const e = err as { code?: unknown; body?: unknown; message?: unknown };
     if (typeof e.code === "number" && e.body !== undefined) {
       const body = typeof e.body === "string" ? safeJson(e.body) : e.body;
-      const msg = body && typeof body === "object" && "message" in body ? String((body).message) : "";
+      const msg = body && typeof body === "object" && "message" in body ? String(body.message) : "";
       return `HTTP ${e.code}${msg ? `: ${msg}` : ""}`;
     }
     if (typeof e.message === "string") return e.message;

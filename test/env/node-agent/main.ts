@@ -69,7 +69,12 @@ async function main(): Promise<void> {
   log("agent-starting", { node: opts.nodeName, apiserver: clients.server.origin, version, stateDir: opts.stateDir });
 
   const node = new NodeRegistration(clients, {
-    nodeName: opts.nodeName, cpu: opts.cpu, memory: opts.memory, pods: opts.maxPods, kubeletPort: opts.kubeletPort, version,
+    nodeName: opts.nodeName,
+    cpu: opts.cpu,
+    memory: opts.memory,
+    pods: opts.maxPods,
+    kubeletPort: opts.kubeletPort,
+    version,
   });
   await node.start();
   const provisioner = opts.provisioner ? new LocalPathProvisioner(clients, opts.nodeName, opts.stateDir) : undefined;

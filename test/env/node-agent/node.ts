@@ -98,7 +98,11 @@ export class NodeRegistration {
   private async patchStatus(ready: boolean): Promise<void> {
     const now = nowRfc3339();
     const cond = (type: string, status: string, reason: string, message: string) => ({
-      type, status, reason, message, lastHeartbeatTime: now,
+      type,
+      status,
+      reason,
+      message,
+      lastHeartbeatTime: now,
     });
     const capacity = { cpu: this.opts.cpu, memory: this.opts.memory, pods: this.opts.pods, "ephemeral-storage": "100Gi" };
     const status = {
@@ -151,9 +155,7 @@ export class NodeRegistration {
       lease = await this.clients.coord.readNamespacedLease({ name, namespace });
     } catch (err) {
       if (statusCode(err) !== 404) throw err;
-      const ownerReferences = this.nodeUid
-        ? [{ apiVersion: "v1", kind: "Node", name, uid: this.nodeUid }]
-        : undefined;
+      const ownerReferences = this.nodeUid ? [{ apiVersion: "v1", kind: "Node", name, uid: this.nodeUid }] : undefined;
       await this.clients.coord.createNamespacedLease({
         namespace,
         body: { apiVersion: "coordination.k8s.io/v1", kind: "Lease", metadata: { name, namespace, ownerReferences }, spec },

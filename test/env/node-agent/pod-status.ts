@@ -26,7 +26,10 @@ export function podPhase(input: PodStatusInput): string {
   const policy = input.pod.spec?.restartPolicy ?? "Always";
   if (input.initFailed) return "Failed";
   if (!input.initialized) return input.terminal ? "Failed" : "Pending";
-  let running = 0, waiting = 0, stopped = 0, failed = 0;
+  let running = 0,
+    waiting = 0,
+    stopped = 0,
+    failed = 0;
   for (const r of input.runners) {
     const s = r.status() as { state: Record<string, { exitCode?: number }>; lastState: Record<string, { exitCode?: number }> };
     if (s.state.running) running++;
@@ -67,10 +70,18 @@ export function buildStatus(input: PodStatusInput): Record<string, unknown> {
   const conditions = [
     condition("PodReadyToStartContainers", input.sandboxReady && !completed),
     condition("Initialized", input.initialized, "ContainersNotInitialized", `containers with incomplete status: [${incompleteInit.join(" ")}]`),
-    condition("Ready", containersReady && gatesOk, completed ? "PodCompleted" : "ContainersNotReady",
-      completed ? "" : `containers with unready status: [${unready.join(" ")}]`),
-    condition("ContainersReady", containersReady, completed ? "PodCompleted" : "ContainersNotReady",
-      completed ? "" : `containers with unready status: [${unready.join(" ")}]`),
+    condition(
+      "Ready",
+      containersReady && gatesOk,
+      completed ? "PodCompleted" : "ContainersNotReady",
+      completed ? "" : `containers with unready status: [${unready.join(" ")}]`,
+    ),
+    condition(
+      "ContainersReady",
+      containersReady,
+      completed ? "PodCompleted" : "ContainersNotReady",
+      completed ? "" : `containers with unready status: [${unready.join(" ")}]`,
+    ),
   ];
   const scheduled = old.find((c) => c.type === "PodScheduled");
   if (scheduled) conditions.push({ ...condition("PodScheduled", true), lastTransitionTime: toRfc3339(scheduled.lastTransitionTime) });
@@ -99,8 +110,14 @@ function isDone(r: ContainerRunner): boolean {
 function waitingStatus(pod: V1Pod, name: string, init: boolean): Record<string, unknown> {
   const spec = (init ? pod.spec?.initContainers : pod.spec?.containers)?.find((c) => c.name === name);
   return {
-    name, image: spec?.image ?? "", imageID: "", ready: false, started: false, restartCount: 0,
-    state: { waiting: { reason: init ? "PodInitializing" : "ContainerCreating" } }, lastState: {},
+    name,
+    image: spec?.image ?? "",
+    imageID: "",
+    ready: false,
+    started: false,
+    restartCount: 0,
+    state: { waiting: { reason: init ? "PodInitializing" : "ContainerCreating" } },
+    lastState: {},
   };
 }
 

@@ -115,8 +115,13 @@ export class PodWorker {
     // hostNetwork pods share the node's address; every other pod gets a loopback IP of its own.
     this.podIP = this.pod.spec?.hostNetwork ? HOST_IP : this.agent.ipPool.allocate(this.pod.status?.podIP);
     const volumes = new PodVolumes({
-      clients: this.agent.clients, pod: this.pod, podDir: this.podDir, podIP: this.podIP, hostIP: HOST_IP,
-      nodeCpu: this.agent.nodeCpu, nodeMemory: this.agent.nodeMemory,
+      clients: this.agent.clients,
+      pod: this.pod,
+      podDir: this.podDir,
+      podIP: this.podIP,
+      hostIP: HOST_IP,
+      nodeCpu: this.agent.nodeCpu,
+      nodeMemory: this.agent.nodeMemory,
     });
     this.volumes = volumes;
     log("pod-admitted", { pod: podKey(this.pod), uid: this.pod.metadata?.uid, podIP: this.podIP });
@@ -285,7 +290,9 @@ export class PodWorker {
     if (this.vanishedFlag) return;
     try {
       await this.agent.clients.core.deleteNamespacedPod({
-        name: md.name ?? "", namespace: md.namespace ?? "default", gracePeriodSeconds: 0,
+        name: md.name ?? "",
+        namespace: md.namespace ?? "default",
+        gracePeriodSeconds: 0,
         body: { gracePeriodSeconds: 0, preconditions: { uid: md.uid } },
       });
       log("pod-deleted", { pod: podKey(this.pod), uid: md.uid });

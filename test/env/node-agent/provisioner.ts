@@ -36,10 +36,18 @@ export class LocalPathProvisioner {
   async start(): Promise<void> {
     await this.ensureStorageClass();
     const { kc, core, storage } = this.clients;
-    const track = <T extends { metadata?: { name?: string; namespace?: string } }>(name: string, p: string, map: Map<string, T>, list: () => Promise<{ items: T[] }>) => {
+    const track = <T extends { metadata?: { name?: string; namespace?: string } }>(
+      name: string,
+      p: string,
+      map: Map<string, T>,
+      list: () => Promise<{ items: T[] }>,
+    ) => {
       const key = (o: T) => `${o.metadata?.namespace ?? ""}/${o.metadata?.name ?? ""}`;
       const w = new ListWatch<T & { metadata?: object }>({
-        name, kc, path: p, list: list,
+        name,
+        kc,
+        path: p,
+        list: list,
         onSnapshot: (items) => {
           map.clear();
           for (const o of items) map.set(key(o), o);

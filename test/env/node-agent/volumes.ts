@@ -101,7 +101,11 @@ export class PodVolumes {
         } else throw new VolumeError(`volume ${vol.name}: unsupported projected source ${Object.keys(src).join(",")}`);
       }
     } else {
-      throw new VolumeError(`volume ${vol.name}: unsupported volume type ${Object.keys(vol).filter((k) => k !== "name").join(",")}`);
+      throw new VolumeError(
+        `volume ${vol.name}: unsupported volume type ${Object.keys(vol)
+          .filter((k) => k !== "name")
+          .join(",")}`,
+      );
     }
     const dir = this.localDir(kind, vol.name);
     writeFileSet(dir, files);
@@ -128,8 +132,13 @@ export class PodVolumes {
   }
 
   private async addConfigMap(
-    files: FileSet, reader: ObjectReader, ns: string, name: string,
-    items: V1KeyToPath[] | undefined, optional: boolean | undefined, mode: number | undefined,
+    files: FileSet,
+    reader: ObjectReader,
+    ns: string,
+    name: string,
+    items: V1KeyToPath[] | undefined,
+    optional: boolean | undefined,
+    mode: number | undefined,
   ): Promise<void> {
     const cm = await reader.configMap(ns, name);
     if (!cm) {
@@ -143,8 +152,13 @@ export class PodVolumes {
   }
 
   private async addSecret(
-    files: FileSet, reader: ObjectReader, ns: string, name: string,
-    items: V1KeyToPath[] | undefined, optional: boolean | undefined, mode: number | undefined,
+    files: FileSet,
+    reader: ObjectReader,
+    ns: string,
+    name: string,
+    items: V1KeyToPath[] | undefined,
+    optional: boolean | undefined,
+    mode: number | undefined,
   ): Promise<void> {
     const secret = await reader.secret(ns, name);
     if (!secret) {
@@ -158,7 +172,12 @@ export class PodVolumes {
 
   private addDownward(
     files: FileSet,
-    items: Array<{ path: string; fieldRef?: { fieldPath: string }; resourceFieldRef?: { containerName?: string; resource: string; divisor?: string }; mode?: number }>,
+    items: Array<{
+      path: string;
+      fieldRef?: { fieldPath: string };
+      resourceFieldRef?: { containerName?: string; resource: string; divisor?: string };
+      mode?: number;
+    }>,
     mode: number | undefined,
   ): void {
     const { pod, podIP, hostIP } = this.ctx;
@@ -166,9 +185,12 @@ export class PodVolumes {
       let value = "";
       if (item.fieldRef) {
         const fp = item.fieldRef.fieldPath;
-        value = fp === "metadata.labels" ? formatMap(pod.metadata?.labels)
-          : fp === "metadata.annotations" ? formatMap(pod.metadata?.annotations)
-          : fieldPathValue(pod, fp, podIP, hostIP);
+        value =
+          fp === "metadata.labels"
+            ? formatMap(pod.metadata?.labels)
+            : fp === "metadata.annotations"
+              ? formatMap(pod.metadata?.annotations)
+              : fieldPathValue(pod, fp, podIP, hostIP);
       } else if (item.resourceFieldRef) {
         const ref = item.resourceFieldRef;
         const container = pod.spec?.containers.find((c) => c.name === ref.containerName) ?? pod.spec?.containers[0];
@@ -204,8 +226,12 @@ export class PodVolumes {
 }
 
 function addKeys(
-  files: FileSet, data: Map<string, Buffer>, items: V1KeyToPath[] | undefined,
-  optional: boolean | undefined, mode: number | undefined, what: string,
+  files: FileSet,
+  data: Map<string, Buffer>,
+  items: V1KeyToPath[] | undefined,
+  optional: boolean | undefined,
+  mode: number | undefined,
+  what: string,
 ): void {
   if (!items || items.length === 0) {
     for (const [k, v] of data) files.set(k, { content: v, mode: mode ?? 0o644 });

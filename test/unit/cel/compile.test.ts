@@ -123,7 +123,12 @@ describe("evaluation", () => {
 
   it("builds the risk system's normalised order record with a map literal", () => {
     const expr = "{'entity': record.userId, 'kind': 'order', 'amount': record.amount, 'ts': record.createdAt}";
-    expect(run(expr, defaultScope("map", ["record", "key"]), { record: { userId: "u1", amount: 3.5, createdAt: 1700000000000 }, key: null })).toEqual({ entity: "u1", kind: "order", amount: 3.5, ts: 1700000000000 });
+    expect(run(expr, defaultScope("map", ["record", "key"]), { record: { userId: "u1", amount: 3.5, createdAt: 1700000000000 }, key: null })).toEqual({
+      entity: "u1",
+      kind: "order",
+      amount: 3.5,
+      ts: 1700000000000,
+    });
   });
 
   it("evaluates the analytics system's engagement select over a session window", () => {

@@ -9,7 +9,7 @@ import { is, seq, sortedMatches, type Ev } from "./helpers.ts";
 
 const ab = (link: "next" | "followedBy" | "followedByAny") => Pattern.begin<Ev>("a").where(is("a"))[link]("b").where(is("b"));
 
-describe("contiguity between stages (doc: pattern \"a b\" over \"a c b1 b2\")", () => {
+describe('contiguity between stages (doc: pattern "a b" over "a c b1 b2")', () => {
   const input = seq("a c b1 b2");
   it("strict (next): no match, c discards a", async () => {
     expect(await sortedMatches(ab("next"), input)).toEqual([]);
@@ -62,10 +62,30 @@ describe("contiguity within looping patterns", () => {
     // The documentation's fifteen need followedByAny into "middle": allowCombinations() only
     // relaxes the contiguity *inside* the loop. With the documented followedBy, the loop must
     // start at A1 (relaxed: only events the stage does not take are skipped): eight matches.
-    const any = Pattern.begin<Ev>("start").where(is("c")).followedByAny("middle").where(is("a")).oneOrMore().allowCombinations().followedBy("end1").where(is("b"));
+    const any = Pattern.begin<Ev>("start")
+      .where(is("c"))
+      .followedByAny("middle")
+      .where(is("a"))
+      .oneOrMore()
+      .allowCombinations()
+      .followedBy("end1")
+      .where(is("b"));
     const expected = [
-      "c a1 b", "c a1 a2 b", "c a1 a3 b", "c a1 a4 b", "c a1 a2 a3 b", "c a1 a2 a4 b", "c a1 a3 a4 b", "c a1 a2 a3 a4 b",
-      "c a2 b", "c a2 a3 b", "c a2 a4 b", "c a2 a3 a4 b", "c a3 b", "c a3 a4 b", "c a4 b",
+      "c a1 b",
+      "c a1 a2 b",
+      "c a1 a3 b",
+      "c a1 a4 b",
+      "c a1 a2 a3 b",
+      "c a1 a2 a4 b",
+      "c a1 a3 a4 b",
+      "c a1 a2 a3 a4 b",
+      "c a2 b",
+      "c a2 a3 b",
+      "c a2 a4 b",
+      "c a2 a3 a4 b",
+      "c a3 b",
+      "c a3 a4 b",
+      "c a4 b",
     ];
     expect(await sortedMatches(any, doc)).toEqual(expected.sort());
     expect(await sortedMatches(cab("allowCombinations"), doc)).toEqual(expected.slice(0, 8).sort());
@@ -175,7 +195,12 @@ describe("times(from, to)", () => {
     // followedBy into the stage forces a1 (it is taken, so it cannot be skipped); a2 may be skipped inside.
     expect(await sortedMatches(cab("followedBy", "allowCombinations"), seq("c a1 a2 a3 b"))).toEqual(["c a1 a2 a3 b", "c a1 a2 b", "c a1 a3 b"]);
     // followedByAny into the stage frees a1 as well: every subset of size 2 or 3.
-    expect(await sortedMatches(cab("followedByAny", "allowCombinations"), seq("c a1 a2 a3 b"))).toEqual(["c a1 a2 a3 b", "c a1 a2 b", "c a1 a3 b", "c a2 a3 b"]);
+    expect(await sortedMatches(cab("followedByAny", "allowCombinations"), seq("c a1 a2 a3 b"))).toEqual([
+      "c a1 a2 a3 b",
+      "c a1 a2 b",
+      "c a1 a3 b",
+      "c a2 a3 b",
+    ]);
   });
   it("consecutive: only adjacent a's count", async () => {
     // x breaks a1 off; a2 a3 are the only adjacent pair.
@@ -237,7 +262,15 @@ describe("NOT stages", () => {
     expect(await sortedMatches(p, seq("a1 c1 b1 c2"))).toEqual(["a1 c1"]);
   });
   it("notFollowedBy before an optional stage guards the whole gap up to the next taken event", async () => {
-    const p = Pattern.begin<Ev>("a").where(is("a")).notFollowedBy("not").where(is("b")).followedBy("c").where(is("c")).optional().followedBy("d").where(is("d"));
+    const p = Pattern.begin<Ev>("a")
+      .where(is("a"))
+      .notFollowedBy("not")
+      .where(is("b"))
+      .followedBy("c")
+      .where(is("c"))
+      .optional()
+      .followedBy("d")
+      .where(is("d"));
     // c skipped: b1 lies between a1 and d1.
     expect(await sortedMatches(p, seq("a1 b1 d1"))).toEqual([]);
     // b1 comes after c1, outside the gap after a1.

@@ -13,7 +13,10 @@ export interface Ev {
 
 /** Events named as given, one key, timestamps 1, 2, 3, … (arrival order = time order). */
 export function seq(names: string, k = "k"): Ev[] {
-  return names.split(/\s+/).filter((n) => n.length > 0).map((name, i) => ({ name, k, t: i + 1 }));
+  return names
+    .split(/\s+/)
+    .filter((n) => n.length > 0)
+    .map((name, i) => ({ name, k, t: i + 1 }));
 }
 
 /** A condition on the event name's first letter ("b1" is a "b"). */
@@ -23,7 +26,10 @@ export function is(letter: string): (e: Ev) => boolean {
 
 /** A match as "a b1 c" (events in stage order, as Flink's Map<String, List> lists them). */
 export function render(m: Map<string, Ev[]>): string {
-  return [...m.values()].flat().map((e) => e.name).join(" ");
+  return [...m.values()]
+    .flat()
+    .map((e) => e.name)
+    .join(" ");
 }
 
 /** Runs `pattern` over `input` (one partition, watermarks from Ev.t) to the end; returns the matches. */

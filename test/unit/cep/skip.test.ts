@@ -4,7 +4,11 @@ import { AfterMatchSkipStrategy, Pattern, type SkipKind } from "../../../runtime
 import { is, matches, seq, type Ev } from "./helpers.ts";
 
 const strategy = (kind: SkipKind, stage = "b"): AfterMatchSkipStrategy =>
-  kind === "skipToFirst" ? AfterMatchSkipStrategy.skipToFirst(stage) : kind === "skipToLast" ? AfterMatchSkipStrategy.skipToLast(stage) : AfterMatchSkipStrategy[kind]();
+  kind === "skipToFirst"
+    ? AfterMatchSkipStrategy.skipToFirst(stage)
+    : kind === "skipToLast"
+      ? AfterMatchSkipStrategy.skipToLast(stage)
+      : AfterMatchSkipStrategy[kind]();
 
 describe("after-match skip strategies: pattern b+ c over b1 b2 b3 c", () => {
   // "b+ c" read as a regular expression: consecutive b's, then c. (With relaxed contiguity inside

@@ -39,7 +39,11 @@ describe("account takeover: >5 login failures then >3 IP changes within 10 minut
     const inOrder = [...attack("u1", T0, 7, 5, T0 + 90_000), ...attack("u4", T0 + 500, 6, 4, T0 + 120_000)].sort((a, b) => a.t - b.t);
     // Up to 3 s late, inside a 5 s bound; failures of one user overtake each other.
     const shuffled = delayed(inOrder, 3000);
-    const u1 = (l: Login[]) => l.filter((e) => e.user === "u1").map((e) => e.id).join(" ");
+    const u1 = (l: Login[]) =>
+      l
+        .filter((e) => e.user === "u1")
+        .map((e) => e.id)
+        .join(" ");
     expect(u1(shuffled)).not.toEqual(u1(inOrder));
     const expected = await alertsFor(inOrder);
     expect(expected.sort()).toEqual(["u1: f1 f2 f3 f4 f5 f6 f7 | i1 i2 i3 i4", "u4: f1 f2 f3 f4 f5 f6 | i1 i2 i3 i4"]);

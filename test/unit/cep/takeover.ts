@@ -68,9 +68,10 @@ export function takeoverJob(
   const logins = j
     .source(collectionSource({ partitions }), { watermarks: { timestamp: (e: Login) => e.t, maxOutOfOrdernessMs: options.outOfOrderMs ?? 0 } })
     .keyBy((e) => e.user);
-  const out = CEP.pattern(logins, accountTakeover(options.conditions ?? "ts"), { uid: "takeover", ...(options.timedOut ? { timedOut: options.timedOut } : {}) }).process<string>(
-    (m, ctx, o) => o.collect(describeMatch(String(ctx.key()), m)),
-  );
+  const out = CEP.pattern(logins, accountTakeover(options.conditions ?? "ts"), {
+    uid: "takeover",
+    ...(options.timedOut ? { timedOut: options.timedOut } : {}),
+  }).process<string>((m, ctx, o) => o.collect(describeMatch(String(ctx.key()), m)));
   out.sink(alerts);
   if (options.timedOut) out.getSideOutput(options.timedOut).sink(timedOut);
   return { job: j, alerts, timedOut };

@@ -73,11 +73,19 @@ describe("runnel run <manifest>", () => {
     const code = await main(["run", join(repoRoot, "test/fixtures/streamjobs/module/top-pages.yaml"), "--no-progress"]);
     expect(code, io.err()).toBe(0);
     // config.minViews = 2 keeps pages a (3 views) and b (2), drops c (1).
-    expect(io.out().split("\n").filter((l) => /^[abc] \d$/.test(l)).sort()).toEqual(["a 3", "b 2"]);
+    expect(
+      io
+        .out()
+        .split("\n")
+        .filter((l) => /^[abc] \d$/.test(l))
+        .sort(),
+    ).toEqual(["a 3", "b 2"]);
   });
 
   it("serves live metrics with --admin, and ends cleanly with a summary on Ctrl-C (SIGINT)", async () => {
-    const child = spawn(process.execPath, [join(repoRoot, "runtime/cli/main.ts"), "start", "--admin", "127.0.0.1:0", "--no-progress"], { stdio: ["ignore", "ignore", "pipe"] });
+    const child = spawn(process.execPath, [join(repoRoot, "runtime/cli/main.ts"), "start", "--admin", "127.0.0.1:0", "--no-progress"], {
+      stdio: ["ignore", "ignore", "pipe"],
+    });
     let stderr = "";
     child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
     const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)));

@@ -41,7 +41,9 @@ describe("runnel validate", () => {
   it("prints warnings with their path, excerpt and hint, and still exits 0", async () => {
     const io = capture();
     expect(await main(["validate", join(fixtures, "valid/warning-derived-field-missing.yaml")])).toBe(0);
-    expect(io.out()).toContain(".spec.pipeline.sinks[0].kafka.key: warning: no field entity (column 8)\n    record.entity\n           ^^^^^^\n  hint: records here have the fields");
+    expect(io.out()).toContain(
+      ".spec.pipeline.sinks[0].kafka.key: warning: no field entity (column 8)\n    record.entity\n           ^^^^^^\n  hint: records here have the fields",
+    );
     expect(io.out()).toMatch(/valid StreamJob edge-warning-derived-field-missing \(1 warning\)$/);
   });
 
@@ -52,7 +54,10 @@ describe("runnel validate", () => {
       const expected = /^# expect: (\S+) (.*)$/m.exec(readFileSync(path, "utf8"));
       const io = capture();
       expect(await main(["validate", path])).toBe(1);
-      const line = io.out().split("\n").find((l) => l.startsWith(`${expected?.[1] ?? ""}: `) && l.includes(expected?.[2] ?? ""));
+      const line = io
+        .out()
+        .split("\n")
+        .find((l) => l.startsWith(`${expected?.[1] ?? ""}: `) && l.includes(expected?.[2] ?? ""));
       expect(line, io.out()).toBeDefined();
       expect(io.out()).toMatch(new RegExp(`^${path}: \\d+ errors?, \\d+ warnings?$`, "m"));
     });
@@ -61,7 +66,9 @@ describe("runnel validate", () => {
   it("prints a CEL error with its column and a caret under the expression", async () => {
     const io = capture();
     expect(await main(["validate", join(fixtures, "invalid-graph/cel-declared-field-typo.yaml")])).toBe(1);
-    expect(io.out()).toContain(".spec.pipeline.steps[0].filter.condition: no field amont (column 8)\n    record.amont > 0.0\n           ^^^^^\n  hint: did you mean amount?");
+    expect(io.out()).toContain(
+      ".spec.pipeline.steps[0].filter.condition: no field amont (column 8)\n    record.amont > 0.0\n           ^^^^^\n  hint: did you mean amount?",
+    );
   });
 
   it("reports schema errors first and says the later checks wait for them", async () => {
@@ -100,7 +107,9 @@ describe("runnel validate", () => {
     expect(await main(["validate", "--output", "json", join(fixtures, "invalid-graph/unknown-input-typo.yaml")])).toBe(1);
     const report = JSON.parse(io.out()) as { valid: boolean; errors: number; documents: { kind: string; findings: unknown[] }[] };
     expect(report).toMatchObject({ valid: false, errors: 1, warnings: 0 });
-    expect(report.documents[0]?.findings).toEqual([{ path: ".spec.pipeline.steps[0].input", message: 'unknown stream "evnets"', hint: "did you mean events?", severity: "error" }]);
+    expect(report.documents[0]?.findings).toEqual([
+      { path: ".spec.pipeline.steps[0].input", message: 'unknown stream "evnets"', hint: "did you mean events?", severity: "error" },
+    ]);
   });
 
   describe("usage errors (exit 2, a sentence, no stack trace)", () => {

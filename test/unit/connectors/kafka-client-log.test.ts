@@ -5,15 +5,36 @@ import { isRetriedAnswer } from "../../../runtime/connectors/kafka/client.ts";
 
 describe("Kafka client log filter", () => {
   it("drops retried coordinator and transaction answers", () => {
-    expect(isRetriedAnswer({ namespace: "Connection", log: { message: "Response GroupCoordinator(key: 10, version: 2)", error: "The group coordinator is not available" } })).toBe(true);
     expect(
-      isRetriedAnswer({ namespace: "Connection", log: { message: "Response AddPartitionsToTxn(key: 24, version: 1)", error: "The producer attempted to update a transaction while another concurrent operation on the same transaction was ongoing" } }),
+      isRetriedAnswer({
+        namespace: "Connection",
+        log: { message: "Response GroupCoordinator(key: 10, version: 2)", error: "The group coordinator is not available" },
+      }),
     ).toBe(true);
-    expect(isRetriedAnswer({ namespace: "Producer", log: { message: "Failed to send messages: The producer attempted to update a transaction while another concurrent operation on the same transaction was ongoing" } })).toBe(true);
+    expect(
+      isRetriedAnswer({
+        namespace: "Connection",
+        log: {
+          message: "Response AddPartitionsToTxn(key: 24, version: 1)",
+          error: "The producer attempted to update a transaction while another concurrent operation on the same transaction was ongoing",
+        },
+      }),
+    ).toBe(true);
+    expect(
+      isRetriedAnswer({
+        namespace: "Producer",
+        log: {
+          message:
+            "Failed to send messages: The producer attempted to update a transaction while another concurrent operation on the same transaction was ongoing",
+        },
+      }),
+    ).toBe(true);
   });
 
   it("keeps real failures and anything not a broker answer", () => {
-    expect(isRetriedAnswer({ namespace: "Connection", log: { message: "Response Produce(key: 0, version: 7)", error: "The producer has been fenced" } })).toBe(false);
+    expect(isRetriedAnswer({ namespace: "Connection", log: { message: "Response Produce(key: 0, version: 7)", error: "The producer has been fenced" } })).toBe(
+      false,
+    );
     expect(isRetriedAnswer({ namespace: "Producer", log: { message: "Failed to send messages: The producer has been fenced" } })).toBe(false);
     expect(isRetriedAnswer({ namespace: "Consumer", log: { message: "Crash", error: "The coordinator is loading" } })).toBe(false);
     expect(isRetriedAnswer({ namespace: "Connection", log: { message: "Connection error", error: "The coordinator is loading" } })).toBe(false);

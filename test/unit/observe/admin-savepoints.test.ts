@@ -49,7 +49,11 @@ async function serve(options: { token?: AdminToken; savepoints?: SavepointContro
   server = await startAdminServer({ registry: new Registry(), ready: () => true, status: () => ({ ok: true }), ...options }, { host: "127.0.0.1", port: 0 });
 }
 
-async function call(method: string, path: string, options: { token?: string; body?: string } = {}): Promise<{ status: number; headers: Headers; body: string; json: () => unknown }> {
+async function call(
+  method: string,
+  path: string,
+  options: { token?: string; body?: string } = {},
+): Promise<{ status: number; headers: Headers; body: string; json: () => unknown }> {
   const res = await fetch(`${server?.url}${path}`, {
     method,
     headers: options.token === undefined ? {} : { authorization: `Bearer ${options.token}` },
@@ -142,7 +146,7 @@ describe("admin API: savepoints and stop", () => {
     expect(notFound.body).toContain("POST /savepoints, /stop");
   });
 
-  it("rejects bodies that are not {\"dir\": string} with 400", async () => {
+  it('rejects bodies that are not {"dir": string} with 400', async () => {
     const sp = new FakeSavepoints();
     await serve({ token, savepoints: sp });
     for (const [body, message] of [

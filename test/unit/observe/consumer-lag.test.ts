@@ -60,14 +60,22 @@ describe("consumer lag", () => {
   });
 
   it("never reports a negative lag (a position read after the end offset was fetched)", async () => {
-    const lag = new ConsumerLag({ positions: () => [{ topic: "t", partition: 0, position: 120 }], endOffsets: fakeEnds([{ topic: "t", partition: 0, end: 100 }]).endOffsets });
+    const lag = new ConsumerLag({
+      positions: () => [{ topic: "t", partition: 0, position: 120 }],
+      endOffsets: fakeEnds([{ topic: "t", partition: 0, end: 100 }]).endOffsets,
+    });
     expect(await lag.read()).toEqual([{ topic: "t", partition: 0, lag: 0 }]);
   });
 
   it("keeps the last end offsets when a fetch fails, and says why", async () => {
     let now = 0;
     const ends = fakeEnds([{ topic: "t", partition: 0, end: 30 }]);
-    const lag = new ConsumerLag({ positions: () => [{ topic: "t", partition: 0, position: 10 }], endOffsets: ends.endOffsets, refreshMs: 1_000, now: () => now });
+    const lag = new ConsumerLag({
+      positions: () => [{ topic: "t", partition: 0, position: 10 }],
+      endOffsets: ends.endOffsets,
+      refreshMs: 1_000,
+      now: () => now,
+    });
     expect(await lag.read()).toEqual([{ topic: "t", partition: 0, lag: 20 }]);
     ends.fail = "broker unreachable";
     now += 1_000;
@@ -83,7 +91,13 @@ describe("consumer lag", () => {
   it("answers from the cache after waitMs when a fetch hangs, without starting another", async () => {
     let now = 0;
     const ends = fakeEnds([{ topic: "t", partition: 0, end: 30 }]);
-    const lag = new ConsumerLag({ positions: () => [{ topic: "t", partition: 0, position: 10 }], endOffsets: ends.endOffsets, refreshMs: 1_000, waitMs: 20, now: () => now });
+    const lag = new ConsumerLag({
+      positions: () => [{ topic: "t", partition: 0, position: 10 }],
+      endOffsets: ends.endOffsets,
+      refreshMs: 1_000,
+      waitMs: 20,
+      now: () => now,
+    });
     await lag.read();
     ends.hang = true;
     now += 5_000;

@@ -66,7 +66,14 @@ describe("BucketHistogram", () => {
   it("is read by the registry at scrape time", async () => {
     const registry = new Registry();
     const h = new BucketHistogram([0.1, 1]);
-    registerScrapedHistogram({ registry, name: "t_latency_seconds", help: "A test.", labelNames: ["job"], buckets: [0.1, 1], read: () => [{ labels: { job: "j" }, histogram: h }] });
+    registerScrapedHistogram({
+      registry,
+      name: "t_latency_seconds",
+      help: "A test.",
+      labelNames: ["job"],
+      buckets: [0.1, 1],
+      read: () => [{ labels: { job: "j" }, histogram: h }],
+    });
     expect(await registry.metrics()).toContain('t_latency_seconds_count{job="j"} 0');
     h.observe(0.05);
     h.observe(0.5);

@@ -14,13 +14,26 @@ interface Ev {
   t: number;
 }
 
-const progress = () => ({ rounds: 1, recordsIn: 0, recordsOut: 0, lateDropped: 0, watermark: 0, stateSize: 0, finished: false, checkpoints: 0, lastCheckpoint: -1 });
+const progress = () => ({
+  rounds: 1,
+  recordsIn: 0,
+  recordsOut: 0,
+  lateDropped: 0,
+  watermark: 0,
+  stateSize: 0,
+  finished: false,
+  checkpoints: 0,
+  lastCheckpoint: -1,
+});
 
 describe("job metrics", () => {
   it("counts records in and out per operator and task, through forward and keyed edges", async () => {
     const j = job("ops");
     const evs = (ks: string[]): Ev[] => ks.map((k, i) => ({ k, t: i }));
-    const src = j.source(collectionSource<Ev>({ partitions: [evs(["a", "b", "x", "a"]), evs(["b", "x"])] }), { uid: "src", watermarks: { timestamp: (e) => e.t } });
+    const src = j.source(collectionSource<Ev>({ partitions: [evs(["a", "b", "x", "a"]), evs(["b", "x"])] }), {
+      uid: "src",
+      watermarks: { timestamp: (e) => e.t },
+    });
     src
       .filter((e) => e.k !== "x")
       .uid("no-x")
@@ -31,7 +44,10 @@ describe("job metrics", () => {
       .sink(collectSink<{ key: string; n: number }>(), { uid: "out" });
     const engine = createEngine({ graph: j.build(), idleSleepMs: 0 });
     await engine.run();
-    const sum = (op: string, field: "recordsIn" | "recordsOut"): number => operatorCounts(engine.state).filter((c) => c.operator === op).reduce((n, c) => n + c[field], 0);
+    const sum = (op: string, field: "recordsIn" | "recordsOut"): number =>
+      operatorCounts(engine.state)
+        .filter((c) => c.operator === op)
+        .reduce((n, c) => n + c[field], 0);
     expect([sum("src", "recordsIn"), sum("src", "recordsOut")]).toEqual([6, 6]);
     expect([sum("no-x", "recordsIn"), sum("no-x", "recordsOut")]).toEqual([6, 4]);
     expect([sum("counts", "recordsIn"), sum("counts", "recordsOut")]).toEqual([4, 2]); // a: 2, b: 2
@@ -51,9 +67,21 @@ describe("job metrics", () => {
   it("observes processing time minus event time at sinks, per record", async () => {
     const clock = manualClock(10_000);
     const j = job("latency");
-    const events = j.source(collectionSource<Ev>({ partitions: [[{ k: "a", t: 10_000 }, { k: "b", t: 9_990 }, { k: "c", t: 9_000 }, { k: "d", t: 12_000 }]] }), {
-      watermarks: { timestamp: (e) => e.t },
-    });
+    const events = j.source(
+      collectionSource<Ev>({
+        partitions: [
+          [
+            { k: "a", t: 10_000 },
+            { k: "b", t: 9_990 },
+            { k: "c", t: 9_000 },
+            { k: "d", t: 12_000 },
+          ],
+        ],
+      }),
+      {
+        watermarks: { timestamp: (e) => e.t },
+      },
+    );
     events.sink(collectSink<Ev>(), { uid: "sink" });
     events.sink(collectSink<Ev>("repartition:internal"), { uid: "shuffle" }); // an internal sink, not an end
     const engine = createEngine({ graph: j.build(), idleSleepMs: 0, clock });
@@ -97,7 +125,8 @@ describe("job metrics", () => {
 
   it("leaves out what the source does not offer", async () => {
     const text = await createJobMetrics({ job: "j", progress }).metrics();
-    for (const name of ["runnel_operator_records_in_total", "runnel_checkpoint_size_bytes", "runnel_consumer_lag_records", "runnel_source_dead_letters_total"]) expect(text).not.toContain(name);
+    for (const name of ["runnel_operator_records_in_total", "runnel_checkpoint_size_bytes", "runnel_consumer_lag_records", "runnel_source_dead_letters_total"])
+      expect(text).not.toContain(name);
     expect(text).toContain("runnel_watermark_delay_seconds");
   });
 

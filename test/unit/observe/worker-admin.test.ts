@@ -17,7 +17,15 @@ afterEach(async () => {
 
 async function localWorker(savepoints?: SavepointControl): Promise<Worker> {
   const j = job("wk");
-  j.source(collectionSource<number>({ partitions: [[1, 2, 3], [4, 5]] }), { uid: "numbers" }).sink(collectSink<number>(), { uid: "out" });
+  j.source(
+    collectionSource<number>({
+      partitions: [
+        [1, 2, 3],
+        [4, 5],
+      ],
+    }),
+    { uid: "numbers" },
+  ).sink(collectSink<number>(), { uid: "out" });
   const engine = createEngine({ graph: j.build(), idleSleepMs: 0 });
   await engine.run();
   const durations = new BucketHistogram(CHECKPOINT_SECONDS_BUCKETS);

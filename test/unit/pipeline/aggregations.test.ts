@@ -10,7 +10,14 @@ const keyed = (key: unknown): Record<string | symbol, unknown> => ({ [KEY]: key,
 
 describe("aggregations", () => {
   it("counts as one number when the key is its own partition key, handing the key back to the window", () => {
-    const agg = aggregateFunction([{ name: "n", fn: "count" }, { name: "m", fn: "count" }], ".a", noError);
+    const agg = aggregateFunction(
+      [
+        { name: "n", fn: "count" },
+        { name: "m", fn: "count" },
+      ],
+      ".a",
+      noError,
+    );
     let acc = agg.createAccumulator();
     for (let i = 0; i < 3; i++) acc = agg.add(keyed("user-1"), acc);
     expect(acc).toBe(3);
@@ -39,7 +46,14 @@ describe("aggregations", () => {
   });
 
   it("keeps one slot per aggregation and the key otherwise", () => {
-    const agg = aggregateFunction([{ name: "n", fn: "count" }, { name: "total", fn: "sum", of: "record.amount" }], ".a", noError);
+    const agg = aggregateFunction(
+      [
+        { name: "n", fn: "count" },
+        { name: "total", fn: "sum", of: "record.amount" },
+      ],
+      ".a",
+      noError,
+    );
     let acc = agg.createAccumulator();
     acc = agg.add(keyed(7n), acc);
     acc = agg.add(keyed(7n), acc);

@@ -58,7 +58,12 @@ describe("case-system manifests in local mode", () => {
     expect((out["five-seconds"] ?? out.realtime ?? []).reduce((s, r) => s + (r.events as number), 0)).toBe(n);
     expect(out.realtime?.[0]?.key).toEqual([anyString, anyString]);
     expect(out.profiles).toHaveLength(n);
-    expect(out.profiles?.[0]).toMatchObject({ op: "hset", key: matching(/^profile:u\d+$/), fields: { views: anyString, likes: anyString, watchTime: anyString }, ttlMs: 86_400_000 });
+    expect(out.profiles?.[0]).toMatchObject({
+      op: "hset",
+      key: matching(/^profile:u\d+$/),
+      fields: { views: anyString, likes: anyString, watchTime: anyString },
+      ttlMs: 86_400_000,
+    });
     expect(out.engagement?.length).toBeGreaterThan(0);
     expect(out.engagement?.every((s) => s.engagement === "HIGH_ENGAGEMENT" || s.engagement === "NORMAL")).toBe(true);
     expect(out["ml-features"]).toHaveLength(n);
@@ -74,7 +79,12 @@ describe("case-system manifests in local mode", () => {
       const c = await loadManifestJob(join(dir, "analytics.yaml"), { sinkOverride: "collect", maxRecordsPerSource: 2000 });
       const stateDir = await mkdtemp(join(tmpdir(), "runnel-pipeline-level-"));
       try {
-        await createEngine({ graph: c.graph, idleSleepMs: 0, batchSize: 250, ...(level ? { state: { kind: "level", dir: stateDir, maxCachedEntries: 50 } } : {}) }).run();
+        await createEngine({
+          graph: c.graph,
+          idleSleepMs: 0,
+          batchSize: 250,
+          ...(level ? { state: { kind: "level", dir: stateDir, maxCachedEntries: 50 } } : {}),
+        }).run();
       } finally {
         await rm(stateDir, { recursive: true, force: true });
       }
@@ -99,7 +109,10 @@ describe("case-system manifests in local mode", () => {
     // Rules from the broadcast source apply as they arrive: each decision names the first matching rule.
     const ruled = decisions.filter((d) => d.rule !== undefined);
     expect(ruled.length).toBeGreaterThan(0);
-    for (const d of ruled) expect(d.rule === "block-risky" ? (d.risk as number) >= 0.8 && d.action === "BLOCK" : d.rule === "review-many-fails" && (d.loginFails30m as number) >= 3).toBe(true);
+    for (const d of ruled)
+      expect(
+        d.rule === "block-risky" ? (d.risk as number) >= 0.8 && d.action === "BLOCK" : d.rule === "review-many-fails" && (d.loginFails30m as number) >= 3,
+      ).toBe(true);
     expect(decisions.some((d) => d.rule === "old-rule")).toBe(false); // deleted at run time
     const alerts = out["alerts-out"] ?? [];
     expect(alerts.length).toBeGreaterThan(0);

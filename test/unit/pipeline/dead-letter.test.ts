@@ -63,13 +63,37 @@ describe("dead letters", () => {
   });
 
   it("expression errors follow onError: dead-letter (with the error), skip (counted) or fail", async () => {
-    const source = { id: "in", kafka: { topic: "in" }, local: { generator: { count: 100, seed: 1, partitions: 1, fields: { n: { kind: "int", min: 0, max: 9 } } } } };
+    const source = {
+      id: "in",
+      kafka: { topic: "in" },
+      local: { generator: { count: 100, seed: 1, partitions: 1, fields: { n: { kind: "int", min: 0, max: 9 } } } },
+    };
     // 10 / (n - 5) is a division by zero (an error) exactly when n == 5; int() makes it integer arithmetic.
     const step = (onError: string) => ({ id: "div", input: "in", onError, project: { fields: { q: "10 / (int(record.n) - 5)" } } });
-    const count5 = (await runPipeline(compileDoc(streamJob("ones", { sources: [source], steps: [{ id: "fives", input: "in", filter: { condition: "record.n == 5.0" } }], sinks: [{ id: "out", input: "fives", stdout: {} }] }), "."))).out?.length;
+    const count5 = (
+      await runPipeline(
+        compileDoc(
+          streamJob("ones", {
+            sources: [source],
+            steps: [{ id: "fives", input: "in", filter: { condition: "record.n == 5.0" } }],
+            sinks: [{ id: "out", input: "fives", stdout: {} }],
+          }),
+          ".",
+        ),
+      )
+    ).out?.length;
     expect(count5).toBeGreaterThan(0);
 
-    const dl = compileDoc(streamJob("dl", { sources: [source], steps: [step("dead-letter")], sinks: [{ id: "out", input: "div", kafka: { topic: "o" } }, { id: "dead", input: "dead-letter", kafka: { topic: "d" } }] }));
+    const dl = compileDoc(
+      streamJob("dl", {
+        sources: [source],
+        steps: [step("dead-letter")],
+        sinks: [
+          { id: "out", input: "div", kafka: { topic: "o" } },
+          { id: "dead", input: "dead-letter", kafka: { topic: "d" } },
+        ],
+      }),
+    );
     const a = await runPipeline(dl);
     expect(a.out?.length).toBe(100 - (count5 as number));
     expect(a.dead?.length).toBe(count5);
@@ -85,7 +109,11 @@ describe("dead letters", () => {
   });
 
   it("filters send rejected records to the dead-letter stream, a side output, or drop them (counted)", async () => {
-    const source = { id: "in", kafka: { topic: "in" }, local: { generator: { count: 50, seed: 2, partitions: 2, fields: { n: { kind: "int", min: 0, max: 9 } } } } };
+    const source = {
+      id: "in",
+      kafka: { topic: "in" },
+      local: { generator: { count: 50, seed: 2, partitions: 2, fields: { n: { kind: "int", min: 0, max: 9 } } } },
+    };
     const doc = streamJob("filters", {
       sources: [source],
       steps: [

@@ -3,22 +3,51 @@ import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { avg, collect, collectSink, combine, count, countDistinct, job, session, sliding, sum, tumbling, type KeyedBroadcastProcessFunction, type KeyedProcessFunction } from "../../../runtime/api/index.ts";
+import {
+  avg,
+  collect,
+  collectSink,
+  combine,
+  count,
+  countDistinct,
+  job,
+  session,
+  sliding,
+  sum,
+  tumbling,
+  type KeyedBroadcastProcessFunction,
+  type KeyedProcessFunction,
+} from "../../../runtime/api/index.ts";
 import { collectionSource } from "../../../runtime/connectors/memory.ts";
 import { compileDoc, eventsGenerator, eventsSource, runGraph, runPipeline, sortedLines, streamJob, type Event } from "./helpers.ts";
 
-const source = { id: "events", kafka: { topic: "events" }, timestamp: { field: "ts" }, watermark: { outOfOrderness: "2s" }, fields: { user: "string", type: "string", amount: "double", ts: "int" }, local: { generator: eventsGenerator } };
+const source = {
+  id: "events",
+  kafka: { topic: "events" },
+  timestamp: { field: "ts" },
+  watermark: { outOfOrderness: "2s" },
+  fields: { user: "string", type: "string", amount: "double", ts: "int" },
+  local: { generator: eventsGenerator },
+};
 const wm = { timestamp: (e: Event) => e.ts, maxOutOfOrdernessMs: 2000 };
 
 /** Runs the declarative pipeline and returns the `out` sink's records. */
 async function declarative(name: string, steps: object[], extra: { sources?: object[] } = {}): Promise<string[]> {
-  const c = compileDoc(streamJob(name, { sources: [source, ...(extra.sources ?? [])], steps, sinks: [{ id: "out", input: (steps.at(-1) as { id: string }).id, kafka: { topic: "out" } }] }));
+  const c = compileDoc(
+    streamJob(name, {
+      sources: [source, ...(extra.sources ?? [])],
+      steps,
+      sinks: [{ id: "out", input: (steps.at(-1) as { id: string }).id, kafka: { topic: "out" } }],
+    }),
+  );
   const out = await runPipeline(c);
   return sortedLines(out.out ?? []);
 }
 
 /** Runs a typed job built on the same generated events. */
-async function typed(build: (events: ReturnType<ReturnType<typeof job>["source"]>, j: ReturnType<typeof job>) => { sink(s: ReturnType<typeof collectSink<unknown>>): unknown }): Promise<string[]> {
+async function typed(
+  build: (events: ReturnType<ReturnType<typeof job>["source"]>, j: ReturnType<typeof job>) => { sink(s: ReturnType<typeof collectSink<unknown>>): unknown },
+): Promise<string[]> {
   const j = job("typed");
   const sink = collectSink<unknown>();
   build(j.source(eventsSource(), { watermarks: wm as never }), j).sink(sink);
@@ -32,7 +61,11 @@ describe("declarative = typed API", () => {
       { id: "big", input: "events", filter: { condition: "record.amount > 50.0 && record.type != 'share'" } },
       { id: "shaped", input: "big", project: { fields: { user: "record.user", cents: "int(record.amount * 100.0)", kind: "record.type.upperAscii()" } } },
     ]);
-    const t = await typed((s) => s.filter((e) => (e as Event).amount > 50 && (e as Event).type !== "share").map((e) => ({ user: (e as Event).user, cents: Math.trunc((e as Event).amount * 100), kind: (e as Event).type.toUpperCase() })));
+    const t = await typed((s) =>
+      s
+        .filter((e) => (e as Event).amount > 50 && (e as Event).type !== "share")
+        .map((e) => ({ user: (e as Event).user, cents: Math.trunc((e as Event).amount * 100), kind: (e as Event).type.toUpperCase() })),
+    );
     expect(d.length).toBeGreaterThan(500);
     expect(d).toEqual(t);
   });
@@ -59,7 +92,15 @@ describe("declarative = typed API", () => {
       s
         .keyBy((e) => (e as Event).type)
         .window(tumbling({ sizeMs: 10_000 }))
-        .aggregate(combine({ events: count<Event>(), total: sum((e: Event) => e.amount), mean: avg((e: Event) => e.amount), users: countDistinct((e: Event) => e.user) }), (r: Record<string, unknown>, i) => ({ key: i.key, windowStart: i.window.start, windowEnd: i.window.end, ...r })),
+        .aggregate(
+          combine({
+            events: count<Event>(),
+            total: sum((e: Event) => e.amount),
+            mean: avg((e: Event) => e.amount),
+            users: countDistinct((e: Event) => e.user),
+          }),
+          (r: Record<string, unknown>, i) => ({ key: i.key, windowStart: i.window.start, windowEnd: i.window.end, ...r }),
+        ),
     );
     expect(d.length).toBeGreaterThan(10);
     expect(d).toEqual(t);
@@ -68,7 +109,17 @@ describe("declarative = typed API", () => {
   it("sliding window count per user", async () => {
     const d = await declarative("q-sliding", [
       { id: "by-user", input: "events", keyBy: { key: "record.user" } },
-      { id: "hot", input: "by-user", window: { type: "sliding", size: "20s", slide: "5s", aggregations: [{ name: "n", fn: "count" }], select: { user: "key", end: "window.end", n: "record.n" } } },
+      {
+        id: "hot",
+        input: "by-user",
+        window: {
+          type: "sliding",
+          size: "20s",
+          slide: "5s",
+          aggregations: [{ name: "n", fn: "count" }],
+          select: { user: "key", end: "window.end", n: "record.n" },
+        },
+      },
     ]);
     const t = await typed((s) =>
       s
@@ -93,7 +144,12 @@ describe("declarative = typed API", () => {
             { name: "types", fn: "collect", of: "record.type", distinct: true },
             { name: "events", fn: "count" },
           ],
-          select: { user: "key", start: "window.start", events: "record.events", engagement: "['view', 'like', 'share'].all(t, t in record.types) ? 'HIGH' : 'NORMAL'" },
+          select: {
+            user: "key",
+            start: "window.start",
+            events: "record.events",
+            engagement: "['view', 'like', 'share'].all(t, t in record.types) ? 'HIGH' : 'NORMAL'",
+          },
         },
       },
     ]);
@@ -118,17 +174,19 @@ describe("declarative = typed API", () => {
       { id: "first-type", input: "by-user", dedup: { key: "record.type", within: "30s" } },
     ]);
     const t = await typed((s) =>
-      s.keyBy((e) => `${(e as Event).user}\u0000${(e as Event).type}`).process((rt): KeyedProcessFunction<string, unknown, unknown> => {
-        const seen = rt.valueState<number>({ name: "seen" });
-        return {
-          processElement(e, c, out) {
-            const first = seen.value();
-            if (first !== undefined && c.timestamp() >= first && c.timestamp() - first < 30_000) return;
-            seen.update(c.timestamp());
-            out.collect(e);
-          },
-        };
-      }),
+      s
+        .keyBy((e) => `${(e as Event).user}\u0000${(e as Event).type}`)
+        .process((rt): KeyedProcessFunction<string, unknown, unknown> => {
+          const seen = rt.valueState<number>({ name: "seen" });
+          return {
+            processElement(e, c, out) {
+              const first = seen.value();
+              if (first !== undefined && c.timestamp() >= first && c.timestamp() - first < 30_000) return;
+              seen.update(c.timestamp());
+              out.collect(e);
+            },
+          };
+        }),
     );
     expect(d.length).toBeLessThan(3000);
     expect(d.length).toBeGreaterThan(100);
@@ -138,10 +196,26 @@ describe("declarative = typed API", () => {
   it("OVER aggregation over the preceding range", async () => {
     const d = await declarative("q-over", [
       { id: "by-user", input: "events", keyBy: { key: "record.user" } },
-      { id: "features", input: "by-user", over: { range: "30s", aggregations: [{ name: "n30s", fn: "count" }, { name: "spent30s", fn: "sum", of: "record.amount" }] } },
+      {
+        id: "features",
+        input: "by-user",
+        over: {
+          range: "30s",
+          aggregations: [
+            { name: "n30s", fn: "count" },
+            { name: "spent30s", fn: "sum", of: "record.amount" },
+          ],
+        },
+      },
     ]);
     const t = await typed((s) =>
-      s.keyBy((e) => (e as Event).user).over({ rangeMs: 30_000, aggregate: combine({ n30s: count<Event>(), spent30s: sum((e: Event) => e.amount) }), select: (e, r) => ({ ...(e as Event), ...(r as object) }) }),
+      s
+        .keyBy((e) => (e as Event).user)
+        .over({
+          rangeMs: 30_000,
+          aggregate: combine({ n30s: count<Event>(), spent30s: sum((e: Event) => e.amount) }),
+          select: (e, r) => ({ ...(e as Event), ...(r as object) }),
+        }),
     );
     expect(d.length).toBe(3000);
     expect(d).toEqual(t);
@@ -160,7 +234,15 @@ describe("declarative = typed API", () => {
         sources: [source, rulesSource],
         steps: [
           { id: "by-user", input: "events", keyBy: { key: "record.user" } },
-          { id: "flagged", input: "by-user", broadcastRules: { rules: "rules", condition: "record.type == rule.type && record.amount >= double(rule.min)", emit: { user: "key", rule: "rule.id", action: "rule.action", amount: "record.amount" } } },
+          {
+            id: "flagged",
+            input: "by-user",
+            broadcastRules: {
+              rules: "rules",
+              condition: "record.type == rule.type && record.amount >= double(rule.min)",
+              emit: { user: "key", rule: "rule.id", action: "rule.action", amount: "record.amount" },
+            },
+          },
         ],
         sinks: [{ id: "out", input: "flagged", kafka: { topic: "out" } }],
       });

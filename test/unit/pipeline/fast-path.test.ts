@@ -46,7 +46,14 @@ const records: Record<string, unknown>[] = [
 ];
 
 // Records that are not plain objects: CEL reads a Map's entries, not its properties; a list has no fields.
-const others: unknown[] = [new Map<string, unknown>([["type", "bid"], ["a", 246], ["size", 1.5]]), [1, 2]];
+const others: unknown[] = [
+  new Map<string, unknown>([
+    ["type", "bid"],
+    ["a", 246],
+    ["size", 1.5],
+  ]),
+  [1, 2],
+];
 
 /** cel-js's own outcome: the value or the error. */
 function slow(expr: string, vars: Record<string, unknown>): unknown {

@@ -88,7 +88,10 @@ spec:
       const read = async (id: string): Promise<unknown[]> => {
         const files = (await readdir(join(dir, "out", id))).filter((f) => f.endsWith(".ndjson"));
         const text = (await Promise.all(files.map((f) => readFile(join(dir, "out", id, f), "utf8")))).join("");
-        return text.split("\n").filter((l) => l.length > 0).map((l) => JSON.parse(l) as unknown);
+        return text
+          .split("\n")
+          .filter((l) => l.length > 0)
+          .map((l) => JSON.parse(l) as unknown);
       };
       const events = await read("events");
       expect(events).toHaveLength(20);

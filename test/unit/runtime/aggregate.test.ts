@@ -37,14 +37,54 @@ const data = [ev("x", 1, 4), ev("y", 2, 9), ev("x", 3, 1), ev("z", 4, 9), ev("x"
 describe("aggregators", () => {
   it("compute count, sum, avg, min, max, count-distinct, collect and top-N", () => {
     expect(fold(count(), data)).toBe(5);
-    expect(fold(sum((e: Ev) => e.v), data)).toBe(29);
-    expect(fold(avg((e: Ev) => e.v), data)).toBeCloseTo(5.8);
-    expect(fold(avg((e: Ev) => e.v), [])).toBeUndefined();
-    expect(fold(min((e: Ev) => e.v), data)).toBe(1);
-    expect(fold(max((e: Ev) => e.v), data)).toBe(9);
-    expect(fold(max((e: Ev) => e.v), [])).toBeUndefined();
-    expect(fold(countDistinct((e: Ev) => e.k), data)).toBe(3);
-    expect(fold(collect((e: Ev) => e.v), data)).toEqual([4, 9, 1, 9, 6]);
+    expect(
+      fold(
+        sum((e: Ev) => e.v),
+        data,
+      ),
+    ).toBe(29);
+    expect(
+      fold(
+        avg((e: Ev) => e.v),
+        data,
+      ),
+    ).toBeCloseTo(5.8);
+    expect(
+      fold(
+        avg((e: Ev) => e.v),
+        [],
+      ),
+    ).toBeUndefined();
+    expect(
+      fold(
+        min((e: Ev) => e.v),
+        data,
+      ),
+    ).toBe(1);
+    expect(
+      fold(
+        max((e: Ev) => e.v),
+        data,
+      ),
+    ).toBe(9);
+    expect(
+      fold(
+        max((e: Ev) => e.v),
+        [],
+      ),
+    ).toBeUndefined();
+    expect(
+      fold(
+        countDistinct((e: Ev) => e.k),
+        data,
+      ),
+    ).toBe(3);
+    expect(
+      fold(
+        collect((e: Ev) => e.v),
+        data,
+      ),
+    ).toEqual([4, 9, 1, 9, 6]);
     // Ties keep arrival order: y (t=2) before z (t=4).
     expect(fold(topN({ n: 3, score: (e: Ev) => e.v }), data).map((e) => e.t)).toEqual([2, 4, 5]);
     expect(fold(topN({ n: 2, score: (e: Ev) => e.v, ascending: true }), data).map((e) => e.v)).toEqual([1, 4]);

@@ -26,9 +26,13 @@ describe("generator", () => {
   it("is deterministic from its seed and replays exactly from a position", async () => {
     const g = generatorSource({ partitions: 2, countPerPartition: 100, seed: 5, keys: 10, maxOutOfOrdernessMs: 20, ratePerSec: 1000 });
     const all = await readAll(g, 1);
-    expect(await readAll(generatorSource({ partitions: 2, countPerPartition: 100, seed: 5, keys: 10, maxOutOfOrdernessMs: 20, ratePerSec: 1000 }), 1)).toEqual(all);
+    expect(await readAll(generatorSource({ partitions: 2, countPerPartition: 100, seed: 5, keys: 10, maxOutOfOrdernessMs: 20, ratePerSec: 1000 }), 1)).toEqual(
+      all,
+    );
     expect(await readAll(g, 1, 40)).toEqual(all.slice(40));
-    expect((await readAll(generatorSource({ partitions: 2, countPerPartition: 100, seed: 6, keys: 10 }), 1)).map((e) => e.key)).not.toEqual(all.map((e) => e.key));
+    expect((await readAll(generatorSource({ partitions: 2, countPerPartition: 100, seed: 6, keys: 10 }), 1)).map((e) => e.key)).not.toEqual(
+      all.map((e) => e.key),
+    );
     expect(all.map((e) => e.seq)).toEqual(Array.from({ length: 100 }, (_, i) => i * 2 + 1));
   });
 
@@ -78,7 +82,9 @@ describe("ndjson files", () => {
     await writeFile(input, [1, 2, 3, 4].map((n) => JSON.stringify({ n })).join("\n") + "\n");
     const out = join(dir, "out");
     const j = job("files");
-    j.source(fileSource<{ n: number }>({ paths: [input] })).filter((r) => r.n % 2 === 0).sink(fileSink({ dir: out }), { uid: "evens" });
+    j.source(fileSource<{ n: number }>({ paths: [input] }))
+      .filter((r) => r.n % 2 === 0)
+      .sink(fileSink({ dir: out }), { uid: "evens" });
     await runToEnd(j.build());
     const files = await readdir(out);
     expect(files).toEqual(["part-evens-0-000000.ndjson"]);

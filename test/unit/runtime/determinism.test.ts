@@ -7,10 +7,9 @@ import { runToEnd } from "./helpers.ts";
 function pipeline(options: { parallelism?: number } = {}) {
   const out = collectSink<string>();
   const j = job("det", options);
-  const events = j.source(
-    generatorSource({ partitions: 3, countPerPartition: 2000, ratePerSec: 500, keys: 50, skew: 2, maxOutOfOrdernessMs: 50, seed: 42 }),
-    { watermarks: { timestamp: (e: GenEvent) => e.ts, maxOutOfOrdernessMs: 50 } },
-  );
+  const events = j.source(generatorSource({ partitions: 3, countPerPartition: 2000, ratePerSec: 500, keys: 50, skew: 2, maxOutOfOrdernessMs: 50, seed: 42 }), {
+    watermarks: { timestamp: (e: GenEvent) => e.ts, maxOutOfOrdernessMs: 50 },
+  });
   const perKey = events
     .filter((e) => e.rnd < 0.9)
     .keyBy((e) => e.key)
@@ -20,7 +19,10 @@ function pipeline(options: { parallelism?: number } = {}) {
     .keyBy((r) => r.end)
     .window(tumbling({ sizeMs: 250 }))
     // Ties broken by key: arrival order across tasks depends on the number of tasks.
-    .aggregate(topN({ n: 3, score: (r: { n: number; key: number }) => r.n * 1e6 - r.key }), (top, i) => `${i.window.end}:${top.map((t) => `${t.key}=${t.n}`).join(",")}`)
+    .aggregate(
+      topN({ n: 3, score: (r: { n: number; key: number }) => r.n * 1e6 - r.key }),
+      (top, i) => `${i.window.end}:${top.map((t) => `${t.key}=${t.n}`).join(",")}`,
+    )
     .sink(out);
   return { graph: j.build(), out };
 }

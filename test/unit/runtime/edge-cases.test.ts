@@ -25,7 +25,12 @@ describe("window edge cases", () => {
     const late = collectSink<Ev>();
     const tag = outputTag<Ev>("late");
     const j = job("sliding-late");
-    const w = j.source(src, { watermarks: evTime() }).keyBy((e) => e.k).window(sliding({ sizeMs: 10, slideMs: 5 })).sideOutputLateData(tag).aggregate(count<Ev>(), shape);
+    const w = j
+      .source(src, { watermarks: evTime() })
+      .keyBy((e) => e.k)
+      .window(sliding({ sizeMs: 10, slideMs: 5 }))
+      .sideOutputLateData(tag)
+      .aggregate(count<Ev>(), shape);
     w.sink(out);
     w.getSideOutput(tag).sink(late);
     const e = await stepper(j.build());
@@ -47,7 +52,12 @@ describe("window edge cases", () => {
     const src = queueSource<Ev>({ partitions: 1 });
     const out = collectSink<Res>();
     const j = job("session-late");
-    j.source(src, { watermarks: evTime() }).keyBy((e) => e.k).window(session({ gapMs: 10 })).allowedLateness(20).aggregate(count<Ev>(), shape).sink(out);
+    j.source(src, { watermarks: evTime() })
+      .keyBy((e) => e.k)
+      .window(session({ gapMs: 10 }))
+      .allowedLateness(20)
+      .aggregate(count<Ev>(), shape)
+      .sink(out);
     const e = await stepper(j.build());
     src.push(0, ev("a", 1), ev("a", 5), ev("a", 30)); // watermark 29 fires [1,15)
     await e.round();
@@ -63,7 +73,11 @@ describe("window edge cases", () => {
     const src = queueSource<Ev>({ partitions: 2 });
     const out = collectSink<Res>();
     const j = job("idle-return");
-    j.source(src, { watermarks: evTime(0, 100) }).keyBy((e) => e.k).window(tumbling({ sizeMs: 10 })).aggregate(count<Ev>(), shape).sink(out);
+    j.source(src, { watermarks: evTime(0, 100) })
+      .keyBy((e) => e.k)
+      .window(tumbling({ sizeMs: 10 }))
+      .aggregate(count<Ev>(), shape)
+      .sink(out);
     const e = await stepper(j.build(), { clock });
     clock.advance(200); // both partitions idle
     src.push(0, ev("a", 1), ev("a", 25));

@@ -41,7 +41,10 @@ describe("job graph", () => {
 
   it("rejects duplicate uids, jobs without sinks, bad names and unbounded global windows", () => {
     const dup = job("dup");
-    dup.source(collectionSource({ partitions: [[1]] }), { uid: "x" }).map((v) => v, { uid: "x" }).sink(collectSink());
+    dup
+      .source(collectionSource({ partitions: [[1]] }), { uid: "x" })
+      .map((v) => v, { uid: "x" })
+      .sink(collectSink());
     expect(() => dup.build()).toThrow(JobDefinitionError);
     const noSink = job("nosink");
     noSink.source(collectionSource({ partitions: [[1]] }));

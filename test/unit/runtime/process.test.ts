@@ -1,14 +1,6 @@
 /** Keyed process functions: state, timers, side outputs, connect, TTL. */
 import { describe, expect, it } from "vitest";
-import {
-  collectSink,
-  collectionSource,
-  job,
-  outputTag,
-  queueSource,
-  type KeyedProcessFunction,
-  type RuntimeContext,
-} from "../../../runtime/api/index.ts";
+import { collectSink, collectionSource, job, outputTag, queueSource, type KeyedProcessFunction, type RuntimeContext } from "../../../runtime/api/index.ts";
 import { manualClock } from "../../../runtime/time/clock.ts";
 import { ev, evTime, runToEnd, stepper, type Ev } from "./helpers.ts";
 

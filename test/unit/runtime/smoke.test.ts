@@ -6,9 +6,17 @@ describe("engine smoke", () => {
   it("counts per key in tumbling windows across two partitions", async () => {
     const out = collectSink<{ k: string; end: number; n: number }>();
     const j = job("smoke");
-    j.source(collectionSource<Ev>({ partitions: [[ev("a", 1), ev("b", 2), ev("a", 12)], [ev("a", 5), ev("b", 15)]] }), {
-      watermarks: { timestamp: (e) => e.t },
-    })
+    j.source(
+      collectionSource<Ev>({
+        partitions: [
+          [ev("a", 1), ev("b", 2), ev("a", 12)],
+          [ev("a", 5), ev("b", 15)],
+        ],
+      }),
+      {
+        watermarks: { timestamp: (e) => e.t },
+      },
+    )
       .map((e) => ({ ...e, v: e.v * 2 }))
       .keyBy((e) => e.k)
       .window(tumbling({ sizeMs: 10 }))

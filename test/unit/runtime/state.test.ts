@@ -34,10 +34,9 @@ afterEach(async () => {
 function windowedJob(name: string) {
   const out = collectSink<string>();
   const j = job(name);
-  const src = j.source(
-    generatorSource({ partitions: 2, countPerPartition: 1500, ratePerSec: 100, keys: 300, skew: 1, maxOutOfOrdernessMs: 800, seed: 7 }),
-    { watermarks: { timestamp: (e: GenEvent) => e.ts, maxOutOfOrdernessMs: 100 } },
-  );
+  const src = j.source(generatorSource({ partitions: 2, countPerPartition: 1500, ratePerSec: 100, keys: 300, skew: 1, maxOutOfOrdernessMs: 800, seed: 7 }), {
+    watermarks: { timestamp: (e: GenEvent) => e.ts, maxOutOfOrdernessMs: 100 },
+  });
   src
     .keyBy((e) => e.key)
     .window(sliding({ sizeMs: 2000, slideMs: 500 }))

@@ -69,7 +69,11 @@ describe("event-time trigger", () => {
     const src = queueSource<Ev>({ partitions: 1 });
     const out = collectSink<Res>();
     const j = job("fire");
-    j.source(src, { watermarks: evTime(2) }).keyBy((e) => e.k).window(tumbling({ sizeMs: 10 })).aggregate(count<Ev>(), shape).sink(out);
+    j.source(src, { watermarks: evTime(2) })
+      .keyBy((e) => e.k)
+      .window(tumbling({ sizeMs: 10 }))
+      .aggregate(count<Ev>(), shape)
+      .sink(out);
     const e = await stepper(j.build());
     src.push(0, ev("a", 3), ev("a", 11));
     await e.round(); // watermark 11 - 2 - 1 = 8 < 9
@@ -211,7 +215,11 @@ describe("watermarks across partitions", () => {
       const src = queueSource<Ev>({ partitions: 2 });
       const out = collectSink<Res>();
       const j = job("idle");
-      j.source(src, { watermarks: evTime(0, idle) }).keyBy((e) => e.k).window(tumbling({ sizeMs: 10 })).aggregate(count<Ev>(), shape).sink(out);
+      j.source(src, { watermarks: evTime(0, idle) })
+        .keyBy((e) => e.k)
+        .window(tumbling({ sizeMs: 10 }))
+        .aggregate(count<Ev>(), shape)
+        .sink(out);
       return { src, out, graph: j.build() };
     };
     // Without idleness, a silent partition holds the watermark at its minimum.
@@ -246,7 +254,11 @@ describe("watermarks across partitions", () => {
     const j = job("union");
     const a = j.source(s1, { watermarks: evTime() });
     const b = j.source(s2, { watermarks: evTime() });
-    a.union(b).keyBy((e) => e.k).window(tumbling({ sizeMs: 10 })).aggregate(count<Ev>(), shape).sink(out);
+    a.union(b)
+      .keyBy((e) => e.k)
+      .window(tumbling({ sizeMs: 10 }))
+      .aggregate(count<Ev>(), shape)
+      .sink(out);
     const e = await stepper(j.build());
     s1.push(0, ev("a", 1), ev("a", 30));
     s2.push(0, ev("a", 2));

@@ -39,7 +39,9 @@ describe("generated files", () => {
   it("export validators that load and run", async () => {
     const mod = (await import("../../../runtime/spec/generated/validators.ts")) as Record<string, (d: unknown) => boolean>;
     expect(typeof mod.validateStreamJob).toBe("function");
-    expect(mod.validateStreamSavepoint?.({ apiVersion: "runnel.dev/v1alpha1", kind: "StreamSavepoint", metadata: { name: "sp" }, spec: { jobName: "a" } })).toBe(true);
+    expect(
+      mod.validateStreamSavepoint?.({ apiVersion: "runnel.dev/v1alpha1", kind: "StreamSavepoint", metadata: { name: "sp" }, spec: { jobName: "a" } }),
+    ).toBe(true);
   });
 });
 

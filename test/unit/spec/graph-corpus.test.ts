@@ -19,7 +19,13 @@ const corpus = readdirSync(dir)
     const text = readFileSync(join(dir, file), "utf8");
     const expectLine = /^# expect: (\S+) (.*)$/m.exec(text);
     if (!expectLine) throw new Error(`${file} has no "# expect: <path> <message>" line`);
-    return { name: file.replace(/\.yaml$/, ""), manifest: parseManifests(text)[0], path: expectLine[1] ?? "", message: expectLine[2] ?? "", hint: /^# hint: (.*)$/m.exec(text)?.[1] };
+    return {
+      name: file.replace(/\.yaml$/, ""),
+      manifest: parseManifests(text)[0],
+      path: expectLine[1] ?? "",
+      message: expectLine[2] ?? "",
+      hint: /^# hint: (.*)$/m.exec(text)?.[1],
+    };
   });
 
 describe("malformed pipelines (graph and CEL)", () => {

@@ -24,7 +24,9 @@ describe("paths", () => {
   });
 
   it("reports a misspelt operator as an unknown field with a suggestion", () => {
-    const job = parse(readFileSync(join(repoRoot, "test/fixtures/streamjobs/analytics.yaml"), "utf8")) as { spec: { pipeline: { steps: Record<string, unknown>[] } } };
+    const job = parse(readFileSync(join(repoRoot, "test/fixtures/streamjobs/analytics.yaml"), "utf8")) as {
+      spec: { pipeline: { steps: Record<string, unknown>[] } };
+    };
     const step = job.spec.pipeline.steps[2] ?? {};
     step.windw = step.window;
     delete step.window;
@@ -37,7 +39,12 @@ describe("celSites", () => {
   it("finds every CEL expression of a manifest with its type and variables", () => {
     const job = parse(readFileSync(join(repoRoot, "test/fixtures/streamjobs/risk.yaml"), "utf8")) as unknown;
     const sites = celSites(job);
-    expect(sites).toContainEqual({ path: ".spec.pipeline.steps[9].cep.stages[0].where", expression: "record.type == 'login_fail'", returns: "bool", vars: ["record", "key", "match"] });
+    expect(sites).toContainEqual({
+      path: ".spec.pipeline.steps[9].cep.stages[0].where",
+      expression: "record.type == 'login_fail'",
+      returns: "bool",
+      vars: ["record", "key", "match"],
+    });
     expect(sites).toContainEqual(expect.objectContaining({ path: ".spec.pipeline.steps[10].score.features[1].expression", returns: "double" }));
     expect(sites.every((s) => s.expression.length > 0)).toBe(true);
     expect(sites.length).toBeGreaterThan(25);

@@ -1,7 +1,16 @@
 // Rule constructors write CEL and a TypeScript check from the same arguments; the checks must mean
 // what the CEL means (the integration tier confirms the CEL side against the real apiserver).
 import { describe, expect, it } from "vitest";
-import { allowedOnlyWhen, atMostOne, durationAtLeast, durationAtMost, exactlyOne, numberAtMost, requiredWhen, requires } from "../../../runtime/spec/schema/rules.ts";
+import {
+  allowedOnlyWhen,
+  atMostOne,
+  durationAtLeast,
+  durationAtMost,
+  exactlyOne,
+  numberAtMost,
+  requiredWhen,
+  requires,
+} from "../../../runtime/spec/schema/rules.ts";
 import { formatDuration, parseDuration } from "../../../runtime/spec/duration.ts";
 
 describe("rules", () => {
