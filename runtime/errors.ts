@@ -1,24 +1,44 @@
 /**
  * The runtime's error taxonomy. Every error says whether retrying the same operation can
  * succeed (`retriable`): the worker restarts a task on retriable errors and fails the job on
- * the others, so the flag must be honest rather than optimistic.
+ * the others, so the flag must be honest rather than optimistic. Every error also has a class
+ * (`errorClass`), which `runnel worker` turns into its exit code (runtime/worker-contract.ts)
+ * so the operator knows whether a restart can help.
  */
+
+/**
+ * What kind of failure an error is: `configuration` (the job or its environment is wrong; a
+ * restart will not help), `transient` (a retry or restart may succeed), `fenced` (another
+ * process took over this worker's tasks), `data` (input the job cannot handle and cannot
+ * dead-letter), `internal` (a bug in Runnel).
+ */
+export type ErrorClass = "configuration" | "transient" | "fenced" | "data" | "internal";
+
+/** Options of every Runnel error. */
+export interface RunnelErrorOptions {
+  cause?: unknown;
+  /** The class; by default transient when retriable, else internal. */
+  errorClass?: ErrorClass;
+}
 
 /** Base class of every error the runtime raises on purpose. */
 export class RunnelError extends Error {
   /** True when the same operation may succeed if attempted again (I/O hiccups, not bugs). */
   readonly retriable: boolean;
-  constructor(message: string, retriable: boolean, options?: { cause?: unknown }) {
-    super(message, options);
+  /** What kind of failure this is (decides the worker's exit code). */
+  readonly errorClass: ErrorClass;
+  constructor(message: string, retriable: boolean, options?: RunnelErrorOptions) {
+    super(message, options?.cause === undefined ? undefined : { cause: options.cause });
     this.name = new.target.name;
     this.retriable = retriable;
+    this.errorClass = options?.errorClass ?? (retriable ? "transient" : "internal");
   }
 }
 
 /** The job graph is malformed (missing sink, bad parallelism, duplicate uid, ...). */
 export class JobDefinitionError extends RunnelError {
   constructor(message: string) {
-    super(message, false);
+    super(message, false, { errorClass: "configuration" });
   }
 }
 
@@ -27,7 +47,7 @@ export class UserFunctionError extends RunnelError {
   /** uid of the operator whose function threw. */
   readonly operatorUid: string;
   constructor(operatorUid: string, cause: unknown) {
-    super(`operator '${operatorUid}': user function failed: ${String(cause)}`, false, { cause });
+    super(`operator '${operatorUid}': user function failed: ${String(cause)}`, false, { cause, errorClass: "data" });
     this.operatorUid = operatorUid;
   }
 }
@@ -46,17 +66,24 @@ export class StateStoreError extends RunnelError {
   }
 }
 
-/** A source or sink failed to read or write its external system. */
+/** A source or sink failed to read or write its external system (not retriable: misconfigured, e.g. a missing topic). */
 export class ConnectorError extends RunnelError {
-  constructor(message: string, retriable: boolean, cause?: unknown) {
-    super(message, retriable, { cause });
+  constructor(message: string, retriable: boolean, cause?: unknown, errorClass?: ErrorClass) {
+    super(message, retriable, { cause, errorClass: errorClass ?? (retriable ? "transient" : "configuration") });
   }
 }
 
-/** A checkpoint could not be written or restored. */
+/** Another process took over this process's tasks (a newer producer with the same transactional id): stop, never retry. */
+export class FencedError extends ConnectorError {
+  constructor(message: string, cause?: unknown) {
+    super(message, false, cause, "fenced");
+  }
+}
+
+/** A checkpoint could not be written or restored (not retriable: e.g. a savepoint incompatible with the job). */
 export class CheckpointError extends RunnelError {
   constructor(message: string, retriable: boolean, cause?: unknown) {
-    super(message, retriable, { cause });
+    super(message, retriable, { cause, errorClass: retriable ? "transient" : "configuration" });
   }
 }
 

@@ -6,7 +6,7 @@
  */
 import { Partitioners, type Kafka, type Producer, type RecordMetadata, type Transaction } from "kafkajs";
 import type { OutgoingMessage, TaskTransaction } from "../connectors/types.ts";
-import { ConnectorError } from "../errors.ts";
+import { ConnectorError, FencedError } from "../errors.ts";
 
 /** Delivery guarantee of a distributed job. */
 export type Delivery = "exactly-once" | "at-least-once";
@@ -127,9 +127,8 @@ function producerError(what: string, err: unknown): ConnectorError {
   const name = (err as { name?: string; type?: string }).type ?? (err as { name?: string }).name ?? "";
   const fenced = /FENCED|INVALID_PRODUCER_EPOCH|PRODUCER_FENCED/i.test(`${name} ${String(err)}`);
   if (fenced)
-    return new ConnectorError(
+    return new FencedError(
       `${what}: this task's producer was fenced — another worker with the same ordinal runs the task (a duplicate pod or a newer restart); this worker stops`,
-      false,
       err,
     );
   return new ConnectorError(`${what}: ${String(err)}`, true, err);
