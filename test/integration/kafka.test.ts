@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import type { Admin, Kafka } from "kafkajs";
 import { consumeAll, createTopics, kafkaClient } from "../helpers/kafka.ts";
 import { uniqueName } from "../helpers/env.ts";
+import { readCommittedWithJava } from "../helpers/java-consumer.ts";
 
 describe("kafka broker (real, KRaft)", () => {
   let kafka: Kafka;
@@ -114,5 +115,36 @@ describe("kafka broker (real, KRaft)", () => {
     // The aborted records are really in the log: a read_uncommitted reader sees them.
     const everything = await consumeAll(kafka, topic, { readUncommitted: true, idleMs: 2_000 });
     expect(everything.map((r) => r.message.value?.toString())).toContain("two-1");
+  });
+
+  it("reads committed records only with Kafka's own Java consumer (the independent check of exactly-once tests)", async () => {
+    const topic = uniqueName("smoke-java-rc");
+    await createTopics(admin, [topic], 2);
+    const producer = kafka.producer({ transactionalId: uniqueName("tx-java"), maxInFlightRequests: 1, idempotent: true });
+    await producer.connect();
+    let tx = await producer.transaction();
+    await tx.send({
+      topic,
+      messages: [
+        { key: "a", value: '{"n":1}', partition: 0 },
+        { key: "b", value: "tab\there\nand a newline", partition: 1 },
+      ],
+    });
+    await tx.commit();
+    tx = await producer.transaction();
+    await tx.send({ topic, messages: [{ key: "c", value: "aborted", partition: 0 }] });
+    await tx.abort();
+    tx = await producer.transaction();
+    await tx.send({ topic, messages: [{ value: "3", partition: 0 }] });
+    await tx.commit();
+    await producer.disconnect();
+
+    const records = await readCommittedWithJava(topic, { idleMs: 5_000 });
+    const seen = records.sort((x, y) => x.partition - y.partition || x.offset - y.offset).map((r) => [r.partition, r.key, r.value]);
+    expect(seen).toEqual([
+      [0, "a", '{"n":1}'],
+      [0, null, "3"],
+      [1, "b", "tab\there\nand a newline"],
+    ]);
   });
 });
