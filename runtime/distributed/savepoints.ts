@@ -17,6 +17,7 @@ import { FORMAT_VERSION } from "../checkpoint/format.ts";
 import { SavepointRequestError, type SavepointControl, type SavepointStatus } from "../observe/savepoint-control.ts";
 import type { DistributedPlan } from "./plan.ts";
 import { fileSavepointStorage, writeWorkerSavepoint, type WorkerSavepointMeta } from "./savepoint-store.ts";
+import { CheckpointError } from "../errors.ts";
 
 interface Request {
   status: SavepointStatus;
@@ -136,7 +137,10 @@ export function savepointCoordinator(options: SavepointOptions): SavepointCoordi
     }
     if (request.done.size < options.tasks.length) {
       if (Date.now() - request.startedAt > (options.timeoutMs ?? 300_000))
-        throw new Error(`not drained after ${Math.round((Date.now() - request.startedAt) / 1000)} s: did every worker get the savepoint request?`);
+        throw new CheckpointError(
+          `not drained after ${Math.round((Date.now() - request.startedAt) / 1000)} s: did every worker get the savepoint request?`,
+          true,
+        );
       return;
     }
     // The round after the last markers were queued flushed them; the checkpoint commits them.

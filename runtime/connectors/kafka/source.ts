@@ -5,7 +5,7 @@
  * micro-batches with read(), and a partition whose buffer is full is paused (backpressure).
  */
 import type { Admin, Consumer, IHeaders, Kafka } from "kafkajs";
-import { ConnectorError } from "../../errors.ts";
+import { ConnectorError, RecordError } from "../../errors.ts";
 import type { ReadResult, Source, SourceReader } from "../types.ts";
 import { createKafkaClient, type KafkaConnection } from "./client.ts";
 import type { DeadLetterQueue } from "./dead-letter.ts";
@@ -49,7 +49,7 @@ export interface KafkaSourceOptions<T> {
 
 /** Parses the value as JSON (the default deserializer). */
 export function jsonValue<T>(message: KafkaMessageIn): T {
-  if (message.value === null) throw new Error("the message has no value (a tombstone)");
+  if (message.value === null) throw new RecordError("the message has no value (a tombstone)");
   return JSON.parse(message.value.toString("utf8")) as T;
 }
 
