@@ -26,7 +26,7 @@ function deadLetterStream(ctx: CompileContext, path: string): Handle {
   const known = ctx.handles.get(DEAD_LETTER);
   if (known) return known;
   const [first, ...rest] = ctx.deadLetterProducers.map((s) => s.getSideOutput(DEAD_LETTER_TAG) as typeof s);
-  if (!first) throw new PipelineError(path, "no step sends records to the dead-letter stream");
+  if (!first) throw new PipelineError(path, "no source or step sends records to the dead-letter stream");
   const stream = first
     .union(...rest)
     .uid(claimUid(ctx, DEAD_LETTER, path))

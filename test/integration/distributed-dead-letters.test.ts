@@ -1,6 +1,8 @@
 // A worker's dead-letter topic (real broker): a message that is not JSON and a record a `clean`
 // rule rejects both land there with their original bytes and headers naming the error, the
 // operator and where they came from; the good records go on to the output, keyed as they came.
+// Records without a readable event time or with a value of another type than the source declares
+// take the same way — the source check of local runs, on Kafka.
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { createWorker } from "../../runtime/distributed/worker.ts";
@@ -71,6 +73,70 @@ describe("distributed worker: dead letters (real broker)", () => {
       expect(header("k3", "runnel.source.partition")).toBe("1");
       expect(header("k3", "runnel.source.offset")).toBe("0");
       expect(worker.poisoned()).toBe(1);
+    } finally {
+      worker.stop();
+      await run;
+    }
+  });
+
+  it("dead-letters records whose event time is missing or whose fields break the declared types, by the same source check as local runs", async () => {
+    const { kafka, admin } = k;
+    const name = testJobName("dlt");
+    const [input, output, dead] = [`${name}-in`, `${name}-out`, `${name}-dead`];
+    await createTopics(admin, [input, output, dead], 1);
+    const { dir, manifest } = writeJobManifest(name, {
+      parallelism: 1,
+      pipeline: `    sources:
+      - id: clicks
+        kafka: { topic: ${input}, partitions: 1 }
+        timestamp: { field: ts }
+        fields: { user: string, ts: int }
+    steps:
+      - id: known
+        input: clicks
+        filter: { condition: "record.user != 'nobody'" }
+    sinks:
+      - id: out
+        input: known
+        kafka: { topic: ${output} }
+      - id: dead
+        input: dead-letter
+        kafka: { topic: ${dead} }
+`,
+    });
+    const producer = kafka.producer();
+    await producer.connect();
+    const t = Date.UTC(2026, 0, 1);
+    await producer.send({
+      topic: input,
+      messages: [
+        { key: "ok1", value: JSON.stringify({ user: "a", ts: t }) },
+        { key: "no-time", value: JSON.stringify({ user: "a" }) },
+        { key: "bad-time", value: JSON.stringify({ user: "a", ts: "noon" }) },
+        { key: "bad-user", value: JSON.stringify({ user: 123, ts: t + 1 }) },
+        { key: "ok2", value: JSON.stringify({ user: "b", ts: t + 2 }) },
+      ],
+    });
+    await producer.disconnect();
+    const worker = await createWorker({ manifest, ordinal: 0, workers: 1, namespace: "test", stateDir: join(dir, "state") });
+    const run = worker.run();
+    try {
+      const deadLetters = await consumeAll(kafka, dead, { count: 3, idleMs: 15_000 });
+      const out = await consumeAll(kafka, output, { count: 2, idleMs: 3_000 });
+      expect(out.map((m) => String(m.message.key)).sort()).toEqual(["ok1", "ok2"]);
+      const byKey = new Map(deadLetters.map((d) => [String(d.message.key), d.message]));
+      expect([...byKey.keys()].sort()).toEqual(["bad-time", "bad-user", "no-time"]);
+      const header = (key: string, h: string): string => String(byKey.get(key)?.headers?.[h]);
+      expect(header("no-time", "runnel.error.class")).toBe("event-time");
+      expect(header("no-time", "runnel.error")).toBe('event-time field "ts" is missing');
+      expect(header("bad-time", "runnel.error.class")).toBe("field-type");
+      expect(header("bad-user", "runnel.error")).toBe('field "user" is 123, not string');
+      for (const key of byKey.keys()) {
+        expect(header(key, "runnel.operator")).toBe("clicks");
+        expect(header(key, "runnel.source.topic")).toBe(input);
+      }
+      // The original bytes, as they came.
+      expect(JSON.parse(String(byKey.get("bad-user")?.value))).toEqual({ user: 123, ts: t + 1 });
     } finally {
       worker.stop();
       await run;
