@@ -15,7 +15,7 @@ import type { FileOrigin } from "../connectors/file.ts";
 import type { ReadResult, Source, SourceReader } from "../connectors/types.ts";
 import type { EventTime, Source as SourceSpec, Step } from "../spec/generated/types.ts";
 import { parseDeclaredType } from "../cel/types.ts";
-import { claimUid, counter, DEAD_LETTER_TAG, type CompileContext, type DeadLetter, type Handle } from "./context.ts";
+import { claimUid, counter, DEAD_LETTER_TAG, type CompileContext, type Handle } from "./context.ts";
 import { recordFn } from "./expr.ts";
 import { FALLBACK, fieldReader, internalized, isRecord, type Reader } from "./readers.ts";
 import { processStep } from "./stages.ts";

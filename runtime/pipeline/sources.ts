@@ -6,7 +6,7 @@
  * not objects, lack their event time or break their declared field types are dead-lettered by
  * the source check (source-check.ts).
  */
-import { readFileSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { resolve } from "node:path";
 import type { WatermarkStrategy } from "../api/functions.ts";
 import { fileSource } from "../connectors/file.ts";
@@ -56,9 +56,13 @@ function requireLocal(spec: SourceSpec, path: string): NonNullable<SourceSpec["l
   );
 }
 
-/** The file a source reads locally (resolved against the manifest's folder). */
+/** The file a source reads locally (resolved against the manifest's folder); a PipelineError when there is none. */
 function localFile(ctx: CompileContext, spec: SourceSpec, path: string): string {
-  return resolve(ctx.options.baseDir, (requireLocal(spec, path).file as { path: string }).path);
+  const name = (requireLocal(spec, path).file as { path: string }).path;
+  const file = resolve(ctx.options.baseDir, name);
+  if (!existsSync(file))
+    throw new PipelineError(`${path}.local.file.path`, `${name} does not exist (looked for ${file})`, "the path is relative to the manifest's folder");
+  return file;
 }
 
 /** The local generator of a source. */

@@ -47,6 +47,37 @@ describe("runnel validate", () => {
     expect(io.out()).toMatch(/valid StreamJob edge-warning-derived-field-missing \(1 warning\)$/);
   });
 
+  it("warns about a local source file that does not exist (relative to the manifest), and still exits 0", async () => {
+    const manifest = (path: string) => `apiVersion: runnel.dev/v1alpha1
+kind: StreamJob
+metadata: {name: local-files}
+spec:
+  pipeline:
+    sources:
+    - id: events
+      kafka: {topic: events}
+      local: {file: {path: ${path}}}
+    sinks:
+    - {id: out, input: events, stdout: {}}
+`;
+    const missing = file("missing-local.yaml", manifest("no-such-data.ndjson"));
+    const io = capture();
+    expect(await main(["validate", missing])).toBe(0);
+    expect(io.out()).toContain(
+      `.spec.pipeline.sources[0].local.file.path: warning: no-such-data.ndjson does not exist (looked for ${join(scratch, "no-such-data.ndjson")})`,
+    );
+    expect(io.out()).toContain("only `runnel run` reads it");
+    expect(io.out()).toMatch(/valid StreamJob local-files \(1 warning\)$/m);
+    // Present, relative to the manifest's folder (not the working directory): no warning.
+    file("present.ndjson", "{}\n");
+    const present = file("present-local.yaml", manifest("present.ndjson"));
+    expect(await main(["validate", present])).toBe(0);
+    expect(io.out()).toMatch(/present-local\.yaml: valid StreamJob local-files$/m);
+    // `runnel run` needs the file: it refuses at the same path.
+    expect(await main(["run", missing, "--no-progress"])).toBe(2);
+    expect(io.err()).toContain(".spec.pipeline.sources[0].local.file.path: no-such-data.ndjson does not exist");
+  });
+
   describe("rejects every manifest of the graph and CEL corpus (exit 1)", () => {
     const dir = join(fixtures, "invalid-graph");
     it.each(readdirSync(dir).filter((f) => f.endsWith(".yaml")))("%s", async (name) => {
