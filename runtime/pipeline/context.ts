@@ -47,6 +47,8 @@ export interface PipelineMetrics {
   deadLetters: Record<string, number>;
   /** Records dropped on purpose (filters, clean with drop, skipped errors), by `step/reason`. */
   dropped: Record<string, number>;
+  /** The first dead letter of each `step/reason`, kept when a local run summarises its dead letters instead of printing them. */
+  deadLetterSamples: Record<string, DeadLetter>;
 }
 
 /** Options of compilePipeline. */
