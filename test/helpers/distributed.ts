@@ -1,7 +1,9 @@
 /**
  * Distributed-job test helpers: a windowed count job on fresh topics, its input with a reference
  * of every expected output, worker processes that can be killed with SIGKILL and restarted, and
- * a read_committed check of the output against the reference.
+ * two read_committed checks of the output against the reference: one while the job runs (with
+ * Runnel's own read-committed filtering) and one independent of Runnel at the end (Kafka's own
+ * Java consumer, the ground truth for a Java or Flink downstream).
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import { createWriteStream, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
@@ -10,6 +12,8 @@ import { join, resolve } from "node:path";
 import { Partitioners, type Admin, type Consumer, type Kafka } from "kafkajs";
 import { CommittedFilter, rawMessages } from "../../runtime/connectors/kafka/read-committed.ts";
 import { testEnv, uniqueName } from "./env.ts";
+import { readCommittedWithJava } from "./java-consumer.ts";
+import { waitFor } from "./wait.ts";
 
 const MAIN = resolve(import.meta.dirname, "../../runtime/cli/main.ts");
 
@@ -214,47 +218,34 @@ export class OutputReader {
       eachBatch: async ({ batch }) => {
         const filter = filters.get(batch.partition) ?? new CommittedFilter();
         filters.set(batch.partition, filter);
-        for (const message of filter.accept(rawMessages(batch))) {
-          const r = JSON.parse(String(message.value)) as { key: string; windowStart: number } & WindowCount;
-          if (r.key === "flush") continue;
-          const k = `${r.key}@${r.windowStart}`;
+        const { seen, duplicates } = windowsOf(filter.accept(rawMessages(batch)).map((m) => String(m.value)));
+        for (const [k, v] of seen) {
           if (this.seen.has(k)) this.duplicates.push(k);
-          this.seen.set(k, { events: r.events, total: r.total });
+          this.seen.set(k, v);
         }
+        this.duplicates.push(...duplicates);
       },
     });
   }
 
-  /** Waits until every expected window arrived (or the deadline), then a little longer for duplicates. */
+  /**
+   * Waits until every expected window arrived. Duplicates written later are not waited for here:
+   * `javaMismatches` reads the whole output again once the workers stopped.
+   */
   async waitFor(job: CountJob, timeoutMs: number, progress?: () => string): Promise<void> {
-    const deadline = Date.now() + timeoutMs;
-    while (this.seen.size < job.reference.size) {
-      if (Date.now() > deadline)
-        throw new Error(`only ${this.seen.size} of ${job.reference.size} windows after ${timeoutMs} ms${progress ? `\n${progress()}` : ""}`);
-      await new Promise((r) => setTimeout(r, 250));
-    }
-    await new Promise((r) => setTimeout(r, 1500));
+    await waitFor("every expected window", () => this.seen.size >= job.reference.size, { timeoutMs }).catch(() => {
+      throw new Error(`only ${this.seen.size} of ${job.reference.size} windows after ${timeoutMs} ms${progress ? `\n${progress()}` : ""}`);
+    });
   }
 
   /** Waits until at least `count` windows arrived. */
   async waitForCount(count: number, timeoutMs: number): Promise<void> {
-    const deadline = Date.now() + timeoutMs;
-    while (this.seen.size < count) {
-      if (Date.now() > deadline) throw new Error(`only ${this.seen.size} windows after ${timeoutMs} ms, expected at least ${count}`);
-      await new Promise((r) => setTimeout(r, 100));
-    }
+    await waitFor(`at least ${count} windows (${this.seen.size} so far)`, () => this.seen.size >= count, { timeoutMs, intervalMs: 100 });
   }
 
-  /** Expected windows missing or wrong (empty when the output equals the reference). */
+  /** Expected windows missing or wrong, and unexpected ones (empty when the output equals the reference; duplicates are in `duplicates`). */
   mismatches(job: CountJob): string[] {
-    const bad: string[] = [];
-    for (const [k, v] of job.reference) {
-      const g = this.seen.get(k);
-      if (!g) bad.push(`${k}: missing`);
-      else if (g.events !== v.events || g.total !== v.total) bad.push(`${k}: got ${JSON.stringify(g)}, expected ${JSON.stringify(v)}`);
-    }
-    for (const k of this.seen.keys()) if (!job.reference.has(k)) bad.push(`${k}: not expected`);
-    return bad;
+    return compareWindows(job, this.seen, []);
   }
 
   async stop(): Promise<void> {
@@ -262,21 +253,94 @@ export class OutputReader {
   }
 }
 
+/** The windows of output records by `user@windowStart`, with the keys seen more than once (the flush windows left out). */
+function windowsOf(values: Iterable<string>): { seen: Map<string, WindowCount>; duplicates: string[] } {
+  const seen = new Map<string, WindowCount>();
+  const duplicates: string[] = [];
+  for (const value of values) {
+    const r = JSON.parse(value) as { key: string; windowStart: number } & WindowCount;
+    if (r.key === "flush") continue;
+    const k = `${r.key}@${r.windowStart}`;
+    if (seen.has(k)) duplicates.push(k);
+    seen.set(k, { events: r.events, total: r.total });
+  }
+  return { seen, duplicates };
+}
+
+/** What differs between seen windows and the reference: missing, wrong, unexpected and duplicated windows. */
+function compareWindows(job: CountJob, seen: Map<string, WindowCount>, duplicates: string[]): string[] {
+  const bad = duplicates.map((k) => `${k}: duplicated`);
+  for (const [k, v] of job.reference) {
+    const g = seen.get(k);
+    if (!g) bad.push(`${k}: missing`);
+    else if (g.events !== v.events || g.total !== v.total) bad.push(`${k}: got ${JSON.stringify(g)}, expected ${JSON.stringify(v)}`);
+  }
+  for (const k of seen.keys()) if (!job.reference.has(k)) bad.push(`${k}: not expected`);
+  return bad;
+}
+
+/**
+ * Checks the job's whole output with Kafka's own Java consumer in read_committed isolation,
+ * independently of Runnel's reading: every expected window exactly once with its values. The
+ * console consumer ends on idleness, so while windows are only missing (the broker may still be
+ * serving a slow fetch) it reads again, up to `attempts` reads; a duplicated, wrong or unexpected
+ * window fails at once, since reading again cannot mend it. Returns the differences (empty: equal).
+ */
+export async function javaMismatches(job: CountJob, options: { attempts?: number; idleMs?: number } = {}): Promise<string[]> {
+  const attempts = options.attempts ?? 4;
+  let bad: string[] = [];
+  for (let attempt = 1; attempt <= attempts; attempt++) {
+    const records = await readCommittedWithJava(job.output, { idleMs: options.idleMs ?? 10_000 });
+    const { seen, duplicates } = windowsOf(records.map((r) => r.value));
+    bad = compareWindows(job, seen, duplicates);
+    if (bad.every((b) => b.endsWith(": missing"))) {
+      if (bad.length === 0) return [];
+      continue;
+    }
+    return bad;
+  }
+  return bad.map((b) => `${b} (after ${attempts} reads with Kafka's Java consumer)`);
+}
+
 /** Waits for a worker's admin URL in its log (it starts with --admin 127.0.0.1:0). */
 export async function adminUrl(w: WorkerProcess, timeoutMs = 60_000): Promise<string> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    let text = "";
-    try {
-      text = readFileSync(w.log, "utf8");
-    } catch {
-      // not created yet
-    }
-    const m = /admin API on (http:\/\/[^\s]+)/.exec(text);
-    if (m) return m[1] as string;
-    if (Date.now() > deadline) throw new Error(`worker ${w.ordinal} did not report its admin API:\n${logTail(w)}`);
-    await new Promise((r) => setTimeout(r, 200));
+  const url = await waitFor(
+    `worker ${w.ordinal} to report its admin API`,
+    () => {
+      let text = "";
+      try {
+        text = readFileSync(w.log, "utf8");
+      } catch {
+        // not created yet
+      }
+      return /admin API on (http:\/\/[^\s]+)/.exec(text)?.[1];
+    },
+    { timeoutMs, intervalMs: 200 },
+  ).catch((err: Error) => {
+    throw new Error(`${err.message}:\n${logTail(w)}`);
+  });
+  return url;
+}
+
+/** The worker's exit code once it exits, or "still running" after `timeoutMs` (a bound on the wait, not a pause). */
+export async function exitOf(w: WorkerProcess, timeoutMs = 90_000): Promise<number | null | "still running"> {
+  let timer: NodeJS.Timeout | undefined;
+  const bound = new Promise<"still running">((resolve) => (timer = setTimeout(() => resolve("still running"), timeoutMs)));
+  try {
+    return await Promise.race([w.exited, bound]);
+  } finally {
+    clearTimeout(timer);
   }
+}
+
+/** Waits until a worker started with `--admin 127.0.0.1:0` answers /readyz with 200: restored and running. */
+export async function waitReady(w: WorkerProcess, timeoutMs = 120_000): Promise<void> {
+  const url = await adminUrl(w, timeoutMs);
+  await waitFor(`worker ${w.ordinal} to be ready`, async () => (await fetch(`${url}/readyz`)).status === 200, { timeoutMs, intervalMs: 200 }).catch(
+    (err: Error) => {
+      throw new Error(`${err.message}:\n${logTail(w)}`);
+    },
+  );
 }
 
 /** A job name for a test: unique, and valid as a Kubernetes name and a Kafka topic stem. */
