@@ -6,6 +6,7 @@ import { rmSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import type { Kafka } from "kafkajs";
+import { EXIT_CODES } from "../../runtime/worker-contract.ts";
 import { kafkaAdminHooks } from "../helpers/kafka.ts";
 import {
   createCountJob,
@@ -135,7 +136,7 @@ describe("distributed runtime: exactly once through kill -9 (real broker, worker
     // Ordinal 1 again, started by mistake (its own disk): it takes tasks 1, 4, 7, 10 over.
     const duplicate = launch(job, 1, 3, { stateDir: join(job.dir, "state-duplicate") });
     const fencedExit = await Promise.race([(workers[1] as WorkerProcess).exited, sleep(60_000).then(() => "still running")]);
-    expect(fencedExit, logs([workers[1] as WorkerProcess])).toBe(1);
+    expect(fencedExit, logs([workers[1] as WorkerProcess])).toBe(EXIT_CODES.fenced);
     expect(logTail(workers[1] as WorkerProcess, 40)).toMatch(/fenced/);
     await sleep(2000);
     await feed.stop();

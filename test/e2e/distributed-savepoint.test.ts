@@ -8,6 +8,7 @@ import { spawnSync } from "node:child_process";
 import { existsSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
+import { EXIT_CODES } from "../../runtime/worker-contract.ts";
 import { kafkaAdminHooks } from "../helpers/kafka.ts";
 import {
   adminUrl,
@@ -93,8 +94,8 @@ describe("distributed runtime: stop-with-savepoint, change the job, restore (rea
     // Stop mid-stream, once windows are coming out (so the windows in progress have state).
     await reader.waitForCount(200, 120_000);
     // A savepoint without stopping: every worker writes its tasks, then the job goes on.
-    const periodic = join(job.dir, "savepoints", "periodic-1");
-    const triggered = await Promise.all(urls.map((u) => post(`${u}/savepoints`, { dir: periodic })));
+    const periodic = join(job.savepointRoot, "periodic-1");
+    const triggered = await Promise.all(urls.map((u) => post(`${u}/savepoints`, { name: "periodic-1" })));
     expect(new Set(triggered).size).toBe(1);
     for (const u of urls) await pollCompleted(`${u}/savepoints/${triggered[0] as string}`);
     const inspected = runnel(["savepoint", "inspect", periodic]);
@@ -106,10 +107,10 @@ describe("distributed runtime: stop-with-savepoint, change the job, restore (rea
     const seenBefore = reader.seen.size;
     await produce(kafka, job, 3000);
     await reader.waitForCount(seenBefore + 100, 120_000);
-    const savepoint = join(job.dir, "savepoints", "upgrade-1");
-    const unauthorized = await fetch(`${urls[0]}/stop`, { method: "POST", body: JSON.stringify({ dir: savepoint }) });
+    const savepoint = join(job.savepointRoot, "upgrade-1");
+    const unauthorized = await fetch(`${urls[0]}/stop`, { method: "POST", body: JSON.stringify({ name: "upgrade-1" }) });
     expect(unauthorized.status).toBe(401);
-    const ids = await Promise.all(urls.map((u) => post(`${u}/stop`, { dir: savepoint })));
+    const ids = await Promise.all(urls.map((u) => post(`${u}/stop`, { name: "upgrade-1" })));
     expect(new Set(ids).size).toBe(1);
     for (const w of v1) expect(await Promise.race([w.exited, sleep(90_000).then(() => "still running")]), logTail(w)).toBe(0);
     // More input arrives while the job is down.
@@ -117,7 +118,7 @@ describe("distributed runtime: stop-with-savepoint, change the job, restore (rea
 
     // Restoring v2 without allowNonRestoredState is refused, naming the removed operator.
     const refused = launch(0, ["--restore-from", savepoint], v2);
-    expect(await Promise.race([refused.exited, sleep(90_000).then(() => "still running")]), logTail(refused)).toBe(1);
+    expect(await Promise.race([refused.exited, sleep(90_000).then(() => "still running")]), logTail(refused)).toBe(EXIT_CODES.configuration);
     expect(logTail(refused, 5)).toMatch(/per-five.*allow-non-restored-state|allow-non-restored-state.*per-five/s);
 
     // Restored on two workers instead of three: a rescale from the savepoint at the same time.
@@ -147,8 +148,8 @@ describe("distributed runtime: stop-with-savepoint, change the job, restore (rea
     const v1 = [0, 1, 2].map((o) => launch(o, 3));
     const urls = await Promise.all(v1.map((w) => adminUrl(w)));
     await reader.waitForCount(200, 120_000);
-    const savepoint = join(job.dir, "savepoints", "before-resize");
-    await Promise.all(urls.map((u) => post(`${u}/stop`, { dir: savepoint })));
+    const savepoint = join(job.savepointRoot, "before-resize");
+    await Promise.all(urls.map((u) => post(`${u}/stop`, { name: "before-resize" })));
     for (const w of v1) expect(await Promise.race([w.exited, sleep(90_000).then(() => "still running")]), logTail(w)).toBe(0);
     // The input topic grows to 12 partitions; the job follows with 12 tasks on 4 workers.
     await admin.createPartitions({ topicPartitions: [{ topic: job.input, count: 12 }] });

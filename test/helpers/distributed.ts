@@ -30,6 +30,8 @@ export interface CountJob {
   input: string;
   output: string;
   partitions: number;
+  /** The job's savepoint root (spec.savepoint.storage.path): admin requests name savepoints under it. */
+  savepointRoot: string;
   /** Expected results by `user@windowStart`, filled by produce(). */
   reference: Map<string, WindowCount>;
   /** Records produced so far. */
@@ -37,7 +39,15 @@ export interface CountJob {
 }
 
 /** The manifest of the count job: keyBy user, 1 s tumbling windows counting events and summing n. */
-export function countManifest(job: { name: string; input: string; output: string; partitions: number; extraSteps?: string; windowStepId?: string }): string {
+export function countManifest(job: {
+  name: string;
+  input: string;
+  output: string;
+  partitions: number;
+  savepointRoot?: string;
+  extraSteps?: string;
+  windowStepId?: string;
+}): string {
   const windowId = job.windowStepId ?? "per-second";
   return `apiVersion: runnel.dev/v1alpha1
 kind: StreamJob
@@ -46,7 +56,7 @@ spec:
   parallelism: ${job.partitions}
   kafka: { bootstrapServers: [${testEnv().kafkaBrokers.join(", ")}] }
   checkpoint: { interval: 300ms }
-  pipeline:
+${job.savepointRoot === undefined ? "" : `  savepoint: { storage: { path: ${job.savepointRoot} } }\n`}  pipeline:
     sources:
       - id: clicks
         kafka: { topic: ${job.input}, partitions: ${job.partitions} }
@@ -85,8 +95,9 @@ export async function createCountJob(admin: Admin, partitions = 12): Promise<Cou
   });
   const dir = mkdtempSync(join(tmpdir(), "runnel-dist-"));
   const manifest = join(dir, "job.yaml");
-  writeFileSync(manifest, countManifest({ name, input, output, partitions }));
-  return { name, dir, manifest, input, output, partitions, reference: new Map(), produced: 0 };
+  const savepointRoot = join(dir, "savepoints");
+  writeFileSync(manifest, countManifest({ name, input, output, partitions, savepointRoot }));
+  return { name, dir, manifest, input, output, partitions, savepointRoot, reference: new Map(), produced: 0 };
 }
 
 /**
