@@ -10,6 +10,7 @@ import { EXIT_CODES } from "../../runtime/worker-contract.ts";
 import { kafkaAdminHooks } from "../helpers/kafka.ts";
 import {
   createCountJob,
+  javaCheck,
   kill9,
   logTail,
   OutputReader,
@@ -17,6 +18,7 @@ import {
   produceFlush,
   startWorker,
   stopGracefully,
+  waitForLog,
   type WorkerProcess,
 } from "../helpers/distributed.ts";
 
@@ -122,6 +124,43 @@ describe("distributed runtime: exactly once through kill -9 (real broker, worker
     for (const w of workers) expect(await stopGracefully(w), logs([w])).toBe(0);
     expect(reader.duplicates.slice(0, 20), `job ${job.name} in ${job.dir}`).toEqual([]);
     expect(reader.mismatches(job).slice(0, 20), `job ${job.name} in ${job.dir}`).toEqual([]);
+  });
+
+  it("rolls 3 → 4 workers as a StatefulSet update does (new owners start while old ones still run): exactly once, read by Java", async () => {
+    const { kafka, admin } = k;
+    const job = await createCountJob(admin, 12);
+    await produce(kafka, job, 4000);
+    const reader = new OutputReader();
+    await reader.start(kafka, job);
+    const feed = produceContinuously(kafka, job);
+    const old = [0, 1, 2].map((o) => launch(job, o, 3));
+    await reader.waitForCount(200, 120_000);
+    // The new pod 3 comes up first and takes tasks 3, 7 and 11 over from old workers 0, 1 and 2,
+    // which still run: the task's new owner fences the old one, which stops (exit 79) or is stopped.
+    const added = launch(job, 3, 4);
+    await waitForLog(added, /running tasks 3,7,11 of 12/, 120_000);
+    const rolled: WorkerProcess[] = [added];
+    // Then each old pod, highest ordinal first, is terminated and replaced by its new version on
+    // the same state folder; the new one starts while the lower old ones still run.
+    for (const o of [2, 1, 0]) {
+      const was = old[o] as WorkerProcess;
+      const code = await stopGracefully(was);
+      expect([EXIT_CODES.ok, EXIT_CODES.fenced], logs([was])).toContain(code);
+      const next = launch(job, o, 4);
+      await waitForLog(next, /running tasks/, 120_000);
+      rolled.push(next);
+    }
+    await sleep(3000);
+    await feed.stop();
+    await produceFlush(kafka, job);
+    await reader.waitFor(job, 240_000, () => logs(rolled));
+    await reader.stop();
+    for (const w of rolled) expect(await stopGracefully(w), logs([w])).toBe(EXIT_CODES.ok);
+    expect(reader.duplicates.slice(0, 20), `job ${job.name} in ${job.dir}`).toEqual([]);
+    expect(reader.mismatches(job).slice(0, 20), `job ${job.name} in ${job.dir}`).toEqual([]);
+    const java = await javaCheck(job);
+    expect(java.duplicates.slice(0, 20), `job ${job.name}`).toEqual([]);
+    expect(java.mismatches.slice(0, 20), `job ${job.name}`).toEqual([]);
   });
 
   it("fences a duplicate worker: the older one cannot commit and stops; output stays exactly once", async () => {

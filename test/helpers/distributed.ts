@@ -7,9 +7,10 @@ import { spawn, type ChildProcess } from "node:child_process";
 import { createWriteStream, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
-import { Partitioners, type Admin, type Consumer, type Kafka } from "kafkajs";
+import { Partitioners, type Admin, type Consumer, type Kafka, type Producer } from "kafkajs";
 import { CommittedFilter, rawMessages } from "../../runtime/connectors/kafka/read-committed.ts";
 import { testEnv, uniqueName } from "./env.ts";
+import { readCommittedWithJava } from "./java-consumer.ts";
 
 const MAIN = resolve(import.meta.dirname, "../../runtime/cli/main.ts");
 
@@ -101,13 +102,22 @@ export async function createCountJob(admin: Admin, partitions = 12): Promise<Cou
 }
 
 /**
+ * A producer for test input. Idempotent: on a busy machine a send can time out on the client
+ * after the broker wrote it, and a plain producer's retry would then write the records twice
+ * (seen as doubled windows that no worker caused).
+ */
+function inputProducer(kafka: Kafka): Producer {
+  return kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner, idempotent: true, maxInFlightRequests: 1 });
+}
+
+/**
  * Produces `count` more input records (user u<i mod users>, ts increasing 5 ms per record,
  * partition i mod partitions) and adds them to the reference. Event time only grows within a
  * partition, so with 2 s out-of-orderness no record is ever late: the output is a function of
  * the input alone.
  */
 export async function produce(kafka: Kafka, job: CountJob, count: number, users = 40): Promise<void> {
-  const producer = kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner });
+  const producer = inputProducer(kafka);
   await producer.connect();
   const messages = [];
   for (let j = 0; j < count; j++) {
@@ -129,7 +139,7 @@ export async function produce(kafka: Kafka, job: CountJob, count: number, users 
 
 /** One record per partition far ahead in event time: every window of the real input closes. */
 export async function produceFlush(kafka: Kafka, job: CountJob): Promise<void> {
-  const producer = kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner });
+  const producer = inputProducer(kafka);
   await producer.connect();
   const ts = T0 + job.produced * 5 + 600_000;
   await producer.send({
@@ -208,6 +218,41 @@ export function logTail(w: WorkerProcess, lines = 15): string {
   }
 }
 
+/** Expected windows missing or wrong in `seen`, and windows not expected (empty when they are equal). */
+export function windowMismatches(reference: Map<string, WindowCount>, seen: Map<string, WindowCount>): string[] {
+  const bad: string[] = [];
+  for (const [k, v] of reference) {
+    const g = seen.get(k);
+    if (!g) bad.push(`${k}: missing`);
+    else if (g.events !== v.events || g.total !== v.total) bad.push(`${k}: got ${JSON.stringify(g)}, expected ${JSON.stringify(v)}`);
+  }
+  for (const k of seen.keys()) if (!reference.has(k)) bad.push(`${k}: not expected`);
+  return bad;
+}
+
+/**
+ * The job's output as Kafka's own Java consumer reads it in read_committed isolation (the ground
+ * truth for a Java or Flink downstream), read again while windows are missing — never while
+ * duplicated — until `timeoutMs`: the duplicated windows and the differences from the reference.
+ */
+export async function javaCheck(job: CountJob, timeoutMs = 180_000): Promise<{ windows: number; duplicates: string[]; mismatches: string[] }> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const seen = new Map<string, WindowCount>();
+    const duplicates: string[] = [];
+    for (const record of await readCommittedWithJava(job.output)) {
+      const r = JSON.parse(record.value) as { key: string; windowStart: number } & WindowCount;
+      if (r.key === "flush") continue;
+      const k = `${r.key}@${r.windowStart}`;
+      if (seen.has(k)) duplicates.push(k);
+      seen.set(k, { events: r.events, total: r.total });
+    }
+    const mismatches = windowMismatches(job.reference, seen);
+    const missing = mismatches.some((m) => m.endsWith(": missing"));
+    if (duplicates.length > 0 || !missing || Date.now() > deadline) return { windows: seen.size, duplicates, mismatches };
+  }
+}
+
 /** Everything read_committed from the output so far, by `user@windowStart` (duplicates counted). */
 export class OutputReader {
   readonly seen = new Map<string, WindowCount>();
@@ -258,14 +303,7 @@ export class OutputReader {
 
   /** Expected windows missing or wrong (empty when the output equals the reference). */
   mismatches(job: CountJob): string[] {
-    const bad: string[] = [];
-    for (const [k, v] of job.reference) {
-      const g = this.seen.get(k);
-      if (!g) bad.push(`${k}: missing`);
-      else if (g.events !== v.events || g.total !== v.total) bad.push(`${k}: got ${JSON.stringify(g)}, expected ${JSON.stringify(v)}`);
-    }
-    for (const k of this.seen.keys()) if (!job.reference.has(k)) bad.push(`${k}: not expected`);
-    return bad;
+    return windowMismatches(job.reference, this.seen);
   }
 
   async stop(): Promise<void> {
@@ -273,8 +311,8 @@ export class OutputReader {
   }
 }
 
-/** Waits for a worker's admin URL in its log (it starts with --admin 127.0.0.1:0). */
-export async function adminUrl(w: WorkerProcess, timeoutMs = 60_000): Promise<string> {
+/** Waits until a worker's log matches `pattern`; returns the match. */
+export async function waitForLog(w: WorkerProcess, pattern: RegExp, timeoutMs = 60_000): Promise<RegExpExecArray> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     let text = "";
@@ -283,11 +321,16 @@ export async function adminUrl(w: WorkerProcess, timeoutMs = 60_000): Promise<st
     } catch {
       // not created yet
     }
-    const m = /admin API on (http:\/\/[^\s]+)/.exec(text);
-    if (m) return m[1] as string;
-    if (Date.now() > deadline) throw new Error(`worker ${w.ordinal} did not report its admin API:\n${logTail(w)}`);
+    const m = pattern.exec(text);
+    if (m) return m;
+    if (Date.now() > deadline) throw new Error(`worker ${w.ordinal} did not log ${String(pattern)}:\n${logTail(w)}`);
     await new Promise((r) => setTimeout(r, 200));
   }
+}
+
+/** Waits for a worker's admin URL in its log (it starts with --admin 127.0.0.1:0). */
+export async function adminUrl(w: WorkerProcess, timeoutMs = 60_000): Promise<string> {
+  return (await waitForLog(w, /admin API on (http:\/\/[^\s"]+)/, timeoutMs))[1] as string;
 }
 
 /** A job name for a test: unique, and valid as a Kubernetes name and a Kafka topic stem. */

@@ -76,7 +76,9 @@ describe("runnel worker process failures", () => {
     const errors = lines.filter((l) => l.level === "error" || l.level === "warn");
     expect(errors, run.stderr()).toHaveLength(1);
     expect(errors[0]).toMatchObject({ logger: "worker", errorClass: "transient", exitCode: 75 });
-    expect(errors[0]?.msg).toMatch(/^cannot reach the Kafka brokers 127\.0\.0\.1:1 \(from spec\.kafka\.bootstrapServers\): .*ECONNREFUSED.*; check the addresses/);
+    expect(errors[0]?.msg).toMatch(
+      /^cannot reach the Kafka brokers 127\.0\.0\.1:1 \(from spec\.kafka\.bootstrapServers\): .*ECONNREFUSED.*; check the addresses/,
+    );
     expect(run.stderr()).not.toMatch(/\bat .+:\d+:\d+\)?/);
   });
 

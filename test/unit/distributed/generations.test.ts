@@ -30,7 +30,9 @@ describe("choosing a worker's generation", () => {
   });
 
   it("runs a named current generation without recording anything", async () => {
-    expect(await chooseGeneration(known("g2", g1, g2), { generation: "g2", restoreFrom: "/savepoints/upgrade-1", savepointId: noSavepoint }, NOW)).toMatchObject({
+    expect(
+      await chooseGeneration(known("g2", g1, g2), { generation: "g2", restoreFrom: "/savepoints/upgrade-1", savepointId: noSavepoint }, NOW),
+    ).toMatchObject({
       generation: "g2",
       record: false,
     });
@@ -47,7 +49,7 @@ describe("choosing a worker's generation", () => {
     const attempt = chooseGeneration(known("g2", g1, g2), { generation: "g1", savepointId: noSavepoint }, NOW);
     await expect(attempt).rejects.toBeInstanceOf(GenerationError);
     await expect(attempt).rejects.toThrow(/generation g1 is not the job's current generation g2 .*--generation g2.*--allow-old-generation/);
-    expect((await attempt.catch((e: GenerationError) => e)).errorClass).toBe("configuration");
+    expect(((await attempt.catch((e: unknown) => e)) as GenerationError).errorClass).toBe("configuration");
   });
 
   it("runs an older generation with --allow-old-generation and makes it current again", async () => {
@@ -56,7 +58,11 @@ describe("choosing a worker's generation", () => {
   });
 
   it("names a generation after the savepoint when restoring without a name, and resumes it on later starts", async () => {
-    const first = await chooseGeneration(known("g0", { generation: "g0", startedAt: "x" }), { restoreFrom: "/sp/up-1", savepointId: async () => "sp-abc" }, NOW);
+    const first = await chooseGeneration(
+      known("g0", { generation: "g0", startedAt: "x" }),
+      { restoreFrom: "/sp/up-1", savepointId: async () => "sp-abc" },
+      NOW,
+    );
     expect(first).toMatchObject({ generation: "sp-abc", record: true, entry: { restoredFrom: "/sp/up-1" } });
     // The same arguments after a pod restart: the generation restored from that savepoint resumes.
     const again = await chooseGeneration(known("sp-abc", first.entry), { restoreFrom: "/sp/up-1", savepointId: noSavepoint }, NOW);

@@ -126,8 +126,23 @@ describe("stop-with-savepoint sealing", () => {
     const { engine, coordinator } = stopping(root, seals, recorded);
     const id = await coordinator.stopWithSavepoint("upgrade-1");
     // The other worker's share arrives while this one waits.
-    const meta = { version: 1, kind: "savepoint" as const, job: "orders", id, createdAt: "", parallelism: 2, operators: [], sources: {}, sourceMaxTimestamps: {} };
-    await writeWorkerSavepoint(fileSavepointStorage(join(root, "upgrade-1")), 1, { ...meta, tasks: [1] }, new Map([[1, { entries: [], timers: {}, operators: {} }]]));
+    const meta = {
+      version: 1,
+      kind: "savepoint" as const,
+      job: "orders",
+      id,
+      createdAt: "",
+      parallelism: 2,
+      operators: [],
+      sources: {},
+      sourceMaxTimestamps: {},
+    };
+    await writeWorkerSavepoint(
+      fileSavepointStorage(join(root, "upgrade-1")),
+      1,
+      { ...meta, tasks: [1] },
+      new Map([[1, { entries: [], timers: {}, operators: {} }]]),
+    );
     const status = await settle(coordinator, engine, id);
     expect(status).toEqual({ id, state: "completed", path: join(root, "upgrade-1") });
     expect(seals).toEqual([{ savepoint: id, path: join(root, "upgrade-1") }]);
