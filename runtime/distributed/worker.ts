@@ -214,7 +214,16 @@ export async function createWorker(options: WorkerOptions): Promise<Worker> {
     for (const s of sourceSpecs) if (s.kafka) inputTopics.set(s.id, s.kafka.topic);
     for (const s of sourceSpecs) {
       if (!s.kafka || s.mode !== "table") continue;
-      tables.set(s.id, await openKafkaTable({ connection, admin, topic: s.kafka.topic, readerGroup: `${prefix}.${workerId}.${s.id}` }));
+      tables.set(
+        s.id,
+        await openKafkaTable({
+          connection,
+          admin,
+          topic: s.kafka.topic,
+          readerGroup: `${prefix}.${workerId}.${s.id}`,
+          log: log.child({ source: s.id }, "table"),
+        }),
+      );
     }
     const compiled = await compileStreamJob(job, {
       mode: "cluster",

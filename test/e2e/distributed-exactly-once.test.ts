@@ -19,6 +19,7 @@ import {
   startWorker,
   stopGracefully,
   waitForLog,
+  type CountJob,
   type WorkerProcess,
 } from "../helpers/distributed.ts";
 
@@ -67,6 +68,19 @@ describe("distributed runtime: exactly once through kill -9 (real broker, worker
     return w;
   }
 
+  /** A count job on 12 partitions fed continuously, read from the start, and 3 workers that already put out 200 windows. */
+  async function runningJob(): Promise<{ job: CountJob; reader: OutputReader; feed: { stop(): Promise<void> }; workers: WorkerProcess[] }> {
+    const { kafka, admin } = k;
+    const job = await createCountJob(admin, 12);
+    await produce(kafka, job, 4000);
+    const reader = new OutputReader();
+    await reader.start(kafka, job);
+    const feed = produceContinuously(kafka, job);
+    const workers = [0, 1, 2].map((o) => launch(job, o, 3));
+    await reader.waitForCount(200, 120_000);
+    return { job, reader, feed, workers };
+  }
+
   function logs(ws: WorkerProcess[]): string {
     return ws.map((w) => `--- worker ${w.ordinal} (${w.log})\n${logTail(w)}`).join("\n");
   }
@@ -101,14 +115,9 @@ describe("distributed runtime: exactly once through kill -9 (real broker, worker
   });
 
   it("rescales 3 → 2 (SIGTERM, final checkpoint) → 4 (after kill -9) mid-stream: every window exactly once", async () => {
-    const { kafka, admin } = k;
-    const job = await createCountJob(admin, 12);
-    await produce(kafka, job, 4000);
-    const reader = new OutputReader();
-    await reader.start(kafka, job);
-    const feed = produceContinuously(kafka, job);
-    let workers = [0, 1, 2].map((o) => launch(job, o, 3));
-    await reader.waitForCount(200, 120_000);
+    const { kafka } = k;
+    const { job, reader, feed, workers: first } = await runningJob();
+    let workers = first;
     await sleep(2000);
     for (const w of workers) expect(await stopGracefully(w), logs([w])).toBe(0);
     // Two workers take the twelve tasks over: some find their task's store locally, the rest rebuild it from the changelog.
@@ -127,14 +136,8 @@ describe("distributed runtime: exactly once through kill -9 (real broker, worker
   });
 
   it("rolls 3 → 4 workers as a StatefulSet update does (new owners start while old ones still run): exactly once, read by Java", async () => {
-    const { kafka, admin } = k;
-    const job = await createCountJob(admin, 12);
-    await produce(kafka, job, 4000);
-    const reader = new OutputReader();
-    await reader.start(kafka, job);
-    const feed = produceContinuously(kafka, job);
-    const old = [0, 1, 2].map((o) => launch(job, o, 3));
-    await reader.waitForCount(200, 120_000);
+    const { kafka } = k;
+    const { job, reader, feed, workers: old } = await runningJob();
     // The new pod 3 comes up first and takes tasks 3, 7 and 11 over from old workers 0, 1 and 2,
     // which still run: the task's new owner fences the old one, which stops (exit 79) or is stopped.
     const added = launch(job, 3, 4);
@@ -164,14 +167,8 @@ describe("distributed runtime: exactly once through kill -9 (real broker, worker
   });
 
   it("fences a duplicate worker: the older one cannot commit and stops; output stays exactly once", async () => {
-    const { kafka, admin } = k;
-    const job = await createCountJob(admin, 12);
-    await produce(kafka, job, 4000);
-    const reader = new OutputReader();
-    await reader.start(kafka, job);
-    const feed = produceContinuously(kafka, job);
-    const workers = [0, 1, 2].map((o) => launch(job, o, 3));
-    await reader.waitForCount(200, 120_000);
+    const { kafka } = k;
+    const { job, reader, feed, workers } = await runningJob();
     // Ordinal 1 again, started by mistake (its own disk): it takes tasks 1, 4, 7, 10 over.
     const duplicate = launch(job, 1, 3, { stateDir: join(job.dir, "state-duplicate") });
     const fencedExit = await Promise.race([(workers[1] as WorkerProcess).exited, sleep(60_000).then(() => "still running")]);

@@ -6,9 +6,8 @@
 // workers restarted without --generation (one still naming the disposed savepoint, one with no
 // --restore-from at all) resume v2 — not v1; naming v1's generation explicitly is refused (78).
 // Every window comes out exactly once, read by Kafka's own Java consumer in read_committed.
-import { spawnSync } from "node:child_process";
 import { existsSync, writeFileSync } from "node:fs";
-import { join, resolve } from "node:path";
+import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { EXIT_CODES } from "../../runtime/worker-contract.ts";
 import { kafkaAdminHooks } from "../helpers/kafka.ts";
@@ -16,43 +15,24 @@ import {
   adminUrl,
   countManifest,
   createCountJob,
+  exitWithin,
   javaCheck,
   kill9,
   logTail,
   OutputReader,
   produce,
   produceFlush,
+  requestSavepoint,
+  runnelCli,
+  savepointOutcome,
   startWorker,
   stopGracefully,
   type WorkerProcess,
 } from "../helpers/distributed.ts";
 
 const TOKEN = "generations-test-token";
-const MAIN = resolve(import.meta.dirname, "../../runtime/cli/main.ts");
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-/** POSTs a savepoint request with the job's token; returns the accepted id. */
-async function post(url: string, body: unknown): Promise<string> {
-  const res = await fetch(url, { method: "POST", headers: { authorization: `Bearer ${TOKEN}` }, body: JSON.stringify(body) });
-  expect(res.status, await res.clone().text()).toBe(202);
-  return ((await res.json()) as { id: string }).id;
-}
-
-/** Polls a savepoint until it leaves `pending`. */
-async function settled(url: string): Promise<{ state: string; error?: string }> {
-  const deadline = Date.now() + 120_000;
-  for (;;) {
-    const status = (await (await fetch(url)).json()) as { state: string; error?: string };
-    if (status.state !== "pending") return status;
-    if (Date.now() > deadline) throw new Error(`savepoint ${url} still pending`);
-    await sleep(200);
-  }
-}
-
-/** The exit code of a worker that should end by itself. */
-function exitOf(w: WorkerProcess): Promise<number | null | string> {
-  return Promise.race([w.exited, sleep(120_000).then(() => "still running")]);
-}
+const post = (url: string, body: { name?: string }): Promise<string> => requestSavepoint(url, TOKEN, body);
 
 describe("distributed runtime: generations through an upgrade (real broker)", () => {
   const k = kafkaAdminHooks();
@@ -90,7 +70,7 @@ describe("distributed runtime: generations through an upgrade (real broker)", ()
 
     // Only worker 0 is asked: its drain waits for worker 1's markers, fails naming it, and resumes.
     const lonely = await post(`${urls[0]}/savepoints`, { name: "only-one" });
-    const failed = await settled(`${urls[0]}/savepoints/${lonely}`);
+    const failed = await savepointOutcome(`${urls[0]}/savepoints/${lonely}`);
     expect(failed.state).toBe("failed");
     expect(failed.error).toMatch(/timeout 10 s\): no drained markers yet from worker 1 \(tasks 1,3,5\); did every worker get the savepoint request\?/);
     const afterFailure = reader.seen.size;
@@ -100,7 +80,7 @@ describe("distributed runtime: generations through an upgrade (real broker)", ()
     // Stop with a savepoint: both workers seal g0 and exit 0.
     const ids = await Promise.all(urls.map((u) => post(`${u}/stop`, { name: "upgrade-1" })));
     expect(new Set(ids).size).toBe(1);
-    for (const w of v1) expect(await exitOf(w), logTail(w)).toBe(EXIT_CODES.ok);
+    for (const w of v1) expect(await exitWithin(w), logTail(w)).toBe(EXIT_CODES.ok);
     const savepoint = join(job.savepointRoot, "upgrade-1");
     const sealedAt = reader.seen.size;
 
@@ -108,7 +88,7 @@ describe("distributed runtime: generations through an upgrade (real broker)", ()
     await produce(kafka, job, 1500);
     for (const extra of [[], ["--generation", "g0"]]) {
       const again = launch(0, 2, extra);
-      expect(await exitOf(again), logTail(again)).toBe(EXIT_CODES.ok);
+      expect(await exitWithin(again), logTail(again)).toBe(EXIT_CODES.ok);
       expect(logTail(again, 40)).toMatch(new RegExp(`generation g0 was stopped with savepoint ${ids[0] as string} .*; nothing to run`));
       expect(logTail(again, 40)).not.toMatch(/running tasks/);
     }
@@ -123,7 +103,7 @@ describe("distributed runtime: generations through an upgrade (real broker)", ()
       new RegExp(`new generation ${ids[0] as string} from savepoint|resuming generation ${ids[0] as string}`),
     );
     // Every task checkpointed in the new generation: the savepoint is no longer needed.
-    const disposed = spawnSync(process.execPath, [MAIN, "savepoint", "dispose", savepoint], { encoding: "utf8" });
+    const disposed = runnelCli(["savepoint", "dispose", savepoint]);
     expect(disposed.status, disposed.stderr).toBe(0);
     expect(existsSync(savepoint)).toBe(false);
 
@@ -137,7 +117,7 @@ describe("distributed runtime: generations through an upgrade (real broker)", ()
 
     // An explicitly older generation is refused with one line naming the current one.
     const old = launch(0, 3, ["--generation", "g0"], v2);
-    expect(await exitOf(old), logTail(old)).toBe(EXIT_CODES.configuration);
+    expect(await exitWithin(old), logTail(old)).toBe(EXIT_CODES.configuration);
     expect(logTail(old, 5)).toMatch(new RegExp(`generation g0 is not the job's current generation ${ids[0] as string}.*--allow-old-generation`));
 
     await produce(kafka, job, 1500);

@@ -3,12 +3,13 @@
  * of every expected output, worker processes that can be killed with SIGKILL and restarted, and
  * a read_committed check of the output against the reference.
  */
-import { spawn, type ChildProcess } from "node:child_process";
+import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { createWriteStream, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { Partitioners, type Admin, type Consumer, type Kafka, type Producer } from "kafkajs";
 import { CommittedFilter, rawMessages } from "../../runtime/connectors/kafka/read-committed.ts";
+import type { SavepointAccepted, SavepointRequest, SavepointStatusBody } from "../../runtime/worker-contract.ts";
 import { testEnv, uniqueName } from "./env.ts";
 import { readCommittedWithJava } from "./java-consumer.ts";
 
@@ -331,6 +332,36 @@ export async function waitForLog(w: WorkerProcess, pattern: RegExp, timeoutMs = 
 /** Waits for a worker's admin URL in its log (it starts with --admin 127.0.0.1:0). */
 export async function adminUrl(w: WorkerProcess, timeoutMs = 60_000): Promise<string> {
   return (await waitForLog(w, /admin API on (http:\/\/[^\s"]+)/, timeoutMs))[1] as string;
+}
+
+/** POSTs a savepoint request (`{"name": ...}`) to a worker's admin endpoint with the job's token; returns the accepted id. */
+export async function requestSavepoint(url: string, token: string, body: SavepointRequest): Promise<string> {
+  const res = await fetch(url, { method: "POST", headers: { authorization: `Bearer ${token}` }, body: JSON.stringify(body) });
+  const text = await res.text();
+  if (res.status !== 202) throw new Error(`POST ${url} answered ${res.status}: ${text}`);
+  return (JSON.parse(text) as SavepointAccepted).id;
+}
+
+/** Polls GET /savepoints/<id> until the savepoint leaves `pending`. */
+export async function savepointOutcome(url: string, timeoutMs = 120_000): Promise<SavepointStatusBody> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const status = (await (await fetch(url)).json()) as SavepointStatusBody;
+    if (status.state !== "pending") return status;
+    if (Date.now() > deadline) throw new Error(`savepoint ${url} still pending after ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
+/** The exit code of a worker expected to end by itself, or "still running" after `timeoutMs`. */
+export function exitWithin(w: WorkerProcess, timeoutMs = 120_000): Promise<number | null | string> {
+  return Promise.race([w.exited, new Promise<string>((r) => setTimeout(() => r("still running"), timeoutMs))]);
+}
+
+/** Runs the runnel CLI to its end. */
+export function runnelCli(args: string[]): { status: number | null; stdout: string; stderr: string } {
+  const r = spawnSync(process.execPath, [MAIN, ...args], { encoding: "utf8" });
+  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
 /** A job name for a test: unique, and valid as a Kubernetes name and a Kafka topic stem. */
