@@ -88,11 +88,14 @@ export async function createCountJob(admin: Admin, partitions = 12): Promise<Cou
   const name = uniqueName("counts").replace(/[^a-z0-9-]/g, "");
   const input = `${name}-in`;
   const output = `${name}-out`;
+  // Records carry event times of T0 (long past): time-based retention would delete them at the
+  // broker's next retention check, between the workers' reads or before the Java consumer's.
+  const keep = [{ name: "retention.ms", value: "-1" }];
   await admin.createTopics({
     waitForLeaders: true,
     topics: [
-      { topic: input, numPartitions: partitions },
-      { topic: output, numPartitions: 3 },
+      { topic: input, numPartitions: partitions, configEntries: keep },
+      { topic: output, numPartitions: 3, configEntries: keep },
     ],
   });
   const dir = mkdtempSync(join(tmpdir(), "runnel-dist-"));
