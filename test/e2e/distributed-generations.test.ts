@@ -2,13 +2,16 @@
 // the first generation; a savepoint asked of one worker only fails after --savepoint-timeout,
 // naming the worker whose drained markers never came, and the job goes on; stop-with-savepoint
 // seals v1, so restarting a v1 worker (even while input keeps arriving) processes nothing and
-// exits 0; v2 restores into a new generation; the savepoint is disposed of; after kill -9, v2's
-// workers restarted without --generation (one still naming the disposed savepoint, one with no
-// --restore-from at all) resume v2 — not v1; naming v1's generation explicitly is refused (78).
-// Every window comes out exactly once, read by Kafka's own Java consumer in read_committed.
+// exits 0 — also when only the changelog knows of the seal; v2 restores into a new generation;
+// the savepoint is disposed of; after kill -9, v2's workers restarted without --generation (one
+// still naming the disposed savepoint, one with no --restore-from at all) resume v2 — not v1;
+// naming v1's generation explicitly is refused (78). Every window comes out exactly once, read by
+// Kafka's own Java consumer in read_committed.
 import { existsSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
+import { Partitioners } from "kafkajs";
+import { generationsTopic, jobPrefix } from "../../runtime/distributed/topics.ts";
 import { EXIT_CODES } from "../../runtime/worker-contract.ts";
 import { kafkaAdminHooks } from "../helpers/kafka.ts";
 import {
@@ -92,6 +95,16 @@ describe("distributed runtime: generations through an upgrade (real broker)", ()
       expect(logTail(again, 40)).toMatch(new RegExp(`generation g0 was stopped with savepoint ${ids[0] as string} .*; nothing to run`));
       expect(logTail(again, 40)).not.toMatch(/running tasks/);
     }
+    // Had the seal not reached the generations topic (a crash right after the seal's checkpoint),
+    // the tasks' own changelog metadata still says so: the worker restores, finds it, and ends.
+    const record = { generation: "g0", startedAt: new Date().toISOString() };
+    const producer = kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner });
+    await producer.connect();
+    await producer.send({ topic: generationsTopic(jobPrefix("test", job.name)), messages: [{ key: "g0", value: JSON.stringify(record), partition: 0 }] });
+    await producer.disconnect();
+    const unrecorded = launch(1, 2, []);
+    expect(await exitWithin(unrecorded), logTail(unrecorded)).toBe(EXIT_CODES.ok);
+    expect(logTail(unrecorded, 40)).toMatch(new RegExp(`generation g0 was stopped with savepoint ${ids[0] as string} .*; nothing to run`));
     await sleep(2000);
     expect(reader.seen.size).toBe(sealedAt);
 
