@@ -6,7 +6,6 @@
  */
 import { parseArgs } from "node:util";
 import { loadJobModule } from "../api/job-module.ts";
-import { RunnelError } from "../errors.ts";
 import { createEngine, type Engine, type EngineOptions } from "../exec/engine.ts";
 import { startAdminServer, type AdminServer } from "../observe/admin-server.ts";
 import { createJobMetrics } from "../observe/metrics.ts";
@@ -16,9 +15,7 @@ import { loadManifestJob } from "../pipeline/load.ts";
 import { plain, toJson } from "../pipeline/values.ts";
 import { hostPort, positiveInt, progressLine, UsageError } from "./args.ts";
 import { progressDisplay } from "./progress.ts";
-
-const EXIT_FAILED = 1;
-const EXIT_USAGE = 2;
+import { reportFailure } from "./failure.ts";
 
 /** Usage text of `runnel run`. */
 export const RUN_USAGE = `runnel run <job module | streamjob.yaml> [options] [-- job arguments]
@@ -160,15 +157,7 @@ export async function run(argv: string[]): Promise<number> {
       ...(values.restore === undefined ? {} : { restoreFrom: values.restore }),
     };
   } catch (err) {
-    if (err instanceof UsageError || (err as { code?: string }).code?.startsWith("ERR_PARSE_ARGS")) {
-      console.error(`runnel run: ${(err as Error).message}\n\nUsage: ${RUN_USAGE}`);
-      return EXIT_USAGE;
-    }
-    if (err instanceof RunnelError) {
-      console.error(`runnel run: ${err.name}: ${err.message}`);
-      return EXIT_USAGE;
-    }
-    throw err;
+    return reportFailure("run", err);
   }
 
   const engine = createEngine({ graph, ...engineOptions });
@@ -176,10 +165,10 @@ export async function run(argv: string[]): Promise<number> {
   try {
     server = admin ? await serveAdmin(engine, graph.name, pipelineMetrics, admin) : undefined;
   } catch (err) {
-    console.error(
-      `runnel run: cannot serve the admin API on ${admin?.host}:${admin?.port}: ${(err as Error).message}; pick another port (0 takes any free one)`,
+    return reportFailure(
+      "run",
+      new UsageError(`cannot serve the admin API on ${admin?.host}:${admin?.port}: ${(err as Error).message}; pick another port (0 takes any free one)`),
     );
-    return EXIT_USAGE;
   }
   const stop = (): void => engine.stop();
   process.once("SIGINT", stop);
@@ -216,9 +205,7 @@ export async function run(argv: string[]): Promise<number> {
   } catch (err) {
     if (timer) clearInterval(timer);
     display?.close();
-    const retriable = err instanceof RunnelError ? ` (retriable: ${err.retriable})` : "";
-    console.error(`runnel run: ${graph.name} failed: ${(err as Error).name}: ${(err as Error).message}${retriable}`);
-    return EXIT_FAILED;
+    return reportFailure("run", err);
   } finally {
     process.off("SIGINT", stop);
     process.off("SIGTERM", stop);

@@ -7,6 +7,7 @@ import { afterEach, describe, expect, it, vi } from "vitest";
 import { repoRoot } from "../../env/lib/layout.ts";
 import { main } from "../../../runtime/cli/main.ts";
 import { captureOutput } from "../../helpers/capture.ts";
+import { EXIT_CODES } from "../../../runtime/worker-contract.ts";
 
 const fixtures = join(repoRoot, "test/fixtures/streamjobs");
 const scratch = mkdtempSync(join(tmpdir(), "runnel-validate-"));
@@ -73,8 +74,8 @@ spec:
     const present = file("present-local.yaml", manifest("present.ndjson"));
     expect(await main(["validate", present])).toBe(0);
     expect(io.out()).toMatch(/present-local\.yaml: valid StreamJob local-files$/m);
-    // `runnel run` needs the file: it refuses at the same path.
-    expect(await main(["run", missing, "--no-progress"])).toBe(2);
+    // `runnel run` needs the file: it refuses at the same path (a configuration error).
+    expect(await main(["run", missing, "--no-progress"])).toBe(EXIT_CODES.configuration);
     expect(io.err()).toContain(".spec.pipeline.sources[0].local.file.path: no-such-data.ndjson does not exist");
   });
 
@@ -146,8 +147,8 @@ spec:
   describe("usage errors (exit 2, a sentence, no stack trace)", () => {
     it.each([
       [["validate", join(scratch, "missing.yaml")], "missing.yaml: no such file"],
-      [["validate", "--strict", join(fixtures, "risk.yaml")], "unknown option --strict; the options are --output text|json and --help."],
-      [["validate", "-o", "yaml", join(fixtures, "risk.yaml")], '--output must be text or json, not "yaml".'],
+      [["validate", "--strict", join(fixtures, "risk.yaml")], "unknown option --strict; the options are --output text|json and --help"],
+      [["validate", "-o", "yaml", join(fixtures, "risk.yaml")], '--output must be text or json, not "yaml"'],
       [["validate", join(fixtures, "risk.yaml"), "--output"], "--output needs a value"],
       [["validate"], "which manifest?"],
       [["validate", fixtures], "is a directory"],
@@ -156,7 +157,8 @@ spec:
       expect(await main(args)).toBe(2);
       expect(io.err()).toMatch(/^runnel validate: /);
       expect(io.err()).toContain(message);
-      expect(io.err()).toContain("Usage: runnel validate");
+      expect(io.err()).toContain("see `runnel validate --help`");
+      expect(io.err().trim().split("\n")).toHaveLength(1);
       expect(io.err()).not.toMatch(/at .*\.ts:\d+/);
       expect(io.out()).toBe("");
     });
