@@ -6,14 +6,13 @@
  * checkpoint as one Kafka transaction. stop() ends with a final checkpoint.
  */
 import { dirname, join } from "node:path";
-import { createKafkaClient, type KafkaConnection } from "../connectors/kafka/client.ts";
+import { createKafkaClient, type KafkaConnection } from "../kafka/index.ts";
 import { createDeadLetterQueue, type DeadLetterQueue } from "../connectors/kafka/dead-letter.ts";
 import { JobDefinitionError } from "../errors.ts";
 import { createEngine, type Engine, type Progress, type StateOption } from "../exec/engine.ts";
 import { taskCount, type JobGraph } from "../graph/graph.ts";
 import { compileStreamJob, readStreamJob } from "../pipeline/load.ts";
 import type { PipelineMetrics } from "../pipeline/context.ts";
-import { parseDuration } from "../spec/duration.ts";
 import { DEAD_LETTER } from "../spec/pipeline-graph.ts";
 import type { StreamJob } from "../spec/generated/types.ts";
 import { BucketHistogram, CHECKPOINT_SECONDS_BUCKETS } from "../observe/histogram.ts";
@@ -21,7 +20,9 @@ import { kafkaSinkFor, openKafkaSources } from "./connectors.ts";
 import { kafkaCheckpointer, type KafkaCheckpointer } from "./kafka-checkpointer.ts";
 import { planDistributed, type DistributedPlan } from "./plan.ts";
 import { changelogTopic, ensureTopics, jobPrefix } from "./topics.ts";
-import type { Delivery } from "./transactions.ts";
+import { transactionTimeoutFor, type Delivery } from "./transactions.ts";
+import { repartitionPurger } from "./purge.ts";
+import { checkpointDurations } from "../spec/transaction-timeout.ts";
 import type { SavepointControl } from "../observe/savepoint-control.ts";
 import { fileSavepointStorage, readSavepoint } from "./savepoint-store.ts";
 import { savepointCoordinator } from "./savepoints.ts";
@@ -118,9 +119,14 @@ export async function createWorker(options: WorkerOptions): Promise<Worker> {
   let plan: DistributedPlan;
   let graph: JobGraph;
   let metrics: PipelineMetrics;
+  const delivery: Delivery = options.delivery ?? job.spec.checkpoint?.mode ?? "exactly-once";
+  const durations = checkpointDurations(job.spec.checkpoint);
+  const intervalMs = options.checkpointIntervalMs ?? durations.intervalMs;
+  let transactionTimeoutMs: number | undefined;
   const inputTopics = new Map<string, string>();
   const tables = new Map<string, LiveTable>();
   try {
+    if (delivery === "exactly-once") transactionTimeoutMs = await transactionTimeoutFor(admin, intervalMs, durations.timeoutMs);
     const sourceSpecs = job.spec.pipeline?.sources ?? [];
     const dlqSink = job.spec.pipeline?.sinks.find((s) => s.input === DEAD_LETTER && s.kafka);
     const dlqTopic = dlqSink?.kafka?.topic ?? `${prefix}.dead-letter`;
@@ -160,7 +166,7 @@ export async function createWorker(options: WorkerOptions): Promise<Worker> {
     await admin.disconnect();
   }
   const tasks = ownedTasks(plan.parallelism, options.ordinal, options.workers);
-  const delivery: Delivery = options.delivery ?? job.spec.checkpoint?.mode ?? "exactly-once";
+  const purger = repartitionPurger({ kafka, topics: new Map(plan.repartitions.map((r) => [r.sourceUid, r.topic])) });
   const checkpointStats = { count: 0, lastDurationMs: 0, lastBytes: 0, failures: 0, durations: new BucketHistogram(CHECKPOINT_SECONDS_BUCKETS) };
   // Source uids are the source ids; the planned graph's uids map them to their Kafka topics.
   const checkpointer: KafkaCheckpointer = kafkaCheckpointer({
@@ -172,6 +178,8 @@ export async function createWorker(options: WorkerOptions): Promise<Worker> {
     delivery,
     workerId,
     inputTopics,
+    ...(transactionTimeoutMs === undefined ? {} : { transactionTimeoutMs }),
+    onCommitted: (task, positions) => purger.committed(task, positions),
     onCheckpoint: ({ durationMs, bytes }) => {
       checkpointStats.count++;
       checkpointStats.lastDurationMs = durationMs;
@@ -194,7 +202,7 @@ export async function createWorker(options: WorkerOptions): Promise<Worker> {
     state,
     tasks,
     replicatedNodes: plan.replicated,
-    checkpointer: { impl: checkpointer, intervalMs: options.checkpointIntervalMs ?? parseDuration(job.spec.checkpoint?.interval ?? "5s") },
+    checkpointer: { impl: checkpointer, intervalMs },
     taskServices: (task) => (tasks.includes(task) ? { transaction: checkpointer.producer(task) } : {}),
   });
   const dlq = deadLetters;
@@ -214,6 +222,7 @@ export async function createWorker(options: WorkerOptions): Promise<Worker> {
         throw err;
       } finally {
         await dlq.close().catch(() => undefined);
+        await purger.close();
         for (const t of tables.values()) await t.close().catch(() => undefined);
       }
     },

@@ -7,9 +7,10 @@ import { spawn, type ChildProcess } from "node:child_process";
 import { createWriteStream, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
-import { Partitioners, type Admin, type Consumer, type Kafka } from "kafkajs";
-import { CommittedFilter, rawMessages } from "../../runtime/connectors/kafka/read-committed.ts";
+import type { Admin, Kafka } from "kafkajs";
+import { readCommitted, type CommittedReader } from "../../runtime/kafka/index.ts";
 import { testEnv, uniqueName } from "./env.ts";
+import { inputProducer } from "./kafka.ts";
 
 const MAIN = resolve(import.meta.dirname, "../../runtime/cli/main.ts");
 
@@ -96,7 +97,7 @@ export async function createCountJob(admin: Admin, partitions = 12): Promise<Cou
  * the input alone.
  */
 export async function produce(kafka: Kafka, job: CountJob, count: number, users = 40): Promise<void> {
-  const producer = kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner });
+  const producer = inputProducer(kafka);
   await producer.connect();
   const messages = [];
   for (let j = 0; j < count; j++) {
@@ -118,7 +119,7 @@ export async function produce(kafka: Kafka, job: CountJob, count: number, users 
 
 /** One record per partition far ahead in event time: every window of the real input closes. */
 export async function produceFlush(kafka: Kafka, job: CountJob): Promise<void> {
-  const producer = kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner });
+  const producer = inputProducer(kafka);
   await producer.connect();
   const ts = T0 + job.produced * 5 + 600_000;
   await producer.send({
@@ -201,20 +202,15 @@ export function logTail(w: WorkerProcess, lines = 15): string {
 export class OutputReader {
   readonly seen = new Map<string, WindowCount>();
   duplicates: string[] = [];
-  private consumer: Consumer | undefined;
+  private reader: CommittedReader | undefined;
 
-  /** Starts reading the job's output from the beginning. */
-  async start(kafka: Kafka, job: CountJob): Promise<void> {
-    this.consumer = kafka.consumer({ groupId: uniqueName("verify"), readUncommitted: false });
-    await this.consumer.connect();
-    await this.consumer.subscribe({ topic: job.output, fromBeginning: true });
-    // kafkajs's own read_committed filter can leak aborted records; read as the runtime does.
-    const filters = new Map<number, CommittedFilter>();
-    await this.consumer.run({
-      eachBatch: async ({ batch }) => {
-        const filter = filters.get(batch.partition) ?? new CommittedFilter();
-        filters.set(batch.partition, filter);
-        for (const message of filter.accept(rawMessages(batch))) {
+  /** Starts reading the job's output from the beginning, with the runtime's exported read-committed reader. */
+  async start(job: CountJob): Promise<void> {
+    this.reader = await readCommitted({
+      brokers: testEnv().kafkaBrokers,
+      topic: job.output,
+      eachBatch: (records) => {
+        for (const message of records) {
           const r = JSON.parse(String(message.value)) as { key: string; windowStart: number } & WindowCount;
           if (r.key === "flush") continue;
           const k = `${r.key}@${r.windowStart}`;
@@ -258,7 +254,7 @@ export class OutputReader {
   }
 
   async stop(): Promise<void> {
-    await this.consumer?.disconnect();
+    await this.reader?.stop();
   }
 }
 

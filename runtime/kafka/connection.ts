@@ -1,4 +1,8 @@
-/** kafkajs clients for Runnel's Kafka connectors: one connection description, quiet, namespaced logs. */
+/**
+ * The connection description and the one place kafkajs clients are created: quiet, namespaced
+ * logs, and the harmless negative-timer warning of kafkajs on Node 24 filtered. Internal to the
+ * adapter (runtime/kafka/); the rest of the runtime holds a KafkaClient (client.ts).
+ */
 import { Kafka, logLevel, type LogEntry, type SASLOptions } from "kafkajs";
 
 /** How to reach the Kafka cluster (the StreamJob's `spec.kafka`, resolved). */
@@ -10,7 +14,7 @@ export interface KafkaConnection {
   /** TLS: true, or the CA/certificate material. */
   ssl?: boolean | { ca?: string[]; cert?: string; key?: string };
   /** SASL credentials. */
-  sasl?: SASLOptions;
+  sasl?: { mechanism: "plain" | "scram-sha-256" | "scram-sha-512"; username: string; password: string };
 }
 
 const LEVEL_NAMES: Record<number, string> = { [logLevel.ERROR]: "error", [logLevel.WARN]: "warn", [logLevel.INFO]: "info", [logLevel.DEBUG]: "debug" };
@@ -59,15 +63,18 @@ export function isRetriedAnswer(entry: { namespace: string; log: { message: stri
   return RETRIED_ANSWERS.some((t) => text.includes(t));
 }
 
+/** How chatty the client's own log lines are. */
+export type KafkaLogLevel = "error" | "warn";
+
 /** Creates a kafkajs client whose log lines are namespaced `runnel:kafka` and whose warnings are real. */
-export function createKafkaClient(connection: KafkaConnection, level: logLevel = logLevel.WARN): Kafka {
+export function kafkajsClient(connection: KafkaConnection, level: KafkaLogLevel = "warn"): Kafka {
   filterNegativeTimeoutWarning();
   return new Kafka({
     clientId: connection.clientId ?? "runnel",
     brokers: connection.brokers,
     ...(connection.ssl === undefined ? {} : { ssl: connection.ssl }),
-    ...(connection.sasl === undefined ? {} : { sasl: connection.sasl }),
-    logLevel: level,
+    ...(connection.sasl === undefined ? {} : { sasl: connection.sasl as SASLOptions }),
+    logLevel: level === "error" ? logLevel.ERROR : logLevel.WARN,
     logCreator: () => (entry: LogEntry) => {
       if (isRetriedAnswer(entry)) return;
       const { message, ...extra } = entry.log;
