@@ -54,8 +54,11 @@ export interface ConsumerStats {
 
 /** Faults a test can inject to prove the consumer owns its positions. */
 export interface ConsumerFaults {
-  /** Makes the kafkajs consumer crash at its next fetch with records (kafkajs restarts it with a new group session). */
-  crash(): void;
+  /**
+   * Makes the kafkajs consumer crash at its next fetch with records: kafkajs restarts it with a
+   * new group session, or, with `final`, gives up on it (as after an error it cannot retry).
+   */
+  crash(options?: { final?: boolean }): void;
   /** Moves kafkajs's fetch position of `partition` without telling the reader (as a reset or a lost seek would). */
   displace(partition: number, offset: number): void;
 }
@@ -69,6 +72,8 @@ export interface PartitionConsumer {
   resume(partition: number): void;
   /** Every offset of `partition` below this was delivered, dropped as aborted, or held no record. */
   through(partition: number): number;
+  /** The partitions kafkajs itself has paused now (after a restart, as re-applied). */
+  pausedInClient(): number[];
   readonly stats: ConsumerStats;
   readonly faults: ConsumerFaults;
   stop(): Promise<void>;
@@ -95,7 +100,7 @@ export function partitionConsumer(kafka: Kafka, options: PartitionConsumerOption
   let consumer: Consumer | undefined;
   let admin: Promise<KafkaAdmin> | undefined;
   let stopped = false;
-  let crashNext = false;
+  let crashNext: { final?: boolean } | undefined;
 
   const seek = (partition: number, offset: number): void => consumer?.seek({ topic, partition, offset: String(offset) });
 
@@ -124,9 +129,10 @@ export function partitionConsumer(kafka: Kafka, options: PartitionConsumerOption
     if (!Array.isArray(all) || !Array.isArray(raw))
       throw new ConnectorError("kafkajs no longer exposes a fetch's raw records; Runnel needs kafkajs 2.2.x", false);
     if (crashNext && raw.length > 0) {
-      crashNext = false;
-      // Final for kafkajs's retrier, retriable underneath: kafkajs disconnects and restarts the consumer.
-      throw Object.assign(new Error("injected consumer crash"), { retriable: false, cause: Object.assign(new Error("injected"), { retriable: true }) });
+      const { final } = crashNext;
+      crashNext = undefined;
+      // Final for kafkajs's retrier; kafkajs restarts the consumer when the cause underneath is retriable.
+      throw Object.assign(new Error("injected consumer crash"), { retriable: false, cause: Object.assign(new Error("injected"), { retriable: !final }) });
     }
     const fetched = Number(fetchedOffset);
     const expected = part.filter.expected;
@@ -136,7 +142,7 @@ export function partitionConsumer(kafka: Kafka, options: PartitionConsumerOption
         const gone = low - expected;
         stats.lost += gone;
         log(
-          `runnel:kafka ${topic} partition ${batch.partition}: offsets ${expected}..${low - 1} were deleted from the log (retention) before they were read; ${gone} records skipped`,
+          `runnel:kafka ${topic} partition ${batch.partition}: offsets ${expected}..${low - 1} were deleted from the log (retention or deleteRecords) before they were read; ${gone} records skipped`,
         );
         part.filter.startAt(low);
       }
@@ -170,7 +176,7 @@ export function partitionConsumer(kafka: Kafka, options: PartitionConsumerOption
   return {
     stats,
     faults: {
-      crash: () => void (crashNext = true),
+      crash: (o) => void (crashNext = o ?? {}),
       displace: (partition, offset) => seek(partition, offset),
     },
     async start(positions) {
@@ -222,6 +228,12 @@ export function partitionConsumer(kafka: Kafka, options: PartitionConsumerOption
       consumer?.resume([{ topic, partitions: [partition] }]);
     },
     through: (partition) => parts.get(partition)?.filter.through ?? 0,
+    pausedInClient: () =>
+      consumer
+        ?.paused()
+        .find((p) => p.topic === topic)
+        ?.partitions.slice()
+        .sort((a, b) => a - b) ?? [],
     async stop() {
       stopped = true;
       const c = consumer;
