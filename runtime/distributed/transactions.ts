@@ -94,7 +94,8 @@ export class TaskProducer implements TaskTransaction {
  */
 export async function transactionTimeoutFor(admin: KafkaAdmin, intervalMs: number, checkpointTimeoutMs: number): Promise<number> {
   const { requiredMs, timeoutMs } = transactionTimeouts(intervalMs, checkpointTimeoutMs);
-  const configured = Number(await admin.brokerConfig("transaction.max.timeout.ms"));
+  // Reading broker configs needs DescribeConfigs on the cluster; without it, assume Kafka's default.
+  const configured = Number(await admin.brokerConfig("transaction.max.timeout.ms").catch(() => undefined));
   const brokerMax = Number.isFinite(configured) && configured > 0 ? configured : KAFKA_DEFAULT_MAX_TRANSACTION_TIMEOUT_MS;
   if (requiredMs > brokerMax) {
     throw new ConnectorError(

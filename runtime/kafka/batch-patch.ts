@@ -6,7 +6,9 @@
  * read-committed filter needs; for the second kafkajs moves on by itself. Loading this module
  * redefines two predicates of kafkajs's Batch so that every fetch that returned any record
  * reaches eachBatch (kafkajs then resolves past it as usual), and an empty fetch still does not.
- * It refuses any kafkajs other than 2.2.x rather than guess.
+ * It refuses any kafkajs other than 2.2.x rather than guess. The change is process-wide, made
+ * when the first partition consumer is created: another kafkajs consumer in the same process
+ * then also gets such fetches in eachBatch, with an empty `batch.messages`.
  */
 import { createRequire } from "node:module";
 import { ConnectorError } from "../errors.ts";

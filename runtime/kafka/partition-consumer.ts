@@ -23,8 +23,6 @@ import { CommittedFilter, type RawMessage } from "./read-committed.ts";
 import { describeKafkaError, retrying } from "./retry.ts";
 import { staticAssigner } from "./static-assigner.ts";
 
-deliverFilteredFetches();
-
 /** Options of a partition consumer. */
 export interface PartitionConsumerOptions {
   topic: string;
@@ -93,6 +91,7 @@ interface RawBatch {
 
 /** Creates a partition consumer on a kafkajs client. */
 export function partitionConsumer(kafka: Kafka, options: PartitionConsumerOptions): PartitionConsumer {
+  deliverFilteredFetches(); // process-wide, from the first partition consumer on (batch-patch.ts)
   const { topic } = options;
   const log = options.log ?? ((line: string) => console.error(line));
   const parts = new Map<number, Part>();
