@@ -34,7 +34,7 @@ export interface PurgerOptions {
 export function repartitionPurger(options: PurgerOptions): RepartitionPurger {
   const interval = options.intervalMs ?? PURGE_INTERVAL_MS;
   const log = options.log ?? ((line: string) => console.error(line));
-  const purgedBelow = new Map<string, number>(); // `${topic}/${task}` → offset already purged below
+  const purgedBelow = new Map<string, number>(); // `${topic}/${task}` → offset purged (or being purged) below
   const lastPurge = new Map<number, number>();
   let admin: Promise<KafkaAdmin> | undefined;
   let chain: Promise<void> = Promise.resolve();
@@ -49,9 +49,7 @@ export function repartitionPurger(options: PurgerOptions): RepartitionPurger {
     })();
     const a = await admin;
     for (const { topic, offset } of below) {
-      const key = `${topic}/${task}`;
       await a.deleteRecords(topic, [{ partition: task, offset }]);
-      purgedBelow.set(key, offset);
       purges++;
     }
   };
@@ -68,11 +66,14 @@ export function repartitionPurger(options: PurgerOptions): RepartitionPurger {
       }
       if (below.length === 0) return;
       lastPurge.set(task, now);
+      const before = below.map(({ topic }) => [`${topic}/${task}`, purgedBelow.get(`${topic}/${task}`)] as const);
+      for (const { topic, offset } of below) purgedBelow.set(`${topic}/${task}`, offset);
       chain = chain
         .then(() => purge(task, below))
         .catch((err: unknown) => {
-          // Not fatal: the next purge covers these records too.
-          if (!warned) log(`runnel worker: cannot purge consumed repartition records (retried at the next checkpoint): ${String(err)}`);
+          // Not fatal: a checkpoint after the interval asks again.
+          for (const [key, offset] of before) purgedBelow.set(key, offset ?? 0);
+          if (!warned) log(`runnel worker: cannot purge consumed repartition records (tried again after a later checkpoint): ${String(err)}`);
           warned = true;
         });
     },
