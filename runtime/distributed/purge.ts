@@ -7,6 +7,7 @@
  * beside the checkpoints (never delaying them), at most once per interval per task.
  */
 import type { KafkaAdmin, KafkaClient } from "../kafka/index.ts";
+import { createLogger, type Logger } from "../log.ts";
 
 /** How often a task purges at most (Kafka Streams' repartition.purge.interval.ms default). */
 export const PURGE_INTERVAL_MS = 30_000;
@@ -27,13 +28,14 @@ export interface PurgerOptions {
   /** Repartition source uid → its topic. */
   topics: Map<string, string>;
   intervalMs?: number;
-  log?: (line: string) => void;
+  /** Where a failed purge is reported (default: a `worker.purge` logger). */
+  log?: Logger;
 }
 
 /** Creates the purger of one worker (connects on first purge). */
 export function repartitionPurger(options: PurgerOptions): RepartitionPurger {
   const interval = options.intervalMs ?? PURGE_INTERVAL_MS;
-  const log = options.log ?? ((line: string) => console.error(line));
+  const log = options.log ?? createLogger("worker.purge");
   const purgedBelow = new Map<string, number>(); // `${topic}/${task}` → offset purged (or being purged) below
   const lastPurge = new Map<number, number>();
   let admin: Promise<KafkaAdmin> | undefined;
@@ -73,7 +75,7 @@ export function repartitionPurger(options: PurgerOptions): RepartitionPurger {
         .catch((err: unknown) => {
           // Not fatal: a checkpoint after the interval asks again.
           for (const [key, offset] of before) purgedBelow.set(key, offset ?? 0);
-          if (!warned) log(`runnel worker: cannot purge consumed repartition records (tried again after a later checkpoint): ${String(err)}`);
+          if (!warned) log.warn(`cannot purge consumed repartition records (tried again after a later checkpoint): ${String(err)}`);
           warned = true;
         });
     },

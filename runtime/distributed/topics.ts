@@ -1,7 +1,9 @@
 /**
  * Names and creation of a job's internal topics. Every internal name starts with the job's
  * prefix `runnel.<namespace>.<job>`, which is also its consumer group (offsets for lag) and the
- * stem of its tasks' transactional ids, so two jobs never share anything on the cluster.
+ * stem of its tasks' transactional ids, so two jobs never share anything on the cluster. The
+ * changelog and repartition topics belong to one generation of the job
+ * (`runnel.<namespace>.<job>.<generation>.…`, ADR 16); the generations topic belongs to the job.
  */
 import { ConnectorError } from "../errors.ts";
 import type { KafkaAdmin } from "../kafka/index.ts";
@@ -9,6 +11,16 @@ import type { KafkaAdmin } from "../kafka/index.ts";
 /** The job's identity on the Kafka cluster. */
 export function jobPrefix(namespace: string, job: string): string {
   return `runnel.${namespace}.${job}`.replace(/[^a-zA-Z0-9._-]/g, "_");
+}
+
+/** The prefix of one generation's internal topics (changelog, repartition topics). */
+export function generationPrefix(jobPrefix: string, generation: string): string {
+  return `${jobPrefix}.${generation}`;
+}
+
+/** The job's compacted topic recording every generation ever started and the current one (ADR 16). */
+export function generationsTopic(jobPrefix: string): string {
+  return `${jobPrefix}.generations`;
 }
 
 /** The compacted topic holding every task's state changes (partition = task). */

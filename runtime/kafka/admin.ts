@@ -37,7 +37,7 @@ export interface KafkaAdmin {
   /** Creates topics and waits for their leaders; a topic created meanwhile by someone else is fine. */
   createTopics(topics: TopicSpec[]): Promise<void>;
   deleteTopics(topics: string[]): Promise<void>;
-  /** Partition count per topic (a topic just created is retried until the broker knows it). */
+  /** Partition count per topic, once every partition has a leader (a topic just created is retried until then). */
   partitionCounts(topics: string[], policy?: RetryPolicy): Promise<Map<string, number>>;
   /** Log start and end offsets of every partition of `topic`. */
   offsets(topic: string): Promise<PartitionOffsets[]>;
@@ -98,9 +98,12 @@ export function kafkaAdmin(kafka: Kafka): KafkaAdmin {
         `cannot read the partitions of ${topics.map((t) => `'${t}'`).join(", ")}`,
         async () => {
           const m = await admin.fetchTopicMetadata({ topics });
-          // A topic the answering broker does not know yet may come back without partitions.
-          const unknown = topics.filter((t) => (m.topics.find((x) => x.name === t)?.partitions.length ?? 0) === 0);
-          if (unknown.length > 0) throw Object.assign(new Error(`no partitions known yet for ${unknown.join(", ")}`), { retriable: true });
+          // A topic created a moment ago may come back without partitions, or without a leader for some.
+          const unled = topics.filter((t) => {
+            const partitions = m.topics.find((x) => x.name === t)?.partitions ?? [];
+            return partitions.length === 0 || partitions.some((p) => p.leader < 0);
+          });
+          if (unled.length > 0) throw Object.assign(new Error(`no leader known yet for every partition of ${unled.join(", ")}`), { retriable: true });
           return m;
         },
         policy,

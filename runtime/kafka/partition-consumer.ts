@@ -16,6 +16,7 @@
  */
 import type { Consumer, EachBatchPayload, Kafka } from "kafkajs";
 import { ConnectorError } from "../errors.ts";
+import { createLogger, type Logger } from "../log.ts";
 import { kafkaAdmin, type KafkaAdmin } from "./admin.ts";
 import { deliverFilteredFetches } from "./batch-patch.ts";
 import type { KafkaRecord } from "./messages.ts";
@@ -34,8 +35,8 @@ export interface PartitionConsumerOptions {
   onRecords(partition: number, records: KafkaRecord[]): void;
   /** The consumer stopped for good (kafkajs gave up restarting it); reads must fail with this. */
   onFailure(error: ConnectorError): void;
-  /** Where notable events are reported (default stderr). */
-  log?: (line: string) => void;
+  /** Where notable events (records lost to retention) are reported (default: the `kafka` logger). */
+  log?: Logger;
 }
 
 /** What the consumer had to repair (for metrics and tests). */
@@ -93,7 +94,7 @@ interface RawBatch {
 export function partitionConsumer(kafka: Kafka, options: PartitionConsumerOptions): PartitionConsumer {
   deliverFilteredFetches(); // process-wide, from the first partition consumer on (batch-patch.ts)
   const { topic } = options;
-  const log = options.log ?? ((line: string) => console.error(line));
+  const log = options.log ?? createLogger("kafka");
   const parts = new Map<number, Part>();
   const stats: ConsumerStats = { joins: 0, crashes: 0, reseeks: 0, lost: 0 };
   let consumer: Consumer | undefined;
@@ -140,9 +141,10 @@ export function partitionConsumer(kafka: Kafka, options: PartitionConsumerOption
       if (low > expected) {
         const gone = low - expected;
         stats.lost += gone;
-        log(
-          `runnel:kafka ${topic} partition ${batch.partition}: offsets ${expected}..${low - 1} were deleted from the log (retention or deleteRecords) before they were read; ${gone} records skipped`,
-        );
+        log.warn(`offsets ${expected}..${low - 1} were deleted from the log (retention or deleteRecords) before they were read; ${gone} records skipped`, {
+          topic,
+          partition: batch.partition,
+        });
         part.filter.startAt(low);
       }
       if (fetched > part.filter.expected) {

@@ -28,10 +28,11 @@ export function kafkaAdminHooks(): { readonly kafka: Kafka; readonly admin: Admi
 }
 
 /**
- * A producer for test input: idempotent, so a send the client retries (a topic created a moment
- * ago answers "unknown topic" or "not the leader" at first, and kafkajs then re-sends the whole
- * request) never writes a record twice; keyed records go to their murmur2 partition, as
- * Runnel's keyBy places them.
+ * A producer for test input: idempotent, so a send the client retries never writes a record
+ * twice — a topic created a moment ago answers "not the leader" for some partitions at first and
+ * kafkajs re-sends the whole request, and on a busy machine a send can time out on the client
+ * after the broker wrote it. Keyed records go to their murmur2 partition, as Runnel's keyBy
+ * places them.
  */
 export function inputProducer(kafka: Kafka): Producer {
   return kafka.producer({ idempotent: true, maxInFlightRequests: 1, createPartitioner: Partitioners.DefaultPartitioner });
