@@ -7,7 +7,7 @@
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { createWorker, type Worker } from "../../runtime/distributed/worker.ts";
-import { jobPrefix, repartitionTopic } from "../../runtime/distributed/topics.ts";
+import { generationPrefix, jobPrefix, repartitionTopic } from "../../runtime/distributed/topics.ts";
 import { ConnectorError } from "../../runtime/errors.ts";
 import { consumeAll, createTopics, inputProducer, kafkaAdminHooks } from "../helpers/kafka.ts";
 import { testJobName, writeJobManifest } from "../helpers/distributed.ts";
@@ -29,6 +29,18 @@ describe("distributed jobs on the Kafka cluster (real broker)", () => {
       })),
     });
     await producer.disconnect();
+  }
+
+  /** A 2-partition job reading the clicks of `input`; `rest` holds its steps and sinks. */
+  function clicksJob(name: string, input: string, rest: string): { dir: string; manifest: string } {
+    return writeJobManifest(name, {
+      parallelism: 2,
+      pipeline: `    sources:
+      - id: clicks
+        kafka: { topic: ${input}, partitions: 2 }
+        timestamp: { field: ts }
+${rest}`,
+    });
   }
 
   async function until(what: string, done: () => Promise<boolean> | boolean, timeoutMs = 120_000): Promise<void> {
@@ -54,13 +66,10 @@ describe("distributed jobs on the Kafka cluster (real broker)", () => {
     const [input, output] = [`${name}-in`, `${name}-out`];
     await createTopics(k.admin, [input, output], 2);
     await produceClicks(input, 200, 2);
-    const { dir, manifest } = writeJobManifest(name, {
-      parallelism: 2,
-      pipeline: `    sources:
-      - id: clicks
-        kafka: { topic: ${input}, partitions: 2 }
-        timestamp: { field: ts }
-    steps:
+    const { dir, manifest } = clicksJob(
+      name,
+      input,
+      `    steps:
       - id: even
         input: clicks
         filter: { condition: "int(record.n) % 2 == 0" }
@@ -69,7 +78,7 @@ describe("distributed jobs on the Kafka cluster (real broker)", () => {
         input: even
         kafka: { topic: ${output} }
 `,
-    });
+    );
     const worker = await createWorker({ manifest, ordinal: 0, workers: 1, namespace: "test", stateDir: join(dir, "w0"), delivery: "at-least-once" });
     await runWhile(worker, async () => {
       // What `kafka-consumer-groups.sh --describe --group <job prefix>` reads.
@@ -86,17 +95,14 @@ describe("distributed jobs on the Kafka cluster (real broker)", () => {
     const [input, eventOut, processingOut] = [`${name}-in`, `${name}-ev`, `${name}-pt`];
     await createTopics(k.admin, [input, eventOut, processingOut], 2);
     // The repartition topic exists already with the broker's default retention (made by an older version).
-    const repartition = repartitionTopic(jobPrefix("test", name), "counts.in0");
+    const repartition = repartitionTopic(generationPrefix(jobPrefix("test", name), "g0"), "counts.in0");
     await createTopics(k.admin, [repartition], 2);
     await produceClicks(input, 400, 2);
     const started = Date.now();
-    const { dir, manifest } = writeJobManifest(name, {
-      parallelism: 2,
-      pipeline: `    sources:
-      - id: clicks
-        kafka: { topic: ${input}, partitions: 2 }
-        timestamp: { field: ts }
-    steps:
+    const { dir, manifest } = clicksJob(
+      name,
+      input,
+      `    steps:
       - id: by-user
         input: clicks
         keyBy: { key: record.user }
@@ -114,7 +120,7 @@ describe("distributed jobs on the Kafka cluster (real broker)", () => {
         input: counts
         kafka: { topic: ${processingOut}, timestamps: processing-time }
 `,
-    });
+    );
     const worker = await createWorker({ manifest, ordinal: 0, workers: 1, namespace: "test", stateDir: join(dir, "w0") });
     expect(worker.plan.topics.map((t) => t.topic)).toEqual([repartition]);
     const configs = await k.admin.describeConfigs({ includeSynonyms: false, resources: [{ type: 2, name: repartition }] });
