@@ -16,8 +16,9 @@
  *
  * With a `groupId`, a partition starts at the group's committed offset (else `startFrom`), and
  * the position after each handled batch is committed to the group, so lag tools see the reader;
- * the reader itself is not a group member (its partitions are the ones it is given, like Kafka's
- * `assign()`), so run one reader per group, or give each its own `partitions`.
+ * the reader never joins `groupId` itself (it takes the partitions it is given, like Kafka's
+ * `assign()`; kafkajs needs a group of its own for that, `<groupId>.reader.<random>`), so run one
+ * reader per group, or give each its own `partitions`.
  */
 import { randomUUID } from "node:crypto";
 import { ConnectorError } from "../errors.ts";
