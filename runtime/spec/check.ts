@@ -9,6 +9,7 @@ import { checkDurations } from "./duration-checks.ts";
 import { fromSpecErrors, type Finding } from "./findings.ts";
 import { checkGraph } from "./graph-checks.ts";
 import { checkLocalFiles } from "./local-checks.ts";
+import { checkTransactionTimeout } from "./transaction-timeout.ts";
 import { parseStreamJob, validateStreamSavepoint } from "./validate.ts";
 
 /** The outcome for one document of a manifest file. */
@@ -48,7 +49,11 @@ export function checkDocument(doc: unknown, options: { baseDir?: string } = {}):
     return { ...base, checked: true, findings: fromSpecErrors(errors), note: "graph and expression checks run once the schema errors are fixed" };
   }
   const local = options.baseDir === undefined ? [] : checkLocalFiles(value.spec, options.baseDir);
-  return { ...base, checked: true, findings: dedupe([...checkDurations(value), ...checkGraph(value.spec), ...checkExpressions(value), ...local]) };
+  return {
+    ...base,
+    checked: true,
+    findings: dedupe([...checkDurations(value), ...checkGraph(value.spec), ...checkTransactionTimeout(value.spec), ...checkExpressions(value), ...local]),
+  };
 }
 
 /** Drops a finding repeated at the same path with the same message. */

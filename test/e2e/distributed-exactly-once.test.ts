@@ -79,7 +79,7 @@ describe("distributed runtime: exactly once through kill -9 (real broker, worker
     const job = await createCountJob(admin, 12);
     await produce(kafka, job, 4000);
     const reader = new OutputReader();
-    await reader.start(kafka, job);
+    await reader.start(job);
     const feed = produceContinuously(kafka, job);
     const workers = [0, 1, 2].map((o) => launch(job, o, 3));
     await reader.waitForCount(200, 120_000);
@@ -99,7 +99,7 @@ describe("distributed runtime: exactly once through kill -9 (real broker, worker
     const args = [...DELIVERY, "--admin", "127.0.0.1:0"];
     const workers = [0, 1, 2].map((o) => launch(job, o, 3, { extraArgs: args }));
     const reader = new OutputReader();
-    await reader.start(kafka, job);
+    await reader.start(job);
     await reader.waitForCount(100, 120_000);
     const feed = produceContinuously(kafka, job);
     for (let kill = 0; kill < 20; kill++) {

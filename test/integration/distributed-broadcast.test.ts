@@ -5,7 +5,7 @@ import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { createWorker } from "../../runtime/distributed/worker.ts";
 import { operatorCounts } from "../../runtime/observe/engine-metrics.ts";
-import { consumeAll, createTopics, kafkaAdminHooks } from "../helpers/kafka.ts";
+import { consumeAll, createTopics, inputProducer, kafkaAdminHooks } from "../helpers/kafka.ts";
 import { testJobName, writeJobManifest } from "../helpers/distributed.ts";
 import { waitFor } from "../helpers/wait.ts";
 
@@ -47,7 +47,7 @@ describe("distributed workers: broadcast rules (real broker)", () => {
         kafka: { topic: ${output} }
 `,
     });
-    const producer = kafka.producer();
+    const producer = inputProducer(kafka);
     await producer.connect();
     // One rule per partition of the rules topic: each worker must read all three.
     await producer.send({

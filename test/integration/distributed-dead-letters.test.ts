@@ -7,7 +7,7 @@ import { join } from "node:path";
 import type { Message } from "kafkajs";
 import { describe, expect, it } from "vitest";
 import { createWorker, type Worker } from "../../runtime/distributed/worker.ts";
-import { consumeAll, createTopics, kafkaAdminHooks } from "../helpers/kafka.ts";
+import { consumeAll, createTopics, inputProducer, kafkaAdminHooks } from "../helpers/kafka.ts";
 import { testJobName, writeJobManifest } from "../helpers/distributed.ts";
 
 describe("distributed worker: dead letters (real broker)", () => {
@@ -28,7 +28,7 @@ describe("distributed worker: dead letters (real broker)", () => {
     const topics = { input: `${name}-in`, output: `${name}-out`, dead: `${name}-dead` };
     await createTopics(admin, [topics.input, topics.output, topics.dead], options.partitions);
     const { dir, manifest } = writeJobManifest(name, { parallelism: options.partitions, pipeline: options.pipeline(topics) });
-    const producer = kafka.producer();
+    const producer = inputProducer(kafka);
     await producer.connect();
     await producer.send({ topic: topics.input, messages: options.messages });
     await producer.disconnect();
