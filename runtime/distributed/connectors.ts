@@ -14,6 +14,7 @@ import type { Sink, Source } from "../connectors/types.ts";
 import { recordFn } from "../pipeline/expr.ts";
 import { KEY, keyOf, plain, toJson, toKey } from "../pipeline/values.ts";
 import type { Sink as SinkSpec, Source as SourceSpec } from "../spec/generated/types.ts";
+import { RecordError } from "../errors.ts";
 
 /**
  * Where a record came from, carried on it (a registered symbol, invisible to CEL and JSON) so a
@@ -41,7 +42,7 @@ function decoder(spec: SourceSpec): (m: KafkaMessageIn) => unknown {
       ? (m: KafkaMessageIn): Record<string | symbol, unknown> => {
           const v = jsonValue<unknown>(m);
           if (v === null || typeof v !== "object" || Array.isArray(v))
-            throw new Error(`the value is JSON but not an object (${Array.isArray(v) ? "an array" : typeof v})`);
+            throw new RecordError(`the value is JSON but not an object (${Array.isArray(v) ? "an array" : typeof v})`);
           return v as Record<string | symbol, unknown>;
         }
       : format === "string"

@@ -124,7 +124,7 @@ export function compilePipeline(job: StreamJob, options: CompileOptions): Compil
     builder,
     handles: new Map(),
     deadLetterProducers: [],
-    metrics: { deadLetters: {}, dropped: {} },
+    metrics: { deadLetters: {}, dropped: {}, deadLetterSamples: {} },
     sources: new Map(),
     tables: new Map(),
     uids: new Set(),

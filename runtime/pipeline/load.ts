@@ -66,7 +66,7 @@ export async function compileStreamJob(job: StreamJob, options: Partial<CompileO
   if (module) {
     // The escape hatch: a typed-API job module (a path inside the image; relative to the manifest locally).
     const graph = await loadJobModule(resolve(options.baseDir, module.path), { config: module.config });
-    return { graph, metrics: { deadLetters: {}, dropped: {} }, collected: new Map() };
+    return { graph, metrics: { deadLetters: {}, dropped: {}, deadLetterSamples: {} }, collected: new Map() };
   }
   return compilePipeline(job, { mode: "local", ...options });
 }
