@@ -29,7 +29,7 @@ function sumImpl(t: SqlType): AggImpl {
     return {
       type: { kind: "DECIMAL", precision: 38, scale: t.scale },
       create: () => null,
-      add: (a, v) => (a as number | null ?? 0) + Math.round((v as number) * f),
+      add: (a, v) => ((a as number | null) ?? 0) + Math.round((v as number) * f),
       merge: (a, b) => (a === null ? b : b === null ? a : (a as number) + (b as number)),
       result: (a) => (a === null ? null : (a as number) / f),
     };
@@ -167,7 +167,7 @@ function aggImpl(stmt: StatementRef, e: CallExpr, args: Compiled[]): AggImpl {
         },
         result: (a) => ({ ...(a as Record<string, number>) }),
       };
-      return e.distinct ? { ...impl, add: (a, v) => ((a as Record<string, number>)[String(distinctKey(v))] = 1, a) } : impl;
+      return e.distinct ? { ...impl, add: (a, v) => (((a as Record<string, number>)[String(distinctKey(v))] = 1), a) } : impl;
     }
     case "LISTAGG": {
       need(t !== undefined && (t.kind === "STRING" || t.kind === "NULL"), "a STRING argument");

@@ -71,15 +71,27 @@ function statement(cx: Cx, ctx: Ctx<typeof P.SqlStatementContext>): Statement[] 
     }
     const view = ddl.createView();
     if (view) {
-      const cols = view.columnNameList()?.columnName().map((c) => identName(c.getText()));
-      return [{ ...base(cx, view), kind: "createView", name: uidParts(view.viewPathCreate()).join("."), ...(cols ? { columns: cols } : {}), query: query(cx, view.queryStatement()) }];
+      const cols = view
+        .columnNameList()
+        ?.columnName()
+        .map((c) => identName(c.getText()));
+      return [
+        {
+          ...base(cx, view),
+          kind: "createView",
+          name: uidParts(view.viewPathCreate()).join("."),
+          ...(cols ? { columns: cols } : {}),
+          query: query(cx, view.queryStatement()),
+        },
+      ];
     }
     return unsupported(cx.stmt, posOf(ddl), cx.stmt.label, "a job's script holds CREATE TABLE, CREATE VIEW, SET and INSERT INTO statements");
   }
   const dml = ctx.dmlStatement();
   if (dml) {
     const ins = dml.insertStatement();
-    if (!ins) return unsupported(cx.stmt, posOf(dml), "a SELECT without INSERT INTO", "a job writes every query's result to a table: INSERT INTO <table> SELECT ...");
+    if (!ins)
+      return unsupported(cx.stmt, posOf(dml), "a SELECT without INSERT INTO", "a job writes every query's result to a table: INSERT INTO <table> SELECT ...");
     const simple = ins.insertSimpleStatement();
     if (simple) return [insert(cx, simple)];
     const set = ins.insertMulStatement() ?? ins.insertMulStatementCompatibility();
@@ -89,9 +101,16 @@ function statement(cx: Cx, ctx: Ctx<typeof P.SqlStatementContext>): Statement[] 
   if (set) {
     const prop = set.tableProperty();
     if (!prop) return unsupported(cx.stmt, posOf(set), "SET without a key (listing options)");
-    return [{ ...base(cx, set), kind: "set", key: stringValue(prop.tablePropertyKey().getText()), value: stringValue(prop.tablePropertyValue()?.getText() ?? "") }];
+    return [
+      { ...base(cx, set), kind: "set", key: stringValue(prop.tablePropertyKey().getText()), value: stringValue(prop.tablePropertyValue()?.getText() ?? "") },
+    ];
   }
-  return unsupported(cx.stmt, posOf(ctx), cx.stmt.label.split(" ").slice(0, 2).join(" "), "a job's script holds CREATE TABLE, CREATE VIEW, SET and INSERT INTO statements");
+  return unsupported(
+    cx.stmt,
+    posOf(ctx),
+    cx.stmt.label.split(" ").slice(0, 2).join(" "),
+    "a job's script holds CREATE TABLE, CREATE VIEW, SET and INSERT INTO statements",
+  );
 }
 
 function createTable(cx: Cx, ctx: Ctx<typeof P.SimpleCreateTableContext>): Statement {
@@ -108,16 +127,26 @@ function createTable(cx: Cx, ctx: Ctx<typeof P.SimpleCreateTableContext>): State
       columns.push({ ...n, kind: "physical", name, type: typeOf(cx, phys.columnType()) });
       const cc = phys.columnConstraint();
       if (cc?.KW_PRIMARY()) {
-        if (!cc.KW_ENFORCED()) fail(cx.stmt, posOf(cc), "a PRIMARY KEY must be declared NOT ENFORCED (Runnel, like Flink, does not check it)", "PRIMARY KEY NOT ENFORCED");
+        if (!cc.KW_ENFORCED())
+          fail(cx.stmt, posOf(cc), "a PRIMARY KEY must be declared NOT ENFORCED (Runnel, like Flink, does not check it)", "PRIMARY KEY NOT ENFORCED");
         primaryKey = [name];
       }
     } else if (comp) {
-      columns.push({ ...n, kind: "computed", name: identName(comp.columnNameCreate().getText()), expr: expr(cx, comp.computedColumnExpression().expression()) });
+      columns.push({
+        ...n,
+        kind: "computed",
+        name: identName(comp.columnNameCreate().getText()),
+        expr: expr(cx, comp.computedColumnExpression().expression()),
+      });
     } else unsupported(cx.stmt, n.pos, "a METADATA column", "read Kafka metadata through the record's fields");
   }
   const wm = ctx.watermarkDefinition();
   const tc = ctx.tableConstraint();
-  if (tc) primaryKey = tc.columnNameList().columnName().map((c) => identName(c.getText()));
+  if (tc)
+    primaryKey = tc
+      .columnNameList()
+      .columnName()
+      .map((c) => identName(c.getText()));
   const options = new Map<string, { value: string; pos: Statement["pos"] }>();
   for (const p of ctx.withOption().tablePropertyList().tableProperty()) {
     const key = stringValue(identName(p.tablePropertyKey().getText()));
@@ -140,14 +169,18 @@ function insert(cx: Cx, ctx: Ctx<typeof P.InsertSimpleStatementContext>): Statem
   if (ctx.insertPartitionDefinition()) unsupported(cx.stmt, posOf(ctx), "INSERT INTO ... PARTITION");
   const q = ctx.queryStatement();
   if (!q) return unsupported(cx.stmt, posOf(ctx), "INSERT INTO ... VALUES", "a job's inserts read tables: INSERT INTO <table> SELECT ...");
-  const cols = ctx.columnNameList()?.columnName().map((c) => identName(c.getText()));
+  const cols = ctx
+    .columnNameList()
+    ?.columnName()
+    .map((c) => identName(c.getText()));
   return { ...base(cx, ctx), kind: "insert", target: uidParts(ctx.tablePath()).join("."), ...(cols ? { columns: cols } : {}), query: query(cx, q) };
 }
 
 /** A query statement: SELECT, WITH … SELECT, (query), or UNION ALL. */
 export function query(cx: Cx, ctx: Ctx<typeof P.QueryStatementContext>): Query {
   const n = nodeOf(cx, ctx);
-  if (ctx.orderByClause()) unsupported(cx.stmt, posOf(ctx.orderByClause() as ParserRuleContext), "ORDER BY on a stream", "results are emitted in event-time order already");
+  if (ctx.orderByClause())
+    unsupported(cx.stmt, posOf(ctx.orderByClause() as ParserRuleContext), "ORDER BY on a stream", "results are emitted in event-time order already");
   if (ctx.limitClause()) unsupported(cx.stmt, posOf(ctx.limitClause() as ParserRuleContext), "LIMIT");
   if (ctx.valuesClause()) return unsupported(cx.stmt, n.pos, "VALUES");
   const w = ctx.withClause();
@@ -155,7 +188,12 @@ export function query(cx: Cx, ctx: Ctx<typeof P.QueryStatementContext>): Query {
     const inner = query(cx, ctx.queryStatement()[0] as Ctx<typeof P.QueryStatementContext>);
     const ctes = w.withItem().map((item) => {
       const cols = item.columnName().map((c) => identName(c.getText()));
-      return { name: identName(item.withItemName().getText()), ...(cols.length ? { columns: cols } : {}), query: query(cx, item.queryStatement()), pos: posOf(item) };
+      return {
+        name: identName(item.withItemName().getText()),
+        ...(cols.length ? { columns: cols } : {}),
+        query: query(cx, item.queryStatement()),
+        pos: posOf(item),
+      };
     });
     return { ...inner, with: [...ctes, ...inner.with] };
   }
@@ -195,7 +233,9 @@ function selectItems(cx: Cx, clause: Ctx<typeof P.SelectClauseContext>): SelectI
       }
       const aliasCtx = item.columnAlias();
       const lit = item.selectLiteralColumnName();
-      const e = lit ? columnRef(nodeOf(cx, lit), uidParts(lit.columnName())) : expr(cx, (item.selectExpressionColumnName() as Ctx<typeof P.SelectExpressionColumnNameContext>).expression());
+      const e = lit
+        ? columnRef(nodeOf(cx, lit), uidParts(lit.columnName()))
+        : expr(cx, (item.selectExpressionColumnName() as Ctx<typeof P.SelectExpressionColumnNameContext>).expression());
       const aliasText = aliasCtx?.identifier().getText() ?? item.columnName()?.getText() ?? item.expression()?.getText();
       return { ...n, kind: "expr", expr: e, ...(aliasText ? { alias: identName(aliasText) } : {}) };
     });
@@ -223,7 +263,8 @@ function select(cx: Cx, ctx: Ctx<typeof P.SelectStatementContext>, n: ReturnType
       if (fn === "HOP") fail(cx.stmt, posOf(gw), "HOP needs a slide and a size", "HOP(ts, INTERVAL '5' MINUTE, INTERVAL '1' HOUR)");
       w = { ...nodeOf(cx, gw), fn, timeColumn: uidParts(gw.timeAttrColumn().uid()).join("."), sizeMs: size };
     } else if (col) groupBy.push(columnRef(nodeOf(cx, col), uidParts(col)));
-    else if (g.groupingSets() || g.groupingSetsNotationName()) unsupported(cx.stmt, posOf(g), (g.groupingSets() ?? g.groupingSetsNotationName() as ParserRuleContext).getText().toUpperCase());
+    else if (g.groupingSets() || g.groupingSetsNotationName())
+      unsupported(cx.stmt, posOf(g), (g.groupingSets() ?? (g.groupingSetsNotationName() as ParserRuleContext)).getText().toUpperCase());
     else if (g.LR_BRACKET()) unsupported(cx.stmt, posOf(g), "a parenthesised grouping set");
     else if (e.length === 1) {
       const x = expr(cx, e[0] as ParserRuleContext);
@@ -264,7 +305,12 @@ function groupWindowCall(cx: Cx, e: Expr): GroupWindow | undefined {
   const [ts, ...rest] = e.args;
   const want = fn === "HOP" ? 2 : 1;
   if (ts?.kind !== "column" || rest.length !== want || rest.some((r) => r.kind !== "interval")) {
-    fail(cx.stmt, e.pos, `${fn} takes a time attribute column and ${want === 2 ? "a slide and a size" : "an interval"}`, fn === "HOP" ? "HOP(ts, INTERVAL '5' MINUTE, INTERVAL '1' HOUR)" : `${fn}(ts, INTERVAL '1' MINUTE)`);
+    fail(
+      cx.stmt,
+      e.pos,
+      `${fn} takes a time attribute column and ${want === 2 ? "a slide and a size" : "an interval"}`,
+      fn === "HOP" ? "HOP(ts, INTERVAL '5' MINUTE, INTERVAL '1' HOUR)" : `${fn}(ts, INTERVAL '1' MINUTE)`,
+    );
   }
   const ms = rest.map((r) => (r.kind === "interval" ? r.ms : 0));
   const timeColumn = ts.qualifier ? `${ts.qualifier}.${ts.name}` : ts.name;
@@ -286,7 +332,11 @@ function windowSpec(cx: Cx, ctx: Ctx<typeof P.WindowSpecContext>): WindowSpec {
   if (orders.length > 1) unsupported(cx.stmt, posOf(orders[1] as ParserRuleContext), "ORDER BY several columns in OVER", "order by the time attribute alone");
   const o = orders[0];
   if (o?._ordering?.text?.toUpperCase() === "DESC") unsupported(cx.stmt, posOf(o), "ORDER BY ... DESC in OVER", "OVER windows are ordered by ascending time");
-  const orderBy = o ? (o.columnName() ? columnRef(nodeOf(cx, o), uidParts(o.columnName() as ParserRuleContext)) : expr(cx, o.valueExpression() as ParserRuleContext)) : undefined;
+  const orderBy = o
+    ? o.columnName()
+      ? columnRef(nodeOf(cx, o), uidParts(o.columnName() as ParserRuleContext))
+      : expr(cx, o.valueExpression() as ParserRuleContext)
+    : undefined;
   const f = ctx.windowFrame();
   let frame: WindowSpec["frame"] = { kind: "unbounded" };
   if (f) {
@@ -301,7 +351,13 @@ function windowSpec(cx: Cx, ctx: Ctx<typeof P.WindowSpecContext>): WindowSpec {
       if (start.KW_UNBOUNDED()) frame = { kind: "unbounded" };
       else if (start.KW_CURRENT()) frame = rows ? { kind: "rows", count: 0 } : { kind: "range", ms: 0 };
       else if (rows) frame = { kind: "rows", count: Number(start.DIG_LITERAL()?.getText()) };
-      else unsupported(cx.stmt, posOf(start), "RANGE BETWEEN <n> PRECEDING", "give the range as an interval: RANGE BETWEEN INTERVAL '1' HOUR PRECEDING AND CURRENT ROW");
+      else
+        unsupported(
+          cx.stmt,
+          posOf(start),
+          "RANGE BETWEEN <n> PRECEDING",
+          "give the range as an interval: RANGE BETWEEN INTERVAL '1' HOUR PRECEDING AND CURRENT ROW",
+        );
     }
   }
   return { ...n, partitionBy, ...(orderBy ? { orderBy } : {}), frame };
@@ -379,11 +435,17 @@ function windowTvf(cx: Cx, ctx: Ctx<typeof P.WindowTVFExpressionContext>, n: Ret
       else intervals.push(intervalMs(cx, i));
     }
   }
-  if (!table || !timeColumn) return fail(cx.stmt, n.pos, `${fn} needs TABLE <name> and DESCRIPTOR(<time attribute>)`, `TABLE(${fn}(TABLE t, DESCRIPTOR(ts), INTERVAL '1' MINUTE))`);
+  if (!table || !timeColumn)
+    return fail(cx.stmt, n.pos, `${fn} needs TABLE <name> and DESCRIPTOR(<time attribute>)`, `TABLE(${fn}(TABLE t, DESCRIPTOR(ts), INTERVAL '1' MINUTE))`);
   const sizeMs = named.get("SIZE") ?? (fn === "HOP" ? intervals[1] : intervals[0]);
   const slideMs = fn === "HOP" ? (named.get("SLIDE") ?? intervals[0]) : undefined;
   const offsetMs = named.get("OFFSET") ?? (fn === "HOP" ? intervals[2] : intervals[1]);
   if (sizeMs === undefined || (fn === "HOP" && slideMs === undefined))
-    return fail(cx.stmt, n.pos, `${fn} needs ${fn === "HOP" ? "a slide and a size" : "a size"}`, fn === "HOP" ? "HOP(TABLE t, DESCRIPTOR(ts), INTERVAL '5' MINUTE, INTERVAL '1' HOUR)" : undefined);
+    return fail(
+      cx.stmt,
+      n.pos,
+      `${fn} needs ${fn === "HOP" ? "a slide and a size" : "a size"}`,
+      fn === "HOP" ? "HOP(TABLE t, DESCRIPTOR(ts), INTERVAL '5' MINUTE, INTERVAL '1' HOUR)" : undefined,
+    );
   return { ...n, kind: "tvf", fn, table, timeColumn, sizeMs, ...(slideMs !== undefined ? { slideMs } : {}), ...(offsetMs !== undefined ? { offsetMs } : {}) };
 }

@@ -7,7 +7,22 @@
 import type { Expr } from "./ast.ts";
 import { fail, unsupported, type StatementRef } from "./errors.ts";
 import { asText, functions, likeRegex, type Compiled } from "./functions.ts";
-import { BOOLEAN, comparable, commonType, DOUBLE, INT, isInteger, isNumeric, NULL_TYPE, plainType, STRING, typeName, widerNumeric, type SqlType, roundScale } from "./types.ts";
+import {
+  BOOLEAN,
+  comparable,
+  commonType,
+  DOUBLE,
+  INT,
+  isInteger,
+  isNumeric,
+  NULL_TYPE,
+  plainType,
+  STRING,
+  typeName,
+  widerNumeric,
+  type SqlType,
+  roundScale,
+} from "./types.ts";
 import { castFn, compareValues, equalValues, ValueError } from "./values.ts";
 
 export type { Compiled } from "./functions.ts";
@@ -43,7 +58,12 @@ export function resolveColumn(stmt: StatementRef, scope: Scope, e: Expr & { kind
   });
   if (matches.length > 1) {
     const where = matches.map((i) => scope.columns[i]?.qualifier ?? "?").join(" and ");
-    fail(stmt, e.pos, `column '${e.name}' is ambiguous (it is in ${where})`, `qualify it, e.g. ${scope.columns[matches[0] as number]?.qualifier ?? "t"}.${e.name}`);
+    fail(
+      stmt,
+      e.pos,
+      `column '${e.name}' is ambiguous (it is in ${where})`,
+      `qualify it, e.g. ${scope.columns[matches[0] as number]?.qualifier ?? "t"}.${e.name}`,
+    );
   }
   const i = matches[0];
   return i === undefined ? undefined : { index: i, column: scope.columns[i] as Column };
@@ -155,7 +175,8 @@ export function compileExpr(stmt: StatementRef, scope: Scope, e: Expr): Compiled
     case "in": {
       const x = sub(e.arg);
       const list = e.list.map(sub);
-      for (const [i, c] of list.entries()) if (!comparable(x.type, c.type)) fail(stmt, (e.list[i] as Expr).pos, `cannot compare ${typeName(x.type)} with ${typeName(c.type)} in IN`);
+      for (const [i, c] of list.entries())
+        if (!comparable(x.type, c.type)) fail(stmt, (e.list[i] as Expr).pos, `cannot compare ${typeName(x.type)} with ${typeName(c.type)} in IN`);
       if (list.every((c) => c.constant && c.constant.value !== null) && list.every((c) => typeof c.constant?.value !== "object")) {
         const set = new Set(list.map((c) => c.constant?.value));
         const f = x.fn;
@@ -200,7 +221,13 @@ export function compileExpr(stmt: StatementRef, scope: Scope, e: Expr): Compiled
     case "cast": {
       const a = sub(e.arg);
       const f = castFn(plainType(a.type), e.type);
-      if (!f) fail(stmt, e.pos, `cannot CAST ${typeName(a.type)} to ${typeName(e.type)}`, a.type.kind === "BIGINT" && e.type.kind === "TIMESTAMP" ? "use TO_TIMESTAMP_LTZ(epoch, 3)" : undefined);
+      if (!f)
+        fail(
+          stmt,
+          e.pos,
+          `cannot CAST ${typeName(a.type)} to ${typeName(e.type)}`,
+          a.type.kind === "BIGINT" && e.type.kind === "TIMESTAMP" ? "use TO_TIMESTAMP_LTZ(epoch, 3)" : undefined,
+        );
       const g = a.fn;
       return fold({ type: e.type, fn: (r) => ((v) => (v === null ? null : f(v)))(g(r)) }, [a]);
     }
@@ -349,8 +376,11 @@ function binary(stmt: StatementRef, e: Expr & { kind: "binary" }, l: Compiled, r
   }
   const cmp = compareOps[e.op];
   if (cmp) {
-    if (!comparable(l.type, r.type)) fail(stmt, e.pos, `cannot compare ${typeName(l.type)} with ${typeName(r.type)} (${e.text})`, "CAST one side to the other's type");
-    const simple = (isNumeric(l.type) || l.type.kind === "STRING" || l.type.kind === "TIMESTAMP") && (isNumeric(r.type) || r.type.kind === "STRING" || r.type.kind === "TIMESTAMP");
+    if (!comparable(l.type, r.type))
+      fail(stmt, e.pos, `cannot compare ${typeName(l.type)} with ${typeName(r.type)} (${e.text})`, "CAST one side to the other's type");
+    const simple =
+      (isNumeric(l.type) || l.type.kind === "STRING" || l.type.kind === "TIMESTAMP") &&
+      (isNumeric(r.type) || r.type.kind === "STRING" || r.type.kind === "TIMESTAMP");
     if (simple && e.op === "=")
       return fold(
         {
@@ -398,13 +428,21 @@ function binary(stmt: StatementRef, e: Expr & { kind: "binary" }, l: Compiled, r
   // Timestamp arithmetic with intervals.
   if (l.type.kind === "TIMESTAMP" && r.type.kind === "INTERVAL" && (e.op === "+" || e.op === "-")) {
     const sign = e.op === "+" ? 1 : -1;
-    return fold({ type: plainType(l.type), fn: (row) => ((x, y) => (x === null || y === null ? null : (x as number) + sign * (y as number)))(lf(row), rf(row)) }, [l, r]);
+    return fold(
+      { type: plainType(l.type), fn: (row) => ((x, y) => (x === null || y === null ? null : (x as number) + sign * (y as number)))(lf(row), rf(row)) },
+      [l, r],
+    );
   }
   if (l.type.kind === "INTERVAL" && r.type.kind === "TIMESTAMP" && e.op === "+") {
     return { type: plainType(r.type), fn: (row) => ((x, y) => (x === null || y === null ? null : (x as number) + (y as number)))(lf(row), rf(row)) };
   }
   if (!isNumeric(l.type) || !isNumeric(r.type)) {
-    fail(stmt, e.pos, `cannot apply '${e.op}' to ${typeName(l.type)} and ${typeName(r.type)} (${e.text})`, l.type.kind === "STRING" || r.type.kind === "STRING" ? "CAST the text to a number, or use || to join text" : undefined);
+    fail(
+      stmt,
+      e.pos,
+      `cannot apply '${e.op}' to ${typeName(l.type)} and ${typeName(r.type)} (${e.text})`,
+      l.type.kind === "STRING" || r.type.kind === "STRING" ? "CAST the text to a number, or use || to join text" : undefined,
+    );
   }
   let type = widerNumeric(l.type, r.type);
   if (type.kind === "NULL") type = INT;
@@ -421,7 +459,12 @@ function binary(stmt: StatementRef, e: Expr & { kind: "binary" }, l: Compiled, r
       break;
     case "*":
       op = (a, b) => a * b;
-      if (dec) out = { kind: "DECIMAL", precision: 38, scale: Math.min(38, (l.type.kind === "DECIMAL" ? l.type.scale : 0) + (r.type.kind === "DECIMAL" ? r.type.scale : 0)) };
+      if (dec)
+        out = {
+          kind: "DECIMAL",
+          precision: 38,
+          scale: Math.min(38, (l.type.kind === "DECIMAL" ? l.type.scale : 0) + (r.type.kind === "DECIMAL" ? r.type.scale : 0)),
+        };
       break;
     case "/":
       op = integer
@@ -441,7 +484,13 @@ function binary(stmt: StatementRef, e: Expr & { kind: "binary" }, l: Compiled, r
     default:
       return unsupported(stmt, e.pos, `the operator ${e.op}`);
   }
-  const round = out.kind === "DECIMAL" ? ((s) => (v: number) => roundScale(v, s))(out.scale) : undefined;
+  const round =
+    out.kind === "DECIMAL"
+      ? (
+          (s) => (v: number) =>
+            roundScale(v, s)
+        )(out.scale)
+      : undefined;
   const f = round ? (a: number, b: number) => round(op(a, b)) : op;
   return fold(
     {
@@ -459,7 +508,12 @@ function binary(stmt: StatementRef, e: Expr & { kind: "binary" }, l: Compiled, r
 
 function call(stmt: StatementRef, scope: Scope, e: Expr & { kind: "call" }, sub: (x: Expr) => Compiled): Compiled {
   if (AGGREGATES.has(e.name)) {
-    return fail(stmt, e.pos, `the aggregate ${e.name} is not allowed here`, "aggregates belong in the select list or HAVING of a query with GROUP BY (WHERE runs before grouping)");
+    return fail(
+      stmt,
+      e.pos,
+      `the aggregate ${e.name} is not allowed here`,
+      "aggregates belong in the select list or HAVING of a query with GROUP BY (WHERE runs before grouping)",
+    );
   }
   if (WINDOW_PROPERTIES.test(e.name)) return fail(stmt, e.pos, `${e.name} needs a matching ${e.name.split("_")[0]}(...) in GROUP BY`);
   if (e.name === "PROCTIME") {
@@ -468,7 +522,10 @@ function call(stmt: StatementRef, scope: Scope, e: Expr & { kind: "call" }, sub:
   if (e.name === "NOW" || e.name === "CURRENT_TIMESTAMP" || e.name === "LOCALTIMESTAMP" || e.name === "CURRENT_DATE") {
     // The clock: processing time, as in Flink's streaming mode (not deterministic).
     const date = e.name === "CURRENT_DATE";
-    return { type: date ? { kind: "DATE" } : { kind: "TIMESTAMP", ltz: e.name === "CURRENT_TIMESTAMP" || e.name === "NOW" }, fn: date ? () => Math.floor(Date.now() / 86_400_000) : () => Date.now() };
+    return {
+      type: date ? { kind: "DATE" } : { kind: "TIMESTAMP", ltz: e.name === "CURRENT_TIMESTAMP" || e.name === "NOW" },
+      fn: date ? () => Math.floor(Date.now() / 86_400_000) : () => Date.now(),
+    };
   }
   const impl = functions[e.name === "SUBSTR" ? "SUBSTRING" : e.name];
   if (!impl) {

@@ -154,7 +154,9 @@ export const functions: Record<string, Impl> = {
   RTRIM: stringFn(1, 1, [isString], ["STRING"], STRING, (s: string) => s.trimEnd()),
   CHAR_LENGTH: stringFn(1, 1, [isString], ["STRING"], INT, (s: string) => [...s].length),
   CHARACTER_LENGTH: stringFn(1, 1, [isString], ["STRING"], INT, (s: string) => [...s].length),
-  INITCAP: stringFn(1, 1, [isString], ["STRING"], STRING, (s: string) => s.toLowerCase().replace(/(^|[^a-z0-9])([a-z])/g, (_m, p: string, c: string) => p + c.toUpperCase())),
+  INITCAP: stringFn(1, 1, [isString], ["STRING"], STRING, (s: string) =>
+    s.toLowerCase().replace(/(^|[^a-z0-9])([a-z])/g, (_m, p: string, c: string) => p + c.toUpperCase()),
+  ),
   REVERSE: stringFn(1, 1, [isString], ["STRING"], STRING, (s: string) => [...s].reverse().join("")),
   SUBSTRING: stringFn(2, 3, [isString, num, num], ["STRING", "an integer", "an integer"], STRING, (s: string, pos: number, len?: number) => {
     const chars = [...s];
@@ -164,12 +166,26 @@ export const functions: Record<string, Impl> = {
   REPLACE: stringFn(3, 3, [isString, isString, isString], ["STRING", "STRING", "STRING"], STRING, (s: string, a: string, b: string) => s.split(a).join(b)),
   POSITION: stringFn(2, 2, [isString, isString], ["STRING", "STRING"], INT, (sub: string, s: string) => s.indexOf(sub) + 1),
   LOCATE: stringFn(2, 2, [isString, isString], ["STRING", "STRING"], INT, (sub: string, s: string) => s.indexOf(sub) + 1),
-  SPLIT_INDEX: stringFn(3, 3, [isString, isString, num], ["STRING", "STRING", "an integer"], STRING, (s: string, sep: string, i: number) => s.split(sep)[i] ?? null),
+  SPLIT_INDEX: stringFn(
+    3,
+    3,
+    [isString, isString, num],
+    ["STRING", "STRING", "an integer"],
+    STRING,
+    (s: string, sep: string, i: number) => s.split(sep)[i] ?? null,
+  ),
   REGEXP: stringFn(2, 2, [isString, isString], ["STRING", "STRING"], BOOLEAN, (s: string, p: string) => regex(p).test(s)),
   REGEXP_REPLACE: stringFn(3, 3, [isString, isString, isString], ["STRING", "STRING", "STRING"], STRING, (s: string, p: string, r: string) =>
     s.replace(new RegExp(regex(p).source, "g"), r.replace(/\$(\d)/g, "$$$1")),
   ),
-  REGEXP_EXTRACT: stringFn(2, 3, [isString, isString, num], ["STRING", "STRING", "an integer"], STRING, (s: string, p: string, i?: number) => regex(p).exec(s)?.[i ?? 1] ?? null),
+  REGEXP_EXTRACT: stringFn(
+    2,
+    3,
+    [isString, isString, num],
+    ["STRING", "STRING", "an integer"],
+    STRING,
+    (s: string, p: string, i?: number) => regex(p).exec(s)?.[i ?? 1] ?? null,
+  ),
   LPAD: stringFn(3, 3, [isString, num, isString], ["STRING", "an integer", "STRING"], STRING, (s: string, n: number, pad: string) =>
     n < 0 ? null : s.length >= n ? s.slice(0, n) : pad === "" ? null : s.padStart(n, pad),
   ),
@@ -300,10 +316,13 @@ export const functions: Record<string, Impl> = {
     const precision = (a.args[1]?.constant?.value as number | undefined) ?? 3;
     if (precision !== 0 && precision !== 3) fail(a.stmt, a.call.pos, "TO_TIMESTAMP_LTZ takes precision 0 (seconds) or 3 (milliseconds)");
     const factor = precision === 0 ? 1000 : 1;
-    return { type: { kind: "TIMESTAMP", ltz: true }, fn: ((f) => (r: unknown[]) => {
-      const v = f(r);
-      return v === null ? null : (v as number) * factor;
-    })((a.args[0] as Compiled).fn) };
+    return {
+      type: { kind: "TIMESTAMP", ltz: true },
+      fn: ((f) => (r: unknown[]) => {
+        const v = f(r);
+        return v === null ? null : (v as number) * factor;
+      })((a.args[0] as Compiled).fn),
+    };
   },
   TO_DATE: (a) => {
     arity(a, 1, 2);
@@ -315,7 +334,8 @@ export const functions: Record<string, Impl> = {
   },
   UNIX_TIMESTAMP: (a) => {
     arity(a, 0, 2);
-    if (a.args.length === 0) fail(a.stmt, a.call.pos, "UNIX_TIMESTAMP() without arguments reads the clock; results would differ run to run", "pass a timestamp string");
+    if (a.args.length === 0)
+      fail(a.stmt, a.call.pos, "UNIX_TIMESTAMP() without arguments reads the clock; results would differ run to run", "pass a timestamp string");
     want(a, 0, isString, "STRING");
     return strict(BIGINT, (s: string, p?: string) => {
       const ms = p === undefined ? parseTimestamp(s) : parsePattern(s, p);
@@ -332,14 +352,16 @@ export const functions: Record<string, Impl> = {
     want(a, 0, (t) => isTime(t) || t.kind === "DATE", "a TIMESTAMP or DATE");
     const unit = a.call.unit as string;
     const isDate = a.args[0]?.type.kind === "DATE";
-    if (Number.isNaN(extractField(0, unit))) fail(a.stmt, a.call.pos, `EXTRACT cannot take ${unit}`, "use YEAR, QUARTER, MONTH, WEEK, DAY, DOW, DOY, HOUR, MINUTE, SECOND or MILLISECOND");
+    if (Number.isNaN(extractField(0, unit)))
+      fail(a.stmt, a.call.pos, `EXTRACT cannot take ${unit}`, "use YEAR, QUARTER, MONTH, WEEK, DAY, DOW, DOY, HOUR, MINUTE, SECOND or MILLISECOND");
     return strict(BIGINT, (v: number) => extractField(isDate ? v * 86_400_000 : v, unit))(a);
   },
   TIMESTAMPDIFF: (a) => {
     arity(a, 2);
     const unit = a.call.unit ?? "";
     const per = timestampDiffUnits[unit];
-    if (per === undefined && unit !== "MONTH" && unit !== "YEAR") fail(a.stmt, a.call.pos, "TIMESTAMPDIFF takes a unit first: SECOND, MINUTE, HOUR, DAY, WEEK, MONTH or YEAR");
+    if (per === undefined && unit !== "MONTH" && unit !== "YEAR")
+      fail(a.stmt, a.call.pos, "TIMESTAMPDIFF takes a unit first: SECOND, MINUTE, HOUR, DAY, WEEK, MONTH or YEAR");
     want(a, 0, isTime, "a TIMESTAMP");
     want(a, 1, isTime, "a TIMESTAMP");
     return strict(INT, (x: number, y: number) => {
@@ -367,7 +389,8 @@ export const functions: Record<string, Impl> = {
     arity(a, 2);
     want(a, 0, (t) => t.kind === "ARRAY", "an ARRAY");
     const el = a.args[0]?.type.kind === "ARRAY" ? (a.args[0].type as { element: SqlType }).element : undefined;
-    if (el && !comparable(el, a.args[1]?.type as SqlType)) fail(a.stmt, a.call.pos, `ARRAY_CONTAINS cannot look for ${typeName(a.args[1]?.type as SqlType)} in ${typeName(a.args[0]?.type as SqlType)}`);
+    if (el && !comparable(el, a.args[1]?.type as SqlType))
+      fail(a.stmt, a.call.pos, `ARRAY_CONTAINS cannot look for ${typeName(a.args[1]?.type as SqlType)} in ${typeName(a.args[0]?.type as SqlType)}`);
     const [arr, x] = a.args.map((c) => c.fn) as [Compiled["fn"], Compiled["fn"]];
     return {
       type: BOOLEAN,
@@ -465,7 +488,8 @@ function timeTruncate(a: FnArgs, ceil: boolean): Compiled {
   arity(a, 1);
   want(a, 0, isTime, "a TIMESTAMP");
   const unit = a.call.unit as string;
-  if (Number.isNaN(truncateTo(0, unit))) fail(a.stmt, a.call.pos, `${a.call.name}(... TO ${unit}) is not supported`, "use YEAR, MONTH, DAY, HOUR, MINUTE or SECOND");
+  if (Number.isNaN(truncateTo(0, unit)))
+    fail(a.stmt, a.call.pos, `${a.call.name}(... TO ${unit}) is not supported`, "use YEAR, MONTH, DAY, HOUR, MINUTE or SECOND");
   return strict(a.args[0]?.type as SqlType, (v: number) => truncateTo(v, unit, ceil))(a);
 }
 

@@ -105,7 +105,8 @@ class CollectingListener extends BaseErrorListener {
     const isParser = "getRuleInvocationStack" in recognizer;
     let message: string;
     if (!isParser) message = msg.replace(/^token recognition error at: /, "unexpected character ");
-    else if (offending && offending.type === -1) message = `the statement ends too early; ${expectedText(recognizer as unknown as Recognizer<ATNSimulator>, e)}`;
+    else if (offending && offending.type === -1)
+      message = `the statement ends too early; ${expectedText(recognizer as unknown as Recognizer<ATNSimulator>, e)}`;
     else message = `unexpected ${JSON.stringify(text ?? "")}; ${expectedText(recognizer as unknown as Recognizer<ATNSimulator>, e)}`;
     this.issues.push({ line, column: column + 1, offset: offending?.start ?? 0, message: message.replace(/; $/, "") });
   }

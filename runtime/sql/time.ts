@@ -79,7 +79,7 @@ export function formatPattern(ms: number, pattern: string): string {
     a: () => (d.getUTCHours() < 12 ? "AM" : "PM"),
   };
   let out = "";
-  for (let i = 0; i < pattern.length; ) {
+  for (let i = 0; i < pattern.length;) {
     const c = pattern[i] as string;
     if (c === "'") {
       const end = pattern.indexOf("'", i + 1);
@@ -100,7 +100,7 @@ export function formatPattern(ms: number, pattern: string): string {
 export function parsePattern(text: string, pattern: string): number {
   const parts: { letter: string; width: number }[] = [];
   let re = "^";
-  for (let i = 0; i < pattern.length; ) {
+  for (let i = 0; i < pattern.length;) {
     const c = pattern[i] as string;
     let j = i;
     while (j < pattern.length && pattern[j] === c) j++;
@@ -187,5 +187,10 @@ export function truncateTo(ms: number, unit: string, ceil = false): number {
       return Number.NaN;
   }
   if (!ceil || t === ms) return t;
-  return truncateTo(t + (unit === "YEAR" ? 366 : unit === "MONTH" ? 31 : unit === "DAY" ? 1 : 0) * MS_PER_DAY + (unit === "HOUR" ? 3_600_000 : unit === "MINUTE" ? 60_000 : unit === "SECOND" ? 1000 : 0), unit);
+  return truncateTo(
+    t +
+      (unit === "YEAR" ? 366 : unit === "MONTH" ? 31 : unit === "DAY" ? 1 : 0) * MS_PER_DAY +
+      (unit === "HOUR" ? 3_600_000 : unit === "MINUTE" ? 60_000 : unit === "SECOND" ? 1000 : 0),
+    unit,
+  );
 }

@@ -61,7 +61,8 @@ export function jsonReader(type: SqlType): (v: unknown) => unknown {
         if (v === null || v === undefined) return null;
         // Epoch milliseconds are accepted too (generators and many producers write them).
         const ms = typeof v === "number" ? v : typeof v === "string" ? parseTimestamp(v) : Number.NaN;
-        if (!Number.isFinite(ms)) throw new ValueError(`${describe(v)} is not a timestamp (expected 'yyyy-MM-dd HH:mm:ss[.SSS]', ISO-8601 or epoch milliseconds)`);
+        if (!Number.isFinite(ms))
+          throw new ValueError(`${describe(v)} is not a timestamp (expected 'yyyy-MM-dd HH:mm:ss[.SSS]', ISO-8601 or epoch milliseconds)`);
         return ms;
       };
     case "DATE":
