@@ -72,6 +72,8 @@ export interface CompileOptions {
   maxRecordsPerSource?: number;
   /** Overrides the job's parallelism (default: spec.parallelism). */
   parallelism?: number;
+  /** Cluster mode: the topic a SQL job's dead letters go to (the worker's dead-letter topic). */
+  deadLetterTopic?: string;
 }
 
 /** A table source's rows and, when it is a live compacted topic, a feed of its later changes. */

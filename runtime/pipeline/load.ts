@@ -11,6 +11,7 @@ import { formatFindings, type Finding } from "../spec/findings.ts";
 import { parseManifests } from "../spec/manifest.ts";
 import { parseStreamJob } from "../spec/validate.ts";
 import type { StreamJob } from "../spec/generated/types.ts";
+import { compileSql } from "../sql/compile.ts";
 import { compilePipeline, type CompiledPipeline } from "./compile.ts";
 import type { CompileOptions } from "./context.ts";
 
@@ -57,7 +58,7 @@ export async function readStreamJob(path: string, name?: string): Promise<{ job:
   return { job: parseStreamJob(doc).value, file };
 }
 
-/** Compiles a validated StreamJob: its pipeline, or the typed-API module it names. */
+/** Compiles a validated StreamJob: its pipeline, its SQL script, or the typed-API module it names. */
 export async function compileStreamJob(job: StreamJob, options: Partial<CompileOptions> & { baseDir: string }): Promise<CompiledPipeline> {
   const module = job.spec.module;
   if (module) {
@@ -65,6 +66,7 @@ export async function compileStreamJob(job: StreamJob, options: Partial<CompileO
     const graph = await loadJobModule(resolve(options.baseDir, module.path), { config: module.config });
     return { graph, metrics: { deadLetters: {}, dropped: {} }, collected: new Map() };
   }
+  if (job.spec.sql !== undefined) return compileSql(job, { mode: "local", ...options });
   return compilePipeline(job, { mode: "local", ...options });
 }
 

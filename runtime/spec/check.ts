@@ -1,12 +1,13 @@
 /**
  * Everything `runnel validate` checks in one manifest document, in order: schema and cross-field
- * rules (as the apiserver will), then the pipeline graph, then the CEL expressions. The later
+ * rules (as the apiserver will), then the pipeline graph, then the CEL expressions, or the SQL script. The later
  * stages read a structurally valid spec, so they run once the schema errors are fixed.
  */
 import { checkExpressions } from "./cel-checks.ts";
 import { fromSpecErrors, type Finding } from "./findings.ts";
 import { checkGraph } from "./graph-checks.ts";
 import { parseStreamJob, validateStreamSavepoint } from "./validate.ts";
+import { checkSql } from "../sql/check.ts";
 
 /** The outcome for one document of a manifest file. */
 export interface DocumentReport {
@@ -44,7 +45,7 @@ export function checkDocument(doc: unknown): DocumentReport {
   if (errors.length > 0) {
     return { ...base, checked: true, findings: fromSpecErrors(errors), note: "graph and expression checks run once the schema errors are fixed" };
   }
-  return { ...base, checked: true, findings: dedupe([...checkGraph(value.spec), ...checkExpressions(value)]) };
+  return { ...base, checked: true, findings: dedupe([...checkGraph(value.spec), ...checkExpressions(value), ...checkSql(value)]) };
 }
 
 /** Drops a finding repeated at the same path with the same message. */

@@ -211,49 +211,43 @@ function aggImpl(stmt: StatementRef, e: CallExpr, args: Compiled[]): AggImpl {
   }
 }
 
-/** One aggregate call of a query, compiled: its key (to share equal calls) and result type. */
-export interface AggregateCall {
-  key: string;
-  type: SqlType;
-  call: CallExpr;
+/** An aggregate call compiled: its result type and accumulator operations. */
+export type Aggregate = AggImpl;
+
+/** Checks an aggregate call and its argument types; returns its implementation. */
+export function aggregateOf(stmt: StatementRef, call: CallExpr, args: Compiled[]): Aggregate {
+  if (call.name !== "COUNT" && call.star) fail(stmt, call.pos, `${call.name}(*) is not valid; only COUNT(*) is`);
+  if (call.name === "COUNT" && !call.star && args.length !== 1) fail(stmt, call.pos, "COUNT takes one argument or *");
+  if (call.name === "LISTAGG" ? args.length < 1 || args.length > 2 : call.name !== "COUNT" && args.length !== 1)
+    fail(stmt, call.pos, `${call.name} takes one argument`);
+  return aggImpl(stmt, call, args);
 }
 
-/** The aggregates of a query over rows, as one AggregateFunction with an array accumulator. */
-export interface RowAggregates {
-  calls: AggregateCall[];
-  fn: AggregateFunction<unknown[], unknown[], unknown[]>;
-}
-
-/** Compiles aggregate calls with their arguments (COUNT(*) has none) into one aggregate function. */
-export function compileAggregates(stmt: StatementRef, calls: { key: string; call: CallExpr; args: Compiled[] }[]): RowAggregates {
-  const impls = calls.map((c) => {
-    if (c.call.name !== "COUNT" && c.call.star) fail(stmt, c.call.pos, `${c.call.name}(*) is not valid; only COUNT(*) is`);
-    if (c.call.name === "COUNT" && !c.call.star && c.args.length !== 1) fail(stmt, c.call.pos, "COUNT takes one argument or *");
-    if (c.call.name !== "COUNT" && c.call.name !== "LISTAGG" && c.args.length !== 1) fail(stmt, c.call.pos, `${c.call.name} takes one argument`);
-    return aggImpl(stmt, c.call, c.args);
-  });
-  const argFns = calls.map((c) => (c.call.star ? undefined : c.args[0]?.fn));
-  const n = impls.length;
-  const fn: AggregateFunction<unknown[], unknown[], unknown[]> = {
-    createAccumulator: () => impls.map((i) => i.create()),
-    add(row, acc) {
+/**
+ * Several aggregates over the same records as one AggregateFunction with an array accumulator.
+ * `argAt[i]` is where aggregate i's argument sits in the record (-1: none, as for COUNT(*)).
+ */
+export function combineAggregates(aggs: Aggregate[], argAt: number[]): AggregateFunction<unknown[], unknown[], unknown[]> {
+  const n = aggs.length;
+  return {
+    createAccumulator: () => aggs.map((a) => a.create()),
+    add(rec, acc) {
       for (let i = 0; i < n; i++) {
-        const arg = argFns[i];
-        if (arg === undefined) {
-          acc[i] = (impls[i] as AggImpl).add(acc[i], null);
+        const at = argAt[i] as number;
+        if (at < 0) {
+          acc[i] = (aggs[i] as AggImpl).add(acc[i], null);
           continue;
         }
-        const v = arg(row);
+        const v = rec[at];
         // Aggregates skip NULLs.
-        if (v !== null) acc[i] = (impls[i] as AggImpl).add(acc[i], v);
+        if (v !== null) acc[i] = (aggs[i] as AggImpl).add(acc[i], v);
       }
       return acc;
     },
-    getResult: (acc) => impls.map((impl, i) => impl.result(acc[i])),
+    getResult: (acc) => aggs.map((a, i) => a.result(acc[i])),
     merge(a, b) {
-      for (let i = 0; i < n; i++) a[i] = (impls[i] as AggImpl).merge(a[i], b[i]);
+      for (let i = 0; i < n; i++) a[i] = (aggs[i] as AggImpl).merge(a[i], b[i]);
       return a;
     },
   };
-  return { calls: calls.map((c, i) => ({ key: c.key, call: c.call, type: (impls[i] as AggImpl).type })), fn };
 }
