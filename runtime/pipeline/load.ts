@@ -10,8 +10,8 @@ import { checkDocument } from "../spec/check.ts";
 import { formatFindings, type Finding } from "../spec/findings.ts";
 import { parseManifests } from "../spec/manifest.ts";
 import { parseStreamJob } from "../spec/validate.ts";
-import type { StreamJob } from "../spec/generated/types.ts";
-import { compileSql } from "../sql/compile.ts";
+import type { Sink, Source, StreamJob } from "../spec/generated/types.ts";
+import { compileSql, sqlConnectors } from "../sql/compile.ts";
 import { compilePipeline, type CompiledPipeline } from "./compile.ts";
 import type { CompileOptions } from "./context.ts";
 
@@ -75,4 +75,10 @@ export async function loadManifestJob(path: string, options: LoadOptions = {}): 
   const { name, ...compile } = options;
   const { job, file } = await readStreamJob(path, name);
   return compileStreamJob(job, { ...compile, mode: "local", baseDir: compile.baseDir ?? dirname(file) });
+}
+
+/** The sources and sinks a job reads and writes (its pipeline's, or those its SQL tables map onto) and brokers its SQL tables name. */
+export function jobConnectors(job: StreamJob): { sources: Source[]; sinks: Sink[]; brokers: string[] } {
+  if (job.spec.sql !== undefined) return sqlConnectors(job);
+  return { sources: job.spec.pipeline?.sources ?? [], sinks: job.spec.pipeline?.sinks ?? [], brokers: [] };
 }

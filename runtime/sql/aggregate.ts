@@ -256,6 +256,11 @@ export function planAggregate(plan: StatementPlan, s: Select, rel: Relation): Re
           onError(c, aggRow, err);
           return;
         }
+        if (batch) {
+          // Batch: each key's final row, once; the result only grows (an insert-only table).
+          if (row !== null) o.collect(row);
+          return;
+        }
         const last = emitted.value();
         if (row !== null) {
           if (
@@ -287,6 +292,7 @@ export function planAggregate(plan: StatementPlan, s: Select, rel: Relation): Re
   );
   plan.env.ctx.deadLetterProducers.push(stream);
   // The result is keyed by the group key: its columns are the select items that are group keys.
+  if (batch) return { stream, columns: out.columns };
   const keyColumns = items.flatMap((item, i) => (item.kind === "expr" && keyText.has(exprKey(item.expr)) ? [i] : []));
   return { stream, columns: out.columns, updating: { keyColumns } };
 }

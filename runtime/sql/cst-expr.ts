@@ -60,10 +60,14 @@ export function uidParts(ctx: ParserRuleContext): string[] {
 }
 
 function splitDotted(ctx: ParserRuleContext): string[] {
+  if (ctx instanceof P.IdentifierContext) return [identName(ctx.getText())];
   const parts: string[] = [];
   for (const c of ctx.children ?? []) {
-    if ("symbol" in c && c.getText() === ".") continue;
-    parts.push(identName(c.getText()));
+    if ("symbol" in c) {
+      if (c.getText() !== ".") parts.push(identName(c.getText()));
+      continue;
+    }
+    parts.push(...splitDotted(c as ParserRuleContext));
   }
   return parts;
 }

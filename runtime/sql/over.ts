@@ -99,7 +99,7 @@ export function planOver(plan: StatementPlan, s: Select, rel: Relation): Relatio
       return;
     }
     const c = plainCompiled[p] as Compiled;
-    let type: SqlType = plainType(c.type);
+    let type: SqlType = item.kind === "expr" && item.expr.kind === "column" && c.type.kind === "TIMESTAMP" && c.type.proctime ? c.type : plainType(c.type);
     if (item.kind === "expr" && item.expr.kind === "column" && resolveColumn(stmt, scope, item.expr)?.index === rel.rowtime && rowtime === undefined) {
       type = c.type;
       rowtime = i;

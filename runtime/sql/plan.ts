@@ -273,7 +273,8 @@ export function compileItems(
   items.forEach((item, i) => {
     if (item.kind !== "expr") return fail(plan.stmt, item.pos, "an OVER window is not allowed here");
     const c = compileExpr(plan.stmt, scope, item.expr);
-    let type = plainType(c.type);
+    // A column passed on unchanged keeps its processing-time mark (a lookup join may need it later).
+    let type = item.expr.kind === "column" && c.type.kind === "TIMESTAMP" && c.type.proctime ? c.type : plainType(c.type);
     if (item.expr.kind === "column" && rowtime !== undefined && outRowtime === undefined) {
       const found = resolveColumn(plan.stmt, scope, item.expr);
       if (found?.index === rowtime) {

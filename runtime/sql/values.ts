@@ -109,6 +109,13 @@ export function jsonReader(type: SqlType): (v: unknown) => unknown {
 /** Writes a value of `type` as JSON would carry it (timestamps and dates as text). */
 export function jsonWriter(type: SqlType, options: JsonOptions): ((v: unknown) => unknown) | undefined {
   switch (type.kind) {
+    case "DECIMAL": {
+      const scale = type.scale;
+      return (v) => (v === null ? null : roundScale(v as number, scale));
+    }
+    case "INT":
+    case "BIGINT":
+      return (v) => (v === null ? null : Math.trunc(v as number));
     case "TIMESTAMP":
       return (v) => (v === null ? null : formatTimestamp(v as number, options.timestampStandard));
     case "DATE":
