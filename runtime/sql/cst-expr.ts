@@ -42,15 +42,10 @@ export function identName(text: string): string {
   return text;
 }
 
-/** A string literal's value: quotes removed, doubled quotes and backslash escapes undone. */
+/** A string literal's value: quotes removed, doubled quotes undone (a backslash is an ordinary character, as in Flink). */
 export function stringValue(text: string): string {
   const q = text[0];
-  if ((q === "'" || q === '"') && text.endsWith(q)) {
-    return text
-      .slice(1, -1)
-      .replaceAll(q + q, q)
-      .replace(/\\(.)/g, (_m, c: string) => (c === "n" ? "\n" : c === "t" ? "\t" : c));
-  }
+  if ((q === "'" || q === '"') && text.endsWith(q) && text.length >= 2) return text.slice(1, -1).replaceAll(q + q, q);
   return text;
 }
 

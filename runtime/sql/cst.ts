@@ -7,7 +7,7 @@ import type { ParserRuleContext } from "antlr4ng";
 import type { ColumnDef, Expr, FromItem, GroupWindow, Query, Select, SelectItem, Statement, WindowSpec } from "./ast.ts";
 import { columnRef, expr, identName, intervalMs, nodeOf, P, posOf, stringValue, textOf, typeOf, uidParts, type Cx } from "./cst-expr.ts";
 import { fail, SqlError, unsupported, type StatementRef } from "./errors.ts";
-import { parseScript } from "./parser.ts";
+import { parseExpressionAt, parseScript } from "./parser.ts";
 
 type Ctx<T extends abstract new (...args: never[]) => unknown> = InstanceType<T>;
 
@@ -29,14 +29,28 @@ function labelOf(text: string): string {
 export function parseStatements(sql: string): Statement[] {
   const parsed = parseScript(sql);
   const singles = parsed.program.singleStatement();
+  // Statements by their tokens (a broken statement has no reliable parse tree): ';' ends one,
+  // except inside parentheses or a statement set's BEGIN ... END.
   const labelAt = (offset: number): StatementRef => {
-    let ordinal = 0;
-    for (const s of singles) {
-      if (s.emptyStatement()) continue;
-      ordinal++;
-      if ((s.stop?.stop ?? 0) >= offset) return { ordinal, label: labelOf(textOf({ sql, stmt: { ordinal, label: "" } }, s)) };
+    const visible = parsed.tokens.getTokens().filter((t) => t.channel === 0 && t.type !== -1);
+    let ordinal = 1;
+    let startText = 0;
+    let depth = 0;
+    let block = 0;
+    for (const [i, t] of visible.entries()) {
+      const text = (t.text ?? "").toUpperCase();
+      if (t.start >= offset) break;
+      if (text === "(") depth++;
+      else if (text === ")") depth--;
+      else if (text === "BEGIN") block++;
+      else if (text === "END" && block > 0) block--;
+      else if (text === ";" && depth === 0 && block === 0) {
+        ordinal++;
+        startText = i + 1;
+      }
     }
-    return { ordinal: Math.max(ordinal, 1), label: "end of script" };
+    const words = visible.slice(startText, startText + 6).map((t) => t.text ?? "");
+    return { ordinal, label: labelOf(words.join(" ")) || "end of script" };
   };
   const first = parsed.issues[0];
   if (first) {
@@ -233,10 +247,20 @@ function selectItems(cx: Cx, clause: Ctx<typeof P.SelectClauseContext>): SelectI
       }
       const aliasCtx = item.columnAlias();
       const lit = item.selectLiteralColumnName();
-      const e = lit
-        ? columnRef(nodeOf(cx, lit), uidParts(lit.columnName()))
-        : expr(cx, (item.selectExpressionColumnName() as Ctx<typeof P.SelectExpressionColumnNameContext>).expression());
-      const aliasText = aliasCtx?.identifier().getText() ?? item.columnName()?.getText() ?? item.expression()?.getText();
+      // The grammar reads a bare number in a select list as a column name: it is a literal.
+      const litNode = lit ? nodeOf(cx, lit) : undefined;
+      let e: Expr;
+      if (lit && litNode && /^\d+$/.test(litNode.text)) e = { ...litNode, kind: "literal", value: Number(litNode.text), type: { kind: "INT" } };
+      else if (lit && litNode && item.expression() && !item.KW_AS()) {
+        // The grammar reads `a + 1` or `f(x)` as the column `a` followed by an expression: read the item again, whole.
+        const whole = item.expression() as ParserRuleContext;
+        const again = parseExpressionAt(cx.sql, lit.start?.start ?? 0, whole.stop?.stop ?? 0);
+        const issue = again.issues[0];
+        if (issue) fail(cx.stmt, issue, `syntax error: ${issue.message}`);
+        e = expr(cx, again.expression);
+      } else if (lit && litNode) e = columnRef(litNode, uidParts(lit.columnName()));
+      else e = expr(cx, (item.selectExpressionColumnName() as Ctx<typeof P.SelectExpressionColumnNameContext>).expression());
+      const aliasText = aliasCtx?.identifier().getText() ?? item.columnName()?.getText() ?? (item.KW_AS() ? item.expression()?.getText() : undefined);
       return { ...n, kind: "expr", expr: e, ...(aliasText ? { alias: identName(aliasText) } : {}) };
     });
 }

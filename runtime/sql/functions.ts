@@ -356,6 +356,16 @@ export const functions: Record<string, Impl> = {
       fail(a.stmt, a.call.pos, `EXTRACT cannot take ${unit}`, "use YEAR, QUARTER, MONTH, WEEK, DAY, DOW, DOY, HOUR, MINUTE, SECOND or MILLISECOND");
     return strict(BIGINT, (v: number) => extractField(isDate ? v * 86_400_000 : v, unit))(a);
   },
+  YEAR: timeField("YEAR"),
+  QUARTER: timeField("QUARTER"),
+  MONTH: timeField("MONTH"),
+  WEEK: timeField("WEEK"),
+  DAYOFMONTH: timeField("DAYOFMONTH"),
+  DAYOFWEEK: timeField("DAYOFWEEK"),
+  DAYOFYEAR: timeField("DAYOFYEAR"),
+  HOUR: timeField("HOUR"),
+  MINUTE: timeField("MINUTE"),
+  SECOND: timeField("SECOND"),
   TIMESTAMPDIFF: (a) => {
     arity(a, 2);
     const unit = a.call.unit ?? "";
@@ -478,6 +488,16 @@ export const functions: Record<string, Impl> = {
     return { type: STRING, fn: () => t, constant: { value: t } };
   },
 };
+
+/** YEAR(ts), HOUR(ts), …: one field of a TIMESTAMP or DATE. */
+function timeField(unit: string): Impl {
+  return (a) => {
+    arity(a, 1);
+    want(a, 0, (t) => isTime(t) || t.kind === "DATE", "a TIMESTAMP or DATE");
+    const isDate = a.args[0]?.type.kind === "DATE";
+    return strict(BIGINT, (v: number) => extractField(isDate ? v * 86_400_000 : v, unit))(a);
+  };
+}
 
 function modulo(x: number, y: number): number {
   if (y === 0) throw new ValueError("division by zero in MOD");

@@ -112,6 +112,89 @@ class CollectingListener extends BaseErrorListener {
   }
 }
 
+/**
+ * Function names the grammar lexes as keywords yet does not accept in a call (CHAR_LENGTH, SQRT,
+ * ARRAY_AGG, …): written before `(` they are names. A reserved word naming the unit of
+ * EXTRACT(<unit> FROM …) is a name there too.
+ */
+const CALLABLE = [
+  "CHAR_LENGTH",
+  "CHARACTER_LENGTH",
+  "SQRT",
+  "ARRAY_AGG",
+  "LISTAGG",
+  "LOCATE",
+  "REPLACE",
+  "CONCAT",
+  "CONCAT_WS",
+  "INITCAP",
+  "REVERSE",
+  "REPEAT",
+  "LTRIM",
+  "RTRIM",
+  "LPAD",
+  "RPAD",
+  "REGEXP",
+  "REGEXP_REPLACE",
+  "REGEXP_EXTRACT",
+  "SPLIT_INDEX",
+  "SIGN",
+  "LOG10",
+  "LOG2",
+  "GREATEST",
+  "LEAST",
+  "IFNULL",
+  "DATE_FORMAT",
+  "TO_TIMESTAMP",
+  "TO_TIMESTAMP_LTZ",
+  "TO_DATE",
+  "UNIX_TIMESTAMP",
+  "FROM_UNIXTIME",
+  "TIMESTAMPDIFF",
+  "TIMESTAMPADD",
+  "ARRAY_CONTAINS",
+  "ARRAY_JOIN",
+  "ARRAY_DISTINCT",
+  "MAP_KEYS",
+  "MAP_VALUES",
+  "TYPEOF",
+  "NOW",
+  "PROCTIME",
+  "DAYOFMONTH",
+  "SUBSTR",
+  "CHAR",
+
+  "UUID",
+  "TUMBLE_START",
+  "TUMBLE_END",
+  "TUMBLE_ROWTIME",
+  "HOP_START",
+  "HOP_END",
+  "HOP_ROWTIME",
+  "SESSION_START",
+  "SESSION_END",
+  "SESSION_ROWTIME",
+];
+const lexerTypes = lexerModule.FlinkSqlLexer as unknown as Record<string, number>;
+const callableTypes = new Set(CALLABLE.map((n) => lexerTypes[`KW_${n}`]).filter((t): t is number => typeof t === "number"));
+const ID = lexerTypes.ID_LITERAL as number;
+const OPEN = lexerTypes.LR_BRACKET as number;
+const EXTRACT = lexerTypes.KW_EXTRACT as number;
+
+function retypeFunctionNames(tokens: CommonTokenStream): void {
+  tokens.fill();
+  const visible = tokens.getTokens().filter((t) => t.channel === 0);
+  for (let i = 0; i + 1 < visible.length; i++) {
+    const t = visible[i] as Token & { type: number };
+    const next = visible[i + 1] as Token;
+    if (next.type === OPEN && callableTypes.has(t.type)) t.type = ID;
+    else if (t.type === EXTRACT && next.type === OPEN) {
+      const unit = visible[i + 2] as (Token & { type: number }) | undefined;
+      if (unit && unit.type !== ID && /^[A-Za-z_]+$/.test(unit.text ?? "")) unit.type = ID;
+    }
+  }
+}
+
 /** A parsed script: the parse tree, the token stream (for source text) and syntax errors. */
 export interface ParsedScript {
   program: ProgramContext;
@@ -126,9 +209,39 @@ export function parseScript(sql: string): ParsedScript {
   lexer.removeErrorListeners();
   lexer.addErrorListener(listener);
   const tokens = new CommonTokenStream(lexer);
+  retypeFunctionNames(tokens);
   const parser = new parserModule.FlinkSqlParser(tokens);
   parser.removeErrorListeners();
   parser.addErrorListener(listener);
   const program = parser.program();
   return { program, tokens, issues: listener.issues };
+}
+
+/**
+ * Parses the text at [start, stop] of a script as one expression, keeping its offsets, lines and
+ * columns (the rest of the script is blanked, newlines kept). The grammar reads a select item
+ * `a + 1` as the column `a` followed by the expression `+ 1`; the compiler reads it again here.
+ */
+export function parseExpressionAt(
+  sql: string,
+  start: number,
+  stop: number,
+): { expression: InstanceType<typeof parserModule.ExpressionContext>; issues: SyntaxIssue[] } {
+  const blank = (t: string): string => t.replace(/[^\n]/g, " ");
+  const masked = blank(sql.slice(0, start)) + sql.slice(start, stop + 1) + blank(sql.slice(stop + 1));
+  const listener = new CollectingListener();
+  const lexer = new lexerModule.FlinkSqlLexer(CharStreams.fromString(masked));
+  lexer.removeErrorListeners();
+  lexer.addErrorListener(listener);
+  const tokens = new CommonTokenStream(lexer);
+  retypeFunctionNames(tokens);
+  const parser = new parserModule.FlinkSqlParser(tokens);
+  parser.removeErrorListeners();
+  parser.addErrorListener(listener);
+  const expression = parser.expression();
+  if (listener.issues.length === 0 && parser.getCurrentToken().type !== -1) {
+    const t = parser.getCurrentToken();
+    listener.issues.push({ line: t.line, column: t.column + 1, offset: t.start, message: `unexpected ${JSON.stringify(t.text ?? "")} after the expression` });
+  }
+  return { expression, issues: listener.issues };
 }
