@@ -6,7 +6,7 @@
  * not repeated; a row that stops passing HAVING is deleted). In batch mode it emits each key's
  * final row once, at the end of the input.
  */
-import type { Context, Key, KeyedProcessFunction, ProcessFunction } from "../api/functions.ts";
+import type { Context, Key, KeyedProcessFunction } from "../api/functions.ts";
 import { MAX_WATERMARK } from "../time/watermarks.ts";
 import { session, sliding, tumbling } from "../window/assigners.ts";
 import type { WindowAssigner } from "../window/types.ts";
@@ -15,7 +15,7 @@ import type { Expr, Select } from "./ast.ts";
 import { fail } from "./errors.ts";
 import { AGGREGATES, compileCondition, compileExpr, exprKey, hasAggregate, resolveColumn, type Compiled, type Scope } from "./expr-compile.ts";
 import { compileItems, expandStars, expressionErrors, filterRelation, requireRowtime } from "./plan.ts";
-import { keyOfValues, operatorUid, opName, valuesOfKey, type Change, type Relation, type Row, type StatementPlan } from "./relation.ts";
+import { keyOfValues, operatorUid, opName, valuesOfKey, withStep, type Change, type Relation, type Row, type StatementPlan, type Step } from "./relation.ts";
 import { BadRow } from "./scan.ts";
 import { TIMESTAMP, type SqlType } from "./types.ts";
 import { equalValues } from "./values.ts";
@@ -184,23 +184,15 @@ export function planAggregate(plan: StatementPlan, s: Select, rel: Relation): Re
   });
   const kFns = keyFns.map((k) => k.fn);
   const onError = expressionErrors(plan, "group by");
-  const pre = input.stream.process<unknown>(
-    (): ProcessFunction<unknown, unknown> => ({
-      processElement(r, c, o) {
-        const row = r as Row;
-        try {
-          const rec: Row = new Array(argFns.length + 1);
-          rec[0] = keyOfValues(kFns.map((f) => f(row)));
-          for (let i = 0; i < argFns.length; i++) rec[i + 1] = (argFns[i] as (r: Row) => unknown)(row);
-          o.collect(rec);
-        } catch (err) {
-          onError(c, r, err);
-        }
-      },
-    }),
-    { name: opName(plan, "group keys") },
-  );
-  plan.env.ctx.deadLetterProducers.push(pre);
+  const nArgs = argFns.length;
+  const preStep = (r: unknown): unknown => {
+    const row = r as Row;
+    const rec: Row = new Array(nArgs + 1);
+    rec[0] = keyOfValues(kFns.map((f) => f(row)));
+    for (let i = 0; i < nArgs; i++) rec[i + 1] = (argFns[i] as (r: Row) => unknown)(row);
+    return rec;
+  };
+  const pre = withStep(plan.env, input, { fn: preStep, onError }, opName(plan, "group keys"), { columns: [] }).stream;
   const fn = combineAggregates(
     aggs.map((a) => a.agg),
     argAt,
@@ -225,18 +217,19 @@ export function planAggregate(plan: StatementPlan, s: Select, rel: Relation): Re
       },
       { uid, name: opName(plan, `${window.fn === "TVF" ? "window" : window.fn} aggregate`) },
     );
-    const stream = fired.process<unknown>(
-      (): ProcessFunction<unknown, unknown> => ({
-        processElement(r, c, o) {
-          if (r === null) return;
-          if (r instanceof BadRow) return onError(c, r.record, new Error(r.reason));
-          o.collect(r);
-        },
-      }),
-      { name: opName(plan, "having") },
-    );
-    plan.env.ctx.deadLetterProducers.push(stream);
-    return { stream, columns: out.columns, ...(rowtime === undefined ? {} : { rowtime }) };
+    // HAVING and projection ran in the window function: drop what HAVING refused, dead-letter what failed.
+    const after: Step = {
+      fn: (r) => {
+        if (r === null) return undefined;
+        if (r instanceof BadRow) throw r;
+        return r;
+      },
+      onError: (c, _record, err) => onError(c, (err as BadRow).record, new Error((err as BadRow).reason)),
+    };
+    return withStep(plan.env, { stream: fired, columns: [] }, after, opName(plan, "having"), {
+      columns: out.columns,
+      ...(rowtime === undefined ? {} : { rowtime }),
+    });
   }
   const batch = plan.env.batch;
   const uid = operatorUid(plan, "group", signature);

@@ -167,7 +167,7 @@ export function tableFromDdl(s: CreateTable): TableDef {
   const keyFormat = get("key.format");
   if (keyFormat !== undefined && keyFormat !== "raw" && keyFormat !== "json")
     unsupported(stmt, posOf("key.format"), `the key format '${keyFormat}'`, "use 'raw' or 'json'");
-  def.keyFormat = (keyFormat as "raw" | "json" | undefined) ?? (connector === "upsert-kafka" && (s.primaryKey?.length ?? 0) > 1 ? "json" : "raw");
+  def.keyFormat = keyFormat ?? (connector === "upsert-kafka" && (s.primaryKey?.length ?? 0) > 1 ? "json" : "raw");
   const keyFields = get("key.fields");
   if (keyFields !== undefined) {
     def.keyFields = keyFields.split(";").map((x) => x.trim());

@@ -17,10 +17,11 @@ import { MAX_WATERMARK } from "../time/watermarks.ts";
 import type { TableDef } from "./catalog.ts";
 import { fail, type SqlPosition } from "./errors.ts";
 import type { Column } from "./expr-compile.ts";
-import { planQuery } from "./plan.ts";
-import { opName, type Change, type Relation, type Row, type SqlEnv, type StatementPlan } from "./relation.ts";
+import { expressionErrors, planQuery } from "./plan.ts";
+import { opName, withStep, type Change, type Relation, type Row, type SqlEnv, type StatementPlan } from "./relation.ts";
 import { analyzeScript, insertRef, scriptConnectors } from "./script.ts";
-import { isNumeric, plainType, typeName, type SqlType } from "./types.ts";
+import { isInteger, isNumeric, plainType, typeName, type SqlType } from "./types.ts";
+import { unrolledObject } from "./unrolled.ts";
 import { jsonWriter } from "./values.ts";
 
 /** Whether a query column of type `from` may be written to a target column of type `to`. */
@@ -53,17 +54,14 @@ function shapeFor(plan: StatementPlan, at: SqlPosition, target: TableDef, rel: R
         "CAST it to the column's type",
       );
     }
-    return { name: n, write: jsonWriter(col.type, target.json) };
+    // Integers into integers and equal DECIMAL scales leave as they are: no writer call per value.
+    const same = (isInteger(from) && isInteger(col.type)) || (from.kind === "DECIMAL" && col.type.kind === "DECIMAL" && from.scale <= col.type.scale);
+    return { name: n, write: same ? undefined : jsonWriter(col.type, target.json) };
   });
-  const toObject = (row: Row): Record<string, unknown> => {
-    const o: Record<string, unknown> = {};
-    for (let i = 0; i < writers.length; i++) {
-      const w = writers[i] as (typeof writers)[number];
-      const v = row[i] ?? null;
-      o[w.name] = w.write && v !== null ? w.write(v) : v;
-    }
-    return o;
-  };
+  const toObject = unrolledObject(
+    writers.map((w) => w.name),
+    writers.map((w) => w.write),
+  );
   const keyIdx = (target.keyFields ?? []).map((k) => names.indexOf(k));
   if (keyIdx.includes(-1))
     fail(stmt, target.stmt.pos, `INSERT INTO ${target.name}: the key columns (${(target.keyFields ?? []).join(", ")}) must all be written`);
@@ -148,7 +146,8 @@ export function compileSql(job: StreamJob, options: CompileOptions): CompiledPip
   const allSinks: SinkSpec[] = [...sinks];
   const ctx: CompileContext = {
     job: { ...job, spec: { ...job.spec, pipeline: { sources, sinks: allSinks } } },
-    options: typeof override === "function" ? { ...options, sinkOverride: (s) => ((x) => (x ? clampTimestamps(x) : x))(override(s)) } : options,
+    // Batch results fire at the end of time; only then do sinks need sane record timestamps.
+    options: typeof override === "function" && script.batch ? { ...options, sinkOverride: (s) => ((x) => (x ? clampTimestamps(x) : x))(override(s)) } : options,
     builder,
     handles: new Map(),
     deadLetterProducers: [],
@@ -161,6 +160,7 @@ export function compileSql(job: StreamJob, options: CompileOptions): CompiledPip
   };
   const env: SqlEnv = {
     ctx,
+    reads: script.reads,
     builder,
     tables: script.tables,
     views: script.views,
@@ -173,8 +173,8 @@ export function compileSql(job: StreamJob, options: CompileOptions): CompiledPip
     const plan: StatementPlan = { env, stmt: ins.stmt.ref, scope: ins.scope, positions: new Map(), ctes: new Map() };
     const rel = planQuery(plan, ins.stmt.query);
     const shape = shapeFor(plan, ins.stmt.pos, ins.target, rel, cluster, ins.stmt.columns);
-    const stream = rel.stream.map(shape, { name: opName(plan, `into ${ins.target.name}`) });
-    ctx.handles.set(insertRef(i), { stream, keyed: false });
+    const out = withStep(env, rel, { fn: shape, onError: expressionErrors(plan, "insert") }, opName(plan, `into ${ins.target.name}`), { columns: [] });
+    ctx.handles.set(insertRef(i), { stream: out.stream, keyed: false });
   });
   if (ctx.deadLetterProducers.length > 0) {
     const topic = cluster ? options.deadLetterTopic : options.outDir !== undefined || override === "collect" ? "dead-letter" : undefined;

@@ -280,6 +280,8 @@ function constant(cx: Cx, ctx: InstanceType<typeof P.ConstantContext>, n: Node):
     return unsupported(cx.stmt, n.pos, `the literal ${unit} '...'`, "use TIMESTAMP '...' or DATE '...'");
   }
   const s = ctx.stringLiteral();
+  // The grammar lexes a `quoted` identifier as a string; in Flink it names a column.
+  if (s?.getText().startsWith("`")) return columnRef(n, [identName(s.getText())]);
   if (s) return literal(n, stringValue(s.getText()), STRING);
   const dec = ctx.decimalLiteral();
   if (dec) {
@@ -386,7 +388,7 @@ function primary(cx: Cx, ctx: ParserRuleContext, n: Node): Expr {
   if (ctx instanceof P.SubscriptContext) return { ...n, kind: "subscript", arg: expr(cx, ctx.primaryExpression()), index: expr(cx, ctx.valueExpression()) };
   if (ctx instanceof P.ColumnReferenceContext || ctx instanceof P.DereferenceContext) {
     const inner = ctx instanceof P.ColumnReferenceContext ? ctx.columnNamePath() : ctx.dereferenceDefinition();
-    return columnRef(n, uidParts(inner as ParserRuleContext));
+    return columnRef(n, uidParts(inner));
   }
   if (ctx instanceof P.ParenthesizedExpressionContext) return expr(cx, ctx.expression());
   if (ctx instanceof P.ExtractContext) {

@@ -107,7 +107,7 @@ export function compileExpr(stmt: StatementRef, scope: Scope, e: Expr): Compiled
       if (!found) {
         // t.f where t is a ROW column, not a table alias.
         if (e.qualifier !== undefined) {
-          const row = resolveColumn(stmt, scope, { ...e, kind: "column", name: e.qualifier, qualifier: undefined } as Expr & { kind: "column" });
+          const row = resolveColumn(stmt, scope, { ...e, kind: "column", name: e.qualifier, qualifier: undefined });
           if (row) return fieldAccess(stmt, { type: row.column.type, fn: (r) => r[row.index] }, e.name, e);
         }
         unknownColumn(stmt, scope, e);

@@ -6,12 +6,11 @@
  * Rows already joined are not revisited when the table changes. INNER drops a row without a
  * match; LEFT keeps it with NULLs for the table's columns.
  */
-import type { ProcessFunction } from "../api/functions.ts";
 import type { Expr, FromItem } from "./ast.ts";
 import { fail, unsupported } from "./errors.ts";
 import { compileCondition, compileExpr, resolveColumn, walk, type Column, type Scope } from "./expr-compile.ts";
 import { expressionErrors } from "./plan.ts";
-import { keyOfValues, opName, type Relation, type Row, type StatementPlan } from "./relation.ts";
+import { keyOfValues, opName, withStep, type Relation, type Row, type StatementPlan } from "./relation.ts";
 import { lookupTable } from "./scan.ts";
 import { comparable, typeName } from "./types.ts";
 
@@ -56,7 +55,7 @@ export function planLookupJoin(plan: StatementPlan, f: Extract<FromItem, { kind:
       `unknown table '${r.name}'`,
       plan.env.views.has(r.name) ? "a lookup join reads a table, not a view" : "declare it with CREATE TABLE",
     );
-  const st = r.systemTime as Expr;
+  const st = r.systemTime;
   const time = st.kind === "column" ? resolveColumn(stmt, { columns: left.columns }, st) : undefined;
   if (!time) return fail(stmt, st.pos, `FOR SYSTEM_TIME AS OF takes a time attribute of the left side, got ${st.text}`);
   const tt = time.column.type;
@@ -128,26 +127,18 @@ export function planLookupJoin(plan: StatementPlan, f: Extract<FromItem, { kind:
         );
   const outer = f.type === "left";
   const nulls: Row = new Array(right.length).fill(null);
-  const onError = expressionErrors(plan, "join");
-  const stream = left.stream.process<unknown>(
-    (): ProcessFunction<unknown, unknown> => ({
-      processElement(x, c, out) {
-        const row = x as Row;
-        try {
-          const values = probeFns.map((p) => p(row));
-          const match = values.includes(null) ? undefined : lookup.get(keyOfValues(values));
-          if (match !== undefined) {
-            const joined = row.concat(match);
-            if (!extra || extra(joined)) return out.collect(joined);
-          }
-          if (outer) out.collect(row.concat(nulls));
-        } catch (err) {
-          onError(c, x, err);
-        }
-      },
-    }),
-    { name: opName(plan, `lookup join ${r.name}`) },
-  );
-  plan.env.ctx.deadLetterProducers.push(stream);
-  return { stream, columns, ...(left.rowtime === undefined ? {} : { rowtime: left.rowtime }) };
+  const step = (x: unknown): unknown => {
+    const row = x as Row;
+    const values = probeFns.map((p) => p(row));
+    const match = values.includes(null) ? undefined : lookup.get(keyOfValues(values));
+    if (match !== undefined) {
+      const joined = row.concat(match);
+      if (!extra || extra(joined)) return joined;
+    }
+    return outer ? row.concat(nulls) : undefined;
+  };
+  return withStep(plan.env, left, { fn: step, onError: expressionErrors(plan, "join") }, opName(plan, `lookup join ${r.name}`), {
+    columns,
+    ...(left.rowtime === undefined ? {} : { rowtime: left.rowtime }),
+  });
 }

@@ -6,7 +6,7 @@
  * PRECEDING run a keyed process function here. Rows with equal timestamps are peers under
  * RANGE (one result for all) and ordered by arrival under ROWS.
  */
-import type { Key, KeyedProcessFunction, ProcessFunction, RuntimeContext } from "../api/functions.ts";
+import type { Key, KeyedProcessFunction, RuntimeContext } from "../api/functions.ts";
 import type { DataStream } from "../api/job.ts";
 import { counter } from "../pipeline/context.ts";
 import { aggregateOf, combineAggregates, type Aggregate } from "./aggregates.ts";
@@ -14,7 +14,7 @@ import type { Expr, Select, SelectItem, WindowSpec } from "./ast.ts";
 import { fail, unsupported } from "./errors.ts";
 import { AGGREGATES, compileExpr, exprKey, hasAggregate, resolveColumn, type Column, type Compiled, type Scope } from "./expr-compile.ts";
 import { expandStars, expressionErrors, itemName, requireRowtime } from "./plan.ts";
-import { keyOfValues, operatorUid, opName, type Relation, type Row, type StatementPlan } from "./relation.ts";
+import { keyOfValues, operatorUid, opName, withStep, type Relation, type Row, type StatementPlan } from "./relation.ts";
 import { plainType, type SqlType } from "./types.ts";
 
 type OverItem = Extract<SelectItem, { kind: "over" }>;
@@ -45,7 +45,7 @@ export function planOver(plan: StatementPlan, s: Select, rel: Relation): Relatio
     if (sig(x) !== sig(w))
       unsupported(stmt, (overs[i] as OverItem).pos, "OVER windows that differ within one SELECT", "use one window for every OVER aggregate of a query");
   if (!w.orderBy) fail(stmt, w.pos, "an OVER window needs ORDER BY its time attribute", "ORDER BY ts");
-  const order = w.orderBy as Expr;
+  const order = w.orderBy;
   const scope: Scope = { columns: rel.columns };
   const orderCol = order.kind === "column" ? resolveColumn(stmt, scope, order) : undefined;
   if (!orderCol) return fail(stmt, order.pos, `OVER must be ordered by a time attribute column, got ${order.text}`);
@@ -107,24 +107,14 @@ export function planOver(plan: StatementPlan, s: Select, rel: Relation): Relatio
     columns.push({ name: itemName(item, i), type });
     pick.push({ fromResult: false, at: plainAt + p++ });
   });
-  const onError = expressionErrors(plan, "over");
-  const pre = rel.stream.process<unknown>(
-    (): ProcessFunction<unknown, unknown> => ({
-      processElement(r, c, out) {
-        const row = r as Row;
-        try {
-          const rec: Row = [keyOfValues(partFns.map((f) => f(row)))];
-          for (const f of argFns) rec.push(f(row));
-          for (const x of plainCompiled) rec.push(x.fn(row));
-          out.collect(rec);
-        } catch (err) {
-          onError(c, r, err);
-        }
-      },
-    }),
-    { name: opName(plan, "over input") },
-  );
-  plan.env.ctx.deadLetterProducers.push(pre);
+  const preStep = (r: unknown): unknown => {
+    const row = r as Row;
+    const rec: Row = [keyOfValues(partFns.map((f) => f(row)))];
+    for (const f of argFns) rec.push(f(row));
+    for (const x of plainCompiled) rec.push(x.fn(row));
+    return rec;
+  };
+  const pre = withStep(plan.env, rel, { fn: preStep, onError: expressionErrors(plan, "over") }, opName(plan, "over input"), { columns: [] }).stream;
   const fn = combineAggregates(aggs, argAt);
   const select = (rec: unknown, result: unknown): Row => pick.map((x) => (x.fromResult ? (result as Row)[x.at] : (rec as Row)[x.at]));
   const keyed = pre.keyBy((rec) => (rec as Row)[0] as Key);
@@ -132,7 +122,7 @@ export function planOver(plan: StatementPlan, s: Select, rel: Relation): Relatio
   const name = opName(plan, "over");
   const stream: DataStream<unknown> =
     w.frame.kind === "range"
-      ? (keyed.over<unknown[], Row>({ rangeMs: w.frame.ms, aggregate: fn as never, select, uid, name }) as DataStream<unknown>)
+      ? (keyed.over<unknown[], Row>({ rangeMs: w.frame.ms, aggregate: fn, select, uid, name }) as DataStream<unknown>)
       : keyed.process<unknown>(ordered(plan, fn, select, w.frame), { uid, name });
   return { stream, columns, ...(rowtime === undefined ? {} : { rowtime }) };
 }

@@ -105,9 +105,8 @@ class CollectingListener extends BaseErrorListener {
     const isParser = "getRuleInvocationStack" in recognizer;
     let message: string;
     if (!isParser) message = msg.replace(/^token recognition error at: /, "unexpected character ");
-    else if (offending && offending.type === -1)
-      message = `the statement ends too early; ${expectedText(recognizer as unknown as Recognizer<ATNSimulator>, e)}`;
-    else message = `unexpected ${JSON.stringify(text ?? "")}; ${expectedText(recognizer as unknown as Recognizer<ATNSimulator>, e)}`;
+    else if (offending && offending.type === -1) message = `the statement ends too early; ${expectedText(recognizer, e)}`;
+    else message = `unexpected ${JSON.stringify(text ?? "")}; ${expectedText(recognizer, e)}`;
     this.issues.push({ line, column: column + 1, offset: offending?.start ?? 0, message: message.replace(/; $/, "") });
   }
 }
@@ -189,7 +188,7 @@ function retypeFunctionNames(tokens: CommonTokenStream): void {
     const next = visible[i + 1] as Token;
     if (next.type === OPEN && callableTypes.has(t.type)) t.type = ID;
     else if (t.type === EXTRACT && next.type === OPEN) {
-      const unit = visible[i + 2] as (Token & { type: number }) | undefined;
+      const unit = visible[i + 2];
       if (unit && unit.type !== ID && /^[A-Za-z_]+$/.test(unit.text ?? "")) unit.type = ID;
     }
   }

@@ -4,7 +4,7 @@
  * and the aggregations and OVER windows of `aggregate.ts` and `over.ts`. Rows that an expression
  * fails on go to the dead-letter stream with the reason.
  */
-import type { Context, ProcessFunction } from "../api/functions.ts";
+import type { Context } from "../api/functions.ts";
 import { counter, DEAD_LETTER_TAG } from "../pipeline/context.ts";
 import { sliding, tumbling } from "../window/assigners.ts";
 import type { WindowAssigner } from "../window/types.ts";
@@ -14,8 +14,9 @@ import { fail, unsupported } from "./errors.ts";
 import { compileCondition, compileExpr, hasAggregate, resolveColumn, type Column, type Scope } from "./expr-compile.ts";
 import { planLookupJoin } from "./join.ts";
 import { planOver } from "./over.ts";
-import { opName, type Relation, type Row, type StatementPlan } from "./relation.ts";
+import { opName, withStep, type Relation, type Row, type StatementPlan } from "./relation.ts";
 import { scanTable } from "./scan.ts";
+import { unrolledSelect } from "./unrolled.ts";
 import { commonType, plainType, typeName, type SqlType } from "./types.ts";
 
 /** The name a select item's column gets: its alias, a column's or field's name, else EXPR$i (as Flink). */
@@ -185,7 +186,7 @@ function aggregates(s: Select): boolean {
 function planSelect(plan: StatementPlan, s: Select): Relation {
   if (s.distinct) unsupported(plan.stmt, s.pos, "SELECT DISTINCT", "GROUP BY the columns instead (an updating result), or aggregate in a window");
   if (!s.from) unsupported(plan.stmt, s.pos, "a SELECT without FROM");
-  let rel = planFrom(plan, s.from as FromItem);
+  let rel = planFrom(plan, s.from);
   if (rel.updating)
     unsupported(
       plan.stmt,
@@ -210,24 +211,8 @@ function planSelect(plan: StatementPlan, s: Select): Relation {
 
 /** A relation with only the rows a condition keeps. */
 export function filterRelation(plan: StatementPlan, rel: Relation, cond: (r: Row) => boolean): Relation {
-  const onError = expressionErrors(plan, "where");
-  const stream = rel.stream.process<unknown>(
-    (): ProcessFunction<unknown, unknown> => ({
-      processElement(r, c, out) {
-        let keep: boolean;
-        try {
-          keep = cond(r as Row);
-        } catch (err) {
-          onError(c, r, err);
-          return;
-        }
-        if (keep) out.collect(r);
-      },
-    }),
-    { name: opName(plan, "where") },
-  );
-  plan.env.ctx.deadLetterProducers.push(stream);
-  return { ...rel, stream };
+  const { stream: _s, pending: _p, ...shape } = rel;
+  return withStep(plan.env, rel, { fn: (r) => (cond(r as Row) ? r : undefined), onError: expressionErrors(plan, "where") }, opName(plan, "where"), shape);
 }
 
 /** Sends a row an expression failed on to the dead-letter stream (counted under `<statement>/expression-error`). */
@@ -299,24 +284,10 @@ function project(plan: StatementPlan, rel: Relation, rawItems: SelectItem[], con
       fail(plan.stmt, rawItems[0]?.pos ?? { line: 1, column: 1 }, `the select list has two columns named '${c.name}'`, "give one an alias (AS ...)");
     names.add(c.name);
   }
-  const onError = expressionErrors(plan, "select");
-  const n = fns.length;
-  const stream = rel.stream.process<unknown>(
-    (): ProcessFunction<unknown, unknown> => ({
-      processElement(r, c, out) {
-        const row = r as Row;
-        try {
-          if (cond && !cond(row)) return;
-          const o: Row = new Array(n);
-          for (let i = 0; i < n; i++) o[i] = (fns[i] as (r: Row) => unknown)(row);
-          out.collect(o);
-        } catch (err) {
-          onError(c, r, err);
-        }
-      },
-    }),
-    { name: opName(plan, cond ? "where, select" : "select") },
-  );
-  plan.env.ctx.deadLetterProducers.push(stream);
-  return { stream, columns, ...(rowtime === undefined ? {} : { rowtime }) };
+  const select = unrolledSelect(fns, items.map((i) => i.text).join("\u0000"));
+  const step = cond ? (r: unknown): unknown => (cond(r as Row) ? select(r as Row) : undefined) : (r: unknown): unknown => select(r as Row);
+  return withStep(plan.env, rel, { fn: step, onError: expressionErrors(plan, "select") }, opName(plan, cond ? "where, select" : "select"), {
+    columns,
+    ...(rowtime === undefined ? {} : { rowtime }),
+  });
 }

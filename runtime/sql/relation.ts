@@ -3,6 +3,7 @@
  * column) with its columns and time attribute, and what compiling one job shares (the job
  * builder, the catalog, counters, the dead-letter producers).
  */
+import type { Context, ProcessFunction } from "../api/functions.ts";
 import type { DataStream, JobBuilder } from "../api/job.ts";
 import { fnv1a } from "../graph/uid.ts";
 import type { CompileContext } from "../pipeline/context.ts";
@@ -21,10 +22,18 @@ export interface Change {
   row: Row | null;
 }
 
+/** A record-at-a-time step: a row in, a row out (undefined drops it); a throw sends the record to the dead-letter stream. */
+export interface Step {
+  fn: (r: unknown) => unknown;
+  onError: (c: Context, record: unknown, err: unknown) => void;
+}
+
 /** A compiled relation. */
 export interface Relation {
-  /** Rows (or, when `updating`, Changes). */
-  stream: DataStream<unknown>;
+  /** Rows (or, when `updating`, Changes); pending steps are fused into one operator on first use. */
+  readonly stream: DataStream<unknown>;
+  /** Steps not yet built, over `input`: a consumer that is a step too joins them (one operator, no hop). */
+  pending?: { input: DataStream<unknown>; steps: Step[]; name: string };
   columns: Column[];
   /** Index of the event-time attribute: each record's timestamp equals this column's value. */
   rowtime?: number;
@@ -38,6 +47,49 @@ export interface Relation {
   windowed?: { base: Relation; assigner: WindowAssigner };
 }
 
+/** One operator running `steps` in order over each record of `input`. */
+function fuse(env: SqlEnv, input: DataStream<unknown>, steps: Step[], name: string): DataStream<unknown> {
+  const fns = steps.map((s) => s.fn);
+  const errs = steps.map((s) => s.onError);
+  const n = fns.length;
+  const stream = input.process<unknown>(
+    (): ProcessFunction<unknown, unknown> => ({
+      processElement(r, c, out) {
+        let x: unknown = r;
+        let i = 0;
+        try {
+          for (; i < n; i++) {
+            x = (fns[i] as Step["fn"])(x);
+            if (x === undefined) return;
+          }
+        } catch (err) {
+          (errs[i] as Step["onError"])(c, r, err);
+          return;
+        }
+        out.collect(x);
+      },
+    }),
+    { name },
+  );
+  env.ctx.deadLetterProducers.push(stream);
+  return stream;
+}
+
+/** A relation that is `rel` followed by one more step (fused with rel's pending steps). */
+export function withStep(env: SqlEnv, rel: Relation, step: Step, name: string, shape: Omit<Relation, "stream" | "pending">): Relation {
+  const base = rel.pending ?? { input: rel.stream, steps: [], name: "" };
+  const pending = { input: base.input, steps: [...base.steps, step], name: base.name ? `${base.name}, ${name}` : name };
+  let built: DataStream<unknown> | undefined;
+  return {
+    ...shape,
+    pending,
+    get stream() {
+      built ??= fuse(env, pending.input, pending.steps, pending.name);
+      return built;
+    },
+  };
+}
+
 /** What compiling a job shares across statements. */
 export interface SqlEnv {
   /** The pipeline compile context: builder, options, metrics, dead-letter producers, derived sources and sinks. */
@@ -47,6 +99,8 @@ export interface SqlEnv {
   views: Map<string, { query: Query; columns?: string[]; ref: StatementRef }>;
   /** Scans already built, by table name (statements reading one table share its source). */
   scans: Map<string, Relation>;
+  /** How many times each table is read as a stream (a table read once fuses its scan with the reader). */
+  reads: Map<string, number>;
   /** Batch execution: bounded inputs, non-windowed aggregates emit final results at the end. */
   batch: boolean;
   /** `table.exec.source.idle-timeout`. */

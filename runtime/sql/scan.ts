@@ -7,7 +7,6 @@
  */
 import { readFileSync } from "node:fs";
 import { resolve } from "node:path";
-import type { Context, ProcessFunction } from "../api/functions.ts";
 import { fileSource } from "../connectors/file.ts";
 import type { ReadResult, Source, SourceReader } from "../connectors/types.ts";
 import { counter, DEAD_LETTER_TAG, type TableRows } from "../pipeline/context.ts";
@@ -17,15 +16,17 @@ import { MIN_WATERMARK } from "../time/watermarks.ts";
 import { sourceSpec, type TableDef } from "./catalog.ts";
 import { fail } from "./errors.ts";
 import { compileExpr, type Column, type Scope } from "./expr-compile.ts";
-import { keyOfValues, type Relation, type Row, type SqlEnv } from "./relation.ts";
+import { unrolledReader } from "./unrolled.ts";
+import { keyOfValues, withStep, type Relation, type Row, type SqlEnv, type Step } from "./relation.ts";
 import { typeName } from "./types.ts";
 import { jsonReader, ValueError } from "./values.ts";
 
 /** A record that could not be read as a row of its table. */
-export class BadRow {
+export class BadRow extends Error {
   readonly reason: string;
   readonly record: unknown;
   constructor(reason: string, record: unknown) {
+    super(reason);
     this.reason = reason;
     this.record = record;
   }
@@ -50,7 +51,7 @@ export function rowConverter(env: SqlEnv, t: TableDef): (record: unknown) => Row
   const { ignoreParseErrors, failOnMissingField } = t.json;
   const rowtime = t.rowtime?.index;
   const rowtimeName = rowtime === undefined ? "" : (t.columns[rowtime] as Column).name;
-  return (record) => {
+  const slow = (record: unknown): Row | BadRow => {
     if (record === null || typeof record !== "object" || Array.isArray(record)) return new BadRow("the record is not a JSON object", record);
     const rec = record as Record<string, unknown>;
     const row: Row = new Array(width).fill(null);
@@ -71,6 +72,26 @@ export function rowConverter(env: SqlEnv, t: TableDef): (record: unknown) => Row
       }
     }
     if (rowtime !== undefined && row[rowtime] === null) return new BadRow(`the time attribute '${rowtimeName}' is NULL`, record);
+    return row;
+  };
+  // The fast path reads the columns unrolled; anything unusual (a value that does not fit, a
+  // missing field that must be there, a NULL time) is read again by the slow path, which says why.
+  const fast = failOnMissingField ? undefined : unrolledReader(readers, width);
+  if (!fast) return slow;
+  const c0 = computed[0]?.fn;
+  const i0 = computed[0]?.index ?? 0;
+  const oneComputed = computed.length === 1;
+  return (record) => {
+    if (record === null || typeof record !== "object" || Array.isArray(record)) return slow(record);
+    let row: Row;
+    try {
+      row = fast(record as Record<string, unknown>);
+      if (oneComputed) row[i0] = (c0 as (r: Row) => unknown)(row);
+      else for (const c of computed) row[c.index] = c.fn(row);
+    } catch {
+      return slow(record);
+    }
+    if (rowtime !== undefined && row[rowtime] === null) return slow(record);
     return row;
   };
 }
@@ -152,21 +173,26 @@ export function scanTable(env: SqlEnv, t: TableDef): Relation {
     },
   });
   const dead = counter(env.ctx.metrics.deadLetters, `${t.name}/invalid-row`);
-  const stream = raw.process<unknown>(
-    (): ProcessFunction<unknown, unknown> => ({
-      processElement(r, c: Context, out) {
-        if (r instanceof BadRow) {
-          dead();
-          c.output(DEAD_LETTER_TAG, { step: t.name, reason: "invalid-row", error: r.reason, record: r.record });
-          return;
-        }
-        out.collect(r);
-      },
-    }),
-    { name: `${t.name}: rows` },
-  );
-  env.ctx.deadLetterProducers.push(stream);
-  const rel: Relation = { stream, columns: t.columns.map((c) => ({ ...c })), ...(rowtime === undefined ? {} : { rowtime }) };
+  const rejectBad: Step = {
+    fn: (r) => {
+      if (r instanceof BadRow) throw r;
+      return r;
+    },
+    onError: (c, _record, err) => {
+      const bad = err as BadRow;
+      dead();
+      c.output(DEAD_LETTER_TAG, { step: t.name, reason: "invalid-row", error: bad.reason, record: bad.record });
+    },
+  };
+  const shape = { columns: t.columns.map((c) => ({ ...c })), ...(rowtime === undefined ? {} : { rowtime }) };
+  const rel = withStep(env, { stream: raw, columns: [] }, rejectBad, `${t.name}: rows`, shape);
+  // A table read by several queries is checked once and shared; read once, its check joins the reader's operator.
+  if ((env.reads.get(t.name) ?? 0) > 1) {
+    const stream = rel.stream;
+    const shared: Relation = { ...shape, stream };
+    env.scans.set(t.name, shared);
+    return shared;
+  }
   env.scans.set(t.name, rel);
   return rel;
 }
@@ -219,7 +245,7 @@ export function lookupTable(env: SqlEnv, t: TableDef): LookupTable {
       "PRIMARY KEY (id) NOT ENFORCED",
     );
   const convert = rowConverter(env, t);
-  const pk = (t.primaryKey as string[]).map((k) => t.columns.findIndex((c) => c.name === k));
+  const pk = t.primaryKey.map((k) => t.columns.findIndex((c) => c.name === k));
   const byKey = new Map<string | number, Row>();
   const byKafkaKey = new Map<string, string | number>();
   let rejected = 0;

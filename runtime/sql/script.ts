@@ -20,6 +20,8 @@ export interface Script {
   /** Tables read as streams and as lookup (dimension) tables. */
   streamTables: TableDef[];
   lookupTables: TableDef[];
+  /** How many times each table is read as a stream. */
+  reads: Map<string, number>;
   batch: boolean;
   idleMs?: number;
 }
@@ -29,13 +31,16 @@ export function insertRef(i: number): string {
   return `sql.insert.${i}`;
 }
 
-/** Table names a query reads, as streams and as lookup tables (views and CTEs followed). */
-function readsOf(q: Query, views: Script["views"], ctes: Set<string>, out: { stream: Set<string>; lookup: Set<string> }, seen: Set<string>): void {
-  const inner = new Set(ctes);
-  for (const c of q.with) {
-    readsOf(c.query, views, inner, out, seen);
-    inner.add(c.name);
-  }
+/** Counts the tables a query reads, as streams and as lookup tables, following views and CTEs (each use of one plans it again). */
+function readsOf(
+  q: Query,
+  views: Script["views"],
+  ctes: Map<string, Query>,
+  out: { stream: Map<string, number>; lookup: Set<string> },
+  seen: Set<string>,
+): void {
+  const inner = new Map(ctes);
+  for (const c of q.with) inner.set(c.name, c.query);
   const from = (f: FromItem | undefined, lookup: boolean): void => {
     if (!f) return;
     if (f.kind === "join") {
@@ -44,16 +49,16 @@ function readsOf(q: Query, views: Script["views"], ctes: Set<string>, out: { str
     } else if (f.kind === "subquery") readsOf(f.query, views, inner, out, seen);
     else {
       const name = f.kind === "tvf" ? f.table : f.name;
-      if (inner.has(name)) return;
-      const view = views.get(name);
-      if (view) {
+      const body = inner.get(name) ?? views.get(name)?.query;
+      if (body) {
         if (seen.has(name)) return;
         seen.add(name);
-        readsOf(view.query, views, new Set(), out, seen);
+        readsOf(body, views, views.has(name) && !inner.has(name) ? new Map() : inner, out, seen);
         seen.delete(name);
         return;
       }
-      (lookup ? out.lookup : out.stream).add(name);
+      if (lookup) out.lookup.add(name);
+      else out.stream.set(name, (out.stream.get(name) ?? 0) + 1);
     }
   };
   if (q.kind === "union") for (const i of q.inputs) readsOf(i, views, inner, out, seen);
@@ -129,10 +134,10 @@ export function analyzeScript(sql: string): Script {
       "add INSERT INTO <table> SELECT ...",
     );
   }
-  const reads = { stream: new Set<string>(), lookup: new Set<string>() };
-  for (const i of inserts) readsOf(i.stmt.query, views, new Set(), reads, new Set());
+  const reads = { stream: new Map<string, number>(), lookup: new Set<string>() };
+  for (const i of inserts) readsOf(i.stmt.query, views, new Map(), reads, new Set());
   const known = (name: string): TableDef | undefined => tables.get(name);
-  const streamTables = [...reads.stream].map(known).filter((t): t is TableDef => t !== undefined);
+  const streamTables = [...reads.stream.keys()].map(known).filter((t): t is TableDef => t !== undefined);
   const lookupTables = [...reads.lookup].map(known).filter((t): t is TableDef => t !== undefined);
   for (const t of lookupTables)
     if (reads.stream.has(t.name))
@@ -149,7 +154,7 @@ export function analyzeScript(sql: string): Script {
   }
   // Bounded inputs run as a batch unless the script asks for streaming.
   const batch = mode === "batch" || (mode === undefined && streamTables.length > 0 && unbounded.length === 0);
-  return { statements, tables, views, inserts, streamTables, lookupTables, batch, ...(idleMs === undefined ? {} : { idleMs }) };
+  return { statements, tables, views, inserts, streamTables, lookupTables, reads: reads.stream, batch, ...(idleMs === undefined ? {} : { idleMs }) };
 }
 
 /** The pipeline sources and sinks a script reads and writes (no graph is built). */
