@@ -23,7 +23,7 @@ import {
   type SqlType,
   roundScale,
 } from "./types.ts";
-import { castFn, compareValues, equalValues, ValueError } from "./values.ts";
+import { castFn, compareValues, equalValues, textOf, ValueError } from "./values.ts";
 
 export type { Compiled } from "./functions.ts";
 
@@ -243,7 +243,7 @@ export function compileExpr(stmt: StatementRef, scope: Scope, e: Expr): Compiled
             const m = fa(r) as Record<string, unknown> | null;
             const k = fi(r);
             if (m === null || k === null) return null;
-            const v = m[String(k)];
+            const v = m[textOf(k)];
             return v === undefined ? null : v;
           },
         };

@@ -7,7 +7,7 @@ import type { Expr } from "./ast.ts";
 import { fail, type StatementRef } from "./errors.ts";
 import { dateOf, extractField, formatPattern, parsePattern, parseTimestamp, truncateTo } from "./time.ts";
 import { BIGINT, BOOLEAN, DATE, DOUBLE, INT, isInteger, isNumeric, STRING, TIMESTAMP, typeName, comparable, commonType, type SqlType } from "./types.ts";
-import { castToString, equalValues, compareValues, ValueError } from "./values.ts";
+import { castToString, equalValues, compareValues, textOf, ValueError } from "./values.ts";
 
 /** A compiled expression: its type and its evaluation over a row. */
 export interface Compiled {
@@ -420,7 +420,7 @@ export const functions: Record<string, Impl> = {
     return strict(STRING, (arr: unknown[], sep: string, nullText?: string) =>
       arr
         .filter((x) => x !== null || nullText !== undefined)
-        .map((x) => (x === null ? nullText : String(x)))
+        .map((x) => (x === null ? nullText : typeof x === "string" ? x : JSON.stringify(x)))
         .join(sep),
     )(a);
   },
@@ -439,7 +439,7 @@ export const functions: Record<string, Impl> = {
     arity(a, 1);
     want(a, 0, (t) => t.kind === "MAP", "a MAP");
     const t = a.args[0]?.type as SqlType;
-    return strict({ kind: "ARRAY", element: t.kind === "MAP" ? t.value : STRING }, (m: object) => Object.values(m))(a);
+    return strict({ kind: "ARRAY", element: t.kind === "MAP" ? t.value : STRING }, (m: object) => Object.values(m) as unknown[])(a);
   },
   ARRAY: (a) => {
     const type = common(a);
@@ -479,7 +479,7 @@ export const functions: Record<string, Impl> = {
         if (v === null || typeof v !== "object") return null;
         v = (v as Record<string | number, unknown>)[k];
       }
-      return v === undefined || v === null ? null : typeof v === "object" ? null : String(v);
+      return v === undefined || v === null || typeof v === "object" ? null : textOf(v);
     })({ ...a, args: a.args.slice(0, 1) });
   },
   TYPEOF: (a) => {

@@ -10,7 +10,7 @@ import type { Key, KeyedProcessFunction, RuntimeContext } from "../api/functions
 import type { DataStream } from "../api/job.ts";
 import { counter } from "../pipeline/context.ts";
 import { aggregateOf, combineAggregates, type Aggregate } from "./aggregates.ts";
-import type { Expr, Select, SelectItem, WindowSpec } from "./ast.ts";
+import type { Select, SelectItem, WindowSpec } from "./ast.ts";
 import { fail, unsupported } from "./errors.ts";
 import { AGGREGATES, compileExpr, exprKey, hasAggregate, resolveColumn, type Column, type Compiled, type Scope } from "./expr-compile.ts";
 import { expandStars, expressionErrors, itemName, requireRowtime } from "./plan.ts";

@@ -14,7 +14,7 @@ import { fail, unsupported } from "./errors.ts";
 import { compileCondition, compileExpr, hasAggregate, resolveColumn, type Column, type Scope } from "./expr-compile.ts";
 import { planLookupJoin } from "./join.ts";
 import { planOver } from "./over.ts";
-import { opName, withStep, type Relation, type Row, type StatementPlan } from "./relation.ts";
+import { opName, reshape, withStep, type Relation, type Row, type StatementPlan } from "./relation.ts";
 import { scanTable } from "./scan.ts";
 import { unrolledSelect } from "./unrolled.ts";
 import { commonType, plainType, typeName, type SqlType } from "./types.ts";
@@ -64,14 +64,16 @@ function r0Type(r: Relation, j: number): SqlType | undefined {
 
 /** Re-qualifies a relation's columns with an alias (a subquery's or a view's name). */
 function qualified(rel: Relation, alias: string | undefined, names?: string[]): Relation {
-  return {
-    ...rel,
+  return reshape(rel, {
     columns: rel.columns.map((c, i) => {
       const out: Column = { name: names?.[i] ?? c.name, type: c.type };
       if (alias !== undefined) out.qualifier = alias;
       return out;
     }),
-  };
+    ...(rel.rowtime === undefined ? {} : { rowtime: rel.rowtime }),
+    ...(rel.updating ? { updating: rel.updating } : {}),
+    ...(rel.windowed ? { windowed: rel.windowed } : {}),
+  });
 }
 
 /** A named relation: a CTE, a view, or a table's scan. */
@@ -211,7 +213,7 @@ function planSelect(plan: StatementPlan, s: Select): Relation {
 
 /** A relation with only the rows a condition keeps. */
 export function filterRelation(plan: StatementPlan, rel: Relation, cond: (r: Row) => boolean): Relation {
-  const { stream: _s, pending: _p, ...shape } = rel;
+  const shape = { columns: rel.columns, ...(rel.rowtime === undefined ? {} : { rowtime: rel.rowtime }) };
   return withStep(plan.env, rel, { fn: (r) => (cond(r as Row) ? r : undefined), onError: expressionErrors(plan, "where") }, opName(plan, "where"), shape);
 }
 

@@ -33,7 +33,7 @@ export interface Relation {
   /** Rows (or, when `updating`, Changes); pending steps are fused into one operator on first use. */
   readonly stream: DataStream<unknown>;
   /** Steps not yet built, over `input`: a consumer that is a step too joins them (one operator, no hop). */
-  pending?: { input: DataStream<unknown>; steps: Step[]; name: string };
+  pending?: Pending;
   columns: Column[];
   /** Index of the event-time attribute: each record's timestamp equals this column's value. */
   rowtime?: number;
@@ -45,6 +45,14 @@ export interface Relation {
    * three columns are window_start, window_end, window_time.
    */
   windowed?: { base: Relation; assigner: WindowAssigner };
+}
+
+/** Steps waiting to be fused, and the operator once built (shared by every copy of the relation). */
+export interface Pending {
+  input: DataStream<unknown>;
+  steps: Step[];
+  name: string;
+  built?: DataStream<unknown>;
 }
 
 /** One operator running `steps` in order over each record of `input`. */
@@ -75,17 +83,27 @@ function fuse(env: SqlEnv, input: DataStream<unknown>, steps: Step[], name: stri
   return stream;
 }
 
-/** A relation that is `rel` followed by one more step (fused with rel's pending steps). */
+/** A relation that is `rel` followed by one more step (fused with rel's pending steps unless those were built already). */
 export function withStep(env: SqlEnv, rel: Relation, step: Step, name: string, shape: Omit<Relation, "stream" | "pending">): Relation {
-  const base = rel.pending ?? { input: rel.stream, steps: [], name: "" };
-  const pending = { input: base.input, steps: [...base.steps, step], name: base.name ? `${base.name}, ${name}` : name };
-  let built: DataStream<unknown> | undefined;
+  const from = rel.pending && rel.pending.built === undefined ? rel.pending : { input: rel.stream, steps: [], name: "" };
+  const pending: Pending = { input: from.input, steps: [...from.steps, step], name: from.name ? `${from.name}, ${name}` : name };
   return {
     ...shape,
     pending,
     get stream() {
-      built ??= fuse(env, pending.input, pending.steps, pending.name);
-      return built;
+      pending.built ??= fuse(env, pending.input, pending.steps, pending.name);
+      return pending.built;
+    },
+  };
+}
+
+/** The same rows under another shape (columns, time attribute), still lazy. */
+export function reshape(rel: Relation, shape: Omit<Relation, "stream" | "pending">): Relation {
+  return {
+    ...shape,
+    ...(rel.pending ? { pending: rel.pending } : {}),
+    get stream() {
+      return rel.stream;
     },
   };
 }

@@ -19,7 +19,7 @@ import { compileExpr, type Column, type Scope } from "./expr-compile.ts";
 import { unrolledReader } from "./unrolled.ts";
 import { keyOfValues, withStep, type Relation, type Row, type SqlEnv, type Step } from "./relation.ts";
 import { typeName } from "./types.ts";
-import { jsonReader, ValueError } from "./values.ts";
+import { jsonReader } from "./values.ts";
 
 /** A record that could not be read as a row of its table. */
 export class BadRow extends Error {
@@ -157,7 +157,11 @@ function parseJsonLine(line: string): unknown {
 /** The scan of a stream table: typed rows with watermarks; bad records to the dead-letter stream. Built once per table. */
 export function scanTable(env: SqlEnv, t: TableDef): Relation {
   const known = env.scans.get(t.name);
-  if (known) return known;
+  if (known) {
+    // A table counted as read once hands its scan to one reader (fused with it); a second reader would repeat its checks.
+    if (known.pending) throw new Error(`internal: table ${t.name} was counted as read once but is read again`);
+    return known;
+  }
   const convert = rowConverter(env, t);
   const source = convertingSource(rawSource(env, t), (r) => (r instanceof BadRow ? r : convert(r)));
   env.ctx.uids.add(t.name);

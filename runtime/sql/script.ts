@@ -53,7 +53,7 @@ function readsOf(
       if (body) {
         if (seen.has(name)) return;
         seen.add(name);
-        readsOf(body, views, views.has(name) && !inner.has(name) ? new Map() : inner, out, seen);
+        readsOf(body, views, views.has(name) && !inner.has(name) ? new Map<string, Query>() : inner, out, seen);
         seen.delete(name);
         return;
       }

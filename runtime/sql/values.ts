@@ -19,11 +19,18 @@ function describe(v: unknown): string {
   return s.length > 60 ? `${s.slice(0, 57)}...` : s;
 }
 
+/** A primitive as text (strings as they are); anything else as JSON. */
+export function textOf(v: unknown): string {
+  if (typeof v === "string") return v;
+  if (typeof v === "number" || typeof v === "boolean" || typeof v === "bigint") return `${v}`;
+  return JSON.stringify(v) ?? "null";
+}
+
 /** Reads a JSON value as `type` (null stays null); throws ValueError when it does not fit. */
 export function jsonReader(type: SqlType): (v: unknown) => unknown {
   switch (type.kind) {
     case "STRING":
-      return (v) => (v === null || v === undefined ? null : typeof v === "string" ? v : typeof v === "object" ? JSON.stringify(v) : String(v));
+      return (v) => (v === null || v === undefined ? null : textOf(v));
     case "INT":
     case "BIGINT":
       return (v) => {

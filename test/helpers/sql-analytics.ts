@@ -296,7 +296,7 @@ export function normalise(table: string, r: Record<string, unknown>): Record<str
   const out: Record<string, unknown> = { ...r };
   for (const k of ["window_start", "window_end", "session_start", "session_end", "ts", "last_active", "first_order", "last_order"])
     if (k in out) out[k] = ms(out[k]);
-  for (const k of ["avg_duration", "avg_duration_1h", "total_duration"]) if (typeof out[k] === "number") out[k] = round(out[k] as number);
+  for (const k of ["avg_duration", "avg_duration_1h", "total_duration"]) if (typeof out[k] === "number") out[k] = round(out[k]);
   void table;
   return out;
 }

@@ -152,7 +152,7 @@ describe("SQL: DDL", () => {
         INSERT INTO up SELECT s.a, COUNT(*) FROM (SELECT a, PROCTIME() AS p FROM src) s GROUP BY s.a;`.replace("PROCTIME() AS p", "a AS p"),
       ),
     ).value;
-    const c = sqlConnectors(job as never);
+    const c = sqlConnectors(job);
     expect(c.brokers).toEqual(["k1:9092", "k2:9092"]);
     expect(c.sources).toEqual([
       { id: "src", mode: "stream", kafka: { topic: "in", format: "json", keyFormat: "string", startOffset: "latest", bounded: true } },

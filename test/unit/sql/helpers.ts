@@ -22,7 +22,7 @@ export function findings(sql: string): Finding[] {
 
 /** Compiles a script for local mode with collecting sinks (files relative to baseDir). */
 export function compile(sql: string, baseDir = "."): CompiledPipeline {
-  return compileSql(parseStreamJob(sqlJob(sql)).value as never, { mode: "local", baseDir, sinkOverride: "collect" });
+  return compileSql(parseStreamJob(sqlJob(sql)).value, { mode: "local", baseDir, sinkOverride: "collect" });
 }
 
 /** Runs a compiled script to its end; each sink's records. */

@@ -53,13 +53,12 @@ describe("SQL savepoints survive an edit of one statement", () => {
     dirs.push(savepoint);
     const c = compile(V1, data);
     let n = 0;
-    let engine: Engine | undefined;
-    engine = createEngine({
+    const engine: Engine = createEngine({
       graph: c.graph,
       idleSleepMs: 0,
       batchSize: 100,
       onRound: async () => {
-        if (++n !== rounds || !engine) return;
+        if (++n !== rounds) return;
         await engine.savepoint(savepoint);
         engine.stop();
       },
