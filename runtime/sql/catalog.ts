@@ -56,11 +56,11 @@ const json = [
 ];
 const kafkaCommon = ["topic", "properties.bootstrap.servers", "properties.group.id", "key.format", "key.fields", "value.fields-include"];
 const allowed: Record<ConnectorKind, string[]> = {
-  kafka: [...common, ...json, ...kafkaCommon, "scan.startup.mode", "scan.bounded.mode", "scan.watermark.idle-timeout", "sink.partitioner"],
+  kafka: [...common, ...json, ...kafkaCommon, "scan.startup.mode", "scan.bounded.mode", "scan.watermark.idle-timeout"],
   "upsert-kafka": [...common, ...json, ...kafkaCommon],
   filesystem: [...common, ...json, "path", "source.monitor-interval"],
   datagen: [...common, "rows-per-second", "number-of-rows", "seed", "partitions", "out-of-orderness", "scan.watermark.idle-timeout"],
-  print: [...common, "print-identifier", "standard-error"],
+  print: [...common],
   blackhole: [...common],
 };
 
@@ -185,7 +185,7 @@ export function tableFromDdl(s: CreateTable): TableDef {
     const servers = get("properties.bootstrap.servers");
     if (servers !== undefined) def.brokers = servers.split(",").map((x) => x.trim());
     const startup = get("scan.startup.mode");
-    if (startup !== undefined && startup !== "earliest-offset" && startup !== "latest-offset" && startup !== "group-offsets")
+    if (startup !== undefined && startup !== "earliest-offset" && startup !== "latest-offset")
       unsupported(stmt, posOf("scan.startup.mode"), `'scan.startup.mode' = '${startup}'`, "use 'earliest-offset' or 'latest-offset'");
     const bounded = get("scan.bounded.mode");
     if (bounded !== undefined && bounded !== "latest-offset" && bounded !== "unbounded")
