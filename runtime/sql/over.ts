@@ -120,10 +120,9 @@ export function planOver(plan: StatementPlan, s: Select, rel: Relation): Relatio
   const keyed = pre.keyBy((rec) => (rec as Row)[0] as Key);
   const uid = operatorUid(plan, "over", `${sig(w)}|${overs.map((o) => exprKey(o.call)).join(",")}`);
   const name = opName(plan, "over");
-  const stream: DataStream<unknown> =
-    w.frame.kind === "range"
-      ? (keyed.over<unknown[], Row>({ rangeMs: w.frame.ms, aggregate: fn, select, uid, name }) as DataStream<unknown>)
-      : keyed.process<unknown>(ordered(plan, fn, select, w.frame), { uid, name });
+  let stream: DataStream<unknown>;
+  if (w.frame.kind === "range") stream = keyed.over<unknown[], unknown>({ rangeMs: w.frame.ms, aggregate: fn, select, uid, name });
+  else stream = keyed.process<unknown>(ordered(plan, fn, select, w.frame), { uid, name });
   return { stream, columns, ...(rowtime === undefined ? {} : { rowtime }) };
 }
 
