@@ -6,8 +6,7 @@
  * alone: `node bench/sql-analytics.ts --events N --runs N`.
  */
 import { parseArgs } from "node:util";
-import { blackholeSink, type BlackholeSink } from "../runtime/connectors/sinks.ts";
-import { createEngine } from "../runtime/exec/engine.ts";
+import type { BlackholeSink } from "../runtime/connectors/sinks.ts";
 import type { JobGraph } from "../runtime/graph/graph.ts";
 import type { Source } from "../runtime/connectors/types.ts";
 import { compilePipeline } from "../runtime/pipeline/compile.ts";
@@ -17,6 +16,7 @@ import { checkDocument } from "../runtime/spec/check.ts";
 import type { GeneratorSource } from "../runtime/spec/generated/types.ts";
 import { parseStreamJob } from "../runtime/spec/validate.ts";
 import { compileSql } from "../runtime/sql/compile.ts";
+import { alternating } from "./sql.ts";
 
 /** The user-behaviour stream of the analytics manifest (ts in epoch ms). */
 const generator = (events: number): GeneratorSource => ({
@@ -216,14 +216,6 @@ function pipelineSource(g: GeneratorSource): Source<unknown> {
   return manifestGenerator(g, { startTime: DEFAULT_START_TIME, throttle: false });
 }
 
-async function timeOnce(events: number, build: (sink: BlackholeSink<unknown>) => JobGraph): Promise<{ rate: number; out: number }> {
-  const sink = blackholeSink<unknown>();
-  const graph = build(sink);
-  const t0 = performance.now();
-  await createEngine({ graph }).run();
-  return { rate: events / ((performance.now() - t0) / 1000), out: sink.count };
-}
-
 /** One analytics query measured as SQL and as a pipeline. */
 export interface AnalyticsRow {
   query: string;
@@ -236,14 +228,12 @@ export interface AnalyticsRow {
 export async function sqlAnalyticsVsPipeline(options: { events: number; runs: number; queries?: string[] }): Promise<AnalyticsRow[]> {
   const rows: AnalyticsRow[] = [];
   for (const q of options.queries ?? Object.keys(queries)) {
-    let p = { rate: 0, out: 0 };
-    let s = { rate: 0, out: 0 };
-    for (let r = 0; r < options.runs; r++) {
-      const a = await timeOnce(options.events, (sink) => pipelineJob(q, options.events, sink));
-      const b = await timeOnce(options.events, (sink) => sqlJob(q, options.events, sink));
-      if (a.rate > p.rate) p = a;
-      if (b.rate > s.rate) s = b;
-    }
+    const [p, s] = await alternating(
+      options.events,
+      options.runs,
+      (sink) => pipelineJob(q, options.events, sink),
+      (sink) => sqlJob(q, options.events, sink),
+    );
     rows.push({ query: q, pipeline: p.rate, sql: s.rate, results: [p.out, s.out] });
   }
   return rows;

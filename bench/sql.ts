@@ -52,20 +52,35 @@ export interface SqlRow {
   results: [number, number];
 }
 
+/** Times two builds of one job in alternating runs (the machine's load changes while a benchmark runs): best of each. */
+export async function alternating(
+  events: number,
+  runs: number,
+  a: (sink: BlackholeSink<unknown>) => JobGraph,
+  b: (sink: BlackholeSink<unknown>) => JobGraph,
+): Promise<[{ rate: number; out: number }, { rate: number; out: number }]> {
+  let x = { rate: 0, out: 0 };
+  let y = { rate: 0, out: 0 };
+  for (let r = 0; r < runs; r++) {
+    const ta = await time(events, 1, a);
+    const tb = await time(events, 1, b);
+    if (ta.rate > x.rate) x = ta;
+    if (tb.rate > y.rate) y = tb;
+  }
+  return [x, y];
+}
+
 /** Runs each query as a pipeline and as SQL, best of `runs`, on `events` Nexmark events. */
 export async function sqlVsPipeline(options: { events: number; runs: number; queries?: string[] }): Promise<SqlRow[]> {
   const rows: SqlRow[] = [];
   for (const q of options.queries ?? Object.keys(sqlQueries)) {
     if (!sqlQueries[q]) throw new Error(`unknown query ${q}; known: ${Object.keys(sqlQueries).join(", ")}`);
-    // Alternating runs, best of each: the machine's load changes while a benchmark runs.
-    let p = { rate: 0, out: 0 };
-    let s = { rate: 0, out: 0 };
-    for (let r = 0; r < options.runs; r++) {
-      const a = await time(options.events, 1, (sink) => declarative(q, options.events, sink));
-      const b = await time(options.events, 1, (sink) => sqlJob(q, options.events, sink));
-      if (a.rate > p.rate) p = a;
-      if (b.rate > s.rate) s = b;
-    }
+    const [p, s] = await alternating(
+      options.events,
+      options.runs,
+      (sink) => declarative(q, options.events, sink),
+      (sink) => sqlJob(q, options.events, sink),
+    );
     rows.push({ query: q, pipeline: p.rate, sql: s.rate, results: [p.out, s.out] });
   }
   return rows;

@@ -108,6 +108,23 @@ export interface CompileContext {
   uids: Set<string>;
 }
 
+/** A fresh compile context for `job` (pipeline or SQL) building into `builder`. */
+export function newCompileContext(job: StreamJob, options: CompileOptions, builder: JobBuilder): CompileContext {
+  return {
+    job,
+    options,
+    builder,
+    handles: new Map(),
+    deadLetterProducers: [],
+    metrics: { deadLetters: {}, dropped: {} },
+    sources: new Map(),
+    tables: new Map(),
+    uids: new Set(),
+    readers: new Map(),
+    stages: new Map(),
+  };
+}
+
 /**
  * A counter `name` in `counters`, made once at compile time: counting is one increment of a
  * closure variable (a hot filter counts most records), and the entry appears on first use.

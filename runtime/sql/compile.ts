@@ -8,7 +8,7 @@
 import { job as newJob } from "../api/job.ts";
 import type { Sink } from "../connectors/types.ts";
 import type { CompiledPipeline } from "../pipeline/compile.ts";
-import type { CompileContext, CompileOptions } from "../pipeline/context.ts";
+import { newCompileContext, type CompileOptions } from "../pipeline/context.ts";
 import { compileSinks } from "../pipeline/sinks.ts";
 import { KEY, TOMBSTONE } from "../pipeline/values.ts";
 import type { Sink as SinkSpec, StreamJob } from "../spec/generated/types.ts";
@@ -144,20 +144,12 @@ export function compileSql(job: StreamJob, options: CompileOptions): CompiledPip
   const builder = newJob(name, options.parallelism === undefined ? {} : { parallelism: options.parallelism });
   const override = options.sinkOverride;
   const allSinks: SinkSpec[] = [...sinks];
-  const ctx: CompileContext = {
-    job: { ...job, spec: { ...job.spec, pipeline: { sources, sinks: allSinks } } },
+  const ctx = newCompileContext(
+    { ...job, spec: { ...job.spec, pipeline: { sources, sinks: allSinks } } },
     // Batch results fire at the end of time; only then do sinks need sane record timestamps.
-    options: typeof override === "function" && script.batch ? { ...options, sinkOverride: (s) => ((x) => (x ? clampTimestamps(x) : x))(override(s)) } : options,
+    typeof override === "function" && script.batch ? { ...options, sinkOverride: (s) => ((x) => (x ? clampTimestamps(x) : x))(override(s)) } : options,
     builder,
-    handles: new Map(),
-    deadLetterProducers: [],
-    metrics: { deadLetters: {}, dropped: {} },
-    sources: new Map(),
-    tables: new Map(),
-    uids: new Set(),
-    readers: new Map(),
-    stages: new Map(),
-  };
+  );
   const env: SqlEnv = {
     ctx,
     reads: script.reads,

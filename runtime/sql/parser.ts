@@ -201,10 +201,10 @@ export interface ParsedScript {
   issues: SyntaxIssue[];
 }
 
-/** Parses a whole script; errors are collected, never thrown. */
-export function parseScript(sql: string): ParsedScript {
+/** A parser over `text` whose lexer and parser report to one collecting listener. */
+function newParser(text: string): { parser: InstanceType<typeof parserModule.FlinkSqlParser>; tokens: CommonTokenStream; listener: CollectingListener } {
   const listener = new CollectingListener();
-  const lexer = new lexerModule.FlinkSqlLexer(CharStreams.fromString(sql));
+  const lexer = new lexerModule.FlinkSqlLexer(CharStreams.fromString(text));
   lexer.removeErrorListeners();
   lexer.addErrorListener(listener);
   const tokens = new CommonTokenStream(lexer);
@@ -212,6 +212,12 @@ export function parseScript(sql: string): ParsedScript {
   const parser = new parserModule.FlinkSqlParser(tokens);
   parser.removeErrorListeners();
   parser.addErrorListener(listener);
+  return { parser, tokens, listener };
+}
+
+/** Parses a whole script; errors are collected, never thrown. */
+export function parseScript(sql: string): ParsedScript {
+  const { parser, tokens, listener } = newParser(sql);
   const program = parser.program();
   return { program, tokens, issues: listener.issues };
 }
@@ -228,15 +234,7 @@ export function parseExpressionAt(
 ): { expression: InstanceType<typeof parserModule.ExpressionContext>; issues: SyntaxIssue[] } {
   const blank = (t: string): string => t.replace(/[^\n]/g, " ");
   const masked = blank(sql.slice(0, start)) + sql.slice(start, stop + 1) + blank(sql.slice(stop + 1));
-  const listener = new CollectingListener();
-  const lexer = new lexerModule.FlinkSqlLexer(CharStreams.fromString(masked));
-  lexer.removeErrorListeners();
-  lexer.addErrorListener(listener);
-  const tokens = new CommonTokenStream(lexer);
-  retypeFunctionNames(tokens);
-  const parser = new parserModule.FlinkSqlParser(tokens);
-  parser.removeErrorListeners();
-  parser.addErrorListener(listener);
+  const { parser, listener } = newParser(masked);
   const expression = parser.expression();
   if (listener.issues.length === 0 && parser.getCurrentToken().type !== -1) {
     const t = parser.getCurrentToken();

@@ -106,6 +106,11 @@ export function withOptions(sql: string, options: Record<string, Record<string, 
   });
 }
 
+/** WITH options of a table over a local ndjson file (or folder of files, for a sink). */
+export function fileTable(path: string, extra: Record<string, string> = {}): Record<string, string> {
+  return { connector: "filesystem", path, format: "json", ...extra };
+}
+
 /** The fixture scripts. */
 export function fixture(name: "analytics.sql" | "ltv.sql"): string {
   return readFileSync(join(FIXTURES, name), "utf8");

@@ -5,6 +5,7 @@
  */
 import { describe, expect, it } from "vitest";
 import {
+  fileTable,
   analyticsReference,
   behaviourEvents,
   fixture,
@@ -17,7 +18,7 @@ import {
 } from "../../helpers/sql-analytics.ts";
 import { findings, runSql } from "./helpers.ts";
 
-const file = (path: string, extra: Record<string, string> = {}): Record<string, string> => ({ connector: "filesystem", path, format: "json", ...extra });
+const file = fileTable;
 
 /** The analytics script over local files: only WITH options differ from the Flink script. */
 function localAnalytics(): string {

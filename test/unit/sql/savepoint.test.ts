@@ -13,10 +13,10 @@ import { afterEach, describe, expect, it } from "vitest";
 import { createEngine, type Engine } from "../../../runtime/exec/engine.ts";
 import type { CompiledPipeline } from "../../../runtime/pipeline/compile.ts";
 import { plain } from "../../../runtime/pipeline/values.ts";
-import { analyticsReference, behaviourEvents, fixture, normalise, sorted, userRows, withOptions } from "../../helpers/sql-analytics.ts";
+import { analyticsReference, behaviourEvents, fileTable, fixture, normalise, sorted, userRows, withOptions } from "../../helpers/sql-analytics.ts";
 import { compile, dataDir } from "./helpers.ts";
 
-const file = (path: string, extra: Record<string, string> = {}): Record<string, string> => ({ connector: "filesystem", path, format: "json", ...extra });
+const file = fileTable;
 
 const V1 = withOptions(fixture("analytics.sql"), {
   user_behaviors: file("behaviours.ndjson", { "json.timestamp-format.standard": "ISO-8601" }),
