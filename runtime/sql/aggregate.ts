@@ -15,7 +15,7 @@ import type { Expr, Select } from "./ast.ts";
 import { fail } from "./errors.ts";
 import { AGGREGATES, compileCondition, compileExpr, exprKey, hasAggregate, resolveColumn, type Compiled, type Scope } from "./expr-compile.ts";
 import { compileItems, expandStars, expressionErrors, filterRelation, requireRowtime } from "./plan.ts";
-import { keyOfValues, operatorUid, opName, valuesOfKey, withStep, type Change, type Relation, type Row, type StatementPlan, type Step } from "./relation.ts";
+import { keyFunction, operatorUid, opName, valuesOfKey, withStep, type Change, type Relation, type Row, type StatementPlan, type Step } from "./relation.ts";
 import { BadRow } from "./scan.ts";
 import { TIMESTAMP, type SqlType } from "./types.ts";
 import { equalValues } from "./values.ts";
@@ -184,11 +184,12 @@ export function planAggregate(plan: StatementPlan, s: Select, rel: Relation): Re
   });
   const kFns = keyFns.map((k) => k.fn);
   const onError = expressionErrors(plan, "group by");
+  const keyOf = keyFunction(kFns);
   const nArgs = argFns.length;
   const preStep = (r: unknown): unknown => {
     const row = r as Row;
     const rec: Row = new Array(nArgs + 1);
-    rec[0] = keyOfValues(kFns.map((f) => f(row)));
+    rec[0] = keyOf(row);
     for (let i = 0; i < nArgs; i++) rec[i + 1] = (argFns[i] as (r: Row) => unknown)(row);
     return rec;
   };
@@ -236,48 +237,49 @@ export function planAggregate(plan: StatementPlan, s: Select, rel: Relation): Re
   const stream = keyed.process<unknown>(
     (rt): KeyedProcessFunction<Key, unknown, unknown> => {
       const accState = rt.valueState<unknown[]>({ name: "acc" });
-      const emitted = rt.valueState<Row>({ name: "emitted" });
-      const emit = (key: Key, c: Context, o: { collect(v: unknown): void }): void => {
-        const acc = accState.value();
-        if (acc === undefined) return;
-        const keyValues = valuesOfKey(key, nKeys);
-        const aggRow: Row = [null, null, null, ...keyValues, ...fn.getResult(acc)];
-        let row: Row | null;
-        try {
-          row = project(aggRow);
-        } catch (err) {
-          onError(c, aggRow, err);
-          return;
-        }
-        if (batch) {
-          // Batch: each key's final row, once; the result only grows (an insert-only table).
-          if (row !== null) o.collect(row);
-          return;
-        }
-        const last = emitted.value();
-        if (row !== null) {
-          if (
-            last !== undefined &&
-            last.length === row.length &&
-            last.every((v, i) => v === row?.[i] || (v !== null && row?.[i] !== null && equalValues(v, row?.[i])))
-          )
-            return;
-          emitted.update(row);
-          o.collect({ key: keyValues, row } satisfies Change);
-        } else if (last !== undefined) {
-          emitted.clear();
-          o.collect({ key: keyValues, row: null, prev: last } satisfies Change & { prev: Row });
-        }
-      };
+      // The row of an accumulator (null when HAVING refuses it); what was emitted last is the row of the accumulator before a record.
+      const rowOf = (keyValues: Row, acc: unknown[]): Row | null => project([null, null, null, ...keyValues, ...fn.getResult(acc)]);
+      const same = (a: Row, b: Row): boolean => a.length === b.length && a.every((v, i) => v === b[i] || (v !== null && b[i] !== null && equalValues(v, b[i])));
       return {
         processElement(rec, c, o) {
-          const acc = fn.add(rec as Row, accState.value() ?? fn.createAccumulator());
+          const before = accState.value();
+          const keyValues = batch ? [] : valuesOfKey(c.key(), nKeys);
+          let last: Row | null = null;
+          if (!batch && before !== undefined) {
+            try {
+              last = rowOf(keyValues, before);
+            } catch {
+              last = null;
+            }
+          }
+          const acc = fn.add(rec as Row, before ?? fn.createAccumulator());
           accState.update(acc);
-          if (batch) c.timerService().registerEventTimeTimer(MAX_WATERMARK);
-          else emit(c.key(), c, o);
+          if (batch) {
+            c.timerService().registerEventTimeTimer(MAX_WATERMARK);
+            return;
+          }
+          let row: Row | null;
+          try {
+            row = rowOf(keyValues, acc);
+          } catch (err) {
+            onError(c, rec, err);
+            return;
+          }
+          if (row !== null) {
+            if (last === null || !same(last, row)) o.collect({ key: keyValues, row } satisfies Change);
+          } else if (last !== null) o.collect({ key: keyValues, row: null, prev: last } satisfies Change & { prev: Row });
         },
         onTimer(_ts, c, o) {
-          emit(c.key(), c, o);
+          // Batch: each key's final row, once; the result only grows (an insert-only table).
+          const acc = accState.value();
+          if (acc === undefined) return;
+          const aggRow: Row = [null, null, null, ...valuesOfKey(c.key(), nKeys), ...fn.getResult(acc)];
+          try {
+            const row = project(aggRow);
+            if (row !== null) o.collect(row);
+          } catch (err) {
+            onError(c, aggRow, err);
+          }
         },
       };
     },

@@ -138,8 +138,18 @@ function aggImpl(stmt: StatementRef, e: CallExpr, args: Compiled[]): AggImpl {
         merge: (a, b) => (a as number) + (b as number),
         result: (a) => a,
       };
-      if (e.distinct) return { ...distinct({ ...count, result: (a) => a }), result: (a) => (a as Map<unknown, unknown>).size };
-      return count;
+      if (!e.distinct) return count;
+      // COUNT(DISTINCT x) keeps the distinct values alone (a Set), not values by key.
+      return {
+        type: BIGINT,
+        create: () => new Set<unknown>(),
+        add: (a, v) => (a as Set<unknown>).add(distinctKey(v)),
+        merge: (a, b) => {
+          for (const x of b as Set<unknown>) (a as Set<unknown>).add(x);
+          return a;
+        },
+        result: (a) => (a as Set<unknown>).size,
+      };
     }
     case "SUM":
       need(t !== undefined && isNumeric(t), "a numeric argument");

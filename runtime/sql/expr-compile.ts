@@ -113,6 +113,8 @@ export function compileExpr(stmt: StatementRef, scope: Scope, e: Expr): Compiled
         unknownColumn(stmt, scope, e);
       }
       const i = found.index;
+      // A processing-time attribute is the clock when it is read (Flink's PROCTIME()).
+      if (found.column.type.kind === "TIMESTAMP" && found.column.type.proctime) return { type: found.column.type, fn: () => Date.now() };
       return { type: found.column.type, fn: (r) => r[i] };
     }
     case "field":

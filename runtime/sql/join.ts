@@ -10,7 +10,7 @@ import type { Expr, FromItem } from "./ast.ts";
 import { fail, unsupported } from "./errors.ts";
 import { compileCondition, compileExpr, resolveColumn, walk, type Column, type Scope } from "./expr-compile.ts";
 import { expressionErrors } from "./plan.ts";
-import { keyOfValues, opName, withStep, type Relation, type Row, type StatementPlan } from "./relation.ts";
+import { keyFunction, opName, withStep, type Relation, type Row, type StatementPlan } from "./relation.ts";
 import { lookupTable } from "./scan.ts";
 import { comparable, typeName } from "./types.ts";
 
@@ -127,10 +127,15 @@ export function planLookupJoin(plan: StatementPlan, f: Extract<FromItem, { kind:
         );
   const outer = f.type === "left";
   const nulls: Row = new Array(right.length).fill(null);
+  // The table's key of a row (undefined when a probe value is NULL: it matches nothing).
+  const key = keyFunction(probeFns);
+  const probeKey = (row: Row): Row | undefined => {
+    for (const p of probeFns) if (p(row) === null) return undefined;
+    return lookup.get(key(row));
+  };
   const step = (x: unknown): unknown => {
     const row = x as Row;
-    const values = probeFns.map((p) => p(row));
-    const match = values.includes(null) ? undefined : lookup.get(keyOfValues(values));
+    const match = probeKey(row);
     if (match !== undefined) {
       const joined = row.concat(match);
       if (!extra || extra(joined)) return joined;

@@ -14,7 +14,7 @@ import type { Select, SelectItem, WindowSpec } from "./ast.ts";
 import { fail, unsupported } from "./errors.ts";
 import { AGGREGATES, compileExpr, exprKey, hasAggregate, resolveColumn, type Column, type Compiled, type Scope } from "./expr-compile.ts";
 import { expandStars, expressionErrors, itemName, requireRowtime } from "./plan.ts";
-import { keyOfValues, operatorUid, opName, withStep, type Relation, type Row, type StatementPlan } from "./relation.ts";
+import { keyFunction, operatorUid, opName, withStep, type Relation, type Row, type StatementPlan } from "./relation.ts";
 import { plainType, type SqlType } from "./types.ts";
 
 type OverItem = Extract<SelectItem, { kind: "over" }>;
@@ -107,9 +107,10 @@ export function planOver(plan: StatementPlan, s: Select, rel: Relation): Relatio
     columns.push({ name: itemName(item, i), type });
     pick.push({ fromResult: false, at: plainAt + p++ });
   });
+  const partitionKey = keyFunction(partFns);
   const preStep = (r: unknown): unknown => {
     const row = r as Row;
-    const rec: Row = [keyOfValues(partFns.map((f) => f(row)))];
+    const rec: Row = [partitionKey(row)];
     for (const f of argFns) rec.push(f(row));
     for (const x of plainCompiled) rec.push(x.fn(row));
     return rec;

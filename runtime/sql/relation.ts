@@ -164,6 +164,22 @@ export function keyOfValues(values: Row): string | number {
   return `\u0000${JSON.stringify(values)}`;
 }
 
+/** A function computing the partitioning key of a row from key expressions (one expression: no array per row). */
+export function keyFunction(fns: ((r: Row) => unknown)[]): (r: Row) => string | number {
+  const [only] = fns;
+  if (fns.length === 1 && only) {
+    const one: Row = [null];
+    return (r) => {
+      const v = only(r);
+      if (typeof v === "string") return v;
+      if (typeof v === "number" && Number.isFinite(v)) return v;
+      one[0] = v;
+      return keyOfValues(one);
+    };
+  }
+  return (r) => keyOfValues(fns.map((f) => f(r)));
+}
+
 /** The values back from keyOfValues. */
 export function valuesOfKey(key: string | number, width: number): Row {
   if (typeof key === "number") return [key];

@@ -39,15 +39,22 @@ export function rowConverter(env: SqlEnv, t: TableDef): (record: unknown) => Row
   const readers = t.physical.map((p) => ({ name: p.name, index: p.index, read: jsonReader(p.type) }));
   // Computed columns see the physical columns (Flink: they may not use each other).
   const scope: Scope = { columns: t.columns.map((c, i) => (t.physical.some((p) => p.index === i) ? c : { ...c, name: `\u0000${c.name}` })) };
-  const computed = t.computed.map((c) => {
-    if (c.expr.kind === "call" && c.expr.name === "PROCTIME") return { index: c.index, fn: () => Date.now() };
-    const compiled = compileExpr(stmt, scope, c.expr);
-    (t.columns[c.index] as Column).type =
-      t.rowtime?.index === c.index ? { ...(compiled.type as { kind: "TIMESTAMP"; ltz: boolean }), rowtime: true } : compiled.type;
-    if (t.rowtime?.index === c.index && compiled.type.kind !== "TIMESTAMP")
-      fail(stmt, c.expr.pos, `the time attribute '${c.name}' must be a TIMESTAMP, got ${typeName(compiled.type)}`, "e.g. ts AS TO_TIMESTAMP_LTZ(epoch_ms, 3)");
-    return { index: c.index, fn: compiled.fn };
-  });
+  // A PROCTIME() column holds no value: reading it reads the clock (expr-compile.ts).
+  const computed = t.computed
+    .filter((c) => !(c.expr.kind === "call" && c.expr.name === "PROCTIME"))
+    .map((c) => {
+      const compiled = compileExpr(stmt, scope, c.expr);
+      (t.columns[c.index] as Column).type =
+        t.rowtime?.index === c.index ? { ...(compiled.type as { kind: "TIMESTAMP"; ltz: boolean }), rowtime: true } : compiled.type;
+      if (t.rowtime?.index === c.index && compiled.type.kind !== "TIMESTAMP")
+        fail(
+          stmt,
+          c.expr.pos,
+          `the time attribute '${c.name}' must be a TIMESTAMP, got ${typeName(compiled.type)}`,
+          "e.g. ts AS TO_TIMESTAMP_LTZ(epoch_ms, 3)",
+        );
+      return { index: c.index, fn: compiled.fn };
+    });
   const { ignoreParseErrors, failOnMissingField } = t.json;
   const rowtime = t.rowtime?.index;
   const rowtimeName = rowtime === undefined ? "" : (t.columns[rowtime] as Column).name;

@@ -61,7 +61,7 @@ function block(sql: string): string {
 }
 
 /** Reads a topic with the Java consumer until `done` accepts its records (missing records arrive later; nothing is ever removed). */
-async function readUntil(topic: string, done: (records: JavaRecord[]) => boolean, workers: WorkerProcess[], timeoutMs = 240_000): Promise<JavaRecord[]> {
+async function readUntil(topic: string, done: (records: JavaRecord[]) => boolean, workers: WorkerProcess[], timeoutMs = 600_000): Promise<JavaRecord[]> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const records = await readCommittedWithJava(topic, { idleMs: 4000 });
@@ -147,7 +147,7 @@ describe("the analytics SQL on Kafka (runnel worker processes, real broker)", ()
     const byKey = new Map<string | null, number[]>();
     for (const r of profiles) byKey.set(r.key, [...(byKey.get(r.key) ?? []), (JSON.parse(r.value) as { total_events: number }).total_events]);
     for (const counts of byKey.values()) expect(counts).toEqual([...counts].sort((a, b) => a - b));
-  });
+  }, 900_000);
 
   it("the lifetime-value query over a topic range runs as a batch, ends, and equals the independent computation", async () => {
     const { kafka, admin } = k;
@@ -167,11 +167,11 @@ describe("the analytics SQL on Kafka (runnel worker processes, real broker)", ()
     const job = manifest(name, block(sql));
     const w = startWorker(job as CountJob, 0, 1);
     workers.push(w);
-    const code = await Promise.race([w.exited, new Promise<string>((r) => setTimeout(() => r("still running"), 240_000))]);
+    const code = await Promise.race([w.exited, new Promise<string>((r) => setTimeout(() => r("still running"), 480_000))]);
     expect(code, logTail(w)).toBe(0);
     const ref = ltvReference(history);
     const got = await readUntil(output, (r) => r.length >= ref.length, workers);
     expect(got).toHaveLength(ref.length);
     expect(sorted(values(got).map((r) => normalise("ltv", r)))).toEqual(sorted(ref));
-  });
+  }, 600_000);
 });
