@@ -6,7 +6,7 @@
  * not repeated; a row that stops passing HAVING is deleted). In batch mode it emits each key's
  * final row once, at the end of the input.
  */
-import type { Context, Key, KeyedProcessFunction } from "../api/functions.ts";
+import type { Key, KeyedProcessFunction } from "../api/functions.ts";
 import { MAX_WATERMARK } from "../time/watermarks.ts";
 import { session, sliding, tumbling } from "../window/assigners.ts";
 import type { WindowAssigner } from "../window/types.ts";
