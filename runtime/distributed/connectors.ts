@@ -4,7 +4,7 @@
  * cannot be decoded go to the dead-letter topic; Kafka sinks write JSON through the task's
  * transaction with the key the spec names (else the stream's key).
  */
-import { createKafkaClient, type KafkaConnection } from "../connectors/kafka/client.ts";
+import { createKafkaClient, type KafkaConnection } from "../kafka/index.ts";
 import { DEAD_LETTER_HEADERS, type DeadLetterQueue } from "../connectors/kafka/dead-letter.ts";
 import type { DeadLetter } from "../pipeline/context.ts";
 import { DEAD_LETTER } from "../spec/pipeline-graph.ts";
@@ -104,7 +104,7 @@ async function endOffsets(connection: KafkaConnection, topic: string): Promise<M
   const admin = createKafkaClient({ ...connection, clientId: `runnel-bounded-${topic}` }).admin();
   await admin.connect();
   try {
-    return new Map((await admin.fetchTopicOffsets(topic)).map((p) => [p.partition, Number(p.high)]));
+    return new Map((await admin.offsets(topic)).map((p) => [p.partition, p.high]));
   } finally {
     await admin.disconnect();
   }
@@ -189,6 +189,7 @@ export function kafkaSinkFor(spec: SinkSpec, connection: KafkaConnection, path: 
       k.format === "string"
         ? (r) => (typeof r === "string" ? r : toJson(r))
         : (r) => ((r as Record<symbol, unknown> | null)?.[TOMBSTONE] === true ? null : toJson(plain(r))),
+    timestamps: k.timestamps ?? "event-time",
     ...(headerFns.length === 0 ? {} : { headers: (r: unknown) => Object.fromEntries(headerFns.map(([n, f]) => [n, String(f(r, keyOf(r)))])) }),
   });
 }
