@@ -46,7 +46,11 @@ export function checkDocument(doc: unknown): DocumentReport {
   if (errors.length > 0) {
     return { ...base, checked: true, findings: fromSpecErrors(errors), note: "graph and expression checks run once the schema errors are fixed" };
   }
-  return { ...base, checked: true, findings: dedupe([...checkGraph(value.spec), ...checkTransactionTimeout(value.spec), ...checkExpressions(value), ...checkSql(value)]) };
+  return {
+    ...base,
+    checked: true,
+    findings: dedupe([...checkGraph(value.spec), ...checkTransactionTimeout(value.spec), ...checkExpressions(value), ...checkSql(value)]),
+  };
 }
 
 /** Drops a finding repeated at the same path with the same message. */
