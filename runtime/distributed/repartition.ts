@@ -14,7 +14,7 @@ import type { KafkaConnection } from "../kafka/index.ts";
 import type { OutgoingMessage, ReadResult, Sink, SinkWriter, Source, SourceReader } from "../connectors/types.ts";
 import { ConnectorError, RecordError } from "../errors.ts";
 import { taskOfKey } from "../exec/hash.ts";
-import { MIN_WATERMARK } from "../time/watermarks.ts";
+import { MAX_WATERMARK, MIN_WATERMARK } from "../time/watermarks.ts";
 
 const H_WATERMARK = "runnel.wm";
 const H_FROM = "runnel.from";
@@ -225,7 +225,8 @@ class RepartitionReader implements SourceReader<unknown>, DrainProgress {
       timestamps.push(item.ts);
       this.head++;
     }
-    return { records, keys, timestamps, done: false };
+    // Every upstream task finished (bounded input): this partition ends once its queue is read.
+    return { records, keys, timestamps, done: this.head >= this.queue.length && this.wms.every((w) => w >= MAX_WATERMARK) };
   }
 
   drainedUpstreams(id: string): number {

@@ -76,6 +76,8 @@ export interface CompileOptions {
   maxRecordsPerSource?: number;
   /** Overrides the job's parallelism (default: spec.parallelism). */
   parallelism?: number;
+  /** Cluster mode: the topic a SQL job's dead letters go to (the worker's dead-letter topic). */
+  deadLetterTopic?: string;
 }
 
 /** A table source's rows and, when it is a live compacted topic, a feed of its later changes. */
@@ -108,6 +110,23 @@ export interface CompileContext {
   tables: Map<string, TableRows>;
   /** Explicit uids used so far (steps, sources, sinks share one namespace). */
   uids: Set<string>;
+}
+
+/** A fresh compile context for `job` (pipeline or SQL) building into `builder`. */
+export function newCompileContext(job: StreamJob, options: CompileOptions, builder: JobBuilder): CompileContext {
+  return {
+    job,
+    options,
+    builder,
+    handles: new Map(),
+    deadLetterProducers: [],
+    metrics: { deadLetters: {}, dropped: {}, deadLetterSamples: {} },
+    sources: new Map(),
+    tables: new Map(),
+    uids: new Set(),
+    readers: new Map(),
+    stages: new Map(),
+  };
 }
 
 /**

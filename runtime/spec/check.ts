@@ -1,7 +1,7 @@
 /**
  * Everything `runnel validate` checks in one manifest document, in order: schema and cross-field
- * rules (as the apiserver will), then duration bounds, the pipeline graph, the CEL expressions and
- * (given the manifest's folder) the local files its sources read. The later
+ * rules (as the apiserver will), then duration bounds, the pipeline graph, the CEL expressions or
+ * the SQL script, and (given the manifest's folder) the local files its sources read. The later
  * stages read a structurally valid spec, so they run once the schema errors are fixed.
  */
 import { checkExpressions } from "./cel-checks.ts";
@@ -11,6 +11,7 @@ import { checkGraph } from "./graph-checks.ts";
 import { checkLocalFiles } from "./local-checks.ts";
 import { checkTransactionTimeout } from "./transaction-timeout.ts";
 import { parseStreamJob, validateStreamSavepoint } from "./validate.ts";
+import { checkSql } from "../sql/check.ts";
 
 /** The outcome for one document of a manifest file. */
 export interface DocumentReport {
@@ -52,7 +53,14 @@ export function checkDocument(doc: unknown, options: { baseDir?: string } = {}):
   return {
     ...base,
     checked: true,
-    findings: dedupe([...checkDurations(value), ...checkGraph(value.spec), ...checkTransactionTimeout(value.spec), ...checkExpressions(value), ...local]),
+    findings: dedupe([
+      ...checkDurations(value),
+      ...checkGraph(value.spec),
+      ...checkTransactionTimeout(value.spec),
+      ...checkExpressions(value),
+      ...checkSql(value),
+      ...local,
+    ]),
   };
 }
 

@@ -46,6 +46,8 @@ export interface StreamJobSpec {
   upgradeMode?: "stateless" | "savepoint" | "last-state";
   /** A declarative job: sources, steps and sinks, wired by id (`input`). Every expression is a CEL string, compiled once; no JavaScript is ever evaluated from a manifest. The reserved stream `dead-letter` carries records that failed a check or an expression, with their reason. */
   pipeline?: Pipeline;
+  /** The job as a Flink-style SQL script: CREATE TABLE (with WITH connector options), CREATE VIEW, SET and INSERT INTO statements, compiled onto the same runtime as a pipeline. See docs/sql.md. */
+  sql?: string;
   /** A job built with the typed TypeScript API: a module inside the image that exports it. */
   module?: ModuleJob;
   /** How workers reach Kafka (sources, sinks, changelogs and checkpoint transactions). */
