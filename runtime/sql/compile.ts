@@ -15,6 +15,7 @@ import type { Sink as SinkSpec, StreamJob } from "../spec/generated/types.ts";
 import { DEAD_LETTER } from "../spec/pipeline-graph.ts";
 import { MAX_WATERMARK } from "../time/watermarks.ts";
 import type { TableDef } from "./catalog.ts";
+import { InternalError } from "../errors.ts";
 import { fail, type SqlPosition } from "./errors.ts";
 import type { Column } from "./expr-compile.ts";
 import { expressionErrors, planQuery } from "./plan.ts";
@@ -133,7 +134,7 @@ function clampTimestamps(sink: Sink<unknown>): Sink<unknown> {
 /** Compiles a StreamJob's SQL script into a job graph. */
 export function compileSql(job: StreamJob, options: CompileOptions): CompiledPipeline {
   const sql = job.spec.sql;
-  if (sql === undefined) throw new Error("compileSql needs spec.sql");
+  if (sql === undefined) throw new InternalError("compileSql needs spec.sql");
   const script = analyzeScript(sql);
   const { sources, sinks } = scriptConnectors(script);
   const name =

@@ -14,6 +14,7 @@ import { generateAll, manifestGenerator } from "../pipeline/generator.ts";
 import { DEFAULT_START_TIME } from "../pipeline/sources.ts";
 import { MIN_WATERMARK } from "../time/watermarks.ts";
 import { sourceSpec, type TableDef } from "./catalog.ts";
+import { InternalError, RecordError } from "../errors.ts";
 import { fail } from "./errors.ts";
 import { compileExpr, type Column, type Scope } from "./expr-compile.ts";
 import { unrolledReader } from "./unrolled.ts";
@@ -22,7 +23,7 @@ import { typeName } from "./types.ts";
 import { jsonReader } from "./values.ts";
 
 /** A record that could not be read as a row of its table. */
-export class BadRow extends Error {
+export class BadRow extends RecordError {
   readonly reason: string;
   readonly record: unknown;
   constructor(reason: string, record: unknown) {
@@ -166,7 +167,7 @@ export function scanTable(env: SqlEnv, t: TableDef): Relation {
   const known = env.scans.get(t.name);
   if (known) {
     // A table counted as read once hands its scan to one reader (fused with it); a second reader would repeat its checks.
-    if (known.pending) throw new Error(`internal: table ${t.name} was counted as read once but is read again`);
+    if (known.pending) throw new InternalError(`table ${t.name} was counted as read once but is read again`);
     return known;
   }
   const convert = rowConverter(env, t);

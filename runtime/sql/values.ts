@@ -2,11 +2,12 @@
  * Converting values between their JSON form, their SQL type and each other (CAST). Readers throw
  * a ValueError naming what was wrong; the row that held it goes to the dead-letter stream.
  */
+import { RecordError } from "../errors.ts";
 import { formatDate, formatTimestamp, formatTimestampFull, parseDate, parseTimestamp, dateOf, dateToTimestamp } from "./time.ts";
 import { roundScale, typeName, type SqlType } from "./types.ts";
 
-/** A value that does not fit its type. */
-export class ValueError extends Error {}
+/** A value that does not fit its type (its record is dead-lettered). */
+export class ValueError extends RecordError {}
 
 /** How the JSON format reads and writes: Flink's `json.*` options. */
 export interface JsonOptions {
