@@ -15,7 +15,12 @@ export interface VitestReport {
   numTodoTests: number;
   numFailedTestSuites: number;
   numTotalTests: number;
-  testResults: { name: string; status: string; message?: string; assertionResults: { fullName: string; status: string }[] }[];
+  testResults: {
+    name: string;
+    status: string;
+    message?: string;
+    assertionResults: { fullName: string; status: string; failureMessages?: string[] }[];
+  }[];
 }
 
 /** What a tier did. */
@@ -49,7 +54,11 @@ export function judgeTier(report: VitestReport, options: VerdictOptions): TierVe
   let skipped = 0;
   for (const file of report.testResults) {
     const rel = relative(options.root, file.name);
+    // A file that did not load has no test results; its message says why.
+    if (file.status === "failed" && file.assertionResults.length === 0) problems.push(`${rel}: did not load: ${firstLine(file.message)}`);
     for (const t of file.assertionResults) {
+      // Failed tests are named in the summary, so a log cut to its tail still says what failed.
+      if (t.status === "failed") problems.push(`${rel}: "${t.fullName}" failed: ${firstLine(t.failureMessages?.[0])}`);
       if (!SKIPPED.has(t.status)) continue;
       const declared = options.declared.find((d) => d.file === rel && d.test === t.fullName && d.reason.trim() !== "");
       if (declared || options.filtered) {
@@ -70,6 +79,12 @@ export function judgeTier(report: VitestReport, options: VerdictOptions): TierVe
     problems.push(`vitest exited ${options.exitStatus} for the ${options.tier} tier without a failed test in its report (see its output above)`);
   }
   return { passed: report.numPassedTests, failed, skipped, problems };
+}
+
+/** The first line of a failure message, trimmed to a summary line's length. */
+function firstLine(message: string | undefined): string {
+  const line = (message ?? "no message").split("\n", 1)[0] ?? "";
+  return line.length > 200 ? `${line.slice(0, 200)}…` : line;
 }
 
 /** True when vitest's extra arguments select tests by file or by name. */

@@ -57,6 +57,15 @@ describe("a tier's verdict", () => {
     expect(v.problems.some((p) => p.includes('"fixture is a todo"'))).toBe(true);
   });
 
+  it("names each failed test with its file and the first line of its failure", () => {
+    const failing = report("failing");
+    const v = judgeTier(failing.json, { tier: "unit", filtered: false, declared: [], root: repoRoot, exitStatus: failing.status });
+    expect(v.failed).toBe(1);
+    expect(v.problems).toHaveLength(1);
+    expect(v.problems[0]).toContain('test/fixtures/tiers/failing.fixture.ts: "fixture fails with a message" failed: ');
+    expect(v.problems[0]).toContain("another answer");
+  });
+
   it("fails a tier that ran no test", () => {
     const empty = report("empty");
     const v = judgeTier(empty.json, { tier: "integration", filtered: false, declared: [], root: repoRoot, exitStatus: empty.status });
