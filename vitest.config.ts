@@ -13,7 +13,8 @@ export default defineConfig({
         test: {
           name: "unit",
           include: ["test/unit/**/*.test.ts"],
-          testTimeout: 30_000,
+          // Generous: a few unit tests start `runnel` processes, slow to start on a loaded machine.
+          testTimeout: 120_000,
         },
       },
       {
