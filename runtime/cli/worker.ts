@@ -9,7 +9,7 @@ import { parseArgs } from "node:util";
 import { createWorker, type Worker } from "../distributed/worker.ts";
 import { RunnelError } from "../errors.ts";
 import { ADMIN_TOKEN_ENV, adminToken, type AdminToken } from "../observe/admin-auth.ts";
-import { hostPort, positiveInt, progressLine, UsageError } from "./args.ts";
+import { hostPort, positiveInt, progressLine, stepList, UsageError } from "./args.ts";
 import { serveWorkerAdmin, type WorkerAdmin } from "./worker-admin.ts";
 
 const EXIT_FAILED = 1;
@@ -31,6 +31,9 @@ Options:
   --heap-state                 keep keyed state on the heap (rebuilt from the changelog at each start)
   --restore-from <dir>         start from this savepoint (a folder every worker sees); later restarts resume from checkpoints
   --allow-non-restored-state   restore even when the savepoint holds state of operators the job no longer has (that state is dropped)
+  --drop-incompatible-state <step,...>
+                               start these steps empty when their restored state no longer fits the job (e.g. a
+                               changed window size) instead of refusing to start (also spec.dropIncompatibleState)
   --delivery <mode>            exactly-once or at-least-once (default spec.checkpoint.mode)
   --checkpoint-interval <ms>   time between checkpoints (default spec.checkpoint.interval)
   --admin <host:port>          serve the admin API (default $POD_IP:9249 in a pod; none elsewhere):
@@ -70,6 +73,7 @@ export async function worker(argv: string[]): Promise<number> {
         "heap-state": { type: "boolean" },
         "restore-from": { type: "string" },
         "allow-non-restored-state": { type: "boolean" },
+        "drop-incompatible-state": { type: "string" },
         delivery: { type: "string" },
         "checkpoint-interval": { type: "string" },
         admin: { type: "string" },
@@ -105,6 +109,7 @@ export async function worker(argv: string[]): Promise<number> {
       heapState: values["heap-state"] === true,
       ...(values["restore-from"] === undefined ? {} : { restoreFrom: values["restore-from"] }),
       allowNonRestoredState: values["allow-non-restored-state"] === true,
+      dropIncompatibleState: stepList(values["drop-incompatible-state"]),
       ...(delivery === undefined ? {} : { delivery }),
       ...(values["checkpoint-interval"] === undefined ? {} : { checkpointIntervalMs: positiveInt("checkpoint-interval", values["checkpoint-interval"], 5000) }),
     });

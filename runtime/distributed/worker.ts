@@ -55,6 +55,8 @@ export interface WorkerOptions {
   restoreFrom?: string;
   /** Skip savepoint state of operators the job no longer has instead of failing. */
   allowNonRestoredState?: boolean;
+  /** Steps whose restored state is dropped when incompatible with the job (added to spec.dropIncompatibleState). */
+  dropIncompatibleState?: string[];
 }
 
 /** A running worker. */
@@ -190,6 +192,7 @@ export async function createWorker(options: WorkerOptions): Promise<Worker> {
   const engine: Engine = createEngine({
     onRound: () => savepoints.onRound(engine),
     allowNonRestoredState: options.allowNonRestoredState === true,
+    dropIncompatibleState: [...(job.spec.dropIncompatibleState ?? []), ...(options.dropIncompatibleState ?? [])],
     graph: plan.graph,
     state,
     tasks,
