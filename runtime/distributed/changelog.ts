@@ -13,17 +13,18 @@ import { deserialize, serialize } from "node:v8";
 import type { TimerSnapshot } from "../checkpoint/format.ts";
 import type { KafkaConnection } from "../connectors/kafka/client.ts";
 import { createKafkaSource, type KafkaMessageIn } from "../connectors/kafka/source.ts";
-import type { OutgoingMessage } from "../connectors/types.ts";
+import type { OutgoingMessage, Source } from "../connectors/types.ts";
 import { CheckpointError } from "../errors.ts";
 import type { Logger } from "../log.ts";
 import { RESERVED_PREFIX, type StateChanges } from "../state/backend.ts";
 import type { StateSchema } from "../state/schema.ts";
+import { systemClock, type Clock } from "../time/clock.ts";
 import type { TaskProducer } from "./transactions.ts";
 
 /** Changelog key of a task's checkpoint metadata. */
 export const TASK_META_KEY = `${RESERVED_PREFIX}meta`;
 /** Changelog key of restore sentinels. */
-const SENTINEL_KEY = `${RESERVED_PREFIX}sentinel`;
+export const SENTINEL_KEY = `${RESERVED_PREFIX}sentinel`;
 
 /** Positions and watermark state of the partitions of one replicated (broadcast) source, as one worker read them. */
 export interface ReplicatedPositions {
@@ -68,6 +69,13 @@ export function decodeTaskMeta(bytes: Uint8Array): TaskMeta {
   return deserialize(bytes) as TaskMeta;
 }
 
+/** A changelog record as the replay reads it. */
+export interface ChangelogRecord {
+  offset: number;
+  key: string;
+  value: Buffer | null;
+}
+
 /** Where one task's replay goes. */
 export interface ReplaySink {
   task: number;
@@ -79,18 +87,18 @@ export interface ReplaySink {
   onMeta(meta: TaskMeta, offset: number): boolean;
 }
 
-/** Writes one sentinel per task, each in its own committed transaction; returns the nonces. */
-export async function writeSentinels(topic: string, producers: Map<number, TaskProducer>): Promise<Map<number, string>> {
-  const nonces = new Map<number, string>();
+/** Writes one sentinel per task, each in its own committed transaction; returns their nonces and offsets. */
+export async function writeSentinels(topic: string, producers: Map<number, TaskProducer>): Promise<Map<number, { nonce: string; offset: number }>> {
+  const sentinels = new Map<number, { nonce: string; offset: number }>();
   await Promise.all(
     [...producers].map(async ([task, producer]) => {
       const nonce = randomUUID();
-      nonces.set(task, nonce);
-      await producer.send(topic, [{ key: SENTINEL_KEY, value: nonce, partition: task }]);
+      const offset = await producer.sendToPartition(topic, task, [{ key: SENTINEL_KEY, value: nonce, partition: task }]);
       await producer.commit([]);
+      sentinels.set(task, { nonce, offset });
     }),
   );
-  return nonces;
+  return sentinels;
 }
 
 /**
@@ -107,24 +115,30 @@ export async function replayChangelog(options: {
   stallTimeoutMs?: number;
   progressEveryMs?: number;
   log?: Logger;
+  /** The changelog as a source (default: the Kafka topic, read committed); tests pass their own. */
+  source?: Source<ChangelogRecord>;
+  /** Time for the stall deadline (tests). */
+  clock?: Clock;
 }): Promise<Set<number>> {
-  type Rec = { offset: number; key: string; value: Buffer | null };
   const stopped = new Set<number>();
   if (options.sinks.length === 0) return stopped;
-  const source = await createKafkaSource<Rec>({
-    connection: options.connection,
-    topic: options.topic,
-    readerGroup: options.readerGroup,
-    deserialize: (m: KafkaMessageIn) => ({ offset: m.offset, key: m.key?.toString("utf8") ?? "", value: m.value }),
-  });
+  const source =
+    options.source ??
+    (await createKafkaSource<ChangelogRecord>({
+      connection: options.connection,
+      topic: options.topic,
+      readerGroup: options.readerGroup,
+      deserialize: (m: KafkaMessageIn) => ({ offset: m.offset, key: m.key?.toString("utf8") ?? "", value: m.value }),
+    }));
   const readers = await Promise.all(options.sinks.map(async (sink) => ({ sink, reader: await source.open(sink.task, sink.from), done: false, records: 0 })));
   const stallMs = options.stallTimeoutMs ?? 120_000;
-  const started = Date.now();
+  const clock = options.clock ?? systemClock;
+  const started = clock.now();
   let progressAt = started;
   let reportedAt = started;
   try {
     while (readers.some((x) => !x.done)) {
-      const now = Date.now();
+      const now = clock.now();
       if (now - progressAt > stallMs) {
         const waiting = readers.filter((x) => !x.done).map((x) => `${x.sink.task} (${x.records} records so far)`);
         throw new CheckpointError(
@@ -175,7 +189,7 @@ export async function replayChangelog(options: {
         }
         await x.sink.onChanges(changes);
       }
-      if (any) progressAt = Date.now();
+      if (any) progressAt = clock.now();
       else await new Promise((res) => setTimeout(res, 20));
     }
   } finally {

@@ -22,7 +22,7 @@ import { createLogger, type Logger } from "../log.ts";
 import type { KeyedStateBackend, StateChanges } from "../state/backend.ts";
 import { decodeKey } from "../state/table.ts";
 import { changelogMessages, replayChangelog, writeSentinels, type ReplicatedPositions, type TaskMeta } from "./changelog.ts";
-import { markerEntries, TaskRestore } from "./task-restore.ts";
+import { markerEntries, replayStores, TaskRestore } from "./task-restore.ts";
 import { TaskProducer, type Delivery, type InputOffsets } from "./transactions.ts";
 import { transactionalId } from "./topics.ts";
 
@@ -104,29 +104,25 @@ export function kafkaCheckpointer(options: KafkaCheckpointerOptions): KafkaCheck
     if (retired.length > 0) log.info("fenced the transactional ids of tasks the job no longer has", { tasks: retired.join(",") });
   }
 
-  /** Replays the changelog into every task's store; tasks whose store turned out stale are rebuilt from the start. */
+  /** Replays the changelog into every task's store; stores that turn out stale are rebuilt from the start. */
   async function replay(engine: EngineState): Promise<void> {
     for (const t of engine.tasks) restores.set(t, await TaskRestore.open(t, engine.backends[t] as KeyedStateBackend, options.changelogTopic));
     const sentinels = await writeSentinels(options.changelogTopic, producers);
-    let pending = [...restores.values()];
-    for (let pass = 0; pending.length > 0; pass++) {
-      const stopped = await replayChangelog({
-        connection: options.connection,
-        topic: options.changelogTopic,
-        readerGroup: `${prefix}.restore.${options.workerId}.${pass}`,
-        sinks: pending,
-        sentinels,
-        ...(options.restoreStallTimeoutMs === undefined ? {} : { stallTimeoutMs: options.restoreStallTimeoutMs }),
-        log,
-      });
-      const stale = pending.filter((r) => stopped.has(r.task) || !r.valid);
-      for (const r of stale) {
-        log.info("the task's local store is stale (the changelog was written through another store since its marker): rebuilding it", { task: r.task });
-        await r.reset();
-      }
-      pending = stale;
-    }
-    for (const r of restores.values()) await r.finish();
+    await replayStores({
+      restores: [...restores.values()],
+      sentinels: new Map([...sentinels].map(([t, s]) => [t, s.offset])),
+      log,
+      replay: (sinks, pass) =>
+        replayChangelog({
+          connection: options.connection,
+          topic: options.changelogTopic,
+          readerGroup: `${prefix}.restore.${options.workerId}.${pass}`,
+          sinks,
+          sentinels: new Map([...sentinels].map(([t, s]) => [t, s.nonce])),
+          ...(options.restoreStallTimeoutMs === undefined ? {} : { stallTimeoutMs: options.restoreStallTimeoutMs }),
+          log,
+        }),
+    });
   }
 
   async function restore(engine: EngineState): Promise<Snapshot | undefined> {

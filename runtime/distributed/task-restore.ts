@@ -11,6 +11,7 @@ import { randomUUID } from "node:crypto";
 import { deserialize, serialize } from "node:v8";
 import { inlineEntries, noEntries, type StoreEntry } from "../checkpoint/format.ts";
 import { DIRTY_KEY, RESERVED_PREFIX, type KeyedStateBackend, type StateChanges } from "../state/backend.ts";
+import type { Logger } from "../log.ts";
 import type { ReplaySink, TaskMeta } from "./changelog.ts";
 
 /** Local store key of the checkpoint marker. */
@@ -140,4 +141,31 @@ export class TaskRestore implements ReplaySink {
     await this.backend.applyChanges({ puts: [], dels: [] }, markerEntries(this.changelog, this.metaOffset, this.meta));
     this.dirty = false;
   }
+}
+
+/**
+ * Replays the changelog into every task's store up to its sentinel (at `sentinels` offsets);
+ * stores found stale — by the replay, or because their marker lies beyond the changelog's end
+ * (a recreated topic) — are cleared and replayed again from the start. Ends by writing each
+ * store's new marker.
+ */
+export async function replayStores(options: {
+  restores: TaskRestore[];
+  sentinels: ReadonlyMap<number, number>;
+  replay: (sinks: TaskRestore[], pass: number) => Promise<Set<number>>;
+  log?: Logger;
+}): Promise<void> {
+  const stale = async (r: TaskRestore): Promise<void> => {
+    options.log?.info("the task's local store is stale (the changelog was written through another store since its marker): rebuilding it", { task: r.task });
+    await r.reset();
+  };
+  for (const r of options.restores) if (r.fromMarker && r.from > (options.sentinels.get(r.task) ?? Number.POSITIVE_INFINITY)) await stale(r);
+  let pending = options.restores;
+  for (let pass = 0; pending.length > 0; pass++) {
+    const stopped = await options.replay(pending, pass);
+    const again = pending.filter((r) => stopped.has(r.task) || !r.valid);
+    for (const r of again) await stale(r);
+    pending = again;
+  }
+  for (const r of options.restores) await r.finish();
 }
