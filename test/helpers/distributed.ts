@@ -138,7 +138,7 @@ export interface WorkerProcess {
 
 /** Starts `runnel worker` for the job (its own state folder per ordinal unless given). */
 export function startWorker(
-  job: CountJob,
+  job: Pick<CountJob, "dir" | "manifest">,
   ordinal: number,
   workers: number,
   opts: { stateDir?: string; extraArgs?: string[]; manifest?: string; env?: Record<string, string> } = {},
@@ -197,32 +197,50 @@ export function logTail(w: WorkerProcess, lines = 15): string {
   }
 }
 
-/** Everything read_committed from the output so far, by `user@windowStart` (duplicates counted). */
-export class OutputReader {
-  readonly seen = new Map<string, WindowCount>();
-  duplicates: string[] = [];
+/** Every record of a topic read_committed so far, with Runnel's own read-committed filtering (kafkajs's own can leak aborted records). */
+export class CommittedRecords {
   private consumer: Consumer | undefined;
+  private readonly onRecord: (value: string, partition: number) => void;
 
-  /** Starts reading the job's output from the beginning. */
-  async start(kafka: Kafka, job: CountJob): Promise<void> {
+  constructor(onRecord: (value: string, partition: number) => void) {
+    this.onRecord = onRecord;
+  }
+
+  /** Starts reading `topic` from the beginning. */
+  async start(kafka: Kafka, topic: string): Promise<void> {
     this.consumer = kafka.consumer({ groupId: uniqueName("verify"), readUncommitted: false });
     await this.consumer.connect();
-    await this.consumer.subscribe({ topic: job.output, fromBeginning: true });
-    // kafkajs's own read_committed filter can leak aborted records; read as the runtime does.
+    await this.consumer.subscribe({ topic, fromBeginning: true });
     const filters = new Map<number, CommittedFilter>();
     await this.consumer.run({
       eachBatch: async ({ batch }) => {
         const filter = filters.get(batch.partition) ?? new CommittedFilter();
         filters.set(batch.partition, filter);
-        for (const message of filter.accept(rawMessages(batch))) {
-          const r = JSON.parse(String(message.value)) as { key: string; windowStart: number } & WindowCount;
-          if (r.key === "flush") continue;
-          const k = `${r.key}@${r.windowStart}`;
-          if (this.seen.has(k)) this.duplicates.push(k);
-          this.seen.set(k, { events: r.events, total: r.total });
-        }
+        for (const message of filter.accept(rawMessages(batch))) this.onRecord(String(message.value), batch.partition);
       },
     });
+  }
+
+  async stop(): Promise<void> {
+    await this.consumer?.disconnect();
+  }
+}
+
+/** Everything read_committed from the output so far, by `user@windowStart` (duplicates counted). */
+export class OutputReader {
+  readonly seen = new Map<string, WindowCount>();
+  duplicates: string[] = [];
+  private readonly records = new CommittedRecords((value) => {
+    const r = JSON.parse(value) as { key: string; windowStart: number } & WindowCount;
+    if (r.key === "flush") return;
+    const k = `${r.key}@${r.windowStart}`;
+    if (this.seen.has(k)) this.duplicates.push(k);
+    this.seen.set(k, { events: r.events, total: r.total });
+  });
+
+  /** Starts reading the job's output from the beginning. */
+  async start(kafka: Kafka, job: CountJob): Promise<void> {
+    await this.records.start(kafka, job.output);
   }
 
   /** Waits until every expected window arrived (or the deadline), then a little longer for duplicates. */
@@ -258,7 +276,7 @@ export class OutputReader {
   }
 
   async stop(): Promise<void> {
-    await this.consumer?.disconnect();
+    await this.records.stop();
   }
 }
 
