@@ -97,9 +97,15 @@ export function kafkaCheckpointer(options: KafkaCheckpointerOptions): KafkaCheck
     const retired: number[] = [];
     for (let t = engine.parallelism; t < before; t++) if (engine.tasks.includes(t % engine.parallelism)) retired.push(t);
     for (const t of retired) {
-      const p = new TaskProducer({ kafka: options.kafka, delivery: "exactly-once", transactionalId: transactionalId(prefix, t), groupId: prefix });
+      // kafkajs initialises a transactional id (which fences its older producers and aborts their
+      // open transaction) at the first transaction, not on connect.
+      const p = options.kafka.producer({ transactionalId: transactionalId(prefix, t), idempotent: true, maxInFlightRequests: 1 });
       await p.connect();
-      await p.disconnect();
+      try {
+        await (await p.transaction()).abort();
+      } finally {
+        await p.disconnect();
+      }
     }
     if (retired.length > 0) log.info("fenced the transactional ids of tasks the job no longer has", { tasks: retired.join(",") });
   }
