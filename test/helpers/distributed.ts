@@ -22,6 +22,14 @@ export interface WindowCount {
   total: number;
 }
 
+/** What the reference knows of a window beyond its counts: its first and last records' indexes, and the largest and smallest n. */
+export interface WindowReference extends WindowCount {
+  first: number;
+  last: number;
+  maxN: number;
+  minN: number;
+}
+
 /** A windowed job on its own topics. */
 export interface CountJob {
   name: string;
@@ -31,14 +39,27 @@ export interface CountJob {
   output: string;
   partitions: number;
   /** Expected results by `user@windowStart`, filled by produce(). */
-  reference: Map<string, WindowCount>;
+  reference: Map<string, WindowReference>;
   /** Records produced so far. */
   produced: number;
 }
 
-/** The manifest of the count job: keyBy user, 1 s tumbling windows counting events and summing n. */
-export function countManifest(job: { name: string; input: string; output: string; partitions: number; extraSteps?: string; windowStepId?: string }): string {
+/**
+ * The manifest of the count job: keyBy user, 1 s tumbling windows counting events and summing n
+ * (`windowSize` and `moreAggregations`, YAML flow items such as `{ name: maxN, fn: max, of: record.n }`, change the window).
+ */
+export function countManifest(job: {
+  name: string;
+  input: string;
+  output: string;
+  partitions: number;
+  extraSteps?: string;
+  windowStepId?: string;
+  windowSize?: string;
+  moreAggregations?: string[];
+}): string {
   const windowId = job.windowStepId ?? "per-second";
+  const more = (job.moreAggregations ?? []).map((a) => `            - ${a}\n`).join("");
   return `apiVersion: runnel.dev/v1alpha1
 kind: StreamJob
 metadata: { name: ${job.name} }
@@ -60,11 +81,11 @@ spec:
         input: by-user
         window:
           type: tumbling
-          size: 1s
+          size: ${job.windowSize ?? "1s"}
           aggregations:
             - { name: events, fn: count }
             - { name: total, fn: sum, of: record.n }
-${job.extraSteps ?? ""}    sinks:
+${more}${job.extraSteps ?? ""}    sinks:
       - id: out
         input: ${windowId}
         kafka: { topic: ${job.output} }
@@ -106,9 +127,12 @@ export async function produce(kafka: Kafka, job: CountJob, count: number, users 
     const n = i % 7;
     messages.push({ partition: i % job.partitions, value: JSON.stringify({ user, ts, n }) });
     const k = `${user}@${Math.floor(ts / 1000) * 1000}`;
-    const r = job.reference.get(k) ?? { events: 0, total: 0 };
+    const r = job.reference.get(k) ?? { events: 0, total: 0, first: i, last: i, maxN: n, minN: n };
     r.events++;
+    r.last = i;
     r.total += n;
+    r.maxN = Math.max(r.maxN, n);
+    r.minN = Math.min(r.minN, n);
     job.reference.set(k, r);
   }
   job.produced += count;
