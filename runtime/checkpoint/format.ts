@@ -36,6 +36,8 @@ export interface TaskSnapshot {
   entries(): AsyncIterable<StoreEntry[]>;
   /** How many keyed entries there are, when known without reading them. */
   entryCount?: number;
+  /** The task count its keys were split over when it was written (its index in the snapshot is its task): a restore onto as many tasks keeps them there. */
+  splitOver?: number;
   /** Timers by operator uid. */
   timers: Record<string, TimerSnapshot>;
   /** Non-keyed operator state (broadcast state, the same on every task) by operator uid. */
@@ -140,7 +142,7 @@ export async function readCheckpoint(dir: string): Promise<Snapshot> {
     }
     const storage = folderStorage(dir);
     const tasks: TaskSnapshot[] = [];
-    for (let i = 0; i < meta.parallelism; i++) tasks.push(await readTaskFiles(storage, i));
+    for (let i = 0; i < meta.parallelism; i++) tasks.push({ ...(await readTaskFiles(storage, i)), splitOver: meta.parallelism });
     return { meta, tasks };
   } catch (err) {
     if (err instanceof CheckpointError) throw err;

@@ -98,7 +98,7 @@ export async function readSavepoint(storage: SavepointStorage): Promise<Snapshot
   }
   const tasks: TaskSnapshot[] = [];
   for (let t = 0; t < first.parallelism; t++) {
-    const task = await readTaskFiles(storage, t);
+    const task = { ...(await readTaskFiles(storage, t)), splitOver: first.parallelism };
     tasks[t] = broadcast === undefined || broadcast.task === t ? task : { ...task, operators: {} };
   }
   return { id: first.id, meta, tasks };

@@ -24,7 +24,7 @@ import { CheckpointError } from "../errors.ts";
 import type { JobGraph } from "../graph/graph.ts";
 import type { KeyedStateBackend, StateChanges } from "../state/backend.ts";
 import { decodeValue, encodeValue } from "../state/codec.ts";
-import { IncompatibleState, planRestore, type RestorePlan } from "../state/schema.ts";
+import { IncompatibleState, planRestore, type RestorePlan, type StateAction } from "../state/schema.ts";
 import { decodeKey } from "../state/table.ts";
 import type { PartitionWatermarks } from "../time/watermarks.ts";
 import { taskOfKey } from "./hash.ts";
@@ -226,22 +226,31 @@ export async function restoreState(engine: EngineState, snapshot: Snapshot, reco
       await migrateInStore(engine.backends[i] as KeyedStateBackend, plan, record && ((c) => record(i, c)));
       continue;
     }
+    // Entries split over as many tasks as now stay in their task: no key to hash.
+    const sameTask = task.splitOver === parallelism ? i : -1;
+    // Entries come in key order: runs of one operator state share what is looked up per state.
+    let prefix: string | undefined;
+    let skip = false;
+    let action: StateAction | undefined;
+    let convert: ((value: unknown, key: Key) => unknown) | undefined;
     for await (const chunk of task.entries()) {
       for (const e of chunk) {
-        const { uid, state, encodedKey } = parseStoreKey(e[0]);
-        if (!uids.has(uid)) {
-          if (allow) continue;
-          throw unknownOperator(uid, "state");
+        if (prefix === undefined || !e[0].startsWith(prefix)) {
+          const { uid, state, encodedKey } = parseStoreKey(e[0]);
+          prefix = e[0].slice(0, e[0].length - encodedKey.length);
+          skip = !uids.has(uid);
+          if (skip && !allow) throw unknownOperator(uid, "state");
+          action = plan.get(uid);
+          convert = action?.kind === "migrate" ? action.tables[state] : undefined;
         }
-        const action = plan.get(uid);
-        const key = decodeKey(encodedKey);
-        const target = taskOfKey(key, parallelism);
+        if (skip) continue;
+        const key = sameTask >= 0 && !convert ? undefined : decodeKey(e[0].slice(prefix.length));
+        const target = sameTask >= 0 ? sameTask : taskOfKey(key as Key, parallelism);
         if (action?.kind === "drop") {
           if (task.durable) await importer.delete(target, e[0]);
           continue;
         }
-        const convert = action?.kind === "migrate" ? action.tables[state] : undefined;
-        const value = convert ? encodeValue(convert(decodeValue(e[1]), key)) : e[1];
+        const value = convert ? encodeValue(convert(decodeValue(e[1]), key as Key)) : e[1];
         await importer.put(target, [e[0], value], !task.durable || convert !== undefined);
       }
     }

@@ -208,12 +208,16 @@ export class KeyedStateBackend {
     const byPrefix = new Map(this.tables.map((t) => [t.prefix, t]));
     const unknown: string[] = [];
     const known: [string, Uint8Array][] = [];
+    let table: StateTable<unknown> | undefined;
     for (const e of entries) {
-      const cut = e[0].indexOf("\u0000", e[0].indexOf("\u0000") + 1) + 1;
-      const table = byPrefix.get(e[0].slice(0, cut));
+      // Entries come in runs of one table: look it up once per run.
+      if (table === undefined || !e[0].startsWith(table.prefix)) {
+        const cut = e[0].indexOf("\u0000", e[0].indexOf("\u0000") + 1) + 1;
+        table = byPrefix.get(e[0].slice(0, cut));
+      }
       if (!table) unknown.push(e[0]);
       else if (this.store.persistent) known.push(e);
-      else table.load(decodeKey(e[0].slice(cut)), e[1]);
+      else table.load(decodeKey(e[0].slice(table.prefix.length)), e[1]);
     }
     if (known.length > 0) await this.store.write(this.trackChanges ? [...known, [DIRTY_KEY, new Uint8Array(0)]] : known, []);
     return unknown;

@@ -81,7 +81,7 @@ describe("distributed upgrades that change window state (real broker)", () => {
       await kill9(ws[o] as WorkerProcess);
       rmSync(join(job.dir, `state-w${o}`), { recursive: true, force: true });
       ws[o] = launch(o, file, ["--restore-from", savepoint]);
-      await adminUrl(ws[o] as WorkerProcess); // from then on SIGTERM stops it gracefully
+      await adminUrl(ws[o]); // from then on SIGTERM stops it gracefully
     }
     const savepoint = join(job.dir, "savepoints", "v1");
     const rows = new Map<string, Row[]>();
