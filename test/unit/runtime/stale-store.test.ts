@@ -15,6 +15,8 @@ import { KeyedStateBackend } from "../../../runtime/state/backend.ts";
 import { levelStore, removeTaskStores } from "../../../runtime/state/store.ts";
 import { systemClock } from "../../../runtime/time/clock.ts";
 import { existsSync, mkdirSync } from "node:fs";
+import { blackholeSink, collectionSource, job } from "../../../runtime/api/index.ts";
+import { createEngine } from "../../../runtime/exec/engine.ts";
 
 let dir = "";
 beforeEach(() => {
@@ -107,9 +109,20 @@ describe("stale local stores", () => {
     await backend.close();
   });
 
-  it("deletes the stores of tasks a worker no longer owns", async () => {
+  it("deletes the stores of tasks a worker no longer owns when it opens its own", async () => {
     for (const t of [0, 1, 2, 5]) mkdirSync(join(dir, `task-${t}`));
-    expect((await removeTaskStores(dir, new Set([0, 2]))).sort()).toEqual([1, 5]);
+    const j = job("owned");
+    j.source(collectionSource<number>({ partitions: [[], [], [], []] }))
+      .keyBy((n) => n)
+      .process<number>((rt) => {
+        rt.valueState<number>({ name: "v" });
+        return { processElement() {} };
+      })
+      .sink(blackholeSink());
+    const engine = createEngine({ graph: j.build(), tasks: [0, 2], state: { kind: "level", dir } });
+    await engine.open();
+    await engine.close();
     expect([0, 1, 2, 5].map((t) => existsSync(join(dir, `task-${t}`)))).toEqual([true, false, true, false]);
+    expect(await removeTaskStores(dir, new Set([0, 2]))).toEqual([]);
   });
 });
