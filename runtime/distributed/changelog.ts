@@ -53,6 +53,8 @@ export interface TaskMeta {
   schemas?: Record<string, StateSchema>;
   /** Id of the local store the writer kept in step with the changelog: another store's marker before this record is stale. */
   owner?: string;
+  /** Set by the checkpoint that ended a stop-with-savepoint: the task's generation is sealed (ADR 16). */
+  sealed?: { savepoint: string; path: string };
 }
 
 /** The messages of one checkpoint of one task: its state changes, then its metadata (none: state changes a later checkpoint's metadata covers). */

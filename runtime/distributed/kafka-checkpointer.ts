@@ -13,7 +13,7 @@ import type { Kafka } from "kafkajs";
 import { parseStoreKey, type CheckpointMetadata, type Snapshot, type TaskSnapshot, type TimerSnapshot } from "../checkpoint/format.ts";
 import { FORMAT_VERSION } from "../checkpoint/format.ts";
 import type { KafkaConnection } from "../connectors/kafka/client.ts";
-import { CheckpointError } from "../errors.ts";
+import { CheckpointError, GenerationSealedError } from "../errors.ts";
 import type { Checkpointer } from "../exec/checkpointer.ts";
 import { operatorStates, replicatedUids, taskTimers, type EngineState } from "../exec/checkpointing.ts";
 import { taskOfKey } from "../exec/hash.ts";
@@ -36,13 +36,19 @@ export interface KafkaCheckpointerOptions {
   /** The job's prefix (group id, transactional id stem). */
   prefix: string;
   changelogTopic: string;
+  /** The generation the changelog belongs to (named when a sealed task refuses to run). */
+  generation: string;
   delivery: Delivery;
   /** Unique per worker process (restore readers). */
   workerId: string;
   /** Kafka topic of a source uid (input offsets committed for lag); absent for other sources. */
   inputTopics: Map<string, string>;
-  /** A savepoint to start from: tasks without checkpoints in the changelog take their state and positions from it. */
-  savepoint?: Snapshot;
+  /**
+   * The savepoint to start from: tasks without checkpoints in the changelog take their state and
+   * positions from it. Read only when such a task exists, so a savepoint disposed of after every
+   * task checkpointed never breaks a later restart.
+   */
+  savepoint?: () => Promise<Snapshot>;
   /** Called after every completed checkpoint with its duration and size (bytes of changelog values). */
   onCheckpoint?: (info: { id: number; durationMs: number; bytes: number }) => void;
   /** A restore that makes no progress for this long fails (default 120 s). */
@@ -54,6 +60,8 @@ export interface KafkaCheckpointerOptions {
 export interface KafkaCheckpointer extends Checkpointer {
   /** The producer (transaction) of each task this worker runs, once restore() connected them. */
   producer(task: number): TaskProducer;
+  /** Seals the generation: every later checkpoint marks its tasks stopped with this savepoint (a restarted worker then runs nothing). */
+  seal(savepoint: { savepoint: string; path: string }): void;
 }
 
 /** Creates the checkpointer for the tasks an engine runs. */
@@ -67,6 +75,7 @@ export function kafkaCheckpointer(options: KafkaCheckpointerOptions): KafkaCheck
   /** Tasks restored from the savepoint (no checkpoint of their own yet). */
   let fromSavepoint = new Set<number>();
   let restoredId = -1;
+  let sealed: TaskMeta["sealed"];
 
   function producer(task: number): TaskProducer {
     let p = producers.get(task);
@@ -82,9 +91,9 @@ export function kafkaCheckpointer(options: KafkaCheckpointerOptions): KafkaCheck
    * savepoint of more tasks, or an older generation's changelog with more partitions), so no
    * straggler of them can still commit output; each worker takes the retired ids that fold onto its tasks.
    */
-  async function fenceRetiredTasks(engine: EngineState): Promise<void> {
+  async function fenceRetiredTasks(engine: EngineState, savepoint: Snapshot | undefined): Promise<void> {
     if (options.delivery !== "exactly-once") return;
-    let before = options.savepoint?.meta.parallelism ?? 0;
+    let before = savepoint?.meta.parallelism ?? 0;
     const admin = options.kafka.admin();
     await admin.connect();
     try {
@@ -133,15 +142,17 @@ export function kafkaCheckpointer(options: KafkaCheckpointerOptions): KafkaCheck
 
   async function restore(engine: EngineState): Promise<Snapshot | undefined> {
     for (const t of engine.tasks) await producer(t).connect();
-    await fenceRetiredTasks(engine);
     await replay(engine);
     const replayed = [...restores.values()];
     for (const r of replayed)
       if (r.meta && r.meta.job !== engine.graph.name)
         throw new CheckpointError(`changelog '${options.changelogTopic}' belongs to job '${r.meta.job}', not '${engine.graph.name}'`, false);
+    refuseSealed(replayed);
     const unrestored = replayed.filter((r) => r.meta === undefined).map((r) => r.task);
-    if (unrestored.length === replayed.length && !options.savepoint) return undefined;
-    fromSavepoint = new Set(options.savepoint ? unrestored : []);
+    const savepoint = unrestored.length > 0 ? await options.savepoint?.() : undefined;
+    await fenceRetiredTasks(engine, savepoint);
+    if (unrestored.length === replayed.length && !savepoint) return undefined;
+    fromSavepoint = new Set(savepoint ? unrestored : []);
     const meta: CheckpointMetadata = {
       version: FORMAT_VERSION,
       kind: "checkpoint",
@@ -176,9 +187,9 @@ export function kafkaCheckpointer(options: KafkaCheckpointerOptions): KafkaCheck
       for (const [uid, p] of Object.entries(m.sinks)) (meta.sinks[uid] ??= [])[r.task] = p;
     }
     if (donor?.meta?.replicated) setReplicated(meta, donor.meta.replicated);
-    if (options.savepoint && fromSavepoint.size > 0) {
-      tasks.push(...savepointShare(options.savepoint, fromSavepoint, engine.parallelism, donor === undefined));
-      addSavepointPositions(options.savepoint.meta, fromSavepoint, meta, replicated, donor === undefined);
+    if (savepoint && fromSavepoint.size > 0) {
+      tasks.push(...savepointShare(savepoint, fromSavepoint, engine.parallelism, donor === undefined));
+      addSavepointPositions(savepoint.meta, fromSavepoint, meta, replicated, donor === undefined);
     }
     restoredId = meta.id;
     return { meta, tasks };
@@ -242,6 +253,7 @@ export function kafkaCheckpointer(options: KafkaCheckpointerOptions): KafkaCheck
       replicated: broadcastPositions,
       schemas: stateSchemas(engine.graph),
       owner: (restores.get(t) as TaskRestore).owner,
+      ...(sealed ? { sealed } : {}),
     };
     const messages = changelogMessages(t, changes, meta);
     const p = producer(t);
@@ -257,8 +269,18 @@ export function kafkaCheckpointer(options: KafkaCheckpointerOptions): KafkaCheck
     return bytes;
   }
 
+  /** A task sealed by a stop-with-savepoint runs nothing in this generation: the worker ends (exit 0). */
+  function refuseSealed(replayed: TaskRestore[]): void {
+    const seal = replayed.find((r) => r.meta?.sealed !== undefined)?.meta?.sealed;
+    if (!seal) return;
+    const open = replayed.filter((r) => r.meta?.sealed === undefined).map((r) => r.task);
+    const detail = open.length > 0 ? ` (tasks ${open.join(",")} were not sealed: that stop did not finish everywhere)` : "";
+    throw new GenerationSealedError(options.generation, { id: seal.savepoint, path: seal.path }, detail);
+  }
+
   return {
     producer: (task) => producer(task),
+    seal: (info) => void (sealed = info),
     restore,
     recordRestore,
     async restored(engine) {

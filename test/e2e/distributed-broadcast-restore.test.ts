@@ -11,7 +11,18 @@ import { taskOfKey } from "../../runtime/exec/hash.ts";
 import { readCommittedWithJavaAtLeast } from "../helpers/java-consumer.ts";
 import { createTopics, kafkaAdminHooks } from "../helpers/kafka.ts";
 import { waitFor } from "../helpers/kube.ts";
-import { adminUrl, CommittedRecords, kill9, logTail, startWorker, testJobName, writeJobManifest, type WorkerProcess } from "../helpers/distributed.ts";
+import {
+  adminUrl,
+  CommittedRecords,
+  exitWithin,
+  kill9,
+  logTail,
+  requestSavepoint,
+  startWorker,
+  testJobName,
+  writeJobManifest,
+  type WorkerProcess,
+} from "../helpers/distributed.ts";
 
 const TOKEN = "broadcast-restore-token";
 const TASKS = 4;
@@ -33,8 +44,9 @@ describe("distributed broadcast state through kill -9 and savepoints (real broke
     await createTopics(admin, [orders], TASKS);
     await createTopics(admin, [rules], 2);
     await createTopics(admin, [output], 1);
-    const { dir, manifest } = writeJobManifest(name, {
+    const { dir, manifest, savepointRoot } = writeJobManifest(name, {
       parallelism: TASKS,
+      savepoints: true,
       pipeline: `    sources:
       - id: orders
         kafka: { topic: ${orders}, partitions: ${TASKS} }
@@ -129,12 +141,9 @@ describe("distributed broadcast state through kill -9 and savepoints (real broke
 
     // 2. Stop with a savepoint; a new generation restores from it.
     const urls = await Promise.all(workers.map((w) => adminUrl(w)));
-    const savepoint = join(dir, "savepoints", "sp-1");
-    for (const u of urls) {
-      const res = await fetch(`${u}/stop`, { method: "POST", headers: { authorization: `Bearer ${TOKEN}` }, body: JSON.stringify({ dir: savepoint }) });
-      expect(res.status, await res.text()).toBe(202);
-    }
-    for (const w of workers) expect(await w.exited, logTail(w)).toBe(0);
+    for (const u of urls) await requestSavepoint(`${u}/stop`, TOKEN, { name: "sp-1" });
+    for (const w of workers) expect(await exitWithin(w), logTail(w)).toBe(0);
+    const savepoint = join(savepointRoot, "sp-1");
     const restore = ["--restore-from", savepoint];
     workers = [launch(0, restore), launch(1, restore)];
     const afterSavepoint = await sendOrders([5000, -5, 10]);
