@@ -16,7 +16,7 @@ import { blackholeSink } from "../runtime/connectors/sinks.ts";
 import { createEngine } from "../runtime/exec/engine.ts";
 import { cepRun } from "./cep.ts";
 import { declarativeVsTyped } from "./declarative.ts";
-import { brokerReachable, CHECKPOINT_MS, kafkaBench, type KafkaBenchResult } from "./kafka.ts";
+import { benchBrokers, brokerReachable, CHECKPOINT_MS, kafkaBench, type KafkaBenchResult } from "./kafka.ts";
 import { keyedStateRun } from "./keyed-state.ts";
 import { nexmarkSource } from "./nexmark/model.ts";
 import { q5Hand } from "./nexmark/q5-hand.ts";
@@ -116,18 +116,8 @@ const declRows = decl.map((r) => {
   return `| ${r.query} | ${fmt(r.typed)} | ${fmt(r.declarative)} | ${ratio.toFixed(2)}× (target ≥ 0.7×: ${ratio >= 0.7 ? "met" : "**missed**"}) | ${fmt(r.results[0])} / ${fmt(r.results[1])} |`;
 });
 
-/** Brokers from --kafka, else from the test environment (test/env/up) when it wrote its env.json. */
-async function kafkaBrokers(): Promise<string[] | undefined> {
-  if (values.kafka !== undefined) return values.kafka.split(",");
-  try {
-    const env = JSON.parse(await readFile("/tmp/runnel-testenv/env.json", "utf8")) as { kafkaBrokers?: string[] };
-    return env.kafkaBrokers;
-  } catch {
-    return undefined;
-  }
-}
 const kafkaEvents = Number(values["kafka-events"]);
-const brokers = await kafkaBrokers();
+const brokers = await benchBrokers(values.kafka);
 let kafka: KafkaBenchResult | undefined;
 if (brokers && (await brokerReachable(brokers))) {
   kafka = await kafkaBench({ brokers, events: kafkaEvents });

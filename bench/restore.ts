@@ -26,7 +26,7 @@ import { encodeValue } from "../runtime/state/codec.ts";
 import { levelStore } from "../runtime/state/store.ts";
 import { systemClock } from "../runtime/time/clock.ts";
 import { serialize } from "node:v8";
-import { brokerReachable } from "./kafka.ts";
+import { benchBrokers, brokerReachable } from "./kafka.ts";
 import { replaceSection } from "./sections.ts";
 
 const { values } = parseArgs({
@@ -261,17 +261,7 @@ for (const keys of sizes) {
   }
 }
 
-/** Brokers from --kafka, else from the test environment when it is up. */
-async function kafkaBrokers(): Promise<string[] | undefined> {
-  if (values.kafka !== undefined) return values.kafka.split(",");
-  try {
-    const env = JSON.parse(await readFile("/tmp/runnel-testenv/env.json", "utf8")) as { kafkaBrokers?: string[] };
-    return env.kafkaBrokers;
-  } catch {
-    return undefined;
-  }
-}
-const brokers = await kafkaBrokers();
+const brokers = await benchBrokers(values.kafka);
 const kafkaSizes = values["kafka-sizes"]
   .split(",")
   .map(Number)

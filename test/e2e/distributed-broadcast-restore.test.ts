@@ -18,6 +18,7 @@ import {
   kill9,
   logTail,
   requestSavepoint,
+  rulesPipeline,
   startWorker,
   testJobName,
   writeJobManifest,
@@ -47,32 +48,7 @@ describe("distributed broadcast state through kill -9 and savepoints (real broke
     const { dir, manifest, savepointRoot } = writeJobManifest(name, {
       parallelism: TASKS,
       savepoints: true,
-      pipeline: `    sources:
-      - id: orders
-        kafka: { topic: ${orders}, partitions: ${TASKS} }
-      - id: rules
-        mode: broadcast
-        kafka: { topic: ${rules} }
-    steps:
-      - id: by-user
-        input: orders
-        keyBy: { key: record.user }
-      - id: decisions
-        input: by-user
-        broadcastRules:
-          rules: rules
-          ruleId: rule.id
-          conditionField: condition
-          match: first
-          unmatched: pass
-          emit:
-            seq: record.seq
-            rule: rule.id
-    sinks:
-      - id: out
-        input: decisions
-        kafka: { topic: ${output} }
-`,
+      pipeline: rulesPipeline({ orders, partitions: TASKS, rules, output }),
     });
     const job = { dir, manifest };
     // One user per task, so every task of both workers must know both rules.

@@ -408,6 +408,40 @@ export function testJobName(prefix: string): string {
 }
 
 /**
+ * The pipeline (for writeJobManifest) of a rules job: orders keyed by user, judged by the first
+ * rule of a broadcast rules topic whose CEL `condition` holds; out go `{seq, rule}` (unmatched
+ * orders unchanged, without `rule`).
+ */
+export function rulesPipeline(topics: { orders: string; partitions: number; rules: string; output: string }): string {
+  return `    sources:
+      - id: orders
+        kafka: { topic: ${topics.orders}, partitions: ${topics.partitions} }
+      - id: rules
+        mode: broadcast
+        kafka: { topic: ${topics.rules} }
+    steps:
+      - id: by-user
+        input: orders
+        keyBy: { key: record.user }
+      - id: decisions
+        input: by-user
+        broadcastRules:
+          rules: rules
+          ruleId: rule.id
+          conditionField: condition
+          match: first
+          unmatched: pass # unmatched records go on unchanged (no rule field)
+          emit:
+            seq: record.seq
+            rule: rule.id
+    sinks:
+      - id: out
+        input: decisions
+        kafka: { topic: ${topics.output} }
+`;
+}
+
+/**
  * Writes a StreamJob manifest for the test broker into a fresh folder: `pipeline` is the YAML under
  * `spec.pipeline` (indented four spaces), checkpoints every 200 ms; with `savepoints`, the job's
  * savepoint root is `<folder>/savepoints` (`savepointRoot`).

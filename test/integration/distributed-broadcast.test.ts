@@ -5,7 +5,7 @@ import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { createWorker } from "../../runtime/distributed/worker.ts";
 import { consumeAll, createTopics, kafkaAdminHooks } from "../helpers/kafka.ts";
-import { testJobName, writeJobManifest } from "../helpers/distributed.ts";
+import { rulesPipeline, testJobName, writeJobManifest } from "../helpers/distributed.ts";
 
 describe("distributed workers: broadcast rules (real broker)", () => {
   const k = kafkaAdminHooks();
@@ -18,32 +18,7 @@ describe("distributed workers: broadcast rules (real broker)", () => {
     await createTopics(admin, [rules], 3);
     const { dir, manifest } = writeJobManifest(name, {
       parallelism: 4,
-      pipeline: `    sources:
-      - id: orders
-        kafka: { topic: ${input}, partitions: 4 }
-      - id: rules
-        mode: broadcast
-        kafka: { topic: ${rules} }
-    steps:
-      - id: by-user
-        input: orders
-        keyBy: { key: record.user }
-      - id: decisions
-        input: by-user
-        broadcastRules:
-          rules: rules
-          ruleId: rule.id
-          conditionField: condition
-          match: first
-          unmatched: pass # unmatched records go on unchanged (no rule field)
-          emit:
-            seq: record.seq
-            rule: rule.id
-    sinks:
-      - id: out
-        input: decisions
-        kafka: { topic: ${output} }
-`,
+      pipeline: rulesPipeline({ orders: input, partitions: 4, rules, output }),
     });
     const producer = kafka.producer();
     await producer.connect();

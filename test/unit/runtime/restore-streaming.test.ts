@@ -12,11 +12,11 @@ import { inlineEntries, type StoreEntry } from "../../../runtime/checkpoint/form
 import { folderStorage } from "../../../runtime/checkpoint/storage.ts";
 import { CHUNK_ENTRIES, readTaskFiles, writeTaskFiles } from "../../../runtime/checkpoint/task-files.ts";
 import { generatorSource, type GenEvent } from "../../../runtime/connectors/generator.ts";
-import type { Source } from "../../../runtime/connectors/types.ts";
 import { replayChangelog, SENTINEL_KEY, type ChangelogRecord, type ReplaySink } from "../../../runtime/distributed/changelog.ts";
 import { CheckpointError } from "../../../runtime/errors.ts";
 import { createEngine } from "../../../runtime/exec/engine.ts";
-import { manualClock, type ManualClock } from "../../../runtime/time/clock.ts";
+import { manualClock } from "../../../runtime/time/clock.ts";
+import { memoryChangelog } from "../../helpers/changelog.ts";
 
 let dir = "";
 beforeEach(() => {
@@ -111,27 +111,6 @@ describe("restoring keyed state in bounded batches", () => {
   });
 });
 
-/** A changelog partition in memory, read `perRead` records at a time; each read moves `clock` on by `stepMs`. */
-function changelogSource(records: ChangelogRecord[], options: { perRead: number; clock: ManualClock; stepMs: number }): Source<ChangelogRecord> {
-  return {
-    name: "changelog",
-    partitions: 1,
-    async open(_p, position) {
-      let next = typeof position === "number" ? position : 0;
-      return {
-        async read() {
-          options.clock.advance(options.stepMs);
-          const out = records.filter((r) => r.offset >= next).slice(0, options.perRead);
-          if (out.length > 0) next = (out.at(-1) as ChangelogRecord).offset + 1;
-          return { records: out, done: false };
-        },
-        position: () => next,
-        close: async () => {},
-      };
-    },
-  };
-}
-
 function countingSink(): ReplaySink & { applied: number } {
   return {
     task: 0,
@@ -158,7 +137,7 @@ describe("changelog replay deadline", () => {
       sinks: [sink],
       stallTimeoutMs: 120_000,
       clock,
-      source: changelogSource(records, { perRead: 1, clock, stepMs: 60_000 }),
+      source: memoryChangelog(records, { perRead: 1, onRead: () => clock.advance(60_000) }),
     });
     expect(sink.applied).toBe(500);
     expect(clock.now()).toBeGreaterThan(8 * 3600_000);
@@ -171,7 +150,7 @@ describe("changelog replay deadline", () => {
       sinks: [countingSink()],
       stallTimeoutMs: 120_000,
       clock,
-      source: changelogSource([{ offset: 0, key: "k", value: Buffer.from("v") }], { perRead: 1, clock, stepMs: 30_000 }),
+      source: memoryChangelog([{ offset: 0, key: "k", value: Buffer.from("v") }], { perRead: 1, onRead: () => clock.advance(30_000) }),
     }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(CheckpointError);
     expect((err as CheckpointError).retriable).toBe(true);

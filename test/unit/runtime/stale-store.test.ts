@@ -8,7 +8,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { serialize } from "node:v8";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import type { Source } from "../../../runtime/connectors/types.ts";
+import { memoryChangelog } from "../../helpers/changelog.ts";
 import { replayChangelog, SENTINEL_KEY, TASK_META_KEY, type ChangelogRecord, type TaskMeta } from "../../../runtime/distributed/changelog.ts";
 import { markerEntries, replayStores, TaskRestore } from "../../../runtime/distributed/task-restore.ts";
 import { KeyedStateBackend } from "../../../runtime/state/backend.ts";
@@ -29,25 +29,6 @@ const meta = (id: number, owner: string): TaskMeta => ({ id, job: "job", positio
 const put = (offset: number, key: string, value: string): ChangelogRecord => ({ offset, key, value: Buffer.from(value) });
 const metaRecord = (offset: number, m: TaskMeta): ChangelogRecord => ({ offset, key: TASK_META_KEY, value: serialize(m) });
 const sentinel = (offset: number): ChangelogRecord => ({ offset, key: SENTINEL_KEY, value: Buffer.from("nonce") });
-
-function source(records: ChangelogRecord[]): Source<ChangelogRecord> {
-  return {
-    name: "changelog",
-    partitions: 1,
-    async open(_p, position) {
-      let next = typeof position === "number" ? position : 0;
-      return {
-        async read(max) {
-          const out = records.filter((r) => r.offset >= next).slice(0, max);
-          if (out.length > 0) next = (out.at(-1) as ChangelogRecord).offset + 1;
-          return { records: out, done: false };
-        },
-        position: () => next,
-        close: async () => {},
-      };
-    },
-  };
-}
 
 /** A task store holding `entries` and a marker at `metaOffset` written through it, as a worker leaves it. */
 async function storeAt(
@@ -72,7 +53,14 @@ async function restore(backend: KeyedStateBackend, records: ChangelogRecord[]): 
     restores: [r],
     sentinels: new Map([[0, (records.at(-1) as ChangelogRecord).offset]]),
     replay: (sinks) =>
-      replayChangelog({ connection: { brokers: [] }, topic: CHANGELOG, readerGroup: "g", sinks, sentinels: new Map([[0, "nonce"]]), source: source(records) }),
+      replayChangelog({
+        connection: { brokers: [] },
+        topic: CHANGELOG,
+        readerGroup: "g",
+        sinks,
+        sentinels: new Map([[0, "nonce"]]),
+        source: memoryChangelog(records),
+      }),
   });
   const keys: string[] = [];
   for await (const chunk of backend.entryChunks()) for (const [k] of chunk) keys.push(k);
