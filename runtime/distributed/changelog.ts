@@ -181,7 +181,7 @@ export async function replayChangelog(options: {
             }
             continue;
           }
-          folded.set(rec.key, rec.value === null ? null : new Uint8Array(rec.value.buffer, rec.value.byteOffset, rec.value.byteLength));
+          folded.set(rec.key, rec.value);
         }
         if (stopped.has(x.sink.task) || folded.size === 0) continue;
         const changes: StateChanges = { puts: [], dels: [] };

@@ -250,8 +250,7 @@ export async function restoreState(engine: EngineState, snapshot: Snapshot, reco
           if (task.durable) await importer.delete(target, e[0]);
           continue;
         }
-        const value = convert ? encodeValue(convert(decodeValue(e[1]), key as Key)) : e[1];
-        await importer.put(target, [e[0], value], !task.durable || convert !== undefined);
+        await importer.put(target, convert ? [e[0], encodeValue(convert(decodeValue(e[1]), key as Key))] : e, !task.durable || convert !== undefined);
       }
     }
   }
@@ -297,9 +296,13 @@ async function migrateInStore(backend: KeyedStateBackend, plan: RestorePlan, rec
   }
 }
 
-/** Imports restored entries into the tasks' backends in bounded batches, recording what the checkpointer must persist. */
+/**
+ * Imports restored entries into the tasks' backends in bounded batches, recording what the
+ * checkpointer must persist. Each task has at most one batch being written while the next one
+ * fills: decoding overlaps LevelDB's writing, and memory stays two batches per task.
+ */
 class EntryImporter {
-  private readonly batches = new Map<number, { entries: StoreEntry[]; changes: StateChanges }>();
+  private readonly batches = new Map<number, { entries: StoreEntry[]; changes: StateChanges; writing: Promise<void> }>();
   private readonly engine: EngineState;
   private readonly id: number;
   private readonly record: RestoreRecorder | undefined;
@@ -310,11 +313,11 @@ class EntryImporter {
     this.record = record;
   }
 
-  private batch(task: number): { entries: StoreEntry[]; changes: StateChanges } | undefined {
+  private batch(task: number): { entries: StoreEntry[]; changes: StateChanges; writing: Promise<void> } | undefined {
     if (!this.engine.tasks.includes(task)) return undefined;
     let b = this.batches.get(task);
     if (!b) {
-      b = { entries: [], changes: { puts: [], dels: [] } };
+      b = { entries: [], changes: { puts: [], dels: [] }, writing: Promise.resolve() };
       this.batches.set(task, b);
     }
     return b;
@@ -337,19 +340,32 @@ class EntryImporter {
     if (b.changes.dels.length >= CHUNK_ENTRIES) await this.flush(task, b);
   }
 
-  private async flush(task: number, b: { entries: StoreEntry[]; changes: StateChanges }): Promise<void> {
-    const unknown = await (this.engine.backends[task] as KeyedStateBackend).importEntries(b.entries);
+  /** Waits for the task's batch in writing, then starts writing the filled one. */
+  private async flush(task: number, b: { entries: StoreEntry[]; changes: StateChanges; writing: Promise<void> }): Promise<void> {
+    await b.writing;
+    const entries = b.entries;
+    const changes = b.changes;
+    b.entries = [];
+    b.changes = { puts: [], dels: [] };
+    b.writing = this.write(task, entries, changes);
+    // A failure surfaces at the next flush or at finish; until then it must not count as unhandled.
+    b.writing.catch(() => undefined);
+  }
+
+  private async write(task: number, entries: StoreEntry[], changes: StateChanges): Promise<void> {
+    const unknown = entries.length === 0 ? [] : await (this.engine.backends[task] as KeyedStateBackend).importEntries(entries);
     if (unknown.length > 0) {
       const { uid, state } = parseStoreKey(unknown[0] as string);
       throw new CheckpointError(`checkpoint ${this.id}: state '${state}' of operator '${uid}' is not declared by the job`, false);
     }
-    if (this.record && (b.changes.puts.length > 0 || b.changes.dels.length > 0)) await this.record(task, b.changes);
-    b.entries = [];
-    b.changes = { puts: [], dels: [] };
+    if (this.record && (changes.puts.length > 0 || changes.dels.length > 0)) await this.record(task, changes);
   }
 
-  /** Imports what is left. */
+  /** Imports what is left and waits for every write. */
   async finish(): Promise<void> {
-    for (const [task, b] of this.batches) await this.flush(task, b);
+    for (const [task, b] of this.batches) {
+      await this.flush(task, b);
+      await b.writing;
+    }
   }
 }
