@@ -13,11 +13,10 @@ import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { cpus, loadavg, platform, release, tmpdir, totalmem } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
-import { Partitioners } from "kafkajs";
 import { blackholeSink, collectionSource, job, type KeyedProcessFunction } from "../runtime/api/index.ts";
 import { FORMAT_VERSION, writeSnapshot, type StoreEntry } from "../runtime/checkpoint/format.ts";
 import { CHUNK_ENTRIES } from "../runtime/checkpoint/task-files.ts";
-import { createKafkaClient } from "../runtime/connectors/kafka/client.ts";
+import { createKafkaClient } from "../runtime/kafka/index.ts";
 import { replayChangelog, SENTINEL_KEY, TASK_META_KEY, type TaskMeta } from "../runtime/distributed/changelog.ts";
 import { replayStores, TaskRestore } from "../runtime/distributed/task-restore.ts";
 import { createEngine } from "../runtime/exec/engine.ts";
@@ -191,36 +190,24 @@ async function makeChangelog(brokers: string[], keys: number, valueBytes: number
   const topic = `runnel.bench.restore-${Date.now().toString(36)}.changelog`;
   const admin = kafka.admin();
   await admin.connect();
-  await admin.createTopics({
-    waitForLeaders: true,
-    topics: [
-      {
-        topic,
-        numPartitions: 1,
-        configEntries: [
-          { name: "cleanup.policy", value: "compact" },
-          { name: "max.message.bytes", value: String(64 * 1024 * 1024) },
-        ],
-      },
-    ],
-  });
+  await admin.createTopics([
+    { topic, partitions: 1, replicationFactor: 1, configs: { "cleanup.policy": "compact", "max.message.bytes": String(64 * 1024 * 1024) } },
+  ]);
   await admin.disconnect();
-  const producer = kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner, idempotent: true, maxInFlightRequests: 1 });
+  const producer = kafka.producer();
   await producer.connect();
   const t0 = performance.now();
   for await (const chunk of entries(keys, valueBytes)) {
-    // Small sends: kafkajs groups a send's messages by partition at a cost that grows faster than the send.
-    for (let i = 0; i < chunk.length; i += 1024)
-      await producer.send({ topic, acks: -1, messages: chunk.slice(i, i + 1024).map(([k, v]) => ({ key: k, value: Buffer.from(v), partition: 0 })) });
+    await producer.send(
+      topic,
+      chunk.map(([k, v]) => ({ key: k, value: Buffer.from(v), partition: 0 })),
+    );
   }
   const meta: TaskMeta = { id: 1, job: "restore-bench", positions: {}, maxTimestamps: {}, timers: {}, sinks: {} };
-  await producer.send({
-    topic,
-    messages: [
-      { key: TASK_META_KEY, value: serialize(meta), partition: 0 },
-      { key: SENTINEL_KEY, value: "end", partition: 0 },
-    ],
-  });
+  await producer.send(topic, [
+    { key: TASK_META_KEY, value: serialize(meta), partition: 0 },
+    { key: SENTINEL_KEY, value: "end", partition: 0 },
+  ]);
   await producer.disconnect();
   return { topic, seconds: (performance.now() - t0) / 1000 };
 }
@@ -228,7 +215,7 @@ async function makeChangelog(brokers: string[], keys: number, valueBytes: number
 async function deleteTopic(brokers: string[], topic: string): Promise<void> {
   const admin = createKafkaClient({ brokers, clientId: "bench-restore" }).admin();
   await admin.connect();
-  await admin.deleteTopics({ topics: [topic] }).catch(() => undefined);
+  await admin.deleteTopics([topic]).catch(() => undefined);
   await admin.disconnect();
 }
 

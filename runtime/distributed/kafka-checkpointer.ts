@@ -9,10 +9,9 @@
  * task-restore.ts); tasks without a checkpoint yet take their share of the savepoint, which is
  * then written into the changelog before the first round.
  */
-import type { Kafka } from "kafkajs";
 import { parseStoreKey, type CheckpointMetadata, type Snapshot, type TaskSnapshot, type TimerSnapshot } from "../checkpoint/format.ts";
 import { FORMAT_VERSION } from "../checkpoint/format.ts";
-import type { KafkaConnection } from "../connectors/kafka/client.ts";
+import type { KafkaClient, KafkaConnection } from "../kafka/index.ts";
 import { CheckpointError, GenerationSealedError } from "../errors.ts";
 import type { Checkpointer } from "../exec/checkpointer.ts";
 import { operatorStates, replicatedUids, taskTimers, type EngineState } from "../exec/checkpointing.ts";
@@ -31,7 +30,7 @@ const RESTORE_TRANSACTION_BYTES = 64 * 1024 * 1024;
 
 /** Options of the Kafka checkpointer. */
 export interface KafkaCheckpointerOptions {
-  kafka: Kafka;
+  kafka: KafkaClient;
   connection: KafkaConnection;
   /** The job's prefix (group id, transactional id stem). */
   prefix: string;
@@ -54,6 +53,10 @@ export interface KafkaCheckpointerOptions {
   /** A restore that makes no progress for this long fails (default 120 s). */
   restoreStallTimeoutMs?: number;
   log?: Logger;
+  /** Exactly once: the broker's timeout for each task transaction (transactionTimeoutFor). */
+  transactionTimeoutMs?: number;
+  /** Called when a task's checkpoint committed, with the source positions it holds (repartition purging). */
+  onCommitted?: (task: number, positions: Record<string, unknown>) => void;
 }
 
 /** The Kafka checkpointer of one worker; producers() are the task outputs for sinks. */
@@ -80,7 +83,13 @@ export function kafkaCheckpointer(options: KafkaCheckpointerOptions): KafkaCheck
   function producer(task: number): TaskProducer {
     let p = producers.get(task);
     if (!p) {
-      p = new TaskProducer({ kafka: options.kafka, delivery: options.delivery, transactionalId: transactionalId(prefix, task), groupId: prefix });
+      p = new TaskProducer({
+        kafka: options.kafka,
+        delivery: options.delivery,
+        transactionalId: transactionalId(prefix, task),
+        groupId: prefix,
+        ...(options.transactionTimeoutMs === undefined ? {} : { transactionTimeoutMs: options.transactionTimeoutMs }),
+      });
       producers.set(task, p);
     }
     return p;
@@ -98,20 +107,21 @@ export function kafkaCheckpointer(options: KafkaCheckpointerOptions): KafkaCheck
     await admin.connect();
     try {
       const changelogs = (await admin.listTopics()).filter((t) => t.startsWith(`${prefix}.`) && t.endsWith(".changelog") && t !== options.changelogTopic);
-      if (changelogs.length > 0)
-        for (const t of (await admin.fetchTopicMetadata({ topics: changelogs })).topics) before = Math.max(before, t.partitions.length);
+      if (changelogs.length > 0) for (const n of (await admin.partitionCounts(changelogs)).values()) before = Math.max(before, n);
     } finally {
       await admin.disconnect();
     }
     const retired: number[] = [];
     for (let t = engine.parallelism; t < before; t++) if (engine.tasks.includes(t % engine.parallelism)) retired.push(t);
     for (const t of retired) {
-      // kafkajs initialises a transactional id (which fences its older producers and aborts their
-      // open transaction) at the first transaction, not on connect.
-      const p = options.kafka.producer({ transactionalId: transactionalId(prefix, t), idempotent: true, maxInFlightRequests: 1 });
-      await p.connect();
+      // Connecting registers the id, which fences its older producers and aborts their open transaction.
+      const p = options.kafka.transactionalProducer({
+        transactionalId: transactionalId(prefix, t),
+        transactionTimeoutMs: options.transactionTimeoutMs ?? 60_000,
+      });
       try {
-        await (await p.transaction()).abort();
+        await p.connect();
+        await p.abort();
       } finally {
         await p.disconnect();
       }
@@ -259,6 +269,7 @@ export function kafkaCheckpointer(options: KafkaCheckpointerOptions): KafkaCheck
     const p = producer(t);
     const metaOffset = await p.sendToPartition(options.changelogTopic, t, messages);
     await p.commit(offsets);
+    options.onCommitted?.(t, positions);
     await backend.applyChanges(changes, markerEntries(options.changelogTopic, metaOffset, meta));
     for (const node of engine.graph.nodes) {
       const prepared = sinks[node.uid];

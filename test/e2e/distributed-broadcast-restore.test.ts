@@ -59,7 +59,7 @@ describe("distributed broadcast state through kill -9 and savepoints (real broke
       const r = JSON.parse(value) as { seq: number; rule?: string };
       seen.set(r.seq, [...(seen.get(r.seq) ?? []), r.rule ?? "none"]);
     });
-    await reader.start(kafka, output);
+    await reader.start(output);
     const sent = new Map<number, number>();
     let seq = 0;
     /** Sends one order per user with each amount; returns their sequence numbers. */

@@ -93,7 +93,7 @@ describe("distributed upgrades that change window state (real broker)", () => {
       const key = `${r.key}@${r.windowStart}`;
       rows.set(key, [...(rows.get(key) ?? []), r]);
     });
-    await reader.start(kafka, job.output);
+    await reader.start(job.output);
 
     // v1, stopped with a savepoint once windows come out. Batches end mid-second (200 records a
     // second), so windows of the last second are open across each upgrade.

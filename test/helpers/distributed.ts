@@ -1,17 +1,22 @@
 /**
  * Distributed-job test helpers: a windowed count job on fresh topics, its input with a reference
  * of every expected output, worker processes that can be killed with SIGKILL and restarted, and
- * a read_committed check of the output against the reference.
+ * two read_committed checks of the output against the reference: one while the job runs (with
+ * Runnel's own read-committed filtering) and one independent of Runnel once it stopped (`javaCheck`:
+ * Kafka's own Java consumer, the ground truth for a Java or Flink downstream). Waits poll
+ * observable state (test/helpers/wait.ts), never a fixed time.
  */
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { createWriteStream, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
-import { Partitioners, type Admin, type Consumer, type Kafka, type Producer } from "kafkajs";
-import { CommittedFilter, rawMessages } from "../../runtime/connectors/kafka/read-committed.ts";
+import type { Admin, Kafka } from "kafkajs";
+import { readCommitted, type CommittedReader } from "../../runtime/kafka/index.ts";
 import type { SavepointAccepted, SavepointRequest, SavepointStatusBody } from "../../runtime/worker-contract.ts";
 import { testEnv, uniqueName } from "./env.ts";
 import { readCommittedWithJava } from "./java-consumer.ts";
+import { inputProducer } from "./kafka.ts";
+import { waitFor } from "./wait.ts";
 
 const MAIN = resolve(import.meta.dirname, "../../runtime/cli/main.ts");
 
@@ -117,15 +122,6 @@ export async function createCountJob(admin: Admin, partitions = 12): Promise<Cou
   const savepointRoot = join(dir, "savepoints");
   writeFileSync(manifest, countManifest({ name, input, output, partitions, savepointRoot }));
   return { name, dir, manifest, input, output, partitions, savepointRoot, reference: new Map(), produced: 0 };
-}
-
-/**
- * A producer for test input. Idempotent: on a busy machine a send can time out on the client
- * after the broker wrote it, and a plain producer's retry would then write the records twice
- * (seen as doubled windows that no worker caused).
- */
-function inputProducer(kafka: Kafka): Producer {
-  return kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner, idempotent: true, maxInFlightRequests: 1 });
 }
 
 /**
@@ -274,9 +270,9 @@ export async function javaCheck(job: CountJob, timeoutMs = 180_000): Promise<{ w
   }
 }
 
-/** Every record of a topic read_committed so far, with Runnel's own read-committed filtering (kafkajs's own can leak aborted records). */
+/** Every record of a topic read_committed so far, with the runtime's exported read-committed reader. */
 export class CommittedRecords {
-  private consumer: Consumer | undefined;
+  private reader: CommittedReader | undefined;
   private readonly onRecord: (value: string, partition: number) => void;
 
   constructor(onRecord: (value: string, partition: number) => void) {
@@ -284,22 +280,18 @@ export class CommittedRecords {
   }
 
   /** Starts reading `topic` from the beginning. */
-  async start(kafka: Kafka, topic: string): Promise<void> {
-    this.consumer = kafka.consumer({ groupId: uniqueName("verify"), readUncommitted: false });
-    await this.consumer.connect();
-    await this.consumer.subscribe({ topic, fromBeginning: true });
-    const filters = new Map<number, CommittedFilter>();
-    await this.consumer.run({
-      eachBatch: async ({ batch }) => {
-        const filter = filters.get(batch.partition) ?? new CommittedFilter();
-        filters.set(batch.partition, filter);
-        for (const message of filter.accept(rawMessages(batch))) this.onRecord(String(message.value), batch.partition);
+  async start(topic: string): Promise<void> {
+    this.reader = await readCommitted({
+      brokers: testEnv().kafkaBrokers,
+      topic,
+      eachBatch: (records, partition) => {
+        for (const message of records) this.onRecord(String(message.value), partition);
       },
     });
   }
 
   async stop(): Promise<void> {
-    await this.consumer?.disconnect();
+    await this.reader?.stop();
   }
 }
 
@@ -316,28 +308,25 @@ export class OutputReader {
   });
 
   /** Starts reading the job's output from the beginning. */
-  async start(kafka: Kafka, job: CountJob): Promise<void> {
-    await this.records.start(kafka, job.output);
+  async start(job: CountJob): Promise<void> {
+    await this.records.start(job.output);
   }
 
-  /** Waits until every expected window arrived (or the deadline), then a little longer for duplicates. */
+  /**
+   * Waits until every expected window arrived. Duplicates written later are not waited for here:
+   * `javaCheck` reads the whole output again once the workers stopped.
+   */
   async waitFor(job: CountJob, timeoutMs: number, progress?: () => string): Promise<void> {
-    const deadline = Date.now() + timeoutMs;
-    while (this.seen.size < job.reference.size) {
-      if (Date.now() > deadline)
-        throw new Error(`only ${this.seen.size} of ${job.reference.size} windows after ${timeoutMs} ms${progress ? `\n${progress()}` : ""}`);
-      await new Promise((r) => setTimeout(r, 250));
-    }
-    await new Promise((r) => setTimeout(r, 1500));
+    await waitFor("every expected window", () => this.seen.size >= job.reference.size, { timeoutMs }).catch(() => {
+      throw new Error(`only ${this.seen.size} of ${job.reference.size} windows after ${timeoutMs} ms${progress ? `\n${progress()}` : ""}`);
+    });
   }
 
   /** Waits until at least `count` windows arrived. */
   async waitForCount(count: number, timeoutMs: number): Promise<void> {
-    const deadline = Date.now() + timeoutMs;
-    while (this.seen.size < count) {
-      if (Date.now() > deadline) throw new Error(`only ${this.seen.size} windows after ${timeoutMs} ms, expected at least ${count}`);
-      await new Promise((r) => setTimeout(r, 100));
-    }
+    await waitFor("windows", () => this.seen.size >= count, { timeoutMs, intervalMs: 100 }).catch(() => {
+      throw new Error(`only ${this.seen.size} windows after ${timeoutMs} ms, expected at least ${count}`);
+    });
   }
 
   /** Expected windows missing or wrong (empty when the output equals the reference). */
@@ -394,6 +383,16 @@ export async function savepointOutcome(url: string, timeoutMs = 120_000): Promis
 /** The exit code of a worker expected to end by itself, or "still running" after `timeoutMs`. */
 export function exitWithin(w: WorkerProcess, timeoutMs = 120_000): Promise<number | null | string> {
   return Promise.race([w.exited, new Promise<string>((r) => setTimeout(() => r("still running"), timeoutMs))]);
+}
+
+/** Waits until a worker started with `--admin 127.0.0.1:0` answers /readyz with 200: restored and running. */
+export async function waitReady(w: WorkerProcess, timeoutMs = 120_000): Promise<void> {
+  const url = await adminUrl(w, timeoutMs);
+  await waitFor(`worker ${w.ordinal} to be ready`, async () => (await fetch(`${url}/readyz`)).status === 200, { timeoutMs, intervalMs: 200 }).catch(
+    (err: Error) => {
+      throw new Error(`${err.message}:\n${logTail(w)}`);
+    },
+  );
 }
 
 /** Runs the runnel CLI to its end. */

@@ -50,7 +50,7 @@ describe("distributed workers: transactional ids of retired tasks (real broker)"
     const run = worker.run();
     const seen: { n: number; by: string }[] = [];
     const reader = new CommittedRecords((v) => seen.push(JSON.parse(v) as { n: number; by: string }));
-    await reader.start(kafka, output);
+    await reader.start(output);
     try {
       const producer = kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner });
       await producer.connect();

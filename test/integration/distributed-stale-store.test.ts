@@ -68,7 +68,7 @@ describe("distributed workers: a stale local store after compaction (real broker
     });
     const windows: number[][] = [];
     const reader = new CommittedRecords((v) => windows.push((JSON.parse(v) as { seqs: number[] }).seqs));
-    await reader.start(kafka, output);
+    await reader.start(output);
     const start = async (store: string): Promise<{ worker: Worker; run: Promise<unknown> }> => {
       const worker = await createWorker({
         manifest,
