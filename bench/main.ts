@@ -6,7 +6,8 @@
  * hand-written loop on the same Kafka client; writes docs/benchmarks.md. Options: --events N (default 5,000,000), --runs N (best of, default 2),
  * --queries q0,q5 (default all), --state-events N (default 10,000,000), --cep-events N
  * (default 1,000,000), --kafka host:port (default: the test environment's broker, if up),
- * --kafka-events N (default 300,000), --no-write.
+ * --kafka-events N (default 300,000), --no-write. Restore at scale is long: `npm run bench:restore`
+ * (bench/restore.ts) measures it and owns its section of docs/benchmarks.md.
  */
 import { readFile, writeFile } from "node:fs/promises";
 import { cpus, loadavg, totalmem, platform, release } from "node:os";
@@ -17,10 +18,11 @@ import { cepRun } from "./cep.ts";
 import { declarativeVsTyped } from "./declarative.ts";
 import { sqlAnalyticsVsPipeline } from "./sql-analytics.ts";
 import { sqlVsPipeline } from "./sql.ts";
-import { brokerReachable, CHECKPOINT_MS, kafkaBench, type KafkaBenchResult } from "./kafka.ts";
+import { benchBrokers, brokerReachable, CHECKPOINT_MS, kafkaBench, type KafkaBenchResult } from "./kafka.ts";
 import { keyedStateRun } from "./keyed-state.ts";
 import { nexmarkSource } from "./nexmark/model.ts";
 import { q5Hand } from "./nexmark/q5-hand.ts";
+import { section } from "./sections.ts";
 import { queries } from "./nexmark/queries.ts";
 
 const { values } = parseArgs({
@@ -128,18 +130,8 @@ const sqlRows = (rows: { query: string; pipeline: number; sql: number; results: 
     })
     .join("\n");
 
-/** Brokers from --kafka, else from the test environment (test/env/up) when it wrote its env.json. */
-async function kafkaBrokers(): Promise<string[] | undefined> {
-  if (values.kafka !== undefined) return values.kafka.split(",");
-  try {
-    const env = JSON.parse(await readFile("/tmp/runnel-testenv/env.json", "utf8")) as { kafkaBrokers?: string[] };
-    return env.kafkaBrokers;
-  } catch {
-    return undefined;
-  }
-}
 const kafkaEvents = Number(values["kafka-events"]);
-const brokers = await kafkaBrokers();
+const brokers = await benchBrokers(values.kafka);
 let kafka: KafkaBenchResult | undefined;
 if (brokers && (await brokerReachable(brokers))) {
   kafka = await kafkaBench({ brokers, events: kafkaEvents });
@@ -333,6 +325,9 @@ a filter before converting the rest.
 ${kafkaSection}
 ${kafka ? `${KAFKA_NOTES}\n` : ""}`;
 if (values["no-write"] !== true) {
-  await writeFile(new URL("../docs/benchmarks.md", import.meta.url), doc);
+  // Sections the long sub-commands write (npm run bench:restore) stay as they are.
+  const file = new URL("../docs/benchmarks.md", import.meta.url);
+  const kept = section(await readFile(file, "utf8").catch(() => ""), "Restore at scale");
+  await writeFile(file, kept === undefined ? doc : `${doc.trimEnd()}\n\n${kept}`);
   console.log("wrote docs/benchmarks.md");
 }

@@ -13,6 +13,7 @@ import { fileSavepointStorage, writeWorkerSavepoint } from "../../../runtime/dis
 import { savepointCoordinator, type SealInfo } from "../../../runtime/distributed/savepoints.ts";
 import type { SavepointStatus } from "../../../runtime/observe/savepoint-control.ts";
 import { createLogger } from "../../../runtime/log.ts";
+import { noEntries } from "../../../runtime/checkpoint/format.ts";
 
 const quiet = createLogger("test", {}, { write: () => undefined });
 
@@ -28,7 +29,7 @@ function fakeEngine(parallelism: number): Engine & { checkpoints: number; stoppe
       instances: [],
       sources: [source],
       parallelism,
-      backends: Array.from({ length: parallelism }, () => ({ exportEntries: async () => [] })),
+      backends: Array.from({ length: parallelism }, () => ({ entryChunks: async function* () {} })),
     },
     checkpoint: async () => engine.checkpoints++,
     stop: () => void (engine.stopped = true),
@@ -141,7 +142,7 @@ describe("stop-with-savepoint sealing", () => {
       fileSavepointStorage(join(root, "upgrade-1")),
       1,
       { ...meta, tasks: [1] },
-      new Map([[1, { entries: [], timers: {}, operators: {} }]]),
+      new Map([[1, { entries: noEntries, timers: {}, operators: {} }]]),
     );
     const status = await settle(coordinator, engine, id);
     expect(status).toEqual({ id, state: "completed", path: join(root, "upgrade-1") });
