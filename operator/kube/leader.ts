@@ -26,6 +26,8 @@ export interface LeaderElectionOptions {
   renewDeadlineMs?: number;
   /** Time between attempts (default 2 s). */
   retryPeriodMs?: number;
+  /** Release the Lease on stop() so a standby takes over at once (default true). */
+  releaseOnStop?: boolean;
   onStartedLeading(): void;
   /** Called once when leadership is lost (not on stop()). */
   onStoppedLeading(): void;
@@ -131,6 +133,7 @@ export function startLeaderElection(options: LeaderElectionOptions): LeaderElect
       await running;
       if (!leader) return;
       leader = false;
+      if (options.releaseOnStop === false) return;
       try {
         const lease = await clients.coordination.readNamespacedLease({ name, namespace });
         if (lease.spec?.holderIdentity !== identity) return;

@@ -1,0 +1,145 @@
+// The operator's Kubernetes machinery on the real apiserver: informers (list + watch, a 410 Gone
+// from a stale resourceVersion relisted, a silent watch restarted by the watchdog), Lease leader
+// election (one leader; a dead leader replaced after the lease duration; a stopping leader hands
+// over at once), and server-side apply of children under one field manager.
+import type { V1ConfigMap } from "@kubernetes/client-node";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createLogger } from "../../runtime/log.ts";
+import { applyObject, FIELD_MANAGER, makeClients, type KubeClients } from "../../operator/kube/client.ts";
+import { createInformer, type InformerSource } from "../../operator/kube/informer.ts";
+import { startLeaderElection, type LeaderElection } from "../../operator/kube/leader.ts";
+import { sourcesFor } from "../../operator/kube/resources.ts";
+import { createNamespace, kubeConfig, waitFor, type TestNamespace } from "../helpers/kube.ts";
+
+const log = createLogger("test", {}, { write: () => undefined });
+
+describe("operator machinery on the real apiserver", () => {
+  let ns: TestNamespace;
+  let clients: KubeClients;
+
+  beforeAll(async () => {
+    ns = await createNamespace("op-kube");
+    clients = makeClients(kubeConfig());
+  });
+  afterAll(() => ns.cleanup());
+
+  function configMap(name: string, data: Record<string, string> = { a: "1" }): V1ConfigMap {
+    return { apiVersion: "v1", kind: "ConfigMap", metadata: { name, namespace: ns.name, labels: { "app.kubernetes.io/managed-by": "runnel-operator" } }, data };
+  }
+
+  it("keeps a cache by list + watch: adds, updates and deletes arrive as events", async () => {
+    const [source] = sourcesFor<V1ConfigMap>(clients, "configmaps", [ns.name]);
+    const informer = createInformer({ source: source as InformerSource<V1ConfigMap>, watch: clients.watch, log });
+    const events: string[] = [];
+    informer.on((e, obj) => events.push(`${e}:${obj.metadata?.name}`));
+    await applyObject(clients, configMap("before"));
+    await informer.start();
+    expect(informer.get(ns.name, "before")?.data).toEqual({ a: "1" });
+    await applyObject(clients, configMap("after"));
+    await applyObject(clients, configMap("before", { a: "2" }));
+    await clients.core.deleteNamespacedConfigMap({ name: "after", namespace: ns.name });
+    await waitFor("the watch events", () => events.includes("delete:after") && informer.get(ns.name, "before")?.data?.a === "2");
+    expect(events).toEqual(["add:before", "add:after", "update:before", "delete:after"]);
+    // Unlabelled objects are not the operator's: the label selector keeps them out of the cache.
+    await clients.core.createNamespacedConfigMap({ namespace: ns.name, body: { metadata: { name: "foreign" } } });
+    await applyObject(clients, configMap("marker"));
+    await waitFor("the marker", () => informer.get(ns.name, "marker"));
+    expect(informer.get(ns.name, "foreign")).toBeUndefined();
+    informer.stop();
+  });
+
+  it("relists when the apiserver answers 410 Gone to a resourceVersion too old to watch from", async () => {
+    const [real] = sourcesFor<V1ConfigMap>(clients, "configmaps", [ns.name]);
+    const source = real as InformerSource<V1ConfigMap>;
+    let lists = 0;
+    // The first answer carries a resourceVersion long compacted away (as a lagging cache might).
+    const stale: InformerSource<V1ConfigMap> = {
+      ...source,
+      list: async () => ({ ...(await source.list()), ...(lists++ === 0 ? { resourceVersion: "2" } : {}) }),
+    };
+    const restarts: string[] = [];
+    const informer = createInformer({ source: stale, watch: clients.watch, log, onRestart: (r) => restarts.push(r) });
+    await informer.start();
+    await waitFor("a relist after 410", () => lists >= 2);
+    expect(restarts[0]).toBe("expired");
+    await applyObject(clients, configMap("after-relist"));
+    await waitFor("an event after the relist", () => informer.get(ns.name, "after-relist"));
+    informer.stop();
+  });
+
+  it("restarts a watch that stays silent past the watchdog, and still sees later changes", async () => {
+    const quiet = await createNamespace("op-quiet");
+    try {
+      const [source] = sourcesFor<V1ConfigMap>(clients, "configmaps", [quiet.name]);
+      const restarts: string[] = [];
+      const informer = createInformer({
+        source: source as InformerSource<V1ConfigMap>,
+        watch: clients.watch,
+        log,
+        watchdogMs: 1_500,
+        onRestart: (r) => restarts.push(r),
+      });
+      await informer.start();
+      await waitFor("a watchdog restart", () => restarts.includes("watchdog"), { timeoutMs: 20_000 });
+      await applyObject(clients, { ...configMap("late"), metadata: { ...configMap("late").metadata, namespace: quiet.name } });
+      await waitFor("the change after the restart", () => informer.get(quiet.name, "late"));
+      informer.stop();
+    } finally {
+      quiet.cleanup();
+    }
+  });
+
+  it("elects one leader per Lease; a dead leader is replaced after the lease duration, a stopping one at once", async () => {
+    const leaders: string[] = [];
+    const lost: string[] = [];
+    const candidate = (identity: string, releaseOnStop = true): LeaderElection =>
+      startLeaderElection({
+        releaseOnStop,
+        clients,
+        namespace: ns.name,
+        name: "op-lease",
+        identity,
+        log,
+        leaseDurationMs: 3_000,
+        renewDeadlineMs: 2_000,
+        retryPeriodMs: 300,
+        onStartedLeading: () => leaders.push(identity),
+        onStoppedLeading: () => lost.push(identity),
+      });
+    const a = candidate("a", false);
+    await waitFor("a leader", () => leaders.length === 1);
+    const b = candidate("b");
+    await new Promise((r) => setTimeout(r, 2_000));
+    expect(leaders).toEqual(["a"]);
+    expect(a.isLeader() && !b.isLeader()).toBe(true);
+    // A leader that dies renews no more and releases nothing: b waits out the lease, then takes it.
+    const { holderIdentity: before } = (await clients.coordination.readNamespacedLease({ name: "op-lease", namespace: ns.name })).spec ?? {};
+    expect(before).toBe("a");
+    const diedAt = Date.now();
+    await a.stop();
+    await waitFor("b to take over", () => leaders.includes("b"), { timeoutMs: 20_000 });
+    expect(Date.now() - diedAt).toBeGreaterThanOrEqual(2_500);
+    const lease = await clients.coordination.readNamespacedLease({ name: "op-lease", namespace: ns.name });
+    expect(lease.spec?.holderIdentity).toBe("b");
+    expect(lease.spec?.leaseTransitions).toBe(1);
+    // A leader that stops releases the Lease: c takes it well within the lease duration.
+    const c = candidate("c");
+    await new Promise((r) => setTimeout(r, 500));
+    const stoppedAt = Date.now();
+    await b.stop();
+    await waitFor("c to take over", () => leaders.includes("c"), { timeoutMs: 10_000 });
+    expect(Date.now() - stoppedAt).toBeLessThan(3_000);
+    await c.stop();
+    expect(lost).toEqual([]);
+  });
+
+  it("applies children server-side under one field manager, idempotently", async () => {
+    const first = await applyObject(clients, configMap("applied", { a: "1" }));
+    const again = await applyObject(clients, configMap("applied", { a: "1" }));
+    expect(again.metadata?.resourceVersion).toBe(first.metadata?.resourceVersion);
+    const managers = (again.metadata?.managedFields ?? []).map((m) => m.manager);
+    expect(managers).toEqual([FIELD_MANAGER]);
+    const changed = await applyObject(clients, configMap("applied", { a: "2" }));
+    expect(changed.data).toEqual({ a: "2" });
+  });
+});
