@@ -5,16 +5,16 @@
  * checked against the reference with Kafka's own Java consumer in read_committed isolation.
  */
 import { spawn, type ChildProcess } from "node:child_process";
-import { createWriteStream, mkdtempSync, readFileSync } from "node:fs";
+import { createWriteStream, mkdtempSync, readdirSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
-import { CustomObjectsApi } from "@kubernetes/client-node";
+import { CustomObjectsApi, type V1Pod } from "@kubernetes/client-node";
 import { parse } from "yaml";
 import type { StreamJob, StreamJobStatus } from "../../runtime/spec/generated/types.ts";
 import { repoRoot } from "../env/lib/layout.ts";
 import { countManifest, type CountJob, type WindowCount } from "./distributed.ts";
 import { readCommittedWithJava } from "./java-consumer.ts";
-import { kubeConfig, kubeconfigPath, waitFor } from "./kube.ts";
+import { containerPid, kubeConfig, kubeconfigPath, processCommand, waitFor } from "./kube.ts";
 import { mustRun } from "./tools.ts";
 
 const MAIN = resolve(import.meta.dirname, "../../runtime/cli/main.ts");
@@ -224,4 +224,45 @@ export async function expectExactlyOnceWithJava(job: CountJob, timeoutMs = 180_0
     if (Date.now() > deadline)
       throw new Error(`${missing.length} of ${job.reference.size} windows missing from ${job.output}, e.g. ${missing.slice(0, 5).join(", ")}`);
   }
+}
+
+/** Host pids of a process tree, children first found through /proc/<pid>/task/<tid>/children. */
+function descendants(pid: number): number[] {
+  const out: number[] = [];
+  const stack = [pid];
+  while (stack.length > 0) {
+    const p = stack.pop() as number;
+    let tasks: string[] = [];
+    try {
+      tasks = readdirSync(`/proc/${p}/task`);
+    } catch {
+      continue;
+    }
+    for (const t of tasks) {
+      let children = "";
+      try {
+        children = readFileSync(`/proc/${p}/task/${t}/children`, "utf8");
+      } catch {
+        continue;
+      }
+      for (const c of children.split(" ").filter(Boolean).map(Number)) {
+        out.push(c);
+        stack.push(c);
+      }
+    }
+  }
+  return out;
+}
+
+/** The host pid of the `runnel worker` process inside a worker pod (the node agent runs it as a local process). */
+export function workerProcessPid(pod: V1Pod): number {
+  const pid = descendants(containerPid(pod)).find((p) => {
+    try {
+      return /^\S*node \S*main\.ts worker /.test(processCommand(p));
+    } catch {
+      return false;
+    }
+  });
+  if (pid === undefined) throw new Error(`no runnel worker process under pod ${pod.metadata?.name}`);
+  return pid;
 }
