@@ -15,7 +15,7 @@ import { repoRoot } from "../env/lib/layout.ts";
 import { countManifest, type CountJob, type WindowCount } from "./distributed.ts";
 import { readCommittedWithJava } from "./java-consumer.ts";
 import { containerPid, kubeConfig, kubeconfigPath, processCommand, waitFor } from "./kube.ts";
-import { mustRun } from "./tools.ts";
+import { mustRun, runTool } from "./tools.ts";
 
 const MAIN = resolve(import.meta.dirname, "../../runtime/cli/main.ts");
 
@@ -197,6 +197,17 @@ export function isReady(s: StreamJobStatus): boolean {
  * (the console consumer ends on idleness), never to wait out duplicates.
  */
 export async function expectExactlyOnceWithJava(job: CountJob, timeoutMs = 180_000): Promise<void> {
+  try {
+    await checkWithJava(job, timeoutMs);
+  } catch (err) {
+    // What ran: worker pods with their restarts and the job's status, for the failure message.
+    const pods = runTool("kubectl", ["get", "pods", "-A", "-l", `runnel.dev/job=${job.name}`, "-o", "wide"]).stdout;
+    const sj = runTool("kubectl", ["get", "sj", "-A", "--field-selector", `metadata.name=${job.name}`, "-o", "wide"]).stdout;
+    throw new Error(`${(err as Error).message}\n${pods}\n${sj}`);
+  }
+}
+
+async function checkWithJava(job: CountJob, timeoutMs: number): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const records = await readCommittedWithJava(job.output, { idleMs: 8_000 });
