@@ -38,18 +38,20 @@ function packageVersion(): string {
 }
 
 /**
- * A test hook for the write-ahead-log tests: RUNNEL_OPERATOR_FAULT=exit-after:<action>/<step>
- * kills the operator (SIGKILL, no cleanup) right after it wrote a status recording that step.
+ * A test hook for the write-ahead-log tests: RUNNEL_OPERATOR_FAULT=exit-after:<action>/<step>[#n]
+ * kills the operator (SIGKILL, no cleanup) right after the n-th (default first) status write
+ * recording that step of that action.
  */
 export function faultHook(spec: string | undefined, log: Logger): ((status: StreamJobStatus) => void) | undefined {
-  const m = /^exit-after:([a-z]+)\/([A-Za-z]+)$/.exec(spec ?? "");
+  const m = /^exit-after:([a-z]+)\/([A-Za-z]+)(?:#(\d+))?$/.exec(spec ?? "");
   if (!m) return undefined;
+  const nth = Number(m[3] ?? 1);
+  let seen = 0;
   return (status) => {
     const a = status.pendingAction;
-    if (a && a.type === m[1] && a.step === m[2]) {
-      log.warn("fault injection: stopping the operator after this status write", { action: a.type, step: a.step });
-      process.kill(process.pid, "SIGKILL");
-    }
+    if (!a || a.type !== m[1] || a.step !== m[2] || ++seen < nth) return;
+    log.warn("fault injection: stopping the operator after this status write", { action: a.type, step: a.step, write: seen });
+    process.kill(process.pid, "SIGKILL");
   };
 }
 
