@@ -84,11 +84,14 @@ export function createOperatorMetrics(options: { defaultMetrics?: boolean } = {}
       if (result === "retry" || result === "error") errors.inc({ controller, retriable: String(result === "retry") });
       duration.observe({ controller }, seconds);
     },
-    queueObserver: (controller) => ({
-      onDepth: (n) => depth.set({ controller }, n),
-      onGet: (ms) => latency.observe({ controller }, ms / 1000),
-      onRetry: () => retries.inc({ controller }),
-    }),
+    queueObserver(controller) {
+      depth.set({ controller }, 0);
+      return {
+        onDepth: (n) => depth.set({ controller }, n),
+        onGet: (ms) => latency.observe({ controller }, ms / 1000),
+        onRetry: () => retries.inc({ controller }),
+      };
+    },
     watchRestarted: (resource, reason) => watchRestarts.inc({ resource, reason }),
     setLeader: (v) => leader.set(v ? 1 : 0),
     jobsByPhase(read) {
