@@ -204,6 +204,13 @@ async function abort(ctx: JobContext, reason: string, message: string, failJob =
   return requeueAfter(ctx.config.resyncMs);
 }
 
+/** Marks the StreamSavepoint an action fulfils as being taken. */
+export async function markRequestInProgress(ctx: JobContext): Promise<void> {
+  const name = ctx.status.pendingAction?.details?.request;
+  const sp = name ? ctx.obs.savepointObject(name) : undefined;
+  if (sp) await ctx.cluster.writeSavepointStatus(sp, { ...sp.status, state: "InProgress" });
+}
+
 /** Records the outcome in the StreamSavepoint the action fulfils, if any. */
 async function settleRequest(
   ctx: JobContext,
@@ -216,7 +223,6 @@ async function settleRequest(
   const spec = currentSpecOf(ctx.status);
   await ctx.cluster.writeSavepointStatus(sp, {
     ...sp.status,
-    observedGeneration: sp.metadata?.generation ?? 0,
     ...(result.state === "Completed"
       ? {
           state: "Completed",

@@ -27,6 +27,7 @@ import {
 } from "./children.ts";
 import { podView, type JobCluster, type Observed, type PodView, type SavepointDisposer } from "./cluster.ts";
 import { ANNOTATIONS, childNames, LABELS, WORKER_CONTAINER, WORKER_PATHS } from "./names.ts";
+import { savepointStatus } from "../streamsavepoint/status.ts";
 import { compactJson, hashOf } from "./spec.ts";
 import type { WorkerAdmin } from "./worker-admin.ts";
 
@@ -179,7 +180,8 @@ export function kubeJobCluster(options: KubeJobClusterOptions): JobCluster {
       return [];
     },
     async writeSavepointStatus(savepoint: StreamSavepoint, status) {
-      await applyStatus(clients, STREAM_SAVEPOINT, { namespace: savepoint.metadata?.namespace ?? "default", name: savepoint.metadata?.name ?? "" }, status);
+      const ref = { namespace: savepoint.metadata?.namespace ?? "default", name: savepoint.metadata?.name ?? "" };
+      await applyStatus(clients, STREAM_SAVEPOINT, ref, compactJson(savepointStatus(savepoint, status, new Date())));
     },
     admin: options.admin,
     disposer: options.disposer,

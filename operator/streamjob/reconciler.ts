@@ -8,7 +8,7 @@
  */
 import type { StreamJobStatus } from "../../runtime/spec/generated/types.ts";
 import { done, requeueAfter, type ReconcileContext, type ReconcileResult, type Reconciler } from "../machinery/controller.ts";
-import { beginAction, runAction } from "./actions.ts";
+import { beginAction, markRequestInProgress, runAction } from "./actions.ts";
 import type { JobCluster, PodView } from "./cluster.ts";
 import { desiredSpec, stamp, type JobContext, type JobReconcilerConfig } from "./context.ts";
 import { decideAction, restoreSource } from "./decide.ts";
@@ -121,6 +121,7 @@ export function createJobReconciler(deps: { cluster: JobCluster; config: JobReco
           log.info("beginning an action", { action: start.type, reason: start.reason });
           beginAction(ctx, start, desired);
           await ctx.write();
+          await markRequestInProgress(ctx);
           result = await runAction(ctx);
         }
       } else result = await steady(ctx);

@@ -12,8 +12,8 @@ import type { KindCache } from "../kube/caches.ts";
 import { applyStatus, patchRunnelObject, STREAM_JOB, STREAM_SAVEPOINT, type KubeClients } from "../kube/client.ts";
 import type { EventRecorder } from "../kube/events.ts";
 import type { SavepointDisposer } from "../streamjob/cluster.ts";
-import { setCondition } from "../streamjob/conditions.ts";
 import { stamp } from "../streamjob/context.ts";
+import { savepointStatus } from "./status.ts";
 
 /** The finalizer that holds a StreamSavepoint with disposeOnDelete until its files are gone. */
 export const DISPOSE_FINALIZER = "runnel.dev/dispose-savepoint";
@@ -44,28 +44,11 @@ export function createSavepointReconciler(options: SavepointReconcilerOptions): 
   const now = options.now ?? (() => new Date());
 
   async function write(sp: StreamSavepoint, status: StreamSavepointStatus): Promise<void> {
-    const ready = status.state === "Completed";
-    const failed = status.state === "Failed";
-    const conditions = setCondition(
-      status.conditions,
-      {
-        type: "Ready",
-        status: ready ? "True" : "False",
-        reason: status.state ?? "Pending",
-        message: ready ? `savepoint at ${status.location ?? "?"}` : failed ? (status.error ?? "failed") : `savepoint ${status.state ?? "Pending"}`,
-      },
-      sp.metadata?.generation ?? 0,
-      now(),
-    );
     await applyStatus(
       options.clients,
       STREAM_SAVEPOINT,
       { namespace: sp.metadata?.namespace ?? "default", name: sp.metadata?.name ?? "" },
-      {
-        ...status,
-        observedGeneration: sp.metadata?.generation ?? 0,
-        conditions,
-      },
+      savepointStatus(sp, status, now()),
     );
   }
 
