@@ -91,3 +91,28 @@ export class CheckpointError extends RunnelError {
 export function userError(operatorUid: string, err: unknown): RunnelError {
   return err instanceof RunnelError ? err : new UserFunctionError(operatorUid, err);
 }
+
+/** A worker started in a generation that is not the job's current one (ADR 16): refused, never retried. */
+export class GenerationError extends RunnelError {
+  constructor(message: string) {
+    super(message, false, { errorClass: "configuration" });
+  }
+}
+
+/**
+ * Not a failure of the worker: its generation was stopped with a savepoint (sealed, ADR 16), so it
+ * has nothing to run — the next generation continues from that savepoint. `runnel worker` exits 0
+ * on it; the class is `configuration` because restarting into the same generation never helps.
+ */
+export class GenerationSealedError extends RunnelError {
+  readonly generation: string;
+  /** The savepoint the generation was stopped with, and where it was written. */
+  readonly savepoint: { id: string; path: string };
+  constructor(generation: string, savepoint: { id: string; path: string }, detail = "") {
+    super(`generation ${generation} was stopped with savepoint ${savepoint.id} (${savepoint.path}); nothing to run${detail}`, false, {
+      errorClass: "configuration",
+    });
+    this.generation = generation;
+    this.savepoint = savepoint;
+  }
+}

@@ -22,6 +22,8 @@ export const WORKER_FLAGS = {
   stateDir: "--state-dir",
   /** The job generation this worker belongs to (see `JobGeneration`). */
   generation: "--generation",
+  /** Run a generation that is known but not the job's current one (without it the worker refuses with exit 78). */
+  allowOldGeneration: "--allow-old-generation",
   /** Start a new generation from this savepoint location. */
   restoreFrom: "--restore-from",
   /** Drop savepoint state of operators the job no longer has instead of failing. */
@@ -67,10 +69,18 @@ export const ADMIN_PATHS = {
 } as const;
 
 /**
- * A job generation: one lineage of a job's internal topics (changelog, repartition topics) and
- * transactional ids. Restarts and last-state restarts stay in a generation; a restore from a
- * savepoint or a stateless start begins a new one. An opaque token of lowercase letters, digits
- * and dashes, at most 40 characters, chosen by whoever starts the generation (the operator).
+ * A job generation (ADR 16): one lineage of a job's internal topics (changelog, repartition
+ * topics: `runnel.<namespace>.<job>.<generation>.…`). Restarts and last-state restarts stay in a
+ * generation; a restore from a savepoint or a stateless start begins a new one. Transactional ids
+ * stay per job and task, so a new generation's producers fence any straggler of an old one. An
+ * opaque token of lowercase letters, digits and dashes, at most 40 characters, chosen by whoever
+ * starts the generation (the operator). The job's compacted topic `runnel.<namespace>.<job>.generations`
+ * records every generation started and the current one; a worker given
+ * - the current generation runs it (from its changelog; `--restore-from` only for tasks without a checkpoint yet),
+ * - an unknown one starts it (from `--restore-from` if given, else fresh) and makes it current,
+ * - a known older one exits 78 (configuration) naming the current one, unless `--allow-old-generation`,
+ * - none resumes the current one (with `--restore-from` of another savepoint: starts one named after its id; nothing recorded: `g0`).
+ * A generation stopped with a savepoint is sealed: its workers exit 0 without processing.
  */
 export type JobGeneration = string;
 
@@ -127,7 +137,9 @@ export interface WorkerStatus {
  * Exit codes of `runnel worker`, one per error class, so the operator can act without parsing
  * logs: a configuration error will not heal by restarting, a transient one will, a fenced
  * worker lost its tasks to another process, a data error needs the input or the job fixed.
- * 1 is also what Node exits with on an uncaught exception (internal: a bug).
+ * 1 is also what Node exits with on an uncaught exception (internal: a bug). 0 is a clean stop:
+ * SIGTERM (after a final checkpoint), stop-with-savepoint, or a generation already sealed.
+ * The other commands (`run`, `savepoint`, `validate`) exit with the same codes on failure.
  */
 export const EXIT_CODES = {
   ok: 0,
@@ -163,6 +175,7 @@ export interface WorkerLaunch {
   generation: JobGeneration;
   restoreFrom?: string;
   allowNonRestoredState?: boolean;
+  allowOldGeneration?: boolean;
   adminTokenFile?: string;
 }
 
@@ -173,6 +186,7 @@ export function workerArgs(launch: WorkerLaunch): string[] {
   args.push(f.generation, launch.generation);
   if (launch.restoreFrom !== undefined) args.push(f.restoreFrom, launch.restoreFrom);
   if (launch.allowNonRestoredState === true) args.push(f.allowNonRestoredState);
+  if (launch.allowOldGeneration === true) args.push(f.allowOldGeneration);
   if (launch.adminTokenFile !== undefined) args.push(f.adminTokenFile, launch.adminTokenFile);
   return args;
 }

@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 /** Entry point of the `runnel` command line: parses the subcommand and dispatches to it. */
 import { commands, type CommandSpec } from "./commands.ts";
+import { reportFailure } from "./failure.ts";
 
 const EXIT_USAGE = 2;
 const EXIT_UNAVAILABLE = 3;
@@ -45,7 +46,12 @@ export async function main(argv: string[]): Promise<number> {
     console.error(`runnel ${name}: not yet available in this version (${command.summary}).`);
     return EXIT_UNAVAILABLE;
   }
-  return command.run(rest);
+  try {
+    return await command.run(rest);
+  } catch (err) {
+    // Commands report their own failures; anything escaping them still gets one line and its class's code.
+    return reportFailure(name, err);
+  }
 }
 
 if (import.meta.main) {

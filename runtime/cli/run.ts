@@ -6,7 +6,6 @@
  */
 import { parseArgs } from "node:util";
 import { loadJobModule } from "../api/job-module.ts";
-import { RunnelError } from "../errors.ts";
 import { createEngine, type Engine, type EngineOptions } from "../exec/engine.ts";
 import { startAdminServer, type AdminServer } from "../observe/admin-server.ts";
 import { createJobMetrics } from "../observe/metrics.ts";
@@ -14,9 +13,7 @@ import type { JobGraph } from "../graph/graph.ts";
 import type { PipelineMetrics } from "../pipeline/context.ts";
 import { loadManifestJob } from "../pipeline/load.ts";
 import { hostPort, positiveInt, progressLine, UsageError } from "./args.ts";
-
-const EXIT_FAILED = 1;
-const EXIT_USAGE = 2;
+import { reportFailure } from "./failure.ts";
 
 /** Usage text of `runnel run`. */
 export const RUN_USAGE = `runnel run <job module | streamjob.yaml> [options] [-- job arguments]
@@ -146,15 +143,7 @@ export async function run(argv: string[]): Promise<number> {
       ...(values.restore === undefined ? {} : { restoreFrom: values.restore }),
     };
   } catch (err) {
-    if (err instanceof UsageError || (err as { code?: string }).code?.startsWith("ERR_PARSE_ARGS")) {
-      console.error(`runnel run: ${(err as Error).message}\n\nUsage: ${RUN_USAGE}`);
-      return EXIT_USAGE;
-    }
-    if (err instanceof RunnelError) {
-      console.error(`runnel run: ${err.name}: ${err.message}`);
-      return EXIT_USAGE;
-    }
-    throw err;
+    return reportFailure("run", err);
   }
 
   const engine = createEngine({ graph, ...engineOptions });
@@ -162,10 +151,10 @@ export async function run(argv: string[]): Promise<number> {
   try {
     server = admin ? await serveAdmin(engine, graph.name, pipelineMetrics, admin) : undefined;
   } catch (err) {
-    console.error(
-      `runnel run: cannot serve the admin API on ${admin?.host}:${admin?.port}: ${(err as Error).message}; pick another port (0 takes any free one)`,
+    return reportFailure(
+      "run",
+      new UsageError(`cannot serve the admin API on ${admin?.host}:${admin?.port}: ${(err as Error).message}; pick another port (0 takes any free one)`),
     );
-    return EXIT_USAGE;
   }
   const stop = (): void => engine.stop();
   process.once("SIGINT", stop);
@@ -199,9 +188,8 @@ export async function run(argv: string[]): Promise<number> {
     return 0;
   } catch (err) {
     if (timer) clearInterval(timer);
-    const retriable = err instanceof RunnelError ? ` (retriable: ${err.retriable})` : "";
-    console.error(`\nrunnel run: ${graph.name} failed: ${(err as Error).name}: ${(err as Error).message}${retriable}`);
-    return EXIT_FAILED;
+    if (tty && showProgress) process.stderr.write("\n");
+    return reportFailure("run", err);
   } finally {
     process.off("SIGINT", stop);
     process.off("SIGTERM", stop);

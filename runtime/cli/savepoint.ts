@@ -3,10 +3,8 @@
  * tasks, operators, whether every task was written) and deleting one that is no longer needed.
  */
 import { fileSavepointStorage, readSavepoint } from "../distributed/savepoint-store.ts";
-import { RunnelError } from "../errors.ts";
-
-const EXIT_FAILED = 1;
-const EXIT_USAGE = 2;
+import { UsageError } from "./args.ts";
+import { reportFailure } from "./failure.ts";
 
 /** Usage text of `runnel savepoint`. */
 export const SAVEPOINT_USAGE = `runnel savepoint inspect <dir>   what the savepoint holds, and whether it is complete
@@ -15,10 +13,11 @@ runnel savepoint dispose <dir>   delete the savepoint (refuses a folder that hol
 /** Runs `runnel savepoint`; returns the exit code. */
 export async function savepoint(argv: string[]): Promise<number> {
   const [action, dir, ...rest] = argv;
-  if ((action !== "inspect" && action !== "dispose") || dir === undefined || rest.length > 0) {
-    console.error(`runnel savepoint: expected inspect or dispose and one folder\n\nUsage: ${SAVEPOINT_USAGE}`);
-    return EXIT_USAGE;
-  }
+  if ((action !== "inspect" && action !== "dispose") || dir === undefined || rest.length > 0)
+    return reportFailure(
+      "savepoint",
+      new UsageError("expected inspect or dispose and one savepoint folder, e.g. runnel savepoint inspect /savepoints/upgrade-1"),
+    );
   const storage = fileSavepointStorage(dir);
   try {
     const sp = await readSavepoint(storage);
@@ -47,7 +46,6 @@ export async function savepoint(argv: string[]): Promise<number> {
     );
     return 0;
   } catch (err) {
-    console.error(`runnel savepoint: ${err instanceof RunnelError ? err.message : String(err)}`);
-    return EXIT_FAILED;
+    return reportFailure("savepoint", err);
   }
 }

@@ -2,7 +2,7 @@
  * `runnel validate <file>`: checks StreamJob (and StreamSavepoint) manifests without a cluster —
  * schema and rules as the apiserver applies them, then the pipeline graph and every CEL expression —
  * and prints each finding with its field path and a hint. Exit 0 when valid (warnings allowed),
- * 1 when invalid, 2 on a usage error.
+ * 1 when invalid (the command's answer, not a failure of it), 2 on a usage error (one line).
  */
 import { readFileSync } from "node:fs";
 import { resolve } from "node:path";
@@ -10,13 +10,14 @@ import { parseArgs } from "node:util";
 import { checkDocument, type DocumentReport } from "../spec/check.ts";
 import { formatFindings } from "../spec/findings.ts";
 import { parseManifests } from "../spec/manifest.ts";
+import { UsageError } from "./args.ts";
+import { reportFailure } from "./failure.ts";
 
 /** Usage line of the command. */
 export const VALIDATE_USAGE = "runnel validate <streamjob.yaml>... [--output text|json]   (- reads standard input)";
 
 const EXIT_VALID = 0;
 const EXIT_INVALID = 1;
-const EXIT_USAGE = 2;
 
 /** The outcome for one file. */
 interface FileReport {
@@ -70,9 +71,7 @@ function argumentProblem(e: NodeJS.ErrnoException): string {
 }
 
 function usageError(message: string): number {
-  console.error(`runnel validate: ${message}`);
-  console.error(`Usage: ${VALIDATE_USAGE}`);
-  return EXIT_USAGE;
+  return reportFailure("validate", new UsageError(message));
 }
 
 /** Reads a file (or standard input for `-`), or says in words why it cannot. */

@@ -42,6 +42,8 @@ export async function serveWorkerAdmin(w: Worker, options: { at: { host: string;
       ready: () => w.engine.progress().rounds > 0,
       status: () => ({
         job,
+        generation: w.generation,
+        ordinal: w.ordinal,
         tasks: w.tasks,
         parallelism: w.plan.parallelism,
         ...w.engine.progress(),

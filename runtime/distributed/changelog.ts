@@ -35,6 +35,8 @@ export interface TaskMeta {
   timers: Record<string, TimerSnapshot>;
   /** Prepared output of two-phase sinks (files) by sink uid, re-committed on restore. */
   sinks: Record<string, unknown>;
+  /** Set by the checkpoint that ended a stop-with-savepoint: the task's generation is sealed (ADR 16). */
+  sealed?: { savepoint: string; path: string };
 }
 
 /** The messages of one checkpoint of one task: its state changes, then its metadata. */

@@ -10,7 +10,7 @@ import type { Kafka } from "kafkajs";
 import type { CheckpointMetadata, TaskSnapshot, TimerSnapshot } from "../checkpoint/format.ts";
 import { FORMAT_VERSION } from "../checkpoint/format.ts";
 import type { KafkaConnection } from "../connectors/kafka/client.ts";
-import { CheckpointError } from "../errors.ts";
+import { CheckpointError, GenerationSealedError } from "../errors.ts";
 import type { Checkpointer } from "../exec/checkpointer.ts";
 import { taskTimers, type EngineState } from "../exec/checkpointing.ts";
 import type { Key } from "../api/functions.ts";
@@ -40,13 +40,19 @@ export interface KafkaCheckpointerOptions {
   /** The job's prefix (group id, transactional id stem). */
   prefix: string;
   changelogTopic: string;
+  /** The generation the changelog belongs to (named when a sealed task refuses to run). */
+  generation: string;
   delivery: Delivery;
   /** Unique per worker process (restore readers). */
   workerId: string;
   /** Kafka topic of a source uid (input offsets committed for lag); absent for other sources. */
   inputTopics: Map<string, string>;
-  /** A savepoint to start from: tasks without checkpoints in the changelog take their state and positions from it. */
-  savepoint?: { meta: CheckpointMetadata; tasks: TaskSnapshot[] };
+  /**
+   * The savepoint to start from: tasks without checkpoints in the changelog take their state and
+   * positions from it. Read only when such a task exists, so a savepoint disposed of after every
+   * task checkpointed never breaks a later restart.
+   */
+  savepoint?: () => Promise<{ meta: CheckpointMetadata; tasks: TaskSnapshot[] }>;
   /** Called after every completed checkpoint with its duration and size (bytes of changelog values). */
   onCheckpoint?: (info: { id: number; durationMs: number; bytes: number }) => void;
 }
@@ -55,12 +61,15 @@ export interface KafkaCheckpointerOptions {
 export interface KafkaCheckpointer extends Checkpointer {
   /** The producer (transaction) of each task this worker runs, once restore() connected them. */
   producer(task: number): TaskProducer;
+  /** Seals the generation: every later checkpoint marks its tasks stopped with this savepoint (a restarted worker then runs nothing). */
+  seal(savepoint: { savepoint: string; path: string }): void;
 }
 
 /** Creates the checkpointer for the tasks an engine runs. */
 export function kafkaCheckpointer(options: KafkaCheckpointerOptions): KafkaCheckpointer {
   const producers = new Map<number, TaskProducer>();
   const { prefix } = options;
+  let sealed: TaskMeta["sealed"];
 
   function producer(task: number): TaskProducer {
     let p = producers.get(task);
@@ -91,8 +100,10 @@ export function kafkaCheckpointer(options: KafkaCheckpointerOptions): KafkaCheck
       replays,
       sentinels,
     });
+    refuseSealed(replays);
     const fromSavepoint = new Set(replays.filter((r) => r.meta === undefined).map((r) => r.task));
     if (fromSavepoint.size === replays.length && !options.savepoint) return undefined;
+    const savepoint = fromSavepoint.size > 0 ? await options.savepoint?.() : undefined;
     const tasks: TaskSnapshot[] = [];
     const meta: CheckpointMetadata = {
       version: FORMAT_VERSION,
@@ -129,7 +140,7 @@ export function kafkaCheckpointer(options: KafkaCheckpointerOptions): KafkaCheck
       for (const [uid, ts] of Object.entries(r.meta.maxTimestamps)) (meta.sourceMaxTimestamps[uid] ??= [])[r.task] = ts;
       for (const [uid, p] of Object.entries(r.meta.sinks)) (meta.sinks[uid] ??= [])[r.task] = p;
     }
-    if (options.savepoint && fromSavepoint.size > 0) addSavepointShare(options.savepoint, fromSavepoint, engine.parallelism, meta, tasks);
+    if (savepoint) addSavepointShare(savepoint, fromSavepoint, engine.parallelism, meta, tasks);
     return { meta, tasks };
   }
 
@@ -156,7 +167,7 @@ export function kafkaCheckpointer(options: KafkaCheckpointerOptions): KafkaCheck
     }
     const backend = engine.backends[t] as KeyedStateBackend;
     const changes = backend.drainChanges();
-    const meta: TaskMeta = { id, job: engine.graph.name, positions, maxTimestamps, timers, sinks };
+    const meta: TaskMeta = { id, job: engine.graph.name, positions, maxTimestamps, timers, sinks, ...(sealed ? { sealed } : {}) };
     const messages = changelogMessages(t, changes, meta);
     const p = producer(t);
     const metaOffset = await p.sendToPartition(options.changelogTopic, t, messages);
@@ -171,8 +182,19 @@ export function kafkaCheckpointer(options: KafkaCheckpointerOptions): KafkaCheck
     return bytes;
   }
 
+  /** A task sealed by a stop-with-savepoint runs nothing in this generation: the worker ends (exit 0). */
+  function refuseSealed(replays: TaskReplay[]): void {
+    const done = replays.filter((r) => r.meta?.sealed !== undefined);
+    const seal = done[0]?.meta?.sealed;
+    if (!seal) return;
+    const open = replays.filter((r) => r.meta?.sealed === undefined).map((r) => r.task);
+    const detail = open.length > 0 ? ` (tasks ${open.join(",")} were not sealed: that stop did not finish everywhere)` : "";
+    throw new GenerationSealedError(options.generation, { id: seal.savepoint, path: seal.path }, detail);
+  }
+
   return {
     producer: (task) => producer(task),
+    seal: (info) => void (sealed = info),
     restore,
     async checkpoint(engine, id) {
       const t0 = performance.now();

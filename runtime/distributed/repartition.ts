@@ -32,6 +32,8 @@ export interface RepartitionWriter {
 export interface DrainProgress {
   /** Number of upstream tasks that declared themselves drained for savepoint `id` (and all their records before it were read). */
   drainedUpstreams(id: string): number;
+  /** The upstream tasks whose drained marker for savepoint `id` has not been read yet. */
+  undrainedUpstreams(id: string): number[];
   /** Number of upstream tasks. */
   readonly upstreamTasks: number;
 }
@@ -228,6 +230,11 @@ class RepartitionReader implements SourceReader<unknown>, DrainProgress {
 
   drainedUpstreams(id: string): number {
     return this.drained.get(id)?.size ?? 0;
+  }
+
+  undrainedUpstreams(id: string): number[] {
+    const seen = this.drained.get(id);
+    return Array.from({ length: this.upstreamTasks }, (_, t) => t).filter((t) => !seen?.has(t));
   }
 
   position(): RepartitionPosition {

@@ -78,12 +78,23 @@ export async function writeWorkerSavepoint(
   }
 }
 
+/** The partial metadata files written so far (one per worker that finished its share). */
+export async function readPartials(storage: SavepointStorage): Promise<WorkerSavepointMeta[]> {
+  const partials: WorkerSavepointMeta[] = [];
+  for (const n of (await storage.list()).filter((x) => /^_metadata\.w\d+\.json$/.test(x)))
+    partials.push(JSON.parse((await storage.read(n)).toString("utf8")) as WorkerSavepointMeta);
+  return partials;
+}
+
+/** The tasks of savepoint `id` no partial covers yet (all of them while none is written). */
+export async function unwrittenTasks(storage: SavepointStorage, id: string, parallelism: number): Promise<number[]> {
+  const covered = new Set((await readPartials(storage)).filter((p) => p.id === id).flatMap((p) => p.tasks));
+  return Array.from({ length: parallelism }, (_, t) => t).filter((t) => !covered.has(t));
+}
+
 /** Reads a complete savepoint as the engine restores it; fails naming the missing tasks when incomplete. */
 export async function readSavepoint(storage: SavepointStorage): Promise<{ id: string; meta: CheckpointMetadata; tasks: TaskSnapshot[] }> {
-  const names = await storage.list();
-  const partials: WorkerSavepointMeta[] = [];
-  for (const n of names.filter((x) => /^_metadata\.w\d+\.json$/.test(x)))
-    partials.push(JSON.parse((await storage.read(n)).toString("utf8")) as WorkerSavepointMeta);
+  const partials = await readPartials(storage);
   if (partials.length === 0) throw new CheckpointError(`${storage.location} holds no savepoint (no _metadata.w<n>.json)`, false);
   const first = partials[0] as WorkerSavepointMeta;
   if (partials.some((p) => p.version > FORMAT_VERSION))

@@ -9,6 +9,7 @@ import type { KafkaConnection } from "../connectors/kafka/client.ts";
 import { createKafkaSource, jsonValue } from "../connectors/kafka/source.ts";
 import type { SourceReader } from "../connectors/types.ts";
 import { ConnectorError } from "../errors.ts";
+import { createLogger, type Logger } from "../log.ts";
 import type { TableRows } from "../pipeline/context.ts";
 
 type Row = Record<string, unknown>;
@@ -28,6 +29,8 @@ export async function openKafkaTable(options: {
   readerGroup: string;
   pollMs?: number;
   timeoutMs?: number;
+  /** Where a table that stops updating is reported (default: a `worker.table` logger). */
+  log?: Logger;
 }): Promise<LiveTable> {
   const source = await createKafkaSource<Change>({
     connection: options.connection,
@@ -73,7 +76,8 @@ export async function openKafkaTable(options: {
       await new Promise((res) => setTimeout(res, options.pollMs ?? 200));
     }
   };
-  const following = follow().catch((err: unknown) => console.error(`runnel worker: table '${options.topic}' stopped updating: ${String(err)}`));
+  const log = options.log ?? createLogger("worker.table");
+  const following = follow().catch((err: unknown) => log.error(`table '${options.topic}' stopped updating: ${String(err)}`, { topic: options.topic }));
   return {
     rows,
     keys,

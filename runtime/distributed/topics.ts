@@ -1,7 +1,9 @@
 /**
  * Names and creation of a job's internal topics. Every internal name starts with the job's
  * prefix `runnel.<namespace>.<job>`, which is also its consumer group (offsets for lag) and the
- * stem of its tasks' transactional ids, so two jobs never share anything on the cluster.
+ * stem of its tasks' transactional ids, so two jobs never share anything on the cluster. The
+ * changelog and repartition topics belong to one generation of the job
+ * (`runnel.<namespace>.<job>.<generation>.…`, ADR 16); the generations topic belongs to the job.
  */
 import type { Admin } from "kafkajs";
 import { ConnectorError } from "../errors.ts";
@@ -9,6 +11,16 @@ import { ConnectorError } from "../errors.ts";
 /** The job's identity on the Kafka cluster. */
 export function jobPrefix(namespace: string, job: string): string {
   return `runnel.${namespace}.${job}`.replace(/[^a-zA-Z0-9._-]/g, "_");
+}
+
+/** The prefix of one generation's internal topics (changelog, repartition topics). */
+export function generationPrefix(jobPrefix: string, generation: string): string {
+  return `${jobPrefix}.${generation}`;
+}
+
+/** The job's compacted topic recording every generation ever started and the current one (ADR 16). */
+export function generationsTopic(jobPrefix: string): string {
+  return `${jobPrefix}.generations`;
 }
 
 /** The compacted topic holding every task's state changes (partition = task). */
@@ -71,7 +83,10 @@ export async function ensureTopics(admin: Admin, topics: InternalTopic[], replic
   }
   const present = missing.length > 0 ? topics : topics.filter((t) => existing.has(t.topic));
   if (present.length === 0) return;
-  const meta = await admin.fetchTopicMetadata({ topics: present.map((t) => t.topic) });
+  const meta = await ledMetadata(
+    admin,
+    present.map((t) => t.topic),
+  );
   for (const t of present) {
     const n = meta.topics.find((m) => m.name === t.topic)?.partitions.length ?? 0;
     if (n !== t.partitions) {
@@ -80,5 +95,35 @@ export async function ensureTopics(admin: Admin, topics: InternalTopic[], replic
         false,
       );
     }
+  }
+}
+
+/** How long a just-created topic may take to be known with a leader for every partition. */
+const LEADERS_TIMEOUT_MS = 30_000;
+
+/**
+ * The topics' metadata once every partition has a leader. Right after creation a broker may still
+ * answer UNKNOWN_TOPIC_OR_PARTITION or LEADER_NOT_AVAILABLE (retriable): ask again rather than
+ * let the worker's first send or read fail on it.
+ */
+async function ledMetadata(admin: Admin, topics: string[]): Promise<Awaited<ReturnType<Admin["fetchTopicMetadata"]>>> {
+  const deadline = Date.now() + LEADERS_TIMEOUT_MS;
+  for (;;) {
+    let last: unknown;
+    try {
+      const meta = await admin.fetchTopicMetadata({ topics });
+      const led = topics.every((name) => meta.topics.find((m) => m.name === name)?.partitions.every((p) => p.leader >= 0) === true);
+      if (led) return meta;
+    } catch (err) {
+      if ((err as { retriable?: unknown }).retriable !== true) throw err;
+      last = err;
+    }
+    if (Date.now() > deadline)
+      throw new ConnectorError(
+        `internal topics ${topics.join(", ")} have no leader for every partition after ${LEADERS_TIMEOUT_MS / 1000} s${last ? ` (${(last as Error).message})` : ""}; is the Kafka cluster healthy?`,
+        true,
+        last,
+      );
+    await new Promise((r) => setTimeout(r, 250));
   }
 }

@@ -1,14 +1,17 @@
 /**
  * One worker of a distributed job: worker `ordinal` of `workers` runs the tasks p with
- * p mod workers == ordinal. It compiles the StreamJob with Kafka sources and sinks, plans the
- * graph for distribution (repartition topics, replicated broadcast inputs), creates the job's
- * internal topics, restores its tasks from the changelog and runs them, committing each task's
- * checkpoint as one Kafka transaction. stop() ends with a final checkpoint.
+ * p mod workers == ordinal. It settles which generation of the job it runs (generations.ts),
+ * compiles the StreamJob with Kafka sources and sinks, plans the graph for distribution
+ * (repartition topics, replicated broadcast inputs), creates the generation's internal topics,
+ * restores its tasks from the changelog and runs them, committing each task's checkpoint as one
+ * Kafka transaction. stop() ends with a final checkpoint.
  */
-import { dirname, join } from "node:path";
+import { dirname, join, resolve } from "node:path";
+import type { Admin } from "kafkajs";
 import { createKafkaClient, type KafkaConnection } from "../connectors/kafka/client.ts";
 import { createDeadLetterQueue, type DeadLetterQueue } from "../connectors/kafka/dead-letter.ts";
-import { JobDefinitionError } from "../errors.ts";
+import { ConnectorError, GenerationSealedError, JobDefinitionError } from "../errors.ts";
+import { createLogger, type Logger } from "../log.ts";
 import { createEngine, type Engine, type Progress, type StateOption } from "../exec/engine.ts";
 import { taskCount, type JobGraph } from "../graph/graph.ts";
 import { compileStreamJob, readStreamJob } from "../pipeline/load.ts";
@@ -20,9 +23,11 @@ import { BucketHistogram, CHECKPOINT_SECONDS_BUCKETS } from "../observe/histogra
 import { kafkaSinkFor, openKafkaSources } from "./connectors.ts";
 import { kafkaCheckpointer, type KafkaCheckpointer } from "./kafka-checkpointer.ts";
 import { planDistributed, type DistributedPlan } from "./plan.ts";
-import { changelogTopic, ensureTopics, jobPrefix } from "./topics.ts";
+import { changelogTopic, ensureTopics, generationPrefix, generationsTopic, jobPrefix } from "./topics.ts";
+import { chooseGeneration, generationLog, type GenerationLog, type GenerationRecord } from "./generations.ts";
 import type { Delivery } from "./transactions.ts";
 import type { SavepointControl } from "../observe/savepoint-control.ts";
+import type { CheckpointMetadata, TaskSnapshot } from "../checkpoint/format.ts";
 import { fileSavepointStorage, readSavepoint } from "./savepoint-store.ts";
 import { savepointCoordinator } from "./savepoints.ts";
 import { openKafkaTable, type LiveTable } from "./tables.ts";
@@ -51,15 +56,28 @@ export interface WorkerOptions {
   checkpointIntervalMs?: number;
   /** Replication factor of internal topics (default 1, for single-broker clusters; use 3 in production). */
   replicationFactor?: number;
-  /** Start from this savepoint folder (into a fresh generation of internal topics). */
+  /** The generation to run (ADR 16); default: the job's current one, or a new one when restoring. */
+  generation?: string;
+  /** Run a generation that is not the job's current one (it becomes current). */
+  allowOldGeneration?: boolean;
+  /** The savepoint a new generation starts from; tasks of the generation without checkpoints take their state from it. */
   restoreFrom?: string;
   /** Skip savepoint state of operators the job no longer has instead of failing. */
   allowNonRestoredState?: boolean;
+  /** A savepoint whose drain (or, when stopping, whose other workers' shares) is not done within this fails; default spec.savepoint.timeout, else 10 min. */
+  savepointTimeoutMs?: number;
+  /** Aborted (SIGTERM during startup): startup ends at the next step with the signal's reason. */
+  signal?: AbortSignal;
+  /** Structured log of the worker (default: a `worker` logger with the job's context). */
+  log?: Logger;
 }
 
 /** A running worker. */
 export interface Worker {
   readonly job: StreamJob;
+  /** The generation it runs. */
+  readonly generation: string;
+  readonly ordinal: number;
   readonly engine: Engine;
   readonly plan: DistributedPlan;
   /** Tasks this worker runs. */
@@ -89,7 +107,36 @@ export function ownedTasks(parallelism: number, ordinal: number, workers: number
   return Array.from({ length: parallelism }, (_, t) => t).filter((t) => t % workers === ordinal);
 }
 
-/** Starts a worker: compiles, plans, creates topics; run() restores and runs. */
+/** Rejects with the signal's reason once it aborts. */
+function whenAborted(signal: AbortSignal): Promise<never> {
+  return new Promise((_, reject) => {
+    if (signal.aborted) reject(signal.reason as Error);
+    else signal.addEventListener("abort", () => reject(signal.reason as Error), { once: true });
+  });
+}
+
+/**
+ * Connects the admin client; an unreachable cluster fails with one line naming the brokers and
+ * where they came from (transient: the brokers may come up). An abort ends the wait at once.
+ */
+async function connectAdmin(admin: Admin, brokers: string[], from: string, signal: AbortSignal | undefined): Promise<void> {
+  const connecting = admin.connect();
+  try {
+    await (signal ? Promise.race([connecting, whenAborted(signal)]) : connecting);
+  } catch (err) {
+    if (signal?.aborted) {
+      connecting.catch(() => undefined);
+      throw err;
+    }
+    throw new ConnectorError(
+      `cannot reach the Kafka brokers ${brokers.join(",")} (from ${from}): ${(err as Error).message}; check the addresses and that the brokers are up and reachable from here`,
+      true,
+      err,
+    );
+  }
+}
+
+/** Starts a worker: settles its generation, compiles, plans, creates topics; run() restores and runs. */
 export async function createWorker(options: WorkerOptions): Promise<Worker> {
   if (!Number.isInteger(options.workers) || options.workers < 1)
     throw new JobDefinitionError(`the worker count must be a positive integer, got ${options.workers}`);
@@ -102,17 +149,47 @@ export async function createWorker(options: WorkerOptions): Promise<Worker> {
   const connection: KafkaConnection = { brokers };
   const jobName = job.metadata?.name ?? "job";
   const prefix = jobPrefix(options.namespace, jobName);
-  // A job restored from a savepoint writes a fresh generation of internal topics (named by the
-  // savepoint): the old ones may have moved on since, and the savepoint left nothing in flight.
-  const savepoint = options.restoreFrom === undefined ? undefined : await readSavepoint(fileSavepointStorage(options.restoreFrom));
-  const topicPrefix = savepoint ? `${prefix}.${savepoint.id}` : prefix;
+  let log = (options.log ?? createLogger("worker")).child({ job: jobName, namespace: options.namespace, ordinal: options.ordinal });
   const kafka = createKafkaClient({ ...connection, clientId: `${prefix}.w${options.ordinal}` });
   const admin = kafka.admin();
-  await admin.connect();
+  log.info(`connecting to Kafka at ${brokers.join(",")}`);
+  await connectAdmin(admin, brokers, options.brokers === undefined ? "spec.kafka.bootstrapServers" : "--brokers", options.signal);
   const replicationFactor = options.replicationFactor ?? 1;
   // Reader groups only carry static assignments (positions live in checkpoints): a fresh group per
   // process start means a restarted worker never waits for its killed predecessor's session to expire.
   const workerId = `w${options.ordinal}-${process.pid}-${Date.now().toString(36)}`;
+  // Which generation runs is settled before anything of the job is touched (ADR 16).
+  let generations: GenerationLog;
+  let entry: GenerationRecord;
+  let loaded: Promise<{ id: string; meta: CheckpointMetadata; tasks: TaskSnapshot[] }> | undefined;
+  try {
+    options.signal?.throwIfAborted();
+    await ensureTopics(admin, [{ topic: generationsTopic(prefix), partitions: 1, compacted: true }], replicationFactor);
+    generations = generationLog({ kafka, admin, connection, topic: generationsTopic(prefix), readerGroup: `${prefix}.${workerId}.generations` });
+    const chosen = await chooseGeneration(await generations.read(), {
+      ...(options.generation === undefined ? {} : { generation: options.generation }),
+      ...(options.restoreFrom === undefined ? {} : { restoreFrom: options.restoreFrom }),
+      allowOldGeneration: options.allowOldGeneration === true,
+      savepointId: async () => (await (loaded ??= readSavepoint(fileSavepointStorage(options.restoreFrom as string)))).id,
+    });
+    entry = chosen.entry;
+    log = log.child({ generation: entry.generation });
+    if (entry.sealed) throw new GenerationSealedError(entry.generation, { id: entry.sealed.savepoint, path: entry.sealed.path });
+    if (options.restoreFrom !== undefined && entry.restoredFrom !== undefined && entry.restoredFrom !== resolve(options.restoreFrom))
+      log.warn("--restore-from differs from the savepoint this generation started from; tasks without checkpoints use the generation's", {
+        restoreFrom: options.restoreFrom,
+        generationRestoredFrom: entry.restoredFrom,
+      });
+    options.signal?.throwIfAborted();
+    if (chosen.record) await generations.makeCurrent(entry);
+    log.info(chosen.reason);
+  } catch (err) {
+    await admin.disconnect().catch(() => undefined);
+    throw err;
+  }
+  const restoredFrom = entry.restoredFrom;
+  const savepoint = restoredFrom === undefined ? undefined : () => (loaded ??= readSavepoint(fileSavepointStorage(restoredFrom)));
+  const topicPrefix = generationPrefix(prefix, entry.generation);
   let poisoned = 0;
   let deadLetters: DeadLetterQueue | undefined;
   let plan: DistributedPlan;
@@ -124,6 +201,7 @@ export async function createWorker(options: WorkerOptions): Promise<Worker> {
     const sourceSpecs = job.spec.pipeline?.sources ?? [];
     const dlqSink = job.spec.pipeline?.sinks.find((s) => s.input === DEAD_LETTER && s.kafka);
     const dlqTopic = dlqSink?.kafka?.topic ?? `${prefix}.dead-letter`;
+    options.signal?.throwIfAborted();
     if (!dlqSink) await ensureTopics(admin, [{ topic: dlqTopic, partitions: 1, compacted: false }], replicationFactor, options.ordinal === 0);
     deadLetters = await createDeadLetterQueue({ connection, topic: dlqTopic });
     const sources = await openKafkaSources({
@@ -136,7 +214,16 @@ export async function createWorker(options: WorkerOptions): Promise<Worker> {
     for (const s of sourceSpecs) if (s.kafka) inputTopics.set(s.id, s.kafka.topic);
     for (const s of sourceSpecs) {
       if (!s.kafka || s.mode !== "table") continue;
-      tables.set(s.id, await openKafkaTable({ connection, admin, topic: s.kafka.topic, readerGroup: `${prefix}.${workerId}.${s.id}` }));
+      tables.set(
+        s.id,
+        await openKafkaTable({
+          connection,
+          admin,
+          topic: s.kafka.topic,
+          readerGroup: `${prefix}.${workerId}.${s.id}`,
+          log: log.child({ source: s.id }, "table"),
+        }),
+      );
     }
     const compiled = await compileStreamJob(job, {
       mode: "cluster",
@@ -149,6 +236,7 @@ export async function createWorker(options: WorkerOptions): Promise<Worker> {
     });
     graph = compiled.graph;
     metrics = compiled.metrics;
+    options.signal?.throwIfAborted();
     const topics = changelogTopic(topicPrefix);
     plan = await planDistributed(graph, {
       connection,
@@ -169,6 +257,7 @@ export async function createWorker(options: WorkerOptions): Promise<Worker> {
     connection,
     prefix,
     changelogTopic: changelogTopic(topicPrefix),
+    generation: entry.generation,
     ...(savepoint ? { savepoint } : {}),
     delivery,
     workerId,
@@ -181,12 +270,20 @@ export async function createWorker(options: WorkerOptions): Promise<Worker> {
     },
   });
   const state: StateOption = options.heapState ? { kind: "heap" } : { kind: "level", dir: join(options.stateDir, prefix) };
+  const sealedLog = generations;
+  const specTimeout = job.spec.savepoint?.timeout;
+  const savepointTimeoutMs = options.savepointTimeoutMs ?? (specTimeout === undefined ? undefined : parseDuration(specTimeout));
   const savepoints = savepointCoordinator({
     job: jobName,
     ordinal: options.ordinal,
+    workers: options.workers,
     tasks,
     plan,
-    ...(job.spec.savepoint?.storage?.path === undefined ? {} : { defaultRoot: job.spec.savepoint.storage.path }),
+    ...(job.spec.savepoint?.storage?.path === undefined ? {} : { root: job.spec.savepoint.storage.path }),
+    ...(savepointTimeoutMs === undefined ? {} : { timeoutMs: savepointTimeoutMs }),
+    markSealed: (info) => checkpointer.seal(info),
+    recordSealed: (info) => sealedLog.seal(entry, info),
+    log: log.child({}, "savepoint"),
   });
   const engine: Engine = createEngine({
     onRound: () => savepoints.onRound(engine),
@@ -201,6 +298,8 @@ export async function createWorker(options: WorkerOptions): Promise<Worker> {
   const dlq = deadLetters;
   return {
     job,
+    generation: entry.generation,
+    ordinal: options.ordinal,
     engine,
     plan,
     tasks,

@@ -3,13 +3,15 @@
  * GET `/healthz` (the process serves), `/readyz` (restored and running), `/metrics`
  * (Prometheus), `/status` (JSON) and `/savepoints/<id>` (a savepoint's state). Mutating, with
  * the job's bearer token: POST `/savepoints` (trigger) and POST `/stop` (stop with a savepoint),
- * both answering 202 with the savepoint's id. `runnel run --admin` serves it locally; the worker
+ * both taking `{"name": "<relative name>"}` (a name under the job's savepoint root, never a path)
+ * and answering 202 with the savepoint's id. `runnel run --admin` serves it locally; the worker
  * pods of a cluster serve it on their pod IP.
  */
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import type { Registry } from "prom-client";
 import { authorize, type AdminToken } from "./admin-auth.ts";
+import type { SavepointAccepted, SavepointRequest } from "../worker-contract.ts";
 import { SavepointRequestError, type SavepointControl } from "./savepoint-control.ts";
 
 /** What the admin API serves. */
@@ -62,8 +64,10 @@ class BadRequest extends Error {
   }
 }
 
-/** Reads a small body; an empty body is {}, anything else must be a JSON object with only `dir` (a non-empty string). */
-async function savepointOptions(req: IncomingMessage): Promise<{ dir?: string }> {
+const BODY_SHAPE = '{"name": "<relative name>"} (a name under the job\'s savepoint root, the same to every worker)';
+
+/** Reads a small `SavepointRequest` body: empty is {}, anything else a JSON object with only `name` (a non-empty string). */
+async function savepointRequest(req: IncomingMessage): Promise<SavepointRequest> {
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const chunk of req) {
@@ -77,17 +81,18 @@ async function savepointOptions(req: IncomingMessage): Promise<{ dir?: string }>
   try {
     body = JSON.parse(text);
   } catch (err) {
-    throw new BadRequest(400, `the request body is not JSON: ${(err as Error).message}; send {"dir": "<directory>"} or nothing`);
+    throw new BadRequest(400, `the request body is not JSON: ${(err as Error).message}; send ${BODY_SHAPE} or nothing`);
   }
-  if (body === null || typeof body !== "object" || Array.isArray(body))
-    throw new BadRequest(400, 'the request body must be a JSON object like {"dir": "<directory>"}');
-  const unknown = Object.keys(body).filter((k) => k !== "dir");
+  if (body === null || typeof body !== "object" || Array.isArray(body)) throw new BadRequest(400, `the request body must be a JSON object like ${BODY_SHAPE}`);
+  if ("dir" in body)
+    throw new BadRequest(400, `savepoints are written under the job's savepoint root (spec.savepoint.storage.path), not into any folder: send ${BODY_SHAPE}`);
+  const unknown = Object.keys(body).filter((k) => k !== "name");
   if (unknown.length > 0)
-    throw new BadRequest(400, `unknown field${unknown.length > 1 ? "s" : ""} ${unknown.map((k) => `'${k}'`).join(", ")}; the only field is 'dir'`);
-  const dir = (body as { dir?: unknown }).dir;
-  if (dir === undefined) return {};
-  if (typeof dir !== "string" || dir === "") throw new BadRequest(400, "'dir' must be a non-empty string (the directory to write the savepoint into)");
-  return { dir };
+    throw new BadRequest(400, `unknown field${unknown.length > 1 ? "s" : ""} ${unknown.map((k) => `'${k}'`).join(", ")}; the only field is 'name'`);
+  const name = (body as { name?: unknown }).name;
+  if (name === undefined) return {};
+  if (typeof name !== "string" || name === "") throw new BadRequest(400, `'name' must be a non-empty string: ${BODY_SHAPE}`);
+  return { name };
 }
 
 /** The savepoint control, or a 501 when this process takes no savepoints. */
@@ -104,17 +109,17 @@ function authorized(source: AdminSource, req: IncomingMessage, res: ServerRespon
   return false;
 }
 
-/** POST handler that authorises, parses the options and answers 202 with the savepoint id. */
-function mutation(start: (control: SavepointControl, dir: string | undefined) => Promise<string>): Handler {
+/** POST handler that authorises, parses the `SavepointRequest` and answers 202 with the savepoint id (`SavepointAccepted`). */
+function mutation(start: (control: SavepointControl, name: string | undefined) => Promise<string>): Handler {
   return async (source, req, res) => {
     if (!authorized(source, req, res)) {
       req.resume();
       return;
     }
     const sp = control(source);
-    const { dir } = await savepointOptions(req);
-    const id = await start(sp, dir);
-    sendJson(res, 202, { id }, { location: `/savepoints/${encodeURIComponent(id)}` });
+    const { name } = await savepointRequest(req);
+    const accepted: SavepointAccepted = { id: await start(sp, name) };
+    sendJson(res, 202, accepted, { location: `/savepoints/${encodeURIComponent(accepted.id)}` });
   };
 }
 
@@ -126,7 +131,7 @@ const ROUTES: Route[] = [
   },
   { pattern: /^\/metrics$/, methods: { GET: async (s, _q, res) => send(res, 200, s.registry.contentType, await s.registry.metrics()) } },
   { pattern: /^\/status$/, methods: { GET: (s, _q, res) => sendJson(res, 200, s.status()) } },
-  { pattern: /^\/savepoints\/?$/, methods: { POST: mutation((c, dir) => c.trigger(dir)) } },
+  { pattern: /^\/savepoints\/?$/, methods: { POST: mutation((c, name) => c.trigger(name)) } },
   {
     pattern: /^\/savepoints\/([^/]+)$/,
     methods: {
@@ -137,7 +142,7 @@ const ROUTES: Route[] = [
       },
     },
   },
-  { pattern: /^\/stop\/?$/, methods: { POST: mutation((c, dir) => c.stopWithSavepoint(dir)) } },
+  { pattern: /^\/stop\/?$/, methods: { POST: mutation((c, name) => c.stopWithSavepoint(name)) } },
 ];
 
 async function route(source: AdminSource, req: IncomingMessage, res: ServerResponse): Promise<void> {

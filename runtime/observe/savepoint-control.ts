@@ -19,15 +19,15 @@ export interface SavepointStatus {
 
 /** Takes savepoints for the admin API. */
 export interface SavepointControl {
-  /** Starts a savepoint (into `dir`, else the job's default savepoint location); resolves to its id once accepted. */
-  trigger(dir?: string): Promise<string>;
+  /** Starts a savepoint named `name` under the job's savepoint root (default: a generated name); resolves to its id once accepted. */
+  trigger(name?: string): Promise<string>;
   /** The status of savepoint `id`, undefined when unknown. */
   status(id: string): SavepointStatus | undefined;
-  /** Starts stop-with-savepoint: drain, write the savepoint, then exit; resolves to its id once accepted. */
-  stopWithSavepoint(dir?: string): Promise<string>;
+  /** Starts stop-with-savepoint (named as for trigger): drain, write the savepoint, then exit; resolves to its id once accepted. */
+  stopWithSavepoint(name?: string): Promise<string>;
 }
 
-/** A savepoint request the implementation refuses (e.g. a stop already in progress); the admin API answers with `status`. */
+/** A savepoint request the implementation refuses (a stop already in progress: 409; a name outside the savepoint root: 400); the admin API answers with `status`. */
 export class SavepointRequestError extends Error {
   /** HTTP status: 409 (conflicts with the job's state) unless told otherwise. */
   readonly status: number;

@@ -18,9 +18,12 @@ import type { CompileOptions } from "./context.ts";
 export class ManifestInvalidError extends JobDefinitionError {
   /** The errors (and warnings) found. */
   readonly findings: Finding[];
+  /** The manifest as named. */
+  readonly file: string;
   constructor(file: string, findings: Finding[]) {
     super(`${file} is not a valid StreamJob:\n${formatFindings(findings)}`);
     this.findings = findings;
+    this.file = file;
   }
 }
 

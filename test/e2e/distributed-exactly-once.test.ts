@@ -6,9 +6,11 @@ import { rmSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import type { Kafka } from "kafkajs";
+import { EXIT_CODES } from "../../runtime/worker-contract.ts";
 import { kafkaAdminHooks } from "../helpers/kafka.ts";
 import {
   createCountJob,
+  javaCheck,
   kill9,
   logTail,
   OutputReader,
@@ -16,6 +18,8 @@ import {
   produceFlush,
   startWorker,
   stopGracefully,
+  waitForLog,
+  type CountJob,
   type WorkerProcess,
 } from "../helpers/distributed.ts";
 
@@ -64,6 +68,19 @@ describe("distributed runtime: exactly once through kill -9 (real broker, worker
     return w;
   }
 
+  /** A count job on 12 partitions fed continuously, read from the start, and 3 workers that already put out 200 windows. */
+  async function runningJob(): Promise<{ job: CountJob; reader: OutputReader; feed: { stop(): Promise<void> }; workers: WorkerProcess[] }> {
+    const { kafka, admin } = k;
+    const job = await createCountJob(admin, 12);
+    await produce(kafka, job, 4000);
+    const reader = new OutputReader();
+    await reader.start(kafka, job);
+    const feed = produceContinuously(kafka, job);
+    const workers = [0, 1, 2].map((o) => launch(job, o, 3));
+    await reader.waitForCount(200, 120_000);
+    return { job, reader, feed, workers };
+  }
+
   function logs(ws: WorkerProcess[]): string {
     return ws.map((w) => `--- worker ${w.ordinal} (${w.log})\n${logTail(w)}`).join("\n");
   }
@@ -98,14 +115,9 @@ describe("distributed runtime: exactly once through kill -9 (real broker, worker
   });
 
   it("rescales 3 → 2 (SIGTERM, final checkpoint) → 4 (after kill -9) mid-stream: every window exactly once", async () => {
-    const { kafka, admin } = k;
-    const job = await createCountJob(admin, 12);
-    await produce(kafka, job, 4000);
-    const reader = new OutputReader();
-    await reader.start(kafka, job);
-    const feed = produceContinuously(kafka, job);
-    let workers = [0, 1, 2].map((o) => launch(job, o, 3));
-    await reader.waitForCount(200, 120_000);
+    const { kafka } = k;
+    const { job, reader, feed, workers: first } = await runningJob();
+    let workers = first;
     await sleep(2000);
     for (const w of workers) expect(await stopGracefully(w), logs([w])).toBe(0);
     // Two workers take the twelve tasks over: some find their task's store locally, the rest rebuild it from the changelog.
@@ -123,19 +135,44 @@ describe("distributed runtime: exactly once through kill -9 (real broker, worker
     expect(reader.mismatches(job).slice(0, 20), `job ${job.name} in ${job.dir}`).toEqual([]);
   });
 
+  it("rolls 3 → 4 workers as a StatefulSet update does (new owners start while old ones still run): exactly once, read by Java", async () => {
+    const { kafka } = k;
+    const { job, reader, feed, workers: old } = await runningJob();
+    // The new pod 3 comes up first and takes tasks 3, 7 and 11 over from old workers 0, 1 and 2,
+    // which still run: the task's new owner fences the old one, which stops (exit 79) or is stopped.
+    const added = launch(job, 3, 4);
+    await waitForLog(added, /running tasks 3,7,11 of 12/, 120_000);
+    const rolled: WorkerProcess[] = [added];
+    // Then each old pod, highest ordinal first, is terminated and replaced by its new version on
+    // the same state folder; the new one starts while the lower old ones still run.
+    for (const o of [2, 1, 0]) {
+      const was = old[o] as WorkerProcess;
+      const code = await stopGracefully(was);
+      expect([EXIT_CODES.ok, EXIT_CODES.fenced], logs([was])).toContain(code);
+      const next = launch(job, o, 4);
+      await waitForLog(next, /running tasks/, 120_000);
+      rolled.push(next);
+    }
+    await sleep(3000);
+    await feed.stop();
+    await produceFlush(kafka, job);
+    await reader.waitFor(job, 240_000, () => logs(rolled));
+    await reader.stop();
+    for (const w of rolled) expect(await stopGracefully(w), logs([w])).toBe(EXIT_CODES.ok);
+    expect(reader.duplicates.slice(0, 20), `job ${job.name} in ${job.dir}`).toEqual([]);
+    expect(reader.mismatches(job).slice(0, 20), `job ${job.name} in ${job.dir}`).toEqual([]);
+    const java = await javaCheck(job);
+    expect(java.duplicates.slice(0, 20), `job ${job.name}`).toEqual([]);
+    expect(java.mismatches.slice(0, 20), `job ${job.name}`).toEqual([]);
+  });
+
   it("fences a duplicate worker: the older one cannot commit and stops; output stays exactly once", async () => {
-    const { kafka, admin } = k;
-    const job = await createCountJob(admin, 12);
-    await produce(kafka, job, 4000);
-    const reader = new OutputReader();
-    await reader.start(kafka, job);
-    const feed = produceContinuously(kafka, job);
-    const workers = [0, 1, 2].map((o) => launch(job, o, 3));
-    await reader.waitForCount(200, 120_000);
+    const { kafka } = k;
+    const { job, reader, feed, workers } = await runningJob();
     // Ordinal 1 again, started by mistake (its own disk): it takes tasks 1, 4, 7, 10 over.
     const duplicate = launch(job, 1, 3, { stateDir: join(job.dir, "state-duplicate") });
     const fencedExit = await Promise.race([(workers[1] as WorkerProcess).exited, sleep(60_000).then(() => "still running")]);
-    expect(fencedExit, logs([workers[1] as WorkerProcess])).toBe(1);
+    expect(fencedExit, logs([workers[1] as WorkerProcess])).toBe(EXIT_CODES.fenced);
     expect(logTail(workers[1] as WorkerProcess, 40)).toMatch(/fenced/);
     await sleep(2000);
     await feed.stop();

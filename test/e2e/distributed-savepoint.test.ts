@@ -4,19 +4,23 @@
 // restored from it. Without allowNonRestoredState the restore refuses, naming the removed operator;
 // with it (and on two workers instead of three), the unchanged window keeps its state and every
 // window comes out exactly once across both versions.
-import { spawnSync } from "node:child_process";
 import { existsSync, writeFileSync } from "node:fs";
-import { join, resolve } from "node:path";
+import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
+import { EXIT_CODES } from "../../runtime/worker-contract.ts";
 import { kafkaAdminHooks } from "../helpers/kafka.ts";
 import {
   adminUrl,
   countManifest,
   createCountJob,
+  exitWithin,
   logTail,
   OutputReader,
   produce,
   produceFlush,
+  requestSavepoint,
+  runnelCli,
+  savepointOutcome,
   startWorker,
   stopGracefully,
   type WorkerProcess,
@@ -24,30 +28,12 @@ import {
 
 const TOKEN = "savepoint-test-token";
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-const MAIN = resolve(import.meta.dirname, "../../runtime/cli/main.ts");
-
-/** Runs the runnel CLI. */
-function runnel(args: string[]): { status: number | null; stdout: string; stderr: string } {
-  const r = spawnSync(process.execPath, [MAIN, ...args], { encoding: "utf8" });
-  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
-}
-
-/** POSTs to a worker's admin API with the job's token; returns the accepted savepoint id. */
-async function post(url: string, body: unknown): Promise<string> {
-  const res = await fetch(url, { method: "POST", headers: { authorization: `Bearer ${TOKEN}` }, body: JSON.stringify(body) });
-  expect(res.status, await res.clone().text()).toBe(202);
-  return ((await res.json()) as { id: string }).id;
-}
+const post = (url: string, body: { name?: string }): Promise<string> => requestSavepoint(url, TOKEN, body);
 
 /** Polls a savepoint's status until it completed. */
 async function pollCompleted(url: string): Promise<void> {
-  const deadline = Date.now() + 90_000;
-  for (;;) {
-    const status = (await (await fetch(url)).json()) as { state: string; error?: string };
-    if (status.state === "completed") return;
-    if (status.state === "failed" || Date.now() > deadline) throw new Error(`savepoint ${url}: ${JSON.stringify(status)}`);
-    await sleep(200);
-  }
+  const status = await savepointOutcome(url, 90_000);
+  if (status.state !== "completed") throw new Error(`savepoint ${url}: ${JSON.stringify(status)}`);
 }
 
 describe("distributed runtime: stop-with-savepoint, change the job, restore (real broker)", () => {
@@ -93,31 +79,31 @@ describe("distributed runtime: stop-with-savepoint, change the job, restore (rea
     // Stop mid-stream, once windows are coming out (so the windows in progress have state).
     await reader.waitForCount(200, 120_000);
     // A savepoint without stopping: every worker writes its tasks, then the job goes on.
-    const periodic = join(job.dir, "savepoints", "periodic-1");
-    const triggered = await Promise.all(urls.map((u) => post(`${u}/savepoints`, { dir: periodic })));
+    const periodic = join(job.savepointRoot, "periodic-1");
+    const triggered = await Promise.all(urls.map((u) => post(`${u}/savepoints`, { name: "periodic-1" })));
     expect(new Set(triggered).size).toBe(1);
     for (const u of urls) await pollCompleted(`${u}/savepoints/${triggered[0] as string}`);
-    const inspected = runnel(["savepoint", "inspect", periodic]);
+    const inspected = runnelCli(["savepoint", "inspect", periodic]);
     expect(inspected.status, inspected.stderr).toBe(0);
     expect(JSON.parse(inspected.stdout)).toMatchObject({ id: triggered[0], job: job.name, tasks: 6, complete: true });
-    const disposed = runnel(["savepoint", "dispose", periodic]);
+    const disposed = runnelCli(["savepoint", "dispose", periodic]);
     expect(disposed.status, disposed.stderr).toBe(0);
     expect(existsSync(periodic)).toBe(false);
     const seenBefore = reader.seen.size;
     await produce(kafka, job, 3000);
     await reader.waitForCount(seenBefore + 100, 120_000);
-    const savepoint = join(job.dir, "savepoints", "upgrade-1");
-    const unauthorized = await fetch(`${urls[0]}/stop`, { method: "POST", body: JSON.stringify({ dir: savepoint }) });
+    const savepoint = join(job.savepointRoot, "upgrade-1");
+    const unauthorized = await fetch(`${urls[0]}/stop`, { method: "POST", body: JSON.stringify({ name: "upgrade-1" }) });
     expect(unauthorized.status).toBe(401);
-    const ids = await Promise.all(urls.map((u) => post(`${u}/stop`, { dir: savepoint })));
+    const ids = await Promise.all(urls.map((u) => post(`${u}/stop`, { name: "upgrade-1" })));
     expect(new Set(ids).size).toBe(1);
-    for (const w of v1) expect(await Promise.race([w.exited, sleep(90_000).then(() => "still running")]), logTail(w)).toBe(0);
+    for (const w of v1) expect(await exitWithin(w), logTail(w)).toBe(0);
     // More input arrives while the job is down.
     await produce(kafka, job, 3000);
 
     // Restoring v2 without allowNonRestoredState is refused, naming the removed operator.
     const refused = launch(0, ["--restore-from", savepoint], v2);
-    expect(await Promise.race([refused.exited, sleep(90_000).then(() => "still running")]), logTail(refused)).toBe(1);
+    expect(await exitWithin(refused), logTail(refused)).toBe(EXIT_CODES.configuration);
     expect(logTail(refused, 5)).toMatch(/per-five.*allow-non-restored-state|allow-non-restored-state.*per-five/s);
 
     // Restored on two workers instead of three: a rescale from the savepoint at the same time.
@@ -147,9 +133,9 @@ describe("distributed runtime: stop-with-savepoint, change the job, restore (rea
     const v1 = [0, 1, 2].map((o) => launch(o, 3));
     const urls = await Promise.all(v1.map((w) => adminUrl(w)));
     await reader.waitForCount(200, 120_000);
-    const savepoint = join(job.dir, "savepoints", "before-resize");
-    await Promise.all(urls.map((u) => post(`${u}/stop`, { dir: savepoint })));
-    for (const w of v1) expect(await Promise.race([w.exited, sleep(90_000).then(() => "still running")]), logTail(w)).toBe(0);
+    const savepoint = join(job.savepointRoot, "before-resize");
+    await Promise.all(urls.map((u) => post(`${u}/stop`, { name: "before-resize" })));
+    for (const w of v1) expect(await exitWithin(w), logTail(w)).toBe(0);
     // The input topic grows to 12 partitions; the job follows with 12 tasks on 4 workers.
     await admin.createPartitions({ topicPartitions: [{ topic: job.input, count: 12 }] });
     job.partitions = 12;

@@ -3,13 +3,15 @@
  * of every expected output, worker processes that can be killed with SIGKILL and restarted, and
  * a read_committed check of the output against the reference.
  */
-import { spawn, type ChildProcess } from "node:child_process";
+import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { createWriteStream, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
-import { Partitioners, type Admin, type Consumer, type Kafka } from "kafkajs";
+import { Partitioners, type Admin, type Consumer, type Kafka, type Producer } from "kafkajs";
 import { CommittedFilter, rawMessages } from "../../runtime/connectors/kafka/read-committed.ts";
+import type { SavepointAccepted, SavepointRequest, SavepointStatusBody } from "../../runtime/worker-contract.ts";
 import { testEnv, uniqueName } from "./env.ts";
+import { readCommittedWithJava } from "./java-consumer.ts";
 
 const MAIN = resolve(import.meta.dirname, "../../runtime/cli/main.ts");
 
@@ -30,6 +32,8 @@ export interface CountJob {
   input: string;
   output: string;
   partitions: number;
+  /** The job's savepoint root (spec.savepoint.storage.path): admin requests name savepoints under it. */
+  savepointRoot: string;
   /** Expected results by `user@windowStart`, filled by produce(). */
   reference: Map<string, WindowCount>;
   /** Records produced so far. */
@@ -37,7 +41,15 @@ export interface CountJob {
 }
 
 /** The manifest of the count job: keyBy user, 1 s tumbling windows counting events and summing n. */
-export function countManifest(job: { name: string; input: string; output: string; partitions: number; extraSteps?: string; windowStepId?: string }): string {
+export function countManifest(job: {
+  name: string;
+  input: string;
+  output: string;
+  partitions: number;
+  savepointRoot?: string;
+  extraSteps?: string;
+  windowStepId?: string;
+}): string {
   const windowId = job.windowStepId ?? "per-second";
   return `apiVersion: runnel.dev/v1alpha1
 kind: StreamJob
@@ -46,7 +58,7 @@ spec:
   parallelism: ${job.partitions}
   kafka: { bootstrapServers: [${testEnv().kafkaBrokers.join(", ")}] }
   checkpoint: { interval: 300ms }
-  pipeline:
+${job.savepointRoot === undefined ? "" : `  savepoint: { storage: { path: ${job.savepointRoot} } }\n`}  pipeline:
     sources:
       - id: clicks
         kafka: { topic: ${job.input}, partitions: ${job.partitions} }
@@ -76,17 +88,30 @@ export async function createCountJob(admin: Admin, partitions = 12): Promise<Cou
   const name = uniqueName("counts").replace(/[^a-z0-9-]/g, "");
   const input = `${name}-in`;
   const output = `${name}-out`;
+  // Records carry event times of T0 (long past): time-based retention would delete them at the
+  // broker's next retention check, between the workers' reads or before the Java consumer's.
+  const keep = [{ name: "retention.ms", value: "-1" }];
   await admin.createTopics({
     waitForLeaders: true,
     topics: [
-      { topic: input, numPartitions: partitions },
-      { topic: output, numPartitions: 3 },
+      { topic: input, numPartitions: partitions, configEntries: keep },
+      { topic: output, numPartitions: 3, configEntries: keep },
     ],
   });
   const dir = mkdtempSync(join(tmpdir(), "runnel-dist-"));
   const manifest = join(dir, "job.yaml");
-  writeFileSync(manifest, countManifest({ name, input, output, partitions }));
-  return { name, dir, manifest, input, output, partitions, reference: new Map(), produced: 0 };
+  const savepointRoot = join(dir, "savepoints");
+  writeFileSync(manifest, countManifest({ name, input, output, partitions, savepointRoot }));
+  return { name, dir, manifest, input, output, partitions, savepointRoot, reference: new Map(), produced: 0 };
+}
+
+/**
+ * A producer for test input. Idempotent: on a busy machine a send can time out on the client
+ * after the broker wrote it, and a plain producer's retry would then write the records twice
+ * (seen as doubled windows that no worker caused).
+ */
+function inputProducer(kafka: Kafka): Producer {
+  return kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner, idempotent: true, maxInFlightRequests: 1 });
 }
 
 /**
@@ -96,7 +121,7 @@ export async function createCountJob(admin: Admin, partitions = 12): Promise<Cou
  * the input alone.
  */
 export async function produce(kafka: Kafka, job: CountJob, count: number, users = 40): Promise<void> {
-  const producer = kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner });
+  const producer = inputProducer(kafka);
   await producer.connect();
   const messages = [];
   for (let j = 0; j < count; j++) {
@@ -118,7 +143,7 @@ export async function produce(kafka: Kafka, job: CountJob, count: number, users 
 
 /** One record per partition far ahead in event time: every window of the real input closes. */
 export async function produceFlush(kafka: Kafka, job: CountJob): Promise<void> {
-  const producer = kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner });
+  const producer = inputProducer(kafka);
   await producer.connect();
   const ts = T0 + job.produced * 5 + 600_000;
   await producer.send({
@@ -197,6 +222,41 @@ export function logTail(w: WorkerProcess, lines = 15): string {
   }
 }
 
+/** Expected windows missing or wrong in `seen`, and windows not expected (empty when they are equal). */
+export function windowMismatches(reference: Map<string, WindowCount>, seen: Map<string, WindowCount>): string[] {
+  const bad: string[] = [];
+  for (const [k, v] of reference) {
+    const g = seen.get(k);
+    if (!g) bad.push(`${k}: missing`);
+    else if (g.events !== v.events || g.total !== v.total) bad.push(`${k}: got ${JSON.stringify(g)}, expected ${JSON.stringify(v)}`);
+  }
+  for (const k of seen.keys()) if (!reference.has(k)) bad.push(`${k}: not expected`);
+  return bad;
+}
+
+/**
+ * The job's output as Kafka's own Java consumer reads it in read_committed isolation (the ground
+ * truth for a Java or Flink downstream), read again while windows are missing — never while
+ * duplicated — until `timeoutMs`: the duplicated windows and the differences from the reference.
+ */
+export async function javaCheck(job: CountJob, timeoutMs = 180_000): Promise<{ windows: number; duplicates: string[]; mismatches: string[] }> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const seen = new Map<string, WindowCount>();
+    const duplicates: string[] = [];
+    for (const record of await readCommittedWithJava(job.output)) {
+      const r = JSON.parse(record.value) as { key: string; windowStart: number } & WindowCount;
+      if (r.key === "flush") continue;
+      const k = `${r.key}@${r.windowStart}`;
+      if (seen.has(k)) duplicates.push(k);
+      seen.set(k, { events: r.events, total: r.total });
+    }
+    const mismatches = windowMismatches(job.reference, seen);
+    const missing = mismatches.some((m) => m.endsWith(": missing"));
+    if (duplicates.length > 0 || !missing || Date.now() > deadline) return { windows: seen.size, duplicates, mismatches };
+  }
+}
+
 /** Everything read_committed from the output so far, by `user@windowStart` (duplicates counted). */
 export class OutputReader {
   readonly seen = new Map<string, WindowCount>();
@@ -247,14 +307,7 @@ export class OutputReader {
 
   /** Expected windows missing or wrong (empty when the output equals the reference). */
   mismatches(job: CountJob): string[] {
-    const bad: string[] = [];
-    for (const [k, v] of job.reference) {
-      const g = this.seen.get(k);
-      if (!g) bad.push(`${k}: missing`);
-      else if (g.events !== v.events || g.total !== v.total) bad.push(`${k}: got ${JSON.stringify(g)}, expected ${JSON.stringify(v)}`);
-    }
-    for (const k of this.seen.keys()) if (!job.reference.has(k)) bad.push(`${k}: not expected`);
-    return bad;
+    return windowMismatches(job.reference, this.seen);
   }
 
   async stop(): Promise<void> {
@@ -262,8 +315,8 @@ export class OutputReader {
   }
 }
 
-/** Waits for a worker's admin URL in its log (it starts with --admin 127.0.0.1:0). */
-export async function adminUrl(w: WorkerProcess, timeoutMs = 60_000): Promise<string> {
+/** Waits until a worker's log matches `pattern`; returns the match. */
+export async function waitForLog(w: WorkerProcess, pattern: RegExp, timeoutMs = 60_000): Promise<RegExpExecArray> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     let text = "";
@@ -272,11 +325,46 @@ export async function adminUrl(w: WorkerProcess, timeoutMs = 60_000): Promise<st
     } catch {
       // not created yet
     }
-    const m = /admin API on (http:\/\/[^\s]+)/.exec(text);
-    if (m) return m[1] as string;
-    if (Date.now() > deadline) throw new Error(`worker ${w.ordinal} did not report its admin API:\n${logTail(w)}`);
+    const m = pattern.exec(text);
+    if (m) return m;
+    if (Date.now() > deadline) throw new Error(`worker ${w.ordinal} did not log ${String(pattern)}:\n${logTail(w)}`);
     await new Promise((r) => setTimeout(r, 200));
   }
+}
+
+/** Waits for a worker's admin URL in its log (it starts with --admin 127.0.0.1:0). */
+export async function adminUrl(w: WorkerProcess, timeoutMs = 60_000): Promise<string> {
+  return (await waitForLog(w, /admin API on (http:\/\/[^\s"]+)/, timeoutMs))[1] as string;
+}
+
+/** POSTs a savepoint request (`{"name": ...}`) to a worker's admin endpoint with the job's token; returns the accepted id. */
+export async function requestSavepoint(url: string, token: string, body: SavepointRequest): Promise<string> {
+  const res = await fetch(url, { method: "POST", headers: { authorization: `Bearer ${token}` }, body: JSON.stringify(body) });
+  const text = await res.text();
+  if (res.status !== 202) throw new Error(`POST ${url} answered ${res.status}: ${text}`);
+  return (JSON.parse(text) as SavepointAccepted).id;
+}
+
+/** Polls GET /savepoints/<id> until the savepoint leaves `pending`. */
+export async function savepointOutcome(url: string, timeoutMs = 120_000): Promise<SavepointStatusBody> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const status = (await (await fetch(url)).json()) as SavepointStatusBody;
+    if (status.state !== "pending") return status;
+    if (Date.now() > deadline) throw new Error(`savepoint ${url} still pending after ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
+/** The exit code of a worker expected to end by itself, or "still running" after `timeoutMs`. */
+export function exitWithin(w: WorkerProcess, timeoutMs = 120_000): Promise<number | null | string> {
+  return Promise.race([w.exited, new Promise<string>((r) => setTimeout(() => r("still running"), timeoutMs))]);
+}
+
+/** Runs the runnel CLI to its end. */
+export function runnelCli(args: string[]): { status: number | null; stdout: string; stderr: string } {
+  const r = spawnSync(process.execPath, [MAIN, ...args], { encoding: "utf8" });
+  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
 /** A job name for a test: unique, and valid as a Kubernetes name and a Kafka topic stem. */

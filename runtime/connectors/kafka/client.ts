@@ -1,5 +1,6 @@
-/** kafkajs clients for Runnel's Kafka connectors: one connection description, quiet, namespaced logs. */
+/** kafkajs clients for Runnel's Kafka connectors: one connection description, quiet, structured logs (logger `kafka`). */
 import { Kafka, logLevel, type LogEntry, type SASLOptions } from "kafkajs";
+import { createLogger, type LogFields, type LogLevel } from "../../log.ts";
 
 /** How to reach the Kafka cluster (the StreamJob's `spec.kafka`, resolved). */
 export interface KafkaConnection {
@@ -13,7 +14,7 @@ export interface KafkaConnection {
   sasl?: SASLOptions;
 }
 
-const LEVEL_NAMES: Record<number, string> = { [logLevel.ERROR]: "error", [logLevel.WARN]: "warn", [logLevel.INFO]: "info", [logLevel.DEBUG]: "debug" };
+const LEVEL_NAMES: Record<number, LogLevel> = { [logLevel.ERROR]: "error", [logLevel.WARN]: "warn", [logLevel.INFO]: "info", [logLevel.DEBUG]: "debug" };
 
 // kafkajs 2.2.4 arms a timer with a negative delay on Node >= 24 (kafkajs issue 1751); Node runs
 // it after 1 ms, which is what kafkajs means. Drop only that warning so real ones stay visible.
@@ -47,10 +48,13 @@ const RETRIED_ANSWERS = [
 /**
  * True for a kafkajs log entry reporting a broker answer kafkajs retries by itself (not worth a
  * line): the connection's "Response …" line, or the producer's "Failed to send messages" that
- * precedes a retry. A final failure still reaches Runnel's own code, which reports it.
+ * precedes a retry, and a broker it could not connect to yet (it tries again, then fails). A
+ * final failure still reaches Runnel's own code, which reports it in one line.
  */
 export function isRetriedAnswer(entry: { namespace: string; log: { message: string; error?: unknown } }): boolean {
   const { message, error } = entry.log;
+  if (entry.namespace === "Connection" && message.startsWith("Connection error")) return true;
+  if (entry.namespace === "BrokerPool" && message.startsWith("Failed to connect to seed broker")) return true;
   const answer =
     (entry.namespace === "Connection" && message.startsWith("Response ")) || (entry.namespace === "Producer" && message.startsWith("Failed to send messages"));
   if (!answer) return false;
@@ -59,9 +63,10 @@ export function isRetriedAnswer(entry: { namespace: string; log: { message: stri
   return RETRIED_ANSWERS.some((t) => text.includes(t));
 }
 
-/** Creates a kafkajs client whose log lines are namespaced `runnel:kafka` and whose warnings are real. */
+/** Creates a kafkajs client whose log lines go to the `kafka` logger and whose warnings are real (retried answers only at debug). */
 export function createKafkaClient(connection: KafkaConnection, level: logLevel = logLevel.WARN): Kafka {
   filterNegativeTimeoutWarning();
+  const log = createLogger("kafka");
   return new Kafka({
     clientId: connection.clientId ?? "runnel",
     brokers: connection.brokers,
@@ -69,9 +74,11 @@ export function createKafkaClient(connection: KafkaConnection, level: logLevel =
     ...(connection.sasl === undefined ? {} : { sasl: connection.sasl }),
     logLevel: level,
     logCreator: () => (entry: LogEntry) => {
-      if (isRetriedAnswer(entry)) return;
-      const { message, ...extra } = entry.log;
-      console.error(`runnel:kafka ${LEVEL_NAMES[entry.level] ?? entry.level} [${entry.namespace}] ${message} ${JSON.stringify(extra)}`);
+      const { message, timestamp: _time, logger: _logger, stack, ...extra } = entry.log as LogEntry["log"] & { stack?: unknown };
+      const fields: LogFields = { kafka: entry.namespace };
+      for (const [k, v] of Object.entries(extra)) fields[k] = typeof v === "string" || typeof v === "number" || typeof v === "boolean" ? v : JSON.stringify(v);
+      const level = isRetriedAnswer(entry) ? "debug" : (LEVEL_NAMES[entry.level] ?? "warn");
+      log[level](message, level === "debug" && typeof stack === "string" ? { ...fields, stack } : fields);
     },
   });
 }

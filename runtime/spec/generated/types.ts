@@ -784,13 +784,13 @@ export interface SavepointSettings {
   historyMax?: number;
   /** Savepoints older than this are disposed (the newest one is always kept); none when absent. A duration such as 500ms, 30s, 5m or 1h30m. */
   historyMaxAge?: Duration;
-  /** A savepoint not completed within this fails. A duration such as 500ms, 30s, 5m or 1h30m. Default: "10m". */
+  /** A savepoint not completed within this fails, naming the workers it waited for, and the job resumes (`runnel worker --savepoint-timeout` overrides it). A duration such as 500ms, 30s, 5m or 1h30m. Default: "10m". */
   timeout?: Duration;
 }
 
 /** Where savepoints are written. */
 export interface SavepointStorage {
-  /** Folder for savepoints inside worker pods (or on disk in local mode). */
+  /** Folder for savepoints inside worker pods (or on disk in local mode): the savepoint root. Admin requests name savepoints relative to it; nothing is written outside it. */
   path: string;
   /** A ReadWriteMany PersistentVolumeClaim mounted at `path` in every worker; without it, `path` must come from a podTemplate volume. */
   claimName?: string;

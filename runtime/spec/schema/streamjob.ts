@@ -64,12 +64,15 @@ const savepoint = obj(
       "SavepointStorage",
       "Where savepoints are written.",
       {
-        path: str("Folder for savepoints inside worker pods (or on disk in local mode).", {
-          maxLength: 4096,
-          minLength: 1,
-          pattern: "^/",
-          hint: "an absolute path, e.g. /savepoints",
-        }),
+        path: str(
+          "Folder for savepoints inside worker pods (or on disk in local mode): the savepoint root. Admin requests name savepoints relative to it; nothing is written outside it.",
+          {
+            maxLength: 4096,
+            minLength: 1,
+            pattern: "^/",
+            hint: "an absolute path, e.g. /savepoints",
+          },
+        ),
         claimName: k8sName("A ReadWriteMany PersistentVolumeClaim mounted at `path` in every worker; without it, `path` must come from a podTemplate volume."),
       },
       { required: ["path"] },
@@ -77,7 +80,10 @@ const savepoint = obj(
     interval: duration("Take a periodic savepoint this often; none when absent."),
     historyMax: int("Savepoints kept (older ones are disposed).", { min: 1, max: 100, default: 5 }),
     historyMaxAge: duration("Savepoints older than this are disposed (the newest one is always kept); none when absent."),
-    timeout: duration("A savepoint not completed within this fails.", "10m"),
+    timeout: duration(
+      "A savepoint not completed within this fails, naming the workers it waited for, and the job resumes (`runnel worker --savepoint-timeout` overrides it).",
+      "10m",
+    ),
   },
   { required: ["storage"] },
 );

@@ -7,6 +7,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { main } from "../../../runtime/cli/main.ts";
+import { EXIT_CODES } from "../../../runtime/worker-contract.ts";
 import { QUICKSTART } from "../../../runtime/cli/start.ts";
 import { repoRoot } from "../../env/lib/layout.ts";
 import { captureOutput } from "../../helpers/capture.ts";
@@ -52,20 +53,20 @@ describe("runnel run <manifest>", () => {
     expect(io.err()).toMatch(new RegExp(`dead letters ${dead.length} \\(valid/non_positive_amount ${dead.length}\\)`));
   });
 
-  it("refuses an invalid manifest with the field path and a hint, exit 2", async () => {
+  it("refuses an invalid manifest in one line with the field path and a hint, exit 78 (configuration)", async () => {
     const io = capture();
     const code = await main(["run", join(repoRoot, "test/fixtures/streamjobs/invalid-graph/cel-declared-field-typo.yaml"), "--no-progress"]);
-    expect(code).toBe(2);
+    expect(code).toBe(EXIT_CODES.configuration);
+    expect(io.err().trim().split("\n")).toHaveLength(1);
     expect(io.err()).toContain(".spec.pipeline.steps[0].filter.condition: no field amont");
     expect(io.err()).toContain("did you mean amount?");
     expect(io.err()).not.toMatch(/^\s+at .+:\d+:\d+\)?$/m);
   });
 
-  it("names a bad --max-records and shows the usage, exit 2", async () => {
+  it("names a bad --max-records in one line pointing at --help, exit 2", async () => {
     const io = capture();
     expect(await main(["run", QUICKSTART, "--max-records", "lots"])).toBe(2);
-    expect(io.err()).toContain("--max-records must be a positive integer, got 'lots'");
-    expect(io.err()).toContain("Usage: runnel run <job module | streamjob.yaml>");
+    expect(io.err()).toBe("runnel run: --max-records must be a positive integer, got 'lots'; see `runnel run --help`");
   });
 
   it("runs a module job (spec.module) with its config: the escape hatch to the typed API", async () => {

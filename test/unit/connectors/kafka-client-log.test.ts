@@ -37,6 +37,16 @@ describe("Kafka client log filter", () => {
     );
     expect(isRetriedAnswer({ namespace: "Producer", log: { message: "Failed to send messages: The producer has been fenced" } })).toBe(false);
     expect(isRetriedAnswer({ namespace: "Consumer", log: { message: "Crash", error: "The coordinator is loading" } })).toBe(false);
-    expect(isRetriedAnswer({ namespace: "Connection", log: { message: "Connection error", error: "The coordinator is loading" } })).toBe(false);
+  });
+
+  it("counts a broker it cannot connect to yet as retried (kafkajs tries again; the final failure is Runnel's one line)", () => {
+    expect(isRetriedAnswer({ namespace: "Connection", log: { message: "Connection error: connect ECONNREFUSED 127.0.0.1:1" } })).toBe(true);
+    expect(
+      isRetriedAnswer({
+        namespace: "BrokerPool",
+        log: { message: "Failed to connect to seed broker, trying another broker from the list: Connection error: connect ECONNREFUSED 127.0.0.1:1" },
+      }),
+    ).toBe(true);
+    expect(isRetriedAnswer({ namespace: "Consumer", log: { message: "Connection error: connect ECONNREFUSED 127.0.0.1:1" } })).toBe(false);
   });
 });

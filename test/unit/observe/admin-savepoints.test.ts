@@ -13,26 +13,26 @@ import { SavepointRequestError, type SavepointControl, type SavepointStatus } fr
 
 /** A SavepointControl that records requests and completes savepoints when told to. */
 class FakeSavepoints implements SavepointControl {
-  readonly requests: { kind: "trigger" | "stop"; dir: string | undefined }[] = [];
+  readonly requests: { kind: "trigger" | "stop"; name: string | undefined }[] = [];
   readonly statuses = new Map<string, SavepointStatus>();
   stopping = false;
 
-  async trigger(dir?: string): Promise<string> {
-    return this.start("trigger", dir);
+  async trigger(name?: string): Promise<string> {
+    return this.start("trigger", name);
   }
   status(id: string): SavepointStatus | undefined {
     return this.statuses.get(id);
   }
-  async stopWithSavepoint(dir?: string): Promise<string> {
+  async stopWithSavepoint(name?: string): Promise<string> {
     if (this.stopping) throw new SavepointRequestError("the job is already stopping");
     this.stopping = true;
-    return this.start("stop", dir);
+    return this.start("stop", name);
   }
   complete(id: string, path: string): void {
     this.statuses.set(id, { id, state: "completed", path });
   }
-  private start(kind: "trigger" | "stop", dir: string | undefined): string {
-    this.requests.push({ kind, dir });
+  private start(kind: "trigger" | "stop", name: string | undefined): string {
+    this.requests.push({ kind, name });
     const id = `sp-${this.requests.length}`;
     this.statuses.set(id, { id, state: "pending" });
     return id;
@@ -70,11 +70,11 @@ describe("admin API: savepoints and stop", () => {
   it("triggers a savepoint with the bearer token and polls it until it completes", async () => {
     const sp = new FakeSavepoints();
     await serve({ token, savepoints: sp });
-    const started = await call("POST", "/savepoints", { token: TOKEN, body: JSON.stringify({ dir: "/savepoints/manual" }) });
+    const started = await call("POST", "/savepoints", { token: TOKEN, body: JSON.stringify({ name: "manual" }) });
     expect(started.status).toBe(202);
     expect(started.json()).toEqual({ id: "sp-1" });
     expect(started.headers.get("location")).toBe("/savepoints/sp-1");
-    expect(sp.requests).toEqual([{ kind: "trigger", dir: "/savepoints/manual" }]);
+    expect(sp.requests).toEqual([{ kind: "trigger", name: "manual" }]);
 
     // Polling is a GET: no token needed.
     expect((await call("GET", "/savepoints/sp-1")).json()).toEqual({ id: "sp-1", state: "pending" });
@@ -83,7 +83,7 @@ describe("admin API: savepoints and stop", () => {
 
     const noBody = await call("POST", "/savepoints", { token: TOKEN });
     expect(noBody.status).toBe(202);
-    expect(sp.requests[1]).toEqual({ kind: "trigger", dir: undefined });
+    expect(sp.requests[1]).toEqual({ kind: "trigger", name: undefined });
   });
 
   it("stops with a savepoint once; a second stop is refused with 409", async () => {
@@ -92,7 +92,7 @@ describe("admin API: savepoints and stop", () => {
     const stop = await call("POST", "/stop", { token: TOKEN, body: "{}" });
     expect(stop.status).toBe(202);
     expect(stop.json()).toEqual({ id: "sp-1" });
-    expect(sp.requests).toEqual([{ kind: "stop", dir: undefined }]);
+    expect(sp.requests).toEqual([{ kind: "stop", name: undefined }]);
     const again = await call("POST", "/stop", { token: TOKEN });
     expect(again.status).toBe(409);
     expect(again.json()).toEqual({ error: "the job is already stopping" });
@@ -146,21 +146,22 @@ describe("admin API: savepoints and stop", () => {
     expect(notFound.body).toContain("POST /savepoints, /stop");
   });
 
-  it('rejects bodies that are not {"dir": string} with 400', async () => {
+  it('rejects bodies that are not {"name": string} with 400, and any "dir" (savepoints go under the job\'s root)', async () => {
     const sp = new FakeSavepoints();
     await serve({ token, savepoints: sp });
     for (const [body, message] of [
       ["not json", /not JSON/],
       ["[1]", /JSON object/],
-      ['{"dir": 3}', /non-empty string/],
-      ['{"dir": ""}', /non-empty string/],
-      ['{"dir": "/x", "force": true}', /unknown field 'force'/],
+      ['{"name": 3}', /non-empty string/],
+      ['{"name": ""}', /non-empty string/],
+      ['{"name": "x", "force": true}', /unknown field 'force'/],
+      ['{"dir": "/etc"}', /under the job's savepoint root.*"name"/],
     ] as const) {
       const res = await call("POST", "/savepoints", { token: TOKEN, body });
       expect(res.status, body).toBe(400);
       expect((res.json() as { error: string }).error).toMatch(message);
     }
-    const huge = await call("POST", "/savepoints", { token: TOKEN, body: JSON.stringify({ dir: "x".repeat(20_000) }) });
+    const huge = await call("POST", "/savepoints", { token: TOKEN, body: JSON.stringify({ name: "x".repeat(20_000) }) });
     expect(huge.status).toBe(413);
     expect(sp.requests).toEqual([]);
   });

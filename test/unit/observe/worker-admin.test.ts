@@ -32,6 +32,8 @@ async function localWorker(savepoints?: SavepointControl): Promise<Worker> {
   durations.observe(0.02);
   const worker = {
     job: { apiVersion: "runnel.dev/v1alpha1", kind: "StreamJob", metadata: { name: "wk" }, spec: {} },
+    generation: "g3",
+    ordinal: 0,
     engine,
     plan: { parallelism: 2 },
     tasks: [0, 1],
@@ -58,16 +60,24 @@ describe("runnel worker admin API", () => {
     expect(text).toContain('runnel_end_to_end_latency_seconds_count{job="wk",operator="out"} 5');
     expect(text).not.toContain("runnel_consumer_lag_records{"); // no Kafka sources here
     const status = (await (await fetch(`${admin.url}/status`)).json()) as Record<string, unknown>;
-    expect(status).toMatchObject({ job: "wk", tasks: [0, 1], recordsIn: 5, checkpoint: { count: 1, lastBytes: 512, failures: 0 }, sourceDeadLetters: 2 });
+    expect(status).toMatchObject({
+      job: "wk",
+      generation: "g3",
+      ordinal: 0,
+      tasks: [0, 1],
+      recordsIn: 5,
+      checkpoint: { count: 1, lastBytes: 512, failures: 0 },
+      sourceDeadLetters: 2,
+    });
     const res = await fetch(`${admin.url}/savepoints`, { method: "POST", headers: { authorization: "Bearer t" } });
     expect(res.status).toBe(501);
   });
 
   it("serves savepoints through the worker's SavepointControl", async () => {
-    const dirs: (string | undefined)[] = [];
+    const names: (string | undefined)[] = [];
     const control: SavepointControl = {
-      trigger: async (dir) => {
-        dirs.push(dir);
+      trigger: async (name) => {
+        names.push(name);
         return "7";
       },
       status: (id) => (id === "7" ? { id, state: "completed", path: "/sp/savepoint-7" } : undefined),
@@ -75,10 +85,10 @@ describe("runnel worker admin API", () => {
     };
     admin = await serveWorkerAdmin(await localWorker(control), { at: { host: "127.0.0.1", port: 0 }, brokers: [], token: () => "t" });
     expect(admin.savepoints).toBe(true);
-    const started = await fetch(`${admin.url}/savepoints`, { method: "POST", headers: { authorization: "Bearer t" }, body: '{"dir":"/sp"}' });
+    const started = await fetch(`${admin.url}/savepoints`, { method: "POST", headers: { authorization: "Bearer t" }, body: '{"name":"manual-1"}' });
     expect(started.status).toBe(202);
     expect(await started.json()).toEqual({ id: "7" });
-    expect(dirs).toEqual(["/sp"]);
+    expect(names).toEqual(["manual-1"]);
     expect(await (await fetch(`${admin.url}/savepoints/7`)).json()).toEqual({ id: "7", state: "completed", path: "/sp/savepoint-7" });
     const stop = await fetch(`${admin.url}/stop`, { method: "POST", headers: { authorization: "Bearer t" } });
     expect(await stop.json()).toEqual({ id: "8" });

@@ -15,11 +15,10 @@ describe("runnel run", () => {
     vi.restoreAllMocks();
   });
 
-  it("rejects missing modules, bad options and YAML with a usage message and exit code 2", async () => {
+  it("rejects bad options with one line and exit code 2, and missing jobs as configuration errors (78)", async () => {
     let io = capture();
     expect(await main(["run"])).toBe(2);
-    expect(io.err()).toContain("expected exactly one job module");
-    expect(io.err()).toContain("--checkpoint-dir");
+    expect(io.err()).toBe("runnel run: expected exactly one job module or StreamJob manifest; see `runnel run --help`");
     vi.restoreAllMocks();
     io = capture();
     expect(await main(["run", fixture, "--state", "rocks"])).toBe(2);
@@ -30,11 +29,11 @@ describe("runnel run", () => {
     expect(io.err()).toContain("--batch-size must be a positive integer");
     vi.restoreAllMocks();
     io = capture();
-    expect(await main(["run", "job.yaml"])).toBe(2);
+    expect(await main(["run", "job.yaml"])).toBe(78);
     expect(io.err()).toMatch(/job\.yaml: no such file \(looked for .*job\.yaml\); check the path/);
     vi.restoreAllMocks();
     io = capture();
-    expect(await main(["run", "/nonexistent/job.ts"])).toBe(2);
+    expect(await main(["run", "/nonexistent/job.ts"])).toBe(78);
     expect(io.err()).toContain("cannot load job module");
     vi.restoreAllMocks();
     io = capture();
