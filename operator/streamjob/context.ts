@@ -21,6 +21,8 @@ export interface JobReconcilerConfig {
   resyncMs: number;
   /** Re-check a job with an action in progress this often (default 1 s). */
   pollMs: number;
+  /** Read lag and checkpoint progress from the workers at most this often (each read may write the status; default 30 s). */
+  progressMs?: number;
   afterStatusWrite?: AfterStatusWrite;
 }
 
@@ -36,6 +38,8 @@ export interface JobContext {
   /** The status being written. */
   status: StreamJobStatus;
   validation: Validation;
+  /** Whether lag and checkpoint progress should be read from the workers in this reconcile. */
+  progressDue: boolean;
   /** Persists the status draft now (derived fields refreshed first). */
   write(): Promise<void>;
 }

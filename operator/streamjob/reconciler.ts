@@ -57,12 +57,15 @@ export function createJobReconciler(deps: { cluster: JobCluster; config: JobReco
   const { cluster, config } = deps;
   /** Per key, the resourceVersion our last status write replaced: a cache still showing it is behind our own write. */
   const superseded = new Map<string, string>();
+  /** Per key, when lag and checkpoint progress were last read from the workers. */
+  const progressRead = new Map<string, number>();
 
   return async (rc: ReconcileContext): Promise<ReconcileResult> => {
     const [namespace = "", name = ""] = rc.key.split("/");
     const obs = cluster.observe(namespace, name);
     if (!obs) {
       superseded.delete(rc.key);
+      progressRead.delete(rc.key);
       return done();
     }
     // Children go with the job through their ownerReferences.
@@ -72,12 +75,16 @@ export function createJobReconciler(deps: { cluster: JobCluster; config: JobReco
     const status: StreamJobStatus = structuredClone(obs.job.status ?? {});
     const log = rc.log.child({ job: name, namespace, jobGeneration: status.jobGeneration });
     let written = canonicalJson(obs.job.status ?? {});
+    const now = cluster.now();
+    const progressDue = now.getTime() - (progressRead.get(rc.key) ?? -Infinity) >= (config.progressMs ?? 30_000);
+    if (progressDue) progressRead.set(rc.key, now.getTime());
     const ctx: JobContext = {
       cluster,
       config,
       log,
-      now: cluster.now(),
+      now,
       obs,
+      progressDue,
       job: obs.job,
       status,
       validation,

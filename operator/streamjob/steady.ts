@@ -115,7 +115,8 @@ export async function steady(ctx: JobContext): Promise<ReconcileResult> {
       await cluster.scaleWorkers(job, 0);
       return requeueAfter(ctx.config.resyncMs);
     }
-    await readProgress(ctx);
+    // Stability needs a first completed checkpoint as soon as there is one; after that, progress is refreshed at a slower pace.
+    if (ctx.progressDue || (status.lastCheckpoint?.count ?? 0) === 0) await readProgress(ctx);
     markStable(ctx, spec);
     const ready = getCondition(status.conditions, CONDITION.ready);
     const notReadyFor = ready?.status === "False" ? ctx.now.getTime() - Date.parse(ready.lastTransitionTime) : 0;

@@ -2,7 +2,8 @@
 // with kill -9 and a worker pod deleted while input flows — the job recovers and every output
 // window appears exactly once (Java read_committed); the restart is counted with the exit class.
 // A crash-looping job (its module throws) ends Failed per its restart policy, with the exit class
-// and the worker's last log line; an upgrade to such a spec is rolled back to the last stable one.
+// and the worker's last log line; an upgrade to such a spec is rolled back to the last stable one
+// and the savepoint the upgrade took.
 import { join } from "node:path";
 import { CoreV1Api } from "@kubernetes/client-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -13,6 +14,7 @@ import { createNamespace, kubeConfig, kubectl, waitFor, waitForReadyPod, type Te
 import {
   applyManifest,
   countStreamJob,
+  createSavepointClaim,
   expectExactlyOnceWithJava,
   installCrds,
   isReady,
@@ -33,6 +35,7 @@ describe("operator: failover, crash loops and rollback", () => {
   beforeAll(async () => {
     installCrds();
     ns = await createNamespace("op-failover");
+    createSavepointClaim(ns.name);
     op = startOperator({ namespace: ns.name });
     await op.url();
   });
@@ -95,11 +98,13 @@ describe("operator: failover, crash loops and rollback", () => {
     expect(row).toMatch(new RegExp(`^${job.name}\\s+Failed\\s+0/0`));
   });
 
-  it("rolls an upgrade that crash-loops back to the last stable spec, exactly once", async () => {
+  it("rolls an upgrade that crash-loops back to the last stable spec and its savepoint, exactly once", async () => {
     const job = await createCountJob(k.admin, 4);
     const manifest = countStreamJob(job, {
       namespace: ns.name,
       workers: 2,
+      upgradeMode: "savepoint",
+      savepointClaim: "savepoints",
       spec: { restartPolicy: { maxRestarts: 2, window: "10m" }, rollback: { stableAfter: "5s", readinessTimeout: "3m" } },
     });
     await produce(k.kafka, job, 2000);
@@ -112,6 +117,12 @@ describe("operator: failover, crash loops and rollback", () => {
     await produce(k.kafka, job, 2000);
     const rolledBack = await waitForJob(ns.name, job.name, "rolled back and Ready", (s) => s.failedSpec?.reason === "RolledBack" && isReady(s), 300_000);
     expect(rolledBack.status?.currentSpecHash).toBe(stable.status?.currentSpecHash);
+    // Back from the savepoint the upgrade took of the stable spec, in a third job generation.
+    const upgradeSavepoint = rolledBack.status?.savepoints?.find((p) => p.trigger === "upgrade");
+    expect(upgradeSavepoint?.jobGeneration).toBe(stable.status?.jobGeneration);
+    expect(rolledBack.status?.restoredFrom).toBe(upgradeSavepoint?.location);
+    expect(rolledBack.status?.lastStableSpec?.savepoint).toBe(upgradeSavepoint?.location);
+    expect(rolledBack.status?.jobGenerationCount).toBe(3);
     const degraded = rolledBack.status?.conditions?.find((c) => c.type === "Degraded");
     expect(degraded?.reason).toBe("RolledBack");
     expect(degraded?.message).toMatch(/rolled back to the last stable spec/);

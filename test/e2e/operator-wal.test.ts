@@ -56,7 +56,7 @@ describe("operator: killed at every step of a savepoint upgrade, it completes ea
       ops.push(faulty);
       // Each round changes the job (the checkpoint interval), which the workers run: an upgrade.
       manifest = structuredClone(manifest);
-      manifest.spec.checkpoint = { interval: `${300 + i}ms` };
+      manifest.spec.checkpoint = { interval: `${400 + i}ms` };
       applyManifest(manifest);
       await produce(k.kafka, job, 800);
       const code = await Promise.race([faulty.exited, new Promise((r) => setTimeout(() => r("still running"), 240_000))]);
