@@ -12,8 +12,7 @@ import { CustomObjectsApi, type V1Pod } from "@kubernetes/client-node";
 import { parse } from "yaml";
 import type { StreamJob, StreamJobStatus } from "../../runtime/spec/generated/types.ts";
 import { repoRoot } from "../env/lib/layout.ts";
-import { countManifest, type CountJob, type WindowCount } from "./distributed.ts";
-import { readCommittedWithJava } from "./java-consumer.ts";
+import { countManifest, javaCheck, type CountJob } from "./distributed.ts";
 import { containerPid, kubeConfig, kubeconfigPath, processCommand, waitFor } from "./kube.ts";
 import { mustRun, runTool } from "./tools.ts";
 
@@ -192,49 +191,19 @@ export function isReady(s: StreamJobStatus): boolean {
 }
 
 /**
- * Checks the count job's output against its reference with Kafka's Java consumer (read_committed):
- * every expected window exactly once and nothing else. Reads again while windows are missing
- * (the console consumer ends on idleness), never to wait out duplicates.
+ * Checks the count job's output against its reference with Kafka's Java consumer (read_committed,
+ * `javaCheck`): every expected window exactly once and nothing else; on failure the message adds
+ * the job's pods (with their restarts) and status.
  */
 export async function expectExactlyOnceWithJava(job: CountJob, timeoutMs = 180_000): Promise<void> {
-  try {
-    await checkWithJava(job, timeoutMs);
-  } catch (err) {
-    // What ran: worker pods with their restarts and the job's status, for the failure message.
-    const pods = runTool("kubectl", ["get", "pods", "-A", "-l", `runnel.dev/job=${job.name}`, "-o", "wide"]).stdout;
-    const sj = runTool("kubectl", ["get", "sj", "-A", "--field-selector", `metadata.name=${job.name}`, "-o", "wide"]).stdout;
-    throw new Error(`${(err as Error).message}\n${pods}\n${sj}`);
-  }
-}
-
-async function checkWithJava(job: CountJob, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const records = await readCommittedWithJava(job.output, { idleMs: 8_000 });
-    const seen = new Map<string, WindowCount>();
-    const duplicates: string[] = [];
-    for (const r of records) {
-      const v = JSON.parse(r.value) as { key: string; windowStart: number } & WindowCount;
-      if (v.key === "flush") continue;
-      const k = `${v.key}@${v.windowStart}`;
-      if (seen.has(k)) duplicates.push(k);
-      seen.set(k, { events: v.events, total: v.total });
-    }
-    if (duplicates.length > 0) throw new Error(`duplicated windows in ${job.output} (Java read_committed): ${duplicates.slice(0, 10).join(", ")}`);
-    const wrong: string[] = [];
-    const missing: string[] = [];
-    for (const [k, want] of job.reference) {
-      const got = seen.get(k);
-      if (!got) missing.push(k);
-      else if (got.events !== want.events || got.total !== want.total) wrong.push(`${k}: got ${JSON.stringify(got)}, expected ${JSON.stringify(want)}`);
-    }
-    const unexpected = [...seen.keys()].filter((k) => !job.reference.has(k));
-    if (wrong.length > 0 || unexpected.length > 0)
-      throw new Error(`wrong output in ${job.output}: ${[...wrong, ...unexpected.map((k) => `${k}: not expected`)].slice(0, 10).join("; ")}`);
-    if (missing.length === 0) return;
-    if (Date.now() > deadline)
-      throw new Error(`${missing.length} of ${job.reference.size} windows missing from ${job.output}, e.g. ${missing.slice(0, 5).join(", ")}`);
-  }
+  const { windows, duplicates, mismatches } = await javaCheck(job, timeoutMs);
+  if (duplicates.length === 0 && mismatches.length === 0) return;
+  const pods = runTool("kubectl", ["get", "pods", "-A", "-l", `runnel.dev/job=${job.name}`, "-o", "wide"]).stdout;
+  const sj = runTool("kubectl", ["get", "sj", "-A", "--field-selector", `metadata.name=${job.name}`, "-o", "wide"]).stdout;
+  throw new Error(
+    `${job.output} (Java read_committed, ${windows} windows of ${job.reference.size}): duplicated ${duplicates.slice(0, 10).join(", ") || "none"}; ` +
+      `wrong ${mismatches.slice(0, 10).join("; ") || "none"}\n${pods}\n${sj}`,
+  );
 }
 
 /** Host pids of a process tree, children first found through /proc/<pid>/task/<tid>/children. */
