@@ -6,22 +6,12 @@
 // jobs' output is exactly once (Java read_committed).
 import { existsSync, readdirSync } from "node:fs";
 import { join } from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import type { StreamSavepoint } from "../../runtime/spec/generated/types.ts";
 import { createCountJob, produce, produceFlush, type CountJob } from "../helpers/distributed.ts";
 import { kafkaAdminHooks } from "../helpers/kafka.ts";
-import { claimFolder, createNamespace, kubectl, waitFor, type TestNamespace } from "../helpers/kube.ts";
-import {
-  applyManifest,
-  countStreamJob,
-  createSavepointClaim,
-  expectExactlyOnceWithJava,
-  installCrds,
-  isReady,
-  startOperator,
-  waitForJob,
-  type OperatorProcess,
-} from "../helpers/operator.ts";
+import { claimFolder, kubectl, waitFor } from "../helpers/kube.ts";
+import { applyManifest, countStreamJob, expectExactlyOnceWithJava, isReady, operatorHooks, waitForJob } from "../helpers/operator.ts";
 
 /** A StreamSavepoint's status, read with kubectl. */
 function savepointStatus(namespace: string, name: string): StreamSavepoint["status"] | undefined {
@@ -31,33 +21,20 @@ function savepointStatus(namespace: string, name: string): StreamSavepoint["stat
 
 describe("operator: savepoints", () => {
   const k = kafkaAdminHooks();
-  let ns: TestNamespace;
-  let op: OperatorProcess;
+  const env = operatorHooks("op-savepoints");
   let volume: string;
-
-  beforeAll(async () => {
-    installCrds();
-    ns = await createNamespace("op-savepoints");
-    createSavepointClaim(ns.name);
-    op = startOperator({ namespace: ns.name });
-    await op.url();
-  });
-  afterAll(async () => {
-    await op?.kill9();
-    ns?.cleanup();
-  });
 
   /** The host folder of a savepoint location under the job's /savepoints mount. */
   async function onDisk(location: string): Promise<string> {
-    volume ??= await waitFor("the savepoint claim bound", () => claimFolder(ns.name, "savepoints"));
+    volume ??= await waitFor("the savepoint claim bound", () => claimFolder(env.namespace, "savepoints"));
     return join(volume, location.replace(/^\/savepoints\/?/, ""));
   }
 
   async function runningJob(job: CountJob, spec: Record<string, unknown> = {}, workers = 2) {
-    const manifest = countStreamJob(job, { namespace: ns.name, workers, upgradeMode: "savepoint", savepointClaim: "savepoints", spec });
+    const manifest = countStreamJob(job, { namespace: env.namespace, workers, upgradeMode: "savepoint", savepointClaim: "savepoints", spec });
     await produce(k.kafka, job, 1500);
     applyManifest(manifest);
-    await waitForJob(ns.name, job.name, "Ready", isReady);
+    await waitForJob(env.namespace, job.name, "Ready", isReady);
     return manifest;
   }
 
@@ -67,21 +44,26 @@ describe("operator: savepoints", () => {
     applyManifest({
       apiVersion: "runnel.dev/v1alpha1",
       kind: "StreamSavepoint",
-      metadata: { name: "before-migration", namespace: ns.name },
+      metadata: { name: "before-migration", namespace: env.namespace },
       spec: { jobName: job.name, disposeOnDelete: true },
     });
     const done = await waitFor(
       "the savepoint completed",
-      () => (savepointStatus(ns.name, "before-migration")?.state === "Completed" ? savepointStatus(ns.name, "before-migration") : undefined),
+      () => (savepointStatus(env.namespace, "before-migration")?.state === "Completed" ? savepointStatus(env.namespace, "before-migration") : undefined),
       { timeoutMs: 180_000 },
     );
     const folder = await onDisk(done?.location ?? "");
     expect(existsSync(folder)).toBe(true);
     expect(readdirSync(folder).length).toBeGreaterThan(0);
-    expect(kubectl(["get", "ssp", "before-migration", "-n", ns.name, "--no-headers"])).toMatch(/before-migration\s+\S+\s+Completed/);
-    const status = await waitForJob(ns.name, job.name, "the savepoint in the history", (s) => s.savepoints?.[0]?.name === "before-migration" && isReady(s));
+    expect(kubectl(["get", "ssp", "before-migration", "-n", env.namespace, "--no-headers"])).toMatch(/before-migration\s+\S+\s+Completed/);
+    const status = await waitForJob(
+      env.namespace,
+      job.name,
+      "the savepoint in the history",
+      (s) => s.savepoints?.[0]?.name === "before-migration" && isReady(s),
+    );
     expect(status.status?.lastSavepoint?.trigger).toBe("manual");
-    kubectl(["delete", "ssp", "before-migration", "-n", ns.name, "--timeout=120s"]);
+    kubectl(["delete", "ssp", "before-migration", "-n", env.namespace, "--timeout=120s"]);
     expect(existsSync(folder)).toBe(false);
   });
 
@@ -92,7 +74,7 @@ describe("operator: savepoints", () => {
     manifest.spec.savepoint = { storage: { path: "/savepoints", claimName: "savepoints" }, historyMax: 2, interval: "5s" };
     applyManifest(manifest);
     const first = await waitForJob(
-      ns.name,
+      env.namespace,
       job.name,
       "the nonce savepoint",
       (s) => s.observedSavepointTriggerNonce === 1 && (s.savepoints ?? []).some((p) => p.trigger === "nonce"),
@@ -101,7 +83,7 @@ describe("operator: savepoints", () => {
     expect(existsSync(await onDisk(nonceLocation))).toBe(true);
     // Periodic savepoints every 5 s push the nonce savepoint out of a history of two; its files go.
     await waitForJob(
-      ns.name,
+      env.namespace,
       job.name,
       "periodic savepoints replacing it",
       (s) => (s.savepoints ?? []).every((p) => p.trigger === "periodic") && (s.savepoints?.length ?? 0) === 2,
@@ -115,13 +97,13 @@ describe("operator: savepoints", () => {
     const manifest = await runningJob(job);
     manifest.spec.state = "suspended";
     applyManifest(manifest);
-    const suspended = await waitForJob(ns.name, job.name, "Suspended", (s) => s.phase === "Suspended");
+    const suspended = await waitForJob(env.namespace, job.name, "Suspended", (s) => s.phase === "Suspended");
     expect(suspended.status?.lastSavepoint?.trigger).toBe("suspend");
-    expect(kubectl(["get", "pods", "-n", ns.name, "-l", `runnel.dev/job=${job.name}`, "-o", "name"]).trim()).toBe("");
+    expect(kubectl(["get", "pods", "-n", env.namespace, "-l", `runnel.dev/job=${job.name}`, "-o", "name"]).trim()).toBe("");
     await produce(k.kafka, job, 1500);
     manifest.spec.state = "running";
     applyManifest(manifest);
-    const resumed = await waitForJob(ns.name, job.name, "resumed", isReady);
+    const resumed = await waitForJob(env.namespace, job.name, "resumed", isReady);
     expect(resumed.status?.restoredFrom).toBe(suspended.status?.lastSavepoint?.location);
     await produceFlush(k.kafka, job);
     await expectExactlyOnceWithJava(job);
@@ -133,20 +115,20 @@ describe("operator: savepoints", () => {
     applyManifest({
       apiVersion: "runnel.dev/v1alpha1",
       kind: "StreamSavepoint",
-      metadata: { name: "handover", namespace: ns.name },
+      metadata: { name: "handover", namespace: env.namespace },
       spec: { jobName: job.name, type: "stop" },
     });
-    await waitFor("the stop savepoint completed", () => savepointStatus(ns.name, "handover")?.state === "Completed", { timeoutMs: 180_000 });
-    const stopped = await waitForJob(ns.name, job.name, "Suspended", (s) => s.phase === "Suspended");
+    await waitFor("the stop savepoint completed", () => savepointStatus(env.namespace, "handover")?.state === "Completed", { timeoutMs: 180_000 });
+    const stopped = await waitForJob(env.namespace, job.name, "Suspended", (s) => s.phase === "Suspended");
     expect(stopped.spec.state).toBe("suspended");
     await produce(k.kafka, job, 1500);
     // The successor: another name, the same pipeline and output, started from the savepoint.
     const next = structuredClone(first);
-    next.metadata = { name: `${job.name}-v2`, namespace: ns.name };
+    next.metadata = { name: `${job.name}-v2`, namespace: env.namespace };
     next.spec.restoreFrom = { savepointName: "handover" };
     applyManifest(next);
-    const started = await waitForJob(ns.name, `${job.name}-v2`, "Ready", isReady);
-    expect(started.status?.restoredFrom).toBe(savepointStatus(ns.name, "handover")?.location);
+    const started = await waitForJob(env.namespace, `${job.name}-v2`, "Ready", isReady);
+    expect(started.status?.restoredFrom).toBe(savepointStatus(env.namespace, "handover")?.location);
     await produceFlush(k.kafka, job);
     await expectExactlyOnceWithJava(job);
   });

@@ -3,23 +3,13 @@
 // generation restored from it) and in last-state mode (same generation) keeps every output
 // window exactly once (Java read_committed); a stateless upgrade starts a fresh generation that
 // recomputes from the input; `kubectl scale sj/x --replicas=3` and back to 1 keeps exactly once.
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import type { StreamJob } from "../../runtime/spec/generated/types.ts";
 import { createCountJob, produce, produceFlush, type CountJob } from "../helpers/distributed.ts";
 import { kafkaAdminHooks } from "../helpers/kafka.ts";
-import { createNamespace, kubectl, type TestNamespace } from "../helpers/kube.ts";
+import { kubectl } from "../helpers/kube.ts";
 import { readCommittedWithJava } from "../helpers/java-consumer.ts";
-import {
-  applyManifest,
-  countStreamJob,
-  createSavepointClaim,
-  expectExactlyOnceWithJava,
-  installCrds,
-  isReady,
-  startOperator,
-  waitForJob,
-  type OperatorProcess,
-} from "../helpers/operator.ts";
+import { applyManifest, countStreamJob, expectExactlyOnceWithJava, isReady, operatorHooks, waitForJob } from "../helpers/operator.ts";
 
 /** The same results from a changed job: an always-true filter in front of the keyBy. */
 function withFilter(manifest: StreamJob): StreamJob {
@@ -35,26 +25,18 @@ function withFilter(manifest: StreamJob): StreamJob {
 
 describe("operator: upgrades and rescales, exactly once", () => {
   const k = kafkaAdminHooks();
-  let ns: TestNamespace;
-  let op: OperatorProcess;
-
-  beforeAll(async () => {
-    installCrds();
-    ns = await createNamespace("op-upgrade");
-    createSavepointClaim(ns.name);
-    op = startOperator({ namespace: ns.name });
-    await op.url();
-  });
-  afterAll(async () => {
-    await op?.kill9();
-    ns?.cleanup();
-  });
+  const env = operatorHooks("op-upgrade");
 
   async function start(job: CountJob, mode: string, workers = 2): Promise<{ manifest: StreamJob; generation: string }> {
-    const manifest = countStreamJob(job, { namespace: ns.name, workers, upgradeMode: mode, ...(mode === "savepoint" ? { savepointClaim: "savepoints" } : {}) });
+    const manifest = countStreamJob(job, {
+      namespace: env.namespace,
+      workers,
+      upgradeMode: mode,
+      ...(mode === "savepoint" ? { savepointClaim: "savepoints" } : {}),
+    });
     await produce(k.kafka, job, 2000);
     applyManifest(manifest);
-    const ready = await waitForJob(ns.name, job.name, "Ready", isReady);
+    const ready = await waitForJob(env.namespace, job.name, "Ready", isReady);
     return { manifest, generation: ready.status?.jobGeneration ?? "" };
   }
 
@@ -64,13 +46,13 @@ describe("operator: upgrades and rescales, exactly once", () => {
     await produce(k.kafka, job, 1000);
     applyManifest(withFilter(manifest));
     await produce(k.kafka, job, 2000);
-    const upgraded = await waitForJob(ns.name, job.name, "upgraded and Ready", (s) => isReady(s) && s.jobGeneration !== generation, 300_000);
+    const upgraded = await waitForJob(env.namespace, job.name, "upgraded and Ready", (s) => isReady(s) && s.jobGeneration !== generation, 300_000);
     const s = upgraded.status ?? {};
     expect(s.lastSavepoint?.trigger).toBe("upgrade");
     expect(s.lastSavepoint?.jobGeneration).toBe(generation);
     expect(s.restoredFrom).toBe(s.lastSavepoint?.location);
     expect(s.jobGenerationCount).toBe(2);
-    expect(kubectl(["get", "sj", job.name, "-n", ns.name, "--no-headers"])).not.toMatch(/\s<none>\s/);
+    expect(kubectl(["get", "sj", job.name, "-n", env.namespace, "--no-headers"])).not.toMatch(/\s<none>\s/);
     await produce(k.kafka, job, 1000);
     await produceFlush(k.kafka, job);
     await expectExactlyOnceWithJava(job);
@@ -83,7 +65,7 @@ describe("operator: upgrades and rescales, exactly once", () => {
     applyManifest(withFilter(manifest));
     await produce(k.kafka, job, 2000);
     const upgraded = await waitForJob(
-      ns.name,
+      env.namespace,
       job.name,
       "upgraded and Ready",
       (s) => isReady(s) && s.observedGeneration === 2 && s.currentSpecHash !== undefined,
@@ -101,7 +83,7 @@ describe("operator: upgrades and rescales, exactly once", () => {
     await expectExactlyOnceWithJava(job);
     const before = (await readCommittedWithJava(job.output)).length;
     applyManifest(withFilter(manifest));
-    const upgraded = await waitForJob(ns.name, job.name, "upgraded and Ready", (s) => isReady(s) && s.jobGeneration !== generation);
+    const upgraded = await waitForJob(env.namespace, job.name, "upgraded and Ready", (s) => isReady(s) && s.jobGeneration !== generation);
     expect(upgraded.status?.restoredFrom).toBeUndefined();
     // No state and no positions carried over: the new generation reads the input from the start
     // and emits every window again, each equal to the reference.
@@ -123,15 +105,15 @@ describe("operator: upgrades and rescales, exactly once", () => {
   it("rescales with kubectl scale to 3 workers and back to 1, exactly once", async () => {
     const job = await createCountJob(k.admin, 6);
     await start(job, "savepoint", 1);
-    kubectl(["scale", `sj/${job.name}`, "-n", ns.name, "--replicas=3"]);
+    kubectl(["scale", `sj/${job.name}`, "-n", env.namespace, "--replicas=3"]);
     await produce(k.kafka, job, 1500);
-    const three = await waitForJob(ns.name, job.name, "3 workers Ready", (s) => isReady(s) && s.parallelism === 3, 300_000);
+    const three = await waitForJob(env.namespace, job.name, "3 workers Ready", (s) => isReady(s) && s.parallelism === 3, 300_000);
     expect(three.status?.readyWorkers).toBe("3/3");
     expect(three.status?.lastSavepoint?.trigger).toBe("rescale");
     await produce(k.kafka, job, 1500);
-    kubectl(["scale", `sj/${job.name}`, "-n", ns.name, "--replicas=1"]);
+    kubectl(["scale", `sj/${job.name}`, "-n", env.namespace, "--replicas=1"]);
     await produce(k.kafka, job, 1500);
-    await waitForJob(ns.name, job.name, "1 worker Ready", (s) => isReady(s) && s.parallelism === 1, 300_000);
+    await waitForJob(env.namespace, job.name, "1 worker Ready", (s) => isReady(s) && s.parallelism === 1, 300_000);
     await produce(k.kafka, job, 1000);
     await produceFlush(k.kafka, job);
     await expectExactlyOnceWithJava(job);
@@ -140,9 +122,9 @@ describe("operator: upgrades and rescales, exactly once", () => {
   it("rescales a last-state job in its job generation, exactly once", async () => {
     const job = await createCountJob(k.admin, 6);
     const { generation } = await start(job, "last-state", 2);
-    kubectl(["scale", `sj/${job.name}`, "-n", ns.name, "--replicas=3"]);
+    kubectl(["scale", `sj/${job.name}`, "-n", env.namespace, "--replicas=3"]);
     await produce(k.kafka, job, 1500);
-    const three = await waitForJob(ns.name, job.name, "3 workers Ready", (s) => isReady(s) && s.parallelism === 3, 300_000);
+    const three = await waitForJob(env.namespace, job.name, "3 workers Ready", (s) => isReady(s) && s.parallelism === 3, 300_000);
     expect(three.status?.jobGeneration).toBe(generation);
     await produce(k.kafka, job, 1000);
     await produceFlush(k.kafka, job);

@@ -13,7 +13,8 @@ import { parse } from "yaml";
 import type { StreamJob, StreamJobStatus } from "../../runtime/spec/generated/types.ts";
 import { repoRoot } from "../env/lib/layout.ts";
 import { countManifest, javaCheck, type CountJob } from "./distributed.ts";
-import { containerPid, kubeConfig, kubeconfigPath, processCommand, waitFor } from "./kube.ts";
+import { afterAll, beforeAll } from "vitest";
+import { containerPid, createNamespace, kubeConfig, kubeconfigPath, processCommand, waitFor, type TestNamespace } from "./kube.ts";
 import { mustRun, runTool } from "./tools.ts";
 
 const MAIN = resolve(import.meta.dirname, "../../runtime/cli/main.ts");
@@ -245,4 +246,28 @@ export function workerProcessPid(pod: V1Pod): number {
   });
   if (pid === undefined) throw new Error(`no runnel worker process under pod ${pod.metadata?.name}`);
   return pid;
+}
+
+/** For a describe block: the CRDs, a namespace with a savepoint claim, and an operator watching it (killed and removed after). */
+export function operatorHooks(prefix: string): { readonly namespace: string; readonly operator: OperatorProcess } {
+  const ctx = {} as { ns: TestNamespace; op: OperatorProcess };
+  beforeAll(async () => {
+    installCrds();
+    ctx.ns = await createNamespace(prefix);
+    createSavepointClaim(ctx.ns.name);
+    ctx.op = startOperator({ namespace: ctx.ns.name });
+    await ctx.op.url();
+  });
+  afterAll(async () => {
+    await ctx.op?.kill9();
+    ctx.ns?.cleanup();
+  });
+  return {
+    get namespace() {
+      return ctx.ns.name;
+    },
+    get operator() {
+      return ctx.op;
+    },
+  };
 }

@@ -4,25 +4,12 @@ import { describe, expect, it } from "vitest";
 import { manifestConfigMap, workerStatefulSet, type WorkerPlan } from "../../../operator/streamjob/children.ts";
 import { classifyChange, specHash, validateJob, workerSpec } from "../../../operator/streamjob/spec.ts";
 import { parse } from "yaml";
+import { testJob } from "./fake-cluster.ts";
 import type { StreamJob, StreamJobSpec } from "../../../runtime/spec/generated/types.ts";
 import { ADMIN_PATHS, ADMIN_PORT, WORKER_ENV, WORKER_FLAGS } from "../../../runtime/worker-contract.ts";
 
 function job(spec: Partial<StreamJobSpec> = {}): StreamJob {
-  return {
-    apiVersion: "runnel.dev/v1alpha1",
-    kind: "StreamJob",
-    metadata: { name: "clicks", namespace: "shop", uid: "u-1", generation: 3 },
-    spec: {
-      parallelism: 3,
-      kafka: { bootstrapServers: ["kafka:9092"] },
-      pipeline: {
-        sources: [{ id: "in", kafka: { topic: "in" } }],
-        steps: [{ id: "valid", input: "in", filter: { condition: "record.n > 0" } }],
-        sinks: [{ id: "out", input: "valid", kafka: { topic: "out" } }],
-      },
-      ...spec,
-    },
-  };
+  return testJob({ parallelism: 3, ...spec }, { namespace: "shop", uid: "u-1", generation: 3 });
 }
 
 function plan(j: StreamJob, extra: Partial<WorkerPlan> = {}): WorkerPlan {

@@ -35,11 +35,12 @@ export interface FakeOptions {
   failSavepoints?: string;
 }
 
-function baseJob(spec: Partial<StreamJobSpec>): StreamJob {
+/** A small valid StreamJob `clicks` (a filter from topic in to topic out), with spec and metadata overrides. */
+export function testJob(spec: Partial<StreamJobSpec> = {}, metadata: StreamJob["metadata"] = {}): StreamJob {
   return {
     apiVersion: "runnel.dev/v1alpha1",
     kind: "StreamJob",
-    metadata: { name: "clicks", namespace: "ns", uid: "0123abcd-0000-0000-0000-000000000000", generation: 1, resourceVersion: "1" },
+    metadata: { name: "clicks", namespace: "ns", uid: "0123abcd-0000-0000-0000-000000000000", generation: 1, resourceVersion: "1", ...metadata },
     spec: {
       parallelism: 2,
       kafka: { bootstrapServers: ["kafka:9092"] },
@@ -74,7 +75,7 @@ export class FakeCluster implements JobCluster {
 
   constructor(spec: Partial<StreamJobSpec> = {}, options: FakeOptions = {}) {
     this.options = options;
-    this.job = baseJob(spec);
+    this.job = testJob(spec);
     const list: { reason: string; message: string }[] = [];
     this.events = { list, record: (_o, _t, reason, message) => void list.push({ reason, message }) };
   }
