@@ -6,7 +6,8 @@
  * hand-written kafkajs loop on that broker; writes docs/benchmarks.md. Options: --events N (default 5,000,000), --runs N (best of, default 2),
  * --queries q0,q5 (default all), --state-events N (default 10,000,000), --cep-events N
  * (default 1,000,000), --kafka host:port (default: the test environment's broker, if up),
- * --kafka-events N (default 300,000), --no-write.
+ * --kafka-events N (default 300,000), --operator (also the operator on the test environment, bench/operator.ts;
+ * without it its section of docs/benchmarks.md is kept as last measured), --no-write.
  */
 import { readFile, writeFile } from "node:fs/promises";
 import { cpus, loadavg, totalmem, platform, release } from "node:os";
@@ -17,6 +18,7 @@ import { cepRun } from "./cep.ts";
 import { declarativeVsTyped } from "./declarative.ts";
 import { brokerReachable, CHECKPOINT_MS, kafkaBench, type KafkaBenchResult } from "./kafka.ts";
 import { keyedStateRun } from "./keyed-state.ts";
+import { operatorBench, operatorSection } from "./operator.ts";
 import { nexmarkSource } from "./nexmark/model.ts";
 import { q5Hand } from "./nexmark/q5-hand.ts";
 import { queries } from "./nexmark/queries.ts";
@@ -31,6 +33,7 @@ const { values } = parseArgs({
     kafka: { type: "string" },
     "kafka-events": { type: "string", default: "300000" },
     "no-write": { type: "boolean" },
+    operator: { type: "boolean" },
   },
 });
 const events = Number(values.events);
@@ -289,7 +292,12 @@ reads two fields), the stage wrapper per step, and CEL ints (bigint) in window r
 
 ${kafkaSection}
 ${kafka ? `${KAFKA_NOTES}\n` : ""}`;
+// The operator's section needs the whole test environment: measured with --operator, else kept as last measured.
+const previous = await readFile(new URL("../docs/benchmarks.md", import.meta.url), "utf8").catch(() => "");
+const operatorText = values.operator
+  ? operatorSection(await operatorBench({ jobs: 300, applies: 20, runs: 3 }), "npm run bench -- --operator")
+  : previous.slice(previous.indexOf("## Operator") < 0 ? previous.length : previous.indexOf("## Operator"));
 if (values["no-write"] !== true) {
-  await writeFile(new URL("../docs/benchmarks.md", import.meta.url), doc);
+  await writeFile(new URL("../docs/benchmarks.md", import.meta.url), operatorText ? `${doc.trimEnd()}\n\n${operatorText}` : doc);
   console.log("wrote docs/benchmarks.md");
 }

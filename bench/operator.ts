@@ -194,17 +194,15 @@ export async function operatorBench(options: { jobs: number; applies: number; ru
     const names = Array.from({ length: options.jobs }, (_, i) => `many-${i}`);
     for (let i = 0; i < names.length; i += 20)
       await Promise.all(
-        names
-          .slice(i, i + 20)
-          .map((name) =>
-            custom.createNamespacedCustomObject({
-              group: "runnel.dev",
-              version: "v1alpha1",
-              plural: "streamjobs",
-              namespace: ns.name,
-              body: unschedulable(name, ns.name),
-            }),
-          ),
+        names.slice(i, i + 20).map((name) =>
+          custom.createNamespacedCustomObject({
+            group: "runnel.dev",
+            version: "v1alpha1",
+            plural: "streamjobs",
+            namespace: ns.name,
+            body: unschedulable(name, ns.name),
+          }),
+        ),
       );
     let peak = idle.rssMiB;
     await waitFor(

@@ -9,6 +9,13 @@ import { applyObject, FIELD_MANAGER, makeClients, type KubeClients } from "../..
 import { createInformer, type InformerSource } from "../../operator/kube/informer.ts";
 import { startLeaderElection, type LeaderElection } from "../../operator/kube/leader.ts";
 import { sourcesFor } from "../../operator/kube/resources.ts";
+import { createCaches, type Caches } from "../../operator/kube/caches.ts";
+import { createEventRecorder } from "../../operator/kube/events.ts";
+import { kubeJobCluster } from "../../operator/streamjob/kube-cluster.ts";
+import { specHash, validateJob } from "../../operator/streamjob/spec.ts";
+import { httpWorkerAdmin } from "../../operator/streamjob/worker-admin.ts";
+import { applyManifest, installCrds, readJob } from "../helpers/operator.ts";
+import { testJob } from "../helpers/streamjob.ts";
 import { createNamespace, kubeConfig, waitFor, type TestNamespace } from "../helpers/kube.ts";
 
 const log = createLogger("test", {}, { write: () => undefined });
@@ -141,5 +148,67 @@ describe("operator machinery on the real apiserver", () => {
     expect(managers).toEqual([FIELD_MANAGER]);
     const changed = await applyObject(clients, configMap("applied", { a: "2" }));
     expect(changed.data).toEqual({ a: "2" });
+  });
+});
+
+describe("the operator's children on the real apiserver", () => {
+  let ns: TestNamespace;
+  let clients: KubeClients;
+  let caches: Caches;
+
+  beforeAll(async () => {
+    installCrds();
+    ns = await createNamespace("op-children");
+    clients = makeClients(kubeConfig());
+    caches = createCaches({ clients, namespaces: [ns.name], log });
+    await caches.start();
+  });
+  afterAll(() => {
+    caches?.stop();
+    ns?.cleanup();
+  });
+
+  it("creates a job's children once, and replaces a StatefulSet whose immutable fields changed, adopting its pods", async () => {
+    // A job nobody runs (no operator here): its pods can never be scheduled, so they stay put.
+    const spec = { ...testJob().spec, parallelism: 1, podTemplate: { nodeSelector: { "runnel.dev/test": "nowhere" } } };
+    applyManifest({ apiVersion: "runnel.dev/v1alpha1", kind: "StreamJob", metadata: { name: "kids", namespace: ns.name }, spec });
+    const job = await readJob(ns.name, "kids");
+    const cluster = kubeJobCluster({
+      clients,
+      caches,
+      defaults: { image: "runnel/runnel:test", stateSize: "1Gi" },
+      admin: httpWorkerAdmin(),
+      disposer: { dispose: async () => ({ state: "done" }) },
+      events: createEventRecorder({ clients, identity: "test", log }),
+      log,
+    });
+    const v = validateJob(job);
+    if (!v.valid) throw new Error("invalid job");
+    const plan = { spec: v.spec, specHash: specHash(v.spec), jobGeneration: "g1-test", replicas: 1 };
+    await cluster.applyWorkers(job, plan);
+    const sts = await waitFor("the StatefulSet in the cache", () => caches.statefulsets.get(ns.name, "kids"));
+    await waitFor(
+      "the Secret and ConfigMap in the cache",
+      () => caches.secrets.get(ns.name, "kids-admin-token") && caches.configmaps.get(ns.name, `kids-spec-${plan.specHash.slice(0, 10)}`),
+    );
+    const secret = caches.secrets.get(ns.name, "kids-admin-token");
+    const pod = await waitFor("the pod", () => caches.pods.get(ns.name, "kids-0"));
+    // Applying the same plan again changes nothing: no write, the token stays.
+    await cluster.applyWorkers(job, plan);
+    expect(caches.statefulsets.get(ns.name, "kids")?.metadata?.resourceVersion).toBe(sts.metadata?.resourceVersion);
+    expect(caches.secrets.get(ns.name, "kids-admin-token")?.data).toEqual(secret?.data);
+    // A bigger state volume is a change to the volumeClaimTemplates, which the apiserver refuses to update.
+    const bigger = { ...plan, spec: { ...plan.spec, stateStorage: { size: "2Gi" } } };
+    await cluster.applyWorkers(job, bigger);
+    const replaced = await waitFor("the new StatefulSet", () => {
+      const s = caches.statefulsets.get(ns.name, "kids");
+      return s && s.metadata?.uid !== sts.metadata?.uid ? s : undefined;
+    });
+    expect(replaced.spec?.volumeClaimTemplates?.[0]?.spec?.resources?.requests?.storage).toBe("2Gi");
+    const adopted = await waitFor("the pod adopted", () => {
+      const p = caches.pods.get(ns.name, "kids-0");
+      return p?.metadata?.ownerReferences?.some((o) => o.uid === replaced.metadata?.uid) ? p : undefined;
+    });
+    expect(adopted.metadata?.uid).toBe(pod.metadata?.uid);
   });
 });

@@ -4,7 +4,7 @@ import { describe, expect, it } from "vitest";
 import { manifestConfigMap, workerStatefulSet, type WorkerPlan } from "../../../operator/streamjob/children.ts";
 import { classifyChange, specHash, validateJob, workerSpec } from "../../../operator/streamjob/spec.ts";
 import { parse } from "yaml";
-import { testJob } from "./fake-cluster.ts";
+import { testJob } from "../../helpers/streamjob.ts";
 import type { StreamJob, StreamJobSpec } from "../../../runtime/spec/generated/types.ts";
 import { ADMIN_PATHS, ADMIN_PORT, WORKER_ENV, WORKER_FLAGS } from "../../../runtime/worker-contract.ts";
 

@@ -10,6 +10,7 @@ import type { DisposalState, JobCluster, Observed, PodView } from "../../../oper
 import type { WorkerAdmin } from "../../../operator/streamjob/worker-admin.ts";
 import { KubeApiError, WorkerAdminError } from "../../../operator/errors.ts";
 import type { StreamJob, StreamJobSpec, StreamJobStatus, StreamSavepoint } from "../../../runtime/spec/generated/types.ts";
+import { testJob } from "../../helpers/streamjob.ts";
 import type { EventRecorder } from "../../../operator/kube/events.ts";
 
 interface FakePod extends PodView {
@@ -33,25 +34,6 @@ export interface FakeOptions {
   crashing?: (plan: WorkerPlan) => number | undefined;
   /** Workers fail their savepoints with this error. */
   failSavepoints?: string;
-}
-
-/** A small valid StreamJob `clicks` (a filter from topic in to topic out), with spec and metadata overrides. */
-export function testJob(spec: Partial<StreamJobSpec> = {}, metadata: StreamJob["metadata"] = {}): StreamJob {
-  return {
-    apiVersion: "runnel.dev/v1alpha1",
-    kind: "StreamJob",
-    metadata: { name: "clicks", namespace: "ns", uid: "0123abcd-0000-0000-0000-000000000000", generation: 1, resourceVersion: "1", ...metadata },
-    spec: {
-      parallelism: 2,
-      kafka: { bootstrapServers: ["kafka:9092"] },
-      pipeline: {
-        sources: [{ id: "in", kafka: { topic: "in" } }],
-        steps: [{ id: "valid", input: "in", filter: { condition: "record.n > 0" } }],
-        sinks: [{ id: "out", input: "valid", kafka: { topic: "out" } }],
-      },
-      ...spec,
-    },
-  };
 }
 
 /** The fake cluster. */
