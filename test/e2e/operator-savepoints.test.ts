@@ -131,5 +131,18 @@ describe("operator: savepoints", () => {
     expect(started.status?.restoredFrom).toBe(savepointStatus(env.namespace, "handover")?.location);
     await produceFlush(k.kafka, job);
     await expectExactlyOnceWithJava(job);
+    // Disposal does not need the job running: the stopped job's savepoint, registered under another
+    // name with disposeOnDelete, is deleted with that object (its successor restored long ago).
+    const location = savepointStatus(env.namespace, "handover")?.location ?? "";
+    applyManifest({
+      apiVersion: "runnel.dev/v1alpha1",
+      kind: "StreamSavepoint",
+      metadata: { name: "handover-files", namespace: env.namespace },
+      spec: { jobName: job.name, path: location, disposeOnDelete: true },
+    });
+    await waitFor("the registration", () => savepointStatus(env.namespace, "handover-files")?.state === "Completed");
+    expect(existsSync(await onDisk(location))).toBe(true);
+    kubectl(["delete", "ssp", "handover-files", "-n", env.namespace, "--timeout=120s"]);
+    expect(existsSync(await onDisk(location))).toBe(false);
   });
 });

@@ -140,6 +140,28 @@ describe("operator machinery on the real apiserver", () => {
     expect(lost).toEqual([]);
   });
 
+  it("watches the namespaces it is given, or all of them", async () => {
+    const other = await createNamespace("op-other");
+    const third = await createNamespace("op-third");
+    try {
+      for (const n of [ns.name, other.name, third.name])
+        await applyObject(clients, { ...configMap("scoped"), metadata: { ...configMap("scoped").metadata, namespace: n } });
+      const two = createCaches({ clients, namespaces: [ns.name, other.name], log });
+      const all = createCaches({ clients, namespaces: undefined, log });
+      await Promise.all([two.start(), all.start()]);
+      expect(two.configmaps.get(ns.name, "scoped")).toBeDefined();
+      expect(two.configmaps.get(other.name, "scoped")).toBeDefined();
+      expect(two.configmaps.get(third.name, "scoped")).toBeUndefined();
+      expect(two.configmaps.list(other.name).map((c) => c.metadata?.name)).toEqual(["scoped"]);
+      expect([ns.name, other.name, third.name].every((n) => all.configmaps.get(n, "scoped") !== undefined)).toBe(true);
+      two.stop();
+      all.stop();
+    } finally {
+      other.cleanup();
+      third.cleanup();
+    }
+  });
+
   it("applies children server-side under one field manager, idempotently", async () => {
     const first = await applyObject(clients, configMap("applied", { a: "1" }));
     const again = await applyObject(clients, configMap("applied", { a: "1" }));
