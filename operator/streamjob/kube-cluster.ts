@@ -9,7 +9,7 @@
 import type { V1StatefulSet } from "@kubernetes/client-node";
 import type { Logger } from "../../runtime/log.ts";
 import type { StreamJob, StreamJobStatus, StreamSavepoint } from "../../runtime/spec/generated/types.ts";
-import { isNotFound, kubeError, statusOf } from "../errors.ts";
+import { isNotFound, KubeApiError, kubeError, statusOf } from "../errors.ts";
 import type { Caches } from "../kube/caches.ts";
 import { applyObject, applyStatus, describeObject, mergePatch, STREAM_JOB, STREAM_SAVEPOINT, FIELD_MANAGER, type KubeClients } from "../kube/client.ts";
 import type { EventRecorder } from "../kube/events.ts";
@@ -55,24 +55,21 @@ export function kubeJobCluster(options: KubeJobClusterOptions): JobCluster {
   }
 
   async function ensureStatefulSet(sts: V1StatefulSet, job: StreamJob): Promise<void> {
+    const what = describeObject(sts);
+    const cached = caches.statefulsets.get(sts.metadata?.namespace ?? "", sts.metadata?.name ?? "");
+    // A replaced StatefulSet is gone only once the garbage collector has orphaned its pods: wait for that.
+    if (cached?.metadata?.deletionTimestamp)
+      throw new KubeApiError(`${what} is being replaced (an immutable field changed); waiting for the old object to go`, 409);
     try {
       // Scaling goes through the scale subresource, which leaves the applied hash alone: compare replicas too.
-      const cached = caches.statefulsets.get(sts.metadata?.namespace ?? "", sts.metadata?.name ?? "");
       if (cached && cached.spec?.replicas !== sts.spec?.replicas) await applyObject(clients, withAppliedHash(sts, hashOf(sts)) as never);
       else await ensure(caches.statefulsets, sts);
     } catch (err) {
       if (statusOf(err) !== 422) throw err;
-      // An immutable field changed: replace the StatefulSet, leaving its pods to be adopted.
-      options.log.warn("StatefulSet fields are immutable; recreating it with its pods orphaned", {
-        statefulSet: describeObject(sts),
-        error: (err as Error).message,
-      });
-      options.events.record(
-        job,
-        "Normal",
-        "StatefulSetRecreated",
-        `${describeObject(sts)}: an immutable field changed (${(err as Error).message}); recreated, pods adopted`,
-      );
+      // An immutable field changed (volume claim templates, selector, service name): delete the
+      // StatefulSet leaving its pods, and create it again once it is gone — the new one adopts them.
+      options.log.warn("StatefulSet fields are immutable; replacing it with its pods orphaned", { statefulSet: what, error: (err as Error).message });
+      options.events.record(job, "Normal", "StatefulSetReplaced", `${what}: an immutable field changed; replacing it, its pods are kept and adopted`);
       try {
         await clients.apps.deleteNamespacedStatefulSet({
           name: sts.metadata?.name ?? "",
@@ -80,9 +77,9 @@ export function kubeJobCluster(options: KubeJobClusterOptions): JobCluster {
           propagationPolicy: "Orphan",
         });
       } catch (e) {
-        if (!isNotFound(e)) throw kubeError(`delete ${describeObject(sts)}`, e);
+        if (!isNotFound(e)) throw kubeError(`delete ${what}`, e);
       }
-      await applyObject(clients, withAppliedHash(sts, hashOf(sts)) as never);
+      throw new KubeApiError(`${what} is being replaced (an immutable field changed); it is created again once the old object is gone`, 409);
     }
   }
 

@@ -217,11 +217,19 @@ describe("the operator's children on the real apiserver", () => {
     const pod = await waitFor("the pod", () => caches.pods.get(ns.name, "kids-0"));
     // Applying the same plan again changes nothing: no write, the token stays.
     await cluster.applyWorkers(job, plan);
-    expect(caches.statefulsets.get(ns.name, "kids")?.metadata?.resourceVersion).toBe(sts.metadata?.resourceVersion);
+    // (the StatefulSet controller keeps writing its status: its spec generation is what tells a write)
+    expect(caches.statefulsets.get(ns.name, "kids")?.metadata?.generation).toBe(sts.metadata?.generation);
+    const ourTime = (o: typeof sts | undefined) => o?.metadata?.managedFields?.find((m) => m.manager === FIELD_MANAGER)?.time;
+    expect(ourTime(caches.statefulsets.get(ns.name, "kids"))).toEqual(ourTime(sts));
     expect(caches.secrets.get(ns.name, "kids-admin-token")?.data).toEqual(secret?.data);
     // A bigger state volume is a change to the volumeClaimTemplates, which the apiserver refuses to update.
     const bigger = { ...plan, spec: { ...plan.spec, stateStorage: { size: "2Gi" } } };
-    await cluster.applyWorkers(job, bigger);
+    // The first attempt deletes it (pods orphaned) and asks to be retried; a retry creates it once it is gone.
+    await expect(cluster.applyWorkers(job, bigger)).rejects.toMatchObject({ status: 409, retriable: true });
+    await waitFor("the StatefulSet created again", async () => {
+      await cluster.applyWorkers(job, bigger);
+      return true;
+    });
     const replaced = await waitFor("the new StatefulSet", () => {
       const s = caches.statefulsets.get(ns.name, "kids");
       return s && s.metadata?.uid !== sts.metadata?.uid ? s : undefined;
