@@ -3,7 +3,7 @@
  * StreamSavepoints, and the children it creates (selected by the managed-by label, so the caches
  * hold the operator's objects only). One source per watched namespace, or one cluster-wide.
  */
-import { kubeError } from "../errors.ts";
+import { kubeError, statusOf } from "../errors.ts";
 import { RUNNEL_GROUP, RUNNEL_VERSION, type KubeClients } from "./client.ts";
 import type { InformerSource, ListResult, ObjectLike } from "./informer.ts";
 
@@ -110,7 +110,11 @@ export function sourcesFor<T extends ObjectLike>(clients: KubeClients, kind: Kin
         try {
           return plain<T>(await k.list(clients, params));
         } catch (err) {
-          throw kubeError(`list ${kind}${namespace === undefined ? "" : ` in ${namespace}`}`, err);
+          const missing = statusOf(err) === 404 && k.prefix.includes(RUNNEL_GROUP);
+          throw kubeError(
+            `list ${kind}${namespace === undefined ? "" : ` in ${namespace}`}${missing ? " (are the CRDs installed? kubectl apply --server-side -f crds/)" : ""}`,
+            err,
+          );
         }
       },
     };

@@ -91,8 +91,10 @@ export async function steady(ctx: JobContext): Promise<ReconcileResult> {
   const plan = currentPlan(status, stopped ? 0 : (status.parallelism ?? 0));
   if (!plan) return requeueAfter(ctx.config.resyncMs);
   await cluster.applyWorkers(job, plan);
-  if (stopped) status.parallelism = 0;
-  else {
+  if (stopped) {
+    status.parallelism = 0;
+    delete status.lag;
+  } else {
     if (status.restarts && crashLooping(status.restarts, spec?.restartPolicy)) {
       const { maxRestarts, windowMs } = restartPolicy(spec?.restartPolicy);
       const message = `workers crashed ${status.restarts.inWindow ?? 0} times within ${Math.round(windowMs / 1000)} s (restartPolicy.maxRestarts ${maxRestarts})${status.lastError?.message ? `; last: ${status.lastError.message}` : ""}`;

@@ -115,6 +115,14 @@ export function createSavepointReconciler(options: SavepointReconcilerOptions): 
         });
         return done();
       }
+      const phase = job.status?.phase;
+      if (!job.status?.jobGeneration || phase === "Suspended" || phase === "Failed") {
+        await write(sp, {
+          state: "Failed",
+          error: `StreamJob ${sp.spec.jobName} is not running (${phase ?? "not deployed yet"}): a savepoint needs its workers; to keep an existing savepoint, create a StreamSavepoint with spec.path`,
+        });
+        return done();
+      }
       await write(sp, { state: "Pending" });
       if (sp.spec.type === "stop" && job.spec.state !== "suspended") {
         await patchRunnelObject(options.clients, STREAM_JOB, { namespace, name: sp.spec.jobName }, { spec: { state: "suspended" } });
