@@ -26,7 +26,7 @@ describe("operator: failover, crash loops and rollback", () => {
     applyManifest(countStreamJob(job, { namespace: env.namespace, workers: 2 }));
     await waitForJob(env.namespace, job.name, "Ready", isReady);
     const reader = new OutputReader();
-    await reader.start(k.kafka, job);
+    await reader.start(job);
     await reader.waitForCount(50, 120_000);
 
     // kill -9 the worker process of pod 0 mid-stream.
