@@ -6,8 +6,9 @@
  * hand-written loop on the same Kafka client; writes docs/benchmarks.md. Options: --events N (default 5,000,000), --runs N (best of, default 2),
  * --queries q0,q5 (default all), --state-events N (default 10,000,000), --cep-events N
  * (default 1,000,000), --kafka host:port (default: the test environment's broker, if up),
- * --kafka-events N (default 300,000), --no-write. Restore at scale is long: `npm run bench:restore`
- * (bench/restore.ts) measures it and owns its section of docs/benchmarks.md.
+ * --kafka-events N (default 300,000), --operator (also the operator on the test environment, bench/operator.ts;
+ * without it its section of docs/benchmarks.md is kept as last measured), --no-write. Restore at scale is
+ * long: `npm run bench:restore` (bench/restore.ts) measures it and owns its section of docs/benchmarks.md.
  */
 import { readFile, writeFile } from "node:fs/promises";
 import { cpus, loadavg, totalmem, platform, release } from "node:os";
@@ -20,6 +21,7 @@ import { sqlAnalyticsVsPipeline } from "./sql-analytics.ts";
 import { sqlVsPipeline } from "./sql.ts";
 import { benchBrokers, brokerReachable, CHECKPOINT_MS, kafkaBench, type KafkaBenchResult } from "./kafka.ts";
 import { keyedStateRun } from "./keyed-state.ts";
+import { operatorBench, operatorSection } from "./operator.ts";
 import { nexmarkSource } from "./nexmark/model.ts";
 import { q5Hand } from "./nexmark/q5-hand.ts";
 import { section } from "./sections.ts";
@@ -35,6 +37,7 @@ const { values } = parseArgs({
     kafka: { type: "string" },
     "kafka-events": { type: "string", default: "300000" },
     "no-write": { type: "boolean" },
+    operator: { type: "boolean" },
   },
 });
 const events = Number(values.events);
@@ -324,10 +327,15 @@ a filter before converting the rest.
 
 ${kafkaSection}
 ${kafka ? `${KAFKA_NOTES}\n` : ""}`;
+// The operator's section needs the whole test environment: measured with --operator, else kept as last measured.
+const previous = await readFile(new URL("../docs/benchmarks.md", import.meta.url), "utf8").catch(() => "");
+const operatorText = values.operator
+  ? operatorSection(await operatorBench({ jobs: 300, applies: 20, runs: 3 }), "npm run bench -- --operator")
+  : section(previous, "Operator");
 if (values["no-write"] !== true) {
-  // Sections the long sub-commands write (npm run bench:restore) stay as they are.
+  // Sections the long sub-commands write (npm run bench:restore, --operator) stay as they are unless measured now.
   const file = new URL("../docs/benchmarks.md", import.meta.url);
-  const kept = section(await readFile(file, "utf8").catch(() => ""), "Restore at scale");
-  await writeFile(file, kept === undefined ? doc : `${doc.trimEnd()}\n\n${kept}`);
+  const kept = [operatorText, section(previous, "Restore at scale")].filter((s): s is string => s !== undefined);
+  await writeFile(file, [doc.trimEnd(), ...kept.map((s) => s.trim())].join("\n\n") + "\n");
   console.log("wrote docs/benchmarks.md");
 }

@@ -242,7 +242,8 @@ export async function createWorker(options: WorkerOptions): Promise<Worker> {
       tableOverride: (spec) => tables.get(spec.id),
       sinkOverride: (spec) => kafkaSinkFor(spec, connection, `.spec.pipeline.sinks[${connectors.sinks.findIndex((s) => s.id === spec.id)}]`),
       deadLetterTopic: dlqTopic,
-      ...(job.spec.parallelism === undefined ? {} : { parallelism: job.spec.parallelism }),
+      // No parallelism: on a cluster spec.parallelism is the worker count (--workers) and the tasks
+      // are the input partitions, so a rescale keeps every task and its changelog.
     });
     graph = compiled.graph;
     metrics = compiled.metrics;
