@@ -110,7 +110,7 @@ describe("runnel run <manifest>", () => {
     child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
     const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)));
     try {
-      const deadline = Date.now() + 20_000;
+      const deadline = Date.now() + 90_000;
       let url: string | undefined;
       while (!(url = /admin API on (http:\/\/\S+)/.exec(stderr)?.[1])) {
         if (Date.now() > deadline) throw new Error(`no admin URL; stderr: ${stderr}`);
