@@ -95,7 +95,8 @@ describe("operator: upgrades and rescales, exactly once", () => {
       const v = JSON.parse(r.value) as { key: string; windowStart: number; events: number; total: number };
       if (v.key === "flush") continue;
       const key = `${v.key}@${v.windowStart}`;
-      expect(job.reference.get(key), key).toEqual({ events: v.events, total: v.total });
+      const ref = job.reference.get(key);
+      expect(ref && { events: ref.events, total: ref.total }, key).toEqual({ events: v.events, total: v.total });
       copies.set(key, (copies.get(key) ?? 0) + 1);
     }
     expect([...copies.values()].every((n) => n === 2)).toBe(true);
