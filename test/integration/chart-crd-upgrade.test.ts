@@ -24,7 +24,11 @@ function rewriteCrd(chartDir: string, group: string, change?: (specSchema: { pro
   const close = lines.findIndex((l) => l.startsWith("{{- end"));
   const crd = parse(lines.slice(open + 1, close).join("\n")) as {
     metadata: { name: string };
-    spec: { group: string; names: Record<string, unknown>; versions: { schema: { openAPIV3Schema: { properties: { spec: { properties: Record<string, unknown> } } } } }[] };
+    spec: {
+      group: string;
+      names: Record<string, unknown>;
+      versions: { schema: { openAPIV3Schema: { properties: { spec: { properties: Record<string, unknown> } } } } }[];
+    };
   };
   crd.metadata.name = `streamjobs.${group}`;
   crd.spec.group = group;
@@ -54,7 +58,12 @@ describe("operator chart: helm upgrade upgrades the CRDs", () => {
 
   function applyJobWithNewField(): ReturnType<typeof runTool> {
     const example = parse(readFileSync(join(repoRoot, "examples/quickstart/orders.yaml"), "utf8")) as { spec: Record<string, unknown> };
-    const job = { apiVersion: `${group}/v1alpha1`, kind: "StreamJob", metadata: { name: "uses-new-field", namespace: ns.name }, spec: { ...example.spec, laneCount: 7 } };
+    const job = {
+      apiVersion: `${group}/v1alpha1`,
+      kind: "StreamJob",
+      metadata: { name: "uses-new-field", namespace: ns.name },
+      spec: { ...example.spec, laneCount: 7 },
+    };
     return runTool("kubectl", ["apply", "--server-side", "--validate=strict", "--field-manager=test", "-f", "-"], { input: JSON.stringify(job) });
   }
 
@@ -79,7 +88,13 @@ describe("operator chart: helm upgrade upgrades the CRDs", () => {
       spec.properties.laneCount = { type: "integer", minimum: 1, description: "A field added by a chart upgrade." };
     });
     mustRun("helm", ["upgrade", release, upgraded, "-n", ns.name, ...valueArgs(values)]);
-    const schema = mustRun("kubectl", ["get", "crd", `streamjobs.${group}`, "-o", "jsonpath={.spec.versions[0].schema.openAPIV3Schema.properties.spec.properties.laneCount.type}"]);
+    const schema = mustRun("kubectl", [
+      "get",
+      "crd",
+      `streamjobs.${group}`,
+      "-o",
+      "jsonpath={.spec.versions[0].schema.openAPIV3Schema.properties.spec.properties.laneCount.type}",
+    ]);
     expect(schema).toBe("integer");
     // The apiserver may serve the new schema a moment after the CRD changes: retry until it does.
     let after = applyJobWithNewField();

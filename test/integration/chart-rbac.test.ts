@@ -21,7 +21,8 @@ const RBAC_KINDS = new Set(["ServiceAccount", "Role", "RoleBinding", "ClusterRol
 function applyRbac(manifests: Manifest[]): () => void {
   const objects = manifests.filter((m) => RBAC_KINDS.has(m.kind));
   mustRun("kubectl", ["apply", "-f", "-"], { input: objects.map((o) => JSON.stringify(o)).join("\n") });
-  return () => void runTool("kubectl", ["delete", "--ignore-not-found", "--wait=false", "-f", "-"], { input: objects.map((o) => JSON.stringify(o)).join("\n") });
+  return () =>
+    void runTool("kubectl", ["delete", "--ignore-not-found", "--wait=false", "-f", "-"], { input: objects.map((o) => JSON.stringify(o)).join("\n") });
 }
 
 function denied(token: string, accesses: Access[]): string[] {

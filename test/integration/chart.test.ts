@@ -38,8 +38,20 @@ describe("operator chart", () => {
     mustRun("kubectl", ["apply", "--server-side", "--field-manager=runnel-tests", "-f", join(repoRoot, "test/fixtures/crds/monitoring.yaml")]);
     for (const prefix of ["chart-op", "chart-jobs", "chart-pss"]) namespaces.push(await createNamespace(prefix));
     [own, watched, restricted] = namespaces.map((n) => n.name) as [string, string, string];
-    mustRun("kubectl", ["label", "namespace", restricted, "pod-security.kubernetes.io/enforce=restricted", "pod-security.kubernetes.io/enforce-version=latest"]);
-    mustRun("kubectl", ["wait", "--for=condition=Established", "--timeout=60s", "crd/servicemonitors.monitoring.coreos.com", "crd/podmonitors.monitoring.coreos.com"]);
+    mustRun("kubectl", [
+      "label",
+      "namespace",
+      restricted,
+      "pod-security.kubernetes.io/enforce=restricted",
+      "pod-security.kubernetes.io/enforce-version=latest",
+    ]);
+    mustRun("kubectl", [
+      "wait",
+      "--for=condition=Established",
+      "--timeout=60s",
+      "crd/servicemonitors.monitoring.coreos.com",
+      "crd/podmonitors.monitoring.coreos.com",
+    ]);
   });
   afterAll(() => {
     for (const n of namespaces) n.cleanup();
@@ -47,7 +59,12 @@ describe("operator chart", () => {
 
   it("lints with --strict, with default and with namespaced values", () => {
     expect(mustRun("helm", ["lint", "--strict", OPERATOR_CHART])).toContain("1 chart(s) linted, 0 chart(s) failed");
-    const namespaced = mustRun("helm", ["lint", "--strict", OPERATOR_CHART, ...valueArgs({ watchNamespaces: ["a", "b"], metrics: { serviceMonitor: { enabled: true } } })]);
+    const namespaced = mustRun("helm", [
+      "lint",
+      "--strict",
+      OPERATOR_CHART,
+      ...valueArgs({ watchNamespaces: ["a", "b"], metrics: { serviceMonitor: { enabled: true } } }),
+    ]);
     expect(namespaced).toContain("1 chart(s) linted, 0 chart(s) failed");
   });
 
@@ -90,7 +107,10 @@ describe("operator chart", () => {
     expect(policy.metadata.namespace).toBe(watched);
     const spec = policy.spec as {
       podSelector: { matchLabels: Record<string, string> };
-      ingress: { from: { namespaceSelector: { matchLabels: Record<string, string> }; podSelector: { matchLabels: Record<string, string> } }[]; ports: { port: number }[] }[];
+      ingress: {
+        from: { namespaceSelector: { matchLabels: Record<string, string> }; podSelector: { matchLabels: Record<string, string> } }[];
+        ports: { port: number }[];
+      }[];
     };
     expect(spec.podSelector.matchLabels).toEqual({ "app.kubernetes.io/managed-by": "runnel-operator", "app.kubernetes.io/component": "worker" });
     expect(spec.ingress).toHaveLength(1);
@@ -107,7 +127,8 @@ describe("operator chart", () => {
   });
 
   it("refuses values outside the schema, naming the value", () => {
-    const bad = (values: Record<string, unknown>) => runTool("helm", ["template", release, OPERATOR_CHART, "--kube-version", serverVersion(), ...valueArgs(values)]);
+    const bad = (values: Record<string, unknown>) =>
+      runTool("helm", ["template", release, OPERATOR_CHART, "--kube-version", serverVersion(), ...valueArgs(values)]);
     const unknown = bad({ replicas: 3 });
     expect(unknown.status).not.toBe(0);
     expect(unknown.stderr).toContain("additional properties 'replicas' not allowed");

@@ -17,7 +17,13 @@ interface Fixture {
   object: { kind: "StreamJob" | "StreamSavepoint" };
 }
 
-const ready = (generation = 1, message = "all workers ready") => ({ type: "Ready", status: "True", reason: "Running", message, observedGeneration: generation });
+const ready = (generation = 1, message = "all workers ready") => ({
+  type: "Ready",
+  status: "True",
+  reason: "Running",
+  message,
+  observedGeneration: generation,
+});
 const job = (status: Record<string, unknown> | undefined, generation = 1, spec: Record<string, unknown> = {}) => ({
   apiVersion: "runnel.dev/v1alpha1",
   kind: "StreamJob",
@@ -30,20 +36,74 @@ describe("StreamJob health (lua5.1)", () => {
   const cases: [string, ReturnType<typeof job>, string, RegExp?][] = [
     ["no status yet", job(undefined), "Progressing", /observe generation 1/],
     ["a status for an older generation", job({ observedGeneration: 1, phase: "Running", conditions: [ready(1)] }, 2), "Progressing", /generation 2/],
-    ["ready for the current generation", job({ observedGeneration: 3, phase: "Running", readyWorkers: "2/2", conditions: [ready(3)] }, 3), "Healthy", /workers 2\/2/],
+    [
+      "ready for the current generation",
+      job({ observedGeneration: 3, phase: "Running", readyWorkers: "2/2", conditions: [ready(3)] }, 3),
+      "Healthy",
+      /workers 2\/2/,
+    ],
     ["ready, but the condition is from an older generation", job({ observedGeneration: 3, phase: "Running", conditions: [ready(2)] }, 3), "Progressing"],
-    ["an upgrade in progress", job({ observedGeneration: 2, phase: "Upgrading", pendingAction: { type: "upgrade", step: "savepointing" }, conditions: [ready(2)] }, 2), "Progressing", /upgrade, step savepointing/],
+    [
+      "an upgrade in progress",
+      job({ observedGeneration: 2, phase: "Upgrading", pendingAction: { type: "upgrade", step: "savepointing" }, conditions: [ready(2)] }, 2),
+      "Progressing",
+      /upgrade, step savepointing/,
+    ],
     ["a rescale in progress, phase only", job({ observedGeneration: 2, phase: "Rescaling", conditions: [] }, 2), "Progressing", /Rescaling/],
     ["deploying", job({ observedGeneration: 1, phase: "Deploying" }), "Progressing"],
-    ["a periodic savepoint while running", job({ observedGeneration: 1, phase: "Savepointing", pendingAction: { type: "savepoint", step: "requested" }, conditions: [ready(1)] }), "Healthy"],
-    ["Degraded condition", job({ observedGeneration: 1, phase: "Running", conditions: [ready(1), { type: "Degraded", status: "True", message: "worker 1 restarted 3 times", observedGeneration: 1 }] }), "Degraded", /restarted 3 times/],
-    ["Failed phase with the last error", job({ observedGeneration: 1, phase: "Failed", lastError: { reason: "CrashLoop", message: "exit 78 (configuration)" } }), "Degraded", /exit 78/],
-    ["kstatus Stalled", job({ observedGeneration: 1, phase: "Running", conditions: [{ type: "Stalled", status: "True", message: "spec invalid: spec.parallelism" }] }), "Degraded", /spec invalid/],
-    ["Degraded False does not degrade", job({ observedGeneration: 1, phase: "Running", conditions: [ready(1), { type: "Degraded", status: "False", message: "" }] }), "Healthy"],
-    ["suspended", job({ observedGeneration: 2, phase: "Suspended", conditions: [{ type: "Ready", status: "False", message: "suspended at savepoint sp-1" }] }, 2, { state: "suspended" }), "Suspended", /sp-1/],
-    ["suspending", job({ observedGeneration: 2, phase: "Suspending", pendingAction: { type: "suspend", step: "savepointing" } }, 2, { state: "suspended" }), "Progressing", /suspend/],
+    [
+      "a periodic savepoint while running",
+      job({ observedGeneration: 1, phase: "Savepointing", pendingAction: { type: "savepoint", step: "requested" }, conditions: [ready(1)] }),
+      "Healthy",
+    ],
+    [
+      "Degraded condition",
+      job({
+        observedGeneration: 1,
+        phase: "Running",
+        conditions: [ready(1), { type: "Degraded", status: "True", message: "worker 1 restarted 3 times", observedGeneration: 1 }],
+      }),
+      "Degraded",
+      /restarted 3 times/,
+    ],
+    [
+      "Failed phase with the last error",
+      job({ observedGeneration: 1, phase: "Failed", lastError: { reason: "CrashLoop", message: "exit 78 (configuration)" } }),
+      "Degraded",
+      /exit 78/,
+    ],
+    [
+      "kstatus Stalled",
+      job({ observedGeneration: 1, phase: "Running", conditions: [{ type: "Stalled", status: "True", message: "spec invalid: spec.parallelism" }] }),
+      "Degraded",
+      /spec invalid/,
+    ],
+    [
+      "Degraded False does not degrade",
+      job({ observedGeneration: 1, phase: "Running", conditions: [ready(1), { type: "Degraded", status: "False", message: "" }] }),
+      "Healthy",
+    ],
+    [
+      "suspended",
+      job({ observedGeneration: 2, phase: "Suspended", conditions: [{ type: "Ready", status: "False", message: "suspended at savepoint sp-1" }] }, 2, {
+        state: "suspended",
+      }),
+      "Suspended",
+      /sp-1/,
+    ],
+    [
+      "suspending",
+      job({ observedGeneration: 2, phase: "Suspending", pendingAction: { type: "suspend", step: "savepointing" } }, 2, { state: "suspended" }),
+      "Progressing",
+      /suspend/,
+    ],
     ["a bounded job that completed", job({ observedGeneration: 1, phase: "Completed" }), "Healthy", /Completed/],
-    ["running but not ready", job({ observedGeneration: 1, phase: "Running", conditions: [{ type: "Ready", status: "False", message: "1/2 workers ready" }] }), "Progressing", /1\/2 workers ready/],
+    [
+      "running but not ready",
+      job({ observedGeneration: 1, phase: "Running", conditions: [{ type: "Ready", status: "False", message: "1/2 workers ready" }] }),
+      "Progressing",
+      /1\/2 workers ready/,
+    ],
   ];
   it.each(cases)("%s", (_name, obj, status, message) => {
     const health = evaluateHealth("StreamJob", obj);
@@ -59,7 +119,12 @@ describe("StreamJob health (lua5.1)", () => {
 });
 
 describe("StreamSavepoint health (lua5.1)", () => {
-  const sp = (status?: Record<string, unknown>, generation = 1) => ({ kind: "StreamSavepoint", metadata: { name: "sp", generation }, spec: { jobName: "clicks" }, ...(status ? { status } : {}) });
+  const sp = (status?: Record<string, unknown>, generation = 1) => ({
+    kind: "StreamSavepoint",
+    metadata: { name: "sp", generation },
+    spec: { jobName: "clicks" },
+    ...(status ? { status } : {}),
+  });
   it.each([
     ["no status", sp(), "Progressing"],
     ["pending", sp({ observedGeneration: 1, state: "Pending" }), "Progressing"],
