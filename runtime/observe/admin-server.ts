@@ -13,6 +13,7 @@ import type { Registry } from "prom-client";
 import { authorize, type AdminToken } from "./admin-auth.ts";
 import type { SavepointAccepted, SavepointRequest } from "../worker-contract.ts";
 import { SavepointRequestError, type SavepointControl } from "./savepoint-control.ts";
+import { RunnelError } from "../errors.ts";
 
 /** What the admin API serves. */
 export interface AdminSource {
@@ -20,7 +21,8 @@ export interface AdminSource {
   /** True once the job restored its state and runs. */
   ready: () => boolean;
   /** The job's status as JSON-serialisable data. */
-  status: () => unknown;
+  /** (May answer a promise: some values are fetched, like the consumer lag.) */
+  status: () => Promise<unknown> | object;
   /** Savepoints and stop-with-savepoint; without it those endpoints answer 501. */
   savepoints?: SavepointControl;
   /** The bearer token mutating endpoints require; without one they answer 403. */
@@ -56,10 +58,10 @@ function sendJson(res: ServerResponse, code: number, body: unknown, headers: Rec
 }
 
 /** A request the client got wrong; answered with `status` and the message as JSON. */
-class BadRequest extends Error {
+class BadRequest extends RunnelError {
   readonly status: number;
   constructor(status: number, message: string) {
-    super(message);
+    super(message, false, { errorClass: "configuration" });
     this.status = status;
   }
 }
@@ -130,7 +132,7 @@ const ROUTES: Route[] = [
     methods: { GET: (s, _q, res) => (s.ready() ? send(res, 200, "text/plain", "ok\n") : send(res, 503, "text/plain", "not ready: restoring or starting\n")) },
   },
   { pattern: /^\/metrics$/, methods: { GET: async (s, _q, res) => send(res, 200, s.registry.contentType, await s.registry.metrics()) } },
-  { pattern: /^\/status$/, methods: { GET: (s, _q, res) => sendJson(res, 200, s.status()) } },
+  { pattern: /^\/status$/, methods: { GET: async (s, _q, res) => sendJson(res, 200, await s.status()) } },
   { pattern: /^\/savepoints\/?$/, methods: { POST: mutation((c, name) => c.trigger(name)) } },
   {
     pattern: /^\/savepoints\/([^/]+)$/,

@@ -1,7 +1,8 @@
 /**
  * Pipeline sinks in local mode. File, stdout and blackhole sinks run as declared. A Kafka or
  * Redis sink runs as its `local` section says; without one it writes ndjson to `<outDir>/<sink id>/`
- * when an output folder is given, else to stdout. Kafka records are written as the record;
+ * when an output folder is given, else to stdout — except a sink of the dead-letter stream, which
+ * keeps one dead letter per reason for the run's summary (the counts are kept anyway). Kafka records are written as the record;
  * Redis writes as the command they stand for ({op: zadd|hset, key, …, ttlMs}) so the sink's
  * expressions run and their results can be checked. CEL ints leave as JSON numbers.
  */
@@ -13,7 +14,7 @@ import type { Sink } from "../connectors/types.ts";
 import { DEAD_LETTER } from "../spec/pipeline-graph.ts";
 import { parseDuration } from "../spec/duration.ts";
 import type { FileSink, Sink as SinkSpec, StdoutSink } from "../spec/generated/types.ts";
-import { claimUid, counter, DEAD_LETTER_TAG, streamOf, type CompileContext, type Handle } from "./context.ts";
+import { claimUid, counter, DEAD_LETTER_TAG, streamOf, type CompileContext, type DeadLetter, type Handle } from "./context.ts";
 import { PipelineError } from "./errors.ts";
 import { celExpression } from "./expr.ts";
 import { KEY, keyOf, plain, toJson, type Rec } from "./values.ts";
@@ -26,7 +27,7 @@ function deadLetterStream(ctx: CompileContext, path: string): Handle {
   const known = ctx.handles.get(DEAD_LETTER);
   if (known) return known;
   const [first, ...rest] = ctx.deadLetterProducers.map((s) => s.getSideOutput(DEAD_LETTER_TAG) as typeof s);
-  if (!first) throw new PipelineError(path, "no step sends records to the dead-letter stream");
+  if (!first) throw new PipelineError(path, "no source or step sends records to the dead-letter stream");
   const stream = first
     .union(...rest)
     .uid(claimUid(ctx, DEAD_LETTER, path))
@@ -125,7 +126,34 @@ function localTarget(ctx: CompileContext, spec: SinkSpec, label: string | undefi
   if (declared?.blackhole) return blackholeSink();
   if (declared?.stdout) return stdoutTarget(declared.stdout, label);
   if (ctx.options.outDir !== undefined) return fileSink({ dir: join(ctx.options.outDir, spec.id), format: toJson });
+  // Dead letters would drown the results on the terminal: counted (as always) and one kept per reason.
+  if (spec.input === DEAD_LETTER) return deadLetterSummary(ctx.metrics.deadLetterSamples);
   return stdoutTarget({}, label);
+}
+
+/** Keeps the first dead letter of each `step/reason` in `samples` and nothing else (counting is the steps' own). */
+function deadLetterSummary(samples: Record<string, DeadLetter>): Sink<unknown> {
+  return {
+    name: "dead-letter summary",
+    async open() {
+      return {
+        write: (value: unknown) => {
+          const d = value as DeadLetter;
+          const k = `${d.step}/${d.reason}`;
+          if (!(k in samples)) samples[k] = d;
+        },
+        flush: async () => {},
+        close: async () => {},
+      };
+    },
+  };
+}
+
+/** Whether a sink prints its records to stdout in local mode. */
+function printsToStdout(ctx: CompileContext, s: SinkSpec): boolean {
+  if (s.file || s.blackhole || ctx.options.outDir !== undefined) return false;
+  if (s.kafka || s.redis) return !(s.local?.file || s.local?.blackhole) && (s.local?.stdout !== undefined || s.input !== DEAD_LETTER);
+  return true;
 }
 
 /** A shallow copy without the key a keyed stream carries (the value itself when it has none). */
@@ -140,9 +168,7 @@ function withoutKey(v: unknown): unknown {
 export function compileSinks(ctx: CompileContext): Map<string, CollectSink<unknown>> {
   const collected = new Map<string, CollectSink<unknown>>();
   const specs = ctx.job.spec.pipeline?.sinks ?? [];
-  const toStdout = specs.filter(
-    (s) => !(s.file || s.blackhole || (s.kafka || s.redis ? s.local?.file || s.local?.blackhole : false)) && ctx.options.outDir === undefined,
-  ).length;
+  const toStdout = specs.filter((s) => printsToStdout(ctx, s)).length;
   specs.forEach((spec, index) => {
     const path = `.spec.pipeline.sinks[${index}]`;
     const input = inputStream(ctx, spec.input, `${path}.input`);

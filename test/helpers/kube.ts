@@ -4,6 +4,9 @@ import { CoordinationV1Api, CoreV1Api, KubeConfig, type V1Pod } from "@kubernete
 import { readEnvInfo } from "../env/lib/layout.ts";
 import { uniqueName } from "./env.ts";
 import { mustRun, runTool } from "./tools.ts";
+import { waitFor } from "./wait.ts";
+
+export { waitFor };
 
 /** The kubeconfig path: env.json's `kubeconfig`, else $KUBECONFIG. */
 export function kubeconfigPath(): string {
@@ -39,27 +42,6 @@ export function kubectl(args: string[], input?: string): string {
   return mustRun("kubectl", args, input === undefined ? {} : { input });
 }
 
-/** Polls `probe` every `intervalMs` until it returns a value other than undefined/false; fails after `timeoutMs`. */
-export async function waitFor<T>(
-  what: string,
-  probe: () => Promise<T | undefined | false> | T | undefined | false,
-  opts: { timeoutMs?: number; intervalMs?: number } = {},
-): Promise<T> {
-  const deadline = Date.now() + (opts.timeoutMs ?? 60_000);
-  let lastError: unknown;
-  while (Date.now() < deadline) {
-    try {
-      const value = await probe();
-      if (value !== undefined && value !== false) return value;
-    } catch (err) {
-      lastError = err;
-    }
-    await new Promise((resolve) => setTimeout(resolve, opts.intervalMs ?? 250));
-  }
-  const detail = lastError instanceof Error ? ` (last error: ${lastError.message})` : "";
-  throw new Error(`timed out after ${opts.timeoutMs ?? 60_000} ms waiting for ${what}${detail}`);
-}
-
 /** A namespace of its own for one test; `cleanup()` deletes it without waiting. */
 export interface TestNamespace {
   name: string;
@@ -92,6 +74,17 @@ export async function waitForReadyPod(namespace: string, name: string, opts: { n
     },
     { timeoutMs: opts.timeoutMs ?? 90_000 },
   );
+}
+
+/** The host folder behind a claim of the test environment's `runnel-local` class (the node agent's hostPath volumes). */
+export async function claimFolder(namespace: string, claim: string): Promise<string> {
+  const core = kubeConfig().makeApiClient(CoreV1Api);
+  const pvc = await core.readNamespacedPersistentVolumeClaim({ name: claim, namespace });
+  if (pvc.status?.phase !== "Bound") throw new Error(`claim ${namespace}/${claim} is ${pvc.status?.phase ?? "unknown"}, not Bound`);
+  const pv = await core.readPersistentVolume({ name: pvc.spec?.volumeName ?? "" });
+  const folder = pv.spec?.hostPath?.path;
+  if (!folder) throw new Error(`PV ${pv.metadata?.name} has no hostPath`);
+  return folder;
 }
 
 /** The host pid of a container started by the node agent (containerID `runnel://<pid>`). */
