@@ -3,7 +3,8 @@
  * client makes (operator/kube/, operator/streamjob/, operator/streamsavepoint/,
  * operator/savepoints/), and what it must never be able to do. The chart's RBAC is checked
  * against both lists with the operator's own token (test/integration/chart-rbac.test.ts), and a
- * unit test keeps the first list in step with the client calls in operator/.
+ * unit test (test/unit/delivery/operator-access.test.ts) keeps the first list in step with the
+ * client calls in operator/.
  */
 import type { Access } from "./chart.ts";
 

@@ -6,14 +6,10 @@ import { uniqueName } from "../helpers/env.ts";
 import { canI, describeAccess, renderChart, serviceAccountToken, type Access, type Manifest } from "../helpers/chart.ts";
 import { createNamespace, type TestNamespace } from "../helpers/kube.ts";
 import { clusterWideAccess, forbiddenAccess, ownNamespaceAccess, watchedNamespaceAccess } from "../helpers/operator-access.ts";
+import { installCrds } from "../helpers/operator.ts";
 import { mustRun, runTool } from "../helpers/tools.ts";
-import { repoRoot } from "../env/lib/layout.ts";
 
-// TODO-after-operator-merge: installCrds() from test/helpers/operator.ts
-beforeAll(() => {
-  mustRun("kubectl", ["apply", "--server-side", "--force-conflicts", "--field-manager=runnel-crds", "-f", `${repoRoot}/crds`]);
-  mustRun("kubectl", ["wait", "--for=condition=Established", "--timeout=60s", "crd/streamjobs.runnel.dev", "crd/streamsavepoints.runnel.dev"]);
-});
+beforeAll(() => installCrds());
 
 const RBAC_KINDS = new Set(["ServiceAccount", "Role", "RoleBinding", "ClusterRole", "ClusterRoleBinding"]);
 

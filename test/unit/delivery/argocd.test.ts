@@ -142,7 +142,8 @@ describe("health of objects captured from the operator's real status", () => {
 
   it("has captured StreamJobs in every state a job shows Argo CD, and StreamSavepoints", () => {
     const seen = new Set(files.map((f) => JSON.parse(readFileSync(join(FIXTURES, f), "utf8")) as Fixture).map((f) => `${f.object.kind}:${f.expected.status}`));
-    for (const want of ["StreamJob:Progressing", "StreamJob:Healthy", "StreamJob:Suspended", "StreamSavepoint:Healthy"]) expect(seen).toContain(want);
+    for (const want of ["StreamJob:Progressing", "StreamJob:Healthy", "StreamJob:Degraded", "StreamJob:Suspended", "StreamSavepoint:Healthy"])
+      expect(seen).toContain(want);
   });
 
   it.each(files)("%s", (file) => {
