@@ -27,7 +27,7 @@ import {
   type WorkerPlan,
 } from "./children.ts";
 import { podView, type JobCluster, type Observed, type PodView, type SavepointDisposer } from "./cluster.ts";
-import { ANNOTATIONS, childNames, LABELS, WORKER_CONTAINER, WORKER_PATHS } from "./names.ts";
+import { ANNOTATIONS, childNames, LABELS, WORKER_CONTAINER } from "./names.ts";
 import { savepointStatus } from "../streamsavepoint/status.ts";
 import { compactJson, hashOf } from "./spec.ts";
 import type { WorkerAdmin } from "./worker-admin.ts";
