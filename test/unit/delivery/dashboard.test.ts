@@ -9,6 +9,7 @@ import type { Registry } from "prom-client";
 import { describe, expect, it } from "vitest";
 import { repoRoot } from "../../env/lib/layout.ts";
 import { createJobMetrics } from "../../../runtime/observe/metrics.ts";
+import { createOperatorMetrics } from "../../../operator/machinery/metrics.ts";
 
 interface Panel {
   title: string;
@@ -57,7 +58,7 @@ const queried = [...new Set(queries().flatMap((q) => q.match(/\brunnel_[a-z0-9_]
 
 describe("Grafana dashboard", () => {
   it("queries only series the worker and the operator really export", () => {
-    const exported = new Set([...exportedSeries(workerRegistry())]);
+    const exported = new Set([...exportedSeries(workerRegistry()), ...exportedSeries(createOperatorMetrics().registry)]);
     expect(queried.filter((name) => !exported.has(name))).toEqual([]);
   });
 
