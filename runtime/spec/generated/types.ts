@@ -96,7 +96,7 @@ export interface Source {
   kafka?: KafkaSource;
   /** What replaces the Kafka source when the manifest runs locally (`runnel run`). */
   local?: LocalSource;
-  /** Where each record's event time comes from; the Kafka record timestamp when absent. A record whose event time is missing or unreadable goes to the dead-letter stream (reason `event-time`). */
+  /** Where each record's event time comes from. When absent: the Kafka record timestamp (on a cluster), the generator's event time (`local.generator`), or the time the record is read (`local.file`). A record whose event time is missing or unreadable goes to the dead-letter stream (reason `event-time`). */
   timestamp?: EventTime;
   /** Event-time progress of this source, per partition (min across partitions and inputs). */
   watermark?: Watermark;
@@ -178,7 +178,7 @@ export interface FileSource {
   path: string;
 }
 
-/** Where each record's event time comes from; the Kafka record timestamp when absent. A record whose event time is missing or unreadable goes to the dead-letter stream (reason `event-time`). */
+/** Where each record's event time comes from. When absent: the Kafka record timestamp (on a cluster), the generator's event time (`local.generator`), or the time the record is read (`local.file`). A record whose event time is missing or unreadable goes to the dead-letter stream (reason `event-time`). */
 export interface EventTime {
   /** The record field holding the event time. */
   field?: string;
