@@ -15,7 +15,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { StreamJob, StreamSavepoint } from "../../runtime/spec/generated/types.ts";
 import { repoRoot } from "../env/lib/layout.ts";
 import { evaluateHealth } from "../helpers/argocd-health.ts";
-import { OPERATOR_CHART, valueArgs } from "../helpers/chart.ts";
+import { canI, describeAccess, OPERATOR_CHART, serviceAccountToken, valueArgs } from "../helpers/chart.ts";
 import { createCountJob, produce, produceFlush, type CountJob } from "../helpers/distributed.ts";
 import { uniqueName } from "../helpers/env.ts";
 import { kafkaAdminHooks } from "../helpers/kafka.ts";
@@ -279,6 +279,12 @@ describe("helm: the operator chart and a job chart, restricted namespaces, upgra
       const log = await core.readNamespacedPodLog({ name: p.metadata?.name ?? "", namespace: own, container: "operator" });
       expect(log, p.metadata?.name).not.toMatch(/HTTP 403|forbidden/i);
     }
+    // It made its key Secret and runs under RBAC that cannot read a job's token Secret back (ADR 28).
+    expect(mustRun("kubectl", ["get", "secret", `${fullname}-admin-key`, "-n", own, "-o", "name"]).trim()).toBe(`secret/${fullname}-admin-key`);
+    const token = serviceAccountToken(own, fullname);
+    const secretReads = ["get", "list", "watch"].map((verb) => ({ verb, resource: "secrets", namespace: jobs }));
+    expect(secretReads.filter((a) => canI(token, a)).map(describeAccess)).toEqual([]);
+    expect(canI(token, { verb: "create", resource: "secrets", namespace: jobs })).toBe(true);
     mustRun("helm", ["uninstall", operatorRelease, "-n", own, "--wait"], { timeoutMs: 180_000 });
     expect(
       mustRun("kubectl", [
