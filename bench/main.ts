@@ -7,7 +7,8 @@
  * --queries q0,q5 (default all), --state-events N (default 10,000,000), --cep-events N
  * (default 1,000,000), --kafka host:port (default: the test environment's broker, if up),
  * --kafka-events N (default 300,000), --operator (also the operator on the test environment, bench/operator.ts;
- * without it its section of docs/benchmarks.md is kept as last measured), --no-write.
+ * without it its section of docs/benchmarks.md is kept as last measured), --no-write. Restore at scale is
+ * long: `npm run bench:restore` (bench/restore.ts) measures it and owns its section of docs/benchmarks.md.
  */
 import { readFile, writeFile } from "node:fs/promises";
 import { cpus, loadavg, totalmem, platform, release } from "node:os";
@@ -18,11 +19,12 @@ import { cepRun } from "./cep.ts";
 import { declarativeVsTyped } from "./declarative.ts";
 import { sqlAnalyticsVsPipeline } from "./sql-analytics.ts";
 import { sqlVsPipeline } from "./sql.ts";
-import { brokerReachable, CHECKPOINT_MS, kafkaBench, type KafkaBenchResult } from "./kafka.ts";
+import { benchBrokers, brokerReachable, CHECKPOINT_MS, kafkaBench, type KafkaBenchResult } from "./kafka.ts";
 import { keyedStateRun } from "./keyed-state.ts";
 import { operatorBench, operatorSection } from "./operator.ts";
 import { nexmarkSource } from "./nexmark/model.ts";
 import { q5Hand } from "./nexmark/q5-hand.ts";
+import { section } from "./sections.ts";
 import { queries } from "./nexmark/queries.ts";
 
 const { values } = parseArgs({
@@ -131,18 +133,8 @@ const sqlRows = (rows: { query: string; pipeline: number; sql: number; results: 
     })
     .join("\n");
 
-/** Brokers from --kafka, else from the test environment (test/env/up) when it wrote its env.json. */
-async function kafkaBrokers(): Promise<string[] | undefined> {
-  if (values.kafka !== undefined) return values.kafka.split(",");
-  try {
-    const env = JSON.parse(await readFile("/tmp/runnel-testenv/env.json", "utf8")) as { kafkaBrokers?: string[] };
-    return env.kafkaBrokers;
-  } catch {
-    return undefined;
-  }
-}
 const kafkaEvents = Number(values["kafka-events"]);
-const brokers = await kafkaBrokers();
+const brokers = await benchBrokers(values.kafka);
 let kafka: KafkaBenchResult | undefined;
 if (brokers && (await brokerReachable(brokers))) {
   kafka = await kafkaBench({ brokers, events: kafkaEvents });
@@ -339,8 +331,11 @@ ${kafka ? `${KAFKA_NOTES}\n` : ""}`;
 const previous = await readFile(new URL("../docs/benchmarks.md", import.meta.url), "utf8").catch(() => "");
 const operatorText = values.operator
   ? operatorSection(await operatorBench({ jobs: 300, applies: 20, runs: 3 }), "npm run bench -- --operator")
-  : previous.slice(previous.indexOf("## Operator") < 0 ? previous.length : previous.indexOf("## Operator"));
+  : section(previous, "Operator");
 if (values["no-write"] !== true) {
-  await writeFile(new URL("../docs/benchmarks.md", import.meta.url), operatorText ? `${doc.trimEnd()}\n\n${operatorText}` : doc);
+  // Sections the long sub-commands write (npm run bench:restore, --operator) stay as they are unless measured now.
+  const file = new URL("../docs/benchmarks.md", import.meta.url);
+  const kept = [operatorText, section(previous, "Restore at scale")].filter((s): s is string => s !== undefined);
+  await writeFile(file, [doc.trimEnd(), ...kept.map((s) => s.trim())].join("\n\n") + "\n");
   console.log("wrote docs/benchmarks.md");
 }

@@ -36,7 +36,7 @@ export async function savepoint(argv: string[]): Promise<number> {
       return 0;
     }
     let entries = 0;
-    for (const t of sp.tasks) entries += t?.entries.length ?? 0;
+    for (const t of sp.tasks) entries += t?.entryCount ?? 0;
     console.log(
       JSON.stringify(
         {

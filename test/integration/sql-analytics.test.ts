@@ -115,7 +115,7 @@ describe("the analytics SQL on Kafka (runnel worker processes, real broker)", ()
       realtime_metrics: kafkaTable(t("metrics")),
     });
     const job = manifest(name, `  parallelism: 2\n${block(sql)}`);
-    workers.push(startWorker(job as CountJob, 0, 2), startWorker(job as CountJob, 1, 2));
+    workers.push(startWorker(job, 0, 2), startWorker(job, 1, 2));
 
     const allEvents = [...events, ...sentinels];
     const allTimes = [...times, sentinelTs, sentinelTs];
@@ -165,7 +165,7 @@ describe("the analytics SQL on Kafka (runnel worker processes, real broker)", ()
     });
     // A spec holding only the SQL: brokers come from the tables' options.
     const job = manifest(name, block(sql));
-    const w = startWorker(job as CountJob, 0, 1);
+    const w = startWorker(job, 0, 1);
     workers.push(w);
     const code = await Promise.race([w.exited, new Promise<string>((r) => setTimeout(() => r("still running"), 480_000))]);
     expect(code, logTail(w)).toBe(0);

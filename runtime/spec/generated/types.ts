@@ -74,6 +74,8 @@ export interface StreamJobSpec {
   restoreFrom?: RestoreFrom;
   /** Allow restoring a savepoint with state for operators the job no longer has (that state is dropped). Default: false. */
   allowNonRestoredState?: boolean;
+  /** Steps whose restored state is dropped when it is incompatible with the job (e.g. a window whose size or lateness changed, an aggregation changed under the same name) instead of the restore being refused; the step starts empty. Compatible state is always kept, so the entry is harmless once the job runs. */
+  dropIncompatibleState?: string[];
 }
 
 /** A declarative job: sources, steps and sinks, wired by id (`input`). Every expression is a CEL string, compiled once; no JavaScript is ever evaluated from a manifest. The reserved stream `dead-letter` carries records that failed a check or an expression, with their reason. */

@@ -187,6 +187,11 @@ export const streamJobSpec: Schema = obj(
       { rules: [exactlyOne(["savepointName", "path"])] },
     ),
     allowNonRestoredState: bool("Allow restoring a savepoint with state for operators the job no longer has (that state is dropped).", false),
+    dropIncompatibleState: list(
+      "Steps whose restored state is dropped when it is incompatible with the job (e.g. a window whose size or lateness changed, an aggregation changed under the same name) instead of the restore being refused; the step starts empty. Compatible state is always kept, so the entry is harmless once the job runs.",
+      str("A step id (operator uid).", { maxLength: 253, minLength: 1 }),
+      { max: 64, set: true },
+    ),
   },
   {
     rules: [

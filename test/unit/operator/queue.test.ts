@@ -6,6 +6,7 @@ import { createController, done, failed, requeueAfter, type ReconcileResult } fr
 import { createOperatorMetrics } from "../../../operator/machinery/metrics.ts";
 import { backoffDelay, createWorkQueue } from "../../../operator/machinery/queue.ts";
 import { RunnelError } from "../../../runtime/errors.ts";
+import { waitFor } from "../../helpers/wait.ts";
 
 const quiet = createLogger("test", {}, { write: () => undefined });
 
@@ -100,7 +101,13 @@ describe("controller", () => {
     });
     const running = c.run();
     for (let i = 0; i < 20; i++) for (const k of ["a", "b", "c", "d"]) c.queue.add(k);
-    await new Promise((r) => setTimeout(r, 100));
+    await waitFor(
+      "every key reconciled and nothing in flight",
+      () => ["a", "b", "c", "d"].every((k) => seen.includes(k)) && concurrent === 0 && c.queue.depth() === 0,
+      {
+        intervalMs: 5,
+      },
+    );
     c.stop();
     await running;
     expect(overlap).toBe(false);
@@ -129,7 +136,13 @@ describe("controller", () => {
     });
     const running = c.run();
     for (const k of ["flaky", "broken", "poll", "fine"]) c.queue.add(k);
-    await new Promise((r) => setTimeout(r, 200));
+    await waitFor(
+      "the retries and requeues to run out",
+      () => calls.get("flaky") === 3 && calls.get("poll") === 3 && calls.has("broken") && calls.has("fine"),
+      {
+        intervalMs: 5,
+      },
+    );
     c.stop();
     await running;
     expect(calls.get("flaky")).toBe(3);
@@ -155,7 +168,7 @@ describe("controller", () => {
     });
     const running = c.run();
     c.queue.add("k");
-    await new Promise((r) => setTimeout(r, 50));
+    await waitFor("the retry after the throw", () => n === 2, { intervalMs: 5 });
     c.stop();
     await running;
     expect(n).toBe(2);
