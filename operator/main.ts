@@ -10,6 +10,7 @@ import { createLogger, type Logger } from "../runtime/log.ts";
 import type { StreamJobStatus } from "../runtime/spec/generated/types.ts";
 import { RunnelError } from "../runtime/errors.ts";
 import { OperatorUsageError } from "./errors.ts";
+import { loadAdminKey } from "./kube/admin-key.ts";
 import { createCaches, type Caches } from "./kube/caches.ts";
 import { loadKubeConfig, makeClients } from "./kube/client.ts";
 import { createEventRecorder } from "./kube/events.ts";
@@ -64,15 +65,7 @@ function jobKeyOf(obj: ObjectLike & { metadata?: { labels?: Record<string, strin
 /** Connects cache events to the controllers' queues. */
 function route(caches: Caches, jobs: Controller, savepoints: Controller): void {
   caches.streamjobs.on((_e, obj) => jobs.queue.add(`${obj.metadata?.namespace ?? ""}/${obj.metadata?.name ?? ""}`));
-  for (const kind of [
-    caches.statefulsets,
-    caches.pods,
-    caches.configmaps,
-    caches.secrets,
-    caches.services,
-    caches.poddisruptionbudgets,
-    caches.jobs,
-  ] as const) {
+  for (const kind of [caches.statefulsets, caches.pods, caches.configmaps, caches.services, caches.poddisruptionbudgets, caches.jobs] as const) {
     (kind as Caches["pods"]).on((_e, obj) => {
       const key = jobKeyOf(obj);
       if (key) jobs.queue.add(key);
@@ -96,7 +89,8 @@ export async function operate(options: OperatorOptions, log: Logger): Promise<nu
   const defaults = { image: options.workerImage, stateSize: options.stateSize };
   const disposer = volumeDisposer({ clients, jobs: caches.jobs, image: options.workerImage });
   const afterStatusWrite = faultHook(process.env.RUNNEL_OPERATOR_FAULT, log);
-  const cluster = kubeJobCluster({ clients, caches, defaults, admin: httpWorkerAdmin(), disposer, events, log });
+  const adminKey = await loadAdminKey({ clients, namespace: options.leaseNamespace, name: options.adminKeySecret });
+  const cluster = kubeJobCluster({ clients, caches, defaults, adminKey, admin: httpWorkerAdmin(), disposer, events, log });
   const jobs = createController({
     name: "streamjob",
     log,

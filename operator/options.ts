@@ -19,6 +19,7 @@ Options:
   --no-leader-elect            act without a Lease (one replica only!)
   --lease-namespace <ns>       namespace of the leader Lease (default $POD_NAMESPACE, else the first --namespace, else default)
   --lease-name <name>          the leader Lease (default runnel-operator)
+  --admin-key-secret <name>    Secret holding the key job admin tokens are derived from, in the Lease's namespace (default runnel-operator-admin-key; created when missing)
   --identity <id>              this replica in the Lease (default: hostname and a random suffix)
   --listen <host:port>         /healthz, /readyz, /metrics (default 0.0.0.0:8080; port 0: any)
   --worker-image <image>       worker image when a StreamJob names none (default runnel/runnel:<version>)
@@ -33,6 +34,7 @@ export interface OperatorOptions {
   leaderElect: boolean;
   leaseNamespace: string;
   leaseName: string;
+  adminKeySecret: string;
   identity: string;
   listen: { host: string; port: number };
   workerImage: string;
@@ -53,6 +55,7 @@ export function parseOperatorArgs(argv: string[], env: NodeJS.ProcessEnv = proce
         "no-leader-elect": { type: "boolean" },
         "lease-namespace": { type: "string" },
         "lease-name": { type: "string" },
+        "admin-key-secret": { type: "string" },
         identity: { type: "string" },
         listen: { type: "string" },
         "worker-image": { type: "string" },
@@ -92,6 +95,7 @@ export function parseOperatorArgs(argv: string[], env: NodeJS.ProcessEnv = proce
     leaderElect: values["no-leader-elect"] !== true,
     leaseNamespace: (values["lease-namespace"] as string | undefined) ?? env.POD_NAMESPACE ?? namespaces?.[0] ?? "default",
     leaseName: (values["lease-name"] as string | undefined) ?? "runnel-operator",
+    adminKeySecret: (values["admin-key-secret"] as string | undefined) ?? "runnel-operator-admin-key",
     identity: (values.identity as string | undefined) ?? `${env.POD_NAME ?? hostname()}-${Math.random().toString(36).slice(2, 8)}`,
     listen: { host: (m[1] as string).replace(/^\[(.*)\]$/, "$1"), port: Number(m[2]) },
     workerImage: (values["worker-image"] as string | undefined) ?? `runnel/runnel:${version}`,

@@ -2,7 +2,7 @@
  * The operator's caches: one informer per watched kind and namespace (or one cluster-wide),
  * joined per kind behind one lookup. Reconcilers read only from here; the API is for writes.
  */
-import type { V1ConfigMap, V1Pod, V1PodDisruptionBudget, V1Secret, V1Service, V1StatefulSet, V1Job } from "@kubernetes/client-node";
+import type { V1ConfigMap, V1Pod, V1PodDisruptionBudget, V1Service, V1StatefulSet, V1Job } from "@kubernetes/client-node";
 import type { Logger } from "../../runtime/log.ts";
 import type { StreamJob, StreamSavepoint } from "../../runtime/spec/generated/types.ts";
 import type { OperatorMetrics } from "../machinery/metrics.ts";
@@ -24,7 +24,6 @@ export interface Caches {
   statefulsets: KindCache<V1StatefulSet>;
   pods: KindCache<V1Pod>;
   configmaps: KindCache<V1ConfigMap>;
-  secrets: KindCache<V1Secret>;
   services: KindCache<V1Service>;
   poddisruptionbudgets: KindCache<V1PodDisruptionBudget>;
   jobs: KindCache<V1Job>;
@@ -82,7 +81,6 @@ export function createCaches(options: CacheOptions): Caches {
     statefulsets: kind("statefulsets"),
     pods: kind("pods"),
     configmaps: kind("configmaps"),
-    secrets: kind("secrets"),
     services: kind("services"),
     poddisruptionbudgets: kind("poddisruptionbudgets"),
     jobs: kind("jobs"),

@@ -65,12 +65,6 @@ export const KINDS = {
     labelSelector: managed,
     list: (c, p) => (p.namespace === undefined ? c.core.listConfigMapForAllNamespaces(p) : c.core.listNamespacedConfigMap({ ...p, namespace: p.namespace })),
   },
-  secrets: {
-    plural: "secrets",
-    prefix: "/api/v1",
-    labelSelector: managed,
-    list: (c, p) => (p.namespace === undefined ? c.core.listSecretForAllNamespaces(p) : c.core.listNamespacedSecret({ ...p, namespace: p.namespace })),
-  },
   services: {
     plural: "services",
     prefix: "/api/v1",

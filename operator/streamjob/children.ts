@@ -4,7 +4,6 @@
  * PodDisruptionBudget. Worker flags, environment, admin port and paths all come from the worker
  * contract (runtime/worker-contract.ts), so the pods start exactly as `runnel worker` expects.
  */
-import { randomBytes } from "node:crypto";
 import type { V1ConfigMap, V1PodDisruptionBudget, V1Secret, V1Service, V1StatefulSet, V1Volume, V1VolumeMount, V1EnvVar } from "@kubernetes/client-node";
 import { stringify } from "yaml";
 import type { StreamJob, StreamJobSpec } from "../../runtime/spec/generated/types.ts";
@@ -68,14 +67,14 @@ export function manifestConfigMap(job: StreamJob, plan: WorkerPlan): V1ConfigMap
   };
 }
 
-/** The admin-token Secret (created once; the token is never rotated by re-applying). */
-export function adminTokenSecret(job: StreamJob): V1Secret {
+/** The admin-token Secret of the workers, holding the token derived for the job (created once, never read back: ADR 28). */
+export function adminTokenSecret(job: StreamJob, token: string): V1Secret {
   return {
     apiVersion: "v1",
     kind: "Secret",
     metadata: meta(job, childNames.adminSecret(job.metadata?.name ?? "")),
     type: "Opaque",
-    stringData: { [WORKER_PATHS.adminTokenKey]: randomBytes(32).toString("hex") },
+    stringData: { [WORKER_PATHS.adminTokenKey]: token },
   };
 }
 

@@ -10,6 +10,7 @@ import type { V1StatefulSet } from "@kubernetes/client-node";
 import type { Logger } from "../../runtime/log.ts";
 import type { StreamJob, StreamJobStatus, StreamSavepoint } from "../../runtime/spec/generated/types.ts";
 import { isNotFound, KubeApiError, kubeError, statusOf } from "../errors.ts";
+import { deriveAdminToken } from "../kube/admin-key.ts";
 import type { Caches } from "../kube/caches.ts";
 import { applyObject, applyStatus, describeObject, mergePatch, STREAM_JOB, STREAM_SAVEPOINT, FIELD_MANAGER, type KubeClients } from "../kube/client.ts";
 import type { EventRecorder } from "../kube/events.ts";
@@ -26,7 +27,7 @@ import {
   type WorkerPlan,
 } from "./children.ts";
 import { podView, type JobCluster, type Observed, type PodView, type SavepointDisposer } from "./cluster.ts";
-import { ANNOTATIONS, childNames, LABELS, WORKER_CONTAINER, WORKER_PATHS } from "./names.ts";
+import { ANNOTATIONS, childNames, LABELS, WORKER_CONTAINER } from "./names.ts";
 import { savepointStatus } from "../streamsavepoint/status.ts";
 import { compactJson, hashOf } from "./spec.ts";
 import type { WorkerAdmin } from "./worker-admin.ts";
@@ -36,6 +37,8 @@ export interface KubeJobClusterOptions {
   clients: KubeClients;
   caches: Caches;
   defaults: ChildDefaults;
+  /** The operator's admin key, from which each job's worker admin token is derived (ADR 28). */
+  adminKey: Buffer;
   admin: WorkerAdmin;
   disposer: SavepointDisposer;
   events: EventRecorder;
@@ -45,6 +48,8 @@ export interface KubeJobClusterOptions {
 /** Creates the JobCluster over the API and the caches. */
 export function kubeJobCluster(options: KubeJobClusterOptions): JobCluster {
   const { clients, caches } = options;
+  /** Jobs (by uid) whose admin token Secret this process has created or found: it is never read back. */
+  const tokenSecrets = new Set<string>();
 
   /** Applies `obj` unless the cached copy already carries its hash. */
   async function ensure<T extends ObjectLike & { metadata?: { annotations?: Record<string, string> } }>(cache: KindCache<T>, obj: T): Promise<T> {
@@ -95,8 +100,6 @@ export function kubeJobCluster(options: KubeJobClusterOptions): JobCluster {
         .map(podView)
         .filter((p): p is PodView => p !== undefined)
         .sort((a, b) => a.ordinal - b.ordinal);
-      const secret = caches.secrets.get(namespace, childNames.adminSecret(name));
-      const encoded = secret?.data?.[WORKER_PATHS.adminTokenKey];
       const savepointRequests = caches.streamsavepoints
         .list(namespace)
         .filter((s) => s.spec.jobName === name && s.status?.state === "Pending" && !s.metadata?.deletionTimestamp)
@@ -113,7 +116,7 @@ export function kubeJobCluster(options: KubeJobClusterOptions): JobCluster {
             }
           : {}),
         pods,
-        ...(encoded ? { adminToken: Buffer.from(encoded, "base64").toString("utf8") } : {}),
+        adminToken: deriveAdminToken(options.adminKey, job),
         savepointRequests,
         savepointObject: (n) => caches.streamsavepoints.get(namespace, n),
       };
@@ -121,13 +124,15 @@ export function kubeJobCluster(options: KubeJobClusterOptions): JobCluster {
     async applyWorkers(job, plan: WorkerPlan) {
       const { namespace, name } = { namespace: job.metadata?.namespace ?? "default", name: job.metadata?.name ?? "" };
       if (!caches.configmaps.get(namespace, childNames.manifest(name, plan.specHash))) await applyObject(clients, manifestConfigMap(job, plan) as never);
-      if (!caches.secrets.get(namespace, childNames.adminSecret(name))) {
+      const uid = job.metadata?.uid ?? "";
+      if (!tokenSecrets.has(uid)) {
         try {
-          await clients.core.createNamespacedSecret({ namespace, body: adminTokenSecret(job) });
+          await clients.core.createNamespacedSecret({ namespace, body: adminTokenSecret(job, deriveAdminToken(options.adminKey, job)) });
         } catch (err) {
-          // 409: it exists (the cache had not seen it yet); the token is never replaced.
+          // 409: it exists, created earlier from the same key; it is never read nor replaced.
           if (statusOf(err) !== 409) throw kubeError(`create Secret ${namespace}/${childNames.adminSecret(name)}`, err);
         }
+        tokenSecrets.add(uid);
       }
       await ensure(caches.services, workerService(job));
       await ensureStatefulSet(workerStatefulSet(job, plan, options.defaults), job);

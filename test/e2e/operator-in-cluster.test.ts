@@ -25,7 +25,10 @@ function operatorRole(namespace: string): unknown {
       },
       { apiGroups: ["apps"], resources: ["statefulsets"], verbs: rw },
       { apiGroups: ["apps"], resources: ["statefulsets/scale"], verbs: ["get", "patch", "update"] },
-      { apiGroups: [""], resources: ["configmaps", "secrets", "services"], verbs: rw },
+      { apiGroups: [""], resources: ["configmaps", "services"], verbs: rw },
+      // Secrets: created (the workers' admin token), never read, but for its own key by name (ADR 28).
+      { apiGroups: [""], resources: ["secrets"], verbs: ["create"] },
+      { apiGroups: [""], resources: ["secrets"], resourceNames: ["runnel-operator-admin-key"], verbs: ["get"] },
       { apiGroups: [""], resources: ["pods"], verbs: ["get", "list", "watch"] },
       { apiGroups: [""], resources: ["pods/log"], verbs: ["get"] },
       { apiGroups: ["policy"], resources: ["poddisruptionbudgets"], verbs: rw },

@@ -23,7 +23,14 @@ const MAIN = resolve(import.meta.dirname, "../../runtime/cli/main.ts");
 export function installCrds(): void {
   const files = ["crds/streamjob.yaml", "crds/streamsavepoint.yaml"].map((f) => join(repoRoot, f));
   mustRun("kubectl", ["apply", "--server-side", "--force-conflicts", "--field-manager=runnel-crds", ...files.flatMap((f) => ["-f", f])]);
-  mustRun("kubectl", ["wait", "--for=condition=Established", "--timeout=60s", "crd/streamjobs.runnel.dev", "crd/streamsavepoints.runnel.dev"]);
+  // A CRD created a moment ago may have no status yet, which `kubectl wait` reports as an error
+  // instead of waiting: ask again until its own timeout decides.
+  for (let attempt = 1; ; attempt++) {
+    const wait = runTool("kubectl", ["wait", "--for=condition=Established", "--timeout=60s", "crd/streamjobs.runnel.dev", "crd/streamsavepoints.runnel.dev"]);
+    if (wait.status === 0) return;
+    if (attempt >= 20 || !wait.stderr.includes(".status.conditions accessor error"))
+      throw new Error(`the CRDs did not become Established: kubectl wait exited ${wait.status}: ${wait.stderr}`);
+  }
 }
 
 /** A running `runnel operator`. */

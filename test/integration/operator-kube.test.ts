@@ -9,6 +9,7 @@ import { applyObject, FIELD_MANAGER, makeClients, type KubeClients } from "../..
 import { createInformer, type InformerSource } from "../../operator/kube/informer.ts";
 import { startLeaderElection, type LeaderElection } from "../../operator/kube/leader.ts";
 import { sourcesFor } from "../../operator/kube/resources.ts";
+import { deriveAdminToken, loadAdminKey } from "../../operator/kube/admin-key.ts";
 import { createCaches, type Caches } from "../../operator/kube/caches.ts";
 import { createEventRecorder } from "../../operator/kube/events.ts";
 import { kubeJobCluster } from "../../operator/streamjob/kube-cluster.ts";
@@ -202,10 +203,14 @@ describe("the operator's children on the real apiserver", () => {
     const spec = { ...testJob().spec, parallelism: 1, podTemplate: { nodeSelector: { "runnel.dev/test": "nowhere" } } };
     applyManifest({ apiVersion: "runnel.dev/v1alpha1", kind: "StreamJob", metadata: { name: "kids", namespace: ns.name }, spec });
     const job = await readJob(ns.name, "kids");
+    // The operator's key: created when missing, the same key on every later start.
+    const adminKey = await loadAdminKey({ clients, namespace: ns.name, name: "op-admin-key" });
+    expect(await loadAdminKey({ clients, namespace: ns.name, name: "op-admin-key" })).toEqual(adminKey);
     const cluster = kubeJobCluster({
       clients,
       caches,
       defaults: { image: "runnel/runnel:test", stateSize: "1Gi" },
+      adminKey,
       admin: httpWorkerAdmin(),
       disposer: { dispose: async () => ({ state: "done" }) },
       events: createEventRecorder({ clients, identity: "test", log }),
@@ -216,11 +221,12 @@ describe("the operator's children on the real apiserver", () => {
     const plan = { spec: v.spec, specHash: specHash(v.spec), jobGeneration: "g1-test", replicas: 1 };
     await cluster.applyWorkers(job, plan);
     const sts = await waitFor("the StatefulSet in the cache", () => caches.statefulsets.get(ns.name, "kids"));
-    await waitFor(
-      "the Secret and ConfigMap in the cache",
-      () => caches.secrets.get(ns.name, "kids-admin-token") && caches.configmaps.get(ns.name, `kids-spec-${plan.specHash.slice(0, 10)}`),
-    );
-    const secret = caches.secrets.get(ns.name, "kids-admin-token");
+    await waitFor("the ConfigMap in the cache", () => caches.configmaps.get(ns.name, `kids-spec-${plan.specHash.slice(0, 10)}`));
+    // The workers' token Secret holds the token derived from the operator's key (the operator never reads it back).
+    const tokenOf = async () =>
+      Buffer.from((await clients.core.readNamespacedSecret({ namespace: ns.name, name: "kids-admin-token" })).data?.token ?? "", "base64").toString("utf8");
+    expect(await tokenOf()).toBe(deriveAdminToken(adminKey, job));
+    expect(cluster.observe(ns.name, "kids")?.adminToken).toBe(deriveAdminToken(adminKey, job));
     const pod = await waitFor("the pod", () => caches.pods.get(ns.name, "kids-0"));
     // Applying the same plan again changes nothing: no write, the token stays.
     await cluster.applyWorkers(job, plan);
@@ -228,7 +234,7 @@ describe("the operator's children on the real apiserver", () => {
     expect(caches.statefulsets.get(ns.name, "kids")?.metadata?.generation).toBe(sts.metadata?.generation);
     const ourTime = (o: typeof sts | undefined) => o?.metadata?.managedFields?.find((m) => m.manager === FIELD_MANAGER)?.time;
     expect(ourTime(caches.statefulsets.get(ns.name, "kids"))).toEqual(ourTime(sts));
-    expect(caches.secrets.get(ns.name, "kids-admin-token")?.data).toEqual(secret?.data);
+    expect(await tokenOf()).toBe(deriveAdminToken(adminKey, job));
     // A bigger state volume is a change to the volumeClaimTemplates, which the apiserver refuses to update.
     const bigger = { ...plan, spec: { ...plan.spec, stateStorage: { size: "2Gi" } } };
     // The first attempt deletes it (pods orphaned) and asks to be retried; a retry creates it once it is gone.

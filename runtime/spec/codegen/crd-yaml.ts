@@ -96,6 +96,25 @@ export function crdObject(def: ResourceDefinition): Record<string, unknown> {
   };
 }
 
+/**
+ * The CRD as a template of the operator chart (charts/runnel-operator/templates/crds/). Helm never
+ * upgrades files in a chart's crds/ folder, so the chart carries the CRDs as templates: `helm
+ * upgrade` applies a changed schema; `keep` stops `helm uninstall` from deleting them (and with
+ * them every StreamJob); Argo CD applies them first and server-side (they exceed the size of the
+ * annotation client-side apply writes). ADR 27.
+ */
+export function chartCrdTemplate(def: ResourceDefinition): string {
+  const crd = crdObject(def);
+  const metadata = crd.metadata as { annotations?: Record<string, string> };
+  metadata.annotations = {
+    "helm.sh/resource-policy": "keep",
+    "argocd.argoproj.io/sync-wave": "-1",
+    "argocd.argoproj.io/sync-options": "ServerSideApply=true",
+  };
+  const body = stringify(crd, { lineWidth: 0, aliasDuplicateObjects: false });
+  return `${generatedHeader("#")}\n{{- if .Values.crds.install }}\n${body}{{- end }}\n`;
+}
+
 /** The CRD as YAML text, with the generated-file header. */
 export function crdYaml(def: ResourceDefinition): string {
   return `${generatedHeader("#")}\n${stringify(crdObject(def), { lineWidth: 0, aliasDuplicateObjects: false })}`;

@@ -258,7 +258,10 @@ export class ContainerRunner {
     const logFile = path.join(this.ctx.podDir, `${this.name}.log`);
     rotateLog(logFile);
     const scriptFile = path.join(this.ctx.podDir, `${this.name}.init.sh`);
-    writeFileSync(scriptFile, initScript({ hostname: this.ctx.hostname, hostsFile: this.ctx.hostsFile, mounts, workingDir }) + "\n");
+    writeFileSync(
+      scriptFile,
+      initScript({ hostname: this.ctx.hostname, hostsFile: this.ctx.hostsFile, mounts, workingDir, workingDirOnHost: workingDir === fallbackDir }) + "\n",
+    );
     const pidFile = path.join(this.ctx.podDir, `${this.name}.pid`);
     return { mounts, spawn: { argv, env, scriptFile, logFile, pidFile } };
   }

@@ -100,22 +100,50 @@ export interface InitScriptOptions {
   hostsFile?: string;
   mounts: Mount[];
   workingDir: string;
+  /** True when workingDir is the agent's own folder for the container (a host path, not the container's). */
+  workingDirOnHost?: boolean;
+}
+
+/** True when a mount over `target` hides host path `p`. */
+function hides(target: string, p: string): boolean {
+  return target === "/" || p === target || p.startsWith(target + "/");
+}
+
+/**
+ * Mounts in a safe order: a mount over a folder that holds the sources of other mounts or the
+ * agent's working dir (an emptyDir at /tmp while the agent's data lives under /tmp) goes last,
+ * with the mounts nested in it, so it hides nothing the script still has to reach.
+ */
+function mountOrder(mounts: Mount[], hostPaths: string[]): { early: Mount[]; late: Mount[] } {
+  const early: Mount[] = [];
+  const late: Mount[] = [];
+  for (const m of mounts) {
+    const needed = [...mounts.filter((o) => o !== m).map((o) => o.source), ...hostPaths];
+    if (needed.some((p) => hides(m.target, p)) || late.some((l) => hides(l.target, m.target))) late.push(m);
+    else early.push(m);
+  }
+  return { early, late };
 }
 
 /** Builds the sh script run as pid 1 of the container: mounts, hostname, cd, then the command ("$@"). */
 export function initScript(opts: InitScriptOptions): string {
   const lines = ["set -e", `printf %s ${shQuote(opts.hostname)} > /proc/sys/kernel/hostname`];
   if (opts.hostsFile && existsSync("/etc/hosts")) lines.push(`mount --bind ${shQuote(opts.hostsFile)} /etc/hosts`);
-  for (const m of opts.mounts) {
+  const mount = (m: Mount) => {
     const t = shQuote(m.target);
     if (m.nested) {
       lines.push(m.file ? `[ -e ${t} ] || { mkdir -p "$(dirname ${t})"; : > ${t}; }` : `mkdir -p ${t}`);
     }
     lines.push(`mount --bind ${shQuote(m.source)} ${t}`);
     if (m.readOnly) lines.push(`mount -o remount,bind,ro ${t}`);
-  }
+  };
+  const { early, late } = mountOrder(opts.mounts, opts.workingDirOnHost ? [opts.workingDir] : []);
+  early.forEach(mount);
+  // A host working dir is entered before a late mount can hide it (the process keeps it).
+  if (opts.workingDirOnHost) lines.push(`cd ${shQuote(opts.workingDir)}`);
+  late.forEach(mount);
+  if (!opts.workingDirOnHost) lines.push(`cd ${shQuote(opts.workingDir)}`);
   lines.push(
-    `cd ${shQuote(opts.workingDir)}`,
     "set +e",
     "c= s=",
     `trap 's=TERM; [ -n "$c" ] && kill -TERM $c 2>/dev/null' TERM`,
