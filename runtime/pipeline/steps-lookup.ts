@@ -16,7 +16,7 @@ import { counter, onErrorPolicy, stepUid, type CompileContext, type Handle } fro
 import { PipelineError } from "./errors.ts";
 import { celExpression, fieldsFn, recordFn } from "./expr.ts";
 import { readRows } from "./sources.ts";
-import { publish } from "./steps-basic.ts";
+import { keyedLineage, publish } from "./steps-basic.ts";
 import { keyedInput } from "./steps-window.ts";
 import { processStep } from "./stages.ts";
 import { carryKey, keyOf, toKey, type Rec } from "./values.ts";
@@ -71,7 +71,7 @@ function compileTableLookup(ctx: CompileContext, step: Step, path: string, input
     if (row === null && inner) return noRow();
     out.collect(join(r, k, row));
   });
-  publish(ctx, step, stream, input.keyed);
+  publish(ctx, step, stream, input.keyed, {}, keyedLineage(input));
 }
 
 /** The rows of a local lookup file by their `key` (or `id`) field. */
@@ -160,5 +160,6 @@ function compileRedisLookup(ctx: CompileContext, step: Step, path: string, input
     { uid: stepUid(step), name: step.id },
   );
   ctx.deadLetterProducers.push(stream);
-  publish(ctx, step, stream, input.keyed);
+  // Keyed by the stream's key: joined records leave in that key's task.
+  publish(ctx, step, stream, input.keyed, {}, input.keyed ? { colocated: true } : {});
 }

@@ -134,5 +134,5 @@ export function compileBroadcastRules(ctx: CompileContext, step: Step, path: str
     { uid: stepUid(step), name: step.id },
   );
   ctx.deadLetterProducers.push(stream);
-  ctx.handles.set(step.id, { stream, keyed: input.keyed });
+  ctx.handles.set(step.id, { stream, keyed: input.keyed, ...(input.keyed ? { colocated: true } : {}) });
 }
