@@ -407,7 +407,7 @@ export interface Aggregation {
   distinct?: boolean;
   /** For topN: how many entries to keep. */
   limit?: number;
-  /** For topN: the ranking value (highest first unless order is asc); defaults to `of`. CEL expression returning double; variables: record, key. */
+  /** For topN: the ranking value (highest first unless order is asc; equal values rank by the value itself, whatever the arrival order); defaults to `of`. CEL expression returning double; variables: record, key. */
   by?: CelExpression;
   /** For topN: ranking order. One of: desc, asc. Default: "desc". */
   order?: "desc" | "asc";
