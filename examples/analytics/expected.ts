@@ -38,7 +38,7 @@ export interface AnalyticsExpected {
   features: Map<string, Record<string, unknown>>;
   /** 5-second metrics by `type/region@windowStart`. */
   realtime: Map<string, Record<string, unknown>>;
-  /** Dead letters by reason (clean rules; `poison` for bytes that are not a JSON object). */
+  /** Dead letters by `step/reason` (`poison` for bytes that are not a JSON object). */
   deadLetters: Map<string, number>;
   /** Events whose lateness could go either way (the input is then not exactly verifiable). */
   ambiguous: number;
@@ -75,7 +75,7 @@ export function expectedAnalytics(behaviour: readonly InputRecord[], users: Read
     if (v === undefined) return void deadLetters.set("poison", (deadLetters.get("poison") ?? 0) + 1);
     if (v.tick === true) return;
     const reason = invalidReason(v);
-    if (reason) return void deadLetters.set(reason, (deadLetters.get(reason) ?? 0) + 1);
+    if (reason) return void deadLetters.set(`valid/${reason}`, (deadLetters.get(`valid/${reason}`) ?? 0) + 1);
     valid.push({ e: v as unknown as Behaviour, late: lateness.late[i] === true });
   });
   const onTime = valid.filter((x) => !x.late).map((x) => x.e);
@@ -212,7 +212,7 @@ export function expectedLtv(history: readonly InputRecord[]): { ltv: Map<string,
           ? "non_positive_amount"
           : undefined;
     if (reason) {
-      deadLetters.set(reason, (deadLetters.get(reason) ?? 0) + 1);
+      deadLetters.set(`valid/${reason}`, (deadLetters.get(`valid/${reason}`) ?? 0) + 1);
       continue;
     }
     const ts = v.ts as number;
