@@ -14,6 +14,7 @@ import type { PipelineMetrics } from "../pipeline/context.ts";
 import { loadManifestJob } from "../pipeline/load.ts";
 import { hostPort, positiveInt, progressLine, UsageError } from "./args.ts";
 import { reportFailure } from "./failure.ts";
+import { createLogger } from "../log.ts";
 
 /** Usage text of `runnel run`. */
 export const RUN_USAGE = `runnel run <job module | streamjob.yaml> [options] [-- job arguments]
@@ -54,6 +55,7 @@ export interface LoadedJob {
 export async function loadJob(path: string, args: string[], manifest: ManifestRunOptions = { throttle: true }): Promise<LoadedJob> {
   if (/\.ya?ml$/.test(path)) {
     const compiled = await loadManifestJob(path, {
+      log: createLogger("pipeline"),
       throttle: manifest.throttle,
       ...(manifest.throttle ? { startTime: Date.now() } : {}),
       ...(manifest.outDir === undefined ? {} : { outDir: manifest.outDir }),

@@ -231,6 +231,7 @@ export async function createWorker(options: WorkerOptions): Promise<Worker> {
       sourceOverride: (spec) => sources.get(spec.id),
       tableOverride: (spec) => tables.get(spec.id),
       sinkOverride: (spec) => kafkaSinkFor(spec, connection, `.spec.pipeline.sinks[${job.spec.pipeline?.sinks.indexOf(spec) ?? 0}]`),
+      log: log.child({}, "pipeline"),
       ...(job.spec.parallelism === undefined ? {} : { parallelism: job.spec.parallelism }),
     });
     graph = compiled.graph;

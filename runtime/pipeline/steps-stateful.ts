@@ -70,6 +70,14 @@ export function compileBroadcastRules(ctx: CompileContext, step: Step, path: str
   const onError = onErrorPolicy(ctx, step);
   const unmatched = counter(ctx.metrics.dropped, `${step.id}/unmatched`);
   const invalidRule = deadLetterSender(ctx, step.id, "invalid-rule");
+  // Every task gets the same rule record: log it once per process, when the first task applies it.
+  const log = ctx.options.log?.child({ step: step.id });
+  const logged = new WeakSet<object>();
+  const note = (rule: unknown, text: string, count: number): void => {
+    if (!log || rule === null || typeof rule !== "object" || logged.has(rule)) return;
+    logged.add(rule);
+    log.info(`${text}; ${count} rule${count === 1 ? "" : "s"} in force`);
+  };
   // A non-keyed input has no key to partition by: spread records over tasks in arrival order (deterministic).
   let spread = 0;
   const keyed = input.keyed
@@ -120,12 +128,16 @@ export function compileBroadcastRules(ctx: CompileContext, step: Step, path: str
           ordered = undefined;
           try {
             const id = String(toKey(ruleId.evaluate({ rule })));
-            if (deleteWhen && deleteWhen.evaluate({ rule }) === true) rules.delete(id);
-            else {
+            if (deleteWhen && deleteWhen.evaluate({ rule }) === true) {
+              rules.delete(id);
+              note(rule, `rule ${id} deleted`, rules.size);
+            } else {
               if (!fixed) conditionOf(rule as Rec); // a rule whose condition does not compile is refused when it arrives
               rules.set(id, rule as Rec);
+              note(rule, `rule ${id} set`, rules.size);
             }
           } catch (err) {
+            note(rule, `a rule was refused: ${errorText(err)}`, rules.size);
             invalidRule(c, { rule, error: errorText(err) });
           }
         },
