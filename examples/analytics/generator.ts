@@ -113,7 +113,7 @@ export async function generate(s: AnalyticsSettings, out: Output, stop: { stoppe
     // Mostly the user's home region, sometimes travelling.
     const region = r.chance(0.9) ? (REGIONS[u % REGIONS.length] as string) : r.pick(REGIONS);
     const good = {
-      eventId: `e${i}`,
+      eventId: `${s.idPrefix}e${i}`,
       userId: `u${u}`,
       videoId: `v${video()}`,
       type,

@@ -28,6 +28,7 @@ export const GENERATOR_OPTIONS: Record<string, OptionSpec> = {
   users: { type: "integer", description: "number of users", default: 2000 },
   skew: { type: "number", description: "Zipf exponent of user activity (0 = uniform)", default: 1.1 },
   "no-end-tick": { type: "boolean", description: "do not end a bounded run with the end tick that closes the job's windows" },
+  "id-prefix": { type: "string", description: "prepended to event and order ids (a second run into the same topics)", default: "" },
 };
 
 /** What a generator gets from the shared options. */
@@ -41,6 +42,8 @@ export interface GeneratorSettings {
   endTick: boolean;
   /** Kafka: malformed records may also be bytes that are not JSON (files hold JSON lines only). */
   kafka: boolean;
+  /** Prepended to generated ids. */
+  idPrefix: string;
   timeline: TimelineOptions;
 }
 
@@ -62,6 +65,7 @@ export function generatorSettings(values: Values, bounds: { watermarkBoundMs: nu
     dirtyShare: share("dirty"),
     endTick: values["no-end-tick"] !== true,
     kafka: values.kafka !== undefined,
+    idPrefix: values["id-prefix"] as string,
     timeline: {
       start: timeOption(values, "start"),
       eventsPerSecond: realtime ? (values.rate as number) : inRange(values, "events-per-second", 0.001, 1e7),

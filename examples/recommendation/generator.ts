@@ -95,7 +95,7 @@ export async function generate(s: RecommendationSettings, out: Output, stop: { s
     // watermark follows it, and a click late for the clicks is late for the job.
     const drawn = r.weighted([TOPICS.clicks, TOPICS.browse, TOPICS.purchases], [60, 35, 5]);
     const stream = t.kind === "late" ? TOPICS.clicks : drawn;
-    const base = { eventId: `e${i}`, userId: `u${u}`, itemId, tag, ts: t.ts };
+    const base = { eventId: `${s.idPrefix}e${i}`, userId: `u${u}`, itemId, tag, ts: t.ts };
     const good: Record<string, unknown> =
       stream === TOPICS.browse ? { ...base, seconds: r.between(1, 600) } : stream === TOPICS.purchases ? { ...base, price: r.between(5, 500) } : base;
     await out.write(stream, good.userId as string, r.chance(s.dirtyShare) ? dirty(r, good, stream, s.kafka) : good);

@@ -109,8 +109,8 @@ export async function generate(s: RiskSettings, out: Output, stop: { stopped: bo
     while (scheduled.length > 0 && (scheduled[0] as Scheduled).at <= t.now && (s.count === 0 || written < s.count)) {
       const sc = scheduled.shift() as Scheduled;
       const rec = { ...sc.record, ts: sc.at };
-      if (sc.stream === TOPICS.orders) Object.assign(rec, { orderId: `o${order++}` });
-      else Object.assign(rec, { eventId: `x${written}` });
+      if (sc.stream === TOPICS.orders) Object.assign(rec, { orderId: `${s.idPrefix}o${order++}` });
+      else Object.assign(rec, { eventId: `${s.idPrefix}x${written}` });
       await emit(sc.stream, rec);
     }
     if (s.count !== 0 && written >= s.count) break;
@@ -121,14 +121,20 @@ export async function generate(s: RiskSettings, out: Output, stop: { stopped: bo
     const stream = t.kind === "late" ? TOPICS.behaviour : r.weighted([TOPICS.behaviour, TOPICS.orders, TOPICS.devices], [60, 25, 15]);
     if (stream === TOPICS.behaviour) {
       const type = r.weighted(["browse", "login_ok", "logout", "login_fail", "ip_change"], [57, 25, 13, 3, 2]);
-      await emit(stream, { eventId: `x${written}`, userId, type, ip: type === "ip_change" ? ip(r) : `10.0.${u % 256}.${(u >> 8) % 256}`, ts: t.ts });
+      await emit(stream, {
+        eventId: `${s.idPrefix}x${written}`,
+        userId,
+        type,
+        ip: type === "ip_change" ? ip(r) : `10.0.${u % 256}.${(u >> 8) % 256}`,
+        ts: t.ts,
+      });
     } else if (stream === TOPICS.orders) {
       const amount = 5 + Math.floor(Math.pow(r.next(), 3) * 600);
-      await emit(stream, { orderId: `o${order++}`, userId, amount, lat: 52.3 + r.next() * 0.2, lon: 4.8 + r.next() * 0.2, ts: t.ts });
+      await emit(stream, { orderId: `${s.idPrefix}o${order++}`, userId, amount, lat: 52.3 + r.next() * 0.2, lon: 4.8 + r.next() * 0.2, ts: t.ts });
     } else {
       // One or two usual devices per user, sometimes another.
       const fp = r.chance(0.05) ? 50000 + r.int(40000) : u * 2 + r.int(2);
-      await emit(stream, { eventId: `x${written}`, userId, fingerprint: `fp${fp}`, ts: t.ts });
+      await emit(stream, { eventId: `${s.idPrefix}x${written}`, userId, fingerprint: `fp${fp}`, ts: t.ts });
     }
   }
   // Past the 30 min features and the 10 min pattern: every window closes, every order is decided.
