@@ -161,9 +161,9 @@ export interface WorkerProcess {
   log: string;
 }
 
-/** Starts `runnel worker` for the job (its own state folder per ordinal unless given). */
+/** Starts `runnel worker` for the job (its own state folder per ordinal unless given); any job with a folder and a manifest. */
 export function startWorker(
-  job: CountJob,
+  job: Pick<CountJob, "dir" | "manifest">,
   ordinal: number,
   workers: number,
   opts: { stateDir?: string; extraArgs?: string[]; manifest?: string; env?: Record<string, string> } = {},
