@@ -3,6 +3,14 @@
 import js from "@eslint/js";
 import tseslint from "typescript-eslint";
 
+const clientNode = { name: "@kubernetes/client-node", message: "runtime/ runs without Kubernetes; cluster calls belong in operator/." };
+const operatorDir = { group: ["**/operator/**"], message: "runtime/ never imports operator/; the two meet in runtime/spec and runtime/worker-contract.ts." };
+const kafkajs = {
+  name: "kafkajs",
+  message: "Kafka is reached only through runtime/kafka/ (the adapter: admin, producers, partition consumer, read-committed reader).",
+};
+const kafkajsInternals = { group: ["kafkajs/*"], message: "kafkajs internals are touched only inside runtime/kafka/." };
+
 export default tseslint.config(
   { ignores: ["node_modules/**", "crds/**", "charts/**", "docs/**", ".scratch/**"] },
   js.configs.recommended,
@@ -21,16 +29,19 @@ export default tseslint.config(
   },
   {
     // The runtime runs without Kubernetes: `runnel run` never loads the operator or client-node.
+    // And it speaks to Kafka only through its adapter, runtime/kafka/ (ADR 12).
     files: ["runtime/**/*.ts"],
-    rules: {
-      "no-restricted-imports": [
-        "error",
-        {
-          paths: [{ name: "@kubernetes/client-node", message: "runtime/ runs without Kubernetes; cluster calls belong in operator/." }],
-          patterns: [{ group: ["**/operator/**"], message: "runtime/ never imports operator/; the two meet in runtime/spec and runtime/worker-contract.ts." }],
-        },
-      ],
-    },
+    ignores: ["runtime/kafka/**"],
+    rules: { "no-restricted-imports": ["error", { paths: [clientNode, kafkajs], patterns: [operatorDir, kafkajsInternals] }] },
+  },
+  {
+    files: ["runtime/kafka/**/*.ts"],
+    rules: { "no-restricted-imports": ["error", { paths: [clientNode], patterns: [operatorDir] }] },
+  },
+  {
+    // Benchmarks measure Runnel's own client, through the same adapter.
+    files: ["bench/**/*.ts"],
+    rules: { "no-restricted-imports": ["error", { paths: [kafkajs], patterns: [kafkajsInternals] }] },
   },
   {
     // The operator sees the runtime only through the schema, the worker contract, the error taxonomy and the logger.

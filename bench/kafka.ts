@@ -1,10 +1,11 @@
 /**
  * The distributed runtime against a real Kafka broker, side by side in one run: a hand-written
- * kafkajs consume → filter → produce loop, the same job as a StreamJob on one in-process worker
- * (at least once, then exactly once), and a stateful job (keyBy + 1 s tumbling count, through
- * its repartition topic). All four read the same preloaded input topic from the beginning, each
- * into its own output topic; the benchmark's topics and groups are deleted at the end.
- * `npx node bench/kafka.ts [--brokers host:port] [--events N] [--only kafkajs,alo,eo,window]` runs it alone; bench/main.ts runs it
+ * consume → filter → produce loop on Runnel's Kafka adapter (the client every Runnel job uses),
+ * the same job as a StreamJob on one in-process worker (at least once, then exactly once), and a
+ * stateful job (keyBy + 1 s tumbling count, through its repartition topic). All four read the same
+ * preloaded input topic from the beginning, each into its own output topic; the benchmark's topics
+ * and groups are deleted at the end.
+ * `npx node bench/kafka.ts [--brokers host:port] [--events N] [--only loop,alo,eo,window]` runs it alone; bench/main.ts runs it
  * as part of `npm run bench` when a broker is reachable.
  */
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
@@ -12,8 +13,7 @@ import { connect } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
-import { logLevel, Partitioners, type Kafka } from "kafkajs";
-import { createKafkaClient } from "../runtime/connectors/kafka/client.ts";
+import { createKafkaClient, readCommitted, type KafkaClient, type OutgoingMessage } from "../runtime/kafka/index.ts";
 import { createWorker } from "../runtime/distributed/worker.ts";
 import type { Delivery } from "../runtime/distributed/transactions.ts";
 import { jobPrefix } from "../runtime/distributed/topics.ts";
@@ -30,7 +30,7 @@ export interface KafkaBenchRow {
   shutdownSeconds: number;
   /** Records written to the output topic. */
   out: number;
-  /** Checkpoints (Runnel) or offset commits (kafkajs) during the run. */
+  /** Checkpoints (Runnel) or batches handled (the loop) during the run. */
   commits: number;
 }
 
@@ -74,77 +74,71 @@ export async function brokerReachable(brokers: string[], timeoutMs = 2000): Prom
 }
 
 /** Writes `events` clicks round-robin over the partitions, keyed by user; returns how many the filter keeps. */
-async function preload(kafka: Kafka, topic: string, events: number, partitions: number): Promise<number> {
-  const producer = kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner, idempotent: true, maxInFlightRequests: 1 });
+async function preload(kafka: KafkaClient, topic: string, events: number, partitions: number): Promise<number> {
+  const producer = kafka.producer();
   await producer.connect();
   let kept = 0;
   const CHUNK = 20_000;
   for (let start = 0; start < events; start += CHUNK) {
-    const messages = [];
+    const messages: OutgoingMessage[] = [];
     for (let i = start; i < Math.min(events, start + CHUNK); i++) {
       const click: Click = { user: `u${i % USERS}`, ts: T0 + i, n: i % 1000 };
       if (click.n % 7 !== 0) kept++;
       // Event time grows within each partition, so the windowed job never sees a late record.
       messages.push({ partition: i % partitions, key: click.user, value: JSON.stringify(click) });
     }
-    await producer.send({ topic, messages });
+    await producer.send(topic, messages);
   }
   await producer.disconnect();
   return kept;
 }
 
-/** The baseline: one kafkajs consumer (eachBatch, auto-commit after each batch) → parse → filter → add a field → idempotent producer. */
-async function handWritten(kafka: Kafka, input: string, output: string, events: number, group: string): Promise<KafkaBenchRow> {
+/**
+ * The baseline: the adapter's committed reader (eachBatch; positions committed to a group every
+ * second) → parse → filter → add a field → the adapter's idempotent producer, awaited per batch.
+ */
+async function handWritten(kafka: KafkaClient, brokers: string[], input: string, output: string, events: number, group: string): Promise<KafkaBenchRow> {
   const t0 = performance.now();
-  const producer = kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner, idempotent: true, maxInFlightRequests: 1 });
-  const consumer = kafka.consumer({ groupId: group });
+  const producer = kafka.producer();
   await producer.connect();
-  await consumer.connect();
-  await consumer.subscribe({ topic: input, fromBeginning: true });
   let first = 0;
   let out = 0;
-  let commits = 0;
-  // Done when the committed offsets (kafkajs commits after each batch) cover every input record.
-  const committed = new Map<number, number>();
+  let batches = 0;
+  let handled = 0;
   let resolveDone: () => void = () => undefined;
   const done = new Promise<void>((r) => (resolveDone = r));
-  consumer.on(consumer.events.COMMIT_OFFSETS, ({ payload }) => {
-    commits++;
-    for (const t of payload.topics) for (const p of t.partitions) committed.set(p.partition, Number(p.offset));
-    let sum = 0;
-    for (const o of committed.values()) sum += o;
-    if (sum >= events) resolveDone();
-  });
-  await consumer.run({
-    eachBatch: async (payload) => {
-      const { batch } = payload;
+  const reader = await readCommitted({
+    brokers,
+    topic: input,
+    groupId: group,
+    eachBatch: async (records) => {
       if (first === 0) first = performance.now();
-      const messages = [];
-      for (const m of batch.messages) {
+      const messages: OutgoingMessage[] = [];
+      for (const m of records) {
         const r = JSON.parse(String(m.value)) as Click;
         if (r.n % 7 === 0) continue;
         messages.push({ key: m.key, value: JSON.stringify({ ...r, big: r.n > 3 }) });
       }
-      if (messages.length > 0) await producer.send({ topic: output, messages });
+      if (messages.length > 0) await producer.send(output, messages);
       out += messages.length;
-      const last = batch.messages.at(-1);
-      if (last) payload.resolveOffset(last.offset);
-      await payload.heartbeat();
+      batches++;
+      handled += records.length;
+      if (handled >= events) resolveDone();
     },
   });
-  await done;
+  await Promise.race([done, reader.failed]);
   const end = performance.now();
-  await consumer.disconnect();
+  await reader.stop();
   await producer.disconnect();
   const seconds = (end - first) / 1000;
   return {
-    name: "kafkajs loop",
+    name: "hand-written loop",
     rate: events / seconds,
     seconds,
     startupSeconds: (first - t0) / 1000,
     shutdownSeconds: (performance.now() - end) / 1000,
     out,
-    commits,
+    commits: batches,
   };
 }
 
@@ -234,7 +228,7 @@ async function runnelJob(o: {
   try {
     const progress = await worker.run();
     // The run ends at its final checkpoint (the last one): closing clients afterwards is not timed,
-    // as the kafkajs loop's disconnect is not.
+    // as the loop's disconnect is not.
     const end = progress.checkpoints === checkpoints ? lastCheckpointAt : performance.now();
     const seconds = (end - first) / 1000;
     // Repartitioned records count as read and written too: the keyed job's output is what is left.
@@ -254,16 +248,16 @@ async function runnelJob(o: {
 }
 
 /** Deletes every topic named `prefix…` or listed, and the consumer groups named. */
-async function cleanup(kafka: Kafka, prefixes: string[], topics: string[], groups: string[]): Promise<void> {
+async function cleanup(kafka: KafkaClient, prefixes: string[], topics: string[], groups: string[]): Promise<void> {
   const admin = kafka.admin();
   await admin.connect();
   try {
     const all = await admin.listTopics();
     const doomed = all.filter((t) => topics.includes(t) || prefixes.some((p) => t.startsWith(`${p}.`)));
-    if (doomed.length > 0) await admin.deleteTopics({ topics: doomed });
-    const existing = new Set((await admin.listGroups()).groups.map((g) => g.groupId));
-    const doomedGroups = [...existing].filter((g) => groups.includes(g) || prefixes.some((p) => g === p || g.startsWith(`${p}.`)));
-    if (doomedGroups.length > 0) await admin.deleteGroups(doomedGroups).catch(() => undefined);
+    if (doomed.length > 0) await admin.deleteTopics(doomed);
+    const existing = await admin.listGroups();
+    const doomedGroups = existing.filter((g) => groups.some((x) => g === x || g.startsWith(`${x}.`)) || prefixes.some((p) => g === p || g.startsWith(`${p}.`)));
+    await admin.deleteGroups(doomedGroups).catch(() => undefined);
   } finally {
     await admin.disconnect();
   }
@@ -280,18 +274,18 @@ export async function kafkaBench(options: {
   const { brokers, events } = options;
   const partitions = options.partitions ?? 12;
   const log = options.log ?? ((line: string): void => console.log(line));
-  const kafka = createKafkaClient({ brokers, clientId: "runnel-bench" }, logLevel.ERROR);
+  const kafka = createKafkaClient({ brokers, clientId: "runnel-bench" }, { logLevel: "error" });
   const run = `k${Date.now().toString(36)}`;
   const input = `bench.${run}.in`;
   const jobs = { alo: `${run}-filter-alo`, eo: `${run}-filter-eo`, win: `${run}-window-eo` };
-  const outputs = { hand: `bench.${run}.out-kafkajs`, alo: `bench.${run}.out-alo`, eo: `bench.${run}.out-eo`, win: `bench.${run}.out-window` };
-  const group = `bench.${run}.kafkajs`;
+  const outputs = { hand: `bench.${run}.out-loop`, alo: `bench.${run}.out-alo`, eo: `bench.${run}.out-eo`, win: `bench.${run}.out-window` };
+  const group = `bench.${run}.loop`;
   const prefixes = Object.values(jobs).map((j) => jobPrefix("bench", j));
   const dir = await mkdtemp(join(tmpdir(), "runnel-bench-kafka-"));
   const admin = kafka.admin();
   await admin.connect();
   try {
-    await admin.createTopics({ waitForLeaders: true, topics: [input, ...Object.values(outputs)].map((topic) => ({ topic, numPartitions: partitions })) });
+    await admin.createTopics([input, ...Object.values(outputs)].map((topic) => ({ topic, partitions, replicationFactor: 1 })));
   } finally {
     await admin.disconnect();
   }
@@ -307,9 +301,9 @@ export async function kafkaBench(options: {
         `kafka ${r.name}: ${Math.round(r.rate).toLocaleString("en-US")} events/s (${r.seconds.toFixed(1)} s, startup ${r.startupSeconds.toFixed(1)} s, shutdown ${r.shutdownSeconds.toFixed(1)} s, ${r.out.toLocaleString("en-US")} out, ${r.commits} commits)`,
       );
     };
-    // --only (e.g. for `node --cpu-prof`) runs a subset: kafkajs, alo, eo, window.
+    // --only (e.g. for `node --cpu-prof`) runs a subset: loop, alo, eo, window.
     const want = (name: string): boolean => options.only === undefined || options.only.includes(name);
-    if (want("kafkajs")) report(await handWritten(kafka, input, outputs.hand, events, group));
+    if (want("loop")) report(await handWritten(kafka, brokers, input, outputs.hand, events, group));
     const common = { brokers, input, partitions, dir, events };
     if (want("alo"))
       report(

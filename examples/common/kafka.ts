@@ -1,11 +1,10 @@
 /**
- * Kafka for the example generators and verifiers: an idempotent producer (a retried send never
- * duplicates input) keyed with Kafka's default partitioner, topic creation, and reading a topic
- * to its current end — committed records only, through Runnel's own read-committed filter
- * (kafkajs alone lets records of aborted transactions through).
+ * Kafka for the example generators and verifiers, through Runnel's Kafka adapter (runtime/kafka):
+ * an idempotent producer placing keyed records on their key's murmur2 partition (where the jobs'
+ * `partitionedBy` expects them), topic creation, and reading a topic to its current end with the
+ * adapter's read-committed reader (records of aborted or still open transactions never show).
  */
-import { Kafka, logLevel, Partitioners, type Producer } from "kafkajs";
-import { CommittedFilter, rawMessages } from "../../runtime/connectors/kafka/read-committed.ts";
+import { createKafkaClient, readCommitted, type KafkaClient, type KafkaProducer, type KafkaRecord, type TopicSpec } from "../../runtime/kafka/index.ts";
 
 /** One record read back. */
 export interface ReadRecord {
@@ -17,101 +16,103 @@ export interface ReadRecord {
 }
 
 /** A client for brokers given as host:port strings. */
-export function kafkaClient(brokers: string[], clientId: string): Kafka {
-  return new Kafka({ brokers, clientId, logLevel: logLevel.NOTHING, retry: { retries: 8 } });
+export function kafkaClient(brokers: string[], clientId: string): { client: KafkaClient; brokers: string[] } {
+  return { client: createKafkaClient({ brokers, clientId }, { logLevel: "error" }), brokers };
 }
 
-/** Creates the topics that do not exist yet (partitions as given, 1 replica unless told). */
-export async function ensureTopics(kafka: Kafka, topics: { topic: string; partitions: number; compacted?: boolean }[], replicationFactor = 1): Promise<void> {
-  const admin = kafka.admin();
+/** A Kafka cluster as the examples use it. */
+export type Cluster = ReturnType<typeof kafkaClient>;
+
+/** Creates the topics that do not exist yet (partitions as given, 1 replica unless told); inputs keep their records. */
+export async function ensureTopics(kafka: Cluster, topics: { topic: string; partitions: number; compacted?: boolean }[], replicationFactor = 1): Promise<void> {
+  const admin = kafka.client.admin();
   await admin.connect();
   try {
     const existing = new Set(await admin.listTopics());
     const missing = topics.filter((t) => !existing.has(t.topic));
     if (missing.length === 0) return;
-    await admin.createTopics({
-      waitForLeaders: true,
-      topics: missing.map((t) => ({
+    await admin.createTopics(
+      missing.map((t): TopicSpec => ({
         topic: t.topic,
-        numPartitions: t.partitions,
+        partitions: t.partitions,
         replicationFactor,
-        configEntries: t.compacted ? [{ name: "cleanup.policy", value: "compact" }] : [{ name: "retention.ms", value: "-1" }],
+        configs: t.compacted ? { "cleanup.policy": "compact" } : { "retention.ms": "-1" },
       })),
-    });
+    );
   } finally {
     await admin.disconnect();
   }
 }
 
 /** Number of partitions of a topic. */
-export async function partitionCount(kafka: Kafka, topic: string): Promise<number> {
-  const admin = kafka.admin();
+export async function partitionCount(kafka: Cluster, topic: string): Promise<number> {
+  const admin = kafka.client.admin();
   await admin.connect();
   try {
-    const meta = await admin.fetchTopicMetadata({ topics: [topic] });
-    return meta.topics[0]?.partitions.length ?? 0;
+    return (await admin.partitionCounts([topic])).get(topic) ?? 0;
   } finally {
     await admin.disconnect();
   }
 }
 
-/** An idempotent producer with Kafka's default (murmur2) partitioner, so keys land where Runnel's keyBy expects them. */
-export async function inputProducer(kafka: Kafka): Promise<Producer> {
-  const producer = kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner, idempotent: true, maxInFlightRequests: 1 });
+/** An idempotent producer (a retried send never duplicates input). */
+export async function inputProducer(kafka: Cluster): Promise<KafkaProducer> {
+  const producer = kafka.client.producer();
   await producer.connect();
   return producer;
 }
 
+const text = (v: Buffer | string | (Buffer | string)[] | undefined): string | undefined =>
+  v === undefined ? undefined : Array.isArray(v) ? String(v[0]) : String(v);
+
 /**
- * Every record of `topic` up to its end offsets as of the call, in offset order per partition.
- * With `committed`, records of aborted or still-open transactions are left out (a transaction
- * still open at the end stops the read after `idleMs` without progress).
+ * Every record of `topic` up to its end offsets as of the call, in offset order per partition,
+ * committed only (non-transactional records count as committed). A transaction still open at
+ * the end stops the read after `idleMs` without progress.
  */
-export async function readTopic(kafka: Kafka, topic: string, options: { committed: boolean; idleMs?: number }): Promise<ReadRecord[]> {
-  const admin = kafka.admin();
+export async function readTopic(kafka: Cluster, topic: string, options: { idleMs?: number } = {}): Promise<ReadRecord[]> {
+  const admin = kafka.client.admin();
   await admin.connect();
   let ends: Map<number, number>;
   try {
-    ends = new Map((await admin.fetchTopicOffsets(topic)).map((o) => [o.partition, Number(o.high)]));
+    ends = new Map((await admin.offsets(topic)).map((o) => [o.partition, o.high]));
   } finally {
     await admin.disconnect();
   }
-  const reached = new Map<number, number>([...ends.keys()].map((p) => [p, 0]));
-  const done = (): boolean => [...ends].every(([p, high]) => (reached.get(p) ?? 0) >= high);
   const out: ReadRecord[] = [];
-  if (done()) return out;
-  const consumer = kafka.consumer({ groupId: `runnel-verify-${process.pid}-${Date.now().toString(36)}`, readUncommitted: !options.committed });
-  const filters = new Map<number, CommittedFilter>();
-  let lastProgress = Date.now();
-  await consumer.connect();
+  const done = (positions: Map<number, number>): boolean => [...ends].every(([p, high]) => (positions.get(p) ?? 0) >= high);
+  const reader = await readCommitted({
+    brokers: kafka.brokers,
+    topic,
+    startFrom: "earliest",
+    eachBatch: (records: KafkaRecord[], partition: number) => {
+      const high = ends.get(partition) ?? 0;
+      for (const r of records) {
+        if (r.offset >= high) continue;
+        const headers: Record<string, string> = {};
+        for (const [k, v] of Object.entries(r.headers)) {
+          const t = text(v);
+          if (t !== undefined) headers[k] = t;
+        }
+        out.push({ partition, offset: r.offset, key: r.key?.toString("utf8") ?? null, value: r.value, headers });
+      }
+    },
+  });
   try {
-    await consumer.subscribe({ topic, fromBeginning: true });
-    await consumer.run({
-      eachBatch: async ({ batch }) => {
-        const raw = rawMessages(batch);
-        const filter = filters.get(batch.partition) ?? new CommittedFilter();
-        filters.set(batch.partition, filter);
-        const records = options.committed ? filter.accept(raw) : raw.filter((m) => !m.isControlRecord);
-        const high = ends.get(batch.partition) ?? 0;
-        for (const m of records) {
-          if (Number(m.offset) >= high) continue;
-          const headers: Record<string, string> = {};
-          for (const [k, v] of Object.entries(m.headers ?? {})) if (v !== undefined) headers[k] = Array.isArray(v) ? String(v[0]) : String(v);
-          out.push({ partition: batch.partition, offset: Number(m.offset), key: m.key?.toString("utf8") ?? null, value: m.value, headers });
-        }
-        if (raw.length > 0) {
-          const last = Number((raw[raw.length - 1] as { offset: string }).offset) + 1;
-          const through = options.committed ? Math.min(last, filter.through) : last;
-          if (through > (reached.get(batch.partition) ?? 0)) {
-            reached.set(batch.partition, through);
-            lastProgress = Date.now();
-          }
-        }
-      },
-    });
-    while (!done() && Date.now() - lastProgress < (options.idleMs ?? 15_000)) await new Promise((r) => setTimeout(r, 100));
+    let last = "";
+    let lastProgress = Date.now();
+    for (;;) {
+      const positions = reader.positions();
+      if (done(positions)) break;
+      const now = JSON.stringify([...positions]);
+      if (now !== last) {
+        last = now;
+        lastProgress = Date.now();
+      } else if (Date.now() - lastProgress > (options.idleMs ?? 15_000)) break;
+      await Promise.race([reader.failed, new Promise((r) => setTimeout(r, 100))]);
+    }
   } finally {
-    await consumer.disconnect();
+    await reader.stop();
   }
   return out.sort((a, b) => a.partition - b.partition || a.offset - b.offset);
 }

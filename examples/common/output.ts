@@ -7,8 +7,8 @@
  */
 import { createWriteStream, mkdirSync, type WriteStream } from "node:fs";
 import { join } from "node:path";
-import type { Kafka, Message, Producer } from "kafkajs";
-import { ensureTopics, inputProducer, kafkaClient, partitionCount } from "./kafka.ts";
+import type { KafkaProducer, OutgoingMessage } from "../../runtime/kafka/index.ts";
+import { ensureTopics, inputProducer, kafkaClient, partitionCount, type Cluster } from "./kafka.ts";
 
 /** Options of openOutput. */
 export interface OutputOptions {
@@ -105,11 +105,11 @@ function fileOutput(dir: string, pace: () => Promise<void>, done: () => void, co
   };
 }
 
-async function kafkaOutput(options: OutputOptions, kafka: Kafka, pace: () => Promise<void>, done: () => void, count: () => number): Promise<Output> {
+async function kafkaOutput(options: OutputOptions, kafka: Cluster, pace: () => Promise<void>, done: () => void, count: () => number): Promise<Output> {
   const prefix = options.topicPrefix ?? "";
-  const producer: Producer = await inputProducer(kafka);
+  const producer: KafkaProducer = await inputProducer(kafka);
   const created = new Set<string>();
-  const pending = new Map<string, Message[]>();
+  const pending = new Map<string, OutgoingMessage[]>();
   let queued = 0;
   const ensure = async (topic: string): Promise<void> => {
     if (created.has(topic)) return;
@@ -118,12 +118,12 @@ async function kafkaOutput(options: OutputOptions, kafka: Kafka, pace: () => Pro
   };
   const flush = async (): Promise<void> => {
     if (queued === 0) return;
-    const topicMessages = [...pending].map(([topic, messages]) => ({ topic, messages }));
+    const batches = [...pending];
     pending.clear();
     queued = 0;
-    await producer.sendBatch({ topicMessages });
+    for (const [topic, messages] of batches) await producer.send(topic, messages);
   };
-  const queue = async (topic: string, m: Message): Promise<void> => {
+  const queue = async (topic: string, m: OutgoingMessage): Promise<void> => {
     await ensure(topic);
     const list = pending.get(topic) ?? [];
     list.push(m);

@@ -5,9 +5,8 @@
  */
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import type { Kafka } from "kafkajs";
 import type { Redis } from "ioredis";
-import { readTopic } from "./kafka.ts";
+import { readTopic, type Cluster } from "./kafka.ts";
 
 /** One input record in its partition's order. */
 export interface InputRecord {
@@ -29,7 +28,7 @@ export interface OutputRecord {
 }
 
 /** Where the data lives. */
-export type Location = { kind: "files"; inputDir: string; outputDir: string } | { kind: "kafka"; kafka: Kafka; topicPrefix: string };
+export type Location = { kind: "files"; inputDir: string; outputDir: string } | { kind: "kafka"; kafka: Cluster; topicPrefix: string };
 
 function parseObject(raw: string): Record<string, unknown> | undefined {
   try {
@@ -50,7 +49,7 @@ export async function readInput(loc: Location, topic: string): Promise<InputReco
       .filter((l) => l.trim().length > 0)
       .map((raw) => ({ partition: 0, raw, value: parseObject(raw) }));
   }
-  const records = await readTopic(loc.kafka, loc.topicPrefix + topic, { committed: false, idleMs: 5_000 });
+  const records = await readTopic(loc.kafka, loc.topicPrefix + topic, { idleMs: 5_000 });
   return records.map((r) => {
     const raw = r.value?.toString("utf8") ?? "";
     return { partition: r.partition, raw, value: parseObject(raw) };
@@ -77,7 +76,7 @@ export async function readOutput(loc: Location, sink: { id: string; topic?: stri
     return out;
   }
   if (sink.topic === undefined) throw new Error(`sink ${sink.id} writes no Kafka topic`);
-  const records = await readTopic(loc.kafka, loc.topicPrefix + sink.topic, { committed: true });
+  const records = await readTopic(loc.kafka, loc.topicPrefix + sink.topic);
   return records.map((r) => {
     const raw = r.value?.toString("utf8") ?? "";
     return { partition: r.partition, key: r.key, value: parseObject(raw) ?? {}, headers: r.headers, raw };

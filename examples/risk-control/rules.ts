@@ -52,7 +52,7 @@ export async function main(argv: string[]): Promise<number> {
   await ensureTopics(kafka, [{ topic, partitions: 1, compacted: true }]);
   const producer = await inputProducer(kafka);
   try {
-    await producer.send({ topic, messages: [{ key: message.id, value: JSON.stringify(message) }] });
+    await producer.send(topic, [{ key: message.id, value: JSON.stringify(message) }]);
     process.stdout.write(`${values.set !== undefined ? "set" : "deleted"} rule ${message.id} on ${topic}\n`);
   } finally {
     await producer.disconnect();

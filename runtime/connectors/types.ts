@@ -1,4 +1,7 @@
 /** The contracts between the engine and sources and sinks. */
+import type { OutgoingMessage } from "../kafka/messages.ts";
+
+export type { OutgoingMessage };
 
 /** What one read of a source partition returned. */
 export interface ReadResult<T> {
@@ -56,15 +59,6 @@ export interface SinkWriter<T> {
    * restore replays it). Writers without uncommitted state need none.
    */
   abort?(): Promise<void>;
-}
-
-/** One outgoing Kafka message (kafkajs's Message shape). */
-export interface OutgoingMessage {
-  key?: Buffer | string | null;
-  value: Buffer | string | null;
-  partition?: number;
-  timestamp?: string;
-  headers?: Record<string, Buffer | string | (Buffer | string)[] | undefined>;
 }
 
 /**

@@ -9,7 +9,7 @@
 import { randomUUID } from "node:crypto";
 import { deserialize, serialize } from "node:v8";
 import type { TimerSnapshot } from "../checkpoint/format.ts";
-import type { KafkaConnection } from "../connectors/kafka/client.ts";
+import type { KafkaConnection } from "../kafka/index.ts";
 import { createKafkaSource, type KafkaMessageIn } from "../connectors/kafka/source.ts";
 import type { OutgoingMessage } from "../connectors/types.ts";
 import { CheckpointError } from "../errors.ts";

@@ -4,7 +4,7 @@
  * cannot be decoded go to the dead-letter topic; Kafka sinks write JSON through the task's
  * transaction with the key the spec names (else the stream's key).
  */
-import type { KafkaConnection } from "../connectors/kafka/client.ts";
+import type { KafkaConnection } from "../kafka/index.ts";
 import { DEAD_LETTER_HEADERS, type DeadLetterQueue } from "../connectors/kafka/dead-letter.ts";
 import type { DeadLetter } from "../pipeline/context.ts";
 import { DEAD_LETTER } from "../spec/pipeline-graph.ts";
@@ -140,6 +140,7 @@ export function kafkaSinkFor(spec: SinkSpec, connection: KafkaConnection, path: 
       return key === null || key === undefined ? null : String(toKey(key));
     },
     serialize: k.format === "string" ? (r) => (typeof r === "string" ? r : toJson(r)) : (r) => toJson(plain(r)),
+    timestamps: k.timestamps ?? "event-time",
     ...(headerFns.length === 0 ? {} : { headers: (r: unknown) => Object.fromEntries(headerFns.map(([n, f]) => [n, String(f(r, keyOf(r)))])) }),
   });
 }

@@ -6,9 +6,8 @@
  * worker restarted with stale arguments resumes the newest generation instead of an older one.
  */
 import { resolve } from "node:path";
-import { Partitioners, type Admin, type Kafka } from "kafkajs";
-import type { KafkaConnection } from "../connectors/kafka/client.ts";
 import { createKafkaSource } from "../connectors/kafka/source.ts";
+import type { KafkaAdmin, KafkaClient, KafkaConnection } from "../kafka/index.ts";
 import { ConnectorError, GenerationError } from "../errors.ts";
 import { isGeneration, type JobGeneration } from "../worker-contract.ts";
 
@@ -118,8 +117,8 @@ export interface GenerationLog {
 
 /** Options of the generations log. */
 export interface GenerationLogOptions {
-  kafka: Kafka;
-  admin: Admin;
+  kafka: KafkaClient;
+  admin: KafkaAdmin;
   connection: KafkaConnection;
   topic: string;
   /** Consumer group of this process's reader (static assignment only). */
@@ -132,10 +131,13 @@ export function generationLog(options: GenerationLogOptions): GenerationLog {
   const { topic } = options;
 
   async function write(messages: { key: string; value: string }[]): Promise<void> {
-    const producer = options.kafka.producer({ idempotent: true, maxInFlightRequests: 1, createPartitioner: Partitioners.DefaultPartitioner });
-    await producer.connect();
+    const producer = options.kafka.producer();
     try {
-      await producer.send({ topic, acks: -1, messages: messages.map((m) => ({ ...m, partition: 0 })) });
+      await producer.connect();
+      await producer.send(
+        topic,
+        messages.map((m) => ({ ...m, partition: 0 })),
+      );
     } catch (err) {
       throw new ConnectorError(`cannot write the job's generations topic '${topic}': ${(err as Error).message}`, true, err);
     } finally {
@@ -146,8 +148,8 @@ export function generationLog(options: GenerationLogOptions): GenerationLog {
   return {
     topic,
     async read() {
-      const ends = await options.admin.fetchTopicOffsets(topic);
-      const end = Number(ends.find((e) => e.partition === 0)?.high ?? 0);
+      const ends = await options.admin.offsets(topic);
+      const end = ends.find((e) => e.partition === 0)?.high ?? 0;
       const found: Generations = { records: new Map(), current: undefined };
       if (end === 0) return found;
       const source = await createKafkaSource<{ key: string; value: string | null }>({

@@ -6,10 +6,9 @@
  * there, anything else (no store, a crash between evictions and a checkpoint) from the start.
  */
 import { deserialize, serialize } from "node:v8";
-import type { Kafka } from "kafkajs";
 import type { CheckpointMetadata, TaskSnapshot, TimerSnapshot } from "../checkpoint/format.ts";
 import { FORMAT_VERSION } from "../checkpoint/format.ts";
-import type { KafkaConnection } from "../connectors/kafka/client.ts";
+import type { KafkaClient, KafkaConnection } from "../kafka/index.ts";
 import { CheckpointError, GenerationSealedError } from "../errors.ts";
 import type { Checkpointer } from "../exec/checkpointer.ts";
 import { taskTimers, type EngineState } from "../exec/checkpointing.ts";
@@ -35,7 +34,7 @@ interface Marker {
 
 /** Options of the Kafka checkpointer. */
 export interface KafkaCheckpointerOptions {
-  kafka: Kafka;
+  kafka: KafkaClient;
   connection: KafkaConnection;
   /** The job's prefix (group id, transactional id stem). */
   prefix: string;
@@ -55,6 +54,10 @@ export interface KafkaCheckpointerOptions {
   savepoint?: () => Promise<{ meta: CheckpointMetadata; tasks: TaskSnapshot[] }>;
   /** Called after every completed checkpoint with its duration and size (bytes of changelog values). */
   onCheckpoint?: (info: { id: number; durationMs: number; bytes: number }) => void;
+  /** Exactly once: the broker's timeout for each task transaction (transactionTimeoutFor). */
+  transactionTimeoutMs?: number;
+  /** Called when a task's checkpoint committed, with the source positions it holds (repartition purging). */
+  onCommitted?: (task: number, positions: Record<string, unknown>) => void;
 }
 
 /** The Kafka checkpointer of one worker; producers() are the task outputs for sinks. */
@@ -74,7 +77,13 @@ export function kafkaCheckpointer(options: KafkaCheckpointerOptions): KafkaCheck
   function producer(task: number): TaskProducer {
     let p = producers.get(task);
     if (!p) {
-      p = new TaskProducer({ kafka: options.kafka, delivery: options.delivery, transactionalId: transactionalId(prefix, task), groupId: prefix });
+      p = new TaskProducer({
+        kafka: options.kafka,
+        delivery: options.delivery,
+        transactionalId: transactionalId(prefix, task),
+        groupId: prefix,
+        ...(options.transactionTimeoutMs === undefined ? {} : { transactionTimeoutMs: options.transactionTimeoutMs }),
+      });
       producers.set(task, p);
     }
     return p;
@@ -172,6 +181,7 @@ export function kafkaCheckpointer(options: KafkaCheckpointerOptions): KafkaCheck
     const p = producer(t);
     const metaOffset = await p.sendToPartition(options.changelogTopic, t, messages);
     await p.commit(offsets);
+    options.onCommitted?.(t, positions);
     await backend.applyChanges(changes, [[MARKER_KEY, serialize({ changelog: options.changelogTopic, metaOffset, meta } satisfies Marker)]]);
     for (const node of engine.graph.nodes) {
       const prepared = sinks[node.uid];

@@ -6,7 +6,7 @@
  * worker reads all their partitions. And no partition of an input may be left without a task.
  */
 import type { Key } from "../api/functions.ts";
-import type { KafkaConnection } from "../connectors/kafka/client.ts";
+import type { KafkaConnection } from "../kafka/index.ts";
 import { JobDefinitionError } from "../errors.ts";
 import { taskCount, type GraphEdge, type GraphNode, type JobGraph } from "../graph/graph.ts";
 import { repartitionSink, repartitionSource, type DrainProgress, type RepartitionWriter } from "./repartition.ts";
@@ -24,6 +24,8 @@ export interface DistributedPlan {
   /** Each repartition topic's writers (upstream tasks) and readers (downstream tasks), for savepoint drains. */
   repartitions: {
     sourceUid: string;
+    /** The repartition topic (its records are purged once the reading task's checkpoint covers them). */
+    topic: string;
     writers: Map<number, RepartitionWriter>;
     readers: Map<number, DrainProgress>;
     /** The repartition sources upstream of this topic's writers: it is drained once they are. */
@@ -83,7 +85,12 @@ export async function planDistributed(graph: JobGraph, options: PlanOptions): Pr
   // A keyBy on the key its input topic is partitioned by stays inside the task.
   const hash = graph.edges.filter((e) => e.partitioning === "hash" && e.colocated !== true);
   const uidOf = (e: GraphEdge): string => `${(graph.nodes[e.to] as GraphNode).uid}.in${e.input}`;
-  const topics: InternalTopic[] = hash.map((e) => ({ topic: repartitionTopic(options.prefix, uidOf(e)), partitions: parallelism, compacted: false }));
+  const topics: InternalTopic[] = hash.map((e) => ({
+    topic: repartitionTopic(options.prefix, uidOf(e)),
+    partitions: parallelism,
+    compacted: false,
+    purged: true,
+  }));
   await options.createTopics(topics);
   const added: { source: GraphNode; sink: GraphNode; edge: GraphEdge }[] = [];
   const repartitions: DistributedPlan["repartitions"] = [];
@@ -95,7 +102,7 @@ export async function planDistributed(graph: JobGraph, options: PlanOptions): Pr
     const source = await repartitionSource({ connection: options.connection, topic, readerGroup: `${options.readerGroup}.${uid}`, upstreamTasks: parallelism });
     const sink = repartitionSink({ topic, parallelism, key });
     const sourceUid = `${uid}.repartition-in`;
-    repartitions.push({ sourceUid, writers: sink.writers, readers: source.readers, upstream: [] });
+    repartitions.push({ sourceUid, topic, writers: sink.writers, readers: source.readers, upstream: [] });
     added.push({
       edge: e,
       source: { id: -1, uid: sourceUid, name: `repartition → ${target.name}`, spec: { kind: "source", source, watermarks: {} } },

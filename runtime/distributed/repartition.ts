@@ -10,7 +10,7 @@
 import { deserialize, serialize } from "node:v8";
 import type { Key } from "../api/functions.ts";
 import { createKafkaSource, type KafkaMessageIn } from "../connectors/kafka/source.ts";
-import type { KafkaConnection } from "../connectors/kafka/client.ts";
+import type { KafkaConnection } from "../kafka/index.ts";
 import type { OutgoingMessage, ReadResult, Sink, SinkWriter, Source, SourceReader } from "../connectors/types.ts";
 import { ConnectorError } from "../errors.ts";
 import { taskOfKey } from "../exec/hash.ts";

@@ -4,8 +4,7 @@
  * runs (so the first records already join against the whole table), then keeps reading in the
  * background; every later row or tombstone reaches the lookup joins while the job runs.
  */
-import type { Admin } from "kafkajs";
-import type { KafkaConnection } from "../connectors/kafka/client.ts";
+import type { KafkaAdmin, KafkaConnection } from "../kafka/index.ts";
 import { createKafkaSource, jsonValue } from "../connectors/kafka/source.ts";
 import type { SourceReader } from "../connectors/types.ts";
 import { ConnectorError } from "../errors.ts";
@@ -24,7 +23,7 @@ export interface LiveTable extends TableRows {
 /** Reads a compacted topic to its current end, then follows it (polling every `pollMs`). */
 export async function openKafkaTable(options: {
   connection: KafkaConnection;
-  admin: Admin;
+  admin: KafkaAdmin;
   topic: string;
   readerGroup: string;
   pollMs?: number;
@@ -39,9 +38,9 @@ export async function openKafkaTable(options: {
     startFrom: "earliest",
     deserialize: (m) => ({ key: m.key?.toString("utf8") ?? null, row: m.value === null ? null : (jsonValue<Row>(m) ?? null) }),
   });
-  const ends = await options.admin.fetchTopicOffsets(options.topic);
+  const ends = await options.admin.offsets(options.topic);
   const readers: { reader: SourceReader<Change>; end: number }[] = [];
-  for (let p = 0; p < source.partitions; p++) readers.push({ reader: await source.open(p), end: Number(ends.find((e) => e.partition === p)?.high ?? 0) });
+  for (let p = 0; p < source.partitions; p++) readers.push({ reader: await source.open(p), end: ends.find((e) => e.partition === p)?.high ?? 0 });
   // Bootstrap: the latest row per key, up to the end offsets seen now.
   const latest = new Map<string | null, Row | null>();
   const keyless: Row[] = [];

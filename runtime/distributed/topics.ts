@@ -5,8 +5,8 @@
  * changelog and repartition topics belong to one generation of the job
  * (`runnel.<namespace>.<job>.<generation>.…`, ADR 16); the generations topic belongs to the job.
  */
-import type { Admin } from "kafkajs";
 import { ConnectorError } from "../errors.ts";
+import type { KafkaAdmin } from "../kafka/index.ts";
 
 /** The job's identity on the Kafka cluster. */
 export function jobPrefix(namespace: string, job: string): string {
@@ -42,88 +42,56 @@ export function transactionalId(prefix: string, task: number): string {
 export interface InternalTopic {
   topic: string;
   partitions: number;
-  /** Compacted (changelogs) or deleted after retention (repartition topics). */
+  /** Compacted (changelogs: the latest value per key is kept for good). */
   compacted: boolean;
+  /**
+   * Records stay until their reader purged them (repartition topics): no time-based retention,
+   * since their timestamps are event times that may be old already when written.
+   */
+  purged?: boolean;
 }
 
 /** Largest message of internal topics: a checkpoint's task metadata carries the task's timers. */
 const MAX_MESSAGE_BYTES = String(64 * 1024 * 1024);
 
+/** The topic configs of an internal topic. */
+export function internalTopicConfigs(t: InternalTopic): Record<string, string> {
+  return {
+    "cleanup.policy": t.compacted ? "compact" : "delete",
+    "max.message.bytes": MAX_MESSAGE_BYTES,
+    ...(t.purged ? { "retention.ms": "-1", "retention.bytes": "-1" } : {}),
+  };
+}
+
 /**
  * Creates the topics that do not exist yet and checks the partition count of those that do
  * (a changelog with another partition count belongs to a job with another parallelism). Only
  * the creator (worker 0) creates; the others wait a while for the topics, then create them too.
+ * The creator also brings purged topics made before they were purged to unlimited retention.
  */
-export async function ensureTopics(admin: Admin, topics: InternalTopic[], replicationFactor: number, creator = true): Promise<void> {
+export async function ensureTopics(admin: KafkaAdmin, topics: InternalTopic[], replicationFactor: number, creator = true): Promise<void> {
   let existing = new Set(await admin.listTopics());
   for (let waited = 0; !creator && waited < 15_000 && topics.some((t) => !existing.has(t.topic)); waited += 250) {
     await new Promise((r) => setTimeout(r, 250));
     existing = new Set(await admin.listTopics());
   }
   const missing = topics.filter((t) => !existing.has(t.topic));
-  if (missing.length > 0) {
-    // Workers start together: another may create a topic first (TOPIC_ALREADY_EXISTS is fine).
-    await admin
-      .createTopics({
-        waitForLeaders: true,
-        topics: missing.map((t) => ({
-          topic: t.topic,
-          numPartitions: t.partitions,
-          replicationFactor,
-          configEntries: [
-            { name: "cleanup.policy", value: t.compacted ? "compact" : "delete" },
-            { name: "max.message.bytes", value: MAX_MESSAGE_BYTES },
-          ],
-        })),
-      })
-      .catch((err: unknown) => {
-        const errors = (err as { errors?: { type?: string }[] }).errors;
-        if (!errors || !errors.every((e) => e.type === "TOPIC_ALREADY_EXISTS")) throw err;
-      });
+  await admin.createTopics(missing.map((t) => ({ topic: t.topic, partitions: t.partitions, replicationFactor, configs: internalTopicConfigs(t) })));
+  if (creator) {
+    for (const t of topics.filter((x) => x.purged && existing.has(x.topic))) {
+      if ((await admin.topicConfigs(t.topic))["retention.ms"] !== "-1") await admin.setTopicConfigs(t.topic, internalTopicConfigs(t));
+    }
   }
   const present = missing.length > 0 ? topics : topics.filter((t) => existing.has(t.topic));
   if (present.length === 0) return;
-  const meta = await ledMetadata(
-    admin,
-    present.map((t) => t.topic),
-  );
+  const counts = await admin.partitionCounts(present.map((t) => t.topic));
   for (const t of present) {
-    const n = meta.topics.find((m) => m.name === t.topic)?.partitions.length ?? 0;
+    const n = counts.get(t.topic) ?? 0;
     if (n !== t.partitions) {
       throw new ConnectorError(
         `internal topic '${t.topic}' has ${n} partitions but the job runs ${t.partitions} tasks: the job's input partition count changed; restore from a savepoint into a new job name, or delete the job's internal topics`,
         false,
       );
     }
-  }
-}
-
-/** How long a just-created topic may take to be known with a leader for every partition. */
-const LEADERS_TIMEOUT_MS = 30_000;
-
-/**
- * The topics' metadata once every partition has a leader. Right after creation a broker may still
- * answer UNKNOWN_TOPIC_OR_PARTITION or LEADER_NOT_AVAILABLE (retriable): ask again rather than
- * let the worker's first send or read fail on it.
- */
-async function ledMetadata(admin: Admin, topics: string[]): Promise<Awaited<ReturnType<Admin["fetchTopicMetadata"]>>> {
-  const deadline = Date.now() + LEADERS_TIMEOUT_MS;
-  for (;;) {
-    let last: unknown;
-    try {
-      const meta = await admin.fetchTopicMetadata({ topics });
-      const led = topics.every((name) => meta.topics.find((m) => m.name === name)?.partitions.every((p) => p.leader >= 0) === true);
-      if (led) return meta;
-    } catch (err) {
-      if ((err as { retriable?: unknown }).retriable !== true) throw err;
-      last = err;
-    }
-    if (Date.now() > deadline)
-      throw new ConnectorError(
-        `internal topics ${topics.join(", ")} have no leader for every partition after ${LEADERS_TIMEOUT_MS / 1000} s${last ? ` (${(last as Error).message})` : ""}; is the Kafka cluster healthy?`,
-        true,
-        last,
-      );
-    await new Promise((r) => setTimeout(r, 250));
   }
 }

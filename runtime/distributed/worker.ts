@@ -7,8 +7,7 @@
  * Kafka transaction. stop() ends with a final checkpoint.
  */
 import { dirname, join, resolve } from "node:path";
-import type { Admin } from "kafkajs";
-import { createKafkaClient, type KafkaConnection } from "../connectors/kafka/client.ts";
+import { createKafkaClient, type KafkaAdmin, type KafkaConnection } from "../kafka/index.ts";
 import { createDeadLetterQueue, type DeadLetterQueue } from "../connectors/kafka/dead-letter.ts";
 import { ConnectorError, GenerationSealedError, JobDefinitionError } from "../errors.ts";
 import { createLogger, type Logger } from "../log.ts";
@@ -25,7 +24,9 @@ import { kafkaCheckpointer, type KafkaCheckpointer } from "./kafka-checkpointer.
 import { planDistributed, type DistributedPlan } from "./plan.ts";
 import { changelogTopic, ensureTopics, generationPrefix, generationsTopic, jobPrefix } from "./topics.ts";
 import { chooseGeneration, generationLog, type GenerationLog, type GenerationRecord } from "./generations.ts";
-import type { Delivery } from "./transactions.ts";
+import { transactionTimeoutFor, type Delivery } from "./transactions.ts";
+import { repartitionPurger } from "./purge.ts";
+import { checkpointDurations } from "../spec/transaction-timeout.ts";
 import type { SavepointControl } from "../observe/savepoint-control.ts";
 import type { CheckpointMetadata, TaskSnapshot } from "../checkpoint/format.ts";
 import { fileSavepointStorage, readSavepoint } from "./savepoint-store.ts";
@@ -119,7 +120,7 @@ function whenAborted(signal: AbortSignal): Promise<never> {
  * Connects the admin client; an unreachable cluster fails with one line naming the brokers and
  * where they came from (transient: the brokers may come up). An abort ends the wait at once.
  */
-async function connectAdmin(admin: Admin, brokers: string[], from: string, signal: AbortSignal | undefined): Promise<void> {
+async function connectAdmin(admin: KafkaAdmin, brokers: string[], from: string, signal: AbortSignal | undefined): Promise<void> {
   const connecting = admin.connect();
   try {
     await (signal ? Promise.race([connecting, whenAborted(signal)]) : connecting);
@@ -195,9 +196,14 @@ export async function createWorker(options: WorkerOptions): Promise<Worker> {
   let plan: DistributedPlan;
   let graph: JobGraph;
   let metrics: PipelineMetrics;
+  const delivery: Delivery = options.delivery ?? job.spec.checkpoint?.mode ?? "exactly-once";
+  const durations = checkpointDurations(job.spec.checkpoint);
+  const intervalMs = options.checkpointIntervalMs ?? durations.intervalMs;
+  let transactionTimeoutMs: number | undefined;
   const inputTopics = new Map<string, string>();
   const tables = new Map<string, LiveTable>();
   try {
+    if (delivery === "exactly-once") transactionTimeoutMs = await transactionTimeoutFor(admin, intervalMs, durations.timeoutMs);
     const sourceSpecs = job.spec.pipeline?.sources ?? [];
     const dlqSink = job.spec.pipeline?.sinks.find((s) => s.input === DEAD_LETTER && s.kafka);
     const dlqTopic = dlqSink?.kafka?.topic ?? `${prefix}.dead-letter`;
@@ -249,7 +255,7 @@ export async function createWorker(options: WorkerOptions): Promise<Worker> {
     await admin.disconnect();
   }
   const tasks = ownedTasks(plan.parallelism, options.ordinal, options.workers);
-  const delivery: Delivery = options.delivery ?? job.spec.checkpoint?.mode ?? "exactly-once";
+  const purger = repartitionPurger({ kafka, topics: new Map(plan.repartitions.map((r) => [r.sourceUid, r.topic])), log: log.child({}, "purge") });
   const checkpointStats = { count: 0, lastDurationMs: 0, lastBytes: 0, failures: 0, durations: new BucketHistogram(CHECKPOINT_SECONDS_BUCKETS) };
   // Source uids are the source ids; the planned graph's uids map them to their Kafka topics.
   const checkpointer: KafkaCheckpointer = kafkaCheckpointer({
@@ -262,6 +268,8 @@ export async function createWorker(options: WorkerOptions): Promise<Worker> {
     delivery,
     workerId,
     inputTopics,
+    ...(transactionTimeoutMs === undefined ? {} : { transactionTimeoutMs }),
+    onCommitted: (task, positions) => purger.committed(task, positions),
     onCheckpoint: ({ durationMs, bytes }) => {
       checkpointStats.count++;
       checkpointStats.lastDurationMs = durationMs;
@@ -292,7 +300,7 @@ export async function createWorker(options: WorkerOptions): Promise<Worker> {
     state,
     tasks,
     replicatedNodes: plan.replicated,
-    checkpointer: { impl: checkpointer, intervalMs: options.checkpointIntervalMs ?? parseDuration(job.spec.checkpoint?.interval ?? "5s") },
+    checkpointer: { impl: checkpointer, intervalMs },
     taskServices: (task) => (tasks.includes(task) ? { transaction: checkpointer.producer(task) } : {}),
   });
   const dlq = deadLetters;
@@ -314,6 +322,7 @@ export async function createWorker(options: WorkerOptions): Promise<Worker> {
         throw err;
       } finally {
         await dlq.close().catch(() => undefined);
+        await purger.close();
         for (const t of tables.values()) await t.close().catch(() => undefined);
       }
     },

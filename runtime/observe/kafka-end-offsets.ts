@@ -2,8 +2,7 @@
  * End offsets for consumer lag, read from the brokers with one admin client that connects on
  * first use and stays connected (lag is read at every scrape, at most every few seconds).
  */
-import type { Admin } from "kafkajs";
-import { createKafkaClient, type KafkaConnection } from "../connectors/kafka/client.ts";
+import { createKafkaClient, type KafkaAdmin, type KafkaConnection } from "../kafka/index.ts";
 import type { EndOffsets, PartitionEnd } from "./consumer-lag.ts";
 
 /** End offsets of topics as a lag tracker reads them, and how to release the client. */
@@ -14,9 +13,9 @@ export interface KafkaEndOffsets {
 
 /** Creates an end-offset reader on the given cluster (the high watermark of each partition). */
 export function kafkaEndOffsets(connection: KafkaConnection): KafkaEndOffsets {
-  let admin: Admin | undefined;
-  let connecting: Promise<Admin> | undefined;
-  const connect = (): Promise<Admin> => {
+  let admin: KafkaAdmin | undefined;
+  let connecting: Promise<KafkaAdmin> | undefined;
+  const connect = (): Promise<KafkaAdmin> => {
     connecting ??= (async () => {
       const a = createKafkaClient({ ...connection, clientId: connection.clientId ?? "runnel-lag" }).admin();
       try {
@@ -35,7 +34,7 @@ export function kafkaEndOffsets(connection: KafkaConnection): KafkaEndOffsets {
       const a = await connect();
       const out: PartitionEnd[] = [];
       for (const topic of topics) {
-        for (const p of await a.fetchTopicOffsets(topic)) out.push({ topic, partition: p.partition, end: Number(p.high) });
+        for (const p of await a.offsets(topic)) out.push({ topic, partition: p.partition, end: p.high });
       }
       return out;
     },

@@ -6,6 +6,7 @@
 import { checkExpressions } from "./cel-checks.ts";
 import { fromSpecErrors, type Finding } from "./findings.ts";
 import { checkGraph } from "./graph-checks.ts";
+import { checkTransactionTimeout } from "./transaction-timeout.ts";
 import { parseStreamJob, validateStreamSavepoint } from "./validate.ts";
 
 /** The outcome for one document of a manifest file. */
@@ -44,7 +45,7 @@ export function checkDocument(doc: unknown): DocumentReport {
   if (errors.length > 0) {
     return { ...base, checked: true, findings: fromSpecErrors(errors), note: "graph and expression checks run once the schema errors are fixed" };
   }
-  return { ...base, checked: true, findings: dedupe([...checkGraph(value.spec), ...checkExpressions(value)]) };
+  return { ...base, checked: true, findings: dedupe([...checkGraph(value.spec), ...checkTransactionTimeout(value.spec), ...checkExpressions(value)]) };
 }
 
 /** Drops a finding repeated at the same path with the same message. */

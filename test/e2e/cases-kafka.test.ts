@@ -106,7 +106,18 @@ describe("case systems on Kafka with runnel worker processes (real broker, real 
     const copy = kafkaCopy(system, name, { edit: withoutIdleness });
     redisKeys.push(copy.redisPrefix);
     const redisArgs = system.name === "analytics" ? ["--redis", copy.redisAddress, "--redis-prefix", copy.redisPrefix] : [];
-    await generate(system, ["--kafka", copy.brokers.join(","), "--topic-prefix", copy.topicPrefix, "--partitions", "4", "--late", "0", ...redisArgs, ...(INPUT[system.name] ?? [])]);
+    await generate(system, [
+      "--kafka",
+      copy.brokers.join(","),
+      "--topic-prefix",
+      copy.topicPrefix,
+      "--partitions",
+      "4",
+      "--late",
+      "0",
+      ...redisArgs,
+      ...(INPUT[system.name] ?? []),
+    ]);
     const workers = await start(system, copy);
     const first = system.outputs[0] as string;
     await killAndRestart(copy, workers, 1, async () => (await readOutput(copy.ctx.loc, { id: first, topic: copy.topicPrefix + first })).length);
@@ -114,6 +125,7 @@ describe("case systems on Kafka with runnel worker processes (real broker, real 
     expectPassed(report, `${system.name} on Kafka`);
     await javaAgrees(system, copy);
     await stopAll(workers);
+    await copy.close();
   });
 
   it("risk-control: verified exactly once through a kill -9, with a rule changed on the rules topic while it runs", async () => {
@@ -128,11 +140,31 @@ describe("case systems on Kafka with runnel worker processes (real broker, real 
 
     // A new rule, sent while the job runs: every worker applies it without a restart.
     const rule: Rule = { id: "a-review-large", condition: "record.amount >= 400.0 && record.decision == 'ALLOW'", action: "REVIEW" };
-    await runScript(join(system.dir, "rules.ts"), ["--kafka", copy.brokers.join(","), "--topic", `${copy.topicPrefix}risk-rules`, "--set", JSON.stringify(rule)]);
+    await runScript(join(system.dir, "rules.ts"), [
+      "--kafka",
+      copy.brokers.join(","),
+      "--topic",
+      `${copy.topicPrefix}risk-rules`,
+      "--set",
+      JSON.stringify(rule),
+    ]);
     for (const w of workers) await waitForLog(w, /rule a-review-large set/, 120_000);
     // A second batch a day later in event time; a worker killed while it runs restores the rule.
     const batch2 = T0 + 86_400_000;
-    await generate(system, [...kafka, "--count", "3000", "--events-per-second", "1.2", "--seed", "2", "--id-prefix", "b2-", "--no-rules", "--start", String(batch2)]);
+    await generate(system, [
+      ...kafka,
+      "--count",
+      "3000",
+      "--events-per-second",
+      "1.2",
+      "--seed",
+      "2",
+      "--id-prefix",
+      "b2-",
+      "--no-rules",
+      "--start",
+      String(batch2),
+    ]);
     await killAndRestart(copy, workers, 2, async () => 1);
     const rulesFor = (order: { ts: number }): Rule[] => (order.ts < batch2 ? INITIAL_RULES : [...INITIAL_RULES, rule]);
     const report = await verifyUntil(() => verifyRisk(copy.ctx, rulesFor), 300_000);
@@ -143,5 +175,6 @@ describe("case systems on Kafka with runnel worker processes (real broker, real 
     expect(decisions.filter((d) => d.value.rule === "a-review-large" && (d.value.ts as number) < batch2)).toEqual([]);
     await javaAgrees(system, copy);
     await stopAll(workers);
+    await copy.close();
   });
 });

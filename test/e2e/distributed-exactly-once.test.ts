@@ -74,7 +74,7 @@ describe("distributed runtime: exactly once through kill -9 (real broker, worker
     const job = await createCountJob(admin, 12);
     await produce(kafka, job, 4000);
     const reader = new OutputReader();
-    await reader.start(kafka, job);
+    await reader.start(job);
     const feed = produceContinuously(kafka, job);
     const workers = [0, 1, 2].map((o) => launch(job, o, 3));
     await reader.waitForCount(200, 120_000);
@@ -93,7 +93,7 @@ describe("distributed runtime: exactly once through kill -9 (real broker, worker
     await produce(kafka, job, 6000);
     const workers = [0, 1, 2].map((o) => launch(job, o, 3, { extraArgs: DELIVERY }));
     const reader = new OutputReader();
-    await reader.start(kafka, job);
+    await reader.start(job);
     await reader.waitForCount(100, 120_000);
     const feed = produceContinuously(kafka, job);
     for (let kill = 0; kill < 20; kill++) {

@@ -10,10 +10,9 @@
 import { existsSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { Partitioners } from "kafkajs";
 import { generationsTopic, jobPrefix } from "../../runtime/distributed/topics.ts";
 import { EXIT_CODES } from "../../runtime/worker-contract.ts";
-import { kafkaAdminHooks } from "../helpers/kafka.ts";
+import { inputProducer, kafkaAdminHooks } from "../helpers/kafka.ts";
 import {
   adminUrl,
   countManifest,
@@ -63,7 +62,7 @@ describe("distributed runtime: generations through an upgrade (real broker)", ()
     );
     await produce(kafka, job, 3000);
     const reader = new OutputReader();
-    await reader.start(kafka, job);
+    await reader.start(job);
 
     // v1 on two workers, in the first generation (g0: none named, none recorded).
     const v1 = [0, 1].map((o) => launch(o, 2, ["--savepoint-timeout", "10s"]));
@@ -98,7 +97,7 @@ describe("distributed runtime: generations through an upgrade (real broker)", ()
     // Had the seal not reached the generations topic (a crash right after the seal's checkpoint),
     // the tasks' own changelog metadata still says so: the worker restores, finds it, and ends.
     const record = { generation: "g0", startedAt: new Date().toISOString() };
-    const producer = kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner });
+    const producer = inputProducer(kafka);
     await producer.connect();
     await producer.send({ topic: generationsTopic(jobPrefix("test", job.name)), messages: [{ key: "g0", value: JSON.stringify(record), partition: 0 }] });
     await producer.disconnect();

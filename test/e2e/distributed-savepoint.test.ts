@@ -73,7 +73,7 @@ describe("distributed runtime: stop-with-savepoint, change the job, restore (rea
     };
     await produce(kafka, job, 3000);
     const reader = new OutputReader();
-    await reader.start(kafka, job);
+    await reader.start(job);
     const v1 = [0, 1, 2].map((o) => launch(o, []));
     const urls = await Promise.all(v1.map((w) => adminUrl(w)));
     // Stop mid-stream, once windows are coming out (so the windows in progress have state).
@@ -129,7 +129,7 @@ describe("distributed runtime: stop-with-savepoint, change the job, restore (rea
     };
     await produce(kafka, job, 4000);
     const reader = new OutputReader();
-    await reader.start(kafka, job);
+    await reader.start(job);
     const v1 = [0, 1, 2].map((o) => launch(o, 3));
     const urls = await Promise.all(v1.map((w) => adminUrl(w)));
     await reader.waitForCount(200, 120_000);

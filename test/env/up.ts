@@ -7,7 +7,7 @@ import { cachePaths, podIpPrefix, ports, readEnvInfo, repoRoot, runDir as defaul
 import { envRunning, startDaemon, stopAll, waitUntil } from "./lib/processes.ts";
 import { startApiserver, startControllerManager, startEtcd, startScheduler, writeKubeconfig } from "./lib/control-plane.ts";
 import { startKafka } from "./lib/kafka.ts";
-import { filterNegativeTimeoutWarning } from "../../runtime/connectors/kafka/client.ts";
+import { filterNegativeTimeoutWarning } from "../../runtime/kafka/connection.ts";
 import { startRedis } from "./lib/redis.ts";
 
 const NODE_NAME = "runnel-node-0";

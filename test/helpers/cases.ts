@@ -4,6 +4,7 @@
  * of the test environment, and their independent verifiers.
  */
 import { spawn } from "node:child_process";
+import { Redis } from "ioredis";
 import { cpSync, mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
@@ -134,6 +135,8 @@ export interface KafkaCopy {
   redisAddress: string;
   brokers: string[];
   ctx: VerifyContext;
+  /** Closes the verifier's Redis connection. */
+  close(): Promise<void>;
 }
 
 /** Writes the example's manifest with the test environment's values into a fresh folder. */
@@ -157,6 +160,7 @@ export function kafkaCopy(system: CaseSystem, name: string, values: ManifestValu
   });
   const manifestPath = join(dir, file);
   writeFileSync(manifestPath, text);
+  const redis = new Redis(env.redisUrl, { maxRetriesPerRequest: 2 });
   return {
     name,
     dir,
@@ -165,6 +169,9 @@ export function kafkaCopy(system: CaseSystem, name: string, values: ManifestValu
     redisPrefix,
     redisAddress,
     brokers: env.kafkaBrokers,
-    ctx: { job: readManifest(manifestPath), loc: { kind: "kafka", kafka: kafkaClient(env.kafkaBrokers, `verify-${name}`), topicPrefix: "" } },
+    ctx: { job: readManifest(manifestPath), loc: { kind: "kafka", kafka: kafkaClient(env.kafkaBrokers, `verify-${name}`), topicPrefix: "" }, redis },
+    close: async () => {
+      await redis.quit().catch(() => undefined);
+    },
   };
 }

@@ -7,11 +7,12 @@ import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { createWriteStream, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
-import { Partitioners, type Admin, type Consumer, type Kafka, type Producer } from "kafkajs";
-import { CommittedFilter, rawMessages } from "../../runtime/connectors/kafka/read-committed.ts";
+import type { Admin, Kafka } from "kafkajs";
+import { readCommitted, type CommittedReader } from "../../runtime/kafka/index.ts";
 import type { SavepointAccepted, SavepointRequest, SavepointStatusBody } from "../../runtime/worker-contract.ts";
 import { testEnv, uniqueName } from "./env.ts";
 import { readCommittedWithJava } from "./java-consumer.ts";
+import { inputProducer } from "./kafka.ts";
 
 const MAIN = resolve(import.meta.dirname, "../../runtime/cli/main.ts");
 
@@ -103,15 +104,6 @@ export async function createCountJob(admin: Admin, partitions = 12): Promise<Cou
   const savepointRoot = join(dir, "savepoints");
   writeFileSync(manifest, countManifest({ name, input, output, partitions, savepointRoot }));
   return { name, dir, manifest, input, output, partitions, savepointRoot, reference: new Map(), produced: 0 };
-}
-
-/**
- * A producer for test input. Idempotent: on a busy machine a send can time out on the client
- * after the broker wrote it, and a plain producer's retry would then write the records twice
- * (seen as doubled windows that no worker caused).
- */
-function inputProducer(kafka: Kafka): Producer {
-  return kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner, idempotent: true, maxInFlightRequests: 1 });
 }
 
 /**
@@ -261,20 +253,15 @@ export async function javaCheck(job: CountJob, timeoutMs = 180_000): Promise<{ w
 export class OutputReader {
   readonly seen = new Map<string, WindowCount>();
   duplicates: string[] = [];
-  private consumer: Consumer | undefined;
+  private reader: CommittedReader | undefined;
 
-  /** Starts reading the job's output from the beginning. */
-  async start(kafka: Kafka, job: CountJob): Promise<void> {
-    this.consumer = kafka.consumer({ groupId: uniqueName("verify"), readUncommitted: false });
-    await this.consumer.connect();
-    await this.consumer.subscribe({ topic: job.output, fromBeginning: true });
-    // kafkajs's own read_committed filter can leak aborted records; read as the runtime does.
-    const filters = new Map<number, CommittedFilter>();
-    await this.consumer.run({
-      eachBatch: async ({ batch }) => {
-        const filter = filters.get(batch.partition) ?? new CommittedFilter();
-        filters.set(batch.partition, filter);
-        for (const message of filter.accept(rawMessages(batch))) {
+  /** Starts reading the job's output from the beginning, with the runtime's exported read-committed reader. */
+  async start(job: CountJob): Promise<void> {
+    this.reader = await readCommitted({
+      brokers: testEnv().kafkaBrokers,
+      topic: job.output,
+      eachBatch: (records) => {
+        for (const message of records) {
           const r = JSON.parse(String(message.value)) as { key: string; windowStart: number } & WindowCount;
           if (r.key === "flush") continue;
           const k = `${r.key}@${r.windowStart}`;
@@ -311,7 +298,7 @@ export class OutputReader {
   }
 
   async stop(): Promise<void> {
-    await this.consumer?.disconnect();
+    await this.reader?.stop();
   }
 }
 

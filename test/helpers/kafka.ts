@@ -1,5 +1,9 @@
-/** Kafka helpers shared by tests: clients on the test broker, topics, and bounded consumption. */
-import { Kafka, logLevel, type Consumer, type KafkaMessage, type Admin } from "kafkajs";
+/**
+ * Kafka helpers shared by tests: clients on the test broker, topics, and bounded consumption.
+ * These use kafkajs directly, not the runtime's adapter (runtime/kafka/): tests write their input
+ * and inspect the broker with a client that is not the one under test.
+ */
+import { Kafka, logLevel, Partitioners, type Consumer, type KafkaMessage, type Admin, type Producer } from "kafkajs";
 import { afterAll, beforeAll } from "vitest";
 import type { Engine } from "../../runtime/exec/engine.ts";
 import { testEnv, uniqueName } from "./env.ts";
@@ -21,6 +25,17 @@ export function kafkaAdminHooks(): { readonly kafka: Kafka; readonly admin: Admi
     await ctx.admin.disconnect();
   });
   return ctx;
+}
+
+/**
+ * A producer for test input: idempotent, so a send the client retries never writes a record
+ * twice — a topic created a moment ago answers "not the leader" for some partitions at first and
+ * kafkajs re-sends the whole request, and on a busy machine a send can time out on the client
+ * after the broker wrote it. Keyed records go to their murmur2 partition, as Runnel's keyBy
+ * places them.
+ */
+export function inputProducer(kafka: Kafka): Producer {
+  return kafka.producer({ idempotent: true, maxInFlightRequests: 1, createPartitioner: Partitioners.DefaultPartitioner });
 }
 
 /** Creates topics with the given partition count and waits until they have leaders. */

@@ -9,7 +9,7 @@ import { ConsumerLag } from "../../runtime/observe/consumer-lag.ts";
 import { kafkaPositions } from "../../runtime/observe/engine-metrics.ts";
 import { kafkaEndOffsets } from "../../runtime/observe/kafka-end-offsets.ts";
 import { createJobMetrics } from "../../runtime/observe/metrics.ts";
-import { createTopics, kafkaAdminHooks, roundsUntil } from "../helpers/kafka.ts";
+import { createTopics, inputProducer, kafkaAdminHooks, roundsUntil } from "../helpers/kafka.ts";
 import { testEnv, uniqueName } from "../helpers/env.ts";
 
 describe("consumer lag (real broker)", () => {
@@ -20,7 +20,7 @@ describe("consumer lag (real broker)", () => {
   });
 
   async function produce(topic: string, partition: number, count: number): Promise<void> {
-    const producer = k.kafka.producer();
+    const producer = inputProducer(k.kafka);
     await producer.connect();
     await producer.send({ topic, messages: Array.from({ length: count }, (_, i) => ({ partition, value: JSON.stringify({ i }) })) });
     await producer.disconnect();

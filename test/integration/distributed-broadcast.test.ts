@@ -4,7 +4,7 @@
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { createWorker } from "../../runtime/distributed/worker.ts";
-import { consumeAll, createTopics, kafkaAdminHooks } from "../helpers/kafka.ts";
+import { consumeAll, createTopics, inputProducer, kafkaAdminHooks } from "../helpers/kafka.ts";
 import { testJobName, writeJobManifest } from "../helpers/distributed.ts";
 
 describe("distributed workers: broadcast rules (real broker)", () => {
@@ -45,7 +45,7 @@ describe("distributed workers: broadcast rules (real broker)", () => {
         kafka: { topic: ${output} }
 `,
     });
-    const producer = kafka.producer();
+    const producer = inputProducer(kafka);
     await producer.connect();
     // One rule per partition of the rules topic: each worker must read all three.
     await producer.send({

@@ -2,10 +2,9 @@
 // (real broker): two workers count per user straight from a topic keyed by user with Kafka's
 // default partitioner, every count is right, and the job created no repartition topic.
 import { join } from "node:path";
-import { Partitioners } from "kafkajs";
 import { describe, expect, it } from "vitest";
 import { createWorker } from "../../runtime/distributed/worker.ts";
-import { consumeAll, createTopics, kafkaAdminHooks } from "../helpers/kafka.ts";
+import { consumeAll, createTopics, inputProducer, kafkaAdminHooks } from "../helpers/kafka.ts";
 import { testJobName, writeJobManifest } from "../helpers/distributed.ts";
 
 describe("distributed workers: keyBy on the topic's own key (real broker)", () => {
@@ -42,7 +41,7 @@ describe("distributed workers: keyBy on the topic's own key (real broker)", () =
         kafka: { topic: ${output} }
 `,
     });
-    const producer = kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner });
+    const producer = inputProducer(kafka);
     await producer.connect();
     const t0 = Date.UTC(2026, 0, 1);
     const users = Array.from({ length: 20 }, (_, i) => `user-${i}`);

@@ -4,7 +4,7 @@
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { createWorker } from "../../runtime/distributed/worker.ts";
-import { consumeAll, createTopics, kafkaAdminHooks } from "../helpers/kafka.ts";
+import { consumeAll, createTopics, inputProducer, kafkaAdminHooks } from "../helpers/kafka.ts";
 import { testJobName, writeJobManifest } from "../helpers/distributed.ts";
 
 describe("distributed worker: dead letters (real broker)", () => {
@@ -35,7 +35,7 @@ describe("distributed worker: dead letters (real broker)", () => {
         kafka: { topic: ${dead} }
 `,
     });
-    const producer = kafka.producer();
+    const producer = inputProducer(kafka);
     await producer.connect();
     await producer.send({
       topic: input,

@@ -4,7 +4,7 @@
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { createWorker } from "../../runtime/distributed/worker.ts";
-import { consumeAll, createTopics, kafkaAdminHooks } from "../helpers/kafka.ts";
+import { consumeAll, createTopics, inputProducer, kafkaAdminHooks } from "../helpers/kafka.ts";
 import { testJobName, writeJobManifest } from "../helpers/distributed.ts";
 
 describe("distributed worker: lookup joins against a compacted topic (real broker)", () => {
@@ -43,7 +43,7 @@ describe("distributed worker: lookup joins against a compacted topic (real broke
         kafka: { topic: ${output} }
 `,
     });
-    const producer = kafka.producer();
+    const producer = inputProducer(kafka);
     await producer.connect();
     const send = (topic: string, messages: { key: string; value: string | null }[]) => producer.send({ topic, messages });
     await send(users, [

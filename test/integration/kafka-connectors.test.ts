@@ -6,7 +6,6 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Admin, Kafka } from "kafkajs";
-import { Partitioners } from "kafkajs";
 import { job } from "../../runtime/api/index.ts";
 import {
   createDeadLetterQueue,
@@ -19,7 +18,7 @@ import {
 import { createEngine } from "../../runtime/exec/engine.ts";
 import { taskOfKey } from "../../runtime/exec/hash.ts";
 import { ConnectorError } from "../../runtime/errors.ts";
-import { consumeAll, createTopics, kafkaClient, roundsUntil } from "../helpers/kafka.ts";
+import { consumeAll, createTopics, inputProducer, kafkaClient, roundsUntil } from "../helpers/kafka.ts";
 import { testEnv, uniqueName } from "../helpers/env.ts";
 
 interface Order {
@@ -43,7 +42,7 @@ describe("Kafka source and sink (real broker)", () => {
   });
 
   async function produceOrders(topic: string, from: number, count: number): Promise<void> {
-    const producer = kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner });
+    const producer = inputProducer(kafka);
     await producer.connect();
     const messages = Array.from({ length: count }, (_, i) => {
       const n = from + i;
@@ -141,7 +140,7 @@ describe("Kafka source and sink (real broker)", () => {
   it("hands a message that cannot be parsed to the poison handler with its coordinates, and keeps going", async () => {
     const input = uniqueName("poison");
     await createTopics(admin, [input], 1);
-    const producer = kafka.producer();
+    const producer = inputProducer(kafka);
     await producer.connect();
     await producer.send({ topic: input, messages: [{ value: '{"user":"a","n":1}' }, { value: "not json {" }, { value: '{"user":"b","n":2}' }] });
     await producer.disconnect();
@@ -171,7 +170,7 @@ describe("Kafka source and sink (real broker)", () => {
   it("fails with the message's coordinates when no poison handler is set, instead of dropping it", async () => {
     const input = uniqueName("poison-strict");
     await createTopics(admin, [input], 1);
-    const producer = kafka.producer();
+    const producer = inputProducer(kafka);
     await producer.connect();
     await producer.send({ topic: input, messages: [{ value: "garbage" }] });
     await producer.disconnect();
@@ -194,7 +193,7 @@ describe("Kafka source and sink (real broker)", () => {
   it("writes unparseable messages to the dead-letter topic with their bytes, reason and origin, once", async () => {
     const [input, dlqTopic] = [uniqueName("events"), uniqueName("dead-letters")];
     await createTopics(admin, [input, dlqTopic], 1);
-    const producer = kafka.producer();
+    const producer = inputProducer(kafka);
     await producer.connect();
     const binary = Buffer.from([0xff, 0xfe, 0x00, 0x41]);
     await producer.send({

@@ -5,9 +5,7 @@
  * buffered and `drain()` sends them as one ordered batch; the source drains before its position
  * moves past a dead letter, so each is written at least once, in source order.
  */
-import { Partitioners, type IHeaders, type Message, type Producer } from "kafkajs";
-import { ConnectorError } from "../../errors.ts";
-import { createKafkaClient, type KafkaConnection } from "./client.ts";
+import { createKafkaClient, type KafkaConnection, type KafkaHeaders, type KafkaProducer, type OutgoingMessage } from "../../kafka/index.ts";
 import type { KafkaMessageIn } from "./source.ts";
 
 /** Header names on dead letters. */
@@ -34,7 +32,7 @@ export interface DeadLetterQueue {
 }
 
 /** Builds the headers of a dead letter: the original headers plus the reason and the origin. */
-export function deadLetterHeaders(message: KafkaMessageIn, error: unknown, operator: string): IHeaders {
+export function deadLetterHeaders(message: KafkaMessageIn, error: unknown, operator: string): KafkaHeaders {
   const err = error instanceof Error ? error : new Error(String(error));
   return {
     ...message.headers,
@@ -51,18 +49,14 @@ export function deadLetterHeaders(message: KafkaMessageIn, error: unknown, opera
 /** Creates a dead-letter queue writing to `topic` with an idempotent producer. */
 export async function createDeadLetterQueue(options: { connection: KafkaConnection; topic: string }): Promise<DeadLetterQueue> {
   const kafka = createKafkaClient({ clientId: "runnel-dead-letters", ...options.connection });
-  const producer: Producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1, createPartitioner: Partitioners.DefaultPartitioner });
+  const producer: KafkaProducer = kafka.producer();
   await producer.connect();
-  let queued: Message[] = [];
+  let queued: OutgoingMessage[] = [];
   let count = 0;
   const sendQueued = async (): Promise<void> => {
     if (queued.length === 0) return;
     const messages = queued;
-    try {
-      await producer.send({ topic: options.topic, acks: -1, messages });
-    } catch (err) {
-      throw new ConnectorError(`cannot write ${messages.length} dead letters to Kafka topic '${options.topic}': ${String(err)}`, true, err);
-    }
+    await producer.send(options.topic, messages);
     // Kept queued until acknowledged, so a failed send is retried by the next drain.
     queued = queued.slice(messages.length);
     count += messages.length;

@@ -1,14 +1,17 @@
 /**
  * A Kafka topic as a Runnel sink: each task's writer buffers records and sends them once per
  * engine round through an idempotent producer (acks from all in-sync replicas), so a retried send
- * never duplicates. Keys go through kafkajs's Java-compatible murmur2 partitioner, which places
- * them where Runnel's keyBy routes them. Alone, delivery is at least once; in a distributed job
- * the writer sends into the task's transaction instead (exactly once, committed per checkpoint).
+ * never duplicates. Keys go to their Java-compatible murmur2 partition, where Runnel's keyBy
+ * routes them. Alone, delivery is at least once; in a distributed job the writer sends into the
+ * task's transaction instead (exactly once, committed per checkpoint).
+ *
+ * A record's Kafka timestamp is its event time by default (a replay writes the same records).
+ * Time-based retention (`retention.ms`) compares those timestamps with the broker's clock, so
+ * output whose event time is older than the retention is deleted soon after it is written;
+ * `timestamps: "processing-time"` stamps records with the time they are written instead.
  */
-import { Partitioners, type IHeaders, type Message, type Producer } from "kafkajs";
-import { ConnectorError } from "../../errors.ts";
+import { createKafkaClient, type KafkaConnection, type KafkaHeaders, type KafkaProducer, type OutgoingMessage } from "../../kafka/index.ts";
 import type { Sink, SinkContext, SinkWriter } from "../types.ts";
-import { createKafkaClient, type KafkaConnection } from "./client.ts";
 
 /** Options of a Kafka sink. */
 export interface KafkaSinkOptions<T> {
@@ -19,7 +22,9 @@ export interface KafkaSinkOptions<T> {
   /** Record → message value (default: JSON). */
   serialize?: (value: T) => string | Buffer;
   /** Headers to add to every message of a record. */
-  headers?: (value: T) => IHeaders;
+  headers?: (value: T) => KafkaHeaders;
+  /** The records' Kafka timestamps: their event time (default) or the time they are written. */
+  timestamps?: "event-time" | "processing-time";
 }
 
 /** Creates a Kafka sink (one producer per task writer). */
@@ -28,15 +33,20 @@ export function createKafkaSink<T>(options: KafkaSinkOptions<T>): Sink<T> {
   return {
     name: `kafka:${options.topic}`,
     open: async (ctx: SinkContext): Promise<SinkWriter<T>> => {
-      const message = (value: T, timestamp: number): Message => {
-        const m: Message = { key: options.key ? options.key(value) : null, value: serialize(value), timestamp: String(timestamp) };
+      const processingTime = options.timestamps === "processing-time";
+      const message = (value: T, timestamp: number): OutgoingMessage => {
+        const m: OutgoingMessage = {
+          key: options.key ? options.key(value) : null,
+          value: serialize(value),
+          timestamp: String(processingTime ? Date.now() : timestamp),
+        };
         if (options.headers) m.headers = options.headers(value);
         return m;
       };
       const txn = ctx.transaction;
       if (txn) {
         // Exactly once: records join the task's transaction, committed with its checkpoint.
-        let pending: Message[] = [];
+        let pending: OutgoingMessage[] = [];
         const flushTxn = async (): Promise<void> => {
           if (pending.length === 0) return;
           const messages = pending;
@@ -53,18 +63,14 @@ export function createKafkaSink<T>(options: KafkaSinkOptions<T>): Sink<T> {
         };
       }
       const kafka = createKafkaClient({ clientId: `runnel-${ctx.operatorUid}-${ctx.taskIndex}`, ...options.connection });
-      const producer: Producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1, createPartitioner: Partitioners.DefaultPartitioner });
+      const producer: KafkaProducer = kafka.producer();
       await producer.connect();
-      let buffer: Message[] = [];
+      let buffer: OutgoingMessage[] = [];
       const flush = async (): Promise<void> => {
         if (buffer.length === 0) return;
         const messages = buffer;
         buffer = [];
-        try {
-          await producer.send({ topic: options.topic, acks: -1, messages });
-        } catch (err) {
-          throw new ConnectorError(`cannot write ${messages.length} records to Kafka topic '${options.topic}': ${String(err)}`, true, err);
-        }
+        await producer.send(options.topic, messages);
       };
       return {
         write(value, timestamp) {

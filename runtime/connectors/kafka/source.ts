@@ -1,28 +1,17 @@
 /**
  * A Kafka topic as a Runnel source: partition p is read by task p, from a position Runnel owns
  * (the next offset, kept in checkpoints), never from offsets committed by a consumer group.
- * One kafkajs consumer per source feeds every partition opened in this process; the engine pulls
+ * One partition consumer of the Kafka adapter per source feeds every partition opened in this
+ * process (it seeks back to these positions after any restart of its own); the engine pulls
  * micro-batches with read(), and a partition whose buffer is full is paused (backpressure).
  */
-import type { Admin, Consumer, IHeaders, Kafka } from "kafkajs";
 import { ConnectorError } from "../../errors.ts";
+import { createKafkaClient, type KafkaClient, type KafkaConnection, type KafkaRecord, type PartitionConsumer } from "../../kafka/index.ts";
 import type { ReadResult, Source, SourceReader } from "../types.ts";
-import { createKafkaClient, type KafkaConnection } from "./client.ts";
 import type { DeadLetterQueue } from "./dead-letter.ts";
-import { CommittedFilter, rawMessages, type RawMessage } from "./read-committed.ts";
-import { staticAssigner } from "./static-assigner.ts";
 
 /** A message as the deserializer sees it. */
-export interface KafkaMessageIn {
-  topic: string;
-  partition: number;
-  offset: number;
-  key: Buffer | null;
-  value: Buffer | null;
-  headers: IHeaders;
-  /** The record's Kafka timestamp (ms). */
-  timestamp: number;
-}
+export type KafkaMessageIn = KafkaRecord;
 
 /** What happens to a message the deserializer rejects. */
 export type PoisonHandler = (message: KafkaMessageIn, error: unknown) => void;
@@ -61,25 +50,33 @@ interface PartitionBuffer<T> {
   head: number;
   /** Next offset the task will read (its position in checkpoints). */
   next: number;
-  /** Read-committed filtering of the partition's fetches; its `through` is the offset below which everything was buffered, rejected or skipped. */
-  committed: CommittedFilter;
   paused: boolean;
   closed: boolean;
 }
 
+/** A Kafka source, and its consumer once reading started (its repair counters; fault injection in tests). */
+export interface KafkaSource<T> extends Source<T> {
+  readonly consumer: PartitionConsumer | undefined;
+}
+
 /** Creates a Kafka source; reads the topic's partition count (the number of tasks it feeds). */
-export async function createKafkaSource<T>(options: KafkaSourceOptions<T>): Promise<Source<T>> {
+export async function createKafkaSource<T>(options: KafkaSourceOptions<T>): Promise<KafkaSource<T>> {
   const kafka = createKafkaClient({ clientId: `runnel-${options.readerGroup}`, ...options.connection });
   const admin = kafka.admin();
   await admin.connect();
   try {
-    const meta = await admin.fetchTopicMetadata({ topics: [options.topic] });
-    const partitions = meta.topics[0]?.partitions.length ?? 0;
+    // A topic created a moment ago (a repartition topic on a job's first start) is retried until known.
+    const partitions = (await admin.partitionCounts([options.topic])).get(options.topic) ?? 0;
     if (partitions === 0) throw new ConnectorError(`Kafka topic '${options.topic}' has no partitions`, false);
     const feed = new TopicFeed(kafka, options);
-    return { name: `kafka:${options.topic}`, partitions, open: (partition, position) => feed.open(partition, position) };
-  } catch (err) {
-    throw err instanceof ConnectorError ? err : new ConnectorError(`cannot read Kafka topic '${options.topic}': ${String(err)}`, true, err);
+    return {
+      name: `kafka:${options.topic}`,
+      partitions,
+      open: (partition, position) => feed.open(partition, position),
+      get consumer() {
+        return feed.partitionConsumer;
+      },
+    };
   } finally {
     await admin.disconnect();
   }
@@ -88,15 +85,15 @@ export async function createKafkaSource<T>(options: KafkaSourceOptions<T>): Prom
 /** The one consumer of a source in this process and the buffers of its partitions. */
 class TopicFeed<T> {
   private readonly buffers = new Map<number, PartitionBuffer<T>>();
-  private readonly kafka: Kafka;
+  private readonly kafka: KafkaClient;
   private readonly options: KafkaSourceOptions<T>;
   private readonly maxBuffered: number;
   private readonly deserialize: (message: KafkaMessageIn) => T;
-  private consumer: Consumer | undefined;
+  private consumer: PartitionConsumer | undefined;
   private starting: Promise<void> | undefined;
   private failure: ConnectorError | undefined;
 
-  constructor(kafka: Kafka, options: KafkaSourceOptions<T>) {
+  constructor(kafka: KafkaClient, options: KafkaSourceOptions<T>) {
     this.kafka = kafka;
     this.options = options;
     this.maxBuffered = options.maxBuffered ?? 20_000;
@@ -107,9 +104,7 @@ class TopicFeed<T> {
   async open(partition: number, position?: unknown): Promise<SourceReader<T>> {
     if (this.starting) throw new ConnectorError(`kafka:${this.options.topic}: partition ${partition} opened after reading started`, false);
     const next = typeof position === "number" ? position : await this.startOffset(partition);
-    const committed = new CommittedFilter();
-    committed.startAt(next);
-    const buf: PartitionBuffer<T> = { values: [], offsets: [], head: 0, next, committed, paused: false, closed: false };
+    const buf: PartitionBuffer<T> = { values: [], offsets: [], head: 0, next, paused: false, closed: false };
     this.buffers.set(partition, buf);
     return {
       read: (max) => this.read(partition, buf, max),
@@ -118,14 +113,18 @@ class TopicFeed<T> {
     };
   }
 
+  /** The partition consumer, once reading started. */
+  get partitionConsumer(): PartitionConsumer | undefined {
+    return this.consumer;
+  }
+
   private async startOffset(partition: number): Promise<number> {
-    const admin: Admin = this.kafka.admin();
+    const admin = this.kafka.admin();
     await admin.connect();
     try {
-      const offsets = await admin.fetchTopicOffsets(this.options.topic);
-      const p = offsets.find((o) => o.partition === partition);
+      const p = (await admin.offsets(this.options.topic)).find((o) => o.partition === partition);
       if (!p) throw new ConnectorError(`kafka:${this.options.topic} has no partition ${partition}`, false);
-      return Number(this.options.startFrom === "latest" ? p.high : p.low);
+      return this.options.startFrom === "latest" ? p.high : p.low;
     } finally {
       await admin.disconnect();
     }
@@ -135,13 +134,14 @@ class TopicFeed<T> {
     this.starting ??= this.start();
     await this.starting;
     if (this.failure !== undefined) throw this.failure;
+    const consumer = this.consumer as PartitionConsumer;
     // Dead letters are written before the position moves past them (at least once). Every
     // rejected message below `seenBefore` had its dead letter queued before this drain began.
-    const seenBefore = buf.committed.through;
+    const seenBefore = consumer.through(partition);
     await this.options.deadLetters?.drain();
     const n = Math.min(max, buf.values.length - buf.head);
     if (n === 0) {
-      // Only rejected messages arrived since the last read: move past them too.
+      // Only rejected messages (or markers) arrived since the last read: move past them too.
       if (buf.values.length === 0) buf.next = Math.max(buf.next, seenBefore);
       return { records: [], done: false };
     }
@@ -156,67 +156,37 @@ class TopicFeed<T> {
     }
     if (buf.paused && buf.values.length - buf.head < this.maxBuffered / 2) {
       buf.paused = false;
-      this.consumer?.resume([{ topic: this.options.topic, partitions: [partition] }]);
+      consumer.resume(partition);
     }
     return { records, done: false };
   }
 
-  /** Starts the consumer with the opened partitions and seeks each to its position. */
+  /** Starts the consumer on the opened partitions at their positions. */
   private async start(): Promise<void> {
-    const { topic } = this.options;
-    const partitions = [...this.buffers.keys()].sort((a, b) => a - b);
-    const consumer = this.kafka.consumer({
-      groupId: this.options.readerGroup,
-      partitionAssigners: [staticAssigner(topic, () => partitions)],
-      readUncommitted: false,
-      // kafkajs waits this long in a fetch with nothing new, and also before fetching again once
-      // every partition is paused for backpressure, and on disconnect: 5 s by default stalls a
-      // job that just drained its buffers and makes every restart and shutdown seconds slower.
-      maxWaitTimeInMs: this.options.maxWaitMs ?? 100,
+    const consumer = this.kafka.partitionConsumer({
+      topic: this.options.topic,
+      group: this.options.readerGroup,
+      ...(this.options.maxWaitMs === undefined ? {} : { maxWaitMs: this.options.maxWaitMs }),
+      onRecords: (partition, records) => this.accept(partition, records),
+      onFailure: (err) => void (this.failure ??= err),
     });
     this.consumer = consumer;
-    const joined = new Promise<void>((resolve) => {
-      const off = consumer.on(consumer.events.GROUP_JOIN, () => {
-        off();
-        resolve();
-      });
-    });
-    await consumer.connect();
-    await consumer.subscribe({ topic, fromBeginning: true });
-    await consumer.run({
-      autoCommit: false,
-      eachBatch: async ({ batch }) => {
-        const buf = this.buffers.get(batch.partition);
-        if (buf && !buf.closed) this.accept(batch.partition, buf.committed.accept(rawMessages(batch)));
-      },
-    });
-    await joined;
-    for (const [partition, buf] of this.buffers) consumer.seek({ topic, partition, offset: String(buf.next) });
+    await consumer.start(new Map([...this.buffers].map(([p, b]) => [p, b.next])));
   }
 
-  /** Buffers committed messages (the filter already dropped what lies before the position or was fetched twice). */
-  private accept(partition: number, messages: RawMessage[]): void {
+  /** Buffers committed messages (the consumer delivers each offset at most once, none below the position). */
+  private accept(partition: number, messages: KafkaMessageIn[]): void {
     const buf = this.buffers.get(partition);
     if (!buf || buf.closed) return;
-    for (const m of messages) {
-      const offset = Number(m.offset);
-      const message: KafkaMessageIn = {
-        topic: this.options.topic,
-        partition,
-        offset,
-        key: m.key,
-        value: m.value,
-        headers: m.headers ?? {},
-        timestamp: Number(m.timestamp),
-      };
+    for (const message of messages) {
       try {
         buf.values.push(this.deserialize(message));
-        buf.offsets.push(offset);
+        buf.offsets.push(message.offset);
       } catch (err) {
         const { deadLetters, onPoison } = this.options;
         if (!deadLetters && !onPoison) {
           this.failure = new ConnectorError(
-            `kafka:${this.options.topic} partition ${partition} offset ${offset}: cannot deserialize: ${err instanceof Error ? err.message : String(err)}`,
+            `kafka:${this.options.topic} partition ${partition} offset ${message.offset}: cannot deserialize: ${err instanceof Error ? err.message : String(err)}`,
             false,
             err,
           );
@@ -228,7 +198,7 @@ class TopicFeed<T> {
     }
     if (!buf.paused && buf.values.length - buf.head >= this.maxBuffered) {
       buf.paused = true;
-      this.consumer?.pause([{ topic: this.options.topic, partitions: [partition] }]);
+      this.consumer?.pause(partition);
     }
   }
 
@@ -237,7 +207,7 @@ class TopicFeed<T> {
     if ([...this.buffers.values()].every((b) => b.closed) && this.consumer) {
       const consumer = this.consumer;
       this.consumer = undefined;
-      await consumer.disconnect();
+      await consumer.stop();
     }
   }
 }

@@ -687,6 +687,8 @@ export interface KafkaSink {
   partitions?: number;
   /** Kafka headers: name → expression. */
   headers?: Record<string, CelExpression>;
+  /** The records' Kafka timestamps: their event time (a replay writes identical records), or the time they are written. Time-based retention (`retention.ms`) counts from this timestamp, so with event time, records whose event time is older than the topic's retention are deleted soon after they are written. One of: event-time, processing-time. Default: "event-time". */
+  timestamps?: "event-time" | "processing-time";
 }
 
 /** Writes to Redis: one sorted set or hash per record key, with a TTL, in one pipeline per round. Writes are idempotent: replayed after a crash they give the same state, and with `version` a key never goes back to an older value. They are not part of Kafka transactions (a reader may see a write before its checkpoint commits). */

@@ -14,6 +14,11 @@ const kafkaSink = obj(
     key: cel("The Kafka record key (default: the stream's key when keyed, none otherwise).", "string", rec),
     partitions: int("Partitions to create the topic with if it does not exist.", { min: 1, max: 10000 }),
     headers: map("Kafka headers: name → expression.", cel("Header value.", "string", rec), 32),
+    timestamps: oneOf(
+      ["event-time", "processing-time"],
+      "The records' Kafka timestamps: their event time (a replay writes identical records), or the time they are written. Time-based retention (`retention.ms`) counts from this timestamp, so with event time, records whose event time is older than the topic's retention are deleted soon after they are written.",
+      "event-time",
+    ),
   },
   { required: ["topic"] },
 );

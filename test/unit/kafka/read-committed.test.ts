@@ -2,7 +2,7 @@
 // out in offset order once their marker arrived, and several producers' transactions that
 // interleave — the case kafkajs's own filter gets wrong — are told apart by producer.
 import { describe, expect, it } from "vitest";
-import { CommittedFilter, type RawMessage } from "../../../runtime/connectors/kafka/read-committed.ts";
+import { CommittedFilter, type RawMessage } from "../../../runtime/kafka/read-committed.ts";
 
 function rec(offset: number, producer: string, inTransaction = true): RawMessage {
   return { offset: String(offset), key: null, value: Buffer.from(`v${offset}`), timestamp: "0", batchContext: { producerId: producer, inTransaction } };

@@ -1,6 +1,11 @@
-/** kafkajs clients for Runnel's Kafka connectors: one connection description, quiet, structured logs (logger `kafka`). */
+/**
+ * The connection description and the one place kafkajs clients are created: structured logs
+ * (logger `kafka`; answers kafkajs retries by itself only at debug), and the harmless
+ * negative-timer warning of kafkajs on Node 24 filtered. Internal to the adapter
+ * (runtime/kafka/); the rest of the runtime holds a KafkaClient (client.ts).
+ */
 import { Kafka, logLevel, type LogEntry, type SASLOptions } from "kafkajs";
-import { createLogger, type LogFields, type LogLevel } from "../../log.ts";
+import { createLogger, type LogFields, type LogLevel } from "../log.ts";
 
 /** How to reach the Kafka cluster (the StreamJob's `spec.kafka`, resolved). */
 export interface KafkaConnection {
@@ -11,7 +16,7 @@ export interface KafkaConnection {
   /** TLS: true, or the CA/certificate material. */
   ssl?: boolean | { ca?: string[]; cert?: string; key?: string };
   /** SASL credentials. */
-  sasl?: SASLOptions;
+  sasl?: { mechanism: "plain" | "scram-sha-256" | "scram-sha-512"; username: string; password: string };
 }
 
 const LEVEL_NAMES: Record<number, LogLevel> = { [logLevel.ERROR]: "error", [logLevel.WARN]: "warn", [logLevel.INFO]: "info", [logLevel.DEBUG]: "debug" };
@@ -63,16 +68,19 @@ export function isRetriedAnswer(entry: { namespace: string; log: { message: stri
   return RETRIED_ANSWERS.some((t) => text.includes(t));
 }
 
+/** How chatty the client's own log lines are. */
+export type KafkaLogLevel = "error" | "warn";
+
 /** Creates a kafkajs client whose log lines go to the `kafka` logger and whose warnings are real (retried answers only at debug). */
-export function createKafkaClient(connection: KafkaConnection, level: logLevel = logLevel.WARN): Kafka {
+export function kafkajsClient(connection: KafkaConnection, level: KafkaLogLevel = "warn"): Kafka {
   filterNegativeTimeoutWarning();
   const log = createLogger("kafka");
   return new Kafka({
     clientId: connection.clientId ?? "runnel",
     brokers: connection.brokers,
     ...(connection.ssl === undefined ? {} : { ssl: connection.ssl }),
-    ...(connection.sasl === undefined ? {} : { sasl: connection.sasl }),
-    logLevel: level,
+    ...(connection.sasl === undefined ? {} : { sasl: connection.sasl as SASLOptions }),
+    logLevel: level === "error" ? logLevel.ERROR : logLevel.WARN,
     logCreator: () => (entry: LogEntry) => {
       const { message, timestamp: _time, logger: _logger, stack, ...extra } = entry.log as LogEntry["log"] & { stack?: unknown };
       const fields: LogFields = { kafka: entry.namespace };

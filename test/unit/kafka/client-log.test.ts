@@ -1,7 +1,7 @@
 // The Kafka client's log filter: broker answers kafkajs retries by itself are not printed as
 // errors; everything else still is.
 import { describe, expect, it } from "vitest";
-import { isRetriedAnswer } from "../../../runtime/connectors/kafka/client.ts";
+import { isRetriedAnswer } from "../../../runtime/kafka/connection.ts";
 
 describe("Kafka client log filter", () => {
   it("drops retried coordinator and transaction answers", () => {

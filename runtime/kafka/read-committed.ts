@@ -10,31 +10,10 @@
  * order, dropping those of aborted transactions — Kafka's read_committed semantics, derived
  * from the control records themselves.
  *
- * For that the markers must reach eachBatch: kafkajs skips fetches whose messages are all
- * control or aborted records. Loading this module makes such fetches reach eachBatch too (with
- * an empty `messages`), by redefining two predicates of kafkajs 2.2.x's Batch; it refuses any
- * other kafkajs version rather than guess.
+ * The filter is pure (no client in it); the partition consumer feeds it the raw records of each
+ * fetch, which batch-patch.ts makes kafkajs hand over even when only markers arrived.
  */
-import { createRequire } from "node:module";
-import { ConnectorError } from "../../errors.ts";
-
-/** Lets fetches of only control or aborted records reach eachBatch (once per process). */
-function deliverFilteredFetches(): void {
-  const require = createRequire(import.meta.url);
-  const version = (require("kafkajs/package.json") as { version: string }).version;
-  if (!version.startsWith("2.2.")) throw new ConnectorError(`Runnel's read-committed reader is written for kafkajs 2.2.x, found ${version}`, false);
-  const Batch = require("kafkajs/src/consumer/batch.js") as { prototype: Record<string, unknown> };
-  if (Batch.prototype.runnelDeliversFiltered === true) return;
-  Batch.prototype.runnelDeliversFiltered = true;
-  // kafkajs returns early for both before calling eachBatch; "empty" now means "no message at all".
-  Batch.prototype.isEmptyDueToFiltering = () => false;
-  Batch.prototype.isEmpty = function isEmpty(this: { messagesWithinOffset: unknown[] }): boolean {
-    return this.messagesWithinOffset.length === 0;
-  };
-}
-deliverFilteredFetches();
-
-/** A raw message of a kafkajs fetch, as its Batch keeps it (control records included). */
+/** A raw record of a fetch, control records included (kafkajs's shape). */
 export interface RawMessage {
   offset: string;
   key: Buffer | null;
@@ -45,25 +24,10 @@ export interface RawMessage {
   batchContext?: { producerId: string; inTransaction: boolean };
 }
 
-/** The parts of a kafkajs Batch this filter reads. */
-export interface RawBatch {
-  partition: number;
-  /** kafkajs's own, possibly wrong, filtering (used only to detect an unexpected kafkajs). */
-  messages: unknown[];
-}
-
 interface Held {
   m: RawMessage;
   /** 0 waiting for its marker, 1 committed (or not transactional), 2 aborted. */
   s: 0 | 1 | 2;
-}
-
-/** The messages of a fetch with control records and aborted records still in (kafkajs internals). */
-export function rawMessages(batch: RawBatch): RawMessage[] {
-  const raw = (batch as unknown as { messagesWithinOffset?: RawMessage[] }).messagesWithinOffset;
-  if (!Array.isArray(raw))
-    throw new ConnectorError("this kafkajs version does not expose fetched control records (Batch.messagesWithinOffset); Runnel needs kafkajs 2.2.x", false);
-  return raw;
 }
 
 /** Read-committed filtering of one partition's fetches. */
@@ -78,7 +42,12 @@ export class CommittedFilter {
     return this.head < this.queue.length ? Number((this.queue[this.head] as Held).m.offset) : this.next;
   }
 
-  /** Ignores raw messages below `offset` (a partition read from a position). */
+  /** The next offset this filter takes: everything below it was taken (or skipped) already. */
+  get expected(): number {
+    return this.next;
+  }
+
+  /** Ignores raw messages below `offset` (a partition read from a position; offsets the log no longer holds). */
   startAt(offset: number): void {
     this.next = Math.max(this.next, offset);
   }
