@@ -37,6 +37,11 @@ export interface TaskMeta {
   sinks: Record<string, unknown>;
   /** Set by the checkpoint that ended a stop-with-savepoint: the task's generation is sealed (ADR 16). */
   sealed?: { savepoint: string; path: string };
+  /**
+   * Non-keyed operator state (broadcast state, e.g. rules) by operator uid: the same in every task,
+   * so each worker writes it with its first task only; a restore gives it to all its tasks.
+   */
+  operators?: Record<string, unknown>;
 }
 
 /** The messages of one checkpoint of one task: its state changes, then its metadata. */

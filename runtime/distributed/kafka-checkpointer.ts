@@ -142,7 +142,7 @@ export function kafkaCheckpointer(options: KafkaCheckpointerOptions): KafkaCheck
           : [];
         await backend.applyChanges({ puts, dels }, marker);
       }
-      tasks[r.task] = { entries: backend.store.persistent ? [] : puts, timers: r.meta?.timers ?? {}, operators: {} };
+      tasks[r.task] = { entries: backend.store.persistent ? [] : puts, timers: r.meta?.timers ?? {}, operators: r.meta?.operators ?? {} };
       if (!r.meta) continue;
       meta.id = Math.max(meta.id, r.meta.id);
       for (const [uid, pos] of Object.entries(r.meta.positions)) (meta.sources[uid] ??= [])[r.task] = pos;
@@ -176,7 +176,24 @@ export function kafkaCheckpointer(options: KafkaCheckpointerOptions): KafkaCheck
     }
     const backend = engine.backends[t] as KeyedStateBackend;
     const changes = backend.drainChanges();
-    const meta: TaskMeta = { id, job: engine.graph.name, positions, maxTimestamps, timers, sinks, ...(sealed ? { sealed } : {}) };
+    // Broadcast state (rules) is the same in every task: the worker's first task carries it, so a
+    // restarted worker applies its rules from the first record on, not once it has read them again.
+    const operators: Record<string, unknown> = {};
+    if (t === engine.tasks[0])
+      for (const node of engine.graph.nodes) {
+        const op = engine.instances[node.id]?.[t]?.op;
+        if (op?.snapshotOperatorState) operators[node.uid] = op.snapshotOperatorState();
+      }
+    const meta: TaskMeta = {
+      id,
+      job: engine.graph.name,
+      positions,
+      maxTimestamps,
+      timers,
+      sinks,
+      ...(Object.keys(operators).length > 0 ? { operators } : {}),
+      ...(sealed ? { sealed } : {}),
+    };
     const messages = changelogMessages(t, changes, meta);
     const p = producer(t);
     const metaOffset = await p.sendToPartition(options.changelogTopic, t, messages);
