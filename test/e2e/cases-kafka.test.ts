@@ -9,6 +9,7 @@ import { afterAll, describe, expect, it } from "vitest";
 import { Redis } from "ioredis";
 import { compareBag } from "../../examples/common/compare.ts";
 import { readOutput } from "../../examples/common/records.ts";
+import { ensureTopics, kafkaClient } from "../../examples/common/kafka.ts";
 import { sinkTarget } from "../../examples/common/manifest.ts";
 import { INITIAL_RULES } from "../../examples/risk-control/generator.ts";
 import type { Rule } from "../../examples/risk-control/expected.ts";
@@ -133,21 +134,24 @@ describe("case systems on Kafka with runnel worker processes (real broker, real 
     const name = testJobName("risk");
     const copy = kafkaCopy(system, name, { edit: withoutIdleness });
     const kafka = ["--kafka", copy.brokers.join(","), "--topic-prefix", copy.topicPrefix, "--partitions", "4", "--late", "0"];
-    await generate(system, [...kafka, ...INPUT["risk-control"]]);
+    // The rules come first, as in production: the workers apply them before any order arrives.
+    const cluster = kafkaClient(copy.brokers, `setup-${name}`);
+    await ensureTopics(cluster, [
+      ...["orders", "behaviour", "device-fingerprints"].map((t) => ({ topic: copy.topicPrefix + t, partitions: 4 })),
+      { topic: `${copy.topicPrefix}risk-rules`, partitions: 1, compacted: true },
+    ]);
+    const setRule = (r: Rule) =>
+      runScript(join(system.dir, "rules.ts"), ["--kafka", copy.brokers.join(","), "--topic", `${copy.topicPrefix}risk-rules`, "--set", JSON.stringify(r)]);
+    for (const r of INITIAL_RULES) await setRule(r);
     const workers = await start(system, copy);
+    for (const w of workers) await waitForLog(w, /rule review-many-fails set; 2 rules in force/, 120_000);
+    await generate(system, [...kafka, "--no-rules", ...INPUT["risk-control"]]);
     await killAndRestart(copy, workers, 1, async () => (await readOutput(copy.ctx.loc, sinkTarget(copy.ctx.job, "decisions-out"))).length);
     expectPassed(await verifyUntil(() => verifyRisk(copy.ctx), 300_000), "risk control, first batch");
 
     // A new rule, sent while the job runs: every worker applies it without a restart.
     const rule: Rule = { id: "a-review-large", condition: "record.amount >= 400.0 && record.decision == 'ALLOW'", action: "REVIEW" };
-    await runScript(join(system.dir, "rules.ts"), [
-      "--kafka",
-      copy.brokers.join(","),
-      "--topic",
-      `${copy.topicPrefix}risk-rules`,
-      "--set",
-      JSON.stringify(rule),
-    ]);
+    await setRule(rule);
     for (const w of workers) await waitForLog(w, /rule a-review-large set/, 120_000);
     // A second batch a day later in event time; a worker killed while it runs restores the rule.
     const batch2 = T0 + 86_400_000;

@@ -118,9 +118,9 @@ export async function verifyUntil(verify: () => Promise<Report>, timeoutMs: numb
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const report = await verify();
-    const missingOnly = report.checks.every((c) => c.unexpected.length + c.different.length + c.duplicates.length === 0) && report.problems.length === 0;
-    // Keep waiting only while results are missing; anything wrong is final.
-    if (passed(report) || !missingOnly || Date.now() > deadline) return report;
+    // Results may still be missing or counts still growing; an unexpected or duplicated result is final.
+    const final = report.problems.length > 0 || report.checks.some((c) => c.unexpected.length + c.duplicates.length > 0);
+    if (passed(report) || final || Date.now() > deadline) return report;
     await new Promise((r) => setTimeout(r, 3000));
   }
 }
