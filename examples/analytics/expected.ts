@@ -154,19 +154,37 @@ export function expectedAnalytics(behaviour: readonly InputRecord[], users: Read
       cur.push(e);
     }
     close();
-    // 1-hour OVER range: each event with the aggregates of the user's events in [ts - 1h, ts].
+    // 1-hour OVER range: each event with the aggregates of the user's events in [ts - 1h, ts]
+    // (events of equal timestamp included: they share one result). A window over the sorted events.
     const row = users.get(userId);
-    for (let i = 0; i < sorted.length; i++) {
-      const e = sorted[i] as Behaviour;
-      const inRange = sorted.filter((x) => x.ts >= e.ts - HOUR && x.ts <= e.ts);
+    let lo = 0;
+    let hi = 0;
+    let views = 0;
+    let duration = 0;
+    const videos = new Map<string, number>();
+    for (const e of sorted) {
+      for (; hi < sorted.length && (sorted[hi] as Behaviour).ts <= e.ts; hi++) {
+        const x = sorted[hi] as Behaviour;
+        if (x.type === "view") views++;
+        duration += x.duration;
+        videos.set(x.videoId, (videos.get(x.videoId) ?? 0) + 1);
+      }
+      for (; (sorted[lo] as Behaviour).ts < e.ts - HOUR; lo++) {
+        const x = sorted[lo] as Behaviour;
+        if (x.type === "view") views--;
+        duration -= x.duration;
+        const n = (videos.get(x.videoId) ?? 0) - 1;
+        if (n === 0) videos.delete(x.videoId);
+        else videos.set(x.videoId, n);
+      }
       features.set(e.eventId, {
         eventId: e.eventId,
         userId,
         ts: e.ts,
-        views1h: inRange.filter((x) => x.type === "view").length,
-        events1h: inRange.length,
-        avgDuration1h: inRange.reduce((s, x) => s + x.duration, 0) / inRange.length,
-        videos1h: new Set(inRange.map((x) => x.videoId)).size,
+        views1h: views,
+        events1h: hi - lo,
+        avgDuration1h: duration / (hi - lo),
+        videos1h: videos.size,
         ageGroup: row ? String(row.ageGroup) : "unknown",
         country: row ? String(row.country) : "unknown",
       });

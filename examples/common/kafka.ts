@@ -13,6 +13,8 @@ export interface ReadRecord {
   key: string | null;
   value: Buffer | null;
   headers: Record<string, string>;
+  /** The record's Kafka timestamp (ms). */
+  timestamp: number;
 }
 
 /** A client for brokers given as host:port strings. */
@@ -94,7 +96,7 @@ export async function readTopic(kafka: Cluster, topic: string, options: { idleMs
           const t = text(v);
           if (t !== undefined) headers[k] = t;
         }
-        out.push({ partition, offset: r.offset, key: r.key?.toString("utf8") ?? null, value: r.value, headers });
+        out.push({ partition, offset: r.offset, key: r.key?.toString("utf8") ?? null, value: r.value, headers, timestamp: r.timestamp });
       }
     },
   });
