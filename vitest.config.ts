@@ -1,6 +1,7 @@
-// The three test tiers, each its own project: unit (no external services), integration
-// (real Kafka / kube-apiserver / Redis from test/env), e2e (whole systems on the test env).
-// `npm test` runs them in order through test/run-tiers.ts, which prints the closing summary.
+// The test tiers, each its own project: unit (no external services), preflight (smoke tests of the
+// test environment itself: Kafka, Redis, helm, the node agent, Kubernetes), integration (the
+// product against real Kafka / kube-apiserver / Redis from test/env), e2e (whole systems on the
+// test env). `npm test` runs them in order through test/run-tiers.ts, which prints the summary.
 import { defineConfig } from "vitest/config";
 
 const envSetup = "./test/helpers/env-global-setup.ts";
@@ -12,7 +13,18 @@ export default defineConfig({
         test: {
           name: "unit",
           include: ["test/unit/**/*.test.ts"],
-          testTimeout: 30_000,
+          // Generous: a few unit tests start `runnel` processes, slow to start on a loaded machine.
+          testTimeout: 120_000,
+        },
+      },
+      {
+        test: {
+          name: "preflight",
+          include: ["test/preflight/**/*.test.ts"],
+          globalSetup: [envSetup],
+          testTimeout: 180_000,
+          hookTimeout: 300_000,
+          fileParallelism: false,
         },
       },
       {

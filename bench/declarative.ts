@@ -93,7 +93,8 @@ function q5s(source: Source<NexmarkEvent>, sink: BlackholeSink<unknown>): JobGra
 
 const typed: Record<string, (source: Source<NexmarkEvent>, sink: BlackholeSink<unknown>) => JobGraph> = { q0, q1, q2, q5s };
 
-function declarative(name: string, events: number, sink: BlackholeSink<unknown>): JobGraph {
+/** The declarative (StreamJob pipeline) version of a query, compiled. */
+export function declarative(name: string, events: number, sink: BlackholeSink<unknown>): JobGraph {
   const p = pipelines[name] as { steps: object[]; out: string };
   const doc = {
     apiVersion: "runnel.dev/v1alpha1",
@@ -107,7 +108,8 @@ function declarative(name: string, events: number, sink: BlackholeSink<unknown>)
     .graph;
 }
 
-async function time(events: number, runs: number, build: (sink: BlackholeSink<unknown>) => JobGraph): Promise<{ rate: number; out: number }> {
+/** Best events/s of `runs` runs of a job into a blackhole, and the records it wrote. */
+export async function time(events: number, runs: number, build: (sink: BlackholeSink<unknown>) => JobGraph): Promise<{ rate: number; out: number }> {
   let best = 0;
   let out = 0;
   for (let r = 0; r < runs; r++) {

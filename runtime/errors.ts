@@ -35,7 +35,7 @@ export class RunnelError extends Error {
   }
 }
 
-/** The job graph is malformed (missing sink, bad parallelism, duplicate uid, ...). */
+/** The job is defined wrongly, or does not match its inputs (missing sink, bad parallelism, duplicate uid, a wrong partitionedBy, ...). */
 export class JobDefinitionError extends RunnelError {
   constructor(message: string) {
     super(message, false, { errorClass: "configuration" });
@@ -84,6 +84,27 @@ export class FencedError extends ConnectorError {
 export class CheckpointError extends RunnelError {
   constructor(message: string, retriable: boolean, cause?: unknown) {
     super(message, retriable, { cause, errorClass: retriable ? "transient" : "configuration" });
+  }
+}
+
+/** The process's own configuration is wrong (a flag, a mounted file, an environment variable): fix it and start again. */
+export class ConfigurationError extends RunnelError {
+  constructor(message: string, cause?: unknown) {
+    super(message, false, { cause, errorClass: "configuration" });
+  }
+}
+
+/** One record cannot be handled as it is (wrong shape, a value of the wrong type): the record is dead-lettered, or the job fails on it. */
+export class RecordError extends RunnelError {
+  constructor(message: string, cause?: unknown) {
+    super(message, false, { cause, errorClass: "data" });
+  }
+}
+
+/** An invariant of Runnel itself broke (a bug, or an API used against its contract): never retried. */
+export class InternalError extends RunnelError {
+  constructor(message: string, cause?: unknown) {
+    super(message, false, { cause, errorClass: "internal" });
   }
 }
 

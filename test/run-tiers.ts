@@ -1,7 +1,10 @@
 /**
- * `npm test`: runs the named vitest tiers in order (unit → integration → e2e), bringing the real
- * test environment up once for the tiers that need it and down at the end, then prints one
- * closing line with the totals of every tier ("N passed, N failed, N skipped").
+ * `npm test`: runs the named vitest tiers in order (unit → preflight → integration → e2e), bringing
+ * the real test environment up once for the tiers that need it and down at the end, then prints a
+ * summary: one line per tier, and a last line with the product's totals beside the preflight
+ * tier's. Preflight tests check the test environment itself (Kafka, Redis, helm, the node agent,
+ * Kubernetes), so their results are reported apart from the product's. A tier fails on failed
+ * tests, on running no test, and on a skipped test that test/skips.ts does not declare with a reason.
  */
 import { spawnSync } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
@@ -9,24 +12,14 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { repoRoot, runDir } from "./env/lib/layout.ts";
 import { envRunning } from "./env/lib/processes.ts";
+import { DECLARED_SKIPS } from "./skips.ts";
+import { isFiltered, judgeTier, type TierVerdict, type VitestReport } from "./tier-verdict.ts";
 
-const TIERS = ["unit", "integration", "e2e"] as const;
+const TIERS = ["unit", "preflight", "integration", "e2e"] as const;
 type Tier = (typeof TIERS)[number];
-const NEEDS_ENV: ReadonlySet<Tier> = new Set(["integration", "e2e"]);
-
-interface Totals {
-  passed: number;
-  failed: number;
-  skipped: number;
-}
-
-interface VitestJson {
-  numPassedTests: number;
-  numFailedTests: number;
-  numPendingTests: number;
-  numTodoTests: number;
-  numFailedTestSuites: number;
-}
+const NEEDS_ENV: ReadonlySet<Tier> = new Set(["preflight", "integration", "e2e"]);
+/** Tiers that test the test environment rather than the product. */
+const INFRASTRUCTURE: ReadonlySet<Tier> = new Set(["preflight"]);
 
 function parseTiers(args: string[]): Tier[] {
   const unknown = args.filter((a) => !(TIERS as readonly string[]).includes(a));
@@ -42,28 +35,37 @@ function vitestBin(): string {
 }
 
 /** Runs one tier; a tier whose run crashed (no report) counts as one failure. */
-function runTier(tier: Tier, extra: string[], reportDir: string): Totals {
+function runTier(tier: Tier, extra: string[], reportDir: string): TierVerdict {
   const report = join(reportDir, `${tier}.json`);
   console.log(`\n=== ${tier} tests ===`);
   const result = spawnSync(
     process.execPath,
-    [vitestBin(), "run", "--project", tier, "--passWithNoTests", "--reporter=default", "--reporter=json", `--outputFile.json=${report}`, ...extra],
+    [vitestBin(), "run", "--project", tier, "--reporter=default", "--reporter=json", `--outputFile.json=${report}`, ...extra],
     { cwd: repoRoot, stdio: "inherit" },
   );
+  let json: VitestReport;
   try {
-    const json = JSON.parse(readFileSync(report, "utf8")) as VitestJson;
-    // A file that fails to load reports no test as failed; count it so the run cannot look green.
-    const failed = json.numFailedTests + (json.numFailedTests === 0 && json.numFailedTestSuites > 0 ? json.numFailedTestSuites : 0);
-    return { passed: json.numPassedTests, failed: failed + (result.status !== 0 && failed === 0 ? 1 : 0), skipped: json.numPendingTests + json.numTodoTests };
+    json = JSON.parse(readFileSync(report, "utf8")) as VitestReport;
   } catch {
-    console.error(`run-tiers: the ${tier} tier produced no report (exit ${result.status ?? result.signal}).`);
-    return { passed: 0, failed: 1, skipped: 0 };
+    return { passed: 0, failed: 1, skipped: 0, problems: [`the ${tier} tier produced no report (exit ${result.status ?? result.signal})`] };
   }
+  return judgeTier(json, { tier, filtered: isFiltered(extra), declared: DECLARED_SKIPS, root: repoRoot, exitStatus: result.status });
 }
 
 function envScript(name: "up" | "down"): boolean {
   const result = spawnSync(join(repoRoot, "test", "env", name), { cwd: repoRoot, stdio: "inherit" });
   return result.status === 0;
+}
+
+function counts(t: { passed: number; failed: number; skipped: number }): string {
+  return `${t.passed} passed, ${t.failed} failed, ${t.skipped} skipped`;
+}
+
+function add(into: TierVerdict, t: TierVerdict): void {
+  into.passed += t.passed;
+  into.failed += t.failed;
+  into.skipped += t.skipped;
+  into.problems.push(...t.problems);
 }
 
 function main(): number {
@@ -72,7 +74,7 @@ function main(): number {
   const extra = dash === -1 ? [] : process.argv.slice(dash + 1);
   const tiers = parseTiers(tierArgs);
   const reportDir = mkdtempSync(join(tmpdir(), "runnel-tests-"));
-  const totals: Totals = { passed: 0, failed: 0, skipped: 0 };
+  const results: [Tier | "test/env/up", TierVerdict][] = [];
   let envReady = false;
   // An environment that was already running (a developer's) is reused and left running.
   let envStarted = false;
@@ -82,23 +84,33 @@ function main(): number {
         console.log("\n=== test environment (test/env/up) ===");
         envStarted = !envRunning(runDir());
         if (!envScript("up")) {
-          console.error("run-tiers: test/env/up failed; the integration and e2e tiers cannot run.");
-          totals.failed += 1;
+          results.push([
+            "test/env/up",
+            { passed: 0, failed: 1, skipped: 0, problems: ["test/env/up failed; the tiers that need the test environment cannot run"] },
+          ]);
           break;
         }
         envReady = true;
       }
-      const t = runTier(tier, extra, reportDir);
-      totals.passed += t.passed;
-      totals.failed += t.failed;
-      totals.skipped += t.skipped;
+      results.push([tier, runTier(tier, extra, reportDir)]);
     }
   } finally {
     if (envStarted && process.env.RUNNEL_KEEP_ENV !== "1") envScript("down");
     rmSync(reportDir, { recursive: true, force: true });
   }
-  console.log(`\n${totals.passed} passed, ${totals.failed} failed, ${totals.skipped} skipped`);
-  return totals.failed > 0 ? 1 : 0;
+  const product: TierVerdict = { passed: 0, failed: 0, skipped: 0, problems: [] };
+  const infrastructure: TierVerdict = { passed: 0, failed: 0, skipped: 0, problems: [] };
+  console.log("\n=== summary ===");
+  for (const [name, t] of results) {
+    const infra = name === "test/env/up" || INFRASTRUCTURE.has(name);
+    add(infra ? infrastructure : product, t);
+    console.log(`${name.padEnd(12)} ${counts(t)}${infra ? "  (the test environment, not the product)" : ""}`);
+    for (const p of t.problems) console.log(`  ${p}`);
+  }
+  if (infrastructure.failed > 0) console.log("The test environment is not healthy: product failures may follow from it; fix the preflight failures first.");
+  const ranInfra = results.some(([name]) => name === "test/env/up" || INFRASTRUCTURE.has(name));
+  console.log(`\n${counts(product)}${ranInfra ? `; preflight: ${counts(infrastructure)}` : ""}`);
+  return product.failed + infrastructure.failed > 0 ? 1 : 0;
 }
 
 process.exitCode = main();

@@ -1,9 +1,5 @@
 /** Errors of the CEP library. */
+import { JobDefinitionError } from "../errors.ts";
 
 /** A pattern that cannot be compiled (Flink's MalformedPatternException). */
-export class PatternDefinitionError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = "PatternDefinitionError";
-  }
-}
+export class PatternDefinitionError extends JobDefinitionError {}

@@ -1,9 +1,10 @@
 /** What the `runnel` commands share: argument errors, number and address parsing, the progress line. */
+import { ConfigurationError } from "../errors.ts";
 import type { Progress } from "../exec/engine.ts";
 import { MAX_WATERMARK, MIN_WATERMARK } from "../time/watermarks.ts";
 
 /** A bad command-line argument: printed with the usage, exit code 2, never a stack trace. */
-export class UsageError extends Error {}
+export class UsageError extends ConfigurationError {}
 
 /** Parses --<name> as a positive integer (fallback when absent). */
 export function positiveInt(name: string, text: string | undefined, fallback: number): number {

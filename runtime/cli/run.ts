@@ -12,7 +12,9 @@ import { createJobMetrics } from "../observe/metrics.ts";
 import type { JobGraph } from "../graph/graph.ts";
 import type { PipelineMetrics } from "../pipeline/context.ts";
 import { loadManifestJob } from "../pipeline/load.ts";
+import { plain, toJson } from "../pipeline/values.ts";
 import { hostPort, positiveInt, progressLine, UsageError } from "./args.ts";
+import { progressDisplay } from "./progress.ts";
 import { reportFailure } from "./failure.ts";
 import { createLogger } from "../log.ts";
 
@@ -66,8 +68,20 @@ export async function loadJob(path: string, args: string[], manifest: ManifestRu
   return { graph: await loadJobModule(path, { args }) };
 }
 
+/** The sum of a counter map. */
+function total(m: Record<string, number>): number {
+  return Object.values(m).reduce((a, b) => a + b, 0);
+}
+
+/** One dead letter of each reason the run's dead-letter summary kept (the demo prints counts, not every letter). */
+function printDeadLetterSamples(metrics: PipelineMetrics): void {
+  const samples = Object.entries(metrics.deadLetterSamples);
+  if (samples.length === 0) return;
+  console.error(`a dead letter of each reason (write them all with --out <dir>):`);
+  for (const [reason, letter] of samples) console.error(`  ${reason}: ${toJson(plain(letter))}`);
+}
+
 function pipelineCounters(metrics: PipelineMetrics): string {
-  const total = (m: Record<string, number>): number => Object.values(m).reduce((a, b) => a + b, 0);
   const detail = (m: Record<string, number>): string =>
     Object.entries(m)
       .map(([k, v]) => `${k} ${v.toLocaleString("en-US")}`)
@@ -164,22 +178,23 @@ export async function run(argv: string[]): Promise<number> {
   const started = performance.now();
   let lastIn = 0;
   let lastAt = started;
-  const tty = process.stderr.isTTY;
-  const timer = showProgress
+  const display = showProgress ? progressDisplay() : undefined;
+  const timer = display
     ? setInterval(() => {
         const p = engine.progress();
         const now = performance.now();
         const rate = ((p.recordsIn - lastIn) * 1000) / Math.max(1, now - lastAt);
         lastIn = p.recordsIn;
         lastAt = now;
-        process.stderr.write(tty ? `\r\u001b[2K${progressLine(p, rate)}` : `${progressLine(p, rate)}\n`);
+        const dead = pipelineMetrics ? total(pipelineMetrics.deadLetters) : 0;
+        display.update(`${progressLine(p, rate)}${dead > 0 ? `  dead letters ${dead.toLocaleString("en-US")}` : ""}`);
       }, 1000)
     : undefined;
   try {
     const p = await engine.run();
     const secs = (performance.now() - started) / 1000;
     if (timer) clearInterval(timer);
-    if (tty && showProgress) process.stderr.write("\n");
+    display?.close();
     console.error(
       `runnel run: ${graph.name} ${p.finished ? "finished" : "stopped"} after ${secs.toFixed(1)} s: ` +
         `${p.recordsIn.toLocaleString("en-US")} records in (${Math.round(p.recordsIn / Math.max(secs, 1e-3)).toLocaleString("en-US")}/s), ` +
@@ -187,10 +202,11 @@ export async function run(argv: string[]): Promise<number> {
         (p.lastCheckpoint >= 0 ? ` (last ${p.lastCheckpoint})` : "") +
         (pipelineMetrics ? `; ${pipelineCounters(pipelineMetrics)}` : ""),
     );
+    if (pipelineMetrics) printDeadLetterSamples(pipelineMetrics);
     return 0;
   } catch (err) {
     if (timer) clearInterval(timer);
-    if (tty && showProgress) process.stderr.write("\n");
+    display?.close();
     return reportFailure("run", err);
   } finally {
     process.off("SIGINT", stop);

@@ -12,7 +12,8 @@ export async function start(args: string[]): Promise<number> {
       "Runnel quickstart: examples/quickstart/orders.yaml, in-process on generated data (no Kafka, no cluster).",
       "Orders per region in 5-second event-time windows, checked against rules from a broadcast stream;",
       "orders with a non-positive amount go to the dead-letter output with their reason.",
-      "Results print below as they fire; the progress line shows events/s and the watermark. Ctrl-C stops with a summary.",
+      "Results print below as they fire; the progress line shows events/s, the watermark and the dead letters counted.",
+      "Ctrl-C stops with a summary: counts by reason and one dead letter of each (--out <dir> writes them all).",
       "",
     ].join("\n"),
   );

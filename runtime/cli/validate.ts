@@ -5,7 +5,7 @@
  * 1 when invalid (the command's answer, not a failure of it), 2 on a usage error (one line).
  */
 import { readFileSync } from "node:fs";
-import { resolve } from "node:path";
+import { dirname, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { checkDocument, type DocumentReport } from "../spec/check.ts";
 import { formatFindings } from "../spec/findings.ts";
@@ -104,7 +104,9 @@ function checkFile(file: string, text: string): FileReport {
       problem: (e as Error).message.split(/\n\s*\n/)[0]?.replace(/:$/, "") ?? "invalid YAML",
     };
   }
-  const documents = docs.map(checkDocument);
+  // Local source files are relative to the manifest's folder (the working directory for standard input).
+  const baseDir = file === "-" ? process.cwd() : dirname(resolve(file));
+  const documents = docs.map((d) => checkDocument(d, { baseDir }));
   const all = documents.flatMap((d) => d.findings);
   const errors = all.filter((f) => f.severity === "error").length;
   const warnings = all.length - errors;

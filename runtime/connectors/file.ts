@@ -10,8 +10,19 @@ import type { ReadResult, Sink, SinkWriter, Source, SourceReader } from "./types
 
 const CHUNK = 1 << 20;
 
-/** Reads ndjson files, partition p = paths[p]; position = byte offset of the next line. */
-export function fileSource<T = unknown>(options: { paths: string[]; parse?: (line: string) => T }): Source<T> {
+/** Where a line of an ndjson file is: its path and 1-based line number. */
+export interface FileOrigin {
+  path: string;
+  line: number;
+}
+
+/**
+ * Reads ndjson files, partition p = paths[p]; position = byte offset of the next line. `parse`
+ * turns a line into a record (default JSON.parse); when it throws, the read fails naming the file
+ * and line. A parse that never throws (returning a marker for a bad line) lets the job go on. The
+ * origin it gets is reused for the next line: copy what you keep.
+ */
+export function fileSource<T = unknown>(options: { paths: string[]; parse?: (line: string, origin: FileOrigin) => T }): Source<T> {
   const parse = options.parse ?? ((line: string) => JSON.parse(line) as T);
   return {
     name: "file",
@@ -28,6 +39,8 @@ export function fileSource<T = unknown>(options: { paths: string[]; parse?: (lin
       let readAt = offset;
       let pending: Buffer = Buffer.alloc(0);
       let eof = false;
+      // Line numbers name bad lines; a resumed reader counts the lines before its offset once.
+      const origin: FileOrigin = { path, line: offset > 0 ? (await countLines(fh, offset)) + 1 : 1 };
       return {
         async read(max): Promise<ReadResult<T>> {
           const records: T[] = [];
@@ -49,12 +62,14 @@ export function fileSource<T = unknown>(options: { paths: string[]; parse?: (lin
             const line = pending.toString("utf8", 0, nl).trim();
             offset += nl + 1;
             pending = pending.subarray(nl + 1);
-            if (line.length === 0) continue;
-            try {
-              records.push(parse(line));
-            } catch (err) {
-              throw new ConnectorError(`${path} at byte ${offset - nl - 1}: not JSON`, false, err);
+            if (line.length > 0) {
+              try {
+                records.push(parse(line, origin));
+              } catch (err) {
+                throw new ConnectorError(`${path}:${origin.line}: not JSON: ${err instanceof Error ? err.message : String(err)}`, false, err, "data");
+              }
             }
+            origin.line++;
           }
           return { records, done: eof && pending.length === 0 };
         },
@@ -63,6 +78,19 @@ export function fileSource<T = unknown>(options: { paths: string[]; parse?: (lin
       };
     },
   };
+}
+
+/** Newlines in the first `bytes` bytes of a file. */
+async function countLines(fh: FileHandle, bytes: number): Promise<number> {
+  const buf = Buffer.allocUnsafe(Math.min(CHUNK, bytes));
+  let lines = 0;
+  for (let at = 0; at < bytes;) {
+    const { bytesRead } = await fh.read(buf, 0, Math.min(buf.length, bytes - at), at);
+    if (bytesRead === 0) break;
+    for (let i = buf.indexOf(10); i >= 0 && i < bytesRead; i = buf.indexOf(10, i + 1)) lines++;
+    at += bytesRead;
+  }
+  return lines;
 }
 
 /** What a prepared checkpoint of the sink holds: in-progress files to publish. */

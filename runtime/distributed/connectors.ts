@@ -4,7 +4,7 @@
  * cannot be decoded go to the dead-letter topic; Kafka sinks write JSON through the task's
  * transaction with the key the spec names (else the stream's key).
  */
-import type { KafkaConnection } from "../kafka/index.ts";
+import { createKafkaClient, type KafkaConnection } from "../kafka/index.ts";
 import { DEAD_LETTER_HEADERS, type DeadLetterQueue } from "../connectors/kafka/dead-letter.ts";
 import type { DeadLetter } from "../pipeline/context.ts";
 import { DEAD_LETTER } from "../spec/pipeline-graph.ts";
@@ -12,8 +12,9 @@ import { createKafkaSink } from "../connectors/kafka/sink.ts";
 import { createKafkaSource, jsonValue, type KafkaMessageIn } from "../connectors/kafka/source.ts";
 import type { Sink, Source } from "../connectors/types.ts";
 import { recordFn } from "../pipeline/expr.ts";
-import { KEY, keyOf, plain, toJson, toKey } from "../pipeline/values.ts";
+import { KEY, keyOf, plain, TOMBSTONE, toJson, toKey } from "../pipeline/values.ts";
 import type { Sink as SinkSpec, Source as SourceSpec } from "../spec/generated/types.ts";
+import { RecordError } from "../errors.ts";
 
 /**
  * Where a record came from, carried on it (a registered symbol, invisible to CEL and JSON) so a
@@ -41,7 +42,7 @@ function decoder(spec: SourceSpec): (m: KafkaMessageIn) => unknown {
       ? (m: KafkaMessageIn): Record<string | symbol, unknown> => {
           const v = jsonValue<unknown>(m);
           if (v === null || typeof v !== "object" || Array.isArray(v))
-            throw new Error(`the value is JSON but not an object (${Array.isArray(v) ? "an array" : typeof v})`);
+            throw new RecordError(`the value is JSON but not an object (${Array.isArray(v) ? "an array" : typeof v})`);
           return v as Record<string | symbol, unknown>;
         }
       : format === "string"
@@ -65,6 +66,51 @@ function decoder(spec: SourceSpec): (m: KafkaMessageIn) => unknown {
   };
 }
 
+/**
+ * A source read only up to the end offsets its partitions had at start (`kafka.bounded`): a
+ * batch over a topic range. Records appended later are left alone and the partition finishes.
+ */
+function boundedTo(source: Source<unknown>, ends: Map<number, number>): Source<unknown> {
+  return {
+    name: source.name,
+    partitions: source.partitions,
+    async open(partition, position) {
+      const r = await source.open(partition, position);
+      const end = ends.get(partition) ?? 0;
+      const past = (x: unknown): boolean => ((x as Record<symbol, Origin | undefined> | null)?.[ORIGIN]?.offset ?? -1) >= end;
+      return {
+        async read(max) {
+          if ((r.position() as number) >= end) return { records: [], done: true };
+          const res = await r.read(max);
+          if (res.records.some(past)) {
+            const keep = res.records.map((x) => !past(x));
+            const pick = <T>(xs: T[] | undefined): T[] | undefined => xs?.filter((_, i) => keep[i]);
+            const records = pick(res.records) as unknown[];
+            const timestamps = pick(res.timestamps);
+            const keys = pick(res.keys);
+            return { records, ...(timestamps ? { timestamps } : {}), ...(keys ? { keys } : {}), done: true };
+          }
+          return { ...res, done: res.done || (r.position() as number) >= end };
+        },
+        position: () => r.position(),
+        ...(r.watermark ? { watermark: r.watermark.bind(r) } : {}),
+        close: () => r.close(),
+      };
+    },
+  };
+}
+
+/** End offsets of a topic's partitions now. */
+async function endOffsets(connection: KafkaConnection, topic: string): Promise<Map<number, number>> {
+  const admin = createKafkaClient({ ...connection, clientId: `runnel-bounded-${topic}` }).admin();
+  await admin.connect();
+  try {
+    return new Map((await admin.offsets(topic)).map((p) => [p.partition, p.high]));
+  } finally {
+    await admin.disconnect();
+  }
+}
+
 /** Opens the Kafka sources of a job's stream and broadcast sources, by source id. */
 export async function openKafkaSources(options: {
   sources: SourceSpec[];
@@ -86,7 +132,7 @@ export async function openKafkaSources(options: {
       deadLetters: options.deadLetters,
       onPoison: () => options.onPoison?.(spec.id),
     });
-    out.set(spec.id, source);
+    out.set(spec.id, spec.kafka.bounded === true ? boundedTo(source, await endOffsets(options.connection, spec.kafka.topic)) : source);
   }
   return out;
 }
@@ -139,7 +185,11 @@ export function kafkaSinkFor(spec: SinkSpec, connection: KafkaConnection, path: 
       const key = keyFn ? keyFn(r, keyOf(r)) : keyOf(r);
       return key === null || key === undefined ? null : String(toKey(key));
     },
-    serialize: k.format === "string" ? (r) => (typeof r === "string" ? r : toJson(r)) : (r) => toJson(plain(r)),
+    // A record marked TOMBSTONE (a deleted row of an updating SQL result) is written as its key with no value.
+    serialize:
+      k.format === "string"
+        ? (r) => (typeof r === "string" ? r : toJson(r))
+        : (r) => ((r as Record<symbol, unknown> | null)?.[TOMBSTONE] === true ? null : toJson(plain(r))),
     timestamps: k.timestamps ?? "event-time",
     ...(headerFns.length === 0 ? {} : { headers: (r: unknown) => Object.fromEntries(headerFns.map(([n, f]) => [n, String(f(r, keyOf(r)))])) }),
   });

@@ -12,9 +12,9 @@ import type { Key } from "../api/functions.ts";
 import { createKafkaSource, type KafkaMessageIn } from "../connectors/kafka/source.ts";
 import type { KafkaConnection } from "../kafka/index.ts";
 import type { OutgoingMessage, ReadResult, Sink, SinkWriter, Source, SourceReader } from "../connectors/types.ts";
-import { ConnectorError } from "../errors.ts";
+import { ConnectorError, RecordError } from "../errors.ts";
 import { taskOfKey } from "../exec/hash.ts";
-import { MIN_WATERMARK } from "../time/watermarks.ts";
+import { MAX_WATERMARK, MIN_WATERMARK } from "../time/watermarks.ts";
 
 const H_WATERMARK = "runnel.wm";
 const H_FROM = "runnel.from";
@@ -148,7 +148,7 @@ function decode(m: KafkaMessageIn): Item {
   if (drained !== undefined) return { offset: m.offset, marker: true, from: Number(h(H_FROM)), drained };
   const wm = h(H_WATERMARK);
   if (wm !== undefined) return { offset: m.offset, marker: true, from: Number(h(H_FROM)), wm: Number(wm), idle: h(H_IDLE) === "1" };
-  if (m.value === null || m.key === null) throw new Error("a repartition record without key or value");
+  if (m.value === null || m.key === null) throw new RecordError("a repartition record without key or value");
   const text = m.key.toString("utf8");
   return { offset: m.offset, marker: false, value: decodeRecord(m.value), key: h(H_KEY_TYPE) === "n" ? Number(text) : text, ts: m.timestamp };
 }
@@ -225,7 +225,8 @@ class RepartitionReader implements SourceReader<unknown>, DrainProgress {
       timestamps.push(item.ts);
       this.head++;
     }
-    return { records, keys, timestamps, done: false };
+    // Every upstream task finished (bounded input): this partition ends once its queue is read.
+    return { records, keys, timestamps, done: this.head >= this.queue.length && this.wms.every((w) => w >= MAX_WATERMARK) };
   }
 
   drainedUpstreams(id: string): number {

@@ -13,7 +13,7 @@ import { ConnectorError, GenerationSealedError, JobDefinitionError } from "../er
 import { createLogger, type Logger } from "../log.ts";
 import { createEngine, type Engine, type Progress, type StateOption } from "../exec/engine.ts";
 import { taskCount, type JobGraph } from "../graph/graph.ts";
-import { compileStreamJob, readStreamJob } from "../pipeline/load.ts";
+import { compileStreamJob, jobConnectors, readStreamJob } from "../pipeline/load.ts";
 import type { PipelineMetrics } from "../pipeline/context.ts";
 import { parseDuration } from "../spec/duration.ts";
 import { DEAD_LETTER } from "../spec/pipeline-graph.ts";
@@ -145,7 +145,9 @@ export async function createWorker(options: WorkerOptions): Promise<Worker> {
     throw new JobDefinitionError(`the ordinal must be within 0..${options.workers - 1}, got ${options.ordinal}`);
   }
   const { job, file } = await readStreamJob(options.manifest, options.name);
-  const brokers = options.brokers ?? job.spec.kafka?.bootstrapServers;
+  const connectors = jobConnectors(job);
+  // A SQL job may name its brokers in its tables ('properties.bootstrap.servers') instead.
+  const brokers = options.brokers ?? job.spec.kafka?.bootstrapServers ?? (connectors.brokers.length > 0 ? connectors.brokers : undefined);
   if (!brokers || brokers.length === 0) throw new JobDefinitionError("no Kafka brokers: set spec.kafka.bootstrapServers (or pass --brokers)");
   const connection: KafkaConnection = { brokers };
   const jobName = job.metadata?.name ?? "job";
@@ -204,8 +206,8 @@ export async function createWorker(options: WorkerOptions): Promise<Worker> {
   const tables = new Map<string, LiveTable>();
   try {
     if (delivery === "exactly-once") transactionTimeoutMs = await transactionTimeoutFor(admin, intervalMs, durations.timeoutMs);
-    const sourceSpecs = job.spec.pipeline?.sources ?? [];
-    const dlqSink = job.spec.pipeline?.sinks.find((s) => s.input === DEAD_LETTER && s.kafka);
+    const sourceSpecs = connectors.sources;
+    const dlqSink = connectors.sinks.find((s) => s.input === DEAD_LETTER && s.kafka);
     const dlqTopic = dlqSink?.kafka?.topic ?? `${prefix}.dead-letter`;
     options.signal?.throwIfAborted();
     if (!dlqSink) await ensureTopics(admin, [{ topic: dlqTopic, partitions: 1, compacted: false }], replicationFactor, options.ordinal === 0);
@@ -236,8 +238,9 @@ export async function createWorker(options: WorkerOptions): Promise<Worker> {
       baseDir: dirname(file),
       sourceOverride: (spec) => sources.get(spec.id),
       tableOverride: (spec) => tables.get(spec.id),
-      sinkOverride: (spec) => kafkaSinkFor(spec, connection, `.spec.pipeline.sinks[${job.spec.pipeline?.sinks.indexOf(spec) ?? 0}]`),
+      sinkOverride: (spec) => kafkaSinkFor(spec, connection, `.spec.pipeline.sinks[${connectors.sinks.findIndex((s) => s.id === spec.id)}]`),
       log: log.child({}, "pipeline"),
+      deadLetterTopic: dlqTopic,
       ...(job.spec.parallelism === undefined ? {} : { parallelism: job.spec.parallelism }),
     });
     graph = compiled.graph;

@@ -14,7 +14,7 @@ import { heapStore, levelStore } from "../state/store.ts";
 import { systemClock, type Clock } from "../time/clock.ts";
 import { MAX_WATERMARK, MIN_WATERMARK } from "../time/watermarks.ts";
 import { completedCheckpoints, checkpointDirName, readCheckpoint, type CheckpointMetadata, type TaskSnapshot } from "../checkpoint/format.ts";
-import { CheckpointError } from "../errors.ts";
+import { CheckpointError, InternalError, JobDefinitionError } from "../errors.ts";
 import { rm } from "node:fs/promises";
 import { join } from "node:path";
 import { restoreState, takeCheckpoint, type EngineState, type SourceTask } from "./checkpointing.ts";
@@ -117,7 +117,7 @@ export function createEngine(options: EngineOptions): Engine {
   const owned = options.tasks ? [...options.tasks].sort((a, b) => a - b) : Array.from({ length: parallelism }, (_, t) => t);
   const ownedSet = new Set(owned);
   if (owned.some((t) => !Number.isInteger(t) || t < 0 || t >= parallelism))
-    throw new CheckpointError(`tasks ${owned.join(",")} are not all within 0..${parallelism - 1}`, false);
+    throw new InternalError(`tasks ${owned.join(",")} are not all within 0..${parallelism - 1}`);
   const replicated = options.replicatedNodes ?? new Set<number>();
   const active = (node: number, task: number): boolean => ownedSet.has(task) || replicated.has(node);
   const counters: JobCounters = { records: 0, lateDropped: 0 };
@@ -330,9 +330,8 @@ export function createEngine(options: EngineOptions): Engine {
     for (const x of exchanges) {
       for (let t = 0; t < parallelism; t++) {
         if (ownedSet.has(t) || (x.buffers[t] as ExchangeBuffer).size === 0) continue;
-        throw new CheckpointError(
+        throw new JobDefinitionError(
           `a record was routed to task ${t}, which this process does not run (tasks ${owned.join(",")}): keyed input must arrive partitioned by its key (a source's kafka.partitionedBy must name the field its topic is keyed by, with Kafka's default partitioner)`,
-          false,
         );
       }
     }

@@ -5,6 +5,7 @@
  */
 import { createHash, timingSafeEqual } from "node:crypto";
 import { readFileSync } from "node:fs";
+import { ConfigurationError } from "../errors.ts";
 
 /** Reads the configured token; undefined when none is configured. */
 export type AdminToken = () => string | undefined;
@@ -52,9 +53,9 @@ export function readTokenFile(path: string): string {
   try {
     token = readFileSync(path, "utf8").trim();
   } catch (err) {
-    throw new Error(`cannot read the admin token file '${path}': ${(err as Error).message}`);
+    throw new ConfigurationError(`cannot read the admin token file '${path}': ${(err as Error).message}`, err);
   }
-  if (token === "") throw new Error(`the admin token file '${path}' is empty`);
+  if (token === "") throw new ConfigurationError(`the admin token file '${path}' is empty`);
   return token;
 }
 

@@ -13,6 +13,7 @@ import type { Registry } from "prom-client";
 import { authorize, type AdminToken } from "./admin-auth.ts";
 import type { SavepointAccepted, SavepointRequest } from "../worker-contract.ts";
 import { SavepointRequestError, type SavepointControl } from "./savepoint-control.ts";
+import { RunnelError } from "../errors.ts";
 
 /** What the admin API serves. */
 export interface AdminSource {
@@ -56,10 +57,10 @@ function sendJson(res: ServerResponse, code: number, body: unknown, headers: Rec
 }
 
 /** A request the client got wrong; answered with `status` and the message as JSON. */
-class BadRequest extends Error {
+class BadRequest extends RunnelError {
   readonly status: number;
   constructor(status: number, message: string) {
-    super(message);
+    super(message, false, { errorClass: "configuration" });
     this.status = status;
   }
 }

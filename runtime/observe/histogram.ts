@@ -5,6 +5,7 @@
  * reads them at scrape time through a prom-client Histogram that reports their counts.
  */
 import { Histogram, type Registry } from "prom-client";
+import { InternalError } from "../errors.ts";
 
 /** The most buckets a histogram may have (besides +Inf); observe() scans them linearly. */
 export const MAX_BUCKETS = 16;
@@ -27,9 +28,9 @@ export class BucketHistogram {
   count = 0;
 
   constructor(bounds: readonly number[]) {
-    if (bounds.length === 0 || bounds.length > MAX_BUCKETS) throw new RangeError(`a histogram has 1..${MAX_BUCKETS} buckets, got ${bounds.length}`);
+    if (bounds.length === 0 || bounds.length > MAX_BUCKETS) throw new InternalError(`a histogram has 1..${MAX_BUCKETS} buckets, got ${bounds.length}`);
     for (let i = 1; i < bounds.length; i++) {
-      if (!((bounds[i] as number) > (bounds[i - 1] as number))) throw new RangeError(`histogram bounds must ascend strictly: ${bounds.join(", ")}`);
+      if (!((bounds[i] as number) > (bounds[i - 1] as number))) throw new InternalError(`histogram bounds must ascend strictly: ${bounds.join(", ")}`);
     }
     this.bounds = Float64Array.from(bounds);
     this.counts = new Float64Array(bounds.length + 1);
@@ -50,7 +51,7 @@ export class BucketHistogram {
   /** Adds another histogram's observations (same bounds) into this one. */
   add(other: BucketHistogram): void {
     if (other.bounds.length !== this.bounds.length || other.bounds.some((b, i) => b !== this.bounds[i]))
-      throw new RangeError("cannot merge histograms with different bounds");
+      throw new InternalError("cannot merge histograms with different bounds");
     for (let i = 0; i < this.counts.length; i++) this.counts[i] = (this.counts[i] as number) + (other.counts[i] as number);
     this.sum += other.sum;
     this.count += other.count;

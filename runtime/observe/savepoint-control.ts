@@ -3,6 +3,7 @@
  * trigger one, poll it by id, or stop the job with one. The admin server only speaks HTTP;
  * the implementation decides how a savepoint is written and when the process exits.
  */
+import { RunnelError } from "../errors.ts";
 
 /** Where a savepoint stands. */
 export type SavepointState = "pending" | "completed" | "failed";
@@ -28,12 +29,11 @@ export interface SavepointControl {
 }
 
 /** A savepoint request the implementation refuses (a stop already in progress: 409; a name outside the savepoint root: 400); the admin API answers with `status`. */
-export class SavepointRequestError extends Error {
+export class SavepointRequestError extends RunnelError {
   /** HTTP status: 409 (conflicts with the job's state) unless told otherwise. */
   readonly status: number;
   constructor(message: string, status = 409) {
-    super(message);
-    this.name = "SavepointRequestError";
+    super(message, false, { errorClass: "configuration" });
     this.status = status;
   }
 }

@@ -9,7 +9,7 @@ import type { CollectSink } from "../connectors/memory.ts";
 import type { JobGraph } from "../graph/graph.ts";
 import type { Step, StreamJob } from "../spec/generated/types.ts";
 import { buildGraph, DEAD_LETTER, mainInputs, operatorOf, parseRef, topologicalSteps, type PipelineGraph } from "../spec/pipeline-graph.ts";
-import { stepUid, type CompileContext, type CompileOptions, type Handle, type PipelineMetrics } from "./context.ts";
+import { newCompileContext, stepUid, type CompileContext, type CompileOptions, type Handle, type PipelineMetrics } from "./context.ts";
 import { PipelineError } from "./errors.ts";
 import { inputStream, compileSinks } from "./sinks.ts";
 import { compileSources } from "./sources.ts";
@@ -119,19 +119,7 @@ export function compilePipeline(job: StreamJob, options: CompileOptions): Compil
     );
   }
   const builder = newJob(jobName(job), options.parallelism === undefined ? {} : { parallelism: options.parallelism });
-  const ctx: CompileContext = {
-    job,
-    options,
-    builder,
-    handles: new Map(),
-    deadLetterProducers: [],
-    metrics: { deadLetters: {}, dropped: {} },
-    sources: new Map(),
-    tables: new Map(),
-    uids: new Set(),
-    readers: new Map(),
-    stages: new Map(),
-  };
+  const ctx = newCompileContext(job, options, builder);
   const graph = buildGraph(pipeline);
   const readCount = readers(graph);
   for (const [ref, n] of readCount) ctx.readers.set(ref, n);

@@ -27,14 +27,16 @@ export interface Handle {
 
 /** The record sent to the dead-letter stream. */
 export interface DeadLetter {
-  /** Step id that rejected the record. */
+  /** Step id that rejected the record (a source id for records its source check rejected). */
   step: string;
-  /** The clean rule, the filter's reason, or `expression-error`. */
+  /** The clean rule, the filter's reason, `expression-error`, or a source check's reason (`invalid-json`, `not-an-object`, `event-time`, `field-type`). */
   reason: string;
   /** The evaluation error, for expression errors. */
   error?: string;
-  /** The record as it reached the step. */
+  /** The record as it reached the step (a source's rejected file line: its text). */
   record: unknown;
+  /** Where a source read it, when the record cannot say itself: `file:line` of an ndjson line. */
+  origin?: string;
 }
 
 /** Side output every step sends dead letters to (merged into the `dead-letter` stream). */
@@ -46,6 +48,8 @@ export interface PipelineMetrics {
   deadLetters: Record<string, number>;
   /** Records dropped on purpose (filters, clean with drop, skipped errors), by `step/reason`. */
   dropped: Record<string, number>;
+  /** The first dead letter of each `step/reason`, kept when a local run summarises its dead letters instead of printing them. */
+  deadLetterSamples: Record<string, DeadLetter>;
 }
 
 /** Options of compilePipeline. */
@@ -75,6 +79,8 @@ export interface CompileOptions {
   parallelism?: number;
   /** Where steps log what an operator wants to know as it happens (a rule applied at run time). */
   log?: Logger;
+  /** Cluster mode: the topic a SQL job's dead letters go to (the worker's dead-letter topic). */
+  deadLetterTopic?: string;
 }
 
 /** A table source's rows and, when it is a live compacted topic, a feed of its later changes. */
@@ -107,6 +113,23 @@ export interface CompileContext {
   tables: Map<string, TableRows>;
   /** Explicit uids used so far (steps, sources, sinks share one namespace). */
   uids: Set<string>;
+}
+
+/** A fresh compile context for `job` (pipeline or SQL) building into `builder`. */
+export function newCompileContext(job: StreamJob, options: CompileOptions, builder: JobBuilder): CompileContext {
+  return {
+    job,
+    options,
+    builder,
+    handles: new Map(),
+    deadLetterProducers: [],
+    metrics: { deadLetters: {}, dropped: {}, deadLetterSamples: {} },
+    sources: new Map(),
+    tables: new Map(),
+    uids: new Set(),
+    readers: new Map(),
+    stages: new Map(),
+  };
 }
 
 /**

@@ -10,7 +10,8 @@ import { checkDocument } from "../spec/check.ts";
 import { formatFindings, type Finding } from "../spec/findings.ts";
 import { parseManifests } from "../spec/manifest.ts";
 import { parseStreamJob } from "../spec/validate.ts";
-import type { StreamJob } from "../spec/generated/types.ts";
+import type { Sink, Source, StreamJob } from "../spec/generated/types.ts";
+import { compileSql, sqlConnectors } from "../sql/compile.ts";
 import { compilePipeline, type CompiledPipeline } from "./compile.ts";
 import type { CompileOptions } from "./context.ts";
 
@@ -60,14 +61,15 @@ export async function readStreamJob(path: string, name?: string): Promise<{ job:
   return { job: parseStreamJob(doc).value, file };
 }
 
-/** Compiles a validated StreamJob: its pipeline, or the typed-API module it names. */
+/** Compiles a validated StreamJob: its pipeline, its SQL script, or the typed-API module it names. */
 export async function compileStreamJob(job: StreamJob, options: Partial<CompileOptions> & { baseDir: string }): Promise<CompiledPipeline> {
   const module = job.spec.module;
   if (module) {
     // The escape hatch: a typed-API job module (a path inside the image; relative to the manifest locally).
     const graph = await loadJobModule(resolve(options.baseDir, module.path), { config: module.config });
-    return { graph, metrics: { deadLetters: {}, dropped: {} }, collected: new Map() };
+    return { graph, metrics: { deadLetters: {}, dropped: {}, deadLetterSamples: {} }, collected: new Map() };
   }
+  if (job.spec.sql !== undefined) return compileSql(job, { mode: "local", ...options });
   return compilePipeline(job, { mode: "local", ...options });
 }
 
@@ -76,4 +78,10 @@ export async function loadManifestJob(path: string, options: LoadOptions = {}): 
   const { name, ...compile } = options;
   const { job, file } = await readStreamJob(path, name);
   return compileStreamJob(job, { ...compile, mode: "local", baseDir: compile.baseDir ?? dirname(file) });
+}
+
+/** The sources and sinks a job reads and writes (its pipeline's, or those its SQL tables map onto) and brokers its SQL tables name. */
+export function jobConnectors(job: StreamJob): { sources: Source[]; sinks: Sink[]; brokers: string[] } {
+  if (job.spec.sql !== undefined) return sqlConnectors(job);
+  return { sources: job.spec.pipeline?.sources ?? [], sinks: job.spec.pipeline?.sinks ?? [], brokers: [] };
 }

@@ -8,6 +8,7 @@
  * general builder (a template copy, as every projection did before the pool).
  */
 import { FALLBACK as FALLBACK_SYMBOL, internalized, isRecord as isRecordFn } from "./readers.ts";
+import { InternalError } from "../errors.ts";
 
 /** A module-local alias: V8 checks an imported binding for initialisation on every read (several per record here); a local constant is free. */
 const FALLBACK: typeof FALLBACK_SYMBOL = FALLBACK_SYMBOL;
@@ -186,7 +187,7 @@ const none: Get = () => null;
  * the record is a plain object, else `gets[i]`'s value; `general` takes over when any is missing.
  */
 export function projection(names: readonly string[], sources: readonly (string | undefined)[], gets: readonly Get[], general: Build): Build {
-  if (names.length < 1 || names.length > 4) throw new Error(`projection: ${names.length} fields (1 to 4)`);
+  if (names.length < 1 || names.length > 4) throw new InternalError(`projection: ${names.length} fields (1 to 4)`);
   const signature = JSON.stringify([names, sources]);
   let i = slots.get(signature);
   if (i === undefined) {

@@ -1,10 +1,12 @@
 /**
  * Pipeline sinks in local mode. File, stdout and blackhole sinks run as declared. A Kafka or
  * Redis sink runs as its `local` section says; without one it writes ndjson to `<outDir>/<sink id>/`
- * when an output folder is given, else to stdout. Kafka records are written as the record;
- * Redis records as the write they stand for ({op: zreplace|zadd|hset, key, …, ttlMs, version},
- * RedisWrite) so the sink's expressions run and their results can be checked. On a cluster
- * (mode "cluster") a Redis sink writes to Redis itself. CEL ints leave as JSON numbers.
+ * when an output folder is given, else to stdout — except a sink of the dead-letter stream, which
+ * keeps one dead letter per reason for the run's summary (the counts are kept anyway). Kafka
+ * records are written as the record; Redis records as the write they stand for ({op:
+ * zreplace|zadd|hset, key, …, ttlMs, version}, RedisWrite) so the sink's expressions run and their
+ * results can be checked. On a cluster (mode "cluster") a Redis sink writes to Redis itself. CEL
+ * ints leave as JSON numbers.
  */
 import { join, resolve } from "node:path";
 import { fileSink } from "../connectors/file.ts";
@@ -15,7 +17,7 @@ import { redisSink, redisWriteTarget, type RedisWrite, type ScoredMember } from 
 import { DEAD_LETTER } from "../spec/pipeline-graph.ts";
 import { parseDuration } from "../spec/duration.ts";
 import type { FileSink, Sink as SinkSpec, StdoutSink } from "../spec/generated/types.ts";
-import { claimUid, counter, DEAD_LETTER_TAG, streamOf, type CompileContext, type Handle } from "./context.ts";
+import { claimUid, counter, DEAD_LETTER_TAG, streamOf, type CompileContext, type DeadLetter, type Handle } from "./context.ts";
 import { PipelineError } from "./errors.ts";
 import { celExpression } from "./expr.ts";
 import { KEY, keyOf, plain, toJson, toNumber, type Rec } from "./values.ts";
@@ -28,7 +30,7 @@ function deadLetterStream(ctx: CompileContext, path: string): Handle {
   const known = ctx.handles.get(DEAD_LETTER);
   if (known) return known;
   const [first, ...rest] = ctx.deadLetterProducers.map((s) => s.getSideOutput(DEAD_LETTER_TAG) as typeof s);
-  if (!first) throw new PipelineError(path, "no step sends records to the dead-letter stream");
+  if (!first) throw new PipelineError(path, "no source or step sends records to the dead-letter stream");
   const stream = first
     .union(...rest)
     .uid(claimUid(ctx, DEAD_LETTER, path))
@@ -154,7 +156,34 @@ function localTarget(ctx: CompileContext, spec: SinkSpec, label: string | undefi
   if (declared?.blackhole) return blackholeSink();
   if (declared?.stdout) return stdoutTarget(declared.stdout, label);
   if (ctx.options.outDir !== undefined) return fileSink({ dir: join(ctx.options.outDir, spec.id), format: toJson });
+  // Dead letters would drown the results on the terminal: counted (as always) and one kept per reason.
+  if (spec.input === DEAD_LETTER) return deadLetterSummary(ctx.metrics.deadLetterSamples);
   return stdoutTarget({}, label);
+}
+
+/** Keeps the first dead letter of each `step/reason` in `samples` and nothing else (counting is the steps' own). */
+function deadLetterSummary(samples: Record<string, DeadLetter>): Sink<unknown> {
+  return {
+    name: "dead-letter summary",
+    async open() {
+      return {
+        write: (value: unknown) => {
+          const d = value as DeadLetter;
+          const k = `${d.step}/${d.reason}`;
+          if (!(k in samples)) samples[k] = d;
+        },
+        flush: async () => {},
+        close: async () => {},
+      };
+    },
+  };
+}
+
+/** Whether a sink prints its records to stdout in local mode. */
+function printsToStdout(ctx: CompileContext, s: SinkSpec): boolean {
+  if (s.file || s.blackhole || ctx.options.outDir !== undefined) return false;
+  if (s.kafka || s.redis) return !(s.local?.file || s.local?.blackhole) && (s.local?.stdout !== undefined || s.input !== DEAD_LETTER);
+  return true;
 }
 
 /** A shallow copy without the key a keyed stream carries (the value itself when it has none). */
@@ -169,9 +198,7 @@ function withoutKey(v: unknown): unknown {
 export function compileSinks(ctx: CompileContext): Map<string, CollectSink<unknown>> {
   const collected = new Map<string, CollectSink<unknown>>();
   const specs = ctx.job.spec.pipeline?.sinks ?? [];
-  const toStdout = specs.filter(
-    (s) => !(s.file || s.blackhole || (s.kafka || s.redis ? s.local?.file || s.local?.blackhole : false)) && ctx.options.outDir === undefined,
-  ).length;
+  const toStdout = specs.filter((s) => printsToStdout(ctx, s)).length;
   specs.forEach((spec, index) => {
     const path = `.spec.pipeline.sinks[${index}]`;
     const input = inputStream(ctx, spec.input, `${path}.input`);

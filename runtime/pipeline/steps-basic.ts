@@ -13,6 +13,7 @@ import { fieldsFn, recordFn } from "./expr.ts";
 import { processStep, type Body, type Stage } from "./stages.ts";
 import { internalized } from "./readers.ts";
 import { carryKey, KEY, toNumber, type Rec } from "./values.ts";
+import { RecordError } from "../errors.ts";
 
 function lastStage(s: Stage | undefined): Stage | undefined {
   let cur = s;
@@ -135,7 +136,7 @@ export function compileExplode(ctx: CompileContext, step: Step, path: string, in
   const carry = carrier(input);
   const stream = processStep(ctx, step, input, (r, k, _c, out) => {
     const items = list(r, k) as unknown[];
-    if (!Array.isArray(items)) throw new Error(`explode: ${JSON.stringify(x.expression)} is not a list`);
+    if (!Array.isArray(items)) throw new RecordError(`explode: ${JSON.stringify(x.expression)} is not a list`);
     for (const item of items) {
       const rec = as === undefined ? item : keepParent ? { ...(r as Rec), [as]: item } : { [as]: item };
       out.collect(carry(rec, r));

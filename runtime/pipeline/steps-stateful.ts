@@ -10,6 +10,7 @@ import type { Step } from "../spec/generated/types.ts";
 import { counter, deadLetterSender, onErrorPolicy, stepUid, streamOf, type CompileContext, type Handle } from "./context.ts";
 import { celExpression, errorText, fieldsFn, recordFn } from "./expr.ts";
 import { carryKey, KEY, keyOf, toKey, type Rec } from "./values.ts";
+import { RecordError } from "../errors.ts";
 
 const INVALID = "\u0000invalid";
 
@@ -91,7 +92,7 @@ export function compileBroadcastRules(ctx: CompileContext, step: Step, path: str
       const conditionOf = (rule: Rec): CompiledExpression => {
         if (fixed) return fixed;
         const src = rule[field as string];
-        if (typeof src !== "string") throw new Error(`rule has no CEL condition in field ${JSON.stringify(field)}`);
+        if (typeof src !== "string") throw new RecordError(`rule has no CEL condition in field ${JSON.stringify(field)}`);
         let e = compiled.get(src);
         if (!e) {
           e = celExpression(src, `rule field ${field as string}`, "bool", ["record", "key", "rule"]);

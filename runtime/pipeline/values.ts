@@ -10,6 +10,9 @@ import type { Key } from "../api/functions.ts";
 // Registered (Symbol.for) so repartition topics can carry it across processes.
 export const KEY: unique symbol = Symbol.for("runnel.key");
 
+/** Marks a deletion of its key (a Kafka tombstone: the key with a null value), e.g. an updating SQL result's deleted row. */
+export const TOMBSTONE: unique symbol = Symbol.for("runnel.tombstone");
+
 /** A record of a declarative pipeline: a plain object, maybe carrying its key. */
 export type Rec = Record<string, unknown> & { [KEY]?: unknown };
 

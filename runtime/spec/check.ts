@@ -1,13 +1,17 @@
 /**
  * Everything `runnel validate` checks in one manifest document, in order: schema and cross-field
- * rules (as the apiserver will), then the pipeline graph, then the CEL expressions. The later
+ * rules (as the apiserver will), then duration bounds, the pipeline graph, the CEL expressions or
+ * the SQL script, and (given the manifest's folder) the local files its sources read. The later
  * stages read a structurally valid spec, so they run once the schema errors are fixed.
  */
 import { checkExpressions } from "./cel-checks.ts";
+import { checkDurations } from "./duration-checks.ts";
 import { fromSpecErrors, type Finding } from "./findings.ts";
 import { checkGraph } from "./graph-checks.ts";
+import { checkLocalFiles } from "./local-checks.ts";
 import { checkTransactionTimeout } from "./transaction-timeout.ts";
 import { parseStreamJob, validateStreamSavepoint } from "./validate.ts";
+import { checkSql } from "../sql/check.ts";
 
 /** The outcome for one document of a manifest file. */
 export interface DocumentReport {
@@ -23,8 +27,8 @@ export interface DocumentReport {
 
 const runnelGroup = /^runnel\.dev\//;
 
-/** Checks one parsed YAML document. */
-export function checkDocument(doc: unknown): DocumentReport {
+/** Checks one parsed YAML document; with `baseDir` (the manifest's folder) also the local files its sources read. */
+export function checkDocument(doc: unknown, options: { baseDir?: string } = {}): DocumentReport {
   const obj = doc !== null && typeof doc === "object" && !Array.isArray(doc) ? (doc as Record<string, unknown>) : undefined;
   const kind = typeof obj?.kind === "string" ? obj.kind : undefined;
   const apiVersion = typeof obj?.apiVersion === "string" ? obj.apiVersion : "";
@@ -45,7 +49,19 @@ export function checkDocument(doc: unknown): DocumentReport {
   if (errors.length > 0) {
     return { ...base, checked: true, findings: fromSpecErrors(errors), note: "graph and expression checks run once the schema errors are fixed" };
   }
-  return { ...base, checked: true, findings: dedupe([...checkGraph(value.spec), ...checkTransactionTimeout(value.spec), ...checkExpressions(value)]) };
+  const local = options.baseDir === undefined ? [] : checkLocalFiles(value.spec, options.baseDir);
+  return {
+    ...base,
+    checked: true,
+    findings: dedupe([
+      ...checkDurations(value),
+      ...checkGraph(value.spec),
+      ...checkTransactionTimeout(value.spec),
+      ...checkExpressions(value),
+      ...checkSql(value),
+      ...local,
+    ]),
+  };
 }
 
 /** Drops a finding repeated at the same path with the same message. */

@@ -1,4 +1,5 @@
 /** Duration strings of the StreamJob spec (`500ms`, `30s`, `1h30m`), as CEL's duration() reads them. */
+import { JobDefinitionError } from "../errors.ts";
 
 const unitMs: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
 const whole = /^([0-9]+(ms|s|m|h))+$/;
@@ -6,7 +7,7 @@ const part = /([0-9]+)(ms|s|m|h)/g;
 
 /** Parses a duration string to milliseconds; throws on anything the schema's pattern rejects. */
 export function parseDuration(text: string): number {
-  if (!whole.test(text)) throw new Error(`not a duration: ${JSON.stringify(text)} (expected e.g. 30s, 5m, 1h30m)`);
+  if (!whole.test(text)) throw new JobDefinitionError(`not a duration: ${JSON.stringify(text)} (expected e.g. 30s, 5m, 1h30m)`);
   let ms = 0;
   for (const m of text.matchAll(part)) ms += Number(m[1]) * (unitMs[m[2] ?? ""] ?? 0);
   return ms;

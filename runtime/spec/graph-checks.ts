@@ -61,8 +61,8 @@ function checkReferences(graph: PipelineGraph): Finding[] {
           finding(
             "warning",
             r.path,
-            `no step sends records to ${DEAD_LETTER}, so this stays empty`,
-            "every step has onError other than dead-letter and no filter/clean routes there",
+            `no source or step sends records to ${DEAD_LETTER}, so this stays empty`,
+            "every step has onError other than dead-letter, no filter/clean routes there, and no stream source reads a file, declares fields or reads event time",
           ),
         );
       continue;

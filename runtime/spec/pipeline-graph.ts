@@ -110,13 +110,23 @@ export function sideOutputs(step: Step): string[] {
   return out;
 }
 
-/** Whether any step sends records to the dead-letter stream (every step does on expression errors unless onError says otherwise). */
+/**
+ * Whether any source or step sends records to the dead-letter stream: a stream source that reads
+ * a file, declares field types or reads event time (records failing those checks), and every step
+ * on expression errors unless onError says otherwise.
+ */
 export function producesDeadLetter(pipeline: Pipeline): boolean {
-  return (pipeline.steps ?? []).some(
-    (s) =>
-      (s.onError ?? "dead-letter") === "dead-letter" ||
-      s.filter?.onReject === "dead-letter" ||
-      (s.clean !== undefined && (s.clean.onInvalid ?? "dead-letter") === "dead-letter"),
+  const checkedSource = pipeline.sources.some(
+    (s) => (s.mode ?? "stream") === "stream" && (s.local?.file !== undefined || s.fields !== undefined || s.timestamp !== undefined),
+  );
+  return (
+    checkedSource ||
+    (pipeline.steps ?? []).some(
+      (s) =>
+        (s.onError ?? "dead-letter") === "dead-letter" ||
+        s.filter?.onReject === "dead-letter" ||
+        (s.clean !== undefined && (s.clean.onInvalid ?? "dead-letter") === "dead-letter"),
+    )
   );
 }
 

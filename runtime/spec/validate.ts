@@ -10,6 +10,7 @@ import type { Schema } from "./schema/builders.ts";
 import { rootSchema, streamJob, streamSavepoint, type ResourceDefinition } from "./schema/crds.ts";
 import type { Obj } from "./schema/rules.ts";
 import { closest, firstSentence, formatPath, pointerSegments, schemaAt, type Segment } from "./paths.ts";
+import { InternalError } from "../errors.ts";
 
 /** One problem in a manifest. */
 export interface SpecError {
@@ -56,7 +57,7 @@ export function parseStreamSavepoint(obj: unknown): Validated<StreamSavepoint> {
 
 function check(def: ResourceDefinition, obj: unknown): Validated<unknown> {
   const kind = kinds.find((k) => k.def === def);
-  if (!kind) throw new Error(`unknown kind ${def.kind}`);
+  if (!kind) throw new InternalError(`unknown kind ${def.kind}`);
   // ajv applies defaults in place, like the apiserver before it runs CEL rules; keep the caller's object intact.
   const value: unknown = structuredClone(obj);
   const errors: SpecError[] = [];

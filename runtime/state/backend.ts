@@ -9,6 +9,7 @@ import type { Clock } from "../time/clock.ts";
 import { decodeValue, encodeValue } from "./codec.ts";
 import type { StateStore, StoreStats } from "./store.ts";
 import { decodeKey, StateTable } from "./table.ts";
+import { JobDefinitionError } from "../errors.ts";
 
 /** Default bound on cached entries before a flush-and-evict (keeps memory predictable). */
 export const DEFAULT_MAX_CACHED_ENTRIES = 200_000;
@@ -70,7 +71,7 @@ export class KeyedStateBackend {
   table<T>(options: { uid: string; name: string; ttl?: StateTtl }): StateTable<T> {
     const t = new StateTable<T>({ ...options, persistent: this.store.persistent, tracked: this.trackChanges, clock: this.clock });
     if (this.tables.some((x) => x.prefix === t.prefix)) {
-      throw new Error(`state '${options.name}' of operator '${options.uid}' is declared twice`);
+      throw new JobDefinitionError(`state '${options.name}' of operator '${options.uid}' is declared twice`);
     }
     this.tables.push(t);
     return t;

@@ -1,7 +1,9 @@
 // Exactly once across worker crashes: three `runnel worker` processes run a windowed count job on
 // 12-partition topics against the real broker; workers are killed with SIGKILL mid-stream and
 // restarted (some with their local state wiped, so the changelog rebuilds it), and every output
-// record is checked against a reference computed from the input — none lost, none duplicated.
+// record is checked against a reference computed from the input — none lost, none duplicated —
+// as Runnel reads it and as Kafka's own Java consumer reads it in read_committed. The tests wait
+// for observable state (a worker's /readyz or log, windows coming out), never for a fixed time.
 import { rmSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
@@ -10,6 +12,7 @@ import { EXIT_CODES } from "../../runtime/worker-contract.ts";
 import { kafkaAdminHooks } from "../helpers/kafka.ts";
 import {
   createCountJob,
+  exitWithin,
   javaCheck,
   kill9,
   logTail,
@@ -19,6 +22,7 @@ import {
   startWorker,
   stopGracefully,
   waitForLog,
+  waitReady,
   type CountJob,
   type WorkerProcess,
 } from "../helpers/distributed.ts";
@@ -32,7 +36,8 @@ function rng(seed: number): () => number {
   };
 }
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+/** Paces the input feed (a producer's rhythm, not a wait for anything). */
+const pause = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 // Exactly once is the default; `--delivery at-least-once` here makes this test fail with duplicates
 // (checked when the test was written: 160 duplicated windows over 20 kills).
@@ -44,7 +49,7 @@ function produceContinuously(kafka: Kafka, job: Parameters<typeof produce>[1]): 
   const loop = (async () => {
     while (!stopped) {
       await produce(kafka, job, 200);
-      await sleep(100);
+      await pause(100);
     }
   })();
   return {
@@ -91,18 +96,22 @@ describe("distributed runtime: exactly once through kill -9 (real broker, worker
     const random = rng(seed);
     const job = await createCountJob(admin, 12);
     await produce(kafka, job, 6000);
-    const workers = [0, 1, 2].map((o) => launch(job, o, 3, { extraArgs: DELIVERY }));
+    const args = [...DELIVERY, "--admin", "127.0.0.1:0"];
+    const workers = [0, 1, 2].map((o) => launch(job, o, 3, { extraArgs: args }));
     const reader = new OutputReader();
     await reader.start(job);
     await reader.waitForCount(100, 120_000);
     const feed = produceContinuously(kafka, job);
     for (let kill = 0; kill < 20; kill++) {
-      await sleep(800 + random() * 1700);
+      // Each kill lands mid-stream at a seeded random point: all three workers running (the last
+      // restarted one ready again), then a random number of windows more out.
+      await Promise.all(workers.map((w) => waitReady(w)));
+      await reader.waitForCount(reader.seen.size + 1 + Math.floor(random() * 120), 120_000);
       const o = Math.floor(random() * 3);
       await kill9(workers[o] as WorkerProcess);
       // Every fourth restart loses its local state: the changelog alone must rebuild it.
       if (kill % 4 === 3) rmSync(join(job.dir, `state-w${o}`), { recursive: true, force: true });
-      workers[o] = launch(job, o, 3, { extraArgs: DELIVERY });
+      workers[o] = launch(job, o, 3, { extraArgs: args });
     }
     await feed.stop();
     await produceFlush(kafka, job);
@@ -111,6 +120,10 @@ describe("distributed runtime: exactly once through kill -9 (real broker, worker
     for (const w of workers) expect(await stopGracefully(w), logs([w])).toBe(0);
     expect(reader.duplicates.slice(0, 20), `seed ${seed}, job ${job.name} in ${job.dir}`).toEqual([]);
     expect(reader.mismatches(job).slice(0, 20), `seed ${seed}, job ${job.name} in ${job.dir}`).toEqual([]);
+    // The same output as Kafka's own Java consumer reads it in read_committed, independent of Runnel's reading.
+    const java = await javaCheck(job);
+    expect(java.duplicates.slice(0, 20), `job ${job.name}`).toEqual([]);
+    expect(java.mismatches.slice(0, 20), `job ${job.name}`).toEqual([]);
     expect(job.reference.size).toBeGreaterThan(8000);
   });
 
@@ -118,14 +131,14 @@ describe("distributed runtime: exactly once through kill -9 (real broker, worker
     const { kafka } = k;
     const { job, reader, feed, workers: first } = await runningJob();
     let workers = first;
-    await sleep(2000);
+    await reader.waitForCount(reader.seen.size + 200, 120_000);
     for (const w of workers) expect(await stopGracefully(w), logs([w])).toBe(0);
     // Two workers take the twelve tasks over: some find their task's store locally, the rest rebuild it from the changelog.
     workers = [0, 1].map((o) => launch(job, o, 2));
-    await sleep(6000);
+    await reader.waitForCount(reader.seen.size + 300, 180_000);
     for (const w of workers) await kill9(w);
     workers = [0, 1, 2, 3].map((o) => launch(job, o, 4));
-    await sleep(6000);
+    await reader.waitForCount(reader.seen.size + 300, 180_000);
     await feed.stop();
     await produceFlush(kafka, job);
     await reader.waitFor(job, 180_000, () => logs(workers));
@@ -133,6 +146,10 @@ describe("distributed runtime: exactly once through kill -9 (real broker, worker
     for (const w of workers) expect(await stopGracefully(w), logs([w])).toBe(0);
     expect(reader.duplicates.slice(0, 20), `job ${job.name} in ${job.dir}`).toEqual([]);
     expect(reader.mismatches(job).slice(0, 20), `job ${job.name} in ${job.dir}`).toEqual([]);
+    // The same output as Kafka's own Java consumer reads it in read_committed, independent of Runnel's reading.
+    const java = await javaCheck(job);
+    expect(java.duplicates.slice(0, 20), `job ${job.name}`).toEqual([]);
+    expect(java.mismatches.slice(0, 20), `job ${job.name}`).toEqual([]);
   });
 
   it("rolls 3 → 4 workers as a StatefulSet update does (new owners start while old ones still run): exactly once, read by Java", async () => {
@@ -153,7 +170,8 @@ describe("distributed runtime: exactly once through kill -9 (real broker, worker
       await waitForLog(next, /running tasks/, 120_000);
       rolled.push(next);
     }
-    await sleep(3000);
+    // The rolled workers carry on: more windows come out before the input ends.
+    await reader.waitForCount(reader.seen.size + 200, 180_000);
     await feed.stop();
     await produceFlush(kafka, job);
     await reader.waitFor(job, 240_000, () => logs(rolled));
@@ -171,10 +189,11 @@ describe("distributed runtime: exactly once through kill -9 (real broker, worker
     const { job, reader, feed, workers } = await runningJob();
     // Ordinal 1 again, started by mistake (its own disk): it takes tasks 1, 4, 7, 10 over.
     const duplicate = launch(job, 1, 3, { stateDir: join(job.dir, "state-duplicate") });
-    const fencedExit = await Promise.race([(workers[1] as WorkerProcess).exited, sleep(60_000).then(() => "still running")]);
+    const fencedExit = await exitWithin(workers[1] as WorkerProcess, 120_000);
     expect(fencedExit, logs([workers[1] as WorkerProcess])).toBe(EXIT_CODES.fenced);
     expect(logTail(workers[1] as WorkerProcess, 40)).toMatch(/fenced/);
-    await sleep(2000);
+    // The duplicate carries on with the fenced worker's tasks.
+    await reader.waitForCount(reader.seen.size + 200, 180_000);
     await feed.stop();
     await produceFlush(kafka, job);
     const live = [workers[0] as WorkerProcess, duplicate, workers[2] as WorkerProcess];
@@ -183,5 +202,9 @@ describe("distributed runtime: exactly once through kill -9 (real broker, worker
     for (const w of live) expect(await stopGracefully(w), logs([w])).toBe(0);
     expect(reader.duplicates.slice(0, 20)).toEqual([]);
     expect(reader.mismatches(job).slice(0, 20)).toEqual([]);
+    // The same output as Kafka's own Java consumer reads it in read_committed, independent of Runnel's reading.
+    const java = await javaCheck(job);
+    expect(java.duplicates.slice(0, 20), `job ${job.name}`).toEqual([]);
+    expect(java.mismatches.slice(0, 20), `job ${job.name}`).toEqual([]);
   });
 });

@@ -3,7 +3,8 @@
 // internal topics), the job is changed — a step added, a stateful step and its sink removed — and
 // restored from it. Without allowNonRestoredState the restore refuses, naming the removed operator;
 // with it (and on two workers instead of three), the unchanged window keeps its state and every
-// window comes out exactly once across both versions.
+// window comes out exactly once across both versions — as Runnel reads it and as Kafka's own Java
+// consumer reads it in read_committed.
 import { existsSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
@@ -14,6 +15,7 @@ import {
   countManifest,
   createCountJob,
   exitWithin,
+  javaCheck,
   logTail,
   OutputReader,
   produce,
@@ -23,11 +25,11 @@ import {
   savepointOutcome,
   startWorker,
   stopGracefully,
+  waitReady,
   type WorkerProcess,
 } from "../helpers/distributed.ts";
 
 const TOKEN = "savepoint-test-token";
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const post = (url: string, body: { name?: string }): Promise<string> => requestSavepoint(url, TOKEN, body);
 
 /** Polls a savepoint's status until it completed. */
@@ -108,7 +110,8 @@ describe("distributed runtime: stop-with-savepoint, change the job, restore (rea
 
     // Restored on two workers instead of three: a rescale from the savepoint at the same time.
     const restored = [0, 1].map((o) => launch(o, ["--restore-from", savepoint, "--allow-non-restored-state"], v2, 2));
-    await sleep(4000);
+    // More input once both restored workers run (restored and ready), so it lands on the new generation.
+    await Promise.all(restored.map((w) => waitReady(w)));
     await produce(kafka, job, 3000);
     await produceFlush(kafka, job);
     await reader.waitFor(job, 180_000, () => restored.map((w) => logTail(w)).join("\n"));
@@ -116,6 +119,10 @@ describe("distributed runtime: stop-with-savepoint, change the job, restore (rea
     for (const w of restored) expect(await stopGracefully(w), logTail(w)).toBe(0);
     expect(reader.duplicates.slice(0, 20)).toEqual([]);
     expect(reader.mismatches(job).slice(0, 20), `job ${job.name} in ${job.dir}`).toEqual([]);
+    // The same output as Kafka's own Java consumer reads it in read_committed, independent of Runnel's reading.
+    const java = await javaCheck(job);
+    expect(java.duplicates.slice(0, 20), `job ${job.name}`).toEqual([]);
+    expect(java.mismatches.slice(0, 20), `job ${job.name}`).toEqual([]);
   });
 
   it("re-splits a savepoint's keys over more tasks when the input gained partitions (6 → 12)", async () => {
@@ -149,5 +156,9 @@ describe("distributed runtime: stop-with-savepoint, change the job, restore (rea
     for (const w of restored) expect(await stopGracefully(w), logTail(w)).toBe(0);
     expect(reader.duplicates.slice(0, 20)).toEqual([]);
     expect(reader.mismatches(job).slice(0, 20), `job ${job.name} in ${job.dir}`).toEqual([]);
+    // The same output as Kafka's own Java consumer reads it in read_committed, independent of Runnel's reading.
+    const java = await javaCheck(job);
+    expect(java.duplicates.slice(0, 20), `job ${job.name}`).toEqual([]);
+    expect(java.mismatches.slice(0, 20), `job ${job.name}`).toEqual([]);
   });
 });

@@ -1,7 +1,10 @@
 /**
  * Distributed-job test helpers: a windowed count job on fresh topics, its input with a reference
  * of every expected output, worker processes that can be killed with SIGKILL and restarted, and
- * a read_committed check of the output against the reference.
+ * two read_committed checks of the output against the reference: one while the job runs (with
+ * Runnel's own read-committed filtering) and one independent of Runnel once it stopped (`javaCheck`:
+ * Kafka's own Java consumer, the ground truth for a Java or Flink downstream). Waits poll
+ * observable state (test/helpers/wait.ts), never a fixed time.
  */
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { createWriteStream, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
@@ -13,6 +16,7 @@ import type { SavepointAccepted, SavepointRequest, SavepointStatusBody } from ".
 import { testEnv, uniqueName } from "./env.ts";
 import { readCommittedWithJava } from "./java-consumer.ts";
 import { inputProducer } from "./kafka.ts";
+import { waitFor } from "./wait.ts";
 
 const MAIN = resolve(import.meta.dirname, "../../runtime/cli/main.ts");
 
@@ -272,24 +276,21 @@ export class OutputReader {
     });
   }
 
-  /** Waits until every expected window arrived (or the deadline), then a little longer for duplicates. */
+  /**
+   * Waits until every expected window arrived. Duplicates written later are not waited for here:
+   * `javaCheck` reads the whole output again once the workers stopped.
+   */
   async waitFor(job: CountJob, timeoutMs: number, progress?: () => string): Promise<void> {
-    const deadline = Date.now() + timeoutMs;
-    while (this.seen.size < job.reference.size) {
-      if (Date.now() > deadline)
-        throw new Error(`only ${this.seen.size} of ${job.reference.size} windows after ${timeoutMs} ms${progress ? `\n${progress()}` : ""}`);
-      await new Promise((r) => setTimeout(r, 250));
-    }
-    await new Promise((r) => setTimeout(r, 1500));
+    await waitFor("every expected window", () => this.seen.size >= job.reference.size, { timeoutMs }).catch(() => {
+      throw new Error(`only ${this.seen.size} of ${job.reference.size} windows after ${timeoutMs} ms${progress ? `\n${progress()}` : ""}`);
+    });
   }
 
   /** Waits until at least `count` windows arrived. */
   async waitForCount(count: number, timeoutMs: number): Promise<void> {
-    const deadline = Date.now() + timeoutMs;
-    while (this.seen.size < count) {
-      if (Date.now() > deadline) throw new Error(`only ${this.seen.size} windows after ${timeoutMs} ms, expected at least ${count}`);
-      await new Promise((r) => setTimeout(r, 100));
-    }
+    await waitFor("windows", () => this.seen.size >= count, { timeoutMs, intervalMs: 100 }).catch(() => {
+      throw new Error(`only ${this.seen.size} windows after ${timeoutMs} ms, expected at least ${count}`);
+    });
   }
 
   /** Expected windows missing or wrong (empty when the output equals the reference). */
@@ -346,6 +347,16 @@ export async function savepointOutcome(url: string, timeoutMs = 120_000): Promis
 /** The exit code of a worker expected to end by itself, or "still running" after `timeoutMs`. */
 export function exitWithin(w: WorkerProcess, timeoutMs = 120_000): Promise<number | null | string> {
   return Promise.race([w.exited, new Promise<string>((r) => setTimeout(() => r("still running"), timeoutMs))]);
+}
+
+/** Waits until a worker started with `--admin 127.0.0.1:0` answers /readyz with 200: restored and running. */
+export async function waitReady(w: WorkerProcess, timeoutMs = 120_000): Promise<void> {
+  const url = await adminUrl(w, timeoutMs);
+  await waitFor(`worker ${w.ordinal} to be ready`, async () => (await fetch(`${url}/readyz`)).status === 200, { timeoutMs, intervalMs: 200 }).catch(
+    (err: Error) => {
+      throw new Error(`${err.message}:\n${logTail(w)}`);
+    },
+  );
 }
 
 /** Runs the runnel CLI to its end. */

@@ -4,6 +4,9 @@ import { CoordinationV1Api, CoreV1Api, KubeConfig, type V1Pod } from "@kubernete
 import { readEnvInfo } from "../env/lib/layout.ts";
 import { uniqueName } from "./env.ts";
 import { mustRun, runTool } from "./tools.ts";
+import { waitFor } from "./wait.ts";
+
+export { waitFor };
 
 /** The kubeconfig path: env.json's `kubeconfig`, else $KUBECONFIG. */
 export function kubeconfigPath(): string {
@@ -37,27 +40,6 @@ export function kubeConfigWithToken(token: string): KubeConfig {
 /** Runs kubectl against the test apiserver and returns stdout; throws with stderr on failure. */
 export function kubectl(args: string[], input?: string): string {
   return mustRun("kubectl", args, input === undefined ? {} : { input });
-}
-
-/** Polls `probe` every `intervalMs` until it returns a value other than undefined/false; fails after `timeoutMs`. */
-export async function waitFor<T>(
-  what: string,
-  probe: () => Promise<T | undefined | false> | T | undefined | false,
-  opts: { timeoutMs?: number; intervalMs?: number } = {},
-): Promise<T> {
-  const deadline = Date.now() + (opts.timeoutMs ?? 60_000);
-  let lastError: unknown;
-  while (Date.now() < deadline) {
-    try {
-      const value = await probe();
-      if (value !== undefined && value !== false) return value;
-    } catch (err) {
-      lastError = err;
-    }
-    await new Promise((resolve) => setTimeout(resolve, opts.intervalMs ?? 250));
-  }
-  const detail = lastError instanceof Error ? ` (last error: ${lastError.message})` : "";
-  throw new Error(`timed out after ${opts.timeoutMs ?? 60_000} ms waiting for ${what}${detail}`);
 }
 
 /** A namespace of its own for one test; `cleanup()` deletes it without waiting. */

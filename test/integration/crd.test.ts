@@ -10,6 +10,7 @@ import { repoRoot } from "../env/lib/layout.ts";
 import { uniqueName } from "../helpers/env.ts";
 import { readInvalidCorpus } from "../helpers/streamjob-corpus.ts";
 import { mustRun, runTool } from "../helpers/tools.ts";
+import { waitFor } from "../helpers/wait.ts";
 import { parseStreamJob, validateStreamJob } from "../../runtime/spec/validate.ts";
 import { pipeline } from "../../runtime/spec/schema/pipeline.ts";
 
@@ -38,11 +39,19 @@ function smallJob(name: string): string {
 describe("StreamJob and StreamSavepoint CRDs on the real apiserver", () => {
   const ns = uniqueName("crd");
 
-  beforeAll(() => {
+  beforeAll(async () => {
     // Server-side apply: idempotent, shared with other tests, and free of the 256 KiB
     // last-applied annotation that client-side apply would add to a CRD this size.
     mustRun("kubectl", ["apply", "--server-side", "--force-conflicts", "--field-manager=runnel-crds", ...crdFiles.flatMap((f) => ["-f", f])]);
-    mustRun("kubectl", ["wait", "--for=condition=Established", "--timeout=60s", "crd/streamjobs.runnel.dev", "crd/streamsavepoints.runnel.dev"]);
+    // Poll the condition: `kubectl wait` right after the apply fails at once on a loaded machine,
+    // while the new CRD has no status yet (".status.conditions accessor error: <nil>").
+    for (const crd of ["streamjobs.runnel.dev", "streamsavepoints.runnel.dev"]) {
+      await waitFor(
+        `CRD ${crd} to be Established`,
+        () => runTool("kubectl", ["get", "crd", crd, "-o", 'jsonpath={.status.conditions[?(@.type=="Established")].status}']).stdout === "True",
+        { timeoutMs: 120_000 },
+      );
+    }
     mustRun("kubectl", ["create", "namespace", ns]);
   });
   afterAll(() => {
@@ -116,7 +125,7 @@ describe("StreamJob and StreamSavepoint CRDs on the real apiserver", () => {
     expect(row).toMatch(/^shown\s+Running\s+1\/1\s+\d+s\s+\d+s$/);
     const wide = mustRun("kubectl", ["get", "-n", ns, "sj", "shown", "-o", "wide"]);
     expect(wide).toContain("1/1 workers ready");
-    mustRun("kubectl", ["wait", "-n", ns, "--for=condition=Ready", "sj/shown", "--timeout=10s"]);
+    mustRun("kubectl", ["wait", "-n", ns, "--for=condition=Ready", "sj/shown", "--timeout=60s"]);
     // The scale subresource reads the status side too.
     const scale = JSON.parse(mustRun("kubectl", ["get", "--raw", `/apis/runnel.dev/v1alpha1/namespaces/${ns}/streamjobs/shown/scale`])) as {
       status: { replicas: number; selector: string };

@@ -5,8 +5,10 @@ import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { createWorker } from "../../runtime/distributed/worker.ts";
 import { createLogger } from "../../runtime/log.ts";
+import { operatorCounts } from "../../runtime/observe/engine-metrics.ts";
 import { consumeAll, createTopics, inputProducer, kafkaAdminHooks } from "../helpers/kafka.ts";
 import { testJobName, writeJobManifest } from "../helpers/distributed.ts";
+import { waitFor } from "../helpers/wait.ts";
 
 describe("distributed workers: broadcast rules (real broker)", () => {
   const k = kafkaAdminHooks();
@@ -63,9 +65,16 @@ describe("distributed workers: broadcast rules (real broker)", () => {
       [0, 1].map((ordinal) => createWorker({ manifest, ordinal, workers: 2, namespace: "test", stateDir: join(dir, `w${ordinal}`) })),
     );
     const runs = workers.map((w) => w.run());
+    /** Records each owned task's rules step received (rules and orders), over both workers. */
+    const received = (): number[] =>
+      workers.flatMap((w) =>
+        operatorCounts(w.engine.state)
+          .filter((c) => c.operator === "decisions")
+          .map((c) => c.recordsIn),
+      );
     try {
-      // Rules are read from the start of their topic; give the workers a moment to have them.
-      await new Promise((r) => setTimeout(r, 4000));
+      // Rules are read from the start of their topic: wait until every task of both workers has all three.
+      await waitFor("every task to receive the three rules", () => received().length === 4 && received().every((n) => n >= 3), { timeoutMs: 120_000 });
       await producer.send({ topic: input, messages: orders(0, [5000, 0, -1, 10, 2000, 0, -5, 20]) });
       const first = await consumeAll(kafka, output, { count: 8, idleMs: 15_000 });
       const ruleOf = (got: typeof first) =>
@@ -75,7 +84,9 @@ describe("distributed workers: broadcast rules (real broker)", () => {
         topic: rules,
         messages: [{ partition: 1, value: JSON.stringify({ id: "small", condition: "record.amount > 0.0 && record.amount < 100.0" }) }],
       });
-      await new Promise((r) => setTimeout(r, 3000));
+      // Every order has passed the rules step; wait until every task has received the new rule too.
+      const before = received();
+      await waitFor("every task to receive the rule added at run time", () => received().every((n, i) => n > (before[i] as number)), { timeoutMs: 120_000 });
       await producer.send({ topic: input, messages: orders(8, [10, 20, 30, 40]) });
       const all = ruleOf(await consumeAll(kafka, output, { count: 12, idleMs: 15_000 }));
       expect([8, 9, 10, 11].map((s) => all.get(s))).toEqual(["small", "small", "small", "small"]);

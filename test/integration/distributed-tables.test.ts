@@ -6,6 +6,7 @@ import { describe, expect, it } from "vitest";
 import { createWorker } from "../../runtime/distributed/worker.ts";
 import { consumeAll, createTopics, inputProducer, kafkaAdminHooks } from "../helpers/kafka.ts";
 import { testJobName, writeJobManifest } from "../helpers/distributed.ts";
+import { waitFor } from "../helpers/wait.ts";
 
 describe("distributed worker: lookup joins against a compacted topic (real broker)", () => {
   const k = kafkaAdminHooks();
@@ -67,14 +68,30 @@ describe("distributed worker: lookup joins against a compacted topic (real broke
         { key: "u1", value: JSON.stringify({ tier: "platinum" }) },
         { key: "u2", value: null },
       ]);
-      await new Promise((r) => setTimeout(r, 2000));
-      await send(input, [
-        { key: "a", value: JSON.stringify({ seq: 3, user: "u1" }) },
-        { key: "b", value: JSON.stringify({ seq: 4, user: "u2" }) },
-      ]);
-      const after = await tierOf(4);
-      expect(after.get(3)).toBe("platinum");
-      expect(after.get(4)).toBe("unknown");
+      // The update and the tombstone reach the join while the job runs: send a record of each user until
+      // their outputs show it (polling the job's own output), then no later record may see the old rows.
+      let seq = 2;
+      const after = await waitFor(
+        "the changed row and the tombstone to reach the lookup join",
+        async () => {
+          await send(input, [
+            { key: "a", value: JSON.stringify({ seq: ++seq, user: "u1" }) },
+            { key: "b", value: JSON.stringify({ seq: ++seq, user: "u2" }) },
+          ]);
+          const got = await tierOf(seq);
+          return got.get(seq - 1) === "platinum" && got.get(seq) === "unknown" ? got : undefined;
+        },
+        { timeoutMs: 120_000, intervalMs: 100 },
+      );
+      // Once a user's new row showed, it stays: u1's records (odd seq) read gold… then platinum…, u2's silver… then unknown….
+      const tiers = (odd: boolean): string =>
+        [...after]
+          .filter(([s]) => s > 2 && s % 2 === (odd ? 1 : 0))
+          .sort(([a], [b]) => a - b)
+          .map(([, t]) => t)
+          .join(",");
+      expect(tiers(true)).toMatch(/^(gold,)*(platinum,)*platinum$/);
+      expect(tiers(false)).toMatch(/^(silver,)*(unknown,)*unknown$/);
     } finally {
       await producer.disconnect();
       worker.stop();

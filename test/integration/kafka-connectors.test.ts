@@ -18,6 +18,7 @@ import {
 import { createEngine } from "../../runtime/exec/engine.ts";
 import { taskOfKey } from "../../runtime/exec/hash.ts";
 import { ConnectorError } from "../../runtime/errors.ts";
+import { kafkaPositions } from "../../runtime/observe/engine-metrics.ts";
 import { consumeAll, createTopics, inputProducer, kafkaClient, roundsUntil } from "../helpers/kafka.ts";
 import { testEnv, uniqueName } from "../helpers/env.ts";
 
@@ -104,12 +105,14 @@ describe("Kafka source and sink (real broker)", () => {
       restoreFrom: "latest",
     });
     await second.open();
-    await roundsUntil(second, () => second.progress().recordsOut >= 50);
-    // A few more rounds: a source that re-read from the start would emit more now.
-    for (let i = 0; i < 20; i++) {
-      await second.round();
-      await new Promise((r) => setTimeout(r, 25));
-    }
+    // Run until every partition's reader stands at the topic's end: a source that re-read from the
+    // start would have emitted more than the 50 new records by then.
+    const ends = new Map((await admin.fetchTopicOffsets(input)).map((o) => [o.partition, Number(o.high)]));
+    const atEnd = () => {
+      const positions = kafkaPositions(second.state).filter((p) => p.topic === input);
+      return positions.length === ends.size && positions.every((p) => p.position === ends.get(p.partition));
+    };
+    await roundsUntil(second, () => second.progress().recordsOut >= 50 && atEnd());
     expect(second.progress().recordsOut).toBe(50);
     await second.close();
 

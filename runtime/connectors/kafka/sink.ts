@@ -19,8 +19,8 @@ export interface KafkaSinkOptions<T> {
   topic: string;
   /** The record's key (null: no key, the partitioner spreads records). */
   key?: (value: T) => string | null;
-  /** Record → message value (default: JSON). */
-  serialize?: (value: T) => string | Buffer;
+  /** Record → message value (default: JSON); null writes a tombstone (the key with no value). */
+  serialize?: (value: T) => string | Buffer | null;
   /** Headers to add to every message of a record. */
   headers?: (value: T) => KafkaHeaders;
   /** The records' Kafka timestamps: their event time (default) or the time they are written. */

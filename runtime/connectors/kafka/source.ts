@@ -5,7 +5,7 @@
  * process (it seeks back to these positions after any restart of its own); the engine pulls
  * micro-batches with read(), and a partition whose buffer is full is paused (backpressure).
  */
-import { ConnectorError } from "../../errors.ts";
+import { ConnectorError, RecordError } from "../../errors.ts";
 import { createKafkaClient, type KafkaClient, type KafkaConnection, type KafkaRecord, type PartitionConsumer } from "../../kafka/index.ts";
 import type { ReadResult, Source, SourceReader } from "../types.ts";
 import type { DeadLetterQueue } from "./dead-letter.ts";
@@ -38,7 +38,7 @@ export interface KafkaSourceOptions<T> {
 
 /** Parses the value as JSON (the default deserializer). */
 export function jsonValue<T>(message: KafkaMessageIn): T {
-  if (message.value === null) throw new Error("the message has no value (a tombstone)");
+  if (message.value === null) throw new RecordError("the message has no value (a tombstone)");
   return JSON.parse(message.value.toString("utf8")) as T;
 }
 

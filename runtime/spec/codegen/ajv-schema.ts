@@ -5,6 +5,7 @@
  */
 import type { Schema } from "../schema/builders.ts";
 import { group, rootSchema, version, type ResourceDefinition } from "../schema/crds.ts";
+import { InternalError } from "../../errors.ts";
 
 type Json = Record<string, unknown>;
 
@@ -23,7 +24,7 @@ export function ajvSchema(def: ResourceDefinition): Json {
         defs[s.typeName] = {}; // reserve the slot so recursion terminates and order is stable
         defs[s.typeName] = node(s);
       } else if (prior !== s && JSON.stringify(prior) !== JSON.stringify(s)) {
-        throw new Error(`two different schemas are both named ${s.typeName}`);
+        throw new InternalError(`two different schemas are both named ${s.typeName}`);
       }
       return { $ref: `#/$defs/${s.typeName}` };
     }
@@ -46,7 +47,7 @@ export function ajvSchema(def: ResourceDefinition): Json {
 
   const root = convert(rootSchema(def));
   const rootDef = defs[def.kind];
-  if (!rootDef || !root.$ref) throw new Error(`root of ${def.kind} must be a named object`);
+  if (!rootDef || !root.$ref) throw new InternalError(`root of ${def.kind} must be a named object`);
   // apiVersion and kind are fixed for validation (the CRD leaves them to the apiserver's routing).
   const props = rootDef.properties as Json;
   props.apiVersion = { type: "string", enum: [`${group}/${version}`] };

@@ -2,6 +2,7 @@
 import type { Schema } from "../schema/builders.ts";
 import { rootSchema, type ResourceDefinition } from "../schema/crds.ts";
 import { generatedHeader } from "./header.ts";
+import { InternalError } from "../../errors.ts";
 
 const prelude = `/** A CEL expression (compiled once by the pipeline compiler; never JavaScript). */
 export type CelExpression = string;
@@ -64,7 +65,7 @@ class Emitter {
     const name = s.typeName ?? "";
     const prior = this.named.get(name);
     if (prior) {
-      if (prior !== s && JSON.stringify(prior) !== JSON.stringify(s)) throw new Error(`two different schemas are both named ${name}`);
+      if (prior !== s && JSON.stringify(prior) !== JSON.stringify(s)) throw new InternalError(`two different schemas are both named ${name}`);
       return;
     }
     this.named.set(name, s);

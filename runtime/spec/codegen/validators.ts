@@ -4,6 +4,7 @@ import standaloneModule from "ajv/dist/standalone/index.js";
 import type { ResourceDefinition } from "../schema/crds.ts";
 import { ajvSchema } from "./ajv-schema.ts";
 import { generatedHeader } from "./header.ts";
+import { InternalError } from "../../errors.ts";
 
 // ajv's code counts string length in code points through a CommonJS helper; inline the same
 // function so the generated module is plain ESM that Node and vitest load directly.
@@ -31,7 +32,7 @@ export function validatorsSource(defs: readonly ResourceDefinition[]): string {
   let code = standaloneCode(ajv, exports)
     .replace(ucs2, ucs2Inline)
     .replace(/^"use strict";\n?/, "");
-  if (code.includes("require(")) throw new Error("ajv standalone code still requires a runtime module; inline it in codegen/validators.ts");
+  if (code.includes("require(")) throw new InternalError("ajv standalone code still requires a runtime module; inline it in codegen/validators.ts");
   code = `${generatedHeader("//")}\n// ajv standalone validators for ${defs.map((d) => d.kind).join(", ")}; see runtime/spec/validate.ts for the API.\n/* eslint-disable */\n// @ts-nocheck\n${code}`;
   return code.endsWith("\n") ? code : `${code}\n`;
 }

@@ -46,6 +46,8 @@ export interface StreamJobSpec {
   upgradeMode?: "stateless" | "savepoint" | "last-state";
   /** A declarative job: sources, steps and sinks, wired by id (`input`). Every expression is a CEL string, compiled once; no JavaScript is ever evaluated from a manifest. The reserved stream `dead-letter` carries records that failed a check or an expression, with their reason. */
   pipeline?: Pipeline;
+  /** The job as a Flink-style SQL script: CREATE TABLE (with WITH connector options), CREATE VIEW, SET and INSERT INTO statements, compiled onto the same runtime as a pipeline. See docs/sql.md. */
+  sql?: string;
   /** A job built with the typed TypeScript API: a module inside the image that exports it. */
   module?: ModuleJob;
   /** How workers reach Kafka (sources, sinks, changelogs and checkpoint transactions). */
@@ -92,12 +94,14 @@ export interface Source {
   kafka?: KafkaSource;
   /** What replaces the Kafka source when the manifest runs locally (`runnel run`). */
   local?: LocalSource;
-  /** Where each record's event time comes from; the Kafka record timestamp when absent. */
+  /** Where each record's event time comes from; the Kafka record timestamp when absent. A record whose event time is missing or unreadable goes to the dead-letter stream (reason `event-time`). */
   timestamp?: EventTime;
   /** Event-time progress of this source, per partition (min across partitions and inputs). */
   watermark?: Watermark;
-  /** Declared record fields and their CEL types (string, int, double, bool, timestamp, list<T>, map<string,T>, dyn), used to type-check expressions. */
+  /** Declared record fields and their CEL types (string, int, double, bool, timestamp, list<T>, map<string,T>, dyn), used to type-check expressions and enforced on every record: a record whose field holds another type goes to the dead-letter stream (reason `field-type`). Absent and null fields pass. */
   fields?: Record<string, string>;
+  /** How declared `fields` types meet each record: `enforce` dead-letters a record whose field has another type; `coerce` first converts what converts without loss (numeric strings to int or double, numbers and booleans to string, the strings true/false to bool) and dead-letters the rest. One of: enforce, coerce. Default: "enforce". */
+  fieldTypes?: "enforce" | "coerce";
 }
 
 /** Reads one Kafka topic through the job's Kafka connection. */
@@ -122,7 +126,7 @@ export interface KafkaSource {
 export interface LocalSource {
   /** A deterministic, seeded record generator (local mode and tests). */
   generator?: GeneratorSource;
-  /** Reads newline-delimited JSON from a file (replayable: offsets are line numbers). */
+  /** Reads newline-delimited JSON from a file (replayable: positions are byte offsets). A line that is not a JSON object goes to the dead-letter stream with its `file:line`; the job goes on. */
   file?: FileSource;
 }
 
@@ -166,13 +170,13 @@ export interface FieldGenerator {
   value?: number | string;
 }
 
-/** Reads newline-delimited JSON from a file (replayable: offsets are line numbers). */
+/** Reads newline-delimited JSON from a file (replayable: positions are byte offsets). A line that is not a JSON object goes to the dead-letter stream with its `file:line`; the job goes on. */
 export interface FileSource {
   /** Path of the file, relative to the manifest's folder in local mode. */
   path: string;
 }
 
-/** Where each record's event time comes from; the Kafka record timestamp when absent. */
+/** Where each record's event time comes from; the Kafka record timestamp when absent. A record whose event time is missing or unreadable goes to the dead-letter stream (reason `event-time`). */
 export interface EventTime {
   /** The record field holding the event time. */
   field?: string;

@@ -3,11 +3,11 @@
 /* eslint-disable */
 // @ts-nocheck
 export const validateStreamJob = validate10;
-const schema11 = {"$id":"StreamJob","$ref":"#/$defs/StreamJob","$defs":{"StreamJob":{"type":"object","properties":{"apiVersion":{"type":"string","enum":["runnel.dev/v1alpha1"]},"kind":{"type":"string","enum":["StreamJob"]},"metadata":{"type":"object","properties":{"name":{"type":"string","maxLength":52,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"}},"required":["name"]},"spec":{"$ref":"#/$defs/StreamJobSpec"},"status":{"$ref":"#/$defs/StreamJobStatus"}},"required":["apiVersion","kind","metadata","spec"],"additionalProperties":false},"StreamJobSpec":{"type":"object","properties":{"image":{"type":"string","maxLength":1024},"imagePullPolicy":{"type":"string","enum":["Always","IfNotPresent","Never"],"maxLength":12},"parallelism":{"type":"integer","default":1,"minimum":1,"maximum":1024},"state":{"type":"string","enum":["running","suspended"],"default":"running","maxLength":9},"upgradeMode":{"type":"string","enum":["stateless","savepoint","last-state"],"default":"last-state","maxLength":10},"pipeline":{"$ref":"#/$defs/Pipeline"},"module":{"$ref":"#/$defs/ModuleJob"},"kafka":{"$ref":"#/$defs/KafkaConnection"},"checkpoint":{"$ref":"#/$defs/CheckpointSettings"},"savepoint":{"$ref":"#/$defs/SavepointSettings"},"restartPolicy":{"$ref":"#/$defs/RestartPolicy"},"rollback":{"$ref":"#/$defs/RollbackSettings"},"resources":{"$ref":"#/$defs/Resources"},"podTemplate":{"$ref":"#/$defs/PodTemplateOverrides"},"savepointTriggerNonce":{"type":"integer"},"restartNonce":{"type":"integer"},"restoreFrom":{"$ref":"#/$defs/RestoreFrom"},"allowNonRestoredState":{"type":"boolean","default":false}},"additionalProperties":false},"Pipeline":{"type":"object","properties":{"sources":{"type":"array","minItems":1,"maxItems":32,"items":{"$ref":"#/$defs/Source"}},"steps":{"type":"array","maxItems":128,"items":{"$ref":"#/$defs/Step"}},"sinks":{"type":"array","minItems":1,"maxItems":32,"items":{"$ref":"#/$defs/Sink"}}},"required":["sources","sinks"],"additionalProperties":false},"Source":{"type":"object","properties":{"id":{"type":"string","maxLength":63,"pattern":"^[A-Za-z][A-Za-z0-9_-]{0,62}$"},"mode":{"type":"string","enum":["stream","table","broadcast"],"default":"stream","maxLength":9},"kafka":{"$ref":"#/$defs/KafkaSource"},"local":{"$ref":"#/$defs/LocalSource"},"timestamp":{"$ref":"#/$defs/EventTime"},"watermark":{"$ref":"#/$defs/Watermark"},"fields":{"type":"object","maxProperties":256,"additionalProperties":{"type":"string","maxLength":128,"pattern":"^[a-z][a-z0-9<>, ]*$"}}},"required":["id"],"additionalProperties":false},"KafkaSource":{"type":"object","properties":{"topic":{"type":"string","maxLength":249,"pattern":"^[A-Za-z0-9._-]{1,249}$"},"format":{"type":"string","enum":["json","string","bytes"],"default":"json","maxLength":6},"keyFormat":{"type":"string","enum":["string","json","bytes","none"],"default":"string","maxLength":6},"partitions":{"type":"integer","minimum":1,"maximum":10000},"partitionedBy":{"type":"string","maxLength":253},"startOffset":{"type":"string","enum":["earliest","latest"],"default":"earliest","maxLength":8},"bounded":{"type":"boolean","default":false}},"required":["topic"],"additionalProperties":false},"LocalSource":{"type":"object","properties":{"generator":{"$ref":"#/$defs/GeneratorSource"},"file":{"$ref":"#/$defs/FileSource"}},"additionalProperties":false},"GeneratorSource":{"type":"object","properties":{"rate":{"type":"integer","default":1000,"minimum":0,"maximum":100000000},"count":{"type":"integer","minimum":1},"seed":{"type":"integer","default":1},"partitions":{"type":"integer","default":4,"minimum":1,"maximum":1024},"outOfOrderness":{"type":"string","default":"0s","maxLength":32,"pattern":"^([0-9]+(ms|s|m|h))+$"},"fields":{"type":"object","maxProperties":64,"additionalProperties":{"$ref":"#/$defs/FieldGenerator"}}},"required":["fields"],"additionalProperties":false},"FieldGenerator":{"type":"object","properties":{"kind":{"type":"string","enum":["key","choice","int","double","bool","uuid","sequence","eventTime","constant"],"maxLength":9},"prefix":{"type":"string","maxLength":64},"cardinality":{"type":"integer","minimum":1,"maximum":100000000},"skew":{"type":"number","minimum":0,"maximum":10},"values":{"type":"array","minItems":1,"maxItems":1000,"items":{"type":["integer","string"],"maxLength":64}},"weights":{"type":"array","maxItems":1000,"items":{"type":"number","minimum":0}},"min":{"type":"number"},"max":{"type":"number"},"probability":{"type":"number","minimum":0,"maximum":1},"value":{"type":["integer","string"],"maxLength":64}},"required":["kind"],"additionalProperties":false},"FileSource":{"type":"object","properties":{"path":{"type":"string","minLength":1,"maxLength":4096}},"required":["path"],"additionalProperties":false},"EventTime":{"type":"object","properties":{"field":{"type":"string","maxLength":253},"expression":{"type":"string","minLength":1,"maxLength":4096},"format":{"type":"string","enum":["epoch-millis","epoch-seconds","iso-8601"],"default":"epoch-millis","maxLength":13}},"additionalProperties":false},"Watermark":{"type":"object","properties":{"outOfOrderness":{"type":"string","default":"0s","maxLength":32,"pattern":"^([0-9]+(ms|s|m|h))+$"},"idleness":{"type":"string","maxLength":32,"pattern":"^([0-9]+(ms|s|m|h))+$"}},"additionalProperties":false},"Step":{"type":"object","properties":{"id":{"type":"string","maxLength":63,"pattern":"^[A-Za-z][A-Za-z0-9_-]{0,62}$"},"uid":{"type":"string","maxLength":128,"pattern":"^[A-Za-z][A-Za-z0-9_.-]{0,127}$"},"input":{"type":"string","maxLength":127,"pattern":"^[A-Za-z][A-Za-z0-9_-]{0,62}(\\.[A-Za-z][A-Za-z0-9_-]{0,62})?$"},"inputs":{"type":"array","minItems":2,"maxItems":16,"items":{"type":"string","maxLength":127,"pattern":"^[A-Za-z][A-Za-z0-9_-]{0,62}(\\.[A-Za-z][A-Za-z0-9_-]{0,62})?$"}},"onError":{"type":"string","enum":["dead-letter","skip","fail"],"default":"dead-letter","maxLength":11},"filter":{"$ref":"#/$defs/FilterStep"},"clean":{"$ref":"#/$defs/CleanStep"},"map":{"$ref":"#/$defs/MapStep"},"project":{"$ref":"#/$defs/ProjectStep"},"explode":{"$ref":"#/$defs/ExplodeStep"},"keyBy":{"$ref":"#/$defs/KeyByStep"},"route":{"$ref":"#/$defs/RouteStep"},"union":{"$ref":"#/$defs/UnionStep"},"dedup":{"$ref":"#/$defs/DedupStep"},"score":{"$ref":"#/$defs/ScoreStep"},"window":{"$ref":"#/$defs/WindowStep"},"over":{"$ref":"#/$defs/OverStep"},"process":{"$ref":"#/$defs/ProcessStep"},"cep":{"$ref":"#/$defs/CepStep"},"broadcastRules":{"$ref":"#/$defs/BroadcastRulesStep"},"lookupJoin":{"$ref":"#/$defs/LookupJoinStep"}},"required":["id"],"additionalProperties":false},"FilterStep":{"type":"object","properties":{"condition":{"type":"string","minLength":1,"maxLength":4096},"onReject":{"type":"string","enum":["drop","dead-letter","side-output"],"default":"drop","maxLength":11},"reason":{"type":"string","maxLength":128}},"required":["condition"],"additionalProperties":false},"CleanStep":{"type":"object","properties":{"rules":{"type":"array","minItems":1,"maxItems":64,"items":{"$ref":"#/$defs/CleanRule"}},"onInvalid":{"type":"string","enum":["dead-letter","drop","side-output"],"default":"dead-letter","maxLength":11}},"required":["rules"],"additionalProperties":false},"CleanRule":{"type":"object","properties":{"name":{"type":"string","maxLength":128,"pattern":"^[A-Za-z_][A-Za-z0-9_]*$"},"condition":{"type":"string","minLength":1,"maxLength":4096}},"required":["name","condition"],"additionalProperties":false},"MapStep":{"type":"object","properties":{"expression":{"type":"string","minLength":1,"maxLength":4096}},"required":["expression"],"additionalProperties":false},"ProjectStep":{"type":"object","properties":{"fields":{"type":"object","maxProperties":256,"additionalProperties":{"type":"string","minLength":1,"maxLength":4096}},"keep":{"type":"boolean","default":false},"drop":{"type":"array","maxItems":256,"items":{"type":"string","maxLength":128,"pattern":"^[A-Za-z_][A-Za-z0-9_]*$"}}},"required":["fields"],"additionalProperties":false},"ExplodeStep":{"type":"object","properties":{"expression":{"type":"string","minLength":1,"maxLength":4096},"as":{"type":"string","maxLength":128,"pattern":"^[A-Za-z_][A-Za-z0-9_]*$"},"keepParent":{"type":"boolean","default":true}},"required":["expression"],"additionalProperties":false},"KeyByStep":{"type":"object","properties":{"key":{"type":"string","minLength":1,"maxLength":4096},"partitions":{"type":"integer","minimum":1,"maximum":10000}},"required":["key"],"additionalProperties":false},"RouteStep":{"type":"object","properties":{"routes":{"type":"array","minItems":1,"maxItems":32,"items":{"$ref":"#/$defs/Route"}},"match":{"type":"string","enum":["first","all"],"default":"first","maxLength":5},"otherwise":{"type":"string","enum":["main","drop"],"default":"main","maxLength":4}},"required":["routes"],"additionalProperties":false},"Route":{"type":"object","properties":{"name":{"type":"string","maxLength":128,"pattern":"^[A-Za-z_][A-Za-z0-9_]*$"},"condition":{"type":"string","minLength":1,"maxLength":4096}},"required":["name","condition"],"additionalProperties":false},"UnionStep":{"type":"object","properties":{},"additionalProperties":false},"DedupStep":{"type":"object","properties":{"key":{"type":"string","minLength":1,"maxLength":4096},"within":{"type":"string","maxLength":32,"pattern":"^([0-9]+(ms|s|m|h))+$"},"keep":{"type":"string","enum":["first"],"default":"first","maxLength":5}},"required":["key","within"],"additionalProperties":false},"ScoreStep":{"type":"object","properties":{"model":{"type":"string","enum":["logistic","linear"],"default":"logistic","maxLength":8},"intercept":{"type":"number","default":0},"features":{"type":"array","minItems":1,"maxItems":256,"items":{"$ref":"#/$defs/ScoreFeature"}},"as":{"type":"string","default":"score","maxLength":128,"pattern":"^[A-Za-z_][A-Za-z0-9_]*$"},"threshold":{"$ref":"#/$defs/ScoreThreshold"}},"required":["features"],"additionalProperties":false},"ScoreFeature":{"type":"object","properties":{"name":{"type":"string","maxLength":128,"pattern":"^[A-Za-z_][A-Za-z0-9_]*$"},"expression":{"type":"string","minLength":1,"maxLength":4096},"weight":{"type":"number"}},"required":["name","expression","weight"],"additionalProperties":false},"ScoreThreshold":{"type":"object","properties":{"value":{"type":"number"},"field":{"type":"string","default":"decision","maxLength":128,"pattern":"^[A-Za-z_][A-Za-z0-9_]*$"},"above":{"type":"string","maxLength":64},"below":{"type":"string","maxLength":64}},"required":["value","above","below"],"additionalProperties":false},"WindowStep":{"type":"object","properties":{"type":{"type":"string","enum":["tumbling","sliding","session","global"],"maxLength":8},"size":{"type":"string","maxLength":32,"pattern":"^([0-9]+(ms|s|m|h))+$"},"slide":{"type":"string","maxLength":32,"pattern":"^([0-9]+(ms|s|m|h))+$"},"gap":{"type":"string","maxLength":32,"pattern":"^([0-9]+(ms|s|m|h))+$"},"offset":{"type":"string","maxLength":32,"pattern":"^([0-9]+(ms|s|m|h))+$"},"allowedLateness":{"type":"string","default":"0s","maxLength":32,"pattern":"^([0-9]+(ms|s|m|h))+$"},"lateOutput":{"type":"boolean","default":false},"trigger":{"$ref":"#/$defs/WindowTrigger"},"aggregations":{"type":"array","minItems":1,"maxItems":64,"items":{"$ref":"#/$defs/Aggregation"}},"select":{"type":"object","maxProperties":256,"additionalProperties":{"type":"string","minLength":1,"maxLength":4096}}},"required":["type","aggregations"],"additionalProperties":false},"WindowTrigger":{"type":"object","properties":{"count":{"type":"integer","minimum":1,"maximum":100000000}},"required":["count"],"additionalProperties":false},"Aggregation":{"type":"object","properties":{"name":{"type":"string","maxLength":128,"pattern":"^[A-Za-z_][A-Za-z0-9_]*$"},"fn":{"type":"string","enum":["count","sum","avg","min","max","countDistinct","collect","topN","first","last"],"maxLength":13},"of":{"type":"string","minLength":1,"maxLength":4096},"where":{"type":"string","minLength":1,"maxLength":4096},"distinct":{"type":"boolean","default":false},"limit":{"type":"integer","minimum":1,"maximum":10000},"by":{"type":"string","minLength":1,"maxLength":4096},"order":{"type":"string","enum":["desc","asc"],"default":"desc","maxLength":4}},"required":["name","fn"],"additionalProperties":false},"OverStep":{"type":"object","properties":{"range":{"type":"string","maxLength":32,"pattern":"^([0-9]+(ms|s|m|h))+$"},"aggregations":{"type":"array","minItems":1,"maxItems":64,"items":{"$ref":"#/$defs/Aggregation"}},"select":{"type":"object","maxProperties":256,"additionalProperties":{"type":"string","minLength":1,"maxLength":4096}}},"required":["aggregations"],"additionalProperties":false},"ProcessStep":{"type":"object","properties":{"state":{"type":"array","maxItems":32,"items":{"$ref":"#/$defs/StateDeclaration"}},"onRecord":{"type":"array","minItems":1,"maxItems":64,"items":{"$ref":"#/$defs/ProcessAction"}},"timers":{"type":"array","maxItems":16,"items":{"$ref":"#/$defs/TimerDeclaration"}}},"required":["onRecord"],"additionalProperties":false},"StateDeclaration":{"type":"object","properties":{"name":{"type":"string","maxLength":64,"pattern":"^[A-Za-z_][A-Za-z0-9_]*$"},"kind":{"type":"string","enum":["value","list","map"],"maxLength":5},"initial":{"type":"string","minLength":1,"maxLength":4096},"ttl":{"type":"string","maxLength":32,"pattern":"^([0-9]+(ms|s|m|h))+$"},"maxSize":{"type":"integer","minimum":1,"maximum":1000000}},"required":["name","kind"],"additionalProperties":false},"ProcessAction":{"type":"object","properties":{"when":{"type":"string","minLength":1,"maxLength":4096},"set":{"type":"object","maxProperties":64,"additionalProperties":{"type":"string","minLength":1,"maxLength":4096}},"put":{"$ref":"#/$defs/StatePut"},"remove":{"$ref":"#/$defs/StateRemove"},"append":{"$ref":"#/$defs/StateAppend"},"clear":{"type":"array","maxItems":64,"items":{"type":"string","maxLength":64,"pattern":"^[A-Za-z_][A-Za-z0-9_]*$"}},"emit":{"type":"object","maxProperties":256,"additionalProperties":{"type":"string","minLength":1,"maxLength":4096}},"emitTo":{"type":"string","maxLength":64,"pattern":"^[A-Za-z_][A-Za-z0-9_]*$"},"schedule":{"$ref":"#/$defs/TimerSchedule"},"cancel":{"type":"string","maxLength":64,"pattern":"^[A-Za-z_][A-Za-z0-9_]*$"}},"additionalProperties":false},"StatePut":{"type":"object","properties":{"state":{"type":"string","maxLength":64,"pattern":"^[A-Za-z_][A-Za-z0-9_]*$"},"key":{"type":"string","minLength":1,"maxLength":4096},"value":{"type":"string","minLength":1,"maxLength":4096}},"required":["state","key","value"],"additionalProperties":false},"StateRemove":{"type":"object","properties":{"state":{"type":"string","maxLength":64,"pattern":"^[A-Za-z_][A-Za-z0-9_]*$"},"key":{"type":"string","minLength":1,"maxLength":4096}},"required":["state","key"],"additionalProperties":false},"StateAppend":{"type":"object","properties":{"state":{"type":"string","maxLength":64,"pattern":"^[A-Za-z_][A-Za-z0-9_]*$"},"value":{"type":"string","minLength":1,"maxLength":4096}},"required":["state","value"],"additionalProperties":false},"TimerSchedule":{"type":"object","properties":{"timer":{"type":"string","maxLength":64,"pattern":"^[A-Za-z_][A-Za-z0-9_]*$"},"after":{"type":"string","maxLength":32,"pattern":"^([0-9]+(ms|s|m|h))+$"},"at":{"type":"string","minLength":1,"maxLength":4096}},"required":["timer"],"additionalProperties":false},"TimerDeclaration":{"type":"object","properties":{"name":{"type":"string","maxLength":64,"pattern":"^[A-Za-z_][A-Za-z0-9_]*$"},"domain":{"type":"string","enum":["event-time","processing-time"],"default":"event-time","maxLength":15},"every":{"type":"string","maxLength":32,"pattern":"^([0-9]+(ms|s|m|h))+$"},"actions":{"type":"array","minItems":1,"maxItems":32,"items":{"$ref":"#/$defs/ProcessAction"}}},"required":["name","actions"],"additionalProperties":false},"CepStep":{"type":"object","properties":{"stages":{"type":"array","minItems":1,"maxItems":16,"items":{"$ref":"#/$defs/PatternStage"}},"within":{"type":"string","maxLength":32,"pattern":"^([0-9]+(ms|s|m|h))+$"},"afterMatchSkip":{"$ref":"#/$defs/AfterMatchSkip"},"select":{"type":"object","maxProperties":256,"additionalProperties":{"type":"string","minLength":1,"maxLength":4096}},"timedOut":{"type":"boolean","default":false}},"required":["stages"],"additionalProperties":false},"PatternStage":{"type":"object","properties":{"name":{"type":"string","maxLength":64,"pattern":"^[A-Za-z_][A-Za-z0-9_]*$"},"contiguity":{"type":"string","enum":["next","followedBy","followedByAny","notNext","notFollowedBy"],"maxLength":13},"where":{"type":"string","minLength":1,"maxLength":4096},"or":{"type":"array","maxItems":16,"items":{"type":"string","minLength":1,"maxLength":4096}},"until":{"type":"string","minLength":1,"maxLength":4096},"times":{"type":"integer","minimum":1,"maximum":1000},"timesMax":{"type":"integer","minimum":1,"maximum":1000},"timesOrMore":{"type":"integer","minimum":1,"maximum":1000},"oneOrMore":{"type":"boolean"},"optional":{"type":"boolean"},"greedy":{"type":"boolean"},"consecutive":{"type":"boolean"}},"required":["name","where"],"additionalProperties":false},"AfterMatchSkip":{"type":"object","properties":{"strategy":{"type":"string","enum":["noSkip","skipToNext","skipPastLastEvent","skipToFirst","skipToLast"],"default":"noSkip","maxLength":17},"stage":{"type":"string","maxLength":64}},"additionalProperties":false},"BroadcastRulesStep":{"type":"object","properties":{"rules":{"type":"string","maxLength":127,"pattern":"^[A-Za-z][A-Za-z0-9_-]{0,62}(\\.[A-Za-z][A-Za-z0-9_-]{0,62})?$"},"ruleId":{"type":"string","default":"rule.id","minLength":1,"maxLength":4096},"deleteWhen":{"type":"string","minLength":1,"maxLength":4096},"condition":{"type":"string","minLength":1,"maxLength":4096},"conditionField":{"type":"string","maxLength":128},"match":{"type":"string","enum":["first","all"],"default":"first","maxLength":5},"unmatched":{"type":"string","enum":["drop","pass"],"default":"drop","maxLength":4},"emit":{"type":"object","maxProperties":256,"additionalProperties":{"type":"string","minLength":1,"maxLength":4096}}},"required":["rules"],"additionalProperties":false},"LookupJoinStep":{"type":"object","properties":{"table":{"type":"string","maxLength":127,"pattern":"^[A-Za-z][A-Za-z0-9_-]{0,62}(\\.[A-Za-z][A-Za-z0-9_-]{0,62})?$"},"redis":{"$ref":"#/$defs/RedisLookup"},"key":{"type":"string","minLength":1,"maxLength":4096},"tableKey":{"type":"string","minLength":1,"maxLength":4096},"type":{"type":"string","enum":["inner","left"],"default":"left","maxLength":5},"as":{"type":"string","maxLength":128,"pattern":"^[A-Za-z_][A-Za-z0-9_]*$"},"select":{"type":"object","maxProperties":256,"additionalProperties":{"type":"string","minLength":1,"maxLength":4096}}},"required":["key"],"additionalProperties":false},"RedisLookup":{"type":"object","properties":{"address":{"type":"string","maxLength":261,"pattern":"^[^\\s:]+:[0-9]{1,5}$"},"database":{"type":"integer","default":0,"minimum":0,"maximum":15},"passwordSecretRef":{"$ref":"#/$defs/SecretKeyRef"},"tls":{"type":"boolean","default":false},"keyPrefix":{"type":"string","maxLength":256},"fields":{"type":"array","maxItems":256,"items":{"type":"string","maxLength":256}},"cache":{"$ref":"#/$defs/LookupCache"},"local":{"$ref":"#/$defs/RedisLookupLocal"}},"required":["address"],"additionalProperties":false},"SecretKeyRef":{"type":"object","properties":{"name":{"type":"string","maxLength":253,"pattern":"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$"},"key":{"type":"string","maxLength":253,"pattern":"^[-._a-zA-Z0-9]+$"}},"required":["name","key"],"additionalProperties":false},"LookupCache":{"type":"object","properties":{"maxEntries":{"type":"integer","default":100000,"minimum":0,"maximum":10000000},"ttl":{"type":"string","default":"1m","maxLength":32,"pattern":"^([0-9]+(ms|s|m|h))+$"}},"additionalProperties":false},"RedisLookupLocal":{"type":"object","properties":{"file":{"$ref":"#/$defs/RedisLookupFile"}},"required":["file"],"additionalProperties":false},"RedisLookupFile":{"type":"object","properties":{"path":{"type":"string","minLength":1,"maxLength":4096}},"required":["path"],"additionalProperties":false},"Sink":{"type":"object","properties":{"id":{"type":"string","maxLength":63,"pattern":"^[A-Za-z][A-Za-z0-9_-]{0,62}$"},"input":{"type":"string","maxLength":127,"pattern":"^[A-Za-z][A-Za-z0-9_-]{0,62}(\\.[A-Za-z][A-Za-z0-9_-]{0,62})?$"},"kafka":{"$ref":"#/$defs/KafkaSink"},"redis":{"$ref":"#/$defs/RedisSink"},"file":{"$ref":"#/$defs/FileSink"},"stdout":{"$ref":"#/$defs/StdoutSink"},"blackhole":{"$ref":"#/$defs/BlackholeSink"},"local":{"$ref":"#/$defs/LocalSink"}},"required":["id","input"],"additionalProperties":false},"KafkaSink":{"type":"object","properties":{"topic":{"type":"string","maxLength":249,"pattern":"^[A-Za-z0-9._-]{1,249}$"},"format":{"type":"string","enum":["json","string"],"default":"json","maxLength":6},"key":{"type":"string","minLength":1,"maxLength":4096},"partitions":{"type":"integer","minimum":1,"maximum":10000},"headers":{"type":"object","maxProperties":32,"additionalProperties":{"type":"string","minLength":1,"maxLength":4096}},"timestamps":{"type":"string","enum":["event-time","processing-time"],"default":"event-time","maxLength":15}},"required":["topic"],"additionalProperties":false},"RedisSink":{"type":"object","properties":{"address":{"type":"string","maxLength":261,"pattern":"^[^\\s:]+:[0-9]{1,5}$"},"database":{"type":"integer","default":0,"minimum":0,"maximum":15},"passwordSecretRef":{"$ref":"#/$defs/SecretKeyRef"},"tls":{"type":"boolean","default":false},"keyPrefix":{"type":"string","maxLength":256},"sortedSet":{"$ref":"#/$defs/RedisSortedSet"},"hash":{"$ref":"#/$defs/RedisHash"},"ttl":{"type":"string","maxLength":32,"pattern":"^([0-9]+(ms|s|m|h))+$"},"version":{"type":"string","minLength":1,"maxLength":4096}},"required":["address"],"additionalProperties":false},"RedisSortedSet":{"type":"object","properties":{"key":{"type":"string","minLength":1,"maxLength":4096},"member":{"type":"string","minLength":1,"maxLength":4096},"score":{"type":"string","minLength":1,"maxLength":4096},"maxSize":{"type":"integer","minimum":1,"maximum":1000000},"replace":{"type":"boolean","default":false}},"required":["key","member"],"additionalProperties":false},"RedisHash":{"type":"object","properties":{"key":{"type":"string","minLength":1,"maxLength":4096},"fields":{"type":"object","maxProperties":256,"additionalProperties":{"type":"string","minLength":1,"maxLength":4096}}},"required":["key","fields"],"additionalProperties":false},"FileSink":{"type":"object","properties":{"path":{"type":"string","minLength":1,"maxLength":4096},"format":{"type":"string","enum":["ndjson","csv"],"default":"ndjson","maxLength":6}},"required":["path"],"additionalProperties":false},"StdoutSink":{"type":"object","properties":{"format":{"type":"string","enum":["json","text"],"default":"json","maxLength":4}},"additionalProperties":false},"BlackholeSink":{"type":"object","properties":{},"additionalProperties":false},"LocalSink":{"type":"object","properties":{"file":{"$ref":"#/$defs/FileSink"},"stdout":{"$ref":"#/$defs/StdoutSink"},"blackhole":{"$ref":"#/$defs/BlackholeSink"}},"additionalProperties":false},"ModuleJob":{"type":"object","properties":{"path":{"type":"string","minLength":1,"maxLength":4096},"export":{"type":"string","default":"default","maxLength":253},"config":{"type":"object"}},"required":["path"],"additionalProperties":false},"KafkaConnection":{"type":"object","properties":{"bootstrapServers":{"type":"array","minItems":1,"maxItems":16,"items":{"type":"string","maxLength":261,"pattern":"^[^\\s:]+:[0-9]{1,5}$"}},"clientId":{"type":"string","maxLength":253},"tls":{"$ref":"#/$defs/KafkaTls"},"sasl":{"$ref":"#/$defs/KafkaSasl"}},"required":["bootstrapServers"],"additionalProperties":false},"KafkaTls":{"type":"object","properties":{"enabled":{"type":"boolean","default":true},"caSecretRef":{"$ref":"#/$defs/SecretKeyRef"},"certSecretRef":{"$ref":"#/$defs/SecretKeyRef"},"keySecretRef":{"$ref":"#/$defs/SecretKeyRef"},"insecureSkipVerify":{"type":"boolean","default":false}},"additionalProperties":false},"KafkaSasl":{"type":"object","properties":{"mechanism":{"type":"string","enum":["plain","scram-sha-256","scram-sha-512"],"maxLength":13},"username":{"type":"string","maxLength":253},"usernameSecretRef":{"$ref":"#/$defs/SecretKeyRef"},"passwordSecretRef":{"$ref":"#/$defs/SecretKeyRef"}},"required":["mechanism","passwordSecretRef"],"additionalProperties":false},"CheckpointSettings":{"type":"object","properties":{"interval":{"type":"string","default":"5s","maxLength":32,"pattern":"^([0-9]+(ms|s|m|h))+$"},"timeout":{"type":"string","default":"1m","maxLength":32,"pattern":"^([0-9]+(ms|s|m|h))+$"},"mode":{"type":"string","enum":["exactly-once","at-least-once"],"default":"exactly-once","maxLength":13}},"additionalProperties":false},"SavepointSettings":{"type":"object","properties":{"storage":{"$ref":"#/$defs/SavepointStorage"},"interval":{"type":"string","maxLength":32,"pattern":"^([0-9]+(ms|s|m|h))+$"},"historyMax":{"type":"integer","default":5,"minimum":1,"maximum":100},"timeout":{"type":"string","default":"10m","maxLength":32,"pattern":"^([0-9]+(ms|s|m|h))+$"}},"required":["storage"],"additionalProperties":false},"SavepointStorage":{"type":"object","properties":{"path":{"type":"string","minLength":1,"maxLength":4096,"pattern":"^/"},"claimName":{"type":"string","maxLength":253,"pattern":"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$"}},"required":["path"],"additionalProperties":false},"RestartPolicy":{"type":"object","properties":{"maxRestarts":{"type":"integer","default":5,"minimum":0,"maximum":1000},"window":{"type":"string","default":"10m","maxLength":32,"pattern":"^([0-9]+(ms|s|m|h))+$"},"backoff":{"$ref":"#/$defs/Backoff"}},"additionalProperties":false},"Backoff":{"type":"object","properties":{"initial":{"type":"string","default":"10s","maxLength":32,"pattern":"^([0-9]+(ms|s|m|h))+$"},"max":{"type":"string","default":"5m","maxLength":32,"pattern":"^([0-9]+(ms|s|m|h))+$"}},"additionalProperties":false},"RollbackSettings":{"type":"object","properties":{"enabled":{"type":"boolean","default":true},"readinessTimeout":{"type":"string","default":"5m","maxLength":32,"pattern":"^([0-9]+(ms|s|m|h))+$"},"stableAfter":{"type":"string","default":"1m","maxLength":32,"pattern":"^([0-9]+(ms|s|m|h))+$"}},"additionalProperties":false},"Resources":{"type":"object","properties":{"requests":{"type":"object","maxProperties":16,"additionalProperties":{"type":["integer","string"],"maxLength":64,"pattern":"^(\\+|-)?(([0-9]+(\\.[0-9]*)?)|(\\.[0-9]+))(([KMGTPE]i)|[numkMGTPE]|([eE](\\+|-)?(([0-9]+(\\.[0-9]*)?)|(\\.[0-9]+))))?$"}},"limits":{"type":"object","maxProperties":16,"additionalProperties":{"type":["integer","string"],"maxLength":64,"pattern":"^(\\+|-)?(([0-9]+(\\.[0-9]*)?)|(\\.[0-9]+))(([KMGTPE]i)|[numkMGTPE]|([eE](\\+|-)?(([0-9]+(\\.[0-9]*)?)|(\\.[0-9]+))))?$"}}},"additionalProperties":false},"PodTemplateOverrides":{"type":"object","properties":{"metadata":{"$ref":"#/$defs/PodMetadata"},"serviceAccountName":{"type":"string","maxLength":253,"pattern":"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$"},"priorityClassName":{"type":"string","maxLength":253,"pattern":"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$"},"nodeSelector":{"type":"object","maxProperties":64,"additionalProperties":{"type":"string","maxLength":63}},"affinity":{"type":"object"},"tolerations":{"type":"array","maxItems":32,"items":{"type":"object"}},"topologySpreadConstraints":{"type":"array","maxItems":16,"items":{"type":"object"}},"imagePullSecrets":{"type":"array","maxItems":16,"items":{"$ref":"#/$defs/LocalObjectReference"}},"env":{"type":"array","maxItems":128,"items":{"type":"object"}},"volumes":{"type":"array","maxItems":32,"items":{"type":"object"}},"volumeMounts":{"type":"array","maxItems":32,"items":{"type":"object"}},"terminationGracePeriodSeconds":{"type":"integer","minimum":1,"maximum":3600}},"additionalProperties":false},"PodMetadata":{"type":"object","properties":{"labels":{"type":"object","maxProperties":64,"additionalProperties":{"type":"string","maxLength":63}},"annotations":{"type":"object","maxProperties":64,"additionalProperties":{"type":"string","maxLength":65536}}},"additionalProperties":false},"LocalObjectReference":{"type":"object","properties":{"name":{"type":"string","maxLength":253,"pattern":"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$"}},"required":["name"],"additionalProperties":false},"RestoreFrom":{"type":"object","properties":{"savepointName":{"type":"string","maxLength":253,"pattern":"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$"},"path":{"type":"string","minLength":1,"maxLength":4096}},"additionalProperties":false},"StreamJobStatus":{"type":"object","properties":{"observedGeneration":{"type":"integer","minimum":0},"conditions":{"type":"array","maxItems":16,"items":{"$ref":"#/$defs/Condition"}},"phase":{"type":"string","enum":["Pending","Deploying","Running","Upgrading","Rescaling","Savepointing","Suspending","Suspended","RollingBack","Failed","Completed"],"maxLength":12},"parallelism":{"type":"integer","minimum":0},"selector":{"type":"string","maxLength":1024},"readyWorkers":{"type":"string","maxLength":32},"workers":{"$ref":"#/$defs/WorkerCounts"},"lastSavepoint":{"$ref":"#/$defs/SavepointRecord"},"savepoints":{"type":"array","maxItems":100,"items":{"$ref":"#/$defs/SavepointRecord"}},"observedSavepointTriggerNonce":{"type":"integer"},"observedRestartNonce":{"type":"integer"},"currentSpecHash":{"type":"string","maxLength":128},"lastStableSpec":{"$ref":"#/$defs/StableSpec"},"pendingAction":{"$ref":"#/$defs/PendingAction"},"restarts":{"$ref":"#/$defs/RestartCounts"},"lastError":{"$ref":"#/$defs/LastError"}},"additionalProperties":false},"Condition":{"type":"object","properties":{"type":{"type":"string","maxLength":316,"pattern":"^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])$"},"status":{"type":"string","enum":["True","False","Unknown"],"maxLength":7},"observedGeneration":{"type":"integer","minimum":0},"lastTransitionTime":{"type":"string","maxLength":64},"reason":{"type":"string","minLength":1,"maxLength":1024,"pattern":"^[A-Za-z]([A-Za-z0-9_,:]*[A-Za-z0-9_])?$"},"message":{"type":"string","maxLength":32768}},"required":["type","status","lastTransitionTime","reason","message"],"additionalProperties":false},"WorkerCounts":{"type":"object","properties":{"desired":{"type":"integer","minimum":0},"ready":{"type":"integer","minimum":0}},"additionalProperties":false},"SavepointRecord":{"type":"object","properties":{"name":{"type":"string","maxLength":253},"location":{"type":"string","maxLength":4096},"timestamp":{"type":"string","maxLength":64},"trigger":{"type":"string","enum":["manual","periodic","upgrade","rescale","suspend","nonce"],"maxLength":8},"specHash":{"type":"string","maxLength":128}},"additionalProperties":false},"StableSpec":{"type":"object","properties":{"hash":{"type":"string","maxLength":128},"generation":{"type":"integer","minimum":0},"savepoint":{"type":"string","maxLength":4096},"since":{"type":"string","maxLength":64},"spec":{"type":"object"}},"additionalProperties":false},"PendingAction":{"type":"object","properties":{"type":{"type":"string","enum":["deploy","upgrade","rescale","savepoint","suspend","resume","restart","rollback","stop"],"maxLength":9},"step":{"type":"string","maxLength":64},"startedAt":{"type":"string","maxLength":64},"targetGeneration":{"type":"integer","minimum":0},"targetSpecHash":{"type":"string","maxLength":128},"savepoint":{"type":"string","maxLength":4096},"details":{"type":"object","maxProperties":32,"additionalProperties":{"type":"string","maxLength":4096}}},"required":["type"],"additionalProperties":false},"RestartCounts":{"type":"object","properties":{"total":{"type":"integer","minimum":0},"inWindow":{"type":"integer","minimum":0},"lastRestartTime":{"type":"string","maxLength":64}},"additionalProperties":false},"LastError":{"type":"object","properties":{"time":{"type":"string","maxLength":64},"reason":{"type":"string","maxLength":128},"message":{"type":"string","maxLength":32768},"worker":{"type":"integer","minimum":0}},"additionalProperties":false}}};
+const schema11 = {"$id":"StreamJob","$ref":"#/$defs/StreamJob","$defs":{"StreamJob":{"type":"object","properties":{"apiVersion":{"type":"string","enum":["runnel.dev/v1alpha1"]},"kind":{"type":"string","enum":["StreamJob"]},"metadata":{"type":"object","properties":{"name":{"type":"string","maxLength":52,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"}},"required":["name"]},"spec":{"$ref":"#/$defs/StreamJobSpec"},"status":{"$ref":"#/$defs/StreamJobStatus"}},"required":["apiVersion","kind","metadata","spec"],"additionalProperties":false},"StreamJobSpec":{"type":"object","properties":{"image":{"type":"string","maxLength":1024},"imagePullPolicy":{"type":"string","enum":["Always","IfNotPresent","Never"],"maxLength":12},"parallelism":{"type":"integer","default":1,"minimum":1,"maximum":1024},"state":{"type":"string","enum":["running","suspended"],"default":"running","maxLength":9},"upgradeMode":{"type":"string","enum":["stateless","savepoint","last-state"],"default":"last-state","maxLength":10},"pipeline":{"$ref":"#/$defs/Pipeline"},"sql":{"type":"string","minLength":1,"maxLength":262144},"module":{"$ref":"#/$defs/ModuleJob"},"kafka":{"$ref":"#/$defs/KafkaConnection"},"checkpoint":{"$ref":"#/$defs/CheckpointSettings"},"savepoint":{"$ref":"#/$defs/SavepointSettings"},"restartPolicy":{"$ref":"#/$defs/RestartPolicy"},"rollback":{"$ref":"#/$defs/RollbackSettings"},"resources":{"$ref":"#/$defs/Resources"},"podTemplate":{"$ref":"#/$defs/PodTemplateOverrides"},"savepointTriggerNonce":{"type":"integer"},"restartNonce":{"type":"integer"},"restoreFrom":{"$ref":"#/$defs/RestoreFrom"},"allowNonRestoredState":{"type":"boolean","default":false}},"additionalProperties":false},"Pipeline":{"type":"object","properties":{"sources":{"type":"array","minItems":1,"maxItems":32,"items":{"$ref":"#/$defs/Source"}},"steps":{"type":"array","maxItems":128,"items":{"$ref":"#/$defs/Step"}},"sinks":{"type":"array","minItems":1,"maxItems":32,"items":{"$ref":"#/$defs/Sink"}}},"required":["sources","sinks"],"additionalProperties":false},"Source":{"type":"object","properties":{"id":{"type":"string","maxLength":63,"pattern":"^[A-Za-z][A-Za-z0-9_-]{0,62}$"},"mode":{"type":"string","enum":["stream","table","broadcast"],"default":"stream","maxLength":9},"kafka":{"$ref":"#/$defs/KafkaSource"},"local":{"$ref":"#/$defs/LocalSource"},"timestamp":{"$ref":"#/$defs/EventTime"},"watermark":{"$ref":"#/$defs/Watermark"},"fields":{"type":"object","maxProperties":256,"additionalProperties":{"type":"string","maxLength":128,"pattern":"^[a-z][a-z0-9<>, ]*$"}},"fieldTypes":{"type":"string","enum":["enforce","coerce"],"default":"enforce","maxLength":7}},"required":["id"],"additionalProperties":false},"KafkaSource":{"type":"object","properties":{"topic":{"type":"string","maxLength":249,"pattern":"^[A-Za-z0-9._-]{1,249}$"},"format":{"type":"string","enum":["json","string","bytes"],"default":"json","maxLength":6},"keyFormat":{"type":"string","enum":["string","json","bytes","none"],"default":"string","maxLength":6},"partitions":{"type":"integer","minimum":1,"maximum":10000},"partitionedBy":{"type":"string","maxLength":253},"startOffset":{"type":"string","enum":["earliest","latest"],"default":"earliest","maxLength":8},"bounded":{"type":"boolean","default":false}},"required":["topic"],"additionalProperties":false},"LocalSource":{"type":"object","properties":{"generator":{"$ref":"#/$defs/GeneratorSource"},"file":{"$ref":"#/$defs/FileSource"}},"additionalProperties":false},"GeneratorSource":{"type":"object","properties":{"rate":{"type":"integer","default":1000,"minimum":0,"maximum":100000000},"count":{"type":"integer","minimum":1},"seed":{"type":"integer","default":1},"partitions":{"type":"integer","default":4,"minimum":1,"maximum":1024},"outOfOrderness":{"type":"string","default":"0s","maxLength":32,"pattern":"^([0-9]+(ms|s|m|h))+$"},"fields":{"type":"object","maxProperties":64,"additionalProperties":{"$ref":"#/$defs/FieldGenerator"}}},"required":["fields"],"additionalProperties":false},"FieldGenerator":{"type":"object","properties":{"kind":{"type":"string","enum":["key","choice","int","double","bool","uuid","sequence","eventTime","constant"],"maxLength":9},"prefix":{"type":"string","maxLength":64},"cardinality":{"type":"integer","minimum":1,"maximum":100000000},"skew":{"type":"number","minimum":0,"maximum":10},"values":{"type":"array","minItems":1,"maxItems":1000,"items":{"type":["integer","string"],"maxLength":64}},"weights":{"type":"array","maxItems":1000,"items":{"type":"number","minimum":0}},"min":{"type":"number"},"max":{"type":"number"},"probability":{"type":"number","minimum":0,"maximum":1},"value":{"type":["integer","string"],"maxLength":64}},"required":["kind"],"additionalProperties":false},"FileSource":{"type":"object","properties":{"path":{"type":"string","minLength":1,"maxLength":4096}},"required":["path"],"additionalProperties":false},"EventTime":{"type":"object","properties":{"field":{"type":"string","maxLength":253},"expression":{"type":"string","minLength":1,"maxLength":4096},"format":{"type":"string","enum":["epoch-millis","epoch-seconds","iso-8601"],"default":"epoch-millis","maxLength":13}},"additionalProperties":false},"Watermark":{"type":"object","properties":{"outOfOrderness":{"type":"string","default":"0s","maxLength":32,"pattern":"^([0-9]+(ms|s|m|h))+$"},"idleness":{"type":"string","maxLength":32,"pattern":"^([0-9]+(ms|s|m|h))+$"}},"additionalProperties":false},"Step":{"type":"object","properties":{"id":{"type":"string","maxLength":63,"pattern":"^[A-Za-z][A-Za-z0-9_-]{0,62}$"},"uid":{"type":"string","maxLength":128,"pattern":"^[A-Za-z][A-Za-z0-9_.-]{0,127}$"},"input":{"type":"string","maxLength":127,"pattern":"^[A-Za-z][A-Za-z0-9_-]{0,62}(\\.[A-Za-z][A-Za-z0-9_-]{0,62})?$"},"inputs":{"type":"array","minItems":2,"maxItems":16,"items":{"type":"string","maxLength":127,"pattern":"^[A-Za-z][A-Za-z0-9_-]{0,62}(\\.[A-Za-z][A-Za-z0-9_-]{0,62})?$"}},"onError":{"type":"string","enum":["dead-letter","skip","fail"],"default":"dead-letter","maxLength":11},"filter":{"$ref":"#/$defs/FilterStep"},"clean":{"$ref":"#/$defs/CleanStep"},"map":{"$ref":"#/$defs/MapStep"},"project":{"$ref":"#/$defs/ProjectStep"},"explode":{"$ref":"#/$defs/ExplodeStep"},"keyBy":{"$ref":"#/$defs/KeyByStep"},"route":{"$ref":"#/$defs/RouteStep"},"union":{"$ref":"#/$defs/UnionStep"},"dedup":{"$ref":"#/$defs/DedupStep"},"score":{"$ref":"#/$defs/ScoreStep"},"window":{"$ref":"#/$defs/WindowStep"},"over":{"$ref":"#/$defs/OverStep"},"process":{"$ref":"#/$defs/ProcessStep"},"cep":{"$ref":"#/$defs/CepStep"},"broadcastRules":{"$ref":"#/$defs/BroadcastRulesStep"},"lookupJoin":{"$ref":"#/$defs/LookupJoinStep"}},"required":["id"],"additionalProperties":false},"FilterStep":{"type":"object","properties":{"condition":{"type":"string","minLength":1,"maxLength":4096},"onReject":{"type":"string","enum":["drop","dead-letter","side-output"],"default":"drop","maxLength":11},"reason":{"type":"string","maxLength":128}},"required":["condition"],"additionalProperties":false},"CleanStep":{"type":"object","properties":{"rules":{"type":"array","minItems":1,"maxItems":64,"items":{"$ref":"#/$defs/CleanRule"}},"onInvalid":{"type":"string","enum":["dead-letter","drop","side-output"],"default":"dead-letter","maxLength":11}},"required":["rules"],"additionalProperties":false},"CleanRule":{"type":"object","properties":{"name":{"type":"string","maxLength":128,"pattern":"^[A-Za-z_][A-Za-z0-9_]*$"},"condition":{"type":"string","minLength":1,"maxLength":4096}},"required":["name","condition"],"additionalProperties":false},"MapStep":{"type":"object","properties":{"expression":{"type":"string","minLength":1,"maxLength":4096}},"required":["expression"],"additionalProperties":false},"ProjectStep":{"type":"object","properties":{"fields":{"type":"object","maxProperties":256,"additionalProperties":{"type":"string","minLength":1,"maxLength":4096}},"keep":{"type":"boolean","default":false},"drop":{"type":"array","maxItems":256,"items":{"type":"string","maxLength":128,"pattern":"^[A-Za-z_][A-Za-z0-9_]*$"}}},"required":["fields"],"additionalProperties":false},"ExplodeStep":{"type":"object","properties":{"expression":{"type":"string","minLength":1,"maxLength":4096},"as":{"type":"string","maxLength":128,"pattern":"^[A-Za-z_][A-Za-z0-9_]*$"},"keepParent":{"type":"boolean","default":true}},"required":["expression"],"additionalProperties":false},"KeyByStep":{"type":"object","properties":{"key":{"type":"string","minLength":1,"maxLength":4096},"partitions":{"type":"integer","minimum":1,"maximum":10000}},"required":["key"],"additionalProperties":false},"RouteStep":{"type":"object","properties":{"routes":{"type":"array","minItems":1,"maxItems":32,"items":{"$ref":"#/$defs/Route"}},"match":{"type":"string","enum":["first","all"],"default":"first","maxLength":5},"otherwise":{"type":"string","enum":["main","drop"],"default":"main","maxLength":4}},"required":["routes"],"additionalProperties":false},"Route":{"type":"object","properties":{"name":{"type":"string","maxLength":128,"pattern":"^[A-Za-z_][A-Za-z0-9_]*$"},"condition":{"type":"string","minLength":1,"maxLength":4096}},"required":["name","condition"],"additionalProperties":false},"UnionStep":{"type":"object","properties":{},"additionalProperties":false},"DedupStep":{"type":"object","properties":{"key":{"type":"string","minLength":1,"maxLength":4096},"within":{"type":"string","maxLength":32,"pattern":"^([0-9]+(ms|s|m|h))+$"},"keep":{"type":"string","enum":["first"],"default":"first","maxLength":5}},"required":["key","within"],"additionalProperties":false},"ScoreStep":{"type":"object","properties":{"model":{"type":"string","enum":["logistic","linear"],"default":"logistic","maxLength":8},"intercept":{"type":"number","default":0},"features":{"type":"array","minItems":1,"maxItems":256,"items":{"$ref":"#/$defs/ScoreFeature"}},"as":{"type":"string","default":"score","maxLength":128,"pattern":"^[A-Za-z_][A-Za-z0-9_]*$"},"threshold":{"$ref":"#/$defs/ScoreThreshold"}},"required":["features"],"additionalProperties":false},"ScoreFeature":{"type":"object","properties":{"name":{"type":"string","maxLength":128,"pattern":"^[A-Za-z_][A-Za-z0-9_]*$"},"expression":{"type":"string","minLength":1,"maxLength":4096},"weight":{"type":"number"}},"required":["name","expression","weight"],"additionalProperties":false},"ScoreThreshold":{"type":"object","properties":{"value":{"type":"number"},"field":{"type":"string","default":"decision","maxLength":128,"pattern":"^[A-Za-z_][A-Za-z0-9_]*$"},"above":{"type":"string","maxLength":64},"below":{"type":"string","maxLength":64}},"required":["value","above","below"],"additionalProperties":false},"WindowStep":{"type":"object","properties":{"type":{"type":"string","enum":["tumbling","sliding","session","global"],"maxLength":8},"size":{"type":"string","maxLength":32,"pattern":"^([0-9]+(ms|s|m|h))+$"},"slide":{"type":"string","maxLength":32,"pattern":"^([0-9]+(ms|s|m|h))+$"},"gap":{"type":"string","maxLength":32,"pattern":"^([0-9]+(ms|s|m|h))+$"},"offset":{"type":"string","maxLength":32,"pattern":"^([0-9]+(ms|s|m|h))+$"},"allowedLateness":{"type":"string","default":"0s","maxLength":32,"pattern":"^([0-9]+(ms|s|m|h))+$"},"lateOutput":{"type":"boolean","default":false},"trigger":{"$ref":"#/$defs/WindowTrigger"},"aggregations":{"type":"array","minItems":1,"maxItems":64,"items":{"$ref":"#/$defs/Aggregation"}},"select":{"type":"object","maxProperties":256,"additionalProperties":{"type":"string","minLength":1,"maxLength":4096}}},"required":["type","aggregations"],"additionalProperties":false},"WindowTrigger":{"type":"object","properties":{"count":{"type":"integer","minimum":1,"maximum":100000000}},"required":["count"],"additionalProperties":false},"Aggregation":{"type":"object","properties":{"name":{"type":"string","maxLength":128,"pattern":"^[A-Za-z_][A-Za-z0-9_]*$"},"fn":{"type":"string","enum":["count","sum","avg","min","max","countDistinct","collect","topN","first","last"],"maxLength":13},"of":{"type":"string","minLength":1,"maxLength":4096},"where":{"type":"string","minLength":1,"maxLength":4096},"distinct":{"type":"boolean","default":false},"limit":{"type":"integer","minimum":1,"maximum":10000},"by":{"type":"string","minLength":1,"maxLength":4096},"order":{"type":"string","enum":["desc","asc"],"default":"desc","maxLength":4}},"required":["name","fn"],"additionalProperties":false},"OverStep":{"type":"object","properties":{"range":{"type":"string","maxLength":32,"pattern":"^([0-9]+(ms|s|m|h))+$"},"aggregations":{"type":"array","minItems":1,"maxItems":64,"items":{"$ref":"#/$defs/Aggregation"}},"select":{"type":"object","maxProperties":256,"additionalProperties":{"type":"string","minLength":1,"maxLength":4096}}},"required":["aggregations"],"additionalProperties":false},"ProcessStep":{"type":"object","properties":{"state":{"type":"array","maxItems":32,"items":{"$ref":"#/$defs/StateDeclaration"}},"onRecord":{"type":"array","minItems":1,"maxItems":64,"items":{"$ref":"#/$defs/ProcessAction"}},"timers":{"type":"array","maxItems":16,"items":{"$ref":"#/$defs/TimerDeclaration"}}},"required":["onRecord"],"additionalProperties":false},"StateDeclaration":{"type":"object","properties":{"name":{"type":"string","maxLength":64,"pattern":"^[A-Za-z_][A-Za-z0-9_]*$"},"kind":{"type":"string","enum":["value","list","map"],"maxLength":5},"initial":{"type":"string","minLength":1,"maxLength":4096},"ttl":{"type":"string","maxLength":32,"pattern":"^([0-9]+(ms|s|m|h))+$"},"maxSize":{"type":"integer","minimum":1,"maximum":1000000}},"required":["name","kind"],"additionalProperties":false},"ProcessAction":{"type":"object","properties":{"when":{"type":"string","minLength":1,"maxLength":4096},"set":{"type":"object","maxProperties":64,"additionalProperties":{"type":"string","minLength":1,"maxLength":4096}},"put":{"$ref":"#/$defs/StatePut"},"remove":{"$ref":"#/$defs/StateRemove"},"append":{"$ref":"#/$defs/StateAppend"},"clear":{"type":"array","maxItems":64,"items":{"type":"string","maxLength":64,"pattern":"^[A-Za-z_][A-Za-z0-9_]*$"}},"emit":{"type":"object","maxProperties":256,"additionalProperties":{"type":"string","minLength":1,"maxLength":4096}},"emitTo":{"type":"string","maxLength":64,"pattern":"^[A-Za-z_][A-Za-z0-9_]*$"},"schedule":{"$ref":"#/$defs/TimerSchedule"},"cancel":{"type":"string","maxLength":64,"pattern":"^[A-Za-z_][A-Za-z0-9_]*$"}},"additionalProperties":false},"StatePut":{"type":"object","properties":{"state":{"type":"string","maxLength":64,"pattern":"^[A-Za-z_][A-Za-z0-9_]*$"},"key":{"type":"string","minLength":1,"maxLength":4096},"value":{"type":"string","minLength":1,"maxLength":4096}},"required":["state","key","value"],"additionalProperties":false},"StateRemove":{"type":"object","properties":{"state":{"type":"string","maxLength":64,"pattern":"^[A-Za-z_][A-Za-z0-9_]*$"},"key":{"type":"string","minLength":1,"maxLength":4096}},"required":["state","key"],"additionalProperties":false},"StateAppend":{"type":"object","properties":{"state":{"type":"string","maxLength":64,"pattern":"^[A-Za-z_][A-Za-z0-9_]*$"},"value":{"type":"string","minLength":1,"maxLength":4096}},"required":["state","value"],"additionalProperties":false},"TimerSchedule":{"type":"object","properties":{"timer":{"type":"string","maxLength":64,"pattern":"^[A-Za-z_][A-Za-z0-9_]*$"},"after":{"type":"string","maxLength":32,"pattern":"^([0-9]+(ms|s|m|h))+$"},"at":{"type":"string","minLength":1,"maxLength":4096}},"required":["timer"],"additionalProperties":false},"TimerDeclaration":{"type":"object","properties":{"name":{"type":"string","maxLength":64,"pattern":"^[A-Za-z_][A-Za-z0-9_]*$"},"domain":{"type":"string","enum":["event-time","processing-time"],"default":"event-time","maxLength":15},"every":{"type":"string","maxLength":32,"pattern":"^([0-9]+(ms|s|m|h))+$"},"actions":{"type":"array","minItems":1,"maxItems":32,"items":{"$ref":"#/$defs/ProcessAction"}}},"required":["name","actions"],"additionalProperties":false},"CepStep":{"type":"object","properties":{"stages":{"type":"array","minItems":1,"maxItems":16,"items":{"$ref":"#/$defs/PatternStage"}},"within":{"type":"string","maxLength":32,"pattern":"^([0-9]+(ms|s|m|h))+$"},"afterMatchSkip":{"$ref":"#/$defs/AfterMatchSkip"},"select":{"type":"object","maxProperties":256,"additionalProperties":{"type":"string","minLength":1,"maxLength":4096}},"timedOut":{"type":"boolean","default":false}},"required":["stages"],"additionalProperties":false},"PatternStage":{"type":"object","properties":{"name":{"type":"string","maxLength":64,"pattern":"^[A-Za-z_][A-Za-z0-9_]*$"},"contiguity":{"type":"string","enum":["next","followedBy","followedByAny","notNext","notFollowedBy"],"maxLength":13},"where":{"type":"string","minLength":1,"maxLength":4096},"or":{"type":"array","maxItems":16,"items":{"type":"string","minLength":1,"maxLength":4096}},"until":{"type":"string","minLength":1,"maxLength":4096},"times":{"type":"integer","minimum":1,"maximum":1000},"timesMax":{"type":"integer","minimum":1,"maximum":1000},"timesOrMore":{"type":"integer","minimum":1,"maximum":1000},"oneOrMore":{"type":"boolean"},"optional":{"type":"boolean"},"greedy":{"type":"boolean"},"consecutive":{"type":"boolean"}},"required":["name","where"],"additionalProperties":false},"AfterMatchSkip":{"type":"object","properties":{"strategy":{"type":"string","enum":["noSkip","skipToNext","skipPastLastEvent","skipToFirst","skipToLast"],"default":"noSkip","maxLength":17},"stage":{"type":"string","maxLength":64}},"additionalProperties":false},"BroadcastRulesStep":{"type":"object","properties":{"rules":{"type":"string","maxLength":127,"pattern":"^[A-Za-z][A-Za-z0-9_-]{0,62}(\\.[A-Za-z][A-Za-z0-9_-]{0,62})?$"},"ruleId":{"type":"string","default":"rule.id","minLength":1,"maxLength":4096},"deleteWhen":{"type":"string","minLength":1,"maxLength":4096},"condition":{"type":"string","minLength":1,"maxLength":4096},"conditionField":{"type":"string","maxLength":128},"match":{"type":"string","enum":["first","all"],"default":"first","maxLength":5},"unmatched":{"type":"string","enum":["drop","pass"],"default":"drop","maxLength":4},"emit":{"type":"object","maxProperties":256,"additionalProperties":{"type":"string","minLength":1,"maxLength":4096}}},"required":["rules"],"additionalProperties":false},"LookupJoinStep":{"type":"object","properties":{"table":{"type":"string","maxLength":127,"pattern":"^[A-Za-z][A-Za-z0-9_-]{0,62}(\\.[A-Za-z][A-Za-z0-9_-]{0,62})?$"},"redis":{"$ref":"#/$defs/RedisLookup"},"key":{"type":"string","minLength":1,"maxLength":4096},"tableKey":{"type":"string","minLength":1,"maxLength":4096},"type":{"type":"string","enum":["inner","left"],"default":"left","maxLength":5},"as":{"type":"string","maxLength":128,"pattern":"^[A-Za-z_][A-Za-z0-9_]*$"},"select":{"type":"object","maxProperties":256,"additionalProperties":{"type":"string","minLength":1,"maxLength":4096}}},"required":["key"],"additionalProperties":false},"RedisLookup":{"type":"object","properties":{"address":{"type":"string","maxLength":261,"pattern":"^[^\\s:]+:[0-9]{1,5}$"},"database":{"type":"integer","default":0,"minimum":0,"maximum":15},"passwordSecretRef":{"$ref":"#/$defs/SecretKeyRef"},"tls":{"type":"boolean","default":false},"keyPrefix":{"type":"string","maxLength":256},"fields":{"type":"array","maxItems":256,"items":{"type":"string","maxLength":256}},"cache":{"$ref":"#/$defs/LookupCache"},"local":{"$ref":"#/$defs/RedisLookupLocal"}},"required":["address"],"additionalProperties":false},"SecretKeyRef":{"type":"object","properties":{"name":{"type":"string","maxLength":253,"pattern":"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$"},"key":{"type":"string","maxLength":253,"pattern":"^[-._a-zA-Z0-9]+$"}},"required":["name","key"],"additionalProperties":false},"LookupCache":{"type":"object","properties":{"maxEntries":{"type":"integer","default":100000,"minimum":0,"maximum":10000000},"ttl":{"type":"string","default":"1m","maxLength":32,"pattern":"^([0-9]+(ms|s|m|h))+$"}},"additionalProperties":false},"RedisLookupLocal":{"type":"object","properties":{"file":{"$ref":"#/$defs/RedisLookupFile"}},"required":["file"],"additionalProperties":false},"RedisLookupFile":{"type":"object","properties":{"path":{"type":"string","minLength":1,"maxLength":4096}},"required":["path"],"additionalProperties":false},"Sink":{"type":"object","properties":{"id":{"type":"string","maxLength":63,"pattern":"^[A-Za-z][A-Za-z0-9_-]{0,62}$"},"input":{"type":"string","maxLength":127,"pattern":"^[A-Za-z][A-Za-z0-9_-]{0,62}(\\.[A-Za-z][A-Za-z0-9_-]{0,62})?$"},"kafka":{"$ref":"#/$defs/KafkaSink"},"redis":{"$ref":"#/$defs/RedisSink"},"file":{"$ref":"#/$defs/FileSink"},"stdout":{"$ref":"#/$defs/StdoutSink"},"blackhole":{"$ref":"#/$defs/BlackholeSink"},"local":{"$ref":"#/$defs/LocalSink"}},"required":["id","input"],"additionalProperties":false},"KafkaSink":{"type":"object","properties":{"topic":{"type":"string","maxLength":249,"pattern":"^[A-Za-z0-9._-]{1,249}$"},"format":{"type":"string","enum":["json","string"],"default":"json","maxLength":6},"key":{"type":"string","minLength":1,"maxLength":4096},"partitions":{"type":"integer","minimum":1,"maximum":10000},"headers":{"type":"object","maxProperties":32,"additionalProperties":{"type":"string","minLength":1,"maxLength":4096}},"timestamps":{"type":"string","enum":["event-time","processing-time"],"default":"event-time","maxLength":15}},"required":["topic"],"additionalProperties":false},"RedisSink":{"type":"object","properties":{"address":{"type":"string","maxLength":261,"pattern":"^[^\\s:]+:[0-9]{1,5}$"},"database":{"type":"integer","default":0,"minimum":0,"maximum":15},"passwordSecretRef":{"$ref":"#/$defs/SecretKeyRef"},"tls":{"type":"boolean","default":false},"keyPrefix":{"type":"string","maxLength":256},"sortedSet":{"$ref":"#/$defs/RedisSortedSet"},"hash":{"$ref":"#/$defs/RedisHash"},"ttl":{"type":"string","maxLength":32,"pattern":"^([0-9]+(ms|s|m|h))+$"},"version":{"type":"string","minLength":1,"maxLength":4096}},"required":["address"],"additionalProperties":false},"RedisSortedSet":{"type":"object","properties":{"key":{"type":"string","minLength":1,"maxLength":4096},"member":{"type":"string","minLength":1,"maxLength":4096},"score":{"type":"string","minLength":1,"maxLength":4096},"maxSize":{"type":"integer","minimum":1,"maximum":1000000},"replace":{"type":"boolean","default":false}},"required":["key","member"],"additionalProperties":false},"RedisHash":{"type":"object","properties":{"key":{"type":"string","minLength":1,"maxLength":4096},"fields":{"type":"object","maxProperties":256,"additionalProperties":{"type":"string","minLength":1,"maxLength":4096}}},"required":["key","fields"],"additionalProperties":false},"FileSink":{"type":"object","properties":{"path":{"type":"string","minLength":1,"maxLength":4096},"format":{"type":"string","enum":["ndjson","csv"],"default":"ndjson","maxLength":6}},"required":["path"],"additionalProperties":false},"StdoutSink":{"type":"object","properties":{"format":{"type":"string","enum":["json","text"],"default":"json","maxLength":4}},"additionalProperties":false},"BlackholeSink":{"type":"object","properties":{},"additionalProperties":false},"LocalSink":{"type":"object","properties":{"file":{"$ref":"#/$defs/FileSink"},"stdout":{"$ref":"#/$defs/StdoutSink"},"blackhole":{"$ref":"#/$defs/BlackholeSink"}},"additionalProperties":false},"ModuleJob":{"type":"object","properties":{"path":{"type":"string","minLength":1,"maxLength":4096},"export":{"type":"string","default":"default","maxLength":253},"config":{"type":"object"}},"required":["path"],"additionalProperties":false},"KafkaConnection":{"type":"object","properties":{"bootstrapServers":{"type":"array","minItems":1,"maxItems":16,"items":{"type":"string","maxLength":261,"pattern":"^[^\\s:]+:[0-9]{1,5}$"}},"clientId":{"type":"string","maxLength":253},"tls":{"$ref":"#/$defs/KafkaTls"},"sasl":{"$ref":"#/$defs/KafkaSasl"}},"required":["bootstrapServers"],"additionalProperties":false},"KafkaTls":{"type":"object","properties":{"enabled":{"type":"boolean","default":true},"caSecretRef":{"$ref":"#/$defs/SecretKeyRef"},"certSecretRef":{"$ref":"#/$defs/SecretKeyRef"},"keySecretRef":{"$ref":"#/$defs/SecretKeyRef"},"insecureSkipVerify":{"type":"boolean","default":false}},"additionalProperties":false},"KafkaSasl":{"type":"object","properties":{"mechanism":{"type":"string","enum":["plain","scram-sha-256","scram-sha-512"],"maxLength":13},"username":{"type":"string","maxLength":253},"usernameSecretRef":{"$ref":"#/$defs/SecretKeyRef"},"passwordSecretRef":{"$ref":"#/$defs/SecretKeyRef"}},"required":["mechanism","passwordSecretRef"],"additionalProperties":false},"CheckpointSettings":{"type":"object","properties":{"interval":{"type":"string","default":"5s","maxLength":32,"pattern":"^([0-9]+(ms|s|m|h))+$"},"timeout":{"type":"string","default":"1m","maxLength":32,"pattern":"^([0-9]+(ms|s|m|h))+$"},"mode":{"type":"string","enum":["exactly-once","at-least-once"],"default":"exactly-once","maxLength":13}},"additionalProperties":false},"SavepointSettings":{"type":"object","properties":{"storage":{"$ref":"#/$defs/SavepointStorage"},"interval":{"type":"string","maxLength":32,"pattern":"^([0-9]+(ms|s|m|h))+$"},"historyMax":{"type":"integer","default":5,"minimum":1,"maximum":100},"timeout":{"type":"string","default":"10m","maxLength":32,"pattern":"^([0-9]+(ms|s|m|h))+$"}},"required":["storage"],"additionalProperties":false},"SavepointStorage":{"type":"object","properties":{"path":{"type":"string","minLength":1,"maxLength":4096,"pattern":"^/"},"claimName":{"type":"string","maxLength":253,"pattern":"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$"}},"required":["path"],"additionalProperties":false},"RestartPolicy":{"type":"object","properties":{"maxRestarts":{"type":"integer","default":5,"minimum":0,"maximum":1000},"window":{"type":"string","default":"10m","maxLength":32,"pattern":"^([0-9]+(ms|s|m|h))+$"},"backoff":{"$ref":"#/$defs/Backoff"}},"additionalProperties":false},"Backoff":{"type":"object","properties":{"initial":{"type":"string","default":"10s","maxLength":32,"pattern":"^([0-9]+(ms|s|m|h))+$"},"max":{"type":"string","default":"5m","maxLength":32,"pattern":"^([0-9]+(ms|s|m|h))+$"}},"additionalProperties":false},"RollbackSettings":{"type":"object","properties":{"enabled":{"type":"boolean","default":true},"readinessTimeout":{"type":"string","default":"5m","maxLength":32,"pattern":"^([0-9]+(ms|s|m|h))+$"},"stableAfter":{"type":"string","default":"1m","maxLength":32,"pattern":"^([0-9]+(ms|s|m|h))+$"}},"additionalProperties":false},"Resources":{"type":"object","properties":{"requests":{"type":"object","maxProperties":16,"additionalProperties":{"type":["integer","string"],"maxLength":64,"pattern":"^(\\+|-)?(([0-9]+(\\.[0-9]*)?)|(\\.[0-9]+))(([KMGTPE]i)|[numkMGTPE]|([eE](\\+|-)?(([0-9]+(\\.[0-9]*)?)|(\\.[0-9]+))))?$"}},"limits":{"type":"object","maxProperties":16,"additionalProperties":{"type":["integer","string"],"maxLength":64,"pattern":"^(\\+|-)?(([0-9]+(\\.[0-9]*)?)|(\\.[0-9]+))(([KMGTPE]i)|[numkMGTPE]|([eE](\\+|-)?(([0-9]+(\\.[0-9]*)?)|(\\.[0-9]+))))?$"}}},"additionalProperties":false},"PodTemplateOverrides":{"type":"object","properties":{"metadata":{"$ref":"#/$defs/PodMetadata"},"serviceAccountName":{"type":"string","maxLength":253,"pattern":"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$"},"priorityClassName":{"type":"string","maxLength":253,"pattern":"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$"},"nodeSelector":{"type":"object","maxProperties":64,"additionalProperties":{"type":"string","maxLength":63}},"affinity":{"type":"object"},"tolerations":{"type":"array","maxItems":32,"items":{"type":"object"}},"topologySpreadConstraints":{"type":"array","maxItems":16,"items":{"type":"object"}},"imagePullSecrets":{"type":"array","maxItems":16,"items":{"$ref":"#/$defs/LocalObjectReference"}},"env":{"type":"array","maxItems":128,"items":{"type":"object"}},"volumes":{"type":"array","maxItems":32,"items":{"type":"object"}},"volumeMounts":{"type":"array","maxItems":32,"items":{"type":"object"}},"terminationGracePeriodSeconds":{"type":"integer","minimum":1,"maximum":3600}},"additionalProperties":false},"PodMetadata":{"type":"object","properties":{"labels":{"type":"object","maxProperties":64,"additionalProperties":{"type":"string","maxLength":63}},"annotations":{"type":"object","maxProperties":64,"additionalProperties":{"type":"string","maxLength":65536}}},"additionalProperties":false},"LocalObjectReference":{"type":"object","properties":{"name":{"type":"string","maxLength":253,"pattern":"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$"}},"required":["name"],"additionalProperties":false},"RestoreFrom":{"type":"object","properties":{"savepointName":{"type":"string","maxLength":253,"pattern":"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$"},"path":{"type":"string","minLength":1,"maxLength":4096}},"additionalProperties":false},"StreamJobStatus":{"type":"object","properties":{"observedGeneration":{"type":"integer","minimum":0},"conditions":{"type":"array","maxItems":16,"items":{"$ref":"#/$defs/Condition"}},"phase":{"type":"string","enum":["Pending","Deploying","Running","Upgrading","Rescaling","Savepointing","Suspending","Suspended","RollingBack","Failed","Completed"],"maxLength":12},"parallelism":{"type":"integer","minimum":0},"selector":{"type":"string","maxLength":1024},"readyWorkers":{"type":"string","maxLength":32},"workers":{"$ref":"#/$defs/WorkerCounts"},"lastSavepoint":{"$ref":"#/$defs/SavepointRecord"},"savepoints":{"type":"array","maxItems":100,"items":{"$ref":"#/$defs/SavepointRecord"}},"observedSavepointTriggerNonce":{"type":"integer"},"observedRestartNonce":{"type":"integer"},"currentSpecHash":{"type":"string","maxLength":128},"lastStableSpec":{"$ref":"#/$defs/StableSpec"},"pendingAction":{"$ref":"#/$defs/PendingAction"},"restarts":{"$ref":"#/$defs/RestartCounts"},"lastError":{"$ref":"#/$defs/LastError"}},"additionalProperties":false},"Condition":{"type":"object","properties":{"type":{"type":"string","maxLength":316,"pattern":"^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])$"},"status":{"type":"string","enum":["True","False","Unknown"],"maxLength":7},"observedGeneration":{"type":"integer","minimum":0},"lastTransitionTime":{"type":"string","maxLength":64},"reason":{"type":"string","minLength":1,"maxLength":1024,"pattern":"^[A-Za-z]([A-Za-z0-9_,:]*[A-Za-z0-9_])?$"},"message":{"type":"string","maxLength":32768}},"required":["type","status","lastTransitionTime","reason","message"],"additionalProperties":false},"WorkerCounts":{"type":"object","properties":{"desired":{"type":"integer","minimum":0},"ready":{"type":"integer","minimum":0}},"additionalProperties":false},"SavepointRecord":{"type":"object","properties":{"name":{"type":"string","maxLength":253},"location":{"type":"string","maxLength":4096},"timestamp":{"type":"string","maxLength":64},"trigger":{"type":"string","enum":["manual","periodic","upgrade","rescale","suspend","nonce"],"maxLength":8},"specHash":{"type":"string","maxLength":128}},"additionalProperties":false},"StableSpec":{"type":"object","properties":{"hash":{"type":"string","maxLength":128},"generation":{"type":"integer","minimum":0},"savepoint":{"type":"string","maxLength":4096},"since":{"type":"string","maxLength":64},"spec":{"type":"object"}},"additionalProperties":false},"PendingAction":{"type":"object","properties":{"type":{"type":"string","enum":["deploy","upgrade","rescale","savepoint","suspend","resume","restart","rollback","stop"],"maxLength":9},"step":{"type":"string","maxLength":64},"startedAt":{"type":"string","maxLength":64},"targetGeneration":{"type":"integer","minimum":0},"targetSpecHash":{"type":"string","maxLength":128},"savepoint":{"type":"string","maxLength":4096},"details":{"type":"object","maxProperties":32,"additionalProperties":{"type":"string","maxLength":4096}}},"required":["type"],"additionalProperties":false},"RestartCounts":{"type":"object","properties":{"total":{"type":"integer","minimum":0},"inWindow":{"type":"integer","minimum":0},"lastRestartTime":{"type":"string","maxLength":64}},"additionalProperties":false},"LastError":{"type":"object","properties":{"time":{"type":"string","maxLength":64},"reason":{"type":"string","maxLength":128},"message":{"type":"string","maxLength":32768},"worker":{"type":"integer","minimum":0}},"additionalProperties":false}}};
 const schema12 = {"type":"object","properties":{"apiVersion":{"type":"string","enum":["runnel.dev/v1alpha1"]},"kind":{"type":"string","enum":["StreamJob"]},"metadata":{"type":"object","properties":{"name":{"type":"string","maxLength":52,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"}},"required":["name"]},"spec":{"$ref":"#/$defs/StreamJobSpec"},"status":{"$ref":"#/$defs/StreamJobStatus"}},"required":["apiVersion","kind","metadata","spec"],"additionalProperties":false};
 const func2 = (s) => { let n = 0; for (const _ of s) n++; return n; };
 const pattern0 = new RegExp("^[a-z0-9]([-a-z0-9]*[a-z0-9])?$", "u");
-const schema13 = {"type":"object","properties":{"image":{"type":"string","maxLength":1024},"imagePullPolicy":{"type":"string","enum":["Always","IfNotPresent","Never"],"maxLength":12},"parallelism":{"type":"integer","default":1,"minimum":1,"maximum":1024},"state":{"type":"string","enum":["running","suspended"],"default":"running","maxLength":9},"upgradeMode":{"type":"string","enum":["stateless","savepoint","last-state"],"default":"last-state","maxLength":10},"pipeline":{"$ref":"#/$defs/Pipeline"},"module":{"$ref":"#/$defs/ModuleJob"},"kafka":{"$ref":"#/$defs/KafkaConnection"},"checkpoint":{"$ref":"#/$defs/CheckpointSettings"},"savepoint":{"$ref":"#/$defs/SavepointSettings"},"restartPolicy":{"$ref":"#/$defs/RestartPolicy"},"rollback":{"$ref":"#/$defs/RollbackSettings"},"resources":{"$ref":"#/$defs/Resources"},"podTemplate":{"$ref":"#/$defs/PodTemplateOverrides"},"savepointTriggerNonce":{"type":"integer"},"restartNonce":{"type":"integer"},"restoreFrom":{"$ref":"#/$defs/RestoreFrom"},"allowNonRestoredState":{"type":"boolean","default":false}},"additionalProperties":false};
+const schema13 = {"type":"object","properties":{"image":{"type":"string","maxLength":1024},"imagePullPolicy":{"type":"string","enum":["Always","IfNotPresent","Never"],"maxLength":12},"parallelism":{"type":"integer","default":1,"minimum":1,"maximum":1024},"state":{"type":"string","enum":["running","suspended"],"default":"running","maxLength":9},"upgradeMode":{"type":"string","enum":["stateless","savepoint","last-state"],"default":"last-state","maxLength":10},"pipeline":{"$ref":"#/$defs/Pipeline"},"sql":{"type":"string","minLength":1,"maxLength":262144},"module":{"$ref":"#/$defs/ModuleJob"},"kafka":{"$ref":"#/$defs/KafkaConnection"},"checkpoint":{"$ref":"#/$defs/CheckpointSettings"},"savepoint":{"$ref":"#/$defs/SavepointSettings"},"restartPolicy":{"$ref":"#/$defs/RestartPolicy"},"rollback":{"$ref":"#/$defs/RollbackSettings"},"resources":{"$ref":"#/$defs/Resources"},"podTemplate":{"$ref":"#/$defs/PodTemplateOverrides"},"savepointTriggerNonce":{"type":"integer"},"restartNonce":{"type":"integer"},"restoreFrom":{"$ref":"#/$defs/RestoreFrom"},"allowNonRestoredState":{"type":"boolean","default":false}},"additionalProperties":false};
 const schema74 = {"type":"object","properties":{"path":{"type":"string","minLength":1,"maxLength":4096},"export":{"type":"string","default":"default","maxLength":253},"config":{"type":"object"}},"required":["path"],"additionalProperties":false};
 const schema83 = {"type":"object","properties":{"interval":{"type":"string","default":"5s","maxLength":32,"pattern":"^([0-9]+(ms|s|m|h))+$"},"timeout":{"type":"string","default":"1m","maxLength":32,"pattern":"^([0-9]+(ms|s|m|h))+$"},"mode":{"type":"string","enum":["exactly-once","at-least-once"],"default":"exactly-once","maxLength":13}},"additionalProperties":false};
 const schema88 = {"type":"object","properties":{"enabled":{"type":"boolean","default":true},"readinessTimeout":{"type":"string","default":"5m","maxLength":32,"pattern":"^([0-9]+(ms|s|m|h))+$"},"stableAfter":{"type":"string","default":"1m","maxLength":32,"pattern":"^([0-9]+(ms|s|m|h))+$"}},"additionalProperties":false};
@@ -15,7 +15,7 @@ const schema89 = {"type":"object","properties":{"requests":{"type":"object","max
 const schema93 = {"type":"object","properties":{"savepointName":{"type":"string","maxLength":253,"pattern":"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$"},"path":{"type":"string","minLength":1,"maxLength":4096}},"additionalProperties":false};
 const func3 = Object.prototype.hasOwnProperty;
 const schema14 = {"type":"object","properties":{"sources":{"type":"array","minItems":1,"maxItems":32,"items":{"$ref":"#/$defs/Source"}},"steps":{"type":"array","maxItems":128,"items":{"$ref":"#/$defs/Step"}},"sinks":{"type":"array","minItems":1,"maxItems":32,"items":{"$ref":"#/$defs/Sink"}}},"required":["sources","sinks"],"additionalProperties":false};
-const schema15 = {"type":"object","properties":{"id":{"type":"string","maxLength":63,"pattern":"^[A-Za-z][A-Za-z0-9_-]{0,62}$"},"mode":{"type":"string","enum":["stream","table","broadcast"],"default":"stream","maxLength":9},"kafka":{"$ref":"#/$defs/KafkaSource"},"local":{"$ref":"#/$defs/LocalSource"},"timestamp":{"$ref":"#/$defs/EventTime"},"watermark":{"$ref":"#/$defs/Watermark"},"fields":{"type":"object","maxProperties":256,"additionalProperties":{"type":"string","maxLength":128,"pattern":"^[a-z][a-z0-9<>, ]*$"}}},"required":["id"],"additionalProperties":false};
+const schema15 = {"type":"object","properties":{"id":{"type":"string","maxLength":63,"pattern":"^[A-Za-z][A-Za-z0-9_-]{0,62}$"},"mode":{"type":"string","enum":["stream","table","broadcast"],"default":"stream","maxLength":9},"kafka":{"$ref":"#/$defs/KafkaSource"},"local":{"$ref":"#/$defs/LocalSource"},"timestamp":{"$ref":"#/$defs/EventTime"},"watermark":{"$ref":"#/$defs/Watermark"},"fields":{"type":"object","maxProperties":256,"additionalProperties":{"type":"string","maxLength":128,"pattern":"^[a-z][a-z0-9<>, ]*$"}},"fieldTypes":{"type":"string","enum":["enforce","coerce"],"default":"enforce","maxLength":7}},"required":["id"],"additionalProperties":false};
 const schema16 = {"type":"object","properties":{"topic":{"type":"string","maxLength":249,"pattern":"^[A-Za-z0-9._-]{1,249}$"},"format":{"type":"string","enum":["json","string","bytes"],"default":"json","maxLength":6},"keyFormat":{"type":"string","enum":["string","json","bytes","none"],"default":"string","maxLength":6},"partitions":{"type":"integer","minimum":1,"maximum":10000},"partitionedBy":{"type":"string","maxLength":253},"startOffset":{"type":"string","enum":["earliest","latest"],"default":"earliest","maxLength":8},"bounded":{"type":"boolean","default":false}},"required":["topic"],"additionalProperties":false};
 const schema21 = {"type":"object","properties":{"field":{"type":"string","maxLength":253},"expression":{"type":"string","minLength":1,"maxLength":4096},"format":{"type":"string","enum":["epoch-millis","epoch-seconds","iso-8601"],"default":"epoch-millis","maxLength":13}},"additionalProperties":false};
 const schema22 = {"type":"object","properties":{"outOfOrderness":{"type":"string","default":"0s","maxLength":32,"pattern":"^([0-9]+(ms|s|m|h))+$"},"idleness":{"type":"string","maxLength":32,"pattern":"^([0-9]+(ms|s|m|h))+$"}},"additionalProperties":false};
@@ -724,6 +724,9 @@ if(data && typeof data == "object" && !Array.isArray(data)){
 if(data.mode === undefined){
 data.mode = "stream";
 }
+if(data.fieldTypes === undefined){
+data.fieldTypes = "enforce";
+}
 if(data.id === undefined){
 const err0 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "id"},message:"must have required property '"+"id"+"'"};
 if(vErrors === null){
@@ -735,7 +738,7 @@ vErrors.push(err0);
 errors++;
 }
 for(const key0 in data){
-if(!(((((((key0 === "id") || (key0 === "mode")) || (key0 === "kafka")) || (key0 === "local")) || (key0 === "timestamp")) || (key0 === "watermark")) || (key0 === "fields"))){
+if(!((((((((key0 === "id") || (key0 === "mode")) || (key0 === "kafka")) || (key0 === "local")) || (key0 === "timestamp")) || (key0 === "watermark")) || (key0 === "fields")) || (key0 === "fieldTypes"))){
 const err1 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err1];
@@ -1354,14 +1357,47 @@ vErrors.push(err51);
 errors++;
 }
 }
-}
-else {
-const err52 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+let data20 = data.fieldTypes;
+if(!((data20 === "enforce") || (data20 === "coerce"))){
+const err52 = {instancePath:instancePath+"/fieldTypes",schemaPath:"#/properties/fieldTypes/enum",keyword:"enum",params:{allowedValues: schema15.properties.fieldTypes.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err52];
 }
 else {
 vErrors.push(err52);
+}
+errors++;
+}
+if(typeof data20 === "string"){
+if(func2(data20) > 7){
+const err53 = {instancePath:instancePath+"/fieldTypes",schemaPath:"#/properties/fieldTypes/maxLength",keyword:"maxLength",params:{limit: 7},message:"must NOT have more than 7 characters"};
+if(vErrors === null){
+vErrors = [err53];
+}
+else {
+vErrors.push(err53);
+}
+errors++;
+}
+}
+else {
+const err54 = {instancePath:instancePath+"/fieldTypes",schemaPath:"#/properties/fieldTypes/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err54];
+}
+else {
+vErrors.push(err54);
+}
+errors++;
+}
+}
+else {
+const err55 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err55];
+}
+else {
+vErrors.push(err55);
 }
 errors++;
 }
@@ -11823,14 +11859,11 @@ vErrors = vErrors === null ? validate13.errors : vErrors.concat(validate13.error
 errors = vErrors.length;
 }
 }
-if(data.module !== undefined){
-let data6 = data.module;
-if(data6 && typeof data6 == "object" && !Array.isArray(data6)){
-if(data6.export === undefined){
-data6.export = "default";
-}
-if(data6.path === undefined){
-const err15 = {instancePath:instancePath+"/module",schemaPath:"#/$defs/ModuleJob/required",keyword:"required",params:{missingProperty: "path"},message:"must have required property '"+"path"+"'"};
+if(data.sql !== undefined){
+let data6 = data.sql;
+if(typeof data6 === "string"){
+if(func2(data6) > 262144){
+const err15 = {instancePath:instancePath+"/sql",schemaPath:"#/properties/sql/maxLength",keyword:"maxLength",params:{limit: 262144},message:"must NOT have more than 262144 characters"};
 if(vErrors === null){
 vErrors = [err15];
 }
@@ -11839,9 +11872,8 @@ vErrors.push(err15);
 }
 errors++;
 }
-for(const key1 in data6){
-if(!(((key1 === "path") || (key1 === "export")) || (key1 === "config"))){
-const err16 = {instancePath:instancePath+"/module",schemaPath:"#/$defs/ModuleJob/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key1},message:"must NOT have additional properties"};
+if(func2(data6) < 1){
+const err16 = {instancePath:instancePath+"/sql",schemaPath:"#/properties/sql/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err16];
 }
@@ -11851,11 +11883,8 @@ vErrors.push(err16);
 errors++;
 }
 }
-if(data6.path !== undefined){
-let data7 = data6.path;
-if(typeof data7 === "string"){
-if(func2(data7) > 4096){
-const err17 = {instancePath:instancePath+"/module/path",schemaPath:"#/$defs/ModuleJob/properties/path/maxLength",keyword:"maxLength",params:{limit: 4096},message:"must NOT have more than 4096 characters"};
+else {
+const err17 = {instancePath:instancePath+"/sql",schemaPath:"#/properties/sql/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err17];
 }
@@ -11864,8 +11893,15 @@ vErrors.push(err17);
 }
 errors++;
 }
-if(func2(data7) < 1){
-const err18 = {instancePath:instancePath+"/module/path",schemaPath:"#/$defs/ModuleJob/properties/path/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+}
+if(data.module !== undefined){
+let data7 = data.module;
+if(data7 && typeof data7 == "object" && !Array.isArray(data7)){
+if(data7.export === undefined){
+data7.export = "default";
+}
+if(data7.path === undefined){
+const err18 = {instancePath:instancePath+"/module",schemaPath:"#/$defs/ModuleJob/required",keyword:"required",params:{missingProperty: "path"},message:"must have required property '"+"path"+"'"};
 if(vErrors === null){
 vErrors = [err18];
 }
@@ -11874,9 +11910,9 @@ vErrors.push(err18);
 }
 errors++;
 }
-}
-else {
-const err19 = {instancePath:instancePath+"/module/path",schemaPath:"#/$defs/ModuleJob/properties/path/type",keyword:"type",params:{type: "string"},message:"must be string"};
+for(const key1 in data7){
+if(!(((key1 === "path") || (key1 === "export")) || (key1 === "config"))){
+const err19 = {instancePath:instancePath+"/module",schemaPath:"#/$defs/ModuleJob/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key1},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err19];
 }
@@ -11886,10 +11922,11 @@ vErrors.push(err19);
 errors++;
 }
 }
-let data8 = data6.export;
+if(data7.path !== undefined){
+let data8 = data7.path;
 if(typeof data8 === "string"){
-if(func2(data8) > 253){
-const err20 = {instancePath:instancePath+"/module/export",schemaPath:"#/$defs/ModuleJob/properties/export/maxLength",keyword:"maxLength",params:{limit: 253},message:"must NOT have more than 253 characters"};
+if(func2(data8) > 4096){
+const err20 = {instancePath:instancePath+"/module/path",schemaPath:"#/$defs/ModuleJob/properties/path/maxLength",keyword:"maxLength",params:{limit: 4096},message:"must NOT have more than 4096 characters"};
 if(vErrors === null){
 vErrors = [err20];
 }
@@ -11898,9 +11935,8 @@ vErrors.push(err20);
 }
 errors++;
 }
-}
-else {
-const err21 = {instancePath:instancePath+"/module/export",schemaPath:"#/$defs/ModuleJob/properties/export/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(func2(data8) < 1){
+const err21 = {instancePath:instancePath+"/module/path",schemaPath:"#/$defs/ModuleJob/properties/path/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err21];
 }
@@ -11909,10 +11945,9 @@ vErrors.push(err21);
 }
 errors++;
 }
-if(data6.config !== undefined){
-let data9 = data6.config;
-if(!(data9 && typeof data9 == "object" && !Array.isArray(data9))){
-const err22 = {instancePath:instancePath+"/module/config",schemaPath:"#/$defs/ModuleJob/properties/config/type",keyword:"type",params:{type: "object"},message:"must be object"};
+}
+else {
+const err22 = {instancePath:instancePath+"/module/path",schemaPath:"#/$defs/ModuleJob/properties/path/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err22];
 }
@@ -11922,14 +11957,50 @@ vErrors.push(err22);
 errors++;
 }
 }
-}
-else {
-const err23 = {instancePath:instancePath+"/module",schemaPath:"#/$defs/ModuleJob/type",keyword:"type",params:{type: "object"},message:"must be object"};
+let data9 = data7.export;
+if(typeof data9 === "string"){
+if(func2(data9) > 253){
+const err23 = {instancePath:instancePath+"/module/export",schemaPath:"#/$defs/ModuleJob/properties/export/maxLength",keyword:"maxLength",params:{limit: 253},message:"must NOT have more than 253 characters"};
 if(vErrors === null){
 vErrors = [err23];
 }
 else {
 vErrors.push(err23);
+}
+errors++;
+}
+}
+else {
+const err24 = {instancePath:instancePath+"/module/export",schemaPath:"#/$defs/ModuleJob/properties/export/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err24];
+}
+else {
+vErrors.push(err24);
+}
+errors++;
+}
+if(data7.config !== undefined){
+let data10 = data7.config;
+if(!(data10 && typeof data10 == "object" && !Array.isArray(data10))){
+const err25 = {instancePath:instancePath+"/module/config",schemaPath:"#/$defs/ModuleJob/properties/config/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err25];
+}
+else {
+vErrors.push(err25);
+}
+errors++;
+}
+}
+}
+else {
+const err26 = {instancePath:instancePath+"/module",schemaPath:"#/$defs/ModuleJob/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err26];
+}
+else {
+vErrors.push(err26);
 }
 errors++;
 }
@@ -11941,54 +12012,20 @@ errors = vErrors.length;
 }
 }
 if(data.checkpoint !== undefined){
-let data11 = data.checkpoint;
-if(data11 && typeof data11 == "object" && !Array.isArray(data11)){
-if(data11.interval === undefined){
-data11.interval = "5s";
+let data12 = data.checkpoint;
+if(data12 && typeof data12 == "object" && !Array.isArray(data12)){
+if(data12.interval === undefined){
+data12.interval = "5s";
 }
-if(data11.timeout === undefined){
-data11.timeout = "1m";
+if(data12.timeout === undefined){
+data12.timeout = "1m";
 }
-if(data11.mode === undefined){
-data11.mode = "exactly-once";
+if(data12.mode === undefined){
+data12.mode = "exactly-once";
 }
-for(const key2 in data11){
+for(const key2 in data12){
 if(!(((key2 === "interval") || (key2 === "timeout")) || (key2 === "mode"))){
-const err24 = {instancePath:instancePath+"/checkpoint",schemaPath:"#/$defs/CheckpointSettings/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key2},message:"must NOT have additional properties"};
-if(vErrors === null){
-vErrors = [err24];
-}
-else {
-vErrors.push(err24);
-}
-errors++;
-}
-}
-let data12 = data11.interval;
-if(typeof data12 === "string"){
-if(func2(data12) > 32){
-const err25 = {instancePath:instancePath+"/checkpoint/interval",schemaPath:"#/$defs/CheckpointSettings/properties/interval/maxLength",keyword:"maxLength",params:{limit: 32},message:"must NOT have more than 32 characters"};
-if(vErrors === null){
-vErrors = [err25];
-}
-else {
-vErrors.push(err25);
-}
-errors++;
-}
-if(!pattern3.test(data12)){
-const err26 = {instancePath:instancePath+"/checkpoint/interval",schemaPath:"#/$defs/CheckpointSettings/properties/interval/pattern",keyword:"pattern",params:{pattern: "^([0-9]+(ms|s|m|h))+$"},message:"must match pattern \""+"^([0-9]+(ms|s|m|h))+$"+"\""};
-if(vErrors === null){
-vErrors = [err26];
-}
-else {
-vErrors.push(err26);
-}
-errors++;
-}
-}
-else {
-const err27 = {instancePath:instancePath+"/checkpoint/interval",schemaPath:"#/$defs/CheckpointSettings/properties/interval/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const err27 = {instancePath:instancePath+"/checkpoint",schemaPath:"#/$defs/CheckpointSettings/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key2},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err27];
 }
@@ -11997,10 +12034,11 @@ vErrors.push(err27);
 }
 errors++;
 }
-let data13 = data11.timeout;
+}
+let data13 = data12.interval;
 if(typeof data13 === "string"){
 if(func2(data13) > 32){
-const err28 = {instancePath:instancePath+"/checkpoint/timeout",schemaPath:"#/$defs/CheckpointSettings/properties/timeout/maxLength",keyword:"maxLength",params:{limit: 32},message:"must NOT have more than 32 characters"};
+const err28 = {instancePath:instancePath+"/checkpoint/interval",schemaPath:"#/$defs/CheckpointSettings/properties/interval/maxLength",keyword:"maxLength",params:{limit: 32},message:"must NOT have more than 32 characters"};
 if(vErrors === null){
 vErrors = [err28];
 }
@@ -12010,7 +12048,7 @@ vErrors.push(err28);
 errors++;
 }
 if(!pattern3.test(data13)){
-const err29 = {instancePath:instancePath+"/checkpoint/timeout",schemaPath:"#/$defs/CheckpointSettings/properties/timeout/pattern",keyword:"pattern",params:{pattern: "^([0-9]+(ms|s|m|h))+$"},message:"must match pattern \""+"^([0-9]+(ms|s|m|h))+$"+"\""};
+const err29 = {instancePath:instancePath+"/checkpoint/interval",schemaPath:"#/$defs/CheckpointSettings/properties/interval/pattern",keyword:"pattern",params:{pattern: "^([0-9]+(ms|s|m|h))+$"},message:"must match pattern \""+"^([0-9]+(ms|s|m|h))+$"+"\""};
 if(vErrors === null){
 vErrors = [err29];
 }
@@ -12021,7 +12059,7 @@ errors++;
 }
 }
 else {
-const err30 = {instancePath:instancePath+"/checkpoint/timeout",schemaPath:"#/$defs/CheckpointSettings/properties/timeout/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const err30 = {instancePath:instancePath+"/checkpoint/interval",schemaPath:"#/$defs/CheckpointSettings/properties/interval/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err30];
 }
@@ -12030,9 +12068,10 @@ vErrors.push(err30);
 }
 errors++;
 }
-let data14 = data11.mode;
-if(!((data14 === "exactly-once") || (data14 === "at-least-once"))){
-const err31 = {instancePath:instancePath+"/checkpoint/mode",schemaPath:"#/$defs/CheckpointSettings/properties/mode/enum",keyword:"enum",params:{allowedValues: schema83.properties.mode.enum},message:"must be equal to one of the allowed values"};
+let data14 = data12.timeout;
+if(typeof data14 === "string"){
+if(func2(data14) > 32){
+const err31 = {instancePath:instancePath+"/checkpoint/timeout",schemaPath:"#/$defs/CheckpointSettings/properties/timeout/maxLength",keyword:"maxLength",params:{limit: 32},message:"must NOT have more than 32 characters"};
 if(vErrors === null){
 vErrors = [err31];
 }
@@ -12041,9 +12080,8 @@ vErrors.push(err31);
 }
 errors++;
 }
-if(typeof data14 === "string"){
-if(func2(data14) > 13){
-const err32 = {instancePath:instancePath+"/checkpoint/mode",schemaPath:"#/$defs/CheckpointSettings/properties/mode/maxLength",keyword:"maxLength",params:{limit: 13},message:"must NOT have more than 13 characters"};
+if(!pattern3.test(data14)){
+const err32 = {instancePath:instancePath+"/checkpoint/timeout",schemaPath:"#/$defs/CheckpointSettings/properties/timeout/pattern",keyword:"pattern",params:{pattern: "^([0-9]+(ms|s|m|h))+$"},message:"must match pattern \""+"^([0-9]+(ms|s|m|h))+$"+"\""};
 if(vErrors === null){
 vErrors = [err32];
 }
@@ -12054,7 +12092,7 @@ errors++;
 }
 }
 else {
-const err33 = {instancePath:instancePath+"/checkpoint/mode",schemaPath:"#/$defs/CheckpointSettings/properties/mode/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const err33 = {instancePath:instancePath+"/checkpoint/timeout",schemaPath:"#/$defs/CheckpointSettings/properties/timeout/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err33];
 }
@@ -12063,14 +12101,47 @@ vErrors.push(err33);
 }
 errors++;
 }
-}
-else {
-const err34 = {instancePath:instancePath+"/checkpoint",schemaPath:"#/$defs/CheckpointSettings/type",keyword:"type",params:{type: "object"},message:"must be object"};
+let data15 = data12.mode;
+if(!((data15 === "exactly-once") || (data15 === "at-least-once"))){
+const err34 = {instancePath:instancePath+"/checkpoint/mode",schemaPath:"#/$defs/CheckpointSettings/properties/mode/enum",keyword:"enum",params:{allowedValues: schema83.properties.mode.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err34];
 }
 else {
 vErrors.push(err34);
+}
+errors++;
+}
+if(typeof data15 === "string"){
+if(func2(data15) > 13){
+const err35 = {instancePath:instancePath+"/checkpoint/mode",schemaPath:"#/$defs/CheckpointSettings/properties/mode/maxLength",keyword:"maxLength",params:{limit: 13},message:"must NOT have more than 13 characters"};
+if(vErrors === null){
+vErrors = [err35];
+}
+else {
+vErrors.push(err35);
+}
+errors++;
+}
+}
+else {
+const err36 = {instancePath:instancePath+"/checkpoint/mode",schemaPath:"#/$defs/CheckpointSettings/properties/mode/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err36];
+}
+else {
+vErrors.push(err36);
+}
+errors++;
+}
+}
+else {
+const err37 = {instancePath:instancePath+"/checkpoint",schemaPath:"#/$defs/CheckpointSettings/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err37];
+}
+else {
+vErrors.push(err37);
 }
 errors++;
 }
@@ -12088,53 +12159,20 @@ errors = vErrors.length;
 }
 }
 if(data.rollback !== undefined){
-let data17 = data.rollback;
-if(data17 && typeof data17 == "object" && !Array.isArray(data17)){
-if(data17.enabled === undefined){
-data17.enabled = true;
+let data18 = data.rollback;
+if(data18 && typeof data18 == "object" && !Array.isArray(data18)){
+if(data18.enabled === undefined){
+data18.enabled = true;
 }
-if(data17.readinessTimeout === undefined){
-data17.readinessTimeout = "5m";
+if(data18.readinessTimeout === undefined){
+data18.readinessTimeout = "5m";
 }
-if(data17.stableAfter === undefined){
-data17.stableAfter = "1m";
+if(data18.stableAfter === undefined){
+data18.stableAfter = "1m";
 }
-for(const key3 in data17){
+for(const key3 in data18){
 if(!(((key3 === "enabled") || (key3 === "readinessTimeout")) || (key3 === "stableAfter"))){
-const err35 = {instancePath:instancePath+"/rollback",schemaPath:"#/$defs/RollbackSettings/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key3},message:"must NOT have additional properties"};
-if(vErrors === null){
-vErrors = [err35];
-}
-else {
-vErrors.push(err35);
-}
-errors++;
-}
-}
-if(typeof data17.enabled !== "boolean"){
-const err36 = {instancePath:instancePath+"/rollback/enabled",schemaPath:"#/$defs/RollbackSettings/properties/enabled/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
-if(vErrors === null){
-vErrors = [err36];
-}
-else {
-vErrors.push(err36);
-}
-errors++;
-}
-let data19 = data17.readinessTimeout;
-if(typeof data19 === "string"){
-if(func2(data19) > 32){
-const err37 = {instancePath:instancePath+"/rollback/readinessTimeout",schemaPath:"#/$defs/RollbackSettings/properties/readinessTimeout/maxLength",keyword:"maxLength",params:{limit: 32},message:"must NOT have more than 32 characters"};
-if(vErrors === null){
-vErrors = [err37];
-}
-else {
-vErrors.push(err37);
-}
-errors++;
-}
-if(!pattern3.test(data19)){
-const err38 = {instancePath:instancePath+"/rollback/readinessTimeout",schemaPath:"#/$defs/RollbackSettings/properties/readinessTimeout/pattern",keyword:"pattern",params:{pattern: "^([0-9]+(ms|s|m|h))+$"},message:"must match pattern \""+"^([0-9]+(ms|s|m|h))+$"+"\""};
+const err38 = {instancePath:instancePath+"/rollback",schemaPath:"#/$defs/RollbackSettings/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key3},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err38];
 }
@@ -12144,8 +12182,8 @@ vErrors.push(err38);
 errors++;
 }
 }
-else {
-const err39 = {instancePath:instancePath+"/rollback/readinessTimeout",schemaPath:"#/$defs/RollbackSettings/properties/readinessTimeout/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(typeof data18.enabled !== "boolean"){
+const err39 = {instancePath:instancePath+"/rollback/enabled",schemaPath:"#/$defs/RollbackSettings/properties/enabled/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
 if(vErrors === null){
 vErrors = [err39];
 }
@@ -12154,10 +12192,10 @@ vErrors.push(err39);
 }
 errors++;
 }
-let data20 = data17.stableAfter;
+let data20 = data18.readinessTimeout;
 if(typeof data20 === "string"){
 if(func2(data20) > 32){
-const err40 = {instancePath:instancePath+"/rollback/stableAfter",schemaPath:"#/$defs/RollbackSettings/properties/stableAfter/maxLength",keyword:"maxLength",params:{limit: 32},message:"must NOT have more than 32 characters"};
+const err40 = {instancePath:instancePath+"/rollback/readinessTimeout",schemaPath:"#/$defs/RollbackSettings/properties/readinessTimeout/maxLength",keyword:"maxLength",params:{limit: 32},message:"must NOT have more than 32 characters"};
 if(vErrors === null){
 vErrors = [err40];
 }
@@ -12167,7 +12205,7 @@ vErrors.push(err40);
 errors++;
 }
 if(!pattern3.test(data20)){
-const err41 = {instancePath:instancePath+"/rollback/stableAfter",schemaPath:"#/$defs/RollbackSettings/properties/stableAfter/pattern",keyword:"pattern",params:{pattern: "^([0-9]+(ms|s|m|h))+$"},message:"must match pattern \""+"^([0-9]+(ms|s|m|h))+$"+"\""};
+const err41 = {instancePath:instancePath+"/rollback/readinessTimeout",schemaPath:"#/$defs/RollbackSettings/properties/readinessTimeout/pattern",keyword:"pattern",params:{pattern: "^([0-9]+(ms|s|m|h))+$"},message:"must match pattern \""+"^([0-9]+(ms|s|m|h))+$"+"\""};
 if(vErrors === null){
 vErrors = [err41];
 }
@@ -12178,7 +12216,7 @@ errors++;
 }
 }
 else {
-const err42 = {instancePath:instancePath+"/rollback/stableAfter",schemaPath:"#/$defs/RollbackSettings/properties/stableAfter/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const err42 = {instancePath:instancePath+"/rollback/readinessTimeout",schemaPath:"#/$defs/RollbackSettings/properties/readinessTimeout/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err42];
 }
@@ -12187,9 +12225,10 @@ vErrors.push(err42);
 }
 errors++;
 }
-}
-else {
-const err43 = {instancePath:instancePath+"/rollback",schemaPath:"#/$defs/RollbackSettings/type",keyword:"type",params:{type: "object"},message:"must be object"};
+let data21 = data18.stableAfter;
+if(typeof data21 === "string"){
+if(func2(data21) > 32){
+const err43 = {instancePath:instancePath+"/rollback/stableAfter",schemaPath:"#/$defs/RollbackSettings/properties/stableAfter/maxLength",keyword:"maxLength",params:{limit: 32},message:"must NOT have more than 32 characters"};
 if(vErrors === null){
 vErrors = [err43];
 }
@@ -12198,13 +12237,8 @@ vErrors.push(err43);
 }
 errors++;
 }
-}
-if(data.resources !== undefined){
-let data21 = data.resources;
-if(data21 && typeof data21 == "object" && !Array.isArray(data21)){
-for(const key4 in data21){
-if(!((key4 === "requests") || (key4 === "limits"))){
-const err44 = {instancePath:instancePath+"/resources",schemaPath:"#/$defs/Resources/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key4},message:"must NOT have additional properties"};
+if(!pattern3.test(data21)){
+const err44 = {instancePath:instancePath+"/rollback/stableAfter",schemaPath:"#/$defs/RollbackSettings/properties/stableAfter/pattern",keyword:"pattern",params:{pattern: "^([0-9]+(ms|s|m|h))+$"},message:"must match pattern \""+"^([0-9]+(ms|s|m|h))+$"+"\""};
 if(vErrors === null){
 vErrors = [err44];
 }
@@ -12214,11 +12248,8 @@ vErrors.push(err44);
 errors++;
 }
 }
-if(data21.requests !== undefined){
-let data22 = data21.requests;
-if(data22 && typeof data22 == "object" && !Array.isArray(data22)){
-if(Object.keys(data22).length > 16){
-const err45 = {instancePath:instancePath+"/resources/requests",schemaPath:"#/$defs/Resources/properties/requests/maxProperties",keyword:"maxProperties",params:{limit: 16},message:"must NOT have more than 16 properties"};
+else {
+const err45 = {instancePath:instancePath+"/rollback/stableAfter",schemaPath:"#/$defs/RollbackSettings/properties/stableAfter/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err45];
 }
@@ -12227,10 +12258,9 @@ vErrors.push(err45);
 }
 errors++;
 }
-for(const key5 in data22){
-let data23 = data22[key5];
-if((!(((typeof data23 == "number") && (!(data23 % 1) && !isNaN(data23))) && (isFinite(data23)))) && (typeof data23 !== "string")){
-const err46 = {instancePath:instancePath+"/resources/requests/" + key5.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/$defs/Resources/properties/requests/additionalProperties/type",keyword:"type",params:{type: schema89.properties.requests.additionalProperties.type},message:"must be integer,string"};
+}
+else {
+const err46 = {instancePath:instancePath+"/rollback",schemaPath:"#/$defs/RollbackSettings/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err46];
 }
@@ -12239,9 +12269,13 @@ vErrors.push(err46);
 }
 errors++;
 }
-if(typeof data23 === "string"){
-if(func2(data23) > 64){
-const err47 = {instancePath:instancePath+"/resources/requests/" + key5.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/$defs/Resources/properties/requests/additionalProperties/maxLength",keyword:"maxLength",params:{limit: 64},message:"must NOT have more than 64 characters"};
+}
+if(data.resources !== undefined){
+let data22 = data.resources;
+if(data22 && typeof data22 == "object" && !Array.isArray(data22)){
+for(const key4 in data22){
+if(!((key4 === "requests") || (key4 === "limits"))){
+const err47 = {instancePath:instancePath+"/resources",schemaPath:"#/$defs/Resources/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key4},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err47];
 }
@@ -12250,8 +12284,12 @@ vErrors.push(err47);
 }
 errors++;
 }
-if(!pattern77.test(data23)){
-const err48 = {instancePath:instancePath+"/resources/requests/" + key5.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/$defs/Resources/properties/requests/additionalProperties/pattern",keyword:"pattern",params:{pattern: "^(\\+|-)?(([0-9]+(\\.[0-9]*)?)|(\\.[0-9]+))(([KMGTPE]i)|[numkMGTPE]|([eE](\\+|-)?(([0-9]+(\\.[0-9]*)?)|(\\.[0-9]+))))?$"},message:"must match pattern \""+"^(\\+|-)?(([0-9]+(\\.[0-9]*)?)|(\\.[0-9]+))(([KMGTPE]i)|[numkMGTPE]|([eE](\\+|-)?(([0-9]+(\\.[0-9]*)?)|(\\.[0-9]+))))?$"+"\""};
+}
+if(data22.requests !== undefined){
+let data23 = data22.requests;
+if(data23 && typeof data23 == "object" && !Array.isArray(data23)){
+if(Object.keys(data23).length > 16){
+const err48 = {instancePath:instancePath+"/resources/requests",schemaPath:"#/$defs/Resources/properties/requests/maxProperties",keyword:"maxProperties",params:{limit: 16},message:"must NOT have more than 16 properties"};
 if(vErrors === null){
 vErrors = [err48];
 }
@@ -12260,11 +12298,10 @@ vErrors.push(err48);
 }
 errors++;
 }
-}
-}
-}
-else {
-const err49 = {instancePath:instancePath+"/resources/requests",schemaPath:"#/$defs/Resources/properties/requests/type",keyword:"type",params:{type: "object"},message:"must be object"};
+for(const key5 in data23){
+let data24 = data23[key5];
+if((!(((typeof data24 == "number") && (!(data24 % 1) && !isNaN(data24))) && (isFinite(data24)))) && (typeof data24 !== "string")){
+const err49 = {instancePath:instancePath+"/resources/requests/" + key5.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/$defs/Resources/properties/requests/additionalProperties/type",keyword:"type",params:{type: schema89.properties.requests.additionalProperties.type},message:"must be integer,string"};
 if(vErrors === null){
 vErrors = [err49];
 }
@@ -12273,12 +12310,9 @@ vErrors.push(err49);
 }
 errors++;
 }
-}
-if(data21.limits !== undefined){
-let data24 = data21.limits;
-if(data24 && typeof data24 == "object" && !Array.isArray(data24)){
-if(Object.keys(data24).length > 16){
-const err50 = {instancePath:instancePath+"/resources/limits",schemaPath:"#/$defs/Resources/properties/limits/maxProperties",keyword:"maxProperties",params:{limit: 16},message:"must NOT have more than 16 properties"};
+if(typeof data24 === "string"){
+if(func2(data24) > 64){
+const err50 = {instancePath:instancePath+"/resources/requests/" + key5.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/$defs/Resources/properties/requests/additionalProperties/maxLength",keyword:"maxLength",params:{limit: 64},message:"must NOT have more than 64 characters"};
 if(vErrors === null){
 vErrors = [err50];
 }
@@ -12287,10 +12321,8 @@ vErrors.push(err50);
 }
 errors++;
 }
-for(const key6 in data24){
-let data25 = data24[key6];
-if((!(((typeof data25 == "number") && (!(data25 % 1) && !isNaN(data25))) && (isFinite(data25)))) && (typeof data25 !== "string")){
-const err51 = {instancePath:instancePath+"/resources/limits/" + key6.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/$defs/Resources/properties/limits/additionalProperties/type",keyword:"type",params:{type: schema89.properties.limits.additionalProperties.type},message:"must be integer,string"};
+if(!pattern77.test(data24)){
+const err51 = {instancePath:instancePath+"/resources/requests/" + key5.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/$defs/Resources/properties/requests/additionalProperties/pattern",keyword:"pattern",params:{pattern: "^(\\+|-)?(([0-9]+(\\.[0-9]*)?)|(\\.[0-9]+))(([KMGTPE]i)|[numkMGTPE]|([eE](\\+|-)?(([0-9]+(\\.[0-9]*)?)|(\\.[0-9]+))))?$"},message:"must match pattern \""+"^(\\+|-)?(([0-9]+(\\.[0-9]*)?)|(\\.[0-9]+))(([KMGTPE]i)|[numkMGTPE]|([eE](\\+|-)?(([0-9]+(\\.[0-9]*)?)|(\\.[0-9]+))))?$"+"\""};
 if(vErrors === null){
 vErrors = [err51];
 }
@@ -12299,9 +12331,11 @@ vErrors.push(err51);
 }
 errors++;
 }
-if(typeof data25 === "string"){
-if(func2(data25) > 64){
-const err52 = {instancePath:instancePath+"/resources/limits/" + key6.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/$defs/Resources/properties/limits/additionalProperties/maxLength",keyword:"maxLength",params:{limit: 64},message:"must NOT have more than 64 characters"};
+}
+}
+}
+else {
+const err52 = {instancePath:instancePath+"/resources/requests",schemaPath:"#/$defs/Resources/properties/requests/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err52];
 }
@@ -12310,8 +12344,12 @@ vErrors.push(err52);
 }
 errors++;
 }
-if(!pattern77.test(data25)){
-const err53 = {instancePath:instancePath+"/resources/limits/" + key6.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/$defs/Resources/properties/limits/additionalProperties/pattern",keyword:"pattern",params:{pattern: "^(\\+|-)?(([0-9]+(\\.[0-9]*)?)|(\\.[0-9]+))(([KMGTPE]i)|[numkMGTPE]|([eE](\\+|-)?(([0-9]+(\\.[0-9]*)?)|(\\.[0-9]+))))?$"},message:"must match pattern \""+"^(\\+|-)?(([0-9]+(\\.[0-9]*)?)|(\\.[0-9]+))(([KMGTPE]i)|[numkMGTPE]|([eE](\\+|-)?(([0-9]+(\\.[0-9]*)?)|(\\.[0-9]+))))?$"+"\""};
+}
+if(data22.limits !== undefined){
+let data25 = data22.limits;
+if(data25 && typeof data25 == "object" && !Array.isArray(data25)){
+if(Object.keys(data25).length > 16){
+const err53 = {instancePath:instancePath+"/resources/limits",schemaPath:"#/$defs/Resources/properties/limits/maxProperties",keyword:"maxProperties",params:{limit: 16},message:"must NOT have more than 16 properties"};
 if(vErrors === null){
 vErrors = [err53];
 }
@@ -12320,11 +12358,10 @@ vErrors.push(err53);
 }
 errors++;
 }
-}
-}
-}
-else {
-const err54 = {instancePath:instancePath+"/resources/limits",schemaPath:"#/$defs/Resources/properties/limits/type",keyword:"type",params:{type: "object"},message:"must be object"};
+for(const key6 in data25){
+let data26 = data25[key6];
+if((!(((typeof data26 == "number") && (!(data26 % 1) && !isNaN(data26))) && (isFinite(data26)))) && (typeof data26 !== "string")){
+const err54 = {instancePath:instancePath+"/resources/limits/" + key6.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/$defs/Resources/properties/limits/additionalProperties/type",keyword:"type",params:{type: schema89.properties.limits.additionalProperties.type},message:"must be integer,string"};
 if(vErrors === null){
 vErrors = [err54];
 }
@@ -12333,15 +12370,49 @@ vErrors.push(err54);
 }
 errors++;
 }
-}
-}
-else {
-const err55 = {instancePath:instancePath+"/resources",schemaPath:"#/$defs/Resources/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(typeof data26 === "string"){
+if(func2(data26) > 64){
+const err55 = {instancePath:instancePath+"/resources/limits/" + key6.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/$defs/Resources/properties/limits/additionalProperties/maxLength",keyword:"maxLength",params:{limit: 64},message:"must NOT have more than 64 characters"};
 if(vErrors === null){
 vErrors = [err55];
 }
 else {
 vErrors.push(err55);
+}
+errors++;
+}
+if(!pattern77.test(data26)){
+const err56 = {instancePath:instancePath+"/resources/limits/" + key6.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/$defs/Resources/properties/limits/additionalProperties/pattern",keyword:"pattern",params:{pattern: "^(\\+|-)?(([0-9]+(\\.[0-9]*)?)|(\\.[0-9]+))(([KMGTPE]i)|[numkMGTPE]|([eE](\\+|-)?(([0-9]+(\\.[0-9]*)?)|(\\.[0-9]+))))?$"},message:"must match pattern \""+"^(\\+|-)?(([0-9]+(\\.[0-9]*)?)|(\\.[0-9]+))(([KMGTPE]i)|[numkMGTPE]|([eE](\\+|-)?(([0-9]+(\\.[0-9]*)?)|(\\.[0-9]+))))?$"+"\""};
+if(vErrors === null){
+vErrors = [err56];
+}
+else {
+vErrors.push(err56);
+}
+errors++;
+}
+}
+}
+}
+else {
+const err57 = {instancePath:instancePath+"/resources/limits",schemaPath:"#/$defs/Resources/properties/limits/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err57];
+}
+else {
+vErrors.push(err57);
+}
+errors++;
+}
+}
+}
+else {
+const err58 = {instancePath:instancePath+"/resources",schemaPath:"#/$defs/Resources/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err58];
+}
+else {
+vErrors.push(err58);
 }
 errors++;
 }
@@ -12353,51 +12424,9 @@ errors = vErrors.length;
 }
 }
 if(data.savepointTriggerNonce !== undefined){
-let data27 = data.savepointTriggerNonce;
-if(!(((typeof data27 == "number") && (!(data27 % 1) && !isNaN(data27))) && (isFinite(data27)))){
-const err56 = {instancePath:instancePath+"/savepointTriggerNonce",schemaPath:"#/properties/savepointTriggerNonce/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
-if(vErrors === null){
-vErrors = [err56];
-}
-else {
-vErrors.push(err56);
-}
-errors++;
-}
-}
-if(data.restartNonce !== undefined){
-let data28 = data.restartNonce;
+let data28 = data.savepointTriggerNonce;
 if(!(((typeof data28 == "number") && (!(data28 % 1) && !isNaN(data28))) && (isFinite(data28)))){
-const err57 = {instancePath:instancePath+"/restartNonce",schemaPath:"#/properties/restartNonce/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
-if(vErrors === null){
-vErrors = [err57];
-}
-else {
-vErrors.push(err57);
-}
-errors++;
-}
-}
-if(data.restoreFrom !== undefined){
-let data29 = data.restoreFrom;
-if(data29 && typeof data29 == "object" && !Array.isArray(data29)){
-for(const key7 in data29){
-if(!((key7 === "savepointName") || (key7 === "path"))){
-const err58 = {instancePath:instancePath+"/restoreFrom",schemaPath:"#/$defs/RestoreFrom/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key7},message:"must NOT have additional properties"};
-if(vErrors === null){
-vErrors = [err58];
-}
-else {
-vErrors.push(err58);
-}
-errors++;
-}
-}
-if(data29.savepointName !== undefined){
-let data30 = data29.savepointName;
-if(typeof data30 === "string"){
-if(func2(data30) > 253){
-const err59 = {instancePath:instancePath+"/restoreFrom/savepointName",schemaPath:"#/$defs/RestoreFrom/properties/savepointName/maxLength",keyword:"maxLength",params:{limit: 253},message:"must NOT have more than 253 characters"};
+const err59 = {instancePath:instancePath+"/savepointTriggerNonce",schemaPath:"#/properties/savepointTriggerNonce/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err59];
 }
@@ -12406,8 +12435,11 @@ vErrors.push(err59);
 }
 errors++;
 }
-if(!pattern44.test(data30)){
-const err60 = {instancePath:instancePath+"/restoreFrom/savepointName",schemaPath:"#/$defs/RestoreFrom/properties/savepointName/pattern",keyword:"pattern",params:{pattern: "^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$"},message:"must match pattern \""+"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$"+"\""};
+}
+if(data.restartNonce !== undefined){
+let data29 = data.restartNonce;
+if(!(((typeof data29 == "number") && (!(data29 % 1) && !isNaN(data29))) && (isFinite(data29)))){
+const err60 = {instancePath:instancePath+"/restartNonce",schemaPath:"#/properties/restartNonce/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err60];
 }
@@ -12417,8 +12449,12 @@ vErrors.push(err60);
 errors++;
 }
 }
-else {
-const err61 = {instancePath:instancePath+"/restoreFrom/savepointName",schemaPath:"#/$defs/RestoreFrom/properties/savepointName/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data.restoreFrom !== undefined){
+let data30 = data.restoreFrom;
+if(data30 && typeof data30 == "object" && !Array.isArray(data30)){
+for(const key7 in data30){
+if(!((key7 === "savepointName") || (key7 === "path"))){
+const err61 = {instancePath:instancePath+"/restoreFrom",schemaPath:"#/$defs/RestoreFrom/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key7},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err61];
 }
@@ -12428,11 +12464,11 @@ vErrors.push(err61);
 errors++;
 }
 }
-if(data29.path !== undefined){
-let data31 = data29.path;
+if(data30.savepointName !== undefined){
+let data31 = data30.savepointName;
 if(typeof data31 === "string"){
-if(func2(data31) > 4096){
-const err62 = {instancePath:instancePath+"/restoreFrom/path",schemaPath:"#/$defs/RestoreFrom/properties/path/maxLength",keyword:"maxLength",params:{limit: 4096},message:"must NOT have more than 4096 characters"};
+if(func2(data31) > 253){
+const err62 = {instancePath:instancePath+"/restoreFrom/savepointName",schemaPath:"#/$defs/RestoreFrom/properties/savepointName/maxLength",keyword:"maxLength",params:{limit: 253},message:"must NOT have more than 253 characters"};
 if(vErrors === null){
 vErrors = [err62];
 }
@@ -12441,8 +12477,8 @@ vErrors.push(err62);
 }
 errors++;
 }
-if(func2(data31) < 1){
-const err63 = {instancePath:instancePath+"/restoreFrom/path",schemaPath:"#/$defs/RestoreFrom/properties/path/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+if(!pattern44.test(data31)){
+const err63 = {instancePath:instancePath+"/restoreFrom/savepointName",schemaPath:"#/$defs/RestoreFrom/properties/savepointName/pattern",keyword:"pattern",params:{pattern: "^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$"},message:"must match pattern \""+"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$"+"\""};
 if(vErrors === null){
 vErrors = [err63];
 }
@@ -12453,7 +12489,7 @@ errors++;
 }
 }
 else {
-const err64 = {instancePath:instancePath+"/restoreFrom/path",schemaPath:"#/$defs/RestoreFrom/properties/path/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const err64 = {instancePath:instancePath+"/restoreFrom/savepointName",schemaPath:"#/$defs/RestoreFrom/properties/savepointName/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err64];
 }
@@ -12463,9 +12499,11 @@ vErrors.push(err64);
 errors++;
 }
 }
-}
-else {
-const err65 = {instancePath:instancePath+"/restoreFrom",schemaPath:"#/$defs/RestoreFrom/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(data30.path !== undefined){
+let data32 = data30.path;
+if(typeof data32 === "string"){
+if(func2(data32) > 4096){
+const err65 = {instancePath:instancePath+"/restoreFrom/path",schemaPath:"#/$defs/RestoreFrom/properties/path/maxLength",keyword:"maxLength",params:{limit: 4096},message:"must NOT have more than 4096 characters"};
 if(vErrors === null){
 vErrors = [err65];
 }
@@ -12474,9 +12512,8 @@ vErrors.push(err65);
 }
 errors++;
 }
-}
-if(typeof data.allowNonRestoredState !== "boolean"){
-const err66 = {instancePath:instancePath+"/allowNonRestoredState",schemaPath:"#/properties/allowNonRestoredState/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
+if(func2(data32) < 1){
+const err66 = {instancePath:instancePath+"/restoreFrom/path",schemaPath:"#/$defs/RestoreFrom/properties/path/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err66];
 }
@@ -12487,12 +12524,46 @@ errors++;
 }
 }
 else {
-const err67 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+const err67 = {instancePath:instancePath+"/restoreFrom/path",schemaPath:"#/$defs/RestoreFrom/properties/path/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err67];
 }
 else {
 vErrors.push(err67);
+}
+errors++;
+}
+}
+}
+else {
+const err68 = {instancePath:instancePath+"/restoreFrom",schemaPath:"#/$defs/RestoreFrom/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err68];
+}
+else {
+vErrors.push(err68);
+}
+errors++;
+}
+}
+if(typeof data.allowNonRestoredState !== "boolean"){
+const err69 = {instancePath:instancePath+"/allowNonRestoredState",schemaPath:"#/properties/allowNonRestoredState/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
+if(vErrors === null){
+vErrors = [err69];
+}
+else {
+vErrors.push(err69);
+}
+errors++;
+}
+}
+else {
+const err70 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err70];
+}
+else {
+vErrors.push(err70);
 }
 errors++;
 }

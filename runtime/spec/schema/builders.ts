@@ -4,6 +4,7 @@
  * generators turn into a CRD, ajv code, TypeScript types and docs.
  */
 import type { Rule } from "./rules.ts";
+import { InternalError } from "../../errors.ts";
 
 /** JSON types a structural schema may name. */
 export type JsonType = "object" | "array" | "string" | "integer" | "number" | "boolean";
@@ -139,7 +140,7 @@ export function obj(
   o: { required?: string[]; rules?: Rule[]; minProperties?: number } = {},
 ): Schema {
   for (const r of o.required ?? []) {
-    if (!(r in properties)) throw new Error(`${typeName}: required property ${r} is not defined`);
+    if (!(r in properties)) throw new InternalError(`${typeName}: required property ${r} is not defined`);
   }
   return clean({
     type: "object",

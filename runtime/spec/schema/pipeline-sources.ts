@@ -80,7 +80,7 @@ const generator = obj(
 
 const fileSource = obj(
   "FileSource",
-  "Reads newline-delimited JSON from a file (replayable: offsets are line numbers).",
+  "Reads newline-delimited JSON from a file (replayable: positions are byte offsets). A line that is not a JSON object goes to the dead-letter stream with its `file:line`; the job goes on.",
   {
     path: str("Path of the file, relative to the manifest's folder in local mode.", { maxLength: 4096, minLength: 1 }),
   },
@@ -109,7 +109,7 @@ export const source: Schema = obj(
     local: localSource,
     timestamp: obj(
       "EventTime",
-      "Where each record's event time comes from; the Kafka record timestamp when absent.",
+      "Where each record's event time comes from; the Kafka record timestamp when absent. A record whose event time is missing or unreadable goes to the dead-letter stream (reason `event-time`).",
       {
         field: str("The record field holding the event time.", { maxLength: 253 }),
         expression: cel("Computes the event time.", "int", ["record", "key"]),
@@ -122,9 +122,14 @@ export const source: Schema = obj(
       idleness: duration("A partition with no records for this long stops holding the watermark back."),
     }),
     fields: map(
-      "Declared record fields and their CEL types (string, int, double, bool, timestamp, list<T>, map<string,T>, dyn), used to type-check expressions.",
+      "Declared record fields and their CEL types (string, int, double, bool, timestamp, list<T>, map<string,T>, dyn), used to type-check expressions and enforced on every record: a record whose field holds another type goes to the dead-letter stream (reason `field-type`). Absent and null fields pass.",
       str("A CEL type.", { maxLength: 128, pattern: "^[a-z][a-z0-9<>, ]*$" }),
       256,
+    ),
+    fieldTypes: oneOf(
+      ["enforce", "coerce"],
+      "How declared `fields` types meet each record: `enforce` dead-letters a record whose field has another type; `coerce` first converts what converts without loss (numeric strings to int or double, numbers and booleans to string, the strings true/false to bool) and dead-letters the rest.",
+      "enforce",
     ),
   },
   {

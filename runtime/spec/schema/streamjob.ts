@@ -141,6 +141,10 @@ export const streamJobSpec: Schema = obj(
       "last-state",
     ),
     pipeline,
+    sql: str(
+      "The job as a Flink-style SQL script: CREATE TABLE (with WITH connector options), CREATE VIEW, SET and INSERT INTO statements, compiled onto the same runtime as a pipeline. See docs/sql.md.",
+      { minLength: 1, maxLength: 262144 },
+    ),
     module: obj(
       "ModuleJob",
       "A job built with the typed TypeScript API: a module inside the image that exports it.",
@@ -177,7 +181,7 @@ export const streamJobSpec: Schema = obj(
   },
   {
     rules: [
-      exactlyOne(["pipeline", "module"], "of"),
+      exactlyOne(["pipeline", "module", "sql"], "of"),
       requiredWhen("upgradeMode", ["savepoint"], "savepoint"),
       requires("savepointTriggerNonce", "savepoint", "savepointTriggerNonce needs savepoint storage (spec.savepoint)"),
       custom(

@@ -53,6 +53,25 @@ describe("runnel run <manifest>", () => {
     expect(io.err()).toMatch(new RegExp(`dead letters ${dead.length} \\(valid/non_positive_amount ${dead.length}\\)`));
   });
 
+  it("npm start shows what it is about: results on stdout, dead letters counted and summarised with a sample of each reason", async () => {
+    const io = capture();
+    const code = await main(["start", "--max-records", "20000", "--no-throttle", "--no-progress"]);
+    expect(code, io.err()).toBe(0);
+    const lines = io
+      .out()
+      .split("\n")
+      .filter((l) => l.length > 0);
+    // Only results: every printed line is a window, none a dead letter.
+    expect(lines.length).toBeGreaterThan(0);
+    expect(lines.filter((l) => !l.includes('"windowStart"'))).toEqual([]);
+    const counted = /dead letters (\d+) \(valid\/non_positive_amount (\d+)\)/.exec(io.err());
+    expect(Number(counted?.[1])).toBeGreaterThan(0);
+    const sample = /^ {2}valid\/non_positive_amount: (\{.*\})$/m.exec(io.err());
+    expect(sample, io.err()).not.toBeNull();
+    expect(JSON.parse(sample?.[1] ?? "{}")).toMatchObject({ step: "valid", reason: "non_positive_amount", record: { amount: expect.any(Number) as unknown } });
+    expect((JSON.parse(sample?.[1] ?? "{}") as { record: { amount: number } }).record.amount).toBeLessThanOrEqual(0);
+  });
+
   it("refuses an invalid manifest in one line with the field path and a hint, exit 78 (configuration)", async () => {
     const io = capture();
     const code = await main(["run", join(repoRoot, "test/fixtures/streamjobs/invalid-graph/cel-declared-field-typo.yaml"), "--no-progress"]);

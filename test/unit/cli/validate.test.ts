@@ -7,6 +7,7 @@ import { afterEach, describe, expect, it, vi } from "vitest";
 import { repoRoot } from "../../env/lib/layout.ts";
 import { main } from "../../../runtime/cli/main.ts";
 import { captureOutput } from "../../helpers/capture.ts";
+import { EXIT_CODES } from "../../../runtime/worker-contract.ts";
 
 const fixtures = join(repoRoot, "test/fixtures/streamjobs");
 const scratch = mkdtempSync(join(tmpdir(), "runnel-validate-"));
@@ -45,6 +46,37 @@ describe("runnel validate", () => {
       ".spec.pipeline.sinks[0].kafka.key: warning: no field entity (column 8)\n    record.entity\n           ^^^^^^\n  hint: records here have the fields",
     );
     expect(io.out()).toMatch(/valid StreamJob edge-warning-derived-field-missing \(1 warning\)$/);
+  });
+
+  it("warns about a local source file that does not exist (relative to the manifest), and still exits 0", async () => {
+    const manifest = (path: string) => `apiVersion: runnel.dev/v1alpha1
+kind: StreamJob
+metadata: {name: local-files}
+spec:
+  pipeline:
+    sources:
+    - id: events
+      kafka: {topic: events}
+      local: {file: {path: ${path}}}
+    sinks:
+    - {id: out, input: events, stdout: {}}
+`;
+    const missing = file("missing-local.yaml", manifest("no-such-data.ndjson"));
+    const io = capture();
+    expect(await main(["validate", missing])).toBe(0);
+    expect(io.out()).toContain(
+      `.spec.pipeline.sources[0].local.file.path: warning: no-such-data.ndjson does not exist (looked for ${join(scratch, "no-such-data.ndjson")})`,
+    );
+    expect(io.out()).toContain("only `runnel run` reads it");
+    expect(io.out()).toMatch(/valid StreamJob local-files \(1 warning\)$/m);
+    // Present, relative to the manifest's folder (not the working directory): no warning.
+    file("present.ndjson", "{}\n");
+    const present = file("present-local.yaml", manifest("present.ndjson"));
+    expect(await main(["validate", present])).toBe(0);
+    expect(io.out()).toMatch(/present-local\.yaml: valid StreamJob local-files$/m);
+    // `runnel run` needs the file: it refuses at the same path (a configuration error).
+    expect(await main(["run", missing, "--no-progress"])).toBe(EXIT_CODES.configuration);
+    expect(io.err()).toContain(".spec.pipeline.sources[0].local.file.path: no-such-data.ndjson does not exist");
   });
 
   describe("rejects every manifest of the graph and CEL corpus (exit 1)", () => {

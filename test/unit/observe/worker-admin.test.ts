@@ -37,7 +37,7 @@ async function localWorker(savepoints?: SavepointControl): Promise<Worker> {
     engine,
     plan: { parallelism: 2 },
     tasks: [0, 1],
-    metrics: { deadLetters: {}, dropped: {} },
+    metrics: { deadLetters: {}, dropped: {}, deadLetterSamples: {} },
     poisoned: () => 2,
     checkpointStats: { count: 1, lastDurationMs: 20, lastBytes: 512, failures: 0, durations },
     run: () => engine.run(),

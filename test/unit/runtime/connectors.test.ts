@@ -73,7 +73,7 @@ describe("ndjson files", () => {
     const bad = join(dir, "bad.ndjson");
     await writeFile(bad, '{"n":1}\nnot json\n');
     const rb = await fileSource({ paths: [bad] }).open(0);
-    await expect(rb.read(10)).rejects.toThrow(/bad.ndjson at byte 8: not JSON/);
+    await expect(rb.read(10)).rejects.toThrow(/bad.ndjson:2: not JSON/);
     await rb.close();
   });
 

@@ -1,0 +1,112 @@
+/**
+ * `node bench/sql.ts`: the Nexmark queries of bench/declarative.ts as SQL (spec.sql, compiled by
+ * runtime/sql) and as the declarative pipeline, in one run, on the same Nexmark generator into a
+ * blackhole; prints events/s of each and the ratio (target: SQL ≥ 0.8× the pipeline).
+ * Options: --events N (default 1,000,000), --runs N (alternating, best of each; default 4), --queries q0,q1,q2,q5s.
+ * `npm run bench` runs it too (bench/main.ts imports sqlVsPipeline) and writes docs/benchmarks.md.
+ */
+import { parseArgs } from "node:util";
+import type { BlackholeSink } from "../runtime/connectors/sinks.ts";
+import type { JobGraph } from "../runtime/graph/graph.ts";
+import { checkDocument } from "../runtime/spec/check.ts";
+import { parseStreamJob } from "../runtime/spec/validate.ts";
+import { compileSql } from "../runtime/sql/compile.ts";
+import { declarative, time } from "./declarative.ts";
+import { nexmarkSource } from "./nexmark/model.ts";
+
+const EVENTS = `CREATE TABLE events (
+  type STRING, auction BIGINT, bidder BIGINT, price BIGINT, channel STRING, \`dateTime\` BIGINT,
+  ts AS TO_TIMESTAMP_LTZ(\`dateTime\`, 3),
+  WATERMARK FOR ts AS ts
+) WITH ('connector' = 'kafka', 'topic' = 'nexmark', 'format' = 'json');
+`;
+
+/** The queries in SQL, each writing table `results` (a blackhole here). */
+export const sqlQueries: Record<string, string> = {
+  q0: `CREATE TABLE results (auction BIGINT, bidder BIGINT, price BIGINT, \`dateTime\` BIGINT) WITH ('connector' = 'blackhole');
+INSERT INTO results SELECT auction, bidder, price, \`dateTime\` FROM events WHERE type = 'bid';`,
+  q1: `CREATE TABLE results (auction BIGINT, bidder BIGINT, price DOUBLE, \`dateTime\` BIGINT) WITH ('connector' = 'blackhole');
+INSERT INTO results SELECT auction, bidder, ROUND(price * 0.908E0), \`dateTime\` FROM events WHERE type = 'bid';`,
+  q2: `CREATE TABLE results (auction BIGINT, price BIGINT) WITH ('connector' = 'blackhole');
+INSERT INTO results SELECT auction, price FROM events WHERE type = 'bid' AND MOD(auction, 123) = 0;`,
+  q5s: `CREATE TABLE results (auction BIGINT, window_end TIMESTAMP(3), n BIGINT) WITH ('connector' = 'blackhole');
+INSERT INTO results SELECT auction, HOP_END(ts, INTERVAL '2' SECOND, INTERVAL '10' SECOND), COUNT(*) FROM events
+WHERE type = 'bid' GROUP BY HOP(ts, INTERVAL '2' SECOND, INTERVAL '10' SECOND), auction;`,
+};
+
+/** The SQL version of a query, validated and compiled with the Nexmark source and the blackhole. */
+export function sqlJob(name: string, events: number, sink: BlackholeSink<unknown>): JobGraph {
+  const doc = { apiVersion: "runnel.dev/v1alpha1", kind: "StreamJob", metadata: { name: `sql-${name}` }, spec: { sql: EVENTS + (sqlQueries[name] as string) } };
+  const errors = checkDocument(doc).findings.filter((f) => f.severity === "error");
+  if (errors.length > 0) throw new Error(`${name}: ${JSON.stringify(errors)}`);
+  return compileSql(parseStreamJob(doc).value, { mode: "local", baseDir: ".", sourceOverride: () => nexmarkSource({ events }), sinkOverride: () => sink })
+    .graph;
+}
+
+/** One query measured as SQL and as a pipeline in the same run. */
+export interface SqlRow {
+  query: string;
+  pipeline: number;
+  sql: number;
+  /** Records written by the pipeline and by the SQL job (equal when both compute the same). */
+  results: [number, number];
+}
+
+/** Times two builds of one job in alternating runs (the machine's load changes while a benchmark runs): best of each. */
+export async function alternating(
+  events: number,
+  runs: number,
+  a: (sink: BlackholeSink<unknown>) => JobGraph,
+  b: (sink: BlackholeSink<unknown>) => JobGraph,
+): Promise<[{ rate: number; out: number }, { rate: number; out: number }]> {
+  let x = { rate: 0, out: 0 };
+  let y = { rate: 0, out: 0 };
+  for (let r = 0; r < runs; r++) {
+    const ta = await time(events, 1, a);
+    const tb = await time(events, 1, b);
+    if (ta.rate > x.rate) x = ta;
+    if (tb.rate > y.rate) y = tb;
+  }
+  return [x, y];
+}
+
+/** Runs each query as a pipeline and as SQL, best of `runs`, on `events` Nexmark events. */
+export async function sqlVsPipeline(options: { events: number; runs: number; queries?: string[] }): Promise<SqlRow[]> {
+  const rows: SqlRow[] = [];
+  for (const q of options.queries ?? Object.keys(sqlQueries)) {
+    if (!sqlQueries[q]) throw new Error(`unknown query ${q}; known: ${Object.keys(sqlQueries).join(", ")}`);
+    const [p, s] = await alternating(
+      options.events,
+      options.runs,
+      (sink) => declarative(q, options.events, sink),
+      (sink) => sqlJob(q, options.events, sink),
+    );
+    rows.push({ query: q, pipeline: p.rate, sql: s.rate, results: [p.out, s.out] });
+  }
+  return rows;
+}
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({
+    options: {
+      events: { type: "string", default: "1000000" },
+      runs: { type: "string", default: "4" },
+      queries: { type: "string", default: "q0,q1,q2,q5s" },
+    },
+  });
+  const events = Number(values.events);
+  const runs = Number(values.runs);
+  const fmt = (n: number): string => Math.round(n).toLocaleString("en-US");
+  console.log(`${fmt(events)} Nexmark events, best of ${runs}`);
+  console.log("| query | pipeline events/s | SQL events/s | ratio | results |");
+  console.log("|---|---|---|---|---|");
+  for (const r of await sqlVsPipeline({ events, runs, queries: values.queries.split(",") })) {
+    const ratio = r.sql / r.pipeline;
+    console.log(
+      `| ${r.query} | ${fmt(r.pipeline)} | ${fmt(r.sql)} | ${ratio.toFixed(2)}× ${ratio >= 0.8 ? "" : "(below 0.8)"} | ${fmt(r.results[0])} / ${fmt(r.results[1])} |`,
+    );
+  }
+}
+
+// Standalone when run directly; bench/main.ts imports sqlVsPipeline for `npm run bench`.
+if (import.meta.main) await main();
