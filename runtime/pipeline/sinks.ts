@@ -14,6 +14,7 @@ import { collectSink, type CollectSink } from "../connectors/memory.ts";
 import { blackholeSink, stdoutSink } from "../connectors/sinks.ts";
 import type { Sink } from "../connectors/types.ts";
 import { redisSink, redisWriteTarget, type RedisWrite, type ScoredMember } from "../connectors/redis/sink.ts";
+import { RecordError } from "../errors.ts";
 import { DEAD_LETTER } from "../spec/pipeline-graph.ts";
 import { parseDuration } from "../spec/duration.ts";
 import type { FileSink, Sink as SinkSpec, StdoutSink } from "../spec/generated/types.ts";
@@ -75,7 +76,7 @@ function redisShape(spec: NonNullable<SinkSpec["redis"]>, path: string): Shape {
         : (Array.isArray(m) ? m : [m]).map((x) => {
             const o = (x instanceof Map ? Object.fromEntries(x) : x) as { member?: unknown; score?: unknown } | null;
             if (o === null || typeof o !== "object" || o.member === undefined)
-              throw new Error("without `score`, `member` must give a list of {member, score} maps");
+              throw new RecordError("redis sink: without `sortedSet.score`, `sortedSet.member` must give a list of {member, score} maps");
             return { member: redisString(o.member), score: toNumber(o.score) };
           });
       return { op, key: prefix + String(key.evaluate(scope)), members, ...(z.maxSize === undefined ? {} : { maxSize: z.maxSize }), ...common(scope) };

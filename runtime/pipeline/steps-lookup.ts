@@ -10,6 +10,7 @@ import { resolve } from "node:path";
 import type { Key, KeyedProcessFunction } from "../api/functions.ts";
 import { lookupCache, memoryLookupStore, type LookupRow, type LookupStore } from "../connectors/lookup.ts";
 import { redisHashStore } from "../connectors/redis/lookup.ts";
+import { InternalError } from "../errors.ts";
 import { parseDuration } from "../spec/duration.ts";
 import type { Step } from "../spec/generated/types.ts";
 import { counter, onErrorPolicy, stepUid, type CompileContext, type Handle } from "./context.ts";
@@ -138,7 +139,7 @@ function compileRedisLookup(ctx: CompileContext, step: Step, path: string, input
           try {
             const k = lookupKey(rec);
             row = cache?.get(k);
-            if (row === undefined) throw new Error(`lookup key ${JSON.stringify(k)} was not prepared (task ${rt.taskIndex})`);
+            if (row === undefined) throw new InternalError(`lookup key ${JSON.stringify(k)} was not prepared (task ${rt.taskIndex})`);
           } catch (err) {
             onError(err, rec, c);
             return;
