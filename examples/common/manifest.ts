@@ -73,7 +73,7 @@ export interface ManifestValues {
   /** Prepended to every Redis key prefix. */
   redisPrefix?: string;
   parallelism?: number;
-  /** Partitions of the input topics (spec sources' kafka.partitions). */
+  /** Partitions of the input streams (kafka.partitions of the sources that declare it; tables and rules keep theirs). */
   partitions?: number;
   checkpointInterval?: string;
   checkpointMode?: "exactly-once" | "at-least-once";
@@ -102,7 +102,7 @@ export function withValues(job: Obj, values: ManifestValues): string {
     const k = s.kafka as Obj | undefined;
     if (!k) continue;
     k.topic = prefix + String(k.topic);
-    if (values.partitions !== undefined) k.partitions = values.partitions;
+    if (values.partitions !== undefined && k.partitions !== undefined) k.partitions = values.partitions;
   }
   const redis = (r: Obj | undefined): void => {
     if (!r) return;
