@@ -320,7 +320,7 @@ function renderSection(run: {
       ? "Decision latency: not measured in this run (no broker reachable; start `test/env/up` or pass `--kafka host:port`)."
       : `Risk-control decision latency on Kafka at ${run.brokers?.join(",") ?? "?"} (the test environment's single-node broker on this machine): one \`runnel worker\`
 process (4 tasks, LevelDB state, checkpoint interval 1 s) runs examples/risk-control/job.yaml; the
-generator sends orders and behaviour events in real time at ${fmt(run.rate)} records/s for ${run.seconds} s. Latency of an
+generator sends orders, behaviour and device events in real time at ${fmt(run.rate)} records/s for ${run.seconds} s. Latency of an
 order = the moment its decision was read (read committed, a reader polling all along) minus the
 order's record timestamp (when it was sent); the first tenth of the orders is warm-up and not
 counted. p50 is the median decision. The decisions and alerts are then checked by the verifier.
