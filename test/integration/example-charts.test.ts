@@ -11,7 +11,13 @@ import { repoRoot } from "../env/lib/layout.ts";
 import { uniqueName } from "../helpers/env.ts";
 import { mustRun, runTool } from "../helpers/tools.ts";
 
-type Obj = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+type Obj = Record<string, unknown>;
+
+/** The value at a dotted path ("spec.kafka.topic"; a number picks a list item). */
+function at(o: unknown, path: string): unknown {
+  return path.split(".").reduce<unknown>((x, k) => (x === null || typeof x !== "object" ? undefined : (x as Record<string, unknown>)[k]), o);
+}
+const objects = (o: unknown, path: string): Obj[] => (at(o, path) as Obj[] | undefined) ?? [];
 
 const SYSTEMS = ["risk-control", "recommendation", "analytics"] as const;
 const chart = (s: string): string => join(repoRoot, "charts", s);
@@ -47,8 +53,8 @@ const byKind = (docs: Obj[], kind: string): Obj => {
   if (!d) throw new Error(`no ${kind} rendered`);
   return d;
 };
-const step = (job: Obj, id: string): Obj => (job.spec.pipeline.steps as Obj[]).find((s) => s.id === id) as Obj;
-const sink = (job: Obj, id: string): Obj => (job.spec.pipeline.sinks as Obj[]).find((s) => s.id === id) as Obj;
+const step = (job: Obj, id: string): Obj => objects(job, "spec.pipeline.steps").find((s) => s.id === id) as Obj;
+const sink = (job: Obj, id: string): Obj => objects(job, "spec.pipeline.sinks").find((s) => s.id === id) as Obj;
 
 describe("the case systems' charts (real helm)", () => {
   it.each(SYSTEMS)("%s lints with --strict", (system) => {
@@ -60,27 +66,27 @@ describe("the case systems' charts (real helm)", () => {
     const job = byKind(docs, "StreamJob");
     const errors = checkDocument(job).findings.filter((f) => f.severity === "error");
     expect(errors.map((f) => `${f.path}: ${f.message}`)).toEqual([]);
-    expect(job.metadata.name).toBe("demo");
-    expect(job.spec.kafka.bootstrapServers).toEqual(["b1:9092", "b2:9092"]);
-    expect(job.spec.parallelism).toBe(3);
-    expect(job.spec.savepoint.storage.claimName).toBe("demo-savepoints");
-    for (const s of job.spec.pipeline.sources as Obj[]) {
-      expect(s.kafka.topic).toMatch(/^t1\./);
-      if (s.mode === undefined) expect(s.kafka.partitions).toBe(6);
+    expect(at(job, "metadata.name")).toBe("demo");
+    expect(at(job, "spec.kafka.bootstrapServers")).toEqual(["b1:9092", "b2:9092"]);
+    expect(at(job, "spec.parallelism")).toBe(3);
+    expect(at(job, "spec.savepoint.storage.claimName")).toBe("demo-savepoints");
+    for (const s of objects(job, "spec.pipeline.sources")) {
+      expect(at(s, "kafka.topic")).toMatch(/^t1\./);
+      if (s.mode === undefined) expect(at(s, "kafka.partitions")).toBe(6);
     }
-    for (const s of job.spec.pipeline.sinks as Obj[]) if (s.kafka) expect(s.kafka.topic).toMatch(/^t1\./);
+    for (const s of objects(job, "spec.pipeline.sinks")) if (s.kafka) expect(at(s, "kafka.topic")).toMatch(/^t1\./);
     // The topic Job reads the same job from its ConfigMap.
     const config = docs.find((d) => d.kind === "ConfigMap") as Obj;
-    expect(parseAllDocuments(config.data["job.yaml"] as string)[0]?.toJS()).toEqual(job);
+    expect(parseAllDocuments((at(config, "data") as Record<string, string>)["job.yaml"] as string)[0]?.toJS()).toEqual(job);
     const topics = byKind(docs, "Job");
-    expect(topics.metadata.annotations["helm.sh/hook"]).toBe("pre-install,pre-upgrade");
-    expect(topics.spec.template.spec.containers[0].args).toEqual([
+    expect((at(topics, "metadata.annotations") as Obj)["helm.sh/hook"]).toBe("pre-install,pre-upgrade");
+    expect(at(topics, "spec.template.spec.containers.0.args")).toEqual([
       "--job=/config/job.yaml",
       "--kafka=b1:9092,b2:9092",
       "--partitions=6",
       "--replication-factor=1",
     ]);
-    const generator = byKind(docs, "Deployment").spec.template.spec.containers[0] as Obj;
+    const generator = at(byKind(docs, "Deployment"), "spec.template.spec.containers.0") as Obj;
     expect(generator.command).toEqual(["/usr/local/bin/node", `/app/examples/${system}/generator.ts`]);
     expect(generator.args).toEqual(
       expect.arrayContaining(["--kafka=b1:9092,b2:9092", "--topic-prefix=t1.", "--partitions=6", "--rate=77", "--realtime", "--count=0"]),
@@ -89,20 +95,22 @@ describe("the case systems' charts (real helm)", () => {
 
   it("risk-control: the threshold value sets the model's threshold", () => {
     const job = byKind(render("risk-control", OWN["risk-control"]), "StreamJob");
-    expect(step(job, "scored").score.threshold).toEqual({ value: 0.8, field: "decision", above: "BLOCK", below: "ALLOW" });
+    expect(at(step(job, "scored"), "score.threshold")).toEqual({ value: 0.8, field: "decision", above: "BLOCK", below: "ALLOW" });
   });
 
   it("recommendation: Redis address, key prefix and expiry of the ranked lists", () => {
     const job = byKind(render("recommendation", OWN.recommendation), "StreamJob");
-    expect(sink(job, "redis-recs").redis).toMatchObject({ address: "cache:6380", keyPrefix: "r1:recs:", ttl: "2h" });
+    expect(at(sink(job, "redis-recs"), "redis")).toMatchObject({ address: "cache:6380", keyPrefix: "r1:recs:", ttl: "2h" });
   });
 
   it("analytics: Redis of the dimension lookup and the profiles, the lookup cache's TTL; the generator writes the dimension there", () => {
     const docs = render("analytics", OWN.analytics);
     const job = byKind(docs, "StreamJob");
-    expect(step(job, "features").lookupJoin.redis).toMatchObject({ address: "cache:6380", keyPrefix: "a1:user:", cache: { ttl: "30s" } });
-    expect(sink(job, "profiles").redis).toMatchObject({ address: "cache:6380", keyPrefix: "a1:profile:" });
-    expect(byKind(docs, "Deployment").spec.template.spec.containers[0].args).toEqual(expect.arrayContaining(["--redis=cache:6380", "--redis-prefix=a1:"]));
+    expect(at(step(job, "features"), "lookupJoin.redis")).toMatchObject({ address: "cache:6380", keyPrefix: "a1:user:", cache: { ttl: "30s" } });
+    expect(at(sink(job, "profiles"), "redis")).toMatchObject({ address: "cache:6380", keyPrefix: "a1:profile:" });
+    expect(at(byKind(docs, "Deployment"), "spec.template.spec.containers.0.args")).toEqual(
+      expect.arrayContaining(["--redis=cache:6380", "--redis-prefix=a1:"]),
+    );
   });
 
   it.each(SYSTEMS)("%s without the generator and the topic Job renders the StreamJob alone", (system) => {
@@ -122,7 +130,7 @@ describe("the case systems' charts (real helm)", () => {
     // The StreamJob needs the CRDs (the operator's chart installs them); the rest are built-in kinds.
     it.each(SYSTEMS)("%s: the Deployment, ConfigMap and Job pass a server-side dry run", (system) => {
       const docs = render(system, COMMON).filter((d) => d.kind !== "StreamJob");
-      const input = docs.map((d) => JSON.stringify({ ...d, metadata: { ...d.metadata, namespace } })).join("\n");
+      const input = docs.map((d) => JSON.stringify({ ...d, metadata: { ...(d.metadata as Obj), namespace } })).join("\n");
       const out = mustRun("kubectl", ["apply", "--dry-run=server", "-f", "-"], { input });
       expect(out.trim().split("\n")).toHaveLength(3);
     });
