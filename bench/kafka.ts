@@ -8,7 +8,7 @@
  * `npx node bench/kafka.ts [--brokers host:port] [--events N] [--only loop,alo,eo,window]` runs it alone; bench/main.ts runs it
  * as part of `npm run bench` when a broker is reachable.
  */
-import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { connect } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -55,6 +55,17 @@ interface Click {
   user: string;
   ts: number;
   n: number;
+}
+
+/** Brokers from a --kafka flag (host:port,…), else from the test environment (test/env/up) when it wrote its env.json. */
+export async function benchBrokers(flag: string | undefined): Promise<string[] | undefined> {
+  if (flag !== undefined) return flag.split(",");
+  try {
+    const env = JSON.parse(await readFile("/tmp/runnel-testenv/env.json", "utf8")) as { kafkaBrokers?: string[] };
+    return env.kafkaBrokers;
+  } catch {
+    return undefined;
+  }
 }
 
 /** The first of `brokers` answers a TCP connect within `timeoutMs`. */

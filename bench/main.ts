@@ -6,23 +6,27 @@
  * hand-written loop on the same Kafka client; writes docs/benchmarks.md. Options: --events N (default 5,000,000), --runs N (best of, default 2),
  * --queries q0,q5 (default all), --state-events N (default 10,000,000), --cep-events N
  * (default 1,000,000), --kafka host:port (default: the test environment's broker, if up),
- * --kafka-events N (default 300,000), --no-write. The case systems (examples/) have their own
- * benchmark, `npm run bench:cases` (bench/cases.ts); this page keeps its section.
+ * --kafka-events N (default 300,000), --operator (also the operator on the test environment, bench/operator.ts;
+ * without it its section of docs/benchmarks.md is kept as last measured), --no-write. Restore at scale is
+ * long: `npm run bench:restore` (bench/restore.ts) measures it and owns its section of docs/benchmarks.md. The case
+ * systems (examples/) have their own benchmark, `npm run bench:cases` (bench/cases.ts), which owns its section too.
  */
 import { readFile, writeFile } from "node:fs/promises";
 import { cpus, loadavg, totalmem, platform, release } from "node:os";
 import { parseArgs } from "node:util";
 import { blackholeSink } from "../runtime/connectors/sinks.ts";
 import { createEngine } from "../runtime/exec/engine.ts";
-import { casesSection } from "./cases.ts";
+import { CASES_HEADING } from "./cases.ts";
 import { cepRun } from "./cep.ts";
 import { declarativeVsTyped } from "./declarative.ts";
 import { sqlAnalyticsVsPipeline } from "./sql-analytics.ts";
 import { sqlVsPipeline } from "./sql.ts";
-import { brokerReachable, CHECKPOINT_MS, kafkaBench, type KafkaBenchResult } from "./kafka.ts";
+import { benchBrokers, brokerReachable, CHECKPOINT_MS, kafkaBench, type KafkaBenchResult } from "./kafka.ts";
 import { keyedStateRun } from "./keyed-state.ts";
+import { operatorBench, operatorSection } from "./operator.ts";
 import { nexmarkSource } from "./nexmark/model.ts";
 import { q5Hand } from "./nexmark/q5-hand.ts";
+import { section } from "./sections.ts";
 import { queries } from "./nexmark/queries.ts";
 
 const { values } = parseArgs({
@@ -35,6 +39,7 @@ const { values } = parseArgs({
     kafka: { type: "string" },
     "kafka-events": { type: "string", default: "300000" },
     "no-write": { type: "boolean" },
+    operator: { type: "boolean" },
   },
 });
 const events = Number(values.events);
@@ -130,18 +135,8 @@ const sqlRows = (rows: { query: string; pipeline: number; sql: number; results: 
     })
     .join("\n");
 
-/** Brokers from --kafka, else from the test environment (test/env/up) when it wrote its env.json. */
-async function kafkaBrokers(): Promise<string[] | undefined> {
-  if (values.kafka !== undefined) return values.kafka.split(",");
-  try {
-    const env = JSON.parse(await readFile("/tmp/runnel-testenv/env.json", "utf8")) as { kafkaBrokers?: string[] };
-    return env.kafkaBrokers;
-  } catch {
-    return undefined;
-  }
-}
 const kafkaEvents = Number(values["kafka-events"]);
-const brokers = await kafkaBrokers();
+const brokers = await benchBrokers(values.kafka);
 let kafka: KafkaBenchResult | undefined;
 if (brokers && (await brokerReachable(brokers))) {
   kafka = await kafkaBench({ brokers, events: kafkaEvents });
@@ -334,10 +329,15 @@ a filter before converting the rest.
 
 ${kafkaSection}
 ${kafka ? `${KAFKA_NOTES}\n` : ""}`;
+// The operator's section needs the whole test environment: measured with --operator, else kept as last measured.
+const previous = await readFile(new URL("../docs/benchmarks.md", import.meta.url), "utf8").catch(() => "");
+const operatorText = values.operator
+  ? operatorSection(await operatorBench({ jobs: 300, applies: 20, runs: 3 }), "npm run bench -- --operator")
+  : section(previous, "Operator");
 if (values["no-write"] !== true) {
+  // Sections the long sub-commands write (npm run bench:restore, --operator) stay as they are unless measured now.
   const file = new URL("../docs/benchmarks.md", import.meta.url);
-  // The case systems' section is written by bench/cases.ts: kept as it is.
-  const cases = casesSection(await readFile(file, "utf8").catch(() => ""));
-  await writeFile(file, cases === "" ? doc : `${doc.trimEnd()}\n\n${cases}`);
+  const kept = [operatorText, section(previous, "Restore at scale"), section(previous, CASES_HEADING)].filter((s): s is string => s !== undefined);
+  await writeFile(file, [doc.trimEnd(), ...kept.map((s) => s.trim())].join("\n\n") + "\n");
   console.log("wrote docs/benchmarks.md");
 }

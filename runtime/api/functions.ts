@@ -102,6 +102,22 @@ export interface AggregateFunction<IN, ACC, OUT> {
   getResult(acc: ACC): OUT;
   /** Combines two accumulators (session windows merge); may mutate and return `a`. */
   merge(a: ACC, b: ACC): ACC;
+  /** What the accumulator holds, so state records its schema and a changed job can migrate it (optional). */
+  layout?: AccumulatorLayout;
+}
+
+/** One value an accumulator aggregates: its output name and what computes it (function and arguments). */
+export interface AccumulatorField {
+  name: string;
+  kind: string;
+}
+
+/** The layout of an aggregate's accumulator (recorded with its state; see runtime/state/schema.ts). */
+export interface AccumulatorLayout {
+  /** The aggregated values, in accumulator order. */
+  fields: AccumulatorField[];
+  /** A converter of accumulators written with `from`, or what changed when they cannot be converted. */
+  migrateFrom(from: readonly AccumulatorField[]): ((acc: unknown, key: Key) => unknown) | string;
 }
 
 /** Registers and deletes timers for the current key. */

@@ -21,6 +21,7 @@ import type { OutputTag } from "./output-tag.ts";
 import { WindowedStream } from "./windowed.ts";
 import type { WindowAssigner } from "../window/types.ts";
 import { deriveUids } from "../graph/uid.ts";
+import type { StateLayout } from "../state/schema.ts";
 
 /** Naming options every operator accepts. */
 export interface OperatorOptions {
@@ -233,9 +234,16 @@ export class KeyedStream<K extends Key, T> {
     return this.colocated ? { ...input, colocated: true } : input;
   }
 
-  /** A keyed process function with state and timers. */
-  process<O>(factory: Factory<KeyedProcessFunction<K, T, O>>, options: OperatorOptions = {}): DataStream<O> {
-    const spec: NodeSpec = { kind: "keyedProcess", factory: factory as unknown as Factory<KeyedProcessFunction<Key, unknown, unknown>> };
+  /**
+   * A keyed process function with state and timers. `state` describes what its state holds, so
+   * snapshots record it and a restore into a changed job migrates it or refuses (runtime/state/schema.ts).
+   */
+  process<O>(factory: Factory<KeyedProcessFunction<K, T, O>>, options: OperatorOptions & { state?: StateLayout } = {}): DataStream<O> {
+    const spec: NodeSpec = {
+      kind: "keyedProcess",
+      factory: factory as unknown as Factory<KeyedProcessFunction<Key, unknown, unknown>>,
+      ...(options.state ? { state: options.state } : {}),
+    };
     return new DataStream<O>(this.stream.builder, this.stream.builder.addNode(spec, options, [this.asInput()]));
   }
 

@@ -1,18 +1,26 @@
 /**
- * The checkpoint (and savepoint) format of local mode: a directory per checkpoint holding one
- * state file per task (every keyed entry by operator uid, state name and key, plus timers) and
- * a `_metadata.json` written last by atomic rename — a checkpoint without metadata never
- * completed. Keys are stored with their operator uid, so a restore can map state by uid and
- * re-split it over a different number of tasks.
+ * The snapshot model, one for every store, and the checkpoint (and savepoint) format of local
+ * mode. A task's snapshot is its keyed state (entries by operator uid, state name and key,
+ * streamed in chunks), its timers, its operator (broadcast) state and the schemas of its state;
+ * the metadata holds positions and sink commit data. Local mode writes a directory per
+ * checkpoint (task files, see task-files.ts, then a `_metadata.json` by atomic rename — a
+ * checkpoint without metadata never completed); distributed savepoints write the same task
+ * files; the Kafka changelog holds the same parts as records. Keys are stored with their
+ * operator uid, so a restore can map state by uid and re-split it over a different number of tasks.
  */
-import { mkdir, readdir, readFile, rename, rm, writeFile } from "node:fs/promises";
+import { readdir, readFile, rm } from "node:fs/promises";
 import { join } from "node:path";
-import { deserialize, serialize } from "node:v8";
 import type { Key } from "../api/functions.ts";
 import { CheckpointError } from "../errors.ts";
+import type { StateSchema } from "../state/schema.ts";
+import { folderStorage } from "./storage.ts";
+import { CHUNK_ENTRIES, readTaskFiles, writeTaskFiles } from "./task-files.ts";
 
-/** Format version written into metadata; readers refuse newer versions. */
-export const FORMAT_VERSION = 1;
+/** Format version written into metadata; readers refuse newer versions (2: chunked task files, state schemas). */
+export const FORMAT_VERSION = 2;
+
+/** A keyed state entry in store form: [store key (uid \0 state \0 encoded key), encoded value]. */
+export type StoreEntry = [string, Uint8Array];
 
 /** Timers of one keyed operator as [timestamp, key] pairs. */
 export interface TimerSnapshot {
@@ -22,15 +30,41 @@ export interface TimerSnapshot {
   processing: [number, Key][];
 }
 
-/** Everything one task contributes to a checkpoint. */
+/** Everything one task contributes to a snapshot. */
 export interface TaskSnapshot {
-  /** Keyed state entries: [store key (uid \0 state \0 encoded key), serialized value]. */
-  entries: [string, Uint8Array][];
+  /** Keyed state entries in chunks of bounded size (read lazily). */
+  entries(): AsyncIterable<StoreEntry[]>;
+  /** How many keyed entries there are, when known without reading them. */
+  entryCount?: number;
+  /** The task count its keys were split over when it was written (its index in the snapshot is its task): a restore onto as many tasks keeps them there. */
+  splitOver?: number;
   /** Timers by operator uid. */
   timers: Record<string, TimerSnapshot>;
-  /** Non-keyed operator state (broadcast state) by operator uid. */
+  /** Non-keyed operator state (broadcast state, the same on every task) by operator uid. */
   operators?: Record<string, unknown>;
+  /** The schema of each operator's state as it was written (absent in snapshots older than schemas: nothing is checked). */
+  schemas?: Record<string, StateSchema>;
+  /** The keyed state is already in the store of the task with this snapshot's index (a replayed changelog): restore checks and migrates it there. */
+  inStore?: boolean;
+  /** The keyed state is already held by the checkpointer's own durable store: restore records only what it changes (migrations, drops). */
+  durable?: boolean;
 }
+
+/** A snapshot: metadata plus task snapshots (any tasks; restore re-splits keys over its own). */
+export interface Snapshot {
+  meta: CheckpointMetadata;
+  tasks: (TaskSnapshot | undefined)[];
+}
+
+/** Keyed entries held in memory, as TaskSnapshot.entries. */
+export function inlineEntries(entries: StoreEntry[], chunk = CHUNK_ENTRIES): () => AsyncIterable<StoreEntry[]> {
+  return async function* () {
+    for (let i = 0; i < entries.length; i += chunk) yield entries.slice(i, i + chunk);
+  };
+}
+
+/** Keyed entries of no task. */
+export const noEntries = inlineEntries([]);
 
 /** Checkpoint metadata: positions and commit data, everything but keyed state. */
 export interface CheckpointMetadata {
@@ -68,14 +102,14 @@ export async function writeCheckpoint(root: string, meta: CheckpointMetadata, ta
   return writeSnapshot(join(root, checkpointDirName(meta.id)), meta, tasks);
 }
 
-/** Writes a complete snapshot (checkpoint or savepoint) into `dir`; metadata last, atomically. */
+/** Writes a complete snapshot (checkpoint or savepoint) into `dir`, streaming each task's entries; metadata last, atomically. */
 export async function writeSnapshot(dir: string, meta: CheckpointMetadata, tasks: TaskSnapshot[]): Promise<string> {
+  const storage = folderStorage(dir);
   try {
-    await mkdir(dir, { recursive: true });
-    for (const [i, t] of tasks.entries()) await writeFile(join(dir, `task-${i}.bin`), serialize(t));
-    await writeFile(join(dir, `${META}.tmp`), JSON.stringify(meta, null, 2));
-    await rename(join(dir, `${META}.tmp`), join(dir, META));
+    for (const [i, t] of tasks.entries()) await writeTaskFiles(storage, i, t);
+    await storage.write(META, JSON.stringify(meta, null, 2));
   } catch (err) {
+    if (err instanceof CheckpointError) throw err;
     throw new CheckpointError(`cannot write ${meta.kind} ${meta.id} to ${dir}`, true, err);
   }
   return dir;
@@ -99,15 +133,16 @@ export async function completedCheckpoints(root: string): Promise<number[]> {
   return ids.sort((a, b) => a - b);
 }
 
-/** Reads a checkpoint's metadata and task snapshots. */
-export async function readCheckpoint(dir: string): Promise<{ meta: CheckpointMetadata; tasks: TaskSnapshot[] }> {
+/** Reads a checkpoint's metadata and task headers; keyed entries are read chunk by chunk when restored. */
+export async function readCheckpoint(dir: string): Promise<Snapshot> {
   try {
     const meta = JSON.parse(await readFile(join(dir, META), "utf8")) as CheckpointMetadata;
     if (meta.version > FORMAT_VERSION) {
       throw new CheckpointError(`checkpoint ${dir} has format ${meta.version}; this runtime reads up to ${FORMAT_VERSION}`, false);
     }
+    const storage = folderStorage(dir);
     const tasks: TaskSnapshot[] = [];
-    for (let i = 0; i < meta.parallelism; i++) tasks.push(deserialize(await readFile(join(dir, `task-${i}.bin`))) as TaskSnapshot);
+    for (let i = 0; i < meta.parallelism; i++) tasks.push({ ...(await readTaskFiles(storage, i)), splitOver: meta.parallelism });
     return { meta, tasks };
   } catch (err) {
     if (err instanceof CheckpointError) throw err;

@@ -22,6 +22,14 @@ export function hostPort(text: string, flag = "admin"): { host: string; port: nu
   return { host: (m[1] as string).replace(/^\[(.*)\]$/, "$1"), port };
 }
 
+/** Parses --drop-incompatible-state step,step,… (absent: none). */
+export function stepList(text: string | undefined, flag = "drop-incompatible-state"): string[] {
+  if (text === undefined) return [];
+  const steps = text.split(",").map((s) => s.trim());
+  if (steps.some((s) => s === "")) throw new UsageError(`--${flag} takes step ids separated by commas, e.g. per-minute,totals; got '${text}'`);
+  return steps;
+}
+
 /** A watermark for people: "-" before the first, "end" after the last, ISO time for epoch millis. */
 export function formatWatermark(wm: number): string {
   if (wm <= MIN_WATERMARK) return "-";

@@ -1,4 +1,5 @@
 /** The `runnel` subcommands: what each does, and whether it is available in this build. */
+import { operator, OPERATOR_USAGE_LINE } from "./operator.ts";
 import { run, RUN_USAGE } from "./run.ts";
 import { savepoint, SAVEPOINT_USAGE } from "./savepoint.ts";
 import { start } from "./start.ts";
@@ -44,8 +45,9 @@ export const commands: CommandSpec[] = [
   },
   {
     name: "operator",
-    usage: "runnel operator [--namespace <ns>]",
-    summary: "run the StreamJob controller against the current Kubernetes cluster",
+    usage: OPERATOR_USAGE_LINE,
+    summary: "run the StreamJob controller against a Kubernetes cluster (in a pod, or with --kubeconfig)",
+    run: operator,
   },
   {
     name: "start",

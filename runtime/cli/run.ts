@@ -4,6 +4,7 @@
  * checkpointing is on). The module's default export is a JobGraph, a JobBuilder, or a function
  * of the arguments after `--` returning either.
  */
+import { dirname } from "node:path";
 import { parseArgs } from "node:util";
 import { loadJobModule } from "../api/job-module.ts";
 import { createEngine, type Engine, type EngineOptions } from "../exec/engine.ts";
@@ -11,9 +12,9 @@ import { startAdminServer, type AdminServer } from "../observe/admin-server.ts";
 import { createJobMetrics } from "../observe/metrics.ts";
 import type { JobGraph } from "../graph/graph.ts";
 import type { PipelineMetrics } from "../pipeline/context.ts";
-import { loadManifestJob } from "../pipeline/load.ts";
+import { compileStreamJob, readStreamJob } from "../pipeline/load.ts";
 import { plain, toJson } from "../pipeline/values.ts";
-import { hostPort, positiveInt, progressLine, UsageError } from "./args.ts";
+import { hostPort, positiveInt, progressLine, stepList, UsageError } from "./args.ts";
 import { progressDisplay } from "./progress.ts";
 import { reportFailure } from "./failure.ts";
 import { createLogger } from "../log.ts";
@@ -31,6 +32,9 @@ Options:
   --checkpoint-interval <ms> time between checkpoints (default 5000)
   --retain <n>               completed checkpoints to keep (default 3)
   --restore <latest|dir>     restore from the newest checkpoint in --checkpoint-dir, or from a directory
+  --drop-incompatible-state <step,...>
+                             on restore, start these steps empty when their state no longer fits the job
+                             (e.g. a changed window) instead of refusing; manifests: spec.dropIncompatibleState
   --batch-size <n>           records per source partition per round (default 4096)
   --no-progress              no live progress line
   --admin <host:port>        serve /healthz, /readyz, /metrics (Prometheus) and /status (port 0: any free port)
@@ -47,23 +51,31 @@ export interface ManifestRunOptions {
   throttle: boolean;
 }
 
-/** A loaded job: its graph and, for manifests, the pipeline's dead-letter and drop counters. */
+/** A loaded job: its graph and, for manifests, the pipeline's dead-letter and drop counters and restore settings. */
 export interface LoadedJob {
   graph: JobGraph;
   metrics?: PipelineMetrics;
+  dropIncompatibleState?: string[];
 }
 
 /** Loads a StreamJob manifest (compiled for local mode) or a job module (its default export). */
 export async function loadJob(path: string, args: string[], manifest: ManifestRunOptions = { throttle: true }): Promise<LoadedJob> {
   if (/\.ya?ml$/.test(path)) {
-    const compiled = await loadManifestJob(path, {
+    const { job, file } = await readStreamJob(path);
+    const compiled = await compileStreamJob(job, {
       log: createLogger("pipeline"),
+      mode: "local",
+      baseDir: dirname(file),
       throttle: manifest.throttle,
       ...(manifest.throttle ? { startTime: Date.now() } : {}),
       ...(manifest.outDir === undefined ? {} : { outDir: manifest.outDir }),
       ...(manifest.maxRecords === undefined ? {} : { maxRecordsPerSource: manifest.maxRecords }),
     });
-    return { graph: compiled.graph, metrics: compiled.metrics };
+    return {
+      graph: compiled.graph,
+      metrics: compiled.metrics,
+      ...(job.spec.dropIncompatibleState ? { dropIncompatibleState: job.spec.dropIncompatibleState } : {}),
+    };
   }
   return { graph: await loadJobModule(path, { args }) };
 }
@@ -119,6 +131,7 @@ export async function run(argv: string[]): Promise<number> {
         "max-records": { type: "string" },
         "no-throttle": { type: "boolean" },
         admin: { type: "string" },
+        "drop-incompatible-state": { type: "string" },
       },
     });
     if (positionals.length !== 1) throw new UsageError("expected exactly one job module or StreamJob manifest");
@@ -157,6 +170,7 @@ export async function run(argv: string[]): Promise<number> {
             },
           }),
       ...(values.restore === undefined ? {} : { restoreFrom: values.restore }),
+      dropIncompatibleState: [...(loaded.dropIncompatibleState ?? []), ...stepList(values["drop-incompatible-state"])],
     };
   } catch (err) {
     return reportFailure("run", err);

@@ -2,22 +2,31 @@
  * `runnel savepoint inspect|dispose <dir>`: what a distributed job's savepoint holds (job,
  * tasks, operators, whether every task was written) and deleting one that is no longer needed.
  */
+import { existsSync } from "node:fs";
 import { fileSavepointStorage, readSavepoint } from "../distributed/savepoint-store.ts";
 import { UsageError } from "./args.ts";
 import { reportFailure } from "./failure.ts";
 
 /** Usage text of `runnel savepoint`. */
 export const SAVEPOINT_USAGE = `runnel savepoint inspect <dir>   what the savepoint holds, and whether it is complete
-runnel savepoint dispose <dir>   delete the savepoint (refuses a folder that holds none)`;
+runnel savepoint dispose [--missing-ok] <dir>
+                                 delete the savepoint (refuses a folder that holds none; with
+                                 --missing-ok, a folder that no longer exists is not an error)`;
 
 /** Runs `runnel savepoint`; returns the exit code. */
 export async function savepoint(argv: string[]): Promise<number> {
-  const [action, dir, ...rest] = argv;
+  // The operator disposes of savepoints with a Job that may run again after it succeeded.
+  const missingOk = argv.includes("--missing-ok");
+  const [action, dir, ...rest] = argv.filter((a) => a !== "--missing-ok");
   if ((action !== "inspect" && action !== "dispose") || dir === undefined || rest.length > 0)
     return reportFailure(
       "savepoint",
       new UsageError("expected inspect or dispose and one savepoint folder, e.g. runnel savepoint inspect /savepoints/upgrade-1"),
     );
+  if (missingOk && action === "dispose" && !existsSync(dir)) {
+    console.log(`runnel savepoint: nothing to dispose at ${dir} (already gone)`);
+    return 0;
+  }
   const storage = fileSavepointStorage(dir);
   try {
     const sp = await readSavepoint(storage);
@@ -27,7 +36,7 @@ export async function savepoint(argv: string[]): Promise<number> {
       return 0;
     }
     let entries = 0;
-    for (const t of sp.tasks) entries += t?.entries.length ?? 0;
+    for (const t of sp.tasks) entries += t?.entryCount ?? 0;
     console.log(
       JSON.stringify(
         {

@@ -40,7 +40,7 @@ export async function serveWorkerAdmin(w: Worker, options: { at: { host: string;
     {
       registry,
       ready: () => w.engine.progress().rounds > 0,
-      status: () => ({
+      status: async () => ({
         job,
         generation: w.generation,
         ordinal: w.ordinal,
@@ -54,6 +54,8 @@ export async function serveWorkerAdmin(w: Worker, options: { at: { host: string;
           failures: w.checkpointStats.failures,
         },
         sourceDeadLetters: w.poisoned(),
+        // The contract's lag: records behind the inputs' ends, summed (end offsets cached, refreshed at most every 5 s).
+        consumerLag: (await lag.read()).reduce((sum, l) => sum + l.lag, 0),
         ...(lag.lastError === undefined ? {} : { consumerLagError: lag.lastError }),
       }),
       token: options.token,

@@ -15,7 +15,7 @@ import { createLogger, type Logger } from "../log.ts";
 import { ADMIN_TOKEN_ENV, adminToken, type AdminToken } from "../observe/admin-auth.ts";
 import { parseDuration } from "../spec/duration.ts";
 import { EXIT_CODES, isGeneration, WORKER_ENV, WORKER_FLAGS } from "../worker-contract.ts";
-import { formatWatermark, hostPort, positiveInt, UsageError } from "./args.ts";
+import { formatWatermark, hostPort, positiveInt, stepList, UsageError } from "./args.ts";
 import { describeFailure } from "./failure.ts";
 import { serveWorkerAdmin, type WorkerAdmin } from "./worker-admin.ts";
 
@@ -39,6 +39,9 @@ Options:
   --restore-from <dir>         a new generation starts from this savepoint (a folder every worker sees); later
                                restarts resume from checkpoints and read it only for tasks without one
   --allow-non-restored-state   restore even when the savepoint holds state of operators the job no longer has (that state is dropped)
+  --drop-incompatible-state <step,...>
+                               start these steps empty when their restored state no longer fits the job (e.g. a
+                               changed window size) instead of refusing to start (also spec.dropIncompatibleState)
   --delivery <mode>            exactly-once or at-least-once (default spec.checkpoint.mode)
   --checkpoint-interval <ms>   time between checkpoints (default spec.checkpoint.interval)
   --savepoint-timeout <dur>    a savepoint not done within this fails, naming the workers it waited for, and the job
@@ -84,6 +87,7 @@ function parseWorkerArgs(argv: string[]): { admin: { host: string; port: number 
       [flag(WORKER_FLAGS.allowOldGeneration)]: { type: "boolean" },
       "restore-from": { type: "string" },
       "allow-non-restored-state": { type: "boolean" },
+      "drop-incompatible-state": { type: "string" },
       delivery: { type: "string" },
       "checkpoint-interval": { type: "string" },
       "savepoint-timeout": { type: "string" },
@@ -141,6 +145,7 @@ function parseWorkerArgs(argv: string[]): { admin: { host: string; port: number 
       allowOldGeneration: values[flag(WORKER_FLAGS.allowOldGeneration)] === true,
       ...(restoreFrom === undefined ? {} : { restoreFrom }),
       allowNonRestoredState: values["allow-non-restored-state"] === true,
+      dropIncompatibleState: stepList(text("drop-incompatible-state")),
       ...(delivery === undefined ? {} : { delivery }),
       ...(interval === undefined ? {} : { checkpointIntervalMs: positiveInt("checkpoint-interval", interval, 5000) }),
       ...(savepointTimeoutMs === undefined ? {} : { savepointTimeoutMs }),

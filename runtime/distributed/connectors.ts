@@ -131,6 +131,8 @@ export async function openKafkaSources(options: {
       deserialize: decoder(spec),
       deadLetters: options.deadLetters,
       onPoison: () => options.onPoison?.(spec.id),
+      // Without an event-time field of its own, a record's event time is its Kafka timestamp.
+      recordTimestamps: spec.timestamp === undefined,
     });
     out.set(spec.id, spec.kafka.bounded === true ? boundedTo(source, await endOffsets(options.connection, spec.kafka.topic)) : source);
   }

@@ -2,35 +2,31 @@
  * Checkpoints of a distributed job, per task: one Kafka transaction holds the task's outputs
  * (sent during the rounds), its state changes and metadata (changelog) and its input offsets;
  * after the commit the local store applies the same changes with a marker naming the
- * changelog offset it covers. Restore: a clean store with a marker replays the changelog from
- * there, anything else (no store, a crash between evictions and a checkpoint) from the start.
+ * changelog offset it covers. The changelog holds the task's whole snapshot — keyed state,
+ * timers, operator (broadcast) state with the positions of the broadcast inputs it reflects,
+ * state schemas — so restore from it equals restore from a savepoint. Restore: a clean store
+ * whose marker is still valid replays the changelog from there, any other from the start (see
+ * task-restore.ts); tasks without a checkpoint yet take their share of the savepoint, which is
+ * then written into the changelog before the first round.
  */
-import { deserialize, serialize } from "node:v8";
-import type { CheckpointMetadata, TaskSnapshot, TimerSnapshot } from "../checkpoint/format.ts";
+import { parseStoreKey, type CheckpointMetadata, type Snapshot, type TaskSnapshot, type TimerSnapshot } from "../checkpoint/format.ts";
 import { FORMAT_VERSION } from "../checkpoint/format.ts";
 import type { KafkaClient, KafkaConnection } from "../kafka/index.ts";
 import { CheckpointError, GenerationSealedError } from "../errors.ts";
 import type { Checkpointer } from "../exec/checkpointer.ts";
-import { taskTimers, type EngineState } from "../exec/checkpointing.ts";
-import type { Key } from "../api/functions.ts";
-import { parseStoreKey } from "../checkpoint/format.ts";
+import { operatorStates, replicatedUids, taskTimers, type EngineState } from "../exec/checkpointing.ts";
 import { taskOfKey } from "../exec/hash.ts";
-import { DIRTY_KEY, RESERVED_PREFIX, type KeyedStateBackend } from "../state/backend.ts";
+import { stateSchemas } from "../exec/state-layouts.ts";
+import { createLogger, type Logger } from "../log.ts";
+import type { KeyedStateBackend, StateChanges } from "../state/backend.ts";
 import { decodeKey } from "../state/table.ts";
-import { changelogMessages, replayChangelog, writeSentinels, type TaskMeta, type TaskReplay } from "./changelog.ts";
+import { changelogMessages, replayChangelog, writeSentinels, type ReplicatedPositions, type TaskMeta } from "./changelog.ts";
+import { markerEntries, replayStores, TaskRestore } from "./task-restore.ts";
 import { TaskProducer, type Delivery, type InputOffsets } from "./transactions.ts";
 import { transactionalId } from "./topics.ts";
 
-/** Local store key of the checkpoint marker. */
-const MARKER_KEY = `${RESERVED_PREFIX}checkpoint`;
-
-interface Marker {
-  /** The changelog the marker refers to (another generation's store is rebuilt). */
-  changelog: string;
-  /** Changelog offset of the metadata record this store state equals. */
-  metaOffset: number;
-  meta: TaskMeta;
-}
+/** Bytes of savepoint state a task writes into the changelog per transaction while it restores. */
+const RESTORE_TRANSACTION_BYTES = 64 * 1024 * 1024;
 
 /** Options of the Kafka checkpointer. */
 export interface KafkaCheckpointerOptions {
@@ -51,9 +47,12 @@ export interface KafkaCheckpointerOptions {
    * positions from it. Read only when such a task exists, so a savepoint disposed of after every
    * task checkpointed never breaks a later restart.
    */
-  savepoint?: () => Promise<{ meta: CheckpointMetadata; tasks: TaskSnapshot[] }>;
+  savepoint?: () => Promise<Snapshot>;
   /** Called after every completed checkpoint with its duration and size (bytes of changelog values). */
   onCheckpoint?: (info: { id: number; durationMs: number; bytes: number }) => void;
+  /** A restore that makes no progress for this long fails (default 120 s). */
+  restoreStallTimeoutMs?: number;
+  log?: Logger;
   /** Exactly once: the broker's timeout for each task transaction (transactionTimeoutFor). */
   transactionTimeoutMs?: number;
   /** Called when a task's checkpoint committed, with the source positions it holds (repartition purging). */
@@ -72,6 +71,13 @@ export interface KafkaCheckpointer extends Checkpointer {
 export function kafkaCheckpointer(options: KafkaCheckpointerOptions): KafkaCheckpointer {
   const producers = new Map<number, TaskProducer>();
   const { prefix } = options;
+  const log = options.log ?? createLogger("worker.checkpoints", { changelog: options.changelogTopic });
+  const restores = new Map<number, TaskRestore>();
+  /** Tasks whose restore sent state into their transaction (the restore checkpoint commits it), and the bytes not committed yet. */
+  const restoreWrites = new Map<number, number>();
+  /** Tasks restored from the savepoint (no checkpoint of their own yet). */
+  let fromSavepoint = new Set<number>();
+  let restoredId = -1;
   let sealed: TaskMeta["sealed"];
 
   function producer(task: number): TaskProducer {
@@ -89,31 +95,74 @@ export function kafkaCheckpointer(options: KafkaCheckpointerOptions): KafkaCheck
     return p;
   }
 
-  async function restore(engine: EngineState): Promise<{ meta: CheckpointMetadata; tasks: TaskSnapshot[] } | undefined> {
-    for (const t of engine.tasks) await producer(t).connect();
-    const sentinels = await writeSentinels(options.changelogTopic, producers);
-    const replays: TaskReplay[] = [];
-    for (const t of engine.tasks) {
-      const backend = engine.backends[t] as KeyedStateBackend;
-      const markerBytes = await backend.readReserved(MARKER_KEY);
-      const dirty = (await backend.readReserved(DIRTY_KEY)) !== undefined;
-      const stored = markerBytes && !dirty ? (deserialize(markerBytes) as Marker) : undefined;
-      const marker = stored?.changelog === options.changelogTopic ? stored : undefined;
-      if (!marker && backend.store.persistent) await backend.store.clear();
-      replays.push({ task: t, from: marker ? marker.metaOffset + 1 : 0, changes: new Map(), meta: marker?.meta, metaOffset: marker?.metaOffset ?? -1 });
+  /**
+   * Fences the transactional ids of tasks that no longer exist (the job had more tasks before: a
+   * savepoint of more tasks, or an older generation's changelog with more partitions), so no
+   * straggler of them can still commit output; each worker takes the retired ids that fold onto its tasks.
+   */
+  async function fenceRetiredTasks(engine: EngineState, savepoint: Snapshot | undefined): Promise<void> {
+    if (options.delivery !== "exactly-once") return;
+    let before = savepoint?.meta.parallelism ?? 0;
+    const admin = options.kafka.admin();
+    await admin.connect();
+    try {
+      const changelogs = (await admin.listTopics()).filter((t) => t.startsWith(`${prefix}.`) && t.endsWith(".changelog") && t !== options.changelogTopic);
+      if (changelogs.length > 0) for (const n of (await admin.partitionCounts(changelogs)).values()) before = Math.max(before, n);
+    } finally {
+      await admin.disconnect();
     }
-    await replayChangelog({
-      connection: options.connection,
-      topic: options.changelogTopic,
-      readerGroup: `${prefix}.restore.${options.workerId}`,
-      replays,
-      sentinels,
+    const retired: number[] = [];
+    for (let t = engine.parallelism; t < before; t++) if (engine.tasks.includes(t % engine.parallelism)) retired.push(t);
+    for (const t of retired) {
+      // Connecting registers the id, which fences its older producers and aborts their open transaction.
+      const p = options.kafka.transactionalProducer({
+        transactionalId: transactionalId(prefix, t),
+        transactionTimeoutMs: options.transactionTimeoutMs ?? 60_000,
+      });
+      try {
+        await p.connect();
+        await p.abort();
+      } finally {
+        await p.disconnect();
+      }
+    }
+    if (retired.length > 0) log.info("fenced the transactional ids of tasks the job no longer has", { tasks: retired.join(",") });
+  }
+
+  /** Replays the changelog into every task's store; stores that turn out stale are rebuilt from the start. */
+  async function replay(engine: EngineState): Promise<void> {
+    for (const t of engine.tasks) restores.set(t, await TaskRestore.open(t, engine.backends[t] as KeyedStateBackend, options.changelogTopic));
+    const sentinels = await writeSentinels(options.changelogTopic, producers);
+    await replayStores({
+      restores: [...restores.values()],
+      sentinels: new Map([...sentinels].map(([t, s]) => [t, s.offset])),
+      log,
+      replay: (sinks, pass) =>
+        replayChangelog({
+          connection: options.connection,
+          topic: options.changelogTopic,
+          readerGroup: `${prefix}.restore.${options.workerId}.${pass}`,
+          sinks,
+          sentinels: new Map([...sentinels].map(([t, s]) => [t, s.nonce])),
+          ...(options.restoreStallTimeoutMs === undefined ? {} : { stallTimeoutMs: options.restoreStallTimeoutMs }),
+          log,
+        }),
     });
-    refuseSealed(replays);
-    const fromSavepoint = new Set(replays.filter((r) => r.meta === undefined).map((r) => r.task));
-    if (fromSavepoint.size === replays.length && !options.savepoint) return undefined;
-    const savepoint = fromSavepoint.size > 0 ? await options.savepoint?.() : undefined;
-    const tasks: TaskSnapshot[] = [];
+  }
+
+  async function restore(engine: EngineState): Promise<Snapshot | undefined> {
+    for (const t of engine.tasks) await producer(t).connect();
+    await replay(engine);
+    const replayed = [...restores.values()];
+    for (const r of replayed)
+      if (r.meta && r.meta.job !== engine.graph.name)
+        throw new CheckpointError(`changelog '${options.changelogTopic}' belongs to job '${r.meta.job}', not '${engine.graph.name}'`, false);
+    refuseSealed(replayed);
+    const unrestored = replayed.filter((r) => r.meta === undefined).map((r) => r.task);
+    const savepoint = unrestored.length > 0 ? await options.savepoint?.() : undefined;
+    await fenceRetiredTasks(engine, savepoint);
+    if (unrestored.length === replayed.length && !savepoint) return undefined;
+    fromSavepoint = new Set(savepoint ? unrestored : []);
     const meta: CheckpointMetadata = {
       version: FORMAT_VERSION,
       kind: "checkpoint",
@@ -126,31 +175,51 @@ export function kafkaCheckpointer(options: KafkaCheckpointerOptions): KafkaCheck
       sourceMaxTimestamps: {},
       sinks: {},
     };
-    for (const r of replays) {
-      const backend = engine.backends[r.task] as KeyedStateBackend;
-      const puts: [string, Uint8Array][] = [];
-      const dels: string[] = [];
-      for (const [k, v] of r.changes)
-        if (v === null) dels.push(k);
-        else puts.push([k, v]);
-      if (r.meta && r.meta.job !== engine.graph.name)
-        throw new CheckpointError(`changelog '${options.changelogTopic}' belongs to job '${r.meta.job}', not '${engine.graph.name}'`, false);
-      // A persistent store takes the replay directly (with its new marker); heap state goes through the snapshot.
-      if (backend.store.persistent) {
-        const marker: [string, Uint8Array][] = r.meta
-          ? [[MARKER_KEY, serialize({ changelog: options.changelogTopic, metaOffset: r.metaOffset, meta: r.meta } satisfies Marker)]]
-          : [];
-        await backend.applyChanges({ puts, dels }, marker);
-      }
-      tasks[r.task] = { entries: backend.store.persistent ? [] : puts, timers: r.meta?.timers ?? {}, operators: r.meta?.operators ?? {} };
-      if (!r.meta) continue;
-      meta.id = Math.max(meta.id, r.meta.id);
-      for (const [uid, pos] of Object.entries(r.meta.positions)) (meta.sources[uid] ??= [])[r.task] = pos;
-      for (const [uid, ts] of Object.entries(r.meta.maxTimestamps)) (meta.sourceMaxTimestamps[uid] ??= [])[r.task] = ts;
-      for (const [uid, p] of Object.entries(r.meta.sinks)) (meta.sinks[uid] ??= [])[r.task] = p;
+    // Broadcast state and the broadcast inputs' positions come together from one checkpoint: the newest.
+    const donor = replayed.reduce<TaskRestore | undefined>((best, r) => (r.meta && (!best?.meta || r.meta.id > best.meta.id) ? r : best), undefined);
+    const replicated = replicatedUids(engine);
+    const tasks: TaskSnapshot[] = [];
+    for (const r of replayed) {
+      const m = r.meta;
+      tasks[r.task] = {
+        entries: r.entries(),
+        timers: m?.timers ?? {},
+        operators: r === donor ? (m?.operators ?? {}) : {},
+        ...(m?.schemas ? { schemas: m.schemas } : {}),
+        inStore: engine.backends[r.task]?.store.persistent === true,
+        durable: true,
+      };
+      if (!m) continue;
+      meta.id = Math.max(meta.id, m.id);
+      // Broadcast inputs are positioned by the donor alone (with the state they built).
+      for (const [uid, pos] of Object.entries(m.positions)) if (!replicated.has(uid)) (meta.sources[uid] ??= [])[r.task] = pos;
+      for (const [uid, ts] of Object.entries(m.maxTimestamps)) if (!replicated.has(uid)) (meta.sourceMaxTimestamps[uid] ??= [])[r.task] = ts;
+      for (const [uid, p] of Object.entries(m.sinks)) (meta.sinks[uid] ??= [])[r.task] = p;
     }
-    if (savepoint) addSavepointShare(savepoint, fromSavepoint, engine.parallelism, meta, tasks);
+    if (donor?.meta?.replicated) setReplicated(meta, donor.meta.replicated);
+    if (savepoint && fromSavepoint.size > 0) {
+      tasks.push(...savepointShare(savepoint, fromSavepoint, engine.parallelism, donor === undefined));
+      addSavepointPositions(savepoint.meta, fromSavepoint, meta, replicated, donor === undefined);
+    }
+    restoredId = meta.id;
     return { meta, tasks };
+  }
+
+  /** Sends state a restore wrote (from the savepoint, or migrated) into the task's transaction, committing large imports in parts. */
+  async function recordRestore(task: number, changes: StateChanges): Promise<void> {
+    const messages = changelogMessages(task, changes, undefined);
+    if (messages.length === 0) return;
+    const p = producer(task);
+    await p.sendToPartition(options.changelogTopic, task, messages);
+    let bytes = restoreWrites.get(task) ?? 0;
+    for (const m of messages) bytes += (m.value?.length ?? 0) + String(m.key).length;
+    // A task without a checkpoint restores from the savepoint again after a crash, so parts of its
+    // import may commit early; a migration must commit whole, with the metadata naming its schema.
+    if (fromSavepoint.has(task) && bytes > RESTORE_TRANSACTION_BYTES) {
+      await p.commit([]);
+      bytes = 0;
+    }
+    restoreWrites.set(task, bytes);
   }
 
   /** Checkpoints one task: prepare sinks, send changes and metadata, commit with offsets, apply locally. */
@@ -162,36 +231,38 @@ export function kafkaCheckpointer(options: KafkaCheckpointerOptions): KafkaCheck
       const prepared = await op.prepareCommit(id);
       if (prepared !== undefined && prepared !== null) sinks[node.uid] = prepared;
     }
-    const timers = taskTimers(engine, t);
+    const replicated = replicatedUids(engine);
     const positions: Record<string, unknown> = {};
     const maxTimestamps: Record<string, number> = {};
+    const broadcastPositions: Record<string, ReplicatedPositions> = {};
     const offsets: InputOffsets = [];
     for (const s of engine.sources) {
-      if (s.partition !== t || !s.reader) continue;
+      if (!s.reader) continue;
       const pos = s.reader.position();
-      positions[s.uid] = pos;
-      maxTimestamps[s.uid] = s.gen.maxTimestamp;
+      if (replicated.has(s.uid)) {
+        const r = (broadcastPositions[s.uid] ??= { positions: {}, maxTimestamps: {} });
+        r.positions[s.partition] = pos;
+        r.maxTimestamps[s.partition] = s.gen.maxTimestamp;
+      } else if (s.partition === t) {
+        positions[s.uid] = pos;
+        maxTimestamps[s.uid] = s.gen.maxTimestamp;
+      }
       const topic = options.inputTopics.get(s.uid);
-      if (topic !== undefined && typeof pos === "number") offsets.push({ topic, partition: t, offset: pos });
+      if (s.partition === t && topic !== undefined && typeof pos === "number") offsets.push({ topic, partition: t, offset: pos });
     }
     const backend = engine.backends[t] as KeyedStateBackend;
     const changes = backend.drainChanges();
-    // Broadcast state (rules) is the same in every task: the worker's first task carries it, so a
-    // restarted worker applies its rules from the first record on, not once it has read them again.
-    const operators: Record<string, unknown> = {};
-    if (t === engine.tasks[0])
-      for (const node of engine.graph.nodes) {
-        const op = engine.instances[node.id]?.[t]?.op;
-        if (op?.snapshotOperatorState) operators[node.uid] = op.snapshotOperatorState();
-      }
     const meta: TaskMeta = {
       id,
       job: engine.graph.name,
       positions,
       maxTimestamps,
-      timers,
+      timers: taskTimers(engine, t),
       sinks,
-      ...(Object.keys(operators).length > 0 ? { operators } : {}),
+      operators: operatorStates(engine, t),
+      replicated: broadcastPositions,
+      schemas: stateSchemas(engine.graph),
+      owner: (restores.get(t) as TaskRestore).owner,
       ...(sealed ? { sealed } : {}),
     };
     const messages = changelogMessages(t, changes, meta);
@@ -199,7 +270,7 @@ export function kafkaCheckpointer(options: KafkaCheckpointerOptions): KafkaCheck
     const metaOffset = await p.sendToPartition(options.changelogTopic, t, messages);
     await p.commit(offsets);
     options.onCommitted?.(t, positions);
-    await backend.applyChanges(changes, [[MARKER_KEY, serialize({ changelog: options.changelogTopic, metaOffset, meta } satisfies Marker)]]);
+    await backend.applyChanges(changes, markerEntries(options.changelogTopic, metaOffset, meta));
     for (const node of engine.graph.nodes) {
       const prepared = sinks[node.uid];
       if (prepared !== undefined) await engine.instances[node.id]?.[t]?.op.commit?.(id, prepared);
@@ -210,11 +281,10 @@ export function kafkaCheckpointer(options: KafkaCheckpointerOptions): KafkaCheck
   }
 
   /** A task sealed by a stop-with-savepoint runs nothing in this generation: the worker ends (exit 0). */
-  function refuseSealed(replays: TaskReplay[]): void {
-    const done = replays.filter((r) => r.meta?.sealed !== undefined);
-    const seal = done[0]?.meta?.sealed;
+  function refuseSealed(replayed: TaskRestore[]): void {
+    const seal = replayed.find((r) => r.meta?.sealed !== undefined)?.meta?.sealed;
     if (!seal) return;
-    const open = replays.filter((r) => r.meta?.sealed === undefined).map((r) => r.task);
+    const open = replayed.filter((r) => r.meta?.sealed === undefined).map((r) => r.task);
     const detail = open.length > 0 ? ` (tasks ${open.join(",")} were not sealed: that stop did not finish everywhere)` : "";
     throw new GenerationSealedError(options.generation, { id: seal.savepoint, path: seal.path }, detail);
   }
@@ -223,6 +293,15 @@ export function kafkaCheckpointer(options: KafkaCheckpointerOptions): KafkaCheck
     producer: (task) => producer(task),
     seal: (info) => void (sealed = info),
     restore,
+    recordRestore,
+    async restored(engine) {
+      // What the restore wrote commits with a checkpoint of the restored positions before any input is read.
+      const tasks = engine.tasks.filter((t) => restoreWrites.has(t) || fromSavepoint.has(t));
+      await Promise.all(tasks.map((t) => checkpointTask(engine, t, Math.max(restoredId, 0))));
+      if (tasks.length > 0) log.info("committed the restored state to the changelog", { tasks: tasks.join(",") });
+      restoreWrites.clear();
+      fromSavepoint.clear();
+    },
     async checkpoint(engine, id) {
       const t0 = performance.now();
       const sizes = await Promise.all(engine.tasks.map((t) => checkpointTask(engine, t, id)));
@@ -240,33 +319,55 @@ export function kafkaCheckpointer(options: KafkaCheckpointerOptions): KafkaCheck
   };
 }
 
-/**
- * Adds to a restore the savepoint's share of the tasks that have no checkpoint of their own yet:
- * their keys' state and timers (the engine re-splits by key) and their input positions.
- */
-function addSavepointShare(
-  sp: { meta: CheckpointMetadata; tasks: TaskSnapshot[] },
-  share: Set<number>,
-  parallelism: number,
-  meta: CheckpointMetadata,
-  tasks: TaskSnapshot[],
-): void {
-  const mine = (key: Key): boolean => share.has(taskOfKey(key, parallelism));
-  const entries: [string, Uint8Array][] = [];
-  const timers: Record<string, TimerSnapshot> = {};
-  for (const snap of sp.tasks) {
-    if (!snap) continue;
-    for (const e of snap.entries) if (mine(decodeKey(parseStoreKey(e[0]).encodedKey))) entries.push(e);
-    for (const [uid, t] of Object.entries(snap.timers)) {
-      const into = (timers[uid] ??= { event: [], processing: [] });
-      into.event.push(...t.event.filter(([, k]) => mine(k)));
-      into.processing.push(...t.processing.filter(([, k]) => mine(k)));
-    }
+/** Restores the broadcast inputs' positions that go with the restored broadcast state. */
+function setReplicated(meta: CheckpointMetadata, replicated: Record<string, ReplicatedPositions>): void {
+  for (const [uid, r] of Object.entries(replicated)) {
+    meta.sources[uid] = [];
+    meta.sourceMaxTimestamps[uid] = [];
+    for (const [p, pos] of Object.entries(r.positions)) meta.sources[uid][Number(p)] = pos;
+    for (const [p, ts] of Object.entries(r.maxTimestamps)) meta.sourceMaxTimestamps[uid][Number(p)] = ts;
   }
-  tasks.push({ entries, timers, operators: {} });
-  for (const t of share) {
-    for (const [uid, positions] of Object.entries(sp.meta.sources)) if (positions[t] !== undefined) (meta.sources[uid] ??= [])[t] = positions[t];
-    for (const [uid, ts] of Object.entries(sp.meta.sourceMaxTimestamps)) if (ts[t] !== undefined) (meta.sourceMaxTimestamps[uid] ??= [])[t] = ts[t];
+}
+
+/**
+ * The savepoint's share of the tasks that have no checkpoint of their own yet: their keys' state
+ * and timers, filtered as the savepoint streams (the engine re-splits by key). Its operator state
+ * only when no task has a newer copy from the changelog.
+ */
+function savepointShare(sp: Snapshot, share: Set<number>, parallelism: number, withOperators: boolean): TaskSnapshot[] {
+  const mine = (key: Parameters<typeof taskOfKey>[0]): boolean => share.has(taskOfKey(key, parallelism));
+  return sp.tasks.flatMap((snap): TaskSnapshot[] => {
+    if (!snap) return [];
+    const timers: Record<string, TimerSnapshot> = {};
+    for (const [uid, t] of Object.entries(snap.timers))
+      timers[uid] = { event: t.event.filter(([, k]) => mine(k)), processing: t.processing.filter(([, k]) => mine(k)) };
+    return [
+      {
+        entries: async function* () {
+          for await (const chunk of snap.entries()) {
+            const kept = chunk.filter((e) => mine(decodeKey(parseStoreKey(e[0]).encodedKey)));
+            if (kept.length > 0) yield kept;
+          }
+        },
+        timers,
+        operators: withOperators ? (snap.operators ?? {}) : {},
+        ...(snap.schemas ? { schemas: snap.schemas } : {}),
+      },
+    ];
+  });
+}
+
+/** The savepoint's input positions of the tasks restored from it (and of the broadcast inputs, with its broadcast state). */
+function addSavepointPositions(sp: CheckpointMetadata, share: Set<number>, meta: CheckpointMetadata, replicated: Set<string>, withReplicated: boolean): void {
+  for (const [uid, positions] of Object.entries(sp.sources)) {
+    const all = replicated.has(uid);
+    if (all && !withReplicated) continue;
+    const ts = sp.sourceMaxTimestamps[uid] ?? [];
+    for (const [t, pos] of positions.entries()) {
+      if (pos === undefined || (!all && !share.has(t))) continue;
+      (meta.sources[uid] ??= [])[t] = pos;
+      if (ts[t] !== undefined) (meta.sourceMaxTimestamps[uid] ??= [])[t] = ts[t];
+    }
   }
   meta.id = Math.max(meta.id, 0);
 }

@@ -1,45 +1,23 @@
 /**
- * Savepoints of distributed jobs. Each worker writes its tasks' snapshots (every keyed entry by
- * operator uid, timers, source positions) and a partial metadata file naming the tasks it
- * wrote; a savepoint is complete when the partials cover every task. Reading merges the
- * partials into the local checkpoint format (ADR 7), so restore maps state by operator uid and
- * re-splits keys over however many tasks the restored job has. Storage is an interface; the
- * filesystem one is a folder (a shared volume on Kubernetes).
+ * Savepoints of distributed jobs. Each worker writes its tasks' snapshots (task files: keyed
+ * entries in chunks, timers, operator state, state schemas; see checkpoint/task-files.ts) and a
+ * partial metadata file naming the tasks it wrote; a savepoint is complete when the partials
+ * cover every task. Reading merges the partials into the snapshot model (ADR 7, ADR 14), with
+ * each task's entries read chunk by chunk as restore streams them, so restore maps state by
+ * operator uid and re-splits keys over however many tasks the restored job has. Storage is an
+ * interface; the filesystem one is a folder (a shared volume on Kubernetes).
  */
-import { mkdir, readdir, readFile, rename, rm, writeFile } from "node:fs/promises";
-import { join } from "node:path";
-import { deserialize, serialize } from "node:v8";
-import { FORMAT_VERSION, type CheckpointMetadata, type TaskSnapshot } from "../checkpoint/format.ts";
+import { FORMAT_VERSION, type CheckpointMetadata, type Snapshot, type TaskSnapshot } from "../checkpoint/format.ts";
+import { folderStorage, type SnapshotStorage } from "../checkpoint/storage.ts";
+import { readTaskFiles, writeTaskFiles } from "../checkpoint/task-files.ts";
 import { CheckpointError } from "../errors.ts";
+import type { ReplicatedPositions } from "./changelog.ts";
 
-/** Where one savepoint's files live. */
-export interface SavepointStorage {
-  /** Human-readable location (a path or URL). */
-  readonly location: string;
-  /** Writes a file atomically (readers never see half of it). */
-  write(name: string, data: Uint8Array | string): Promise<void>;
-  /** Reads a file. */
-  read(name: string): Promise<Buffer>;
-  /** Names of the files present. */
-  list(): Promise<string[]>;
-  /** Deletes the savepoint. */
-  dispose(): Promise<void>;
-}
+/** Where one savepoint's files live (the snapshot storage interface). */
+export type SavepointStorage = SnapshotStorage;
 
 /** A savepoint in a folder. */
-export function fileSavepointStorage(dir: string): SavepointStorage {
-  return {
-    location: dir,
-    async write(name, data) {
-      await mkdir(dir, { recursive: true });
-      await writeFile(join(dir, `${name}.tmp`), data);
-      await rename(join(dir, `${name}.tmp`), join(dir, name));
-    },
-    read: (name) => readFile(join(dir, name)),
-    list: async () => (await readdir(dir).catch(() => [] as string[])).filter((n) => !n.endsWith(".tmp")),
-    dispose: () => rm(dir, { recursive: true, force: true }),
-  };
-}
+export const fileSavepointStorage: (dir: string) => SavepointStorage = folderStorage;
 
 /** What one worker contributes to a savepoint's metadata. */
 export interface WorkerSavepointMeta {
@@ -59,11 +37,13 @@ export interface WorkerSavepointMeta {
   sources: Record<string, Record<number, unknown>>;
   /** Watermark generator state by source uid and task. */
   sourceMaxTimestamps: Record<string, Record<number, number>>;
+  /** The task whose snapshot holds this worker's operator (broadcast) state, and the positions of the broadcast inputs it reflects. */
+  broadcast?: { task: number; inputs: Record<string, ReplicatedPositions> };
 }
 
 const partialName = (ordinal: number): string => `_metadata.w${ordinal}.json`;
 
-/** Writes one worker's task snapshots, then its metadata (last: a partial without tasks never counts). */
+/** Writes one worker's task snapshots (streaming their entries), then its metadata (last: a partial without tasks never counts). */
 export async function writeWorkerSavepoint(
   storage: SavepointStorage,
   ordinal: number,
@@ -71,7 +51,7 @@ export async function writeWorkerSavepoint(
   snapshots: Map<number, TaskSnapshot>,
 ): Promise<void> {
   try {
-    for (const [t, snap] of snapshots) await storage.write(`task-${t}.bin`, serialize(snap));
+    for (const [t, snap] of snapshots) await writeTaskFiles(storage, t, snap);
     await storage.write(partialName(ordinal), JSON.stringify(meta, null, 2));
   } catch (err) {
     throw new CheckpointError(`cannot write savepoint ${meta.id} to ${storage.location}`, true, err);
@@ -92,8 +72,8 @@ export async function unwrittenTasks(storage: SavepointStorage, id: string, para
   return Array.from({ length: parallelism }, (_, t) => t).filter((t) => !covered.has(t));
 }
 
-/** Reads a complete savepoint as the engine restores it; fails naming the missing tasks when incomplete. */
-export async function readSavepoint(storage: SavepointStorage): Promise<{ id: string; meta: CheckpointMetadata; tasks: TaskSnapshot[] }> {
+/** Reads a complete savepoint as the engine restores it (task entries stream when iterated); fails naming the missing tasks when incomplete. */
+export async function readSavepoint(storage: SavepointStorage): Promise<Snapshot & { id: string }> {
   const partials = await readPartials(storage);
   if (partials.length === 0) throw new CheckpointError(`${storage.location} holds no savepoint (no _metadata.w<n>.json)`, false);
   const first = partials[0] as WorkerSavepointMeta;
@@ -120,12 +100,27 @@ export async function readSavepoint(storage: SavepointStorage): Promise<{ id: st
     sourceMaxTimestamps: {},
     sinks: {},
   };
-  for (const p of partials) {
+  // Each worker read the broadcast inputs on its own: one worker's broadcast state goes with that worker's positions of them.
+  const broadcast = [...partials].sort((a, b) => Math.min(...a.tasks) - Math.min(...b.tasks)).find((p) => p.broadcast)?.broadcast;
+  for (const p of [...partials, ...(broadcast ? [asByTask(broadcast.inputs)] : [])]) {
     for (const [uid, byTask] of Object.entries(p.sources)) for (const [t, pos] of Object.entries(byTask)) (meta.sources[uid] ??= [])[Number(t)] = pos;
     for (const [uid, byTask] of Object.entries(p.sourceMaxTimestamps))
       for (const [t, ts] of Object.entries(byTask)) (meta.sourceMaxTimestamps[uid] ??= [])[Number(t)] = ts;
   }
   const tasks: TaskSnapshot[] = [];
-  for (let t = 0; t < first.parallelism; t++) tasks[t] = deserialize(await storage.read(`task-${t}.bin`)) as TaskSnapshot;
+  for (let t = 0; t < first.parallelism; t++) {
+    const task = { ...(await readTaskFiles(storage, t)), splitOver: first.parallelism };
+    tasks[t] = broadcast === undefined || broadcast.task === t ? task : { ...task, operators: {} };
+  }
   return { id: first.id, meta, tasks };
+}
+
+/** Broadcast input positions in the partial metadata's by-source-by-task form. */
+function asByTask(inputs: Record<string, ReplicatedPositions>): Pick<WorkerSavepointMeta, "sources" | "sourceMaxTimestamps"> {
+  const out: Pick<WorkerSavepointMeta, "sources" | "sourceMaxTimestamps"> = { sources: {}, sourceMaxTimestamps: {} };
+  for (const [uid, r] of Object.entries(inputs)) {
+    out.sources[uid] = r.positions;
+    out.sourceMaxTimestamps[uid] = r.maxTimestamps;
+  }
+  return out;
 }

@@ -13,10 +13,9 @@ import { createHash } from "node:crypto";
 import { resolve } from "node:path";
 import type { TaskSnapshot } from "../checkpoint/format.ts";
 import { CheckpointError } from "../errors.ts";
-import { taskTimers } from "../exec/checkpointing.ts";
+import { replicatedUids, taskSnapshot } from "../exec/checkpointing.ts";
 import type { Engine } from "../exec/engine.ts";
 import { createLogger, type Logger } from "../log.ts";
-import type { KeyedStateBackend } from "../state/backend.ts";
 import { FORMAT_VERSION } from "../checkpoint/format.ts";
 import { SavepointRequestError, type SavepointControl, type SavepointStatus } from "../observe/savepoint-control.ts";
 import type { DistributedPlan } from "./plan.ts";
@@ -159,13 +158,23 @@ export function savepointCoordinator(options: SavepointOptions): SavepointCoordi
       sources: {},
       sourceMaxTimestamps: {},
     };
-    for (const t of options.tasks)
-      snapshots.set(t, { entries: await (st.backends[t] as KeyedStateBackend).exportEntries(), timers: taskTimers(st, t), operators: {} });
+    // One task carries the worker's broadcast state, with the broadcast inputs' positions it reflects.
+    const first = options.tasks[0] as number;
+    for (const t of options.tasks) snapshots.set(t, taskSnapshot(st, t, { operators: t === first }));
+    const replicated = replicatedUids(st);
+    const broadcast: NonNullable<WorkerSavepointMeta["broadcast"]> = { task: first, inputs: {} };
     for (const s of st.sources) {
-      if (!s.reader || internal.has(s.uid) || !options.tasks.includes(s.partition)) continue;
-      (meta.sources[s.uid] ??= {})[s.partition] = s.reader.position();
-      (meta.sourceMaxTimestamps[s.uid] ??= {})[s.partition] = s.gen.maxTimestamp;
+      if (!s.reader || internal.has(s.uid)) continue;
+      if (replicated.has(s.uid)) {
+        const r = (broadcast.inputs[s.uid] ??= { positions: {}, maxTimestamps: {} });
+        r.positions[s.partition] = s.reader.position();
+        r.maxTimestamps[s.partition] = s.gen.maxTimestamp;
+      } else if (options.tasks.includes(s.partition)) {
+        (meta.sources[s.uid] ??= {})[s.partition] = s.reader.position();
+        (meta.sourceMaxTimestamps[s.uid] ??= {})[s.partition] = s.gen.maxTimestamp;
+      }
     }
+    meta.broadcast = broadcast;
     await writeWorkerSavepoint(fileSavepointStorage(request.dir), options.ordinal, meta, snapshots);
   }
 

@@ -28,7 +28,7 @@ import { transactionTimeoutFor, type Delivery } from "./transactions.ts";
 import { repartitionPurger } from "./purge.ts";
 import { checkpointDurations } from "../spec/transaction-timeout.ts";
 import type { SavepointControl } from "../observe/savepoint-control.ts";
-import type { CheckpointMetadata, TaskSnapshot } from "../checkpoint/format.ts";
+import type { Snapshot } from "../checkpoint/format.ts";
 import { fileSavepointStorage, readSavepoint } from "./savepoint-store.ts";
 import { savepointCoordinator } from "./savepoints.ts";
 import { openKafkaTable, type LiveTable } from "./tables.ts";
@@ -65,6 +65,8 @@ export interface WorkerOptions {
   restoreFrom?: string;
   /** Skip savepoint state of operators the job no longer has instead of failing. */
   allowNonRestoredState?: boolean;
+  /** Steps whose restored state is dropped when incompatible with the job (added to spec.dropIncompatibleState). */
+  dropIncompatibleState?: string[];
   /** A savepoint whose drain (or, when stopping, whose other workers' shares) is not done within this fails; default spec.savepoint.timeout, else 10 min. */
   savepointTimeoutMs?: number;
   /** Aborted (SIGTERM during startup): startup ends at the next step with the signal's reason. */
@@ -164,7 +166,7 @@ export async function createWorker(options: WorkerOptions): Promise<Worker> {
   // Which generation runs is settled before anything of the job is touched (ADR 16).
   let generations: GenerationLog;
   let entry: GenerationRecord;
-  let loaded: Promise<{ id: string; meta: CheckpointMetadata; tasks: TaskSnapshot[] }> | undefined;
+  let loaded: Promise<Snapshot & { id: string }> | undefined;
   try {
     options.signal?.throwIfAborted();
     await ensureTopics(admin, [{ topic: generationsTopic(prefix), partitions: 1, compacted: true }], replicationFactor);
@@ -241,7 +243,8 @@ export async function createWorker(options: WorkerOptions): Promise<Worker> {
       sinkOverride: (spec) => kafkaSinkFor(spec, connection, `.spec.pipeline.sinks[${connectors.sinks.findIndex((s) => s.id === spec.id)}]`),
       log: log.child({}, "pipeline"),
       deadLetterTopic: dlqTopic,
-      ...(job.spec.parallelism === undefined ? {} : { parallelism: job.spec.parallelism }),
+      // No parallelism: on a cluster spec.parallelism is the worker count (--workers) and the tasks
+      // are the input partitions, so a rescale keeps every task and its changelog.
     });
     graph = compiled.graph;
     metrics = compiled.metrics;
@@ -268,6 +271,7 @@ export async function createWorker(options: WorkerOptions): Promise<Worker> {
     changelogTopic: changelogTopic(topicPrefix),
     generation: entry.generation,
     ...(savepoint ? { savepoint } : {}),
+    log: log.child({}, "checkpoints"),
     delivery,
     workerId,
     inputTopics,
@@ -299,6 +303,7 @@ export async function createWorker(options: WorkerOptions): Promise<Worker> {
   const engine: Engine = createEngine({
     onRound: () => savepoints.onRound(engine),
     allowNonRestoredState: options.allowNonRestoredState === true,
+    dropIncompatibleState: [...(job.spec.dropIncompatibleState ?? []), ...(options.dropIncompatibleState ?? [])],
     graph: plan.graph,
     state,
     tasks,

@@ -3,8 +3,9 @@
  * directories (checkpointing.ts); the distributed runtime plugs in a Checkpointer that commits
  * each task's output, state changes and positions in one Kafka transaction.
  */
-import type { CheckpointMetadata, TaskSnapshot } from "../checkpoint/format.ts";
+import type { Snapshot } from "../checkpoint/format.ts";
 import type { TaskTransaction } from "../connectors/types.ts";
+import type { StateChanges } from "../state/backend.ts";
 import type { EngineState } from "./checkpointing.ts";
 
 /** Takes and restores the checkpoints of the tasks one engine runs. */
@@ -14,7 +15,14 @@ export interface Checkpointer {
    * date and returns what the engine restores (positions, timers, heap state), or undefined
    * for a fresh start. Snapshot `tasks` may hold any tasks; the engine keeps its own keys.
    */
-  restore(engine: EngineState): Promise<{ meta: CheckpointMetadata; tasks: TaskSnapshot[] } | undefined>;
+  restore(engine: EngineState): Promise<Snapshot | undefined>;
+  /**
+   * Told of every store write the restore makes that the checkpointer's durable copy does not
+   * hold yet (state imported from a savepoint, migrated or dropped), chunk by chunk.
+   */
+  recordRestore?(task: number, changes: StateChanges): Promise<void>;
+  /** Called once everything is restored, before the first round (commits what recordRestore was told). */
+  restored?(engine: EngineState): Promise<void>;
   /** Takes checkpoint `id` of every task the engine runs (between rounds). */
   checkpoint(engine: EngineState, id: number): Promise<void>;
   /** Releases connections after the engine closed. */

@@ -14,16 +14,22 @@ import {
   writeCheckpoint,
   writeSnapshot,
   type CheckpointMetadata,
+  type Snapshot,
+  type StoreEntry,
   type TaskSnapshot,
   type TimerSnapshot,
 } from "../checkpoint/format.ts";
+import { CHUNK_ENTRIES } from "../checkpoint/task-files.ts";
 import { CheckpointError } from "../errors.ts";
 import type { JobGraph } from "../graph/graph.ts";
-import type { KeyedStateBackend } from "../state/backend.ts";
+import type { KeyedStateBackend, StateChanges } from "../state/backend.ts";
+import { decodeValue, encodeValue } from "../state/codec.ts";
+import { IncompatibleState, planRestore, type RestorePlan, type StateAction } from "../state/schema.ts";
 import { decodeKey } from "../state/table.ts";
 import type { PartitionWatermarks } from "../time/watermarks.ts";
 import { taskOfKey } from "./hash.ts";
 import type { Instance } from "./instance.ts";
+import { stateLayouts, stateSchemas } from "./state-layouts.ts";
 
 /** One source partition as the engine drives it. */
 export interface SourceTask {
@@ -65,6 +71,10 @@ export interface EngineState {
   backends: KeyedStateBackend[];
   /** Restore skips state of operators the job no longer has instead of failing. */
   allowNonRestoredState?: boolean;
+  /** Operator uids whose state, when incompatible with the job (a changed window), is dropped on restore instead of refused. */
+  dropIncompatibleState?: readonly string[];
+  /** Nodes every process runs for every task (the inputs of broadcast edges): all their positions go with each task's snapshot. */
+  replicated?: ReadonlySet<number>;
 }
 
 /** The pending timers of task `t` by operator uid (operators without timers left out). */
@@ -75,6 +85,36 @@ export function taskTimers(engine: EngineState, t: number): Record<string, Timer
     if (snap && (snap.event.length > 0 || snap.processing.length > 0)) timers[node.uid] = snap;
   }
   return timers;
+}
+
+/** Uids of the sources every process reads in full (the inputs of broadcast edges). */
+export function replicatedUids(engine: EngineState): Set<string> {
+  return new Set(engine.graph.nodes.filter((n) => n.spec.kind === "source" && engine.replicated?.has(n.id)).map((n) => n.uid));
+}
+
+/** The operator (broadcast) state of task `t` by operator uid. */
+export function operatorStates(engine: EngineState, t: number): Record<string, unknown> {
+  const operators: Record<string, unknown> = {};
+  for (const node of engine.graph.nodes) {
+    const op = engine.instances[node.id]?.[t]?.op;
+    if (op?.snapshotOperatorState) operators[node.uid] = op.snapshotOperatorState();
+  }
+  return operators;
+}
+
+/**
+ * The snapshot of task `t` as every store writes it: keyed entries streamed from its backend,
+ * timers, state schemas and (when `operators`) its operator state — broadcast state is the same
+ * on every task, so one task's copy is enough.
+ */
+export function taskSnapshot(engine: EngineState, t: number, options: { operators: boolean }): TaskSnapshot {
+  const backend = engine.backends[t] as KeyedStateBackend;
+  return {
+    entries: () => backend.entryChunks(CHUNK_ENTRIES),
+    timers: taskTimers(engine, t),
+    operators: options.operators ? operatorStates(engine, t) : {},
+    schemas: stateSchemas(engine.graph),
+  };
 }
 
 /**
@@ -94,17 +134,7 @@ export async function takeCheckpoint(
     sinks[node.uid] = prepared;
   }
   const tasks: TaskSnapshot[] = [];
-  for (const t of engine.tasks) {
-    const operators: Record<string, unknown> = {};
-    // Broadcast state is identical on every task: the first task's copy is enough.
-    if (t === engine.tasks[0]) {
-      for (const node of graph.nodes) {
-        const op = engine.instances[node.id]?.[t]?.op;
-        if (op?.snapshotOperatorState) operators[node.uid] = op.snapshotOperatorState();
-      }
-    }
-    tasks[t] = { entries: await (engine.backends[t] as KeyedStateBackend).exportEntries(), timers: taskTimers(engine, t), operators };
-  }
+  for (const t of engine.tasks) tasks[t] = taskSnapshot(engine, t, { operators: t === engine.tasks[0] });
   const sources: Record<string, unknown[]> = {};
   const sourceMaxTimestamps: Record<string, number[]> = {};
   for (const s of engine.sources) {
@@ -143,55 +173,199 @@ export async function commitSinks(engine: EngineState, meta: CheckpointMetadata)
   }
 }
 
+/** Records what a restore wrote to a task's store, so the checkpointer's durable copy (the changelog) holds it too. */
+export type RestoreRecorder = (task: number, changes: StateChanges) => Promise<void>;
+
 /**
- * Loads a checkpoint's keyed state and timers into freshly opened operators, re-split by key
- * over the current tasks (keeping the keys of the tasks this engine runs). Throws when state
- * belongs to an operator uid the job no longer has.
+ * Loads a snapshot's keyed state, timers and operator state into freshly opened operators,
+ * streaming entries chunk by chunk and re-splitting them by key over the current tasks (keeping
+ * the keys of the tasks this engine runs). State is checked against the job first: state of an
+ * operator uid the job no longer has is refused (or skipped with allowNonRestoredState), state
+ * written under another schema is migrated when its operator knows how, else refused (or
+ * dropped for the uids in dropIncompatibleState). `record` is told of every store write that
+ * its durable copy does not hold yet.
  */
-export async function restoreState(engine: EngineState, snapshot: { meta: CheckpointMetadata; tasks: TaskSnapshot[] }): Promise<void> {
+export async function restoreState(engine: EngineState, snapshot: Snapshot, record?: RestoreRecorder): Promise<void> {
   const { parallelism, graph } = engine;
   const uids = new Map(graph.nodes.map((n) => [n.uid, n.id]));
-  const entries: [string, Uint8Array][][] = Array.from({ length: parallelism }, () => []);
   const allow = engine.allowNonRestoredState === true;
   const hint = "; if that operator was removed on purpose, restore with allowNonRestoredState (runnel worker --allow-non-restored-state)";
-  for (const task of snapshot.tasks) {
+  const unknownOperator = (uid: string, what: string): CheckpointError =>
+    new CheckpointError(`checkpoint ${snapshot.meta.id} has ${what} of operator '${uid}', which this job does not have${hint}`, false);
+  const plans = snapshot.tasks.map((task) => (task ? restorePlan(engine, task) : undefined));
+  for (const [i, task] of snapshot.tasks.entries()) {
     if (!task) continue; // a savepoint of a task subset
-    for (const e of task.entries) {
-      const { uid, encodedKey } = parseStoreKey(e[0]);
-      if (!uids.has(uid)) {
-        if (allow) continue;
-        throw new CheckpointError(`checkpoint ${snapshot.meta.id} has state of operator '${uid}', which this job does not have${hint}`, false);
-      }
-      entries[taskOfKey(decodeKey(encodedKey), parallelism)]?.push(e);
-    }
+    const plan = plans[i] as RestorePlan;
     for (const [uid, timers] of Object.entries(task.timers)) {
       const id = uids.get(uid);
       if (id === undefined) {
         if (allow) continue;
-        throw new CheckpointError(`checkpoint ${snapshot.meta.id} has timers of unknown operator '${uid}'${hint}`, false);
+        throw unknownOperator(uid, "timers");
       }
+      if (plan.get(uid)?.kind === "drop") continue;
       const split = (list: [number, Key][], t: number) => list.filter(([, k]) => taskOfKey(k, parallelism) === t);
       for (const t of engine.tasks) {
         engine.instances[id]?.[t]?.op.restoreTimers?.({ event: split(timers.event, t), processing: split(timers.processing, t) });
       }
     }
-  }
-  for (const task of snapshot.tasks) {
-    for (const [uid, state] of Object.entries(task?.operators ?? {})) {
+    for (const [uid, state] of Object.entries(task.operators ?? {})) {
       const id = uids.get(uid);
       if (id === undefined) {
         if (allow) continue;
-        throw new CheckpointError(`checkpoint ${snapshot.meta.id} has state of unknown operator '${uid}'${hint}`, false);
+        throw unknownOperator(uid, "state");
       }
+      if (plan.get(uid)?.kind === "drop") continue;
       for (const t of engine.tasks) engine.instances[id]?.[t]?.op.restoreOperatorState?.(state);
     }
   }
-  for (const t of engine.tasks) {
-    const unknown = await (engine.backends[t] as KeyedStateBackend).importEntries(entries[t] as [string, Uint8Array][]);
-    if (unknown.length > 0) {
-      const { uid, state } = parseStoreKey(unknown[0] as string);
-      throw new CheckpointError(`checkpoint ${snapshot.meta.id}: state '${state}' of operator '${uid}' is not declared by the job`, false);
+  const importer = new EntryImporter(engine, snapshot.meta.id, record);
+  for (const [i, task] of snapshot.tasks.entries()) {
+    if (!task) continue;
+    const plan = plans[i] as RestorePlan;
+    if (task.inStore) {
+      await migrateInStore(engine.backends[i] as KeyedStateBackend, plan, record && ((c) => record(i, c)));
+      continue;
+    }
+    // Entries split over as many tasks as now stay in their task: no key to hash.
+    const sameTask = task.splitOver === parallelism ? i : -1;
+    // Entries come in key order: runs of one operator state share what is looked up per state.
+    let prefix: string | undefined;
+    let skip = false;
+    let action: StateAction | undefined;
+    let convert: ((value: unknown, key: Key) => unknown) | undefined;
+    for await (const chunk of task.entries()) {
+      for (const e of chunk) {
+        if (prefix === undefined || !e[0].startsWith(prefix)) {
+          const { uid, state, encodedKey } = parseStoreKey(e[0]);
+          prefix = e[0].slice(0, e[0].length - encodedKey.length);
+          skip = !uids.has(uid);
+          if (skip && !allow) throw unknownOperator(uid, "state");
+          action = plan.get(uid);
+          convert = action?.kind === "migrate" ? action.tables[state] : undefined;
+        }
+        if (skip) continue;
+        const key = sameTask >= 0 && !convert ? undefined : decodeKey(e[0].slice(prefix.length));
+        const target = sameTask >= 0 ? sameTask : taskOfKey(key as Key, parallelism);
+        if (action?.kind === "drop") {
+          if (task.durable) await importer.delete(target, e[0]);
+          continue;
+        }
+        await importer.put(target, convert ? [e[0], encodeValue(convert(decodeValue(e[1]), key as Key))] : e, !task.durable || convert !== undefined);
+      }
     }
   }
+  await importer.finish();
   await commitSinks(engine, snapshot.meta);
+}
+
+/** What restore does with each operator's state in one task snapshot; throws on an incompatibility not to be dropped. */
+function restorePlan(engine: EngineState, task: TaskSnapshot): RestorePlan {
+  const layouts = stateLayouts(engine.graph);
+  const plan = planRestore({ written: task.schemas, current: layouts, drop: new Set(engine.dropIncompatibleState ?? []) });
+  if (plan instanceof IncompatibleState) {
+    throw new CheckpointError(
+      `cannot restore the state of step '${plan.uid}': ${plan.change}, so its state would be read wrongly. Change the step back, or start that step with empty state: --drop-incompatible-state ${plan.uid} (spec.dropIncompatibleState: [${plan.uid}])`,
+      false,
+    );
+  }
+  // State in a store (a replayed changelog) of an operator the job no longer has: checked here,
+  // since it is never streamed through the unknown-operator check.
+  if (task.inStore) {
+    for (const uid of Object.keys(task.schemas ?? {})) {
+      if (layouts.has(uid)) continue;
+      if (engine.allowNonRestoredState !== true)
+        throw new CheckpointError(
+          `the task's state has state of operator '${uid}', which this job does not have; if that operator was removed on purpose, restore with allowNonRestoredState (runnel worker --allow-non-restored-state)`,
+          false,
+        );
+      plan.set(uid, { kind: "drop", reason: "the job no longer has it" });
+    }
+  }
+  return plan;
+}
+
+/** Applies a restore plan to state already in a task's store: migrated tables rewritten, dropped operators deleted. */
+async function migrateInStore(backend: KeyedStateBackend, plan: RestorePlan, record: ((changes: StateChanges) => Promise<void>) | undefined): Promise<void> {
+  for (const [uid, action] of plan) {
+    if (action.kind === "drop") await backend.rewrite(`${uid}\u0000`, () => null, record);
+    if (action.kind !== "migrate") continue;
+    for (const [table, convert] of Object.entries(action.tables)) {
+      const prefix = `${uid}\u0000${table}\u0000`;
+      await backend.rewrite(prefix, (k, v) => encodeValue(convert(decodeValue(v), decodeKey(k.slice(prefix.length)))), record);
+    }
+  }
+}
+
+/**
+ * Imports restored entries into the tasks' backends in bounded batches, recording what the
+ * checkpointer must persist. Each task has at most one batch being written while the next one
+ * fills: decoding overlaps LevelDB's writing, and memory stays two batches per task.
+ */
+class EntryImporter {
+  private readonly batches = new Map<number, { entries: StoreEntry[]; changes: StateChanges; writing: Promise<void> }>();
+  private readonly engine: EngineState;
+  private readonly id: number;
+  private readonly record: RestoreRecorder | undefined;
+
+  constructor(engine: EngineState, id: number, record: RestoreRecorder | undefined) {
+    this.engine = engine;
+    this.id = id;
+    this.record = record;
+  }
+
+  private batch(task: number): { entries: StoreEntry[]; changes: StateChanges; writing: Promise<void> } | undefined {
+    if (!this.engine.tasks.includes(task)) return undefined;
+    let b = this.batches.get(task);
+    if (!b) {
+      b = { entries: [], changes: { puts: [], dels: [] }, writing: Promise.resolve() };
+      this.batches.set(task, b);
+    }
+    return b;
+  }
+
+  /** Adds an entry for `task` (ignored when this engine does not run it); `recorded`: the durable copy lacks it. */
+  async put(task: number, entry: StoreEntry, recorded: boolean): Promise<void> {
+    const b = this.batch(task);
+    if (!b) return;
+    b.entries.push(entry);
+    if (recorded && this.record) b.changes.puts.push(entry);
+    if (b.entries.length >= CHUNK_ENTRIES) await this.flush(task, b);
+  }
+
+  /** Records the deletion of a dropped entry the durable copy holds. */
+  async delete(task: number, key: string): Promise<void> {
+    const b = this.record ? this.batch(task) : undefined;
+    if (!b) return;
+    b.changes.dels.push(key);
+    if (b.changes.dels.length >= CHUNK_ENTRIES) await this.flush(task, b);
+  }
+
+  /** Waits for the task's batch in writing, then starts writing the filled one. */
+  private async flush(task: number, b: { entries: StoreEntry[]; changes: StateChanges; writing: Promise<void> }): Promise<void> {
+    await b.writing;
+    const entries = b.entries;
+    const changes = b.changes;
+    b.entries = [];
+    b.changes = { puts: [], dels: [] };
+    b.writing = this.write(task, entries, changes);
+    // A failure surfaces at the next flush or at finish; until then it must not count as unhandled.
+    b.writing.catch(() => undefined);
+  }
+
+  private async write(task: number, entries: StoreEntry[], changes: StateChanges): Promise<void> {
+    const unknown = entries.length === 0 ? [] : await (this.engine.backends[task] as KeyedStateBackend).importEntries(entries);
+    if (unknown.length > 0) {
+      const { uid, state } = parseStoreKey(unknown[0] as string);
+      throw new CheckpointError(`checkpoint ${this.id}: state '${state}' of operator '${uid}' is not declared by the job`, false);
+    }
+    if (this.record && (changes.puts.length > 0 || changes.dels.length > 0)) await this.record(task, changes);
+  }
+
+  /** Imports what is left and waits for every write. */
+  async finish(): Promise<void> {
+    for (const [task, b] of this.batches) {
+      await this.flush(task, b);
+      await b.writing;
+    }
+  }
 }

@@ -10,10 +10,10 @@ import type { Key } from "../api/functions.ts";
 import { taskCount, type JobGraph } from "../graph/graph.ts";
 import { validateGraph } from "../graph/validate.ts";
 import { KeyedStateBackend } from "../state/backend.ts";
-import { heapStore, levelStore } from "../state/store.ts";
+import { heapStore, levelStore, removeTaskStores } from "../state/store.ts";
 import { systemClock, type Clock } from "../time/clock.ts";
 import { MAX_WATERMARK, MIN_WATERMARK } from "../time/watermarks.ts";
-import { completedCheckpoints, checkpointDirName, readCheckpoint, type CheckpointMetadata, type TaskSnapshot } from "../checkpoint/format.ts";
+import { completedCheckpoints, checkpointDirName, readCheckpoint, type Snapshot } from "../checkpoint/format.ts";
 import { CheckpointError, InternalError, JobDefinitionError } from "../errors.ts";
 import { rm } from "node:fs/promises";
 import { join } from "node:path";
@@ -56,6 +56,8 @@ export interface EngineOptions {
   onRound?: () => Promise<void>;
   /** Restore skips state of operators the job no longer has (Flink's allowNonRestoredState) instead of failing. */
   allowNonRestoredState?: boolean;
+  /** Operator uids whose state, when incompatible with the job (e.g. a changed window), restore drops instead of refusing. */
+  dropIncompatibleState?: readonly string[];
 }
 
 /** Counters and positions for progress lines and tests. */
@@ -143,12 +145,14 @@ export function createEngine(options: EngineOptions): Engine {
     instances,
     backends,
     allowNonRestoredState: options.allowNonRestoredState === true,
+    dropIncompatibleState: options.dropIncompatibleState ?? [],
+    replicated,
   };
   const { headGroups, timed, sinks, exchanges } = wireInstances(graph, parallelism, instances, active);
   const checkpointing = options.checkpoint !== undefined || options.checkpointer !== undefined;
 
   /** The checkpoint to restore, if any. */
-  async function findRestore(): Promise<{ meta: CheckpointMetadata; tasks: TaskSnapshot[] } | undefined> {
+  async function findRestore(): Promise<Snapshot | undefined> {
     if (options.restoreFrom === undefined) return undefined;
     if (options.restoreFrom !== "latest") return readCheckpoint(options.restoreFrom);
     if (!options.checkpoint) throw new CheckpointError("restoreFrom 'latest' needs checkpoint.dir", false);
@@ -160,6 +164,9 @@ export function createEngine(options: EngineOptions): Engine {
   async function openBackends(wipe: boolean): Promise<void> {
     const st = options.state ?? { kind: "heap" };
     const trackChanges = options.checkpointer !== undefined;
+    // A process running a task subset owns only those stores: others are left from an earlier
+    // ownership (a rescale moved the task away) and would be stale when the task comes back.
+    if (options.tasks && st.kind === "level") await removeTaskStores(st.dir, ownedSet);
     for (let task = 0; task < parallelism; task++) {
       if (!graph.nodes.some((n) => active(n.id, task))) continue;
       const level = st.kind === "level" && ownedSet.has(task);
@@ -173,7 +180,7 @@ export function createEngine(options: EngineOptions): Engine {
   }
 
   async function open(): Promise<void> {
-    let restored: { meta: CheckpointMetadata; tasks: TaskSnapshot[] } | undefined;
+    let restored: Snapshot | undefined;
     if (options.checkpointer) {
       await openBackends(false);
       restored = await options.checkpointer.impl.restore(engineState);
@@ -202,12 +209,14 @@ export function createEngine(options: EngineOptions): Engine {
     // State of a previous run in the same LevelDB directories comes with its saved timers.
     if (!restored && !options.checkpointer) for (const b of backends) await b?.loadTimers();
     if (restored) {
-      await restoreState(engineState, restored);
+      const impl = options.checkpointer?.impl;
+      await restoreState(engineState, restored, impl?.recordRestore?.bind(impl));
       lastCheckpoint = restored.meta.id;
       // Re-establish every operator's watermark (all were propagated when the checkpoint was taken).
       for (const s of sources) s.inst.forwardWatermark(s.watermark(), false);
       for (const g of headGroups) await drainNode(g);
     }
+    await options.checkpointer?.impl.restored?.(engineState);
     lastCheckpointAt = clock.now();
     opened = true;
   }

@@ -14,6 +14,7 @@ import type {
   WatermarkStrategy,
 } from "../api/functions.ts";
 import type { Sink, Source } from "../connectors/types.ts";
+import type { StateLayout } from "../state/schema.ts";
 import type { WindowAssigner, WindowFunctionSpec, WindowTrigger } from "../window/types.ts";
 
 /** How records travel along an edge between tasks. */
@@ -29,7 +30,7 @@ export type NodeSpec =
   | { kind: "filter"; fn: (value: unknown) => boolean }
   | { kind: "flatMap"; fn: (value: unknown, out: { collect(v: unknown): void }) => void }
   | { kind: "process"; factory: Factory<ProcessFunction<unknown, unknown>> }
-  | { kind: "keyedProcess"; factory: Factory<KeyedProcessFunction<Key, unknown, unknown>> }
+  | { kind: "keyedProcess"; factory: Factory<KeyedProcessFunction<Key, unknown, unknown>>; state?: StateLayout }
   | { kind: "coProcess"; keyed: boolean; factory: Factory<CoProcessFunction<Key, unknown, unknown, unknown>> }
   | { kind: "broadcastProcess"; factory: Factory<KeyedBroadcastProcessFunction<Key, unknown, unknown, unknown>> }
   | {

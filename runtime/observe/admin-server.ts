@@ -21,7 +21,8 @@ export interface AdminSource {
   /** True once the job restored its state and runs. */
   ready: () => boolean;
   /** The job's status as JSON-serialisable data. */
-  status: () => unknown;
+  /** (May answer a promise: some values are fetched, like the consumer lag.) */
+  status: () => Promise<unknown> | object;
   /** Savepoints and stop-with-savepoint; without it those endpoints answer 501. */
   savepoints?: SavepointControl;
   /** The bearer token mutating endpoints require; without one they answer 403. */
@@ -131,7 +132,7 @@ const ROUTES: Route[] = [
     methods: { GET: (s, _q, res) => (s.ready() ? send(res, 200, "text/plain", "ok\n") : send(res, 503, "text/plain", "not ready: restoring or starting\n")) },
   },
   { pattern: /^\/metrics$/, methods: { GET: async (s, _q, res) => send(res, 200, s.registry.contentType, await s.registry.metrics()) } },
-  { pattern: /^\/status$/, methods: { GET: (s, _q, res) => sendJson(res, 200, s.status()) } },
+  { pattern: /^\/status$/, methods: { GET: async (s, _q, res) => sendJson(res, 200, await s.status()) } },
   { pattern: /^\/savepoints\/?$/, methods: { POST: mutation((c, name) => c.trigger(name)) } },
   {
     pattern: /^\/savepoints\/([^/]+)$/,

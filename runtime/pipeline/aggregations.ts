@@ -4,7 +4,7 @@
  * partitioning string). Accumulators are plain data (numbers, arrays, Sets) so checkpoints can
  * clone them. Counts come out as CEL ints (bigint), like the type checker assumes.
  */
-import type { AggregateFunction } from "../api/functions.ts";
+import type { AccumulatorField, AccumulatorLayout, AggregateFunction, Key } from "../api/functions.ts";
 import type { Aggregation } from "../spec/generated/types.ts";
 import { recordFn, type RecordFn } from "./expr.ts";
 import { internalized } from "./readers.ts";
@@ -145,6 +145,60 @@ function fnsOf(a: Aggregation): Fns {
   }
 }
 
+/** What computes one aggregation, as its state schema records it: `sum(record.n)`, `topN(10 desc by record.score of record.id)`. */
+export function aggregationKind(a: Aggregation): string {
+  // Only what the function reads: count ignores `of`, only topN ranks, only collect is distinct.
+  const args: string[] = [];
+  if (a.fn === "topN") args.push(String(a.limit ?? 10), a.order ?? "desc", ...(a.by === undefined ? [] : [`by ${a.by}`]));
+  if (a.fn !== "count" && a.of !== undefined) args.push(a.fn === "topN" ? `of ${a.of}` : a.of);
+  if (a.fn === "collect" && a.distinct === true) args.push("distinct");
+  if (a.where !== undefined) args.push(`where ${a.where}`);
+  return args.length === 0 ? a.fn : `${a.fn}(${args.join(" ")})`;
+}
+
+/** A count of every record (no where): all-plain-count accumulators share one number. */
+const isPlainCount = (f: AccumulatorField): boolean => f.kind === "count";
+
+/**
+ * The accumulator layout of compiled aggregations: its fields, and how an accumulator written
+ * with other fields is converted — by name, an added aggregation starting empty (it counts the
+ * window's events from the restore on), a removed one dropped. The same name with another
+ * function or expression cannot be converted.
+ */
+function layoutOf(fields: AccumulatorField[], init: (i: number) => unknown): AccumulatorLayout {
+  const countsForm = fields.every(isPlainCount);
+  return {
+    fields,
+    migrateFrom(from) {
+      for (const f of fields) {
+        const o = from.find((x) => x.name === f.name);
+        if (o && o.kind !== f.kind) return `aggregation '${f.name}' changed from ${o.kind} to ${f.kind}`;
+      }
+      const oldCountsForm = from.every(isPlainCount);
+      const index = fields.map((f) => from.findIndex((x) => x.name === f.name));
+      return (acc: unknown, key: Key): unknown => {
+        // The old accumulator: [key, slot…], or (counts only) the count, or [key, count].
+        let k: unknown;
+        let slots: unknown[];
+        if (oldCountsForm) {
+          const n = typeof acc === "number" ? acc : (acc as unknown[])[1];
+          k = typeof acc === "number" ? key : (acc as unknown[])[0];
+          slots = from.map(() => n);
+        } else {
+          k = (acc as unknown[])[0];
+          slots = (acc as unknown[]).slice(1);
+        }
+        if (countsForm) {
+          const j = index.find((x) => x >= 0);
+          const n = j === undefined ? 0 : (slots[j] as number);
+          return typeof k === "string" || (typeof k === "number" && !Object.is(k, -0)) ? n : [k ?? null, n];
+        }
+        return [k ?? null, ...fields.map((_, i) => ((index[i] as number) >= 0 ? slots[index[i] as number] : init(i)))];
+      };
+    },
+  };
+}
+
 /**
  * Compiles aggregations (at `path`) into one AggregateFunction. `onError` decides what an
  * expression error does to the record's contribution (throw to fail, return to skip it).
@@ -163,11 +217,16 @@ export function aggregateFunction(
     plain: a.fn === "count" && a.where === undefined,
     ranked: a.fn === "topN",
   }));
-  if (parts.every((p) => p.plain)) return countsOnly(parts.map((p) => p.name));
+  const layout = layoutOf(
+    aggs.map((a) => ({ name: a.name, kind: aggregationKind(a) })),
+    (i) => (parts[i] as Part).init(),
+  );
+  if (parts.every((p) => p.plain)) return { ...countsOnly(parts.map((p) => p.name)), layout };
   const n = parts.length;
   // Expressions read the key only when some aggregation has one.
   const needsKey = parts.some((p) => p.of !== undefined || p.where !== undefined || p.by !== undefined);
   return {
+    layout,
     createAccumulator: () => {
       const acc: unknown[] = [null];
       for (const p of parts) acc.push(p.init());

@@ -7,6 +7,7 @@ import type { KeyedProcessFunction } from "../api/functions.ts";
 import type { KeyedStream } from "../api/job.ts";
 import { OutputTag } from "../api/output-tag.ts";
 import { globalWindow, session, sliding, tumbling } from "../window/assigners.ts";
+import { accumulatorStateLayout } from "../window/state-layout.ts";
 import type { WindowAssigner } from "../window/types.ts";
 import { parseDuration } from "../spec/duration.ts";
 import type { Key } from "../api/functions.ts";
@@ -105,15 +106,18 @@ export function compileOver(ctx: CompileContext, step: Step, path: string, input
     return;
   }
   // Unbounded: a running aggregate per key in keyed state, emitted with every record as it arrives.
-  const stream = keyed.process<unknown>((rt): KeyedProcessFunction<Key, unknown, unknown> => {
-    const acc = rt.valueState<AggAcc>({ name: "over" });
-    return {
-      processElement(record, _c, out) {
-        const a = agg.add(record, acc.value() ?? agg.createAccumulator());
-        acc.update(a);
-        out.collect(shape(record, agg.getResult(a)));
-      },
-    };
-  }, options);
+  const stream = keyed.process<unknown>(
+    (rt): KeyedProcessFunction<Key, unknown, unknown> => {
+      const acc = rt.valueState<AggAcc>({ name: "over" });
+      return {
+        processElement(record, _c, out) {
+          const a = agg.add(record, acc.value() ?? agg.createAccumulator());
+          acc.update(a);
+          out.collect(shape(record, agg.getResult(a)));
+        },
+      };
+    },
+    { ...options, state: accumulatorStateLayout("over", agg.layout) },
+  );
   ctx.handles.set(step.id, { stream, keyed: true, colocated: true });
 }

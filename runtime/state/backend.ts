@@ -42,6 +42,18 @@ export interface StateChanges {
   dels: string[];
 }
 
+/** Applies `convert` to entries: the changes it makes (unchanged values are left out). */
+function convertEntries(entries: [string, Uint8Array][], convert: (key: string, value: Uint8Array) => Uint8Array | null): StateChanges {
+  const puts: [string, Uint8Array][] = [];
+  const dels: string[] = [];
+  for (const [k, v] of entries) {
+    const next = convert(k, v);
+    if (next === null) dels.push(k);
+    else if (next !== v) puts.push([k, next]);
+  }
+  return { puts, dels };
+}
+
 /** Keyed state of one task. */
 export class KeyedStateBackend {
   /** The underlying store. */
@@ -171,34 +183,76 @@ export class KeyedStateBackend {
     return true;
   }
 
-  /** Every keyed entry of the task in store form (flushes first; scans LevelDB). */
-  async exportEntries(): Promise<[string, Uint8Array][]> {
-    const out: [string, Uint8Array][] = [];
-    if (this.store.persistent) {
-      await this.flush();
-      // Saved timers are not keyed entries; checkpoints carry timers separately.
-      for await (const e of this.store.scan("")) if (!e[0].startsWith(RESERVED_PREFIX) && !e[0].includes("\u0000\u0001timers\u0000")) out.push(e);
-    } else for (const t of this.tables) t.exportAll(out);
-    return out;
+  /** Every keyed entry of the task in store form, in chunks of at most `size` (flushes first; streams LevelDB). */
+  async *entryChunks(size = 32_768): AsyncGenerator<[string, Uint8Array][]> {
+    if (!this.store.persistent) {
+      const all: [string, Uint8Array][] = [];
+      for (const t of this.tables) t.exportAll(all);
+      for (let i = 0; i < all.length; i += size) yield all.slice(i, i + size);
+      return;
+    }
+    await this.flush();
+    // Saved timers are not keyed entries; checkpoints carry timers separately.
+    for await (const chunk of this.store.scan("", size)) {
+      const keyed = chunk.filter((e) => !e[0].startsWith(RESERVED_PREFIX) && !e[0].includes("\u0000\u0001timers\u0000"));
+      if (keyed.length > 0) yield keyed;
+    }
   }
 
   /**
-   * Loads entries of a snapshot into a fresh backend (after the operators declared their
-   * tables). Returns the entries whose operator state no longer exists.
+   * Loads entries of a snapshot (one chunk at a time) into a fresh backend, after the operators
+   * declared their tables. Returns the entries whose operator state no longer exists. With a
+   * changelog, the store is marked as holding writes no checkpoint covers until the restore's
+   * own checkpoint commits them.
    */
   async importEntries(entries: [string, Uint8Array][]): Promise<string[]> {
     const byPrefix = new Map(this.tables.map((t) => [t.prefix, t]));
     const unknown: string[] = [];
     const known: [string, Uint8Array][] = [];
+    let table: StateTable<unknown> | undefined;
     for (const e of entries) {
-      const cut = e[0].indexOf("\u0000", e[0].indexOf("\u0000") + 1) + 1;
-      const table = byPrefix.get(e[0].slice(0, cut));
+      // Entries come in runs of one table: look it up once per run.
+      if (table === undefined || !e[0].startsWith(table.prefix)) {
+        const cut = e[0].indexOf("\u0000", e[0].indexOf("\u0000") + 1) + 1;
+        table = byPrefix.get(e[0].slice(0, cut));
+      }
       if (!table) unknown.push(e[0]);
       else if (this.store.persistent) known.push(e);
-      else table.load(decodeKey(e[0].slice(cut)), e[1]);
+      else table.load(decodeKey(e[0].slice(table.prefix.length)), e[1]);
     }
-    if (known.length > 0) await this.store.write(known, []);
+    if (known.length > 0) await this.store.write(this.trackChanges ? [...known, [DIRTY_KEY, new Uint8Array(0)]] : known, []);
     return unknown;
+  }
+
+  /**
+   * Rewrites the stored entries under `prefix` (an operator's, or one of its tables'): `convert`
+   * returns the new encoded value, or null to delete the entry. Persistent stores are streamed
+   * chunk by chunk (marked dirty first, as imports are); heap tables are converted in place.
+   * `record` gets each chunk of changes (for the changelog).
+   */
+  async rewrite(
+    prefix: string,
+    convert: (key: string, value: Uint8Array) => Uint8Array | null,
+    record?: (changes: StateChanges) => Promise<void>,
+  ): Promise<void> {
+    if (!this.store.persistent) {
+      for (const t of this.tables) {
+        if (!t.prefix.startsWith(prefix)) continue;
+        const all: [string, Uint8Array][] = [];
+        t.exportAll(all);
+        const changes = convertEntries(all, convert);
+        for (const [k, v] of changes.puts) t.load(decodeKey(k.slice(t.prefix.length)), v);
+        for (const k of changes.dels) t.forget(decodeKey(k.slice(t.prefix.length)));
+        await record?.(changes);
+      }
+      return;
+    }
+    await this.store.write([[DIRTY_KEY, new Uint8Array(0)]], []);
+    for await (const chunk of this.store.scan(prefix, 32_768)) {
+      const changes = convertEntries(chunk, convert);
+      await this.store.write(changes.puts, changes.dels);
+      await record?.(changes);
+    }
   }
 
   /** Flushes and closes the store. */

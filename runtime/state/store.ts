@@ -3,7 +3,8 @@
  * micro-batch) and `write` (one LevelDB batch per flush): never a per-record await.
  */
 import { ClassicLevel } from "classic-level";
-import { mkdir } from "node:fs/promises";
+import { mkdir, readdir, rm } from "node:fs/promises";
+import { join } from "node:path";
 import { StateStoreError } from "../errors.ts";
 
 /** Counts of store calls, so tests and metrics can see the I/O pattern. */
@@ -32,8 +33,8 @@ export interface StateStore {
   getMany(keys: string[]): Promise<(Uint8Array | undefined)[]>;
   /** Applies puts and deletes atomically. */
   write(puts: [string, Uint8Array][], dels: string[]): Promise<void>;
-  /** Every entry whose key starts with `prefix`, in key order. */
-  scan(prefix: string): AsyncIterable<[string, Uint8Array]>;
+  /** Every entry whose key starts with `prefix`, in key order, in chunks of at most `chunk` entries. */
+  scan(prefix: string, chunk?: number): AsyncIterable<[string, Uint8Array][]>;
   /** Deletes every entry (a store that cannot be trusted is rebuilt from the changelog). */
   clear(): Promise<void>;
   /** Releases the store. */
@@ -100,11 +101,32 @@ export async function levelStore(options: { path: string }): Promise<StateStore>
         stats.writeMs += performance.now() - t0;
       }
     },
-    async *scan(prefix) {
+    async *scan(prefix, chunk = 8192) {
       // "\uffff" sorts after every key that starts with the prefix (keys are short strings).
-      for await (const [key, value] of db.iterator({ gte: prefix, lt: `${prefix}\uffff` })) yield [key, value];
+      const it = db.iterator({ gte: prefix, lt: `${prefix}\uffff` });
+      try {
+        for (;;) {
+          const entries = await it.nextv(chunk);
+          if (entries.length === 0) return;
+          yield entries;
+        }
+      } finally {
+        await it.close();
+      }
     },
     clear: () => db.clear(),
     close: () => db.close(),
   };
+}
+
+/** Deletes the task stores (`task-<n>` folders) under `dir` of tasks not in `keep`. */
+export async function removeTaskStores(dir: string, keep: ReadonlySet<number>): Promise<number[]> {
+  const removed: number[] = [];
+  for (const name of await readdir(dir).catch(() => [] as string[])) {
+    const m = /^task-(\d+)$/.exec(name);
+    if (!m || keep.has(Number(m[1]))) continue;
+    await rm(join(dir, name), { recursive: true, force: true });
+    removed.push(Number(m[1]));
+  }
+  return removed;
 }

@@ -159,6 +159,12 @@ export class StateTable<T> {
     } else this.cache.set(key, { k: key, v: stored as T, d: false, t: 0 });
   }
 
+  /** Drops `key` from memory without recording a change (a restore that already recorded it). */
+  forget(key: Key): void {
+    this.cache.delete(key);
+    if (key === this.lastKey) this.lastEntry = undefined;
+  }
+
   /** Moves dirty entries into a write batch. */
   drainDirty(puts: [string, Uint8Array][], dels: string[]): void {
     for (const e of this.dirty) {

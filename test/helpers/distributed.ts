@@ -29,6 +29,14 @@ export interface WindowCount {
   total: number;
 }
 
+/** What the reference knows of a window beyond its counts: its first and last records' indexes, and the largest and smallest n. */
+export interface WindowReference extends WindowCount {
+  first: number;
+  last: number;
+  maxN: number;
+  minN: number;
+}
+
 /** A windowed job on its own topics. */
 export interface CountJob {
   name: string;
@@ -40,12 +48,15 @@ export interface CountJob {
   /** The job's savepoint root (spec.savepoint.storage.path): admin requests name savepoints under it. */
   savepointRoot: string;
   /** Expected results by `user@windowStart`, filled by produce(). */
-  reference: Map<string, WindowCount>;
+  reference: Map<string, WindowReference>;
   /** Records produced so far. */
   produced: number;
 }
 
-/** The manifest of the count job: keyBy user, 1 s tumbling windows counting events and summing n. */
+/**
+ * The manifest of the count job: keyBy user, 1 s tumbling windows counting events and summing n
+ * (`windowSize` and `moreAggregations`, YAML flow items such as `{ name: maxN, fn: max, of: record.n }`, change the window).
+ */
 export function countManifest(job: {
   name: string;
   input: string;
@@ -54,8 +65,11 @@ export function countManifest(job: {
   savepointRoot?: string;
   extraSteps?: string;
   windowStepId?: string;
+  windowSize?: string;
+  moreAggregations?: string[];
 }): string {
   const windowId = job.windowStepId ?? "per-second";
+  const more = (job.moreAggregations ?? []).map((a) => `            - ${a}\n`).join("");
   return `apiVersion: runnel.dev/v1alpha1
 kind: StreamJob
 metadata: { name: ${job.name} }
@@ -77,11 +91,11 @@ ${job.savepointRoot === undefined ? "" : `  savepoint: { storage: { path: ${job.
         input: by-user
         window:
           type: tumbling
-          size: 1s
+          size: ${job.windowSize ?? "1s"}
           aggregations:
             - { name: events, fn: count }
             - { name: total, fn: sum, of: record.n }
-${job.extraSteps ?? ""}    sinks:
+${more}${job.extraSteps ?? ""}    sinks:
       - id: out
         input: ${windowId}
         kafka: { topic: ${job.output} }
@@ -127,9 +141,12 @@ export async function produce(kafka: Kafka, job: CountJob, count: number, users 
     const n = i % 7;
     messages.push({ partition: i % job.partitions, value: JSON.stringify({ user, ts, n }) });
     const k = `${user}@${Math.floor(ts / 1000) * 1000}`;
-    const r = job.reference.get(k) ?? { events: 0, total: 0 };
+    const r = job.reference.get(k) ?? { events: 0, total: 0, first: i, last: i, maxN: n, minN: n };
     r.events++;
+    r.last = i;
     r.total += n;
+    r.maxN = Math.max(r.maxN, n);
+    r.minN = Math.min(r.minN, n);
     job.reference.set(k, r);
   }
   job.produced += count;
@@ -253,27 +270,46 @@ export async function javaCheck(job: CountJob, timeoutMs = 180_000): Promise<{ w
   }
 }
 
+/** Every record of a topic read_committed so far, with the runtime's exported read-committed reader. */
+export class CommittedRecords {
+  private reader: CommittedReader | undefined;
+  private readonly onRecord: (value: string, partition: number) => void;
+
+  constructor(onRecord: (value: string, partition: number) => void) {
+    this.onRecord = onRecord;
+  }
+
+  /** Starts reading `topic` from the beginning. */
+  async start(topic: string): Promise<void> {
+    this.reader = await readCommitted({
+      brokers: testEnv().kafkaBrokers,
+      topic,
+      eachBatch: (records, partition) => {
+        for (const message of records) this.onRecord(String(message.value), partition);
+      },
+    });
+  }
+
+  async stop(): Promise<void> {
+    await this.reader?.stop();
+  }
+}
+
 /** Everything read_committed from the output so far, by `user@windowStart` (duplicates counted). */
 export class OutputReader {
   readonly seen = new Map<string, WindowCount>();
   duplicates: string[] = [];
-  private reader: CommittedReader | undefined;
+  private readonly records = new CommittedRecords((value) => {
+    const r = JSON.parse(value) as { key: string; windowStart: number } & WindowCount;
+    if (r.key === "flush") return;
+    const k = `${r.key}@${r.windowStart}`;
+    if (this.seen.has(k)) this.duplicates.push(k);
+    this.seen.set(k, { events: r.events, total: r.total });
+  });
 
-  /** Starts reading the job's output from the beginning, with the runtime's exported read-committed reader. */
+  /** Starts reading the job's output from the beginning. */
   async start(job: CountJob): Promise<void> {
-    this.reader = await readCommitted({
-      brokers: testEnv().kafkaBrokers,
-      topic: job.output,
-      eachBatch: (records) => {
-        for (const message of records) {
-          const r = JSON.parse(String(message.value)) as { key: string; windowStart: number } & WindowCount;
-          if (r.key === "flush") continue;
-          const k = `${r.key}@${r.windowStart}`;
-          if (this.seen.has(k)) this.duplicates.push(k);
-          this.seen.set(k, { events: r.events, total: r.total });
-        }
-      },
-    });
+    await this.records.start(job.output);
   }
 
   /**
@@ -299,7 +335,7 @@ export class OutputReader {
   }
 
   async stop(): Promise<void> {
-    await this.reader?.stop();
+    await this.records.stop();
   }
 }
 
@@ -371,12 +407,51 @@ export function testJobName(prefix: string): string {
 }
 
 /**
- * Writes a StreamJob manifest for the test broker into a fresh folder: `pipeline` is the YAML under
- * `spec.pipeline` (indented four spaces), checkpoints every 200 ms.
+ * The pipeline (for writeJobManifest) of a rules job: orders keyed by user, judged by the first
+ * rule of a broadcast rules topic whose CEL `condition` holds; out go `{seq, rule}` (unmatched
+ * orders unchanged, without `rule`).
  */
-export function writeJobManifest(name: string, options: { parallelism: number; pipeline: string }): { dir: string; manifest: string } {
+export function rulesPipeline(topics: { orders: string; partitions: number; rules: string; output: string }): string {
+  return `    sources:
+      - id: orders
+        kafka: { topic: ${topics.orders}, partitions: ${topics.partitions} }
+      - id: rules
+        mode: broadcast
+        kafka: { topic: ${topics.rules} }
+    steps:
+      - id: by-user
+        input: orders
+        keyBy: { key: record.user }
+      - id: decisions
+        input: by-user
+        broadcastRules:
+          rules: rules
+          ruleId: rule.id
+          conditionField: condition
+          match: first
+          unmatched: pass # unmatched records go on unchanged (no rule field)
+          emit:
+            seq: record.seq
+            rule: rule.id
+    sinks:
+      - id: out
+        input: decisions
+        kafka: { topic: ${topics.output} }
+`;
+}
+
+/**
+ * Writes a StreamJob manifest for the test broker into a fresh folder: `pipeline` is the YAML under
+ * `spec.pipeline` (indented four spaces), checkpoints every 200 ms; with `savepoints`, the job's
+ * savepoint root is `<folder>/savepoints` (`savepointRoot`).
+ */
+export function writeJobManifest(
+  name: string,
+  options: { parallelism: number; pipeline: string; savepoints?: boolean },
+): { dir: string; manifest: string; savepointRoot: string } {
   const dir = mkdtempSync(join(tmpdir(), `runnel-${name.slice(0, 8)}-`));
   const manifest = join(dir, "job.yaml");
+  const savepointRoot = join(dir, "savepoints");
   writeFileSync(
     manifest,
     `apiVersion: runnel.dev/v1alpha1
@@ -386,8 +461,8 @@ spec:
   parallelism: ${options.parallelism}
   kafka: { bootstrapServers: [${testEnv().kafkaBrokers.join(", ")}] }
   checkpoint: { interval: 200ms }
-  pipeline:
+${options.savepoints === true ? `  savepoint: { storage: { path: ${savepointRoot} } }\n` : ""}  pipeline:
 ${options.pipeline}`,
   );
-  return { dir, manifest };
+  return { dir, manifest, savepointRoot };
 }

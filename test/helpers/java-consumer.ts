@@ -77,3 +77,20 @@ export async function readCommittedWithJava(topic: string, options: { idleMs?: n
   }
   return records;
 }
+
+/**
+ * Reads `topic` with the Java consumer until it holds at least `count` records, reading again
+ * while fewer arrived (a read ends on idleness, not on a count); fails after `timeoutMs`.
+ */
+export async function readCommittedWithJavaAtLeast(
+  topic: string,
+  count: number,
+  options: { idleMs?: number; brokers?: string[]; timeoutMs?: number } = {},
+): Promise<JavaRecord[]> {
+  const deadline = Date.now() + (options.timeoutMs ?? 120_000);
+  for (;;) {
+    const records = await readCommittedWithJava(topic, options);
+    if (records.length >= count) return records;
+    if (Date.now() > deadline) throw new Error(`Kafka's console consumer read ${records.length} committed records of '${topic}', expected at least ${count}`);
+  }
+}

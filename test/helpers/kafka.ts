@@ -6,10 +6,13 @@
 import { Kafka, logLevel, Partitioners, type Consumer, type KafkaMessage, type Admin, type Producer } from "kafkajs";
 import { afterAll, beforeAll } from "vitest";
 import type { Engine } from "../../runtime/exec/engine.ts";
+import { filterNegativeTimeoutWarning } from "../../runtime/kafka/index.ts";
 import { testEnv, uniqueName } from "./env.ts";
 
 /** A kafkajs client on the test environment's broker, quiet unless a test fails. */
 export function kafkaClient(clientId = uniqueName("test")): Kafka {
+  // kafkajs 2.2 sets negative timeouts, which Node 24 warns about on every test file (harmless).
+  filterNegativeTimeoutWarning();
   return new Kafka({ clientId, brokers: testEnv().kafkaBrokers, logLevel: logLevel.ERROR, retry: { retries: 5 } });
 }
 

@@ -76,6 +76,17 @@ export async function waitForReadyPod(namespace: string, name: string, opts: { n
   );
 }
 
+/** The host folder behind a claim of the test environment's `runnel-local` class (the node agent's hostPath volumes). */
+export async function claimFolder(namespace: string, claim: string): Promise<string> {
+  const core = kubeConfig().makeApiClient(CoreV1Api);
+  const pvc = await core.readNamespacedPersistentVolumeClaim({ name: claim, namespace });
+  if (pvc.status?.phase !== "Bound") throw new Error(`claim ${namespace}/${claim} is ${pvc.status?.phase ?? "unknown"}, not Bound`);
+  const pv = await core.readPersistentVolume({ name: pvc.spec?.volumeName ?? "" });
+  const folder = pv.spec?.hostPath?.path;
+  if (!folder) throw new Error(`PV ${pv.metadata?.name} has no hostPath`);
+  return folder;
+}
+
 /** The host pid of a container started by the node agent (containerID `runnel://<pid>`). */
 export function containerPid(pod: V1Pod, container?: string): number {
   const statuses = pod.status?.containerStatuses ?? [];

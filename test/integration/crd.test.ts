@@ -104,7 +104,7 @@ describe("StreamJob and StreamSavepoint CRDs on the real apiserver", () => {
     expect(mustRun("kubectl", ["get", "-n", ns, "sj/scaled", "-o", "jsonpath={.spec.parallelism}"])).toBe("3");
   });
 
-  it("shows phase, ready workers and last savepoint as printer columns, and conditions work with kubectl wait", () => {
+  it("shows phase, ready workers, lag and last savepoint as printer columns, and conditions work with kubectl wait", () => {
     mustRun("kubectl", ["apply", "--server-side", "--field-manager=test", "-n", ns, "-f", "-"], { input: smallJob("shown") });
     const now = new Date().toISOString().replace(/\.\d+Z$/, "Z");
     const status = {
@@ -112,6 +112,7 @@ describe("StreamJob and StreamSavepoint CRDs on the real apiserver", () => {
         observedGeneration: 1,
         phase: "Running",
         readyWorkers: "1/1",
+        lag: 42,
         parallelism: 1,
         selector: "runnel.dev/job=shown",
         lastSavepoint: { location: "/savepoints/sp-1", timestamp: now, trigger: "manual" },
@@ -121,8 +122,8 @@ describe("StreamJob and StreamSavepoint CRDs on the real apiserver", () => {
     mustRun("kubectl", ["patch", "-n", ns, "sj/shown", "--subresource=status", "--type=merge", "-p", JSON.stringify(status)]);
     const table = mustRun("kubectl", ["get", "-n", ns, "sj", "shown"]);
     const [header, row] = table.trim().split("\n");
-    expect(header?.split(/\s{2,}/)).toEqual(["NAME", "PHASE", "READY", "LAST SAVEPOINT", "AGE"]);
-    expect(row).toMatch(/^shown\s+Running\s+1\/1\s+\d+s\s+\d+s$/);
+    expect(header?.split(/\s{2,}/)).toEqual(["NAME", "PHASE", "READY", "LAG", "LAST SAVEPOINT", "AGE"]);
+    expect(row).toMatch(/^shown\s+Running\s+1\/1\s+42\s+\d+s\s+\d+s$/);
     const wide = mustRun("kubectl", ["get", "-n", ns, "sj", "shown", "-o", "wide"]);
     expect(wide).toContain("1/1 workers ready");
     mustRun("kubectl", ["wait", "-n", ns, "--for=condition=Ready", "sj/shown", "--timeout=60s"]);

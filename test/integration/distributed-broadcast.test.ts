@@ -7,7 +7,7 @@ import { createWorker } from "../../runtime/distributed/worker.ts";
 import { createLogger } from "../../runtime/log.ts";
 import { operatorCounts } from "../../runtime/observe/engine-metrics.ts";
 import { consumeAll, createTopics, inputProducer, kafkaAdminHooks } from "../helpers/kafka.ts";
-import { testJobName, writeJobManifest } from "../helpers/distributed.ts";
+import { rulesPipeline, testJobName, writeJobManifest } from "../helpers/distributed.ts";
 import { waitFor } from "../helpers/wait.ts";
 
 describe("distributed workers: broadcast rules (real broker)", () => {
@@ -21,32 +21,7 @@ describe("distributed workers: broadcast rules (real broker)", () => {
     await createTopics(admin, [rules], 3);
     const { dir, manifest } = writeJobManifest(name, {
       parallelism: 4,
-      pipeline: `    sources:
-      - id: orders
-        kafka: { topic: ${input}, partitions: 4 }
-      - id: rules
-        mode: broadcast
-        kafka: { topic: ${rules} }
-    steps:
-      - id: by-user
-        input: orders
-        keyBy: { key: record.user }
-      - id: decisions
-        input: by-user
-        broadcastRules:
-          rules: rules
-          ruleId: rule.id
-          conditionField: condition
-          match: first
-          unmatched: pass # unmatched records go on unchanged (no rule field)
-          emit:
-            seq: record.seq
-            rule: rule.id
-    sinks:
-      - id: out
-        input: decisions
-        kafka: { topic: ${output} }
-`,
+      pipeline: rulesPipeline({ orders: input, partitions: 4, rules, output }),
     });
     const producer = inputProducer(kafka);
     await producer.connect();

@@ -7,6 +7,7 @@ import { afterAll, beforeEach, describe, expect, it } from "vitest";
 import { CoreV1Api, Watch, type V1Pod } from "@kubernetes/client-node";
 import { repoRoot } from "../env/lib/layout.ts";
 import {
+  claimFolder as hostFolder,
   containerPid,
   createNamespace,
   expectNodeAgentAlive,
@@ -71,12 +72,8 @@ spec:
 /** The host folder behind a bound claim (the node agent's provisioner makes hostPath PVs). */
 async function claimFolder(ns: string, claim: string): Promise<string> {
   const pvc = await core.readNamespacedPersistentVolumeClaim({ name: claim, namespace: ns });
-  expect(pvc.status?.phase).toBe("Bound");
   expect(pvc.spec?.storageClassName).toBe("runnel-local");
-  const pv = await core.readPersistentVolume({ name: pvc.spec?.volumeName ?? "" });
-  const folder = pv.spec?.hostPath?.path;
-  if (!folder) throw new Error(`PV ${pv.metadata?.name} has no hostPath`);
-  return folder;
+  return hostFolder(ns, claim);
 }
 
 /** Records, in watch order, each pod event in a namespace as (name, ready). */

@@ -34,6 +34,8 @@ export interface KafkaSourceOptions<T> {
   maxBuffered?: number;
   /** Longest a fetch waits for new records (default 100 ms; kafkajs's own default is 5 s). */
   maxWaitMs?: number;
+  /** Hand each record's Kafka timestamp over as its event time (a source without its own event-time field). */
+  recordTimestamps?: boolean;
 }
 
 /** Parses the value as JSON (the default deserializer). */
@@ -46,6 +48,8 @@ interface PartitionBuffer<T> {
   values: T[];
   /** Offset of values[i]. */
   offsets: number[];
+  /** Kafka timestamp of values[i] (only with `recordTimestamps`). */
+  timestamps: number[];
   /** Index of the first unread record. */
   head: number;
   /** Next offset the task will read (its position in checkpoints). */
@@ -104,7 +108,7 @@ class TopicFeed<T> {
   async open(partition: number, position?: unknown): Promise<SourceReader<T>> {
     if (this.starting) throw new ConnectorError(`kafka:${this.options.topic}: partition ${partition} opened after reading started`, false);
     const next = typeof position === "number" ? position : await this.startOffset(partition);
-    const buf: PartitionBuffer<T> = { values: [], offsets: [], head: 0, next, paused: false, closed: false };
+    const buf: PartitionBuffer<T> = { values: [], offsets: [], timestamps: [], head: 0, next, paused: false, closed: false };
     this.buffers.set(partition, buf);
     return {
       read: (max) => this.read(partition, buf, max),
@@ -146,11 +150,13 @@ class TopicFeed<T> {
       return { records: [], done: false };
     }
     const records = buf.values.slice(buf.head, buf.head + n);
+    const timestamps = this.options.recordTimestamps === true ? buf.timestamps.slice(buf.head, buf.head + n) : undefined;
     buf.next = (buf.offsets[buf.head + n - 1] as number) + 1;
     buf.head += n;
     if (buf.head === buf.values.length) {
       buf.values.length = 0;
       buf.offsets.length = 0;
+      buf.timestamps.length = 0;
       buf.head = 0;
       buf.next = Math.max(buf.next, seenBefore); // rejected messages after the last record
     }
@@ -158,7 +164,7 @@ class TopicFeed<T> {
       buf.paused = false;
       consumer.resume(partition);
     }
-    return { records, done: false };
+    return { records, ...(timestamps ? { timestamps } : {}), done: false };
   }
 
   /** Starts the consumer on the opened partitions at their positions. */
@@ -182,6 +188,7 @@ class TopicFeed<T> {
       try {
         buf.values.push(this.deserialize(message));
         buf.offsets.push(message.offset);
+        if (this.options.recordTimestamps === true) buf.timestamps.push(message.timestamp);
       } catch (err) {
         const { deadLetters, onPoison } = this.options;
         if (!deadLetters && !onPoison) {

@@ -62,6 +62,8 @@ export interface StreamJobSpec {
   rollback?: RollbackSettings;
   /** CPU and memory for each worker container. */
   resources?: Resources;
+  /** The volume each worker keeps its tasks' local state (LevelDB) on: a PersistentVolumeClaim per worker, from the StatefulSet's volumeClaimTemplate. Immutable once the job runs. */
+  stateStorage?: StateStorage;
   /** Overrides merged into each worker pod. A curated subset of a PodTemplateSpec: the worker container's image, command, ports, probes and security context are owned by the operator. */
   podTemplate?: PodTemplateOverrides;
   /** Change to any new value to take a savepoint now (one-shot). */
@@ -72,6 +74,8 @@ export interface StreamJobSpec {
   restoreFrom?: RestoreFrom;
   /** Allow restoring a savepoint with state for operators the job no longer has (that state is dropped). Default: false. */
   allowNonRestoredState?: boolean;
+  /** Steps whose restored state is dropped when it is incompatible with the job (e.g. a window whose size or lateness changed, an aggregation changed under the same name) instead of the restore being refused; the step starts empty. Compatible state is always kept, so the entry is harmless once the job runs. */
+  dropIncompatibleState?: string[];
 }
 
 /** A declarative job: sources, steps and sinks, wired by id (`input`). Every expression is a CEL string, compiled once; no JavaScript is ever evaluated from a manifest. The reserved stream `dead-letter` carries records that failed a check or an expression, with their reason. */
@@ -94,7 +98,7 @@ export interface Source {
   kafka?: KafkaSource;
   /** What replaces the Kafka source when the manifest runs locally (`runnel run`). */
   local?: LocalSource;
-  /** Where each record's event time comes from; the Kafka record timestamp when absent. A record whose event time is missing or unreadable goes to the dead-letter stream (reason `event-time`). */
+  /** Where each record's event time comes from. When absent: the Kafka record timestamp (on a cluster), the generator's event time (`local.generator`), or the time the record is read (`local.file`). A record whose event time is missing or unreadable goes to the dead-letter stream (reason `event-time`). */
   timestamp?: EventTime;
   /** Event-time progress of this source, per partition (min across partitions and inputs). */
   watermark?: Watermark;
@@ -176,7 +180,7 @@ export interface FileSource {
   path: string;
 }
 
-/** Where each record's event time comes from; the Kafka record timestamp when absent. A record whose event time is missing or unreadable goes to the dead-letter stream (reason `event-time`). */
+/** Where each record's event time comes from. When absent: the Kafka record timestamp (on a cluster), the generator's event time (`local.generator`), or the time the record is read (`local.file`). A record whose event time is missing or unreadable goes to the dead-letter stream (reason `event-time`). */
 export interface EventTime {
   /** The record field holding the event time. */
   field?: string;
@@ -832,6 +836,8 @@ export interface SavepointSettings {
   interval?: Duration;
   /** Savepoints kept (older ones are disposed). Default: 5. */
   historyMax?: number;
+  /** Savepoints older than this are disposed (the newest one is always kept); none when absent. A duration such as 500ms, 30s, 5m or 1h30m. */
+  historyMaxAge?: Duration;
   /** A savepoint not completed within this fails, naming the workers it waited for, and the job resumes (`runnel worker --savepoint-timeout` overrides it). A duration such as 500ms, 30s, 5m or 1h30m. Default: "10m". */
   timeout?: Duration;
 }
@@ -878,6 +884,14 @@ export interface Resources {
   requests?: Record<string, number | string>;
   /** Maximum resources, e.g. memory: 1Gi. */
   limits?: Record<string, number | string>;
+}
+
+/** The volume each worker keeps its tasks' local state (LevelDB) on: a PersistentVolumeClaim per worker, from the StatefulSet's volumeClaimTemplate. Immutable once the job runs. */
+export interface StateStorage {
+  /** Requested size of each worker's state volume. */
+  size?: number | string;
+  /** StorageClass of the state volumes (default: the cluster's default class). */
+  storageClassName?: string;
 }
 
 /** Overrides merged into each worker pod. A curated subset of a PodTemplateSpec: the worker container's image, command, ports, probes and security context are owned by the operator. */
@@ -934,7 +948,7 @@ export interface RestoreFrom {
 export interface StreamJobStatus {
   /** The .metadata.generation this status describes. */
   observedGeneration?: number;
-  /** Ready, Progressing, Degraded, Failed, … in the metav1.Condition shape. */
+  /** Ready, Progressing, Degraded, SavepointInProgress, and kstatus' Reconciling and Stalled, in the metav1.Condition shape. */
   conditions?: Condition[];
   /** Coarse lifecycle phase. One of: Pending, Deploying, Running, Upgrading, Rescaling, Savepointing, Suspending, Suspended, RollingBack, Failed, Completed. */
   phase?: "Pending" | "Deploying" | "Running" | "Upgrading" | "Rescaling" | "Savepointing" | "Suspending" | "Suspended" | "RollingBack" | "Failed" | "Completed";
@@ -946,6 +960,18 @@ export interface StreamJobStatus {
   readyWorkers?: string;
   /** Worker pod counts. */
   workers?: WorkerCounts;
+  /** Records behind the end of the job's inputs, summed over the ready workers (from their /status). */
+  lag?: number;
+  /** Checkpoints, as the workers report them. */
+  lastCheckpoint?: CheckpointProgress;
+  /** The job generation the workers run (one lineage of internal topics; see the worker contract). */
+  jobGeneration?: string;
+  /** The savepoint the current job generation started from (every start of the generation is given it). */
+  restoredFrom?: string;
+  /** Job generations started so far (names the next one). */
+  jobGenerationCount?: number;
+  /** The job-affecting spec the workers run: the last valid spec applied, the base that spec changes are classified against. */
+  currentSpec?: Record<string, unknown>;
   /** A completed savepoint. */
   lastSavepoint?: SavepointRecord;
   /** Recent savepoints, newest first (at most savepoint.historyMax). */
@@ -958,6 +984,8 @@ export interface StreamJobStatus {
   currentSpecHash?: string;
   /** The last spec that ran stably: the rollback target. */
   lastStableSpec?: StableSpec;
+  /** A spec the operator gave up on (its upgrade failed or was rolled back); it is not tried again until the spec changes. */
+  failedSpec?: FailedSpec;
   /** The action in progress, written before acting so a restarted operator resumes it (a write-ahead log). */
   pendingAction?: PendingAction;
   /** Worker restarts. */
@@ -990,9 +1018,17 @@ export interface WorkerCounts {
   ready?: number;
 }
 
+/** Checkpoints, as the workers report them. */
+export interface CheckpointProgress {
+  /** Checkpoints completed by the running worker processes, summed. */
+  count?: number;
+  /** When the operator last saw the count grow. */
+  time?: string;
+}
+
 /** A completed savepoint. */
 export interface SavepointRecord {
-  /** The StreamSavepoint object, if any. */
+  /** The StreamSavepoint object, if any (such savepoints are disposed with their object, not by the history). */
   name?: string;
   /** Where it is stored. */
   location?: string;
@@ -1002,6 +1038,8 @@ export interface SavepointRecord {
   trigger?: "manual" | "periodic" | "upgrade" | "rescale" | "suspend" | "nonce";
   /** Hash of the spec it was taken under. */
   specHash?: string;
+  /** The job generation it was taken from. */
+  jobGeneration?: string;
 }
 
 /** The last spec that ran stably: the rollback target. */
@@ -1010,12 +1048,30 @@ export interface StableSpec {
   hash?: string;
   /** Its metadata.generation. */
   generation?: number;
+  /** The job generation that ran it. */
+  jobGeneration?: string;
+  /** The worker count it ran with. */
+  parallelism?: number;
   /** Savepoint location to roll back to. */
   savepoint?: string;
   /** When it became stable. */
   since?: string;
   /** The spec itself, to roll back to. */
   spec?: Record<string, unknown>;
+}
+
+/** A spec the operator gave up on (its upgrade failed or was rolled back); it is not tried again until the spec changes. */
+export interface FailedSpec {
+  /** Hash of the job-affecting spec. */
+  hash?: string;
+  /** Its metadata.generation. */
+  generation?: number;
+  /** A CamelCase reason. */
+  reason?: string;
+  /** What happened. */
+  message?: string;
+  /** When. */
+  time?: string;
 }
 
 /** The action in progress, written before acting so a restarted operator resumes it (a write-ahead log). */
@@ -1026,11 +1082,21 @@ export interface PendingAction {
   step?: string;
   /** When it started. */
   startedAt?: string;
-  /** The generation it moves to. */
+  /** When the current step started. */
+  stepStartedAt?: string;
+  /** The metadata.generation it moves to. */
   targetGeneration?: number;
   /** The spec hash it moves to. */
   targetSpecHash?: string;
-  /** The savepoint it took or restores from. */
+  /** The job-affecting spec it moves to (fixed when the action starts). */
+  targetSpec?: Record<string, unknown>;
+  /** The worker count it moves to. */
+  targetParallelism?: number;
+  /** The job generation the workers start in. */
+  targetJobGeneration?: string;
+  /** How state is carried over. One of: stateless, savepoint, last-state. */
+  mode?: "stateless" | "savepoint" | "last-state";
+  /** The savepoint it takes or restores from. */
   savepoint?: string;
   /** Action-specific details. */
   details?: Record<string, string>;
@@ -1044,6 +1110,10 @@ export interface RestartCounts {
   inWindow?: number;
   /** The most recent restart. */
   lastRestartTime?: string;
+  /** Times of the restarts within restartPolicy.window, newest first. */
+  recent?: string[];
+  /** Restart count last seen per worker pod (`<pod uid>` → count). */
+  seen?: Record<string, number>;
 }
 
 /** The most recent error. */
@@ -1056,6 +1126,10 @@ export interface LastError {
   message?: string;
   /** The worker ordinal, if any. */
   worker?: number;
+  /** The worker's exit code, if it exited. */
+  exitCode?: number;
+  /** What the exit code says (configuration, transient, fenced, data, internal, killed, …). */
+  exitClass?: string;
 }
 
 /** A savepoint of a StreamJob: creating it takes the savepoint; its status says where it is stored. */
@@ -1098,6 +1172,12 @@ export interface StreamSavepointStatus {
   timestamp?: string;
   /** Hash of the job spec it was taken under. */
   specHash?: string;
+  /** The job generation it was taken from. */
+  jobGeneration?: string;
+  /** The PersistentVolumeClaim holding it (so it can be disposed even after its job is gone). */
+  claimName?: string;
+  /** Where that claim is mounted (the job's spec.savepoint.storage.path). */
+  storagePath?: string;
   /** Why it failed. */
   error?: string;
   /** Ready (completed), Failed, … in the metav1.Condition shape. */

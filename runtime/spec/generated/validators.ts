@@ -3,16 +3,17 @@
 /* eslint-disable */
 // @ts-nocheck
 export const validateStreamJob = validate10;
-const schema11 = {"$id":"StreamJob","$ref":"#/$defs/StreamJob","$defs":{"StreamJob":{"type":"object","properties":{"apiVersion":{"type":"string","enum":["runnel.dev/v1alpha1"]},"kind":{"type":"string","enum":["StreamJob"]},"metadata":{"type":"object","properties":{"name":{"type":"string","maxLength":52,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"}},"required":["name"]},"spec":{"$ref":"#/$defs/StreamJobSpec"},"status":{"$ref":"#/$defs/StreamJobStatus"}},"required":["apiVersion","kind","metadata","spec"],"additionalProperties":false},"StreamJobSpec":{"type":"object","properties":{"image":{"type":"string","maxLength":1024},"imagePullPolicy":{"type":"string","enum":["Always","IfNotPresent","Never"],"maxLength":12},"parallelism":{"type":"integer","default":1,"minimum":1,"maximum":1024},"state":{"type":"string","enum":["running","suspended"],"default":"running","maxLength":9},"upgradeMode":{"type":"string","enum":["stateless","savepoint","last-state"],"default":"last-state","maxLength":10},"pipeline":{"$ref":"#/$defs/Pipeline"},"sql":{"type":"string","minLength":1,"maxLength":262144},"module":{"$ref":"#/$defs/ModuleJob"},"kafka":{"$ref":"#/$defs/KafkaConnection"},"checkpoint":{"$ref":"#/$defs/CheckpointSettings"},"savepoint":{"$ref":"#/$defs/SavepointSettings"},"restartPolicy":{"$ref":"#/$defs/RestartPolicy"},"rollback":{"$ref":"#/$defs/RollbackSettings"},"resources":{"$ref":"#/$defs/Resources"},"podTemplate":{"$ref":"#/$defs/PodTemplateOverrides"},"savepointTriggerNonce":{"type":"integer"},"restartNonce":{"type":"integer"},"restoreFrom":{"$ref":"#/$defs/RestoreFrom"},"allowNonRestoredState":{"type":"boolean","default":false}},"additionalProperties":false},"Pipeline":{"type":"object","properties":{"sources":{"type":"array","minItems":1,"maxItems":32,"items":{"$ref":"#/$defs/Source"}},"steps":{"type":"array","maxItems":128,"items":{"$ref":"#/$defs/Step"}},"sinks":{"type":"array","minItems":1,"maxItems":32,"items":{"$ref":"#/$defs/Sink"}}},"required":["sources","sinks"],"additionalProperties":false},"Source":{"type":"object","properties":{"id":{"type":"string","maxLength":63,"pattern":"^[A-Za-z][A-Za-z0-9_-]{0,62}$"},"mode":{"type":"string","enum":["stream","table","broadcast"],"default":"stream","maxLength":9},"kafka":{"$ref":"#/$defs/KafkaSource"},"local":{"$ref":"#/$defs/LocalSource"},"timestamp":{"$ref":"#/$defs/EventTime"},"watermark":{"$ref":"#/$defs/Watermark"},"fields":{"type":"object","maxProperties":256,"additionalProperties":{"type":"string","maxLength":128,"pattern":"^[a-z][a-z0-9<>, ]*$"}},"fieldTypes":{"type":"string","enum":["enforce","coerce"],"default":"enforce","maxLength":7}},"required":["id"],"additionalProperties":false},"KafkaSource":{"type":"object","properties":{"topic":{"type":"string","maxLength":249,"pattern":"^[A-Za-z0-9._-]{1,249}$"},"format":{"type":"string","enum":["json","string","bytes"],"default":"json","maxLength":6},"keyFormat":{"type":"string","enum":["string","json","bytes","none"],"default":"string","maxLength":6},"partitions":{"type":"integer","minimum":1,"maximum":10000},"partitionedBy":{"type":"string","maxLength":253},"startOffset":{"type":"string","enum":["earliest","latest"],"default":"earliest","maxLength":8},"bounded":{"type":"boolean","default":false}},"required":["topic"],"additionalProperties":false},"LocalSource":{"type":"object","properties":{"generator":{"$ref":"#/$defs/GeneratorSource"},"file":{"$ref":"#/$defs/FileSource"}},"additionalProperties":false},"GeneratorSource":{"type":"object","properties":{"rate":{"type":"integer","default":1000,"minimum":0,"maximum":100000000},"count":{"type":"integer","minimum":1},"seed":{"type":"integer","default":1},"partitions":{"type":"integer","default":4,"minimum":1,"maximum":1024},"outOfOrderness":{"type":"string","default":"0s","maxLength":32,"pattern":"^([0-9]+(ms|s|m|h))+$"},"fields":{"type":"object","maxProperties":64,"additionalProperties":{"$ref":"#/$defs/FieldGenerator"}}},"required":["fields"],"additionalProperties":false},"FieldGenerator":{"type":"object","properties":{"kind":{"type":"string","enum":["key","choice","int","double","bool","uuid","sequence","eventTime","constant"],"maxLength":9},"prefix":{"type":"string","maxLength":64},"cardinality":{"type":"integer","minimum":1,"maximum":100000000},"skew":{"type":"number","minimum":0,"maximum":10},"values":{"type":"array","minItems":1,"maxItems":1000,"items":{"type":["integer","string"],"maxLength":64}},"weights":{"type":"array","maxItems":1000,"items":{"type":"number","minimum":0}},"min":{"type":"number"},"max":{"type":"number"},"probability":{"type":"number","minimum":0,"maximum":1},"value":{"type":["integer","string"],"maxLength":64}},"required":["kind"],"additionalProperties":false},"FileSource":{"type":"object","properties":{"path":{"type":"string","minLength":1,"maxLength":4096}},"required":["path"],"additionalProperties":false},"EventTime":{"type":"object","properties":{"field":{"type":"string","maxLength":253},"expression":{"type":"string","minLength":1,"maxLength":4096},"format":{"type":"string","enum":["epoch-millis","epoch-seconds","iso-8601"],"default":"epoch-millis","maxLength":13}},"additionalProperties":false},"Watermark":{"type":"object","properties":{"outOfOrderness":{"type":"string","default":"0s","maxLength":32,"pattern":"^([0-9]+(ms|s|m|h))+$"},"idleness":{"type":"string","maxLength":32,"pattern":"^([0-9]+(ms|s|m|h))+$"}},"additionalProperties":false},"Step":{"type":"object","properties":{"id":{"type":"string","maxLength":63,"pattern":"^[A-Za-z][A-Za-z0-9_-]{0,62}$"},"uid":{"type":"string","maxLength":128,"pattern":"^[A-Za-z][A-Za-z0-9_.-]{0,127}$"},"input":{"type":"string","maxLength":127,"pattern":"^[A-Za-z][A-Za-z0-9_-]{0,62}(\\.[A-Za-z][A-Za-z0-9_-]{0,62})?$"},"inputs":{"type":"array","minItems":2,"maxItems":16,"items":{"type":"string","maxLength":127,"pattern":"^[A-Za-z][A-Za-z0-9_-]{0,62}(\\.[A-Za-z][A-Za-z0-9_-]{0,62})?$"}},"onError":{"type":"string","enum":["dead-letter","skip","fail"],"default":"dead-letter","maxLength":11},"filter":{"$ref":"#/$defs/FilterStep"},"clean":{"$ref":"#/$defs/CleanStep"},"map":{"$ref":"#/$defs/MapStep"},"project":{"$ref":"#/$defs/ProjectStep"},"explode":{"$ref":"#/$defs/ExplodeStep"},"keyBy":{"$ref":"#/$defs/KeyByStep"},"route":{"$ref":"#/$defs/RouteStep"},"union":{"$ref":"#/$defs/UnionStep"},"dedup":{"$ref":"#/$defs/DedupStep"},"score":{"$ref":"#/$defs/ScoreStep"},"window":{"$ref":"#/$defs/WindowStep"},"over":{"$ref":"#/$defs/OverStep"},"process":{"$ref":"#/$defs/ProcessStep"},"cep":{"$ref":"#/$defs/CepStep"},"broadcastRules":{"$ref":"#/$defs/BroadcastRulesStep"},"lookupJoin":{"$ref":"#/$defs/LookupJoinStep"}},"required":["id"],"additionalProperties":false},"FilterStep":{"type":"object","properties":{"condition":{"type":"string","minLength":1,"maxLength":4096},"onReject":{"type":"string","enum":["drop","dead-letter","side-output"],"default":"drop","maxLength":11},"reason":{"type":"string","maxLength":128}},"required":["condition"],"additionalProperties":false},"CleanStep":{"type":"object","properties":{"rules":{"type":"array","minItems":1,"maxItems":64,"items":{"$ref":"#/$defs/CleanRule"}},"onInvalid":{"type":"string","enum":["dead-letter","drop","side-output"],"default":"dead-letter","maxLength":11}},"required":["rules"],"additionalProperties":false},"CleanRule":{"type":"object","properties":{"name":{"type":"string","maxLength":128,"pattern":"^[A-Za-z_][A-Za-z0-9_]*$"},"condition":{"type":"string","minLength":1,"maxLength":4096}},"required":["name","condition"],"additionalProperties":false},"MapStep":{"type":"object","properties":{"expression":{"type":"string","minLength":1,"maxLength":4096}},"required":["expression"],"additionalProperties":false},"ProjectStep":{"type":"object","properties":{"fields":{"type":"object","maxProperties":256,"additionalProperties":{"type":"string","minLength":1,"maxLength":4096}},"keep":{"type":"boolean","default":false},"drop":{"type":"array","maxItems":256,"items":{"type":"string","maxLength":128,"pattern":"^[A-Za-z_][A-Za-z0-9_]*$"}}},"required":["fields"],"additionalProperties":false},"ExplodeStep":{"type":"object","properties":{"expression":{"type":"string","minLength":1,"maxLength":4096},"as":{"type":"string","maxLength":128,"pattern":"^[A-Za-z_][A-Za-z0-9_]*$"},"keepParent":{"type":"boolean","default":true}},"required":["expression"],"additionalProperties":false},"KeyByStep":{"type":"object","properties":{"key":{"type":"string","minLength":1,"maxLength":4096},"partitions":{"type":"integer","minimum":1,"maximum":10000}},"required":["key"],"additionalProperties":false},"RouteStep":{"type":"object","properties":{"routes":{"type":"array","minItems":1,"maxItems":32,"items":{"$ref":"#/$defs/Route"}},"match":{"type":"string","enum":["first","all"],"default":"first","maxLength":5},"otherwise":{"type":"string","enum":["main","drop"],"default":"main","maxLength":4}},"required":["routes"],"additionalProperties":false},"Route":{"type":"object","properties":{"name":{"type":"string","maxLength":128,"pattern":"^[A-Za-z_][A-Za-z0-9_]*$"},"condition":{"type":"string","minLength":1,"maxLength":4096}},"required":["name","condition"],"additionalProperties":false},"UnionStep":{"type":"object","properties":{},"additionalProperties":false},"DedupStep":{"type":"object","properties":{"key":{"type":"string","minLength":1,"maxLength":4096},"within":{"type":"string","maxLength":32,"pattern":"^([0-9]+(ms|s|m|h))+$"},"keep":{"type":"string","enum":["first"],"default":"first","maxLength":5}},"required":["key","within"],"additionalProperties":false},"ScoreStep":{"type":"object","properties":{"model":{"type":"string","enum":["logistic","linear"],"default":"logistic","maxLength":8},"intercept":{"type":"number","default":0},"features":{"type":"array","minItems":1,"maxItems":256,"items":{"$ref":"#/$defs/ScoreFeature"}},"as":{"type":"string","default":"score","maxLength":128,"pattern":"^[A-Za-z_][A-Za-z0-9_]*$"},"threshold":{"$ref":"#/$defs/ScoreThreshold"}},"required":["features"],"additionalProperties":false},"ScoreFeature":{"type":"object","properties":{"name":{"type":"string","maxLength":128,"pattern":"^[A-Za-z_][A-Za-z0-9_]*$"},"expression":{"type":"string","minLength":1,"maxLength":4096},"weight":{"type":"number"}},"required":["name","expression","weight"],"additionalProperties":false},"ScoreThreshold":{"type":"object","properties":{"value":{"type":"number"},"field":{"type":"string","default":"decision","maxLength":128,"pattern":"^[A-Za-z_][A-Za-z0-9_]*$"},"above":{"type":"string","maxLength":64},"below":{"type":"string","maxLength":64}},"required":["value","above","below"],"additionalProperties":false},"WindowStep":{"type":"object","properties":{"type":{"type":"string","enum":["tumbling","sliding","session","global"],"maxLength":8},"size":{"type":"string","maxLength":32,"pattern":"^([0-9]+(ms|s|m|h))+$"},"slide":{"type":"string","maxLength":32,"pattern":"^([0-9]+(ms|s|m|h))+$"},"gap":{"type":"string","maxLength":32,"pattern":"^([0-9]+(ms|s|m|h))+$"},"offset":{"type":"string","maxLength":32,"pattern":"^([0-9]+(ms|s|m|h))+$"},"allowedLateness":{"type":"string","default":"0s","maxLength":32,"pattern":"^([0-9]+(ms|s|m|h))+$"},"lateOutput":{"type":"boolean","default":false},"trigger":{"$ref":"#/$defs/WindowTrigger"},"aggregations":{"type":"array","minItems":1,"maxItems":64,"items":{"$ref":"#/$defs/Aggregation"}},"select":{"type":"object","maxProperties":256,"additionalProperties":{"type":"string","minLength":1,"maxLength":4096}}},"required":["type","aggregations"],"additionalProperties":false},"WindowTrigger":{"type":"object","properties":{"count":{"type":"integer","minimum":1,"maximum":100000000}},"required":["count"],"additionalProperties":false},"Aggregation":{"type":"object","properties":{"name":{"type":"string","maxLength":128,"pattern":"^[A-Za-z_][A-Za-z0-9_]*$"},"fn":{"type":"string","enum":["count","sum","avg","min","max","countDistinct","collect","topN","first","last"],"maxLength":13},"of":{"type":"string","minLength":1,"maxLength":4096},"where":{"type":"string","minLength":1,"maxLength":4096},"distinct":{"type":"boolean","default":false},"limit":{"type":"integer","minimum":1,"maximum":10000},"by":{"type":"string","minLength":1,"maxLength":4096},"order":{"type":"string","enum":["desc","asc"],"default":"desc","maxLength":4}},"required":["name","fn"],"additionalProperties":false},"OverStep":{"type":"object","properties":{"range":{"type":"string","maxLength":32,"pattern":"^([0-9]+(ms|s|m|h))+$"},"aggregations":{"type":"array","minItems":1,"maxItems":64,"items":{"$ref":"#/$defs/Aggregation"}},"select":{"type":"object","maxProperties":256,"additionalProperties":{"type":"string","minLength":1,"maxLength":4096}}},"required":["aggregations"],"additionalProperties":false},"ProcessStep":{"type":"object","properties":{"state":{"type":"array","maxItems":32,"items":{"$ref":"#/$defs/StateDeclaration"}},"onRecord":{"type":"array","minItems":1,"maxItems":64,"items":{"$ref":"#/$defs/ProcessAction"}},"timers":{"type":"array","maxItems":16,"items":{"$ref":"#/$defs/TimerDeclaration"}}},"required":["onRecord"],"additionalProperties":false},"StateDeclaration":{"type":"object","properties":{"name":{"type":"string","maxLength":64,"pattern":"^[A-Za-z_][A-Za-z0-9_]*$"},"kind":{"type":"string","enum":["value","list","map"],"maxLength":5},"initial":{"type":"string","minLength":1,"maxLength":4096},"ttl":{"type":"string","maxLength":32,"pattern":"^([0-9]+(ms|s|m|h))+$"},"maxSize":{"type":"integer","minimum":1,"maximum":1000000}},"required":["name","kind"],"additionalProperties":false},"ProcessAction":{"type":"object","properties":{"when":{"type":"string","minLength":1,"maxLength":4096},"set":{"type":"object","maxProperties":64,"additionalProperties":{"type":"string","minLength":1,"maxLength":4096}},"put":{"$ref":"#/$defs/StatePut"},"remove":{"$ref":"#/$defs/StateRemove"},"append":{"$ref":"#/$defs/StateAppend"},"clear":{"type":"array","maxItems":64,"items":{"type":"string","maxLength":64,"pattern":"^[A-Za-z_][A-Za-z0-9_]*$"}},"emit":{"type":"object","maxProperties":256,"additionalProperties":{"type":"string","minLength":1,"maxLength":4096}},"emitTo":{"type":"string","maxLength":64,"pattern":"^[A-Za-z_][A-Za-z0-9_]*$"},"schedule":{"$ref":"#/$defs/TimerSchedule"},"cancel":{"type":"string","maxLength":64,"pattern":"^[A-Za-z_][A-Za-z0-9_]*$"}},"additionalProperties":false},"StatePut":{"type":"object","properties":{"state":{"type":"string","maxLength":64,"pattern":"^[A-Za-z_][A-Za-z0-9_]*$"},"key":{"type":"string","minLength":1,"maxLength":4096},"value":{"type":"string","minLength":1,"maxLength":4096}},"required":["state","key","value"],"additionalProperties":false},"StateRemove":{"type":"object","properties":{"state":{"type":"string","maxLength":64,"pattern":"^[A-Za-z_][A-Za-z0-9_]*$"},"key":{"type":"string","minLength":1,"maxLength":4096}},"required":["state","key"],"additionalProperties":false},"StateAppend":{"type":"object","properties":{"state":{"type":"string","maxLength":64,"pattern":"^[A-Za-z_][A-Za-z0-9_]*$"},"value":{"type":"string","minLength":1,"maxLength":4096}},"required":["state","value"],"additionalProperties":false},"TimerSchedule":{"type":"object","properties":{"timer":{"type":"string","maxLength":64,"pattern":"^[A-Za-z_][A-Za-z0-9_]*$"},"after":{"type":"string","maxLength":32,"pattern":"^([0-9]+(ms|s|m|h))+$"},"at":{"type":"string","minLength":1,"maxLength":4096}},"required":["timer"],"additionalProperties":false},"TimerDeclaration":{"type":"object","properties":{"name":{"type":"string","maxLength":64,"pattern":"^[A-Za-z_][A-Za-z0-9_]*$"},"domain":{"type":"string","enum":["event-time","processing-time"],"default":"event-time","maxLength":15},"every":{"type":"string","maxLength":32,"pattern":"^([0-9]+(ms|s|m|h))+$"},"actions":{"type":"array","minItems":1,"maxItems":32,"items":{"$ref":"#/$defs/ProcessAction"}}},"required":["name","actions"],"additionalProperties":false},"CepStep":{"type":"object","properties":{"stages":{"type":"array","minItems":1,"maxItems":16,"items":{"$ref":"#/$defs/PatternStage"}},"within":{"type":"string","maxLength":32,"pattern":"^([0-9]+(ms|s|m|h))+$"},"afterMatchSkip":{"$ref":"#/$defs/AfterMatchSkip"},"select":{"type":"object","maxProperties":256,"additionalProperties":{"type":"string","minLength":1,"maxLength":4096}},"timedOut":{"type":"boolean","default":false}},"required":["stages"],"additionalProperties":false},"PatternStage":{"type":"object","properties":{"name":{"type":"string","maxLength":64,"pattern":"^[A-Za-z_][A-Za-z0-9_]*$"},"contiguity":{"type":"string","enum":["next","followedBy","followedByAny","notNext","notFollowedBy"],"maxLength":13},"where":{"type":"string","minLength":1,"maxLength":4096},"or":{"type":"array","maxItems":16,"items":{"type":"string","minLength":1,"maxLength":4096}},"until":{"type":"string","minLength":1,"maxLength":4096},"times":{"type":"integer","minimum":1,"maximum":1000},"timesMax":{"type":"integer","minimum":1,"maximum":1000},"timesOrMore":{"type":"integer","minimum":1,"maximum":1000},"oneOrMore":{"type":"boolean"},"optional":{"type":"boolean"},"greedy":{"type":"boolean"},"consecutive":{"type":"boolean"}},"required":["name","where"],"additionalProperties":false},"AfterMatchSkip":{"type":"object","properties":{"strategy":{"type":"string","enum":["noSkip","skipToNext","skipPastLastEvent","skipToFirst","skipToLast"],"default":"noSkip","maxLength":17},"stage":{"type":"string","maxLength":64}},"additionalProperties":false},"BroadcastRulesStep":{"type":"object","properties":{"rules":{"type":"string","maxLength":127,"pattern":"^[A-Za-z][A-Za-z0-9_-]{0,62}(\\.[A-Za-z][A-Za-z0-9_-]{0,62})?$"},"ruleId":{"type":"string","default":"rule.id","minLength":1,"maxLength":4096},"deleteWhen":{"type":"string","minLength":1,"maxLength":4096},"condition":{"type":"string","minLength":1,"maxLength":4096},"conditionField":{"type":"string","maxLength":128},"match":{"type":"string","enum":["first","all"],"default":"first","maxLength":5},"unmatched":{"type":"string","enum":["drop","pass"],"default":"drop","maxLength":4},"emit":{"type":"object","maxProperties":256,"additionalProperties":{"type":"string","minLength":1,"maxLength":4096}}},"required":["rules"],"additionalProperties":false},"LookupJoinStep":{"type":"object","properties":{"table":{"type":"string","maxLength":127,"pattern":"^[A-Za-z][A-Za-z0-9_-]{0,62}(\\.[A-Za-z][A-Za-z0-9_-]{0,62})?$"},"redis":{"$ref":"#/$defs/RedisLookup"},"key":{"type":"string","minLength":1,"maxLength":4096},"tableKey":{"type":"string","minLength":1,"maxLength":4096},"type":{"type":"string","enum":["inner","left"],"default":"left","maxLength":5},"as":{"type":"string","maxLength":128,"pattern":"^[A-Za-z_][A-Za-z0-9_]*$"},"select":{"type":"object","maxProperties":256,"additionalProperties":{"type":"string","minLength":1,"maxLength":4096}}},"required":["key"],"additionalProperties":false},"RedisLookup":{"type":"object","properties":{"address":{"type":"string","maxLength":261,"pattern":"^[^\\s:]+:[0-9]{1,5}$"},"database":{"type":"integer","default":0,"minimum":0,"maximum":15},"passwordSecretRef":{"$ref":"#/$defs/SecretKeyRef"},"tls":{"type":"boolean","default":false},"keyPrefix":{"type":"string","maxLength":256},"fields":{"type":"array","maxItems":256,"items":{"type":"string","maxLength":256}},"cache":{"$ref":"#/$defs/LookupCache"},"local":{"$ref":"#/$defs/RedisLookupLocal"}},"required":["address"],"additionalProperties":false},"SecretKeyRef":{"type":"object","properties":{"name":{"type":"string","maxLength":253,"pattern":"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$"},"key":{"type":"string","maxLength":253,"pattern":"^[-._a-zA-Z0-9]+$"}},"required":["name","key"],"additionalProperties":false},"LookupCache":{"type":"object","properties":{"maxEntries":{"type":"integer","default":100000,"minimum":0,"maximum":10000000},"ttl":{"type":"string","default":"1m","maxLength":32,"pattern":"^([0-9]+(ms|s|m|h))+$"}},"additionalProperties":false},"RedisLookupLocal":{"type":"object","properties":{"file":{"$ref":"#/$defs/RedisLookupFile"}},"required":["file"],"additionalProperties":false},"RedisLookupFile":{"type":"object","properties":{"path":{"type":"string","minLength":1,"maxLength":4096}},"required":["path"],"additionalProperties":false},"Sink":{"type":"object","properties":{"id":{"type":"string","maxLength":63,"pattern":"^[A-Za-z][A-Za-z0-9_-]{0,62}$"},"input":{"type":"string","maxLength":127,"pattern":"^[A-Za-z][A-Za-z0-9_-]{0,62}(\\.[A-Za-z][A-Za-z0-9_-]{0,62})?$"},"kafka":{"$ref":"#/$defs/KafkaSink"},"redis":{"$ref":"#/$defs/RedisSink"},"file":{"$ref":"#/$defs/FileSink"},"stdout":{"$ref":"#/$defs/StdoutSink"},"blackhole":{"$ref":"#/$defs/BlackholeSink"},"local":{"$ref":"#/$defs/LocalSink"}},"required":["id","input"],"additionalProperties":false},"KafkaSink":{"type":"object","properties":{"topic":{"type":"string","maxLength":249,"pattern":"^[A-Za-z0-9._-]{1,249}$"},"format":{"type":"string","enum":["json","string"],"default":"json","maxLength":6},"key":{"type":"string","minLength":1,"maxLength":4096},"partitions":{"type":"integer","minimum":1,"maximum":10000},"headers":{"type":"object","maxProperties":32,"additionalProperties":{"type":"string","minLength":1,"maxLength":4096}},"timestamps":{"type":"string","enum":["event-time","processing-time"],"default":"event-time","maxLength":15}},"required":["topic"],"additionalProperties":false},"RedisSink":{"type":"object","properties":{"address":{"type":"string","maxLength":261,"pattern":"^[^\\s:]+:[0-9]{1,5}$"},"database":{"type":"integer","default":0,"minimum":0,"maximum":15},"passwordSecretRef":{"$ref":"#/$defs/SecretKeyRef"},"tls":{"type":"boolean","default":false},"keyPrefix":{"type":"string","maxLength":256},"sortedSet":{"$ref":"#/$defs/RedisSortedSet"},"hash":{"$ref":"#/$defs/RedisHash"},"ttl":{"type":"string","maxLength":32,"pattern":"^([0-9]+(ms|s|m|h))+$"},"version":{"type":"string","minLength":1,"maxLength":4096}},"required":["address"],"additionalProperties":false},"RedisSortedSet":{"type":"object","properties":{"key":{"type":"string","minLength":1,"maxLength":4096},"member":{"type":"string","minLength":1,"maxLength":4096},"score":{"type":"string","minLength":1,"maxLength":4096},"maxSize":{"type":"integer","minimum":1,"maximum":1000000},"replace":{"type":"boolean","default":false}},"required":["key","member"],"additionalProperties":false},"RedisHash":{"type":"object","properties":{"key":{"type":"string","minLength":1,"maxLength":4096},"fields":{"type":"object","maxProperties":256,"additionalProperties":{"type":"string","minLength":1,"maxLength":4096}}},"required":["key","fields"],"additionalProperties":false},"FileSink":{"type":"object","properties":{"path":{"type":"string","minLength":1,"maxLength":4096},"format":{"type":"string","enum":["ndjson","csv"],"default":"ndjson","maxLength":6}},"required":["path"],"additionalProperties":false},"StdoutSink":{"type":"object","properties":{"format":{"type":"string","enum":["json","text"],"default":"json","maxLength":4}},"additionalProperties":false},"BlackholeSink":{"type":"object","properties":{},"additionalProperties":false},"LocalSink":{"type":"object","properties":{"file":{"$ref":"#/$defs/FileSink"},"stdout":{"$ref":"#/$defs/StdoutSink"},"blackhole":{"$ref":"#/$defs/BlackholeSink"}},"additionalProperties":false},"ModuleJob":{"type":"object","properties":{"path":{"type":"string","minLength":1,"maxLength":4096},"export":{"type":"string","default":"default","maxLength":253},"config":{"type":"object"}},"required":["path"],"additionalProperties":false},"KafkaConnection":{"type":"object","properties":{"bootstrapServers":{"type":"array","minItems":1,"maxItems":16,"items":{"type":"string","maxLength":261,"pattern":"^[^\\s:]+:[0-9]{1,5}$"}},"clientId":{"type":"string","maxLength":253},"tls":{"$ref":"#/$defs/KafkaTls"},"sasl":{"$ref":"#/$defs/KafkaSasl"}},"required":["bootstrapServers"],"additionalProperties":false},"KafkaTls":{"type":"object","properties":{"enabled":{"type":"boolean","default":true},"caSecretRef":{"$ref":"#/$defs/SecretKeyRef"},"certSecretRef":{"$ref":"#/$defs/SecretKeyRef"},"keySecretRef":{"$ref":"#/$defs/SecretKeyRef"},"insecureSkipVerify":{"type":"boolean","default":false}},"additionalProperties":false},"KafkaSasl":{"type":"object","properties":{"mechanism":{"type":"string","enum":["plain","scram-sha-256","scram-sha-512"],"maxLength":13},"username":{"type":"string","maxLength":253},"usernameSecretRef":{"$ref":"#/$defs/SecretKeyRef"},"passwordSecretRef":{"$ref":"#/$defs/SecretKeyRef"}},"required":["mechanism","passwordSecretRef"],"additionalProperties":false},"CheckpointSettings":{"type":"object","properties":{"interval":{"type":"string","default":"5s","maxLength":32,"pattern":"^([0-9]+(ms|s|m|h))+$"},"timeout":{"type":"string","default":"1m","maxLength":32,"pattern":"^([0-9]+(ms|s|m|h))+$"},"mode":{"type":"string","enum":["exactly-once","at-least-once"],"default":"exactly-once","maxLength":13}},"additionalProperties":false},"SavepointSettings":{"type":"object","properties":{"storage":{"$ref":"#/$defs/SavepointStorage"},"interval":{"type":"string","maxLength":32,"pattern":"^([0-9]+(ms|s|m|h))+$"},"historyMax":{"type":"integer","default":5,"minimum":1,"maximum":100},"timeout":{"type":"string","default":"10m","maxLength":32,"pattern":"^([0-9]+(ms|s|m|h))+$"}},"required":["storage"],"additionalProperties":false},"SavepointStorage":{"type":"object","properties":{"path":{"type":"string","minLength":1,"maxLength":4096,"pattern":"^/"},"claimName":{"type":"string","maxLength":253,"pattern":"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$"}},"required":["path"],"additionalProperties":false},"RestartPolicy":{"type":"object","properties":{"maxRestarts":{"type":"integer","default":5,"minimum":0,"maximum":1000},"window":{"type":"string","default":"10m","maxLength":32,"pattern":"^([0-9]+(ms|s|m|h))+$"},"backoff":{"$ref":"#/$defs/Backoff"}},"additionalProperties":false},"Backoff":{"type":"object","properties":{"initial":{"type":"string","default":"10s","maxLength":32,"pattern":"^([0-9]+(ms|s|m|h))+$"},"max":{"type":"string","default":"5m","maxLength":32,"pattern":"^([0-9]+(ms|s|m|h))+$"}},"additionalProperties":false},"RollbackSettings":{"type":"object","properties":{"enabled":{"type":"boolean","default":true},"readinessTimeout":{"type":"string","default":"5m","maxLength":32,"pattern":"^([0-9]+(ms|s|m|h))+$"},"stableAfter":{"type":"string","default":"1m","maxLength":32,"pattern":"^([0-9]+(ms|s|m|h))+$"}},"additionalProperties":false},"Resources":{"type":"object","properties":{"requests":{"type":"object","maxProperties":16,"additionalProperties":{"type":["integer","string"],"maxLength":64,"pattern":"^(\\+|-)?(([0-9]+(\\.[0-9]*)?)|(\\.[0-9]+))(([KMGTPE]i)|[numkMGTPE]|([eE](\\+|-)?(([0-9]+(\\.[0-9]*)?)|(\\.[0-9]+))))?$"}},"limits":{"type":"object","maxProperties":16,"additionalProperties":{"type":["integer","string"],"maxLength":64,"pattern":"^(\\+|-)?(([0-9]+(\\.[0-9]*)?)|(\\.[0-9]+))(([KMGTPE]i)|[numkMGTPE]|([eE](\\+|-)?(([0-9]+(\\.[0-9]*)?)|(\\.[0-9]+))))?$"}}},"additionalProperties":false},"PodTemplateOverrides":{"type":"object","properties":{"metadata":{"$ref":"#/$defs/PodMetadata"},"serviceAccountName":{"type":"string","maxLength":253,"pattern":"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$"},"priorityClassName":{"type":"string","maxLength":253,"pattern":"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$"},"nodeSelector":{"type":"object","maxProperties":64,"additionalProperties":{"type":"string","maxLength":63}},"affinity":{"type":"object"},"tolerations":{"type":"array","maxItems":32,"items":{"type":"object"}},"topologySpreadConstraints":{"type":"array","maxItems":16,"items":{"type":"object"}},"imagePullSecrets":{"type":"array","maxItems":16,"items":{"$ref":"#/$defs/LocalObjectReference"}},"env":{"type":"array","maxItems":128,"items":{"type":"object"}},"volumes":{"type":"array","maxItems":32,"items":{"type":"object"}},"volumeMounts":{"type":"array","maxItems":32,"items":{"type":"object"}},"terminationGracePeriodSeconds":{"type":"integer","minimum":1,"maximum":3600}},"additionalProperties":false},"PodMetadata":{"type":"object","properties":{"labels":{"type":"object","maxProperties":64,"additionalProperties":{"type":"string","maxLength":63}},"annotations":{"type":"object","maxProperties":64,"additionalProperties":{"type":"string","maxLength":65536}}},"additionalProperties":false},"LocalObjectReference":{"type":"object","properties":{"name":{"type":"string","maxLength":253,"pattern":"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$"}},"required":["name"],"additionalProperties":false},"RestoreFrom":{"type":"object","properties":{"savepointName":{"type":"string","maxLength":253,"pattern":"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$"},"path":{"type":"string","minLength":1,"maxLength":4096}},"additionalProperties":false},"StreamJobStatus":{"type":"object","properties":{"observedGeneration":{"type":"integer","minimum":0},"conditions":{"type":"array","maxItems":16,"items":{"$ref":"#/$defs/Condition"}},"phase":{"type":"string","enum":["Pending","Deploying","Running","Upgrading","Rescaling","Savepointing","Suspending","Suspended","RollingBack","Failed","Completed"],"maxLength":12},"parallelism":{"type":"integer","minimum":0},"selector":{"type":"string","maxLength":1024},"readyWorkers":{"type":"string","maxLength":32},"workers":{"$ref":"#/$defs/WorkerCounts"},"lastSavepoint":{"$ref":"#/$defs/SavepointRecord"},"savepoints":{"type":"array","maxItems":100,"items":{"$ref":"#/$defs/SavepointRecord"}},"observedSavepointTriggerNonce":{"type":"integer"},"observedRestartNonce":{"type":"integer"},"currentSpecHash":{"type":"string","maxLength":128},"lastStableSpec":{"$ref":"#/$defs/StableSpec"},"pendingAction":{"$ref":"#/$defs/PendingAction"},"restarts":{"$ref":"#/$defs/RestartCounts"},"lastError":{"$ref":"#/$defs/LastError"}},"additionalProperties":false},"Condition":{"type":"object","properties":{"type":{"type":"string","maxLength":316,"pattern":"^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])$"},"status":{"type":"string","enum":["True","False","Unknown"],"maxLength":7},"observedGeneration":{"type":"integer","minimum":0},"lastTransitionTime":{"type":"string","maxLength":64},"reason":{"type":"string","minLength":1,"maxLength":1024,"pattern":"^[A-Za-z]([A-Za-z0-9_,:]*[A-Za-z0-9_])?$"},"message":{"type":"string","maxLength":32768}},"required":["type","status","lastTransitionTime","reason","message"],"additionalProperties":false},"WorkerCounts":{"type":"object","properties":{"desired":{"type":"integer","minimum":0},"ready":{"type":"integer","minimum":0}},"additionalProperties":false},"SavepointRecord":{"type":"object","properties":{"name":{"type":"string","maxLength":253},"location":{"type":"string","maxLength":4096},"timestamp":{"type":"string","maxLength":64},"trigger":{"type":"string","enum":["manual","periodic","upgrade","rescale","suspend","nonce"],"maxLength":8},"specHash":{"type":"string","maxLength":128}},"additionalProperties":false},"StableSpec":{"type":"object","properties":{"hash":{"type":"string","maxLength":128},"generation":{"type":"integer","minimum":0},"savepoint":{"type":"string","maxLength":4096},"since":{"type":"string","maxLength":64},"spec":{"type":"object"}},"additionalProperties":false},"PendingAction":{"type":"object","properties":{"type":{"type":"string","enum":["deploy","upgrade","rescale","savepoint","suspend","resume","restart","rollback","stop"],"maxLength":9},"step":{"type":"string","maxLength":64},"startedAt":{"type":"string","maxLength":64},"targetGeneration":{"type":"integer","minimum":0},"targetSpecHash":{"type":"string","maxLength":128},"savepoint":{"type":"string","maxLength":4096},"details":{"type":"object","maxProperties":32,"additionalProperties":{"type":"string","maxLength":4096}}},"required":["type"],"additionalProperties":false},"RestartCounts":{"type":"object","properties":{"total":{"type":"integer","minimum":0},"inWindow":{"type":"integer","minimum":0},"lastRestartTime":{"type":"string","maxLength":64}},"additionalProperties":false},"LastError":{"type":"object","properties":{"time":{"type":"string","maxLength":64},"reason":{"type":"string","maxLength":128},"message":{"type":"string","maxLength":32768},"worker":{"type":"integer","minimum":0}},"additionalProperties":false}}};
+const schema11 = {"$id":"StreamJob","$ref":"#/$defs/StreamJob","$defs":{"StreamJob":{"type":"object","properties":{"apiVersion":{"type":"string","enum":["runnel.dev/v1alpha1"]},"kind":{"type":"string","enum":["StreamJob"]},"metadata":{"type":"object","properties":{"name":{"type":"string","maxLength":52,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"}},"required":["name"]},"spec":{"$ref":"#/$defs/StreamJobSpec"},"status":{"$ref":"#/$defs/StreamJobStatus"}},"required":["apiVersion","kind","metadata","spec"],"additionalProperties":false},"StreamJobSpec":{"type":"object","properties":{"image":{"type":"string","maxLength":1024},"imagePullPolicy":{"type":"string","enum":["Always","IfNotPresent","Never"],"maxLength":12},"parallelism":{"type":"integer","default":1,"minimum":1,"maximum":1024},"state":{"type":"string","enum":["running","suspended"],"default":"running","maxLength":9},"upgradeMode":{"type":"string","enum":["stateless","savepoint","last-state"],"default":"last-state","maxLength":10},"pipeline":{"$ref":"#/$defs/Pipeline"},"sql":{"type":"string","minLength":1,"maxLength":262144},"module":{"$ref":"#/$defs/ModuleJob"},"kafka":{"$ref":"#/$defs/KafkaConnection"},"checkpoint":{"$ref":"#/$defs/CheckpointSettings"},"savepoint":{"$ref":"#/$defs/SavepointSettings"},"restartPolicy":{"$ref":"#/$defs/RestartPolicy"},"rollback":{"$ref":"#/$defs/RollbackSettings"},"resources":{"$ref":"#/$defs/Resources"},"stateStorage":{"$ref":"#/$defs/StateStorage"},"podTemplate":{"$ref":"#/$defs/PodTemplateOverrides"},"savepointTriggerNonce":{"type":"integer"},"restartNonce":{"type":"integer"},"restoreFrom":{"$ref":"#/$defs/RestoreFrom"},"allowNonRestoredState":{"type":"boolean","default":false},"dropIncompatibleState":{"type":"array","maxItems":64,"items":{"type":"string","minLength":1,"maxLength":253}}},"additionalProperties":false},"Pipeline":{"type":"object","properties":{"sources":{"type":"array","minItems":1,"maxItems":32,"items":{"$ref":"#/$defs/Source"}},"steps":{"type":"array","maxItems":128,"items":{"$ref":"#/$defs/Step"}},"sinks":{"type":"array","minItems":1,"maxItems":32,"items":{"$ref":"#/$defs/Sink"}}},"required":["sources","sinks"],"additionalProperties":false},"Source":{"type":"object","properties":{"id":{"type":"string","maxLength":63,"pattern":"^[A-Za-z][A-Za-z0-9_-]{0,62}$"},"mode":{"type":"string","enum":["stream","table","broadcast"],"default":"stream","maxLength":9},"kafka":{"$ref":"#/$defs/KafkaSource"},"local":{"$ref":"#/$defs/LocalSource"},"timestamp":{"$ref":"#/$defs/EventTime"},"watermark":{"$ref":"#/$defs/Watermark"},"fields":{"type":"object","maxProperties":256,"additionalProperties":{"type":"string","maxLength":128,"pattern":"^[a-z][a-z0-9<>, ]*$"}},"fieldTypes":{"type":"string","enum":["enforce","coerce"],"default":"enforce","maxLength":7}},"required":["id"],"additionalProperties":false},"KafkaSource":{"type":"object","properties":{"topic":{"type":"string","maxLength":249,"pattern":"^[A-Za-z0-9._-]{1,249}$"},"format":{"type":"string","enum":["json","string","bytes"],"default":"json","maxLength":6},"keyFormat":{"type":"string","enum":["string","json","bytes","none"],"default":"string","maxLength":6},"partitions":{"type":"integer","minimum":1,"maximum":10000},"partitionedBy":{"type":"string","maxLength":253},"startOffset":{"type":"string","enum":["earliest","latest"],"default":"earliest","maxLength":8},"bounded":{"type":"boolean","default":false}},"required":["topic"],"additionalProperties":false},"LocalSource":{"type":"object","properties":{"generator":{"$ref":"#/$defs/GeneratorSource"},"file":{"$ref":"#/$defs/FileSource"}},"additionalProperties":false},"GeneratorSource":{"type":"object","properties":{"rate":{"type":"integer","default":1000,"minimum":0,"maximum":100000000},"count":{"type":"integer","minimum":1},"seed":{"type":"integer","default":1},"partitions":{"type":"integer","default":4,"minimum":1,"maximum":1024},"outOfOrderness":{"type":"string","default":"0s","maxLength":32,"pattern":"^([0-9]+(ms|s|m|h))+$"},"fields":{"type":"object","maxProperties":64,"additionalProperties":{"$ref":"#/$defs/FieldGenerator"}}},"required":["fields"],"additionalProperties":false},"FieldGenerator":{"type":"object","properties":{"kind":{"type":"string","enum":["key","choice","int","double","bool","uuid","sequence","eventTime","constant"],"maxLength":9},"prefix":{"type":"string","maxLength":64},"cardinality":{"type":"integer","minimum":1,"maximum":100000000},"skew":{"type":"number","minimum":0,"maximum":10},"values":{"type":"array","minItems":1,"maxItems":1000,"items":{"type":["integer","string"],"maxLength":64}},"weights":{"type":"array","maxItems":1000,"items":{"type":"number","minimum":0}},"min":{"type":"number"},"max":{"type":"number"},"probability":{"type":"number","minimum":0,"maximum":1},"value":{"type":["integer","string"],"maxLength":64}},"required":["kind"],"additionalProperties":false},"FileSource":{"type":"object","properties":{"path":{"type":"string","minLength":1,"maxLength":4096}},"required":["path"],"additionalProperties":false},"EventTime":{"type":"object","properties":{"field":{"type":"string","maxLength":253},"expression":{"type":"string","minLength":1,"maxLength":4096},"format":{"type":"string","enum":["epoch-millis","epoch-seconds","iso-8601"],"default":"epoch-millis","maxLength":13}},"additionalProperties":false},"Watermark":{"type":"object","properties":{"outOfOrderness":{"type":"string","default":"0s","maxLength":32,"pattern":"^([0-9]+(ms|s|m|h))+$"},"idleness":{"type":"string","maxLength":32,"pattern":"^([0-9]+(ms|s|m|h))+$"}},"additionalProperties":false},"Step":{"type":"object","properties":{"id":{"type":"string","maxLength":63,"pattern":"^[A-Za-z][A-Za-z0-9_-]{0,62}$"},"uid":{"type":"string","maxLength":128,"pattern":"^[A-Za-z][A-Za-z0-9_.-]{0,127}$"},"input":{"type":"string","maxLength":127,"pattern":"^[A-Za-z][A-Za-z0-9_-]{0,62}(\\.[A-Za-z][A-Za-z0-9_-]{0,62})?$"},"inputs":{"type":"array","minItems":2,"maxItems":16,"items":{"type":"string","maxLength":127,"pattern":"^[A-Za-z][A-Za-z0-9_-]{0,62}(\\.[A-Za-z][A-Za-z0-9_-]{0,62})?$"}},"onError":{"type":"string","enum":["dead-letter","skip","fail"],"default":"dead-letter","maxLength":11},"filter":{"$ref":"#/$defs/FilterStep"},"clean":{"$ref":"#/$defs/CleanStep"},"map":{"$ref":"#/$defs/MapStep"},"project":{"$ref":"#/$defs/ProjectStep"},"explode":{"$ref":"#/$defs/ExplodeStep"},"keyBy":{"$ref":"#/$defs/KeyByStep"},"route":{"$ref":"#/$defs/RouteStep"},"union":{"$ref":"#/$defs/UnionStep"},"dedup":{"$ref":"#/$defs/DedupStep"},"score":{"$ref":"#/$defs/ScoreStep"},"window":{"$ref":"#/$defs/WindowStep"},"over":{"$ref":"#/$defs/OverStep"},"process":{"$ref":"#/$defs/ProcessStep"},"cep":{"$ref":"#/$defs/CepStep"},"broadcastRules":{"$ref":"#/$defs/BroadcastRulesStep"},"lookupJoin":{"$ref":"#/$defs/LookupJoinStep"}},"required":["id"],"additionalProperties":false},"FilterStep":{"type":"object","properties":{"condition":{"type":"string","minLength":1,"maxLength":4096},"onReject":{"type":"string","enum":["drop","dead-letter","side-output"],"default":"drop","maxLength":11},"reason":{"type":"string","maxLength":128}},"required":["condition"],"additionalProperties":false},"CleanStep":{"type":"object","properties":{"rules":{"type":"array","minItems":1,"maxItems":64,"items":{"$ref":"#/$defs/CleanRule"}},"onInvalid":{"type":"string","enum":["dead-letter","drop","side-output"],"default":"dead-letter","maxLength":11}},"required":["rules"],"additionalProperties":false},"CleanRule":{"type":"object","properties":{"name":{"type":"string","maxLength":128,"pattern":"^[A-Za-z_][A-Za-z0-9_]*$"},"condition":{"type":"string","minLength":1,"maxLength":4096}},"required":["name","condition"],"additionalProperties":false},"MapStep":{"type":"object","properties":{"expression":{"type":"string","minLength":1,"maxLength":4096}},"required":["expression"],"additionalProperties":false},"ProjectStep":{"type":"object","properties":{"fields":{"type":"object","maxProperties":256,"additionalProperties":{"type":"string","minLength":1,"maxLength":4096}},"keep":{"type":"boolean","default":false},"drop":{"type":"array","maxItems":256,"items":{"type":"string","maxLength":128,"pattern":"^[A-Za-z_][A-Za-z0-9_]*$"}}},"required":["fields"],"additionalProperties":false},"ExplodeStep":{"type":"object","properties":{"expression":{"type":"string","minLength":1,"maxLength":4096},"as":{"type":"string","maxLength":128,"pattern":"^[A-Za-z_][A-Za-z0-9_]*$"},"keepParent":{"type":"boolean","default":true}},"required":["expression"],"additionalProperties":false},"KeyByStep":{"type":"object","properties":{"key":{"type":"string","minLength":1,"maxLength":4096},"partitions":{"type":"integer","minimum":1,"maximum":10000}},"required":["key"],"additionalProperties":false},"RouteStep":{"type":"object","properties":{"routes":{"type":"array","minItems":1,"maxItems":32,"items":{"$ref":"#/$defs/Route"}},"match":{"type":"string","enum":["first","all"],"default":"first","maxLength":5},"otherwise":{"type":"string","enum":["main","drop"],"default":"main","maxLength":4}},"required":["routes"],"additionalProperties":false},"Route":{"type":"object","properties":{"name":{"type":"string","maxLength":128,"pattern":"^[A-Za-z_][A-Za-z0-9_]*$"},"condition":{"type":"string","minLength":1,"maxLength":4096}},"required":["name","condition"],"additionalProperties":false},"UnionStep":{"type":"object","properties":{},"additionalProperties":false},"DedupStep":{"type":"object","properties":{"key":{"type":"string","minLength":1,"maxLength":4096},"within":{"type":"string","maxLength":32,"pattern":"^([0-9]+(ms|s|m|h))+$"},"keep":{"type":"string","enum":["first"],"default":"first","maxLength":5}},"required":["key","within"],"additionalProperties":false},"ScoreStep":{"type":"object","properties":{"model":{"type":"string","enum":["logistic","linear"],"default":"logistic","maxLength":8},"intercept":{"type":"number","default":0},"features":{"type":"array","minItems":1,"maxItems":256,"items":{"$ref":"#/$defs/ScoreFeature"}},"as":{"type":"string","default":"score","maxLength":128,"pattern":"^[A-Za-z_][A-Za-z0-9_]*$"},"threshold":{"$ref":"#/$defs/ScoreThreshold"}},"required":["features"],"additionalProperties":false},"ScoreFeature":{"type":"object","properties":{"name":{"type":"string","maxLength":128,"pattern":"^[A-Za-z_][A-Za-z0-9_]*$"},"expression":{"type":"string","minLength":1,"maxLength":4096},"weight":{"type":"number"}},"required":["name","expression","weight"],"additionalProperties":false},"ScoreThreshold":{"type":"object","properties":{"value":{"type":"number"},"field":{"type":"string","default":"decision","maxLength":128,"pattern":"^[A-Za-z_][A-Za-z0-9_]*$"},"above":{"type":"string","maxLength":64},"below":{"type":"string","maxLength":64}},"required":["value","above","below"],"additionalProperties":false},"WindowStep":{"type":"object","properties":{"type":{"type":"string","enum":["tumbling","sliding","session","global"],"maxLength":8},"size":{"type":"string","maxLength":32,"pattern":"^([0-9]+(ms|s|m|h))+$"},"slide":{"type":"string","maxLength":32,"pattern":"^([0-9]+(ms|s|m|h))+$"},"gap":{"type":"string","maxLength":32,"pattern":"^([0-9]+(ms|s|m|h))+$"},"offset":{"type":"string","maxLength":32,"pattern":"^([0-9]+(ms|s|m|h))+$"},"allowedLateness":{"type":"string","default":"0s","maxLength":32,"pattern":"^([0-9]+(ms|s|m|h))+$"},"lateOutput":{"type":"boolean","default":false},"trigger":{"$ref":"#/$defs/WindowTrigger"},"aggregations":{"type":"array","minItems":1,"maxItems":64,"items":{"$ref":"#/$defs/Aggregation"}},"select":{"type":"object","maxProperties":256,"additionalProperties":{"type":"string","minLength":1,"maxLength":4096}}},"required":["type","aggregations"],"additionalProperties":false},"WindowTrigger":{"type":"object","properties":{"count":{"type":"integer","minimum":1,"maximum":100000000}},"required":["count"],"additionalProperties":false},"Aggregation":{"type":"object","properties":{"name":{"type":"string","maxLength":128,"pattern":"^[A-Za-z_][A-Za-z0-9_]*$"},"fn":{"type":"string","enum":["count","sum","avg","min","max","countDistinct","collect","topN","first","last"],"maxLength":13},"of":{"type":"string","minLength":1,"maxLength":4096},"where":{"type":"string","minLength":1,"maxLength":4096},"distinct":{"type":"boolean","default":false},"limit":{"type":"integer","minimum":1,"maximum":10000},"by":{"type":"string","minLength":1,"maxLength":4096},"order":{"type":"string","enum":["desc","asc"],"default":"desc","maxLength":4}},"required":["name","fn"],"additionalProperties":false},"OverStep":{"type":"object","properties":{"range":{"type":"string","maxLength":32,"pattern":"^([0-9]+(ms|s|m|h))+$"},"aggregations":{"type":"array","minItems":1,"maxItems":64,"items":{"$ref":"#/$defs/Aggregation"}},"select":{"type":"object","maxProperties":256,"additionalProperties":{"type":"string","minLength":1,"maxLength":4096}}},"required":["aggregations"],"additionalProperties":false},"ProcessStep":{"type":"object","properties":{"state":{"type":"array","maxItems":32,"items":{"$ref":"#/$defs/StateDeclaration"}},"onRecord":{"type":"array","minItems":1,"maxItems":64,"items":{"$ref":"#/$defs/ProcessAction"}},"timers":{"type":"array","maxItems":16,"items":{"$ref":"#/$defs/TimerDeclaration"}}},"required":["onRecord"],"additionalProperties":false},"StateDeclaration":{"type":"object","properties":{"name":{"type":"string","maxLength":64,"pattern":"^[A-Za-z_][A-Za-z0-9_]*$"},"kind":{"type":"string","enum":["value","list","map"],"maxLength":5},"initial":{"type":"string","minLength":1,"maxLength":4096},"ttl":{"type":"string","maxLength":32,"pattern":"^([0-9]+(ms|s|m|h))+$"},"maxSize":{"type":"integer","minimum":1,"maximum":1000000}},"required":["name","kind"],"additionalProperties":false},"ProcessAction":{"type":"object","properties":{"when":{"type":"string","minLength":1,"maxLength":4096},"set":{"type":"object","maxProperties":64,"additionalProperties":{"type":"string","minLength":1,"maxLength":4096}},"put":{"$ref":"#/$defs/StatePut"},"remove":{"$ref":"#/$defs/StateRemove"},"append":{"$ref":"#/$defs/StateAppend"},"clear":{"type":"array","maxItems":64,"items":{"type":"string","maxLength":64,"pattern":"^[A-Za-z_][A-Za-z0-9_]*$"}},"emit":{"type":"object","maxProperties":256,"additionalProperties":{"type":"string","minLength":1,"maxLength":4096}},"emitTo":{"type":"string","maxLength":64,"pattern":"^[A-Za-z_][A-Za-z0-9_]*$"},"schedule":{"$ref":"#/$defs/TimerSchedule"},"cancel":{"type":"string","maxLength":64,"pattern":"^[A-Za-z_][A-Za-z0-9_]*$"}},"additionalProperties":false},"StatePut":{"type":"object","properties":{"state":{"type":"string","maxLength":64,"pattern":"^[A-Za-z_][A-Za-z0-9_]*$"},"key":{"type":"string","minLength":1,"maxLength":4096},"value":{"type":"string","minLength":1,"maxLength":4096}},"required":["state","key","value"],"additionalProperties":false},"StateRemove":{"type":"object","properties":{"state":{"type":"string","maxLength":64,"pattern":"^[A-Za-z_][A-Za-z0-9_]*$"},"key":{"type":"string","minLength":1,"maxLength":4096}},"required":["state","key"],"additionalProperties":false},"StateAppend":{"type":"object","properties":{"state":{"type":"string","maxLength":64,"pattern":"^[A-Za-z_][A-Za-z0-9_]*$"},"value":{"type":"string","minLength":1,"maxLength":4096}},"required":["state","value"],"additionalProperties":false},"TimerSchedule":{"type":"object","properties":{"timer":{"type":"string","maxLength":64,"pattern":"^[A-Za-z_][A-Za-z0-9_]*$"},"after":{"type":"string","maxLength":32,"pattern":"^([0-9]+(ms|s|m|h))+$"},"at":{"type":"string","minLength":1,"maxLength":4096}},"required":["timer"],"additionalProperties":false},"TimerDeclaration":{"type":"object","properties":{"name":{"type":"string","maxLength":64,"pattern":"^[A-Za-z_][A-Za-z0-9_]*$"},"domain":{"type":"string","enum":["event-time","processing-time"],"default":"event-time","maxLength":15},"every":{"type":"string","maxLength":32,"pattern":"^([0-9]+(ms|s|m|h))+$"},"actions":{"type":"array","minItems":1,"maxItems":32,"items":{"$ref":"#/$defs/ProcessAction"}}},"required":["name","actions"],"additionalProperties":false},"CepStep":{"type":"object","properties":{"stages":{"type":"array","minItems":1,"maxItems":16,"items":{"$ref":"#/$defs/PatternStage"}},"within":{"type":"string","maxLength":32,"pattern":"^([0-9]+(ms|s|m|h))+$"},"afterMatchSkip":{"$ref":"#/$defs/AfterMatchSkip"},"select":{"type":"object","maxProperties":256,"additionalProperties":{"type":"string","minLength":1,"maxLength":4096}},"timedOut":{"type":"boolean","default":false}},"required":["stages"],"additionalProperties":false},"PatternStage":{"type":"object","properties":{"name":{"type":"string","maxLength":64,"pattern":"^[A-Za-z_][A-Za-z0-9_]*$"},"contiguity":{"type":"string","enum":["next","followedBy","followedByAny","notNext","notFollowedBy"],"maxLength":13},"where":{"type":"string","minLength":1,"maxLength":4096},"or":{"type":"array","maxItems":16,"items":{"type":"string","minLength":1,"maxLength":4096}},"until":{"type":"string","minLength":1,"maxLength":4096},"times":{"type":"integer","minimum":1,"maximum":1000},"timesMax":{"type":"integer","minimum":1,"maximum":1000},"timesOrMore":{"type":"integer","minimum":1,"maximum":1000},"oneOrMore":{"type":"boolean"},"optional":{"type":"boolean"},"greedy":{"type":"boolean"},"consecutive":{"type":"boolean"}},"required":["name","where"],"additionalProperties":false},"AfterMatchSkip":{"type":"object","properties":{"strategy":{"type":"string","enum":["noSkip","skipToNext","skipPastLastEvent","skipToFirst","skipToLast"],"default":"noSkip","maxLength":17},"stage":{"type":"string","maxLength":64}},"additionalProperties":false},"BroadcastRulesStep":{"type":"object","properties":{"rules":{"type":"string","maxLength":127,"pattern":"^[A-Za-z][A-Za-z0-9_-]{0,62}(\\.[A-Za-z][A-Za-z0-9_-]{0,62})?$"},"ruleId":{"type":"string","default":"rule.id","minLength":1,"maxLength":4096},"deleteWhen":{"type":"string","minLength":1,"maxLength":4096},"condition":{"type":"string","minLength":1,"maxLength":4096},"conditionField":{"type":"string","maxLength":128},"match":{"type":"string","enum":["first","all"],"default":"first","maxLength":5},"unmatched":{"type":"string","enum":["drop","pass"],"default":"drop","maxLength":4},"emit":{"type":"object","maxProperties":256,"additionalProperties":{"type":"string","minLength":1,"maxLength":4096}}},"required":["rules"],"additionalProperties":false},"LookupJoinStep":{"type":"object","properties":{"table":{"type":"string","maxLength":127,"pattern":"^[A-Za-z][A-Za-z0-9_-]{0,62}(\\.[A-Za-z][A-Za-z0-9_-]{0,62})?$"},"redis":{"$ref":"#/$defs/RedisLookup"},"key":{"type":"string","minLength":1,"maxLength":4096},"tableKey":{"type":"string","minLength":1,"maxLength":4096},"type":{"type":"string","enum":["inner","left"],"default":"left","maxLength":5},"as":{"type":"string","maxLength":128,"pattern":"^[A-Za-z_][A-Za-z0-9_]*$"},"select":{"type":"object","maxProperties":256,"additionalProperties":{"type":"string","minLength":1,"maxLength":4096}}},"required":["key"],"additionalProperties":false},"RedisLookup":{"type":"object","properties":{"address":{"type":"string","maxLength":261,"pattern":"^[^\\s:]+:[0-9]{1,5}$"},"database":{"type":"integer","default":0,"minimum":0,"maximum":15},"passwordSecretRef":{"$ref":"#/$defs/SecretKeyRef"},"tls":{"type":"boolean","default":false},"keyPrefix":{"type":"string","maxLength":256},"fields":{"type":"array","maxItems":256,"items":{"type":"string","maxLength":256}},"cache":{"$ref":"#/$defs/LookupCache"},"local":{"$ref":"#/$defs/RedisLookupLocal"}},"required":["address"],"additionalProperties":false},"SecretKeyRef":{"type":"object","properties":{"name":{"type":"string","maxLength":253,"pattern":"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$"},"key":{"type":"string","maxLength":253,"pattern":"^[-._a-zA-Z0-9]+$"}},"required":["name","key"],"additionalProperties":false},"LookupCache":{"type":"object","properties":{"maxEntries":{"type":"integer","default":100000,"minimum":0,"maximum":10000000},"ttl":{"type":"string","default":"1m","maxLength":32,"pattern":"^([0-9]+(ms|s|m|h))+$"}},"additionalProperties":false},"RedisLookupLocal":{"type":"object","properties":{"file":{"$ref":"#/$defs/RedisLookupFile"}},"required":["file"],"additionalProperties":false},"RedisLookupFile":{"type":"object","properties":{"path":{"type":"string","minLength":1,"maxLength":4096}},"required":["path"],"additionalProperties":false},"Sink":{"type":"object","properties":{"id":{"type":"string","maxLength":63,"pattern":"^[A-Za-z][A-Za-z0-9_-]{0,62}$"},"input":{"type":"string","maxLength":127,"pattern":"^[A-Za-z][A-Za-z0-9_-]{0,62}(\\.[A-Za-z][A-Za-z0-9_-]{0,62})?$"},"kafka":{"$ref":"#/$defs/KafkaSink"},"redis":{"$ref":"#/$defs/RedisSink"},"file":{"$ref":"#/$defs/FileSink"},"stdout":{"$ref":"#/$defs/StdoutSink"},"blackhole":{"$ref":"#/$defs/BlackholeSink"},"local":{"$ref":"#/$defs/LocalSink"}},"required":["id","input"],"additionalProperties":false},"KafkaSink":{"type":"object","properties":{"topic":{"type":"string","maxLength":249,"pattern":"^[A-Za-z0-9._-]{1,249}$"},"format":{"type":"string","enum":["json","string"],"default":"json","maxLength":6},"key":{"type":"string","minLength":1,"maxLength":4096},"partitions":{"type":"integer","minimum":1,"maximum":10000},"headers":{"type":"object","maxProperties":32,"additionalProperties":{"type":"string","minLength":1,"maxLength":4096}},"timestamps":{"type":"string","enum":["event-time","processing-time"],"default":"event-time","maxLength":15}},"required":["topic"],"additionalProperties":false},"RedisSink":{"type":"object","properties":{"address":{"type":"string","maxLength":261,"pattern":"^[^\\s:]+:[0-9]{1,5}$"},"database":{"type":"integer","default":0,"minimum":0,"maximum":15},"passwordSecretRef":{"$ref":"#/$defs/SecretKeyRef"},"tls":{"type":"boolean","default":false},"keyPrefix":{"type":"string","maxLength":256},"sortedSet":{"$ref":"#/$defs/RedisSortedSet"},"hash":{"$ref":"#/$defs/RedisHash"},"ttl":{"type":"string","maxLength":32,"pattern":"^([0-9]+(ms|s|m|h))+$"},"version":{"type":"string","minLength":1,"maxLength":4096}},"required":["address"],"additionalProperties":false},"RedisSortedSet":{"type":"object","properties":{"key":{"type":"string","minLength":1,"maxLength":4096},"member":{"type":"string","minLength":1,"maxLength":4096},"score":{"type":"string","minLength":1,"maxLength":4096},"maxSize":{"type":"integer","minimum":1,"maximum":1000000},"replace":{"type":"boolean","default":false}},"required":["key","member"],"additionalProperties":false},"RedisHash":{"type":"object","properties":{"key":{"type":"string","minLength":1,"maxLength":4096},"fields":{"type":"object","maxProperties":256,"additionalProperties":{"type":"string","minLength":1,"maxLength":4096}}},"required":["key","fields"],"additionalProperties":false},"FileSink":{"type":"object","properties":{"path":{"type":"string","minLength":1,"maxLength":4096},"format":{"type":"string","enum":["ndjson","csv"],"default":"ndjson","maxLength":6}},"required":["path"],"additionalProperties":false},"StdoutSink":{"type":"object","properties":{"format":{"type":"string","enum":["json","text"],"default":"json","maxLength":4}},"additionalProperties":false},"BlackholeSink":{"type":"object","properties":{},"additionalProperties":false},"LocalSink":{"type":"object","properties":{"file":{"$ref":"#/$defs/FileSink"},"stdout":{"$ref":"#/$defs/StdoutSink"},"blackhole":{"$ref":"#/$defs/BlackholeSink"}},"additionalProperties":false},"ModuleJob":{"type":"object","properties":{"path":{"type":"string","minLength":1,"maxLength":4096},"export":{"type":"string","default":"default","maxLength":253},"config":{"type":"object"}},"required":["path"],"additionalProperties":false},"KafkaConnection":{"type":"object","properties":{"bootstrapServers":{"type":"array","minItems":1,"maxItems":16,"items":{"type":"string","maxLength":261,"pattern":"^[^\\s:]+:[0-9]{1,5}$"}},"clientId":{"type":"string","maxLength":253},"tls":{"$ref":"#/$defs/KafkaTls"},"sasl":{"$ref":"#/$defs/KafkaSasl"}},"required":["bootstrapServers"],"additionalProperties":false},"KafkaTls":{"type":"object","properties":{"enabled":{"type":"boolean","default":true},"caSecretRef":{"$ref":"#/$defs/SecretKeyRef"},"certSecretRef":{"$ref":"#/$defs/SecretKeyRef"},"keySecretRef":{"$ref":"#/$defs/SecretKeyRef"},"insecureSkipVerify":{"type":"boolean","default":false}},"additionalProperties":false},"KafkaSasl":{"type":"object","properties":{"mechanism":{"type":"string","enum":["plain","scram-sha-256","scram-sha-512"],"maxLength":13},"username":{"type":"string","maxLength":253},"usernameSecretRef":{"$ref":"#/$defs/SecretKeyRef"},"passwordSecretRef":{"$ref":"#/$defs/SecretKeyRef"}},"required":["mechanism","passwordSecretRef"],"additionalProperties":false},"CheckpointSettings":{"type":"object","properties":{"interval":{"type":"string","default":"5s","maxLength":32,"pattern":"^([0-9]+(ms|s|m|h))+$"},"timeout":{"type":"string","default":"1m","maxLength":32,"pattern":"^([0-9]+(ms|s|m|h))+$"},"mode":{"type":"string","enum":["exactly-once","at-least-once"],"default":"exactly-once","maxLength":13}},"additionalProperties":false},"SavepointSettings":{"type":"object","properties":{"storage":{"$ref":"#/$defs/SavepointStorage"},"interval":{"type":"string","maxLength":32,"pattern":"^([0-9]+(ms|s|m|h))+$"},"historyMax":{"type":"integer","default":5,"minimum":1,"maximum":100},"historyMaxAge":{"type":"string","maxLength":32,"pattern":"^([0-9]+(ms|s|m|h))+$"},"timeout":{"type":"string","default":"10m","maxLength":32,"pattern":"^([0-9]+(ms|s|m|h))+$"}},"required":["storage"],"additionalProperties":false},"SavepointStorage":{"type":"object","properties":{"path":{"type":"string","minLength":1,"maxLength":4096,"pattern":"^/"},"claimName":{"type":"string","maxLength":253,"pattern":"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$"}},"required":["path"],"additionalProperties":false},"RestartPolicy":{"type":"object","properties":{"maxRestarts":{"type":"integer","default":5,"minimum":0,"maximum":1000},"window":{"type":"string","default":"10m","maxLength":32,"pattern":"^([0-9]+(ms|s|m|h))+$"},"backoff":{"$ref":"#/$defs/Backoff"}},"additionalProperties":false},"Backoff":{"type":"object","properties":{"initial":{"type":"string","default":"10s","maxLength":32,"pattern":"^([0-9]+(ms|s|m|h))+$"},"max":{"type":"string","default":"5m","maxLength":32,"pattern":"^([0-9]+(ms|s|m|h))+$"}},"additionalProperties":false},"RollbackSettings":{"type":"object","properties":{"enabled":{"type":"boolean","default":true},"readinessTimeout":{"type":"string","default":"5m","maxLength":32,"pattern":"^([0-9]+(ms|s|m|h))+$"},"stableAfter":{"type":"string","default":"1m","maxLength":32,"pattern":"^([0-9]+(ms|s|m|h))+$"}},"additionalProperties":false},"Resources":{"type":"object","properties":{"requests":{"type":"object","maxProperties":16,"additionalProperties":{"type":["integer","string"],"maxLength":64,"pattern":"^(\\+|-)?(([0-9]+(\\.[0-9]*)?)|(\\.[0-9]+))(([KMGTPE]i)|[numkMGTPE]|([eE](\\+|-)?(([0-9]+(\\.[0-9]*)?)|(\\.[0-9]+))))?$"}},"limits":{"type":"object","maxProperties":16,"additionalProperties":{"type":["integer","string"],"maxLength":64,"pattern":"^(\\+|-)?(([0-9]+(\\.[0-9]*)?)|(\\.[0-9]+))(([KMGTPE]i)|[numkMGTPE]|([eE](\\+|-)?(([0-9]+(\\.[0-9]*)?)|(\\.[0-9]+))))?$"}}},"additionalProperties":false},"StateStorage":{"type":"object","properties":{"size":{"type":["integer","string"],"maxLength":64,"pattern":"^(\\+|-)?(([0-9]+(\\.[0-9]*)?)|(\\.[0-9]+))(([KMGTPE]i)|[numkMGTPE]|([eE](\\+|-)?(([0-9]+(\\.[0-9]*)?)|(\\.[0-9]+))))?$"},"storageClassName":{"type":"string","maxLength":253,"pattern":"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$"}},"additionalProperties":false},"PodTemplateOverrides":{"type":"object","properties":{"metadata":{"$ref":"#/$defs/PodMetadata"},"serviceAccountName":{"type":"string","maxLength":253,"pattern":"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$"},"priorityClassName":{"type":"string","maxLength":253,"pattern":"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$"},"nodeSelector":{"type":"object","maxProperties":64,"additionalProperties":{"type":"string","maxLength":63}},"affinity":{"type":"object"},"tolerations":{"type":"array","maxItems":32,"items":{"type":"object"}},"topologySpreadConstraints":{"type":"array","maxItems":16,"items":{"type":"object"}},"imagePullSecrets":{"type":"array","maxItems":16,"items":{"$ref":"#/$defs/LocalObjectReference"}},"env":{"type":"array","maxItems":128,"items":{"type":"object"}},"volumes":{"type":"array","maxItems":32,"items":{"type":"object"}},"volumeMounts":{"type":"array","maxItems":32,"items":{"type":"object"}},"terminationGracePeriodSeconds":{"type":"integer","minimum":1,"maximum":3600}},"additionalProperties":false},"PodMetadata":{"type":"object","properties":{"labels":{"type":"object","maxProperties":64,"additionalProperties":{"type":"string","maxLength":63}},"annotations":{"type":"object","maxProperties":64,"additionalProperties":{"type":"string","maxLength":65536}}},"additionalProperties":false},"LocalObjectReference":{"type":"object","properties":{"name":{"type":"string","maxLength":253,"pattern":"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$"}},"required":["name"],"additionalProperties":false},"RestoreFrom":{"type":"object","properties":{"savepointName":{"type":"string","maxLength":253,"pattern":"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$"},"path":{"type":"string","minLength":1,"maxLength":4096}},"additionalProperties":false},"StreamJobStatus":{"type":"object","properties":{"observedGeneration":{"type":"integer","minimum":0},"conditions":{"type":"array","maxItems":16,"items":{"$ref":"#/$defs/Condition"}},"phase":{"type":"string","enum":["Pending","Deploying","Running","Upgrading","Rescaling","Savepointing","Suspending","Suspended","RollingBack","Failed","Completed"],"maxLength":12},"parallelism":{"type":"integer","minimum":0},"selector":{"type":"string","maxLength":1024},"readyWorkers":{"type":"string","maxLength":32},"workers":{"$ref":"#/$defs/WorkerCounts"},"lag":{"type":"integer","minimum":0},"lastCheckpoint":{"$ref":"#/$defs/CheckpointProgress"},"jobGeneration":{"type":"string","maxLength":64},"restoredFrom":{"type":"string","maxLength":4096},"jobGenerationCount":{"type":"integer","minimum":0},"currentSpec":{"type":"object"},"lastSavepoint":{"$ref":"#/$defs/SavepointRecord"},"savepoints":{"type":"array","maxItems":100,"items":{"$ref":"#/$defs/SavepointRecord"}},"observedSavepointTriggerNonce":{"type":"integer"},"observedRestartNonce":{"type":"integer"},"currentSpecHash":{"type":"string","maxLength":128},"lastStableSpec":{"$ref":"#/$defs/StableSpec"},"failedSpec":{"$ref":"#/$defs/FailedSpec"},"pendingAction":{"$ref":"#/$defs/PendingAction"},"restarts":{"$ref":"#/$defs/RestartCounts"},"lastError":{"$ref":"#/$defs/LastError"}},"additionalProperties":false},"Condition":{"type":"object","properties":{"type":{"type":"string","maxLength":316,"pattern":"^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])$"},"status":{"type":"string","enum":["True","False","Unknown"],"maxLength":7},"observedGeneration":{"type":"integer","minimum":0},"lastTransitionTime":{"type":"string","maxLength":64},"reason":{"type":"string","minLength":1,"maxLength":1024,"pattern":"^[A-Za-z]([A-Za-z0-9_,:]*[A-Za-z0-9_])?$"},"message":{"type":"string","maxLength":32768}},"required":["type","status","lastTransitionTime","reason","message"],"additionalProperties":false},"WorkerCounts":{"type":"object","properties":{"desired":{"type":"integer","minimum":0},"ready":{"type":"integer","minimum":0}},"additionalProperties":false},"CheckpointProgress":{"type":"object","properties":{"count":{"type":"integer","minimum":0},"time":{"type":"string","maxLength":64}},"additionalProperties":false},"SavepointRecord":{"type":"object","properties":{"name":{"type":"string","maxLength":253},"location":{"type":"string","maxLength":4096},"timestamp":{"type":"string","maxLength":64},"trigger":{"type":"string","enum":["manual","periodic","upgrade","rescale","suspend","nonce"],"maxLength":8},"specHash":{"type":"string","maxLength":128},"jobGeneration":{"type":"string","maxLength":64}},"additionalProperties":false},"StableSpec":{"type":"object","properties":{"hash":{"type":"string","maxLength":128},"generation":{"type":"integer","minimum":0},"jobGeneration":{"type":"string","maxLength":64},"parallelism":{"type":"integer","minimum":0},"savepoint":{"type":"string","maxLength":4096},"since":{"type":"string","maxLength":64},"spec":{"type":"object"}},"additionalProperties":false},"FailedSpec":{"type":"object","properties":{"hash":{"type":"string","maxLength":128},"generation":{"type":"integer","minimum":0},"reason":{"type":"string","maxLength":128},"message":{"type":"string","maxLength":32768},"time":{"type":"string","maxLength":64}},"additionalProperties":false},"PendingAction":{"type":"object","properties":{"type":{"type":"string","enum":["deploy","upgrade","rescale","savepoint","suspend","resume","restart","rollback","stop"],"maxLength":9},"step":{"type":"string","maxLength":64},"startedAt":{"type":"string","maxLength":64},"stepStartedAt":{"type":"string","maxLength":64},"targetGeneration":{"type":"integer","minimum":0},"targetSpecHash":{"type":"string","maxLength":128},"targetSpec":{"type":"object"},"targetParallelism":{"type":"integer","minimum":0},"targetJobGeneration":{"type":"string","maxLength":64},"mode":{"type":"string","enum":["stateless","savepoint","last-state"],"maxLength":10},"savepoint":{"type":"string","maxLength":4096},"details":{"type":"object","maxProperties":32,"additionalProperties":{"type":"string","maxLength":4096}}},"required":["type"],"additionalProperties":false},"RestartCounts":{"type":"object","properties":{"total":{"type":"integer","minimum":0},"inWindow":{"type":"integer","minimum":0},"lastRestartTime":{"type":"string","maxLength":64},"recent":{"type":"array","maxItems":1001,"items":{"type":"string","maxLength":64}},"seen":{"type":"object","maxProperties":1024,"additionalProperties":{"type":"integer","minimum":0}}},"additionalProperties":false},"LastError":{"type":"object","properties":{"time":{"type":"string","maxLength":64},"reason":{"type":"string","maxLength":128},"message":{"type":"string","maxLength":32768},"worker":{"type":"integer","minimum":0},"exitCode":{"type":"integer","minimum":0,"maximum":255},"exitClass":{"type":"string","maxLength":32}},"additionalProperties":false}}};
 const schema12 = {"type":"object","properties":{"apiVersion":{"type":"string","enum":["runnel.dev/v1alpha1"]},"kind":{"type":"string","enum":["StreamJob"]},"metadata":{"type":"object","properties":{"name":{"type":"string","maxLength":52,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"}},"required":["name"]},"spec":{"$ref":"#/$defs/StreamJobSpec"},"status":{"$ref":"#/$defs/StreamJobStatus"}},"required":["apiVersion","kind","metadata","spec"],"additionalProperties":false};
 const func2 = (s) => { let n = 0; for (const _ of s) n++; return n; };
 const pattern0 = new RegExp("^[a-z0-9]([-a-z0-9]*[a-z0-9])?$", "u");
-const schema13 = {"type":"object","properties":{"image":{"type":"string","maxLength":1024},"imagePullPolicy":{"type":"string","enum":["Always","IfNotPresent","Never"],"maxLength":12},"parallelism":{"type":"integer","default":1,"minimum":1,"maximum":1024},"state":{"type":"string","enum":["running","suspended"],"default":"running","maxLength":9},"upgradeMode":{"type":"string","enum":["stateless","savepoint","last-state"],"default":"last-state","maxLength":10},"pipeline":{"$ref":"#/$defs/Pipeline"},"sql":{"type":"string","minLength":1,"maxLength":262144},"module":{"$ref":"#/$defs/ModuleJob"},"kafka":{"$ref":"#/$defs/KafkaConnection"},"checkpoint":{"$ref":"#/$defs/CheckpointSettings"},"savepoint":{"$ref":"#/$defs/SavepointSettings"},"restartPolicy":{"$ref":"#/$defs/RestartPolicy"},"rollback":{"$ref":"#/$defs/RollbackSettings"},"resources":{"$ref":"#/$defs/Resources"},"podTemplate":{"$ref":"#/$defs/PodTemplateOverrides"},"savepointTriggerNonce":{"type":"integer"},"restartNonce":{"type":"integer"},"restoreFrom":{"$ref":"#/$defs/RestoreFrom"},"allowNonRestoredState":{"type":"boolean","default":false}},"additionalProperties":false};
+const schema13 = {"type":"object","properties":{"image":{"type":"string","maxLength":1024},"imagePullPolicy":{"type":"string","enum":["Always","IfNotPresent","Never"],"maxLength":12},"parallelism":{"type":"integer","default":1,"minimum":1,"maximum":1024},"state":{"type":"string","enum":["running","suspended"],"default":"running","maxLength":9},"upgradeMode":{"type":"string","enum":["stateless","savepoint","last-state"],"default":"last-state","maxLength":10},"pipeline":{"$ref":"#/$defs/Pipeline"},"sql":{"type":"string","minLength":1,"maxLength":262144},"module":{"$ref":"#/$defs/ModuleJob"},"kafka":{"$ref":"#/$defs/KafkaConnection"},"checkpoint":{"$ref":"#/$defs/CheckpointSettings"},"savepoint":{"$ref":"#/$defs/SavepointSettings"},"restartPolicy":{"$ref":"#/$defs/RestartPolicy"},"rollback":{"$ref":"#/$defs/RollbackSettings"},"resources":{"$ref":"#/$defs/Resources"},"stateStorage":{"$ref":"#/$defs/StateStorage"},"podTemplate":{"$ref":"#/$defs/PodTemplateOverrides"},"savepointTriggerNonce":{"type":"integer"},"restartNonce":{"type":"integer"},"restoreFrom":{"$ref":"#/$defs/RestoreFrom"},"allowNonRestoredState":{"type":"boolean","default":false},"dropIncompatibleState":{"type":"array","maxItems":64,"items":{"type":"string","minLength":1,"maxLength":253}}},"additionalProperties":false};
 const schema74 = {"type":"object","properties":{"path":{"type":"string","minLength":1,"maxLength":4096},"export":{"type":"string","default":"default","maxLength":253},"config":{"type":"object"}},"required":["path"],"additionalProperties":false};
 const schema83 = {"type":"object","properties":{"interval":{"type":"string","default":"5s","maxLength":32,"pattern":"^([0-9]+(ms|s|m|h))+$"},"timeout":{"type":"string","default":"1m","maxLength":32,"pattern":"^([0-9]+(ms|s|m|h))+$"},"mode":{"type":"string","enum":["exactly-once","at-least-once"],"default":"exactly-once","maxLength":13}},"additionalProperties":false};
 const schema88 = {"type":"object","properties":{"enabled":{"type":"boolean","default":true},"readinessTimeout":{"type":"string","default":"5m","maxLength":32,"pattern":"^([0-9]+(ms|s|m|h))+$"},"stableAfter":{"type":"string","default":"1m","maxLength":32,"pattern":"^([0-9]+(ms|s|m|h))+$"}},"additionalProperties":false};
 const schema89 = {"type":"object","properties":{"requests":{"type":"object","maxProperties":16,"additionalProperties":{"type":["integer","string"],"maxLength":64,"pattern":"^(\\+|-)?(([0-9]+(\\.[0-9]*)?)|(\\.[0-9]+))(([KMGTPE]i)|[numkMGTPE]|([eE](\\+|-)?(([0-9]+(\\.[0-9]*)?)|(\\.[0-9]+))))?$"}},"limits":{"type":"object","maxProperties":16,"additionalProperties":{"type":["integer","string"],"maxLength":64,"pattern":"^(\\+|-)?(([0-9]+(\\.[0-9]*)?)|(\\.[0-9]+))(([KMGTPE]i)|[numkMGTPE]|([eE](\\+|-)?(([0-9]+(\\.[0-9]*)?)|(\\.[0-9]+))))?$"}}},"additionalProperties":false};
-const schema93 = {"type":"object","properties":{"savepointName":{"type":"string","maxLength":253,"pattern":"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$"},"path":{"type":"string","minLength":1,"maxLength":4096}},"additionalProperties":false};
+const schema90 = {"type":"object","properties":{"size":{"type":["integer","string"],"maxLength":64,"pattern":"^(\\+|-)?(([0-9]+(\\.[0-9]*)?)|(\\.[0-9]+))(([KMGTPE]i)|[numkMGTPE]|([eE](\\+|-)?(([0-9]+(\\.[0-9]*)?)|(\\.[0-9]+))))?$"},"storageClassName":{"type":"string","maxLength":253,"pattern":"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$"}},"additionalProperties":false};
+const schema94 = {"type":"object","properties":{"savepointName":{"type":"string","maxLength":253,"pattern":"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$"},"path":{"type":"string","minLength":1,"maxLength":4096}},"additionalProperties":false};
 const func3 = Object.prototype.hasOwnProperty;
 const schema14 = {"type":"object","properties":{"sources":{"type":"array","minItems":1,"maxItems":32,"items":{"$ref":"#/$defs/Source"}},"steps":{"type":"array","maxItems":128,"items":{"$ref":"#/$defs/Step"}},"sinks":{"type":"array","minItems":1,"maxItems":32,"items":{"$ref":"#/$defs/Sink"}}},"required":["sources","sinks"],"additionalProperties":false};
 const schema15 = {"type":"object","properties":{"id":{"type":"string","maxLength":63,"pattern":"^[A-Za-z][A-Za-z0-9_-]{0,62}$"},"mode":{"type":"string","enum":["stream","table","broadcast"],"default":"stream","maxLength":9},"kafka":{"$ref":"#/$defs/KafkaSource"},"local":{"$ref":"#/$defs/LocalSource"},"timestamp":{"$ref":"#/$defs/EventTime"},"watermark":{"$ref":"#/$defs/Watermark"},"fields":{"type":"object","maxProperties":256,"additionalProperties":{"type":"string","maxLength":128,"pattern":"^[a-z][a-z0-9<>, ]*$"}},"fieldTypes":{"type":"string","enum":["enforce","coerce"],"default":"enforce","maxLength":7}},"required":["id"],"additionalProperties":false};
@@ -10567,7 +10568,7 @@ validate54.errors = vErrors;
 return errors === 0;
 }
 
-const schema84 = {"type":"object","properties":{"storage":{"$ref":"#/$defs/SavepointStorage"},"interval":{"type":"string","maxLength":32,"pattern":"^([0-9]+(ms|s|m|h))+$"},"historyMax":{"type":"integer","default":5,"minimum":1,"maximum":100},"timeout":{"type":"string","default":"10m","maxLength":32,"pattern":"^([0-9]+(ms|s|m|h))+$"}},"required":["storage"],"additionalProperties":false};
+const schema84 = {"type":"object","properties":{"storage":{"$ref":"#/$defs/SavepointStorage"},"interval":{"type":"string","maxLength":32,"pattern":"^([0-9]+(ms|s|m|h))+$"},"historyMax":{"type":"integer","default":5,"minimum":1,"maximum":100},"historyMaxAge":{"type":"string","maxLength":32,"pattern":"^([0-9]+(ms|s|m|h))+$"},"timeout":{"type":"string","default":"10m","maxLength":32,"pattern":"^([0-9]+(ms|s|m|h))+$"}},"required":["storage"],"additionalProperties":false};
 const schema85 = {"type":"object","properties":{"path":{"type":"string","minLength":1,"maxLength":4096,"pattern":"^/"},"claimName":{"type":"string","maxLength":253,"pattern":"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$"}},"required":["path"],"additionalProperties":false};
 const pattern68 = new RegExp("^/", "u");
 
@@ -10592,7 +10593,7 @@ vErrors.push(err0);
 errors++;
 }
 for(const key0 in data){
-if(!((((key0 === "storage") || (key0 === "interval")) || (key0 === "historyMax")) || (key0 === "timeout"))){
+if(!(((((key0 === "storage") || (key0 === "interval")) || (key0 === "historyMax")) || (key0 === "historyMaxAge")) || (key0 === "timeout"))){
 const err1 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err1];
@@ -10788,10 +10789,11 @@ vErrors.push(err17);
 errors++;
 }
 }
-let data5 = data.timeout;
+if(data.historyMaxAge !== undefined){
+let data5 = data.historyMaxAge;
 if(typeof data5 === "string"){
 if(func2(data5) > 32){
-const err18 = {instancePath:instancePath+"/timeout",schemaPath:"#/properties/timeout/maxLength",keyword:"maxLength",params:{limit: 32},message:"must NOT have more than 32 characters"};
+const err18 = {instancePath:instancePath+"/historyMaxAge",schemaPath:"#/properties/historyMaxAge/maxLength",keyword:"maxLength",params:{limit: 32},message:"must NOT have more than 32 characters"};
 if(vErrors === null){
 vErrors = [err18];
 }
@@ -10801,7 +10803,7 @@ vErrors.push(err18);
 errors++;
 }
 if(!pattern3.test(data5)){
-const err19 = {instancePath:instancePath+"/timeout",schemaPath:"#/properties/timeout/pattern",keyword:"pattern",params:{pattern: "^([0-9]+(ms|s|m|h))+$"},message:"must match pattern \""+"^([0-9]+(ms|s|m|h))+$"+"\""};
+const err19 = {instancePath:instancePath+"/historyMaxAge",schemaPath:"#/properties/historyMaxAge/pattern",keyword:"pattern",params:{pattern: "^([0-9]+(ms|s|m|h))+$"},message:"must match pattern \""+"^([0-9]+(ms|s|m|h))+$"+"\""};
 if(vErrors === null){
 vErrors = [err19];
 }
@@ -10812,7 +10814,7 @@ errors++;
 }
 }
 else {
-const err20 = {instancePath:instancePath+"/timeout",schemaPath:"#/properties/timeout/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const err20 = {instancePath:instancePath+"/historyMaxAge",schemaPath:"#/properties/historyMaxAge/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err20];
 }
@@ -10822,13 +10824,47 @@ vErrors.push(err20);
 errors++;
 }
 }
-else {
-const err21 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+let data6 = data.timeout;
+if(typeof data6 === "string"){
+if(func2(data6) > 32){
+const err21 = {instancePath:instancePath+"/timeout",schemaPath:"#/properties/timeout/maxLength",keyword:"maxLength",params:{limit: 32},message:"must NOT have more than 32 characters"};
 if(vErrors === null){
 vErrors = [err21];
 }
 else {
 vErrors.push(err21);
+}
+errors++;
+}
+if(!pattern3.test(data6)){
+const err22 = {instancePath:instancePath+"/timeout",schemaPath:"#/properties/timeout/pattern",keyword:"pattern",params:{pattern: "^([0-9]+(ms|s|m|h))+$"},message:"must match pattern \""+"^([0-9]+(ms|s|m|h))+$"+"\""};
+if(vErrors === null){
+vErrors = [err22];
+}
+else {
+vErrors.push(err22);
+}
+errors++;
+}
+}
+else {
+const err23 = {instancePath:instancePath+"/timeout",schemaPath:"#/properties/timeout/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err23];
+}
+else {
+vErrors.push(err23);
+}
+errors++;
+}
+}
+else {
+const err24 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err24];
+}
+else {
+vErrors.push(err24);
 }
 errors++;
 }
@@ -11041,16 +11077,16 @@ validate62.errors = vErrors;
 return errors === 0;
 }
 
-const schema90 = {"type":"object","properties":{"metadata":{"$ref":"#/$defs/PodMetadata"},"serviceAccountName":{"type":"string","maxLength":253,"pattern":"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$"},"priorityClassName":{"type":"string","maxLength":253,"pattern":"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$"},"nodeSelector":{"type":"object","maxProperties":64,"additionalProperties":{"type":"string","maxLength":63}},"affinity":{"type":"object"},"tolerations":{"type":"array","maxItems":32,"items":{"type":"object"}},"topologySpreadConstraints":{"type":"array","maxItems":16,"items":{"type":"object"}},"imagePullSecrets":{"type":"array","maxItems":16,"items":{"$ref":"#/$defs/LocalObjectReference"}},"env":{"type":"array","maxItems":128,"items":{"type":"object"}},"volumes":{"type":"array","maxItems":32,"items":{"type":"object"}},"volumeMounts":{"type":"array","maxItems":32,"items":{"type":"object"}},"terminationGracePeriodSeconds":{"type":"integer","minimum":1,"maximum":3600}},"additionalProperties":false};
-const schema91 = {"type":"object","properties":{"labels":{"type":"object","maxProperties":64,"additionalProperties":{"type":"string","maxLength":63}},"annotations":{"type":"object","maxProperties":64,"additionalProperties":{"type":"string","maxLength":65536}}},"additionalProperties":false};
-const schema92 = {"type":"object","properties":{"name":{"type":"string","maxLength":253,"pattern":"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$"}},"required":["name"],"additionalProperties":false};
+const schema91 = {"type":"object","properties":{"metadata":{"$ref":"#/$defs/PodMetadata"},"serviceAccountName":{"type":"string","maxLength":253,"pattern":"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$"},"priorityClassName":{"type":"string","maxLength":253,"pattern":"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$"},"nodeSelector":{"type":"object","maxProperties":64,"additionalProperties":{"type":"string","maxLength":63}},"affinity":{"type":"object"},"tolerations":{"type":"array","maxItems":32,"items":{"type":"object"}},"topologySpreadConstraints":{"type":"array","maxItems":16,"items":{"type":"object"}},"imagePullSecrets":{"type":"array","maxItems":16,"items":{"$ref":"#/$defs/LocalObjectReference"}},"env":{"type":"array","maxItems":128,"items":{"type":"object"}},"volumes":{"type":"array","maxItems":32,"items":{"type":"object"}},"volumeMounts":{"type":"array","maxItems":32,"items":{"type":"object"}},"terminationGracePeriodSeconds":{"type":"integer","minimum":1,"maximum":3600}},"additionalProperties":false};
+const schema92 = {"type":"object","properties":{"labels":{"type":"object","maxProperties":64,"additionalProperties":{"type":"string","maxLength":63}},"annotations":{"type":"object","maxProperties":64,"additionalProperties":{"type":"string","maxLength":65536}}},"additionalProperties":false};
+const schema93 = {"type":"object","properties":{"name":{"type":"string","maxLength":253,"pattern":"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$"}},"required":["name"],"additionalProperties":false};
 
 function validate64(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(data && typeof data == "object" && !Array.isArray(data)){
 for(const key0 in data){
-if(!(func3.call(schema90.properties, key0))){
+if(!(func3.call(schema91.properties, key0))){
 const err0 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err0];
@@ -11664,7 +11700,7 @@ validate64.errors = vErrors;
 return errors === 0;
 }
 
-const pattern77 = new RegExp("^(\\+|-)?(([0-9]+(\\.[0-9]*)?)|(\\.[0-9]+))(([KMGTPE]i)|[numkMGTPE]|([eE](\\+|-)?(([0-9]+(\\.[0-9]*)?)|(\\.[0-9]+))))?$", "u");
+const pattern78 = new RegExp("^(\\+|-)?(([0-9]+(\\.[0-9]*)?)|(\\.[0-9]+))(([KMGTPE]i)|[numkMGTPE]|([eE](\\+|-)?(([0-9]+(\\.[0-9]*)?)|(\\.[0-9]+))))?$", "u");
 
 function validate12(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
@@ -12321,7 +12357,7 @@ vErrors.push(err50);
 }
 errors++;
 }
-if(!pattern77.test(data24)){
+if(!pattern78.test(data24)){
 const err51 = {instancePath:instancePath+"/resources/requests/" + key5.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/$defs/Resources/properties/requests/additionalProperties/pattern",keyword:"pattern",params:{pattern: "^(\\+|-)?(([0-9]+(\\.[0-9]*)?)|(\\.[0-9]+))(([KMGTPE]i)|[numkMGTPE]|([eE](\\+|-)?(([0-9]+(\\.[0-9]*)?)|(\\.[0-9]+))))?$"},message:"must match pattern \""+"^(\\+|-)?(([0-9]+(\\.[0-9]*)?)|(\\.[0-9]+))(([KMGTPE]i)|[numkMGTPE]|([eE](\\+|-)?(([0-9]+(\\.[0-9]*)?)|(\\.[0-9]+))))?$"+"\""};
 if(vErrors === null){
 vErrors = [err51];
@@ -12381,7 +12417,7 @@ vErrors.push(err55);
 }
 errors++;
 }
-if(!pattern77.test(data26)){
+if(!pattern78.test(data26)){
 const err56 = {instancePath:instancePath+"/resources/limits/" + key6.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/$defs/Resources/properties/limits/additionalProperties/pattern",keyword:"pattern",params:{pattern: "^(\\+|-)?(([0-9]+(\\.[0-9]*)?)|(\\.[0-9]+))(([KMGTPE]i)|[numkMGTPE]|([eE](\\+|-)?(([0-9]+(\\.[0-9]*)?)|(\\.[0-9]+))))?$"},message:"must match pattern \""+"^(\\+|-)?(([0-9]+(\\.[0-9]*)?)|(\\.[0-9]+))(([KMGTPE]i)|[numkMGTPE]|([eE](\\+|-)?(([0-9]+(\\.[0-9]*)?)|(\\.[0-9]+))))?$"+"\""};
 if(vErrors === null){
 vErrors = [err56];
@@ -12417,16 +12453,12 @@ vErrors.push(err58);
 errors++;
 }
 }
-if(data.podTemplate !== undefined){
-if(!(validate64(data.podTemplate, {instancePath:instancePath+"/podTemplate",parentData:data,parentDataProperty:"podTemplate",rootData}))){
-vErrors = vErrors === null ? validate64.errors : vErrors.concat(validate64.errors);
-errors = vErrors.length;
-}
-}
-if(data.savepointTriggerNonce !== undefined){
-let data28 = data.savepointTriggerNonce;
-if(!(((typeof data28 == "number") && (!(data28 % 1) && !isNaN(data28))) && (isFinite(data28)))){
-const err59 = {instancePath:instancePath+"/savepointTriggerNonce",schemaPath:"#/properties/savepointTriggerNonce/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(data.stateStorage !== undefined){
+let data27 = data.stateStorage;
+if(data27 && typeof data27 == "object" && !Array.isArray(data27)){
+for(const key7 in data27){
+if(!((key7 === "size") || (key7 === "storageClassName"))){
+const err59 = {instancePath:instancePath+"/stateStorage",schemaPath:"#/$defs/StateStorage/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key7},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err59];
 }
@@ -12436,10 +12468,10 @@ vErrors.push(err59);
 errors++;
 }
 }
-if(data.restartNonce !== undefined){
-let data29 = data.restartNonce;
-if(!(((typeof data29 == "number") && (!(data29 % 1) && !isNaN(data29))) && (isFinite(data29)))){
-const err60 = {instancePath:instancePath+"/restartNonce",schemaPath:"#/properties/restartNonce/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(data27.size !== undefined){
+let data28 = data27.size;
+if((!(((typeof data28 == "number") && (!(data28 % 1) && !isNaN(data28))) && (isFinite(data28)))) && (typeof data28 !== "string")){
+const err60 = {instancePath:instancePath+"/stateStorage/size",schemaPath:"#/$defs/StateStorage/properties/size/type",keyword:"type",params:{type: schema90.properties.size.type},message:"must be integer,string"};
 if(vErrors === null){
 vErrors = [err60];
 }
@@ -12448,13 +12480,9 @@ vErrors.push(err60);
 }
 errors++;
 }
-}
-if(data.restoreFrom !== undefined){
-let data30 = data.restoreFrom;
-if(data30 && typeof data30 == "object" && !Array.isArray(data30)){
-for(const key7 in data30){
-if(!((key7 === "savepointName") || (key7 === "path"))){
-const err61 = {instancePath:instancePath+"/restoreFrom",schemaPath:"#/$defs/RestoreFrom/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key7},message:"must NOT have additional properties"};
+if(typeof data28 === "string"){
+if(func2(data28) > 64){
+const err61 = {instancePath:instancePath+"/stateStorage/size",schemaPath:"#/$defs/StateStorage/properties/size/maxLength",keyword:"maxLength",params:{limit: 64},message:"must NOT have more than 64 characters"};
 if(vErrors === null){
 vErrors = [err61];
 }
@@ -12463,12 +12491,8 @@ vErrors.push(err61);
 }
 errors++;
 }
-}
-if(data30.savepointName !== undefined){
-let data31 = data30.savepointName;
-if(typeof data31 === "string"){
-if(func2(data31) > 253){
-const err62 = {instancePath:instancePath+"/restoreFrom/savepointName",schemaPath:"#/$defs/RestoreFrom/properties/savepointName/maxLength",keyword:"maxLength",params:{limit: 253},message:"must NOT have more than 253 characters"};
+if(!pattern78.test(data28)){
+const err62 = {instancePath:instancePath+"/stateStorage/size",schemaPath:"#/$defs/StateStorage/properties/size/pattern",keyword:"pattern",params:{pattern: "^(\\+|-)?(([0-9]+(\\.[0-9]*)?)|(\\.[0-9]+))(([KMGTPE]i)|[numkMGTPE]|([eE](\\+|-)?(([0-9]+(\\.[0-9]*)?)|(\\.[0-9]+))))?$"},message:"must match pattern \""+"^(\\+|-)?(([0-9]+(\\.[0-9]*)?)|(\\.[0-9]+))(([KMGTPE]i)|[numkMGTPE]|([eE](\\+|-)?(([0-9]+(\\.[0-9]*)?)|(\\.[0-9]+))))?$"+"\""};
 if(vErrors === null){
 vErrors = [err62];
 }
@@ -12477,8 +12501,13 @@ vErrors.push(err62);
 }
 errors++;
 }
-if(!pattern44.test(data31)){
-const err63 = {instancePath:instancePath+"/restoreFrom/savepointName",schemaPath:"#/$defs/RestoreFrom/properties/savepointName/pattern",keyword:"pattern",params:{pattern: "^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$"},message:"must match pattern \""+"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$"+"\""};
+}
+}
+if(data27.storageClassName !== undefined){
+let data29 = data27.storageClassName;
+if(typeof data29 === "string"){
+if(func2(data29) > 253){
+const err63 = {instancePath:instancePath+"/stateStorage/storageClassName",schemaPath:"#/$defs/StateStorage/properties/storageClassName/maxLength",keyword:"maxLength",params:{limit: 253},message:"must NOT have more than 253 characters"};
 if(vErrors === null){
 vErrors = [err63];
 }
@@ -12487,9 +12516,8 @@ vErrors.push(err63);
 }
 errors++;
 }
-}
-else {
-const err64 = {instancePath:instancePath+"/restoreFrom/savepointName",schemaPath:"#/$defs/RestoreFrom/properties/savepointName/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(!pattern44.test(data29)){
+const err64 = {instancePath:instancePath+"/stateStorage/storageClassName",schemaPath:"#/$defs/StateStorage/properties/storageClassName/pattern",keyword:"pattern",params:{pattern: "^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$"},message:"must match pattern \""+"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$"+"\""};
 if(vErrors === null){
 vErrors = [err64];
 }
@@ -12499,11 +12527,8 @@ vErrors.push(err64);
 errors++;
 }
 }
-if(data30.path !== undefined){
-let data32 = data30.path;
-if(typeof data32 === "string"){
-if(func2(data32) > 4096){
-const err65 = {instancePath:instancePath+"/restoreFrom/path",schemaPath:"#/$defs/RestoreFrom/properties/path/maxLength",keyword:"maxLength",params:{limit: 4096},message:"must NOT have more than 4096 characters"};
+else {
+const err65 = {instancePath:instancePath+"/stateStorage/storageClassName",schemaPath:"#/$defs/StateStorage/properties/storageClassName/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err65];
 }
@@ -12512,8 +12537,10 @@ vErrors.push(err65);
 }
 errors++;
 }
-if(func2(data32) < 1){
-const err66 = {instancePath:instancePath+"/restoreFrom/path",schemaPath:"#/$defs/RestoreFrom/properties/path/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+}
+}
+else {
+const err66 = {instancePath:instancePath+"/stateStorage",schemaPath:"#/$defs/StateStorage/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err66];
 }
@@ -12523,8 +12550,16 @@ vErrors.push(err66);
 errors++;
 }
 }
-else {
-const err67 = {instancePath:instancePath+"/restoreFrom/path",schemaPath:"#/$defs/RestoreFrom/properties/path/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data.podTemplate !== undefined){
+if(!(validate64(data.podTemplate, {instancePath:instancePath+"/podTemplate",parentData:data,parentDataProperty:"podTemplate",rootData}))){
+vErrors = vErrors === null ? validate64.errors : vErrors.concat(validate64.errors);
+errors = vErrors.length;
+}
+}
+if(data.savepointTriggerNonce !== undefined){
+let data31 = data.savepointTriggerNonce;
+if(!(((typeof data31 == "number") && (!(data31 % 1) && !isNaN(data31))) && (isFinite(data31)))){
+const err67 = {instancePath:instancePath+"/savepointTriggerNonce",schemaPath:"#/properties/savepointTriggerNonce/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err67];
 }
@@ -12534,9 +12569,10 @@ vErrors.push(err67);
 errors++;
 }
 }
-}
-else {
-const err68 = {instancePath:instancePath+"/restoreFrom",schemaPath:"#/$defs/RestoreFrom/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(data.restartNonce !== undefined){
+let data32 = data.restartNonce;
+if(!(((typeof data32 == "number") && (!(data32 % 1) && !isNaN(data32))) && (isFinite(data32)))){
+const err68 = {instancePath:instancePath+"/restartNonce",schemaPath:"#/properties/restartNonce/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err68];
 }
@@ -12546,8 +12582,12 @@ vErrors.push(err68);
 errors++;
 }
 }
-if(typeof data.allowNonRestoredState !== "boolean"){
-const err69 = {instancePath:instancePath+"/allowNonRestoredState",schemaPath:"#/properties/allowNonRestoredState/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
+if(data.restoreFrom !== undefined){
+let data33 = data.restoreFrom;
+if(data33 && typeof data33 == "object" && !Array.isArray(data33)){
+for(const key8 in data33){
+if(!((key8 === "savepointName") || (key8 === "path"))){
+const err69 = {instancePath:instancePath+"/restoreFrom",schemaPath:"#/$defs/RestoreFrom/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key8},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err69];
 }
@@ -12557,8 +12597,11 @@ vErrors.push(err69);
 errors++;
 }
 }
-else {
-const err70 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(data33.savepointName !== undefined){
+let data34 = data33.savepointName;
+if(typeof data34 === "string"){
+if(func2(data34) > 253){
+const err70 = {instancePath:instancePath+"/restoreFrom/savepointName",schemaPath:"#/$defs/RestoreFrom/properties/savepointName/maxLength",keyword:"maxLength",params:{limit: 253},message:"must NOT have more than 253 characters"};
 if(vErrors === null){
 vErrors = [err70];
 }
@@ -12567,27 +12610,180 @@ vErrors.push(err70);
 }
 errors++;
 }
+if(!pattern44.test(data34)){
+const err71 = {instancePath:instancePath+"/restoreFrom/savepointName",schemaPath:"#/$defs/RestoreFrom/properties/savepointName/pattern",keyword:"pattern",params:{pattern: "^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$"},message:"must match pattern \""+"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$"+"\""};
+if(vErrors === null){
+vErrors = [err71];
+}
+else {
+vErrors.push(err71);
+}
+errors++;
+}
+}
+else {
+const err72 = {instancePath:instancePath+"/restoreFrom/savepointName",schemaPath:"#/$defs/RestoreFrom/properties/savepointName/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err72];
+}
+else {
+vErrors.push(err72);
+}
+errors++;
+}
+}
+if(data33.path !== undefined){
+let data35 = data33.path;
+if(typeof data35 === "string"){
+if(func2(data35) > 4096){
+const err73 = {instancePath:instancePath+"/restoreFrom/path",schemaPath:"#/$defs/RestoreFrom/properties/path/maxLength",keyword:"maxLength",params:{limit: 4096},message:"must NOT have more than 4096 characters"};
+if(vErrors === null){
+vErrors = [err73];
+}
+else {
+vErrors.push(err73);
+}
+errors++;
+}
+if(func2(data35) < 1){
+const err74 = {instancePath:instancePath+"/restoreFrom/path",schemaPath:"#/$defs/RestoreFrom/properties/path/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+if(vErrors === null){
+vErrors = [err74];
+}
+else {
+vErrors.push(err74);
+}
+errors++;
+}
+}
+else {
+const err75 = {instancePath:instancePath+"/restoreFrom/path",schemaPath:"#/$defs/RestoreFrom/properties/path/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err75];
+}
+else {
+vErrors.push(err75);
+}
+errors++;
+}
+}
+}
+else {
+const err76 = {instancePath:instancePath+"/restoreFrom",schemaPath:"#/$defs/RestoreFrom/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err76];
+}
+else {
+vErrors.push(err76);
+}
+errors++;
+}
+}
+if(typeof data.allowNonRestoredState !== "boolean"){
+const err77 = {instancePath:instancePath+"/allowNonRestoredState",schemaPath:"#/properties/allowNonRestoredState/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
+if(vErrors === null){
+vErrors = [err77];
+}
+else {
+vErrors.push(err77);
+}
+errors++;
+}
+if(data.dropIncompatibleState !== undefined){
+let data37 = data.dropIncompatibleState;
+if(Array.isArray(data37)){
+if(data37.length > 64){
+const err78 = {instancePath:instancePath+"/dropIncompatibleState",schemaPath:"#/properties/dropIncompatibleState/maxItems",keyword:"maxItems",params:{limit: 64},message:"must NOT have more than 64 items"};
+if(vErrors === null){
+vErrors = [err78];
+}
+else {
+vErrors.push(err78);
+}
+errors++;
+}
+const len0 = data37.length;
+for(let i0=0; i0<len0; i0++){
+let data38 = data37[i0];
+if(typeof data38 === "string"){
+if(func2(data38) > 253){
+const err79 = {instancePath:instancePath+"/dropIncompatibleState/" + i0,schemaPath:"#/properties/dropIncompatibleState/items/maxLength",keyword:"maxLength",params:{limit: 253},message:"must NOT have more than 253 characters"};
+if(vErrors === null){
+vErrors = [err79];
+}
+else {
+vErrors.push(err79);
+}
+errors++;
+}
+if(func2(data38) < 1){
+const err80 = {instancePath:instancePath+"/dropIncompatibleState/" + i0,schemaPath:"#/properties/dropIncompatibleState/items/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+if(vErrors === null){
+vErrors = [err80];
+}
+else {
+vErrors.push(err80);
+}
+errors++;
+}
+}
+else {
+const err81 = {instancePath:instancePath+"/dropIncompatibleState/" + i0,schemaPath:"#/properties/dropIncompatibleState/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err81];
+}
+else {
+vErrors.push(err81);
+}
+errors++;
+}
+}
+}
+else {
+const err82 = {instancePath:instancePath+"/dropIncompatibleState",schemaPath:"#/properties/dropIncompatibleState/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(vErrors === null){
+vErrors = [err82];
+}
+else {
+vErrors.push(err82);
+}
+errors++;
+}
+}
+}
+else {
+const err83 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err83];
+}
+else {
+vErrors.push(err83);
+}
+errors++;
+}
 validate12.errors = vErrors;
 return errors === 0;
 }
 
-const schema94 = {"type":"object","properties":{"observedGeneration":{"type":"integer","minimum":0},"conditions":{"type":"array","maxItems":16,"items":{"$ref":"#/$defs/Condition"}},"phase":{"type":"string","enum":["Pending","Deploying","Running","Upgrading","Rescaling","Savepointing","Suspending","Suspended","RollingBack","Failed","Completed"],"maxLength":12},"parallelism":{"type":"integer","minimum":0},"selector":{"type":"string","maxLength":1024},"readyWorkers":{"type":"string","maxLength":32},"workers":{"$ref":"#/$defs/WorkerCounts"},"lastSavepoint":{"$ref":"#/$defs/SavepointRecord"},"savepoints":{"type":"array","maxItems":100,"items":{"$ref":"#/$defs/SavepointRecord"}},"observedSavepointTriggerNonce":{"type":"integer"},"observedRestartNonce":{"type":"integer"},"currentSpecHash":{"type":"string","maxLength":128},"lastStableSpec":{"$ref":"#/$defs/StableSpec"},"pendingAction":{"$ref":"#/$defs/PendingAction"},"restarts":{"$ref":"#/$defs/RestartCounts"},"lastError":{"$ref":"#/$defs/LastError"}},"additionalProperties":false};
-const schema95 = {"type":"object","properties":{"type":{"type":"string","maxLength":316,"pattern":"^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])$"},"status":{"type":"string","enum":["True","False","Unknown"],"maxLength":7},"observedGeneration":{"type":"integer","minimum":0},"lastTransitionTime":{"type":"string","maxLength":64},"reason":{"type":"string","minLength":1,"maxLength":1024,"pattern":"^[A-Za-z]([A-Za-z0-9_,:]*[A-Za-z0-9_])?$"},"message":{"type":"string","maxLength":32768}},"required":["type","status","lastTransitionTime","reason","message"],"additionalProperties":false};
-const schema96 = {"type":"object","properties":{"desired":{"type":"integer","minimum":0},"ready":{"type":"integer","minimum":0}},"additionalProperties":false};
-const schema97 = {"type":"object","properties":{"name":{"type":"string","maxLength":253},"location":{"type":"string","maxLength":4096},"timestamp":{"type":"string","maxLength":64},"trigger":{"type":"string","enum":["manual","periodic","upgrade","rescale","suspend","nonce"],"maxLength":8},"specHash":{"type":"string","maxLength":128}},"additionalProperties":false};
-const schema99 = {"type":"object","properties":{"hash":{"type":"string","maxLength":128},"generation":{"type":"integer","minimum":0},"savepoint":{"type":"string","maxLength":4096},"since":{"type":"string","maxLength":64},"spec":{"type":"object"}},"additionalProperties":false};
-const schema100 = {"type":"object","properties":{"type":{"type":"string","enum":["deploy","upgrade","rescale","savepoint","suspend","resume","restart","rollback","stop"],"maxLength":9},"step":{"type":"string","maxLength":64},"startedAt":{"type":"string","maxLength":64},"targetGeneration":{"type":"integer","minimum":0},"targetSpecHash":{"type":"string","maxLength":128},"savepoint":{"type":"string","maxLength":4096},"details":{"type":"object","maxProperties":32,"additionalProperties":{"type":"string","maxLength":4096}}},"required":["type"],"additionalProperties":false};
-const schema101 = {"type":"object","properties":{"total":{"type":"integer","minimum":0},"inWindow":{"type":"integer","minimum":0},"lastRestartTime":{"type":"string","maxLength":64}},"additionalProperties":false};
-const schema102 = {"type":"object","properties":{"time":{"type":"string","maxLength":64},"reason":{"type":"string","maxLength":128},"message":{"type":"string","maxLength":32768},"worker":{"type":"integer","minimum":0}},"additionalProperties":false};
-const pattern83 = new RegExp("^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])$", "u");
-const pattern84 = new RegExp("^[A-Za-z]([A-Za-z0-9_,:]*[A-Za-z0-9_])?$", "u");
+const schema95 = {"type":"object","properties":{"observedGeneration":{"type":"integer","minimum":0},"conditions":{"type":"array","maxItems":16,"items":{"$ref":"#/$defs/Condition"}},"phase":{"type":"string","enum":["Pending","Deploying","Running","Upgrading","Rescaling","Savepointing","Suspending","Suspended","RollingBack","Failed","Completed"],"maxLength":12},"parallelism":{"type":"integer","minimum":0},"selector":{"type":"string","maxLength":1024},"readyWorkers":{"type":"string","maxLength":32},"workers":{"$ref":"#/$defs/WorkerCounts"},"lag":{"type":"integer","minimum":0},"lastCheckpoint":{"$ref":"#/$defs/CheckpointProgress"},"jobGeneration":{"type":"string","maxLength":64},"restoredFrom":{"type":"string","maxLength":4096},"jobGenerationCount":{"type":"integer","minimum":0},"currentSpec":{"type":"object"},"lastSavepoint":{"$ref":"#/$defs/SavepointRecord"},"savepoints":{"type":"array","maxItems":100,"items":{"$ref":"#/$defs/SavepointRecord"}},"observedSavepointTriggerNonce":{"type":"integer"},"observedRestartNonce":{"type":"integer"},"currentSpecHash":{"type":"string","maxLength":128},"lastStableSpec":{"$ref":"#/$defs/StableSpec"},"failedSpec":{"$ref":"#/$defs/FailedSpec"},"pendingAction":{"$ref":"#/$defs/PendingAction"},"restarts":{"$ref":"#/$defs/RestartCounts"},"lastError":{"$ref":"#/$defs/LastError"}},"additionalProperties":false};
+const schema96 = {"type":"object","properties":{"type":{"type":"string","maxLength":316,"pattern":"^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])$"},"status":{"type":"string","enum":["True","False","Unknown"],"maxLength":7},"observedGeneration":{"type":"integer","minimum":0},"lastTransitionTime":{"type":"string","maxLength":64},"reason":{"type":"string","minLength":1,"maxLength":1024,"pattern":"^[A-Za-z]([A-Za-z0-9_,:]*[A-Za-z0-9_])?$"},"message":{"type":"string","maxLength":32768}},"required":["type","status","lastTransitionTime","reason","message"],"additionalProperties":false};
+const schema97 = {"type":"object","properties":{"desired":{"type":"integer","minimum":0},"ready":{"type":"integer","minimum":0}},"additionalProperties":false};
+const schema98 = {"type":"object","properties":{"count":{"type":"integer","minimum":0},"time":{"type":"string","maxLength":64}},"additionalProperties":false};
+const schema99 = {"type":"object","properties":{"name":{"type":"string","maxLength":253},"location":{"type":"string","maxLength":4096},"timestamp":{"type":"string","maxLength":64},"trigger":{"type":"string","enum":["manual","periodic","upgrade","rescale","suspend","nonce"],"maxLength":8},"specHash":{"type":"string","maxLength":128},"jobGeneration":{"type":"string","maxLength":64}},"additionalProperties":false};
+const schema101 = {"type":"object","properties":{"hash":{"type":"string","maxLength":128},"generation":{"type":"integer","minimum":0},"jobGeneration":{"type":"string","maxLength":64},"parallelism":{"type":"integer","minimum":0},"savepoint":{"type":"string","maxLength":4096},"since":{"type":"string","maxLength":64},"spec":{"type":"object"}},"additionalProperties":false};
+const schema102 = {"type":"object","properties":{"hash":{"type":"string","maxLength":128},"generation":{"type":"integer","minimum":0},"reason":{"type":"string","maxLength":128},"message":{"type":"string","maxLength":32768},"time":{"type":"string","maxLength":64}},"additionalProperties":false};
+const schema103 = {"type":"object","properties":{"type":{"type":"string","enum":["deploy","upgrade","rescale","savepoint","suspend","resume","restart","rollback","stop"],"maxLength":9},"step":{"type":"string","maxLength":64},"startedAt":{"type":"string","maxLength":64},"stepStartedAt":{"type":"string","maxLength":64},"targetGeneration":{"type":"integer","minimum":0},"targetSpecHash":{"type":"string","maxLength":128},"targetSpec":{"type":"object"},"targetParallelism":{"type":"integer","minimum":0},"targetJobGeneration":{"type":"string","maxLength":64},"mode":{"type":"string","enum":["stateless","savepoint","last-state"],"maxLength":10},"savepoint":{"type":"string","maxLength":4096},"details":{"type":"object","maxProperties":32,"additionalProperties":{"type":"string","maxLength":4096}}},"required":["type"],"additionalProperties":false};
+const schema104 = {"type":"object","properties":{"total":{"type":"integer","minimum":0},"inWindow":{"type":"integer","minimum":0},"lastRestartTime":{"type":"string","maxLength":64},"recent":{"type":"array","maxItems":1001,"items":{"type":"string","maxLength":64}},"seen":{"type":"object","maxProperties":1024,"additionalProperties":{"type":"integer","minimum":0}}},"additionalProperties":false};
+const schema105 = {"type":"object","properties":{"time":{"type":"string","maxLength":64},"reason":{"type":"string","maxLength":128},"message":{"type":"string","maxLength":32768},"worker":{"type":"integer","minimum":0},"exitCode":{"type":"integer","minimum":0,"maximum":255},"exitClass":{"type":"string","maxLength":32}},"additionalProperties":false};
+const pattern86 = new RegExp("^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])$", "u");
+const pattern87 = new RegExp("^[A-Za-z]([A-Za-z0-9_,:]*[A-Za-z0-9_])?$", "u");
 
 function validate67(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(data && typeof data == "object" && !Array.isArray(data)){
 for(const key0 in data){
-if(!(func3.call(schema94.properties, key0))){
+if(!(func3.call(schema95.properties, key0))){
 const err0 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err0];
@@ -12715,7 +12911,7 @@ vErrors.push(err10);
 }
 errors++;
 }
-if(!pattern83.test(data3)){
+if(!pattern86.test(data3)){
 const err11 = {instancePath:instancePath+"/conditions/" + i0+"/type",schemaPath:"#/$defs/Condition/properties/type/pattern",keyword:"pattern",params:{pattern: "^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])$"},message:"must match pattern \""+"^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])$"+"\""};
 if(vErrors === null){
 vErrors = [err11];
@@ -12740,7 +12936,7 @@ errors++;
 if(data2.status !== undefined){
 let data4 = data2.status;
 if(!(((data4 === "True") || (data4 === "False")) || (data4 === "Unknown"))){
-const err13 = {instancePath:instancePath+"/conditions/" + i0+"/status",schemaPath:"#/$defs/Condition/properties/status/enum",keyword:"enum",params:{allowedValues: schema95.properties.status.enum},message:"must be equal to one of the allowed values"};
+const err13 = {instancePath:instancePath+"/conditions/" + i0+"/status",schemaPath:"#/$defs/Condition/properties/status/enum",keyword:"enum",params:{allowedValues: schema96.properties.status.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err13];
 }
@@ -12845,7 +13041,7 @@ vErrors.push(err21);
 }
 errors++;
 }
-if(!pattern84.test(data7)){
+if(!pattern87.test(data7)){
 const err22 = {instancePath:instancePath+"/conditions/" + i0+"/reason",schemaPath:"#/$defs/Condition/properties/reason/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z]([A-Za-z0-9_,:]*[A-Za-z0-9_])?$"},message:"must match pattern \""+"^[A-Za-z]([A-Za-z0-9_,:]*[A-Za-z0-9_])?$"+"\""};
 if(vErrors === null){
 vErrors = [err22];
@@ -12919,7 +13115,7 @@ errors++;
 if(data.phase !== undefined){
 let data9 = data.phase;
 if(!(((((((((((data9 === "Pending") || (data9 === "Deploying")) || (data9 === "Running")) || (data9 === "Upgrading")) || (data9 === "Rescaling")) || (data9 === "Savepointing")) || (data9 === "Suspending")) || (data9 === "Suspended")) || (data9 === "RollingBack")) || (data9 === "Failed")) || (data9 === "Completed"))){
-const err28 = {instancePath:instancePath+"/phase",schemaPath:"#/properties/phase/enum",keyword:"enum",params:{allowedValues: schema94.properties.phase.enum},message:"must be equal to one of the allowed values"};
+const err28 = {instancePath:instancePath+"/phase",schemaPath:"#/properties/phase/enum",keyword:"enum",params:{allowedValues: schema95.properties.phase.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err28];
 }
@@ -13103,12 +13299,10 @@ vErrors.push(err42);
 errors++;
 }
 }
-if(data.lastSavepoint !== undefined){
-let data16 = data.lastSavepoint;
-if(data16 && typeof data16 == "object" && !Array.isArray(data16)){
-for(const key3 in data16){
-if(!(((((key3 === "name") || (key3 === "location")) || (key3 === "timestamp")) || (key3 === "trigger")) || (key3 === "specHash"))){
-const err43 = {instancePath:instancePath+"/lastSavepoint",schemaPath:"#/$defs/SavepointRecord/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key3},message:"must NOT have additional properties"};
+if(data.lag !== undefined){
+let data16 = data.lag;
+if(!(((typeof data16 == "number") && (!(data16 % 1) && !isNaN(data16))) && (isFinite(data16)))){
+const err43 = {instancePath:instancePath+"/lag",schemaPath:"#/properties/lag/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err43];
 }
@@ -13117,12 +13311,9 @@ vErrors.push(err43);
 }
 errors++;
 }
-}
-if(data16.name !== undefined){
-let data17 = data16.name;
-if(typeof data17 === "string"){
-if(func2(data17) > 253){
-const err44 = {instancePath:instancePath+"/lastSavepoint/name",schemaPath:"#/$defs/SavepointRecord/properties/name/maxLength",keyword:"maxLength",params:{limit: 253},message:"must NOT have more than 253 characters"};
+if((typeof data16 == "number") && (isFinite(data16))){
+if(data16 < 0 || isNaN(data16)){
+const err44 = {instancePath:instancePath+"/lag",schemaPath:"#/properties/lag/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
 if(vErrors === null){
 vErrors = [err44];
 }
@@ -13132,8 +13323,13 @@ vErrors.push(err44);
 errors++;
 }
 }
-else {
-const err45 = {instancePath:instancePath+"/lastSavepoint/name",schemaPath:"#/$defs/SavepointRecord/properties/name/type",keyword:"type",params:{type: "string"},message:"must be string"};
+}
+if(data.lastCheckpoint !== undefined){
+let data17 = data.lastCheckpoint;
+if(data17 && typeof data17 == "object" && !Array.isArray(data17)){
+for(const key3 in data17){
+if(!((key3 === "count") || (key3 === "time"))){
+const err45 = {instancePath:instancePath+"/lastCheckpoint",schemaPath:"#/$defs/CheckpointProgress/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key3},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err45];
 }
@@ -13143,11 +13339,10 @@ vErrors.push(err45);
 errors++;
 }
 }
-if(data16.location !== undefined){
-let data18 = data16.location;
-if(typeof data18 === "string"){
-if(func2(data18) > 4096){
-const err46 = {instancePath:instancePath+"/lastSavepoint/location",schemaPath:"#/$defs/SavepointRecord/properties/location/maxLength",keyword:"maxLength",params:{limit: 4096},message:"must NOT have more than 4096 characters"};
+if(data17.count !== undefined){
+let data18 = data17.count;
+if(!(((typeof data18 == "number") && (!(data18 % 1) && !isNaN(data18))) && (isFinite(data18)))){
+const err46 = {instancePath:instancePath+"/lastCheckpoint/count",schemaPath:"#/$defs/CheckpointProgress/properties/count/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err46];
 }
@@ -13156,9 +13351,9 @@ vErrors.push(err46);
 }
 errors++;
 }
-}
-else {
-const err47 = {instancePath:instancePath+"/lastSavepoint/location",schemaPath:"#/$defs/SavepointRecord/properties/location/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if((typeof data18 == "number") && (isFinite(data18))){
+if(data18 < 0 || isNaN(data18)){
+const err47 = {instancePath:instancePath+"/lastCheckpoint/count",schemaPath:"#/$defs/CheckpointProgress/properties/count/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
 if(vErrors === null){
 vErrors = [err47];
 }
@@ -13168,11 +13363,12 @@ vErrors.push(err47);
 errors++;
 }
 }
-if(data16.timestamp !== undefined){
-let data19 = data16.timestamp;
+}
+if(data17.time !== undefined){
+let data19 = data17.time;
 if(typeof data19 === "string"){
 if(func2(data19) > 64){
-const err48 = {instancePath:instancePath+"/lastSavepoint/timestamp",schemaPath:"#/$defs/SavepointRecord/properties/timestamp/maxLength",keyword:"maxLength",params:{limit: 64},message:"must NOT have more than 64 characters"};
+const err48 = {instancePath:instancePath+"/lastCheckpoint/time",schemaPath:"#/$defs/CheckpointProgress/properties/time/maxLength",keyword:"maxLength",params:{limit: 64},message:"must NOT have more than 64 characters"};
 if(vErrors === null){
 vErrors = [err48];
 }
@@ -13183,7 +13379,7 @@ errors++;
 }
 }
 else {
-const err49 = {instancePath:instancePath+"/lastSavepoint/timestamp",schemaPath:"#/$defs/SavepointRecord/properties/timestamp/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const err49 = {instancePath:instancePath+"/lastCheckpoint/time",schemaPath:"#/$defs/CheckpointProgress/properties/time/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err49];
 }
@@ -13193,10 +13389,9 @@ vErrors.push(err49);
 errors++;
 }
 }
-if(data16.trigger !== undefined){
-let data20 = data16.trigger;
-if(!((((((data20 === "manual") || (data20 === "periodic")) || (data20 === "upgrade")) || (data20 === "rescale")) || (data20 === "suspend")) || (data20 === "nonce"))){
-const err50 = {instancePath:instancePath+"/lastSavepoint/trigger",schemaPath:"#/$defs/SavepointRecord/properties/trigger/enum",keyword:"enum",params:{allowedValues: schema97.properties.trigger.enum},message:"must be equal to one of the allowed values"};
+}
+else {
+const err50 = {instancePath:instancePath+"/lastCheckpoint",schemaPath:"#/$defs/CheckpointProgress/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err50];
 }
@@ -13205,9 +13400,12 @@ vErrors.push(err50);
 }
 errors++;
 }
+}
+if(data.jobGeneration !== undefined){
+let data20 = data.jobGeneration;
 if(typeof data20 === "string"){
-if(func2(data20) > 8){
-const err51 = {instancePath:instancePath+"/lastSavepoint/trigger",schemaPath:"#/$defs/SavepointRecord/properties/trigger/maxLength",keyword:"maxLength",params:{limit: 8},message:"must NOT have more than 8 characters"};
+if(func2(data20) > 64){
+const err51 = {instancePath:instancePath+"/jobGeneration",schemaPath:"#/properties/jobGeneration/maxLength",keyword:"maxLength",params:{limit: 64},message:"must NOT have more than 64 characters"};
 if(vErrors === null){
 vErrors = [err51];
 }
@@ -13218,7 +13416,7 @@ errors++;
 }
 }
 else {
-const err52 = {instancePath:instancePath+"/lastSavepoint/trigger",schemaPath:"#/$defs/SavepointRecord/properties/trigger/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const err52 = {instancePath:instancePath+"/jobGeneration",schemaPath:"#/properties/jobGeneration/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err52];
 }
@@ -13228,11 +13426,11 @@ vErrors.push(err52);
 errors++;
 }
 }
-if(data16.specHash !== undefined){
-let data21 = data16.specHash;
+if(data.restoredFrom !== undefined){
+let data21 = data.restoredFrom;
 if(typeof data21 === "string"){
-if(func2(data21) > 128){
-const err53 = {instancePath:instancePath+"/lastSavepoint/specHash",schemaPath:"#/$defs/SavepointRecord/properties/specHash/maxLength",keyword:"maxLength",params:{limit: 128},message:"must NOT have more than 128 characters"};
+if(func2(data21) > 4096){
+const err53 = {instancePath:instancePath+"/restoredFrom",schemaPath:"#/properties/restoredFrom/maxLength",keyword:"maxLength",params:{limit: 4096},message:"must NOT have more than 4096 characters"};
 if(vErrors === null){
 vErrors = [err53];
 }
@@ -13243,7 +13441,7 @@ errors++;
 }
 }
 else {
-const err54 = {instancePath:instancePath+"/lastSavepoint/specHash",schemaPath:"#/$defs/SavepointRecord/properties/specHash/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const err54 = {instancePath:instancePath+"/restoredFrom",schemaPath:"#/properties/restoredFrom/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err54];
 }
@@ -13253,9 +13451,10 @@ vErrors.push(err54);
 errors++;
 }
 }
-}
-else {
-const err55 = {instancePath:instancePath+"/lastSavepoint",schemaPath:"#/$defs/SavepointRecord/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(data.jobGenerationCount !== undefined){
+let data22 = data.jobGenerationCount;
+if(!(((typeof data22 == "number") && (!(data22 % 1) && !isNaN(data22))) && (isFinite(data22)))){
+const err55 = {instancePath:instancePath+"/jobGenerationCount",schemaPath:"#/properties/jobGenerationCount/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err55];
 }
@@ -13264,12 +13463,9 @@ vErrors.push(err55);
 }
 errors++;
 }
-}
-if(data.savepoints !== undefined){
-let data22 = data.savepoints;
-if(Array.isArray(data22)){
-if(data22.length > 100){
-const err56 = {instancePath:instancePath+"/savepoints",schemaPath:"#/properties/savepoints/maxItems",keyword:"maxItems",params:{limit: 100},message:"must NOT have more than 100 items"};
+if((typeof data22 == "number") && (isFinite(data22))){
+if(data22 < 0 || isNaN(data22)){
+const err56 = {instancePath:instancePath+"/jobGenerationCount",schemaPath:"#/properties/jobGenerationCount/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
 if(vErrors === null){
 vErrors = [err56];
 }
@@ -13278,13 +13474,12 @@ vErrors.push(err56);
 }
 errors++;
 }
-const len1 = data22.length;
-for(let i1=0; i1<len1; i1++){
-let data23 = data22[i1];
-if(data23 && typeof data23 == "object" && !Array.isArray(data23)){
-for(const key4 in data23){
-if(!(((((key4 === "name") || (key4 === "location")) || (key4 === "timestamp")) || (key4 === "trigger")) || (key4 === "specHash"))){
-const err57 = {instancePath:instancePath+"/savepoints/" + i1,schemaPath:"#/$defs/SavepointRecord/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key4},message:"must NOT have additional properties"};
+}
+}
+if(data.currentSpec !== undefined){
+let data23 = data.currentSpec;
+if(!(data23 && typeof data23 == "object" && !Array.isArray(data23))){
+const err57 = {instancePath:instancePath+"/currentSpec",schemaPath:"#/properties/currentSpec/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err57];
 }
@@ -13294,11 +13489,12 @@ vErrors.push(err57);
 errors++;
 }
 }
-if(data23.name !== undefined){
-let data24 = data23.name;
-if(typeof data24 === "string"){
-if(func2(data24) > 253){
-const err58 = {instancePath:instancePath+"/savepoints/" + i1+"/name",schemaPath:"#/$defs/SavepointRecord/properties/name/maxLength",keyword:"maxLength",params:{limit: 253},message:"must NOT have more than 253 characters"};
+if(data.lastSavepoint !== undefined){
+let data24 = data.lastSavepoint;
+if(data24 && typeof data24 == "object" && !Array.isArray(data24)){
+for(const key4 in data24){
+if(!((((((key4 === "name") || (key4 === "location")) || (key4 === "timestamp")) || (key4 === "trigger")) || (key4 === "specHash")) || (key4 === "jobGeneration"))){
+const err58 = {instancePath:instancePath+"/lastSavepoint",schemaPath:"#/$defs/SavepointRecord/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key4},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err58];
 }
@@ -13308,8 +13504,11 @@ vErrors.push(err58);
 errors++;
 }
 }
-else {
-const err59 = {instancePath:instancePath+"/savepoints/" + i1+"/name",schemaPath:"#/$defs/SavepointRecord/properties/name/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data24.name !== undefined){
+let data25 = data24.name;
+if(typeof data25 === "string"){
+if(func2(data25) > 253){
+const err59 = {instancePath:instancePath+"/lastSavepoint/name",schemaPath:"#/$defs/SavepointRecord/properties/name/maxLength",keyword:"maxLength",params:{limit: 253},message:"must NOT have more than 253 characters"};
 if(vErrors === null){
 vErrors = [err59];
 }
@@ -13319,11 +13518,8 @@ vErrors.push(err59);
 errors++;
 }
 }
-if(data23.location !== undefined){
-let data25 = data23.location;
-if(typeof data25 === "string"){
-if(func2(data25) > 4096){
-const err60 = {instancePath:instancePath+"/savepoints/" + i1+"/location",schemaPath:"#/$defs/SavepointRecord/properties/location/maxLength",keyword:"maxLength",params:{limit: 4096},message:"must NOT have more than 4096 characters"};
+else {
+const err60 = {instancePath:instancePath+"/lastSavepoint/name",schemaPath:"#/$defs/SavepointRecord/properties/name/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err60];
 }
@@ -13333,8 +13529,11 @@ vErrors.push(err60);
 errors++;
 }
 }
-else {
-const err61 = {instancePath:instancePath+"/savepoints/" + i1+"/location",schemaPath:"#/$defs/SavepointRecord/properties/location/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data24.location !== undefined){
+let data26 = data24.location;
+if(typeof data26 === "string"){
+if(func2(data26) > 4096){
+const err61 = {instancePath:instancePath+"/lastSavepoint/location",schemaPath:"#/$defs/SavepointRecord/properties/location/maxLength",keyword:"maxLength",params:{limit: 4096},message:"must NOT have more than 4096 characters"};
 if(vErrors === null){
 vErrors = [err61];
 }
@@ -13344,11 +13543,8 @@ vErrors.push(err61);
 errors++;
 }
 }
-if(data23.timestamp !== undefined){
-let data26 = data23.timestamp;
-if(typeof data26 === "string"){
-if(func2(data26) > 64){
-const err62 = {instancePath:instancePath+"/savepoints/" + i1+"/timestamp",schemaPath:"#/$defs/SavepointRecord/properties/timestamp/maxLength",keyword:"maxLength",params:{limit: 64},message:"must NOT have more than 64 characters"};
+else {
+const err62 = {instancePath:instancePath+"/lastSavepoint/location",schemaPath:"#/$defs/SavepointRecord/properties/location/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err62];
 }
@@ -13358,8 +13554,11 @@ vErrors.push(err62);
 errors++;
 }
 }
-else {
-const err63 = {instancePath:instancePath+"/savepoints/" + i1+"/timestamp",schemaPath:"#/$defs/SavepointRecord/properties/timestamp/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data24.timestamp !== undefined){
+let data27 = data24.timestamp;
+if(typeof data27 === "string"){
+if(func2(data27) > 64){
+const err63 = {instancePath:instancePath+"/lastSavepoint/timestamp",schemaPath:"#/$defs/SavepointRecord/properties/timestamp/maxLength",keyword:"maxLength",params:{limit: 64},message:"must NOT have more than 64 characters"};
 if(vErrors === null){
 vErrors = [err63];
 }
@@ -13369,10 +13568,8 @@ vErrors.push(err63);
 errors++;
 }
 }
-if(data23.trigger !== undefined){
-let data27 = data23.trigger;
-if(!((((((data27 === "manual") || (data27 === "periodic")) || (data27 === "upgrade")) || (data27 === "rescale")) || (data27 === "suspend")) || (data27 === "nonce"))){
-const err64 = {instancePath:instancePath+"/savepoints/" + i1+"/trigger",schemaPath:"#/$defs/SavepointRecord/properties/trigger/enum",keyword:"enum",params:{allowedValues: schema97.properties.trigger.enum},message:"must be equal to one of the allowed values"};
+else {
+const err64 = {instancePath:instancePath+"/lastSavepoint/timestamp",schemaPath:"#/$defs/SavepointRecord/properties/timestamp/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err64];
 }
@@ -13381,9 +13578,11 @@ vErrors.push(err64);
 }
 errors++;
 }
-if(typeof data27 === "string"){
-if(func2(data27) > 8){
-const err65 = {instancePath:instancePath+"/savepoints/" + i1+"/trigger",schemaPath:"#/$defs/SavepointRecord/properties/trigger/maxLength",keyword:"maxLength",params:{limit: 8},message:"must NOT have more than 8 characters"};
+}
+if(data24.trigger !== undefined){
+let data28 = data24.trigger;
+if(!((((((data28 === "manual") || (data28 === "periodic")) || (data28 === "upgrade")) || (data28 === "rescale")) || (data28 === "suspend")) || (data28 === "nonce"))){
+const err65 = {instancePath:instancePath+"/lastSavepoint/trigger",schemaPath:"#/$defs/SavepointRecord/properties/trigger/enum",keyword:"enum",params:{allowedValues: schema99.properties.trigger.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err65];
 }
@@ -13392,9 +13591,9 @@ vErrors.push(err65);
 }
 errors++;
 }
-}
-else {
-const err66 = {instancePath:instancePath+"/savepoints/" + i1+"/trigger",schemaPath:"#/$defs/SavepointRecord/properties/trigger/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(typeof data28 === "string"){
+if(func2(data28) > 8){
+const err66 = {instancePath:instancePath+"/lastSavepoint/trigger",schemaPath:"#/$defs/SavepointRecord/properties/trigger/maxLength",keyword:"maxLength",params:{limit: 8},message:"must NOT have more than 8 characters"};
 if(vErrors === null){
 vErrors = [err66];
 }
@@ -13404,11 +13603,8 @@ vErrors.push(err66);
 errors++;
 }
 }
-if(data23.specHash !== undefined){
-let data28 = data23.specHash;
-if(typeof data28 === "string"){
-if(func2(data28) > 128){
-const err67 = {instancePath:instancePath+"/savepoints/" + i1+"/specHash",schemaPath:"#/$defs/SavepointRecord/properties/specHash/maxLength",keyword:"maxLength",params:{limit: 128},message:"must NOT have more than 128 characters"};
+else {
+const err67 = {instancePath:instancePath+"/lastSavepoint/trigger",schemaPath:"#/$defs/SavepointRecord/properties/trigger/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err67];
 }
@@ -13418,8 +13614,11 @@ vErrors.push(err67);
 errors++;
 }
 }
-else {
-const err68 = {instancePath:instancePath+"/savepoints/" + i1+"/specHash",schemaPath:"#/$defs/SavepointRecord/properties/specHash/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data24.specHash !== undefined){
+let data29 = data24.specHash;
+if(typeof data29 === "string"){
+if(func2(data29) > 128){
+const err68 = {instancePath:instancePath+"/lastSavepoint/specHash",schemaPath:"#/$defs/SavepointRecord/properties/specHash/maxLength",keyword:"maxLength",params:{limit: 128},message:"must NOT have more than 128 characters"};
 if(vErrors === null){
 vErrors = [err68];
 }
@@ -13429,9 +13628,8 @@ vErrors.push(err68);
 errors++;
 }
 }
-}
 else {
-const err69 = {instancePath:instancePath+"/savepoints/" + i1,schemaPath:"#/$defs/SavepointRecord/type",keyword:"type",params:{type: "object"},message:"must be object"};
+const err69 = {instancePath:instancePath+"/lastSavepoint/specHash",schemaPath:"#/$defs/SavepointRecord/properties/specHash/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err69];
 }
@@ -13441,9 +13639,11 @@ vErrors.push(err69);
 errors++;
 }
 }
-}
-else {
-const err70 = {instancePath:instancePath+"/savepoints",schemaPath:"#/properties/savepoints/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(data24.jobGeneration !== undefined){
+let data30 = data24.jobGeneration;
+if(typeof data30 === "string"){
+if(func2(data30) > 64){
+const err70 = {instancePath:instancePath+"/lastSavepoint/jobGeneration",schemaPath:"#/$defs/SavepointRecord/properties/jobGeneration/maxLength",keyword:"maxLength",params:{limit: 64},message:"must NOT have more than 64 characters"};
 if(vErrors === null){
 vErrors = [err70];
 }
@@ -13453,10 +13653,8 @@ vErrors.push(err70);
 errors++;
 }
 }
-if(data.observedSavepointTriggerNonce !== undefined){
-let data29 = data.observedSavepointTriggerNonce;
-if(!(((typeof data29 == "number") && (!(data29 % 1) && !isNaN(data29))) && (isFinite(data29)))){
-const err71 = {instancePath:instancePath+"/observedSavepointTriggerNonce",schemaPath:"#/properties/observedSavepointTriggerNonce/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+else {
+const err71 = {instancePath:instancePath+"/lastSavepoint/jobGeneration",schemaPath:"#/$defs/SavepointRecord/properties/jobGeneration/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err71];
 }
@@ -13466,10 +13664,9 @@ vErrors.push(err71);
 errors++;
 }
 }
-if(data.observedRestartNonce !== undefined){
-let data30 = data.observedRestartNonce;
-if(!(((typeof data30 == "number") && (!(data30 % 1) && !isNaN(data30))) && (isFinite(data30)))){
-const err72 = {instancePath:instancePath+"/observedRestartNonce",schemaPath:"#/properties/observedRestartNonce/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+}
+else {
+const err72 = {instancePath:instancePath+"/lastSavepoint",schemaPath:"#/$defs/SavepointRecord/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err72];
 }
@@ -13479,11 +13676,11 @@ vErrors.push(err72);
 errors++;
 }
 }
-if(data.currentSpecHash !== undefined){
-let data31 = data.currentSpecHash;
-if(typeof data31 === "string"){
-if(func2(data31) > 128){
-const err73 = {instancePath:instancePath+"/currentSpecHash",schemaPath:"#/properties/currentSpecHash/maxLength",keyword:"maxLength",params:{limit: 128},message:"must NOT have more than 128 characters"};
+if(data.savepoints !== undefined){
+let data31 = data.savepoints;
+if(Array.isArray(data31)){
+if(data31.length > 100){
+const err73 = {instancePath:instancePath+"/savepoints",schemaPath:"#/properties/savepoints/maxItems",keyword:"maxItems",params:{limit: 100},message:"must NOT have more than 100 items"};
 if(vErrors === null){
 vErrors = [err73];
 }
@@ -13492,9 +13689,13 @@ vErrors.push(err73);
 }
 errors++;
 }
-}
-else {
-const err74 = {instancePath:instancePath+"/currentSpecHash",schemaPath:"#/properties/currentSpecHash/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const len1 = data31.length;
+for(let i1=0; i1<len1; i1++){
+let data32 = data31[i1];
+if(data32 && typeof data32 == "object" && !Array.isArray(data32)){
+for(const key5 in data32){
+if(!((((((key5 === "name") || (key5 === "location")) || (key5 === "timestamp")) || (key5 === "trigger")) || (key5 === "specHash")) || (key5 === "jobGeneration"))){
+const err74 = {instancePath:instancePath+"/savepoints/" + i1,schemaPath:"#/$defs/SavepointRecord/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key5},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err74];
 }
@@ -13504,12 +13705,11 @@ vErrors.push(err74);
 errors++;
 }
 }
-if(data.lastStableSpec !== undefined){
-let data32 = data.lastStableSpec;
-if(data32 && typeof data32 == "object" && !Array.isArray(data32)){
-for(const key5 in data32){
-if(!(((((key5 === "hash") || (key5 === "generation")) || (key5 === "savepoint")) || (key5 === "since")) || (key5 === "spec"))){
-const err75 = {instancePath:instancePath+"/lastStableSpec",schemaPath:"#/$defs/StableSpec/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key5},message:"must NOT have additional properties"};
+if(data32.name !== undefined){
+let data33 = data32.name;
+if(typeof data33 === "string"){
+if(func2(data33) > 253){
+const err75 = {instancePath:instancePath+"/savepoints/" + i1+"/name",schemaPath:"#/$defs/SavepointRecord/properties/name/maxLength",keyword:"maxLength",params:{limit: 253},message:"must NOT have more than 253 characters"};
 if(vErrors === null){
 vErrors = [err75];
 }
@@ -13519,11 +13719,8 @@ vErrors.push(err75);
 errors++;
 }
 }
-if(data32.hash !== undefined){
-let data33 = data32.hash;
-if(typeof data33 === "string"){
-if(func2(data33) > 128){
-const err76 = {instancePath:instancePath+"/lastStableSpec/hash",schemaPath:"#/$defs/StableSpec/properties/hash/maxLength",keyword:"maxLength",params:{limit: 128},message:"must NOT have more than 128 characters"};
+else {
+const err76 = {instancePath:instancePath+"/savepoints/" + i1+"/name",schemaPath:"#/$defs/SavepointRecord/properties/name/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err76];
 }
@@ -13533,8 +13730,11 @@ vErrors.push(err76);
 errors++;
 }
 }
-else {
-const err77 = {instancePath:instancePath+"/lastStableSpec/hash",schemaPath:"#/$defs/StableSpec/properties/hash/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data32.location !== undefined){
+let data34 = data32.location;
+if(typeof data34 === "string"){
+if(func2(data34) > 4096){
+const err77 = {instancePath:instancePath+"/savepoints/" + i1+"/location",schemaPath:"#/$defs/SavepointRecord/properties/location/maxLength",keyword:"maxLength",params:{limit: 4096},message:"must NOT have more than 4096 characters"};
 if(vErrors === null){
 vErrors = [err77];
 }
@@ -13544,10 +13744,8 @@ vErrors.push(err77);
 errors++;
 }
 }
-if(data32.generation !== undefined){
-let data34 = data32.generation;
-if(!(((typeof data34 == "number") && (!(data34 % 1) && !isNaN(data34))) && (isFinite(data34)))){
-const err78 = {instancePath:instancePath+"/lastStableSpec/generation",schemaPath:"#/$defs/StableSpec/properties/generation/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+else {
+const err78 = {instancePath:instancePath+"/savepoints/" + i1+"/location",schemaPath:"#/$defs/SavepointRecord/properties/location/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err78];
 }
@@ -13556,9 +13754,12 @@ vErrors.push(err78);
 }
 errors++;
 }
-if((typeof data34 == "number") && (isFinite(data34))){
-if(data34 < 0 || isNaN(data34)){
-const err79 = {instancePath:instancePath+"/lastStableSpec/generation",schemaPath:"#/$defs/StableSpec/properties/generation/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+}
+if(data32.timestamp !== undefined){
+let data35 = data32.timestamp;
+if(typeof data35 === "string"){
+if(func2(data35) > 64){
+const err79 = {instancePath:instancePath+"/savepoints/" + i1+"/timestamp",schemaPath:"#/$defs/SavepointRecord/properties/timestamp/maxLength",keyword:"maxLength",params:{limit: 64},message:"must NOT have more than 64 characters"};
 if(vErrors === null){
 vErrors = [err79];
 }
@@ -13568,12 +13769,8 @@ vErrors.push(err79);
 errors++;
 }
 }
-}
-if(data32.savepoint !== undefined){
-let data35 = data32.savepoint;
-if(typeof data35 === "string"){
-if(func2(data35) > 4096){
-const err80 = {instancePath:instancePath+"/lastStableSpec/savepoint",schemaPath:"#/$defs/StableSpec/properties/savepoint/maxLength",keyword:"maxLength",params:{limit: 4096},message:"must NOT have more than 4096 characters"};
+else {
+const err80 = {instancePath:instancePath+"/savepoints/" + i1+"/timestamp",schemaPath:"#/$defs/SavepointRecord/properties/timestamp/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err80];
 }
@@ -13583,8 +13780,10 @@ vErrors.push(err80);
 errors++;
 }
 }
-else {
-const err81 = {instancePath:instancePath+"/lastStableSpec/savepoint",schemaPath:"#/$defs/StableSpec/properties/savepoint/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data32.trigger !== undefined){
+let data36 = data32.trigger;
+if(!((((((data36 === "manual") || (data36 === "periodic")) || (data36 === "upgrade")) || (data36 === "rescale")) || (data36 === "suspend")) || (data36 === "nonce"))){
+const err81 = {instancePath:instancePath+"/savepoints/" + i1+"/trigger",schemaPath:"#/$defs/SavepointRecord/properties/trigger/enum",keyword:"enum",params:{allowedValues: schema99.properties.trigger.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err81];
 }
@@ -13593,12 +13792,9 @@ vErrors.push(err81);
 }
 errors++;
 }
-}
-if(data32.since !== undefined){
-let data36 = data32.since;
 if(typeof data36 === "string"){
-if(func2(data36) > 64){
-const err82 = {instancePath:instancePath+"/lastStableSpec/since",schemaPath:"#/$defs/StableSpec/properties/since/maxLength",keyword:"maxLength",params:{limit: 64},message:"must NOT have more than 64 characters"};
+if(func2(data36) > 8){
+const err82 = {instancePath:instancePath+"/savepoints/" + i1+"/trigger",schemaPath:"#/$defs/SavepointRecord/properties/trigger/maxLength",keyword:"maxLength",params:{limit: 8},message:"must NOT have more than 8 characters"};
 if(vErrors === null){
 vErrors = [err82];
 }
@@ -13609,7 +13805,7 @@ errors++;
 }
 }
 else {
-const err83 = {instancePath:instancePath+"/lastStableSpec/since",schemaPath:"#/$defs/StableSpec/properties/since/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const err83 = {instancePath:instancePath+"/savepoints/" + i1+"/trigger",schemaPath:"#/$defs/SavepointRecord/properties/trigger/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err83];
 }
@@ -13619,10 +13815,11 @@ vErrors.push(err83);
 errors++;
 }
 }
-if(data32.spec !== undefined){
-let data37 = data32.spec;
-if(!(data37 && typeof data37 == "object" && !Array.isArray(data37))){
-const err84 = {instancePath:instancePath+"/lastStableSpec/spec",schemaPath:"#/$defs/StableSpec/properties/spec/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(data32.specHash !== undefined){
+let data37 = data32.specHash;
+if(typeof data37 === "string"){
+if(func2(data37) > 128){
+const err84 = {instancePath:instancePath+"/savepoints/" + i1+"/specHash",schemaPath:"#/$defs/SavepointRecord/properties/specHash/maxLength",keyword:"maxLength",params:{limit: 128},message:"must NOT have more than 128 characters"};
 if(vErrors === null){
 vErrors = [err84];
 }
@@ -13632,9 +13829,8 @@ vErrors.push(err84);
 errors++;
 }
 }
-}
 else {
-const err85 = {instancePath:instancePath+"/lastStableSpec",schemaPath:"#/$defs/StableSpec/type",keyword:"type",params:{type: "object"},message:"must be object"};
+const err85 = {instancePath:instancePath+"/savepoints/" + i1+"/specHash",schemaPath:"#/$defs/SavepointRecord/properties/specHash/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err85];
 }
@@ -13644,11 +13840,11 @@ vErrors.push(err85);
 errors++;
 }
 }
-if(data.pendingAction !== undefined){
-let data38 = data.pendingAction;
-if(data38 && typeof data38 == "object" && !Array.isArray(data38)){
-if(data38.type === undefined){
-const err86 = {instancePath:instancePath+"/pendingAction",schemaPath:"#/$defs/PendingAction/required",keyword:"required",params:{missingProperty: "type"},message:"must have required property '"+"type"+"'"};
+if(data32.jobGeneration !== undefined){
+let data38 = data32.jobGeneration;
+if(typeof data38 === "string"){
+if(func2(data38) > 64){
+const err86 = {instancePath:instancePath+"/savepoints/" + i1+"/jobGeneration",schemaPath:"#/$defs/SavepointRecord/properties/jobGeneration/maxLength",keyword:"maxLength",params:{limit: 64},message:"must NOT have more than 64 characters"};
 if(vErrors === null){
 vErrors = [err86];
 }
@@ -13657,9 +13853,9 @@ vErrors.push(err86);
 }
 errors++;
 }
-for(const key6 in data38){
-if(!(((((((key6 === "type") || (key6 === "step")) || (key6 === "startedAt")) || (key6 === "targetGeneration")) || (key6 === "targetSpecHash")) || (key6 === "savepoint")) || (key6 === "details"))){
-const err87 = {instancePath:instancePath+"/pendingAction",schemaPath:"#/$defs/PendingAction/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key6},message:"must NOT have additional properties"};
+}
+else {
+const err87 = {instancePath:instancePath+"/savepoints/" + i1+"/jobGeneration",schemaPath:"#/$defs/SavepointRecord/properties/jobGeneration/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err87];
 }
@@ -13669,10 +13865,9 @@ vErrors.push(err87);
 errors++;
 }
 }
-if(data38.type !== undefined){
-let data39 = data38.type;
-if(!(((((((((data39 === "deploy") || (data39 === "upgrade")) || (data39 === "rescale")) || (data39 === "savepoint")) || (data39 === "suspend")) || (data39 === "resume")) || (data39 === "restart")) || (data39 === "rollback")) || (data39 === "stop"))){
-const err88 = {instancePath:instancePath+"/pendingAction/type",schemaPath:"#/$defs/PendingAction/properties/type/enum",keyword:"enum",params:{allowedValues: schema100.properties.type.enum},message:"must be equal to one of the allowed values"};
+}
+else {
+const err88 = {instancePath:instancePath+"/savepoints/" + i1,schemaPath:"#/$defs/SavepointRecord/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err88];
 }
@@ -13681,9 +13876,10 @@ vErrors.push(err88);
 }
 errors++;
 }
-if(typeof data39 === "string"){
-if(func2(data39) > 9){
-const err89 = {instancePath:instancePath+"/pendingAction/type",schemaPath:"#/$defs/PendingAction/properties/type/maxLength",keyword:"maxLength",params:{limit: 9},message:"must NOT have more than 9 characters"};
+}
+}
+else {
+const err89 = {instancePath:instancePath+"/savepoints",schemaPath:"#/properties/savepoints/type",keyword:"type",params:{type: "array"},message:"must be array"};
 if(vErrors === null){
 vErrors = [err89];
 }
@@ -13693,8 +13889,10 @@ vErrors.push(err89);
 errors++;
 }
 }
-else {
-const err90 = {instancePath:instancePath+"/pendingAction/type",schemaPath:"#/$defs/PendingAction/properties/type/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data.observedSavepointTriggerNonce !== undefined){
+let data39 = data.observedSavepointTriggerNonce;
+if(!(((typeof data39 == "number") && (!(data39 % 1) && !isNaN(data39))) && (isFinite(data39)))){
+const err90 = {instancePath:instancePath+"/observedSavepointTriggerNonce",schemaPath:"#/properties/observedSavepointTriggerNonce/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err90];
 }
@@ -13704,11 +13902,10 @@ vErrors.push(err90);
 errors++;
 }
 }
-if(data38.step !== undefined){
-let data40 = data38.step;
-if(typeof data40 === "string"){
-if(func2(data40) > 64){
-const err91 = {instancePath:instancePath+"/pendingAction/step",schemaPath:"#/$defs/PendingAction/properties/step/maxLength",keyword:"maxLength",params:{limit: 64},message:"must NOT have more than 64 characters"};
+if(data.observedRestartNonce !== undefined){
+let data40 = data.observedRestartNonce;
+if(!(((typeof data40 == "number") && (!(data40 % 1) && !isNaN(data40))) && (isFinite(data40)))){
+const err91 = {instancePath:instancePath+"/observedRestartNonce",schemaPath:"#/properties/observedRestartNonce/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err91];
 }
@@ -13718,8 +13915,11 @@ vErrors.push(err91);
 errors++;
 }
 }
-else {
-const err92 = {instancePath:instancePath+"/pendingAction/step",schemaPath:"#/$defs/PendingAction/properties/step/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data.currentSpecHash !== undefined){
+let data41 = data.currentSpecHash;
+if(typeof data41 === "string"){
+if(func2(data41) > 128){
+const err92 = {instancePath:instancePath+"/currentSpecHash",schemaPath:"#/properties/currentSpecHash/maxLength",keyword:"maxLength",params:{limit: 128},message:"must NOT have more than 128 characters"};
 if(vErrors === null){
 vErrors = [err92];
 }
@@ -13729,11 +13929,8 @@ vErrors.push(err92);
 errors++;
 }
 }
-if(data38.startedAt !== undefined){
-let data41 = data38.startedAt;
-if(typeof data41 === "string"){
-if(func2(data41) > 64){
-const err93 = {instancePath:instancePath+"/pendingAction/startedAt",schemaPath:"#/$defs/PendingAction/properties/startedAt/maxLength",keyword:"maxLength",params:{limit: 64},message:"must NOT have more than 64 characters"};
+else {
+const err93 = {instancePath:instancePath+"/currentSpecHash",schemaPath:"#/properties/currentSpecHash/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err93];
 }
@@ -13743,8 +13940,12 @@ vErrors.push(err93);
 errors++;
 }
 }
-else {
-const err94 = {instancePath:instancePath+"/pendingAction/startedAt",schemaPath:"#/$defs/PendingAction/properties/startedAt/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data.lastStableSpec !== undefined){
+let data42 = data.lastStableSpec;
+if(data42 && typeof data42 == "object" && !Array.isArray(data42)){
+for(const key6 in data42){
+if(!(((((((key6 === "hash") || (key6 === "generation")) || (key6 === "jobGeneration")) || (key6 === "parallelism")) || (key6 === "savepoint")) || (key6 === "since")) || (key6 === "spec"))){
+const err94 = {instancePath:instancePath+"/lastStableSpec",schemaPath:"#/$defs/StableSpec/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key6},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err94];
 }
@@ -13754,10 +13955,11 @@ vErrors.push(err94);
 errors++;
 }
 }
-if(data38.targetGeneration !== undefined){
-let data42 = data38.targetGeneration;
-if(!(((typeof data42 == "number") && (!(data42 % 1) && !isNaN(data42))) && (isFinite(data42)))){
-const err95 = {instancePath:instancePath+"/pendingAction/targetGeneration",schemaPath:"#/$defs/PendingAction/properties/targetGeneration/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(data42.hash !== undefined){
+let data43 = data42.hash;
+if(typeof data43 === "string"){
+if(func2(data43) > 128){
+const err95 = {instancePath:instancePath+"/lastStableSpec/hash",schemaPath:"#/$defs/StableSpec/properties/hash/maxLength",keyword:"maxLength",params:{limit: 128},message:"must NOT have more than 128 characters"};
 if(vErrors === null){
 vErrors = [err95];
 }
@@ -13766,9 +13968,9 @@ vErrors.push(err95);
 }
 errors++;
 }
-if((typeof data42 == "number") && (isFinite(data42))){
-if(data42 < 0 || isNaN(data42)){
-const err96 = {instancePath:instancePath+"/pendingAction/targetGeneration",schemaPath:"#/$defs/PendingAction/properties/targetGeneration/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+}
+else {
+const err96 = {instancePath:instancePath+"/lastStableSpec/hash",schemaPath:"#/$defs/StableSpec/properties/hash/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err96];
 }
@@ -13778,12 +13980,10 @@ vErrors.push(err96);
 errors++;
 }
 }
-}
-if(data38.targetSpecHash !== undefined){
-let data43 = data38.targetSpecHash;
-if(typeof data43 === "string"){
-if(func2(data43) > 128){
-const err97 = {instancePath:instancePath+"/pendingAction/targetSpecHash",schemaPath:"#/$defs/PendingAction/properties/targetSpecHash/maxLength",keyword:"maxLength",params:{limit: 128},message:"must NOT have more than 128 characters"};
+if(data42.generation !== undefined){
+let data44 = data42.generation;
+if(!(((typeof data44 == "number") && (!(data44 % 1) && !isNaN(data44))) && (isFinite(data44)))){
+const err97 = {instancePath:instancePath+"/lastStableSpec/generation",schemaPath:"#/$defs/StableSpec/properties/generation/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err97];
 }
@@ -13792,9 +13992,9 @@ vErrors.push(err97);
 }
 errors++;
 }
-}
-else {
-const err98 = {instancePath:instancePath+"/pendingAction/targetSpecHash",schemaPath:"#/$defs/PendingAction/properties/targetSpecHash/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if((typeof data44 == "number") && (isFinite(data44))){
+if(data44 < 0 || isNaN(data44)){
+const err98 = {instancePath:instancePath+"/lastStableSpec/generation",schemaPath:"#/$defs/StableSpec/properties/generation/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
 if(vErrors === null){
 vErrors = [err98];
 }
@@ -13804,11 +14004,12 @@ vErrors.push(err98);
 errors++;
 }
 }
-if(data38.savepoint !== undefined){
-let data44 = data38.savepoint;
-if(typeof data44 === "string"){
-if(func2(data44) > 4096){
-const err99 = {instancePath:instancePath+"/pendingAction/savepoint",schemaPath:"#/$defs/PendingAction/properties/savepoint/maxLength",keyword:"maxLength",params:{limit: 4096},message:"must NOT have more than 4096 characters"};
+}
+if(data42.jobGeneration !== undefined){
+let data45 = data42.jobGeneration;
+if(typeof data45 === "string"){
+if(func2(data45) > 64){
+const err99 = {instancePath:instancePath+"/lastStableSpec/jobGeneration",schemaPath:"#/$defs/StableSpec/properties/jobGeneration/maxLength",keyword:"maxLength",params:{limit: 64},message:"must NOT have more than 64 characters"};
 if(vErrors === null){
 vErrors = [err99];
 }
@@ -13819,7 +14020,7 @@ errors++;
 }
 }
 else {
-const err100 = {instancePath:instancePath+"/pendingAction/savepoint",schemaPath:"#/$defs/PendingAction/properties/savepoint/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const err100 = {instancePath:instancePath+"/lastStableSpec/jobGeneration",schemaPath:"#/$defs/StableSpec/properties/jobGeneration/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err100];
 }
@@ -13829,11 +14030,10 @@ vErrors.push(err100);
 errors++;
 }
 }
-if(data38.details !== undefined){
-let data45 = data38.details;
-if(data45 && typeof data45 == "object" && !Array.isArray(data45)){
-if(Object.keys(data45).length > 32){
-const err101 = {instancePath:instancePath+"/pendingAction/details",schemaPath:"#/$defs/PendingAction/properties/details/maxProperties",keyword:"maxProperties",params:{limit: 32},message:"must NOT have more than 32 properties"};
+if(data42.parallelism !== undefined){
+let data46 = data42.parallelism;
+if(!(((typeof data46 == "number") && (!(data46 % 1) && !isNaN(data46))) && (isFinite(data46)))){
+const err101 = {instancePath:instancePath+"/lastStableSpec/parallelism",schemaPath:"#/$defs/StableSpec/properties/parallelism/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err101];
 }
@@ -13842,11 +14042,9 @@ vErrors.push(err101);
 }
 errors++;
 }
-for(const key7 in data45){
-let data46 = data45[key7];
-if(typeof data46 === "string"){
-if(func2(data46) > 4096){
-const err102 = {instancePath:instancePath+"/pendingAction/details/" + key7.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/$defs/PendingAction/properties/details/additionalProperties/maxLength",keyword:"maxLength",params:{limit: 4096},message:"must NOT have more than 4096 characters"};
+if((typeof data46 == "number") && (isFinite(data46))){
+if(data46 < 0 || isNaN(data46)){
+const err102 = {instancePath:instancePath+"/lastStableSpec/parallelism",schemaPath:"#/$defs/StableSpec/properties/parallelism/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
 if(vErrors === null){
 vErrors = [err102];
 }
@@ -13856,8 +14054,12 @@ vErrors.push(err102);
 errors++;
 }
 }
-else {
-const err103 = {instancePath:instancePath+"/pendingAction/details/" + key7.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/$defs/PendingAction/properties/details/additionalProperties/type",keyword:"type",params:{type: "string"},message:"must be string"};
+}
+if(data42.savepoint !== undefined){
+let data47 = data42.savepoint;
+if(typeof data47 === "string"){
+if(func2(data47) > 4096){
+const err103 = {instancePath:instancePath+"/lastStableSpec/savepoint",schemaPath:"#/$defs/StableSpec/properties/savepoint/maxLength",keyword:"maxLength",params:{limit: 4096},message:"must NOT have more than 4096 characters"};
 if(vErrors === null){
 vErrors = [err103];
 }
@@ -13867,9 +14069,8 @@ vErrors.push(err103);
 errors++;
 }
 }
-}
 else {
-const err104 = {instancePath:instancePath+"/pendingAction/details",schemaPath:"#/$defs/PendingAction/properties/details/type",keyword:"type",params:{type: "object"},message:"must be object"};
+const err104 = {instancePath:instancePath+"/lastStableSpec/savepoint",schemaPath:"#/$defs/StableSpec/properties/savepoint/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err104];
 }
@@ -13879,9 +14080,11 @@ vErrors.push(err104);
 errors++;
 }
 }
-}
-else {
-const err105 = {instancePath:instancePath+"/pendingAction",schemaPath:"#/$defs/PendingAction/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(data42.since !== undefined){
+let data48 = data42.since;
+if(typeof data48 === "string"){
+if(func2(data48) > 64){
+const err105 = {instancePath:instancePath+"/lastStableSpec/since",schemaPath:"#/$defs/StableSpec/properties/since/maxLength",keyword:"maxLength",params:{limit: 64},message:"must NOT have more than 64 characters"};
 if(vErrors === null){
 vErrors = [err105];
 }
@@ -13891,12 +14094,8 @@ vErrors.push(err105);
 errors++;
 }
 }
-if(data.restarts !== undefined){
-let data47 = data.restarts;
-if(data47 && typeof data47 == "object" && !Array.isArray(data47)){
-for(const key8 in data47){
-if(!(((key8 === "total") || (key8 === "inWindow")) || (key8 === "lastRestartTime"))){
-const err106 = {instancePath:instancePath+"/restarts",schemaPath:"#/$defs/RestartCounts/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key8},message:"must NOT have additional properties"};
+else {
+const err106 = {instancePath:instancePath+"/lastStableSpec/since",schemaPath:"#/$defs/StableSpec/properties/since/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err106];
 }
@@ -13906,10 +14105,10 @@ vErrors.push(err106);
 errors++;
 }
 }
-if(data47.total !== undefined){
-let data48 = data47.total;
-if(!(((typeof data48 == "number") && (!(data48 % 1) && !isNaN(data48))) && (isFinite(data48)))){
-const err107 = {instancePath:instancePath+"/restarts/total",schemaPath:"#/$defs/RestartCounts/properties/total/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(data42.spec !== undefined){
+let data49 = data42.spec;
+if(!(data49 && typeof data49 == "object" && !Array.isArray(data49))){
+const err107 = {instancePath:instancePath+"/lastStableSpec/spec",schemaPath:"#/$defs/StableSpec/properties/spec/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err107];
 }
@@ -13918,9 +14117,10 @@ vErrors.push(err107);
 }
 errors++;
 }
-if((typeof data48 == "number") && (isFinite(data48))){
-if(data48 < 0 || isNaN(data48)){
-const err108 = {instancePath:instancePath+"/restarts/total",schemaPath:"#/$defs/RestartCounts/properties/total/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+}
+}
+else {
+const err108 = {instancePath:instancePath+"/lastStableSpec",schemaPath:"#/$defs/StableSpec/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err108];
 }
@@ -13930,11 +14130,12 @@ vErrors.push(err108);
 errors++;
 }
 }
-}
-if(data47.inWindow !== undefined){
-let data49 = data47.inWindow;
-if(!(((typeof data49 == "number") && (!(data49 % 1) && !isNaN(data49))) && (isFinite(data49)))){
-const err109 = {instancePath:instancePath+"/restarts/inWindow",schemaPath:"#/$defs/RestartCounts/properties/inWindow/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(data.failedSpec !== undefined){
+let data50 = data.failedSpec;
+if(data50 && typeof data50 == "object" && !Array.isArray(data50)){
+for(const key7 in data50){
+if(!(((((key7 === "hash") || (key7 === "generation")) || (key7 === "reason")) || (key7 === "message")) || (key7 === "time"))){
+const err109 = {instancePath:instancePath+"/failedSpec",schemaPath:"#/$defs/FailedSpec/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key7},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err109];
 }
@@ -13943,9 +14144,12 @@ vErrors.push(err109);
 }
 errors++;
 }
-if((typeof data49 == "number") && (isFinite(data49))){
-if(data49 < 0 || isNaN(data49)){
-const err110 = {instancePath:instancePath+"/restarts/inWindow",schemaPath:"#/$defs/RestartCounts/properties/inWindow/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+}
+if(data50.hash !== undefined){
+let data51 = data50.hash;
+if(typeof data51 === "string"){
+if(func2(data51) > 128){
+const err110 = {instancePath:instancePath+"/failedSpec/hash",schemaPath:"#/$defs/FailedSpec/properties/hash/maxLength",keyword:"maxLength",params:{limit: 128},message:"must NOT have more than 128 characters"};
 if(vErrors === null){
 vErrors = [err110];
 }
@@ -13955,12 +14159,8 @@ vErrors.push(err110);
 errors++;
 }
 }
-}
-if(data47.lastRestartTime !== undefined){
-let data50 = data47.lastRestartTime;
-if(typeof data50 === "string"){
-if(func2(data50) > 64){
-const err111 = {instancePath:instancePath+"/restarts/lastRestartTime",schemaPath:"#/$defs/RestartCounts/properties/lastRestartTime/maxLength",keyword:"maxLength",params:{limit: 64},message:"must NOT have more than 64 characters"};
+else {
+const err111 = {instancePath:instancePath+"/failedSpec/hash",schemaPath:"#/$defs/FailedSpec/properties/hash/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err111];
 }
@@ -13970,8 +14170,10 @@ vErrors.push(err111);
 errors++;
 }
 }
-else {
-const err112 = {instancePath:instancePath+"/restarts/lastRestartTime",schemaPath:"#/$defs/RestartCounts/properties/lastRestartTime/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data50.generation !== undefined){
+let data52 = data50.generation;
+if(!(((typeof data52 == "number") && (!(data52 % 1) && !isNaN(data52))) && (isFinite(data52)))){
+const err112 = {instancePath:instancePath+"/failedSpec/generation",schemaPath:"#/$defs/FailedSpec/properties/generation/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err112];
 }
@@ -13980,10 +14182,9 @@ vErrors.push(err112);
 }
 errors++;
 }
-}
-}
-else {
-const err113 = {instancePath:instancePath+"/restarts",schemaPath:"#/$defs/RestartCounts/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if((typeof data52 == "number") && (isFinite(data52))){
+if(data52 < 0 || isNaN(data52)){
+const err113 = {instancePath:instancePath+"/failedSpec/generation",schemaPath:"#/$defs/FailedSpec/properties/generation/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
 if(vErrors === null){
 vErrors = [err113];
 }
@@ -13993,12 +14194,12 @@ vErrors.push(err113);
 errors++;
 }
 }
-if(data.lastError !== undefined){
-let data51 = data.lastError;
-if(data51 && typeof data51 == "object" && !Array.isArray(data51)){
-for(const key9 in data51){
-if(!((((key9 === "time") || (key9 === "reason")) || (key9 === "message")) || (key9 === "worker"))){
-const err114 = {instancePath:instancePath+"/lastError",schemaPath:"#/$defs/LastError/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key9},message:"must NOT have additional properties"};
+}
+if(data50.reason !== undefined){
+let data53 = data50.reason;
+if(typeof data53 === "string"){
+if(func2(data53) > 128){
+const err114 = {instancePath:instancePath+"/failedSpec/reason",schemaPath:"#/$defs/FailedSpec/properties/reason/maxLength",keyword:"maxLength",params:{limit: 128},message:"must NOT have more than 128 characters"};
 if(vErrors === null){
 vErrors = [err114];
 }
@@ -14008,11 +14209,8 @@ vErrors.push(err114);
 errors++;
 }
 }
-if(data51.time !== undefined){
-let data52 = data51.time;
-if(typeof data52 === "string"){
-if(func2(data52) > 64){
-const err115 = {instancePath:instancePath+"/lastError/time",schemaPath:"#/$defs/LastError/properties/time/maxLength",keyword:"maxLength",params:{limit: 64},message:"must NOT have more than 64 characters"};
+else {
+const err115 = {instancePath:instancePath+"/failedSpec/reason",schemaPath:"#/$defs/FailedSpec/properties/reason/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err115];
 }
@@ -14022,8 +14220,11 @@ vErrors.push(err115);
 errors++;
 }
 }
-else {
-const err116 = {instancePath:instancePath+"/lastError/time",schemaPath:"#/$defs/LastError/properties/time/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data50.message !== undefined){
+let data54 = data50.message;
+if(typeof data54 === "string"){
+if(func2(data54) > 32768){
+const err116 = {instancePath:instancePath+"/failedSpec/message",schemaPath:"#/$defs/FailedSpec/properties/message/maxLength",keyword:"maxLength",params:{limit: 32768},message:"must NOT have more than 32768 characters"};
 if(vErrors === null){
 vErrors = [err116];
 }
@@ -14033,11 +14234,8 @@ vErrors.push(err116);
 errors++;
 }
 }
-if(data51.reason !== undefined){
-let data53 = data51.reason;
-if(typeof data53 === "string"){
-if(func2(data53) > 128){
-const err117 = {instancePath:instancePath+"/lastError/reason",schemaPath:"#/$defs/LastError/properties/reason/maxLength",keyword:"maxLength",params:{limit: 128},message:"must NOT have more than 128 characters"};
+else {
+const err117 = {instancePath:instancePath+"/failedSpec/message",schemaPath:"#/$defs/FailedSpec/properties/message/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err117];
 }
@@ -14047,8 +14245,11 @@ vErrors.push(err117);
 errors++;
 }
 }
-else {
-const err118 = {instancePath:instancePath+"/lastError/reason",schemaPath:"#/$defs/LastError/properties/reason/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data50.time !== undefined){
+let data55 = data50.time;
+if(typeof data55 === "string"){
+if(func2(data55) > 64){
+const err118 = {instancePath:instancePath+"/failedSpec/time",schemaPath:"#/$defs/FailedSpec/properties/time/maxLength",keyword:"maxLength",params:{limit: 64},message:"must NOT have more than 64 characters"};
 if(vErrors === null){
 vErrors = [err118];
 }
@@ -14058,11 +14259,8 @@ vErrors.push(err118);
 errors++;
 }
 }
-if(data51.message !== undefined){
-let data54 = data51.message;
-if(typeof data54 === "string"){
-if(func2(data54) > 32768){
-const err119 = {instancePath:instancePath+"/lastError/message",schemaPath:"#/$defs/LastError/properties/message/maxLength",keyword:"maxLength",params:{limit: 32768},message:"must NOT have more than 32768 characters"};
+else {
+const err119 = {instancePath:instancePath+"/failedSpec/time",schemaPath:"#/$defs/FailedSpec/properties/time/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err119];
 }
@@ -14072,8 +14270,9 @@ vErrors.push(err119);
 errors++;
 }
 }
+}
 else {
-const err120 = {instancePath:instancePath+"/lastError/message",schemaPath:"#/$defs/LastError/properties/message/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const err120 = {instancePath:instancePath+"/failedSpec",schemaPath:"#/$defs/FailedSpec/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err120];
 }
@@ -14083,10 +14282,11 @@ vErrors.push(err120);
 errors++;
 }
 }
-if(data51.worker !== undefined){
-let data55 = data51.worker;
-if(!(((typeof data55 == "number") && (!(data55 % 1) && !isNaN(data55))) && (isFinite(data55)))){
-const err121 = {instancePath:instancePath+"/lastError/worker",schemaPath:"#/$defs/LastError/properties/worker/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(data.pendingAction !== undefined){
+let data56 = data.pendingAction;
+if(data56 && typeof data56 == "object" && !Array.isArray(data56)){
+if(data56.type === undefined){
+const err121 = {instancePath:instancePath+"/pendingAction",schemaPath:"#/$defs/PendingAction/required",keyword:"required",params:{missingProperty: "type"},message:"must have required property '"+"type"+"'"};
 if(vErrors === null){
 vErrors = [err121];
 }
@@ -14095,9 +14295,9 @@ vErrors.push(err121);
 }
 errors++;
 }
-if((typeof data55 == "number") && (isFinite(data55))){
-if(data55 < 0 || isNaN(data55)){
-const err122 = {instancePath:instancePath+"/lastError/worker",schemaPath:"#/$defs/LastError/properties/worker/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+for(const key8 in data56){
+if(!(func3.call(schema103.properties, key8))){
+const err122 = {instancePath:instancePath+"/pendingAction",schemaPath:"#/$defs/PendingAction/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key8},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err122];
 }
@@ -14107,10 +14307,10 @@ vErrors.push(err122);
 errors++;
 }
 }
-}
-}
-else {
-const err123 = {instancePath:instancePath+"/lastError",schemaPath:"#/$defs/LastError/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(data56.type !== undefined){
+let data57 = data56.type;
+if(!(((((((((data57 === "deploy") || (data57 === "upgrade")) || (data57 === "rescale")) || (data57 === "savepoint")) || (data57 === "suspend")) || (data57 === "resume")) || (data57 === "restart")) || (data57 === "rollback")) || (data57 === "stop"))){
+const err123 = {instancePath:instancePath+"/pendingAction/type",schemaPath:"#/$defs/PendingAction/properties/type/enum",keyword:"enum",params:{allowedValues: schema103.properties.type.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err123];
 }
@@ -14119,15 +14319,737 @@ vErrors.push(err123);
 }
 errors++;
 }
-}
-}
-else {
-const err124 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(typeof data57 === "string"){
+if(func2(data57) > 9){
+const err124 = {instancePath:instancePath+"/pendingAction/type",schemaPath:"#/$defs/PendingAction/properties/type/maxLength",keyword:"maxLength",params:{limit: 9},message:"must NOT have more than 9 characters"};
 if(vErrors === null){
 vErrors = [err124];
 }
 else {
 vErrors.push(err124);
+}
+errors++;
+}
+}
+else {
+const err125 = {instancePath:instancePath+"/pendingAction/type",schemaPath:"#/$defs/PendingAction/properties/type/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err125];
+}
+else {
+vErrors.push(err125);
+}
+errors++;
+}
+}
+if(data56.step !== undefined){
+let data58 = data56.step;
+if(typeof data58 === "string"){
+if(func2(data58) > 64){
+const err126 = {instancePath:instancePath+"/pendingAction/step",schemaPath:"#/$defs/PendingAction/properties/step/maxLength",keyword:"maxLength",params:{limit: 64},message:"must NOT have more than 64 characters"};
+if(vErrors === null){
+vErrors = [err126];
+}
+else {
+vErrors.push(err126);
+}
+errors++;
+}
+}
+else {
+const err127 = {instancePath:instancePath+"/pendingAction/step",schemaPath:"#/$defs/PendingAction/properties/step/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err127];
+}
+else {
+vErrors.push(err127);
+}
+errors++;
+}
+}
+if(data56.startedAt !== undefined){
+let data59 = data56.startedAt;
+if(typeof data59 === "string"){
+if(func2(data59) > 64){
+const err128 = {instancePath:instancePath+"/pendingAction/startedAt",schemaPath:"#/$defs/PendingAction/properties/startedAt/maxLength",keyword:"maxLength",params:{limit: 64},message:"must NOT have more than 64 characters"};
+if(vErrors === null){
+vErrors = [err128];
+}
+else {
+vErrors.push(err128);
+}
+errors++;
+}
+}
+else {
+const err129 = {instancePath:instancePath+"/pendingAction/startedAt",schemaPath:"#/$defs/PendingAction/properties/startedAt/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err129];
+}
+else {
+vErrors.push(err129);
+}
+errors++;
+}
+}
+if(data56.stepStartedAt !== undefined){
+let data60 = data56.stepStartedAt;
+if(typeof data60 === "string"){
+if(func2(data60) > 64){
+const err130 = {instancePath:instancePath+"/pendingAction/stepStartedAt",schemaPath:"#/$defs/PendingAction/properties/stepStartedAt/maxLength",keyword:"maxLength",params:{limit: 64},message:"must NOT have more than 64 characters"};
+if(vErrors === null){
+vErrors = [err130];
+}
+else {
+vErrors.push(err130);
+}
+errors++;
+}
+}
+else {
+const err131 = {instancePath:instancePath+"/pendingAction/stepStartedAt",schemaPath:"#/$defs/PendingAction/properties/stepStartedAt/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err131];
+}
+else {
+vErrors.push(err131);
+}
+errors++;
+}
+}
+if(data56.targetGeneration !== undefined){
+let data61 = data56.targetGeneration;
+if(!(((typeof data61 == "number") && (!(data61 % 1) && !isNaN(data61))) && (isFinite(data61)))){
+const err132 = {instancePath:instancePath+"/pendingAction/targetGeneration",schemaPath:"#/$defs/PendingAction/properties/targetGeneration/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(vErrors === null){
+vErrors = [err132];
+}
+else {
+vErrors.push(err132);
+}
+errors++;
+}
+if((typeof data61 == "number") && (isFinite(data61))){
+if(data61 < 0 || isNaN(data61)){
+const err133 = {instancePath:instancePath+"/pendingAction/targetGeneration",schemaPath:"#/$defs/PendingAction/properties/targetGeneration/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+if(vErrors === null){
+vErrors = [err133];
+}
+else {
+vErrors.push(err133);
+}
+errors++;
+}
+}
+}
+if(data56.targetSpecHash !== undefined){
+let data62 = data56.targetSpecHash;
+if(typeof data62 === "string"){
+if(func2(data62) > 128){
+const err134 = {instancePath:instancePath+"/pendingAction/targetSpecHash",schemaPath:"#/$defs/PendingAction/properties/targetSpecHash/maxLength",keyword:"maxLength",params:{limit: 128},message:"must NOT have more than 128 characters"};
+if(vErrors === null){
+vErrors = [err134];
+}
+else {
+vErrors.push(err134);
+}
+errors++;
+}
+}
+else {
+const err135 = {instancePath:instancePath+"/pendingAction/targetSpecHash",schemaPath:"#/$defs/PendingAction/properties/targetSpecHash/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err135];
+}
+else {
+vErrors.push(err135);
+}
+errors++;
+}
+}
+if(data56.targetSpec !== undefined){
+let data63 = data56.targetSpec;
+if(!(data63 && typeof data63 == "object" && !Array.isArray(data63))){
+const err136 = {instancePath:instancePath+"/pendingAction/targetSpec",schemaPath:"#/$defs/PendingAction/properties/targetSpec/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err136];
+}
+else {
+vErrors.push(err136);
+}
+errors++;
+}
+}
+if(data56.targetParallelism !== undefined){
+let data64 = data56.targetParallelism;
+if(!(((typeof data64 == "number") && (!(data64 % 1) && !isNaN(data64))) && (isFinite(data64)))){
+const err137 = {instancePath:instancePath+"/pendingAction/targetParallelism",schemaPath:"#/$defs/PendingAction/properties/targetParallelism/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(vErrors === null){
+vErrors = [err137];
+}
+else {
+vErrors.push(err137);
+}
+errors++;
+}
+if((typeof data64 == "number") && (isFinite(data64))){
+if(data64 < 0 || isNaN(data64)){
+const err138 = {instancePath:instancePath+"/pendingAction/targetParallelism",schemaPath:"#/$defs/PendingAction/properties/targetParallelism/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+if(vErrors === null){
+vErrors = [err138];
+}
+else {
+vErrors.push(err138);
+}
+errors++;
+}
+}
+}
+if(data56.targetJobGeneration !== undefined){
+let data65 = data56.targetJobGeneration;
+if(typeof data65 === "string"){
+if(func2(data65) > 64){
+const err139 = {instancePath:instancePath+"/pendingAction/targetJobGeneration",schemaPath:"#/$defs/PendingAction/properties/targetJobGeneration/maxLength",keyword:"maxLength",params:{limit: 64},message:"must NOT have more than 64 characters"};
+if(vErrors === null){
+vErrors = [err139];
+}
+else {
+vErrors.push(err139);
+}
+errors++;
+}
+}
+else {
+const err140 = {instancePath:instancePath+"/pendingAction/targetJobGeneration",schemaPath:"#/$defs/PendingAction/properties/targetJobGeneration/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err140];
+}
+else {
+vErrors.push(err140);
+}
+errors++;
+}
+}
+if(data56.mode !== undefined){
+let data66 = data56.mode;
+if(!(((data66 === "stateless") || (data66 === "savepoint")) || (data66 === "last-state"))){
+const err141 = {instancePath:instancePath+"/pendingAction/mode",schemaPath:"#/$defs/PendingAction/properties/mode/enum",keyword:"enum",params:{allowedValues: schema103.properties.mode.enum},message:"must be equal to one of the allowed values"};
+if(vErrors === null){
+vErrors = [err141];
+}
+else {
+vErrors.push(err141);
+}
+errors++;
+}
+if(typeof data66 === "string"){
+if(func2(data66) > 10){
+const err142 = {instancePath:instancePath+"/pendingAction/mode",schemaPath:"#/$defs/PendingAction/properties/mode/maxLength",keyword:"maxLength",params:{limit: 10},message:"must NOT have more than 10 characters"};
+if(vErrors === null){
+vErrors = [err142];
+}
+else {
+vErrors.push(err142);
+}
+errors++;
+}
+}
+else {
+const err143 = {instancePath:instancePath+"/pendingAction/mode",schemaPath:"#/$defs/PendingAction/properties/mode/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err143];
+}
+else {
+vErrors.push(err143);
+}
+errors++;
+}
+}
+if(data56.savepoint !== undefined){
+let data67 = data56.savepoint;
+if(typeof data67 === "string"){
+if(func2(data67) > 4096){
+const err144 = {instancePath:instancePath+"/pendingAction/savepoint",schemaPath:"#/$defs/PendingAction/properties/savepoint/maxLength",keyword:"maxLength",params:{limit: 4096},message:"must NOT have more than 4096 characters"};
+if(vErrors === null){
+vErrors = [err144];
+}
+else {
+vErrors.push(err144);
+}
+errors++;
+}
+}
+else {
+const err145 = {instancePath:instancePath+"/pendingAction/savepoint",schemaPath:"#/$defs/PendingAction/properties/savepoint/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err145];
+}
+else {
+vErrors.push(err145);
+}
+errors++;
+}
+}
+if(data56.details !== undefined){
+let data68 = data56.details;
+if(data68 && typeof data68 == "object" && !Array.isArray(data68)){
+if(Object.keys(data68).length > 32){
+const err146 = {instancePath:instancePath+"/pendingAction/details",schemaPath:"#/$defs/PendingAction/properties/details/maxProperties",keyword:"maxProperties",params:{limit: 32},message:"must NOT have more than 32 properties"};
+if(vErrors === null){
+vErrors = [err146];
+}
+else {
+vErrors.push(err146);
+}
+errors++;
+}
+for(const key9 in data68){
+let data69 = data68[key9];
+if(typeof data69 === "string"){
+if(func2(data69) > 4096){
+const err147 = {instancePath:instancePath+"/pendingAction/details/" + key9.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/$defs/PendingAction/properties/details/additionalProperties/maxLength",keyword:"maxLength",params:{limit: 4096},message:"must NOT have more than 4096 characters"};
+if(vErrors === null){
+vErrors = [err147];
+}
+else {
+vErrors.push(err147);
+}
+errors++;
+}
+}
+else {
+const err148 = {instancePath:instancePath+"/pendingAction/details/" + key9.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/$defs/PendingAction/properties/details/additionalProperties/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err148];
+}
+else {
+vErrors.push(err148);
+}
+errors++;
+}
+}
+}
+else {
+const err149 = {instancePath:instancePath+"/pendingAction/details",schemaPath:"#/$defs/PendingAction/properties/details/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err149];
+}
+else {
+vErrors.push(err149);
+}
+errors++;
+}
+}
+}
+else {
+const err150 = {instancePath:instancePath+"/pendingAction",schemaPath:"#/$defs/PendingAction/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err150];
+}
+else {
+vErrors.push(err150);
+}
+errors++;
+}
+}
+if(data.restarts !== undefined){
+let data70 = data.restarts;
+if(data70 && typeof data70 == "object" && !Array.isArray(data70)){
+for(const key10 in data70){
+if(!(((((key10 === "total") || (key10 === "inWindow")) || (key10 === "lastRestartTime")) || (key10 === "recent")) || (key10 === "seen"))){
+const err151 = {instancePath:instancePath+"/restarts",schemaPath:"#/$defs/RestartCounts/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key10},message:"must NOT have additional properties"};
+if(vErrors === null){
+vErrors = [err151];
+}
+else {
+vErrors.push(err151);
+}
+errors++;
+}
+}
+if(data70.total !== undefined){
+let data71 = data70.total;
+if(!(((typeof data71 == "number") && (!(data71 % 1) && !isNaN(data71))) && (isFinite(data71)))){
+const err152 = {instancePath:instancePath+"/restarts/total",schemaPath:"#/$defs/RestartCounts/properties/total/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(vErrors === null){
+vErrors = [err152];
+}
+else {
+vErrors.push(err152);
+}
+errors++;
+}
+if((typeof data71 == "number") && (isFinite(data71))){
+if(data71 < 0 || isNaN(data71)){
+const err153 = {instancePath:instancePath+"/restarts/total",schemaPath:"#/$defs/RestartCounts/properties/total/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+if(vErrors === null){
+vErrors = [err153];
+}
+else {
+vErrors.push(err153);
+}
+errors++;
+}
+}
+}
+if(data70.inWindow !== undefined){
+let data72 = data70.inWindow;
+if(!(((typeof data72 == "number") && (!(data72 % 1) && !isNaN(data72))) && (isFinite(data72)))){
+const err154 = {instancePath:instancePath+"/restarts/inWindow",schemaPath:"#/$defs/RestartCounts/properties/inWindow/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(vErrors === null){
+vErrors = [err154];
+}
+else {
+vErrors.push(err154);
+}
+errors++;
+}
+if((typeof data72 == "number") && (isFinite(data72))){
+if(data72 < 0 || isNaN(data72)){
+const err155 = {instancePath:instancePath+"/restarts/inWindow",schemaPath:"#/$defs/RestartCounts/properties/inWindow/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+if(vErrors === null){
+vErrors = [err155];
+}
+else {
+vErrors.push(err155);
+}
+errors++;
+}
+}
+}
+if(data70.lastRestartTime !== undefined){
+let data73 = data70.lastRestartTime;
+if(typeof data73 === "string"){
+if(func2(data73) > 64){
+const err156 = {instancePath:instancePath+"/restarts/lastRestartTime",schemaPath:"#/$defs/RestartCounts/properties/lastRestartTime/maxLength",keyword:"maxLength",params:{limit: 64},message:"must NOT have more than 64 characters"};
+if(vErrors === null){
+vErrors = [err156];
+}
+else {
+vErrors.push(err156);
+}
+errors++;
+}
+}
+else {
+const err157 = {instancePath:instancePath+"/restarts/lastRestartTime",schemaPath:"#/$defs/RestartCounts/properties/lastRestartTime/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err157];
+}
+else {
+vErrors.push(err157);
+}
+errors++;
+}
+}
+if(data70.recent !== undefined){
+let data74 = data70.recent;
+if(Array.isArray(data74)){
+if(data74.length > 1001){
+const err158 = {instancePath:instancePath+"/restarts/recent",schemaPath:"#/$defs/RestartCounts/properties/recent/maxItems",keyword:"maxItems",params:{limit: 1001},message:"must NOT have more than 1001 items"};
+if(vErrors === null){
+vErrors = [err158];
+}
+else {
+vErrors.push(err158);
+}
+errors++;
+}
+const len2 = data74.length;
+for(let i2=0; i2<len2; i2++){
+let data75 = data74[i2];
+if(typeof data75 === "string"){
+if(func2(data75) > 64){
+const err159 = {instancePath:instancePath+"/restarts/recent/" + i2,schemaPath:"#/$defs/RestartCounts/properties/recent/items/maxLength",keyword:"maxLength",params:{limit: 64},message:"must NOT have more than 64 characters"};
+if(vErrors === null){
+vErrors = [err159];
+}
+else {
+vErrors.push(err159);
+}
+errors++;
+}
+}
+else {
+const err160 = {instancePath:instancePath+"/restarts/recent/" + i2,schemaPath:"#/$defs/RestartCounts/properties/recent/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err160];
+}
+else {
+vErrors.push(err160);
+}
+errors++;
+}
+}
+}
+else {
+const err161 = {instancePath:instancePath+"/restarts/recent",schemaPath:"#/$defs/RestartCounts/properties/recent/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(vErrors === null){
+vErrors = [err161];
+}
+else {
+vErrors.push(err161);
+}
+errors++;
+}
+}
+if(data70.seen !== undefined){
+let data76 = data70.seen;
+if(data76 && typeof data76 == "object" && !Array.isArray(data76)){
+if(Object.keys(data76).length > 1024){
+const err162 = {instancePath:instancePath+"/restarts/seen",schemaPath:"#/$defs/RestartCounts/properties/seen/maxProperties",keyword:"maxProperties",params:{limit: 1024},message:"must NOT have more than 1024 properties"};
+if(vErrors === null){
+vErrors = [err162];
+}
+else {
+vErrors.push(err162);
+}
+errors++;
+}
+for(const key11 in data76){
+let data77 = data76[key11];
+if(!(((typeof data77 == "number") && (!(data77 % 1) && !isNaN(data77))) && (isFinite(data77)))){
+const err163 = {instancePath:instancePath+"/restarts/seen/" + key11.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/$defs/RestartCounts/properties/seen/additionalProperties/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(vErrors === null){
+vErrors = [err163];
+}
+else {
+vErrors.push(err163);
+}
+errors++;
+}
+if((typeof data77 == "number") && (isFinite(data77))){
+if(data77 < 0 || isNaN(data77)){
+const err164 = {instancePath:instancePath+"/restarts/seen/" + key11.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/$defs/RestartCounts/properties/seen/additionalProperties/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+if(vErrors === null){
+vErrors = [err164];
+}
+else {
+vErrors.push(err164);
+}
+errors++;
+}
+}
+}
+}
+else {
+const err165 = {instancePath:instancePath+"/restarts/seen",schemaPath:"#/$defs/RestartCounts/properties/seen/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err165];
+}
+else {
+vErrors.push(err165);
+}
+errors++;
+}
+}
+}
+else {
+const err166 = {instancePath:instancePath+"/restarts",schemaPath:"#/$defs/RestartCounts/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err166];
+}
+else {
+vErrors.push(err166);
+}
+errors++;
+}
+}
+if(data.lastError !== undefined){
+let data78 = data.lastError;
+if(data78 && typeof data78 == "object" && !Array.isArray(data78)){
+for(const key12 in data78){
+if(!((((((key12 === "time") || (key12 === "reason")) || (key12 === "message")) || (key12 === "worker")) || (key12 === "exitCode")) || (key12 === "exitClass"))){
+const err167 = {instancePath:instancePath+"/lastError",schemaPath:"#/$defs/LastError/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key12},message:"must NOT have additional properties"};
+if(vErrors === null){
+vErrors = [err167];
+}
+else {
+vErrors.push(err167);
+}
+errors++;
+}
+}
+if(data78.time !== undefined){
+let data79 = data78.time;
+if(typeof data79 === "string"){
+if(func2(data79) > 64){
+const err168 = {instancePath:instancePath+"/lastError/time",schemaPath:"#/$defs/LastError/properties/time/maxLength",keyword:"maxLength",params:{limit: 64},message:"must NOT have more than 64 characters"};
+if(vErrors === null){
+vErrors = [err168];
+}
+else {
+vErrors.push(err168);
+}
+errors++;
+}
+}
+else {
+const err169 = {instancePath:instancePath+"/lastError/time",schemaPath:"#/$defs/LastError/properties/time/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err169];
+}
+else {
+vErrors.push(err169);
+}
+errors++;
+}
+}
+if(data78.reason !== undefined){
+let data80 = data78.reason;
+if(typeof data80 === "string"){
+if(func2(data80) > 128){
+const err170 = {instancePath:instancePath+"/lastError/reason",schemaPath:"#/$defs/LastError/properties/reason/maxLength",keyword:"maxLength",params:{limit: 128},message:"must NOT have more than 128 characters"};
+if(vErrors === null){
+vErrors = [err170];
+}
+else {
+vErrors.push(err170);
+}
+errors++;
+}
+}
+else {
+const err171 = {instancePath:instancePath+"/lastError/reason",schemaPath:"#/$defs/LastError/properties/reason/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err171];
+}
+else {
+vErrors.push(err171);
+}
+errors++;
+}
+}
+if(data78.message !== undefined){
+let data81 = data78.message;
+if(typeof data81 === "string"){
+if(func2(data81) > 32768){
+const err172 = {instancePath:instancePath+"/lastError/message",schemaPath:"#/$defs/LastError/properties/message/maxLength",keyword:"maxLength",params:{limit: 32768},message:"must NOT have more than 32768 characters"};
+if(vErrors === null){
+vErrors = [err172];
+}
+else {
+vErrors.push(err172);
+}
+errors++;
+}
+}
+else {
+const err173 = {instancePath:instancePath+"/lastError/message",schemaPath:"#/$defs/LastError/properties/message/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err173];
+}
+else {
+vErrors.push(err173);
+}
+errors++;
+}
+}
+if(data78.worker !== undefined){
+let data82 = data78.worker;
+if(!(((typeof data82 == "number") && (!(data82 % 1) && !isNaN(data82))) && (isFinite(data82)))){
+const err174 = {instancePath:instancePath+"/lastError/worker",schemaPath:"#/$defs/LastError/properties/worker/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(vErrors === null){
+vErrors = [err174];
+}
+else {
+vErrors.push(err174);
+}
+errors++;
+}
+if((typeof data82 == "number") && (isFinite(data82))){
+if(data82 < 0 || isNaN(data82)){
+const err175 = {instancePath:instancePath+"/lastError/worker",schemaPath:"#/$defs/LastError/properties/worker/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+if(vErrors === null){
+vErrors = [err175];
+}
+else {
+vErrors.push(err175);
+}
+errors++;
+}
+}
+}
+if(data78.exitCode !== undefined){
+let data83 = data78.exitCode;
+if(!(((typeof data83 == "number") && (!(data83 % 1) && !isNaN(data83))) && (isFinite(data83)))){
+const err176 = {instancePath:instancePath+"/lastError/exitCode",schemaPath:"#/$defs/LastError/properties/exitCode/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(vErrors === null){
+vErrors = [err176];
+}
+else {
+vErrors.push(err176);
+}
+errors++;
+}
+if((typeof data83 == "number") && (isFinite(data83))){
+if(data83 > 255 || isNaN(data83)){
+const err177 = {instancePath:instancePath+"/lastError/exitCode",schemaPath:"#/$defs/LastError/properties/exitCode/maximum",keyword:"maximum",params:{comparison: "<=", limit: 255},message:"must be <= 255"};
+if(vErrors === null){
+vErrors = [err177];
+}
+else {
+vErrors.push(err177);
+}
+errors++;
+}
+if(data83 < 0 || isNaN(data83)){
+const err178 = {instancePath:instancePath+"/lastError/exitCode",schemaPath:"#/$defs/LastError/properties/exitCode/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+if(vErrors === null){
+vErrors = [err178];
+}
+else {
+vErrors.push(err178);
+}
+errors++;
+}
+}
+}
+if(data78.exitClass !== undefined){
+let data84 = data78.exitClass;
+if(typeof data84 === "string"){
+if(func2(data84) > 32){
+const err179 = {instancePath:instancePath+"/lastError/exitClass",schemaPath:"#/$defs/LastError/properties/exitClass/maxLength",keyword:"maxLength",params:{limit: 32},message:"must NOT have more than 32 characters"};
+if(vErrors === null){
+vErrors = [err179];
+}
+else {
+vErrors.push(err179);
+}
+errors++;
+}
+}
+else {
+const err180 = {instancePath:instancePath+"/lastError/exitClass",schemaPath:"#/$defs/LastError/properties/exitClass/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err180];
+}
+else {
+vErrors.push(err180);
+}
+errors++;
+}
+}
+}
+else {
+const err181 = {instancePath:instancePath+"/lastError",schemaPath:"#/$defs/LastError/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err181];
+}
+else {
+vErrors.push(err181);
+}
+errors++;
+}
+}
+}
+else {
+const err182 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err182];
+}
+else {
+vErrors.push(err182);
 }
 errors++;
 }
@@ -14339,18 +15261,18 @@ return errors === 0;
 }
 
 export const validateStreamSavepoint = validate70;
-const schema103 = {"$id":"StreamSavepoint","$ref":"#/$defs/StreamSavepoint","$defs":{"StreamSavepoint":{"type":"object","properties":{"apiVersion":{"type":"string","enum":["runnel.dev/v1alpha1"]},"kind":{"type":"string","enum":["StreamSavepoint"]},"metadata":{"type":"object","properties":{"name":{"type":"string","maxLength":253,"pattern":"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$"}},"required":["name"]},"spec":{"$ref":"#/$defs/StreamSavepointSpec"},"status":{"$ref":"#/$defs/StreamSavepointStatus"}},"required":["apiVersion","kind","metadata","spec"],"additionalProperties":false},"StreamSavepointSpec":{"type":"object","properties":{"jobName":{"type":"string","maxLength":253,"pattern":"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$"},"type":{"type":"string","enum":["savepoint","stop"],"default":"savepoint","maxLength":9},"format":{"type":"string","enum":["canonical"],"default":"canonical","maxLength":9},"disposeOnDelete":{"type":"boolean","default":false},"path":{"type":"string","minLength":1,"maxLength":4096}},"required":["jobName"],"additionalProperties":false},"StreamSavepointStatus":{"type":"object","properties":{"observedGeneration":{"type":"integer","minimum":0},"state":{"type":"string","enum":["Pending","InProgress","Completed","Failed","Disposed"],"maxLength":10},"location":{"type":"string","maxLength":4096},"timestamp":{"type":"string","maxLength":64},"specHash":{"type":"string","maxLength":128},"error":{"type":"string","maxLength":32768},"conditions":{"type":"array","maxItems":16,"items":{"$ref":"#/$defs/Condition"}}},"additionalProperties":false},"Condition":{"type":"object","properties":{"type":{"type":"string","maxLength":316,"pattern":"^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])$"},"status":{"type":"string","enum":["True","False","Unknown"],"maxLength":7},"observedGeneration":{"type":"integer","minimum":0},"lastTransitionTime":{"type":"string","maxLength":64},"reason":{"type":"string","minLength":1,"maxLength":1024,"pattern":"^[A-Za-z]([A-Za-z0-9_,:]*[A-Za-z0-9_])?$"},"message":{"type":"string","maxLength":32768}},"required":["type","status","lastTransitionTime","reason","message"],"additionalProperties":false}}};
-const schema104 = {"type":"object","properties":{"apiVersion":{"type":"string","enum":["runnel.dev/v1alpha1"]},"kind":{"type":"string","enum":["StreamSavepoint"]},"metadata":{"type":"object","properties":{"name":{"type":"string","maxLength":253,"pattern":"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$"}},"required":["name"]},"spec":{"$ref":"#/$defs/StreamSavepointSpec"},"status":{"$ref":"#/$defs/StreamSavepointStatus"}},"required":["apiVersion","kind","metadata","spec"],"additionalProperties":false};
-const schema105 = {"type":"object","properties":{"jobName":{"type":"string","maxLength":253,"pattern":"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$"},"type":{"type":"string","enum":["savepoint","stop"],"default":"savepoint","maxLength":9},"format":{"type":"string","enum":["canonical"],"default":"canonical","maxLength":9},"disposeOnDelete":{"type":"boolean","default":false},"path":{"type":"string","minLength":1,"maxLength":4096}},"required":["jobName"],"additionalProperties":false};
-const schema106 = {"type":"object","properties":{"observedGeneration":{"type":"integer","minimum":0},"state":{"type":"string","enum":["Pending","InProgress","Completed","Failed","Disposed"],"maxLength":10},"location":{"type":"string","maxLength":4096},"timestamp":{"type":"string","maxLength":64},"specHash":{"type":"string","maxLength":128},"error":{"type":"string","maxLength":32768},"conditions":{"type":"array","maxItems":16,"items":{"$ref":"#/$defs/Condition"}}},"additionalProperties":false};
-const schema107 = {"type":"object","properties":{"type":{"type":"string","maxLength":316,"pattern":"^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])$"},"status":{"type":"string","enum":["True","False","Unknown"],"maxLength":7},"observedGeneration":{"type":"integer","minimum":0},"lastTransitionTime":{"type":"string","maxLength":64},"reason":{"type":"string","minLength":1,"maxLength":1024,"pattern":"^[A-Za-z]([A-Za-z0-9_,:]*[A-Za-z0-9_])?$"},"message":{"type":"string","maxLength":32768}},"required":["type","status","lastTransitionTime","reason","message"],"additionalProperties":false};
+const schema106 = {"$id":"StreamSavepoint","$ref":"#/$defs/StreamSavepoint","$defs":{"StreamSavepoint":{"type":"object","properties":{"apiVersion":{"type":"string","enum":["runnel.dev/v1alpha1"]},"kind":{"type":"string","enum":["StreamSavepoint"]},"metadata":{"type":"object","properties":{"name":{"type":"string","maxLength":253,"pattern":"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$"}},"required":["name"]},"spec":{"$ref":"#/$defs/StreamSavepointSpec"},"status":{"$ref":"#/$defs/StreamSavepointStatus"}},"required":["apiVersion","kind","metadata","spec"],"additionalProperties":false},"StreamSavepointSpec":{"type":"object","properties":{"jobName":{"type":"string","maxLength":253,"pattern":"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$"},"type":{"type":"string","enum":["savepoint","stop"],"default":"savepoint","maxLength":9},"format":{"type":"string","enum":["canonical"],"default":"canonical","maxLength":9},"disposeOnDelete":{"type":"boolean","default":false},"path":{"type":"string","minLength":1,"maxLength":4096}},"required":["jobName"],"additionalProperties":false},"StreamSavepointStatus":{"type":"object","properties":{"observedGeneration":{"type":"integer","minimum":0},"state":{"type":"string","enum":["Pending","InProgress","Completed","Failed","Disposed"],"maxLength":10},"location":{"type":"string","maxLength":4096},"timestamp":{"type":"string","maxLength":64},"specHash":{"type":"string","maxLength":128},"jobGeneration":{"type":"string","maxLength":64},"claimName":{"type":"string","maxLength":253,"pattern":"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$"},"storagePath":{"type":"string","maxLength":4096},"error":{"type":"string","maxLength":32768},"conditions":{"type":"array","maxItems":16,"items":{"$ref":"#/$defs/Condition"}}},"additionalProperties":false},"Condition":{"type":"object","properties":{"type":{"type":"string","maxLength":316,"pattern":"^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])$"},"status":{"type":"string","enum":["True","False","Unknown"],"maxLength":7},"observedGeneration":{"type":"integer","minimum":0},"lastTransitionTime":{"type":"string","maxLength":64},"reason":{"type":"string","minLength":1,"maxLength":1024,"pattern":"^[A-Za-z]([A-Za-z0-9_,:]*[A-Za-z0-9_])?$"},"message":{"type":"string","maxLength":32768}},"required":["type","status","lastTransitionTime","reason","message"],"additionalProperties":false}}};
+const schema107 = {"type":"object","properties":{"apiVersion":{"type":"string","enum":["runnel.dev/v1alpha1"]},"kind":{"type":"string","enum":["StreamSavepoint"]},"metadata":{"type":"object","properties":{"name":{"type":"string","maxLength":253,"pattern":"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$"}},"required":["name"]},"spec":{"$ref":"#/$defs/StreamSavepointSpec"},"status":{"$ref":"#/$defs/StreamSavepointStatus"}},"required":["apiVersion","kind","metadata","spec"],"additionalProperties":false};
+const schema108 = {"type":"object","properties":{"jobName":{"type":"string","maxLength":253,"pattern":"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$"},"type":{"type":"string","enum":["savepoint","stop"],"default":"savepoint","maxLength":9},"format":{"type":"string","enum":["canonical"],"default":"canonical","maxLength":9},"disposeOnDelete":{"type":"boolean","default":false},"path":{"type":"string","minLength":1,"maxLength":4096}},"required":["jobName"],"additionalProperties":false};
+const schema109 = {"type":"object","properties":{"observedGeneration":{"type":"integer","minimum":0},"state":{"type":"string","enum":["Pending","InProgress","Completed","Failed","Disposed"],"maxLength":10},"location":{"type":"string","maxLength":4096},"timestamp":{"type":"string","maxLength":64},"specHash":{"type":"string","maxLength":128},"jobGeneration":{"type":"string","maxLength":64},"claimName":{"type":"string","maxLength":253,"pattern":"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$"},"storagePath":{"type":"string","maxLength":4096},"error":{"type":"string","maxLength":32768},"conditions":{"type":"array","maxItems":16,"items":{"$ref":"#/$defs/Condition"}}},"additionalProperties":false};
+const schema110 = {"type":"object","properties":{"type":{"type":"string","maxLength":316,"pattern":"^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])$"},"status":{"type":"string","enum":["True","False","Unknown"],"maxLength":7},"observedGeneration":{"type":"integer","minimum":0},"lastTransitionTime":{"type":"string","maxLength":64},"reason":{"type":"string","minLength":1,"maxLength":1024,"pattern":"^[A-Za-z]([A-Za-z0-9_,:]*[A-Za-z0-9_])?$"},"message":{"type":"string","maxLength":32768}},"required":["type","status","lastTransitionTime","reason","message"],"additionalProperties":false};
 
 function validate72(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(data && typeof data == "object" && !Array.isArray(data)){
 for(const key0 in data){
-if(!(((((((key0 === "observedGeneration") || (key0 === "state")) || (key0 === "location")) || (key0 === "timestamp")) || (key0 === "specHash")) || (key0 === "error")) || (key0 === "conditions"))){
+if(!(func3.call(schema109.properties, key0))){
 const err0 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err0];
@@ -14389,7 +15311,7 @@ errors++;
 if(data.state !== undefined){
 let data1 = data.state;
 if(!(((((data1 === "Pending") || (data1 === "InProgress")) || (data1 === "Completed")) || (data1 === "Failed")) || (data1 === "Disposed"))){
-const err3 = {instancePath:instancePath+"/state",schemaPath:"#/properties/state/enum",keyword:"enum",params:{allowedValues: schema106.properties.state.enum},message:"must be equal to one of the allowed values"};
+const err3 = {instancePath:instancePath+"/state",schemaPath:"#/properties/state/enum",keyword:"enum",params:{allowedValues: schema109.properties.state.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err3];
 }
@@ -14496,11 +15418,11 @@ vErrors.push(err11);
 errors++;
 }
 }
-if(data.error !== undefined){
-let data5 = data.error;
+if(data.jobGeneration !== undefined){
+let data5 = data.jobGeneration;
 if(typeof data5 === "string"){
-if(func2(data5) > 32768){
-const err12 = {instancePath:instancePath+"/error",schemaPath:"#/properties/error/maxLength",keyword:"maxLength",params:{limit: 32768},message:"must NOT have more than 32768 characters"};
+if(func2(data5) > 64){
+const err12 = {instancePath:instancePath+"/jobGeneration",schemaPath:"#/properties/jobGeneration/maxLength",keyword:"maxLength",params:{limit: 64},message:"must NOT have more than 64 characters"};
 if(vErrors === null){
 vErrors = [err12];
 }
@@ -14511,7 +15433,7 @@ errors++;
 }
 }
 else {
-const err13 = {instancePath:instancePath+"/error",schemaPath:"#/properties/error/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const err13 = {instancePath:instancePath+"/jobGeneration",schemaPath:"#/properties/jobGeneration/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err13];
 }
@@ -14521,11 +15443,11 @@ vErrors.push(err13);
 errors++;
 }
 }
-if(data.conditions !== undefined){
-let data6 = data.conditions;
-if(Array.isArray(data6)){
-if(data6.length > 16){
-const err14 = {instancePath:instancePath+"/conditions",schemaPath:"#/properties/conditions/maxItems",keyword:"maxItems",params:{limit: 16},message:"must NOT have more than 16 items"};
+if(data.claimName !== undefined){
+let data6 = data.claimName;
+if(typeof data6 === "string"){
+if(func2(data6) > 253){
+const err14 = {instancePath:instancePath+"/claimName",schemaPath:"#/properties/claimName/maxLength",keyword:"maxLength",params:{limit: 253},message:"must NOT have more than 253 characters"};
 if(vErrors === null){
 vErrors = [err14];
 }
@@ -14534,12 +15456,8 @@ vErrors.push(err14);
 }
 errors++;
 }
-const len0 = data6.length;
-for(let i0=0; i0<len0; i0++){
-let data7 = data6[i0];
-if(data7 && typeof data7 == "object" && !Array.isArray(data7)){
-if(data7.type === undefined){
-const err15 = {instancePath:instancePath+"/conditions/" + i0,schemaPath:"#/$defs/Condition/required",keyword:"required",params:{missingProperty: "type"},message:"must have required property '"+"type"+"'"};
+if(!pattern44.test(data6)){
+const err15 = {instancePath:instancePath+"/claimName",schemaPath:"#/properties/claimName/pattern",keyword:"pattern",params:{pattern: "^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$"},message:"must match pattern \""+"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$"+"\""};
 if(vErrors === null){
 vErrors = [err15];
 }
@@ -14548,8 +15466,9 @@ vErrors.push(err15);
 }
 errors++;
 }
-if(data7.status === undefined){
-const err16 = {instancePath:instancePath+"/conditions/" + i0,schemaPath:"#/$defs/Condition/required",keyword:"required",params:{missingProperty: "status"},message:"must have required property '"+"status"+"'"};
+}
+else {
+const err16 = {instancePath:instancePath+"/claimName",schemaPath:"#/properties/claimName/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err16];
 }
@@ -14558,8 +15477,12 @@ vErrors.push(err16);
 }
 errors++;
 }
-if(data7.lastTransitionTime === undefined){
-const err17 = {instancePath:instancePath+"/conditions/" + i0,schemaPath:"#/$defs/Condition/required",keyword:"required",params:{missingProperty: "lastTransitionTime"},message:"must have required property '"+"lastTransitionTime"+"'"};
+}
+if(data.storagePath !== undefined){
+let data7 = data.storagePath;
+if(typeof data7 === "string"){
+if(func2(data7) > 4096){
+const err17 = {instancePath:instancePath+"/storagePath",schemaPath:"#/properties/storagePath/maxLength",keyword:"maxLength",params:{limit: 4096},message:"must NOT have more than 4096 characters"};
 if(vErrors === null){
 vErrors = [err17];
 }
@@ -14568,8 +15491,9 @@ vErrors.push(err17);
 }
 errors++;
 }
-if(data7.reason === undefined){
-const err18 = {instancePath:instancePath+"/conditions/" + i0,schemaPath:"#/$defs/Condition/required",keyword:"required",params:{missingProperty: "reason"},message:"must have required property '"+"reason"+"'"};
+}
+else {
+const err18 = {instancePath:instancePath+"/storagePath",schemaPath:"#/properties/storagePath/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err18];
 }
@@ -14578,8 +15502,12 @@ vErrors.push(err18);
 }
 errors++;
 }
-if(data7.message === undefined){
-const err19 = {instancePath:instancePath+"/conditions/" + i0,schemaPath:"#/$defs/Condition/required",keyword:"required",params:{missingProperty: "message"},message:"must have required property '"+"message"+"'"};
+}
+if(data.error !== undefined){
+let data8 = data.error;
+if(typeof data8 === "string"){
+if(func2(data8) > 32768){
+const err19 = {instancePath:instancePath+"/error",schemaPath:"#/properties/error/maxLength",keyword:"maxLength",params:{limit: 32768},message:"must NOT have more than 32768 characters"};
 if(vErrors === null){
 vErrors = [err19];
 }
@@ -14588,9 +15516,9 @@ vErrors.push(err19);
 }
 errors++;
 }
-for(const key1 in data7){
-if(!((((((key1 === "type") || (key1 === "status")) || (key1 === "observedGeneration")) || (key1 === "lastTransitionTime")) || (key1 === "reason")) || (key1 === "message"))){
-const err20 = {instancePath:instancePath+"/conditions/" + i0,schemaPath:"#/$defs/Condition/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key1},message:"must NOT have additional properties"};
+}
+else {
+const err20 = {instancePath:instancePath+"/error",schemaPath:"#/properties/error/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err20];
 }
@@ -14600,11 +15528,11 @@ vErrors.push(err20);
 errors++;
 }
 }
-if(data7.type !== undefined){
-let data8 = data7.type;
-if(typeof data8 === "string"){
-if(func2(data8) > 316){
-const err21 = {instancePath:instancePath+"/conditions/" + i0+"/type",schemaPath:"#/$defs/Condition/properties/type/maxLength",keyword:"maxLength",params:{limit: 316},message:"must NOT have more than 316 characters"};
+if(data.conditions !== undefined){
+let data9 = data.conditions;
+if(Array.isArray(data9)){
+if(data9.length > 16){
+const err21 = {instancePath:instancePath+"/conditions",schemaPath:"#/properties/conditions/maxItems",keyword:"maxItems",params:{limit: 16},message:"must NOT have more than 16 items"};
 if(vErrors === null){
 vErrors = [err21];
 }
@@ -14613,8 +15541,12 @@ vErrors.push(err21);
 }
 errors++;
 }
-if(!pattern83.test(data8)){
-const err22 = {instancePath:instancePath+"/conditions/" + i0+"/type",schemaPath:"#/$defs/Condition/properties/type/pattern",keyword:"pattern",params:{pattern: "^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])$"},message:"must match pattern \""+"^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])$"+"\""};
+const len0 = data9.length;
+for(let i0=0; i0<len0; i0++){
+let data10 = data9[i0];
+if(data10 && typeof data10 == "object" && !Array.isArray(data10)){
+if(data10.type === undefined){
+const err22 = {instancePath:instancePath+"/conditions/" + i0,schemaPath:"#/$defs/Condition/required",keyword:"required",params:{missingProperty: "type"},message:"must have required property '"+"type"+"'"};
 if(vErrors === null){
 vErrors = [err22];
 }
@@ -14623,9 +15555,8 @@ vErrors.push(err22);
 }
 errors++;
 }
-}
-else {
-const err23 = {instancePath:instancePath+"/conditions/" + i0+"/type",schemaPath:"#/$defs/Condition/properties/type/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data10.status === undefined){
+const err23 = {instancePath:instancePath+"/conditions/" + i0,schemaPath:"#/$defs/Condition/required",keyword:"required",params:{missingProperty: "status"},message:"must have required property '"+"status"+"'"};
 if(vErrors === null){
 vErrors = [err23];
 }
@@ -14634,11 +15565,8 @@ vErrors.push(err23);
 }
 errors++;
 }
-}
-if(data7.status !== undefined){
-let data9 = data7.status;
-if(!(((data9 === "True") || (data9 === "False")) || (data9 === "Unknown"))){
-const err24 = {instancePath:instancePath+"/conditions/" + i0+"/status",schemaPath:"#/$defs/Condition/properties/status/enum",keyword:"enum",params:{allowedValues: schema107.properties.status.enum},message:"must be equal to one of the allowed values"};
+if(data10.lastTransitionTime === undefined){
+const err24 = {instancePath:instancePath+"/conditions/" + i0,schemaPath:"#/$defs/Condition/required",keyword:"required",params:{missingProperty: "lastTransitionTime"},message:"must have required property '"+"lastTransitionTime"+"'"};
 if(vErrors === null){
 vErrors = [err24];
 }
@@ -14647,9 +15575,8 @@ vErrors.push(err24);
 }
 errors++;
 }
-if(typeof data9 === "string"){
-if(func2(data9) > 7){
-const err25 = {instancePath:instancePath+"/conditions/" + i0+"/status",schemaPath:"#/$defs/Condition/properties/status/maxLength",keyword:"maxLength",params:{limit: 7},message:"must NOT have more than 7 characters"};
+if(data10.reason === undefined){
+const err25 = {instancePath:instancePath+"/conditions/" + i0,schemaPath:"#/$defs/Condition/required",keyword:"required",params:{missingProperty: "reason"},message:"must have required property '"+"reason"+"'"};
 if(vErrors === null){
 vErrors = [err25];
 }
@@ -14658,9 +15585,8 @@ vErrors.push(err25);
 }
 errors++;
 }
-}
-else {
-const err26 = {instancePath:instancePath+"/conditions/" + i0+"/status",schemaPath:"#/$defs/Condition/properties/status/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data10.message === undefined){
+const err26 = {instancePath:instancePath+"/conditions/" + i0,schemaPath:"#/$defs/Condition/required",keyword:"required",params:{missingProperty: "message"},message:"must have required property '"+"message"+"'"};
 if(vErrors === null){
 vErrors = [err26];
 }
@@ -14669,11 +15595,9 @@ vErrors.push(err26);
 }
 errors++;
 }
-}
-if(data7.observedGeneration !== undefined){
-let data10 = data7.observedGeneration;
-if(!(((typeof data10 == "number") && (!(data10 % 1) && !isNaN(data10))) && (isFinite(data10)))){
-const err27 = {instancePath:instancePath+"/conditions/" + i0+"/observedGeneration",schemaPath:"#/$defs/Condition/properties/observedGeneration/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+for(const key1 in data10){
+if(!((((((key1 === "type") || (key1 === "status")) || (key1 === "observedGeneration")) || (key1 === "lastTransitionTime")) || (key1 === "reason")) || (key1 === "message"))){
+const err27 = {instancePath:instancePath+"/conditions/" + i0,schemaPath:"#/$defs/Condition/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key1},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err27];
 }
@@ -14682,9 +15606,12 @@ vErrors.push(err27);
 }
 errors++;
 }
-if((typeof data10 == "number") && (isFinite(data10))){
-if(data10 < 0 || isNaN(data10)){
-const err28 = {instancePath:instancePath+"/conditions/" + i0+"/observedGeneration",schemaPath:"#/$defs/Condition/properties/observedGeneration/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+}
+if(data10.type !== undefined){
+let data11 = data10.type;
+if(typeof data11 === "string"){
+if(func2(data11) > 316){
+const err28 = {instancePath:instancePath+"/conditions/" + i0+"/type",schemaPath:"#/$defs/Condition/properties/type/maxLength",keyword:"maxLength",params:{limit: 316},message:"must NOT have more than 316 characters"};
 if(vErrors === null){
 vErrors = [err28];
 }
@@ -14693,13 +15620,8 @@ vErrors.push(err28);
 }
 errors++;
 }
-}
-}
-if(data7.lastTransitionTime !== undefined){
-let data11 = data7.lastTransitionTime;
-if(typeof data11 === "string"){
-if(func2(data11) > 64){
-const err29 = {instancePath:instancePath+"/conditions/" + i0+"/lastTransitionTime",schemaPath:"#/$defs/Condition/properties/lastTransitionTime/maxLength",keyword:"maxLength",params:{limit: 64},message:"must NOT have more than 64 characters"};
+if(!pattern86.test(data11)){
+const err29 = {instancePath:instancePath+"/conditions/" + i0+"/type",schemaPath:"#/$defs/Condition/properties/type/pattern",keyword:"pattern",params:{pattern: "^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])$"},message:"must match pattern \""+"^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])$"+"\""};
 if(vErrors === null){
 vErrors = [err29];
 }
@@ -14710,7 +15632,7 @@ errors++;
 }
 }
 else {
-const err30 = {instancePath:instancePath+"/conditions/" + i0+"/lastTransitionTime",schemaPath:"#/$defs/Condition/properties/lastTransitionTime/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const err30 = {instancePath:instancePath+"/conditions/" + i0+"/type",schemaPath:"#/$defs/Condition/properties/type/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err30];
 }
@@ -14720,11 +15642,10 @@ vErrors.push(err30);
 errors++;
 }
 }
-if(data7.reason !== undefined){
-let data12 = data7.reason;
-if(typeof data12 === "string"){
-if(func2(data12) > 1024){
-const err31 = {instancePath:instancePath+"/conditions/" + i0+"/reason",schemaPath:"#/$defs/Condition/properties/reason/maxLength",keyword:"maxLength",params:{limit: 1024},message:"must NOT have more than 1024 characters"};
+if(data10.status !== undefined){
+let data12 = data10.status;
+if(!(((data12 === "True") || (data12 === "False")) || (data12 === "Unknown"))){
+const err31 = {instancePath:instancePath+"/conditions/" + i0+"/status",schemaPath:"#/$defs/Condition/properties/status/enum",keyword:"enum",params:{allowedValues: schema110.properties.status.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err31];
 }
@@ -14733,8 +15654,9 @@ vErrors.push(err31);
 }
 errors++;
 }
-if(func2(data12) < 1){
-const err32 = {instancePath:instancePath+"/conditions/" + i0+"/reason",schemaPath:"#/$defs/Condition/properties/reason/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+if(typeof data12 === "string"){
+if(func2(data12) > 7){
+const err32 = {instancePath:instancePath+"/conditions/" + i0+"/status",schemaPath:"#/$defs/Condition/properties/status/maxLength",keyword:"maxLength",params:{limit: 7},message:"must NOT have more than 7 characters"};
 if(vErrors === null){
 vErrors = [err32];
 }
@@ -14743,8 +15665,9 @@ vErrors.push(err32);
 }
 errors++;
 }
-if(!pattern84.test(data12)){
-const err33 = {instancePath:instancePath+"/conditions/" + i0+"/reason",schemaPath:"#/$defs/Condition/properties/reason/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z]([A-Za-z0-9_,:]*[A-Za-z0-9_])?$"},message:"must match pattern \""+"^[A-Za-z]([A-Za-z0-9_,:]*[A-Za-z0-9_])?$"+"\""};
+}
+else {
+const err33 = {instancePath:instancePath+"/conditions/" + i0+"/status",schemaPath:"#/$defs/Condition/properties/status/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err33];
 }
@@ -14754,8 +15677,10 @@ vErrors.push(err33);
 errors++;
 }
 }
-else {
-const err34 = {instancePath:instancePath+"/conditions/" + i0+"/reason",schemaPath:"#/$defs/Condition/properties/reason/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data10.observedGeneration !== undefined){
+let data13 = data10.observedGeneration;
+if(!(((typeof data13 == "number") && (!(data13 % 1) && !isNaN(data13))) && (isFinite(data13)))){
+const err34 = {instancePath:instancePath+"/conditions/" + i0+"/observedGeneration",schemaPath:"#/$defs/Condition/properties/observedGeneration/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err34];
 }
@@ -14764,12 +15689,9 @@ vErrors.push(err34);
 }
 errors++;
 }
-}
-if(data7.message !== undefined){
-let data13 = data7.message;
-if(typeof data13 === "string"){
-if(func2(data13) > 32768){
-const err35 = {instancePath:instancePath+"/conditions/" + i0+"/message",schemaPath:"#/$defs/Condition/properties/message/maxLength",keyword:"maxLength",params:{limit: 32768},message:"must NOT have more than 32768 characters"};
+if((typeof data13 == "number") && (isFinite(data13))){
+if(data13 < 0 || isNaN(data13)){
+const err35 = {instancePath:instancePath+"/conditions/" + i0+"/observedGeneration",schemaPath:"#/$defs/Condition/properties/observedGeneration/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
 if(vErrors === null){
 vErrors = [err35];
 }
@@ -14779,8 +15701,12 @@ vErrors.push(err35);
 errors++;
 }
 }
-else {
-const err36 = {instancePath:instancePath+"/conditions/" + i0+"/message",schemaPath:"#/$defs/Condition/properties/message/type",keyword:"type",params:{type: "string"},message:"must be string"};
+}
+if(data10.lastTransitionTime !== undefined){
+let data14 = data10.lastTransitionTime;
+if(typeof data14 === "string"){
+if(func2(data14) > 64){
+const err36 = {instancePath:instancePath+"/conditions/" + i0+"/lastTransitionTime",schemaPath:"#/$defs/Condition/properties/lastTransitionTime/maxLength",keyword:"maxLength",params:{limit: 64},message:"must NOT have more than 64 characters"};
 if(vErrors === null){
 vErrors = [err36];
 }
@@ -14790,9 +15716,8 @@ vErrors.push(err36);
 errors++;
 }
 }
-}
 else {
-const err37 = {instancePath:instancePath+"/conditions/" + i0,schemaPath:"#/$defs/Condition/type",keyword:"type",params:{type: "object"},message:"must be object"};
+const err37 = {instancePath:instancePath+"/conditions/" + i0+"/lastTransitionTime",schemaPath:"#/$defs/Condition/properties/lastTransitionTime/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err37];
 }
@@ -14802,9 +15727,11 @@ vErrors.push(err37);
 errors++;
 }
 }
-}
-else {
-const err38 = {instancePath:instancePath+"/conditions",schemaPath:"#/properties/conditions/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(data10.reason !== undefined){
+let data15 = data10.reason;
+if(typeof data15 === "string"){
+if(func2(data15) > 1024){
+const err38 = {instancePath:instancePath+"/conditions/" + i0+"/reason",schemaPath:"#/$defs/Condition/properties/reason/maxLength",keyword:"maxLength",params:{limit: 1024},message:"must NOT have more than 1024 characters"};
 if(vErrors === null){
 vErrors = [err38];
 }
@@ -14813,15 +15740,95 @@ vErrors.push(err38);
 }
 errors++;
 }
-}
-}
-else {
-const err39 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(func2(data15) < 1){
+const err39 = {instancePath:instancePath+"/conditions/" + i0+"/reason",schemaPath:"#/$defs/Condition/properties/reason/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err39];
 }
 else {
 vErrors.push(err39);
+}
+errors++;
+}
+if(!pattern87.test(data15)){
+const err40 = {instancePath:instancePath+"/conditions/" + i0+"/reason",schemaPath:"#/$defs/Condition/properties/reason/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z]([A-Za-z0-9_,:]*[A-Za-z0-9_])?$"},message:"must match pattern \""+"^[A-Za-z]([A-Za-z0-9_,:]*[A-Za-z0-9_])?$"+"\""};
+if(vErrors === null){
+vErrors = [err40];
+}
+else {
+vErrors.push(err40);
+}
+errors++;
+}
+}
+else {
+const err41 = {instancePath:instancePath+"/conditions/" + i0+"/reason",schemaPath:"#/$defs/Condition/properties/reason/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err41];
+}
+else {
+vErrors.push(err41);
+}
+errors++;
+}
+}
+if(data10.message !== undefined){
+let data16 = data10.message;
+if(typeof data16 === "string"){
+if(func2(data16) > 32768){
+const err42 = {instancePath:instancePath+"/conditions/" + i0+"/message",schemaPath:"#/$defs/Condition/properties/message/maxLength",keyword:"maxLength",params:{limit: 32768},message:"must NOT have more than 32768 characters"};
+if(vErrors === null){
+vErrors = [err42];
+}
+else {
+vErrors.push(err42);
+}
+errors++;
+}
+}
+else {
+const err43 = {instancePath:instancePath+"/conditions/" + i0+"/message",schemaPath:"#/$defs/Condition/properties/message/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err43];
+}
+else {
+vErrors.push(err43);
+}
+errors++;
+}
+}
+}
+else {
+const err44 = {instancePath:instancePath+"/conditions/" + i0,schemaPath:"#/$defs/Condition/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err44];
+}
+else {
+vErrors.push(err44);
+}
+errors++;
+}
+}
+}
+else {
+const err45 = {instancePath:instancePath+"/conditions",schemaPath:"#/properties/conditions/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(vErrors === null){
+vErrors = [err45];
+}
+else {
+vErrors.push(err45);
+}
+errors++;
+}
+}
+}
+else {
+const err46 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err46];
+}
+else {
+vErrors.push(err46);
 }
 errors++;
 }
@@ -14899,7 +15906,7 @@ vErrors.push(err5);
 errors++;
 }
 if(!(data0 === "runnel.dev/v1alpha1")){
-const err6 = {instancePath:instancePath+"/apiVersion",schemaPath:"#/properties/apiVersion/enum",keyword:"enum",params:{allowedValues: schema104.properties.apiVersion.enum},message:"must be equal to one of the allowed values"};
+const err6 = {instancePath:instancePath+"/apiVersion",schemaPath:"#/properties/apiVersion/enum",keyword:"enum",params:{allowedValues: schema107.properties.apiVersion.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err6];
 }
@@ -14922,7 +15929,7 @@ vErrors.push(err7);
 errors++;
 }
 if(!(data1 === "StreamSavepoint")){
-const err8 = {instancePath:instancePath+"/kind",schemaPath:"#/properties/kind/enum",keyword:"enum",params:{allowedValues: schema104.properties.kind.enum},message:"must be equal to one of the allowed values"};
+const err8 = {instancePath:instancePath+"/kind",schemaPath:"#/properties/kind/enum",keyword:"enum",params:{allowedValues: schema107.properties.kind.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err8];
 }
@@ -15063,7 +16070,7 @@ errors++;
 }
 let data6 = data4.type;
 if(!((data6 === "savepoint") || (data6 === "stop"))){
-const err19 = {instancePath:instancePath+"/spec/type",schemaPath:"#/$defs/StreamSavepointSpec/properties/type/enum",keyword:"enum",params:{allowedValues: schema105.properties.type.enum},message:"must be equal to one of the allowed values"};
+const err19 = {instancePath:instancePath+"/spec/type",schemaPath:"#/$defs/StreamSavepointSpec/properties/type/enum",keyword:"enum",params:{allowedValues: schema108.properties.type.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err19];
 }
@@ -15096,7 +16103,7 @@ errors++;
 }
 let data7 = data4.format;
 if(!(data7 === "canonical")){
-const err22 = {instancePath:instancePath+"/spec/format",schemaPath:"#/$defs/StreamSavepointSpec/properties/format/enum",keyword:"enum",params:{allowedValues: schema105.properties.format.enum},message:"must be equal to one of the allowed values"};
+const err22 = {instancePath:instancePath+"/spec/format",schemaPath:"#/$defs/StreamSavepointSpec/properties/format/enum",keyword:"enum",params:{allowedValues: schema108.properties.format.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err22];
 }

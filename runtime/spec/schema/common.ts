@@ -80,10 +80,10 @@ export function timestamp(description: string): Schema {
   return { ...str(description, { maxLength: 64 }), format: "date-time" };
 }
 
-const quantity = intOrString(
-  "A resource quantity, e.g. 2, 500m, 1Gi.",
-  "^(\\+|-)?(([0-9]+(\\.[0-9]*)?)|(\\.[0-9]+))(([KMGTPE]i)|[numkMGTPE]|([eE](\\+|-)?(([0-9]+(\\.[0-9]*)?)|(\\.[0-9]+))))?$",
-);
+/** A Kubernetes resource quantity (2, 500m, 1Gi, …). */
+export const quantityPattern = "^(\\+|-)?(([0-9]+(\\.[0-9]*)?)|(\\.[0-9]+))(([KMGTPE]i)|[numkMGTPE]|([eE](\\+|-)?(([0-9]+(\\.[0-9]*)?)|(\\.[0-9]+))))?$";
+
+const quantity = intOrString("A resource quantity, e.g. 2, 500m, 1Gi.", quantityPattern);
 
 /** Container resources of each worker (corev1.ResourceRequirements without claims). */
 export const resources: Schema = obj("Resources", "CPU and memory for each worker container.", {

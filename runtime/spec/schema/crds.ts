@@ -70,10 +70,12 @@ export const streamJob: ResourceDefinition = {
   printerColumns: [
     { name: "Phase", type: "string", jsonPath: ".status.phase", description: "Lifecycle phase." },
     { name: "Ready", type: "string", jsonPath: ".status.readyWorkers", description: "Ready workers / desired." },
+    { name: "Lag", type: "integer", jsonPath: ".status.lag", description: "Records behind the end of the inputs." },
     { name: "Last Savepoint", type: "date", jsonPath: ".status.lastSavepoint.timestamp", description: "When the last savepoint completed." },
     { name: "Age", type: "date", jsonPath: ".metadata.creationTimestamp", description: "Time since creation." },
     { name: "Parallelism", type: "integer", jsonPath: ".spec.parallelism", description: "Desired workers.", priority: 1 },
     { name: "Mode", type: "string", jsonPath: ".spec.upgradeMode", description: "Upgrade mode.", priority: 1 },
+    { name: "Generation", type: "string", jsonPath: ".status.jobGeneration", description: "The job generation the workers run.", priority: 1 },
     { name: "Message", type: "string", jsonPath: '.status.conditions[?(@.type=="Ready")].message', description: "Ready condition message.", priority: 1 },
   ],
   scale: { specReplicasPath: ".spec.parallelism", statusReplicasPath: ".status.parallelism", labelSelectorPath: ".status.selector" },

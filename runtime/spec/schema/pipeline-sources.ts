@@ -109,7 +109,7 @@ export const source: Schema = obj(
     local: localSource,
     timestamp: obj(
       "EventTime",
-      "Where each record's event time comes from; the Kafka record timestamp when absent. A record whose event time is missing or unreadable goes to the dead-letter stream (reason `event-time`).",
+      "Where each record's event time comes from. When absent: the Kafka record timestamp (on a cluster), the generator's event time (`local.generator`), or the time the record is read (`local.file`). A record whose event time is missing or unreadable goes to the dead-letter stream (reason `event-time`).",
       {
         field: str("The record field holding the event time.", { maxLength: 253 }),
         expression: cel("Computes the event time.", "int", ["record", "key"]),

@@ -1,6 +1,6 @@
 /** The StreamJob spec and status. */
-import { bool, duration, int, list, map, obj, oneOf, str, preserved, type Schema } from "./builders.ts";
-import { conditions, k8sName, podTemplate, resources, secretKeyRef, timestamp } from "./common.ts";
+import { bool, duration, int, intOrString, list, map, obj, oneOf, str, preserved, type Schema } from "./builders.ts";
+import { conditions, k8sName, podTemplate, quantityPattern, resources, secretKeyRef, timestamp } from "./common.ts";
 import { pipeline } from "./pipeline.ts";
 import { custom, durationAtLeast, durationAtMost, exactlyOne, requiredWhen, requires, type Obj } from "./rules.ts";
 
@@ -79,6 +79,7 @@ const savepoint = obj(
     ),
     interval: duration("Take a periodic savepoint this often; none when absent."),
     historyMax: int("Savepoints kept (older ones are disposed).", { min: 1, max: 100, default: 5 }),
+    historyMaxAge: duration("Savepoints older than this are disposed (the newest one is always kept); none when absent."),
     timeout: duration(
       "A savepoint not completed within this fails, naming the workers it waited for, and the job resumes (`runnel worker --savepoint-timeout` overrides it).",
       "10m",
@@ -165,6 +166,14 @@ export const streamJobSpec: Schema = obj(
       stableAfter: duration("A spec is stable after checkpoints complete with no restarts for this long.", "1m"),
     }),
     resources,
+    stateStorage: obj(
+      "StateStorage",
+      "The volume each worker keeps its tasks' local state (LevelDB) on: a PersistentVolumeClaim per worker, from the StatefulSet's volumeClaimTemplate. Immutable once the job runs.",
+      {
+        size: intOrString("Requested size of each worker's state volume.", quantityPattern),
+        storageClassName: k8sName("StorageClass of the state volumes (default: the cluster's default class)."),
+      },
+    ),
     podTemplate,
     savepointTriggerNonce: int("Change to any new value to take a savepoint now (one-shot).", { int64: true }),
     restartNonce: int("Change to any new value to restart the workers now (from the last checkpoint).", { int64: true }),
@@ -178,6 +187,11 @@ export const streamJobSpec: Schema = obj(
       { rules: [exactlyOne(["savepointName", "path"])] },
     ),
     allowNonRestoredState: bool("Allow restoring a savepoint with state for operators the job no longer has (that state is dropped).", false),
+    dropIncompatibleState: list(
+      "Steps whose restored state is dropped when it is incompatible with the job (e.g. a window whose size or lateness changed, an aggregation changed under the same name) instead of the restore being refused; the step starts empty. Compatible state is always kept, so the entry is harmless once the job runs.",
+      str("A step id (operator uid).", { maxLength: 253, minLength: 1 }),
+      { max: 64, set: true },
+    ),
   },
   {
     rules: [
@@ -205,17 +219,20 @@ export const streamJobSpec: Schema = obj(
 );
 
 const savepointRef = obj("SavepointRecord", "A completed savepoint.", {
-  name: str("The StreamSavepoint object, if any.", { maxLength: 253 }),
+  name: str("The StreamSavepoint object, if any (such savepoints are disposed with their object, not by the history).", { maxLength: 253 }),
   location: str("Where it is stored.", { maxLength: 4096 }),
   timestamp: timestamp("When it completed."),
   trigger: oneOf(["manual", "periodic", "upgrade", "rescale", "suspend", "nonce"], "What caused it."),
   specHash: str("Hash of the spec it was taken under.", { maxLength: 128 }),
+  jobGeneration: str("The job generation it was taken from.", { maxLength: 64 }),
 });
+
+const jobGeneration = (description: string): Schema => str(description, { maxLength: 64 });
 
 /** StreamJob status, written by the operator. */
 export const streamJobStatus: Schema = obj("StreamJobStatus", "The observed state of a streaming job, written by the operator.", {
   observedGeneration: int("The .metadata.generation this status describes.", { min: 0, int64: true }),
-  conditions: conditions("Ready, Progressing, Degraded, Failed, … in the metav1.Condition shape."),
+  conditions: conditions("Ready, Progressing, Degraded, SavepointInProgress, and kstatus' Reconciling and Stalled, in the metav1.Condition shape."),
   phase: oneOf(
     ["Pending", "Deploying", "Running", "Upgrading", "Rescaling", "Savepointing", "Suspending", "Suspended", "RollingBack", "Failed", "Completed"],
     "Coarse lifecycle phase.",
@@ -227,6 +244,15 @@ export const streamJobStatus: Schema = obj("StreamJobStatus", "The observed stat
     desired: int("Desired workers.", { min: 0 }),
     ready: int("Ready workers.", { min: 0 }),
   }),
+  lag: int("Records behind the end of the job's inputs, summed over the ready workers (from their /status).", { min: 0, int64: true }),
+  lastCheckpoint: obj("CheckpointProgress", "Checkpoints, as the workers report them.", {
+    count: int("Checkpoints completed by the running worker processes, summed.", { min: 0, int64: true }),
+    time: timestamp("When the operator last saw the count grow."),
+  }),
+  jobGeneration: jobGeneration("The job generation the workers run (one lineage of internal topics; see the worker contract)."),
+  restoredFrom: str("The savepoint the current job generation started from (every start of the generation is given it).", { maxLength: 4096 }),
+  jobGenerationCount: int("Job generations started so far (names the next one).", { min: 0 }),
+  currentSpec: preserved("The job-affecting spec the workers run: the last valid spec applied, the base that spec changes are classified against."),
   lastSavepoint: savepointRef,
   savepoints: list("Recent savepoints, newest first (at most savepoint.historyMax).", savepointRef, { max: 100 }),
   observedSavepointTriggerNonce: int("The savepointTriggerNonce last acted on.", { int64: true }),
@@ -235,9 +261,18 @@ export const streamJobStatus: Schema = obj("StreamJobStatus", "The observed stat
   lastStableSpec: obj("StableSpec", "The last spec that ran stably: the rollback target.", {
     hash: str("Hash of the job-affecting spec.", { maxLength: 128 }),
     generation: int("Its metadata.generation.", { min: 0, int64: true }),
+    jobGeneration: jobGeneration("The job generation that ran it."),
+    parallelism: int("The worker count it ran with.", { min: 0 }),
     savepoint: str("Savepoint location to roll back to.", { maxLength: 4096 }),
     since: timestamp("When it became stable."),
     spec: preserved("The spec itself, to roll back to."),
+  }),
+  failedSpec: obj("FailedSpec", "A spec the operator gave up on (its upgrade failed or was rolled back); it is not tried again until the spec changes.", {
+    hash: str("Hash of the job-affecting spec.", { maxLength: 128 }),
+    generation: int("Its metadata.generation.", { min: 0, int64: true }),
+    reason: str("A CamelCase reason.", { maxLength: 128 }),
+    message: str("What happened.", { maxLength: 32768 }),
+    time: timestamp("When."),
   }),
   pendingAction: obj(
     "PendingAction",
@@ -246,9 +281,14 @@ export const streamJobStatus: Schema = obj("StreamJobStatus", "The observed stat
       type: oneOf(["deploy", "upgrade", "rescale", "savepoint", "suspend", "resume", "restart", "rollback", "stop"], "The action."),
       step: str("The step reached, e.g. savepointing, scaledDown, rolling, scalingUp.", { maxLength: 64 }),
       startedAt: timestamp("When it started."),
-      targetGeneration: int("The generation it moves to.", { min: 0, int64: true }),
+      stepStartedAt: timestamp("When the current step started."),
+      targetGeneration: int("The metadata.generation it moves to.", { min: 0, int64: true }),
       targetSpecHash: str("The spec hash it moves to.", { maxLength: 128 }),
-      savepoint: str("The savepoint it took or restores from.", { maxLength: 4096 }),
+      targetSpec: preserved("The job-affecting spec it moves to (fixed when the action starts)."),
+      targetParallelism: int("The worker count it moves to.", { min: 0 }),
+      targetJobGeneration: jobGeneration("The job generation the workers start in."),
+      mode: oneOf(["stateless", "savepoint", "last-state"], "How state is carried over."),
+      savepoint: str("The savepoint it takes or restores from.", { maxLength: 4096 }),
       details: map("Action-specific details.", str("A value.", { maxLength: 4096 }), 32),
     },
     { required: ["type"] },
@@ -257,11 +297,15 @@ export const streamJobStatus: Schema = obj("StreamJobStatus", "The observed stat
     total: int("Restarts since the job started.", { min: 0 }),
     inWindow: int("Restarts within restartPolicy.window.", { min: 0 }),
     lastRestartTime: timestamp("The most recent restart."),
+    recent: list("Times of the restarts within restartPolicy.window, newest first.", timestamp("A restart."), { max: 1001 }),
+    seen: map("Restart count last seen per worker pod (`<pod uid>` → count).", int("Restarts.", { min: 0 }), 1024),
   }),
   lastError: obj("LastError", "The most recent error.", {
     time: timestamp("When it happened."),
     reason: str("A CamelCase reason.", { maxLength: 128 }),
     message: str("What happened.", { maxLength: 32768 }),
     worker: int("The worker ordinal, if any.", { min: 0 }),
+    exitCode: int("The worker's exit code, if it exited.", { min: 0, max: 255 }),
+    exitClass: str("What the exit code says (configuration, transient, fenced, data, internal, killed, …).", { maxLength: 32 }),
   }),
 });

@@ -27,6 +27,9 @@ export const streamSavepointStatus: Schema = obj("StreamSavepointStatus", "Progr
   location: str("Where the savepoint is stored.", { maxLength: 4096 }),
   timestamp: timestamp("When it completed."),
   specHash: str("Hash of the job spec it was taken under.", { maxLength: 128 }),
+  jobGeneration: str("The job generation it was taken from.", { maxLength: 64 }),
+  claimName: k8sName("The PersistentVolumeClaim holding it (so it can be disposed even after its job is gone)."),
+  storagePath: str("Where that claim is mounted (the job's spec.savepoint.storage.path).", { maxLength: 4096 }),
   error: str("Why it failed.", { maxLength: 32768 }),
   conditions: conditions("Ready (completed), Failed, … in the metav1.Condition shape."),
 });

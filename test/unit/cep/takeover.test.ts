@@ -87,8 +87,9 @@ describe("account takeover: state and side outputs", () => {
 
   /** Store keys of the CEP operator's state entries for `user`. */
   async function cepEntries(engine: Engine, user: string): Promise<string[]> {
-    const entries = await (engine.backends[0] as Engine["backends"][number]).exportEntries();
-    return entries.map(([k]) => k).filter((k) => k.startsWith("takeover\u0000") && k.endsWith(`\u0000s${user}`));
+    const keys: string[] = [];
+    for await (const chunk of (engine.backends[0] as Engine["backends"][number]).entryChunks()) for (const [k] of chunk) keys.push(k);
+    return keys.filter((k) => k.startsWith("takeover\u0000") && k.endsWith(`\u0000s${user}`));
   }
 
   it("keeps partial matches as keyed state, clears them after within, and reports them as timed out", async () => {

@@ -1,4 +1,4 @@
-// The runnel CLI's argument handling: help, unknown commands, and commands not built yet.
+// The runnel CLI's argument handling: help, unknown commands, bad arguments of a lazily loaded command.
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { main } from "../../../runtime/cli/main.ts";
 import { captureOutput } from "../../helpers/capture.ts";
@@ -30,10 +30,12 @@ describe("runnel CLI", () => {
     expect(io.err()).not.toMatch(/at .*\.ts:\d+/);
   });
 
-  it("says a command is not yet available and exits non-zero rather than pretending", async () => {
+  it("loads the operator on demand: a bad flag names itself and the fix, exit 2, no stack trace", async () => {
     const io = capture();
-    expect(await main(["operator"])).toBe(3);
-    expect(io.err()).toContain("runnel operator: not yet available");
+    expect(await main(["operator", "--listen", "nowhere"])).toBe(2);
+    expect(io.err()).toContain("runnel operator: --listen must be host:port, e.g. 0.0.0.0:8080, got 'nowhere'");
+    expect(io.err()).toContain("Usage: runnel operator [options]");
+    expect(io.err()).not.toMatch(/at .*\.ts:\d+/);
   });
 
   it("shows a command's usage on `<command> --help`", async () => {

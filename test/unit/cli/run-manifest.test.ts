@@ -2,7 +2,7 @@
 // ndjson per sink id with --out, the summary counts dead letters, and bad input is refused with
 // the field path — never a stack trace.
 import { spawn } from "node:child_process";
-import { mkdtemp, readdir, readFile, rm } from "node:fs/promises";
+import { mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
@@ -110,7 +110,7 @@ describe("runnel run <manifest>", () => {
     child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
     const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)));
     try {
-      const deadline = Date.now() + 20_000;
+      const deadline = Date.now() + 90_000;
       let url: string | undefined;
       while (!(url = /admin API on (http:\/\/\S+)/.exec(stderr)?.[1])) {
         if (Date.now() > deadline) throw new Error(`no admin URL; stderr: ${stderr}`);
@@ -129,5 +129,46 @@ describe("runnel run <manifest>", () => {
     }
     expect(await exited).toBe(0);
     expect(stderr).toMatch(/quickstart-orders stopped after [\d.]+ s: [\d,]+ records in .*dead letters \d+/);
+  });
+
+  it("refuses a restore whose window changed, and drops that step's state with --drop-incompatible-state or spec.dropIncompatibleState", async () => {
+    await writeFile(join(dir, "in.ndjson"), [1, 2, 3].map((i) => JSON.stringify({ user: "a", ts: i * 1000, n: i })).join("\n") + "\n");
+    const manifest = async (file: string, size: string, drop = ""): Promise<string> => {
+      const path = join(dir, file);
+      await writeFile(
+        path,
+        `apiVersion: runnel.dev/v1alpha1
+kind: StreamJob
+metadata: { name: sizes }
+spec:
+${drop}  pipeline:
+    sources:
+      - { id: clicks, local: { file: { path: in.ndjson } }, timestamp: { field: ts } }
+    steps:
+      - { id: by-user, input: clicks, keyBy: { key: record.user } }
+      - { id: w, input: by-user, window: { type: tumbling, size: ${size}, aggregations: [{ name: total, fn: sum, of: record.n }] } }
+    sinks:
+      - { id: out, input: w, blackhole: {} }
+`,
+      );
+      return path;
+    };
+    const ckpt = join(dir, "ckpt");
+    const first = capture();
+    expect(await main(["run", await manifest("v1.yaml", "1m"), "--checkpoint-dir", ckpt, "--no-progress"]), first.err()).toBe(0);
+    const wider = await manifest("v2.yaml", "2m");
+    const refused = capture();
+    expect(await main(["run", wider, "--checkpoint-dir", ckpt, "--restore", "latest", "--no-progress"])).toBe(EXIT_CODES.configuration);
+    expect(refused.err()).toContain("cannot restore the state of step 'w': its window changed from tumbling 1m to tumbling 2m");
+    const dropped = capture();
+    expect(await main(["run", wider, "--checkpoint-dir", ckpt, "--restore", "latest", "--no-progress", "--drop-incompatible-state", "w"]), dropped.err()).toBe(
+      0,
+    );
+    const bySpec = capture();
+    const v3 = await manifest("v3.yaml", "3m", "  dropIncompatibleState: [w]\n");
+    expect(await main(["run", v3, "--checkpoint-dir", ckpt, "--restore", "latest", "--no-progress"]), bySpec.err()).toBe(0);
+    const usage = capture();
+    expect(await main(["run", wider, "--drop-incompatible-state", "w,", "--no-progress"])).toBe(2);
+    expect(usage.err()).toContain("--drop-incompatible-state takes step ids separated by commas");
   });
 });

@@ -13,6 +13,7 @@ import { fileSavepointStorage, writeWorkerSavepoint } from "../../../runtime/dis
 import { savepointCoordinator, type SealInfo } from "../../../runtime/distributed/savepoints.ts";
 import type { SavepointStatus } from "../../../runtime/observe/savepoint-control.ts";
 import { createLogger } from "../../../runtime/log.ts";
+import { noEntries } from "../../../runtime/checkpoint/format.ts";
 
 const quiet = createLogger("test", {}, { write: () => undefined });
 
@@ -28,7 +29,7 @@ function fakeEngine(parallelism: number): Engine & { checkpoints: number; stoppe
       instances: [],
       sources: [source],
       parallelism,
-      backends: Array.from({ length: parallelism }, () => ({ exportEntries: async () => [] })),
+      backends: Array.from({ length: parallelism }, () => ({ entryChunks: async function* () {} })),
     },
     checkpoint: async () => engine.checkpoints++,
     stop: () => void (engine.stopped = true),
@@ -51,9 +52,10 @@ function planWithRepartition(parallelism: number, tasks: number[], drainedFrom: 
   return { parallelism, repartitions: [{ sourceUid: "by-user", readers, writers, upstream: [] }] } as unknown as DistributedPlan;
 }
 
-/** Runs rounds until the savepoint leaves `pending`. */
+/** Runs rounds until the savepoint leaves `pending` (a generous deadline: the machine may be loaded). */
 async function settle(coordinator: ReturnType<typeof savepointCoordinator>, engine: Engine, id: string): Promise<SavepointStatus> {
-  for (let i = 0; i < 500; i++) {
+  const deadline = Date.now() + 90_000;
+  while (Date.now() < deadline) {
     await coordinator.onRound(engine);
     const status = coordinator.status(id);
     if (status && status.state !== "pending") return status;
@@ -87,7 +89,8 @@ describe("savepoint drain timeout", () => {
 });
 
 describe("stop-with-savepoint sealing", () => {
-  function stopping(root: string, seals: SealInfo[], recorded: SealInfo[]) {
+  /** A stopping worker 0 of 2; `timeoutMs` bounds the wait for the other worker's share. */
+  function stopping(root: string, seals: SealInfo[], recorded: SealInfo[], timeoutMs: number) {
     const engine = fakeEngine(2);
     const coordinator = savepointCoordinator({
       job: "orders",
@@ -96,7 +99,7 @@ describe("stop-with-savepoint sealing", () => {
       tasks: [0],
       plan: { parallelism: 2, repartitions: [] } as unknown as DistributedPlan,
       root,
-      timeoutMs: 1500,
+      timeoutMs,
       markSealed: (info) => void seals.push(info),
       recordSealed: async (info) => void recorded.push(info),
       log: quiet,
@@ -108,7 +111,7 @@ describe("stop-with-savepoint sealing", () => {
     const root = mkdtempSync(join(tmpdir(), "runnel-seal-"));
     const seals: SealInfo[] = [];
     const recorded: SealInfo[] = [];
-    const { engine, coordinator } = stopping(root, seals, recorded);
+    const { engine, coordinator } = stopping(root, seals, recorded, 300);
     const id = await coordinator.stopWithSavepoint("upgrade-1");
     const status = await settle(coordinator, engine, id);
     expect(status.state).toBe("failed");
@@ -123,7 +126,8 @@ describe("stop-with-savepoint sealing", () => {
     const root = mkdtempSync(join(tmpdir(), "runnel-seal-"));
     const seals: SealInfo[] = [];
     const recorded: SealInfo[] = [];
-    const { engine, coordinator } = stopping(root, seals, recorded);
+    // The share is written while the coordinator waits: its timeout must not run out first on a loaded machine.
+    const { engine, coordinator } = stopping(root, seals, recorded, 120_000);
     const id = await coordinator.stopWithSavepoint("upgrade-1");
     // The other worker's share arrives while this one waits.
     const meta = {
@@ -141,7 +145,7 @@ describe("stop-with-savepoint sealing", () => {
       fileSavepointStorage(join(root, "upgrade-1")),
       1,
       { ...meta, tasks: [1] },
-      new Map([[1, { entries: [], timers: {}, operators: {} }]]),
+      new Map([[1, { entries: noEntries, timers: {}, operators: {} }]]),
     );
     const status = await settle(coordinator, engine, id);
     expect(status).toEqual({ id, state: "completed", path: join(root, "upgrade-1") });

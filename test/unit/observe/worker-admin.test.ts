@@ -68,6 +68,8 @@ describe("runnel worker admin API", () => {
       recordsIn: 5,
       checkpoint: { count: 1, lastBytes: 512, failures: 0 },
       sourceDeadLetters: 2,
+      // The contract's consumer lag, summed: no Kafka sources here, so none behind.
+      consumerLag: 0,
     });
     const res = await fetch(`${admin.url}/savepoints`, { method: "POST", headers: { authorization: "Bearer t" } });
     expect(res.status).toBe(501);

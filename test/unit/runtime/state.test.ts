@@ -118,7 +118,7 @@ describe("LevelDB keyed state", () => {
     expect(await run([ev("a", 3, 10)])).toEqual(["a=12"]);
     const store = await levelStore({ path: join(dir, "task-0") });
     const entries: string[] = [];
-    for await (const [k] of store.scan("")) entries.push(k.replaceAll("\u0000", "|").replaceAll("\u0001", "#"));
+    for await (const chunk of store.scan("")) for (const [k] of chunk) entries.push(k.replaceAll("\u0000", "|").replaceAll("\u0001", "#"));
     await store.close();
     // The saved timers, then one entry per (operator uid, state, key); keys are typed ("s": string).
     expect(entries).toHaveLength(3);
