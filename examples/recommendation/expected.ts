@@ -3,7 +3,7 @@
  * second, independent implementation of examples/recommendation/job.yaml to check the job against:
  * the profiles, the ranked top-10 lists (Kafka) and the last list of every user (Redis).
  */
-import { classifyLateness } from "../common/event-time.ts";
+import { cleanStreams, type CleanRule } from "../common/event-time.ts";
 import type { InputRecord } from "../common/records.ts";
 import { BOUNDS, TAGS } from "./generator.ts";
 
@@ -47,7 +47,7 @@ const ITEM = /^i[0-9]+$/;
 const isTag = (v: unknown): boolean => typeof v === "string" && (TAGS as readonly string[]).includes(v);
 
 /** The clean rules of each stream, in order, as the job's clean steps. */
-const RULES: Record<string, [string, (v: Record<string, unknown>) => boolean][]> = {
+const RULES: Record<string, CleanRule[]> = {
   clicks: [
     ["bad_user_id", (v) => typeof v.userId === "string" && USER.test(v.userId)],
     ["unknown_tag", (v) => isTag(v.tag)],
@@ -85,21 +85,12 @@ export function expectedRecommendation(
   streams: { clicks: readonly InputRecord[]; browse: readonly InputRecord[]; purchases: readonly InputRecord[] },
   items: ReadonlyMap<string, { itemId: string; score: number }[]>,
 ): RecommendationExpected {
-  const deadLetters = new Map<string, number>();
-  const dead = (key: string): void => void deadLetters.set(key, (deadLetters.get(key) ?? 0) + 1);
+  const { valid, deadLetters, ambiguous } = cleanStreams(streams, RULES, BOUNDS);
   const events: UserEvent[] = [];
-  let ambiguous = 0;
-  for (const [name, records] of Object.entries(streams)) {
-    const lateness = classifyLateness(records, { watermarkBoundMs: BOUNDS.watermarkBoundMs, lateByMs: 1.5 * BOUNDS.longestWindowMs });
-    ambiguous += lateness.ambiguous;
-    records.forEach((r, i) => {
-      const v = r.value;
-      if (v === undefined) return dead("poison");
-      if (v.tick === true) return;
-      const failed = (RULES[name] ?? []).find(([, ok]) => !ok(v));
-      if (failed) return dead(`clean-${name}/${failed[0]}`);
+  for (const [name, records] of Object.entries(valid)) {
+    for (const { v, late } of records) {
       // Windows drop late events; nothing else in this job keeps them.
-      if (lateness.late[i]) return;
+      if (late) continue;
       const kind = name === "clicks" ? "click" : name === "browse" ? "browse" : "purchase";
       const seconds = kind === "browse" ? trunc(v.seconds as number) : 0;
       events.push({
@@ -111,7 +102,7 @@ export function expectedRecommendation(
         weight: kind === "click" ? 1 : kind === "purchase" ? 5 : 1 + trunc(seconds / 60),
         ts: v.ts as number,
       });
-    });
+    }
   }
 
   // Activity per user and 5 minutes (bought: distinct items in purchase order).

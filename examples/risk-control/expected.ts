@@ -6,7 +6,7 @@
  * conditions are CEL, evaluated with the CEL library itself.
  */
 import { evaluate } from "@marcbachmann/cel-js";
-import { classifyLateness } from "../common/event-time.ts";
+import { cleanStreams, type CleanRule } from "../common/event-time.ts";
 import type { InputRecord } from "../common/records.ts";
 import { BEHAVIOUR_TYPES, BOUNDS } from "./generator.ts";
 
@@ -64,7 +64,7 @@ export interface RiskExpected {
 }
 
 const USER = /^u[0-9]+$/;
-const RULES: Record<string, [string, (v: Record<string, unknown>) => boolean][]> = {
+const RULES: Record<string, CleanRule[]> = {
   orders: [
     ["bad_user_id", (v) => typeof v.userId === "string" && USER.test(v.userId)],
     ["bad_order_id", (v) => typeof v.orderId === "string" && v.orderId !== ""],
@@ -141,22 +141,7 @@ export function expectedRisk(
   streams: { orders: readonly InputRecord[]; behaviour: readonly InputRecord[]; devices: readonly InputRecord[] },
   rulesFor: (order: { orderId: string; ts: number }) => readonly Rule[],
 ): RiskExpected {
-  const deadLetters = new Map<string, number>();
-  const dead = (key: string): void => void deadLetters.set(key, (deadLetters.get(key) ?? 0) + 1);
-  let ambiguous = 0;
-  const valid: Record<string, { v: Record<string, unknown>; late: boolean }[]> = { orders: [], behaviour: [], devices: [] };
-  for (const [name, records] of Object.entries(streams)) {
-    const lateness = classifyLateness(records, { watermarkBoundMs: BOUNDS.watermarkBoundMs, lateByMs: 1.5 * BOUNDS.longestWindowMs });
-    ambiguous += lateness.ambiguous;
-    records.forEach((r, i) => {
-      const v = r.value;
-      if (v === undefined) return dead("poison");
-      if (v.tick === true) return;
-      const failed = (RULES[name] ?? []).find(([, ok]) => !ok(v));
-      if (failed) return dead(`clean-${name}/${failed[0]}`);
-      (valid[name] as { v: Record<string, unknown>; late: boolean }[]).push({ v, late: lateness.late[i] === true });
-    });
-  }
+  const { valid, deadLetters, ambiguous } = cleanStreams(streams, RULES, BOUNDS);
 
   // Features per user and slide end, from every on-time event.
   const features = new Map<string, Map<number, Features & { devices: Set<string> }>>();
