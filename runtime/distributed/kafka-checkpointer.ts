@@ -12,7 +12,7 @@
 import { parseStoreKey, type CheckpointMetadata, type Snapshot, type TaskSnapshot, type TimerSnapshot } from "../checkpoint/format.ts";
 import { FORMAT_VERSION } from "../checkpoint/format.ts";
 import type { KafkaClient, KafkaConnection } from "../kafka/index.ts";
-import { CheckpointError, GenerationSealedError } from "../errors.ts";
+import { CheckpointError, GenerationSealedError, RunnelError } from "../errors.ts";
 import type { Checkpointer } from "../exec/checkpointer.ts";
 import { operatorStates, replicatedUids, taskTimers, type EngineState } from "../exec/checkpointing.ts";
 import { taskOfKey } from "../exec/hash.ts";
@@ -297,14 +297,14 @@ export function kafkaCheckpointer(options: KafkaCheckpointerOptions): KafkaCheck
     async restored(engine) {
       // What the restore wrote commits with a checkpoint of the restored positions before any input is read.
       const tasks = engine.tasks.filter((t) => restoreWrites.has(t) || fromSavepoint.has(t));
-      await Promise.all(tasks.map((t) => checkpointTask(engine, t, Math.max(restoredId, 0))));
+      await allTasks(tasks.map((t) => checkpointTask(engine, t, Math.max(restoredId, 0))));
       if (tasks.length > 0) log.info("committed the restored state to the changelog", { tasks: tasks.join(",") });
       restoreWrites.clear();
       fromSavepoint.clear();
     },
     async checkpoint(engine, id) {
       const t0 = performance.now();
-      const sizes = await Promise.all(engine.tasks.map((t) => checkpointTask(engine, t, id)));
+      const sizes = await allTasks(engine.tasks.map((t) => checkpointTask(engine, t, id)));
       options.onCheckpoint?.({ id, durationMs: performance.now() - t0, bytes: sizes.reduce((a, b) => a + b, 0) });
     },
     async close() {
@@ -317,6 +317,18 @@ export function kafkaCheckpointer(options: KafkaCheckpointerOptions): KafkaCheck
       }
     },
   };
+}
+
+/**
+ * Waits for every task's part of a checkpoint. When several fail, a fenced one is reported: a
+ * duplicate worker fencing this one can make one task's transaction answer "fenced" and another's
+ * a retriable "concurrent transactions" in the same round, and the worker must stop as fenced.
+ */
+export async function allTasks<T>(work: Promise<T>[]): Promise<T[]> {
+  const results = await Promise.allSettled(work);
+  const failures = results.flatMap((r) => (r.status === "rejected" ? [r.reason as unknown] : []));
+  if (failures.length > 0) throw failures.find((e) => e instanceof RunnelError && e.errorClass === "fenced") ?? failures[0];
+  return results.map((r) => (r as PromiseFulfilledResult<T>).value);
 }
 
 /** Restores the broadcast inputs' positions that go with the restored broadcast state. */

@@ -9,7 +9,7 @@ import { existsSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { EXIT_CODES } from "../../runtime/worker-contract.ts";
-import { kafkaAdminHooks } from "../helpers/kafka.ts";
+import { KEEP_TEST_DATA, kafkaAdminHooks } from "../helpers/kafka.ts";
 import {
   adminUrl,
   countManifest,
@@ -49,7 +49,7 @@ describe("distributed runtime: stop-with-savepoint, change the job, restore (rea
     const { kafka, admin } = k;
     const job = await createCountJob(admin, 6);
     const five = `${job.name}-five`;
-    await admin.createTopics({ waitForLeaders: true, topics: [{ topic: five, numPartitions: 1 }] });
+    await admin.createTopics({ waitForLeaders: true, topics: [{ topic: five, numPartitions: 1, configEntries: KEEP_TEST_DATA }] });
     // v1: the count job plus a 5-second window per user into its own topic.
     writeFileSync(
       job.manifest,

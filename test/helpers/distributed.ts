@@ -15,7 +15,7 @@ import { readCommitted, type CommittedReader } from "../../runtime/kafka/index.t
 import type { SavepointAccepted, SavepointRequest, SavepointStatusBody } from "../../runtime/worker-contract.ts";
 import { testEnv, uniqueName } from "./env.ts";
 import { readCommittedWithJava } from "./java-consumer.ts";
-import { inputProducer } from "./kafka.ts";
+import { inputProducer, KEEP_TEST_DATA } from "./kafka.ts";
 import { waitFor } from "./wait.ts";
 
 const MAIN = resolve(import.meta.dirname, "../../runtime/cli/main.ts");
@@ -107,14 +107,12 @@ export async function createCountJob(admin: Admin, partitions = 12): Promise<Cou
   const name = uniqueName("counts").replace(/[^a-z0-9-]/g, "");
   const input = `${name}-in`;
   const output = `${name}-out`;
-  // Records carry event times of T0 (long past): time-based retention would delete them at the
-  // broker's next retention check, between the workers' reads or before the Java consumer's.
-  const keep = [{ name: "retention.ms", value: "-1" }];
+  // Records carry event times of T0 (long past): KEEP_TEST_DATA keeps retention from deleting them.
   await admin.createTopics({
     waitForLeaders: true,
     topics: [
-      { topic: input, numPartitions: partitions, configEntries: keep },
-      { topic: output, numPartitions: 3, configEntries: keep },
+      { topic: input, numPartitions: partitions, configEntries: KEEP_TEST_DATA },
+      { topic: output, numPartitions: 3, configEntries: KEEP_TEST_DATA },
     ],
   });
   const dir = mkdtempSync(join(tmpdir(), "runnel-dist-"));

@@ -43,8 +43,15 @@ export function inputProducer(kafka: Kafka): Producer {
 
 /** Creates topics with the given partition count and waits until they have leaders. */
 export async function createTopics(admin: Admin, topics: string[], numPartitions = 1): Promise<void> {
-  await admin.createTopics({ waitForLeaders: true, topics: topics.map((topic) => ({ topic, numPartitions })) });
+  await admin.createTopics({ waitForLeaders: true, topics: topics.map((topic) => ({ topic, numPartitions, configEntries: KEEP_TEST_DATA })) });
 }
+
+/**
+ * Topic configs of test topics: test data carries fixed event times long past, and sinks write
+ * event time as the Kafka timestamp, so time-based retention would delete records at the
+ * broker's next retention check — between a job's write and a test's read on a slow run.
+ */
+export const KEEP_TEST_DATA = [{ name: "retention.ms", value: "-1" }];
 
 export interface Consumed {
   partition: number;

@@ -13,7 +13,7 @@ import { afterAll, describe, expect, it } from "vitest";
 import { logTail, startWorker, stopGracefully, testJobName, type CountJob, type WorkerProcess } from "../helpers/distributed.ts";
 import { testEnv } from "../helpers/env.ts";
 import { readCommittedWithJava, type JavaRecord } from "../helpers/java-consumer.ts";
-import { kafkaAdminHooks } from "../helpers/kafka.ts";
+import { KEEP_TEST_DATA, kafkaAdminHooks } from "../helpers/kafka.ts";
 import {
   analyticsReference,
   behaviourEvents,
@@ -87,9 +87,9 @@ describe("the analytics SQL on Kafka (runnel worker processes, real broker)", ()
     await admin.createTopics({
       waitForLeaders: true,
       topics: [
-        { topic: t("behaviors"), numPartitions: 2 },
+        { topic: t("behaviors"), numPartitions: 2, configEntries: KEEP_TEST_DATA },
         { topic: t("users"), numPartitions: 1, configEntries: [{ name: "cleanup.policy", value: "compact" }] },
-        ...["stats", "sessions", "features", "metrics"].map((s) => ({ topic: t(s), numPartitions: 2 })),
+        ...["stats", "sessions", "features", "metrics"].map((s) => ({ topic: t(s), numPartitions: 2, configEntries: KEEP_TEST_DATA })),
         { topic: t("profiles"), numPartitions: 2, configEntries: [{ name: "cleanup.policy", value: "compact" }] },
       ],
     });
@@ -153,7 +153,7 @@ describe("the analytics SQL on Kafka (runnel worker processes, real broker)", ()
     const { kafka, admin } = k;
     const name = testJobName("sqlltv");
     const [input, output] = [`${name}-purchases`, `${name}-ltv`];
-    await admin.createTopics({ waitForLeaders: true, topics: [input, output].map((topic) => ({ topic, numPartitions: 1 })) });
+    await admin.createTopics({ waitForLeaders: true, topics: [input, output].map((topic) => ({ topic, numPartitions: 1, configEntries: KEEP_TEST_DATA })) });
     const history = purchases(300);
     const producer = kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner });
     await producer.connect();

@@ -56,7 +56,7 @@ export interface StreamJobSpec {
   checkpoint?: CheckpointSettings;
   /** Savepoints: portable snapshots used by upgrades, rescales and manual triggers. */
   savepoint?: SavepointSettings;
-  /** How worker crashes are handled: restarts are counted in a sliding window; past maxRestarts the job is stopped with a Failed condition instead of looping. */
+  /** How worker crashes are handled: restarts are counted in a sliding window; past maxRestarts the job is stopped with a Failed condition instead of looping. The delay before each restart is the kubelet's crash-loop back-off. */
   restartPolicy?: RestartPolicy;
   /** Rolling back failed upgrades to the last stable spec and its savepoint. */
   rollback?: RollbackSettings;
@@ -850,22 +850,12 @@ export interface SavepointStorage {
   claimName?: string;
 }
 
-/** How worker crashes are handled: restarts are counted in a sliding window; past maxRestarts the job is stopped with a Failed condition instead of looping. */
+/** How worker crashes are handled: restarts are counted in a sliding window; past maxRestarts the job is stopped with a Failed condition instead of looping. The delay before each restart is the kubelet's crash-loop back-off. */
 export interface RestartPolicy {
   /** Restarts allowed within `window`. Default: 5. */
   maxRestarts?: number;
   /** The sliding window restarts are counted in. A duration such as 500ms, 30s, 5m or 1h30m. Default: "10m". */
   window?: Duration;
-  /** Delay before restarting after a failure, doubling from initial to max. */
-  backoff?: Backoff;
-}
-
-/** Delay before restarting after a failure, doubling from initial to max. */
-export interface Backoff {
-  /** First delay. A duration such as 500ms, 30s, 5m or 1h30m. Default: "10s". */
-  initial?: Duration;
-  /** Largest delay. A duration such as 500ms, 30s, 5m or 1h30m. Default: "5m". */
-  max?: Duration;
 }
 
 /** Rolling back failed upgrades to the last stable spec and its savepoint. */

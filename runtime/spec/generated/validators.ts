@@ -3,17 +3,18 @@
 /* eslint-disable */
 // @ts-nocheck
 export const validateStreamJob = validate10;
-const schema11 = {"$id":"StreamJob","$ref":"#/$defs/StreamJob","$defs":{"StreamJob":{"type":"object","properties":{"apiVersion":{"type":"string","enum":["runnel.dev/v1alpha1"]},"kind":{"type":"string","enum":["StreamJob"]},"metadata":{"type":"object","properties":{"name":{"type":"string","maxLength":52,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"}},"required":["name"]},"spec":{"$ref":"#/$defs/StreamJobSpec"},"status":{"$ref":"#/$defs/StreamJobStatus"}},"required":["apiVersion","kind","metadata","spec"],"additionalProperties":false},"StreamJobSpec":{"type":"object","properties":{"image":{"type":"string","maxLength":1024},"imagePullPolicy":{"type":"string","enum":["Always","IfNotPresent","Never"],"maxLength":12},"parallelism":{"type":"integer","default":1,"minimum":1,"maximum":1024},"state":{"type":"string","enum":["running","suspended"],"default":"running","maxLength":9},"upgradeMode":{"type":"string","enum":["stateless","savepoint","last-state"],"default":"last-state","maxLength":10},"pipeline":{"$ref":"#/$defs/Pipeline"},"sql":{"type":"string","minLength":1,"maxLength":262144},"module":{"$ref":"#/$defs/ModuleJob"},"kafka":{"$ref":"#/$defs/KafkaConnection"},"checkpoint":{"$ref":"#/$defs/CheckpointSettings"},"savepoint":{"$ref":"#/$defs/SavepointSettings"},"restartPolicy":{"$ref":"#/$defs/RestartPolicy"},"rollback":{"$ref":"#/$defs/RollbackSettings"},"resources":{"$ref":"#/$defs/Resources"},"stateStorage":{"$ref":"#/$defs/StateStorage"},"podTemplate":{"$ref":"#/$defs/PodTemplateOverrides"},"savepointTriggerNonce":{"type":"integer"},"restartNonce":{"type":"integer"},"restoreFrom":{"$ref":"#/$defs/RestoreFrom"},"allowNonRestoredState":{"type":"boolean","default":false},"dropIncompatibleState":{"type":"array","maxItems":64,"items":{"type":"string","minLength":1,"maxLength":253}}},"additionalProperties":false},"Pipeline":{"type":"object","properties":{"sources":{"type":"array","minItems":1,"maxItems":32,"items":{"$ref":"#/$defs/Source"}},"steps":{"type":"array","maxItems":128,"items":{"$ref":"#/$defs/Step"}},"sinks":{"type":"array","minItems":1,"maxItems":32,"items":{"$ref":"#/$defs/Sink"}}},"required":["sources","sinks"],"additionalProperties":false},"Source":{"type":"object","properties":{"id":{"type":"string","maxLength":63,"pattern":"^[A-Za-z][A-Za-z0-9_-]{0,62}$"},"mode":{"type":"string","enum":["stream","table","broadcast"],"default":"stream","maxLength":9},"kafka":{"$ref":"#/$defs/KafkaSource"},"local":{"$ref":"#/$defs/LocalSource"},"timestamp":{"$ref":"#/$defs/EventTime"},"watermark":{"$ref":"#/$defs/Watermark"},"fields":{"type":"object","maxProperties":256,"additionalProperties":{"type":"string","maxLength":128,"pattern":"^[a-z][a-z0-9<>, ]*$"}},"fieldTypes":{"type":"string","enum":["enforce","coerce"],"default":"enforce","maxLength":7}},"required":["id"],"additionalProperties":false},"KafkaSource":{"type":"object","properties":{"topic":{"type":"string","maxLength":249,"pattern":"^[A-Za-z0-9._-]{1,249}$"},"format":{"type":"string","enum":["json","string","bytes"],"default":"json","maxLength":6},"keyFormat":{"type":"string","enum":["string","json","bytes","none"],"default":"string","maxLength":6},"partitions":{"type":"integer","minimum":1,"maximum":10000},"partitionedBy":{"type":"string","maxLength":253},"startOffset":{"type":"string","enum":["earliest","latest"],"default":"earliest","maxLength":8},"bounded":{"type":"boolean","default":false}},"required":["topic"],"additionalProperties":false},"LocalSource":{"type":"object","properties":{"generator":{"$ref":"#/$defs/GeneratorSource"},"file":{"$ref":"#/$defs/FileSource"}},"additionalProperties":false},"GeneratorSource":{"type":"object","properties":{"rate":{"type":"integer","default":1000,"minimum":0,"maximum":100000000},"count":{"type":"integer","minimum":1},"seed":{"type":"integer","default":1},"partitions":{"type":"integer","default":4,"minimum":1,"maximum":1024},"outOfOrderness":{"type":"string","default":"0s","maxLength":32,"pattern":"^([0-9]+(ms|s|m|h))+$"},"fields":{"type":"object","maxProperties":64,"additionalProperties":{"$ref":"#/$defs/FieldGenerator"}}},"required":["fields"],"additionalProperties":false},"FieldGenerator":{"type":"object","properties":{"kind":{"type":"string","enum":["key","choice","int","double","bool","uuid","sequence","eventTime","constant"],"maxLength":9},"prefix":{"type":"string","maxLength":64},"cardinality":{"type":"integer","minimum":1,"maximum":100000000},"skew":{"type":"number","minimum":0,"maximum":10},"values":{"type":"array","minItems":1,"maxItems":1000,"items":{"type":["integer","string"],"maxLength":64}},"weights":{"type":"array","maxItems":1000,"items":{"type":"number","minimum":0}},"min":{"type":"number"},"max":{"type":"number"},"probability":{"type":"number","minimum":0,"maximum":1},"value":{"type":["integer","string"],"maxLength":64}},"required":["kind"],"additionalProperties":false},"FileSource":{"type":"object","properties":{"path":{"type":"string","minLength":1,"maxLength":4096}},"required":["path"],"additionalProperties":false},"EventTime":{"type":"object","properties":{"field":{"type":"string","maxLength":253},"expression":{"type":"string","minLength":1,"maxLength":4096},"format":{"type":"string","enum":["epoch-millis","epoch-seconds","iso-8601"],"default":"epoch-millis","maxLength":13}},"additionalProperties":false},"Watermark":{"type":"object","properties":{"outOfOrderness":{"type":"string","default":"0s","maxLength":32,"pattern":"^([0-9]+(ms|s|m|h))+$"},"idleness":{"type":"string","maxLength":32,"pattern":"^([0-9]+(ms|s|m|h))+$"}},"additionalProperties":false},"Step":{"type":"object","properties":{"id":{"type":"string","maxLength":63,"pattern":"^[A-Za-z][A-Za-z0-9_-]{0,62}$"},"uid":{"type":"string","maxLength":128,"pattern":"^[A-Za-z][A-Za-z0-9_.-]{0,127}$"},"input":{"type":"string","maxLength":127,"pattern":"^[A-Za-z][A-Za-z0-9_-]{0,62}(\\.[A-Za-z][A-Za-z0-9_-]{0,62})?$"},"inputs":{"type":"array","minItems":2,"maxItems":16,"items":{"type":"string","maxLength":127,"pattern":"^[A-Za-z][A-Za-z0-9_-]{0,62}(\\.[A-Za-z][A-Za-z0-9_-]{0,62})?$"}},"onError":{"type":"string","enum":["dead-letter","skip","fail"],"default":"dead-letter","maxLength":11},"filter":{"$ref":"#/$defs/FilterStep"},"clean":{"$ref":"#/$defs/CleanStep"},"map":{"$ref":"#/$defs/MapStep"},"project":{"$ref":"#/$defs/ProjectStep"},"explode":{"$ref":"#/$defs/ExplodeStep"},"keyBy":{"$ref":"#/$defs/KeyByStep"},"route":{"$ref":"#/$defs/RouteStep"},"union":{"$ref":"#/$defs/UnionStep"},"dedup":{"$ref":"#/$defs/DedupStep"},"score":{"$ref":"#/$defs/ScoreStep"},"window":{"$ref":"#/$defs/WindowStep"},"over":{"$ref":"#/$defs/OverStep"},"process":{"$ref":"#/$defs/ProcessStep"},"cep":{"$ref":"#/$defs/CepStep"},"broadcastRules":{"$ref":"#/$defs/BroadcastRulesStep"},"lookupJoin":{"$ref":"#/$defs/LookupJoinStep"}},"required":["id"],"additionalProperties":false},"FilterStep":{"type":"object","properties":{"condition":{"type":"string","minLength":1,"maxLength":4096},"onReject":{"type":"string","enum":["drop","dead-letter","side-output"],"default":"drop","maxLength":11},"reason":{"type":"string","maxLength":128}},"required":["condition"],"additionalProperties":false},"CleanStep":{"type":"object","properties":{"rules":{"type":"array","minItems":1,"maxItems":64,"items":{"$ref":"#/$defs/CleanRule"}},"onInvalid":{"type":"string","enum":["dead-letter","drop","side-output"],"default":"dead-letter","maxLength":11}},"required":["rules"],"additionalProperties":false},"CleanRule":{"type":"object","properties":{"name":{"type":"string","maxLength":128,"pattern":"^[A-Za-z_][A-Za-z0-9_]*$"},"condition":{"type":"string","minLength":1,"maxLength":4096}},"required":["name","condition"],"additionalProperties":false},"MapStep":{"type":"object","properties":{"expression":{"type":"string","minLength":1,"maxLength":4096}},"required":["expression"],"additionalProperties":false},"ProjectStep":{"type":"object","properties":{"fields":{"type":"object","maxProperties":256,"additionalProperties":{"type":"string","minLength":1,"maxLength":4096}},"keep":{"type":"boolean","default":false},"drop":{"type":"array","maxItems":256,"items":{"type":"string","maxLength":128,"pattern":"^[A-Za-z_][A-Za-z0-9_]*$"}}},"required":["fields"],"additionalProperties":false},"ExplodeStep":{"type":"object","properties":{"expression":{"type":"string","minLength":1,"maxLength":4096},"as":{"type":"string","maxLength":128,"pattern":"^[A-Za-z_][A-Za-z0-9_]*$"},"keepParent":{"type":"boolean","default":true}},"required":["expression"],"additionalProperties":false},"KeyByStep":{"type":"object","properties":{"key":{"type":"string","minLength":1,"maxLength":4096},"partitions":{"type":"integer","minimum":1,"maximum":10000}},"required":["key"],"additionalProperties":false},"RouteStep":{"type":"object","properties":{"routes":{"type":"array","minItems":1,"maxItems":32,"items":{"$ref":"#/$defs/Route"}},"match":{"type":"string","enum":["first","all"],"default":"first","maxLength":5},"otherwise":{"type":"string","enum":["main","drop"],"default":"main","maxLength":4}},"required":["routes"],"additionalProperties":false},"Route":{"type":"object","properties":{"name":{"type":"string","maxLength":128,"pattern":"^[A-Za-z_][A-Za-z0-9_]*$"},"condition":{"type":"string","minLength":1,"maxLength":4096}},"required":["name","condition"],"additionalProperties":false},"UnionStep":{"type":"object","properties":{},"additionalProperties":false},"DedupStep":{"type":"object","properties":{"key":{"type":"string","minLength":1,"maxLength":4096},"within":{"type":"string","maxLength":32,"pattern":"^([0-9]+(ms|s|m|h))+$"},"keep":{"type":"string","enum":["first"],"default":"first","maxLength":5}},"required":["key","within"],"additionalProperties":false},"ScoreStep":{"type":"object","properties":{"model":{"type":"string","enum":["logistic","linear"],"default":"logistic","maxLength":8},"intercept":{"type":"number","default":0},"features":{"type":"array","minItems":1,"maxItems":256,"items":{"$ref":"#/$defs/ScoreFeature"}},"as":{"type":"string","default":"score","maxLength":128,"pattern":"^[A-Za-z_][A-Za-z0-9_]*$"},"threshold":{"$ref":"#/$defs/ScoreThreshold"}},"required":["features"],"additionalProperties":false},"ScoreFeature":{"type":"object","properties":{"name":{"type":"string","maxLength":128,"pattern":"^[A-Za-z_][A-Za-z0-9_]*$"},"expression":{"type":"string","minLength":1,"maxLength":4096},"weight":{"type":"number"}},"required":["name","expression","weight"],"additionalProperties":false},"ScoreThreshold":{"type":"object","properties":{"value":{"type":"number"},"field":{"type":"string","default":"decision","maxLength":128,"pattern":"^[A-Za-z_][A-Za-z0-9_]*$"},"above":{"type":"string","maxLength":64},"below":{"type":"string","maxLength":64}},"required":["value","above","below"],"additionalProperties":false},"WindowStep":{"type":"object","properties":{"type":{"type":"string","enum":["tumbling","sliding","session","global"],"maxLength":8},"size":{"type":"string","maxLength":32,"pattern":"^([0-9]+(ms|s|m|h))+$"},"slide":{"type":"string","maxLength":32,"pattern":"^([0-9]+(ms|s|m|h))+$"},"gap":{"type":"string","maxLength":32,"pattern":"^([0-9]+(ms|s|m|h))+$"},"offset":{"type":"string","maxLength":32,"pattern":"^([0-9]+(ms|s|m|h))+$"},"allowedLateness":{"type":"string","default":"0s","maxLength":32,"pattern":"^([0-9]+(ms|s|m|h))+$"},"lateOutput":{"type":"boolean","default":false},"trigger":{"$ref":"#/$defs/WindowTrigger"},"aggregations":{"type":"array","minItems":1,"maxItems":64,"items":{"$ref":"#/$defs/Aggregation"}},"select":{"type":"object","maxProperties":256,"additionalProperties":{"type":"string","minLength":1,"maxLength":4096}}},"required":["type","aggregations"],"additionalProperties":false},"WindowTrigger":{"type":"object","properties":{"count":{"type":"integer","minimum":1,"maximum":100000000}},"required":["count"],"additionalProperties":false},"Aggregation":{"type":"object","properties":{"name":{"type":"string","maxLength":128,"pattern":"^[A-Za-z_][A-Za-z0-9_]*$"},"fn":{"type":"string","enum":["count","sum","avg","min","max","countDistinct","collect","topN","first","last"],"maxLength":13},"of":{"type":"string","minLength":1,"maxLength":4096},"where":{"type":"string","minLength":1,"maxLength":4096},"distinct":{"type":"boolean","default":false},"limit":{"type":"integer","minimum":1,"maximum":10000},"by":{"type":"string","minLength":1,"maxLength":4096},"order":{"type":"string","enum":["desc","asc"],"default":"desc","maxLength":4}},"required":["name","fn"],"additionalProperties":false},"OverStep":{"type":"object","properties":{"range":{"type":"string","maxLength":32,"pattern":"^([0-9]+(ms|s|m|h))+$"},"aggregations":{"type":"array","minItems":1,"maxItems":64,"items":{"$ref":"#/$defs/Aggregation"}},"select":{"type":"object","maxProperties":256,"additionalProperties":{"type":"string","minLength":1,"maxLength":4096}}},"required":["aggregations"],"additionalProperties":false},"ProcessStep":{"type":"object","properties":{"state":{"type":"array","maxItems":32,"items":{"$ref":"#/$defs/StateDeclaration"}},"onRecord":{"type":"array","minItems":1,"maxItems":64,"items":{"$ref":"#/$defs/ProcessAction"}},"timers":{"type":"array","maxItems":16,"items":{"$ref":"#/$defs/TimerDeclaration"}}},"required":["onRecord"],"additionalProperties":false},"StateDeclaration":{"type":"object","properties":{"name":{"type":"string","maxLength":64,"pattern":"^[A-Za-z_][A-Za-z0-9_]*$"},"kind":{"type":"string","enum":["value","list","map"],"maxLength":5},"initial":{"type":"string","minLength":1,"maxLength":4096},"ttl":{"type":"string","maxLength":32,"pattern":"^([0-9]+(ms|s|m|h))+$"},"maxSize":{"type":"integer","minimum":1,"maximum":1000000}},"required":["name","kind"],"additionalProperties":false},"ProcessAction":{"type":"object","properties":{"when":{"type":"string","minLength":1,"maxLength":4096},"set":{"type":"object","maxProperties":64,"additionalProperties":{"type":"string","minLength":1,"maxLength":4096}},"put":{"$ref":"#/$defs/StatePut"},"remove":{"$ref":"#/$defs/StateRemove"},"append":{"$ref":"#/$defs/StateAppend"},"clear":{"type":"array","maxItems":64,"items":{"type":"string","maxLength":64,"pattern":"^[A-Za-z_][A-Za-z0-9_]*$"}},"emit":{"type":"object","maxProperties":256,"additionalProperties":{"type":"string","minLength":1,"maxLength":4096}},"emitTo":{"type":"string","maxLength":64,"pattern":"^[A-Za-z_][A-Za-z0-9_]*$"},"schedule":{"$ref":"#/$defs/TimerSchedule"},"cancel":{"type":"string","maxLength":64,"pattern":"^[A-Za-z_][A-Za-z0-9_]*$"}},"additionalProperties":false},"StatePut":{"type":"object","properties":{"state":{"type":"string","maxLength":64,"pattern":"^[A-Za-z_][A-Za-z0-9_]*$"},"key":{"type":"string","minLength":1,"maxLength":4096},"value":{"type":"string","minLength":1,"maxLength":4096}},"required":["state","key","value"],"additionalProperties":false},"StateRemove":{"type":"object","properties":{"state":{"type":"string","maxLength":64,"pattern":"^[A-Za-z_][A-Za-z0-9_]*$"},"key":{"type":"string","minLength":1,"maxLength":4096}},"required":["state","key"],"additionalProperties":false},"StateAppend":{"type":"object","properties":{"state":{"type":"string","maxLength":64,"pattern":"^[A-Za-z_][A-Za-z0-9_]*$"},"value":{"type":"string","minLength":1,"maxLength":4096}},"required":["state","value"],"additionalProperties":false},"TimerSchedule":{"type":"object","properties":{"timer":{"type":"string","maxLength":64,"pattern":"^[A-Za-z_][A-Za-z0-9_]*$"},"after":{"type":"string","maxLength":32,"pattern":"^([0-9]+(ms|s|m|h))+$"},"at":{"type":"string","minLength":1,"maxLength":4096}},"required":["timer"],"additionalProperties":false},"TimerDeclaration":{"type":"object","properties":{"name":{"type":"string","maxLength":64,"pattern":"^[A-Za-z_][A-Za-z0-9_]*$"},"domain":{"type":"string","enum":["event-time","processing-time"],"default":"event-time","maxLength":15},"every":{"type":"string","maxLength":32,"pattern":"^([0-9]+(ms|s|m|h))+$"},"actions":{"type":"array","minItems":1,"maxItems":32,"items":{"$ref":"#/$defs/ProcessAction"}}},"required":["name","actions"],"additionalProperties":false},"CepStep":{"type":"object","properties":{"stages":{"type":"array","minItems":1,"maxItems":16,"items":{"$ref":"#/$defs/PatternStage"}},"within":{"type":"string","maxLength":32,"pattern":"^([0-9]+(ms|s|m|h))+$"},"afterMatchSkip":{"$ref":"#/$defs/AfterMatchSkip"},"select":{"type":"object","maxProperties":256,"additionalProperties":{"type":"string","minLength":1,"maxLength":4096}},"timedOut":{"type":"boolean","default":false}},"required":["stages"],"additionalProperties":false},"PatternStage":{"type":"object","properties":{"name":{"type":"string","maxLength":64,"pattern":"^[A-Za-z_][A-Za-z0-9_]*$"},"contiguity":{"type":"string","enum":["next","followedBy","followedByAny","notNext","notFollowedBy"],"maxLength":13},"where":{"type":"string","minLength":1,"maxLength":4096},"or":{"type":"array","maxItems":16,"items":{"type":"string","minLength":1,"maxLength":4096}},"until":{"type":"string","minLength":1,"maxLength":4096},"times":{"type":"integer","minimum":1,"maximum":1000},"timesMax":{"type":"integer","minimum":1,"maximum":1000},"timesOrMore":{"type":"integer","minimum":1,"maximum":1000},"oneOrMore":{"type":"boolean"},"optional":{"type":"boolean"},"greedy":{"type":"boolean"},"consecutive":{"type":"boolean"}},"required":["name","where"],"additionalProperties":false},"AfterMatchSkip":{"type":"object","properties":{"strategy":{"type":"string","enum":["noSkip","skipToNext","skipPastLastEvent","skipToFirst","skipToLast"],"default":"noSkip","maxLength":17},"stage":{"type":"string","maxLength":64}},"additionalProperties":false},"BroadcastRulesStep":{"type":"object","properties":{"rules":{"type":"string","maxLength":127,"pattern":"^[A-Za-z][A-Za-z0-9_-]{0,62}(\\.[A-Za-z][A-Za-z0-9_-]{0,62})?$"},"ruleId":{"type":"string","default":"rule.id","minLength":1,"maxLength":4096},"deleteWhen":{"type":"string","minLength":1,"maxLength":4096},"condition":{"type":"string","minLength":1,"maxLength":4096},"conditionField":{"type":"string","maxLength":128},"match":{"type":"string","enum":["first","all"],"default":"first","maxLength":5},"unmatched":{"type":"string","enum":["drop","pass"],"default":"drop","maxLength":4},"emit":{"type":"object","maxProperties":256,"additionalProperties":{"type":"string","minLength":1,"maxLength":4096}}},"required":["rules"],"additionalProperties":false},"LookupJoinStep":{"type":"object","properties":{"table":{"type":"string","maxLength":127,"pattern":"^[A-Za-z][A-Za-z0-9_-]{0,62}(\\.[A-Za-z][A-Za-z0-9_-]{0,62})?$"},"redis":{"$ref":"#/$defs/RedisLookup"},"key":{"type":"string","minLength":1,"maxLength":4096},"tableKey":{"type":"string","minLength":1,"maxLength":4096},"type":{"type":"string","enum":["inner","left"],"default":"left","maxLength":5},"as":{"type":"string","maxLength":128,"pattern":"^[A-Za-z_][A-Za-z0-9_]*$"},"select":{"type":"object","maxProperties":256,"additionalProperties":{"type":"string","minLength":1,"maxLength":4096}}},"required":["key"],"additionalProperties":false},"RedisLookup":{"type":"object","properties":{"address":{"type":"string","maxLength":261,"pattern":"^[^\\s:]+:[0-9]{1,5}$"},"database":{"type":"integer","default":0,"minimum":0,"maximum":15},"passwordSecretRef":{"$ref":"#/$defs/SecretKeyRef"},"tls":{"type":"boolean","default":false},"keyPrefix":{"type":"string","maxLength":256},"fields":{"type":"array","maxItems":256,"items":{"type":"string","maxLength":256}},"cache":{"$ref":"#/$defs/LookupCache"},"local":{"$ref":"#/$defs/RedisLookupLocal"}},"required":["address"],"additionalProperties":false},"SecretKeyRef":{"type":"object","properties":{"name":{"type":"string","maxLength":253,"pattern":"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$"},"key":{"type":"string","maxLength":253,"pattern":"^[-._a-zA-Z0-9]+$"}},"required":["name","key"],"additionalProperties":false},"LookupCache":{"type":"object","properties":{"maxEntries":{"type":"integer","default":100000,"minimum":0,"maximum":10000000},"ttl":{"type":"string","default":"1m","maxLength":32,"pattern":"^([0-9]+(ms|s|m|h))+$"}},"additionalProperties":false},"RedisLookupLocal":{"type":"object","properties":{"file":{"$ref":"#/$defs/RedisLookupFile"}},"required":["file"],"additionalProperties":false},"RedisLookupFile":{"type":"object","properties":{"path":{"type":"string","minLength":1,"maxLength":4096}},"required":["path"],"additionalProperties":false},"Sink":{"type":"object","properties":{"id":{"type":"string","maxLength":63,"pattern":"^[A-Za-z][A-Za-z0-9_-]{0,62}$"},"input":{"type":"string","maxLength":127,"pattern":"^[A-Za-z][A-Za-z0-9_-]{0,62}(\\.[A-Za-z][A-Za-z0-9_-]{0,62})?$"},"kafka":{"$ref":"#/$defs/KafkaSink"},"redis":{"$ref":"#/$defs/RedisSink"},"file":{"$ref":"#/$defs/FileSink"},"stdout":{"$ref":"#/$defs/StdoutSink"},"blackhole":{"$ref":"#/$defs/BlackholeSink"},"local":{"$ref":"#/$defs/LocalSink"}},"required":["id","input"],"additionalProperties":false},"KafkaSink":{"type":"object","properties":{"topic":{"type":"string","maxLength":249,"pattern":"^[A-Za-z0-9._-]{1,249}$"},"format":{"type":"string","enum":["json","string"],"default":"json","maxLength":6},"key":{"type":"string","minLength":1,"maxLength":4096},"partitions":{"type":"integer","minimum":1,"maximum":10000},"headers":{"type":"object","maxProperties":32,"additionalProperties":{"type":"string","minLength":1,"maxLength":4096}},"timestamps":{"type":"string","enum":["event-time","processing-time"],"default":"event-time","maxLength":15}},"required":["topic"],"additionalProperties":false},"RedisSink":{"type":"object","properties":{"address":{"type":"string","maxLength":261,"pattern":"^[^\\s:]+:[0-9]{1,5}$"},"database":{"type":"integer","default":0,"minimum":0,"maximum":15},"passwordSecretRef":{"$ref":"#/$defs/SecretKeyRef"},"tls":{"type":"boolean","default":false},"keyPrefix":{"type":"string","maxLength":256},"sortedSet":{"$ref":"#/$defs/RedisSortedSet"},"hash":{"$ref":"#/$defs/RedisHash"},"ttl":{"type":"string","maxLength":32,"pattern":"^([0-9]+(ms|s|m|h))+$"},"version":{"type":"string","minLength":1,"maxLength":4096}},"required":["address"],"additionalProperties":false},"RedisSortedSet":{"type":"object","properties":{"key":{"type":"string","minLength":1,"maxLength":4096},"member":{"type":"string","minLength":1,"maxLength":4096},"score":{"type":"string","minLength":1,"maxLength":4096},"maxSize":{"type":"integer","minimum":1,"maximum":1000000},"replace":{"type":"boolean","default":false}},"required":["key","member"],"additionalProperties":false},"RedisHash":{"type":"object","properties":{"key":{"type":"string","minLength":1,"maxLength":4096},"fields":{"type":"object","maxProperties":256,"additionalProperties":{"type":"string","minLength":1,"maxLength":4096}}},"required":["key","fields"],"additionalProperties":false},"FileSink":{"type":"object","properties":{"path":{"type":"string","minLength":1,"maxLength":4096},"format":{"type":"string","enum":["ndjson","csv"],"default":"ndjson","maxLength":6}},"required":["path"],"additionalProperties":false},"StdoutSink":{"type":"object","properties":{"format":{"type":"string","enum":["json","text"],"default":"json","maxLength":4}},"additionalProperties":false},"BlackholeSink":{"type":"object","properties":{},"additionalProperties":false},"LocalSink":{"type":"object","properties":{"file":{"$ref":"#/$defs/FileSink"},"stdout":{"$ref":"#/$defs/StdoutSink"},"blackhole":{"$ref":"#/$defs/BlackholeSink"}},"additionalProperties":false},"ModuleJob":{"type":"object","properties":{"path":{"type":"string","minLength":1,"maxLength":4096},"export":{"type":"string","default":"default","maxLength":253},"config":{"type":"object"}},"required":["path"],"additionalProperties":false},"KafkaConnection":{"type":"object","properties":{"bootstrapServers":{"type":"array","minItems":1,"maxItems":16,"items":{"type":"string","maxLength":261,"pattern":"^[^\\s:]+:[0-9]{1,5}$"}},"clientId":{"type":"string","maxLength":253},"tls":{"$ref":"#/$defs/KafkaTls"},"sasl":{"$ref":"#/$defs/KafkaSasl"}},"required":["bootstrapServers"],"additionalProperties":false},"KafkaTls":{"type":"object","properties":{"enabled":{"type":"boolean","default":true},"caSecretRef":{"$ref":"#/$defs/SecretKeyRef"},"certSecretRef":{"$ref":"#/$defs/SecretKeyRef"},"keySecretRef":{"$ref":"#/$defs/SecretKeyRef"},"insecureSkipVerify":{"type":"boolean","default":false}},"additionalProperties":false},"KafkaSasl":{"type":"object","properties":{"mechanism":{"type":"string","enum":["plain","scram-sha-256","scram-sha-512"],"maxLength":13},"username":{"type":"string","maxLength":253},"usernameSecretRef":{"$ref":"#/$defs/SecretKeyRef"},"passwordSecretRef":{"$ref":"#/$defs/SecretKeyRef"}},"required":["mechanism","passwordSecretRef"],"additionalProperties":false},"CheckpointSettings":{"type":"object","properties":{"interval":{"type":"string","default":"5s","maxLength":32,"pattern":"^([0-9]+(ms|s|m|h))+$"},"timeout":{"type":"string","default":"1m","maxLength":32,"pattern":"^([0-9]+(ms|s|m|h))+$"},"mode":{"type":"string","enum":["exactly-once","at-least-once"],"default":"exactly-once","maxLength":13}},"additionalProperties":false},"SavepointSettings":{"type":"object","properties":{"storage":{"$ref":"#/$defs/SavepointStorage"},"interval":{"type":"string","maxLength":32,"pattern":"^([0-9]+(ms|s|m|h))+$"},"historyMax":{"type":"integer","default":5,"minimum":1,"maximum":100},"historyMaxAge":{"type":"string","maxLength":32,"pattern":"^([0-9]+(ms|s|m|h))+$"},"timeout":{"type":"string","default":"10m","maxLength":32,"pattern":"^([0-9]+(ms|s|m|h))+$"}},"required":["storage"],"additionalProperties":false},"SavepointStorage":{"type":"object","properties":{"path":{"type":"string","minLength":1,"maxLength":4096,"pattern":"^/"},"claimName":{"type":"string","maxLength":253,"pattern":"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$"}},"required":["path"],"additionalProperties":false},"RestartPolicy":{"type":"object","properties":{"maxRestarts":{"type":"integer","default":5,"minimum":0,"maximum":1000},"window":{"type":"string","default":"10m","maxLength":32,"pattern":"^([0-9]+(ms|s|m|h))+$"},"backoff":{"$ref":"#/$defs/Backoff"}},"additionalProperties":false},"Backoff":{"type":"object","properties":{"initial":{"type":"string","default":"10s","maxLength":32,"pattern":"^([0-9]+(ms|s|m|h))+$"},"max":{"type":"string","default":"5m","maxLength":32,"pattern":"^([0-9]+(ms|s|m|h))+$"}},"additionalProperties":false},"RollbackSettings":{"type":"object","properties":{"enabled":{"type":"boolean","default":true},"readinessTimeout":{"type":"string","default":"5m","maxLength":32,"pattern":"^([0-9]+(ms|s|m|h))+$"},"stableAfter":{"type":"string","default":"1m","maxLength":32,"pattern":"^([0-9]+(ms|s|m|h))+$"}},"additionalProperties":false},"Resources":{"type":"object","properties":{"requests":{"type":"object","maxProperties":16,"additionalProperties":{"type":["integer","string"],"maxLength":64,"pattern":"^(\\+|-)?(([0-9]+(\\.[0-9]*)?)|(\\.[0-9]+))(([KMGTPE]i)|[numkMGTPE]|([eE](\\+|-)?(([0-9]+(\\.[0-9]*)?)|(\\.[0-9]+))))?$"}},"limits":{"type":"object","maxProperties":16,"additionalProperties":{"type":["integer","string"],"maxLength":64,"pattern":"^(\\+|-)?(([0-9]+(\\.[0-9]*)?)|(\\.[0-9]+))(([KMGTPE]i)|[numkMGTPE]|([eE](\\+|-)?(([0-9]+(\\.[0-9]*)?)|(\\.[0-9]+))))?$"}}},"additionalProperties":false},"StateStorage":{"type":"object","properties":{"size":{"type":["integer","string"],"maxLength":64,"pattern":"^(\\+|-)?(([0-9]+(\\.[0-9]*)?)|(\\.[0-9]+))(([KMGTPE]i)|[numkMGTPE]|([eE](\\+|-)?(([0-9]+(\\.[0-9]*)?)|(\\.[0-9]+))))?$"},"storageClassName":{"type":"string","maxLength":253,"pattern":"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$"}},"additionalProperties":false},"PodTemplateOverrides":{"type":"object","properties":{"metadata":{"$ref":"#/$defs/PodMetadata"},"serviceAccountName":{"type":"string","maxLength":253,"pattern":"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$"},"priorityClassName":{"type":"string","maxLength":253,"pattern":"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$"},"nodeSelector":{"type":"object","maxProperties":64,"additionalProperties":{"type":"string","maxLength":63}},"affinity":{"type":"object"},"tolerations":{"type":"array","maxItems":32,"items":{"type":"object"}},"topologySpreadConstraints":{"type":"array","maxItems":16,"items":{"type":"object"}},"imagePullSecrets":{"type":"array","maxItems":16,"items":{"$ref":"#/$defs/LocalObjectReference"}},"env":{"type":"array","maxItems":128,"items":{"type":"object"}},"volumes":{"type":"array","maxItems":32,"items":{"type":"object"}},"volumeMounts":{"type":"array","maxItems":32,"items":{"type":"object"}},"terminationGracePeriodSeconds":{"type":"integer","minimum":1,"maximum":3600}},"additionalProperties":false},"PodMetadata":{"type":"object","properties":{"labels":{"type":"object","maxProperties":64,"additionalProperties":{"type":"string","maxLength":63}},"annotations":{"type":"object","maxProperties":64,"additionalProperties":{"type":"string","maxLength":65536}}},"additionalProperties":false},"LocalObjectReference":{"type":"object","properties":{"name":{"type":"string","maxLength":253,"pattern":"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$"}},"required":["name"],"additionalProperties":false},"RestoreFrom":{"type":"object","properties":{"savepointName":{"type":"string","maxLength":253,"pattern":"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$"},"path":{"type":"string","minLength":1,"maxLength":4096}},"additionalProperties":false},"StreamJobStatus":{"type":"object","properties":{"observedGeneration":{"type":"integer","minimum":0},"conditions":{"type":"array","maxItems":16,"items":{"$ref":"#/$defs/Condition"}},"phase":{"type":"string","enum":["Pending","Deploying","Running","Upgrading","Rescaling","Savepointing","Suspending","Suspended","RollingBack","Failed","Completed"],"maxLength":12},"parallelism":{"type":"integer","minimum":0},"selector":{"type":"string","maxLength":1024},"readyWorkers":{"type":"string","maxLength":32},"workers":{"$ref":"#/$defs/WorkerCounts"},"lag":{"type":"integer","minimum":0},"lastCheckpoint":{"$ref":"#/$defs/CheckpointProgress"},"jobGeneration":{"type":"string","maxLength":64},"restoredFrom":{"type":"string","maxLength":4096},"jobGenerationCount":{"type":"integer","minimum":0},"currentSpec":{"type":"object"},"lastSavepoint":{"$ref":"#/$defs/SavepointRecord"},"savepoints":{"type":"array","maxItems":100,"items":{"$ref":"#/$defs/SavepointRecord"}},"observedSavepointTriggerNonce":{"type":"integer"},"observedRestartNonce":{"type":"integer"},"currentSpecHash":{"type":"string","maxLength":128},"lastStableSpec":{"$ref":"#/$defs/StableSpec"},"failedSpec":{"$ref":"#/$defs/FailedSpec"},"pendingAction":{"$ref":"#/$defs/PendingAction"},"restarts":{"$ref":"#/$defs/RestartCounts"},"lastError":{"$ref":"#/$defs/LastError"}},"additionalProperties":false},"Condition":{"type":"object","properties":{"type":{"type":"string","maxLength":316,"pattern":"^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])$"},"status":{"type":"string","enum":["True","False","Unknown"],"maxLength":7},"observedGeneration":{"type":"integer","minimum":0},"lastTransitionTime":{"type":"string","maxLength":64},"reason":{"type":"string","minLength":1,"maxLength":1024,"pattern":"^[A-Za-z]([A-Za-z0-9_,:]*[A-Za-z0-9_])?$"},"message":{"type":"string","maxLength":32768}},"required":["type","status","lastTransitionTime","reason","message"],"additionalProperties":false},"WorkerCounts":{"type":"object","properties":{"desired":{"type":"integer","minimum":0},"ready":{"type":"integer","minimum":0}},"additionalProperties":false},"CheckpointProgress":{"type":"object","properties":{"count":{"type":"integer","minimum":0},"time":{"type":"string","maxLength":64}},"additionalProperties":false},"SavepointRecord":{"type":"object","properties":{"name":{"type":"string","maxLength":253},"location":{"type":"string","maxLength":4096},"timestamp":{"type":"string","maxLength":64},"trigger":{"type":"string","enum":["manual","periodic","upgrade","rescale","suspend","nonce"],"maxLength":8},"specHash":{"type":"string","maxLength":128},"jobGeneration":{"type":"string","maxLength":64}},"additionalProperties":false},"StableSpec":{"type":"object","properties":{"hash":{"type":"string","maxLength":128},"generation":{"type":"integer","minimum":0},"jobGeneration":{"type":"string","maxLength":64},"parallelism":{"type":"integer","minimum":0},"savepoint":{"type":"string","maxLength":4096},"since":{"type":"string","maxLength":64},"spec":{"type":"object"}},"additionalProperties":false},"FailedSpec":{"type":"object","properties":{"hash":{"type":"string","maxLength":128},"generation":{"type":"integer","minimum":0},"reason":{"type":"string","maxLength":128},"message":{"type":"string","maxLength":32768},"time":{"type":"string","maxLength":64}},"additionalProperties":false},"PendingAction":{"type":"object","properties":{"type":{"type":"string","enum":["deploy","upgrade","rescale","savepoint","suspend","resume","restart","rollback","stop"],"maxLength":9},"step":{"type":"string","maxLength":64},"startedAt":{"type":"string","maxLength":64},"stepStartedAt":{"type":"string","maxLength":64},"targetGeneration":{"type":"integer","minimum":0},"targetSpecHash":{"type":"string","maxLength":128},"targetSpec":{"type":"object"},"targetParallelism":{"type":"integer","minimum":0},"targetJobGeneration":{"type":"string","maxLength":64},"mode":{"type":"string","enum":["stateless","savepoint","last-state"],"maxLength":10},"savepoint":{"type":"string","maxLength":4096},"details":{"type":"object","maxProperties":32,"additionalProperties":{"type":"string","maxLength":4096}}},"required":["type"],"additionalProperties":false},"RestartCounts":{"type":"object","properties":{"total":{"type":"integer","minimum":0},"inWindow":{"type":"integer","minimum":0},"lastRestartTime":{"type":"string","maxLength":64},"recent":{"type":"array","maxItems":1001,"items":{"type":"string","maxLength":64}},"seen":{"type":"object","maxProperties":1024,"additionalProperties":{"type":"integer","minimum":0}}},"additionalProperties":false},"LastError":{"type":"object","properties":{"time":{"type":"string","maxLength":64},"reason":{"type":"string","maxLength":128},"message":{"type":"string","maxLength":32768},"worker":{"type":"integer","minimum":0},"exitCode":{"type":"integer","minimum":0,"maximum":255},"exitClass":{"type":"string","maxLength":32}},"additionalProperties":false}}};
+const schema11 = {"$id":"StreamJob","$ref":"#/$defs/StreamJob","$defs":{"StreamJob":{"type":"object","properties":{"apiVersion":{"type":"string","enum":["runnel.dev/v1alpha1"]},"kind":{"type":"string","enum":["StreamJob"]},"metadata":{"type":"object","properties":{"name":{"type":"string","maxLength":52,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"}},"required":["name"]},"spec":{"$ref":"#/$defs/StreamJobSpec"},"status":{"$ref":"#/$defs/StreamJobStatus"}},"required":["apiVersion","kind","metadata","spec"],"additionalProperties":false},"StreamJobSpec":{"type":"object","properties":{"image":{"type":"string","maxLength":1024},"imagePullPolicy":{"type":"string","enum":["Always","IfNotPresent","Never"],"maxLength":12},"parallelism":{"type":"integer","default":1,"minimum":1,"maximum":1024},"state":{"type":"string","enum":["running","suspended"],"default":"running","maxLength":9},"upgradeMode":{"type":"string","enum":["stateless","savepoint","last-state"],"default":"last-state","maxLength":10},"pipeline":{"$ref":"#/$defs/Pipeline"},"sql":{"type":"string","minLength":1,"maxLength":262144},"module":{"$ref":"#/$defs/ModuleJob"},"kafka":{"$ref":"#/$defs/KafkaConnection"},"checkpoint":{"$ref":"#/$defs/CheckpointSettings"},"savepoint":{"$ref":"#/$defs/SavepointSettings"},"restartPolicy":{"$ref":"#/$defs/RestartPolicy"},"rollback":{"$ref":"#/$defs/RollbackSettings"},"resources":{"$ref":"#/$defs/Resources"},"stateStorage":{"$ref":"#/$defs/StateStorage"},"podTemplate":{"$ref":"#/$defs/PodTemplateOverrides"},"savepointTriggerNonce":{"type":"integer"},"restartNonce":{"type":"integer"},"restoreFrom":{"$ref":"#/$defs/RestoreFrom"},"allowNonRestoredState":{"type":"boolean","default":false},"dropIncompatibleState":{"type":"array","maxItems":64,"items":{"type":"string","minLength":1,"maxLength":253}}},"additionalProperties":false},"Pipeline":{"type":"object","properties":{"sources":{"type":"array","minItems":1,"maxItems":32,"items":{"$ref":"#/$defs/Source"}},"steps":{"type":"array","maxItems":128,"items":{"$ref":"#/$defs/Step"}},"sinks":{"type":"array","minItems":1,"maxItems":32,"items":{"$ref":"#/$defs/Sink"}}},"required":["sources","sinks"],"additionalProperties":false},"Source":{"type":"object","properties":{"id":{"type":"string","maxLength":63,"pattern":"^[A-Za-z][A-Za-z0-9_-]{0,62}$"},"mode":{"type":"string","enum":["stream","table","broadcast"],"default":"stream","maxLength":9},"kafka":{"$ref":"#/$defs/KafkaSource"},"local":{"$ref":"#/$defs/LocalSource"},"timestamp":{"$ref":"#/$defs/EventTime"},"watermark":{"$ref":"#/$defs/Watermark"},"fields":{"type":"object","maxProperties":256,"additionalProperties":{"type":"string","maxLength":128,"pattern":"^[a-z][a-z0-9<>, ]*$"}},"fieldTypes":{"type":"string","enum":["enforce","coerce"],"default":"enforce","maxLength":7}},"required":["id"],"additionalProperties":false},"KafkaSource":{"type":"object","properties":{"topic":{"type":"string","maxLength":249,"pattern":"^[A-Za-z0-9._-]{1,249}$"},"format":{"type":"string","enum":["json","string","bytes"],"default":"json","maxLength":6},"keyFormat":{"type":"string","enum":["string","json","bytes","none"],"default":"string","maxLength":6},"partitions":{"type":"integer","minimum":1,"maximum":10000},"partitionedBy":{"type":"string","maxLength":253},"startOffset":{"type":"string","enum":["earliest","latest"],"default":"earliest","maxLength":8},"bounded":{"type":"boolean","default":false}},"required":["topic"],"additionalProperties":false},"LocalSource":{"type":"object","properties":{"generator":{"$ref":"#/$defs/GeneratorSource"},"file":{"$ref":"#/$defs/FileSource"}},"additionalProperties":false},"GeneratorSource":{"type":"object","properties":{"rate":{"type":"integer","default":1000,"minimum":0,"maximum":100000000},"count":{"type":"integer","minimum":1},"seed":{"type":"integer","default":1},"partitions":{"type":"integer","default":4,"minimum":1,"maximum":1024},"outOfOrderness":{"type":"string","default":"0s","maxLength":32,"pattern":"^([0-9]+(ms|s|m|h))+$"},"fields":{"type":"object","maxProperties":64,"additionalProperties":{"$ref":"#/$defs/FieldGenerator"}}},"required":["fields"],"additionalProperties":false},"FieldGenerator":{"type":"object","properties":{"kind":{"type":"string","enum":["key","choice","int","double","bool","uuid","sequence","eventTime","constant"],"maxLength":9},"prefix":{"type":"string","maxLength":64},"cardinality":{"type":"integer","minimum":1,"maximum":100000000},"skew":{"type":"number","minimum":0,"maximum":10},"values":{"type":"array","minItems":1,"maxItems":1000,"items":{"type":["integer","string"],"maxLength":64}},"weights":{"type":"array","maxItems":1000,"items":{"type":"number","minimum":0}},"min":{"type":"number"},"max":{"type":"number"},"probability":{"type":"number","minimum":0,"maximum":1},"value":{"type":["integer","string"],"maxLength":64}},"required":["kind"],"additionalProperties":false},"FileSource":{"type":"object","properties":{"path":{"type":"string","minLength":1,"maxLength":4096}},"required":["path"],"additionalProperties":false},"EventTime":{"type":"object","properties":{"field":{"type":"string","maxLength":253},"expression":{"type":"string","minLength":1,"maxLength":4096},"format":{"type":"string","enum":["epoch-millis","epoch-seconds","iso-8601"],"default":"epoch-millis","maxLength":13}},"additionalProperties":false},"Watermark":{"type":"object","properties":{"outOfOrderness":{"type":"string","default":"0s","maxLength":32,"pattern":"^([0-9]+(ms|s|m|h))+$"},"idleness":{"type":"string","maxLength":32,"pattern":"^([0-9]+(ms|s|m|h))+$"}},"additionalProperties":false},"Step":{"type":"object","properties":{"id":{"type":"string","maxLength":63,"pattern":"^[A-Za-z][A-Za-z0-9_-]{0,62}$"},"uid":{"type":"string","maxLength":128,"pattern":"^[A-Za-z][A-Za-z0-9_.-]{0,127}$"},"input":{"type":"string","maxLength":127,"pattern":"^[A-Za-z][A-Za-z0-9_-]{0,62}(\\.[A-Za-z][A-Za-z0-9_-]{0,62})?$"},"inputs":{"type":"array","minItems":2,"maxItems":16,"items":{"type":"string","maxLength":127,"pattern":"^[A-Za-z][A-Za-z0-9_-]{0,62}(\\.[A-Za-z][A-Za-z0-9_-]{0,62})?$"}},"onError":{"type":"string","enum":["dead-letter","skip","fail"],"default":"dead-letter","maxLength":11},"filter":{"$ref":"#/$defs/FilterStep"},"clean":{"$ref":"#/$defs/CleanStep"},"map":{"$ref":"#/$defs/MapStep"},"project":{"$ref":"#/$defs/ProjectStep"},"explode":{"$ref":"#/$defs/ExplodeStep"},"keyBy":{"$ref":"#/$defs/KeyByStep"},"route":{"$ref":"#/$defs/RouteStep"},"union":{"$ref":"#/$defs/UnionStep"},"dedup":{"$ref":"#/$defs/DedupStep"},"score":{"$ref":"#/$defs/ScoreStep"},"window":{"$ref":"#/$defs/WindowStep"},"over":{"$ref":"#/$defs/OverStep"},"process":{"$ref":"#/$defs/ProcessStep"},"cep":{"$ref":"#/$defs/CepStep"},"broadcastRules":{"$ref":"#/$defs/BroadcastRulesStep"},"lookupJoin":{"$ref":"#/$defs/LookupJoinStep"}},"required":["id"],"additionalProperties":false},"FilterStep":{"type":"object","properties":{"condition":{"type":"string","minLength":1,"maxLength":4096},"onReject":{"type":"string","enum":["drop","dead-letter","side-output"],"default":"drop","maxLength":11},"reason":{"type":"string","maxLength":128}},"required":["condition"],"additionalProperties":false},"CleanStep":{"type":"object","properties":{"rules":{"type":"array","minItems":1,"maxItems":64,"items":{"$ref":"#/$defs/CleanRule"}},"onInvalid":{"type":"string","enum":["dead-letter","drop","side-output"],"default":"dead-letter","maxLength":11}},"required":["rules"],"additionalProperties":false},"CleanRule":{"type":"object","properties":{"name":{"type":"string","maxLength":128,"pattern":"^[A-Za-z_][A-Za-z0-9_]*$"},"condition":{"type":"string","minLength":1,"maxLength":4096}},"required":["name","condition"],"additionalProperties":false},"MapStep":{"type":"object","properties":{"expression":{"type":"string","minLength":1,"maxLength":4096}},"required":["expression"],"additionalProperties":false},"ProjectStep":{"type":"object","properties":{"fields":{"type":"object","maxProperties":256,"additionalProperties":{"type":"string","minLength":1,"maxLength":4096}},"keep":{"type":"boolean","default":false},"drop":{"type":"array","maxItems":256,"items":{"type":"string","maxLength":128,"pattern":"^[A-Za-z_][A-Za-z0-9_]*$"}}},"required":["fields"],"additionalProperties":false},"ExplodeStep":{"type":"object","properties":{"expression":{"type":"string","minLength":1,"maxLength":4096},"as":{"type":"string","maxLength":128,"pattern":"^[A-Za-z_][A-Za-z0-9_]*$"},"keepParent":{"type":"boolean","default":true}},"required":["expression"],"additionalProperties":false},"KeyByStep":{"type":"object","properties":{"key":{"type":"string","minLength":1,"maxLength":4096},"partitions":{"type":"integer","minimum":1,"maximum":10000}},"required":["key"],"additionalProperties":false},"RouteStep":{"type":"object","properties":{"routes":{"type":"array","minItems":1,"maxItems":32,"items":{"$ref":"#/$defs/Route"}},"match":{"type":"string","enum":["first","all"],"default":"first","maxLength":5},"otherwise":{"type":"string","enum":["main","drop"],"default":"main","maxLength":4}},"required":["routes"],"additionalProperties":false},"Route":{"type":"object","properties":{"name":{"type":"string","maxLength":128,"pattern":"^[A-Za-z_][A-Za-z0-9_]*$"},"condition":{"type":"string","minLength":1,"maxLength":4096}},"required":["name","condition"],"additionalProperties":false},"UnionStep":{"type":"object","properties":{},"additionalProperties":false},"DedupStep":{"type":"object","properties":{"key":{"type":"string","minLength":1,"maxLength":4096},"within":{"type":"string","maxLength":32,"pattern":"^([0-9]+(ms|s|m|h))+$"},"keep":{"type":"string","enum":["first"],"default":"first","maxLength":5}},"required":["key","within"],"additionalProperties":false},"ScoreStep":{"type":"object","properties":{"model":{"type":"string","enum":["logistic","linear"],"default":"logistic","maxLength":8},"intercept":{"type":"number","default":0},"features":{"type":"array","minItems":1,"maxItems":256,"items":{"$ref":"#/$defs/ScoreFeature"}},"as":{"type":"string","default":"score","maxLength":128,"pattern":"^[A-Za-z_][A-Za-z0-9_]*$"},"threshold":{"$ref":"#/$defs/ScoreThreshold"}},"required":["features"],"additionalProperties":false},"ScoreFeature":{"type":"object","properties":{"name":{"type":"string","maxLength":128,"pattern":"^[A-Za-z_][A-Za-z0-9_]*$"},"expression":{"type":"string","minLength":1,"maxLength":4096},"weight":{"type":"number"}},"required":["name","expression","weight"],"additionalProperties":false},"ScoreThreshold":{"type":"object","properties":{"value":{"type":"number"},"field":{"type":"string","default":"decision","maxLength":128,"pattern":"^[A-Za-z_][A-Za-z0-9_]*$"},"above":{"type":"string","maxLength":64},"below":{"type":"string","maxLength":64}},"required":["value","above","below"],"additionalProperties":false},"WindowStep":{"type":"object","properties":{"type":{"type":"string","enum":["tumbling","sliding","session","global"],"maxLength":8},"size":{"type":"string","maxLength":32,"pattern":"^([0-9]+(ms|s|m|h))+$"},"slide":{"type":"string","maxLength":32,"pattern":"^([0-9]+(ms|s|m|h))+$"},"gap":{"type":"string","maxLength":32,"pattern":"^([0-9]+(ms|s|m|h))+$"},"offset":{"type":"string","maxLength":32,"pattern":"^([0-9]+(ms|s|m|h))+$"},"allowedLateness":{"type":"string","default":"0s","maxLength":32,"pattern":"^([0-9]+(ms|s|m|h))+$"},"lateOutput":{"type":"boolean","default":false},"trigger":{"$ref":"#/$defs/WindowTrigger"},"aggregations":{"type":"array","minItems":1,"maxItems":64,"items":{"$ref":"#/$defs/Aggregation"}},"select":{"type":"object","maxProperties":256,"additionalProperties":{"type":"string","minLength":1,"maxLength":4096}}},"required":["type","aggregations"],"additionalProperties":false},"WindowTrigger":{"type":"object","properties":{"count":{"type":"integer","minimum":1,"maximum":100000000}},"required":["count"],"additionalProperties":false},"Aggregation":{"type":"object","properties":{"name":{"type":"string","maxLength":128,"pattern":"^[A-Za-z_][A-Za-z0-9_]*$"},"fn":{"type":"string","enum":["count","sum","avg","min","max","countDistinct","collect","topN","first","last"],"maxLength":13},"of":{"type":"string","minLength":1,"maxLength":4096},"where":{"type":"string","minLength":1,"maxLength":4096},"distinct":{"type":"boolean","default":false},"limit":{"type":"integer","minimum":1,"maximum":10000},"by":{"type":"string","minLength":1,"maxLength":4096},"order":{"type":"string","enum":["desc","asc"],"default":"desc","maxLength":4}},"required":["name","fn"],"additionalProperties":false},"OverStep":{"type":"object","properties":{"range":{"type":"string","maxLength":32,"pattern":"^([0-9]+(ms|s|m|h))+$"},"aggregations":{"type":"array","minItems":1,"maxItems":64,"items":{"$ref":"#/$defs/Aggregation"}},"select":{"type":"object","maxProperties":256,"additionalProperties":{"type":"string","minLength":1,"maxLength":4096}}},"required":["aggregations"],"additionalProperties":false},"ProcessStep":{"type":"object","properties":{"state":{"type":"array","maxItems":32,"items":{"$ref":"#/$defs/StateDeclaration"}},"onRecord":{"type":"array","minItems":1,"maxItems":64,"items":{"$ref":"#/$defs/ProcessAction"}},"timers":{"type":"array","maxItems":16,"items":{"$ref":"#/$defs/TimerDeclaration"}}},"required":["onRecord"],"additionalProperties":false},"StateDeclaration":{"type":"object","properties":{"name":{"type":"string","maxLength":64,"pattern":"^[A-Za-z_][A-Za-z0-9_]*$"},"kind":{"type":"string","enum":["value","list","map"],"maxLength":5},"initial":{"type":"string","minLength":1,"maxLength":4096},"ttl":{"type":"string","maxLength":32,"pattern":"^([0-9]+(ms|s|m|h))+$"},"maxSize":{"type":"integer","minimum":1,"maximum":1000000}},"required":["name","kind"],"additionalProperties":false},"ProcessAction":{"type":"object","properties":{"when":{"type":"string","minLength":1,"maxLength":4096},"set":{"type":"object","maxProperties":64,"additionalProperties":{"type":"string","minLength":1,"maxLength":4096}},"put":{"$ref":"#/$defs/StatePut"},"remove":{"$ref":"#/$defs/StateRemove"},"append":{"$ref":"#/$defs/StateAppend"},"clear":{"type":"array","maxItems":64,"items":{"type":"string","maxLength":64,"pattern":"^[A-Za-z_][A-Za-z0-9_]*$"}},"emit":{"type":"object","maxProperties":256,"additionalProperties":{"type":"string","minLength":1,"maxLength":4096}},"emitTo":{"type":"string","maxLength":64,"pattern":"^[A-Za-z_][A-Za-z0-9_]*$"},"schedule":{"$ref":"#/$defs/TimerSchedule"},"cancel":{"type":"string","maxLength":64,"pattern":"^[A-Za-z_][A-Za-z0-9_]*$"}},"additionalProperties":false},"StatePut":{"type":"object","properties":{"state":{"type":"string","maxLength":64,"pattern":"^[A-Za-z_][A-Za-z0-9_]*$"},"key":{"type":"string","minLength":1,"maxLength":4096},"value":{"type":"string","minLength":1,"maxLength":4096}},"required":["state","key","value"],"additionalProperties":false},"StateRemove":{"type":"object","properties":{"state":{"type":"string","maxLength":64,"pattern":"^[A-Za-z_][A-Za-z0-9_]*$"},"key":{"type":"string","minLength":1,"maxLength":4096}},"required":["state","key"],"additionalProperties":false},"StateAppend":{"type":"object","properties":{"state":{"type":"string","maxLength":64,"pattern":"^[A-Za-z_][A-Za-z0-9_]*$"},"value":{"type":"string","minLength":1,"maxLength":4096}},"required":["state","value"],"additionalProperties":false},"TimerSchedule":{"type":"object","properties":{"timer":{"type":"string","maxLength":64,"pattern":"^[A-Za-z_][A-Za-z0-9_]*$"},"after":{"type":"string","maxLength":32,"pattern":"^([0-9]+(ms|s|m|h))+$"},"at":{"type":"string","minLength":1,"maxLength":4096}},"required":["timer"],"additionalProperties":false},"TimerDeclaration":{"type":"object","properties":{"name":{"type":"string","maxLength":64,"pattern":"^[A-Za-z_][A-Za-z0-9_]*$"},"domain":{"type":"string","enum":["event-time","processing-time"],"default":"event-time","maxLength":15},"every":{"type":"string","maxLength":32,"pattern":"^([0-9]+(ms|s|m|h))+$"},"actions":{"type":"array","minItems":1,"maxItems":32,"items":{"$ref":"#/$defs/ProcessAction"}}},"required":["name","actions"],"additionalProperties":false},"CepStep":{"type":"object","properties":{"stages":{"type":"array","minItems":1,"maxItems":16,"items":{"$ref":"#/$defs/PatternStage"}},"within":{"type":"string","maxLength":32,"pattern":"^([0-9]+(ms|s|m|h))+$"},"afterMatchSkip":{"$ref":"#/$defs/AfterMatchSkip"},"select":{"type":"object","maxProperties":256,"additionalProperties":{"type":"string","minLength":1,"maxLength":4096}},"timedOut":{"type":"boolean","default":false}},"required":["stages"],"additionalProperties":false},"PatternStage":{"type":"object","properties":{"name":{"type":"string","maxLength":64,"pattern":"^[A-Za-z_][A-Za-z0-9_]*$"},"contiguity":{"type":"string","enum":["next","followedBy","followedByAny","notNext","notFollowedBy"],"maxLength":13},"where":{"type":"string","minLength":1,"maxLength":4096},"or":{"type":"array","maxItems":16,"items":{"type":"string","minLength":1,"maxLength":4096}},"until":{"type":"string","minLength":1,"maxLength":4096},"times":{"type":"integer","minimum":1,"maximum":1000},"timesMax":{"type":"integer","minimum":1,"maximum":1000},"timesOrMore":{"type":"integer","minimum":1,"maximum":1000},"oneOrMore":{"type":"boolean"},"optional":{"type":"boolean"},"greedy":{"type":"boolean"},"consecutive":{"type":"boolean"}},"required":["name","where"],"additionalProperties":false},"AfterMatchSkip":{"type":"object","properties":{"strategy":{"type":"string","enum":["noSkip","skipToNext","skipPastLastEvent","skipToFirst","skipToLast"],"default":"noSkip","maxLength":17},"stage":{"type":"string","maxLength":64}},"additionalProperties":false},"BroadcastRulesStep":{"type":"object","properties":{"rules":{"type":"string","maxLength":127,"pattern":"^[A-Za-z][A-Za-z0-9_-]{0,62}(\\.[A-Za-z][A-Za-z0-9_-]{0,62})?$"},"ruleId":{"type":"string","default":"rule.id","minLength":1,"maxLength":4096},"deleteWhen":{"type":"string","minLength":1,"maxLength":4096},"condition":{"type":"string","minLength":1,"maxLength":4096},"conditionField":{"type":"string","maxLength":128},"match":{"type":"string","enum":["first","all"],"default":"first","maxLength":5},"unmatched":{"type":"string","enum":["drop","pass"],"default":"drop","maxLength":4},"emit":{"type":"object","maxProperties":256,"additionalProperties":{"type":"string","minLength":1,"maxLength":4096}}},"required":["rules"],"additionalProperties":false},"LookupJoinStep":{"type":"object","properties":{"table":{"type":"string","maxLength":127,"pattern":"^[A-Za-z][A-Za-z0-9_-]{0,62}(\\.[A-Za-z][A-Za-z0-9_-]{0,62})?$"},"redis":{"$ref":"#/$defs/RedisLookup"},"key":{"type":"string","minLength":1,"maxLength":4096},"tableKey":{"type":"string","minLength":1,"maxLength":4096},"type":{"type":"string","enum":["inner","left"],"default":"left","maxLength":5},"as":{"type":"string","maxLength":128,"pattern":"^[A-Za-z_][A-Za-z0-9_]*$"},"select":{"type":"object","maxProperties":256,"additionalProperties":{"type":"string","minLength":1,"maxLength":4096}}},"required":["key"],"additionalProperties":false},"RedisLookup":{"type":"object","properties":{"address":{"type":"string","maxLength":261,"pattern":"^[^\\s:]+:[0-9]{1,5}$"},"database":{"type":"integer","default":0,"minimum":0,"maximum":15},"passwordSecretRef":{"$ref":"#/$defs/SecretKeyRef"},"tls":{"type":"boolean","default":false},"keyPrefix":{"type":"string","maxLength":256},"fields":{"type":"array","maxItems":256,"items":{"type":"string","maxLength":256}},"cache":{"$ref":"#/$defs/LookupCache"},"local":{"$ref":"#/$defs/RedisLookupLocal"}},"required":["address"],"additionalProperties":false},"SecretKeyRef":{"type":"object","properties":{"name":{"type":"string","maxLength":253,"pattern":"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$"},"key":{"type":"string","maxLength":253,"pattern":"^[-._a-zA-Z0-9]+$"}},"required":["name","key"],"additionalProperties":false},"LookupCache":{"type":"object","properties":{"maxEntries":{"type":"integer","default":100000,"minimum":0,"maximum":10000000},"ttl":{"type":"string","default":"1m","maxLength":32,"pattern":"^([0-9]+(ms|s|m|h))+$"}},"additionalProperties":false},"RedisLookupLocal":{"type":"object","properties":{"file":{"$ref":"#/$defs/RedisLookupFile"}},"required":["file"],"additionalProperties":false},"RedisLookupFile":{"type":"object","properties":{"path":{"type":"string","minLength":1,"maxLength":4096}},"required":["path"],"additionalProperties":false},"Sink":{"type":"object","properties":{"id":{"type":"string","maxLength":63,"pattern":"^[A-Za-z][A-Za-z0-9_-]{0,62}$"},"input":{"type":"string","maxLength":127,"pattern":"^[A-Za-z][A-Za-z0-9_-]{0,62}(\\.[A-Za-z][A-Za-z0-9_-]{0,62})?$"},"kafka":{"$ref":"#/$defs/KafkaSink"},"redis":{"$ref":"#/$defs/RedisSink"},"file":{"$ref":"#/$defs/FileSink"},"stdout":{"$ref":"#/$defs/StdoutSink"},"blackhole":{"$ref":"#/$defs/BlackholeSink"},"local":{"$ref":"#/$defs/LocalSink"}},"required":["id","input"],"additionalProperties":false},"KafkaSink":{"type":"object","properties":{"topic":{"type":"string","maxLength":249,"pattern":"^[A-Za-z0-9._-]{1,249}$"},"format":{"type":"string","enum":["json","string"],"default":"json","maxLength":6},"key":{"type":"string","minLength":1,"maxLength":4096},"partitions":{"type":"integer","minimum":1,"maximum":10000},"headers":{"type":"object","maxProperties":32,"additionalProperties":{"type":"string","minLength":1,"maxLength":4096}},"timestamps":{"type":"string","enum":["event-time","processing-time"],"default":"event-time","maxLength":15}},"required":["topic"],"additionalProperties":false},"RedisSink":{"type":"object","properties":{"address":{"type":"string","maxLength":261,"pattern":"^[^\\s:]+:[0-9]{1,5}$"},"database":{"type":"integer","default":0,"minimum":0,"maximum":15},"passwordSecretRef":{"$ref":"#/$defs/SecretKeyRef"},"tls":{"type":"boolean","default":false},"keyPrefix":{"type":"string","maxLength":256},"sortedSet":{"$ref":"#/$defs/RedisSortedSet"},"hash":{"$ref":"#/$defs/RedisHash"},"ttl":{"type":"string","maxLength":32,"pattern":"^([0-9]+(ms|s|m|h))+$"},"version":{"type":"string","minLength":1,"maxLength":4096}},"required":["address"],"additionalProperties":false},"RedisSortedSet":{"type":"object","properties":{"key":{"type":"string","minLength":1,"maxLength":4096},"member":{"type":"string","minLength":1,"maxLength":4096},"score":{"type":"string","minLength":1,"maxLength":4096},"maxSize":{"type":"integer","minimum":1,"maximum":1000000},"replace":{"type":"boolean","default":false}},"required":["key","member"],"additionalProperties":false},"RedisHash":{"type":"object","properties":{"key":{"type":"string","minLength":1,"maxLength":4096},"fields":{"type":"object","maxProperties":256,"additionalProperties":{"type":"string","minLength":1,"maxLength":4096}}},"required":["key","fields"],"additionalProperties":false},"FileSink":{"type":"object","properties":{"path":{"type":"string","minLength":1,"maxLength":4096},"format":{"type":"string","enum":["ndjson","csv"],"default":"ndjson","maxLength":6}},"required":["path"],"additionalProperties":false},"StdoutSink":{"type":"object","properties":{"format":{"type":"string","enum":["json","text"],"default":"json","maxLength":4}},"additionalProperties":false},"BlackholeSink":{"type":"object","properties":{},"additionalProperties":false},"LocalSink":{"type":"object","properties":{"file":{"$ref":"#/$defs/FileSink"},"stdout":{"$ref":"#/$defs/StdoutSink"},"blackhole":{"$ref":"#/$defs/BlackholeSink"}},"additionalProperties":false},"ModuleJob":{"type":"object","properties":{"path":{"type":"string","minLength":1,"maxLength":4096},"export":{"type":"string","default":"default","maxLength":253},"config":{"type":"object"}},"required":["path"],"additionalProperties":false},"KafkaConnection":{"type":"object","properties":{"bootstrapServers":{"type":"array","minItems":1,"maxItems":16,"items":{"type":"string","maxLength":261,"pattern":"^[^\\s:]+:[0-9]{1,5}$"}},"clientId":{"type":"string","maxLength":253},"tls":{"$ref":"#/$defs/KafkaTls"},"sasl":{"$ref":"#/$defs/KafkaSasl"}},"required":["bootstrapServers"],"additionalProperties":false},"KafkaTls":{"type":"object","properties":{"enabled":{"type":"boolean","default":true},"caSecretRef":{"$ref":"#/$defs/SecretKeyRef"},"certSecretRef":{"$ref":"#/$defs/SecretKeyRef"},"keySecretRef":{"$ref":"#/$defs/SecretKeyRef"},"insecureSkipVerify":{"type":"boolean","default":false}},"additionalProperties":false},"KafkaSasl":{"type":"object","properties":{"mechanism":{"type":"string","enum":["plain","scram-sha-256","scram-sha-512"],"maxLength":13},"username":{"type":"string","maxLength":253},"usernameSecretRef":{"$ref":"#/$defs/SecretKeyRef"},"passwordSecretRef":{"$ref":"#/$defs/SecretKeyRef"}},"required":["mechanism","passwordSecretRef"],"additionalProperties":false},"CheckpointSettings":{"type":"object","properties":{"interval":{"type":"string","default":"5s","maxLength":32,"pattern":"^([0-9]+(ms|s|m|h))+$"},"timeout":{"type":"string","default":"1m","maxLength":32,"pattern":"^([0-9]+(ms|s|m|h))+$"},"mode":{"type":"string","enum":["exactly-once","at-least-once"],"default":"exactly-once","maxLength":13}},"additionalProperties":false},"SavepointSettings":{"type":"object","properties":{"storage":{"$ref":"#/$defs/SavepointStorage"},"interval":{"type":"string","maxLength":32,"pattern":"^([0-9]+(ms|s|m|h))+$"},"historyMax":{"type":"integer","default":5,"minimum":1,"maximum":100},"historyMaxAge":{"type":"string","maxLength":32,"pattern":"^([0-9]+(ms|s|m|h))+$"},"timeout":{"type":"string","default":"10m","maxLength":32,"pattern":"^([0-9]+(ms|s|m|h))+$"}},"required":["storage"],"additionalProperties":false},"SavepointStorage":{"type":"object","properties":{"path":{"type":"string","minLength":1,"maxLength":4096,"pattern":"^/"},"claimName":{"type":"string","maxLength":253,"pattern":"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$"}},"required":["path"],"additionalProperties":false},"RestartPolicy":{"type":"object","properties":{"maxRestarts":{"type":"integer","default":5,"minimum":0,"maximum":1000},"window":{"type":"string","default":"10m","maxLength":32,"pattern":"^([0-9]+(ms|s|m|h))+$"}},"additionalProperties":false},"RollbackSettings":{"type":"object","properties":{"enabled":{"type":"boolean","default":true},"readinessTimeout":{"type":"string","default":"5m","maxLength":32,"pattern":"^([0-9]+(ms|s|m|h))+$"},"stableAfter":{"type":"string","default":"1m","maxLength":32,"pattern":"^([0-9]+(ms|s|m|h))+$"}},"additionalProperties":false},"Resources":{"type":"object","properties":{"requests":{"type":"object","maxProperties":16,"additionalProperties":{"type":["integer","string"],"maxLength":64,"pattern":"^(\\+|-)?(([0-9]+(\\.[0-9]*)?)|(\\.[0-9]+))(([KMGTPE]i)|[numkMGTPE]|([eE](\\+|-)?(([0-9]+(\\.[0-9]*)?)|(\\.[0-9]+))))?$"}},"limits":{"type":"object","maxProperties":16,"additionalProperties":{"type":["integer","string"],"maxLength":64,"pattern":"^(\\+|-)?(([0-9]+(\\.[0-9]*)?)|(\\.[0-9]+))(([KMGTPE]i)|[numkMGTPE]|([eE](\\+|-)?(([0-9]+(\\.[0-9]*)?)|(\\.[0-9]+))))?$"}}},"additionalProperties":false},"StateStorage":{"type":"object","properties":{"size":{"type":["integer","string"],"maxLength":64,"pattern":"^(\\+|-)?(([0-9]+(\\.[0-9]*)?)|(\\.[0-9]+))(([KMGTPE]i)|[numkMGTPE]|([eE](\\+|-)?(([0-9]+(\\.[0-9]*)?)|(\\.[0-9]+))))?$"},"storageClassName":{"type":"string","maxLength":253,"pattern":"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$"}},"additionalProperties":false},"PodTemplateOverrides":{"type":"object","properties":{"metadata":{"$ref":"#/$defs/PodMetadata"},"serviceAccountName":{"type":"string","maxLength":253,"pattern":"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$"},"priorityClassName":{"type":"string","maxLength":253,"pattern":"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$"},"nodeSelector":{"type":"object","maxProperties":64,"additionalProperties":{"type":"string","maxLength":63}},"affinity":{"type":"object"},"tolerations":{"type":"array","maxItems":32,"items":{"type":"object"}},"topologySpreadConstraints":{"type":"array","maxItems":16,"items":{"type":"object"}},"imagePullSecrets":{"type":"array","maxItems":16,"items":{"$ref":"#/$defs/LocalObjectReference"}},"env":{"type":"array","maxItems":128,"items":{"type":"object"}},"volumes":{"type":"array","maxItems":32,"items":{"type":"object"}},"volumeMounts":{"type":"array","maxItems":32,"items":{"type":"object"}},"terminationGracePeriodSeconds":{"type":"integer","minimum":1,"maximum":3600}},"additionalProperties":false},"PodMetadata":{"type":"object","properties":{"labels":{"type":"object","maxProperties":64,"additionalProperties":{"type":"string","maxLength":63}},"annotations":{"type":"object","maxProperties":64,"additionalProperties":{"type":"string","maxLength":65536}}},"additionalProperties":false},"LocalObjectReference":{"type":"object","properties":{"name":{"type":"string","maxLength":253,"pattern":"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$"}},"required":["name"],"additionalProperties":false},"RestoreFrom":{"type":"object","properties":{"savepointName":{"type":"string","maxLength":253,"pattern":"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$"},"path":{"type":"string","minLength":1,"maxLength":4096}},"additionalProperties":false},"StreamJobStatus":{"type":"object","properties":{"observedGeneration":{"type":"integer","minimum":0},"conditions":{"type":"array","maxItems":16,"items":{"$ref":"#/$defs/Condition"}},"phase":{"type":"string","enum":["Pending","Deploying","Running","Upgrading","Rescaling","Savepointing","Suspending","Suspended","RollingBack","Failed","Completed"],"maxLength":12},"parallelism":{"type":"integer","minimum":0},"selector":{"type":"string","maxLength":1024},"readyWorkers":{"type":"string","maxLength":32},"workers":{"$ref":"#/$defs/WorkerCounts"},"lag":{"type":"integer","minimum":0},"lastCheckpoint":{"$ref":"#/$defs/CheckpointProgress"},"jobGeneration":{"type":"string","maxLength":64},"restoredFrom":{"type":"string","maxLength":4096},"jobGenerationCount":{"type":"integer","minimum":0},"currentSpec":{"type":"object"},"lastSavepoint":{"$ref":"#/$defs/SavepointRecord"},"savepoints":{"type":"array","maxItems":100,"items":{"$ref":"#/$defs/SavepointRecord"}},"observedSavepointTriggerNonce":{"type":"integer"},"observedRestartNonce":{"type":"integer"},"currentSpecHash":{"type":"string","maxLength":128},"lastStableSpec":{"$ref":"#/$defs/StableSpec"},"failedSpec":{"$ref":"#/$defs/FailedSpec"},"pendingAction":{"$ref":"#/$defs/PendingAction"},"restarts":{"$ref":"#/$defs/RestartCounts"},"lastError":{"$ref":"#/$defs/LastError"}},"additionalProperties":false},"Condition":{"type":"object","properties":{"type":{"type":"string","maxLength":316,"pattern":"^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])$"},"status":{"type":"string","enum":["True","False","Unknown"],"maxLength":7},"observedGeneration":{"type":"integer","minimum":0},"lastTransitionTime":{"type":"string","maxLength":64},"reason":{"type":"string","minLength":1,"maxLength":1024,"pattern":"^[A-Za-z]([A-Za-z0-9_,:]*[A-Za-z0-9_])?$"},"message":{"type":"string","maxLength":32768}},"required":["type","status","lastTransitionTime","reason","message"],"additionalProperties":false},"WorkerCounts":{"type":"object","properties":{"desired":{"type":"integer","minimum":0},"ready":{"type":"integer","minimum":0}},"additionalProperties":false},"CheckpointProgress":{"type":"object","properties":{"count":{"type":"integer","minimum":0},"time":{"type":"string","maxLength":64}},"additionalProperties":false},"SavepointRecord":{"type":"object","properties":{"name":{"type":"string","maxLength":253},"location":{"type":"string","maxLength":4096},"timestamp":{"type":"string","maxLength":64},"trigger":{"type":"string","enum":["manual","periodic","upgrade","rescale","suspend","nonce"],"maxLength":8},"specHash":{"type":"string","maxLength":128},"jobGeneration":{"type":"string","maxLength":64}},"additionalProperties":false},"StableSpec":{"type":"object","properties":{"hash":{"type":"string","maxLength":128},"generation":{"type":"integer","minimum":0},"jobGeneration":{"type":"string","maxLength":64},"parallelism":{"type":"integer","minimum":0},"savepoint":{"type":"string","maxLength":4096},"since":{"type":"string","maxLength":64},"spec":{"type":"object"}},"additionalProperties":false},"FailedSpec":{"type":"object","properties":{"hash":{"type":"string","maxLength":128},"generation":{"type":"integer","minimum":0},"reason":{"type":"string","maxLength":128},"message":{"type":"string","maxLength":32768},"time":{"type":"string","maxLength":64}},"additionalProperties":false},"PendingAction":{"type":"object","properties":{"type":{"type":"string","enum":["deploy","upgrade","rescale","savepoint","suspend","resume","restart","rollback","stop"],"maxLength":9},"step":{"type":"string","maxLength":64},"startedAt":{"type":"string","maxLength":64},"stepStartedAt":{"type":"string","maxLength":64},"targetGeneration":{"type":"integer","minimum":0},"targetSpecHash":{"type":"string","maxLength":128},"targetSpec":{"type":"object"},"targetParallelism":{"type":"integer","minimum":0},"targetJobGeneration":{"type":"string","maxLength":64},"mode":{"type":"string","enum":["stateless","savepoint","last-state"],"maxLength":10},"savepoint":{"type":"string","maxLength":4096},"details":{"type":"object","maxProperties":32,"additionalProperties":{"type":"string","maxLength":4096}}},"required":["type"],"additionalProperties":false},"RestartCounts":{"type":"object","properties":{"total":{"type":"integer","minimum":0},"inWindow":{"type":"integer","minimum":0},"lastRestartTime":{"type":"string","maxLength":64},"recent":{"type":"array","maxItems":1001,"items":{"type":"string","maxLength":64}},"seen":{"type":"object","maxProperties":1024,"additionalProperties":{"type":"integer","minimum":0}}},"additionalProperties":false},"LastError":{"type":"object","properties":{"time":{"type":"string","maxLength":64},"reason":{"type":"string","maxLength":128},"message":{"type":"string","maxLength":32768},"worker":{"type":"integer","minimum":0},"exitCode":{"type":"integer","minimum":0,"maximum":255},"exitClass":{"type":"string","maxLength":32}},"additionalProperties":false}}};
 const schema12 = {"type":"object","properties":{"apiVersion":{"type":"string","enum":["runnel.dev/v1alpha1"]},"kind":{"type":"string","enum":["StreamJob"]},"metadata":{"type":"object","properties":{"name":{"type":"string","maxLength":52,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"}},"required":["name"]},"spec":{"$ref":"#/$defs/StreamJobSpec"},"status":{"$ref":"#/$defs/StreamJobStatus"}},"required":["apiVersion","kind","metadata","spec"],"additionalProperties":false};
 const func2 = (s) => { let n = 0; for (const _ of s) n++; return n; };
 const pattern0 = new RegExp("^[a-z0-9]([-a-z0-9]*[a-z0-9])?$", "u");
 const schema13 = {"type":"object","properties":{"image":{"type":"string","maxLength":1024},"imagePullPolicy":{"type":"string","enum":["Always","IfNotPresent","Never"],"maxLength":12},"parallelism":{"type":"integer","default":1,"minimum":1,"maximum":1024},"state":{"type":"string","enum":["running","suspended"],"default":"running","maxLength":9},"upgradeMode":{"type":"string","enum":["stateless","savepoint","last-state"],"default":"last-state","maxLength":10},"pipeline":{"$ref":"#/$defs/Pipeline"},"sql":{"type":"string","minLength":1,"maxLength":262144},"module":{"$ref":"#/$defs/ModuleJob"},"kafka":{"$ref":"#/$defs/KafkaConnection"},"checkpoint":{"$ref":"#/$defs/CheckpointSettings"},"savepoint":{"$ref":"#/$defs/SavepointSettings"},"restartPolicy":{"$ref":"#/$defs/RestartPolicy"},"rollback":{"$ref":"#/$defs/RollbackSettings"},"resources":{"$ref":"#/$defs/Resources"},"stateStorage":{"$ref":"#/$defs/StateStorage"},"podTemplate":{"$ref":"#/$defs/PodTemplateOverrides"},"savepointTriggerNonce":{"type":"integer"},"restartNonce":{"type":"integer"},"restoreFrom":{"$ref":"#/$defs/RestoreFrom"},"allowNonRestoredState":{"type":"boolean","default":false},"dropIncompatibleState":{"type":"array","maxItems":64,"items":{"type":"string","minLength":1,"maxLength":253}}},"additionalProperties":false};
 const schema74 = {"type":"object","properties":{"path":{"type":"string","minLength":1,"maxLength":4096},"export":{"type":"string","default":"default","maxLength":253},"config":{"type":"object"}},"required":["path"],"additionalProperties":false};
 const schema83 = {"type":"object","properties":{"interval":{"type":"string","default":"5s","maxLength":32,"pattern":"^([0-9]+(ms|s|m|h))+$"},"timeout":{"type":"string","default":"1m","maxLength":32,"pattern":"^([0-9]+(ms|s|m|h))+$"},"mode":{"type":"string","enum":["exactly-once","at-least-once"],"default":"exactly-once","maxLength":13}},"additionalProperties":false};
-const schema88 = {"type":"object","properties":{"enabled":{"type":"boolean","default":true},"readinessTimeout":{"type":"string","default":"5m","maxLength":32,"pattern":"^([0-9]+(ms|s|m|h))+$"},"stableAfter":{"type":"string","default":"1m","maxLength":32,"pattern":"^([0-9]+(ms|s|m|h))+$"}},"additionalProperties":false};
-const schema89 = {"type":"object","properties":{"requests":{"type":"object","maxProperties":16,"additionalProperties":{"type":["integer","string"],"maxLength":64,"pattern":"^(\\+|-)?(([0-9]+(\\.[0-9]*)?)|(\\.[0-9]+))(([KMGTPE]i)|[numkMGTPE]|([eE](\\+|-)?(([0-9]+(\\.[0-9]*)?)|(\\.[0-9]+))))?$"}},"limits":{"type":"object","maxProperties":16,"additionalProperties":{"type":["integer","string"],"maxLength":64,"pattern":"^(\\+|-)?(([0-9]+(\\.[0-9]*)?)|(\\.[0-9]+))(([KMGTPE]i)|[numkMGTPE]|([eE](\\+|-)?(([0-9]+(\\.[0-9]*)?)|(\\.[0-9]+))))?$"}}},"additionalProperties":false};
-const schema90 = {"type":"object","properties":{"size":{"type":["integer","string"],"maxLength":64,"pattern":"^(\\+|-)?(([0-9]+(\\.[0-9]*)?)|(\\.[0-9]+))(([KMGTPE]i)|[numkMGTPE]|([eE](\\+|-)?(([0-9]+(\\.[0-9]*)?)|(\\.[0-9]+))))?$"},"storageClassName":{"type":"string","maxLength":253,"pattern":"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$"}},"additionalProperties":false};
-const schema94 = {"type":"object","properties":{"savepointName":{"type":"string","maxLength":253,"pattern":"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$"},"path":{"type":"string","minLength":1,"maxLength":4096}},"additionalProperties":false};
+const schema86 = {"type":"object","properties":{"maxRestarts":{"type":"integer","default":5,"minimum":0,"maximum":1000},"window":{"type":"string","default":"10m","maxLength":32,"pattern":"^([0-9]+(ms|s|m|h))+$"}},"additionalProperties":false};
+const schema87 = {"type":"object","properties":{"enabled":{"type":"boolean","default":true},"readinessTimeout":{"type":"string","default":"5m","maxLength":32,"pattern":"^([0-9]+(ms|s|m|h))+$"},"stableAfter":{"type":"string","default":"1m","maxLength":32,"pattern":"^([0-9]+(ms|s|m|h))+$"}},"additionalProperties":false};
+const schema88 = {"type":"object","properties":{"requests":{"type":"object","maxProperties":16,"additionalProperties":{"type":["integer","string"],"maxLength":64,"pattern":"^(\\+|-)?(([0-9]+(\\.[0-9]*)?)|(\\.[0-9]+))(([KMGTPE]i)|[numkMGTPE]|([eE](\\+|-)?(([0-9]+(\\.[0-9]*)?)|(\\.[0-9]+))))?$"}},"limits":{"type":"object","maxProperties":16,"additionalProperties":{"type":["integer","string"],"maxLength":64,"pattern":"^(\\+|-)?(([0-9]+(\\.[0-9]*)?)|(\\.[0-9]+))(([KMGTPE]i)|[numkMGTPE]|([eE](\\+|-)?(([0-9]+(\\.[0-9]*)?)|(\\.[0-9]+))))?$"}}},"additionalProperties":false};
+const schema89 = {"type":"object","properties":{"size":{"type":["integer","string"],"maxLength":64,"pattern":"^(\\+|-)?(([0-9]+(\\.[0-9]*)?)|(\\.[0-9]+))(([KMGTPE]i)|[numkMGTPE]|([eE](\\+|-)?(([0-9]+(\\.[0-9]*)?)|(\\.[0-9]+))))?$"},"storageClassName":{"type":"string","maxLength":253,"pattern":"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$"}},"additionalProperties":false};
+const schema93 = {"type":"object","properties":{"savepointName":{"type":"string","maxLength":253,"pattern":"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$"},"path":{"type":"string","minLength":1,"maxLength":4096}},"additionalProperties":false};
 const func3 = Object.prototype.hasOwnProperty;
 const schema14 = {"type":"object","properties":{"sources":{"type":"array","minItems":1,"maxItems":32,"items":{"$ref":"#/$defs/Source"}},"steps":{"type":"array","maxItems":128,"items":{"$ref":"#/$defs/Step"}},"sinks":{"type":"array","minItems":1,"maxItems":32,"items":{"$ref":"#/$defs/Sink"}}},"required":["sources","sinks"],"additionalProperties":false};
 const schema15 = {"type":"object","properties":{"id":{"type":"string","maxLength":63,"pattern":"^[A-Za-z][A-Za-z0-9_-]{0,62}$"},"mode":{"type":"string","enum":["stream","table","broadcast"],"default":"stream","maxLength":9},"kafka":{"$ref":"#/$defs/KafkaSource"},"local":{"$ref":"#/$defs/LocalSource"},"timestamp":{"$ref":"#/$defs/EventTime"},"watermark":{"$ref":"#/$defs/Watermark"},"fields":{"type":"object","maxProperties":256,"additionalProperties":{"type":"string","maxLength":128,"pattern":"^[a-z][a-z0-9<>, ]*$"}},"fieldTypes":{"type":"string","enum":["enforce","coerce"],"default":"enforce","maxLength":7}},"required":["id"],"additionalProperties":false};
@@ -10872,221 +10873,16 @@ validate60.errors = vErrors;
 return errors === 0;
 }
 
-const schema86 = {"type":"object","properties":{"maxRestarts":{"type":"integer","default":5,"minimum":0,"maximum":1000},"window":{"type":"string","default":"10m","maxLength":32,"pattern":"^([0-9]+(ms|s|m|h))+$"},"backoff":{"$ref":"#/$defs/Backoff"}},"additionalProperties":false};
-const schema87 = {"type":"object","properties":{"initial":{"type":"string","default":"10s","maxLength":32,"pattern":"^([0-9]+(ms|s|m|h))+$"},"max":{"type":"string","default":"5m","maxLength":32,"pattern":"^([0-9]+(ms|s|m|h))+$"}},"additionalProperties":false};
+const schema90 = {"type":"object","properties":{"metadata":{"$ref":"#/$defs/PodMetadata"},"serviceAccountName":{"type":"string","maxLength":253,"pattern":"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$"},"priorityClassName":{"type":"string","maxLength":253,"pattern":"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$"},"nodeSelector":{"type":"object","maxProperties":64,"additionalProperties":{"type":"string","maxLength":63}},"affinity":{"type":"object"},"tolerations":{"type":"array","maxItems":32,"items":{"type":"object"}},"topologySpreadConstraints":{"type":"array","maxItems":16,"items":{"type":"object"}},"imagePullSecrets":{"type":"array","maxItems":16,"items":{"$ref":"#/$defs/LocalObjectReference"}},"env":{"type":"array","maxItems":128,"items":{"type":"object"}},"volumes":{"type":"array","maxItems":32,"items":{"type":"object"}},"volumeMounts":{"type":"array","maxItems":32,"items":{"type":"object"}},"terminationGracePeriodSeconds":{"type":"integer","minimum":1,"maximum":3600}},"additionalProperties":false};
+const schema91 = {"type":"object","properties":{"labels":{"type":"object","maxProperties":64,"additionalProperties":{"type":"string","maxLength":63}},"annotations":{"type":"object","maxProperties":64,"additionalProperties":{"type":"string","maxLength":65536}}},"additionalProperties":false};
+const schema92 = {"type":"object","properties":{"name":{"type":"string","maxLength":253,"pattern":"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$"}},"required":["name"],"additionalProperties":false};
 
 function validate62(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(data && typeof data == "object" && !Array.isArray(data)){
-if(data.maxRestarts === undefined){
-data.maxRestarts = 5;
-}
-if(data.window === undefined){
-data.window = "10m";
-}
 for(const key0 in data){
-if(!(((key0 === "maxRestarts") || (key0 === "window")) || (key0 === "backoff"))){
-const err0 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"};
-if(vErrors === null){
-vErrors = [err0];
-}
-else {
-vErrors.push(err0);
-}
-errors++;
-}
-}
-let data0 = data.maxRestarts;
-if(!(((typeof data0 == "number") && (!(data0 % 1) && !isNaN(data0))) && (isFinite(data0)))){
-const err1 = {instancePath:instancePath+"/maxRestarts",schemaPath:"#/properties/maxRestarts/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
-if(vErrors === null){
-vErrors = [err1];
-}
-else {
-vErrors.push(err1);
-}
-errors++;
-}
-if((typeof data0 == "number") && (isFinite(data0))){
-if(data0 > 1000 || isNaN(data0)){
-const err2 = {instancePath:instancePath+"/maxRestarts",schemaPath:"#/properties/maxRestarts/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1000},message:"must be <= 1000"};
-if(vErrors === null){
-vErrors = [err2];
-}
-else {
-vErrors.push(err2);
-}
-errors++;
-}
-if(data0 < 0 || isNaN(data0)){
-const err3 = {instancePath:instancePath+"/maxRestarts",schemaPath:"#/properties/maxRestarts/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
-if(vErrors === null){
-vErrors = [err3];
-}
-else {
-vErrors.push(err3);
-}
-errors++;
-}
-}
-let data1 = data.window;
-if(typeof data1 === "string"){
-if(func2(data1) > 32){
-const err4 = {instancePath:instancePath+"/window",schemaPath:"#/properties/window/maxLength",keyword:"maxLength",params:{limit: 32},message:"must NOT have more than 32 characters"};
-if(vErrors === null){
-vErrors = [err4];
-}
-else {
-vErrors.push(err4);
-}
-errors++;
-}
-if(!pattern3.test(data1)){
-const err5 = {instancePath:instancePath+"/window",schemaPath:"#/properties/window/pattern",keyword:"pattern",params:{pattern: "^([0-9]+(ms|s|m|h))+$"},message:"must match pattern \""+"^([0-9]+(ms|s|m|h))+$"+"\""};
-if(vErrors === null){
-vErrors = [err5];
-}
-else {
-vErrors.push(err5);
-}
-errors++;
-}
-}
-else {
-const err6 = {instancePath:instancePath+"/window",schemaPath:"#/properties/window/type",keyword:"type",params:{type: "string"},message:"must be string"};
-if(vErrors === null){
-vErrors = [err6];
-}
-else {
-vErrors.push(err6);
-}
-errors++;
-}
-if(data.backoff !== undefined){
-let data2 = data.backoff;
-if(data2 && typeof data2 == "object" && !Array.isArray(data2)){
-if(data2.initial === undefined){
-data2.initial = "10s";
-}
-if(data2.max === undefined){
-data2.max = "5m";
-}
-for(const key1 in data2){
-if(!((key1 === "initial") || (key1 === "max"))){
-const err7 = {instancePath:instancePath+"/backoff",schemaPath:"#/$defs/Backoff/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key1},message:"must NOT have additional properties"};
-if(vErrors === null){
-vErrors = [err7];
-}
-else {
-vErrors.push(err7);
-}
-errors++;
-}
-}
-let data3 = data2.initial;
-if(typeof data3 === "string"){
-if(func2(data3) > 32){
-const err8 = {instancePath:instancePath+"/backoff/initial",schemaPath:"#/$defs/Backoff/properties/initial/maxLength",keyword:"maxLength",params:{limit: 32},message:"must NOT have more than 32 characters"};
-if(vErrors === null){
-vErrors = [err8];
-}
-else {
-vErrors.push(err8);
-}
-errors++;
-}
-if(!pattern3.test(data3)){
-const err9 = {instancePath:instancePath+"/backoff/initial",schemaPath:"#/$defs/Backoff/properties/initial/pattern",keyword:"pattern",params:{pattern: "^([0-9]+(ms|s|m|h))+$"},message:"must match pattern \""+"^([0-9]+(ms|s|m|h))+$"+"\""};
-if(vErrors === null){
-vErrors = [err9];
-}
-else {
-vErrors.push(err9);
-}
-errors++;
-}
-}
-else {
-const err10 = {instancePath:instancePath+"/backoff/initial",schemaPath:"#/$defs/Backoff/properties/initial/type",keyword:"type",params:{type: "string"},message:"must be string"};
-if(vErrors === null){
-vErrors = [err10];
-}
-else {
-vErrors.push(err10);
-}
-errors++;
-}
-let data4 = data2.max;
-if(typeof data4 === "string"){
-if(func2(data4) > 32){
-const err11 = {instancePath:instancePath+"/backoff/max",schemaPath:"#/$defs/Backoff/properties/max/maxLength",keyword:"maxLength",params:{limit: 32},message:"must NOT have more than 32 characters"};
-if(vErrors === null){
-vErrors = [err11];
-}
-else {
-vErrors.push(err11);
-}
-errors++;
-}
-if(!pattern3.test(data4)){
-const err12 = {instancePath:instancePath+"/backoff/max",schemaPath:"#/$defs/Backoff/properties/max/pattern",keyword:"pattern",params:{pattern: "^([0-9]+(ms|s|m|h))+$"},message:"must match pattern \""+"^([0-9]+(ms|s|m|h))+$"+"\""};
-if(vErrors === null){
-vErrors = [err12];
-}
-else {
-vErrors.push(err12);
-}
-errors++;
-}
-}
-else {
-const err13 = {instancePath:instancePath+"/backoff/max",schemaPath:"#/$defs/Backoff/properties/max/type",keyword:"type",params:{type: "string"},message:"must be string"};
-if(vErrors === null){
-vErrors = [err13];
-}
-else {
-vErrors.push(err13);
-}
-errors++;
-}
-}
-else {
-const err14 = {instancePath:instancePath+"/backoff",schemaPath:"#/$defs/Backoff/type",keyword:"type",params:{type: "object"},message:"must be object"};
-if(vErrors === null){
-vErrors = [err14];
-}
-else {
-vErrors.push(err14);
-}
-errors++;
-}
-}
-}
-else {
-const err15 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
-if(vErrors === null){
-vErrors = [err15];
-}
-else {
-vErrors.push(err15);
-}
-errors++;
-}
-validate62.errors = vErrors;
-return errors === 0;
-}
-
-const schema91 = {"type":"object","properties":{"metadata":{"$ref":"#/$defs/PodMetadata"},"serviceAccountName":{"type":"string","maxLength":253,"pattern":"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$"},"priorityClassName":{"type":"string","maxLength":253,"pattern":"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$"},"nodeSelector":{"type":"object","maxProperties":64,"additionalProperties":{"type":"string","maxLength":63}},"affinity":{"type":"object"},"tolerations":{"type":"array","maxItems":32,"items":{"type":"object"}},"topologySpreadConstraints":{"type":"array","maxItems":16,"items":{"type":"object"}},"imagePullSecrets":{"type":"array","maxItems":16,"items":{"$ref":"#/$defs/LocalObjectReference"}},"env":{"type":"array","maxItems":128,"items":{"type":"object"}},"volumes":{"type":"array","maxItems":32,"items":{"type":"object"}},"volumeMounts":{"type":"array","maxItems":32,"items":{"type":"object"}},"terminationGracePeriodSeconds":{"type":"integer","minimum":1,"maximum":3600}},"additionalProperties":false};
-const schema92 = {"type":"object","properties":{"labels":{"type":"object","maxProperties":64,"additionalProperties":{"type":"string","maxLength":63}},"annotations":{"type":"object","maxProperties":64,"additionalProperties":{"type":"string","maxLength":65536}}},"additionalProperties":false};
-const schema93 = {"type":"object","properties":{"name":{"type":"string","maxLength":253,"pattern":"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$"}},"required":["name"],"additionalProperties":false};
-
-function validate64(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
-let vErrors = null;
-let errors = 0;
-if(data && typeof data == "object" && !Array.isArray(data)){
-for(const key0 in data){
-if(!(func3.call(schema91.properties, key0))){
+if(!(func3.call(schema90.properties, key0))){
 const err0 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err0];
@@ -11696,11 +11492,11 @@ vErrors.push(err48);
 }
 errors++;
 }
-validate64.errors = vErrors;
+validate62.errors = vErrors;
 return errors === 0;
 }
 
-const pattern78 = new RegExp("^(\\+|-)?(([0-9]+(\\.[0-9]*)?)|(\\.[0-9]+))(([KMGTPE]i)|[numkMGTPE]|([eE](\\+|-)?(([0-9]+(\\.[0-9]*)?)|(\\.[0-9]+))))?$", "u");
+const pattern76 = new RegExp("^(\\+|-)?(([0-9]+(\\.[0-9]*)?)|(\\.[0-9]+))(([KMGTPE]i)|[numkMGTPE]|([eE](\\+|-)?(([0-9]+(\\.[0-9]*)?)|(\\.[0-9]+))))?$", "u");
 
 function validate12(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
@@ -12189,26 +11985,17 @@ errors = vErrors.length;
 }
 }
 if(data.restartPolicy !== undefined){
-if(!(validate62(data.restartPolicy, {instancePath:instancePath+"/restartPolicy",parentData:data,parentDataProperty:"restartPolicy",rootData}))){
-vErrors = vErrors === null ? validate62.errors : vErrors.concat(validate62.errors);
-errors = vErrors.length;
+let data17 = data.restartPolicy;
+if(data17 && typeof data17 == "object" && !Array.isArray(data17)){
+if(data17.maxRestarts === undefined){
+data17.maxRestarts = 5;
 }
+if(data17.window === undefined){
+data17.window = "10m";
 }
-if(data.rollback !== undefined){
-let data18 = data.rollback;
-if(data18 && typeof data18 == "object" && !Array.isArray(data18)){
-if(data18.enabled === undefined){
-data18.enabled = true;
-}
-if(data18.readinessTimeout === undefined){
-data18.readinessTimeout = "5m";
-}
-if(data18.stableAfter === undefined){
-data18.stableAfter = "1m";
-}
-for(const key3 in data18){
-if(!(((key3 === "enabled") || (key3 === "readinessTimeout")) || (key3 === "stableAfter"))){
-const err38 = {instancePath:instancePath+"/rollback",schemaPath:"#/$defs/RollbackSettings/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key3},message:"must NOT have additional properties"};
+for(const key3 in data17){
+if(!((key3 === "maxRestarts") || (key3 === "window"))){
+const err38 = {instancePath:instancePath+"/restartPolicy",schemaPath:"#/$defs/RestartPolicy/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key3},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err38];
 }
@@ -12218,8 +12005,9 @@ vErrors.push(err38);
 errors++;
 }
 }
-if(typeof data18.enabled !== "boolean"){
-const err39 = {instancePath:instancePath+"/rollback/enabled",schemaPath:"#/$defs/RollbackSettings/properties/enabled/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
+let data18 = data17.maxRestarts;
+if(!(((typeof data18 == "number") && (!(data18 % 1) && !isNaN(data18))) && (isFinite(data18)))){
+const err39 = {instancePath:instancePath+"/restartPolicy/maxRestarts",schemaPath:"#/$defs/RestartPolicy/properties/maxRestarts/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err39];
 }
@@ -12228,10 +12016,9 @@ vErrors.push(err39);
 }
 errors++;
 }
-let data20 = data18.readinessTimeout;
-if(typeof data20 === "string"){
-if(func2(data20) > 32){
-const err40 = {instancePath:instancePath+"/rollback/readinessTimeout",schemaPath:"#/$defs/RollbackSettings/properties/readinessTimeout/maxLength",keyword:"maxLength",params:{limit: 32},message:"must NOT have more than 32 characters"};
+if((typeof data18 == "number") && (isFinite(data18))){
+if(data18 > 1000 || isNaN(data18)){
+const err40 = {instancePath:instancePath+"/restartPolicy/maxRestarts",schemaPath:"#/$defs/RestartPolicy/properties/maxRestarts/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1000},message:"must be <= 1000"};
 if(vErrors === null){
 vErrors = [err40];
 }
@@ -12240,8 +12027,8 @@ vErrors.push(err40);
 }
 errors++;
 }
-if(!pattern3.test(data20)){
-const err41 = {instancePath:instancePath+"/rollback/readinessTimeout",schemaPath:"#/$defs/RollbackSettings/properties/readinessTimeout/pattern",keyword:"pattern",params:{pattern: "^([0-9]+(ms|s|m|h))+$"},message:"must match pattern \""+"^([0-9]+(ms|s|m|h))+$"+"\""};
+if(data18 < 0 || isNaN(data18)){
+const err41 = {instancePath:instancePath+"/restartPolicy/maxRestarts",schemaPath:"#/$defs/RestartPolicy/properties/maxRestarts/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
 if(vErrors === null){
 vErrors = [err41];
 }
@@ -12251,8 +12038,10 @@ vErrors.push(err41);
 errors++;
 }
 }
-else {
-const err42 = {instancePath:instancePath+"/rollback/readinessTimeout",schemaPath:"#/$defs/RollbackSettings/properties/readinessTimeout/type",keyword:"type",params:{type: "string"},message:"must be string"};
+let data19 = data17.window;
+if(typeof data19 === "string"){
+if(func2(data19) > 32){
+const err42 = {instancePath:instancePath+"/restartPolicy/window",schemaPath:"#/$defs/RestartPolicy/properties/window/maxLength",keyword:"maxLength",params:{limit: 32},message:"must NOT have more than 32 characters"};
 if(vErrors === null){
 vErrors = [err42];
 }
@@ -12261,10 +12050,8 @@ vErrors.push(err42);
 }
 errors++;
 }
-let data21 = data18.stableAfter;
-if(typeof data21 === "string"){
-if(func2(data21) > 32){
-const err43 = {instancePath:instancePath+"/rollback/stableAfter",schemaPath:"#/$defs/RollbackSettings/properties/stableAfter/maxLength",keyword:"maxLength",params:{limit: 32},message:"must NOT have more than 32 characters"};
+if(!pattern3.test(data19)){
+const err43 = {instancePath:instancePath+"/restartPolicy/window",schemaPath:"#/$defs/RestartPolicy/properties/window/pattern",keyword:"pattern",params:{pattern: "^([0-9]+(ms|s|m|h))+$"},message:"must match pattern \""+"^([0-9]+(ms|s|m|h))+$"+"\""};
 if(vErrors === null){
 vErrors = [err43];
 }
@@ -12273,8 +12060,9 @@ vErrors.push(err43);
 }
 errors++;
 }
-if(!pattern3.test(data21)){
-const err44 = {instancePath:instancePath+"/rollback/stableAfter",schemaPath:"#/$defs/RollbackSettings/properties/stableAfter/pattern",keyword:"pattern",params:{pattern: "^([0-9]+(ms|s|m|h))+$"},message:"must match pattern \""+"^([0-9]+(ms|s|m|h))+$"+"\""};
+}
+else {
+const err44 = {instancePath:instancePath+"/restartPolicy/window",schemaPath:"#/$defs/RestartPolicy/properties/window/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err44];
 }
@@ -12285,7 +12073,7 @@ errors++;
 }
 }
 else {
-const err45 = {instancePath:instancePath+"/rollback/stableAfter",schemaPath:"#/$defs/RollbackSettings/properties/stableAfter/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const err45 = {instancePath:instancePath+"/restartPolicy",schemaPath:"#/$defs/RestartPolicy/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err45];
 }
@@ -12295,8 +12083,21 @@ vErrors.push(err45);
 errors++;
 }
 }
-else {
-const err46 = {instancePath:instancePath+"/rollback",schemaPath:"#/$defs/RollbackSettings/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(data.rollback !== undefined){
+let data20 = data.rollback;
+if(data20 && typeof data20 == "object" && !Array.isArray(data20)){
+if(data20.enabled === undefined){
+data20.enabled = true;
+}
+if(data20.readinessTimeout === undefined){
+data20.readinessTimeout = "5m";
+}
+if(data20.stableAfter === undefined){
+data20.stableAfter = "1m";
+}
+for(const key4 in data20){
+if(!(((key4 === "enabled") || (key4 === "readinessTimeout")) || (key4 === "stableAfter"))){
+const err46 = {instancePath:instancePath+"/rollback",schemaPath:"#/$defs/RollbackSettings/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key4},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err46];
 }
@@ -12306,12 +12107,8 @@ vErrors.push(err46);
 errors++;
 }
 }
-if(data.resources !== undefined){
-let data22 = data.resources;
-if(data22 && typeof data22 == "object" && !Array.isArray(data22)){
-for(const key4 in data22){
-if(!((key4 === "requests") || (key4 === "limits"))){
-const err47 = {instancePath:instancePath+"/resources",schemaPath:"#/$defs/Resources/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key4},message:"must NOT have additional properties"};
+if(typeof data20.enabled !== "boolean"){
+const err47 = {instancePath:instancePath+"/rollback/enabled",schemaPath:"#/$defs/RollbackSettings/properties/enabled/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
 if(vErrors === null){
 vErrors = [err47];
 }
@@ -12320,12 +12117,10 @@ vErrors.push(err47);
 }
 errors++;
 }
-}
-if(data22.requests !== undefined){
-let data23 = data22.requests;
-if(data23 && typeof data23 == "object" && !Array.isArray(data23)){
-if(Object.keys(data23).length > 16){
-const err48 = {instancePath:instancePath+"/resources/requests",schemaPath:"#/$defs/Resources/properties/requests/maxProperties",keyword:"maxProperties",params:{limit: 16},message:"must NOT have more than 16 properties"};
+let data22 = data20.readinessTimeout;
+if(typeof data22 === "string"){
+if(func2(data22) > 32){
+const err48 = {instancePath:instancePath+"/rollback/readinessTimeout",schemaPath:"#/$defs/RollbackSettings/properties/readinessTimeout/maxLength",keyword:"maxLength",params:{limit: 32},message:"must NOT have more than 32 characters"};
 if(vErrors === null){
 vErrors = [err48];
 }
@@ -12334,10 +12129,8 @@ vErrors.push(err48);
 }
 errors++;
 }
-for(const key5 in data23){
-let data24 = data23[key5];
-if((!(((typeof data24 == "number") && (!(data24 % 1) && !isNaN(data24))) && (isFinite(data24)))) && (typeof data24 !== "string")){
-const err49 = {instancePath:instancePath+"/resources/requests/" + key5.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/$defs/Resources/properties/requests/additionalProperties/type",keyword:"type",params:{type: schema89.properties.requests.additionalProperties.type},message:"must be integer,string"};
+if(!pattern3.test(data22)){
+const err49 = {instancePath:instancePath+"/rollback/readinessTimeout",schemaPath:"#/$defs/RollbackSettings/properties/readinessTimeout/pattern",keyword:"pattern",params:{pattern: "^([0-9]+(ms|s|m|h))+$"},message:"must match pattern \""+"^([0-9]+(ms|s|m|h))+$"+"\""};
 if(vErrors === null){
 vErrors = [err49];
 }
@@ -12346,9 +12139,9 @@ vErrors.push(err49);
 }
 errors++;
 }
-if(typeof data24 === "string"){
-if(func2(data24) > 64){
-const err50 = {instancePath:instancePath+"/resources/requests/" + key5.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/$defs/Resources/properties/requests/additionalProperties/maxLength",keyword:"maxLength",params:{limit: 64},message:"must NOT have more than 64 characters"};
+}
+else {
+const err50 = {instancePath:instancePath+"/rollback/readinessTimeout",schemaPath:"#/$defs/RollbackSettings/properties/readinessTimeout/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err50];
 }
@@ -12357,8 +12150,10 @@ vErrors.push(err50);
 }
 errors++;
 }
-if(!pattern78.test(data24)){
-const err51 = {instancePath:instancePath+"/resources/requests/" + key5.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/$defs/Resources/properties/requests/additionalProperties/pattern",keyword:"pattern",params:{pattern: "^(\\+|-)?(([0-9]+(\\.[0-9]*)?)|(\\.[0-9]+))(([KMGTPE]i)|[numkMGTPE]|([eE](\\+|-)?(([0-9]+(\\.[0-9]*)?)|(\\.[0-9]+))))?$"},message:"must match pattern \""+"^(\\+|-)?(([0-9]+(\\.[0-9]*)?)|(\\.[0-9]+))(([KMGTPE]i)|[numkMGTPE]|([eE](\\+|-)?(([0-9]+(\\.[0-9]*)?)|(\\.[0-9]+))))?$"+"\""};
+let data23 = data20.stableAfter;
+if(typeof data23 === "string"){
+if(func2(data23) > 32){
+const err51 = {instancePath:instancePath+"/rollback/stableAfter",schemaPath:"#/$defs/RollbackSettings/properties/stableAfter/maxLength",keyword:"maxLength",params:{limit: 32},message:"must NOT have more than 32 characters"};
 if(vErrors === null){
 vErrors = [err51];
 }
@@ -12367,11 +12162,8 @@ vErrors.push(err51);
 }
 errors++;
 }
-}
-}
-}
-else {
-const err52 = {instancePath:instancePath+"/resources/requests",schemaPath:"#/$defs/Resources/properties/requests/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(!pattern3.test(data23)){
+const err52 = {instancePath:instancePath+"/rollback/stableAfter",schemaPath:"#/$defs/RollbackSettings/properties/stableAfter/pattern",keyword:"pattern",params:{pattern: "^([0-9]+(ms|s|m|h))+$"},message:"must match pattern \""+"^([0-9]+(ms|s|m|h))+$"+"\""};
 if(vErrors === null){
 vErrors = [err52];
 }
@@ -12381,11 +12173,8 @@ vErrors.push(err52);
 errors++;
 }
 }
-if(data22.limits !== undefined){
-let data25 = data22.limits;
-if(data25 && typeof data25 == "object" && !Array.isArray(data25)){
-if(Object.keys(data25).length > 16){
-const err53 = {instancePath:instancePath+"/resources/limits",schemaPath:"#/$defs/Resources/properties/limits/maxProperties",keyword:"maxProperties",params:{limit: 16},message:"must NOT have more than 16 properties"};
+else {
+const err53 = {instancePath:instancePath+"/rollback/stableAfter",schemaPath:"#/$defs/RollbackSettings/properties/stableAfter/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err53];
 }
@@ -12394,10 +12183,9 @@ vErrors.push(err53);
 }
 errors++;
 }
-for(const key6 in data25){
-let data26 = data25[key6];
-if((!(((typeof data26 == "number") && (!(data26 % 1) && !isNaN(data26))) && (isFinite(data26)))) && (typeof data26 !== "string")){
-const err54 = {instancePath:instancePath+"/resources/limits/" + key6.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/$defs/Resources/properties/limits/additionalProperties/type",keyword:"type",params:{type: schema89.properties.limits.additionalProperties.type},message:"must be integer,string"};
+}
+else {
+const err54 = {instancePath:instancePath+"/rollback",schemaPath:"#/$defs/RollbackSettings/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err54];
 }
@@ -12406,9 +12194,13 @@ vErrors.push(err54);
 }
 errors++;
 }
-if(typeof data26 === "string"){
-if(func2(data26) > 64){
-const err55 = {instancePath:instancePath+"/resources/limits/" + key6.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/$defs/Resources/properties/limits/additionalProperties/maxLength",keyword:"maxLength",params:{limit: 64},message:"must NOT have more than 64 characters"};
+}
+if(data.resources !== undefined){
+let data24 = data.resources;
+if(data24 && typeof data24 == "object" && !Array.isArray(data24)){
+for(const key5 in data24){
+if(!((key5 === "requests") || (key5 === "limits"))){
+const err55 = {instancePath:instancePath+"/resources",schemaPath:"#/$defs/Resources/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key5},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err55];
 }
@@ -12417,8 +12209,12 @@ vErrors.push(err55);
 }
 errors++;
 }
-if(!pattern78.test(data26)){
-const err56 = {instancePath:instancePath+"/resources/limits/" + key6.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/$defs/Resources/properties/limits/additionalProperties/pattern",keyword:"pattern",params:{pattern: "^(\\+|-)?(([0-9]+(\\.[0-9]*)?)|(\\.[0-9]+))(([KMGTPE]i)|[numkMGTPE]|([eE](\\+|-)?(([0-9]+(\\.[0-9]*)?)|(\\.[0-9]+))))?$"},message:"must match pattern \""+"^(\\+|-)?(([0-9]+(\\.[0-9]*)?)|(\\.[0-9]+))(([KMGTPE]i)|[numkMGTPE]|([eE](\\+|-)?(([0-9]+(\\.[0-9]*)?)|(\\.[0-9]+))))?$"+"\""};
+}
+if(data24.requests !== undefined){
+let data25 = data24.requests;
+if(data25 && typeof data25 == "object" && !Array.isArray(data25)){
+if(Object.keys(data25).length > 16){
+const err56 = {instancePath:instancePath+"/resources/requests",schemaPath:"#/$defs/Resources/properties/requests/maxProperties",keyword:"maxProperties",params:{limit: 16},message:"must NOT have more than 16 properties"};
 if(vErrors === null){
 vErrors = [err56];
 }
@@ -12427,11 +12223,10 @@ vErrors.push(err56);
 }
 errors++;
 }
-}
-}
-}
-else {
-const err57 = {instancePath:instancePath+"/resources/limits",schemaPath:"#/$defs/Resources/properties/limits/type",keyword:"type",params:{type: "object"},message:"must be object"};
+for(const key6 in data25){
+let data26 = data25[key6];
+if((!(((typeof data26 == "number") && (!(data26 % 1) && !isNaN(data26))) && (isFinite(data26)))) && (typeof data26 !== "string")){
+const err57 = {instancePath:instancePath+"/resources/requests/" + key6.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/$defs/Resources/properties/requests/additionalProperties/type",keyword:"type",params:{type: schema88.properties.requests.additionalProperties.type},message:"must be integer,string"};
 if(vErrors === null){
 vErrors = [err57];
 }
@@ -12440,10 +12235,9 @@ vErrors.push(err57);
 }
 errors++;
 }
-}
-}
-else {
-const err58 = {instancePath:instancePath+"/resources",schemaPath:"#/$defs/Resources/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(typeof data26 === "string"){
+if(func2(data26) > 64){
+const err58 = {instancePath:instancePath+"/resources/requests/" + key6.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/$defs/Resources/properties/requests/additionalProperties/maxLength",keyword:"maxLength",params:{limit: 64},message:"must NOT have more than 64 characters"};
 if(vErrors === null){
 vErrors = [err58];
 }
@@ -12452,13 +12246,8 @@ vErrors.push(err58);
 }
 errors++;
 }
-}
-if(data.stateStorage !== undefined){
-let data27 = data.stateStorage;
-if(data27 && typeof data27 == "object" && !Array.isArray(data27)){
-for(const key7 in data27){
-if(!((key7 === "size") || (key7 === "storageClassName"))){
-const err59 = {instancePath:instancePath+"/stateStorage",schemaPath:"#/$defs/StateStorage/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key7},message:"must NOT have additional properties"};
+if(!pattern76.test(data26)){
+const err59 = {instancePath:instancePath+"/resources/requests/" + key6.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/$defs/Resources/properties/requests/additionalProperties/pattern",keyword:"pattern",params:{pattern: "^(\\+|-)?(([0-9]+(\\.[0-9]*)?)|(\\.[0-9]+))(([KMGTPE]i)|[numkMGTPE]|([eE](\\+|-)?(([0-9]+(\\.[0-9]*)?)|(\\.[0-9]+))))?$"},message:"must match pattern \""+"^(\\+|-)?(([0-9]+(\\.[0-9]*)?)|(\\.[0-9]+))(([KMGTPE]i)|[numkMGTPE]|([eE](\\+|-)?(([0-9]+(\\.[0-9]*)?)|(\\.[0-9]+))))?$"+"\""};
 if(vErrors === null){
 vErrors = [err59];
 }
@@ -12468,10 +12257,10 @@ vErrors.push(err59);
 errors++;
 }
 }
-if(data27.size !== undefined){
-let data28 = data27.size;
-if((!(((typeof data28 == "number") && (!(data28 % 1) && !isNaN(data28))) && (isFinite(data28)))) && (typeof data28 !== "string")){
-const err60 = {instancePath:instancePath+"/stateStorage/size",schemaPath:"#/$defs/StateStorage/properties/size/type",keyword:"type",params:{type: schema90.properties.size.type},message:"must be integer,string"};
+}
+}
+else {
+const err60 = {instancePath:instancePath+"/resources/requests",schemaPath:"#/$defs/Resources/properties/requests/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err60];
 }
@@ -12480,9 +12269,12 @@ vErrors.push(err60);
 }
 errors++;
 }
-if(typeof data28 === "string"){
-if(func2(data28) > 64){
-const err61 = {instancePath:instancePath+"/stateStorage/size",schemaPath:"#/$defs/StateStorage/properties/size/maxLength",keyword:"maxLength",params:{limit: 64},message:"must NOT have more than 64 characters"};
+}
+if(data24.limits !== undefined){
+let data27 = data24.limits;
+if(data27 && typeof data27 == "object" && !Array.isArray(data27)){
+if(Object.keys(data27).length > 16){
+const err61 = {instancePath:instancePath+"/resources/limits",schemaPath:"#/$defs/Resources/properties/limits/maxProperties",keyword:"maxProperties",params:{limit: 16},message:"must NOT have more than 16 properties"};
 if(vErrors === null){
 vErrors = [err61];
 }
@@ -12491,8 +12283,10 @@ vErrors.push(err61);
 }
 errors++;
 }
-if(!pattern78.test(data28)){
-const err62 = {instancePath:instancePath+"/stateStorage/size",schemaPath:"#/$defs/StateStorage/properties/size/pattern",keyword:"pattern",params:{pattern: "^(\\+|-)?(([0-9]+(\\.[0-9]*)?)|(\\.[0-9]+))(([KMGTPE]i)|[numkMGTPE]|([eE](\\+|-)?(([0-9]+(\\.[0-9]*)?)|(\\.[0-9]+))))?$"},message:"must match pattern \""+"^(\\+|-)?(([0-9]+(\\.[0-9]*)?)|(\\.[0-9]+))(([KMGTPE]i)|[numkMGTPE]|([eE](\\+|-)?(([0-9]+(\\.[0-9]*)?)|(\\.[0-9]+))))?$"+"\""};
+for(const key7 in data27){
+let data28 = data27[key7];
+if((!(((typeof data28 == "number") && (!(data28 % 1) && !isNaN(data28))) && (isFinite(data28)))) && (typeof data28 !== "string")){
+const err62 = {instancePath:instancePath+"/resources/limits/" + key7.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/$defs/Resources/properties/limits/additionalProperties/type",keyword:"type",params:{type: schema88.properties.limits.additionalProperties.type},message:"must be integer,string"};
 if(vErrors === null){
 vErrors = [err62];
 }
@@ -12501,13 +12295,9 @@ vErrors.push(err62);
 }
 errors++;
 }
-}
-}
-if(data27.storageClassName !== undefined){
-let data29 = data27.storageClassName;
-if(typeof data29 === "string"){
-if(func2(data29) > 253){
-const err63 = {instancePath:instancePath+"/stateStorage/storageClassName",schemaPath:"#/$defs/StateStorage/properties/storageClassName/maxLength",keyword:"maxLength",params:{limit: 253},message:"must NOT have more than 253 characters"};
+if(typeof data28 === "string"){
+if(func2(data28) > 64){
+const err63 = {instancePath:instancePath+"/resources/limits/" + key7.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/$defs/Resources/properties/limits/additionalProperties/maxLength",keyword:"maxLength",params:{limit: 64},message:"must NOT have more than 64 characters"};
 if(vErrors === null){
 vErrors = [err63];
 }
@@ -12516,8 +12306,8 @@ vErrors.push(err63);
 }
 errors++;
 }
-if(!pattern44.test(data29)){
-const err64 = {instancePath:instancePath+"/stateStorage/storageClassName",schemaPath:"#/$defs/StateStorage/properties/storageClassName/pattern",keyword:"pattern",params:{pattern: "^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$"},message:"must match pattern \""+"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$"+"\""};
+if(!pattern76.test(data28)){
+const err64 = {instancePath:instancePath+"/resources/limits/" + key7.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/$defs/Resources/properties/limits/additionalProperties/pattern",keyword:"pattern",params:{pattern: "^(\\+|-)?(([0-9]+(\\.[0-9]*)?)|(\\.[0-9]+))(([KMGTPE]i)|[numkMGTPE]|([eE](\\+|-)?(([0-9]+(\\.[0-9]*)?)|(\\.[0-9]+))))?$"},message:"must match pattern \""+"^(\\+|-)?(([0-9]+(\\.[0-9]*)?)|(\\.[0-9]+))(([KMGTPE]i)|[numkMGTPE]|([eE](\\+|-)?(([0-9]+(\\.[0-9]*)?)|(\\.[0-9]+))))?$"+"\""};
 if(vErrors === null){
 vErrors = [err64];
 }
@@ -12527,8 +12317,10 @@ vErrors.push(err64);
 errors++;
 }
 }
+}
+}
 else {
-const err65 = {instancePath:instancePath+"/stateStorage/storageClassName",schemaPath:"#/$defs/StateStorage/properties/storageClassName/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const err65 = {instancePath:instancePath+"/resources/limits",schemaPath:"#/$defs/Resources/properties/limits/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err65];
 }
@@ -12540,7 +12332,7 @@ errors++;
 }
 }
 else {
-const err66 = {instancePath:instancePath+"/stateStorage",schemaPath:"#/$defs/StateStorage/type",keyword:"type",params:{type: "object"},message:"must be object"};
+const err66 = {instancePath:instancePath+"/resources",schemaPath:"#/$defs/Resources/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err66];
 }
@@ -12550,16 +12342,12 @@ vErrors.push(err66);
 errors++;
 }
 }
-if(data.podTemplate !== undefined){
-if(!(validate64(data.podTemplate, {instancePath:instancePath+"/podTemplate",parentData:data,parentDataProperty:"podTemplate",rootData}))){
-vErrors = vErrors === null ? validate64.errors : vErrors.concat(validate64.errors);
-errors = vErrors.length;
-}
-}
-if(data.savepointTriggerNonce !== undefined){
-let data31 = data.savepointTriggerNonce;
-if(!(((typeof data31 == "number") && (!(data31 % 1) && !isNaN(data31))) && (isFinite(data31)))){
-const err67 = {instancePath:instancePath+"/savepointTriggerNonce",schemaPath:"#/properties/savepointTriggerNonce/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(data.stateStorage !== undefined){
+let data29 = data.stateStorage;
+if(data29 && typeof data29 == "object" && !Array.isArray(data29)){
+for(const key8 in data29){
+if(!((key8 === "size") || (key8 === "storageClassName"))){
+const err67 = {instancePath:instancePath+"/stateStorage",schemaPath:"#/$defs/StateStorage/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key8},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err67];
 }
@@ -12569,10 +12357,10 @@ vErrors.push(err67);
 errors++;
 }
 }
-if(data.restartNonce !== undefined){
-let data32 = data.restartNonce;
-if(!(((typeof data32 == "number") && (!(data32 % 1) && !isNaN(data32))) && (isFinite(data32)))){
-const err68 = {instancePath:instancePath+"/restartNonce",schemaPath:"#/properties/restartNonce/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(data29.size !== undefined){
+let data30 = data29.size;
+if((!(((typeof data30 == "number") && (!(data30 % 1) && !isNaN(data30))) && (isFinite(data30)))) && (typeof data30 !== "string")){
+const err68 = {instancePath:instancePath+"/stateStorage/size",schemaPath:"#/$defs/StateStorage/properties/size/type",keyword:"type",params:{type: schema89.properties.size.type},message:"must be integer,string"};
 if(vErrors === null){
 vErrors = [err68];
 }
@@ -12581,13 +12369,9 @@ vErrors.push(err68);
 }
 errors++;
 }
-}
-if(data.restoreFrom !== undefined){
-let data33 = data.restoreFrom;
-if(data33 && typeof data33 == "object" && !Array.isArray(data33)){
-for(const key8 in data33){
-if(!((key8 === "savepointName") || (key8 === "path"))){
-const err69 = {instancePath:instancePath+"/restoreFrom",schemaPath:"#/$defs/RestoreFrom/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key8},message:"must NOT have additional properties"};
+if(typeof data30 === "string"){
+if(func2(data30) > 64){
+const err69 = {instancePath:instancePath+"/stateStorage/size",schemaPath:"#/$defs/StateStorage/properties/size/maxLength",keyword:"maxLength",params:{limit: 64},message:"must NOT have more than 64 characters"};
 if(vErrors === null){
 vErrors = [err69];
 }
@@ -12596,12 +12380,8 @@ vErrors.push(err69);
 }
 errors++;
 }
-}
-if(data33.savepointName !== undefined){
-let data34 = data33.savepointName;
-if(typeof data34 === "string"){
-if(func2(data34) > 253){
-const err70 = {instancePath:instancePath+"/restoreFrom/savepointName",schemaPath:"#/$defs/RestoreFrom/properties/savepointName/maxLength",keyword:"maxLength",params:{limit: 253},message:"must NOT have more than 253 characters"};
+if(!pattern76.test(data30)){
+const err70 = {instancePath:instancePath+"/stateStorage/size",schemaPath:"#/$defs/StateStorage/properties/size/pattern",keyword:"pattern",params:{pattern: "^(\\+|-)?(([0-9]+(\\.[0-9]*)?)|(\\.[0-9]+))(([KMGTPE]i)|[numkMGTPE]|([eE](\\+|-)?(([0-9]+(\\.[0-9]*)?)|(\\.[0-9]+))))?$"},message:"must match pattern \""+"^(\\+|-)?(([0-9]+(\\.[0-9]*)?)|(\\.[0-9]+))(([KMGTPE]i)|[numkMGTPE]|([eE](\\+|-)?(([0-9]+(\\.[0-9]*)?)|(\\.[0-9]+))))?$"+"\""};
 if(vErrors === null){
 vErrors = [err70];
 }
@@ -12610,8 +12390,13 @@ vErrors.push(err70);
 }
 errors++;
 }
-if(!pattern44.test(data34)){
-const err71 = {instancePath:instancePath+"/restoreFrom/savepointName",schemaPath:"#/$defs/RestoreFrom/properties/savepointName/pattern",keyword:"pattern",params:{pattern: "^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$"},message:"must match pattern \""+"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$"+"\""};
+}
+}
+if(data29.storageClassName !== undefined){
+let data31 = data29.storageClassName;
+if(typeof data31 === "string"){
+if(func2(data31) > 253){
+const err71 = {instancePath:instancePath+"/stateStorage/storageClassName",schemaPath:"#/$defs/StateStorage/properties/storageClassName/maxLength",keyword:"maxLength",params:{limit: 253},message:"must NOT have more than 253 characters"};
 if(vErrors === null){
 vErrors = [err71];
 }
@@ -12620,9 +12405,8 @@ vErrors.push(err71);
 }
 errors++;
 }
-}
-else {
-const err72 = {instancePath:instancePath+"/restoreFrom/savepointName",schemaPath:"#/$defs/RestoreFrom/properties/savepointName/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(!pattern44.test(data31)){
+const err72 = {instancePath:instancePath+"/stateStorage/storageClassName",schemaPath:"#/$defs/StateStorage/properties/storageClassName/pattern",keyword:"pattern",params:{pattern: "^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$"},message:"must match pattern \""+"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$"+"\""};
 if(vErrors === null){
 vErrors = [err72];
 }
@@ -12632,11 +12416,8 @@ vErrors.push(err72);
 errors++;
 }
 }
-if(data33.path !== undefined){
-let data35 = data33.path;
-if(typeof data35 === "string"){
-if(func2(data35) > 4096){
-const err73 = {instancePath:instancePath+"/restoreFrom/path",schemaPath:"#/$defs/RestoreFrom/properties/path/maxLength",keyword:"maxLength",params:{limit: 4096},message:"must NOT have more than 4096 characters"};
+else {
+const err73 = {instancePath:instancePath+"/stateStorage/storageClassName",schemaPath:"#/$defs/StateStorage/properties/storageClassName/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err73];
 }
@@ -12645,8 +12426,10 @@ vErrors.push(err73);
 }
 errors++;
 }
-if(func2(data35) < 1){
-const err74 = {instancePath:instancePath+"/restoreFrom/path",schemaPath:"#/$defs/RestoreFrom/properties/path/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+}
+}
+else {
+const err74 = {instancePath:instancePath+"/stateStorage",schemaPath:"#/$defs/StateStorage/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err74];
 }
@@ -12656,8 +12439,16 @@ vErrors.push(err74);
 errors++;
 }
 }
-else {
-const err75 = {instancePath:instancePath+"/restoreFrom/path",schemaPath:"#/$defs/RestoreFrom/properties/path/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data.podTemplate !== undefined){
+if(!(validate62(data.podTemplate, {instancePath:instancePath+"/podTemplate",parentData:data,parentDataProperty:"podTemplate",rootData}))){
+vErrors = vErrors === null ? validate62.errors : vErrors.concat(validate62.errors);
+errors = vErrors.length;
+}
+}
+if(data.savepointTriggerNonce !== undefined){
+let data33 = data.savepointTriggerNonce;
+if(!(((typeof data33 == "number") && (!(data33 % 1) && !isNaN(data33))) && (isFinite(data33)))){
+const err75 = {instancePath:instancePath+"/savepointTriggerNonce",schemaPath:"#/properties/savepointTriggerNonce/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err75];
 }
@@ -12667,9 +12458,10 @@ vErrors.push(err75);
 errors++;
 }
 }
-}
-else {
-const err76 = {instancePath:instancePath+"/restoreFrom",schemaPath:"#/$defs/RestoreFrom/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(data.restartNonce !== undefined){
+let data34 = data.restartNonce;
+if(!(((typeof data34 == "number") && (!(data34 % 1) && !isNaN(data34))) && (isFinite(data34)))){
+const err76 = {instancePath:instancePath+"/restartNonce",schemaPath:"#/properties/restartNonce/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err76];
 }
@@ -12679,8 +12471,12 @@ vErrors.push(err76);
 errors++;
 }
 }
-if(typeof data.allowNonRestoredState !== "boolean"){
-const err77 = {instancePath:instancePath+"/allowNonRestoredState",schemaPath:"#/properties/allowNonRestoredState/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
+if(data.restoreFrom !== undefined){
+let data35 = data.restoreFrom;
+if(data35 && typeof data35 == "object" && !Array.isArray(data35)){
+for(const key9 in data35){
+if(!((key9 === "savepointName") || (key9 === "path"))){
+const err77 = {instancePath:instancePath+"/restoreFrom",schemaPath:"#/$defs/RestoreFrom/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key9},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err77];
 }
@@ -12689,11 +12485,12 @@ vErrors.push(err77);
 }
 errors++;
 }
-if(data.dropIncompatibleState !== undefined){
-let data37 = data.dropIncompatibleState;
-if(Array.isArray(data37)){
-if(data37.length > 64){
-const err78 = {instancePath:instancePath+"/dropIncompatibleState",schemaPath:"#/properties/dropIncompatibleState/maxItems",keyword:"maxItems",params:{limit: 64},message:"must NOT have more than 64 items"};
+}
+if(data35.savepointName !== undefined){
+let data36 = data35.savepointName;
+if(typeof data36 === "string"){
+if(func2(data36) > 253){
+const err78 = {instancePath:instancePath+"/restoreFrom/savepointName",schemaPath:"#/$defs/RestoreFrom/properties/savepointName/maxLength",keyword:"maxLength",params:{limit: 253},message:"must NOT have more than 253 characters"};
 if(vErrors === null){
 vErrors = [err78];
 }
@@ -12702,12 +12499,8 @@ vErrors.push(err78);
 }
 errors++;
 }
-const len0 = data37.length;
-for(let i0=0; i0<len0; i0++){
-let data38 = data37[i0];
-if(typeof data38 === "string"){
-if(func2(data38) > 253){
-const err79 = {instancePath:instancePath+"/dropIncompatibleState/" + i0,schemaPath:"#/properties/dropIncompatibleState/items/maxLength",keyword:"maxLength",params:{limit: 253},message:"must NOT have more than 253 characters"};
+if(!pattern44.test(data36)){
+const err79 = {instancePath:instancePath+"/restoreFrom/savepointName",schemaPath:"#/$defs/RestoreFrom/properties/savepointName/pattern",keyword:"pattern",params:{pattern: "^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$"},message:"must match pattern \""+"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$"+"\""};
 if(vErrors === null){
 vErrors = [err79];
 }
@@ -12716,8 +12509,9 @@ vErrors.push(err79);
 }
 errors++;
 }
-if(func2(data38) < 1){
-const err80 = {instancePath:instancePath+"/dropIncompatibleState/" + i0,schemaPath:"#/properties/dropIncompatibleState/items/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+}
+else {
+const err80 = {instancePath:instancePath+"/restoreFrom/savepointName",schemaPath:"#/$defs/RestoreFrom/properties/savepointName/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err80];
 }
@@ -12727,8 +12521,11 @@ vErrors.push(err80);
 errors++;
 }
 }
-else {
-const err81 = {instancePath:instancePath+"/dropIncompatibleState/" + i0,schemaPath:"#/properties/dropIncompatibleState/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data35.path !== undefined){
+let data37 = data35.path;
+if(typeof data37 === "string"){
+if(func2(data37) > 4096){
+const err81 = {instancePath:instancePath+"/restoreFrom/path",schemaPath:"#/$defs/RestoreFrom/properties/path/maxLength",keyword:"maxLength",params:{limit: 4096},message:"must NOT have more than 4096 characters"};
 if(vErrors === null){
 vErrors = [err81];
 }
@@ -12737,10 +12534,8 @@ vErrors.push(err81);
 }
 errors++;
 }
-}
-}
-else {
-const err82 = {instancePath:instancePath+"/dropIncompatibleState",schemaPath:"#/properties/dropIncompatibleState/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(func2(data37) < 1){
+const err82 = {instancePath:instancePath+"/restoreFrom/path",schemaPath:"#/$defs/RestoreFrom/properties/path/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err82];
 }
@@ -12750,9 +12545,8 @@ vErrors.push(err82);
 errors++;
 }
 }
-}
 else {
-const err83 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+const err83 = {instancePath:instancePath+"/restoreFrom/path",schemaPath:"#/$defs/RestoreFrom/properties/path/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err83];
 }
@@ -12761,29 +12555,124 @@ vErrors.push(err83);
 }
 errors++;
 }
+}
+}
+else {
+const err84 = {instancePath:instancePath+"/restoreFrom",schemaPath:"#/$defs/RestoreFrom/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err84];
+}
+else {
+vErrors.push(err84);
+}
+errors++;
+}
+}
+if(typeof data.allowNonRestoredState !== "boolean"){
+const err85 = {instancePath:instancePath+"/allowNonRestoredState",schemaPath:"#/properties/allowNonRestoredState/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
+if(vErrors === null){
+vErrors = [err85];
+}
+else {
+vErrors.push(err85);
+}
+errors++;
+}
+if(data.dropIncompatibleState !== undefined){
+let data39 = data.dropIncompatibleState;
+if(Array.isArray(data39)){
+if(data39.length > 64){
+const err86 = {instancePath:instancePath+"/dropIncompatibleState",schemaPath:"#/properties/dropIncompatibleState/maxItems",keyword:"maxItems",params:{limit: 64},message:"must NOT have more than 64 items"};
+if(vErrors === null){
+vErrors = [err86];
+}
+else {
+vErrors.push(err86);
+}
+errors++;
+}
+const len0 = data39.length;
+for(let i0=0; i0<len0; i0++){
+let data40 = data39[i0];
+if(typeof data40 === "string"){
+if(func2(data40) > 253){
+const err87 = {instancePath:instancePath+"/dropIncompatibleState/" + i0,schemaPath:"#/properties/dropIncompatibleState/items/maxLength",keyword:"maxLength",params:{limit: 253},message:"must NOT have more than 253 characters"};
+if(vErrors === null){
+vErrors = [err87];
+}
+else {
+vErrors.push(err87);
+}
+errors++;
+}
+if(func2(data40) < 1){
+const err88 = {instancePath:instancePath+"/dropIncompatibleState/" + i0,schemaPath:"#/properties/dropIncompatibleState/items/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+if(vErrors === null){
+vErrors = [err88];
+}
+else {
+vErrors.push(err88);
+}
+errors++;
+}
+}
+else {
+const err89 = {instancePath:instancePath+"/dropIncompatibleState/" + i0,schemaPath:"#/properties/dropIncompatibleState/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err89];
+}
+else {
+vErrors.push(err89);
+}
+errors++;
+}
+}
+}
+else {
+const err90 = {instancePath:instancePath+"/dropIncompatibleState",schemaPath:"#/properties/dropIncompatibleState/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(vErrors === null){
+vErrors = [err90];
+}
+else {
+vErrors.push(err90);
+}
+errors++;
+}
+}
+}
+else {
+const err91 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err91];
+}
+else {
+vErrors.push(err91);
+}
+errors++;
+}
 validate12.errors = vErrors;
 return errors === 0;
 }
 
-const schema95 = {"type":"object","properties":{"observedGeneration":{"type":"integer","minimum":0},"conditions":{"type":"array","maxItems":16,"items":{"$ref":"#/$defs/Condition"}},"phase":{"type":"string","enum":["Pending","Deploying","Running","Upgrading","Rescaling","Savepointing","Suspending","Suspended","RollingBack","Failed","Completed"],"maxLength":12},"parallelism":{"type":"integer","minimum":0},"selector":{"type":"string","maxLength":1024},"readyWorkers":{"type":"string","maxLength":32},"workers":{"$ref":"#/$defs/WorkerCounts"},"lag":{"type":"integer","minimum":0},"lastCheckpoint":{"$ref":"#/$defs/CheckpointProgress"},"jobGeneration":{"type":"string","maxLength":64},"restoredFrom":{"type":"string","maxLength":4096},"jobGenerationCount":{"type":"integer","minimum":0},"currentSpec":{"type":"object"},"lastSavepoint":{"$ref":"#/$defs/SavepointRecord"},"savepoints":{"type":"array","maxItems":100,"items":{"$ref":"#/$defs/SavepointRecord"}},"observedSavepointTriggerNonce":{"type":"integer"},"observedRestartNonce":{"type":"integer"},"currentSpecHash":{"type":"string","maxLength":128},"lastStableSpec":{"$ref":"#/$defs/StableSpec"},"failedSpec":{"$ref":"#/$defs/FailedSpec"},"pendingAction":{"$ref":"#/$defs/PendingAction"},"restarts":{"$ref":"#/$defs/RestartCounts"},"lastError":{"$ref":"#/$defs/LastError"}},"additionalProperties":false};
-const schema96 = {"type":"object","properties":{"type":{"type":"string","maxLength":316,"pattern":"^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])$"},"status":{"type":"string","enum":["True","False","Unknown"],"maxLength":7},"observedGeneration":{"type":"integer","minimum":0},"lastTransitionTime":{"type":"string","maxLength":64},"reason":{"type":"string","minLength":1,"maxLength":1024,"pattern":"^[A-Za-z]([A-Za-z0-9_,:]*[A-Za-z0-9_])?$"},"message":{"type":"string","maxLength":32768}},"required":["type","status","lastTransitionTime","reason","message"],"additionalProperties":false};
-const schema97 = {"type":"object","properties":{"desired":{"type":"integer","minimum":0},"ready":{"type":"integer","minimum":0}},"additionalProperties":false};
-const schema98 = {"type":"object","properties":{"count":{"type":"integer","minimum":0},"time":{"type":"string","maxLength":64}},"additionalProperties":false};
-const schema99 = {"type":"object","properties":{"name":{"type":"string","maxLength":253},"location":{"type":"string","maxLength":4096},"timestamp":{"type":"string","maxLength":64},"trigger":{"type":"string","enum":["manual","periodic","upgrade","rescale","suspend","nonce"],"maxLength":8},"specHash":{"type":"string","maxLength":128},"jobGeneration":{"type":"string","maxLength":64}},"additionalProperties":false};
-const schema101 = {"type":"object","properties":{"hash":{"type":"string","maxLength":128},"generation":{"type":"integer","minimum":0},"jobGeneration":{"type":"string","maxLength":64},"parallelism":{"type":"integer","minimum":0},"savepoint":{"type":"string","maxLength":4096},"since":{"type":"string","maxLength":64},"spec":{"type":"object"}},"additionalProperties":false};
-const schema102 = {"type":"object","properties":{"hash":{"type":"string","maxLength":128},"generation":{"type":"integer","minimum":0},"reason":{"type":"string","maxLength":128},"message":{"type":"string","maxLength":32768},"time":{"type":"string","maxLength":64}},"additionalProperties":false};
-const schema103 = {"type":"object","properties":{"type":{"type":"string","enum":["deploy","upgrade","rescale","savepoint","suspend","resume","restart","rollback","stop"],"maxLength":9},"step":{"type":"string","maxLength":64},"startedAt":{"type":"string","maxLength":64},"stepStartedAt":{"type":"string","maxLength":64},"targetGeneration":{"type":"integer","minimum":0},"targetSpecHash":{"type":"string","maxLength":128},"targetSpec":{"type":"object"},"targetParallelism":{"type":"integer","minimum":0},"targetJobGeneration":{"type":"string","maxLength":64},"mode":{"type":"string","enum":["stateless","savepoint","last-state"],"maxLength":10},"savepoint":{"type":"string","maxLength":4096},"details":{"type":"object","maxProperties":32,"additionalProperties":{"type":"string","maxLength":4096}}},"required":["type"],"additionalProperties":false};
-const schema104 = {"type":"object","properties":{"total":{"type":"integer","minimum":0},"inWindow":{"type":"integer","minimum":0},"lastRestartTime":{"type":"string","maxLength":64},"recent":{"type":"array","maxItems":1001,"items":{"type":"string","maxLength":64}},"seen":{"type":"object","maxProperties":1024,"additionalProperties":{"type":"integer","minimum":0}}},"additionalProperties":false};
-const schema105 = {"type":"object","properties":{"time":{"type":"string","maxLength":64},"reason":{"type":"string","maxLength":128},"message":{"type":"string","maxLength":32768},"worker":{"type":"integer","minimum":0},"exitCode":{"type":"integer","minimum":0,"maximum":255},"exitClass":{"type":"string","maxLength":32}},"additionalProperties":false};
-const pattern86 = new RegExp("^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])$", "u");
-const pattern87 = new RegExp("^[A-Za-z]([A-Za-z0-9_,:]*[A-Za-z0-9_])?$", "u");
+const schema94 = {"type":"object","properties":{"observedGeneration":{"type":"integer","minimum":0},"conditions":{"type":"array","maxItems":16,"items":{"$ref":"#/$defs/Condition"}},"phase":{"type":"string","enum":["Pending","Deploying","Running","Upgrading","Rescaling","Savepointing","Suspending","Suspended","RollingBack","Failed","Completed"],"maxLength":12},"parallelism":{"type":"integer","minimum":0},"selector":{"type":"string","maxLength":1024},"readyWorkers":{"type":"string","maxLength":32},"workers":{"$ref":"#/$defs/WorkerCounts"},"lag":{"type":"integer","minimum":0},"lastCheckpoint":{"$ref":"#/$defs/CheckpointProgress"},"jobGeneration":{"type":"string","maxLength":64},"restoredFrom":{"type":"string","maxLength":4096},"jobGenerationCount":{"type":"integer","minimum":0},"currentSpec":{"type":"object"},"lastSavepoint":{"$ref":"#/$defs/SavepointRecord"},"savepoints":{"type":"array","maxItems":100,"items":{"$ref":"#/$defs/SavepointRecord"}},"observedSavepointTriggerNonce":{"type":"integer"},"observedRestartNonce":{"type":"integer"},"currentSpecHash":{"type":"string","maxLength":128},"lastStableSpec":{"$ref":"#/$defs/StableSpec"},"failedSpec":{"$ref":"#/$defs/FailedSpec"},"pendingAction":{"$ref":"#/$defs/PendingAction"},"restarts":{"$ref":"#/$defs/RestartCounts"},"lastError":{"$ref":"#/$defs/LastError"}},"additionalProperties":false};
+const schema95 = {"type":"object","properties":{"type":{"type":"string","maxLength":316,"pattern":"^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])$"},"status":{"type":"string","enum":["True","False","Unknown"],"maxLength":7},"observedGeneration":{"type":"integer","minimum":0},"lastTransitionTime":{"type":"string","maxLength":64},"reason":{"type":"string","minLength":1,"maxLength":1024,"pattern":"^[A-Za-z]([A-Za-z0-9_,:]*[A-Za-z0-9_])?$"},"message":{"type":"string","maxLength":32768}},"required":["type","status","lastTransitionTime","reason","message"],"additionalProperties":false};
+const schema96 = {"type":"object","properties":{"desired":{"type":"integer","minimum":0},"ready":{"type":"integer","minimum":0}},"additionalProperties":false};
+const schema97 = {"type":"object","properties":{"count":{"type":"integer","minimum":0},"time":{"type":"string","maxLength":64}},"additionalProperties":false};
+const schema98 = {"type":"object","properties":{"name":{"type":"string","maxLength":253},"location":{"type":"string","maxLength":4096},"timestamp":{"type":"string","maxLength":64},"trigger":{"type":"string","enum":["manual","periodic","upgrade","rescale","suspend","nonce"],"maxLength":8},"specHash":{"type":"string","maxLength":128},"jobGeneration":{"type":"string","maxLength":64}},"additionalProperties":false};
+const schema100 = {"type":"object","properties":{"hash":{"type":"string","maxLength":128},"generation":{"type":"integer","minimum":0},"jobGeneration":{"type":"string","maxLength":64},"parallelism":{"type":"integer","minimum":0},"savepoint":{"type":"string","maxLength":4096},"since":{"type":"string","maxLength":64},"spec":{"type":"object"}},"additionalProperties":false};
+const schema101 = {"type":"object","properties":{"hash":{"type":"string","maxLength":128},"generation":{"type":"integer","minimum":0},"reason":{"type":"string","maxLength":128},"message":{"type":"string","maxLength":32768},"time":{"type":"string","maxLength":64}},"additionalProperties":false};
+const schema102 = {"type":"object","properties":{"type":{"type":"string","enum":["deploy","upgrade","rescale","savepoint","suspend","resume","restart","rollback","stop"],"maxLength":9},"step":{"type":"string","maxLength":64},"startedAt":{"type":"string","maxLength":64},"stepStartedAt":{"type":"string","maxLength":64},"targetGeneration":{"type":"integer","minimum":0},"targetSpecHash":{"type":"string","maxLength":128},"targetSpec":{"type":"object"},"targetParallelism":{"type":"integer","minimum":0},"targetJobGeneration":{"type":"string","maxLength":64},"mode":{"type":"string","enum":["stateless","savepoint","last-state"],"maxLength":10},"savepoint":{"type":"string","maxLength":4096},"details":{"type":"object","maxProperties":32,"additionalProperties":{"type":"string","maxLength":4096}}},"required":["type"],"additionalProperties":false};
+const schema103 = {"type":"object","properties":{"total":{"type":"integer","minimum":0},"inWindow":{"type":"integer","minimum":0},"lastRestartTime":{"type":"string","maxLength":64},"recent":{"type":"array","maxItems":1001,"items":{"type":"string","maxLength":64}},"seen":{"type":"object","maxProperties":1024,"additionalProperties":{"type":"integer","minimum":0}}},"additionalProperties":false};
+const schema104 = {"type":"object","properties":{"time":{"type":"string","maxLength":64},"reason":{"type":"string","maxLength":128},"message":{"type":"string","maxLength":32768},"worker":{"type":"integer","minimum":0},"exitCode":{"type":"integer","minimum":0,"maximum":255},"exitClass":{"type":"string","maxLength":32}},"additionalProperties":false};
+const pattern84 = new RegExp("^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])$", "u");
+const pattern85 = new RegExp("^[A-Za-z]([A-Za-z0-9_,:]*[A-Za-z0-9_])?$", "u");
 
-function validate67(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate65(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(data && typeof data == "object" && !Array.isArray(data)){
 for(const key0 in data){
-if(!(func3.call(schema95.properties, key0))){
+if(!(func3.call(schema94.properties, key0))){
 const err0 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err0];
@@ -12911,7 +12800,7 @@ vErrors.push(err10);
 }
 errors++;
 }
-if(!pattern86.test(data3)){
+if(!pattern84.test(data3)){
 const err11 = {instancePath:instancePath+"/conditions/" + i0+"/type",schemaPath:"#/$defs/Condition/properties/type/pattern",keyword:"pattern",params:{pattern: "^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])$"},message:"must match pattern \""+"^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])$"+"\""};
 if(vErrors === null){
 vErrors = [err11];
@@ -12936,7 +12825,7 @@ errors++;
 if(data2.status !== undefined){
 let data4 = data2.status;
 if(!(((data4 === "True") || (data4 === "False")) || (data4 === "Unknown"))){
-const err13 = {instancePath:instancePath+"/conditions/" + i0+"/status",schemaPath:"#/$defs/Condition/properties/status/enum",keyword:"enum",params:{allowedValues: schema96.properties.status.enum},message:"must be equal to one of the allowed values"};
+const err13 = {instancePath:instancePath+"/conditions/" + i0+"/status",schemaPath:"#/$defs/Condition/properties/status/enum",keyword:"enum",params:{allowedValues: schema95.properties.status.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err13];
 }
@@ -13041,7 +12930,7 @@ vErrors.push(err21);
 }
 errors++;
 }
-if(!pattern87.test(data7)){
+if(!pattern85.test(data7)){
 const err22 = {instancePath:instancePath+"/conditions/" + i0+"/reason",schemaPath:"#/$defs/Condition/properties/reason/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z]([A-Za-z0-9_,:]*[A-Za-z0-9_])?$"},message:"must match pattern \""+"^[A-Za-z]([A-Za-z0-9_,:]*[A-Za-z0-9_])?$"+"\""};
 if(vErrors === null){
 vErrors = [err22];
@@ -13115,7 +13004,7 @@ errors++;
 if(data.phase !== undefined){
 let data9 = data.phase;
 if(!(((((((((((data9 === "Pending") || (data9 === "Deploying")) || (data9 === "Running")) || (data9 === "Upgrading")) || (data9 === "Rescaling")) || (data9 === "Savepointing")) || (data9 === "Suspending")) || (data9 === "Suspended")) || (data9 === "RollingBack")) || (data9 === "Failed")) || (data9 === "Completed"))){
-const err28 = {instancePath:instancePath+"/phase",schemaPath:"#/properties/phase/enum",keyword:"enum",params:{allowedValues: schema95.properties.phase.enum},message:"must be equal to one of the allowed values"};
+const err28 = {instancePath:instancePath+"/phase",schemaPath:"#/properties/phase/enum",keyword:"enum",params:{allowedValues: schema94.properties.phase.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err28];
 }
@@ -13582,7 +13471,7 @@ errors++;
 if(data24.trigger !== undefined){
 let data28 = data24.trigger;
 if(!((((((data28 === "manual") || (data28 === "periodic")) || (data28 === "upgrade")) || (data28 === "rescale")) || (data28 === "suspend")) || (data28 === "nonce"))){
-const err65 = {instancePath:instancePath+"/lastSavepoint/trigger",schemaPath:"#/$defs/SavepointRecord/properties/trigger/enum",keyword:"enum",params:{allowedValues: schema99.properties.trigger.enum},message:"must be equal to one of the allowed values"};
+const err65 = {instancePath:instancePath+"/lastSavepoint/trigger",schemaPath:"#/$defs/SavepointRecord/properties/trigger/enum",keyword:"enum",params:{allowedValues: schema98.properties.trigger.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err65];
 }
@@ -13783,7 +13672,7 @@ errors++;
 if(data32.trigger !== undefined){
 let data36 = data32.trigger;
 if(!((((((data36 === "manual") || (data36 === "periodic")) || (data36 === "upgrade")) || (data36 === "rescale")) || (data36 === "suspend")) || (data36 === "nonce"))){
-const err81 = {instancePath:instancePath+"/savepoints/" + i1+"/trigger",schemaPath:"#/$defs/SavepointRecord/properties/trigger/enum",keyword:"enum",params:{allowedValues: schema99.properties.trigger.enum},message:"must be equal to one of the allowed values"};
+const err81 = {instancePath:instancePath+"/savepoints/" + i1+"/trigger",schemaPath:"#/$defs/SavepointRecord/properties/trigger/enum",keyword:"enum",params:{allowedValues: schema98.properties.trigger.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err81];
 }
@@ -14296,7 +14185,7 @@ vErrors.push(err121);
 errors++;
 }
 for(const key8 in data56){
-if(!(func3.call(schema103.properties, key8))){
+if(!(func3.call(schema102.properties, key8))){
 const err122 = {instancePath:instancePath+"/pendingAction",schemaPath:"#/$defs/PendingAction/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key8},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err122];
@@ -14310,7 +14199,7 @@ errors++;
 if(data56.type !== undefined){
 let data57 = data56.type;
 if(!(((((((((data57 === "deploy") || (data57 === "upgrade")) || (data57 === "rescale")) || (data57 === "savepoint")) || (data57 === "suspend")) || (data57 === "resume")) || (data57 === "restart")) || (data57 === "rollback")) || (data57 === "stop"))){
-const err123 = {instancePath:instancePath+"/pendingAction/type",schemaPath:"#/$defs/PendingAction/properties/type/enum",keyword:"enum",params:{allowedValues: schema103.properties.type.enum},message:"must be equal to one of the allowed values"};
+const err123 = {instancePath:instancePath+"/pendingAction/type",schemaPath:"#/$defs/PendingAction/properties/type/enum",keyword:"enum",params:{allowedValues: schema102.properties.type.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err123];
 }
@@ -14533,7 +14422,7 @@ errors++;
 if(data56.mode !== undefined){
 let data66 = data56.mode;
 if(!(((data66 === "stateless") || (data66 === "savepoint")) || (data66 === "last-state"))){
-const err141 = {instancePath:instancePath+"/pendingAction/mode",schemaPath:"#/$defs/PendingAction/properties/mode/enum",keyword:"enum",params:{allowedValues: schema103.properties.mode.enum},message:"must be equal to one of the allowed values"};
+const err141 = {instancePath:instancePath+"/pendingAction/mode",schemaPath:"#/$defs/PendingAction/properties/mode/enum",keyword:"enum",params:{allowedValues: schema102.properties.mode.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err141];
 }
@@ -15053,7 +14942,7 @@ vErrors.push(err182);
 }
 errors++;
 }
-validate67.errors = vErrors;
+validate65.errors = vErrors;
 return errors === 0;
 }
 
@@ -15227,8 +15116,8 @@ errors = vErrors.length;
 }
 }
 if(data.status !== undefined){
-if(!(validate67(data.status, {instancePath:instancePath+"/status",parentData:data,parentDataProperty:"status",rootData}))){
-vErrors = vErrors === null ? validate67.errors : vErrors.concat(validate67.errors);
+if(!(validate65(data.status, {instancePath:instancePath+"/status",parentData:data,parentDataProperty:"status",rootData}))){
+vErrors = vErrors === null ? validate65.errors : vErrors.concat(validate65.errors);
 errors = vErrors.length;
 }
 }
@@ -15260,19 +15149,19 @@ validate10.errors = vErrors;
 return errors === 0;
 }
 
-export const validateStreamSavepoint = validate70;
-const schema106 = {"$id":"StreamSavepoint","$ref":"#/$defs/StreamSavepoint","$defs":{"StreamSavepoint":{"type":"object","properties":{"apiVersion":{"type":"string","enum":["runnel.dev/v1alpha1"]},"kind":{"type":"string","enum":["StreamSavepoint"]},"metadata":{"type":"object","properties":{"name":{"type":"string","maxLength":253,"pattern":"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$"}},"required":["name"]},"spec":{"$ref":"#/$defs/StreamSavepointSpec"},"status":{"$ref":"#/$defs/StreamSavepointStatus"}},"required":["apiVersion","kind","metadata","spec"],"additionalProperties":false},"StreamSavepointSpec":{"type":"object","properties":{"jobName":{"type":"string","maxLength":253,"pattern":"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$"},"type":{"type":"string","enum":["savepoint","stop"],"default":"savepoint","maxLength":9},"format":{"type":"string","enum":["canonical"],"default":"canonical","maxLength":9},"disposeOnDelete":{"type":"boolean","default":false},"path":{"type":"string","minLength":1,"maxLength":4096}},"required":["jobName"],"additionalProperties":false},"StreamSavepointStatus":{"type":"object","properties":{"observedGeneration":{"type":"integer","minimum":0},"state":{"type":"string","enum":["Pending","InProgress","Completed","Failed","Disposed"],"maxLength":10},"location":{"type":"string","maxLength":4096},"timestamp":{"type":"string","maxLength":64},"specHash":{"type":"string","maxLength":128},"jobGeneration":{"type":"string","maxLength":64},"claimName":{"type":"string","maxLength":253,"pattern":"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$"},"storagePath":{"type":"string","maxLength":4096},"error":{"type":"string","maxLength":32768},"conditions":{"type":"array","maxItems":16,"items":{"$ref":"#/$defs/Condition"}}},"additionalProperties":false},"Condition":{"type":"object","properties":{"type":{"type":"string","maxLength":316,"pattern":"^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])$"},"status":{"type":"string","enum":["True","False","Unknown"],"maxLength":7},"observedGeneration":{"type":"integer","minimum":0},"lastTransitionTime":{"type":"string","maxLength":64},"reason":{"type":"string","minLength":1,"maxLength":1024,"pattern":"^[A-Za-z]([A-Za-z0-9_,:]*[A-Za-z0-9_])?$"},"message":{"type":"string","maxLength":32768}},"required":["type","status","lastTransitionTime","reason","message"],"additionalProperties":false}}};
-const schema107 = {"type":"object","properties":{"apiVersion":{"type":"string","enum":["runnel.dev/v1alpha1"]},"kind":{"type":"string","enum":["StreamSavepoint"]},"metadata":{"type":"object","properties":{"name":{"type":"string","maxLength":253,"pattern":"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$"}},"required":["name"]},"spec":{"$ref":"#/$defs/StreamSavepointSpec"},"status":{"$ref":"#/$defs/StreamSavepointStatus"}},"required":["apiVersion","kind","metadata","spec"],"additionalProperties":false};
-const schema108 = {"type":"object","properties":{"jobName":{"type":"string","maxLength":253,"pattern":"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$"},"type":{"type":"string","enum":["savepoint","stop"],"default":"savepoint","maxLength":9},"format":{"type":"string","enum":["canonical"],"default":"canonical","maxLength":9},"disposeOnDelete":{"type":"boolean","default":false},"path":{"type":"string","minLength":1,"maxLength":4096}},"required":["jobName"],"additionalProperties":false};
-const schema109 = {"type":"object","properties":{"observedGeneration":{"type":"integer","minimum":0},"state":{"type":"string","enum":["Pending","InProgress","Completed","Failed","Disposed"],"maxLength":10},"location":{"type":"string","maxLength":4096},"timestamp":{"type":"string","maxLength":64},"specHash":{"type":"string","maxLength":128},"jobGeneration":{"type":"string","maxLength":64},"claimName":{"type":"string","maxLength":253,"pattern":"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$"},"storagePath":{"type":"string","maxLength":4096},"error":{"type":"string","maxLength":32768},"conditions":{"type":"array","maxItems":16,"items":{"$ref":"#/$defs/Condition"}}},"additionalProperties":false};
-const schema110 = {"type":"object","properties":{"type":{"type":"string","maxLength":316,"pattern":"^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])$"},"status":{"type":"string","enum":["True","False","Unknown"],"maxLength":7},"observedGeneration":{"type":"integer","minimum":0},"lastTransitionTime":{"type":"string","maxLength":64},"reason":{"type":"string","minLength":1,"maxLength":1024,"pattern":"^[A-Za-z]([A-Za-z0-9_,:]*[A-Za-z0-9_])?$"},"message":{"type":"string","maxLength":32768}},"required":["type","status","lastTransitionTime","reason","message"],"additionalProperties":false};
+export const validateStreamSavepoint = validate68;
+const schema105 = {"$id":"StreamSavepoint","$ref":"#/$defs/StreamSavepoint","$defs":{"StreamSavepoint":{"type":"object","properties":{"apiVersion":{"type":"string","enum":["runnel.dev/v1alpha1"]},"kind":{"type":"string","enum":["StreamSavepoint"]},"metadata":{"type":"object","properties":{"name":{"type":"string","maxLength":253,"pattern":"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$"}},"required":["name"]},"spec":{"$ref":"#/$defs/StreamSavepointSpec"},"status":{"$ref":"#/$defs/StreamSavepointStatus"}},"required":["apiVersion","kind","metadata","spec"],"additionalProperties":false},"StreamSavepointSpec":{"type":"object","properties":{"jobName":{"type":"string","maxLength":253,"pattern":"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$"},"type":{"type":"string","enum":["savepoint","stop"],"default":"savepoint","maxLength":9},"format":{"type":"string","enum":["canonical"],"default":"canonical","maxLength":9},"disposeOnDelete":{"type":"boolean","default":false},"path":{"type":"string","minLength":1,"maxLength":4096}},"required":["jobName"],"additionalProperties":false},"StreamSavepointStatus":{"type":"object","properties":{"observedGeneration":{"type":"integer","minimum":0},"state":{"type":"string","enum":["Pending","InProgress","Completed","Failed","Disposed"],"maxLength":10},"location":{"type":"string","maxLength":4096},"timestamp":{"type":"string","maxLength":64},"specHash":{"type":"string","maxLength":128},"jobGeneration":{"type":"string","maxLength":64},"claimName":{"type":"string","maxLength":253,"pattern":"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$"},"storagePath":{"type":"string","maxLength":4096},"error":{"type":"string","maxLength":32768},"conditions":{"type":"array","maxItems":16,"items":{"$ref":"#/$defs/Condition"}}},"additionalProperties":false},"Condition":{"type":"object","properties":{"type":{"type":"string","maxLength":316,"pattern":"^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])$"},"status":{"type":"string","enum":["True","False","Unknown"],"maxLength":7},"observedGeneration":{"type":"integer","minimum":0},"lastTransitionTime":{"type":"string","maxLength":64},"reason":{"type":"string","minLength":1,"maxLength":1024,"pattern":"^[A-Za-z]([A-Za-z0-9_,:]*[A-Za-z0-9_])?$"},"message":{"type":"string","maxLength":32768}},"required":["type","status","lastTransitionTime","reason","message"],"additionalProperties":false}}};
+const schema106 = {"type":"object","properties":{"apiVersion":{"type":"string","enum":["runnel.dev/v1alpha1"]},"kind":{"type":"string","enum":["StreamSavepoint"]},"metadata":{"type":"object","properties":{"name":{"type":"string","maxLength":253,"pattern":"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$"}},"required":["name"]},"spec":{"$ref":"#/$defs/StreamSavepointSpec"},"status":{"$ref":"#/$defs/StreamSavepointStatus"}},"required":["apiVersion","kind","metadata","spec"],"additionalProperties":false};
+const schema107 = {"type":"object","properties":{"jobName":{"type":"string","maxLength":253,"pattern":"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$"},"type":{"type":"string","enum":["savepoint","stop"],"default":"savepoint","maxLength":9},"format":{"type":"string","enum":["canonical"],"default":"canonical","maxLength":9},"disposeOnDelete":{"type":"boolean","default":false},"path":{"type":"string","minLength":1,"maxLength":4096}},"required":["jobName"],"additionalProperties":false};
+const schema108 = {"type":"object","properties":{"observedGeneration":{"type":"integer","minimum":0},"state":{"type":"string","enum":["Pending","InProgress","Completed","Failed","Disposed"],"maxLength":10},"location":{"type":"string","maxLength":4096},"timestamp":{"type":"string","maxLength":64},"specHash":{"type":"string","maxLength":128},"jobGeneration":{"type":"string","maxLength":64},"claimName":{"type":"string","maxLength":253,"pattern":"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$"},"storagePath":{"type":"string","maxLength":4096},"error":{"type":"string","maxLength":32768},"conditions":{"type":"array","maxItems":16,"items":{"$ref":"#/$defs/Condition"}}},"additionalProperties":false};
+const schema109 = {"type":"object","properties":{"type":{"type":"string","maxLength":316,"pattern":"^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])$"},"status":{"type":"string","enum":["True","False","Unknown"],"maxLength":7},"observedGeneration":{"type":"integer","minimum":0},"lastTransitionTime":{"type":"string","maxLength":64},"reason":{"type":"string","minLength":1,"maxLength":1024,"pattern":"^[A-Za-z]([A-Za-z0-9_,:]*[A-Za-z0-9_])?$"},"message":{"type":"string","maxLength":32768}},"required":["type","status","lastTransitionTime","reason","message"],"additionalProperties":false};
 
-function validate72(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate70(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(data && typeof data == "object" && !Array.isArray(data)){
 for(const key0 in data){
-if(!(func3.call(schema109.properties, key0))){
+if(!(func3.call(schema108.properties, key0))){
 const err0 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err0];
@@ -15311,7 +15200,7 @@ errors++;
 if(data.state !== undefined){
 let data1 = data.state;
 if(!(((((data1 === "Pending") || (data1 === "InProgress")) || (data1 === "Completed")) || (data1 === "Failed")) || (data1 === "Disposed"))){
-const err3 = {instancePath:instancePath+"/state",schemaPath:"#/properties/state/enum",keyword:"enum",params:{allowedValues: schema109.properties.state.enum},message:"must be equal to one of the allowed values"};
+const err3 = {instancePath:instancePath+"/state",schemaPath:"#/properties/state/enum",keyword:"enum",params:{allowedValues: schema108.properties.state.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err3];
 }
@@ -15620,7 +15509,7 @@ vErrors.push(err28);
 }
 errors++;
 }
-if(!pattern86.test(data11)){
+if(!pattern84.test(data11)){
 const err29 = {instancePath:instancePath+"/conditions/" + i0+"/type",schemaPath:"#/$defs/Condition/properties/type/pattern",keyword:"pattern",params:{pattern: "^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])$"},message:"must match pattern \""+"^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])$"+"\""};
 if(vErrors === null){
 vErrors = [err29];
@@ -15645,7 +15534,7 @@ errors++;
 if(data10.status !== undefined){
 let data12 = data10.status;
 if(!(((data12 === "True") || (data12 === "False")) || (data12 === "Unknown"))){
-const err31 = {instancePath:instancePath+"/conditions/" + i0+"/status",schemaPath:"#/$defs/Condition/properties/status/enum",keyword:"enum",params:{allowedValues: schema110.properties.status.enum},message:"must be equal to one of the allowed values"};
+const err31 = {instancePath:instancePath+"/conditions/" + i0+"/status",schemaPath:"#/$defs/Condition/properties/status/enum",keyword:"enum",params:{allowedValues: schema109.properties.status.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err31];
 }
@@ -15750,7 +15639,7 @@ vErrors.push(err39);
 }
 errors++;
 }
-if(!pattern87.test(data15)){
+if(!pattern85.test(data15)){
 const err40 = {instancePath:instancePath+"/conditions/" + i0+"/reason",schemaPath:"#/$defs/Condition/properties/reason/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z]([A-Za-z0-9_,:]*[A-Za-z0-9_])?$"},message:"must match pattern \""+"^[A-Za-z]([A-Za-z0-9_,:]*[A-Za-z0-9_])?$"+"\""};
 if(vErrors === null){
 vErrors = [err40];
@@ -15832,12 +15721,12 @@ vErrors.push(err46);
 }
 errors++;
 }
-validate72.errors = vErrors;
+validate70.errors = vErrors;
 return errors === 0;
 }
 
 
-function validate71(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate69(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(data && typeof data == "object" && !Array.isArray(data)){
@@ -15906,7 +15795,7 @@ vErrors.push(err5);
 errors++;
 }
 if(!(data0 === "runnel.dev/v1alpha1")){
-const err6 = {instancePath:instancePath+"/apiVersion",schemaPath:"#/properties/apiVersion/enum",keyword:"enum",params:{allowedValues: schema107.properties.apiVersion.enum},message:"must be equal to one of the allowed values"};
+const err6 = {instancePath:instancePath+"/apiVersion",schemaPath:"#/properties/apiVersion/enum",keyword:"enum",params:{allowedValues: schema106.properties.apiVersion.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err6];
 }
@@ -15929,7 +15818,7 @@ vErrors.push(err7);
 errors++;
 }
 if(!(data1 === "StreamSavepoint")){
-const err8 = {instancePath:instancePath+"/kind",schemaPath:"#/properties/kind/enum",keyword:"enum",params:{allowedValues: schema107.properties.kind.enum},message:"must be equal to one of the allowed values"};
+const err8 = {instancePath:instancePath+"/kind",schemaPath:"#/properties/kind/enum",keyword:"enum",params:{allowedValues: schema106.properties.kind.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err8];
 }
@@ -16070,7 +15959,7 @@ errors++;
 }
 let data6 = data4.type;
 if(!((data6 === "savepoint") || (data6 === "stop"))){
-const err19 = {instancePath:instancePath+"/spec/type",schemaPath:"#/$defs/StreamSavepointSpec/properties/type/enum",keyword:"enum",params:{allowedValues: schema108.properties.type.enum},message:"must be equal to one of the allowed values"};
+const err19 = {instancePath:instancePath+"/spec/type",schemaPath:"#/$defs/StreamSavepointSpec/properties/type/enum",keyword:"enum",params:{allowedValues: schema107.properties.type.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err19];
 }
@@ -16103,7 +15992,7 @@ errors++;
 }
 let data7 = data4.format;
 if(!(data7 === "canonical")){
-const err22 = {instancePath:instancePath+"/spec/format",schemaPath:"#/$defs/StreamSavepointSpec/properties/format/enum",keyword:"enum",params:{allowedValues: schema108.properties.format.enum},message:"must be equal to one of the allowed values"};
+const err22 = {instancePath:instancePath+"/spec/format",schemaPath:"#/$defs/StreamSavepointSpec/properties/format/enum",keyword:"enum",params:{allowedValues: schema107.properties.format.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err22];
 }
@@ -16192,8 +16081,8 @@ errors++;
 }
 }
 if(data.status !== undefined){
-if(!(validate72(data.status, {instancePath:instancePath+"/status",parentData:data,parentDataProperty:"status",rootData}))){
-vErrors = vErrors === null ? validate72.errors : vErrors.concat(validate72.errors);
+if(!(validate70(data.status, {instancePath:instancePath+"/status",parentData:data,parentDataProperty:"status",rootData}))){
+vErrors = vErrors === null ? validate70.errors : vErrors.concat(validate70.errors);
 errors = vErrors.length;
 }
 }
@@ -16208,19 +16097,19 @@ vErrors.push(err30);
 }
 errors++;
 }
-validate71.errors = vErrors;
+validate69.errors = vErrors;
 return errors === 0;
 }
 
 
-function validate70(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate68(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 /*# sourceURL="StreamSavepoint" */;
 let vErrors = null;
 let errors = 0;
-if(!(validate71(data, {instancePath,parentData,parentDataProperty,rootData}))){
-vErrors = vErrors === null ? validate71.errors : vErrors.concat(validate71.errors);
+if(!(validate69(data, {instancePath,parentData,parentDataProperty,rootData}))){
+vErrors = vErrors === null ? validate69.errors : vErrors.concat(validate69.errors);
 errors = vErrors.length;
 }
-validate70.errors = vErrors;
+validate68.errors = vErrors;
 return errors === 0;
 }

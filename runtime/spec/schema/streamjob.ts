@@ -2,7 +2,7 @@
 import { bool, duration, int, intOrString, list, map, obj, oneOf, str, preserved, type Schema } from "./builders.ts";
 import { conditions, k8sName, podTemplate, quantityPattern, resources, secretKeyRef, timestamp } from "./common.ts";
 import { pipeline } from "./pipeline.ts";
-import { custom, durationAtLeast, durationAtMost, exactlyOne, requiredWhen, requires, type Obj } from "./rules.ts";
+import { custom, durationAtLeast, exactlyOne, requiredWhen, requires, type Obj } from "./rules.ts";
 
 const kafka = obj(
   "KafkaConnection",
@@ -90,19 +90,10 @@ const savepoint = obj(
 
 const restartPolicy = obj(
   "RestartPolicy",
-  "How worker crashes are handled: restarts are counted in a sliding window; past maxRestarts the job is stopped with a Failed condition instead of looping.",
+  "How worker crashes are handled: restarts are counted in a sliding window; past maxRestarts the job is stopped with a Failed condition instead of looping. The delay before each restart is the kubelet's crash-loop back-off.",
   {
     maxRestarts: int("Restarts allowed within `window`.", { min: 0, max: 1000, default: 5 }),
     window: duration("The sliding window restarts are counted in.", "10m"),
-    backoff: obj(
-      "Backoff",
-      "Delay before restarting after a failure, doubling from initial to max.",
-      {
-        initial: duration("First delay.", "10s"),
-        max: duration("Largest delay.", "5m"),
-      },
-      { rules: [durationAtMost("initial", "max", "backoff.initial must not exceed backoff.max")] },
-    ),
   },
 );
 

@@ -43,10 +43,10 @@ spec:
   });
 
   it("refuses an invalid manifest with the findings runnel validate prints", async () => {
-    const err = await loadManifestJob(join(fixtures, "invalid/backoff-initial-exceeds-max.yaml")).catch((e: unknown) => e);
+    const err = await loadManifestJob(join(fixtures, "invalid/slide-exceeds-size.yaml")).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(ManifestInvalidError);
-    expect((err as ManifestInvalidError).findings[0]?.path).toBe(".spec.restartPolicy.backoff.initial");
-    expect((err as Error).message).toMatch(/backoff.initial must not exceed backoff.max/);
+    expect((err as ManifestInvalidError).findings[0]?.path).toMatch(/^\.spec\.pipeline\.steps\[\d+\]\.window\.slide$/);
+    expect((err as Error).message).toMatch(/slide must not exceed size/);
   });
 
   it("gives stateful operators the step ids as uids (savepoints map state by step id)", async () => {
