@@ -8,13 +8,15 @@
  * (default 1,000,000), --kafka host:port (default: the test environment's broker, if up),
  * --kafka-events N (default 300,000), --operator (also the operator on the test environment, bench/operator.ts;
  * without it its section of docs/benchmarks.md is kept as last measured), --no-write. Restore at scale is
- * long: `npm run bench:restore` (bench/restore.ts) measures it and owns its section of docs/benchmarks.md.
+ * long: `npm run bench:restore` (bench/restore.ts) measures it and owns its section of docs/benchmarks.md. The case
+ * systems (examples/) have their own benchmark, `npm run bench:cases` (bench/cases.ts), which owns its section too.
  */
 import { readFile, writeFile } from "node:fs/promises";
 import { cpus, loadavg, totalmem, platform, release } from "node:os";
 import { parseArgs } from "node:util";
 import { blackholeSink } from "../runtime/connectors/sinks.ts";
 import { createEngine } from "../runtime/exec/engine.ts";
+import { CASES_HEADING } from "./cases.ts";
 import { cepRun } from "./cep.ts";
 import { declarativeVsTyped } from "./declarative.ts";
 import { sqlAnalyticsVsPipeline } from "./sql-analytics.ts";
@@ -335,7 +337,7 @@ const operatorText = values.operator
 if (values["no-write"] !== true) {
   // Sections the long sub-commands write (npm run bench:restore, --operator) stay as they are unless measured now.
   const file = new URL("../docs/benchmarks.md", import.meta.url);
-  const kept = [operatorText, section(previous, "Restore at scale")].filter((s): s is string => s !== undefined);
+  const kept = [operatorText, section(previous, "Restore at scale"), section(previous, CASES_HEADING)].filter((s): s is string => s !== undefined);
   await writeFile(file, [doc.trimEnd(), ...kept.map((s) => s.trim())].join("\n\n") + "\n");
   console.log("wrote docs/benchmarks.md");
 }

@@ -49,6 +49,13 @@ export const WORKER_ENV = {
   logFormat: "RUNNEL_LOG_FORMAT",
 } as const;
 
+/**
+ * Where a worker finds the Secrets its job's spec names (e.g. a Redis sink's passwordSecretRef):
+ * `<dir>/<secret name>/<key>`, the operator mounting each such Secret there read-only.
+ * $RUNNEL_SECRETS_DIR moves it (local runs, tests).
+ */
+export const SECRETS_DIR = "/var/run/secrets/runnel";
+
 /** The port of the worker admin API inside a pod. */
 export const ADMIN_PORT = 9249;
 

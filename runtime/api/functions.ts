@@ -190,6 +190,13 @@ export interface KeyedProcessFunction<K extends Key, I, O> {
   processElement(value: I, ctx: KeyedContext<K>, out: Collector<O>): void;
   /** Handles a timer of the current key. */
   onTimer?(timestamp: number, ctx: OnTimerContext<K>, out: Collector<O>): void;
+  /**
+   * Loads what the coming batch of records needs from outside the job (an asynchronous lookup),
+   * once per micro-batch before processElement runs for each of its `count` first values.
+   */
+  prepareBatch?(values: readonly I[], count: number): Promise<void>;
+  /** Releases what the function opened (connections); called when the job ends or fails. */
+  close?(): Promise<void>;
 }
 
 /** A two-input function (connect); keyed when both inputs are keyed. */

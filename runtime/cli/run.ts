@@ -17,6 +17,7 @@ import { plain, toJson } from "../pipeline/values.ts";
 import { hostPort, positiveInt, progressLine, stepList, UsageError } from "./args.ts";
 import { progressDisplay } from "./progress.ts";
 import { reportFailure } from "./failure.ts";
+import { createLogger } from "../log.ts";
 
 /** Usage text of `runnel run`. */
 export const RUN_USAGE = `runnel run <job module | streamjob.yaml> [options] [-- job arguments]
@@ -62,6 +63,7 @@ export async function loadJob(path: string, args: string[], manifest: ManifestRu
   if (/\.ya?ml$/.test(path)) {
     const { job, file } = await readStreamJob(path);
     const compiled = await compileStreamJob(job, {
+      log: createLogger("pipeline"),
       mode: "local",
       baseDir: dirname(file),
       throttle: manifest.throttle,

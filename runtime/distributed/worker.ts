@@ -241,6 +241,7 @@ export async function createWorker(options: WorkerOptions): Promise<Worker> {
       sourceOverride: (spec) => sources.get(spec.id),
       tableOverride: (spec) => tables.get(spec.id),
       sinkOverride: (spec) => kafkaSinkFor(spec, connection, `.spec.pipeline.sinks[${connectors.sinks.findIndex((s) => s.id === spec.id)}]`),
+      log: log.child({}, "pipeline"),
       deadLetterTopic: dlqTopic,
       // No parallelism: on a cluster spec.parallelism is the worker count (--workers) and the tasks
       // are the input partitions, so a rescale keeps every task and its changelog.

@@ -263,6 +263,16 @@ export function createEngine(options: EngineOptions): Engine {
     return keys.length === 0 ? Promise.resolve() : head.op.prefetch(keys, keys.length);
   }
 
+  /** Lets an operator that looks things up outside the job load them for its buffered batch (one call per input). */
+  async function prepareBatchFor(head: Instance): Promise<void> {
+    const op = head.op;
+    if (op.prepareBatch === undefined) return;
+    for (const { exchange } of head.exchangeInputs) {
+      const b = exchange.buffers[head.task] as ExchangeBuffer;
+      if (b.size > 0) await op.prepareBatch(exchange.input, b.values, b.size);
+    }
+  }
+
   /** Runs the buffered batch of one instance through its operator chain. */
   function processBuffered(head: Instance): number {
     let n = 0;
@@ -291,6 +301,7 @@ export function createEngine(options: EngineOptions): Engine {
    */
   async function drainNode(group: Instance[]): Promise<number> {
     if (persistent) await Promise.all(group.map(prefetchFor));
+    if (group.some((h) => h.op.prepareBatch !== undefined)) await Promise.all(group.map(prepareBatchFor));
     let n = 0;
     for (const head of group) n += processBuffered(head);
     const advancing = group.filter((h) => h.pullExchangeWatermarks());

@@ -45,6 +45,8 @@ export interface Operator {
   processElement(input: number, value: unknown, ts: number, key: Key | undefined): void;
   /** Loads the state of the first `count` keys, those of the coming batch (keyed operators). */
   prefetch?(keys: readonly Key[], count: number): Promise<void>;
+  /** Loads what the first `count` values of input `input`, the coming batch, need from outside the job (asynchronous lookups). */
+  prepareBatch?(input: number, values: readonly unknown[], count: number): Promise<void>;
   /** Loads what firing timers up to `wm` will touch. */
   prepareWatermark?(wm: number): Promise<void>;
   /** The combined input watermark advanced; fire timers. The engine forwards `wm` after. */

@@ -18,6 +18,36 @@ import { describeKafkaError, isRetriable, kafkaErrorType } from "./retry.ts";
 
 /** Messages above this count go out in several produce requests. */
 const CHUNK = 5000;
+/**
+ * Nor does one request carry more than this many bytes of keys, values and headers: a broker
+ * refuses a record batch above its message.max.bytes (1 MiB by default), and one round of a job
+ * emitting large records (ranked lists, profiles) easily holds more.
+ */
+const CHUNK_BYTES = 512 * 1024;
+
+function size(v: Buffer | string | null | undefined): number {
+  return v === null || v === undefined ? 0 : typeof v === "string" ? Buffer.byteLength(v) : v.length;
+}
+
+/** Splits messages into produce requests of at most CHUNK messages and CHUNK_BYTES bytes (a larger single message goes alone). */
+export function chunkMessages(messages: OutgoingMessage[], maxCount = CHUNK, maxBytes = CHUNK_BYTES): OutgoingMessage[][] {
+  const chunks: OutgoingMessage[][] = [];
+  let chunk: OutgoingMessage[] = [];
+  let bytes = 0;
+  for (const m of messages) {
+    let b = size(m.key) + size(m.value);
+    for (const [k, v] of Object.entries(m.headers ?? {})) b += k.length + (Array.isArray(v) ? v.reduce((s, x) => s + size(x), 0) : size(v));
+    if (chunk.length > 0 && (chunk.length >= maxCount || bytes + b > maxBytes)) {
+      chunks.push(chunk);
+      chunk = [];
+      bytes = 0;
+    }
+    chunk.push(m);
+    bytes += b;
+  }
+  if (chunk.length > 0) chunks.push(chunk);
+  return chunks;
+}
 
 /** An idempotent producer (at-least-once outputs, dead letters). */
 export interface KafkaProducer {
@@ -56,10 +86,7 @@ async function sendChunks(
   send: (chunk: OutgoingMessage[]) => Promise<RecordMetadata[]>,
 ): Promise<{ metadata: RecordMetadata[]; count: number }> {
   let last: { metadata: RecordMetadata[]; count: number } = { metadata: [], count: 0 };
-  for (let i = 0; i < messages.length; i += CHUNK) {
-    const chunk = messages.slice(i, i + CHUNK);
-    last = { metadata: await send(chunk), count: chunk.length };
-  }
+  for (const chunk of chunkMessages(messages)) last = { metadata: await send(chunk), count: chunk.length };
   return last;
 }
 

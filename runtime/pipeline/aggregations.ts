@@ -8,7 +8,7 @@ import type { AccumulatorField, AccumulatorLayout, AggregateFunction, Key } from
 import type { Aggregation } from "../spec/generated/types.ts";
 import { recordFn, type RecordFn } from "./expr.ts";
 import { internalized } from "./readers.ts";
-import { KEY, keyOf, toKey, toNumber, type Rec } from "./values.ts";
+import { KEY, keyOf, toJson, toKey, toNumber, type Rec } from "./values.ts";
 
 /**
  * The accumulator: [key, slot of aggregation 0, slot 1, …] (one allocation per window and key),
@@ -114,10 +114,14 @@ function fnsOf(a: Aggregation): Fns {
     case "topN": {
       const n = a.limit ?? 10;
       const before = a.order === "asc" ? (x: number, y: number) => x < y : (x: number, y: number) => x > y;
+      // Equal ranking values are ordered by the value itself (its JSON), not by arrival: on a
+      // cluster records of one key arrive from several tasks in no fixed order, and a ranking
+      // must come out the same in every run and after every restore.
+      const ranksBefore = (s: number, v: unknown, e: [number, unknown]): boolean => before(s, e[0]) || (s === e[0] && toJson(v) < toJson(e[1]));
       const insert = (list: [number, unknown][], s: number, v: unknown): [number, unknown][] => {
-        if (list.length >= n && !before(s, (list[list.length - 1] as [number, unknown])[0])) return list;
+        if (list.length >= n && !ranksBefore(s, v, list[list.length - 1] as [number, unknown])) return list;
         let i = list.length;
-        while (i > 0 && before(s, (list[i - 1] as [number, unknown])[0])) i--;
+        while (i > 0 && ranksBefore(s, v, list[i - 1] as [number, unknown])) i--;
         list.splice(i, 0, [s, v]);
         if (list.length > n) list.pop();
         return list;

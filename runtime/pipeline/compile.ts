@@ -26,7 +26,8 @@ import {
 } from "./steps-basic.ts";
 import { compileCep } from "./steps-cep.ts";
 import { compileProcess } from "./steps-process.ts";
-import { compileBroadcastRules, compileDedup, compileLookupJoin } from "./steps-stateful.ts";
+import { compileLookupJoin } from "./steps-lookup.ts";
+import { compileBroadcastRules, compileDedup } from "./steps-stateful.ts";
 import { compileOver, compileWindow } from "./steps-window.ts";
 
 export type { CompileOptions, PipelineMetrics } from "./context.ts";

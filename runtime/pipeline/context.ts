@@ -6,6 +6,7 @@ import type { Context } from "../api/functions.ts";
 import type { DataStream, JobBuilder } from "../api/job.ts";
 import { OutputTag } from "../api/output-tag.ts";
 import { UserFunctionError } from "../errors.ts";
+import type { Logger } from "../log.ts";
 import type { Sink as SinkSpec, Source as SourceSpec, Step, StreamJob } from "../spec/generated/types.ts";
 import type { Sink, Source } from "../connectors/types.ts";
 import { errorText } from "./expr.ts";
@@ -76,6 +77,8 @@ export interface CompileOptions {
   maxRecordsPerSource?: number;
   /** Overrides the job's parallelism (default: spec.parallelism). */
   parallelism?: number;
+  /** Where steps log what an operator wants to know as it happens (a rule applied at run time). */
+  log?: Logger;
   /** Cluster mode: the topic a SQL job's dead letters go to (the worker's dead-letter topic). */
   deadLetterTopic?: string;
 }

@@ -2,22 +2,26 @@
  * Pipeline sinks in local mode. File, stdout and blackhole sinks run as declared. A Kafka or
  * Redis sink runs as its `local` section says; without one it writes ndjson to `<outDir>/<sink id>/`
  * when an output folder is given, else to stdout — except a sink of the dead-letter stream, which
- * keeps one dead letter per reason for the run's summary (the counts are kept anyway). Kafka records are written as the record;
- * Redis writes as the command they stand for ({op: zadd|hset, key, …, ttlMs}) so the sink's
- * expressions run and their results can be checked. CEL ints leave as JSON numbers.
+ * keeps one dead letter per reason for the run's summary (the counts are kept anyway). Kafka
+ * records are written as the record; Redis records as the write they stand for ({op:
+ * zreplace|zadd|hset, key, …, ttlMs, version}, RedisWrite) so the sink's expressions run and their
+ * results can be checked. On a cluster (mode "cluster") a Redis sink writes to Redis itself. CEL
+ * ints leave as JSON numbers.
  */
 import { join, resolve } from "node:path";
 import { fileSink } from "../connectors/file.ts";
 import { collectSink, type CollectSink } from "../connectors/memory.ts";
 import { blackholeSink, stdoutSink } from "../connectors/sinks.ts";
 import type { Sink } from "../connectors/types.ts";
+import { redisSink, redisWriteTarget, type RedisWrite, type ScoredMember } from "../connectors/redis/sink.ts";
+import { RecordError } from "../errors.ts";
 import { DEAD_LETTER } from "../spec/pipeline-graph.ts";
 import { parseDuration } from "../spec/duration.ts";
 import type { FileSink, Sink as SinkSpec, StdoutSink } from "../spec/generated/types.ts";
 import { claimUid, counter, DEAD_LETTER_TAG, streamOf, type CompileContext, type DeadLetter, type Handle } from "./context.ts";
 import { PipelineError } from "./errors.ts";
 import { celExpression } from "./expr.ts";
-import { KEY, keyOf, plain, toJson, type Rec } from "./values.ts";
+import { KEY, keyOf, plain, toJson, toNumber, type Rec } from "./values.ts";
 
 /** Turns a pipeline record into what the sink writes. */
 type Shape = (record: unknown) => unknown;
@@ -42,40 +46,67 @@ export function inputStream(ctx: CompileContext, ref: string, path: string): Han
   return ref === DEAD_LETTER ? deadLetterStream(ctx, path) : streamOf(ctx, ref, path);
 }
 
+/** A CEL value as the string Redis stores (CEL ints as JSON numbers, maps and lists as JSON). */
+function redisString(v: unknown): string {
+  return typeof v === "string" ? v : toJson(plain(v));
+}
+
+/** Turns records into the writes a Redis sink spec describes (RedisWrite, the real sink's input). */
 function redisShape(spec: NonNullable<SinkSpec["redis"]>, path: string): Shape {
   const ttlMs = spec.ttl === undefined ? undefined : parseDuration(spec.ttl);
+  const prefix = spec.keyPrefix ?? "";
   const vars = ["record", "key"];
-  const e = (src: string, p: string, returns: "string" | "dyn" | "double" = "dyn") => celExpression(src, `${path}.redis.${p}`, returns, vars);
+  const e = (src: string, p: string, returns: "string" | "dyn" | "double" | "int" = "dyn") => celExpression(src, `${path}.redis.${p}`, returns, vars);
+  const version = spec.version === undefined ? undefined : e(spec.version, "version", "int");
+  const common = (scope: { record: unknown; key: unknown }): { ttlMs?: number; version?: number } => ({
+    ...(ttlMs === undefined ? {} : { ttlMs }),
+    ...(version === undefined ? {} : { version: toNumber(version.evaluate(scope)) }),
+  });
   if (spec.sortedSet) {
     const z = spec.sortedSet;
     const key = e(z.key, "sortedSet.key", "string");
     const member = e(z.member, "sortedSet.member");
     const score = z.score === undefined ? undefined : e(z.score, "sortedSet.score", "double");
-    return (r) => {
+    const op = z.replace === true ? "zreplace" : "zadd";
+    return (r): RedisWrite => {
       const scope = { record: r, key: keyOf(r) };
       const m = member.evaluate(scope);
-      const members = score ? [{ member: m, score: score.evaluate(scope) }] : m;
-      return plain({
-        op: z.replace === true ? "zreplace" : "zadd",
-        key: key.evaluate(scope),
-        members,
-        ...(z.maxSize === undefined ? {} : { maxSize: z.maxSize }),
-        ...(ttlMs === undefined ? {} : { ttlMs }),
-      });
+      const members: ScoredMember[] = score
+        ? [{ member: redisString(m), score: toNumber(score.evaluate(scope)) }]
+        : (Array.isArray(m) ? m : [m]).map((x) => {
+            const o = (x instanceof Map ? Object.fromEntries(x) : x) as { member?: unknown; score?: unknown } | null;
+            if (o === null || typeof o !== "object" || o.member === undefined)
+              throw new RecordError("redis sink: without `sortedSet.score`, `sortedSet.member` must give a list of {member, score} maps");
+            return { member: redisString(o.member), score: toNumber(o.score) };
+          });
+      return { op, key: prefix + String(key.evaluate(scope)), members, ...(z.maxSize === undefined ? {} : { maxSize: z.maxSize }), ...common(scope) };
     };
   }
   const hsh = spec.hash as NonNullable<typeof spec.hash>;
   const key = e(hsh.key, "hash.key", "string");
   const fields = Object.entries(hsh.fields).map(([n, src]) => [n, e(src, `hash.fields.${n}`)] as const);
-  return (r) => {
+  return (r): RedisWrite => {
     const scope = { record: r, key: keyOf(r) };
-    return plain({
+    return {
       op: "hset",
-      key: key.evaluate(scope),
-      fields: Object.fromEntries(fields.map(([n, x]) => [n, x.evaluate(scope)])),
-      ...(ttlMs === undefined ? {} : { ttlMs }),
-    });
+      key: prefix + String(key.evaluate(scope)),
+      fields: Object.fromEntries(fields.map(([n, x]) => [n, redisString(x.evaluate(scope))])),
+      ...common(scope),
+    };
   };
+}
+
+/** The real Redis sink of a spec (workers), counting writes skipped as older than the key's version. */
+function redisTarget(ctx: CompileContext, spec: SinkSpec): Sink<unknown> {
+  const r = spec.redis as NonNullable<SinkSpec["redis"]>;
+  const older = counter(ctx.metrics.dropped, `${spec.id}/older-version`);
+  return redisSink({
+    name: spec.id,
+    target: () => redisWriteTarget(r, { name: spec.id }),
+    onSkipped: (n) => {
+      for (let i = 0; i < n; i++) older();
+    },
+  });
 }
 
 /** Applies `shape` to every record on its way into `sink`; a record the shape fails on is counted and skipped. */
@@ -184,7 +215,8 @@ export function compileSinks(ctx: CompileContext): Map<string, CollectSink<unkno
       // Collected records are compared by tests: hand them over without the carried key.
       write = shape ? (r) => withoutKey(plain(shape(r))) : (r) => withoutKey(plain(r));
     } else if (typeof override === "function") target = override(spec);
-    target ??= localTarget(ctx, spec, toStdout > 1 ? spec.id : undefined);
+    // On a cluster a Redis sink writes to Redis; locally it writes the writes it stands for as ndjson.
+    target ??= spec.redis && ctx.options.mode === "cluster" ? redisTarget(ctx, spec) : localTarget(ctx, spec, toStdout > 1 ? spec.id : undefined);
     const uid = claimUid(ctx, ctx.uids.has(spec.id) ? `sink.${spec.id}` : spec.id, path);
     // Records a sink writes as they are go to it directly: no adapter call per record.
     const sink = write ? shaped(target, write, counter(ctx.metrics.dropped, `${spec.id}/expression-error`)) : target;

@@ -81,12 +81,16 @@ function loadTable(ctx: CompileContext, spec: SourceSpec, path: string): Record<
     if (local.generator.count === undefined) throw new PipelineError(`${path}.local.generator.count`, "a table generator must be bounded", "set count");
     return generateAll(local.generator, ctx.options.startTime ?? DEFAULT_START_TIME);
   }
-  const file = resolve(ctx.options.baseDir, (local.file as { path: string }).path);
+  return readRows(resolve(ctx.options.baseDir, (local.file as { path: string }).path), `${path}.local.file.path`);
+}
+
+/** The rows of an ndjson file (a local table or lookup file); a PipelineError at `path` naming the bad line. */
+export function readRows(file: string, path: string): Record<string, unknown>[] {
   let text: string;
   try {
     text = readFileSync(file, "utf8");
   } catch (err) {
-    throw new PipelineError(`${path}.local.file.path`, `cannot read ${file}: ${(err as Error).message}`);
+    throw new PipelineError(path, `cannot read ${file}: ${(err as Error).message}`);
   }
   return text
     .split("\n")
@@ -96,7 +100,7 @@ function loadTable(ctx: CompileContext, spec: SourceSpec, path: string): Record<
       try {
         return JSON.parse(l) as Record<string, unknown>;
       } catch {
-        throw new PipelineError(`${path}.local.file.path`, `${file} line ${i + 1} is not JSON`);
+        throw new PipelineError(path, `${file} line ${i + 1} is not JSON`);
       }
     });
 }

@@ -103,7 +103,7 @@ export function compileMap(ctx: CompileContext, step: Step, path: string, input:
   const e = recordFn((step.map as NonNullable<Step["map"]>).expression, `${path}.map.expression`, "map");
   const carry = carrier(input);
   const stream = processStep(ctx, step, input, (r, k, _c, out) => out.collect(carry(e(r, k), r)));
-  publish(ctx, step, stream, input.keyed);
+  publish(ctx, step, stream, input.keyed, {}, keyedLineage(input));
 }
 
 /** project: builds the record field by field (keep: on top of a copy of the input). */
@@ -124,7 +124,7 @@ export function compileProject(ctx: CompileContext, step: Step, path: string, in
     }
     out.collect(carry(rec, r));
   });
-  publish(ctx, step, stream, input.keyed);
+  publish(ctx, step, stream, input.keyed, {}, keyedLineage(input));
 }
 
 /** explode: one record per list element (under `as`, with the parent's fields unless keepParent is false). */
@@ -142,7 +142,7 @@ export function compileExplode(ctx: CompileContext, step: Step, path: string, in
       out.collect(carry(rec, r));
     }
   });
-  publish(ctx, step, stream, input.keyed);
+  publish(ctx, step, stream, input.keyed, {}, keyedLineage(input));
 }
 
 /**
@@ -169,6 +169,15 @@ function lineageOf(input: Handle): Pick<Handle, "partitionedBy" | "colocated"> {
   return { ...(input.partitionedBy === undefined ? {} : { partitionedBy: input.partitionedBy }), ...(input.colocated ? { colocated: true } : {}) };
 }
 
+/**
+ * What a step that rebuilds records but carries their key keeps: records stay in the task they
+ * are in, so a stream already partitioned by its key stays so (a downstream keyed step needs no
+ * repartition topic), while the fields it was partitioned by may be gone.
+ */
+export function keyedLineage(input: Handle): Pick<Handle, "colocated"> {
+  return input.keyed && input.colocated ? { colocated: true } : {};
+}
+
 /** route: named side outputs by condition (first match or all); the rest to main or dropped. */
 export function compileRoute(ctx: CompileContext, step: Step, path: string, input: Handle): void {
   const rt = step.route as NonNullable<Step["route"]>;
@@ -193,7 +202,7 @@ export function compileRoute(ctx: CompileContext, step: Step, path: string, inpu
       else unrouted();
     }
   });
-  publish(ctx, step, stream, input.keyed, Object.fromEntries(routes.map((r) => [r.name, r.tag])));
+  publish(ctx, step, stream, input.keyed, Object.fromEntries(routes.map((r) => [r.name, r.tag])), lineageOf(input));
 }
 
 /** union: merges the inputs; keyed only when every input is. */
@@ -201,7 +210,9 @@ export function compileUnion(ctx: CompileContext, step: Step, path: string, inpu
   const [first, ...rest] = inputs;
   if (!first) throw new PipelineError(`${path}.inputs`, "union needs inputs");
   const stream = first.stream.union(...rest.map((h) => h.stream)).name(step.id);
-  ctx.handles.set(step.id, { stream, keyed: inputs.every((h) => h.keyed) });
+  // Merging streams that are each in their keys' tasks keeps every record where it is.
+  const colocated = inputs.every((h) => h.keyed && h.colocated === true);
+  ctx.handles.set(step.id, { stream, keyed: inputs.every((h) => h.keyed), ...(colocated ? { colocated: true } : {}) });
 }
 
 /** score: linear or logistic model over weighted features; adds the score and the decision. */
@@ -221,5 +232,5 @@ export function compileScore(ctx: CompileContext, step: Step, path: string, inpu
     if (th) rec[th.field ?? "decision"] = score >= th.value ? th.above : th.below;
     out.collect(carry(rec, r));
   });
-  publish(ctx, step, stream, input.keyed);
+  publish(ctx, step, stream, input.keyed, {}, keyedLineage(input));
 }

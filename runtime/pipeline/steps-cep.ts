@@ -46,7 +46,8 @@ export function compileCep(ctx: CompileContext, step: Step, path: string, input:
       out.collect(rec);
     },
   );
-  ctx.handles.set(step.id, { stream, keyed: true });
+  // Matches are emitted in their key's task: a downstream keyed step on the same key stays there.
+  ctx.handles.set(step.id, { stream, keyed: true, colocated: true });
   if (c.timedOut === true) {
     const shaped = stream.getSideOutput(timedOut).map<unknown>(
       (t) => {
@@ -59,6 +60,6 @@ export function compileCep(ctx: CompileContext, step: Step, path: string, input:
       },
       { uid: `${uid}.timedOut`, name: `${step.id}.timedOut` },
     );
-    ctx.handles.set(`${step.id}.timedOut`, { stream: shaped, keyed: true });
+    ctx.handles.set(`${step.id}.timedOut`, { stream: shaped, keyed: true, colocated: true });
   }
 }

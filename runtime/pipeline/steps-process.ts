@@ -196,6 +196,7 @@ export function compileProcess(ctx: CompileContext, step: Step, path: string, in
   };
   const stream = keyedInput(input, step, path).process<unknown>(factory, { uid: stepUid(step), name: step.id });
   ctx.deadLetterProducers.push(stream);
-  ctx.handles.set(step.id, { stream, keyed: true });
-  for (const [name, tag] of sideTags) ctx.handles.set(`${step.id}.${name}`, { stream: stream.getSideOutput(tag), keyed: true });
+  // Emitted in the key's task: a downstream keyed step on the same key stays there.
+  ctx.handles.set(step.id, { stream, keyed: true, colocated: true });
+  for (const [name, tag] of sideTags) ctx.handles.set(`${step.id}.${name}`, { stream: stream.getSideOutput(tag), keyed: true, colocated: true });
 }

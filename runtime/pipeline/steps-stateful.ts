@@ -1,17 +1,14 @@
 /**
- * Steps with state beyond windows: dedup (keyed state with TTL), lookup joins against a table
- * source (in local mode the table's rows are loaded at compile time), and broadcast rules
- * (rules in broadcast state, their CEL conditions compiled once when a rule arrives).
+ * Steps with state beyond windows: dedup (keyed state with TTL) and broadcast rules (rules in
+ * broadcast state, their CEL conditions compiled once when a rule arrives). Lookup joins are in
+ * steps-lookup.ts.
  */
 import type { Key, KeyedBroadcastProcessFunction, KeyedProcessFunction } from "../api/functions.ts";
 import type { CompiledExpression } from "../cel/compile.ts";
 import { parseDuration } from "../spec/duration.ts";
 import type { Step } from "../spec/generated/types.ts";
 import { counter, deadLetterSender, onErrorPolicy, stepUid, streamOf, type CompileContext, type Handle } from "./context.ts";
-import { PipelineError } from "./errors.ts";
 import { celExpression, errorText, fieldsFn, recordFn } from "./expr.ts";
-import { publish } from "./steps-basic.ts";
-import { processStep } from "./stages.ts";
 import { carryKey, KEY, keyOf, toKey, type Rec } from "./values.ts";
 import { RecordError } from "../errors.ts";
 
@@ -60,43 +57,6 @@ export function compileDedup(ctx: CompileContext, step: Step, path: string, inpu
   ctx.handles.set(step.id, { stream, keyed: input.keyed });
 }
 
-/** lookupJoin: enriches each record with the table row of its key (inner drops records without one). */
-export function compileLookupJoin(ctx: CompileContext, step: Step, path: string, input: Handle): void {
-  const lj = step.lookupJoin as NonNullable<Step["lookupJoin"]>;
-  const source = ctx.tables.get(lj.table);
-  if (!source) throw new PipelineError(`${path}.lookupJoin.table`, `${JSON.stringify(lj.table)} is not a table source`, "set mode: table on the source");
-  // Without tableKey the Kafka record key identifies a row; a local file row gives it as `key` (or `id`).
-  const byExpression = lj.tableKey === undefined ? undefined : celExpression(lj.tableKey, `${path}.lookupJoin.tableKey`, "string", ["row"]);
-  const rowKey = (row: Rec, kafkaKey: string | null): unknown => (byExpression ? byExpression.evaluate({ row }) : (kafkaKey ?? row.key ?? row.id));
-  const table = new Map<Key, Rec>();
-  const byKafkaKey = new Map<string, Key>();
-  const apply = (kafkaKey: string | null, row: Rec | null): void => {
-    if (row === null) {
-      const k = kafkaKey === null ? undefined : byKafkaKey.get(kafkaKey);
-      if (k !== undefined) table.delete(k);
-      if (kafkaKey !== null) byKafkaKey.delete(kafkaKey);
-      return;
-    }
-    const k = toKey(rowKey(row, kafkaKey));
-    table.set(k, row);
-    if (kafkaKey !== null) byKafkaKey.set(kafkaKey, k);
-  };
-  source.rows.forEach((row, i) => apply(source.keys?.[i] ?? null, row));
-  // A live table (a compacted topic on a cluster) keeps changing while the job runs.
-  source.subscribe?.((k, row) => apply(k, row));
-  const key = recordFn(lj.key, `${path}.lookupJoin.key`, "string");
-  const inner = lj.type === "inner";
-  const as = lj.as ?? "row";
-  const select = lj.select ? fieldsFn(lj.select, `${path}.lookupJoin.select`, ["record", "key", "row"]) : undefined;
-  const noRow = counter(ctx.metrics.dropped, `${step.id}/no-row`);
-  const stream = processStep(ctx, step, input, (r, k, _c, out) => {
-    const row = table.get(toKey(key(r, k))) ?? null;
-    if (row === null && inner) return noRow();
-    out.collect(carryKey(select ? select({ record: r, key: k, row }) : { ...(r as Rec), [as]: row }, r));
-  });
-  publish(ctx, step, stream, input.keyed);
-}
-
 /** broadcastRules: applies the current rules of a broadcast source to every record, rules changing at run time. */
 export function compileBroadcastRules(ctx: CompileContext, step: Step, path: string, input: Handle): void {
   const b = step.broadcastRules as NonNullable<Step["broadcastRules"]>;
@@ -111,6 +71,14 @@ export function compileBroadcastRules(ctx: CompileContext, step: Step, path: str
   const onError = onErrorPolicy(ctx, step);
   const unmatched = counter(ctx.metrics.dropped, `${step.id}/unmatched`);
   const invalidRule = deadLetterSender(ctx, step.id, "invalid-rule");
+  // Every task gets the same rule record: log it once per process, when the first task applies it.
+  const log = ctx.options.log?.child({ step: step.id });
+  const logged = new WeakSet<object>();
+  const note = (rule: unknown, text: string, count: number): void => {
+    if (!log || rule === null || typeof rule !== "object" || logged.has(rule)) return;
+    logged.add(rule);
+    log.info(`${text}; ${count} rule${count === 1 ? "" : "s"} in force`);
+  };
   // A non-keyed input has no key to partition by: spread records over tasks in arrival order (deterministic).
   let spread = 0;
   const keyed = input.keyed
@@ -161,12 +129,16 @@ export function compileBroadcastRules(ctx: CompileContext, step: Step, path: str
           ordered = undefined;
           try {
             const id = String(toKey(ruleId.evaluate({ rule })));
-            if (deleteWhen && deleteWhen.evaluate({ rule }) === true) rules.delete(id);
-            else {
+            if (deleteWhen && deleteWhen.evaluate({ rule }) === true) {
+              rules.delete(id);
+              note(rule, `rule ${id} deleted`, rules.size);
+            } else {
               if (!fixed) conditionOf(rule as Rec); // a rule whose condition does not compile is refused when it arrives
               rules.set(id, rule as Rec);
+              note(rule, `rule ${id} set`, rules.size);
             }
           } catch (err) {
+            note(rule, `a rule was refused: ${errorText(err)}`, rules.size);
             invalidRule(c, { rule, error: errorText(err) });
           }
         },
@@ -175,5 +147,5 @@ export function compileBroadcastRules(ctx: CompileContext, step: Step, path: str
     { uid: stepUid(step), name: step.id },
   );
   ctx.deadLetterProducers.push(stream);
-  ctx.handles.set(step.id, { stream, keyed: input.keyed });
+  ctx.handles.set(step.id, { stream, keyed: input.keyed, ...(input.keyed ? { colocated: true } : {}) });
 }

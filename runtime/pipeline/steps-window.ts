@@ -83,8 +83,9 @@ export function compileWindow(ctx: CompileContext, step: Step, path: string, inp
     },
     { uid: stepUid(step), name: step.id },
   );
-  ctx.handles.set(step.id, { stream, keyed: true });
-  if (w.lateOutput === true) ctx.handles.set(`${step.id}.late`, { stream: stream.getSideOutput(late), keyed: true });
+  // Results (and late records) leave in their key's task: a downstream keyed step on the same key stays there.
+  ctx.handles.set(step.id, { stream, keyed: true, colocated: true });
+  if (w.lateOutput === true) ctx.handles.set(`${step.id}.late`, { stream: stream.getSideOutput(late), keyed: true, colocated: true });
 }
 
 /** over: each record with aggregates over its key's preceding range (or everything seen, without range). */
@@ -101,7 +102,7 @@ export function compileOver(ctx: CompileContext, step: Step, path: string, input
   const options = { uid: stepUid(step), name: step.id };
   if (o.range !== undefined) {
     const stream = keyed.over<AggResult, unknown>({ ...options, rangeMs: parseDuration(o.range), aggregate: agg, select: shape });
-    ctx.handles.set(step.id, { stream, keyed: true });
+    ctx.handles.set(step.id, { stream, keyed: true, colocated: true });
     return;
   }
   // Unbounded: a running aggregate per key in keyed state, emitted with every record as it arrives.
@@ -118,5 +119,5 @@ export function compileOver(ctx: CompileContext, step: Step, path: string, input
     },
     { ...options, state: accumulatorStateLayout("over", agg.layout) },
   );
-  ctx.handles.set(step.id, { stream, keyed: true });
+  ctx.handles.set(step.id, { stream, keyed: true, colocated: true });
 }

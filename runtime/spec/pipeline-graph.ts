@@ -84,7 +84,8 @@ export function buildGraph(pipeline: Pipeline): PipelineGraph {
     step.inputs?.forEach((ref, i) => refs.push({ ref, path: `${n.path}.inputs[${i}]`, role: "input", owner: n.id, ownerKind: "step" }));
     if (step.broadcastRules)
       refs.push({ ref: step.broadcastRules.rules, path: `${n.path}.broadcastRules.rules`, role: "rules", owner: n.id, ownerKind: "step" });
-    if (step.lookupJoin) refs.push({ ref: step.lookupJoin.table, path: `${n.path}.lookupJoin.table`, role: "table", owner: n.id, ownerKind: "step" });
+    if (step.lookupJoin?.table !== undefined)
+      refs.push({ ref: step.lookupJoin.table, path: `${n.path}.lookupJoin.table`, role: "table", owner: n.id, ownerKind: "step" });
   }
   const sinks = pipeline.sinks.map((sink, index) => ({ sink, index, path: `${base}.sinks[${index}]` }));
   for (const s of sinks) refs.push({ ref: s.sink.input, path: `${s.path}.input`, role: "input", owner: s.sink.id, ownerKind: "sink" });

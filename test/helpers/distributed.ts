@@ -172,7 +172,7 @@ export interface WorkerProcess {
   log: string;
 }
 
-/** Starts `runnel worker` for the job (its own state folder per ordinal unless given). */
+/** Starts `runnel worker` for the job (its own state folder per ordinal unless given); any job with a folder and a manifest. */
 export function startWorker(
   job: Pick<CountJob, "dir" | "manifest">,
   ordinal: number,

@@ -4,6 +4,7 @@
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { createWorker } from "../../runtime/distributed/worker.ts";
+import { createLogger } from "../../runtime/log.ts";
 import { operatorCounts } from "../../runtime/observe/engine-metrics.ts";
 import { consumeAll, createTopics, inputProducer, kafkaAdminHooks } from "../helpers/kafka.ts";
 import { rulesPipeline, testJobName, writeJobManifest } from "../helpers/distributed.ts";
@@ -68,6 +69,68 @@ describe("distributed workers: broadcast rules (real broker)", () => {
       await producer.disconnect();
       for (const w of workers) w.stop();
       await Promise.all(runs);
+    }
+  });
+
+  it("keeps its rules through a restart: they come back with the checkpoint, not by reading the rules again", async () => {
+    const { kafka, admin } = k;
+    const name = testJobName("bcr");
+    const [input, rules, output] = [`${name}-in`, `${name}-rules`, `${name}-out`];
+    await createTopics(admin, [input, output], 2);
+    await createTopics(admin, [rules], 1);
+    const { dir, manifest } = writeJobManifest(name, {
+      parallelism: 2,
+      pipeline: `    sources:
+      - id: orders
+        kafka: { topic: ${input}, partitions: 2 }
+      - id: rules
+        mode: broadcast
+        kafka: { topic: ${rules} }
+    steps:
+      - { id: by-user, input: orders, keyBy: { key: record.user } }
+      - id: decisions
+        input: by-user
+        broadcastRules: { rules: rules, conditionField: condition, unmatched: pass, emit: { seq: record.seq, rule: rule.id } }
+    sinks:
+      - { id: out, input: decisions, kafka: { topic: ${output} } }
+`,
+    });
+    const producer = inputProducer(kafka);
+    await producer.connect();
+    const lines: string[] = [];
+    const log = createLogger("worker", {}, { format: "json", write: (l) => lines.push(l) });
+    const start = () => createWorker({ manifest, ordinal: 0, workers: 1, namespace: "test", stateDir: join(dir, "w0"), log });
+    const order = (seq: number) => ({ partition: seq % 2, value: JSON.stringify({ seq, user: `u${seq}`, amount: 5000 }) });
+    const ruleOf = async (count: number) =>
+      new Map(
+        (await consumeAll(kafka, output, { count, idleMs: 15_000 }))
+          .map((m) => JSON.parse(String(m.message.value)) as { seq: number; rule?: string })
+          .map((r) => [r.seq, r.rule ?? "none"]),
+      );
+    try {
+      await producer.send({ topic: rules, messages: [{ value: JSON.stringify({ id: "big", condition: "record.amount > 1000.0" }) }] });
+      let worker = await start();
+      let run = worker.run();
+      const deadline = Date.now() + 60_000;
+      while (!lines.some((l) => l.includes("rule big set"))) {
+        if (Date.now() > deadline) throw new Error(`the rule was not applied:\n${lines.slice(-5).join("\n")}`);
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      // Once this order's decision is visible, a checkpoint holding the rule has committed.
+      await producer.send({ topic: input, messages: [order(0)] });
+      expect((await ruleOf(1)).get(0)).toBe("big");
+      worker.stop();
+      await run;
+      // The restarted worker resumes the rules topic after the rule: only its checkpoint has it.
+      worker = await start();
+      run = worker.run();
+      await producer.send({ topic: input, messages: [order(1), order(2)] });
+      const after = await ruleOf(3);
+      worker.stop();
+      await run;
+      expect([after.get(1), after.get(2)]).toEqual(["big", "big"]);
+    } finally {
+      await producer.disconnect();
     }
   });
 });

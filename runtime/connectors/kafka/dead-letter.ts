@@ -51,14 +51,26 @@ export async function createDeadLetterQueue(options: { connection: KafkaConnecti
   const kafka = createKafkaClient({ clientId: "runnel-dead-letters", ...options.connection });
   const producer: KafkaProducer = kafka.producer();
   await producer.connect();
+  return deadLetterQueueOn(producer, options.topic);
+}
+
+/** A dead-letter queue sending through a connected `producer` (disconnected by close()). */
+export function deadLetterQueueOn(producer: KafkaProducer, topic: string): DeadLetterQueue {
   let queued: OutgoingMessage[] = [];
   let count = 0;
   const sendQueued = async (): Promise<void> => {
     if (queued.length === 0) return;
+    // The batch leaves the queue before the send: dead letters queued while it is in flight go to
+    // a fresh array, never into (or out with) a batch the producer may already have encoded.
     const messages = queued;
-    await producer.send(options.topic, messages);
-    // Kept queued until acknowledged, so a failed send is retried by the next drain.
-    queued = queued.slice(messages.length);
+    queued = [];
+    try {
+      await producer.send(topic, messages);
+    } catch (err) {
+      // Sent again by the next drain, ahead of those queued meanwhile (source order).
+      queued = [...messages, ...queued];
+      throw err;
+    }
     count += messages.length;
   };
   // Partitions are read concurrently: drains run one after another, so no batch is sent twice

@@ -55,8 +55,16 @@ export function keyedProcessOperator(
       const isKeyed = options.kind === "single" || options.keyed;
       if (isKeyed) keyed = new KeyedRuntime(octx, onTimer);
       const rt = keyed ? keyed.runtimeContext() : statelessRuntimeContext(octx);
-      if (options.kind === "single") single = options.factory(rt);
-      else co = options.factory(rt);
+      if (options.kind === "single") {
+        const f = options.factory(rt);
+        single = f;
+        // Only functions that look things up get the per-batch call (the engine skips operators without it).
+        if (f.prepareBatch !== undefined) op.prepareBatch = (_input, values, count) => (f as Required<typeof f>).prepareBatch(values, count);
+        if (f.close !== undefined) {
+          op.close = () => (f as Required<typeof f>).close();
+          op.abort = () => (f as Required<typeof f>).close();
+        }
+      } else co = options.factory(rt);
     },
     processElement: (input, value, ts, key) => {
       if (keyed) keyed.currentKey = key as Key;

@@ -240,7 +240,7 @@ export interface Step {
   cep?: CepStep;
   /** Applies rules from a broadcast source to every record of the input, without a restart: new, changed and deleted rules apply to the records that follow. Rules are kept in broadcast state (checkpointed). A rule may carry its own CEL condition in `conditionField`, compiled once when the rule arrives. */
   broadcastRules?: BroadcastRulesStep;
-  /** Joins each record with the current row of a table source (mode: table) by key — a dimension-table lookup. */
+  /** Joins each record with the current row of its key — a dimension-table lookup — from a table source (mode: table, a compacted topic kept in memory) or from Redis hashes (`redis`, looked up per micro-batch through a cache). */
   lookupJoin?: LookupJoinStep;
 }
 
@@ -415,7 +415,7 @@ export interface Aggregation {
   distinct?: boolean;
   /** For topN: how many entries to keep. */
   limit?: number;
-  /** For topN: the ranking value (highest first unless order is asc); defaults to `of`. CEL expression returning double; variables: record, key. */
+  /** For topN: the ranking value (highest first unless order is asc; equal values rank by the value itself, whatever the arrival order); defaults to `of`. CEL expression returning double; variables: record, key. */
   by?: CelExpression;
   /** For topN: ranking order. One of: desc, asc. Default: "desc". */
   order?: "desc" | "asc";
@@ -597,10 +597,12 @@ export interface BroadcastRulesStep {
   emit?: Record<string, CelExpression>;
 }
 
-/** Joins each record with the current row of a table source (mode: table) by key — a dimension-table lookup. */
+/** Joins each record with the current row of its key — a dimension-table lookup — from a table source (mode: table, a compacted topic kept in memory) or from Redis hashes (`redis`, looked up per micro-batch through a cache). */
 export interface LookupJoinStep {
   /** The table source. Names a source or step id, or `<step>.<output>` for a side output, or `dead-letter`. */
-  table: string;
+  table?: string;
+  /** Looks rows up in Redis hashes (`keyPrefix` + the lookup key), asynchronously: the keys of a micro-batch not in the cache are fetched in one pipeline before its records are joined. Rows are cached per task (bounded, with a time to live), so a change in Redis shows after at most `cache.ttl`. */
+  redis?: RedisLookup;
   /** The lookup key computed from the record. CEL expression returning string; variables: record, key. */
   key: CelExpression;
   /** The key of a table row (default: the Kafka record key). CEL expression returning string; variables: row. */
@@ -613,6 +615,54 @@ export interface LookupJoinStep {
   select?: Record<string, CelExpression>;
 }
 
+/** Looks rows up in Redis hashes (`keyPrefix` + the lookup key), asynchronously: the keys of a micro-batch not in the cache are fetched in one pipeline before its records are joined. Rows are cached per task (bounded, with a time to live), so a change in Redis shows after at most `cache.ttl`. */
+export interface RedisLookup {
+  /** host:port of the Redis server. */
+  address: string;
+  /** Database number. Default: 0. */
+  database?: number;
+  /** A key of a Secret in the StreamJob's namespace. */
+  passwordSecretRef?: SecretKeyRef;
+  /** Connect with TLS. Default: false. */
+  tls?: boolean;
+  /** Prepended to every key the job uses (e.g. an environment name, to share one Redis). */
+  keyPrefix?: string;
+  /** Hash fields to read (default: every field). */
+  fields?: string[];
+  /** The per-task cache of looked-up rows (absent rows are cached too). */
+  cache?: LookupCache;
+  /** What replaces Redis when the manifest runs locally (default: the Redis at `address`). */
+  local?: RedisLookupLocal;
+}
+
+/** A key of a Secret in the StreamJob's namespace. */
+export interface SecretKeyRef {
+  /** Name of the Secret. */
+  name: string;
+  /** Key within the Secret. */
+  key: string;
+}
+
+/** The per-task cache of looked-up rows (absent rows are cached too). */
+export interface LookupCache {
+  /** Rows kept; the least recently used go first. Default: 100000. */
+  maxEntries?: number;
+  /** How long a cached row is used before it is fetched again. A duration such as 500ms, 30s, 5m or 1h30m. Default: "1m". */
+  ttl?: Duration;
+}
+
+/** What replaces Redis when the manifest runs locally (default: the Redis at `address`). */
+export interface RedisLookupLocal {
+  /** An ndjson file of rows, each with its lookup key in `key` (or `id`). */
+  file: RedisLookupFile;
+}
+
+/** An ndjson file of rows, each with its lookup key in `key` (or `id`). */
+export interface RedisLookupFile {
+  /** The file, relative to the manifest's folder. */
+  path: string;
+}
+
 /** An output of the pipeline. Set `input` and exactly one sink kind. */
 export interface Sink {
   /** Unique id of the sink. */
@@ -621,7 +671,7 @@ export interface Sink {
   input: string;
   /** Writes to a Kafka topic; with checkpoint mode exactly-once, inside each task's checkpoint transaction. */
   kafka?: KafkaSink;
-  /** Writes to Redis: one sorted set or hash per record key, with a TTL. Writes are idempotent (replayed after a crash they give the same result). */
+  /** Writes to Redis: one sorted set or hash per record key, with a TTL, in one pipeline per round. Writes are idempotent: replayed after a crash they give the same state, and with `version` a key never goes back to an older value. They are not part of Kafka transactions (a reader may see a write before its checkpoint commits). */
   redis?: RedisSink;
   /** Writes to files with two-phase commit (exactly once in local mode). */
   file?: FileSink;
@@ -649,7 +699,7 @@ export interface KafkaSink {
   timestamps?: "event-time" | "processing-time";
 }
 
-/** Writes to Redis: one sorted set or hash per record key, with a TTL. Writes are idempotent (replayed after a crash they give the same result). */
+/** Writes to Redis: one sorted set or hash per record key, with a TTL, in one pipeline per round. Writes are idempotent: replayed after a crash they give the same state, and with `version` a key never goes back to an older value. They are not part of Kafka transactions (a reader may see a write before its checkpoint commits). */
 export interface RedisSink {
   /** host:port of the Redis server. */
   address: string;
@@ -659,20 +709,16 @@ export interface RedisSink {
   passwordSecretRef?: SecretKeyRef;
   /** Connect with TLS. Default: false. */
   tls?: boolean;
+  /** Prepended to every key the job uses (e.g. an environment name, to share one Redis). */
+  keyPrefix?: string;
   /** ZADD members to a sorted set. */
   sortedSet?: RedisSortedSet;
   /** HSET fields of a hash. */
   hash?: RedisHash;
   /** Expire the key this long after its last write. A duration such as 500ms, 30s, 5m or 1h30m. */
   ttl?: Duration;
-}
-
-/** A key of a Secret in the StreamJob's namespace. */
-export interface SecretKeyRef {
-  /** Name of the Secret. */
-  name: string;
-  /** Key within the Secret. */
-  key: string;
+  /** A version of each write (e.g. record.windowEnd): a write older than the key's stored version (kept in `<key>#version`) is skipped, so a replay never moves a key back. CEL expression returning int; variables: record, key. */
+  version?: CelExpression;
 }
 
 /** ZADD members to a sorted set. */

@@ -3,18 +3,18 @@
 /* eslint-disable */
 // @ts-nocheck
 export const validateStreamJob = validate10;
-const schema11 = {"$id":"StreamJob","$ref":"#/$defs/StreamJob","$defs":{"StreamJob":{"type":"object","properties":{"apiVersion":{"type":"string","enum":["runnel.dev/v1alpha1"]},"kind":{"type":"string","enum":["StreamJob"]},"metadata":{"type":"object","properties":{"name":{"type":"string","maxLength":52,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"}},"required":["name"]},"spec":{"$ref":"#/$defs/StreamJobSpec"},"status":{"$ref":"#/$defs/StreamJobStatus"}},"required":["apiVersion","kind","metadata","spec"],"additionalProperties":false},"StreamJobSpec":{"type":"object","properties":{"image":{"type":"string","maxLength":1024},"imagePullPolicy":{"type":"string","enum":["Always","IfNotPresent","Never"],"maxLength":12},"parallelism":{"type":"integer","default":1,"minimum":1,"maximum":1024},"state":{"type":"string","enum":["running","suspended"],"default":"running","maxLength":9},"upgradeMode":{"type":"string","enum":["stateless","savepoint","last-state"],"default":"last-state","maxLength":10},"pipeline":{"$ref":"#/$defs/Pipeline"},"sql":{"type":"string","minLength":1,"maxLength":262144},"module":{"$ref":"#/$defs/ModuleJob"},"kafka":{"$ref":"#/$defs/KafkaConnection"},"checkpoint":{"$ref":"#/$defs/CheckpointSettings"},"savepoint":{"$ref":"#/$defs/SavepointSettings"},"restartPolicy":{"$ref":"#/$defs/RestartPolicy"},"rollback":{"$ref":"#/$defs/RollbackSettings"},"resources":{"$ref":"#/$defs/Resources"},"stateStorage":{"$ref":"#/$defs/StateStorage"},"podTemplate":{"$ref":"#/$defs/PodTemplateOverrides"},"savepointTriggerNonce":{"type":"integer"},"restartNonce":{"type":"integer"},"restoreFrom":{"$ref":"#/$defs/RestoreFrom"},"allowNonRestoredState":{"type":"boolean","default":false},"dropIncompatibleState":{"type":"array","maxItems":64,"items":{"type":"string","minLength":1,"maxLength":253}}},"additionalProperties":false},"Pipeline":{"type":"object","properties":{"sources":{"type":"array","minItems":1,"maxItems":32,"items":{"$ref":"#/$defs/Source"}},"steps":{"type":"array","maxItems":128,"items":{"$ref":"#/$defs/Step"}},"sinks":{"type":"array","minItems":1,"maxItems":32,"items":{"$ref":"#/$defs/Sink"}}},"required":["sources","sinks"],"additionalProperties":false},"Source":{"type":"object","properties":{"id":{"type":"string","maxLength":63,"pattern":"^[A-Za-z][A-Za-z0-9_-]{0,62}$"},"mode":{"type":"string","enum":["stream","table","broadcast"],"default":"stream","maxLength":9},"kafka":{"$ref":"#/$defs/KafkaSource"},"local":{"$ref":"#/$defs/LocalSource"},"timestamp":{"$ref":"#/$defs/EventTime"},"watermark":{"$ref":"#/$defs/Watermark"},"fields":{"type":"object","maxProperties":256,"additionalProperties":{"type":"string","maxLength":128,"pattern":"^[a-z][a-z0-9<>, ]*$"}},"fieldTypes":{"type":"string","enum":["enforce","coerce"],"default":"enforce","maxLength":7}},"required":["id"],"additionalProperties":false},"KafkaSource":{"type":"object","properties":{"topic":{"type":"string","maxLength":249,"pattern":"^[A-Za-z0-9._-]{1,249}$"},"format":{"type":"string","enum":["json","string","bytes"],"default":"json","maxLength":6},"keyFormat":{"type":"string","enum":["string","json","bytes","none"],"default":"string","maxLength":6},"partitions":{"type":"integer","minimum":1,"maximum":10000},"partitionedBy":{"type":"string","maxLength":253},"startOffset":{"type":"string","enum":["earliest","latest"],"default":"earliest","maxLength":8},"bounded":{"type":"boolean","default":false}},"required":["topic"],"additionalProperties":false},"LocalSource":{"type":"object","properties":{"generator":{"$ref":"#/$defs/GeneratorSource"},"file":{"$ref":"#/$defs/FileSource"}},"additionalProperties":false},"GeneratorSource":{"type":"object","properties":{"rate":{"type":"integer","default":1000,"minimum":0,"maximum":100000000},"count":{"type":"integer","minimum":1},"seed":{"type":"integer","default":1},"partitions":{"type":"integer","default":4,"minimum":1,"maximum":1024},"outOfOrderness":{"type":"string","default":"0s","maxLength":32,"pattern":"^([0-9]+(ms|s|m|h))+$"},"fields":{"type":"object","maxProperties":64,"additionalProperties":{"$ref":"#/$defs/FieldGenerator"}}},"required":["fields"],"additionalProperties":false},"FieldGenerator":{"type":"object","properties":{"kind":{"type":"string","enum":["key","choice","int","double","bool","uuid","sequence","eventTime","constant"],"maxLength":9},"prefix":{"type":"string","maxLength":64},"cardinality":{"type":"integer","minimum":1,"maximum":100000000},"skew":{"type":"number","minimum":0,"maximum":10},"values":{"type":"array","minItems":1,"maxItems":1000,"items":{"type":["integer","string"],"maxLength":64}},"weights":{"type":"array","maxItems":1000,"items":{"type":"number","minimum":0}},"min":{"type":"number"},"max":{"type":"number"},"probability":{"type":"number","minimum":0,"maximum":1},"value":{"type":["integer","string"],"maxLength":64}},"required":["kind"],"additionalProperties":false},"FileSource":{"type":"object","properties":{"path":{"type":"string","minLength":1,"maxLength":4096}},"required":["path"],"additionalProperties":false},"EventTime":{"type":"object","properties":{"field":{"type":"string","maxLength":253},"expression":{"type":"string","minLength":1,"maxLength":4096},"format":{"type":"string","enum":["epoch-millis","epoch-seconds","iso-8601"],"default":"epoch-millis","maxLength":13}},"additionalProperties":false},"Watermark":{"type":"object","properties":{"outOfOrderness":{"type":"string","default":"0s","maxLength":32,"pattern":"^([0-9]+(ms|s|m|h))+$"},"idleness":{"type":"string","maxLength":32,"pattern":"^([0-9]+(ms|s|m|h))+$"}},"additionalProperties":false},"Step":{"type":"object","properties":{"id":{"type":"string","maxLength":63,"pattern":"^[A-Za-z][A-Za-z0-9_-]{0,62}$"},"uid":{"type":"string","maxLength":128,"pattern":"^[A-Za-z][A-Za-z0-9_.-]{0,127}$"},"input":{"type":"string","maxLength":127,"pattern":"^[A-Za-z][A-Za-z0-9_-]{0,62}(\\.[A-Za-z][A-Za-z0-9_-]{0,62})?$"},"inputs":{"type":"array","minItems":2,"maxItems":16,"items":{"type":"string","maxLength":127,"pattern":"^[A-Za-z][A-Za-z0-9_-]{0,62}(\\.[A-Za-z][A-Za-z0-9_-]{0,62})?$"}},"onError":{"type":"string","enum":["dead-letter","skip","fail"],"default":"dead-letter","maxLength":11},"filter":{"$ref":"#/$defs/FilterStep"},"clean":{"$ref":"#/$defs/CleanStep"},"map":{"$ref":"#/$defs/MapStep"},"project":{"$ref":"#/$defs/ProjectStep"},"explode":{"$ref":"#/$defs/ExplodeStep"},"keyBy":{"$ref":"#/$defs/KeyByStep"},"route":{"$ref":"#/$defs/RouteStep"},"union":{"$ref":"#/$defs/UnionStep"},"dedup":{"$ref":"#/$defs/DedupStep"},"score":{"$ref":"#/$defs/ScoreStep"},"window":{"$ref":"#/$defs/WindowStep"},"over":{"$ref":"#/$defs/OverStep"},"process":{"$ref":"#/$defs/ProcessStep"},"cep":{"$ref":"#/$defs/CepStep"},"broadcastRules":{"$ref":"#/$defs/BroadcastRulesStep"},"lookupJoin":{"$ref":"#/$defs/LookupJoinStep"}},"required":["id"],"additionalProperties":false},"FilterStep":{"type":"object","properties":{"condition":{"type":"string","minLength":1,"maxLength":4096},"onReject":{"type":"string","enum":["drop","dead-letter","side-output"],"default":"drop","maxLength":11},"reason":{"type":"string","maxLength":128}},"required":["condition"],"additionalProperties":false},"CleanStep":{"type":"object","properties":{"rules":{"type":"array","minItems":1,"maxItems":64,"items":{"$ref":"#/$defs/CleanRule"}},"onInvalid":{"type":"string","enum":["dead-letter","drop","side-output"],"default":"dead-letter","maxLength":11}},"required":["rules"],"additionalProperties":false},"CleanRule":{"type":"object","properties":{"name":{"type":"string","maxLength":128,"pattern":"^[A-Za-z_][A-Za-z0-9_]*$"},"condition":{"type":"string","minLength":1,"maxLength":4096}},"required":["name","condition"],"additionalProperties":false},"MapStep":{"type":"object","properties":{"expression":{"type":"string","minLength":1,"maxLength":4096}},"required":["expression"],"additionalProperties":false},"ProjectStep":{"type":"object","properties":{"fields":{"type":"object","maxProperties":256,"additionalProperties":{"type":"string","minLength":1,"maxLength":4096}},"keep":{"type":"boolean","default":false},"drop":{"type":"array","maxItems":256,"items":{"type":"string","maxLength":128,"pattern":"^[A-Za-z_][A-Za-z0-9_]*$"}}},"required":["fields"],"additionalProperties":false},"ExplodeStep":{"type":"object","properties":{"expression":{"type":"string","minLength":1,"maxLength":4096},"as":{"type":"string","maxLength":128,"pattern":"^[A-Za-z_][A-Za-z0-9_]*$"},"keepParent":{"type":"boolean","default":true}},"required":["expression"],"additionalProperties":false},"KeyByStep":{"type":"object","properties":{"key":{"type":"string","minLength":1,"maxLength":4096},"partitions":{"type":"integer","minimum":1,"maximum":10000}},"required":["key"],"additionalProperties":false},"RouteStep":{"type":"object","properties":{"routes":{"type":"array","minItems":1,"maxItems":32,"items":{"$ref":"#/$defs/Route"}},"match":{"type":"string","enum":["first","all"],"default":"first","maxLength":5},"otherwise":{"type":"string","enum":["main","drop"],"default":"main","maxLength":4}},"required":["routes"],"additionalProperties":false},"Route":{"type":"object","properties":{"name":{"type":"string","maxLength":128,"pattern":"^[A-Za-z_][A-Za-z0-9_]*$"},"condition":{"type":"string","minLength":1,"maxLength":4096}},"required":["name","condition"],"additionalProperties":false},"UnionStep":{"type":"object","properties":{},"additionalProperties":false},"DedupStep":{"type":"object","properties":{"key":{"type":"string","minLength":1,"maxLength":4096},"within":{"type":"string","maxLength":32,"pattern":"^([0-9]+(ms|s|m|h))+$"},"keep":{"type":"string","enum":["first"],"default":"first","maxLength":5}},"required":["key","within"],"additionalProperties":false},"ScoreStep":{"type":"object","properties":{"model":{"type":"string","enum":["logistic","linear"],"default":"logistic","maxLength":8},"intercept":{"type":"number","default":0},"features":{"type":"array","minItems":1,"maxItems":256,"items":{"$ref":"#/$defs/ScoreFeature"}},"as":{"type":"string","default":"score","maxLength":128,"pattern":"^[A-Za-z_][A-Za-z0-9_]*$"},"threshold":{"$ref":"#/$defs/ScoreThreshold"}},"required":["features"],"additionalProperties":false},"ScoreFeature":{"type":"object","properties":{"name":{"type":"string","maxLength":128,"pattern":"^[A-Za-z_][A-Za-z0-9_]*$"},"expression":{"type":"string","minLength":1,"maxLength":4096},"weight":{"type":"number"}},"required":["name","expression","weight"],"additionalProperties":false},"ScoreThreshold":{"type":"object","properties":{"value":{"type":"number"},"field":{"type":"string","default":"decision","maxLength":128,"pattern":"^[A-Za-z_][A-Za-z0-9_]*$"},"above":{"type":"string","maxLength":64},"below":{"type":"string","maxLength":64}},"required":["value","above","below"],"additionalProperties":false},"WindowStep":{"type":"object","properties":{"type":{"type":"string","enum":["tumbling","sliding","session","global"],"maxLength":8},"size":{"type":"string","maxLength":32,"pattern":"^([0-9]+(ms|s|m|h))+$"},"slide":{"type":"string","maxLength":32,"pattern":"^([0-9]+(ms|s|m|h))+$"},"gap":{"type":"string","maxLength":32,"pattern":"^([0-9]+(ms|s|m|h))+$"},"offset":{"type":"string","maxLength":32,"pattern":"^([0-9]+(ms|s|m|h))+$"},"allowedLateness":{"type":"string","default":"0s","maxLength":32,"pattern":"^([0-9]+(ms|s|m|h))+$"},"lateOutput":{"type":"boolean","default":false},"trigger":{"$ref":"#/$defs/WindowTrigger"},"aggregations":{"type":"array","minItems":1,"maxItems":64,"items":{"$ref":"#/$defs/Aggregation"}},"select":{"type":"object","maxProperties":256,"additionalProperties":{"type":"string","minLength":1,"maxLength":4096}}},"required":["type","aggregations"],"additionalProperties":false},"WindowTrigger":{"type":"object","properties":{"count":{"type":"integer","minimum":1,"maximum":100000000}},"required":["count"],"additionalProperties":false},"Aggregation":{"type":"object","properties":{"name":{"type":"string","maxLength":128,"pattern":"^[A-Za-z_][A-Za-z0-9_]*$"},"fn":{"type":"string","enum":["count","sum","avg","min","max","countDistinct","collect","topN","first","last"],"maxLength":13},"of":{"type":"string","minLength":1,"maxLength":4096},"where":{"type":"string","minLength":1,"maxLength":4096},"distinct":{"type":"boolean","default":false},"limit":{"type":"integer","minimum":1,"maximum":10000},"by":{"type":"string","minLength":1,"maxLength":4096},"order":{"type":"string","enum":["desc","asc"],"default":"desc","maxLength":4}},"required":["name","fn"],"additionalProperties":false},"OverStep":{"type":"object","properties":{"range":{"type":"string","maxLength":32,"pattern":"^([0-9]+(ms|s|m|h))+$"},"aggregations":{"type":"array","minItems":1,"maxItems":64,"items":{"$ref":"#/$defs/Aggregation"}},"select":{"type":"object","maxProperties":256,"additionalProperties":{"type":"string","minLength":1,"maxLength":4096}}},"required":["aggregations"],"additionalProperties":false},"ProcessStep":{"type":"object","properties":{"state":{"type":"array","maxItems":32,"items":{"$ref":"#/$defs/StateDeclaration"}},"onRecord":{"type":"array","minItems":1,"maxItems":64,"items":{"$ref":"#/$defs/ProcessAction"}},"timers":{"type":"array","maxItems":16,"items":{"$ref":"#/$defs/TimerDeclaration"}}},"required":["onRecord"],"additionalProperties":false},"StateDeclaration":{"type":"object","properties":{"name":{"type":"string","maxLength":64,"pattern":"^[A-Za-z_][A-Za-z0-9_]*$"},"kind":{"type":"string","enum":["value","list","map"],"maxLength":5},"initial":{"type":"string","minLength":1,"maxLength":4096},"ttl":{"type":"string","maxLength":32,"pattern":"^([0-9]+(ms|s|m|h))+$"},"maxSize":{"type":"integer","minimum":1,"maximum":1000000}},"required":["name","kind"],"additionalProperties":false},"ProcessAction":{"type":"object","properties":{"when":{"type":"string","minLength":1,"maxLength":4096},"set":{"type":"object","maxProperties":64,"additionalProperties":{"type":"string","minLength":1,"maxLength":4096}},"put":{"$ref":"#/$defs/StatePut"},"remove":{"$ref":"#/$defs/StateRemove"},"append":{"$ref":"#/$defs/StateAppend"},"clear":{"type":"array","maxItems":64,"items":{"type":"string","maxLength":64,"pattern":"^[A-Za-z_][A-Za-z0-9_]*$"}},"emit":{"type":"object","maxProperties":256,"additionalProperties":{"type":"string","minLength":1,"maxLength":4096}},"emitTo":{"type":"string","maxLength":64,"pattern":"^[A-Za-z_][A-Za-z0-9_]*$"},"schedule":{"$ref":"#/$defs/TimerSchedule"},"cancel":{"type":"string","maxLength":64,"pattern":"^[A-Za-z_][A-Za-z0-9_]*$"}},"additionalProperties":false},"StatePut":{"type":"object","properties":{"state":{"type":"string","maxLength":64,"pattern":"^[A-Za-z_][A-Za-z0-9_]*$"},"key":{"type":"string","minLength":1,"maxLength":4096},"value":{"type":"string","minLength":1,"maxLength":4096}},"required":["state","key","value"],"additionalProperties":false},"StateRemove":{"type":"object","properties":{"state":{"type":"string","maxLength":64,"pattern":"^[A-Za-z_][A-Za-z0-9_]*$"},"key":{"type":"string","minLength":1,"maxLength":4096}},"required":["state","key"],"additionalProperties":false},"StateAppend":{"type":"object","properties":{"state":{"type":"string","maxLength":64,"pattern":"^[A-Za-z_][A-Za-z0-9_]*$"},"value":{"type":"string","minLength":1,"maxLength":4096}},"required":["state","value"],"additionalProperties":false},"TimerSchedule":{"type":"object","properties":{"timer":{"type":"string","maxLength":64,"pattern":"^[A-Za-z_][A-Za-z0-9_]*$"},"after":{"type":"string","maxLength":32,"pattern":"^([0-9]+(ms|s|m|h))+$"},"at":{"type":"string","minLength":1,"maxLength":4096}},"required":["timer"],"additionalProperties":false},"TimerDeclaration":{"type":"object","properties":{"name":{"type":"string","maxLength":64,"pattern":"^[A-Za-z_][A-Za-z0-9_]*$"},"domain":{"type":"string","enum":["event-time","processing-time"],"default":"event-time","maxLength":15},"every":{"type":"string","maxLength":32,"pattern":"^([0-9]+(ms|s|m|h))+$"},"actions":{"type":"array","minItems":1,"maxItems":32,"items":{"$ref":"#/$defs/ProcessAction"}}},"required":["name","actions"],"additionalProperties":false},"CepStep":{"type":"object","properties":{"stages":{"type":"array","minItems":1,"maxItems":16,"items":{"$ref":"#/$defs/PatternStage"}},"within":{"type":"string","maxLength":32,"pattern":"^([0-9]+(ms|s|m|h))+$"},"afterMatchSkip":{"$ref":"#/$defs/AfterMatchSkip"},"select":{"type":"object","maxProperties":256,"additionalProperties":{"type":"string","minLength":1,"maxLength":4096}},"timedOut":{"type":"boolean","default":false}},"required":["stages"],"additionalProperties":false},"PatternStage":{"type":"object","properties":{"name":{"type":"string","maxLength":64,"pattern":"^[A-Za-z_][A-Za-z0-9_]*$"},"contiguity":{"type":"string","enum":["next","followedBy","followedByAny","notNext","notFollowedBy"],"maxLength":13},"where":{"type":"string","minLength":1,"maxLength":4096},"or":{"type":"array","maxItems":16,"items":{"type":"string","minLength":1,"maxLength":4096}},"until":{"type":"string","minLength":1,"maxLength":4096},"times":{"type":"integer","minimum":1,"maximum":1000},"timesMax":{"type":"integer","minimum":1,"maximum":1000},"timesOrMore":{"type":"integer","minimum":1,"maximum":1000},"oneOrMore":{"type":"boolean"},"optional":{"type":"boolean"},"greedy":{"type":"boolean"},"consecutive":{"type":"boolean"}},"required":["name","where"],"additionalProperties":false},"AfterMatchSkip":{"type":"object","properties":{"strategy":{"type":"string","enum":["noSkip","skipToNext","skipPastLastEvent","skipToFirst","skipToLast"],"default":"noSkip","maxLength":17},"stage":{"type":"string","maxLength":64}},"additionalProperties":false},"BroadcastRulesStep":{"type":"object","properties":{"rules":{"type":"string","maxLength":127,"pattern":"^[A-Za-z][A-Za-z0-9_-]{0,62}(\\.[A-Za-z][A-Za-z0-9_-]{0,62})?$"},"ruleId":{"type":"string","default":"rule.id","minLength":1,"maxLength":4096},"deleteWhen":{"type":"string","minLength":1,"maxLength":4096},"condition":{"type":"string","minLength":1,"maxLength":4096},"conditionField":{"type":"string","maxLength":128},"match":{"type":"string","enum":["first","all"],"default":"first","maxLength":5},"unmatched":{"type":"string","enum":["drop","pass"],"default":"drop","maxLength":4},"emit":{"type":"object","maxProperties":256,"additionalProperties":{"type":"string","minLength":1,"maxLength":4096}}},"required":["rules"],"additionalProperties":false},"LookupJoinStep":{"type":"object","properties":{"table":{"type":"string","maxLength":127,"pattern":"^[A-Za-z][A-Za-z0-9_-]{0,62}(\\.[A-Za-z][A-Za-z0-9_-]{0,62})?$"},"key":{"type":"string","minLength":1,"maxLength":4096},"tableKey":{"type":"string","minLength":1,"maxLength":4096},"type":{"type":"string","enum":["inner","left"],"default":"left","maxLength":5},"as":{"type":"string","maxLength":128,"pattern":"^[A-Za-z_][A-Za-z0-9_]*$"},"select":{"type":"object","maxProperties":256,"additionalProperties":{"type":"string","minLength":1,"maxLength":4096}}},"required":["table","key"],"additionalProperties":false},"Sink":{"type":"object","properties":{"id":{"type":"string","maxLength":63,"pattern":"^[A-Za-z][A-Za-z0-9_-]{0,62}$"},"input":{"type":"string","maxLength":127,"pattern":"^[A-Za-z][A-Za-z0-9_-]{0,62}(\\.[A-Za-z][A-Za-z0-9_-]{0,62})?$"},"kafka":{"$ref":"#/$defs/KafkaSink"},"redis":{"$ref":"#/$defs/RedisSink"},"file":{"$ref":"#/$defs/FileSink"},"stdout":{"$ref":"#/$defs/StdoutSink"},"blackhole":{"$ref":"#/$defs/BlackholeSink"},"local":{"$ref":"#/$defs/LocalSink"}},"required":["id","input"],"additionalProperties":false},"KafkaSink":{"type":"object","properties":{"topic":{"type":"string","maxLength":249,"pattern":"^[A-Za-z0-9._-]{1,249}$"},"format":{"type":"string","enum":["json","string"],"default":"json","maxLength":6},"key":{"type":"string","minLength":1,"maxLength":4096},"partitions":{"type":"integer","minimum":1,"maximum":10000},"headers":{"type":"object","maxProperties":32,"additionalProperties":{"type":"string","minLength":1,"maxLength":4096}},"timestamps":{"type":"string","enum":["event-time","processing-time"],"default":"event-time","maxLength":15}},"required":["topic"],"additionalProperties":false},"RedisSink":{"type":"object","properties":{"address":{"type":"string","maxLength":261,"pattern":"^[^\\s:]+:[0-9]{1,5}$"},"database":{"type":"integer","default":0,"minimum":0,"maximum":15},"passwordSecretRef":{"$ref":"#/$defs/SecretKeyRef"},"tls":{"type":"boolean","default":false},"sortedSet":{"$ref":"#/$defs/RedisSortedSet"},"hash":{"$ref":"#/$defs/RedisHash"},"ttl":{"type":"string","maxLength":32,"pattern":"^([0-9]+(ms|s|m|h))+$"}},"required":["address"],"additionalProperties":false},"SecretKeyRef":{"type":"object","properties":{"name":{"type":"string","maxLength":253,"pattern":"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$"},"key":{"type":"string","maxLength":253,"pattern":"^[-._a-zA-Z0-9]+$"}},"required":["name","key"],"additionalProperties":false},"RedisSortedSet":{"type":"object","properties":{"key":{"type":"string","minLength":1,"maxLength":4096},"member":{"type":"string","minLength":1,"maxLength":4096},"score":{"type":"string","minLength":1,"maxLength":4096},"maxSize":{"type":"integer","minimum":1,"maximum":1000000},"replace":{"type":"boolean","default":false}},"required":["key","member"],"additionalProperties":false},"RedisHash":{"type":"object","properties":{"key":{"type":"string","minLength":1,"maxLength":4096},"fields":{"type":"object","maxProperties":256,"additionalProperties":{"type":"string","minLength":1,"maxLength":4096}}},"required":["key","fields"],"additionalProperties":false},"FileSink":{"type":"object","properties":{"path":{"type":"string","minLength":1,"maxLength":4096},"format":{"type":"string","enum":["ndjson","csv"],"default":"ndjson","maxLength":6}},"required":["path"],"additionalProperties":false},"StdoutSink":{"type":"object","properties":{"format":{"type":"string","enum":["json","text"],"default":"json","maxLength":4}},"additionalProperties":false},"BlackholeSink":{"type":"object","properties":{},"additionalProperties":false},"LocalSink":{"type":"object","properties":{"file":{"$ref":"#/$defs/FileSink"},"stdout":{"$ref":"#/$defs/StdoutSink"},"blackhole":{"$ref":"#/$defs/BlackholeSink"}},"additionalProperties":false},"ModuleJob":{"type":"object","properties":{"path":{"type":"string","minLength":1,"maxLength":4096},"export":{"type":"string","default":"default","maxLength":253},"config":{"type":"object"}},"required":["path"],"additionalProperties":false},"KafkaConnection":{"type":"object","properties":{"bootstrapServers":{"type":"array","minItems":1,"maxItems":16,"items":{"type":"string","maxLength":261,"pattern":"^[^\\s:]+:[0-9]{1,5}$"}},"clientId":{"type":"string","maxLength":253},"tls":{"$ref":"#/$defs/KafkaTls"},"sasl":{"$ref":"#/$defs/KafkaSasl"}},"required":["bootstrapServers"],"additionalProperties":false},"KafkaTls":{"type":"object","properties":{"enabled":{"type":"boolean","default":true},"caSecretRef":{"$ref":"#/$defs/SecretKeyRef"},"certSecretRef":{"$ref":"#/$defs/SecretKeyRef"},"keySecretRef":{"$ref":"#/$defs/SecretKeyRef"},"insecureSkipVerify":{"type":"boolean","default":false}},"additionalProperties":false},"KafkaSasl":{"type":"object","properties":{"mechanism":{"type":"string","enum":["plain","scram-sha-256","scram-sha-512"],"maxLength":13},"username":{"type":"string","maxLength":253},"usernameSecretRef":{"$ref":"#/$defs/SecretKeyRef"},"passwordSecretRef":{"$ref":"#/$defs/SecretKeyRef"}},"required":["mechanism","passwordSecretRef"],"additionalProperties":false},"CheckpointSettings":{"type":"object","properties":{"interval":{"type":"string","default":"5s","maxLength":32,"pattern":"^([0-9]+(ms|s|m|h))+$"},"timeout":{"type":"string","default":"1m","maxLength":32,"pattern":"^([0-9]+(ms|s|m|h))+$"},"mode":{"type":"string","enum":["exactly-once","at-least-once"],"default":"exactly-once","maxLength":13}},"additionalProperties":false},"SavepointSettings":{"type":"object","properties":{"storage":{"$ref":"#/$defs/SavepointStorage"},"interval":{"type":"string","maxLength":32,"pattern":"^([0-9]+(ms|s|m|h))+$"},"historyMax":{"type":"integer","default":5,"minimum":1,"maximum":100},"historyMaxAge":{"type":"string","maxLength":32,"pattern":"^([0-9]+(ms|s|m|h))+$"},"timeout":{"type":"string","default":"10m","maxLength":32,"pattern":"^([0-9]+(ms|s|m|h))+$"}},"required":["storage"],"additionalProperties":false},"SavepointStorage":{"type":"object","properties":{"path":{"type":"string","minLength":1,"maxLength":4096,"pattern":"^/"},"claimName":{"type":"string","maxLength":253,"pattern":"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$"}},"required":["path"],"additionalProperties":false},"RestartPolicy":{"type":"object","properties":{"maxRestarts":{"type":"integer","default":5,"minimum":0,"maximum":1000},"window":{"type":"string","default":"10m","maxLength":32,"pattern":"^([0-9]+(ms|s|m|h))+$"}},"additionalProperties":false},"RollbackSettings":{"type":"object","properties":{"enabled":{"type":"boolean","default":true},"readinessTimeout":{"type":"string","default":"5m","maxLength":32,"pattern":"^([0-9]+(ms|s|m|h))+$"},"stableAfter":{"type":"string","default":"1m","maxLength":32,"pattern":"^([0-9]+(ms|s|m|h))+$"}},"additionalProperties":false},"Resources":{"type":"object","properties":{"requests":{"type":"object","maxProperties":16,"additionalProperties":{"type":["integer","string"],"maxLength":64,"pattern":"^(\\+|-)?(([0-9]+(\\.[0-9]*)?)|(\\.[0-9]+))(([KMGTPE]i)|[numkMGTPE]|([eE](\\+|-)?(([0-9]+(\\.[0-9]*)?)|(\\.[0-9]+))))?$"}},"limits":{"type":"object","maxProperties":16,"additionalProperties":{"type":["integer","string"],"maxLength":64,"pattern":"^(\\+|-)?(([0-9]+(\\.[0-9]*)?)|(\\.[0-9]+))(([KMGTPE]i)|[numkMGTPE]|([eE](\\+|-)?(([0-9]+(\\.[0-9]*)?)|(\\.[0-9]+))))?$"}}},"additionalProperties":false},"StateStorage":{"type":"object","properties":{"size":{"type":["integer","string"],"maxLength":64,"pattern":"^(\\+|-)?(([0-9]+(\\.[0-9]*)?)|(\\.[0-9]+))(([KMGTPE]i)|[numkMGTPE]|([eE](\\+|-)?(([0-9]+(\\.[0-9]*)?)|(\\.[0-9]+))))?$"},"storageClassName":{"type":"string","maxLength":253,"pattern":"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$"}},"additionalProperties":false},"PodTemplateOverrides":{"type":"object","properties":{"metadata":{"$ref":"#/$defs/PodMetadata"},"serviceAccountName":{"type":"string","maxLength":253,"pattern":"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$"},"priorityClassName":{"type":"string","maxLength":253,"pattern":"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$"},"nodeSelector":{"type":"object","maxProperties":64,"additionalProperties":{"type":"string","maxLength":63}},"affinity":{"type":"object"},"tolerations":{"type":"array","maxItems":32,"items":{"type":"object"}},"topologySpreadConstraints":{"type":"array","maxItems":16,"items":{"type":"object"}},"imagePullSecrets":{"type":"array","maxItems":16,"items":{"$ref":"#/$defs/LocalObjectReference"}},"env":{"type":"array","maxItems":128,"items":{"type":"object"}},"volumes":{"type":"array","maxItems":32,"items":{"type":"object"}},"volumeMounts":{"type":"array","maxItems":32,"items":{"type":"object"}},"terminationGracePeriodSeconds":{"type":"integer","minimum":1,"maximum":3600}},"additionalProperties":false},"PodMetadata":{"type":"object","properties":{"labels":{"type":"object","maxProperties":64,"additionalProperties":{"type":"string","maxLength":63}},"annotations":{"type":"object","maxProperties":64,"additionalProperties":{"type":"string","maxLength":65536}}},"additionalProperties":false},"LocalObjectReference":{"type":"object","properties":{"name":{"type":"string","maxLength":253,"pattern":"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$"}},"required":["name"],"additionalProperties":false},"RestoreFrom":{"type":"object","properties":{"savepointName":{"type":"string","maxLength":253,"pattern":"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$"},"path":{"type":"string","minLength":1,"maxLength":4096}},"additionalProperties":false},"StreamJobStatus":{"type":"object","properties":{"observedGeneration":{"type":"integer","minimum":0},"conditions":{"type":"array","maxItems":16,"items":{"$ref":"#/$defs/Condition"}},"phase":{"type":"string","enum":["Pending","Deploying","Running","Upgrading","Rescaling","Savepointing","Suspending","Suspended","RollingBack","Failed","Completed"],"maxLength":12},"parallelism":{"type":"integer","minimum":0},"selector":{"type":"string","maxLength":1024},"readyWorkers":{"type":"string","maxLength":32},"workers":{"$ref":"#/$defs/WorkerCounts"},"lag":{"type":"integer","minimum":0},"lastCheckpoint":{"$ref":"#/$defs/CheckpointProgress"},"jobGeneration":{"type":"string","maxLength":64},"restoredFrom":{"type":"string","maxLength":4096},"jobGenerationCount":{"type":"integer","minimum":0},"currentSpec":{"type":"object"},"lastSavepoint":{"$ref":"#/$defs/SavepointRecord"},"savepoints":{"type":"array","maxItems":100,"items":{"$ref":"#/$defs/SavepointRecord"}},"observedSavepointTriggerNonce":{"type":"integer"},"observedRestartNonce":{"type":"integer"},"currentSpecHash":{"type":"string","maxLength":128},"lastStableSpec":{"$ref":"#/$defs/StableSpec"},"failedSpec":{"$ref":"#/$defs/FailedSpec"},"pendingAction":{"$ref":"#/$defs/PendingAction"},"restarts":{"$ref":"#/$defs/RestartCounts"},"lastError":{"$ref":"#/$defs/LastError"}},"additionalProperties":false},"Condition":{"type":"object","properties":{"type":{"type":"string","maxLength":316,"pattern":"^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])$"},"status":{"type":"string","enum":["True","False","Unknown"],"maxLength":7},"observedGeneration":{"type":"integer","minimum":0},"lastTransitionTime":{"type":"string","maxLength":64},"reason":{"type":"string","minLength":1,"maxLength":1024,"pattern":"^[A-Za-z]([A-Za-z0-9_,:]*[A-Za-z0-9_])?$"},"message":{"type":"string","maxLength":32768}},"required":["type","status","lastTransitionTime","reason","message"],"additionalProperties":false},"WorkerCounts":{"type":"object","properties":{"desired":{"type":"integer","minimum":0},"ready":{"type":"integer","minimum":0}},"additionalProperties":false},"CheckpointProgress":{"type":"object","properties":{"count":{"type":"integer","minimum":0},"time":{"type":"string","maxLength":64}},"additionalProperties":false},"SavepointRecord":{"type":"object","properties":{"name":{"type":"string","maxLength":253},"location":{"type":"string","maxLength":4096},"timestamp":{"type":"string","maxLength":64},"trigger":{"type":"string","enum":["manual","periodic","upgrade","rescale","suspend","nonce"],"maxLength":8},"specHash":{"type":"string","maxLength":128},"jobGeneration":{"type":"string","maxLength":64}},"additionalProperties":false},"StableSpec":{"type":"object","properties":{"hash":{"type":"string","maxLength":128},"generation":{"type":"integer","minimum":0},"jobGeneration":{"type":"string","maxLength":64},"parallelism":{"type":"integer","minimum":0},"savepoint":{"type":"string","maxLength":4096},"since":{"type":"string","maxLength":64},"spec":{"type":"object"}},"additionalProperties":false},"FailedSpec":{"type":"object","properties":{"hash":{"type":"string","maxLength":128},"generation":{"type":"integer","minimum":0},"reason":{"type":"string","maxLength":128},"message":{"type":"string","maxLength":32768},"time":{"type":"string","maxLength":64}},"additionalProperties":false},"PendingAction":{"type":"object","properties":{"type":{"type":"string","enum":["deploy","upgrade","rescale","savepoint","suspend","resume","restart","rollback","stop"],"maxLength":9},"step":{"type":"string","maxLength":64},"startedAt":{"type":"string","maxLength":64},"stepStartedAt":{"type":"string","maxLength":64},"targetGeneration":{"type":"integer","minimum":0},"targetSpecHash":{"type":"string","maxLength":128},"targetSpec":{"type":"object"},"targetParallelism":{"type":"integer","minimum":0},"targetJobGeneration":{"type":"string","maxLength":64},"mode":{"type":"string","enum":["stateless","savepoint","last-state"],"maxLength":10},"savepoint":{"type":"string","maxLength":4096},"details":{"type":"object","maxProperties":32,"additionalProperties":{"type":"string","maxLength":4096}}},"required":["type"],"additionalProperties":false},"RestartCounts":{"type":"object","properties":{"total":{"type":"integer","minimum":0},"inWindow":{"type":"integer","minimum":0},"lastRestartTime":{"type":"string","maxLength":64},"recent":{"type":"array","maxItems":1001,"items":{"type":"string","maxLength":64}},"seen":{"type":"object","maxProperties":1024,"additionalProperties":{"type":"integer","minimum":0}}},"additionalProperties":false},"LastError":{"type":"object","properties":{"time":{"type":"string","maxLength":64},"reason":{"type":"string","maxLength":128},"message":{"type":"string","maxLength":32768},"worker":{"type":"integer","minimum":0},"exitCode":{"type":"integer","minimum":0,"maximum":255},"exitClass":{"type":"string","maxLength":32}},"additionalProperties":false}}};
+const schema11 = {"$id":"StreamJob","$ref":"#/$defs/StreamJob","$defs":{"StreamJob":{"type":"object","properties":{"apiVersion":{"type":"string","enum":["runnel.dev/v1alpha1"]},"kind":{"type":"string","enum":["StreamJob"]},"metadata":{"type":"object","properties":{"name":{"type":"string","maxLength":52,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"}},"required":["name"]},"spec":{"$ref":"#/$defs/StreamJobSpec"},"status":{"$ref":"#/$defs/StreamJobStatus"}},"required":["apiVersion","kind","metadata","spec"],"additionalProperties":false},"StreamJobSpec":{"type":"object","properties":{"image":{"type":"string","maxLength":1024},"imagePullPolicy":{"type":"string","enum":["Always","IfNotPresent","Never"],"maxLength":12},"parallelism":{"type":"integer","default":1,"minimum":1,"maximum":1024},"state":{"type":"string","enum":["running","suspended"],"default":"running","maxLength":9},"upgradeMode":{"type":"string","enum":["stateless","savepoint","last-state"],"default":"last-state","maxLength":10},"pipeline":{"$ref":"#/$defs/Pipeline"},"sql":{"type":"string","minLength":1,"maxLength":262144},"module":{"$ref":"#/$defs/ModuleJob"},"kafka":{"$ref":"#/$defs/KafkaConnection"},"checkpoint":{"$ref":"#/$defs/CheckpointSettings"},"savepoint":{"$ref":"#/$defs/SavepointSettings"},"restartPolicy":{"$ref":"#/$defs/RestartPolicy"},"rollback":{"$ref":"#/$defs/RollbackSettings"},"resources":{"$ref":"#/$defs/Resources"},"stateStorage":{"$ref":"#/$defs/StateStorage"},"podTemplate":{"$ref":"#/$defs/PodTemplateOverrides"},"savepointTriggerNonce":{"type":"integer"},"restartNonce":{"type":"integer"},"restoreFrom":{"$ref":"#/$defs/RestoreFrom"},"allowNonRestoredState":{"type":"boolean","default":false},"dropIncompatibleState":{"type":"array","maxItems":64,"items":{"type":"string","minLength":1,"maxLength":253}}},"additionalProperties":false},"Pipeline":{"type":"object","properties":{"sources":{"type":"array","minItems":1,"maxItems":32,"items":{"$ref":"#/$defs/Source"}},"steps":{"type":"array","maxItems":128,"items":{"$ref":"#/$defs/Step"}},"sinks":{"type":"array","minItems":1,"maxItems":32,"items":{"$ref":"#/$defs/Sink"}}},"required":["sources","sinks"],"additionalProperties":false},"Source":{"type":"object","properties":{"id":{"type":"string","maxLength":63,"pattern":"^[A-Za-z][A-Za-z0-9_-]{0,62}$"},"mode":{"type":"string","enum":["stream","table","broadcast"],"default":"stream","maxLength":9},"kafka":{"$ref":"#/$defs/KafkaSource"},"local":{"$ref":"#/$defs/LocalSource"},"timestamp":{"$ref":"#/$defs/EventTime"},"watermark":{"$ref":"#/$defs/Watermark"},"fields":{"type":"object","maxProperties":256,"additionalProperties":{"type":"string","maxLength":128,"pattern":"^[a-z][a-z0-9<>, ]*$"}},"fieldTypes":{"type":"string","enum":["enforce","coerce"],"default":"enforce","maxLength":7}},"required":["id"],"additionalProperties":false},"KafkaSource":{"type":"object","properties":{"topic":{"type":"string","maxLength":249,"pattern":"^[A-Za-z0-9._-]{1,249}$"},"format":{"type":"string","enum":["json","string","bytes"],"default":"json","maxLength":6},"keyFormat":{"type":"string","enum":["string","json","bytes","none"],"default":"string","maxLength":6},"partitions":{"type":"integer","minimum":1,"maximum":10000},"partitionedBy":{"type":"string","maxLength":253},"startOffset":{"type":"string","enum":["earliest","latest"],"default":"earliest","maxLength":8},"bounded":{"type":"boolean","default":false}},"required":["topic"],"additionalProperties":false},"LocalSource":{"type":"object","properties":{"generator":{"$ref":"#/$defs/GeneratorSource"},"file":{"$ref":"#/$defs/FileSource"}},"additionalProperties":false},"GeneratorSource":{"type":"object","properties":{"rate":{"type":"integer","default":1000,"minimum":0,"maximum":100000000},"count":{"type":"integer","minimum":1},"seed":{"type":"integer","default":1},"partitions":{"type":"integer","default":4,"minimum":1,"maximum":1024},"outOfOrderness":{"type":"string","default":"0s","maxLength":32,"pattern":"^([0-9]+(ms|s|m|h))+$"},"fields":{"type":"object","maxProperties":64,"additionalProperties":{"$ref":"#/$defs/FieldGenerator"}}},"required":["fields"],"additionalProperties":false},"FieldGenerator":{"type":"object","properties":{"kind":{"type":"string","enum":["key","choice","int","double","bool","uuid","sequence","eventTime","constant"],"maxLength":9},"prefix":{"type":"string","maxLength":64},"cardinality":{"type":"integer","minimum":1,"maximum":100000000},"skew":{"type":"number","minimum":0,"maximum":10},"values":{"type":"array","minItems":1,"maxItems":1000,"items":{"type":["integer","string"],"maxLength":64}},"weights":{"type":"array","maxItems":1000,"items":{"type":"number","minimum":0}},"min":{"type":"number"},"max":{"type":"number"},"probability":{"type":"number","minimum":0,"maximum":1},"value":{"type":["integer","string"],"maxLength":64}},"required":["kind"],"additionalProperties":false},"FileSource":{"type":"object","properties":{"path":{"type":"string","minLength":1,"maxLength":4096}},"required":["path"],"additionalProperties":false},"EventTime":{"type":"object","properties":{"field":{"type":"string","maxLength":253},"expression":{"type":"string","minLength":1,"maxLength":4096},"format":{"type":"string","enum":["epoch-millis","epoch-seconds","iso-8601"],"default":"epoch-millis","maxLength":13}},"additionalProperties":false},"Watermark":{"type":"object","properties":{"outOfOrderness":{"type":"string","default":"0s","maxLength":32,"pattern":"^([0-9]+(ms|s|m|h))+$"},"idleness":{"type":"string","maxLength":32,"pattern":"^([0-9]+(ms|s|m|h))+$"}},"additionalProperties":false},"Step":{"type":"object","properties":{"id":{"type":"string","maxLength":63,"pattern":"^[A-Za-z][A-Za-z0-9_-]{0,62}$"},"uid":{"type":"string","maxLength":128,"pattern":"^[A-Za-z][A-Za-z0-9_.-]{0,127}$"},"input":{"type":"string","maxLength":127,"pattern":"^[A-Za-z][A-Za-z0-9_-]{0,62}(\\.[A-Za-z][A-Za-z0-9_-]{0,62})?$"},"inputs":{"type":"array","minItems":2,"maxItems":16,"items":{"type":"string","maxLength":127,"pattern":"^[A-Za-z][A-Za-z0-9_-]{0,62}(\\.[A-Za-z][A-Za-z0-9_-]{0,62})?$"}},"onError":{"type":"string","enum":["dead-letter","skip","fail"],"default":"dead-letter","maxLength":11},"filter":{"$ref":"#/$defs/FilterStep"},"clean":{"$ref":"#/$defs/CleanStep"},"map":{"$ref":"#/$defs/MapStep"},"project":{"$ref":"#/$defs/ProjectStep"},"explode":{"$ref":"#/$defs/ExplodeStep"},"keyBy":{"$ref":"#/$defs/KeyByStep"},"route":{"$ref":"#/$defs/RouteStep"},"union":{"$ref":"#/$defs/UnionStep"},"dedup":{"$ref":"#/$defs/DedupStep"},"score":{"$ref":"#/$defs/ScoreStep"},"window":{"$ref":"#/$defs/WindowStep"},"over":{"$ref":"#/$defs/OverStep"},"process":{"$ref":"#/$defs/ProcessStep"},"cep":{"$ref":"#/$defs/CepStep"},"broadcastRules":{"$ref":"#/$defs/BroadcastRulesStep"},"lookupJoin":{"$ref":"#/$defs/LookupJoinStep"}},"required":["id"],"additionalProperties":false},"FilterStep":{"type":"object","properties":{"condition":{"type":"string","minLength":1,"maxLength":4096},"onReject":{"type":"string","enum":["drop","dead-letter","side-output"],"default":"drop","maxLength":11},"reason":{"type":"string","maxLength":128}},"required":["condition"],"additionalProperties":false},"CleanStep":{"type":"object","properties":{"rules":{"type":"array","minItems":1,"maxItems":64,"items":{"$ref":"#/$defs/CleanRule"}},"onInvalid":{"type":"string","enum":["dead-letter","drop","side-output"],"default":"dead-letter","maxLength":11}},"required":["rules"],"additionalProperties":false},"CleanRule":{"type":"object","properties":{"name":{"type":"string","maxLength":128,"pattern":"^[A-Za-z_][A-Za-z0-9_]*$"},"condition":{"type":"string","minLength":1,"maxLength":4096}},"required":["name","condition"],"additionalProperties":false},"MapStep":{"type":"object","properties":{"expression":{"type":"string","minLength":1,"maxLength":4096}},"required":["expression"],"additionalProperties":false},"ProjectStep":{"type":"object","properties":{"fields":{"type":"object","maxProperties":256,"additionalProperties":{"type":"string","minLength":1,"maxLength":4096}},"keep":{"type":"boolean","default":false},"drop":{"type":"array","maxItems":256,"items":{"type":"string","maxLength":128,"pattern":"^[A-Za-z_][A-Za-z0-9_]*$"}}},"required":["fields"],"additionalProperties":false},"ExplodeStep":{"type":"object","properties":{"expression":{"type":"string","minLength":1,"maxLength":4096},"as":{"type":"string","maxLength":128,"pattern":"^[A-Za-z_][A-Za-z0-9_]*$"},"keepParent":{"type":"boolean","default":true}},"required":["expression"],"additionalProperties":false},"KeyByStep":{"type":"object","properties":{"key":{"type":"string","minLength":1,"maxLength":4096},"partitions":{"type":"integer","minimum":1,"maximum":10000}},"required":["key"],"additionalProperties":false},"RouteStep":{"type":"object","properties":{"routes":{"type":"array","minItems":1,"maxItems":32,"items":{"$ref":"#/$defs/Route"}},"match":{"type":"string","enum":["first","all"],"default":"first","maxLength":5},"otherwise":{"type":"string","enum":["main","drop"],"default":"main","maxLength":4}},"required":["routes"],"additionalProperties":false},"Route":{"type":"object","properties":{"name":{"type":"string","maxLength":128,"pattern":"^[A-Za-z_][A-Za-z0-9_]*$"},"condition":{"type":"string","minLength":1,"maxLength":4096}},"required":["name","condition"],"additionalProperties":false},"UnionStep":{"type":"object","properties":{},"additionalProperties":false},"DedupStep":{"type":"object","properties":{"key":{"type":"string","minLength":1,"maxLength":4096},"within":{"type":"string","maxLength":32,"pattern":"^([0-9]+(ms|s|m|h))+$"},"keep":{"type":"string","enum":["first"],"default":"first","maxLength":5}},"required":["key","within"],"additionalProperties":false},"ScoreStep":{"type":"object","properties":{"model":{"type":"string","enum":["logistic","linear"],"default":"logistic","maxLength":8},"intercept":{"type":"number","default":0},"features":{"type":"array","minItems":1,"maxItems":256,"items":{"$ref":"#/$defs/ScoreFeature"}},"as":{"type":"string","default":"score","maxLength":128,"pattern":"^[A-Za-z_][A-Za-z0-9_]*$"},"threshold":{"$ref":"#/$defs/ScoreThreshold"}},"required":["features"],"additionalProperties":false},"ScoreFeature":{"type":"object","properties":{"name":{"type":"string","maxLength":128,"pattern":"^[A-Za-z_][A-Za-z0-9_]*$"},"expression":{"type":"string","minLength":1,"maxLength":4096},"weight":{"type":"number"}},"required":["name","expression","weight"],"additionalProperties":false},"ScoreThreshold":{"type":"object","properties":{"value":{"type":"number"},"field":{"type":"string","default":"decision","maxLength":128,"pattern":"^[A-Za-z_][A-Za-z0-9_]*$"},"above":{"type":"string","maxLength":64},"below":{"type":"string","maxLength":64}},"required":["value","above","below"],"additionalProperties":false},"WindowStep":{"type":"object","properties":{"type":{"type":"string","enum":["tumbling","sliding","session","global"],"maxLength":8},"size":{"type":"string","maxLength":32,"pattern":"^([0-9]+(ms|s|m|h))+$"},"slide":{"type":"string","maxLength":32,"pattern":"^([0-9]+(ms|s|m|h))+$"},"gap":{"type":"string","maxLength":32,"pattern":"^([0-9]+(ms|s|m|h))+$"},"offset":{"type":"string","maxLength":32,"pattern":"^([0-9]+(ms|s|m|h))+$"},"allowedLateness":{"type":"string","default":"0s","maxLength":32,"pattern":"^([0-9]+(ms|s|m|h))+$"},"lateOutput":{"type":"boolean","default":false},"trigger":{"$ref":"#/$defs/WindowTrigger"},"aggregations":{"type":"array","minItems":1,"maxItems":64,"items":{"$ref":"#/$defs/Aggregation"}},"select":{"type":"object","maxProperties":256,"additionalProperties":{"type":"string","minLength":1,"maxLength":4096}}},"required":["type","aggregations"],"additionalProperties":false},"WindowTrigger":{"type":"object","properties":{"count":{"type":"integer","minimum":1,"maximum":100000000}},"required":["count"],"additionalProperties":false},"Aggregation":{"type":"object","properties":{"name":{"type":"string","maxLength":128,"pattern":"^[A-Za-z_][A-Za-z0-9_]*$"},"fn":{"type":"string","enum":["count","sum","avg","min","max","countDistinct","collect","topN","first","last"],"maxLength":13},"of":{"type":"string","minLength":1,"maxLength":4096},"where":{"type":"string","minLength":1,"maxLength":4096},"distinct":{"type":"boolean","default":false},"limit":{"type":"integer","minimum":1,"maximum":10000},"by":{"type":"string","minLength":1,"maxLength":4096},"order":{"type":"string","enum":["desc","asc"],"default":"desc","maxLength":4}},"required":["name","fn"],"additionalProperties":false},"OverStep":{"type":"object","properties":{"range":{"type":"string","maxLength":32,"pattern":"^([0-9]+(ms|s|m|h))+$"},"aggregations":{"type":"array","minItems":1,"maxItems":64,"items":{"$ref":"#/$defs/Aggregation"}},"select":{"type":"object","maxProperties":256,"additionalProperties":{"type":"string","minLength":1,"maxLength":4096}}},"required":["aggregations"],"additionalProperties":false},"ProcessStep":{"type":"object","properties":{"state":{"type":"array","maxItems":32,"items":{"$ref":"#/$defs/StateDeclaration"}},"onRecord":{"type":"array","minItems":1,"maxItems":64,"items":{"$ref":"#/$defs/ProcessAction"}},"timers":{"type":"array","maxItems":16,"items":{"$ref":"#/$defs/TimerDeclaration"}}},"required":["onRecord"],"additionalProperties":false},"StateDeclaration":{"type":"object","properties":{"name":{"type":"string","maxLength":64,"pattern":"^[A-Za-z_][A-Za-z0-9_]*$"},"kind":{"type":"string","enum":["value","list","map"],"maxLength":5},"initial":{"type":"string","minLength":1,"maxLength":4096},"ttl":{"type":"string","maxLength":32,"pattern":"^([0-9]+(ms|s|m|h))+$"},"maxSize":{"type":"integer","minimum":1,"maximum":1000000}},"required":["name","kind"],"additionalProperties":false},"ProcessAction":{"type":"object","properties":{"when":{"type":"string","minLength":1,"maxLength":4096},"set":{"type":"object","maxProperties":64,"additionalProperties":{"type":"string","minLength":1,"maxLength":4096}},"put":{"$ref":"#/$defs/StatePut"},"remove":{"$ref":"#/$defs/StateRemove"},"append":{"$ref":"#/$defs/StateAppend"},"clear":{"type":"array","maxItems":64,"items":{"type":"string","maxLength":64,"pattern":"^[A-Za-z_][A-Za-z0-9_]*$"}},"emit":{"type":"object","maxProperties":256,"additionalProperties":{"type":"string","minLength":1,"maxLength":4096}},"emitTo":{"type":"string","maxLength":64,"pattern":"^[A-Za-z_][A-Za-z0-9_]*$"},"schedule":{"$ref":"#/$defs/TimerSchedule"},"cancel":{"type":"string","maxLength":64,"pattern":"^[A-Za-z_][A-Za-z0-9_]*$"}},"additionalProperties":false},"StatePut":{"type":"object","properties":{"state":{"type":"string","maxLength":64,"pattern":"^[A-Za-z_][A-Za-z0-9_]*$"},"key":{"type":"string","minLength":1,"maxLength":4096},"value":{"type":"string","minLength":1,"maxLength":4096}},"required":["state","key","value"],"additionalProperties":false},"StateRemove":{"type":"object","properties":{"state":{"type":"string","maxLength":64,"pattern":"^[A-Za-z_][A-Za-z0-9_]*$"},"key":{"type":"string","minLength":1,"maxLength":4096}},"required":["state","key"],"additionalProperties":false},"StateAppend":{"type":"object","properties":{"state":{"type":"string","maxLength":64,"pattern":"^[A-Za-z_][A-Za-z0-9_]*$"},"value":{"type":"string","minLength":1,"maxLength":4096}},"required":["state","value"],"additionalProperties":false},"TimerSchedule":{"type":"object","properties":{"timer":{"type":"string","maxLength":64,"pattern":"^[A-Za-z_][A-Za-z0-9_]*$"},"after":{"type":"string","maxLength":32,"pattern":"^([0-9]+(ms|s|m|h))+$"},"at":{"type":"string","minLength":1,"maxLength":4096}},"required":["timer"],"additionalProperties":false},"TimerDeclaration":{"type":"object","properties":{"name":{"type":"string","maxLength":64,"pattern":"^[A-Za-z_][A-Za-z0-9_]*$"},"domain":{"type":"string","enum":["event-time","processing-time"],"default":"event-time","maxLength":15},"every":{"type":"string","maxLength":32,"pattern":"^([0-9]+(ms|s|m|h))+$"},"actions":{"type":"array","minItems":1,"maxItems":32,"items":{"$ref":"#/$defs/ProcessAction"}}},"required":["name","actions"],"additionalProperties":false},"CepStep":{"type":"object","properties":{"stages":{"type":"array","minItems":1,"maxItems":16,"items":{"$ref":"#/$defs/PatternStage"}},"within":{"type":"string","maxLength":32,"pattern":"^([0-9]+(ms|s|m|h))+$"},"afterMatchSkip":{"$ref":"#/$defs/AfterMatchSkip"},"select":{"type":"object","maxProperties":256,"additionalProperties":{"type":"string","minLength":1,"maxLength":4096}},"timedOut":{"type":"boolean","default":false}},"required":["stages"],"additionalProperties":false},"PatternStage":{"type":"object","properties":{"name":{"type":"string","maxLength":64,"pattern":"^[A-Za-z_][A-Za-z0-9_]*$"},"contiguity":{"type":"string","enum":["next","followedBy","followedByAny","notNext","notFollowedBy"],"maxLength":13},"where":{"type":"string","minLength":1,"maxLength":4096},"or":{"type":"array","maxItems":16,"items":{"type":"string","minLength":1,"maxLength":4096}},"until":{"type":"string","minLength":1,"maxLength":4096},"times":{"type":"integer","minimum":1,"maximum":1000},"timesMax":{"type":"integer","minimum":1,"maximum":1000},"timesOrMore":{"type":"integer","minimum":1,"maximum":1000},"oneOrMore":{"type":"boolean"},"optional":{"type":"boolean"},"greedy":{"type":"boolean"},"consecutive":{"type":"boolean"}},"required":["name","where"],"additionalProperties":false},"AfterMatchSkip":{"type":"object","properties":{"strategy":{"type":"string","enum":["noSkip","skipToNext","skipPastLastEvent","skipToFirst","skipToLast"],"default":"noSkip","maxLength":17},"stage":{"type":"string","maxLength":64}},"additionalProperties":false},"BroadcastRulesStep":{"type":"object","properties":{"rules":{"type":"string","maxLength":127,"pattern":"^[A-Za-z][A-Za-z0-9_-]{0,62}(\\.[A-Za-z][A-Za-z0-9_-]{0,62})?$"},"ruleId":{"type":"string","default":"rule.id","minLength":1,"maxLength":4096},"deleteWhen":{"type":"string","minLength":1,"maxLength":4096},"condition":{"type":"string","minLength":1,"maxLength":4096},"conditionField":{"type":"string","maxLength":128},"match":{"type":"string","enum":["first","all"],"default":"first","maxLength":5},"unmatched":{"type":"string","enum":["drop","pass"],"default":"drop","maxLength":4},"emit":{"type":"object","maxProperties":256,"additionalProperties":{"type":"string","minLength":1,"maxLength":4096}}},"required":["rules"],"additionalProperties":false},"LookupJoinStep":{"type":"object","properties":{"table":{"type":"string","maxLength":127,"pattern":"^[A-Za-z][A-Za-z0-9_-]{0,62}(\\.[A-Za-z][A-Za-z0-9_-]{0,62})?$"},"redis":{"$ref":"#/$defs/RedisLookup"},"key":{"type":"string","minLength":1,"maxLength":4096},"tableKey":{"type":"string","minLength":1,"maxLength":4096},"type":{"type":"string","enum":["inner","left"],"default":"left","maxLength":5},"as":{"type":"string","maxLength":128,"pattern":"^[A-Za-z_][A-Za-z0-9_]*$"},"select":{"type":"object","maxProperties":256,"additionalProperties":{"type":"string","minLength":1,"maxLength":4096}}},"required":["key"],"additionalProperties":false},"RedisLookup":{"type":"object","properties":{"address":{"type":"string","maxLength":261,"pattern":"^[^\\s:]+:[0-9]{1,5}$"},"database":{"type":"integer","default":0,"minimum":0,"maximum":15},"passwordSecretRef":{"$ref":"#/$defs/SecretKeyRef"},"tls":{"type":"boolean","default":false},"keyPrefix":{"type":"string","maxLength":256},"fields":{"type":"array","maxItems":256,"items":{"type":"string","maxLength":256}},"cache":{"$ref":"#/$defs/LookupCache"},"local":{"$ref":"#/$defs/RedisLookupLocal"}},"required":["address"],"additionalProperties":false},"SecretKeyRef":{"type":"object","properties":{"name":{"type":"string","maxLength":253,"pattern":"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$"},"key":{"type":"string","maxLength":253,"pattern":"^[-._a-zA-Z0-9]+$"}},"required":["name","key"],"additionalProperties":false},"LookupCache":{"type":"object","properties":{"maxEntries":{"type":"integer","default":100000,"minimum":0,"maximum":10000000},"ttl":{"type":"string","default":"1m","maxLength":32,"pattern":"^([0-9]+(ms|s|m|h))+$"}},"additionalProperties":false},"RedisLookupLocal":{"type":"object","properties":{"file":{"$ref":"#/$defs/RedisLookupFile"}},"required":["file"],"additionalProperties":false},"RedisLookupFile":{"type":"object","properties":{"path":{"type":"string","minLength":1,"maxLength":4096}},"required":["path"],"additionalProperties":false},"Sink":{"type":"object","properties":{"id":{"type":"string","maxLength":63,"pattern":"^[A-Za-z][A-Za-z0-9_-]{0,62}$"},"input":{"type":"string","maxLength":127,"pattern":"^[A-Za-z][A-Za-z0-9_-]{0,62}(\\.[A-Za-z][A-Za-z0-9_-]{0,62})?$"},"kafka":{"$ref":"#/$defs/KafkaSink"},"redis":{"$ref":"#/$defs/RedisSink"},"file":{"$ref":"#/$defs/FileSink"},"stdout":{"$ref":"#/$defs/StdoutSink"},"blackhole":{"$ref":"#/$defs/BlackholeSink"},"local":{"$ref":"#/$defs/LocalSink"}},"required":["id","input"],"additionalProperties":false},"KafkaSink":{"type":"object","properties":{"topic":{"type":"string","maxLength":249,"pattern":"^[A-Za-z0-9._-]{1,249}$"},"format":{"type":"string","enum":["json","string"],"default":"json","maxLength":6},"key":{"type":"string","minLength":1,"maxLength":4096},"partitions":{"type":"integer","minimum":1,"maximum":10000},"headers":{"type":"object","maxProperties":32,"additionalProperties":{"type":"string","minLength":1,"maxLength":4096}},"timestamps":{"type":"string","enum":["event-time","processing-time"],"default":"event-time","maxLength":15}},"required":["topic"],"additionalProperties":false},"RedisSink":{"type":"object","properties":{"address":{"type":"string","maxLength":261,"pattern":"^[^\\s:]+:[0-9]{1,5}$"},"database":{"type":"integer","default":0,"minimum":0,"maximum":15},"passwordSecretRef":{"$ref":"#/$defs/SecretKeyRef"},"tls":{"type":"boolean","default":false},"keyPrefix":{"type":"string","maxLength":256},"sortedSet":{"$ref":"#/$defs/RedisSortedSet"},"hash":{"$ref":"#/$defs/RedisHash"},"ttl":{"type":"string","maxLength":32,"pattern":"^([0-9]+(ms|s|m|h))+$"},"version":{"type":"string","minLength":1,"maxLength":4096}},"required":["address"],"additionalProperties":false},"RedisSortedSet":{"type":"object","properties":{"key":{"type":"string","minLength":1,"maxLength":4096},"member":{"type":"string","minLength":1,"maxLength":4096},"score":{"type":"string","minLength":1,"maxLength":4096},"maxSize":{"type":"integer","minimum":1,"maximum":1000000},"replace":{"type":"boolean","default":false}},"required":["key","member"],"additionalProperties":false},"RedisHash":{"type":"object","properties":{"key":{"type":"string","minLength":1,"maxLength":4096},"fields":{"type":"object","maxProperties":256,"additionalProperties":{"type":"string","minLength":1,"maxLength":4096}}},"required":["key","fields"],"additionalProperties":false},"FileSink":{"type":"object","properties":{"path":{"type":"string","minLength":1,"maxLength":4096},"format":{"type":"string","enum":["ndjson","csv"],"default":"ndjson","maxLength":6}},"required":["path"],"additionalProperties":false},"StdoutSink":{"type":"object","properties":{"format":{"type":"string","enum":["json","text"],"default":"json","maxLength":4}},"additionalProperties":false},"BlackholeSink":{"type":"object","properties":{},"additionalProperties":false},"LocalSink":{"type":"object","properties":{"file":{"$ref":"#/$defs/FileSink"},"stdout":{"$ref":"#/$defs/StdoutSink"},"blackhole":{"$ref":"#/$defs/BlackholeSink"}},"additionalProperties":false},"ModuleJob":{"type":"object","properties":{"path":{"type":"string","minLength":1,"maxLength":4096},"export":{"type":"string","default":"default","maxLength":253},"config":{"type":"object"}},"required":["path"],"additionalProperties":false},"KafkaConnection":{"type":"object","properties":{"bootstrapServers":{"type":"array","minItems":1,"maxItems":16,"items":{"type":"string","maxLength":261,"pattern":"^[^\\s:]+:[0-9]{1,5}$"}},"clientId":{"type":"string","maxLength":253},"tls":{"$ref":"#/$defs/KafkaTls"},"sasl":{"$ref":"#/$defs/KafkaSasl"}},"required":["bootstrapServers"],"additionalProperties":false},"KafkaTls":{"type":"object","properties":{"enabled":{"type":"boolean","default":true},"caSecretRef":{"$ref":"#/$defs/SecretKeyRef"},"certSecretRef":{"$ref":"#/$defs/SecretKeyRef"},"keySecretRef":{"$ref":"#/$defs/SecretKeyRef"},"insecureSkipVerify":{"type":"boolean","default":false}},"additionalProperties":false},"KafkaSasl":{"type":"object","properties":{"mechanism":{"type":"string","enum":["plain","scram-sha-256","scram-sha-512"],"maxLength":13},"username":{"type":"string","maxLength":253},"usernameSecretRef":{"$ref":"#/$defs/SecretKeyRef"},"passwordSecretRef":{"$ref":"#/$defs/SecretKeyRef"}},"required":["mechanism","passwordSecretRef"],"additionalProperties":false},"CheckpointSettings":{"type":"object","properties":{"interval":{"type":"string","default":"5s","maxLength":32,"pattern":"^([0-9]+(ms|s|m|h))+$"},"timeout":{"type":"string","default":"1m","maxLength":32,"pattern":"^([0-9]+(ms|s|m|h))+$"},"mode":{"type":"string","enum":["exactly-once","at-least-once"],"default":"exactly-once","maxLength":13}},"additionalProperties":false},"SavepointSettings":{"type":"object","properties":{"storage":{"$ref":"#/$defs/SavepointStorage"},"interval":{"type":"string","maxLength":32,"pattern":"^([0-9]+(ms|s|m|h))+$"},"historyMax":{"type":"integer","default":5,"minimum":1,"maximum":100},"historyMaxAge":{"type":"string","maxLength":32,"pattern":"^([0-9]+(ms|s|m|h))+$"},"timeout":{"type":"string","default":"10m","maxLength":32,"pattern":"^([0-9]+(ms|s|m|h))+$"}},"required":["storage"],"additionalProperties":false},"SavepointStorage":{"type":"object","properties":{"path":{"type":"string","minLength":1,"maxLength":4096,"pattern":"^/"},"claimName":{"type":"string","maxLength":253,"pattern":"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$"}},"required":["path"],"additionalProperties":false},"RestartPolicy":{"type":"object","properties":{"maxRestarts":{"type":"integer","default":5,"minimum":0,"maximum":1000},"window":{"type":"string","default":"10m","maxLength":32,"pattern":"^([0-9]+(ms|s|m|h))+$"}},"additionalProperties":false},"RollbackSettings":{"type":"object","properties":{"enabled":{"type":"boolean","default":true},"readinessTimeout":{"type":"string","default":"5m","maxLength":32,"pattern":"^([0-9]+(ms|s|m|h))+$"},"stableAfter":{"type":"string","default":"1m","maxLength":32,"pattern":"^([0-9]+(ms|s|m|h))+$"}},"additionalProperties":false},"Resources":{"type":"object","properties":{"requests":{"type":"object","maxProperties":16,"additionalProperties":{"type":["integer","string"],"maxLength":64,"pattern":"^(\\+|-)?(([0-9]+(\\.[0-9]*)?)|(\\.[0-9]+))(([KMGTPE]i)|[numkMGTPE]|([eE](\\+|-)?(([0-9]+(\\.[0-9]*)?)|(\\.[0-9]+))))?$"}},"limits":{"type":"object","maxProperties":16,"additionalProperties":{"type":["integer","string"],"maxLength":64,"pattern":"^(\\+|-)?(([0-9]+(\\.[0-9]*)?)|(\\.[0-9]+))(([KMGTPE]i)|[numkMGTPE]|([eE](\\+|-)?(([0-9]+(\\.[0-9]*)?)|(\\.[0-9]+))))?$"}}},"additionalProperties":false},"StateStorage":{"type":"object","properties":{"size":{"type":["integer","string"],"maxLength":64,"pattern":"^(\\+|-)?(([0-9]+(\\.[0-9]*)?)|(\\.[0-9]+))(([KMGTPE]i)|[numkMGTPE]|([eE](\\+|-)?(([0-9]+(\\.[0-9]*)?)|(\\.[0-9]+))))?$"},"storageClassName":{"type":"string","maxLength":253,"pattern":"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$"}},"additionalProperties":false},"PodTemplateOverrides":{"type":"object","properties":{"metadata":{"$ref":"#/$defs/PodMetadata"},"serviceAccountName":{"type":"string","maxLength":253,"pattern":"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$"},"priorityClassName":{"type":"string","maxLength":253,"pattern":"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$"},"nodeSelector":{"type":"object","maxProperties":64,"additionalProperties":{"type":"string","maxLength":63}},"affinity":{"type":"object"},"tolerations":{"type":"array","maxItems":32,"items":{"type":"object"}},"topologySpreadConstraints":{"type":"array","maxItems":16,"items":{"type":"object"}},"imagePullSecrets":{"type":"array","maxItems":16,"items":{"$ref":"#/$defs/LocalObjectReference"}},"env":{"type":"array","maxItems":128,"items":{"type":"object"}},"volumes":{"type":"array","maxItems":32,"items":{"type":"object"}},"volumeMounts":{"type":"array","maxItems":32,"items":{"type":"object"}},"terminationGracePeriodSeconds":{"type":"integer","minimum":1,"maximum":3600}},"additionalProperties":false},"PodMetadata":{"type":"object","properties":{"labels":{"type":"object","maxProperties":64,"additionalProperties":{"type":"string","maxLength":63}},"annotations":{"type":"object","maxProperties":64,"additionalProperties":{"type":"string","maxLength":65536}}},"additionalProperties":false},"LocalObjectReference":{"type":"object","properties":{"name":{"type":"string","maxLength":253,"pattern":"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$"}},"required":["name"],"additionalProperties":false},"RestoreFrom":{"type":"object","properties":{"savepointName":{"type":"string","maxLength":253,"pattern":"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$"},"path":{"type":"string","minLength":1,"maxLength":4096}},"additionalProperties":false},"StreamJobStatus":{"type":"object","properties":{"observedGeneration":{"type":"integer","minimum":0},"conditions":{"type":"array","maxItems":16,"items":{"$ref":"#/$defs/Condition"}},"phase":{"type":"string","enum":["Pending","Deploying","Running","Upgrading","Rescaling","Savepointing","Suspending","Suspended","RollingBack","Failed","Completed"],"maxLength":12},"parallelism":{"type":"integer","minimum":0},"selector":{"type":"string","maxLength":1024},"readyWorkers":{"type":"string","maxLength":32},"workers":{"$ref":"#/$defs/WorkerCounts"},"lag":{"type":"integer","minimum":0},"lastCheckpoint":{"$ref":"#/$defs/CheckpointProgress"},"jobGeneration":{"type":"string","maxLength":64},"restoredFrom":{"type":"string","maxLength":4096},"jobGenerationCount":{"type":"integer","minimum":0},"currentSpec":{"type":"object"},"lastSavepoint":{"$ref":"#/$defs/SavepointRecord"},"savepoints":{"type":"array","maxItems":100,"items":{"$ref":"#/$defs/SavepointRecord"}},"observedSavepointTriggerNonce":{"type":"integer"},"observedRestartNonce":{"type":"integer"},"currentSpecHash":{"type":"string","maxLength":128},"lastStableSpec":{"$ref":"#/$defs/StableSpec"},"failedSpec":{"$ref":"#/$defs/FailedSpec"},"pendingAction":{"$ref":"#/$defs/PendingAction"},"restarts":{"$ref":"#/$defs/RestartCounts"},"lastError":{"$ref":"#/$defs/LastError"}},"additionalProperties":false},"Condition":{"type":"object","properties":{"type":{"type":"string","maxLength":316,"pattern":"^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])$"},"status":{"type":"string","enum":["True","False","Unknown"],"maxLength":7},"observedGeneration":{"type":"integer","minimum":0},"lastTransitionTime":{"type":"string","maxLength":64},"reason":{"type":"string","minLength":1,"maxLength":1024,"pattern":"^[A-Za-z]([A-Za-z0-9_,:]*[A-Za-z0-9_])?$"},"message":{"type":"string","maxLength":32768}},"required":["type","status","lastTransitionTime","reason","message"],"additionalProperties":false},"WorkerCounts":{"type":"object","properties":{"desired":{"type":"integer","minimum":0},"ready":{"type":"integer","minimum":0}},"additionalProperties":false},"CheckpointProgress":{"type":"object","properties":{"count":{"type":"integer","minimum":0},"time":{"type":"string","maxLength":64}},"additionalProperties":false},"SavepointRecord":{"type":"object","properties":{"name":{"type":"string","maxLength":253},"location":{"type":"string","maxLength":4096},"timestamp":{"type":"string","maxLength":64},"trigger":{"type":"string","enum":["manual","periodic","upgrade","rescale","suspend","nonce"],"maxLength":8},"specHash":{"type":"string","maxLength":128},"jobGeneration":{"type":"string","maxLength":64}},"additionalProperties":false},"StableSpec":{"type":"object","properties":{"hash":{"type":"string","maxLength":128},"generation":{"type":"integer","minimum":0},"jobGeneration":{"type":"string","maxLength":64},"parallelism":{"type":"integer","minimum":0},"savepoint":{"type":"string","maxLength":4096},"since":{"type":"string","maxLength":64},"spec":{"type":"object"}},"additionalProperties":false},"FailedSpec":{"type":"object","properties":{"hash":{"type":"string","maxLength":128},"generation":{"type":"integer","minimum":0},"reason":{"type":"string","maxLength":128},"message":{"type":"string","maxLength":32768},"time":{"type":"string","maxLength":64}},"additionalProperties":false},"PendingAction":{"type":"object","properties":{"type":{"type":"string","enum":["deploy","upgrade","rescale","savepoint","suspend","resume","restart","rollback","stop"],"maxLength":9},"step":{"type":"string","maxLength":64},"startedAt":{"type":"string","maxLength":64},"stepStartedAt":{"type":"string","maxLength":64},"targetGeneration":{"type":"integer","minimum":0},"targetSpecHash":{"type":"string","maxLength":128},"targetSpec":{"type":"object"},"targetParallelism":{"type":"integer","minimum":0},"targetJobGeneration":{"type":"string","maxLength":64},"mode":{"type":"string","enum":["stateless","savepoint","last-state"],"maxLength":10},"savepoint":{"type":"string","maxLength":4096},"details":{"type":"object","maxProperties":32,"additionalProperties":{"type":"string","maxLength":4096}}},"required":["type"],"additionalProperties":false},"RestartCounts":{"type":"object","properties":{"total":{"type":"integer","minimum":0},"inWindow":{"type":"integer","minimum":0},"lastRestartTime":{"type":"string","maxLength":64},"recent":{"type":"array","maxItems":1001,"items":{"type":"string","maxLength":64}},"seen":{"type":"object","maxProperties":1024,"additionalProperties":{"type":"integer","minimum":0}}},"additionalProperties":false},"LastError":{"type":"object","properties":{"time":{"type":"string","maxLength":64},"reason":{"type":"string","maxLength":128},"message":{"type":"string","maxLength":32768},"worker":{"type":"integer","minimum":0},"exitCode":{"type":"integer","minimum":0,"maximum":255},"exitClass":{"type":"string","maxLength":32}},"additionalProperties":false}}};
 const schema12 = {"type":"object","properties":{"apiVersion":{"type":"string","enum":["runnel.dev/v1alpha1"]},"kind":{"type":"string","enum":["StreamJob"]},"metadata":{"type":"object","properties":{"name":{"type":"string","maxLength":52,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"}},"required":["name"]},"spec":{"$ref":"#/$defs/StreamJobSpec"},"status":{"$ref":"#/$defs/StreamJobStatus"}},"required":["apiVersion","kind","metadata","spec"],"additionalProperties":false};
 const func2 = (s) => { let n = 0; for (const _ of s) n++; return n; };
 const pattern0 = new RegExp("^[a-z0-9]([-a-z0-9]*[a-z0-9])?$", "u");
 const schema13 = {"type":"object","properties":{"image":{"type":"string","maxLength":1024},"imagePullPolicy":{"type":"string","enum":["Always","IfNotPresent","Never"],"maxLength":12},"parallelism":{"type":"integer","default":1,"minimum":1,"maximum":1024},"state":{"type":"string","enum":["running","suspended"],"default":"running","maxLength":9},"upgradeMode":{"type":"string","enum":["stateless","savepoint","last-state"],"default":"last-state","maxLength":10},"pipeline":{"$ref":"#/$defs/Pipeline"},"sql":{"type":"string","minLength":1,"maxLength":262144},"module":{"$ref":"#/$defs/ModuleJob"},"kafka":{"$ref":"#/$defs/KafkaConnection"},"checkpoint":{"$ref":"#/$defs/CheckpointSettings"},"savepoint":{"$ref":"#/$defs/SavepointSettings"},"restartPolicy":{"$ref":"#/$defs/RestartPolicy"},"rollback":{"$ref":"#/$defs/RollbackSettings"},"resources":{"$ref":"#/$defs/Resources"},"stateStorage":{"$ref":"#/$defs/StateStorage"},"podTemplate":{"$ref":"#/$defs/PodTemplateOverrides"},"savepointTriggerNonce":{"type":"integer"},"restartNonce":{"type":"integer"},"restoreFrom":{"$ref":"#/$defs/RestoreFrom"},"allowNonRestoredState":{"type":"boolean","default":false},"dropIncompatibleState":{"type":"array","maxItems":64,"items":{"type":"string","minLength":1,"maxLength":253}}},"additionalProperties":false};
-const schema69 = {"type":"object","properties":{"path":{"type":"string","minLength":1,"maxLength":4096},"export":{"type":"string","default":"default","maxLength":253},"config":{"type":"object"}},"required":["path"],"additionalProperties":false};
-const schema78 = {"type":"object","properties":{"interval":{"type":"string","default":"5s","maxLength":32,"pattern":"^([0-9]+(ms|s|m|h))+$"},"timeout":{"type":"string","default":"1m","maxLength":32,"pattern":"^([0-9]+(ms|s|m|h))+$"},"mode":{"type":"string","enum":["exactly-once","at-least-once"],"default":"exactly-once","maxLength":13}},"additionalProperties":false};
-const schema81 = {"type":"object","properties":{"maxRestarts":{"type":"integer","default":5,"minimum":0,"maximum":1000},"window":{"type":"string","default":"10m","maxLength":32,"pattern":"^([0-9]+(ms|s|m|h))+$"}},"additionalProperties":false};
-const schema82 = {"type":"object","properties":{"enabled":{"type":"boolean","default":true},"readinessTimeout":{"type":"string","default":"5m","maxLength":32,"pattern":"^([0-9]+(ms|s|m|h))+$"},"stableAfter":{"type":"string","default":"1m","maxLength":32,"pattern":"^([0-9]+(ms|s|m|h))+$"}},"additionalProperties":false};
-const schema83 = {"type":"object","properties":{"requests":{"type":"object","maxProperties":16,"additionalProperties":{"type":["integer","string"],"maxLength":64,"pattern":"^(\\+|-)?(([0-9]+(\\.[0-9]*)?)|(\\.[0-9]+))(([KMGTPE]i)|[numkMGTPE]|([eE](\\+|-)?(([0-9]+(\\.[0-9]*)?)|(\\.[0-9]+))))?$"}},"limits":{"type":"object","maxProperties":16,"additionalProperties":{"type":["integer","string"],"maxLength":64,"pattern":"^(\\+|-)?(([0-9]+(\\.[0-9]*)?)|(\\.[0-9]+))(([KMGTPE]i)|[numkMGTPE]|([eE](\\+|-)?(([0-9]+(\\.[0-9]*)?)|(\\.[0-9]+))))?$"}}},"additionalProperties":false};
-const schema84 = {"type":"object","properties":{"size":{"type":["integer","string"],"maxLength":64,"pattern":"^(\\+|-)?(([0-9]+(\\.[0-9]*)?)|(\\.[0-9]+))(([KMGTPE]i)|[numkMGTPE]|([eE](\\+|-)?(([0-9]+(\\.[0-9]*)?)|(\\.[0-9]+))))?$"},"storageClassName":{"type":"string","maxLength":253,"pattern":"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$"}},"additionalProperties":false};
-const schema88 = {"type":"object","properties":{"savepointName":{"type":"string","maxLength":253,"pattern":"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$"},"path":{"type":"string","minLength":1,"maxLength":4096}},"additionalProperties":false};
+const schema74 = {"type":"object","properties":{"path":{"type":"string","minLength":1,"maxLength":4096},"export":{"type":"string","default":"default","maxLength":253},"config":{"type":"object"}},"required":["path"],"additionalProperties":false};
+const schema83 = {"type":"object","properties":{"interval":{"type":"string","default":"5s","maxLength":32,"pattern":"^([0-9]+(ms|s|m|h))+$"},"timeout":{"type":"string","default":"1m","maxLength":32,"pattern":"^([0-9]+(ms|s|m|h))+$"},"mode":{"type":"string","enum":["exactly-once","at-least-once"],"default":"exactly-once","maxLength":13}},"additionalProperties":false};
+const schema86 = {"type":"object","properties":{"maxRestarts":{"type":"integer","default":5,"minimum":0,"maximum":1000},"window":{"type":"string","default":"10m","maxLength":32,"pattern":"^([0-9]+(ms|s|m|h))+$"}},"additionalProperties":false};
+const schema87 = {"type":"object","properties":{"enabled":{"type":"boolean","default":true},"readinessTimeout":{"type":"string","default":"5m","maxLength":32,"pattern":"^([0-9]+(ms|s|m|h))+$"},"stableAfter":{"type":"string","default":"1m","maxLength":32,"pattern":"^([0-9]+(ms|s|m|h))+$"}},"additionalProperties":false};
+const schema88 = {"type":"object","properties":{"requests":{"type":"object","maxProperties":16,"additionalProperties":{"type":["integer","string"],"maxLength":64,"pattern":"^(\\+|-)?(([0-9]+(\\.[0-9]*)?)|(\\.[0-9]+))(([KMGTPE]i)|[numkMGTPE]|([eE](\\+|-)?(([0-9]+(\\.[0-9]*)?)|(\\.[0-9]+))))?$"}},"limits":{"type":"object","maxProperties":16,"additionalProperties":{"type":["integer","string"],"maxLength":64,"pattern":"^(\\+|-)?(([0-9]+(\\.[0-9]*)?)|(\\.[0-9]+))(([KMGTPE]i)|[numkMGTPE]|([eE](\\+|-)?(([0-9]+(\\.[0-9]*)?)|(\\.[0-9]+))))?$"}}},"additionalProperties":false};
+const schema89 = {"type":"object","properties":{"size":{"type":["integer","string"],"maxLength":64,"pattern":"^(\\+|-)?(([0-9]+(\\.[0-9]*)?)|(\\.[0-9]+))(([KMGTPE]i)|[numkMGTPE]|([eE](\\+|-)?(([0-9]+(\\.[0-9]*)?)|(\\.[0-9]+))))?$"},"storageClassName":{"type":"string","maxLength":253,"pattern":"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$"}},"additionalProperties":false};
+const schema93 = {"type":"object","properties":{"savepointName":{"type":"string","maxLength":253,"pattern":"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$"},"path":{"type":"string","minLength":1,"maxLength":4096}},"additionalProperties":false};
 const func3 = Object.prototype.hasOwnProperty;
 const schema14 = {"type":"object","properties":{"sources":{"type":"array","minItems":1,"maxItems":32,"items":{"$ref":"#/$defs/Source"}},"steps":{"type":"array","maxItems":128,"items":{"$ref":"#/$defs/Step"}},"sinks":{"type":"array","minItems":1,"maxItems":32,"items":{"$ref":"#/$defs/Sink"}}},"required":["sources","sinks"],"additionalProperties":false};
 const schema15 = {"type":"object","properties":{"id":{"type":"string","maxLength":63,"pattern":"^[A-Za-z][A-Za-z0-9_-]{0,62}$"},"mode":{"type":"string","enum":["stream","table","broadcast"],"default":"stream","maxLength":9},"kafka":{"$ref":"#/$defs/KafkaSource"},"local":{"$ref":"#/$defs/LocalSource"},"timestamp":{"$ref":"#/$defs/EventTime"},"watermark":{"$ref":"#/$defs/Watermark"},"fields":{"type":"object","maxProperties":256,"additionalProperties":{"type":"string","maxLength":128,"pattern":"^[a-z][a-z0-9<>, ]*$"}},"fieldTypes":{"type":"string","enum":["enforce","coerce"],"default":"enforce","maxLength":7}},"required":["id"],"additionalProperties":false};
@@ -1416,7 +1416,6 @@ const schema30 = {"type":"object","properties":{"key":{"type":"string","minLengt
 const schema33 = {"type":"object","properties":{},"additionalProperties":false};
 const schema34 = {"type":"object","properties":{"key":{"type":"string","minLength":1,"maxLength":4096},"within":{"type":"string","maxLength":32,"pattern":"^([0-9]+(ms|s|m|h))+$"},"keep":{"type":"string","enum":["first"],"default":"first","maxLength":5}},"required":["key","within"],"additionalProperties":false};
 const schema54 = {"type":"object","properties":{"rules":{"type":"string","maxLength":127,"pattern":"^[A-Za-z][A-Za-z0-9_-]{0,62}(\\.[A-Za-z][A-Za-z0-9_-]{0,62})?$"},"ruleId":{"type":"string","default":"rule.id","minLength":1,"maxLength":4096},"deleteWhen":{"type":"string","minLength":1,"maxLength":4096},"condition":{"type":"string","minLength":1,"maxLength":4096},"conditionField":{"type":"string","maxLength":128},"match":{"type":"string","enum":["first","all"],"default":"first","maxLength":5},"unmatched":{"type":"string","enum":["drop","pass"],"default":"drop","maxLength":4},"emit":{"type":"object","maxProperties":256,"additionalProperties":{"type":"string","minLength":1,"maxLength":4096}}},"required":["rules"],"additionalProperties":false};
-const schema55 = {"type":"object","properties":{"table":{"type":"string","maxLength":127,"pattern":"^[A-Za-z][A-Za-z0-9_-]{0,62}(\\.[A-Za-z][A-Za-z0-9_-]{0,62})?$"},"key":{"type":"string","minLength":1,"maxLength":4096},"tableKey":{"type":"string","minLength":1,"maxLength":4096},"type":{"type":"string","enum":["inner","left"],"default":"left","maxLength":5},"as":{"type":"string","maxLength":128,"pattern":"^[A-Za-z_][A-Za-z0-9_]*$"},"select":{"type":"object","maxProperties":256,"additionalProperties":{"type":"string","minLength":1,"maxLength":4096}}},"required":["table","key"],"additionalProperties":false};
 const pattern8 = new RegExp("^[A-Za-z][A-Za-z0-9_.-]{0,127}$", "u");
 const pattern9 = new RegExp("^[A-Za-z][A-Za-z0-9_-]{0,62}(\\.[A-Za-z][A-Za-z0-9_-]{0,62})?$", "u");
 const pattern11 = new RegExp("^[A-Za-z_][A-Za-z0-9_]*$", "u");
@@ -5724,6 +5723,837 @@ validate38.errors = vErrors;
 return errors === 0;
 }
 
+const schema55 = {"type":"object","properties":{"table":{"type":"string","maxLength":127,"pattern":"^[A-Za-z][A-Za-z0-9_-]{0,62}(\\.[A-Za-z][A-Za-z0-9_-]{0,62})?$"},"redis":{"$ref":"#/$defs/RedisLookup"},"key":{"type":"string","minLength":1,"maxLength":4096},"tableKey":{"type":"string","minLength":1,"maxLength":4096},"type":{"type":"string","enum":["inner","left"],"default":"left","maxLength":5},"as":{"type":"string","maxLength":128,"pattern":"^[A-Za-z_][A-Za-z0-9_]*$"},"select":{"type":"object","maxProperties":256,"additionalProperties":{"type":"string","minLength":1,"maxLength":4096}}},"required":["key"],"additionalProperties":false};
+const schema56 = {"type":"object","properties":{"address":{"type":"string","maxLength":261,"pattern":"^[^\\s:]+:[0-9]{1,5}$"},"database":{"type":"integer","default":0,"minimum":0,"maximum":15},"passwordSecretRef":{"$ref":"#/$defs/SecretKeyRef"},"tls":{"type":"boolean","default":false},"keyPrefix":{"type":"string","maxLength":256},"fields":{"type":"array","maxItems":256,"items":{"type":"string","maxLength":256}},"cache":{"$ref":"#/$defs/LookupCache"},"local":{"$ref":"#/$defs/RedisLookupLocal"}},"required":["address"],"additionalProperties":false};
+const schema57 = {"type":"object","properties":{"name":{"type":"string","maxLength":253,"pattern":"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$"},"key":{"type":"string","maxLength":253,"pattern":"^[-._a-zA-Z0-9]+$"}},"required":["name","key"],"additionalProperties":false};
+const schema58 = {"type":"object","properties":{"maxEntries":{"type":"integer","default":100000,"minimum":0,"maximum":10000000},"ttl":{"type":"string","default":"1m","maxLength":32,"pattern":"^([0-9]+(ms|s|m|h))+$"}},"additionalProperties":false};
+const pattern43 = new RegExp("^[^\\s:]+:[0-9]{1,5}$", "u");
+const pattern44 = new RegExp("^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$", "u");
+const pattern45 = new RegExp("^[-._a-zA-Z0-9]+$", "u");
+const schema59 = {"type":"object","properties":{"file":{"$ref":"#/$defs/RedisLookupFile"}},"required":["file"],"additionalProperties":false};
+const schema60 = {"type":"object","properties":{"path":{"type":"string","minLength":1,"maxLength":4096}},"required":["path"],"additionalProperties":false};
+
+function validate42(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+let vErrors = null;
+let errors = 0;
+if(data && typeof data == "object" && !Array.isArray(data)){
+if(data.file === undefined){
+const err0 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "file"},message:"must have required property '"+"file"+"'"};
+if(vErrors === null){
+vErrors = [err0];
+}
+else {
+vErrors.push(err0);
+}
+errors++;
+}
+for(const key0 in data){
+if(!(key0 === "file")){
+const err1 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"};
+if(vErrors === null){
+vErrors = [err1];
+}
+else {
+vErrors.push(err1);
+}
+errors++;
+}
+}
+if(data.file !== undefined){
+let data0 = data.file;
+if(data0 && typeof data0 == "object" && !Array.isArray(data0)){
+if(data0.path === undefined){
+const err2 = {instancePath:instancePath+"/file",schemaPath:"#/$defs/RedisLookupFile/required",keyword:"required",params:{missingProperty: "path"},message:"must have required property '"+"path"+"'"};
+if(vErrors === null){
+vErrors = [err2];
+}
+else {
+vErrors.push(err2);
+}
+errors++;
+}
+for(const key1 in data0){
+if(!(key1 === "path")){
+const err3 = {instancePath:instancePath+"/file",schemaPath:"#/$defs/RedisLookupFile/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key1},message:"must NOT have additional properties"};
+if(vErrors === null){
+vErrors = [err3];
+}
+else {
+vErrors.push(err3);
+}
+errors++;
+}
+}
+if(data0.path !== undefined){
+let data1 = data0.path;
+if(typeof data1 === "string"){
+if(func2(data1) > 4096){
+const err4 = {instancePath:instancePath+"/file/path",schemaPath:"#/$defs/RedisLookupFile/properties/path/maxLength",keyword:"maxLength",params:{limit: 4096},message:"must NOT have more than 4096 characters"};
+if(vErrors === null){
+vErrors = [err4];
+}
+else {
+vErrors.push(err4);
+}
+errors++;
+}
+if(func2(data1) < 1){
+const err5 = {instancePath:instancePath+"/file/path",schemaPath:"#/$defs/RedisLookupFile/properties/path/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+if(vErrors === null){
+vErrors = [err5];
+}
+else {
+vErrors.push(err5);
+}
+errors++;
+}
+}
+else {
+const err6 = {instancePath:instancePath+"/file/path",schemaPath:"#/$defs/RedisLookupFile/properties/path/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err6];
+}
+else {
+vErrors.push(err6);
+}
+errors++;
+}
+}
+}
+else {
+const err7 = {instancePath:instancePath+"/file",schemaPath:"#/$defs/RedisLookupFile/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err7];
+}
+else {
+vErrors.push(err7);
+}
+errors++;
+}
+}
+}
+else {
+const err8 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err8];
+}
+else {
+vErrors.push(err8);
+}
+errors++;
+}
+validate42.errors = vErrors;
+return errors === 0;
+}
+
+
+function validate41(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+let vErrors = null;
+let errors = 0;
+if(data && typeof data == "object" && !Array.isArray(data)){
+if(data.database === undefined){
+data.database = 0;
+}
+if(data.tls === undefined){
+data.tls = false;
+}
+if(data.address === undefined){
+const err0 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "address"},message:"must have required property '"+"address"+"'"};
+if(vErrors === null){
+vErrors = [err0];
+}
+else {
+vErrors.push(err0);
+}
+errors++;
+}
+for(const key0 in data){
+if(!((((((((key0 === "address") || (key0 === "database")) || (key0 === "passwordSecretRef")) || (key0 === "tls")) || (key0 === "keyPrefix")) || (key0 === "fields")) || (key0 === "cache")) || (key0 === "local"))){
+const err1 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"};
+if(vErrors === null){
+vErrors = [err1];
+}
+else {
+vErrors.push(err1);
+}
+errors++;
+}
+}
+if(data.address !== undefined){
+let data0 = data.address;
+if(typeof data0 === "string"){
+if(func2(data0) > 261){
+const err2 = {instancePath:instancePath+"/address",schemaPath:"#/properties/address/maxLength",keyword:"maxLength",params:{limit: 261},message:"must NOT have more than 261 characters"};
+if(vErrors === null){
+vErrors = [err2];
+}
+else {
+vErrors.push(err2);
+}
+errors++;
+}
+if(!pattern43.test(data0)){
+const err3 = {instancePath:instancePath+"/address",schemaPath:"#/properties/address/pattern",keyword:"pattern",params:{pattern: "^[^\\s:]+:[0-9]{1,5}$"},message:"must match pattern \""+"^[^\\s:]+:[0-9]{1,5}$"+"\""};
+if(vErrors === null){
+vErrors = [err3];
+}
+else {
+vErrors.push(err3);
+}
+errors++;
+}
+}
+else {
+const err4 = {instancePath:instancePath+"/address",schemaPath:"#/properties/address/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err4];
+}
+else {
+vErrors.push(err4);
+}
+errors++;
+}
+}
+let data1 = data.database;
+if(!(((typeof data1 == "number") && (!(data1 % 1) && !isNaN(data1))) && (isFinite(data1)))){
+const err5 = {instancePath:instancePath+"/database",schemaPath:"#/properties/database/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(vErrors === null){
+vErrors = [err5];
+}
+else {
+vErrors.push(err5);
+}
+errors++;
+}
+if((typeof data1 == "number") && (isFinite(data1))){
+if(data1 > 15 || isNaN(data1)){
+const err6 = {instancePath:instancePath+"/database",schemaPath:"#/properties/database/maximum",keyword:"maximum",params:{comparison: "<=", limit: 15},message:"must be <= 15"};
+if(vErrors === null){
+vErrors = [err6];
+}
+else {
+vErrors.push(err6);
+}
+errors++;
+}
+if(data1 < 0 || isNaN(data1)){
+const err7 = {instancePath:instancePath+"/database",schemaPath:"#/properties/database/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+if(vErrors === null){
+vErrors = [err7];
+}
+else {
+vErrors.push(err7);
+}
+errors++;
+}
+}
+if(data.passwordSecretRef !== undefined){
+let data2 = data.passwordSecretRef;
+if(data2 && typeof data2 == "object" && !Array.isArray(data2)){
+if(data2.name === undefined){
+const err8 = {instancePath:instancePath+"/passwordSecretRef",schemaPath:"#/$defs/SecretKeyRef/required",keyword:"required",params:{missingProperty: "name"},message:"must have required property '"+"name"+"'"};
+if(vErrors === null){
+vErrors = [err8];
+}
+else {
+vErrors.push(err8);
+}
+errors++;
+}
+if(data2.key === undefined){
+const err9 = {instancePath:instancePath+"/passwordSecretRef",schemaPath:"#/$defs/SecretKeyRef/required",keyword:"required",params:{missingProperty: "key"},message:"must have required property '"+"key"+"'"};
+if(vErrors === null){
+vErrors = [err9];
+}
+else {
+vErrors.push(err9);
+}
+errors++;
+}
+for(const key1 in data2){
+if(!((key1 === "name") || (key1 === "key"))){
+const err10 = {instancePath:instancePath+"/passwordSecretRef",schemaPath:"#/$defs/SecretKeyRef/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key1},message:"must NOT have additional properties"};
+if(vErrors === null){
+vErrors = [err10];
+}
+else {
+vErrors.push(err10);
+}
+errors++;
+}
+}
+if(data2.name !== undefined){
+let data3 = data2.name;
+if(typeof data3 === "string"){
+if(func2(data3) > 253){
+const err11 = {instancePath:instancePath+"/passwordSecretRef/name",schemaPath:"#/$defs/SecretKeyRef/properties/name/maxLength",keyword:"maxLength",params:{limit: 253},message:"must NOT have more than 253 characters"};
+if(vErrors === null){
+vErrors = [err11];
+}
+else {
+vErrors.push(err11);
+}
+errors++;
+}
+if(!pattern44.test(data3)){
+const err12 = {instancePath:instancePath+"/passwordSecretRef/name",schemaPath:"#/$defs/SecretKeyRef/properties/name/pattern",keyword:"pattern",params:{pattern: "^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$"},message:"must match pattern \""+"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$"+"\""};
+if(vErrors === null){
+vErrors = [err12];
+}
+else {
+vErrors.push(err12);
+}
+errors++;
+}
+}
+else {
+const err13 = {instancePath:instancePath+"/passwordSecretRef/name",schemaPath:"#/$defs/SecretKeyRef/properties/name/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err13];
+}
+else {
+vErrors.push(err13);
+}
+errors++;
+}
+}
+if(data2.key !== undefined){
+let data4 = data2.key;
+if(typeof data4 === "string"){
+if(func2(data4) > 253){
+const err14 = {instancePath:instancePath+"/passwordSecretRef/key",schemaPath:"#/$defs/SecretKeyRef/properties/key/maxLength",keyword:"maxLength",params:{limit: 253},message:"must NOT have more than 253 characters"};
+if(vErrors === null){
+vErrors = [err14];
+}
+else {
+vErrors.push(err14);
+}
+errors++;
+}
+if(!pattern45.test(data4)){
+const err15 = {instancePath:instancePath+"/passwordSecretRef/key",schemaPath:"#/$defs/SecretKeyRef/properties/key/pattern",keyword:"pattern",params:{pattern: "^[-._a-zA-Z0-9]+$"},message:"must match pattern \""+"^[-._a-zA-Z0-9]+$"+"\""};
+if(vErrors === null){
+vErrors = [err15];
+}
+else {
+vErrors.push(err15);
+}
+errors++;
+}
+}
+else {
+const err16 = {instancePath:instancePath+"/passwordSecretRef/key",schemaPath:"#/$defs/SecretKeyRef/properties/key/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err16];
+}
+else {
+vErrors.push(err16);
+}
+errors++;
+}
+}
+}
+else {
+const err17 = {instancePath:instancePath+"/passwordSecretRef",schemaPath:"#/$defs/SecretKeyRef/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err17];
+}
+else {
+vErrors.push(err17);
+}
+errors++;
+}
+}
+if(typeof data.tls !== "boolean"){
+const err18 = {instancePath:instancePath+"/tls",schemaPath:"#/properties/tls/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
+if(vErrors === null){
+vErrors = [err18];
+}
+else {
+vErrors.push(err18);
+}
+errors++;
+}
+if(data.keyPrefix !== undefined){
+let data6 = data.keyPrefix;
+if(typeof data6 === "string"){
+if(func2(data6) > 256){
+const err19 = {instancePath:instancePath+"/keyPrefix",schemaPath:"#/properties/keyPrefix/maxLength",keyword:"maxLength",params:{limit: 256},message:"must NOT have more than 256 characters"};
+if(vErrors === null){
+vErrors = [err19];
+}
+else {
+vErrors.push(err19);
+}
+errors++;
+}
+}
+else {
+const err20 = {instancePath:instancePath+"/keyPrefix",schemaPath:"#/properties/keyPrefix/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err20];
+}
+else {
+vErrors.push(err20);
+}
+errors++;
+}
+}
+if(data.fields !== undefined){
+let data7 = data.fields;
+if(Array.isArray(data7)){
+if(data7.length > 256){
+const err21 = {instancePath:instancePath+"/fields",schemaPath:"#/properties/fields/maxItems",keyword:"maxItems",params:{limit: 256},message:"must NOT have more than 256 items"};
+if(vErrors === null){
+vErrors = [err21];
+}
+else {
+vErrors.push(err21);
+}
+errors++;
+}
+const len0 = data7.length;
+for(let i0=0; i0<len0; i0++){
+let data8 = data7[i0];
+if(typeof data8 === "string"){
+if(func2(data8) > 256){
+const err22 = {instancePath:instancePath+"/fields/" + i0,schemaPath:"#/properties/fields/items/maxLength",keyword:"maxLength",params:{limit: 256},message:"must NOT have more than 256 characters"};
+if(vErrors === null){
+vErrors = [err22];
+}
+else {
+vErrors.push(err22);
+}
+errors++;
+}
+}
+else {
+const err23 = {instancePath:instancePath+"/fields/" + i0,schemaPath:"#/properties/fields/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err23];
+}
+else {
+vErrors.push(err23);
+}
+errors++;
+}
+}
+}
+else {
+const err24 = {instancePath:instancePath+"/fields",schemaPath:"#/properties/fields/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(vErrors === null){
+vErrors = [err24];
+}
+else {
+vErrors.push(err24);
+}
+errors++;
+}
+}
+if(data.cache !== undefined){
+let data9 = data.cache;
+if(data9 && typeof data9 == "object" && !Array.isArray(data9)){
+if(data9.maxEntries === undefined){
+data9.maxEntries = 100000;
+}
+if(data9.ttl === undefined){
+data9.ttl = "1m";
+}
+for(const key2 in data9){
+if(!((key2 === "maxEntries") || (key2 === "ttl"))){
+const err25 = {instancePath:instancePath+"/cache",schemaPath:"#/$defs/LookupCache/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key2},message:"must NOT have additional properties"};
+if(vErrors === null){
+vErrors = [err25];
+}
+else {
+vErrors.push(err25);
+}
+errors++;
+}
+}
+let data10 = data9.maxEntries;
+if(!(((typeof data10 == "number") && (!(data10 % 1) && !isNaN(data10))) && (isFinite(data10)))){
+const err26 = {instancePath:instancePath+"/cache/maxEntries",schemaPath:"#/$defs/LookupCache/properties/maxEntries/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(vErrors === null){
+vErrors = [err26];
+}
+else {
+vErrors.push(err26);
+}
+errors++;
+}
+if((typeof data10 == "number") && (isFinite(data10))){
+if(data10 > 10000000 || isNaN(data10)){
+const err27 = {instancePath:instancePath+"/cache/maxEntries",schemaPath:"#/$defs/LookupCache/properties/maxEntries/maximum",keyword:"maximum",params:{comparison: "<=", limit: 10000000},message:"must be <= 10000000"};
+if(vErrors === null){
+vErrors = [err27];
+}
+else {
+vErrors.push(err27);
+}
+errors++;
+}
+if(data10 < 0 || isNaN(data10)){
+const err28 = {instancePath:instancePath+"/cache/maxEntries",schemaPath:"#/$defs/LookupCache/properties/maxEntries/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+if(vErrors === null){
+vErrors = [err28];
+}
+else {
+vErrors.push(err28);
+}
+errors++;
+}
+}
+let data11 = data9.ttl;
+if(typeof data11 === "string"){
+if(func2(data11) > 32){
+const err29 = {instancePath:instancePath+"/cache/ttl",schemaPath:"#/$defs/LookupCache/properties/ttl/maxLength",keyword:"maxLength",params:{limit: 32},message:"must NOT have more than 32 characters"};
+if(vErrors === null){
+vErrors = [err29];
+}
+else {
+vErrors.push(err29);
+}
+errors++;
+}
+if(!pattern3.test(data11)){
+const err30 = {instancePath:instancePath+"/cache/ttl",schemaPath:"#/$defs/LookupCache/properties/ttl/pattern",keyword:"pattern",params:{pattern: "^([0-9]+(ms|s|m|h))+$"},message:"must match pattern \""+"^([0-9]+(ms|s|m|h))+$"+"\""};
+if(vErrors === null){
+vErrors = [err30];
+}
+else {
+vErrors.push(err30);
+}
+errors++;
+}
+}
+else {
+const err31 = {instancePath:instancePath+"/cache/ttl",schemaPath:"#/$defs/LookupCache/properties/ttl/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err31];
+}
+else {
+vErrors.push(err31);
+}
+errors++;
+}
+}
+else {
+const err32 = {instancePath:instancePath+"/cache",schemaPath:"#/$defs/LookupCache/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err32];
+}
+else {
+vErrors.push(err32);
+}
+errors++;
+}
+}
+if(data.local !== undefined){
+if(!(validate42(data.local, {instancePath:instancePath+"/local",parentData:data,parentDataProperty:"local",rootData}))){
+vErrors = vErrors === null ? validate42.errors : vErrors.concat(validate42.errors);
+errors = vErrors.length;
+}
+}
+}
+else {
+const err33 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err33];
+}
+else {
+vErrors.push(err33);
+}
+errors++;
+}
+validate41.errors = vErrors;
+return errors === 0;
+}
+
+
+function validate40(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+let vErrors = null;
+let errors = 0;
+if(data && typeof data == "object" && !Array.isArray(data)){
+if(data.type === undefined){
+data.type = "left";
+}
+if(data.key === undefined){
+const err0 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "key"},message:"must have required property '"+"key"+"'"};
+if(vErrors === null){
+vErrors = [err0];
+}
+else {
+vErrors.push(err0);
+}
+errors++;
+}
+for(const key0 in data){
+if(!(((((((key0 === "table") || (key0 === "redis")) || (key0 === "key")) || (key0 === "tableKey")) || (key0 === "type")) || (key0 === "as")) || (key0 === "select"))){
+const err1 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"};
+if(vErrors === null){
+vErrors = [err1];
+}
+else {
+vErrors.push(err1);
+}
+errors++;
+}
+}
+if(data.table !== undefined){
+let data0 = data.table;
+if(typeof data0 === "string"){
+if(func2(data0) > 127){
+const err2 = {instancePath:instancePath+"/table",schemaPath:"#/properties/table/maxLength",keyword:"maxLength",params:{limit: 127},message:"must NOT have more than 127 characters"};
+if(vErrors === null){
+vErrors = [err2];
+}
+else {
+vErrors.push(err2);
+}
+errors++;
+}
+if(!pattern9.test(data0)){
+const err3 = {instancePath:instancePath+"/table",schemaPath:"#/properties/table/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z][A-Za-z0-9_-]{0,62}(\\.[A-Za-z][A-Za-z0-9_-]{0,62})?$"},message:"must match pattern \""+"^[A-Za-z][A-Za-z0-9_-]{0,62}(\\.[A-Za-z][A-Za-z0-9_-]{0,62})?$"+"\""};
+if(vErrors === null){
+vErrors = [err3];
+}
+else {
+vErrors.push(err3);
+}
+errors++;
+}
+}
+else {
+const err4 = {instancePath:instancePath+"/table",schemaPath:"#/properties/table/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err4];
+}
+else {
+vErrors.push(err4);
+}
+errors++;
+}
+}
+if(data.redis !== undefined){
+if(!(validate41(data.redis, {instancePath:instancePath+"/redis",parentData:data,parentDataProperty:"redis",rootData}))){
+vErrors = vErrors === null ? validate41.errors : vErrors.concat(validate41.errors);
+errors = vErrors.length;
+}
+}
+if(data.key !== undefined){
+let data2 = data.key;
+if(typeof data2 === "string"){
+if(func2(data2) > 4096){
+const err5 = {instancePath:instancePath+"/key",schemaPath:"#/properties/key/maxLength",keyword:"maxLength",params:{limit: 4096},message:"must NOT have more than 4096 characters"};
+if(vErrors === null){
+vErrors = [err5];
+}
+else {
+vErrors.push(err5);
+}
+errors++;
+}
+if(func2(data2) < 1){
+const err6 = {instancePath:instancePath+"/key",schemaPath:"#/properties/key/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+if(vErrors === null){
+vErrors = [err6];
+}
+else {
+vErrors.push(err6);
+}
+errors++;
+}
+}
+else {
+const err7 = {instancePath:instancePath+"/key",schemaPath:"#/properties/key/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err7];
+}
+else {
+vErrors.push(err7);
+}
+errors++;
+}
+}
+if(data.tableKey !== undefined){
+let data3 = data.tableKey;
+if(typeof data3 === "string"){
+if(func2(data3) > 4096){
+const err8 = {instancePath:instancePath+"/tableKey",schemaPath:"#/properties/tableKey/maxLength",keyword:"maxLength",params:{limit: 4096},message:"must NOT have more than 4096 characters"};
+if(vErrors === null){
+vErrors = [err8];
+}
+else {
+vErrors.push(err8);
+}
+errors++;
+}
+if(func2(data3) < 1){
+const err9 = {instancePath:instancePath+"/tableKey",schemaPath:"#/properties/tableKey/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+if(vErrors === null){
+vErrors = [err9];
+}
+else {
+vErrors.push(err9);
+}
+errors++;
+}
+}
+else {
+const err10 = {instancePath:instancePath+"/tableKey",schemaPath:"#/properties/tableKey/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err10];
+}
+else {
+vErrors.push(err10);
+}
+errors++;
+}
+}
+let data4 = data.type;
+if(!((data4 === "inner") || (data4 === "left"))){
+const err11 = {instancePath:instancePath+"/type",schemaPath:"#/properties/type/enum",keyword:"enum",params:{allowedValues: schema55.properties.type.enum},message:"must be equal to one of the allowed values"};
+if(vErrors === null){
+vErrors = [err11];
+}
+else {
+vErrors.push(err11);
+}
+errors++;
+}
+if(typeof data4 === "string"){
+if(func2(data4) > 5){
+const err12 = {instancePath:instancePath+"/type",schemaPath:"#/properties/type/maxLength",keyword:"maxLength",params:{limit: 5},message:"must NOT have more than 5 characters"};
+if(vErrors === null){
+vErrors = [err12];
+}
+else {
+vErrors.push(err12);
+}
+errors++;
+}
+}
+else {
+const err13 = {instancePath:instancePath+"/type",schemaPath:"#/properties/type/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err13];
+}
+else {
+vErrors.push(err13);
+}
+errors++;
+}
+if(data.as !== undefined){
+let data5 = data.as;
+if(typeof data5 === "string"){
+if(func2(data5) > 128){
+const err14 = {instancePath:instancePath+"/as",schemaPath:"#/properties/as/maxLength",keyword:"maxLength",params:{limit: 128},message:"must NOT have more than 128 characters"};
+if(vErrors === null){
+vErrors = [err14];
+}
+else {
+vErrors.push(err14);
+}
+errors++;
+}
+if(!pattern11.test(data5)){
+const err15 = {instancePath:instancePath+"/as",schemaPath:"#/properties/as/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z_][A-Za-z0-9_]*$"},message:"must match pattern \""+"^[A-Za-z_][A-Za-z0-9_]*$"+"\""};
+if(vErrors === null){
+vErrors = [err15];
+}
+else {
+vErrors.push(err15);
+}
+errors++;
+}
+}
+else {
+const err16 = {instancePath:instancePath+"/as",schemaPath:"#/properties/as/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err16];
+}
+else {
+vErrors.push(err16);
+}
+errors++;
+}
+}
+if(data.select !== undefined){
+let data6 = data.select;
+if(data6 && typeof data6 == "object" && !Array.isArray(data6)){
+if(Object.keys(data6).length > 256){
+const err17 = {instancePath:instancePath+"/select",schemaPath:"#/properties/select/maxProperties",keyword:"maxProperties",params:{limit: 256},message:"must NOT have more than 256 properties"};
+if(vErrors === null){
+vErrors = [err17];
+}
+else {
+vErrors.push(err17);
+}
+errors++;
+}
+for(const key1 in data6){
+let data7 = data6[key1];
+if(typeof data7 === "string"){
+if(func2(data7) > 4096){
+const err18 = {instancePath:instancePath+"/select/" + key1.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/select/additionalProperties/maxLength",keyword:"maxLength",params:{limit: 4096},message:"must NOT have more than 4096 characters"};
+if(vErrors === null){
+vErrors = [err18];
+}
+else {
+vErrors.push(err18);
+}
+errors++;
+}
+if(func2(data7) < 1){
+const err19 = {instancePath:instancePath+"/select/" + key1.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/select/additionalProperties/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+if(vErrors === null){
+vErrors = [err19];
+}
+else {
+vErrors.push(err19);
+}
+errors++;
+}
+}
+else {
+const err20 = {instancePath:instancePath+"/select/" + key1.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/select/additionalProperties/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err20];
+}
+else {
+vErrors.push(err20);
+}
+errors++;
+}
+}
+}
+else {
+const err21 = {instancePath:instancePath+"/select",schemaPath:"#/properties/select/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err21];
+}
+else {
+vErrors.push(err21);
+}
+errors++;
+}
+}
+}
+else {
+const err22 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err22];
+}
+else {
+vErrors.push(err22);
+}
+errors++;
+}
+validate40.errors = vErrors;
+return errors === 0;
+}
+
 
 function validate20(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
@@ -7122,13 +7952,14 @@ errors++;
 }
 }
 if(data.lookupJoin !== undefined){
-let data47 = data.lookupJoin;
-if(data47 && typeof data47 == "object" && !Array.isArray(data47)){
-if(data47.type === undefined){
-data47.type = "left";
+if(!(validate40(data.lookupJoin, {instancePath:instancePath+"/lookupJoin",parentData:data,parentDataProperty:"lookupJoin",rootData}))){
+vErrors = vErrors === null ? validate40.errors : vErrors.concat(validate40.errors);
+errors = vErrors.length;
 }
-if(data47.table === undefined){
-const err113 = {instancePath:instancePath+"/lookupJoin",schemaPath:"#/$defs/LookupJoinStep/required",keyword:"required",params:{missingProperty: "table"},message:"must have required property '"+"table"+"'"};
+}
+}
+else {
+const err113 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err113];
 }
@@ -7137,302 +7968,20 @@ vErrors.push(err113);
 }
 errors++;
 }
-if(data47.key === undefined){
-const err114 = {instancePath:instancePath+"/lookupJoin",schemaPath:"#/$defs/LookupJoinStep/required",keyword:"required",params:{missingProperty: "key"},message:"must have required property '"+"key"+"'"};
-if(vErrors === null){
-vErrors = [err114];
-}
-else {
-vErrors.push(err114);
-}
-errors++;
-}
-for(const key11 in data47){
-if(!((((((key11 === "table") || (key11 === "key")) || (key11 === "tableKey")) || (key11 === "type")) || (key11 === "as")) || (key11 === "select"))){
-const err115 = {instancePath:instancePath+"/lookupJoin",schemaPath:"#/$defs/LookupJoinStep/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key11},message:"must NOT have additional properties"};
-if(vErrors === null){
-vErrors = [err115];
-}
-else {
-vErrors.push(err115);
-}
-errors++;
-}
-}
-if(data47.table !== undefined){
-let data48 = data47.table;
-if(typeof data48 === "string"){
-if(func2(data48) > 127){
-const err116 = {instancePath:instancePath+"/lookupJoin/table",schemaPath:"#/$defs/LookupJoinStep/properties/table/maxLength",keyword:"maxLength",params:{limit: 127},message:"must NOT have more than 127 characters"};
-if(vErrors === null){
-vErrors = [err116];
-}
-else {
-vErrors.push(err116);
-}
-errors++;
-}
-if(!pattern9.test(data48)){
-const err117 = {instancePath:instancePath+"/lookupJoin/table",schemaPath:"#/$defs/LookupJoinStep/properties/table/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z][A-Za-z0-9_-]{0,62}(\\.[A-Za-z][A-Za-z0-9_-]{0,62})?$"},message:"must match pattern \""+"^[A-Za-z][A-Za-z0-9_-]{0,62}(\\.[A-Za-z][A-Za-z0-9_-]{0,62})?$"+"\""};
-if(vErrors === null){
-vErrors = [err117];
-}
-else {
-vErrors.push(err117);
-}
-errors++;
-}
-}
-else {
-const err118 = {instancePath:instancePath+"/lookupJoin/table",schemaPath:"#/$defs/LookupJoinStep/properties/table/type",keyword:"type",params:{type: "string"},message:"must be string"};
-if(vErrors === null){
-vErrors = [err118];
-}
-else {
-vErrors.push(err118);
-}
-errors++;
-}
-}
-if(data47.key !== undefined){
-let data49 = data47.key;
-if(typeof data49 === "string"){
-if(func2(data49) > 4096){
-const err119 = {instancePath:instancePath+"/lookupJoin/key",schemaPath:"#/$defs/LookupJoinStep/properties/key/maxLength",keyword:"maxLength",params:{limit: 4096},message:"must NOT have more than 4096 characters"};
-if(vErrors === null){
-vErrors = [err119];
-}
-else {
-vErrors.push(err119);
-}
-errors++;
-}
-if(func2(data49) < 1){
-const err120 = {instancePath:instancePath+"/lookupJoin/key",schemaPath:"#/$defs/LookupJoinStep/properties/key/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
-if(vErrors === null){
-vErrors = [err120];
-}
-else {
-vErrors.push(err120);
-}
-errors++;
-}
-}
-else {
-const err121 = {instancePath:instancePath+"/lookupJoin/key",schemaPath:"#/$defs/LookupJoinStep/properties/key/type",keyword:"type",params:{type: "string"},message:"must be string"};
-if(vErrors === null){
-vErrors = [err121];
-}
-else {
-vErrors.push(err121);
-}
-errors++;
-}
-}
-if(data47.tableKey !== undefined){
-let data50 = data47.tableKey;
-if(typeof data50 === "string"){
-if(func2(data50) > 4096){
-const err122 = {instancePath:instancePath+"/lookupJoin/tableKey",schemaPath:"#/$defs/LookupJoinStep/properties/tableKey/maxLength",keyword:"maxLength",params:{limit: 4096},message:"must NOT have more than 4096 characters"};
-if(vErrors === null){
-vErrors = [err122];
-}
-else {
-vErrors.push(err122);
-}
-errors++;
-}
-if(func2(data50) < 1){
-const err123 = {instancePath:instancePath+"/lookupJoin/tableKey",schemaPath:"#/$defs/LookupJoinStep/properties/tableKey/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
-if(vErrors === null){
-vErrors = [err123];
-}
-else {
-vErrors.push(err123);
-}
-errors++;
-}
-}
-else {
-const err124 = {instancePath:instancePath+"/lookupJoin/tableKey",schemaPath:"#/$defs/LookupJoinStep/properties/tableKey/type",keyword:"type",params:{type: "string"},message:"must be string"};
-if(vErrors === null){
-vErrors = [err124];
-}
-else {
-vErrors.push(err124);
-}
-errors++;
-}
-}
-let data51 = data47.type;
-if(!((data51 === "inner") || (data51 === "left"))){
-const err125 = {instancePath:instancePath+"/lookupJoin/type",schemaPath:"#/$defs/LookupJoinStep/properties/type/enum",keyword:"enum",params:{allowedValues: schema55.properties.type.enum},message:"must be equal to one of the allowed values"};
-if(vErrors === null){
-vErrors = [err125];
-}
-else {
-vErrors.push(err125);
-}
-errors++;
-}
-if(typeof data51 === "string"){
-if(func2(data51) > 5){
-const err126 = {instancePath:instancePath+"/lookupJoin/type",schemaPath:"#/$defs/LookupJoinStep/properties/type/maxLength",keyword:"maxLength",params:{limit: 5},message:"must NOT have more than 5 characters"};
-if(vErrors === null){
-vErrors = [err126];
-}
-else {
-vErrors.push(err126);
-}
-errors++;
-}
-}
-else {
-const err127 = {instancePath:instancePath+"/lookupJoin/type",schemaPath:"#/$defs/LookupJoinStep/properties/type/type",keyword:"type",params:{type: "string"},message:"must be string"};
-if(vErrors === null){
-vErrors = [err127];
-}
-else {
-vErrors.push(err127);
-}
-errors++;
-}
-if(data47.as !== undefined){
-let data52 = data47.as;
-if(typeof data52 === "string"){
-if(func2(data52) > 128){
-const err128 = {instancePath:instancePath+"/lookupJoin/as",schemaPath:"#/$defs/LookupJoinStep/properties/as/maxLength",keyword:"maxLength",params:{limit: 128},message:"must NOT have more than 128 characters"};
-if(vErrors === null){
-vErrors = [err128];
-}
-else {
-vErrors.push(err128);
-}
-errors++;
-}
-if(!pattern11.test(data52)){
-const err129 = {instancePath:instancePath+"/lookupJoin/as",schemaPath:"#/$defs/LookupJoinStep/properties/as/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z_][A-Za-z0-9_]*$"},message:"must match pattern \""+"^[A-Za-z_][A-Za-z0-9_]*$"+"\""};
-if(vErrors === null){
-vErrors = [err129];
-}
-else {
-vErrors.push(err129);
-}
-errors++;
-}
-}
-else {
-const err130 = {instancePath:instancePath+"/lookupJoin/as",schemaPath:"#/$defs/LookupJoinStep/properties/as/type",keyword:"type",params:{type: "string"},message:"must be string"};
-if(vErrors === null){
-vErrors = [err130];
-}
-else {
-vErrors.push(err130);
-}
-errors++;
-}
-}
-if(data47.select !== undefined){
-let data53 = data47.select;
-if(data53 && typeof data53 == "object" && !Array.isArray(data53)){
-if(Object.keys(data53).length > 256){
-const err131 = {instancePath:instancePath+"/lookupJoin/select",schemaPath:"#/$defs/LookupJoinStep/properties/select/maxProperties",keyword:"maxProperties",params:{limit: 256},message:"must NOT have more than 256 properties"};
-if(vErrors === null){
-vErrors = [err131];
-}
-else {
-vErrors.push(err131);
-}
-errors++;
-}
-for(const key12 in data53){
-let data54 = data53[key12];
-if(typeof data54 === "string"){
-if(func2(data54) > 4096){
-const err132 = {instancePath:instancePath+"/lookupJoin/select/" + key12.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/$defs/LookupJoinStep/properties/select/additionalProperties/maxLength",keyword:"maxLength",params:{limit: 4096},message:"must NOT have more than 4096 characters"};
-if(vErrors === null){
-vErrors = [err132];
-}
-else {
-vErrors.push(err132);
-}
-errors++;
-}
-if(func2(data54) < 1){
-const err133 = {instancePath:instancePath+"/lookupJoin/select/" + key12.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/$defs/LookupJoinStep/properties/select/additionalProperties/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
-if(vErrors === null){
-vErrors = [err133];
-}
-else {
-vErrors.push(err133);
-}
-errors++;
-}
-}
-else {
-const err134 = {instancePath:instancePath+"/lookupJoin/select/" + key12.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/$defs/LookupJoinStep/properties/select/additionalProperties/type",keyword:"type",params:{type: "string"},message:"must be string"};
-if(vErrors === null){
-vErrors = [err134];
-}
-else {
-vErrors.push(err134);
-}
-errors++;
-}
-}
-}
-else {
-const err135 = {instancePath:instancePath+"/lookupJoin/select",schemaPath:"#/$defs/LookupJoinStep/properties/select/type",keyword:"type",params:{type: "object"},message:"must be object"};
-if(vErrors === null){
-vErrors = [err135];
-}
-else {
-vErrors.push(err135);
-}
-errors++;
-}
-}
-}
-else {
-const err136 = {instancePath:instancePath+"/lookupJoin",schemaPath:"#/$defs/LookupJoinStep/type",keyword:"type",params:{type: "object"},message:"must be object"};
-if(vErrors === null){
-vErrors = [err136];
-}
-else {
-vErrors.push(err136);
-}
-errors++;
-}
-}
-}
-else {
-const err137 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
-if(vErrors === null){
-vErrors = [err137];
-}
-else {
-vErrors.push(err137);
-}
-errors++;
-}
 validate20.errors = vErrors;
 return errors === 0;
 }
 
-const schema56 = {"type":"object","properties":{"id":{"type":"string","maxLength":63,"pattern":"^[A-Za-z][A-Za-z0-9_-]{0,62}$"},"input":{"type":"string","maxLength":127,"pattern":"^[A-Za-z][A-Za-z0-9_-]{0,62}(\\.[A-Za-z][A-Za-z0-9_-]{0,62})?$"},"kafka":{"$ref":"#/$defs/KafkaSink"},"redis":{"$ref":"#/$defs/RedisSink"},"file":{"$ref":"#/$defs/FileSink"},"stdout":{"$ref":"#/$defs/StdoutSink"},"blackhole":{"$ref":"#/$defs/BlackholeSink"},"local":{"$ref":"#/$defs/LocalSink"}},"required":["id","input"],"additionalProperties":false};
-const schema57 = {"type":"object","properties":{"topic":{"type":"string","maxLength":249,"pattern":"^[A-Za-z0-9._-]{1,249}$"},"format":{"type":"string","enum":["json","string"],"default":"json","maxLength":6},"key":{"type":"string","minLength":1,"maxLength":4096},"partitions":{"type":"integer","minimum":1,"maximum":10000},"headers":{"type":"object","maxProperties":32,"additionalProperties":{"type":"string","minLength":1,"maxLength":4096}},"timestamps":{"type":"string","enum":["event-time","processing-time"],"default":"event-time","maxLength":15}},"required":["topic"],"additionalProperties":false};
-const schema62 = {"type":"object","properties":{"path":{"type":"string","minLength":1,"maxLength":4096},"format":{"type":"string","enum":["ndjson","csv"],"default":"ndjson","maxLength":6}},"required":["path"],"additionalProperties":false};
-const schema63 = {"type":"object","properties":{"format":{"type":"string","enum":["json","text"],"default":"json","maxLength":4}},"additionalProperties":false};
-const schema64 = {"type":"object","properties":{},"additionalProperties":false};
-const schema58 = {"type":"object","properties":{"address":{"type":"string","maxLength":261,"pattern":"^[^\\s:]+:[0-9]{1,5}$"},"database":{"type":"integer","default":0,"minimum":0,"maximum":15},"passwordSecretRef":{"$ref":"#/$defs/SecretKeyRef"},"tls":{"type":"boolean","default":false},"sortedSet":{"$ref":"#/$defs/RedisSortedSet"},"hash":{"$ref":"#/$defs/RedisHash"},"ttl":{"type":"string","maxLength":32,"pattern":"^([0-9]+(ms|s|m|h))+$"}},"required":["address"],"additionalProperties":false};
-const schema59 = {"type":"object","properties":{"name":{"type":"string","maxLength":253,"pattern":"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$"},"key":{"type":"string","maxLength":253,"pattern":"^[-._a-zA-Z0-9]+$"}},"required":["name","key"],"additionalProperties":false};
-const schema60 = {"type":"object","properties":{"key":{"type":"string","minLength":1,"maxLength":4096},"member":{"type":"string","minLength":1,"maxLength":4096},"score":{"type":"string","minLength":1,"maxLength":4096},"maxSize":{"type":"integer","minimum":1,"maximum":1000000},"replace":{"type":"boolean","default":false}},"required":["key","member"],"additionalProperties":false};
-const schema61 = {"type":"object","properties":{"key":{"type":"string","minLength":1,"maxLength":4096},"fields":{"type":"object","maxProperties":256,"additionalProperties":{"type":"string","minLength":1,"maxLength":4096}}},"required":["key","fields"],"additionalProperties":false};
-const pattern47 = new RegExp("^[^\\s:]+:[0-9]{1,5}$", "u");
-const pattern48 = new RegExp("^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$", "u");
-const pattern49 = new RegExp("^[-._a-zA-Z0-9]+$", "u");
+const schema61 = {"type":"object","properties":{"id":{"type":"string","maxLength":63,"pattern":"^[A-Za-z][A-Za-z0-9_-]{0,62}$"},"input":{"type":"string","maxLength":127,"pattern":"^[A-Za-z][A-Za-z0-9_-]{0,62}(\\.[A-Za-z][A-Za-z0-9_-]{0,62})?$"},"kafka":{"$ref":"#/$defs/KafkaSink"},"redis":{"$ref":"#/$defs/RedisSink"},"file":{"$ref":"#/$defs/FileSink"},"stdout":{"$ref":"#/$defs/StdoutSink"},"blackhole":{"$ref":"#/$defs/BlackholeSink"},"local":{"$ref":"#/$defs/LocalSink"}},"required":["id","input"],"additionalProperties":false};
+const schema62 = {"type":"object","properties":{"topic":{"type":"string","maxLength":249,"pattern":"^[A-Za-z0-9._-]{1,249}$"},"format":{"type":"string","enum":["json","string"],"default":"json","maxLength":6},"key":{"type":"string","minLength":1,"maxLength":4096},"partitions":{"type":"integer","minimum":1,"maximum":10000},"headers":{"type":"object","maxProperties":32,"additionalProperties":{"type":"string","minLength":1,"maxLength":4096}},"timestamps":{"type":"string","enum":["event-time","processing-time"],"default":"event-time","maxLength":15}},"required":["topic"],"additionalProperties":false};
+const schema67 = {"type":"object","properties":{"path":{"type":"string","minLength":1,"maxLength":4096},"format":{"type":"string","enum":["ndjson","csv"],"default":"ndjson","maxLength":6}},"required":["path"],"additionalProperties":false};
+const schema68 = {"type":"object","properties":{"format":{"type":"string","enum":["json","text"],"default":"json","maxLength":4}},"additionalProperties":false};
+const schema69 = {"type":"object","properties":{},"additionalProperties":false};
+const schema63 = {"type":"object","properties":{"address":{"type":"string","maxLength":261,"pattern":"^[^\\s:]+:[0-9]{1,5}$"},"database":{"type":"integer","default":0,"minimum":0,"maximum":15},"passwordSecretRef":{"$ref":"#/$defs/SecretKeyRef"},"tls":{"type":"boolean","default":false},"keyPrefix":{"type":"string","maxLength":256},"sortedSet":{"$ref":"#/$defs/RedisSortedSet"},"hash":{"$ref":"#/$defs/RedisHash"},"ttl":{"type":"string","maxLength":32,"pattern":"^([0-9]+(ms|s|m|h))+$"},"version":{"type":"string","minLength":1,"maxLength":4096}},"required":["address"],"additionalProperties":false};
+const schema65 = {"type":"object","properties":{"key":{"type":"string","minLength":1,"maxLength":4096},"member":{"type":"string","minLength":1,"maxLength":4096},"score":{"type":"string","minLength":1,"maxLength":4096},"maxSize":{"type":"integer","minimum":1,"maximum":1000000},"replace":{"type":"boolean","default":false}},"required":["key","member"],"additionalProperties":false};
+const schema66 = {"type":"object","properties":{"key":{"type":"string","minLength":1,"maxLength":4096},"fields":{"type":"object","maxProperties":256,"additionalProperties":{"type":"string","minLength":1,"maxLength":4096}}},"required":["key","fields"],"additionalProperties":false};
 
-function validate42(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate48(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(data && typeof data == "object" && !Array.isArray(data)){
@@ -7453,7 +8002,7 @@ vErrors.push(err0);
 errors++;
 }
 for(const key0 in data){
-if(!(((((((key0 === "address") || (key0 === "database")) || (key0 === "passwordSecretRef")) || (key0 === "tls")) || (key0 === "sortedSet")) || (key0 === "hash")) || (key0 === "ttl"))){
+if(!(func3.call(schema63.properties, key0))){
 const err1 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err1];
@@ -7477,7 +8026,7 @@ vErrors.push(err2);
 }
 errors++;
 }
-if(!pattern47.test(data0)){
+if(!pattern43.test(data0)){
 const err3 = {instancePath:instancePath+"/address",schemaPath:"#/properties/address/pattern",keyword:"pattern",params:{pattern: "^[^\\s:]+:[0-9]{1,5}$"},message:"must match pattern \""+"^[^\\s:]+:[0-9]{1,5}$"+"\""};
 if(vErrors === null){
 vErrors = [err3];
@@ -7580,7 +8129,7 @@ vErrors.push(err11);
 }
 errors++;
 }
-if(!pattern48.test(data3)){
+if(!pattern44.test(data3)){
 const err12 = {instancePath:instancePath+"/passwordSecretRef/name",schemaPath:"#/$defs/SecretKeyRef/properties/name/pattern",keyword:"pattern",params:{pattern: "^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$"},message:"must match pattern \""+"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$"+"\""};
 if(vErrors === null){
 vErrors = [err12];
@@ -7615,7 +8164,7 @@ vErrors.push(err14);
 }
 errors++;
 }
-if(!pattern49.test(data4)){
+if(!pattern45.test(data4)){
 const err15 = {instancePath:instancePath+"/passwordSecretRef/key",schemaPath:"#/$defs/SecretKeyRef/properties/key/pattern",keyword:"pattern",params:{pattern: "^[-._a-zA-Z0-9]+$"},message:"must match pattern \""+"^[-._a-zA-Z0-9]+$"+"\""};
 if(vErrors === null){
 vErrors = [err15];
@@ -7659,14 +8208,11 @@ vErrors.push(err18);
 }
 errors++;
 }
-if(data.sortedSet !== undefined){
-let data6 = data.sortedSet;
-if(data6 && typeof data6 == "object" && !Array.isArray(data6)){
-if(data6.replace === undefined){
-data6.replace = false;
-}
-if(data6.key === undefined){
-const err19 = {instancePath:instancePath+"/sortedSet",schemaPath:"#/$defs/RedisSortedSet/required",keyword:"required",params:{missingProperty: "key"},message:"must have required property '"+"key"+"'"};
+if(data.keyPrefix !== undefined){
+let data6 = data.keyPrefix;
+if(typeof data6 === "string"){
+if(func2(data6) > 256){
+const err19 = {instancePath:instancePath+"/keyPrefix",schemaPath:"#/properties/keyPrefix/maxLength",keyword:"maxLength",params:{limit: 256},message:"must NOT have more than 256 characters"};
 if(vErrors === null){
 vErrors = [err19];
 }
@@ -7675,8 +8221,9 @@ vErrors.push(err19);
 }
 errors++;
 }
-if(data6.member === undefined){
-const err20 = {instancePath:instancePath+"/sortedSet",schemaPath:"#/$defs/RedisSortedSet/required",keyword:"required",params:{missingProperty: "member"},message:"must have required property '"+"member"+"'"};
+}
+else {
+const err20 = {instancePath:instancePath+"/keyPrefix",schemaPath:"#/properties/keyPrefix/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err20];
 }
@@ -7685,9 +8232,15 @@ vErrors.push(err20);
 }
 errors++;
 }
-for(const key2 in data6){
-if(!(((((key2 === "key") || (key2 === "member")) || (key2 === "score")) || (key2 === "maxSize")) || (key2 === "replace"))){
-const err21 = {instancePath:instancePath+"/sortedSet",schemaPath:"#/$defs/RedisSortedSet/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key2},message:"must NOT have additional properties"};
+}
+if(data.sortedSet !== undefined){
+let data7 = data.sortedSet;
+if(data7 && typeof data7 == "object" && !Array.isArray(data7)){
+if(data7.replace === undefined){
+data7.replace = false;
+}
+if(data7.key === undefined){
+const err21 = {instancePath:instancePath+"/sortedSet",schemaPath:"#/$defs/RedisSortedSet/required",keyword:"required",params:{missingProperty: "key"},message:"must have required property '"+"key"+"'"};
 if(vErrors === null){
 vErrors = [err21];
 }
@@ -7696,12 +8249,8 @@ vErrors.push(err21);
 }
 errors++;
 }
-}
-if(data6.key !== undefined){
-let data7 = data6.key;
-if(typeof data7 === "string"){
-if(func2(data7) > 4096){
-const err22 = {instancePath:instancePath+"/sortedSet/key",schemaPath:"#/$defs/RedisSortedSet/properties/key/maxLength",keyword:"maxLength",params:{limit: 4096},message:"must NOT have more than 4096 characters"};
+if(data7.member === undefined){
+const err22 = {instancePath:instancePath+"/sortedSet",schemaPath:"#/$defs/RedisSortedSet/required",keyword:"required",params:{missingProperty: "member"},message:"must have required property '"+"member"+"'"};
 if(vErrors === null){
 vErrors = [err22];
 }
@@ -7710,8 +8259,9 @@ vErrors.push(err22);
 }
 errors++;
 }
-if(func2(data7) < 1){
-const err23 = {instancePath:instancePath+"/sortedSet/key",schemaPath:"#/$defs/RedisSortedSet/properties/key/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+for(const key2 in data7){
+if(!(((((key2 === "key") || (key2 === "member")) || (key2 === "score")) || (key2 === "maxSize")) || (key2 === "replace"))){
+const err23 = {instancePath:instancePath+"/sortedSet",schemaPath:"#/$defs/RedisSortedSet/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key2},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err23];
 }
@@ -7721,8 +8271,11 @@ vErrors.push(err23);
 errors++;
 }
 }
-else {
-const err24 = {instancePath:instancePath+"/sortedSet/key",schemaPath:"#/$defs/RedisSortedSet/properties/key/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data7.key !== undefined){
+let data8 = data7.key;
+if(typeof data8 === "string"){
+if(func2(data8) > 4096){
+const err24 = {instancePath:instancePath+"/sortedSet/key",schemaPath:"#/$defs/RedisSortedSet/properties/key/maxLength",keyword:"maxLength",params:{limit: 4096},message:"must NOT have more than 4096 characters"};
 if(vErrors === null){
 vErrors = [err24];
 }
@@ -7731,12 +8284,8 @@ vErrors.push(err24);
 }
 errors++;
 }
-}
-if(data6.member !== undefined){
-let data8 = data6.member;
-if(typeof data8 === "string"){
-if(func2(data8) > 4096){
-const err25 = {instancePath:instancePath+"/sortedSet/member",schemaPath:"#/$defs/RedisSortedSet/properties/member/maxLength",keyword:"maxLength",params:{limit: 4096},message:"must NOT have more than 4096 characters"};
+if(func2(data8) < 1){
+const err25 = {instancePath:instancePath+"/sortedSet/key",schemaPath:"#/$defs/RedisSortedSet/properties/key/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err25];
 }
@@ -7745,8 +8294,9 @@ vErrors.push(err25);
 }
 errors++;
 }
-if(func2(data8) < 1){
-const err26 = {instancePath:instancePath+"/sortedSet/member",schemaPath:"#/$defs/RedisSortedSet/properties/member/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+}
+else {
+const err26 = {instancePath:instancePath+"/sortedSet/key",schemaPath:"#/$defs/RedisSortedSet/properties/key/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err26];
 }
@@ -7756,8 +8306,11 @@ vErrors.push(err26);
 errors++;
 }
 }
-else {
-const err27 = {instancePath:instancePath+"/sortedSet/member",schemaPath:"#/$defs/RedisSortedSet/properties/member/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data7.member !== undefined){
+let data9 = data7.member;
+if(typeof data9 === "string"){
+if(func2(data9) > 4096){
+const err27 = {instancePath:instancePath+"/sortedSet/member",schemaPath:"#/$defs/RedisSortedSet/properties/member/maxLength",keyword:"maxLength",params:{limit: 4096},message:"must NOT have more than 4096 characters"};
 if(vErrors === null){
 vErrors = [err27];
 }
@@ -7766,12 +8319,8 @@ vErrors.push(err27);
 }
 errors++;
 }
-}
-if(data6.score !== undefined){
-let data9 = data6.score;
-if(typeof data9 === "string"){
-if(func2(data9) > 4096){
-const err28 = {instancePath:instancePath+"/sortedSet/score",schemaPath:"#/$defs/RedisSortedSet/properties/score/maxLength",keyword:"maxLength",params:{limit: 4096},message:"must NOT have more than 4096 characters"};
+if(func2(data9) < 1){
+const err28 = {instancePath:instancePath+"/sortedSet/member",schemaPath:"#/$defs/RedisSortedSet/properties/member/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err28];
 }
@@ -7780,8 +8329,9 @@ vErrors.push(err28);
 }
 errors++;
 }
-if(func2(data9) < 1){
-const err29 = {instancePath:instancePath+"/sortedSet/score",schemaPath:"#/$defs/RedisSortedSet/properties/score/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+}
+else {
+const err29 = {instancePath:instancePath+"/sortedSet/member",schemaPath:"#/$defs/RedisSortedSet/properties/member/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err29];
 }
@@ -7791,8 +8341,11 @@ vErrors.push(err29);
 errors++;
 }
 }
-else {
-const err30 = {instancePath:instancePath+"/sortedSet/score",schemaPath:"#/$defs/RedisSortedSet/properties/score/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data7.score !== undefined){
+let data10 = data7.score;
+if(typeof data10 === "string"){
+if(func2(data10) > 4096){
+const err30 = {instancePath:instancePath+"/sortedSet/score",schemaPath:"#/$defs/RedisSortedSet/properties/score/maxLength",keyword:"maxLength",params:{limit: 4096},message:"must NOT have more than 4096 characters"};
 if(vErrors === null){
 vErrors = [err30];
 }
@@ -7801,11 +8354,8 @@ vErrors.push(err30);
 }
 errors++;
 }
-}
-if(data6.maxSize !== undefined){
-let data10 = data6.maxSize;
-if(!(((typeof data10 == "number") && (!(data10 % 1) && !isNaN(data10))) && (isFinite(data10)))){
-const err31 = {instancePath:instancePath+"/sortedSet/maxSize",schemaPath:"#/$defs/RedisSortedSet/properties/maxSize/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(func2(data10) < 1){
+const err31 = {instancePath:instancePath+"/sortedSet/score",schemaPath:"#/$defs/RedisSortedSet/properties/score/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err31];
 }
@@ -7814,9 +8364,9 @@ vErrors.push(err31);
 }
 errors++;
 }
-if((typeof data10 == "number") && (isFinite(data10))){
-if(data10 > 1000000 || isNaN(data10)){
-const err32 = {instancePath:instancePath+"/sortedSet/maxSize",schemaPath:"#/$defs/RedisSortedSet/properties/maxSize/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1000000},message:"must be <= 1000000"};
+}
+else {
+const err32 = {instancePath:instancePath+"/sortedSet/score",schemaPath:"#/$defs/RedisSortedSet/properties/score/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err32];
 }
@@ -7825,8 +8375,11 @@ vErrors.push(err32);
 }
 errors++;
 }
-if(data10 < 1 || isNaN(data10)){
-const err33 = {instancePath:instancePath+"/sortedSet/maxSize",schemaPath:"#/$defs/RedisSortedSet/properties/maxSize/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+}
+if(data7.maxSize !== undefined){
+let data11 = data7.maxSize;
+if(!(((typeof data11 == "number") && (!(data11 % 1) && !isNaN(data11))) && (isFinite(data11)))){
+const err33 = {instancePath:instancePath+"/sortedSet/maxSize",schemaPath:"#/$defs/RedisSortedSet/properties/maxSize/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err33];
 }
@@ -7835,10 +8388,9 @@ vErrors.push(err33);
 }
 errors++;
 }
-}
-}
-if(typeof data6.replace !== "boolean"){
-const err34 = {instancePath:instancePath+"/sortedSet/replace",schemaPath:"#/$defs/RedisSortedSet/properties/replace/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
+if((typeof data11 == "number") && (isFinite(data11))){
+if(data11 > 1000000 || isNaN(data11)){
+const err34 = {instancePath:instancePath+"/sortedSet/maxSize",schemaPath:"#/$defs/RedisSortedSet/properties/maxSize/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1000000},message:"must be <= 1000000"};
 if(vErrors === null){
 vErrors = [err34];
 }
@@ -7847,9 +8399,8 @@ vErrors.push(err34);
 }
 errors++;
 }
-}
-else {
-const err35 = {instancePath:instancePath+"/sortedSet",schemaPath:"#/$defs/RedisSortedSet/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(data11 < 1 || isNaN(data11)){
+const err35 = {instancePath:instancePath+"/sortedSet/maxSize",schemaPath:"#/$defs/RedisSortedSet/properties/maxSize/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
 if(vErrors === null){
 vErrors = [err35];
 }
@@ -7859,11 +8410,9 @@ vErrors.push(err35);
 errors++;
 }
 }
-if(data.hash !== undefined){
-let data12 = data.hash;
-if(data12 && typeof data12 == "object" && !Array.isArray(data12)){
-if(data12.key === undefined){
-const err36 = {instancePath:instancePath+"/hash",schemaPath:"#/$defs/RedisHash/required",keyword:"required",params:{missingProperty: "key"},message:"must have required property '"+"key"+"'"};
+}
+if(typeof data7.replace !== "boolean"){
+const err36 = {instancePath:instancePath+"/sortedSet/replace",schemaPath:"#/$defs/RedisSortedSet/properties/replace/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
 if(vErrors === null){
 vErrors = [err36];
 }
@@ -7872,8 +8421,9 @@ vErrors.push(err36);
 }
 errors++;
 }
-if(data12.fields === undefined){
-const err37 = {instancePath:instancePath+"/hash",schemaPath:"#/$defs/RedisHash/required",keyword:"required",params:{missingProperty: "fields"},message:"must have required property '"+"fields"+"'"};
+}
+else {
+const err37 = {instancePath:instancePath+"/sortedSet",schemaPath:"#/$defs/RedisSortedSet/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err37];
 }
@@ -7882,9 +8432,12 @@ vErrors.push(err37);
 }
 errors++;
 }
-for(const key3 in data12){
-if(!((key3 === "key") || (key3 === "fields"))){
-const err38 = {instancePath:instancePath+"/hash",schemaPath:"#/$defs/RedisHash/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key3},message:"must NOT have additional properties"};
+}
+if(data.hash !== undefined){
+let data13 = data.hash;
+if(data13 && typeof data13 == "object" && !Array.isArray(data13)){
+if(data13.key === undefined){
+const err38 = {instancePath:instancePath+"/hash",schemaPath:"#/$defs/RedisHash/required",keyword:"required",params:{missingProperty: "key"},message:"must have required property '"+"key"+"'"};
 if(vErrors === null){
 vErrors = [err38];
 }
@@ -7893,12 +8446,8 @@ vErrors.push(err38);
 }
 errors++;
 }
-}
-if(data12.key !== undefined){
-let data13 = data12.key;
-if(typeof data13 === "string"){
-if(func2(data13) > 4096){
-const err39 = {instancePath:instancePath+"/hash/key",schemaPath:"#/$defs/RedisHash/properties/key/maxLength",keyword:"maxLength",params:{limit: 4096},message:"must NOT have more than 4096 characters"};
+if(data13.fields === undefined){
+const err39 = {instancePath:instancePath+"/hash",schemaPath:"#/$defs/RedisHash/required",keyword:"required",params:{missingProperty: "fields"},message:"must have required property '"+"fields"+"'"};
 if(vErrors === null){
 vErrors = [err39];
 }
@@ -7907,8 +8456,9 @@ vErrors.push(err39);
 }
 errors++;
 }
-if(func2(data13) < 1){
-const err40 = {instancePath:instancePath+"/hash/key",schemaPath:"#/$defs/RedisHash/properties/key/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+for(const key3 in data13){
+if(!((key3 === "key") || (key3 === "fields"))){
+const err40 = {instancePath:instancePath+"/hash",schemaPath:"#/$defs/RedisHash/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key3},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err40];
 }
@@ -7918,8 +8468,11 @@ vErrors.push(err40);
 errors++;
 }
 }
-else {
-const err41 = {instancePath:instancePath+"/hash/key",schemaPath:"#/$defs/RedisHash/properties/key/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data13.key !== undefined){
+let data14 = data13.key;
+if(typeof data14 === "string"){
+if(func2(data14) > 4096){
+const err41 = {instancePath:instancePath+"/hash/key",schemaPath:"#/$defs/RedisHash/properties/key/maxLength",keyword:"maxLength",params:{limit: 4096},message:"must NOT have more than 4096 characters"};
 if(vErrors === null){
 vErrors = [err41];
 }
@@ -7928,12 +8481,8 @@ vErrors.push(err41);
 }
 errors++;
 }
-}
-if(data12.fields !== undefined){
-let data14 = data12.fields;
-if(data14 && typeof data14 == "object" && !Array.isArray(data14)){
-if(Object.keys(data14).length > 256){
-const err42 = {instancePath:instancePath+"/hash/fields",schemaPath:"#/$defs/RedisHash/properties/fields/maxProperties",keyword:"maxProperties",params:{limit: 256},message:"must NOT have more than 256 properties"};
+if(func2(data14) < 1){
+const err42 = {instancePath:instancePath+"/hash/key",schemaPath:"#/$defs/RedisHash/properties/key/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err42];
 }
@@ -7942,11 +8491,9 @@ vErrors.push(err42);
 }
 errors++;
 }
-for(const key4 in data14){
-let data15 = data14[key4];
-if(typeof data15 === "string"){
-if(func2(data15) > 4096){
-const err43 = {instancePath:instancePath+"/hash/fields/" + key4.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/$defs/RedisHash/properties/fields/additionalProperties/maxLength",keyword:"maxLength",params:{limit: 4096},message:"must NOT have more than 4096 characters"};
+}
+else {
+const err43 = {instancePath:instancePath+"/hash/key",schemaPath:"#/$defs/RedisHash/properties/key/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err43];
 }
@@ -7955,8 +8502,12 @@ vErrors.push(err43);
 }
 errors++;
 }
-if(func2(data15) < 1){
-const err44 = {instancePath:instancePath+"/hash/fields/" + key4.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/$defs/RedisHash/properties/fields/additionalProperties/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+}
+if(data13.fields !== undefined){
+let data15 = data13.fields;
+if(data15 && typeof data15 == "object" && !Array.isArray(data15)){
+if(Object.keys(data15).length > 256){
+const err44 = {instancePath:instancePath+"/hash/fields",schemaPath:"#/$defs/RedisHash/properties/fields/maxProperties",keyword:"maxProperties",params:{limit: 256},message:"must NOT have more than 256 properties"};
 if(vErrors === null){
 vErrors = [err44];
 }
@@ -7965,9 +8516,11 @@ vErrors.push(err44);
 }
 errors++;
 }
-}
-else {
-const err45 = {instancePath:instancePath+"/hash/fields/" + key4.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/$defs/RedisHash/properties/fields/additionalProperties/type",keyword:"type",params:{type: "string"},message:"must be string"};
+for(const key4 in data15){
+let data16 = data15[key4];
+if(typeof data16 === "string"){
+if(func2(data16) > 4096){
+const err45 = {instancePath:instancePath+"/hash/fields/" + key4.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/$defs/RedisHash/properties/fields/additionalProperties/maxLength",keyword:"maxLength",params:{limit: 4096},message:"must NOT have more than 4096 characters"};
 if(vErrors === null){
 vErrors = [err45];
 }
@@ -7976,10 +8529,8 @@ vErrors.push(err45);
 }
 errors++;
 }
-}
-}
-else {
-const err46 = {instancePath:instancePath+"/hash/fields",schemaPath:"#/$defs/RedisHash/properties/fields/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(func2(data16) < 1){
+const err46 = {instancePath:instancePath+"/hash/fields/" + key4.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/$defs/RedisHash/properties/fields/additionalProperties/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err46];
 }
@@ -7989,9 +8540,8 @@ vErrors.push(err46);
 errors++;
 }
 }
-}
 else {
-const err47 = {instancePath:instancePath+"/hash",schemaPath:"#/$defs/RedisHash/type",keyword:"type",params:{type: "object"},message:"must be object"};
+const err47 = {instancePath:instancePath+"/hash/fields/" + key4.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/$defs/RedisHash/properties/fields/additionalProperties/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err47];
 }
@@ -8001,11 +8551,9 @@ vErrors.push(err47);
 errors++;
 }
 }
-if(data.ttl !== undefined){
-let data16 = data.ttl;
-if(typeof data16 === "string"){
-if(func2(data16) > 32){
-const err48 = {instancePath:instancePath+"/ttl",schemaPath:"#/properties/ttl/maxLength",keyword:"maxLength",params:{limit: 32},message:"must NOT have more than 32 characters"};
+}
+else {
+const err48 = {instancePath:instancePath+"/hash/fields",schemaPath:"#/$defs/RedisHash/properties/fields/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err48];
 }
@@ -8014,8 +8562,10 @@ vErrors.push(err48);
 }
 errors++;
 }
-if(!pattern3.test(data16)){
-const err49 = {instancePath:instancePath+"/ttl",schemaPath:"#/properties/ttl/pattern",keyword:"pattern",params:{pattern: "^([0-9]+(ms|s|m|h))+$"},message:"must match pattern \""+"^([0-9]+(ms|s|m|h))+$"+"\""};
+}
+}
+else {
+const err49 = {instancePath:instancePath+"/hash",schemaPath:"#/$defs/RedisHash/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err49];
 }
@@ -8025,8 +8575,11 @@ vErrors.push(err49);
 errors++;
 }
 }
-else {
-const err50 = {instancePath:instancePath+"/ttl",schemaPath:"#/properties/ttl/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data.ttl !== undefined){
+let data17 = data.ttl;
+if(typeof data17 === "string"){
+if(func2(data17) > 32){
+const err50 = {instancePath:instancePath+"/ttl",schemaPath:"#/properties/ttl/maxLength",keyword:"maxLength",params:{limit: 32},message:"must NOT have more than 32 characters"};
 if(vErrors === null){
 vErrors = [err50];
 }
@@ -8035,10 +8588,8 @@ vErrors.push(err50);
 }
 errors++;
 }
-}
-}
-else {
-const err51 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(!pattern3.test(data17)){
+const err51 = {instancePath:instancePath+"/ttl",schemaPath:"#/properties/ttl/pattern",keyword:"pattern",params:{pattern: "^([0-9]+(ms|s|m|h))+$"},message:"must match pattern \""+"^([0-9]+(ms|s|m|h))+$"+"\""};
 if(vErrors === null){
 vErrors = [err51];
 }
@@ -8047,13 +8598,71 @@ vErrors.push(err51);
 }
 errors++;
 }
-validate42.errors = vErrors;
+}
+else {
+const err52 = {instancePath:instancePath+"/ttl",schemaPath:"#/properties/ttl/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err52];
+}
+else {
+vErrors.push(err52);
+}
+errors++;
+}
+}
+if(data.version !== undefined){
+let data18 = data.version;
+if(typeof data18 === "string"){
+if(func2(data18) > 4096){
+const err53 = {instancePath:instancePath+"/version",schemaPath:"#/properties/version/maxLength",keyword:"maxLength",params:{limit: 4096},message:"must NOT have more than 4096 characters"};
+if(vErrors === null){
+vErrors = [err53];
+}
+else {
+vErrors.push(err53);
+}
+errors++;
+}
+if(func2(data18) < 1){
+const err54 = {instancePath:instancePath+"/version",schemaPath:"#/properties/version/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+if(vErrors === null){
+vErrors = [err54];
+}
+else {
+vErrors.push(err54);
+}
+errors++;
+}
+}
+else {
+const err55 = {instancePath:instancePath+"/version",schemaPath:"#/properties/version/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err55];
+}
+else {
+vErrors.push(err55);
+}
+errors++;
+}
+}
+}
+else {
+const err56 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err56];
+}
+else {
+vErrors.push(err56);
+}
+errors++;
+}
+validate48.errors = vErrors;
 return errors === 0;
 }
 
-const schema65 = {"type":"object","properties":{"file":{"$ref":"#/$defs/FileSink"},"stdout":{"$ref":"#/$defs/StdoutSink"},"blackhole":{"$ref":"#/$defs/BlackholeSink"}},"additionalProperties":false};
+const schema70 = {"type":"object","properties":{"file":{"$ref":"#/$defs/FileSink"},"stdout":{"$ref":"#/$defs/StdoutSink"},"blackhole":{"$ref":"#/$defs/BlackholeSink"}},"additionalProperties":false};
 
-function validate44(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate50(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(data && typeof data == "object" && !Array.isArray(data)){
@@ -8134,7 +8743,7 @@ errors++;
 }
 let data2 = data0.format;
 if(!((data2 === "ndjson") || (data2 === "csv"))){
-const err6 = {instancePath:instancePath+"/file/format",schemaPath:"#/$defs/FileSink/properties/format/enum",keyword:"enum",params:{allowedValues: schema62.properties.format.enum},message:"must be equal to one of the allowed values"};
+const err6 = {instancePath:instancePath+"/file/format",schemaPath:"#/$defs/FileSink/properties/format/enum",keyword:"enum",params:{allowedValues: schema67.properties.format.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err6];
 }
@@ -8197,7 +8806,7 @@ errors++;
 }
 let data4 = data3.format;
 if(!((data4 === "json") || (data4 === "text"))){
-const err11 = {instancePath:instancePath+"/stdout/format",schemaPath:"#/$defs/StdoutSink/properties/format/enum",keyword:"enum",params:{allowedValues: schema63.properties.format.enum},message:"must be equal to one of the allowed values"};
+const err11 = {instancePath:instancePath+"/stdout/format",schemaPath:"#/$defs/StdoutSink/properties/format/enum",keyword:"enum",params:{allowedValues: schema68.properties.format.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err11];
 }
@@ -8276,12 +8885,12 @@ vErrors.push(err17);
 }
 errors++;
 }
-validate44.errors = vErrors;
+validate50.errors = vErrors;
 return errors === 0;
 }
 
 
-function validate41(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate47(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(data && typeof data == "object" && !Array.isArray(data)){
@@ -8455,7 +9064,7 @@ errors++;
 }
 let data4 = data2.format;
 if(!((data4 === "json") || (data4 === "string"))){
-const err14 = {instancePath:instancePath+"/kafka/format",schemaPath:"#/$defs/KafkaSink/properties/format/enum",keyword:"enum",params:{allowedValues: schema57.properties.format.enum},message:"must be equal to one of the allowed values"};
+const err14 = {instancePath:instancePath+"/kafka/format",schemaPath:"#/$defs/KafkaSink/properties/format/enum",keyword:"enum",params:{allowedValues: schema62.properties.format.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err14];
 }
@@ -8618,7 +9227,7 @@ errors++;
 }
 let data9 = data2.timestamps;
 if(!((data9 === "event-time") || (data9 === "processing-time"))){
-const err28 = {instancePath:instancePath+"/kafka/timestamps",schemaPath:"#/$defs/KafkaSink/properties/timestamps/enum",keyword:"enum",params:{allowedValues: schema57.properties.timestamps.enum},message:"must be equal to one of the allowed values"};
+const err28 = {instancePath:instancePath+"/kafka/timestamps",schemaPath:"#/$defs/KafkaSink/properties/timestamps/enum",keyword:"enum",params:{allowedValues: schema62.properties.timestamps.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err28];
 }
@@ -8662,8 +9271,8 @@ errors++;
 }
 }
 if(data.redis !== undefined){
-if(!(validate42(data.redis, {instancePath:instancePath+"/redis",parentData:data,parentDataProperty:"redis",rootData}))){
-vErrors = vErrors === null ? validate42.errors : vErrors.concat(validate42.errors);
+if(!(validate48(data.redis, {instancePath:instancePath+"/redis",parentData:data,parentDataProperty:"redis",rootData}))){
+vErrors = vErrors === null ? validate48.errors : vErrors.concat(validate48.errors);
 errors = vErrors.length;
 }
 }
@@ -8732,7 +9341,7 @@ errors++;
 }
 let data13 = data11.format;
 if(!((data13 === "ndjson") || (data13 === "csv"))){
-const err37 = {instancePath:instancePath+"/file/format",schemaPath:"#/$defs/FileSink/properties/format/enum",keyword:"enum",params:{allowedValues: schema62.properties.format.enum},message:"must be equal to one of the allowed values"};
+const err37 = {instancePath:instancePath+"/file/format",schemaPath:"#/$defs/FileSink/properties/format/enum",keyword:"enum",params:{allowedValues: schema67.properties.format.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err37];
 }
@@ -8795,7 +9404,7 @@ errors++;
 }
 let data15 = data14.format;
 if(!((data15 === "json") || (data15 === "text"))){
-const err42 = {instancePath:instancePath+"/stdout/format",schemaPath:"#/$defs/StdoutSink/properties/format/enum",keyword:"enum",params:{allowedValues: schema63.properties.format.enum},message:"must be equal to one of the allowed values"};
+const err42 = {instancePath:instancePath+"/stdout/format",schemaPath:"#/$defs/StdoutSink/properties/format/enum",keyword:"enum",params:{allowedValues: schema68.properties.format.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err42];
 }
@@ -8864,8 +9473,8 @@ errors++;
 }
 }
 if(data.local !== undefined){
-if(!(validate44(data.local, {instancePath:instancePath+"/local",parentData:data,parentDataProperty:"local",rootData}))){
-vErrors = vErrors === null ? validate44.errors : vErrors.concat(validate44.errors);
+if(!(validate50(data.local, {instancePath:instancePath+"/local",parentData:data,parentDataProperty:"local",rootData}))){
+vErrors = vErrors === null ? validate50.errors : vErrors.concat(validate50.errors);
 errors = vErrors.length;
 }
 }
@@ -8880,7 +9489,7 @@ vErrors.push(err48);
 }
 errors++;
 }
-validate41.errors = vErrors;
+validate47.errors = vErrors;
 return errors === 0;
 }
 
@@ -9020,8 +9629,8 @@ errors++;
 }
 const len2 = data4.length;
 for(let i2=0; i2<len2; i2++){
-if(!(validate41(data4[i2], {instancePath:instancePath+"/sinks/" + i2,parentData:data4,parentDataProperty:i2,rootData}))){
-vErrors = vErrors === null ? validate41.errors : vErrors.concat(validate41.errors);
+if(!(validate47(data4[i2], {instancePath:instancePath+"/sinks/" + i2,parentData:data4,parentDataProperty:i2,rootData}))){
+vErrors = vErrors === null ? validate47.errors : vErrors.concat(validate47.errors);
 errors = vErrors.length;
 }
 }
@@ -9052,10 +9661,10 @@ validate13.errors = vErrors;
 return errors === 0;
 }
 
-const schema70 = {"type":"object","properties":{"bootstrapServers":{"type":"array","minItems":1,"maxItems":16,"items":{"type":"string","maxLength":261,"pattern":"^[^\\s:]+:[0-9]{1,5}$"}},"clientId":{"type":"string","maxLength":253},"tls":{"$ref":"#/$defs/KafkaTls"},"sasl":{"$ref":"#/$defs/KafkaSasl"}},"required":["bootstrapServers"],"additionalProperties":false};
-const schema71 = {"type":"object","properties":{"enabled":{"type":"boolean","default":true},"caSecretRef":{"$ref":"#/$defs/SecretKeyRef"},"certSecretRef":{"$ref":"#/$defs/SecretKeyRef"},"keySecretRef":{"$ref":"#/$defs/SecretKeyRef"},"insecureSkipVerify":{"type":"boolean","default":false}},"additionalProperties":false};
+const schema75 = {"type":"object","properties":{"bootstrapServers":{"type":"array","minItems":1,"maxItems":16,"items":{"type":"string","maxLength":261,"pattern":"^[^\\s:]+:[0-9]{1,5}$"}},"clientId":{"type":"string","maxLength":253},"tls":{"$ref":"#/$defs/KafkaTls"},"sasl":{"$ref":"#/$defs/KafkaSasl"}},"required":["bootstrapServers"],"additionalProperties":false};
+const schema76 = {"type":"object","properties":{"enabled":{"type":"boolean","default":true},"caSecretRef":{"$ref":"#/$defs/SecretKeyRef"},"certSecretRef":{"$ref":"#/$defs/SecretKeyRef"},"keySecretRef":{"$ref":"#/$defs/SecretKeyRef"},"insecureSkipVerify":{"type":"boolean","default":false}},"additionalProperties":false};
 
-function validate49(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate55(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(data && typeof data == "object" && !Array.isArray(data)){
@@ -9135,7 +9744,7 @@ vErrors.push(err5);
 }
 errors++;
 }
-if(!pattern48.test(data2)){
+if(!pattern44.test(data2)){
 const err6 = {instancePath:instancePath+"/caSecretRef/name",schemaPath:"#/$defs/SecretKeyRef/properties/name/pattern",keyword:"pattern",params:{pattern: "^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$"},message:"must match pattern \""+"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$"+"\""};
 if(vErrors === null){
 vErrors = [err6];
@@ -9170,7 +9779,7 @@ vErrors.push(err8);
 }
 errors++;
 }
-if(!pattern49.test(data3)){
+if(!pattern45.test(data3)){
 const err9 = {instancePath:instancePath+"/caSecretRef/key",schemaPath:"#/$defs/SecretKeyRef/properties/key/pattern",keyword:"pattern",params:{pattern: "^[-._a-zA-Z0-9]+$"},message:"must match pattern \""+"^[-._a-zA-Z0-9]+$"+"\""};
 if(vErrors === null){
 vErrors = [err9];
@@ -9252,7 +9861,7 @@ vErrors.push(err15);
 }
 errors++;
 }
-if(!pattern48.test(data5)){
+if(!pattern44.test(data5)){
 const err16 = {instancePath:instancePath+"/certSecretRef/name",schemaPath:"#/$defs/SecretKeyRef/properties/name/pattern",keyword:"pattern",params:{pattern: "^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$"},message:"must match pattern \""+"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$"+"\""};
 if(vErrors === null){
 vErrors = [err16];
@@ -9287,7 +9896,7 @@ vErrors.push(err18);
 }
 errors++;
 }
-if(!pattern49.test(data6)){
+if(!pattern45.test(data6)){
 const err19 = {instancePath:instancePath+"/certSecretRef/key",schemaPath:"#/$defs/SecretKeyRef/properties/key/pattern",keyword:"pattern",params:{pattern: "^[-._a-zA-Z0-9]+$"},message:"must match pattern \""+"^[-._a-zA-Z0-9]+$"+"\""};
 if(vErrors === null){
 vErrors = [err19];
@@ -9369,7 +9978,7 @@ vErrors.push(err25);
 }
 errors++;
 }
-if(!pattern48.test(data8)){
+if(!pattern44.test(data8)){
 const err26 = {instancePath:instancePath+"/keySecretRef/name",schemaPath:"#/$defs/SecretKeyRef/properties/name/pattern",keyword:"pattern",params:{pattern: "^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$"},message:"must match pattern \""+"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$"+"\""};
 if(vErrors === null){
 vErrors = [err26];
@@ -9404,7 +10013,7 @@ vErrors.push(err28);
 }
 errors++;
 }
-if(!pattern49.test(data9)){
+if(!pattern45.test(data9)){
 const err29 = {instancePath:instancePath+"/keySecretRef/key",schemaPath:"#/$defs/SecretKeyRef/properties/key/pattern",keyword:"pattern",params:{pattern: "^[-._a-zA-Z0-9]+$"},message:"must match pattern \""+"^[-._a-zA-Z0-9]+$"+"\""};
 if(vErrors === null){
 vErrors = [err29];
@@ -9459,13 +10068,13 @@ vErrors.push(err33);
 }
 errors++;
 }
-validate49.errors = vErrors;
+validate55.errors = vErrors;
 return errors === 0;
 }
 
-const schema75 = {"type":"object","properties":{"mechanism":{"type":"string","enum":["plain","scram-sha-256","scram-sha-512"],"maxLength":13},"username":{"type":"string","maxLength":253},"usernameSecretRef":{"$ref":"#/$defs/SecretKeyRef"},"passwordSecretRef":{"$ref":"#/$defs/SecretKeyRef"}},"required":["mechanism","passwordSecretRef"],"additionalProperties":false};
+const schema80 = {"type":"object","properties":{"mechanism":{"type":"string","enum":["plain","scram-sha-256","scram-sha-512"],"maxLength":13},"username":{"type":"string","maxLength":253},"usernameSecretRef":{"$ref":"#/$defs/SecretKeyRef"},"passwordSecretRef":{"$ref":"#/$defs/SecretKeyRef"}},"required":["mechanism","passwordSecretRef"],"additionalProperties":false};
 
-function validate51(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate57(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(data && typeof data == "object" && !Array.isArray(data)){
@@ -9504,7 +10113,7 @@ errors++;
 if(data.mechanism !== undefined){
 let data0 = data.mechanism;
 if(!(((data0 === "plain") || (data0 === "scram-sha-256")) || (data0 === "scram-sha-512"))){
-const err3 = {instancePath:instancePath+"/mechanism",schemaPath:"#/properties/mechanism/enum",keyword:"enum",params:{allowedValues: schema75.properties.mechanism.enum},message:"must be equal to one of the allowed values"};
+const err3 = {instancePath:instancePath+"/mechanism",schemaPath:"#/properties/mechanism/enum",keyword:"enum",params:{allowedValues: schema80.properties.mechanism.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err3];
 }
@@ -9609,7 +10218,7 @@ vErrors.push(err11);
 }
 errors++;
 }
-if(!pattern48.test(data3)){
+if(!pattern44.test(data3)){
 const err12 = {instancePath:instancePath+"/usernameSecretRef/name",schemaPath:"#/$defs/SecretKeyRef/properties/name/pattern",keyword:"pattern",params:{pattern: "^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$"},message:"must match pattern \""+"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$"+"\""};
 if(vErrors === null){
 vErrors = [err12];
@@ -9644,7 +10253,7 @@ vErrors.push(err14);
 }
 errors++;
 }
-if(!pattern49.test(data4)){
+if(!pattern45.test(data4)){
 const err15 = {instancePath:instancePath+"/usernameSecretRef/key",schemaPath:"#/$defs/SecretKeyRef/properties/key/pattern",keyword:"pattern",params:{pattern: "^[-._a-zA-Z0-9]+$"},message:"must match pattern \""+"^[-._a-zA-Z0-9]+$"+"\""};
 if(vErrors === null){
 vErrors = [err15];
@@ -9726,7 +10335,7 @@ vErrors.push(err21);
 }
 errors++;
 }
-if(!pattern48.test(data6)){
+if(!pattern44.test(data6)){
 const err22 = {instancePath:instancePath+"/passwordSecretRef/name",schemaPath:"#/$defs/SecretKeyRef/properties/name/pattern",keyword:"pattern",params:{pattern: "^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$"},message:"must match pattern \""+"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$"+"\""};
 if(vErrors === null){
 vErrors = [err22];
@@ -9761,7 +10370,7 @@ vErrors.push(err24);
 }
 errors++;
 }
-if(!pattern49.test(data7)){
+if(!pattern45.test(data7)){
 const err25 = {instancePath:instancePath+"/passwordSecretRef/key",schemaPath:"#/$defs/SecretKeyRef/properties/key/pattern",keyword:"pattern",params:{pattern: "^[-._a-zA-Z0-9]+$"},message:"must match pattern \""+"^[-._a-zA-Z0-9]+$"+"\""};
 if(vErrors === null){
 vErrors = [err25];
@@ -9806,12 +10415,12 @@ vErrors.push(err28);
 }
 errors++;
 }
-validate51.errors = vErrors;
+validate57.errors = vErrors;
 return errors === 0;
 }
 
 
-function validate48(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate54(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(data && typeof data == "object" && !Array.isArray(data)){
@@ -9874,7 +10483,7 @@ vErrors.push(err4);
 }
 errors++;
 }
-if(!pattern47.test(data1)){
+if(!pattern43.test(data1)){
 const err5 = {instancePath:instancePath+"/bootstrapServers/" + i0,schemaPath:"#/properties/bootstrapServers/items/pattern",keyword:"pattern",params:{pattern: "^[^\\s:]+:[0-9]{1,5}$"},message:"must match pattern \""+"^[^\\s:]+:[0-9]{1,5}$"+"\""};
 if(vErrors === null){
 vErrors = [err5];
@@ -9934,14 +10543,14 @@ errors++;
 }
 }
 if(data.tls !== undefined){
-if(!(validate49(data.tls, {instancePath:instancePath+"/tls",parentData:data,parentDataProperty:"tls",rootData}))){
-vErrors = vErrors === null ? validate49.errors : vErrors.concat(validate49.errors);
+if(!(validate55(data.tls, {instancePath:instancePath+"/tls",parentData:data,parentDataProperty:"tls",rootData}))){
+vErrors = vErrors === null ? validate55.errors : vErrors.concat(validate55.errors);
 errors = vErrors.length;
 }
 }
 if(data.sasl !== undefined){
-if(!(validate51(data.sasl, {instancePath:instancePath+"/sasl",parentData:data,parentDataProperty:"sasl",rootData}))){
-vErrors = vErrors === null ? validate51.errors : vErrors.concat(validate51.errors);
+if(!(validate57(data.sasl, {instancePath:instancePath+"/sasl",parentData:data,parentDataProperty:"sasl",rootData}))){
+vErrors = vErrors === null ? validate57.errors : vErrors.concat(validate57.errors);
 errors = vErrors.length;
 }
 }
@@ -9956,15 +10565,15 @@ vErrors.push(err10);
 }
 errors++;
 }
-validate48.errors = vErrors;
+validate54.errors = vErrors;
 return errors === 0;
 }
 
-const schema79 = {"type":"object","properties":{"storage":{"$ref":"#/$defs/SavepointStorage"},"interval":{"type":"string","maxLength":32,"pattern":"^([0-9]+(ms|s|m|h))+$"},"historyMax":{"type":"integer","default":5,"minimum":1,"maximum":100},"historyMaxAge":{"type":"string","maxLength":32,"pattern":"^([0-9]+(ms|s|m|h))+$"},"timeout":{"type":"string","default":"10m","maxLength":32,"pattern":"^([0-9]+(ms|s|m|h))+$"}},"required":["storage"],"additionalProperties":false};
-const schema80 = {"type":"object","properties":{"path":{"type":"string","minLength":1,"maxLength":4096,"pattern":"^/"},"claimName":{"type":"string","maxLength":253,"pattern":"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$"}},"required":["path"],"additionalProperties":false};
-const pattern64 = new RegExp("^/", "u");
+const schema84 = {"type":"object","properties":{"storage":{"$ref":"#/$defs/SavepointStorage"},"interval":{"type":"string","maxLength":32,"pattern":"^([0-9]+(ms|s|m|h))+$"},"historyMax":{"type":"integer","default":5,"minimum":1,"maximum":100},"historyMaxAge":{"type":"string","maxLength":32,"pattern":"^([0-9]+(ms|s|m|h))+$"},"timeout":{"type":"string","default":"10m","maxLength":32,"pattern":"^([0-9]+(ms|s|m|h))+$"}},"required":["storage"],"additionalProperties":false};
+const schema85 = {"type":"object","properties":{"path":{"type":"string","minLength":1,"maxLength":4096,"pattern":"^/"},"claimName":{"type":"string","maxLength":253,"pattern":"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$"}},"required":["path"],"additionalProperties":false};
+const pattern68 = new RegExp("^/", "u");
 
-function validate54(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate60(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(data && typeof data == "object" && !Array.isArray(data)){
@@ -10044,7 +10653,7 @@ vErrors.push(err5);
 }
 errors++;
 }
-if(!pattern64.test(data1)){
+if(!pattern68.test(data1)){
 const err6 = {instancePath:instancePath+"/storage/path",schemaPath:"#/$defs/SavepointStorage/properties/path/pattern",keyword:"pattern",params:{pattern: "^/"},message:"must match pattern \""+"^/"+"\""};
 if(vErrors === null){
 vErrors = [err6];
@@ -10079,7 +10688,7 @@ vErrors.push(err8);
 }
 errors++;
 }
-if(!pattern48.test(data2)){
+if(!pattern44.test(data2)){
 const err9 = {instancePath:instancePath+"/storage/claimName",schemaPath:"#/$defs/SavepointStorage/properties/claimName/pattern",keyword:"pattern",params:{pattern: "^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$"},message:"must match pattern \""+"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$"+"\""};
 if(vErrors === null){
 vErrors = [err9];
@@ -10260,20 +10869,20 @@ vErrors.push(err24);
 }
 errors++;
 }
-validate54.errors = vErrors;
+validate60.errors = vErrors;
 return errors === 0;
 }
 
-const schema85 = {"type":"object","properties":{"metadata":{"$ref":"#/$defs/PodMetadata"},"serviceAccountName":{"type":"string","maxLength":253,"pattern":"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$"},"priorityClassName":{"type":"string","maxLength":253,"pattern":"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$"},"nodeSelector":{"type":"object","maxProperties":64,"additionalProperties":{"type":"string","maxLength":63}},"affinity":{"type":"object"},"tolerations":{"type":"array","maxItems":32,"items":{"type":"object"}},"topologySpreadConstraints":{"type":"array","maxItems":16,"items":{"type":"object"}},"imagePullSecrets":{"type":"array","maxItems":16,"items":{"$ref":"#/$defs/LocalObjectReference"}},"env":{"type":"array","maxItems":128,"items":{"type":"object"}},"volumes":{"type":"array","maxItems":32,"items":{"type":"object"}},"volumeMounts":{"type":"array","maxItems":32,"items":{"type":"object"}},"terminationGracePeriodSeconds":{"type":"integer","minimum":1,"maximum":3600}},"additionalProperties":false};
-const schema86 = {"type":"object","properties":{"labels":{"type":"object","maxProperties":64,"additionalProperties":{"type":"string","maxLength":63}},"annotations":{"type":"object","maxProperties":64,"additionalProperties":{"type":"string","maxLength":65536}}},"additionalProperties":false};
-const schema87 = {"type":"object","properties":{"name":{"type":"string","maxLength":253,"pattern":"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$"}},"required":["name"],"additionalProperties":false};
+const schema90 = {"type":"object","properties":{"metadata":{"$ref":"#/$defs/PodMetadata"},"serviceAccountName":{"type":"string","maxLength":253,"pattern":"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$"},"priorityClassName":{"type":"string","maxLength":253,"pattern":"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$"},"nodeSelector":{"type":"object","maxProperties":64,"additionalProperties":{"type":"string","maxLength":63}},"affinity":{"type":"object"},"tolerations":{"type":"array","maxItems":32,"items":{"type":"object"}},"topologySpreadConstraints":{"type":"array","maxItems":16,"items":{"type":"object"}},"imagePullSecrets":{"type":"array","maxItems":16,"items":{"$ref":"#/$defs/LocalObjectReference"}},"env":{"type":"array","maxItems":128,"items":{"type":"object"}},"volumes":{"type":"array","maxItems":32,"items":{"type":"object"}},"volumeMounts":{"type":"array","maxItems":32,"items":{"type":"object"}},"terminationGracePeriodSeconds":{"type":"integer","minimum":1,"maximum":3600}},"additionalProperties":false};
+const schema91 = {"type":"object","properties":{"labels":{"type":"object","maxProperties":64,"additionalProperties":{"type":"string","maxLength":63}},"annotations":{"type":"object","maxProperties":64,"additionalProperties":{"type":"string","maxLength":65536}}},"additionalProperties":false};
+const schema92 = {"type":"object","properties":{"name":{"type":"string","maxLength":253,"pattern":"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$"}},"required":["name"],"additionalProperties":false};
 
-function validate56(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate62(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(data && typeof data == "object" && !Array.isArray(data)){
 for(const key0 in data){
-if(!(func3.call(schema85.properties, key0))){
+if(!(func3.call(schema90.properties, key0))){
 const err0 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err0];
@@ -10424,7 +11033,7 @@ vErrors.push(err11);
 }
 errors++;
 }
-if(!pattern48.test(data5)){
+if(!pattern44.test(data5)){
 const err12 = {instancePath:instancePath+"/serviceAccountName",schemaPath:"#/properties/serviceAccountName/pattern",keyword:"pattern",params:{pattern: "^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$"},message:"must match pattern \""+"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$"+"\""};
 if(vErrors === null){
 vErrors = [err12];
@@ -10459,7 +11068,7 @@ vErrors.push(err14);
 }
 errors++;
 }
-if(!pattern48.test(data6)){
+if(!pattern44.test(data6)){
 const err15 = {instancePath:instancePath+"/priorityClassName",schemaPath:"#/properties/priorityClassName/pattern",keyword:"pattern",params:{pattern: "^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$"},message:"must match pattern \""+"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$"+"\""};
 if(vErrors === null){
 vErrors = [err15];
@@ -10674,7 +11283,7 @@ vErrors.push(err31);
 }
 errors++;
 }
-if(!pattern48.test(data16)){
+if(!pattern44.test(data16)){
 const err32 = {instancePath:instancePath+"/imagePullSecrets/" + i2+"/name",schemaPath:"#/$defs/LocalObjectReference/properties/name/pattern",keyword:"pattern",params:{pattern: "^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$"},message:"must match pattern \""+"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$"+"\""};
 if(vErrors === null){
 vErrors = [err32];
@@ -10883,11 +11492,11 @@ vErrors.push(err48);
 }
 errors++;
 }
-validate56.errors = vErrors;
+validate62.errors = vErrors;
 return errors === 0;
 }
 
-const pattern72 = new RegExp("^(\\+|-)?(([0-9]+(\\.[0-9]*)?)|(\\.[0-9]+))(([KMGTPE]i)|[numkMGTPE]|([eE](\\+|-)?(([0-9]+(\\.[0-9]*)?)|(\\.[0-9]+))))?$", "u");
+const pattern76 = new RegExp("^(\\+|-)?(([0-9]+(\\.[0-9]*)?)|(\\.[0-9]+))(([KMGTPE]i)|[numkMGTPE]|([eE](\\+|-)?(([0-9]+(\\.[0-9]*)?)|(\\.[0-9]+))))?$", "u");
 
 function validate12(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
@@ -11229,8 +11838,8 @@ errors++;
 }
 }
 if(data.kafka !== undefined){
-if(!(validate48(data.kafka, {instancePath:instancePath+"/kafka",parentData:data,parentDataProperty:"kafka",rootData}))){
-vErrors = vErrors === null ? validate48.errors : vErrors.concat(validate48.errors);
+if(!(validate54(data.kafka, {instancePath:instancePath+"/kafka",parentData:data,parentDataProperty:"kafka",rootData}))){
+vErrors = vErrors === null ? validate54.errors : vErrors.concat(validate54.errors);
 errors = vErrors.length;
 }
 }
@@ -11326,7 +11935,7 @@ errors++;
 }
 let data15 = data12.mode;
 if(!((data15 === "exactly-once") || (data15 === "at-least-once"))){
-const err34 = {instancePath:instancePath+"/checkpoint/mode",schemaPath:"#/$defs/CheckpointSettings/properties/mode/enum",keyword:"enum",params:{allowedValues: schema78.properties.mode.enum},message:"must be equal to one of the allowed values"};
+const err34 = {instancePath:instancePath+"/checkpoint/mode",schemaPath:"#/$defs/CheckpointSettings/properties/mode/enum",keyword:"enum",params:{allowedValues: schema83.properties.mode.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err34];
 }
@@ -11370,8 +11979,8 @@ errors++;
 }
 }
 if(data.savepoint !== undefined){
-if(!(validate54(data.savepoint, {instancePath:instancePath+"/savepoint",parentData:data,parentDataProperty:"savepoint",rootData}))){
-vErrors = vErrors === null ? validate54.errors : vErrors.concat(validate54.errors);
+if(!(validate60(data.savepoint, {instancePath:instancePath+"/savepoint",parentData:data,parentDataProperty:"savepoint",rootData}))){
+vErrors = vErrors === null ? validate60.errors : vErrors.concat(validate60.errors);
 errors = vErrors.length;
 }
 }
@@ -11617,7 +12226,7 @@ errors++;
 for(const key6 in data25){
 let data26 = data25[key6];
 if((!(((typeof data26 == "number") && (!(data26 % 1) && !isNaN(data26))) && (isFinite(data26)))) && (typeof data26 !== "string")){
-const err57 = {instancePath:instancePath+"/resources/requests/" + key6.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/$defs/Resources/properties/requests/additionalProperties/type",keyword:"type",params:{type: schema83.properties.requests.additionalProperties.type},message:"must be integer,string"};
+const err57 = {instancePath:instancePath+"/resources/requests/" + key6.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/$defs/Resources/properties/requests/additionalProperties/type",keyword:"type",params:{type: schema88.properties.requests.additionalProperties.type},message:"must be integer,string"};
 if(vErrors === null){
 vErrors = [err57];
 }
@@ -11637,7 +12246,7 @@ vErrors.push(err58);
 }
 errors++;
 }
-if(!pattern72.test(data26)){
+if(!pattern76.test(data26)){
 const err59 = {instancePath:instancePath+"/resources/requests/" + key6.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/$defs/Resources/properties/requests/additionalProperties/pattern",keyword:"pattern",params:{pattern: "^(\\+|-)?(([0-9]+(\\.[0-9]*)?)|(\\.[0-9]+))(([KMGTPE]i)|[numkMGTPE]|([eE](\\+|-)?(([0-9]+(\\.[0-9]*)?)|(\\.[0-9]+))))?$"},message:"must match pattern \""+"^(\\+|-)?(([0-9]+(\\.[0-9]*)?)|(\\.[0-9]+))(([KMGTPE]i)|[numkMGTPE]|([eE](\\+|-)?(([0-9]+(\\.[0-9]*)?)|(\\.[0-9]+))))?$"+"\""};
 if(vErrors === null){
 vErrors = [err59];
@@ -11677,7 +12286,7 @@ errors++;
 for(const key7 in data27){
 let data28 = data27[key7];
 if((!(((typeof data28 == "number") && (!(data28 % 1) && !isNaN(data28))) && (isFinite(data28)))) && (typeof data28 !== "string")){
-const err62 = {instancePath:instancePath+"/resources/limits/" + key7.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/$defs/Resources/properties/limits/additionalProperties/type",keyword:"type",params:{type: schema83.properties.limits.additionalProperties.type},message:"must be integer,string"};
+const err62 = {instancePath:instancePath+"/resources/limits/" + key7.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/$defs/Resources/properties/limits/additionalProperties/type",keyword:"type",params:{type: schema88.properties.limits.additionalProperties.type},message:"must be integer,string"};
 if(vErrors === null){
 vErrors = [err62];
 }
@@ -11697,7 +12306,7 @@ vErrors.push(err63);
 }
 errors++;
 }
-if(!pattern72.test(data28)){
+if(!pattern76.test(data28)){
 const err64 = {instancePath:instancePath+"/resources/limits/" + key7.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/$defs/Resources/properties/limits/additionalProperties/pattern",keyword:"pattern",params:{pattern: "^(\\+|-)?(([0-9]+(\\.[0-9]*)?)|(\\.[0-9]+))(([KMGTPE]i)|[numkMGTPE]|([eE](\\+|-)?(([0-9]+(\\.[0-9]*)?)|(\\.[0-9]+))))?$"},message:"must match pattern \""+"^(\\+|-)?(([0-9]+(\\.[0-9]*)?)|(\\.[0-9]+))(([KMGTPE]i)|[numkMGTPE]|([eE](\\+|-)?(([0-9]+(\\.[0-9]*)?)|(\\.[0-9]+))))?$"+"\""};
 if(vErrors === null){
 vErrors = [err64];
@@ -11751,7 +12360,7 @@ errors++;
 if(data29.size !== undefined){
 let data30 = data29.size;
 if((!(((typeof data30 == "number") && (!(data30 % 1) && !isNaN(data30))) && (isFinite(data30)))) && (typeof data30 !== "string")){
-const err68 = {instancePath:instancePath+"/stateStorage/size",schemaPath:"#/$defs/StateStorage/properties/size/type",keyword:"type",params:{type: schema84.properties.size.type},message:"must be integer,string"};
+const err68 = {instancePath:instancePath+"/stateStorage/size",schemaPath:"#/$defs/StateStorage/properties/size/type",keyword:"type",params:{type: schema89.properties.size.type},message:"must be integer,string"};
 if(vErrors === null){
 vErrors = [err68];
 }
@@ -11771,7 +12380,7 @@ vErrors.push(err69);
 }
 errors++;
 }
-if(!pattern72.test(data30)){
+if(!pattern76.test(data30)){
 const err70 = {instancePath:instancePath+"/stateStorage/size",schemaPath:"#/$defs/StateStorage/properties/size/pattern",keyword:"pattern",params:{pattern: "^(\\+|-)?(([0-9]+(\\.[0-9]*)?)|(\\.[0-9]+))(([KMGTPE]i)|[numkMGTPE]|([eE](\\+|-)?(([0-9]+(\\.[0-9]*)?)|(\\.[0-9]+))))?$"},message:"must match pattern \""+"^(\\+|-)?(([0-9]+(\\.[0-9]*)?)|(\\.[0-9]+))(([KMGTPE]i)|[numkMGTPE]|([eE](\\+|-)?(([0-9]+(\\.[0-9]*)?)|(\\.[0-9]+))))?$"+"\""};
 if(vErrors === null){
 vErrors = [err70];
@@ -11796,7 +12405,7 @@ vErrors.push(err71);
 }
 errors++;
 }
-if(!pattern48.test(data31)){
+if(!pattern44.test(data31)){
 const err72 = {instancePath:instancePath+"/stateStorage/storageClassName",schemaPath:"#/$defs/StateStorage/properties/storageClassName/pattern",keyword:"pattern",params:{pattern: "^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$"},message:"must match pattern \""+"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$"+"\""};
 if(vErrors === null){
 vErrors = [err72];
@@ -11831,8 +12440,8 @@ errors++;
 }
 }
 if(data.podTemplate !== undefined){
-if(!(validate56(data.podTemplate, {instancePath:instancePath+"/podTemplate",parentData:data,parentDataProperty:"podTemplate",rootData}))){
-vErrors = vErrors === null ? validate56.errors : vErrors.concat(validate56.errors);
+if(!(validate62(data.podTemplate, {instancePath:instancePath+"/podTemplate",parentData:data,parentDataProperty:"podTemplate",rootData}))){
+vErrors = vErrors === null ? validate62.errors : vErrors.concat(validate62.errors);
 errors = vErrors.length;
 }
 }
@@ -11890,7 +12499,7 @@ vErrors.push(err78);
 }
 errors++;
 }
-if(!pattern48.test(data36)){
+if(!pattern44.test(data36)){
 const err79 = {instancePath:instancePath+"/restoreFrom/savepointName",schemaPath:"#/$defs/RestoreFrom/properties/savepointName/pattern",keyword:"pattern",params:{pattern: "^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$"},message:"must match pattern \""+"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$"+"\""};
 if(vErrors === null){
 vErrors = [err79];
@@ -12045,25 +12654,25 @@ validate12.errors = vErrors;
 return errors === 0;
 }
 
-const schema89 = {"type":"object","properties":{"observedGeneration":{"type":"integer","minimum":0},"conditions":{"type":"array","maxItems":16,"items":{"$ref":"#/$defs/Condition"}},"phase":{"type":"string","enum":["Pending","Deploying","Running","Upgrading","Rescaling","Savepointing","Suspending","Suspended","RollingBack","Failed","Completed"],"maxLength":12},"parallelism":{"type":"integer","minimum":0},"selector":{"type":"string","maxLength":1024},"readyWorkers":{"type":"string","maxLength":32},"workers":{"$ref":"#/$defs/WorkerCounts"},"lag":{"type":"integer","minimum":0},"lastCheckpoint":{"$ref":"#/$defs/CheckpointProgress"},"jobGeneration":{"type":"string","maxLength":64},"restoredFrom":{"type":"string","maxLength":4096},"jobGenerationCount":{"type":"integer","minimum":0},"currentSpec":{"type":"object"},"lastSavepoint":{"$ref":"#/$defs/SavepointRecord"},"savepoints":{"type":"array","maxItems":100,"items":{"$ref":"#/$defs/SavepointRecord"}},"observedSavepointTriggerNonce":{"type":"integer"},"observedRestartNonce":{"type":"integer"},"currentSpecHash":{"type":"string","maxLength":128},"lastStableSpec":{"$ref":"#/$defs/StableSpec"},"failedSpec":{"$ref":"#/$defs/FailedSpec"},"pendingAction":{"$ref":"#/$defs/PendingAction"},"restarts":{"$ref":"#/$defs/RestartCounts"},"lastError":{"$ref":"#/$defs/LastError"}},"additionalProperties":false};
-const schema90 = {"type":"object","properties":{"type":{"type":"string","maxLength":316,"pattern":"^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])$"},"status":{"type":"string","enum":["True","False","Unknown"],"maxLength":7},"observedGeneration":{"type":"integer","minimum":0},"lastTransitionTime":{"type":"string","maxLength":64},"reason":{"type":"string","minLength":1,"maxLength":1024,"pattern":"^[A-Za-z]([A-Za-z0-9_,:]*[A-Za-z0-9_])?$"},"message":{"type":"string","maxLength":32768}},"required":["type","status","lastTransitionTime","reason","message"],"additionalProperties":false};
-const schema91 = {"type":"object","properties":{"desired":{"type":"integer","minimum":0},"ready":{"type":"integer","minimum":0}},"additionalProperties":false};
-const schema92 = {"type":"object","properties":{"count":{"type":"integer","minimum":0},"time":{"type":"string","maxLength":64}},"additionalProperties":false};
-const schema93 = {"type":"object","properties":{"name":{"type":"string","maxLength":253},"location":{"type":"string","maxLength":4096},"timestamp":{"type":"string","maxLength":64},"trigger":{"type":"string","enum":["manual","periodic","upgrade","rescale","suspend","nonce"],"maxLength":8},"specHash":{"type":"string","maxLength":128},"jobGeneration":{"type":"string","maxLength":64}},"additionalProperties":false};
-const schema95 = {"type":"object","properties":{"hash":{"type":"string","maxLength":128},"generation":{"type":"integer","minimum":0},"jobGeneration":{"type":"string","maxLength":64},"parallelism":{"type":"integer","minimum":0},"savepoint":{"type":"string","maxLength":4096},"since":{"type":"string","maxLength":64},"spec":{"type":"object"}},"additionalProperties":false};
-const schema96 = {"type":"object","properties":{"hash":{"type":"string","maxLength":128},"generation":{"type":"integer","minimum":0},"reason":{"type":"string","maxLength":128},"message":{"type":"string","maxLength":32768},"time":{"type":"string","maxLength":64}},"additionalProperties":false};
-const schema97 = {"type":"object","properties":{"type":{"type":"string","enum":["deploy","upgrade","rescale","savepoint","suspend","resume","restart","rollback","stop"],"maxLength":9},"step":{"type":"string","maxLength":64},"startedAt":{"type":"string","maxLength":64},"stepStartedAt":{"type":"string","maxLength":64},"targetGeneration":{"type":"integer","minimum":0},"targetSpecHash":{"type":"string","maxLength":128},"targetSpec":{"type":"object"},"targetParallelism":{"type":"integer","minimum":0},"targetJobGeneration":{"type":"string","maxLength":64},"mode":{"type":"string","enum":["stateless","savepoint","last-state"],"maxLength":10},"savepoint":{"type":"string","maxLength":4096},"details":{"type":"object","maxProperties":32,"additionalProperties":{"type":"string","maxLength":4096}}},"required":["type"],"additionalProperties":false};
-const schema98 = {"type":"object","properties":{"total":{"type":"integer","minimum":0},"inWindow":{"type":"integer","minimum":0},"lastRestartTime":{"type":"string","maxLength":64},"recent":{"type":"array","maxItems":1001,"items":{"type":"string","maxLength":64}},"seen":{"type":"object","maxProperties":1024,"additionalProperties":{"type":"integer","minimum":0}}},"additionalProperties":false};
-const schema99 = {"type":"object","properties":{"time":{"type":"string","maxLength":64},"reason":{"type":"string","maxLength":128},"message":{"type":"string","maxLength":32768},"worker":{"type":"integer","minimum":0},"exitCode":{"type":"integer","minimum":0,"maximum":255},"exitClass":{"type":"string","maxLength":32}},"additionalProperties":false};
-const pattern80 = new RegExp("^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])$", "u");
-const pattern81 = new RegExp("^[A-Za-z]([A-Za-z0-9_,:]*[A-Za-z0-9_])?$", "u");
+const schema94 = {"type":"object","properties":{"observedGeneration":{"type":"integer","minimum":0},"conditions":{"type":"array","maxItems":16,"items":{"$ref":"#/$defs/Condition"}},"phase":{"type":"string","enum":["Pending","Deploying","Running","Upgrading","Rescaling","Savepointing","Suspending","Suspended","RollingBack","Failed","Completed"],"maxLength":12},"parallelism":{"type":"integer","minimum":0},"selector":{"type":"string","maxLength":1024},"readyWorkers":{"type":"string","maxLength":32},"workers":{"$ref":"#/$defs/WorkerCounts"},"lag":{"type":"integer","minimum":0},"lastCheckpoint":{"$ref":"#/$defs/CheckpointProgress"},"jobGeneration":{"type":"string","maxLength":64},"restoredFrom":{"type":"string","maxLength":4096},"jobGenerationCount":{"type":"integer","minimum":0},"currentSpec":{"type":"object"},"lastSavepoint":{"$ref":"#/$defs/SavepointRecord"},"savepoints":{"type":"array","maxItems":100,"items":{"$ref":"#/$defs/SavepointRecord"}},"observedSavepointTriggerNonce":{"type":"integer"},"observedRestartNonce":{"type":"integer"},"currentSpecHash":{"type":"string","maxLength":128},"lastStableSpec":{"$ref":"#/$defs/StableSpec"},"failedSpec":{"$ref":"#/$defs/FailedSpec"},"pendingAction":{"$ref":"#/$defs/PendingAction"},"restarts":{"$ref":"#/$defs/RestartCounts"},"lastError":{"$ref":"#/$defs/LastError"}},"additionalProperties":false};
+const schema95 = {"type":"object","properties":{"type":{"type":"string","maxLength":316,"pattern":"^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])$"},"status":{"type":"string","enum":["True","False","Unknown"],"maxLength":7},"observedGeneration":{"type":"integer","minimum":0},"lastTransitionTime":{"type":"string","maxLength":64},"reason":{"type":"string","minLength":1,"maxLength":1024,"pattern":"^[A-Za-z]([A-Za-z0-9_,:]*[A-Za-z0-9_])?$"},"message":{"type":"string","maxLength":32768}},"required":["type","status","lastTransitionTime","reason","message"],"additionalProperties":false};
+const schema96 = {"type":"object","properties":{"desired":{"type":"integer","minimum":0},"ready":{"type":"integer","minimum":0}},"additionalProperties":false};
+const schema97 = {"type":"object","properties":{"count":{"type":"integer","minimum":0},"time":{"type":"string","maxLength":64}},"additionalProperties":false};
+const schema98 = {"type":"object","properties":{"name":{"type":"string","maxLength":253},"location":{"type":"string","maxLength":4096},"timestamp":{"type":"string","maxLength":64},"trigger":{"type":"string","enum":["manual","periodic","upgrade","rescale","suspend","nonce"],"maxLength":8},"specHash":{"type":"string","maxLength":128},"jobGeneration":{"type":"string","maxLength":64}},"additionalProperties":false};
+const schema100 = {"type":"object","properties":{"hash":{"type":"string","maxLength":128},"generation":{"type":"integer","minimum":0},"jobGeneration":{"type":"string","maxLength":64},"parallelism":{"type":"integer","minimum":0},"savepoint":{"type":"string","maxLength":4096},"since":{"type":"string","maxLength":64},"spec":{"type":"object"}},"additionalProperties":false};
+const schema101 = {"type":"object","properties":{"hash":{"type":"string","maxLength":128},"generation":{"type":"integer","minimum":0},"reason":{"type":"string","maxLength":128},"message":{"type":"string","maxLength":32768},"time":{"type":"string","maxLength":64}},"additionalProperties":false};
+const schema102 = {"type":"object","properties":{"type":{"type":"string","enum":["deploy","upgrade","rescale","savepoint","suspend","resume","restart","rollback","stop"],"maxLength":9},"step":{"type":"string","maxLength":64},"startedAt":{"type":"string","maxLength":64},"stepStartedAt":{"type":"string","maxLength":64},"targetGeneration":{"type":"integer","minimum":0},"targetSpecHash":{"type":"string","maxLength":128},"targetSpec":{"type":"object"},"targetParallelism":{"type":"integer","minimum":0},"targetJobGeneration":{"type":"string","maxLength":64},"mode":{"type":"string","enum":["stateless","savepoint","last-state"],"maxLength":10},"savepoint":{"type":"string","maxLength":4096},"details":{"type":"object","maxProperties":32,"additionalProperties":{"type":"string","maxLength":4096}}},"required":["type"],"additionalProperties":false};
+const schema103 = {"type":"object","properties":{"total":{"type":"integer","minimum":0},"inWindow":{"type":"integer","minimum":0},"lastRestartTime":{"type":"string","maxLength":64},"recent":{"type":"array","maxItems":1001,"items":{"type":"string","maxLength":64}},"seen":{"type":"object","maxProperties":1024,"additionalProperties":{"type":"integer","minimum":0}}},"additionalProperties":false};
+const schema104 = {"type":"object","properties":{"time":{"type":"string","maxLength":64},"reason":{"type":"string","maxLength":128},"message":{"type":"string","maxLength":32768},"worker":{"type":"integer","minimum":0},"exitCode":{"type":"integer","minimum":0,"maximum":255},"exitClass":{"type":"string","maxLength":32}},"additionalProperties":false};
+const pattern84 = new RegExp("^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])$", "u");
+const pattern85 = new RegExp("^[A-Za-z]([A-Za-z0-9_,:]*[A-Za-z0-9_])?$", "u");
 
-function validate59(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate65(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(data && typeof data == "object" && !Array.isArray(data)){
 for(const key0 in data){
-if(!(func3.call(schema89.properties, key0))){
+if(!(func3.call(schema94.properties, key0))){
 const err0 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err0];
@@ -12191,7 +12800,7 @@ vErrors.push(err10);
 }
 errors++;
 }
-if(!pattern80.test(data3)){
+if(!pattern84.test(data3)){
 const err11 = {instancePath:instancePath+"/conditions/" + i0+"/type",schemaPath:"#/$defs/Condition/properties/type/pattern",keyword:"pattern",params:{pattern: "^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])$"},message:"must match pattern \""+"^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])$"+"\""};
 if(vErrors === null){
 vErrors = [err11];
@@ -12216,7 +12825,7 @@ errors++;
 if(data2.status !== undefined){
 let data4 = data2.status;
 if(!(((data4 === "True") || (data4 === "False")) || (data4 === "Unknown"))){
-const err13 = {instancePath:instancePath+"/conditions/" + i0+"/status",schemaPath:"#/$defs/Condition/properties/status/enum",keyword:"enum",params:{allowedValues: schema90.properties.status.enum},message:"must be equal to one of the allowed values"};
+const err13 = {instancePath:instancePath+"/conditions/" + i0+"/status",schemaPath:"#/$defs/Condition/properties/status/enum",keyword:"enum",params:{allowedValues: schema95.properties.status.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err13];
 }
@@ -12321,7 +12930,7 @@ vErrors.push(err21);
 }
 errors++;
 }
-if(!pattern81.test(data7)){
+if(!pattern85.test(data7)){
 const err22 = {instancePath:instancePath+"/conditions/" + i0+"/reason",schemaPath:"#/$defs/Condition/properties/reason/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z]([A-Za-z0-9_,:]*[A-Za-z0-9_])?$"},message:"must match pattern \""+"^[A-Za-z]([A-Za-z0-9_,:]*[A-Za-z0-9_])?$"+"\""};
 if(vErrors === null){
 vErrors = [err22];
@@ -12395,7 +13004,7 @@ errors++;
 if(data.phase !== undefined){
 let data9 = data.phase;
 if(!(((((((((((data9 === "Pending") || (data9 === "Deploying")) || (data9 === "Running")) || (data9 === "Upgrading")) || (data9 === "Rescaling")) || (data9 === "Savepointing")) || (data9 === "Suspending")) || (data9 === "Suspended")) || (data9 === "RollingBack")) || (data9 === "Failed")) || (data9 === "Completed"))){
-const err28 = {instancePath:instancePath+"/phase",schemaPath:"#/properties/phase/enum",keyword:"enum",params:{allowedValues: schema89.properties.phase.enum},message:"must be equal to one of the allowed values"};
+const err28 = {instancePath:instancePath+"/phase",schemaPath:"#/properties/phase/enum",keyword:"enum",params:{allowedValues: schema94.properties.phase.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err28];
 }
@@ -12862,7 +13471,7 @@ errors++;
 if(data24.trigger !== undefined){
 let data28 = data24.trigger;
 if(!((((((data28 === "manual") || (data28 === "periodic")) || (data28 === "upgrade")) || (data28 === "rescale")) || (data28 === "suspend")) || (data28 === "nonce"))){
-const err65 = {instancePath:instancePath+"/lastSavepoint/trigger",schemaPath:"#/$defs/SavepointRecord/properties/trigger/enum",keyword:"enum",params:{allowedValues: schema93.properties.trigger.enum},message:"must be equal to one of the allowed values"};
+const err65 = {instancePath:instancePath+"/lastSavepoint/trigger",schemaPath:"#/$defs/SavepointRecord/properties/trigger/enum",keyword:"enum",params:{allowedValues: schema98.properties.trigger.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err65];
 }
@@ -13063,7 +13672,7 @@ errors++;
 if(data32.trigger !== undefined){
 let data36 = data32.trigger;
 if(!((((((data36 === "manual") || (data36 === "periodic")) || (data36 === "upgrade")) || (data36 === "rescale")) || (data36 === "suspend")) || (data36 === "nonce"))){
-const err81 = {instancePath:instancePath+"/savepoints/" + i1+"/trigger",schemaPath:"#/$defs/SavepointRecord/properties/trigger/enum",keyword:"enum",params:{allowedValues: schema93.properties.trigger.enum},message:"must be equal to one of the allowed values"};
+const err81 = {instancePath:instancePath+"/savepoints/" + i1+"/trigger",schemaPath:"#/$defs/SavepointRecord/properties/trigger/enum",keyword:"enum",params:{allowedValues: schema98.properties.trigger.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err81];
 }
@@ -13576,7 +14185,7 @@ vErrors.push(err121);
 errors++;
 }
 for(const key8 in data56){
-if(!(func3.call(schema97.properties, key8))){
+if(!(func3.call(schema102.properties, key8))){
 const err122 = {instancePath:instancePath+"/pendingAction",schemaPath:"#/$defs/PendingAction/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key8},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err122];
@@ -13590,7 +14199,7 @@ errors++;
 if(data56.type !== undefined){
 let data57 = data56.type;
 if(!(((((((((data57 === "deploy") || (data57 === "upgrade")) || (data57 === "rescale")) || (data57 === "savepoint")) || (data57 === "suspend")) || (data57 === "resume")) || (data57 === "restart")) || (data57 === "rollback")) || (data57 === "stop"))){
-const err123 = {instancePath:instancePath+"/pendingAction/type",schemaPath:"#/$defs/PendingAction/properties/type/enum",keyword:"enum",params:{allowedValues: schema97.properties.type.enum},message:"must be equal to one of the allowed values"};
+const err123 = {instancePath:instancePath+"/pendingAction/type",schemaPath:"#/$defs/PendingAction/properties/type/enum",keyword:"enum",params:{allowedValues: schema102.properties.type.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err123];
 }
@@ -13813,7 +14422,7 @@ errors++;
 if(data56.mode !== undefined){
 let data66 = data56.mode;
 if(!(((data66 === "stateless") || (data66 === "savepoint")) || (data66 === "last-state"))){
-const err141 = {instancePath:instancePath+"/pendingAction/mode",schemaPath:"#/$defs/PendingAction/properties/mode/enum",keyword:"enum",params:{allowedValues: schema97.properties.mode.enum},message:"must be equal to one of the allowed values"};
+const err141 = {instancePath:instancePath+"/pendingAction/mode",schemaPath:"#/$defs/PendingAction/properties/mode/enum",keyword:"enum",params:{allowedValues: schema102.properties.mode.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err141];
 }
@@ -14333,7 +14942,7 @@ vErrors.push(err182);
 }
 errors++;
 }
-validate59.errors = vErrors;
+validate65.errors = vErrors;
 return errors === 0;
 }
 
@@ -14507,8 +15116,8 @@ errors = vErrors.length;
 }
 }
 if(data.status !== undefined){
-if(!(validate59(data.status, {instancePath:instancePath+"/status",parentData:data,parentDataProperty:"status",rootData}))){
-vErrors = vErrors === null ? validate59.errors : vErrors.concat(validate59.errors);
+if(!(validate65(data.status, {instancePath:instancePath+"/status",parentData:data,parentDataProperty:"status",rootData}))){
+vErrors = vErrors === null ? validate65.errors : vErrors.concat(validate65.errors);
 errors = vErrors.length;
 }
 }
@@ -14540,19 +15149,19 @@ validate10.errors = vErrors;
 return errors === 0;
 }
 
-export const validateStreamSavepoint = validate62;
-const schema100 = {"$id":"StreamSavepoint","$ref":"#/$defs/StreamSavepoint","$defs":{"StreamSavepoint":{"type":"object","properties":{"apiVersion":{"type":"string","enum":["runnel.dev/v1alpha1"]},"kind":{"type":"string","enum":["StreamSavepoint"]},"metadata":{"type":"object","properties":{"name":{"type":"string","maxLength":253,"pattern":"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$"}},"required":["name"]},"spec":{"$ref":"#/$defs/StreamSavepointSpec"},"status":{"$ref":"#/$defs/StreamSavepointStatus"}},"required":["apiVersion","kind","metadata","spec"],"additionalProperties":false},"StreamSavepointSpec":{"type":"object","properties":{"jobName":{"type":"string","maxLength":253,"pattern":"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$"},"type":{"type":"string","enum":["savepoint","stop"],"default":"savepoint","maxLength":9},"format":{"type":"string","enum":["canonical"],"default":"canonical","maxLength":9},"disposeOnDelete":{"type":"boolean","default":false},"path":{"type":"string","minLength":1,"maxLength":4096}},"required":["jobName"],"additionalProperties":false},"StreamSavepointStatus":{"type":"object","properties":{"observedGeneration":{"type":"integer","minimum":0},"state":{"type":"string","enum":["Pending","InProgress","Completed","Failed","Disposed"],"maxLength":10},"location":{"type":"string","maxLength":4096},"timestamp":{"type":"string","maxLength":64},"specHash":{"type":"string","maxLength":128},"jobGeneration":{"type":"string","maxLength":64},"claimName":{"type":"string","maxLength":253,"pattern":"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$"},"storagePath":{"type":"string","maxLength":4096},"error":{"type":"string","maxLength":32768},"conditions":{"type":"array","maxItems":16,"items":{"$ref":"#/$defs/Condition"}}},"additionalProperties":false},"Condition":{"type":"object","properties":{"type":{"type":"string","maxLength":316,"pattern":"^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])$"},"status":{"type":"string","enum":["True","False","Unknown"],"maxLength":7},"observedGeneration":{"type":"integer","minimum":0},"lastTransitionTime":{"type":"string","maxLength":64},"reason":{"type":"string","minLength":1,"maxLength":1024,"pattern":"^[A-Za-z]([A-Za-z0-9_,:]*[A-Za-z0-9_])?$"},"message":{"type":"string","maxLength":32768}},"required":["type","status","lastTransitionTime","reason","message"],"additionalProperties":false}}};
-const schema101 = {"type":"object","properties":{"apiVersion":{"type":"string","enum":["runnel.dev/v1alpha1"]},"kind":{"type":"string","enum":["StreamSavepoint"]},"metadata":{"type":"object","properties":{"name":{"type":"string","maxLength":253,"pattern":"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$"}},"required":["name"]},"spec":{"$ref":"#/$defs/StreamSavepointSpec"},"status":{"$ref":"#/$defs/StreamSavepointStatus"}},"required":["apiVersion","kind","metadata","spec"],"additionalProperties":false};
-const schema102 = {"type":"object","properties":{"jobName":{"type":"string","maxLength":253,"pattern":"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$"},"type":{"type":"string","enum":["savepoint","stop"],"default":"savepoint","maxLength":9},"format":{"type":"string","enum":["canonical"],"default":"canonical","maxLength":9},"disposeOnDelete":{"type":"boolean","default":false},"path":{"type":"string","minLength":1,"maxLength":4096}},"required":["jobName"],"additionalProperties":false};
-const schema103 = {"type":"object","properties":{"observedGeneration":{"type":"integer","minimum":0},"state":{"type":"string","enum":["Pending","InProgress","Completed","Failed","Disposed"],"maxLength":10},"location":{"type":"string","maxLength":4096},"timestamp":{"type":"string","maxLength":64},"specHash":{"type":"string","maxLength":128},"jobGeneration":{"type":"string","maxLength":64},"claimName":{"type":"string","maxLength":253,"pattern":"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$"},"storagePath":{"type":"string","maxLength":4096},"error":{"type":"string","maxLength":32768},"conditions":{"type":"array","maxItems":16,"items":{"$ref":"#/$defs/Condition"}}},"additionalProperties":false};
-const schema104 = {"type":"object","properties":{"type":{"type":"string","maxLength":316,"pattern":"^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])$"},"status":{"type":"string","enum":["True","False","Unknown"],"maxLength":7},"observedGeneration":{"type":"integer","minimum":0},"lastTransitionTime":{"type":"string","maxLength":64},"reason":{"type":"string","minLength":1,"maxLength":1024,"pattern":"^[A-Za-z]([A-Za-z0-9_,:]*[A-Za-z0-9_])?$"},"message":{"type":"string","maxLength":32768}},"required":["type","status","lastTransitionTime","reason","message"],"additionalProperties":false};
+export const validateStreamSavepoint = validate68;
+const schema105 = {"$id":"StreamSavepoint","$ref":"#/$defs/StreamSavepoint","$defs":{"StreamSavepoint":{"type":"object","properties":{"apiVersion":{"type":"string","enum":["runnel.dev/v1alpha1"]},"kind":{"type":"string","enum":["StreamSavepoint"]},"metadata":{"type":"object","properties":{"name":{"type":"string","maxLength":253,"pattern":"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$"}},"required":["name"]},"spec":{"$ref":"#/$defs/StreamSavepointSpec"},"status":{"$ref":"#/$defs/StreamSavepointStatus"}},"required":["apiVersion","kind","metadata","spec"],"additionalProperties":false},"StreamSavepointSpec":{"type":"object","properties":{"jobName":{"type":"string","maxLength":253,"pattern":"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$"},"type":{"type":"string","enum":["savepoint","stop"],"default":"savepoint","maxLength":9},"format":{"type":"string","enum":["canonical"],"default":"canonical","maxLength":9},"disposeOnDelete":{"type":"boolean","default":false},"path":{"type":"string","minLength":1,"maxLength":4096}},"required":["jobName"],"additionalProperties":false},"StreamSavepointStatus":{"type":"object","properties":{"observedGeneration":{"type":"integer","minimum":0},"state":{"type":"string","enum":["Pending","InProgress","Completed","Failed","Disposed"],"maxLength":10},"location":{"type":"string","maxLength":4096},"timestamp":{"type":"string","maxLength":64},"specHash":{"type":"string","maxLength":128},"jobGeneration":{"type":"string","maxLength":64},"claimName":{"type":"string","maxLength":253,"pattern":"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$"},"storagePath":{"type":"string","maxLength":4096},"error":{"type":"string","maxLength":32768},"conditions":{"type":"array","maxItems":16,"items":{"$ref":"#/$defs/Condition"}}},"additionalProperties":false},"Condition":{"type":"object","properties":{"type":{"type":"string","maxLength":316,"pattern":"^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])$"},"status":{"type":"string","enum":["True","False","Unknown"],"maxLength":7},"observedGeneration":{"type":"integer","minimum":0},"lastTransitionTime":{"type":"string","maxLength":64},"reason":{"type":"string","minLength":1,"maxLength":1024,"pattern":"^[A-Za-z]([A-Za-z0-9_,:]*[A-Za-z0-9_])?$"},"message":{"type":"string","maxLength":32768}},"required":["type","status","lastTransitionTime","reason","message"],"additionalProperties":false}}};
+const schema106 = {"type":"object","properties":{"apiVersion":{"type":"string","enum":["runnel.dev/v1alpha1"]},"kind":{"type":"string","enum":["StreamSavepoint"]},"metadata":{"type":"object","properties":{"name":{"type":"string","maxLength":253,"pattern":"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$"}},"required":["name"]},"spec":{"$ref":"#/$defs/StreamSavepointSpec"},"status":{"$ref":"#/$defs/StreamSavepointStatus"}},"required":["apiVersion","kind","metadata","spec"],"additionalProperties":false};
+const schema107 = {"type":"object","properties":{"jobName":{"type":"string","maxLength":253,"pattern":"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$"},"type":{"type":"string","enum":["savepoint","stop"],"default":"savepoint","maxLength":9},"format":{"type":"string","enum":["canonical"],"default":"canonical","maxLength":9},"disposeOnDelete":{"type":"boolean","default":false},"path":{"type":"string","minLength":1,"maxLength":4096}},"required":["jobName"],"additionalProperties":false};
+const schema108 = {"type":"object","properties":{"observedGeneration":{"type":"integer","minimum":0},"state":{"type":"string","enum":["Pending","InProgress","Completed","Failed","Disposed"],"maxLength":10},"location":{"type":"string","maxLength":4096},"timestamp":{"type":"string","maxLength":64},"specHash":{"type":"string","maxLength":128},"jobGeneration":{"type":"string","maxLength":64},"claimName":{"type":"string","maxLength":253,"pattern":"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$"},"storagePath":{"type":"string","maxLength":4096},"error":{"type":"string","maxLength":32768},"conditions":{"type":"array","maxItems":16,"items":{"$ref":"#/$defs/Condition"}}},"additionalProperties":false};
+const schema109 = {"type":"object","properties":{"type":{"type":"string","maxLength":316,"pattern":"^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])$"},"status":{"type":"string","enum":["True","False","Unknown"],"maxLength":7},"observedGeneration":{"type":"integer","minimum":0},"lastTransitionTime":{"type":"string","maxLength":64},"reason":{"type":"string","minLength":1,"maxLength":1024,"pattern":"^[A-Za-z]([A-Za-z0-9_,:]*[A-Za-z0-9_])?$"},"message":{"type":"string","maxLength":32768}},"required":["type","status","lastTransitionTime","reason","message"],"additionalProperties":false};
 
-function validate64(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate70(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(data && typeof data == "object" && !Array.isArray(data)){
 for(const key0 in data){
-if(!(func3.call(schema103.properties, key0))){
+if(!(func3.call(schema108.properties, key0))){
 const err0 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err0];
@@ -14591,7 +15200,7 @@ errors++;
 if(data.state !== undefined){
 let data1 = data.state;
 if(!(((((data1 === "Pending") || (data1 === "InProgress")) || (data1 === "Completed")) || (data1 === "Failed")) || (data1 === "Disposed"))){
-const err3 = {instancePath:instancePath+"/state",schemaPath:"#/properties/state/enum",keyword:"enum",params:{allowedValues: schema103.properties.state.enum},message:"must be equal to one of the allowed values"};
+const err3 = {instancePath:instancePath+"/state",schemaPath:"#/properties/state/enum",keyword:"enum",params:{allowedValues: schema108.properties.state.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err3];
 }
@@ -14736,7 +15345,7 @@ vErrors.push(err14);
 }
 errors++;
 }
-if(!pattern48.test(data6)){
+if(!pattern44.test(data6)){
 const err15 = {instancePath:instancePath+"/claimName",schemaPath:"#/properties/claimName/pattern",keyword:"pattern",params:{pattern: "^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$"},message:"must match pattern \""+"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$"+"\""};
 if(vErrors === null){
 vErrors = [err15];
@@ -14900,7 +15509,7 @@ vErrors.push(err28);
 }
 errors++;
 }
-if(!pattern80.test(data11)){
+if(!pattern84.test(data11)){
 const err29 = {instancePath:instancePath+"/conditions/" + i0+"/type",schemaPath:"#/$defs/Condition/properties/type/pattern",keyword:"pattern",params:{pattern: "^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])$"},message:"must match pattern \""+"^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])$"+"\""};
 if(vErrors === null){
 vErrors = [err29];
@@ -14925,7 +15534,7 @@ errors++;
 if(data10.status !== undefined){
 let data12 = data10.status;
 if(!(((data12 === "True") || (data12 === "False")) || (data12 === "Unknown"))){
-const err31 = {instancePath:instancePath+"/conditions/" + i0+"/status",schemaPath:"#/$defs/Condition/properties/status/enum",keyword:"enum",params:{allowedValues: schema104.properties.status.enum},message:"must be equal to one of the allowed values"};
+const err31 = {instancePath:instancePath+"/conditions/" + i0+"/status",schemaPath:"#/$defs/Condition/properties/status/enum",keyword:"enum",params:{allowedValues: schema109.properties.status.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err31];
 }
@@ -15030,7 +15639,7 @@ vErrors.push(err39);
 }
 errors++;
 }
-if(!pattern81.test(data15)){
+if(!pattern85.test(data15)){
 const err40 = {instancePath:instancePath+"/conditions/" + i0+"/reason",schemaPath:"#/$defs/Condition/properties/reason/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z]([A-Za-z0-9_,:]*[A-Za-z0-9_])?$"},message:"must match pattern \""+"^[A-Za-z]([A-Za-z0-9_,:]*[A-Za-z0-9_])?$"+"\""};
 if(vErrors === null){
 vErrors = [err40];
@@ -15112,12 +15721,12 @@ vErrors.push(err46);
 }
 errors++;
 }
-validate64.errors = vErrors;
+validate70.errors = vErrors;
 return errors === 0;
 }
 
 
-function validate63(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate69(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(data && typeof data == "object" && !Array.isArray(data)){
@@ -15186,7 +15795,7 @@ vErrors.push(err5);
 errors++;
 }
 if(!(data0 === "runnel.dev/v1alpha1")){
-const err6 = {instancePath:instancePath+"/apiVersion",schemaPath:"#/properties/apiVersion/enum",keyword:"enum",params:{allowedValues: schema101.properties.apiVersion.enum},message:"must be equal to one of the allowed values"};
+const err6 = {instancePath:instancePath+"/apiVersion",schemaPath:"#/properties/apiVersion/enum",keyword:"enum",params:{allowedValues: schema106.properties.apiVersion.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err6];
 }
@@ -15209,7 +15818,7 @@ vErrors.push(err7);
 errors++;
 }
 if(!(data1 === "StreamSavepoint")){
-const err8 = {instancePath:instancePath+"/kind",schemaPath:"#/properties/kind/enum",keyword:"enum",params:{allowedValues: schema101.properties.kind.enum},message:"must be equal to one of the allowed values"};
+const err8 = {instancePath:instancePath+"/kind",schemaPath:"#/properties/kind/enum",keyword:"enum",params:{allowedValues: schema106.properties.kind.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err8];
 }
@@ -15245,7 +15854,7 @@ vErrors.push(err10);
 }
 errors++;
 }
-if(!pattern48.test(data3)){
+if(!pattern44.test(data3)){
 const err11 = {instancePath:instancePath+"/metadata/name",schemaPath:"#/properties/metadata/properties/name/pattern",keyword:"pattern",params:{pattern: "^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$"},message:"must match pattern \""+"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$"+"\""};
 if(vErrors === null){
 vErrors = [err11];
@@ -15326,7 +15935,7 @@ vErrors.push(err16);
 }
 errors++;
 }
-if(!pattern48.test(data5)){
+if(!pattern44.test(data5)){
 const err17 = {instancePath:instancePath+"/spec/jobName",schemaPath:"#/$defs/StreamSavepointSpec/properties/jobName/pattern",keyword:"pattern",params:{pattern: "^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$"},message:"must match pattern \""+"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$"+"\""};
 if(vErrors === null){
 vErrors = [err17];
@@ -15350,7 +15959,7 @@ errors++;
 }
 let data6 = data4.type;
 if(!((data6 === "savepoint") || (data6 === "stop"))){
-const err19 = {instancePath:instancePath+"/spec/type",schemaPath:"#/$defs/StreamSavepointSpec/properties/type/enum",keyword:"enum",params:{allowedValues: schema102.properties.type.enum},message:"must be equal to one of the allowed values"};
+const err19 = {instancePath:instancePath+"/spec/type",schemaPath:"#/$defs/StreamSavepointSpec/properties/type/enum",keyword:"enum",params:{allowedValues: schema107.properties.type.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err19];
 }
@@ -15383,7 +15992,7 @@ errors++;
 }
 let data7 = data4.format;
 if(!(data7 === "canonical")){
-const err22 = {instancePath:instancePath+"/spec/format",schemaPath:"#/$defs/StreamSavepointSpec/properties/format/enum",keyword:"enum",params:{allowedValues: schema102.properties.format.enum},message:"must be equal to one of the allowed values"};
+const err22 = {instancePath:instancePath+"/spec/format",schemaPath:"#/$defs/StreamSavepointSpec/properties/format/enum",keyword:"enum",params:{allowedValues: schema107.properties.format.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err22];
 }
@@ -15472,8 +16081,8 @@ errors++;
 }
 }
 if(data.status !== undefined){
-if(!(validate64(data.status, {instancePath:instancePath+"/status",parentData:data,parentDataProperty:"status",rootData}))){
-vErrors = vErrors === null ? validate64.errors : vErrors.concat(validate64.errors);
+if(!(validate70(data.status, {instancePath:instancePath+"/status",parentData:data,parentDataProperty:"status",rootData}))){
+vErrors = vErrors === null ? validate70.errors : vErrors.concat(validate70.errors);
 errors = vErrors.length;
 }
 }
@@ -15488,19 +16097,19 @@ vErrors.push(err30);
 }
 errors++;
 }
-validate63.errors = vErrors;
+validate69.errors = vErrors;
 return errors === 0;
 }
 
 
-function validate62(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate68(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 /*# sourceURL="StreamSavepoint" */;
 let vErrors = null;
 let errors = 0;
-if(!(validate63(data, {instancePath,parentData,parentDataProperty,rootData}))){
-vErrors = vErrors === null ? validate63.errors : vErrors.concat(validate63.errors);
+if(!(validate69(data, {instancePath,parentData,parentDataProperty,rootData}))){
+vErrors = vErrors === null ? validate69.errors : vErrors.concat(validate69.errors);
 errors = vErrors.length;
 }
-validate62.errors = vErrors;
+validate68.errors = vErrors;
 return errors === 0;
 }

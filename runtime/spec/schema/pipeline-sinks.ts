@@ -23,14 +23,20 @@ const kafkaSink = obj(
   { required: ["topic"] },
 );
 
+/** Where a Redis server is (shared by the Redis sink and the Redis lookup join). */
+export const redisEndpointFields = {
+  address: str("host:port of the Redis server.", { pattern: "^[^\\s:]+:[0-9]{1,5}$", maxLength: 261, hint: "host:port, e.g. redis:6379" }),
+  database: int("Database number.", { min: 0, max: 15, default: 0 }),
+  passwordSecretRef: secretKeyRef,
+  tls: bool("Connect with TLS.", false),
+  keyPrefix: str("Prepended to every key the job uses (e.g. an environment name, to share one Redis).", { maxLength: 256 }),
+};
+
 const redisSink = obj(
   "RedisSink",
-  "Writes to Redis: one sorted set or hash per record key, with a TTL. Writes are idempotent (replayed after a crash they give the same result).",
+  "Writes to Redis: one sorted set or hash per record key, with a TTL, in one pipeline per round. Writes are idempotent: replayed after a crash they give the same state, and with `version` a key never goes back to an older value. They are not part of Kafka transactions (a reader may see a write before its checkpoint commits).",
   {
-    address: str("host:port of the Redis server.", { pattern: "^[^\\s:]+:[0-9]{1,5}$", maxLength: 261, hint: "host:port, e.g. redis:6379" }),
-    database: int("Database number.", { min: 0, max: 15, default: 0 }),
-    passwordSecretRef: secretKeyRef,
-    tls: bool("Connect with TLS.", false),
+    ...redisEndpointFields,
     sortedSet: obj(
       "RedisSortedSet",
       "ZADD members to a sorted set.",
@@ -53,6 +59,11 @@ const redisSink = obj(
       { required: ["key", "fields"] },
     ),
     ttl: duration("Expire the key this long after its last write."),
+    version: cel(
+      "A version of each write (e.g. record.windowEnd): a write older than the key's stored version (kept in `<key>#version`) is skipped, so a replay never moves a key back.",
+      "int",
+      rec,
+    ),
   },
   { required: ["address"], rules: [exactlyOne(["sortedSet", "hash"])] },
 );

@@ -1,5 +1,6 @@
 /** Keyed process functions with declared state and timers, broadcast rules, lookup joins. */
 import { cel, duration, int, list, map, obj, oneOf, str, type Schema } from "./builders.ts";
+import { redisEndpointFields } from "./pipeline-sinks.ts";
 import { ref } from "./common.ts";
 import { atLeastOne, exactlyOne, requires } from "./rules.ts";
 
@@ -107,17 +108,51 @@ export const broadcastRules = obj(
   { required: ["rules"], rules: [exactlyOne(["condition", "conditionField"])] },
 );
 
-/** Enriches records from a table (a compacted topic materialised into local state). */
+/** Where a Redis lookup join reads its rows: one hash per key, cached per worker. */
+const redisLookup = obj(
+  "RedisLookup",
+  "Looks rows up in Redis hashes (`keyPrefix` + the lookup key), asynchronously: the keys of a micro-batch not in the cache are fetched in one pipeline before its records are joined. Rows are cached per task (bounded, with a time to live), so a change in Redis shows after at most `cache.ttl`.",
+  {
+    ...redisEndpointFields,
+    fields: list("Hash fields to read (default: every field).", str("A field name.", { maxLength: 256 }), { max: 256 }),
+    cache: obj(
+      "LookupCache",
+      "The per-task cache of looked-up rows (absent rows are cached too).",
+      {
+        maxEntries: int("Rows kept; the least recently used go first.", { min: 0, max: 10_000_000, default: 100_000 }),
+        ttl: duration("How long a cached row is used before it is fetched again.", "1m"),
+      },
+      {},
+    ),
+    local: obj(
+      "RedisLookupLocal",
+      "What replaces Redis when the manifest runs locally (default: the Redis at `address`).",
+      {
+        file: obj(
+          "RedisLookupFile",
+          "An ndjson file of rows, each with its lookup key in `key` (or `id`).",
+          { path: str("The file, relative to the manifest's folder.", { minLength: 1, maxLength: 4096 }) },
+          { required: ["path"] },
+        ),
+      },
+      { required: ["file"] },
+    ),
+  },
+  { required: ["address"] },
+);
+
+/** Enriches records from a table (a compacted topic materialised into local state) or from Redis hashes. */
 export const lookupJoin = obj(
   "LookupJoinStep",
-  "Joins each record with the current row of a table source (mode: table) by key — a dimension-table lookup.",
+  "Joins each record with the current row of its key — a dimension-table lookup — from a table source (mode: table, a compacted topic kept in memory) or from Redis hashes (`redis`, looked up per micro-batch through a cache).",
   {
     table: ref("The table source."),
+    redis: redisLookup,
     key: cel("The lookup key computed from the record.", "string", ["record", "key"]),
     tableKey: cel("The key of a table row (default: the Kafka record key).", "string", ["row"]),
     type: oneOf(["inner", "left"], "inner drops records without a row; left keeps them (row is null).", "left"),
     as: str("Field the row is put under (default: `row`); ignored with select.", { pattern: "^[A-Za-z_][A-Za-z0-9_]*$", maxLength: 128 }),
     select: map("Output record: field → expression over record and row.", cel("The field's value.", "dyn", ["record", "key", "row"]), 256),
   },
-  { required: ["table", "key"] },
+  { required: ["key"], rules: [exactlyOne(["table", "redis"], "row source of"), requires("tableKey", "table", "tableKey applies to table sources only")] },
 );

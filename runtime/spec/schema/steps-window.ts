@@ -17,7 +17,11 @@ export const aggregation: Schema = obj(
     where: cel("Only records for which this is true are aggregated (count where …).", "bool", rec),
     distinct: bool("For collect: keep each value once.", false),
     limit: int("For topN: how many entries to keep.", { min: 1, max: 10000 }),
-    by: cel("For topN: the ranking value (highest first unless order is asc); defaults to `of`.", "double", rec),
+    by: cel(
+      "For topN: the ranking value (highest first unless order is asc; equal values rank by the value itself, whatever the arrival order); defaults to `of`.",
+      "double",
+      rec,
+    ),
     order: oneOf(["desc", "asc"], "For topN: ranking order.", "desc"),
   },
   {

@@ -59,4 +59,25 @@ describe("aggregations", () => {
     acc = agg.add(keyed(7n), acc);
     expect(agg.getResult(acc)).toEqual({ key: 7n, values: { n: 2n, total: 5 } });
   });
+
+  it("ranks topN ties by the value, so any arrival order gives the same list", () => {
+    const agg = aggregateFunction([{ name: "top", fn: "topN", of: "record.tag", by: "record.w", limit: 3 }], ".a", noError);
+    const rows = [
+      { tag: "shoes", w: 2 },
+      { tag: "books", w: 5 },
+      { tag: "garden", w: 2 },
+      { tag: "phones", w: 2 },
+      { tag: "toys", w: 1 },
+    ];
+    const results = [rows, [...rows].reverse(), [rows[3], rows[0], rows[4], rows[2], rows[1]]].map((order) => {
+      let acc = agg.createAccumulator();
+      for (const r of order) acc = agg.add({ ...r, [KEY]: "u1" }, acc);
+      return agg.getResult(acc).values.top;
+    });
+    expect(results).toEqual([
+      ["books", "garden", "phones"],
+      ["books", "garden", "phones"],
+      ["books", "garden", "phones"],
+    ]);
+  });
 });

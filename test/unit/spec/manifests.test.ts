@@ -5,6 +5,7 @@ import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { repoRoot } from "../../env/lib/layout.ts";
 import { formatErrors, parseStreamJob, validateStreamJob } from "../../../runtime/spec/validate.ts";
+import { checkDocument } from "../../../runtime/spec/check.ts";
 import { parseManifests } from "../../../runtime/spec/manifest.ts";
 import { readInvalidCorpus } from "../../helpers/streamjob-corpus.ts";
 
@@ -64,5 +65,26 @@ describe("malformed StreamJob manifests", () => {
     const hit = errors.find((e) => e.path === c.path && e.message.includes(c.message));
     expect(hit, `expected ${c.path}: …${c.message}… among:\n${formatErrors(errors)}`).toBeDefined();
     if (c.hint) expect(hit?.hint ?? "").toContain(c.hint);
+  });
+});
+
+describe("the manifests under examples/", () => {
+  const dir = join(repoRoot, "examples");
+  const files = readdirSync(dir, { withFileTypes: true })
+    .filter((d) => d.isDirectory())
+    .flatMap((d) =>
+      readdirSync(join(dir, d.name))
+        .filter((f) => f.endsWith(".yaml"))
+        .map((f) => `${d.name}/${f}`),
+    );
+
+  it("include the three case systems and the lifetime-value query", () => {
+    expect(files).toEqual(expect.arrayContaining(["analytics/job.yaml", "analytics/ltv.yaml", "recommendation/job.yaml", "risk-control/job.yaml"]));
+  });
+
+  // Everything `runnel validate` checks but the local input files (the generators write them).
+  it.each(files)("%s passes runnel validate's checks", (file) => {
+    const errors = parseManifests(readFileSync(join(dir, file), "utf8")).flatMap((doc) => checkDocument(doc).findings.filter((f) => f.severity === "error"));
+    expect(errors.map((f) => `${f.path}: ${f.message}`)).toEqual([]);
   });
 });

@@ -1,0 +1,41 @@
+{{/* The release's name for its objects. */}}
+{{- define "risk-control.name" -}}
+{{- .Release.Name | trunc 50 | trimSuffix "-" -}}
+{{- end -}}
+
+{{/* Labels on every object. */}}
+{{- define "risk-control.labels" -}}
+app.kubernetes.io/name: risk-control
+app.kubernetes.io/instance: {{ .Release.Name }}
+app.kubernetes.io/part-of: runnel-examples
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+helm.sh/chart: {{ .Chart.Name }}-{{ .Chart.Version }}
+{{- end -}}
+
+{{/*
+The StreamJob: examples/risk-control/job.yaml (files/job.yaml, kept equal by a test) with the
+values applied.
+*/}}
+{{- define "risk-control.job" -}}
+{{- $job := .Files.Get "files/job.yaml" | fromYaml -}}
+{{- $_ := set $job "metadata" (dict "name" (include "risk-control.name" .) "labels" (include "risk-control.labels" . | fromYaml)) -}}
+{{- $spec := $job.spec -}}
+{{- $_ := set $spec "image" .Values.image -}}
+{{- $_ := set $spec "parallelism" (int .Values.parallelism) -}}
+{{- $_ := set $spec.kafka "bootstrapServers" .Values.kafka.bootstrapServers -}}
+{{- $_ := set $spec.checkpoint "interval" .Values.checkpoint.interval -}}
+{{- $_ := set $spec.checkpoint "mode" .Values.checkpoint.mode -}}
+{{- $_ := set $spec.savepoint "interval" .Values.savepoint.interval -}}
+{{- $_ := set $spec.savepoint.storage "claimName" (default (printf "%s-savepoints" (include "risk-control.name" .)) .Values.savepoint.claimName) -}}
+{{- range $spec.pipeline.sources -}}
+{{- $_ := set .kafka "topic" (printf "%s%s" $.Values.kafka.topicPrefix .kafka.topic) -}}
+{{- if hasKey .kafka "partitions" }}{{ $_ := set .kafka "partitions" (int $.Values.kafka.partitions) }}{{ end -}}
+{{- end -}}
+{{- range $spec.pipeline.sinks -}}
+{{- if .kafka }}{{ $_ := set .kafka "topic" (printf "%s%s" $.Values.kafka.topicPrefix .kafka.topic) }}{{ end -}}
+{{- end -}}
+{{- range $spec.pipeline.steps -}}
+{{- if eq .id "scored" }}{{ $_ := set .score.threshold "value" (float64 $.Values.model.threshold) }}{{ end -}}
+{{- end -}}
+{{- toYaml $job -}}
+{{- end -}}

@@ -1,0 +1,177 @@
+/**
+ * The three case systems as tests run them: their generators and `runnel run` as real processes,
+ * each example copied with its data into a fresh folder, or pointed at fresh topics and Redis keys
+ * of the test environment, and their independent verifiers.
+ */
+import { spawn } from "node:child_process";
+import { Redis } from "ioredis";
+import { cpSync, mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { formatReport, passed, type Report } from "../../examples/common/compare.ts";
+import { kafkaClient } from "../../examples/common/kafka.ts";
+import { readManifest, withValues, type ManifestValues } from "../../examples/common/manifest.ts";
+import type { VerifyContext } from "../../examples/common/verify-cli.ts";
+import { verifyAnalytics, verifyLtv } from "../../examples/analytics/verify.ts";
+import { verifyRecommendation } from "../../examples/recommendation/verify.ts";
+import { verifyRisk } from "../../examples/risk-control/verify.ts";
+import { testEnv } from "./env.ts";
+
+const ROOT = resolve(import.meta.dirname, "../..");
+const MAIN = join(ROOT, "runtime", "cli", "main.ts");
+
+/** One case system: its folder, manifest, verifier and the outputs worth a Java read_committed check. */
+export interface CaseSystem {
+  name: "analytics" | "recommendation" | "risk-control";
+  dir: string;
+  verify: (ctx: VerifyContext) => Promise<Report>;
+  /** Kafka output topics (before prefixing) the job writes. */
+  outputs: string[];
+}
+
+/** The three systems. */
+export const CASES: Record<CaseSystem["name"], CaseSystem> = {
+  analytics: {
+    name: "analytics",
+    dir: join(ROOT, "examples", "analytics"),
+    verify: verifyAnalytics,
+    outputs: ["metrics-per-minute", "late-events", "user-profiles", "sessions", "ml-features", "metrics-5s", "analytics-dead-letter"],
+  },
+  recommendation: {
+    name: "recommendation",
+    dir: join(ROOT, "examples", "recommendation"),
+    verify: verifyRecommendation,
+    outputs: ["recommendations", "user-profiles", "recommendation-dead-letter"],
+  },
+  "risk-control": {
+    name: "risk-control",
+    dir: join(ROOT, "examples", "risk-control"),
+    verify: (ctx) => verifyRisk(ctx),
+    outputs: ["risk-decisions", "risk-alerts", "risk-dead-letter"],
+  },
+};
+
+/** The LTV query of the analytics example. */
+export const verifyAnalyticsLtv = verifyLtv;
+
+/** Runs a Node script to its end; rejects with its output when it fails. */
+export function runScript(script: string, args: string[], timeoutMs = 300_000): Promise<{ stdout: string; stderr: string }> {
+  return new Promise((res, rej) => {
+    const child = spawn(process.execPath, [script, ...args], { stdio: ["ignore", "pipe", "pipe"] });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
+    const timer = setTimeout(() => child.kill("SIGKILL"), timeoutMs);
+    child.on("exit", (code, signal) => {
+      clearTimeout(timer);
+      if (code === 0) res({ stdout, stderr });
+      else rej(new Error(`${script} ${args.join(" ")} exited ${code ?? signal}:\n${stderr.slice(-3000)}`));
+    });
+  });
+}
+
+/** Runs a system's generator with `args`. */
+export function generate(system: CaseSystem, args: string[]): Promise<{ stdout: string; stderr: string }> {
+  return runScript(join(system.dir, "generator.ts"), args);
+}
+
+/** Runs the runnel CLI to its end (exit 0 or a rejection with its stderr). */
+export function runnel(args: string[], timeoutMs = 600_000): Promise<{ stdout: string; stderr: string }> {
+  return runScript(MAIN, args, timeoutMs);
+}
+
+/** A local copy of an example: its manifests in a fresh folder, the generator writing to `data/`, outputs to `out/`. */
+export interface LocalCopy {
+  dir: string;
+  data: string;
+  out: string;
+  checkpoints: string;
+  manifest(file?: string): string;
+}
+
+/** Copies the example's manifests into a fresh folder (their `local` sections read `data/`). */
+export function localCopy(system: CaseSystem): LocalCopy {
+  const dir = mkdtempSync(join(tmpdir(), `runnel-${system.name}-`));
+  for (const f of ["job.yaml", "ltv.yaml"]) {
+    try {
+      cpSync(join(system.dir, f), join(dir, f));
+    } catch {
+      // not every example has an ltv.yaml
+    }
+  }
+  return { dir, data: join(dir, "data"), out: join(dir, "out"), checkpoints: join(dir, "checkpoints"), manifest: (file = "job.yaml") => join(dir, file) };
+}
+
+/** The verification context of a local run. */
+export function filesContext(copy: LocalCopy, file = "job.yaml", out = copy.out): VerifyContext {
+  return { job: readManifest(copy.manifest(file)), loc: { kind: "files", inputDir: copy.data, outputDir: out } };
+}
+
+/** Fails with the verifier's report unless everything matched. */
+export function expectPassed(report: Report, what: string): void {
+  if (!passed(report)) throw new Error(`${what}: the job's output differs from the independently computed result\n${formatReport(report, 8)}`);
+}
+
+/** Verifies until it passes (the job catching up) or the deadline; returns the last report. */
+export async function verifyUntil(verify: () => Promise<Report>, timeoutMs: number): Promise<Report> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const report = await verify();
+    // Results may still be missing or counts still growing; an unexpected or duplicated result is final.
+    const final = report.problems.length > 0 || report.checks.some((c) => c.unexpected.length + c.duplicates.length > 0);
+    if (passed(report) || final || Date.now() > deadline) return report;
+    await new Promise((r) => setTimeout(r, 3000));
+  }
+}
+
+/** An example pointed at fresh topics (`<name>.` prefix) and Redis keys (`<name>:`) of the test environment. */
+export interface KafkaCopy {
+  name: string;
+  dir: string;
+  manifestPath: string;
+  topicPrefix: string;
+  redisPrefix: string;
+  redisAddress: string;
+  brokers: string[];
+  ctx: VerifyContext;
+  /** Closes the verifier's Redis connection. */
+  close(): Promise<void>;
+}
+
+/** Writes the example's manifest with the test environment's values into a fresh folder. */
+export function kafkaCopy(system: CaseSystem, name: string, values: ManifestValues = {}, file = "job.yaml"): KafkaCopy {
+  const env = testEnv();
+  const dir = mkdtempSync(join(tmpdir(), `runnel-${system.name}-k-`));
+  const redisAddress = new URL(env.redisUrl).host;
+  const topicPrefix = `${name}.`;
+  const redisPrefix = `${name}:`;
+  const text = withValues(readManifest(join(system.dir, file)), {
+    name,
+    brokers: env.kafkaBrokers,
+    topicPrefix,
+    redisAddress,
+    redisPrefix,
+    parallelism: 4,
+    partitions: 4,
+    checkpointInterval: "500ms",
+    savepointPath: join(dir, "savepoints"),
+    ...values,
+  });
+  const manifestPath = join(dir, file);
+  writeFileSync(manifestPath, text);
+  const redis = new Redis(env.redisUrl, { maxRetriesPerRequest: 2 });
+  return {
+    name,
+    dir,
+    manifestPath,
+    topicPrefix,
+    redisPrefix,
+    redisAddress,
+    brokers: env.kafkaBrokers,
+    ctx: { job: readManifest(manifestPath), loc: { kind: "kafka", kafka: kafkaClient(env.kafkaBrokers, `verify-${name}`), topicPrefix: "" }, redis },
+    close: async () => {
+      await redis.quit().catch(() => undefined);
+    },
+  };
+}
