@@ -28,7 +28,7 @@ COPY --from=deps /app/node_modules ./node_modules
 COPY package.json ./
 COPY runtime ./runtime
 COPY operator ./operator
-COPY examples/quickstart ./examples/quickstart
+COPY examples ./examples
 ENV NODE_ENV=production \
     PATH=/usr/local/bin:/usr/bin:/bin
 # Numeric, so the kubelet can check runAsNonRoot; the operator runs worker pods as the same user.

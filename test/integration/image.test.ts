@@ -107,4 +107,12 @@ describe("the runnel image (buildah, from scratch around the node package's bina
     expect(operator.status, operator.stderr).toBe(0);
     expect(operator.stdout).toContain("runnel operator");
   });
+
+  it("holds the case systems' tools the charts run (topic creation, generators)", () => {
+    for (const script of ["common/topics.ts", "analytics/generator.ts", "recommendation/generator.ts", "risk-control/generator.ts"]) {
+      const r = inImage(["/usr/local/bin/node", `/app/examples/${script}`, "--help"]);
+      expect(r.status, `${script}: ${r.stderr}`).toBe(0);
+      expect(r.stdout + r.stderr, script).toMatch(/node examples\//);
+    }
+  });
 });
