@@ -64,6 +64,6 @@ describe("Dockerfile", () => {
   it("keeps tests, docs and dev tooling out of the build context", () => {
     const ignore = readFileSync(join(repoRoot, ".dockerignore"), "utf8").split("\n");
     expect(ignore).toContain("*");
-    expect(ignore.filter((l) => l.startsWith("!")).sort()).toEqual(["!examples/quickstart/", "!operator/", "!package-lock.json", "!package.json", "!runtime/"]);
+    expect(ignore.filter((l) => l.startsWith("!")).sort()).toEqual(["!examples/", "!operator/", "!package-lock.json", "!package.json", "!runtime/"]);
   });
 });
