@@ -8,13 +8,13 @@
 // one whose StreamSavepoint says disposeOnDelete; uninstalling the operator keeps the CRDs. The
 // operator's log shows no refused request. On the way the Argo CD health check judges the live
 // objects, which (with RUNNEL_WRITE_FIXTURES=1) are written to test/fixtures/argocd/.
-import { existsSync, mkdirSync, readdirSync, writeFileSync } from "node:fs";
+import { existsSync, readdirSync } from "node:fs";
 import { join } from "node:path";
 import { CoreV1Api, CustomObjectsApi } from "@kubernetes/client-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { StreamJob, StreamSavepoint } from "../../runtime/spec/generated/types.ts";
 import { repoRoot } from "../env/lib/layout.ts";
-import { evaluateHealth } from "../helpers/argocd-health.ts";
+import { evaluateHealth, judgeHealth as judge } from "../helpers/argocd-health.ts";
 import { canI, describeAccess, OPERATOR_CHART, serviceAccountToken, valueArgs } from "../helpers/chart.ts";
 import { createCountJob, produce, produceFlush, type CountJob } from "../helpers/distributed.ts";
 import { uniqueName } from "../helpers/env.ts";
@@ -24,26 +24,6 @@ import { countStreamJob, createSavepointClaim, expectExactlyOnceWithJava, instal
 import { mustRun, runTool } from "../helpers/tools.ts";
 
 const JOB_CHART = join(repoRoot, "test/fixtures/charts/count-job");
-const FIXTURES = join(repoRoot, "test/fixtures/argocd");
-
-/** Drops what changes on every run and says nothing about health. */
-function fixtureOf(obj: StreamJob | StreamSavepoint): unknown {
-  const { managedFields: _m, uid: _u, resourceVersion: _r, creationTimestamp: _c, ...metadata } = (obj.metadata ?? {}) as Record<string, unknown>;
-  return { ...obj, metadata };
-}
-
-/** Checks the Argo CD verdict on a live object, and writes it as a fixture when asked to. */
-function judge(kind: "StreamJob" | "StreamSavepoint", obj: StreamJob | StreamSavepoint, expected: string, fixture: string): void {
-  const health = evaluateHealth(kind, obj);
-  expect(health.status, `${fixture}: ${health.message}`).toBe(expected);
-  if (process.env.RUNNEL_WRITE_FIXTURES !== "1") return;
-  mkdirSync(FIXTURES, { recursive: true });
-  writeFileSync(
-    join(FIXTURES, `${fixture}.json`),
-    `${JSON.stringify({ expected: { status: expected, message: health.message }, object: fixtureOf(obj) }, null, 2)}\n`,
-  );
-}
-
 function upgradeSavepoints(job: StreamJob): number {
   return (job.status?.savepoints ?? []).filter((s) => s.trigger === "upgrade").length;
 }

@@ -9,6 +9,7 @@ import { CoreV1Api } from "@kubernetes/client-node";
 import { describe, expect, it } from "vitest";
 import { repoRoot } from "../env/lib/layout.ts";
 import { createCountJob, produce, produceFlush, OutputReader } from "../helpers/distributed.ts";
+import { judgeHealth } from "../helpers/argocd-health.ts";
 import { kafkaAdminHooks } from "../helpers/kafka.ts";
 import { kubeConfig, kubectl, waitFor, waitForReadyPod } from "../helpers/kube.ts";
 import { applyManifest, countStreamJob, expectExactlyOnceWithJava, isReady, operatorHooks, waitForJob, workerProcessPid } from "../helpers/operator.ts";
@@ -66,6 +67,8 @@ describe("operator: failover, crash loops and rollback", () => {
     expect(stalled).toMatchObject({ status: "True", reason: "CrashLoop" });
     expect(stalled?.message).toMatch(/crashed 3 times .*restartPolicy.maxRestarts 2/);
     expect(s.conditions?.find((c) => c.type === "Ready")?.status).toBe("False");
+    // Argo CD shows a Failed job Degraded (the sample is kept for the health script's tests).
+    judgeHealth("StreamJob", failed, "Degraded", "streamjob-failed-crash-loop");
     await waitFor(
       "the workers stopped",
       async () => (await core.listNamespacedPod({ namespace: env.namespace, labelSelector: `runnel.dev/job=${job.name}` })).items.length === 0,

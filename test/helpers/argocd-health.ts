@@ -3,7 +3,9 @@
  * chunk with the object in the global `obj`, returning {status, message} — in Debian's lua5.1.
  */
 import { spawnSync } from "node:child_process";
+import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { expect } from "vitest";
 import { repoRoot } from "../env/lib/layout.ts";
 
 /** The health scripts, by the kind they judge. */
@@ -43,4 +45,25 @@ export function evaluateHealth(kind: keyof typeof HEALTH_SCRIPTS, obj: unknown):
   if (result.status !== 0) throw new Error(`lua5.1 failed on the ${kind} health script: ${result.stderr}`);
   const [status = "", ...message] = result.stdout.split("\n");
   return { status, message: message.join("\n") };
+}
+
+/** Health samples captured from the operator's real status (test/unit/delivery/argocd.test.ts judges them). */
+export const HEALTH_FIXTURES = join(repoRoot, "test/fixtures/argocd");
+
+/** Drops what changes on every run and says nothing about health. */
+function fixtureOf(obj: { metadata?: object }): unknown {
+  const { managedFields: _m, uid: _u, resourceVersion: _r, creationTimestamp: _c, ...metadata } = (obj.metadata ?? {}) as Record<string, unknown>;
+  return { ...obj, metadata };
+}
+
+/** Checks the Argo CD verdict on a live object, and writes it as a sample when RUNNEL_WRITE_FIXTURES=1. */
+export function judgeHealth(kind: "StreamJob" | "StreamSavepoint", obj: { metadata?: object }, expected: string, fixture: string): void {
+  const health = evaluateHealth(kind, obj);
+  expect(health.status, `${fixture}: ${health.message}`).toBe(expected);
+  if (process.env.RUNNEL_WRITE_FIXTURES !== "1") return;
+  mkdirSync(HEALTH_FIXTURES, { recursive: true });
+  writeFileSync(
+    join(HEALTH_FIXTURES, `${fixture}.json`),
+    `${JSON.stringify({ expected: { status: expected, message: health.message }, object: fixtureOf(obj) }, null, 2)}\n`,
+  );
 }

@@ -144,6 +144,11 @@ describe("health of objects captured from the operator's real status", () => {
     const seen = new Set(files.map((f) => JSON.parse(readFileSync(join(FIXTURES, f), "utf8")) as Fixture).map((f) => `${f.object.kind}:${f.expected.status}`));
     for (const want of ["StreamJob:Progressing", "StreamJob:Healthy", "StreamJob:Degraded", "StreamJob:Suspended", "StreamSavepoint:Healthy"])
       expect(seen).toContain(want);
+    // A job the operator stopped for crash-looping (phase Failed) is among the Degraded ones.
+    const failed = files
+      .map((f) => JSON.parse(readFileSync(join(FIXTURES, f), "utf8")) as Fixture)
+      .filter((f) => (f.object as { status?: { phase?: string } }).status?.phase === "Failed");
+    expect(failed.map((f) => f.expected.status)).toEqual(["Degraded"]);
   });
 
   it.each(files)("%s", (file) => {
