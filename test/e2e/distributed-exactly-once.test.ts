@@ -13,6 +13,7 @@ import { kafkaAdminHooks } from "../helpers/kafka.ts";
 import {
   createCountJob,
   exitWithin,
+  isWorkerReady,
   javaCheck,
   kill9,
   logTail,
@@ -21,11 +22,12 @@ import {
   produceFlush,
   startWorker,
   stopGracefully,
+  supervisedWorkers,
   waitForLog,
-  waitReady,
   type CountJob,
   type WorkerProcess,
 } from "../helpers/distributed.ts";
+import { waitFor } from "../helpers/wait.ts";
 
 /** A seeded PRNG, so a failing kill schedule can be replayed. */
 function rng(seed: number): () => number {
@@ -97,7 +99,9 @@ describe("distributed runtime: exactly once through kill -9 (real broker, worker
     const job = await createCountJob(admin, 12);
     await produce(kafka, job, 6000);
     const args = [...DELIVERY, "--admin", "127.0.0.1:0"];
-    const workers = [0, 1, 2].map((o) => launch(job, o, 3, { extraArgs: args }));
+    // As on a cluster, a worker that gives up on a broker too slow to answer (exit 75) is started again.
+    const pods = supervisedWorkers(3, (o) => launch(job, o, 3, { extraArgs: args }));
+    const workers = pods.workers;
     const reader = new OutputReader();
     await reader.start(job);
     await reader.waitForCount(100, 120_000);
@@ -105,18 +109,19 @@ describe("distributed runtime: exactly once through kill -9 (real broker, worker
     for (let kill = 0; kill < 20; kill++) {
       // Each kill lands mid-stream at a seeded random point: all three workers running (the last
       // restarted one ready again), then a random number of windows more out.
-      await Promise.all(workers.map((w) => waitReady(w)));
+      await waitFor("every worker ready", async () => (await Promise.all(workers.map((w) => isWorkerReady(w)))).every(Boolean), { timeoutMs: 180_000 });
       await reader.waitForCount(reader.seen.size + 1 + Math.floor(random() * 120), 120_000);
       const o = Math.floor(random() * 3);
       await kill9(workers[o] as WorkerProcess);
       // Every fourth restart loses its local state: the changelog alone must rebuild it.
       if (kill % 4 === 3) rmSync(join(job.dir, `state-w${o}`), { recursive: true, force: true });
-      workers[o] = launch(job, o, 3, { extraArgs: args });
+      pods.replace(o);
     }
     await feed.stop();
     await produceFlush(kafka, job);
     await reader.waitFor(job, 240_000, () => `seed ${seed}\n${logs(workers)}`);
     await reader.stop();
+    pods.stop();
     for (const w of workers) expect(await stopGracefully(w), logs([w])).toBe(0);
     expect(reader.duplicates.slice(0, 20), `seed ${seed}, job ${job.name} in ${job.dir}`).toEqual([]);
     expect(reader.mismatches(job).slice(0, 20), `seed ${seed}, job ${job.name} in ${job.dir}`).toEqual([]);

@@ -12,7 +12,7 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import type { Admin, Kafka } from "kafkajs";
 import { readCommitted, type CommittedReader } from "../../runtime/kafka/index.ts";
-import type { SavepointAccepted, SavepointRequest, SavepointStatusBody } from "../../runtime/worker-contract.ts";
+import { EXIT_CODES, type SavepointAccepted, type SavepointRequest, type SavepointStatusBody } from "../../runtime/worker-contract.ts";
 import { testEnv, uniqueName } from "./env.ts";
 import { readCommittedWithJava } from "./java-consumer.ts";
 import { inputProducer, KEEP_TEST_DATA } from "./kafka.ts";
@@ -334,6 +334,63 @@ export class OutputReader {
 
   async stop(): Promise<void> {
     await this.records.stop();
+  }
+}
+
+/** Worker processes kept running the way a StatefulSet keeps its pods (see supervisedWorkers). */
+export interface SupervisedWorkers {
+  /** The current process of each ordinal. */
+  readonly workers: WorkerProcess[];
+  /** Starts ordinal `o` again (after the test killed it) and keeps supervising it. */
+  replace(o: number): WorkerProcess;
+  /** How many times a worker exited as retriable on its own and was started again. */
+  restarts(): number;
+  /** Stops restarting (before the test stops the workers itself). */
+  stop(): void;
+}
+
+/**
+ * Starts `count` workers with `start` and starts again any that exits as retriable (exit 75: a
+ * broker too slow to answer on a loaded machine) on its own, as Kubernetes restarts a pod whose
+ * container exits; kills and stops by the test are left to the test.
+ */
+export function supervisedWorkers(count: number, start: (ordinal: number) => WorkerProcess): SupervisedWorkers {
+  const workers: WorkerProcess[] = [];
+  let stopped = false;
+  let restarts = 0;
+  const watch = (o: number, w: WorkerProcess): WorkerProcess => {
+    workers[o] = w;
+    void w.exited.then((code) => {
+      if (stopped || workers[o] !== w || code !== EXIT_CODES.transient) return;
+      restarts++;
+      watch(o, start(o));
+    });
+    return w;
+  };
+  for (let o = 0; o < count; o++) watch(o, start(o));
+  return {
+    workers,
+    replace: (o) => watch(o, start(o)),
+    restarts: () => restarts,
+    stop: () => void (stopped = true),
+  };
+}
+
+/** True when the worker answers /readyz with 200 now (false while it starts, and once it exited). */
+export async function isWorkerReady(w: WorkerProcess): Promise<boolean> {
+  if (w.child.exitCode !== null || w.child.signalCode !== null) return false;
+  let text = "";
+  try {
+    text = readFileSync(w.log, "utf8");
+  } catch {
+    return false;
+  }
+  const url = /admin API on (http:\/\/[^\s"]+)/.exec(text)?.[1];
+  if (url === undefined) return false;
+  try {
+    return (await fetch(`${url}/readyz`)).status === 200;
+  } catch {
+    return false;
   }
 }
 
