@@ -85,6 +85,9 @@ export async function up(dir = defaultRunDir()): Promise<TestEnvInfo> {
     log(`already up (${dir})`);
     return running;
   }
+  // Pods run this checkout's code in place; a pod mounting an emptyDir at /tmp (the operator chart's) hides a checkout under /tmp.
+  if (repoRoot === "/tmp" || repoRoot.startsWith("/tmp/"))
+    log(`warning: this checkout is under /tmp (${repoRoot}); pods that mount a volume at /tmp cannot see its code — clone it elsewhere to run the helm tests`);
   await stopAll(dir); // whatever is left of a half-started or crashed environment
   rmSync(dir, { recursive: true, force: true });
   for (const sub of ["logs", "pids", "data"]) mkdirSync(join(dir, sub), { recursive: true });
