@@ -376,16 +376,22 @@ export function supervisedWorkers(count: number, start: (ordinal: number) => Wor
   };
 }
 
+/** Where a worker started with `--admin 127.0.0.1:0` logs the URL it serves on. */
+const ADMIN_URL = /admin API on (http:\/\/[^\s"]+)/;
+
+/** What a worker logged so far ("" before its log exists). */
+function logText(w: WorkerProcess): string {
+  try {
+    return readFileSync(w.log, "utf8");
+  } catch {
+    return ""; // not created yet
+  }
+}
+
 /** True when the worker answers /readyz with 200 now (false while it starts, and once it exited). */
 export async function isWorkerReady(w: WorkerProcess): Promise<boolean> {
   if (w.child.exitCode !== null || w.child.signalCode !== null) return false;
-  let text = "";
-  try {
-    text = readFileSync(w.log, "utf8");
-  } catch {
-    return false;
-  }
-  const url = /admin API on (http:\/\/[^\s"]+)/.exec(text)?.[1];
+  const url = ADMIN_URL.exec(logText(w))?.[1];
   if (url === undefined) return false;
   try {
     return (await fetch(`${url}/readyz`)).status === 200;
@@ -398,13 +404,7 @@ export async function isWorkerReady(w: WorkerProcess): Promise<boolean> {
 export async function waitForLog(w: WorkerProcess, pattern: RegExp, timeoutMs = 60_000): Promise<RegExpExecArray> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    let text = "";
-    try {
-      text = readFileSync(w.log, "utf8");
-    } catch {
-      // not created yet
-    }
-    const m = pattern.exec(text);
+    const m = pattern.exec(logText(w));
     if (m) return m;
     if (Date.now() > deadline) throw new Error(`worker ${w.ordinal} did not log ${String(pattern)}:\n${logTail(w)}`);
     await new Promise((r) => setTimeout(r, 200));
@@ -413,7 +413,7 @@ export async function waitForLog(w: WorkerProcess, pattern: RegExp, timeoutMs = 
 
 /** Waits for a worker's admin URL in its log (it starts with --admin 127.0.0.1:0). */
 export async function adminUrl(w: WorkerProcess, timeoutMs = 60_000): Promise<string> {
-  return (await waitForLog(w, /admin API on (http:\/\/[^\s"]+)/, timeoutMs))[1] as string;
+  return (await waitForLog(w, ADMIN_URL, timeoutMs))[1] as string;
 }
 
 /** POSTs a savepoint request (`{"name": ...}`) to a worker's admin endpoint with the job's token; returns the accepted id. */
