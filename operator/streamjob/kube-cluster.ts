@@ -29,7 +29,7 @@ import {
 import { podView, type JobCluster, type Observed, type PodView, type SavepointDisposer } from "./cluster.ts";
 import { ANNOTATIONS, childNames, LABELS, WORKER_CONTAINER } from "./names.ts";
 import { savepointStatus } from "../streamsavepoint/status.ts";
-import { compactJson, hashOf } from "./spec.ts";
+import { compactJson, hashOf, statusForApply } from "./spec.ts";
 import type { WorkerAdmin } from "./worker-admin.ts";
 
 /** Options of the cluster-backed JobCluster. */
@@ -166,7 +166,7 @@ export function kubeJobCluster(options: KubeJobClusterOptions): JobCluster {
         name: job.metadata?.name ?? "",
         ...(job.metadata?.resourceVersion ? { resourceVersion: job.metadata.resourceVersion } : {}),
       };
-      return applyStatus<StreamJob>(clients, STREAM_JOB, ref, compactJson(status));
+      return applyStatus<StreamJob>(clients, STREAM_JOB, ref, statusForApply(status));
     },
     async lastLogLines(job, pod, lines) {
       const ref = { name: pod.name, namespace: job.metadata?.namespace ?? "default", container: WORKER_CONTAINER, tailLines: lines };

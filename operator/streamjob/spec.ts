@@ -76,6 +76,27 @@ export function compactJson<T>(value: T): T {
   return value;
 }
 
+/**
+ * A StreamJob status ready to apply: compacted (compactJson), except the copies of specs it keeps
+ * (currentSpec, lastStableSpec.spec, pendingAction.targetSpec), which are stored as they are —
+ * they are schemaless (preserved) fields, so the apiserver keeps their empty objects, and an
+ * empty object there can be meaningful (`union: {}` selects the operator): dropping it would
+ * hand the workers an invalid spec on the next upgrade or restart.
+ */
+export function statusForApply<T extends object>(status: T): T {
+  const s = status as Record<string, unknown> & {
+    currentSpec?: unknown;
+    lastStableSpec?: { spec?: unknown };
+    pendingAction?: { targetSpec?: unknown };
+  };
+  const verbatim = (v: unknown): unknown => (v === undefined ? undefined : (JSON.parse(JSON.stringify(v)) as unknown));
+  const out = compactJson(s);
+  if (s.currentSpec !== undefined) out.currentSpec = verbatim(s.currentSpec);
+  if (s.lastStableSpec?.spec !== undefined && out.lastStableSpec) out.lastStableSpec.spec = verbatim(s.lastStableSpec.spec);
+  if (s.pendingAction?.targetSpec !== undefined && out.pendingAction) out.pendingAction.targetSpec = verbatim(s.pendingAction.targetSpec);
+  return out as T;
+}
+
 /** JSON with object keys sorted and empty objects dropped, so equal values hash equally whatever their key order. */
 export function canonicalJson(value: unknown): string {
   return canonical(compactJson(value));

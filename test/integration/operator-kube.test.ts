@@ -254,4 +254,43 @@ describe("the operator's children on the real apiserver", () => {
     });
     expect(adopted.metadata?.uid).toBe(pod.metadata?.uid);
   });
+
+  it("writes a status whose spec copies keep their empty objects (a union step's `union: {}`), and drops empty status fields", async () => {
+    const spec = {
+      ...testJob().spec,
+      pipeline: {
+        sources: [{ id: "in", kafka: { topic: "status-probe" } }],
+        steps: [{ id: "both", inputs: ["in", "in"], union: {} }],
+        sinks: [{ id: "out", input: "both", stdout: {} }],
+      },
+    };
+    applyManifest({ apiVersion: "runnel.dev/v1alpha1", kind: "StreamJob", metadata: { name: "status-probe", namespace: ns.name }, spec });
+    const job = await readJob(ns.name, "status-probe");
+    const cluster = kubeJobCluster({
+      clients,
+      caches,
+      defaults: { image: "runnel/runnel:test", stateSize: "1Gi" },
+      adminKey: await loadAdminKey({ clients, namespace: ns.name, name: "op-admin-key" }),
+      admin: httpWorkerAdmin(),
+      disposer: { dispose: async () => ({ state: "done" }) },
+      events: createEventRecorder({ clients, identity: "test", log }),
+      log,
+    });
+    await cluster.writeStatus(job, {
+      phase: "Running",
+      currentSpec: job.spec as unknown as Record<string, unknown>,
+      lastStableSpec: { hash: "h", spec: job.spec as unknown as Record<string, unknown> },
+      pendingAction: { type: "upgrade", targetSpecHash: "h", targetSpec: job.spec as unknown as Record<string, unknown> },
+      workers: {},
+    } as never);
+    const status = (await readJob(ns.name, "status-probe")).status as Record<string, { pipeline?: unknown; spec?: { pipeline?: unknown }; targetSpec?: { pipeline?: unknown } }>;
+    const union = { id: "both", inputs: ["in", "in"], union: {} };
+    expect((status.currentSpec?.pipeline as { steps: unknown[] }).steps[0]).toMatchObject(union);
+    expect((status.lastStableSpec?.spec?.pipeline as { steps: unknown[] }).steps[0]).toMatchObject(union);
+    expect((status.pendingAction?.targetSpec?.pipeline as { steps: unknown[] }).steps[0]).toMatchObject(union);
+    // What a restarted operator hands the workers from the status is still a valid spec.
+    const again = validateJob({ ...job, spec: status.currentSpec as never });
+    expect(again.valid).toBe(true);
+    expect(status.workers).toBeUndefined();
+  });
 });
