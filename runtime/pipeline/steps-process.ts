@@ -15,14 +15,22 @@ import { celExpression, fieldsFn } from "./expr.ts";
 import { keyedInput } from "./steps-window.ts";
 import { KEY, toNumber, type Rec } from "./values.ts";
 
-const VARS = ["record", "key", "state", "timer"] as const;
+const VARS = ["record", "key", "state", "timer", "watermark"] as const;
 
 type Scope = Record<string, unknown> & {
   record: unknown;
   key: unknown;
   state: Record<string, unknown>;
   timer: unknown;
+  /** The step's current watermark (epoch ms, CEL int; far below any event time before the first, clamped to the safe integers). */
+  watermark: bigint;
 };
+
+/** The operator's watermark as CEL sees it. */
+function watermarkOf(c: Context): bigint {
+  const wm = c.currentWatermark();
+  return BigInt(Math.trunc(Math.min(Number.MAX_SAFE_INTEGER, Math.max(Number.MIN_SAFE_INTEGER, wm))));
+}
 
 type Handles = Map<string, { decl: StateDeclaration; value?: ValueState<unknown>; list?: ListState<unknown>; map?: MapState<string, unknown> }>;
 
@@ -174,7 +182,7 @@ export function compileProcess(ctx: CompileContext, step: Step, path: string, in
         const key = (record as Rec)[KEY] ?? null;
         try {
           if (timers.length > 0) rawKey.update(key);
-          run(onRecord, { record, key, state: view(key), timer: null }, c, out);
+          run(onRecord, { record, key, state: view(key), timer: null, watermark: watermarkOf(c) }, c, out);
           for (const t of timers) if (t.every !== undefined && due.get(t.name)?.value() === undefined) ops.schedule(t.name, ops.base(t.name) + t.every);
         } catch (err) {
           onError(err, record, c);
@@ -188,7 +196,7 @@ export function compileProcess(ctx: CompileContext, step: Step, path: string, in
           const st = due.get(t.name);
           if (t.processing !== (domain === "processing") || st?.value() !== ts) continue;
           st.clear();
-          run(t.actions, { record: null, key, state: view(key), timer: { name: t.name, timestamp: BigInt(ts) } }, c, out);
+          run(t.actions, { record: null, key, state: view(key), timer: { name: t.name, timestamp: BigInt(ts) }, watermark: watermarkOf(c) }, c, out);
           if (t.every !== undefined) ops.schedule(t.name, ts + t.every);
         }
       },

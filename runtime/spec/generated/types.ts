@@ -234,7 +234,7 @@ export interface Step {
   window?: WindowStep;
   /** OVER aggregation per key: each record is emitted with aggregates over the key's records in the preceding `range` of event time (including itself), e.g. 1-hour ML features. Without `range` the aggregates run over everything seen for the key (a running profile). */
   over?: OverStep;
-  /** A keyed process function: declared state, actions per record, and timers (event or processing time). For logic beyond this, use a `module` job. */
+  /** A keyed process function: declared state, actions per record, and timers (event or processing time). Expressions see `record`, `key`, `state`, `timer` (in a timer's actions) and `watermark`, the step's current event-time watermark in epoch ms (an event-time timer at or below it would fire at the next watermark: act at once instead). For logic beyond this, use a `module` job. */
   process?: ProcessStep;
   /** Matches a pattern of stages per key in event time (an NFA whose partial matches live in keyed state). Emits one record per match; partial matches that time out go to `<id>.timedOut` when enabled. */
   cep?: CepStep;
@@ -431,7 +431,7 @@ export interface OverStep {
   select?: Record<string, CelExpression>;
 }
 
-/** A keyed process function: declared state, actions per record, and timers (event or processing time). For logic beyond this, use a `module` job. */
+/** A keyed process function: declared state, actions per record, and timers (event or processing time). Expressions see `record`, `key`, `state`, `timer` (in a timer's actions) and `watermark`, the step's current event-time watermark in epoch ms (an event-time timer at or below it would fire at the next watermark: act at once instead). For logic beyond this, use a `module` job. */
 export interface ProcessStep {
   /** Keyed state. */
   state?: StateDeclaration[];
@@ -457,7 +457,7 @@ export interface StateDeclaration {
 
 /** One declarative action: optionally guarded by `when`, it updates state, emits records or manages timers. Actions run in order; later actions see earlier updates. */
 export interface ProcessAction {
-  /** Run this action only when true. CEL expression returning bool; variables: record, key, state, timer. */
+  /** Run this action only when true. CEL expression returning bool; variables: record, key, state, timer, watermark. */
   when?: CelExpression;
   /** Value states to set: name → new value. */
   set?: Record<string, CelExpression>;
@@ -483,9 +483,9 @@ export interface ProcessAction {
 export interface StatePut {
   /** Map state name. */
   state: string;
-  /** Entry key. CEL expression returning string; variables: record, key, state, timer. */
+  /** Entry key. CEL expression returning string; variables: record, key, state, timer, watermark. */
   key: CelExpression;
-  /** Entry value. CEL expression returning dyn; variables: record, key, state, timer. */
+  /** Entry value. CEL expression returning dyn; variables: record, key, state, timer, watermark. */
   value: CelExpression;
 }
 
@@ -493,7 +493,7 @@ export interface StatePut {
 export interface StateRemove {
   /** Map state name. */
   state: string;
-  /** Entry key. CEL expression returning string; variables: record, key, state, timer. */
+  /** Entry key. CEL expression returning string; variables: record, key, state, timer, watermark. */
   key: CelExpression;
 }
 
@@ -501,7 +501,7 @@ export interface StateRemove {
 export interface StateAppend {
   /** List state name. */
   state: string;
-  /** The element. CEL expression returning dyn; variables: record, key, state, timer. */
+  /** The element. CEL expression returning dyn; variables: record, key, state, timer, watermark. */
   value: CelExpression;
 }
 
@@ -511,7 +511,7 @@ export interface TimerSchedule {
   timer: string;
   /** Fire this long after the record's event time (or now, for processing-time timers). A duration such as 500ms, 30s, 5m or 1h30m. */
   after?: Duration;
-  /** Fire at this time (ms since the epoch). CEL expression returning int; variables: record, key, state, timer. */
+  /** Fire at this time (ms since the epoch). CEL expression returning int; variables: record, key, state, timer, watermark. */
   at?: CelExpression;
 }
 

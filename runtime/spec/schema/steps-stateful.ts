@@ -6,7 +6,7 @@ import { atLeastOne, exactlyOne, requires } from "./rules.ts";
 
 const stateName = (description: string): Schema =>
   str(description, { pattern: "^[A-Za-z_][A-Za-z0-9_]*$", maxLength: 64, hint: "a name: letters, digits and _" });
-const actionVars = ["record", "key", "state", "timer"] as const;
+const actionVars = ["record", "key", "state", "timer", "watermark"] as const;
 
 const stateDecl = obj(
   "StateDeclaration",
@@ -78,7 +78,7 @@ const timer = obj(
 /** A keyed process function written declaratively. */
 export const processStep = obj(
   "ProcessStep",
-  "A keyed process function: declared state, actions per record, and timers (event or processing time). For logic beyond this, use a `module` job.",
+  "A keyed process function: declared state, actions per record, and timers (event or processing time). Expressions see `record`, `key`, `state`, `timer` (in a timer's actions) and `watermark`, the step's current event-time watermark in epoch ms (an event-time timer at or below it would fire at the next watermark: act at once instead). For logic beyond this, use a `module` job.",
   {
     state: list("Keyed state.", stateDecl, { max: 32, mapKeys: ["name"] }),
     onRecord: list("Actions for each record.", action, { min: 1, max: 64 }),
