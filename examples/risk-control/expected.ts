@@ -140,6 +140,7 @@ function takeovers(userId: string, events: { type: string; ts: number }[]): Reco
 export function expectedRisk(
   streams: { orders: readonly InputRecord[]; behaviour: readonly InputRecord[]; devices: readonly InputRecord[] },
   rulesFor: (order: { orderId: string; ts: number }) => readonly Rule[],
+  thresholdFor: (order: { orderId: string; ts: number }) => number = () => MODEL.threshold,
 ): RiskExpected {
   const { valid, deadLetters, ambiguous } = cleanStreams(streams, RULES, BOUNDS);
 
@@ -187,7 +188,7 @@ export function expectedRisk(
     let z = MODEL.intercept;
     for (const feature of MODEL.features) z += feature.weight * feature.value(d);
     d.risk = 1 / (1 + Math.exp(-z));
-    d.decision = d.risk >= MODEL.threshold ? "BLOCK" : "ALLOW";
+    d.decision = d.risk >= thresholdFor(d) ? "BLOCK" : "ALLOW";
     const rules = [...rulesFor(d)].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
     const rule = rules.find((r) => evaluate(r.condition, { record: d, key: d.userId, rule: r }) === true);
     decisions.set(d.orderId, rule ? { ...d, decision: rule.action, rule: rule.id } : d);
