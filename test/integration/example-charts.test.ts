@@ -34,6 +34,8 @@ const COMMON = [
   "parallelism=3",
   "--set",
   "generator.rate=77",
+  "--set",
+  "watermark.idleness=45s",
 ];
 const OWN: Record<(typeof SYSTEMS)[number], string[]> = {
   "risk-control": ["--set", "model.threshold=0.8"],
@@ -73,7 +75,13 @@ describe("the case systems' charts (real helm)", () => {
     for (const s of objects(job, "spec.pipeline.sources")) {
       expect(at(s, "kafka.topic")).toMatch(/^t1\./);
       if (s.mode === undefined) expect(at(s, "kafka.partitions")).toBe(6);
+      if (s.watermark) expect(at(s, "watermark.idleness")).toBe("45s");
     }
+    // An empty idleness: quiet partitions hold the watermark back.
+    const waiting = byKind(render(system, [...COMMON, ...OWN[system], "--set", "watermark.idleness="]), "StreamJob");
+    const watermarks = objects(waiting, "spec.pipeline.sources").filter((s) => s.watermark);
+    expect(watermarks.length).toBeGreaterThan(0);
+    for (const s of watermarks) expect(at(s, "watermark.idleness")).toBeUndefined();
     for (const s of objects(job, "spec.pipeline.sinks")) if (s.kafka) expect(at(s, "kafka.topic")).toMatch(/^t1\./);
     // The topic Job reads the same job from its ConfigMap.
     const config = docs.find((d) => d.kind === "ConfigMap") as Obj;

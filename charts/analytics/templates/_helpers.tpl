@@ -30,6 +30,7 @@ values applied.
 {{- range $spec.pipeline.sources -}}
 {{- $_ := set .kafka "topic" (printf "%s%s" $.Values.kafka.topicPrefix .kafka.topic) -}}
 {{- if hasKey .kafka "partitions" }}{{ $_ := set .kafka "partitions" (int $.Values.kafka.partitions) }}{{ end -}}
+{{- if .watermark }}{{ if $.Values.watermark.idleness }}{{ $_ := set .watermark "idleness" $.Values.watermark.idleness }}{{ else }}{{ $_ := unset .watermark "idleness" }}{{ end }}{{ end -}}
 {{- end -}}
 {{- range $spec.pipeline.sinks -}}
 {{- if .kafka }}{{ $_ := set .kafka "topic" (printf "%s%s" $.Values.kafka.topicPrefix .kafka.topic) }}{{ end -}}
