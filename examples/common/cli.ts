@@ -88,13 +88,21 @@ export function timeOption(values: Values, name: string): number {
   return ms;
 }
 
+/** Milliseconds of a duration such as 500ms, 30s, 5m, 2h, 1d or 1h30m; undefined when it is not one. */
+export function durationMs(text: string): number | undefined {
+  if (!/^(\d+(?:\.\d+)?(ms|s|m|h|d))+$/.test(text)) return undefined;
+  const unit = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
+  let ms = 0;
+  for (const m of text.matchAll(/(\d+(?:\.\d+)?)(ms|s|m|h|d)/g)) ms += Number(m[1]) * unit[m[2] as keyof typeof unit];
+  return Math.round(ms);
+}
+
 /** A duration option like 90s, 5m, 2h, 500ms. */
 export function durationOption(values: Values, name: string): number {
   const v = String(values[name]);
-  const m = /^(\d+(?:\.\d+)?)(ms|s|m|h|d)$/.exec(v);
-  if (!m) throw new UsageError(`--${name} must be a duration such as 500ms, 30s, 5m, 2h or 1d, got '${v}'`);
-  const unit = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }[m[2] as "ms"];
-  return Math.round(Number(m[1]) * unit);
+  const ms = durationMs(v);
+  if (ms === undefined) throw new UsageError(`--${name} must be a duration such as 500ms, 30s, 5m, 2h or 1d, got '${v}'`);
+  return ms;
 }
 
 /**

@@ -6,6 +6,7 @@
  */
 import { readFileSync } from "node:fs";
 import { parseAllDocuments, stringify } from "yaml";
+import { durationMs } from "./cli.ts";
 
 type Obj = Record<string, unknown>;
 
@@ -40,6 +41,8 @@ export interface SinkTarget {
   id: string;
   topic?: string;
   redisPrefix?: string;
+  /** The Redis sink's key expiry (spec `ttl`), in ms. */
+  redisTtlMs?: number;
 }
 
 /** A sink by id. */
@@ -52,6 +55,7 @@ export function sinkTarget(job: Obj, id: string): SinkTarget {
     id,
     ...(kafka ? { topic: text(kafka, "topic") } : {}),
     ...(redis ? { redisPrefix: text(redis, "keyPrefix") } : {}),
+    ...(redis && typeof redis.ttl === "string" ? { redisTtlMs: durationMs(redis.ttl) } : {}),
   };
 }
 

@@ -34,7 +34,8 @@ export async function verifyRecommendation(ctx: VerifyContext): Promise<Report> 
       (await out("kafka-recs")).map((r) => ({ key: `${String(r.value.userId)}@${String(r.value.windowEnd)}`, value: r.value })),
     ),
   );
-  const prefix = sinkTarget(ctx.job, "redis-recs").redisPrefix ?? "";
+  const redisSink = sinkTarget(ctx.job, "redis-recs");
+  const prefix = redisSink.redisPrefix ?? "";
   const want = new Map([...expected.redis].map(([u, v]) => [u, { members: v.members, version: v.version }]));
   if (ctx.loc.kind === "files") {
     const state = replayRedisWrites(await out("redis-recs"), prefix);
@@ -52,8 +53,12 @@ export async function verifyRecommendation(ctx: VerifyContext): Promise<Report> 
       want,
       [...state].map(([key, s]) => ({ key, value: { members: s.value, version: Number(s.version) } })),
     );
-    // A sorted set per user expires 1 h after its last write.
-    for (const [key, s] of state) if (!(s.ttlMs > 0 && s.ttlMs <= 3_600_000)) check.different.push(`${key}: expiry ${s.ttlMs} ms, expected within 1 h`);
+    // A sorted set per user expires the sink's ttl after its last write (none without a ttl).
+    const ttl = redisSink.redisTtlMs;
+    for (const [key, s] of state) {
+      const ok = ttl === undefined ? s.ttlMs === -1 : s.ttlMs > 0 && s.ttlMs <= ttl;
+      if (!ok) check.different.push(`${key}: expiry ${s.ttlMs} ms, expected ${ttl === undefined ? "none" : `within ${ttl} ms`}`);
+    }
     checks.push(check);
   }
   checks.push(
