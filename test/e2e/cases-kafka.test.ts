@@ -7,7 +7,6 @@
 // orders decided after the change follow the new rules, before it the old ones, across a restart.
 import { afterAll, describe, expect, it } from "vitest";
 import { Redis } from "ioredis";
-import { compareBag } from "../../examples/common/compare.ts";
 import { readOutput } from "../../examples/common/records.ts";
 import { ensureTopics, kafkaClient } from "../../examples/common/kafka.ts";
 import { sinkTarget } from "../../examples/common/manifest.ts";
@@ -16,9 +15,19 @@ import type { Rule } from "../../examples/risk-control/expected.ts";
 import { verifyRisk } from "../../examples/risk-control/verify.ts";
 import { kafkaAdminHooks } from "../helpers/kafka.ts";
 import { kill9, logTail, startWorker, stopGracefully, testJobName, waitForLog, type WorkerProcess } from "../helpers/distributed.ts";
-import { readCommittedWithJava } from "../helpers/java-consumer.ts";
 import { testEnv } from "../helpers/env.ts";
-import { CASES, expectPassed, generate, kafkaCopy, runScript, verifyUntil, type CaseSystem, type KafkaCopy } from "../helpers/cases.ts";
+import {
+  CASES,
+  expectJavaAgrees,
+  expectPassed,
+  generate,
+  KAFKA_INPUT,
+  kafkaCopy,
+  runScript,
+  verifyUntil,
+  type CaseSystem,
+  type KafkaCopy,
+} from "../helpers/cases.ts";
 import { join } from "node:path";
 
 const WORKERS = 3;
@@ -31,16 +40,6 @@ function withoutIdleness(job: Record<string, unknown>): void {
     if (w) delete w.idleness;
   }
 }
-
-/** Input sizes on Kafka: more than an hour of event time, in a few thousand records. */
-const INPUT: Record<CaseSystem["name"], string[]> = {
-  analytics: ["--count", "6000", "--events-per-second", "1.2", "--history", "0"],
-  recommendation: ["--count", "8000", "--events-per-second", "1.5"],
-  "risk-control": ["--count", "5000", "--events-per-second", "1.2", "--takeovers-per-hour", "20"],
-};
-
-/** The output checked a second time with Kafka's Java consumer, and what identifies one of its records. */
-const JAVA_CHECK: Record<CaseSystem["name"], string> = { analytics: "ml-features", recommendation: "kafka-recs", "risk-control": "decisions-out" };
 
 describe("case systems on Kafka with runnel worker processes (real broker, real Redis)", () => {
   const k = kafkaAdminHooks();
@@ -84,20 +83,6 @@ describe("case systems on Kafka with runnel worker processes (real broker, real 
     workers[w] = again;
   }
 
-  /** The main output read by Kafka's Java consumer in read_committed equals Runnel's own committed read of it. */
-  async function javaAgrees(system: CaseSystem, copy: KafkaCopy): Promise<void> {
-    const sink = sinkTarget(copy.ctx.job, JAVA_CHECK[system.name]);
-    const ours = (await readOutput(copy.ctx.loc, sink)).map((r) => r.value);
-    const java = (await readCommittedWithJava(sink.topic as string)).map((r) => JSON.parse(r.value) as unknown);
-    const check = compareBag(`${sink.id} (Java read_committed)`, ours, java);
-    expect(ours.length).toBeGreaterThan(0);
-    expect({ missing: check.missing.slice(0, 3), unexpected: check.unexpected.slice(0, 3), duplicates: check.duplicates.slice(0, 3) }).toEqual({
-      missing: [],
-      unexpected: [],
-      duplicates: [],
-    });
-  }
-
   async function stopAll(workers: WorkerProcess[]): Promise<void> {
     for (const w of workers) expect(await stopGracefully(w)).toBe(0);
   }
@@ -117,14 +102,14 @@ describe("case systems on Kafka with runnel worker processes (real broker, real 
       "--late",
       "0",
       ...redisArgs,
-      ...(INPUT[system.name] ?? []),
+      ...KAFKA_INPUT[system.name],
     ]);
     const workers = await start(system, copy);
     const first = system.outputs[0] as string;
     await killAndRestart(copy, workers, 1, async () => (await readOutput(copy.ctx.loc, { id: first, topic: copy.topicPrefix + first })).length);
     const report = await verifyUntil(() => system.verify(copy.ctx), 300_000);
     expectPassed(report, `${system.name} on Kafka`);
-    await javaAgrees(system, copy);
+    await expectJavaAgrees(system, copy.ctx);
     await stopAll(workers);
     await copy.close();
   });
@@ -145,7 +130,7 @@ describe("case systems on Kafka with runnel worker processes (real broker, real 
     for (const r of INITIAL_RULES) await setRule(r);
     const workers = await start(system, copy);
     for (const w of workers) await waitForLog(w, /rule review-many-fails set; 2 rules in force/, 120_000);
-    await generate(system, [...kafka, "--no-rules", ...INPUT["risk-control"]]);
+    await generate(system, [...kafka, "--no-rules", ...KAFKA_INPUT["risk-control"]]);
     await killAndRestart(copy, workers, 1, async () => (await readOutput(copy.ctx.loc, sinkTarget(copy.ctx.job, "decisions-out"))).length);
     expectPassed(await verifyUntil(() => verifyRisk(copy.ctx), 300_000), "risk control, first batch");
 
@@ -177,7 +162,7 @@ describe("case systems on Kafka with runnel worker processes (real broker, real 
     const decisions = await readOutput(copy.ctx.loc, sinkTarget(copy.ctx.job, "decisions-out"));
     expect(decisions.filter((d) => d.value.rule === "a-review-large").length).toBeGreaterThan(0);
     expect(decisions.filter((d) => d.value.rule === "a-review-large" && (d.value.ts as number) < batch2)).toEqual([]);
-    await javaAgrees(system, copy);
+    await expectJavaAgrees(system, copy.ctx);
     await stopAll(workers);
     await copy.close();
   });

@@ -15,7 +15,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { StreamJob, StreamSavepoint } from "../../runtime/spec/generated/types.ts";
 import { repoRoot } from "../env/lib/layout.ts";
 import { evaluateHealth, judgeHealth as judge } from "../helpers/argocd-health.ts";
-import { canI, describeAccess, OPERATOR_CHART, serviceAccountToken, valueArgs } from "../helpers/chart.ts";
+import { canI, describeAccess, installOperatorChart, serviceAccountToken, valueArgs } from "../helpers/chart.ts";
 import { createCountJob, produce, produceFlush, type CountJob } from "../helpers/distributed.ts";
 import { uniqueName } from "../helpers/env.ts";
 import { kafkaAdminHooks } from "../helpers/kafka.ts";
@@ -59,28 +59,7 @@ describe("helm: the operator chart and a job chart, restricted namespaces, upgra
   });
 
   it("installs the operator: two restricted pods with the chart's ServiceAccount, one holding the Lease", async () => {
-    mustRun(
-      "helm",
-      [
-        "install",
-        operatorRelease,
-        OPERATOR_CHART,
-        "-n",
-        own,
-        "--wait",
-        "--timeout",
-        "4m",
-        ...valueArgs({
-          image: { repository: "runnel/runnel", tag: "test" },
-          // The CRDs are the cluster's, applied by the operator tests' helper: not this release's.
-          crds: { install: false },
-          watchNamespaces: [jobs],
-          // Pods on the test node share ports: each binds its own pod IP.
-          operator: { listenAddress: "$(POD_IP)", resync: "3s" },
-        }),
-      ],
-      { timeoutMs: 300_000 },
-    );
+    installOperatorChart(operatorRelease, own, [jobs]);
     const pods = (
       await kubeConfig()
         .makeApiClient(CoreV1Api)

@@ -1,5 +1,5 @@
 /** Starts the whole test environment (after `install` has cached every binary) and writes env.json. */
-import { mkdirSync, rmSync, symlinkSync, writeFileSync, readdirSync } from "node:fs";
+import { mkdirSync, readdirSync, realpathSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { execFileSync } from "node:child_process";
@@ -41,7 +41,13 @@ function linkBinaries(binDir: string, cache: ReturnType<typeof cachePaths>): voi
 async function startNodeAgent(dir: string, binDir: string, kubeconfig: string): Promise<void> {
   const imageMap = join(dir, "image-map.json");
   const node = join(repoRoot, "node_modules", ".bin", "node");
-  writeFileSync(imageMap, JSON.stringify({ "runnel/runnel": [node, join(repoRoot, "runtime", "cli", "main.ts")] }, null, 2));
+  // The image's entrypoint, and its files where the Dockerfile puts them (/app, /usr/local/bin/node),
+  // so charts whose containers name those paths (the case systems' generators and topic Jobs) run.
+  const runnelImage = {
+    command: [node, join(repoRoot, "runtime", "cli", "main.ts")],
+    files: { "/app": repoRoot, "/usr/local/bin/node": realpathSync(node) },
+  };
+  writeFileSync(imageMap, JSON.stringify({ "runnel/runnel": runnelImage }, null, 2));
   const pid = startDaemon({
     name: "node-agent",
     runDir: dir,

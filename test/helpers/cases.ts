@@ -8,9 +8,12 @@ import { Redis } from "ioredis";
 import { cpSync, mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
-import { formatReport, passed, type Report } from "../../examples/common/compare.ts";
+import { compareBag, formatReport, passed, type Report } from "../../examples/common/compare.ts";
 import { kafkaClient } from "../../examples/common/kafka.ts";
-import { readManifest, withValues, type ManifestValues } from "../../examples/common/manifest.ts";
+import { readManifest, sinkTarget, withValues, type ManifestValues } from "../../examples/common/manifest.ts";
+import { readOutput } from "../../examples/common/records.ts";
+import { expect } from "vitest";
+import { readCommittedWithJava } from "./java-consumer.ts";
 import type { VerifyContext } from "../../examples/common/verify-cli.ts";
 import { verifyAnalytics, verifyLtv } from "../../examples/analytics/verify.ts";
 import { verifyRecommendation } from "../../examples/recommendation/verify.ts";
@@ -174,4 +177,28 @@ export function kafkaCopy(system: CaseSystem, name: string, values: ManifestValu
       await redis.quit().catch(() => undefined);
     },
   };
+}
+
+/** Input sizes on Kafka for the generators: more than an hour of event time, in a few thousand records. */
+export const KAFKA_INPUT: Record<CaseSystem["name"], string[]> = {
+  analytics: ["--count", "6000", "--events-per-second", "1.2", "--history", "0"],
+  recommendation: ["--count", "8000", "--events-per-second", "1.5"],
+  "risk-control": ["--count", "5000", "--events-per-second", "1.2", "--takeovers-per-hour", "20"],
+};
+
+/** Each system's main output (a sink id), checked a second time with Kafka's Java consumer. */
+export const JAVA_CHECKED_OUTPUT: Record<CaseSystem["name"], string> = { analytics: "ml-features", recommendation: "kafka-recs", "risk-control": "decisions-out" };
+
+/** The system's main output read by Kafka's Java consumer in read_committed equals Runnel's own committed read of it. */
+export async function expectJavaAgrees(system: CaseSystem, ctx: VerifyContext): Promise<void> {
+  const sink = sinkTarget(ctx.job, JAVA_CHECKED_OUTPUT[system.name]);
+  const ours = (await readOutput(ctx.loc, sink)).map((r) => r.value);
+  const java = (await readCommittedWithJava(sink.topic as string)).map((r) => JSON.parse(r.value) as unknown);
+  const check = compareBag(`${sink.id} (Java read_committed)`, ours, java);
+  expect(ours.length).toBeGreaterThan(0);
+  expect({ missing: check.missing.slice(0, 3), unexpected: check.unexpected.slice(0, 3), duplicates: check.duplicates.slice(0, 3) }).toEqual({
+    missing: [],
+    unexpected: [],
+    duplicates: [],
+  });
 }

@@ -93,3 +93,32 @@ export function canI(token: string, access: Access): boolean {
 export function describeAccess(a: Access): string {
   return `${a.verb} ${a.resource}${a.name ? `/${a.name}` : ""} ${a.namespace ? `in ${a.namespace}` : "cluster-wide"}`;
 }
+
+/**
+ * `helm install` of the operator chart as the tests run it: the test image, the cluster's CRDs
+ * (applied by installCrds, not the release's), watching `watch` only, each pod binding its own IP
+ * (pods on the test node share ports); waits for its pods. `values` override the defaults.
+ */
+export function installOperatorChart(release: string, namespace: string, watch: string[], values: Record<string, unknown> = {}): void {
+  mustRun(
+    "helm",
+    [
+      "install",
+      release,
+      OPERATOR_CHART,
+      "-n",
+      namespace,
+      "--wait",
+      "--timeout",
+      "4m",
+      ...valueArgs({
+        image: { repository: "runnel/runnel", tag: "test" },
+        crds: { install: false },
+        watchNamespaces: watch,
+        operator: { listenAddress: "$(POD_IP)", resync: "3s" },
+        ...values,
+      }),
+    ],
+    { timeoutMs: 300_000 },
+  );
+}

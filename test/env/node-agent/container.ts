@@ -249,7 +249,7 @@ export class ContainerRunner {
     };
     const env = await resolveEnv({ ...this.ctx, pod, reader: new ObjectReader(this.ctx.clients) }, c, base);
     const argv = [...command, ...args].map((a) => expandVars(a, env));
-    const mounts = containerMounts(c, this.ctx.volumes.paths, env);
+    const mounts = containerMounts(c, this.ctx.volumes.paths, env, entry?.files);
     const fallbackDir = path.join(this.ctx.podDir, "work", this.name);
     const workingDir = c.workingDir || entry?.workingDir || fallbackDir;
     if (workingDir === fallbackDir) mkdirSync(fallbackDir, { recursive: true });

@@ -10,6 +10,12 @@ export interface ImageEntry {
   workingDir?: string;
   /** Image environment. */
   env?: Record<string, string>;
+  /**
+   * The image's own files: container path → host path, bind-mounted read-only into every
+   * container of the image (e.g. `/app` → the checkout), so a command that names a path inside
+   * the image (`/usr/local/bin/node /app/examples/…`) runs as it would from the built image.
+   */
+  files?: Record<string, string>;
 }
 
 /** Image name (without tag or digest) → entry. */

@@ -20,9 +20,22 @@ export interface Mount {
   nested: boolean;
 }
 
-/** Resolves a container's volumeMounts (subPath, subPathExpr) to host sources, creating subPath folders. */
-export function containerMounts(container: V1Container, volumes: Map<string, string>, env: Record<string, string>): Mount[] {
+/**
+ * Resolves a container's volumeMounts (subPath, subPathExpr) to host sources, creating subPath
+ * folders; `imageFiles` (container path → host path) are the image's own files, mounted read-only
+ * under the volumes as a container runtime lays the image below them.
+ */
+export function containerMounts(
+  container: V1Container,
+  volumes: Map<string, string>,
+  env: Record<string, string>,
+  imageFiles: Record<string, string> = {},
+): Mount[] {
   const mounts: Mount[] = [];
+  for (const [target, source] of Object.entries(imageFiles)) {
+    if (!existsSync(source)) throw new VolumeError(`image file ${target}: ${source} does not exist on the node`);
+    mounts.push({ source, target: path.resolve("/", target), readOnly: true, file: statSync(source).isFile(), nested: false });
+  }
   for (const vm of container.volumeMounts ?? []) {
     const base = volumes.get(vm.name);
     if (base === undefined) throw new VolumeError(`volumeMount ${vm.name}: no such volume`);
