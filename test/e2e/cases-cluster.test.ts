@@ -100,7 +100,12 @@ describe("case systems on the cluster through the operator (helm, restricted nam
   }
 
   /** `helm install` of the system's chart; waits for the StreamJob to be Ready. */
-  async function install(system: CaseSystem, prefix: string, extra: Record<string, unknown> = {}, beforeReady?: (i: Installed) => Promise<void>): Promise<Installed> {
+  async function install(
+    system: CaseSystem,
+    prefix: string,
+    extra: Record<string, unknown> = {},
+    beforeReady?: (i: Installed) => Promise<void>,
+  ): Promise<Installed> {
     const release = testJobName(prefix);
     const chart = join(repoRoot, "charts", system.name);
     const values = chartValues(release, extra);
@@ -133,7 +138,18 @@ describe("case systems on the cluster through the operator (helm, restricted nam
   /** Runs the system's generator into the installed job's topics. */
   async function feed(i: Installed, args: string[]): Promise<void> {
     const redisArgs = i.system.name === "analytics" ? ["--redis", new URL(env.redisUrl).host, "--redis-prefix", i.redisPrefix] : [];
-    await generate(i.system, ["--kafka", env.kafkaBrokers.join(","), "--topic-prefix", i.topicPrefix, "--partitions", "4", "--late", "0", ...redisArgs, ...args]);
+    await generate(i.system, [
+      "--kafka",
+      env.kafkaBrokers.join(","),
+      "--topic-prefix",
+      i.topicPrefix,
+      "--partitions",
+      "4",
+      "--late",
+      "0",
+      ...redisArgs,
+      ...args,
+    ]);
   }
 
   /** `helm upgrade` with changed values; waits for the savepoint upgrade to finish. */
@@ -156,7 +172,9 @@ describe("case systems on the cluster through the operator (helm, restricted nam
     const selector = `runnel.dev/job=${release},app.kubernetes.io/component=worker`;
     const pods = (await kubeConfig().makeApiClient(CoreV1Api).listNamespacedPod({ namespace: ns, labelSelector: selector })).items;
     const workers = pods.filter((p) => p.status?.phase === "Running" && !p.metadata?.deletionTimestamp);
-    return new Map(workers.map((p) => [p.metadata?.name ?? "", `${p.metadata?.uid}/${(p.status?.containerStatuses ?? []).map((c) => c.restartCount).join(",")}`]));
+    return new Map(
+      workers.map((p) => [p.metadata?.name ?? "", `${p.metadata?.uid}/${(p.status?.containerStatuses ?? []).map((c) => c.restartCount).join(",")}`]),
+    );
   }
 
   /** Waits until every worker pod's log has a line matching `pattern`. */
@@ -175,21 +193,18 @@ describe("case systems on the cluster through the operator (helm, restricted nam
   it.each([
     { system: CASES.recommendation, prefix: "rec", change: { recommendations: { ttl: "2h" } }, batch2: T0 + DAY },
     { system: CASES.analytics, prefix: "ana", change: { dimension: { cacheTtl: "10m" } }, batch2: T0 + DAY / 4 },
-  ])(
-    "$system.name: helm install → Ready → verified; helm upgrade → one savepoint upgrade, still exactly once",
-    async ({ system, prefix, change, batch2 }) => {
-      const i = await install(system, prefix);
-      await feed(i, KAFKA_INPUT[system.name]);
-      expectPassed(await verifyUntil(() => system.verify(i.ctx), 420_000), `${system.name} on the cluster`);
+  ])("$system.name: helm install → Ready → verified; helm upgrade → one savepoint upgrade, still exactly once", async ({ system, prefix, change, batch2 }) => {
+    const i = await install(system, prefix);
+    await feed(i, KAFKA_INPUT[system.name]);
+    expectPassed(await verifyUntil(() => system.verify(i.ctx), 420_000), `${system.name} on the cluster`);
 
-      await upgrade(i, "upgrade", valueArgs(change));
-      // The same seed: the same item catalogue and user dimension (tables the verifier reads as they end), new ids, later.
-      await feed(i, ["--count", "3000", "--events-per-second", "1.2", "--id-prefix", "b2-", "--start", String(batch2)]);
-      expectPassed(await verifyUntil(() => system.verify(i.ctx), 420_000), `${system.name} on the cluster across a savepoint upgrade`);
-      await expectJavaAgrees(system, i.ctx);
-      uninstall(i);
-    },
-  );
+    await upgrade(i, "upgrade", valueArgs(change));
+    // The same seed: the same item catalogue and user dimension (tables the verifier reads as they end), new ids, later.
+    await feed(i, ["--count", "3000", "--events-per-second", "1.2", "--id-prefix", "b2-", "--start", String(batch2)]);
+    expectPassed(await verifyUntil(() => system.verify(i.ctx), 420_000), `${system.name} on the cluster across a savepoint upgrade`);
+    await expectJavaAgrees(system, i.ctx);
+    uninstall(i);
+  });
 
   it("risk-control: verified; a threshold upgrade, a rule change with no restart and a rollback, each exactly once; live generator; uninstall keeps savepoints", async () => {
     const system = CASES["risk-control"];
@@ -237,7 +252,9 @@ describe("case systems on the cluster through the operator (helm, restricted nam
     expect(decisions.filter((d) => d.value.rule === "a-review-large").length).toBeGreaterThan(0);
     expect(decisions.filter((d) => d.value.rule === "a-review-large" && (d.value.ts as number) < batch2)).toEqual([]);
     // The upgrade mattered: orders of the second batch with a risk between the thresholds were blocked.
-    const between = decisions.filter((d) => (d.value.ts as number) >= batch2 && (d.value.risk as number) >= 0.3 && (d.value.risk as number) < 0.5);
+    const between = decisions.filter(
+      (d) => (d.value.ts as number) >= batch2 && (d.value.ts as number) < batch3 && (d.value.risk as number) >= 0.3 && (d.value.risk as number) < 0.5,
+    );
     expect(between.length).toBeGreaterThan(0);
     expect(between.filter((d) => d.value.rule === undefined && d.value.decision !== "BLOCK")).toEqual([]);
 
@@ -250,9 +267,13 @@ describe("case systems on the cluster through the operator (helm, restricted nam
     // The chart's generator Deployment feeds the job live (the job's spec is unchanged: no upgrade).
     const decided = decisions.length;
     const generations = (await readJob(ns, i.release)).status?.jobGenerationCount;
-    mustRun("helm", ["upgrade", i.release, join(repoRoot, "charts", system.name), "-n", ns, "--reuse-values", ...valueArgs({ generator: { enabled: true, rate: 50 } })], {
-      timeoutMs: 300_000,
-    });
+    mustRun(
+      "helm",
+      ["upgrade", i.release, join(repoRoot, "charts", system.name), "-n", ns, "--reuse-values", ...valueArgs({ generator: { enabled: true, rate: 50 } })],
+      {
+        timeoutMs: 300_000,
+      },
+    );
     await waitFor(
       "decisions of the live generator's orders",
       async () => (await readOutput(i.ctx.loc, sinkTarget(i.ctx.job, "decisions-out"))).length > decided + 20 || undefined,
@@ -267,8 +288,16 @@ describe("case systems on the cluster through the operator (helm, restricted nam
     await waitFor(
       "the job's objects gone",
       () =>
-        mustRun("kubectl", ["get", "statefulsets,pods,deployments,streamjobs", "-n", ns, "-l", `app.kubernetes.io/instance=${i.release}`, "-o", "name"]).trim() === "" &&
-        mustRun("kubectl", ["get", "pods,streamjobs", "-n", ns, "-l", `runnel.dev/job=${i.release}`, "-o", "name"]).trim() === "",
+        mustRun("kubectl", [
+          "get",
+          "statefulsets,pods,deployments,streamjobs",
+          "-n",
+          ns,
+          "-l",
+          `app.kubernetes.io/instance=${i.release}`,
+          "-o",
+          "name",
+        ]).trim() === "" && mustRun("kubectl", ["get", "pods,streamjobs", "-n", ns, "-l", `runnel.dev/job=${i.release}`, "-o", "name"]).trim() === "",
       { timeoutMs: 180_000, intervalMs: 1000 },
     );
     const volume = await claimFolder(ns, "savepoints");
