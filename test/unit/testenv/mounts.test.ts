@@ -2,7 +2,10 @@
 // own files (an emptyDir at /tmp while the agent keeps pods under /tmp) must not hide the sources
 // of the container's other mounts, nor the agent's working dir, from the script.
 import { describe, expect, it } from "vitest";
-import { initScript, type Mount } from "../../env/node-agent/mounts.ts";
+import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { containerMounts, initScript, type Mount } from "../../env/node-agent/mounts.ts";
 
 const POD = "/tmp/runnel-testenv/data/node-agent/pods/ns_op_uid";
 const mount = (source: string, target: string, extra: Partial<Mount> = {}): Mount => ({
@@ -58,5 +61,24 @@ describe("node agent init script", () => {
   it("keeps the order of mounts that hide nothing", () => {
     const script = initScript({ hostname: "w", workingDir: "/", mounts: [mount("/srv/a", "/data"), mount("/srv/b", "/data/b", { nested: true })] });
     expect(steps(script)).toEqual([`mount --bind '/srv/a' '/data'`, `mount --bind '/srv/b' '/data/b'`, `cd '/'`]);
+  });
+
+  it("lays the image's files read-only under the container's volumes", () => {
+    const host = mkdtempSync(join(tmpdir(), "image-files-"));
+    mkdirSync(join(host, "app"));
+    writeFileSync(join(host, "node"), "");
+    mkdirSync(join(host, "state"));
+    const mounts = containerMounts(
+      { name: "c", volumeMounts: [{ name: "state", mountPath: "/app/state" }] },
+      new Map([["state", join(host, "state")]]),
+      {},
+      { "/app": join(host, "app"), "/usr/local/bin/node": join(host, "node") },
+    );
+    expect(mounts.map((m) => [m.target, m.readOnly, m.file, m.nested])).toEqual([
+      ["/app", true, false, false],
+      ["/app/state", false, false, true],
+      ["/usr/local/bin/node", true, true, false],
+    ]);
+    expect(() => containerMounts({ name: "c" }, new Map(), {}, { "/app": join(host, "missing") })).toThrow(/image file \/app: .*missing does not exist/);
   });
 });
