@@ -4,11 +4,13 @@
  *   on the engine, as `runnel run --no-throttle` runs it, ndjson outputs), heap state;
  * - risk-control decision latency on Kafka with one `runnel worker` process (four tasks), at least
  *   once and exactly once: from the moment an order is sent to Kafka (its record timestamp) until
- *   its decision can be read (read committed), over a real-time input at a steady rate.
+ *   its decision can be read (read committed), over a real-time input at a steady rate;
+ * - events/s of each system on the test cluster through the operator (bench/cases-cluster.ts).
  * `npm run bench:cases -- [--events N] [--runs N] [--kafka host:port] [--rate N] [--seconds N]
- * [--no-write]` runs it and writes its own section of docs/benchmarks.md (`npm run bench` rewrites
- * the rest of the page and keeps this section). The latency part needs a broker: --kafka, else
- * KAFKA_BROKERS (test/env's env.sh), else the test environment's; without one it is skipped.
+ * [--cluster-events N] [--no-write]` runs it and writes its own section of docs/benchmarks.md
+ * (`npm run bench` rewrites the rest of the page and keeps this section). The latency part needs a
+ * broker: --kafka, else KAFKA_BROKERS (test/env's env.sh), else the test environment's; the cluster
+ * part the test environment (test/env/up); without them they are skipped.
  */
 import { spawn } from "node:child_process";
 import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
@@ -26,6 +28,8 @@ import { verifyRecommendation } from "../examples/recommendation/verify.ts";
 import { INITIAL_RULES, main as riskGenerator } from "../examples/risk-control/generator.ts";
 import { verifyRisk } from "../examples/risk-control/verify.ts";
 import { brokerReachable } from "./kafka.ts";
+import { clusterCases, renderClusterPart, type ClusterCaseRow } from "./cases-cluster.ts";
+import { runTool } from "../test/helpers/tools.ts";
 import { replaceSection } from "./sections.ts";
 import { createEngine } from "../runtime/exec/engine.ts";
 import { readCommitted } from "../runtime/kafka/index.ts";
@@ -282,6 +286,8 @@ function renderSection(run: {
   runs: number;
   local: LocalCaseRow[];
   latency: LatencyRow[];
+  cluster: ClusterCaseRow[];
+  clusterEvents: number;
   brokers?: string[];
   loadStart: number;
   loadEnd: number;
@@ -336,7 +342,18 @@ from start to the end of the input (every window closed and written).
 ${local.join("\n")}
 
 ${latencyPart}
+
+${renderClusterPart(run.cluster, run.clusterEvents)}
 `;
+}
+
+/** True when the test environment answers: its apiserver is ready. */
+function testEnvironmentUp(): boolean {
+  try {
+    return runTool("kubectl", ["get", "--raw", "/readyz"]).status === 0;
+  } catch {
+    return false;
+  }
 }
 
 /** Brokers from --kafka, else KAFKA_BROKERS, else the test environment's env.json (slot 0). */
@@ -358,6 +375,7 @@ if (import.meta.main) {
       kafka: { type: "string" },
       rate: { type: "string", default: "500" },
       seconds: { type: "string", default: "60" },
+      "cluster-events": { type: "string", default: "30000" },
       "no-write": { type: "boolean" },
     },
   });
@@ -374,15 +392,20 @@ if (import.meta.main) {
   } else {
     console.log(`risk-control latency: no broker reachable${brokers ? ` at ${brokers.join(",")}` : ""}; run test/env/up first (or pass --kafka host:port)`);
   }
+  const clusterEvents = Number(values["cluster-events"]);
+  const cluster = testEnvironmentUp() ? await clusterCases({ events: clusterEvents }) : [];
+  if (cluster.length === 0) console.log("case systems on the cluster: no test environment; run test/env/up first");
   if (values["no-write"] !== true) {
     const file = join(ROOT, "docs", "benchmarks.md");
-    const command = `npm run bench:cases -- --events ${events} --runs ${runs} --rate ${rate} --seconds ${seconds}`;
+    const command = `npm run bench:cases -- --events ${events} --runs ${runs} --rate ${rate} --seconds ${seconds} --cluster-events ${clusterEvents}`;
     const section = renderSection({
       command,
       events,
       runs,
       local,
       latency,
+      cluster,
+      clusterEvents,
       ...(brokers ? { brokers } : {}),
       loadStart,
       loadEnd: loadavg()[0] ?? 0,
@@ -392,5 +415,5 @@ if (import.meta.main) {
     writeFileSync(file, replaceSection(readFileSync(file, "utf8"), CASES_HEADING, section));
     console.log("wrote the case systems' section of docs/benchmarks.md");
   }
-  if (local.some((r) => !r.verified) || latency.some((r) => !r.verified)) process.exitCode = 1;
+  if ([...local, ...latency, ...cluster].some((r) => !r.verified)) process.exitCode = 1;
 }
