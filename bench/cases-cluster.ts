@@ -2,14 +2,16 @@
  * The case systems on the test cluster, as users deploy them: the operator chart, then each
  * system's chart with three worker pods (exactly once, 1 s checkpoints, LevelDB state). The
  * generator writes `events` input events as fast as it can while the job runs; events/s = events /
- * seconds from the first event sent until the job has read them all (its StreamJob reports lag 0
- * with every input written), and the outputs are then checked by the example's verifier. Part of
+ * seconds from the first event sent until the job has committed its position at the end of every
+ * input (the offsets of its consumer group, which each checkpoint's transaction writes), and the
+ * outputs are then checked by the example's verifier. Part of
  * `npm run bench:cases` when the test environment is up.
  */
 import { Redis } from "ioredis";
 import { join } from "node:path";
 import { passed } from "../examples/common/compare.ts";
 import { kafkaClient } from "../examples/common/kafka.ts";
+import { jobPrefix } from "../runtime/distributed/topics.ts";
 import type { VerifyContext } from "../examples/common/verify-cli.ts";
 import { INITIAL_RULES } from "../examples/risk-control/generator.ts";
 import { repoRoot } from "../test/env/lib/layout.ts";
@@ -77,16 +79,29 @@ async function runSystem(system: CaseSystem, namespace: string, events: number):
       ...rulesArgs,
     ]);
     // Read it all: the operator's view of the workers' lag, refreshed every resync (3 s).
-    // A status refreshed after the last event was sent (its checkpoint time later) that shows lag 0.
-    const sentAt = Date.now();
-    await waitFor(
-      "the job to read every input event",
-      async () => {
-        const s = (await readJob(namespace, release)).status;
-        return s?.lag === 0 && Date.parse(s.lastCheckpoint?.time ?? "") > sentAt ? true : undefined;
-      },
-      { timeoutMs: 1_800_000, intervalMs: 500 },
-    );
+    // Read it all: the job's committed input positions (Kafka's own record, written in each
+    // checkpoint's transaction) at the end of every stream input.
+    const ready = await readJob(namespace, release);
+    const group = jobPrefix(namespace, release);
+    // Stream inputs only: tables and broadcast rules are read whole, by every worker, under other groups.
+    const inputs = (ready.spec.pipeline?.sources ?? []).filter((s) => s.kafka && (s.mode ?? "stream") === "stream").map((s) => s.kafka?.topic ?? "");
+    const admin = kafka.client.admin();
+    await admin.connect();
+    try {
+      await waitFor(
+        "the job to commit every input event",
+        async () => {
+          for (const topic of inputs) {
+            const done = await admin.groupOffsets(group, topic);
+            for (const e of await admin.offsets(topic)) if ((done.get(e.partition) ?? -1) < e.high) return undefined;
+          }
+          return true;
+        },
+        { timeoutMs: 1_800_000, intervalMs: 250 },
+      );
+    } finally {
+      await admin.disconnect();
+    }
     const seconds = (performance.now() - t0) / 1000;
     const job = (await readJob(namespace, release)) as unknown as Record<string, unknown>;
     const ctx: VerifyContext = { job, loc: { kind: "kafka", kafka, topicPrefix: "" }, redis };
@@ -128,9 +143,9 @@ export function renderClusterPart(rows: ClusterCaseRow[], events: number): strin
   return `On the test cluster (the test environment's kube-apiserver and node agent on this same machine):
 the operator chart, then each example's chart with ${CLUSTER_WORKERS} worker pods (exactly once, 1 s
 checkpoints, LevelDB state); its generator writes ${fmt(events)} events as fast as it can while the job
-runs. events/s = events / seconds from the first event sent until the StreamJob reports lag 0
-(polled every 0.5 s; the operator refreshes it every 3 s); then the example's verifier checks every
-output. All pods, the broker, Redis and the control plane share the machine's cores.
+runs. events/s = events / seconds from the first event sent until the job's committed input
+positions (its consumer group's offsets, written by each checkpoint's transaction; polled every
+0.25 s) reach the end of every input; then the example's verifier checks every output. All pods, the broker, Redis and the control plane share the machine's cores.
 
 | system | events/s | events | seconds | verified |
 |---|---:|---:|---:|---|
