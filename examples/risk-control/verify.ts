@@ -34,18 +34,18 @@ type Order = { orderId: string; ts: number };
  * topic's final state), `thresholdFor` which threshold (default: the manifest's) — for a run whose
  * rules or model changed midway.
  */
-export async function verifyRisk(
-  ctx: VerifyContext,
-  rulesFor?: (order: Order) => readonly Rule[],
-  thresholdFor?: (order: Order) => number,
-): Promise<Report> {
+export async function verifyRisk(ctx: VerifyContext, rulesFor?: (order: Order) => readonly Rule[], thresholdFor?: (order: Order) => number): Promise<Report> {
   const topics = sourceTopics(ctx.job);
   const read = (id: string) => readInput(ctx.loc, topics.get(id) as string);
   const rules = ruleSet(await read("rules"));
   const expected = expectedRisk(
     { orders: await read("orders"), behaviour: await read("behaviour"), devices: await read("devices") },
     rulesFor ?? (() => rules),
-    thresholdFor ?? ((threshold) => () => threshold)(manifestThreshold(ctx.job)),
+    thresholdFor ??
+      (
+        (threshold) => () =>
+          threshold
+      )(manifestThreshold(ctx.job)),
   );
   const out = async (id: string) => readOutput(ctx.loc, sinkTarget(ctx.job, id));
   return {

@@ -187,7 +187,11 @@ export const KAFKA_INPUT: Record<CaseSystem["name"], string[]> = {
 };
 
 /** Each system's main output (a sink id), checked a second time with Kafka's Java consumer. */
-export const JAVA_CHECKED_OUTPUT: Record<CaseSystem["name"], string> = { analytics: "ml-features", recommendation: "kafka-recs", "risk-control": "decisions-out" };
+export const JAVA_CHECKED_OUTPUT: Record<CaseSystem["name"], string> = {
+  analytics: "ml-features",
+  recommendation: "kafka-recs",
+  "risk-control": "decisions-out",
+};
 
 /** The system's main output read by Kafka's Java consumer in read_committed equals Runnel's own committed read of it. */
 export async function expectJavaAgrees(system: CaseSystem, ctx: VerifyContext): Promise<void> {

@@ -283,7 +283,10 @@ describe("the operator's children on the real apiserver", () => {
       pendingAction: { type: "upgrade", targetSpecHash: "h", targetSpec: job.spec as unknown as Record<string, unknown> },
       workers: {},
     } as never);
-    const status = (await readJob(ns.name, "status-probe")).status as Record<string, { pipeline?: unknown; spec?: { pipeline?: unknown }; targetSpec?: { pipeline?: unknown } }>;
+    const status = (await readJob(ns.name, "status-probe")).status as Record<
+      string,
+      { pipeline?: unknown; spec?: { pipeline?: unknown }; targetSpec?: { pipeline?: unknown } }
+    >;
     const union = { id: "both", inputs: ["in", "in"], union: {} };
     expect((status.currentSpec?.pipeline as { steps: unknown[] }).steps[0]).toMatchObject(union);
     expect((status.lastStableSpec?.spec?.pipeline as { steps: unknown[] }).steps[0]).toMatchObject(union);

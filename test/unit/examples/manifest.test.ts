@@ -5,7 +5,9 @@ import { sinkTarget } from "../../../examples/common/manifest.ts";
 
 describe("example manifests as verifiers read them", () => {
   it("parses durations as the spec writes them, compound ones too", () => {
-    expect([durationMs("500ms"), durationMs("30s"), durationMs("2h"), durationMs("1h30m"), durationMs("1d")]).toEqual([500, 30_000, 7_200_000, 5_400_000, 86_400_000]);
+    expect([durationMs("500ms"), durationMs("30s"), durationMs("2h"), durationMs("1h30m"), durationMs("1d")]).toEqual([
+      500, 30_000, 7_200_000, 5_400_000, 86_400_000,
+    ]);
     expect([durationMs("2 h"), durationMs("h"), durationMs("")]).toEqual([undefined, undefined, undefined]);
   });
 
