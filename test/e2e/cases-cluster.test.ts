@@ -27,7 +27,7 @@ import { CASES, expectJavaAgrees, expectPassed, generate, KAFKA_INPUT, runScript
 import { installOperatorChart, valueArgs } from "../helpers/chart.ts";
 import { testJobName } from "../helpers/distributed.ts";
 import { testEnv } from "../helpers/env.ts";
-import { claimFolder, createNamespace, kubeConfig, waitFor, type TestNamespace } from "../helpers/kube.ts";
+import { claimFolder, createRestrictedNamespace, kubeConfig, waitFor, type TestNamespace } from "../helpers/kube.ts";
 import { createSavepointClaim, installCrds, isReady, readJob, waitForJob } from "../helpers/operator.ts";
 import { mustRun, runTool } from "../helpers/tools.ts";
 
@@ -62,10 +62,8 @@ describe("case systems on the cluster through the operator (helm, restricted nam
 
   beforeAll(async () => {
     installCrds();
-    for (const prefix of ["cases-op", "cases"]) namespaces.push(await createNamespace(prefix));
+    for (const prefix of ["cases-op", "cases"]) namespaces.push(await createRestrictedNamespace(prefix));
     [own, ns] = namespaces.map((n) => n.name) as [string, string];
-    for (const n of [own, ns])
-      mustRun("kubectl", ["label", "namespace", n, "pod-security.kubernetes.io/enforce=restricted", "pod-security.kubernetes.io/enforce-version=latest"]);
     createSavepointClaim(ns);
     // One operator replica: leader election is the helm test's; here the workers need the CPU.
     installOperatorChart(operatorRelease, own, [ns], { replicaCount: 1 });

@@ -19,7 +19,7 @@ import { canI, describeAccess, installOperatorChart, serviceAccountToken, valueA
 import { createCountJob, produce, produceFlush, type CountJob } from "../helpers/distributed.ts";
 import { uniqueName } from "../helpers/env.ts";
 import { kafkaAdminHooks } from "../helpers/kafka.ts";
-import { createNamespace, kubeConfig, waitFor, type TestNamespace } from "../helpers/kube.ts";
+import { createRestrictedNamespace, kubeConfig, waitFor, type TestNamespace } from "../helpers/kube.ts";
 import { countStreamJob, createSavepointClaim, expectExactlyOnceWithJava, installCrds, isReady, readJob, waitForJob } from "../helpers/operator.ts";
 import { mustRun, runTool } from "../helpers/tools.ts";
 
@@ -44,10 +44,8 @@ describe("helm: the operator chart and a job chart, restricted namespaces, upgra
 
   beforeAll(async () => {
     installCrds();
-    for (const prefix of ["helm-op", "helm-jobs"]) namespaces.push(await createNamespace(prefix));
+    for (const prefix of ["helm-op", "helm-jobs"]) namespaces.push(await createRestrictedNamespace(prefix));
     [own, jobs] = namespaces.map((n) => n.name) as [string, string];
-    for (const ns of [own, jobs])
-      mustRun("kubectl", ["label", "namespace", ns, "pod-security.kubernetes.io/enforce=restricted", "pod-security.kubernetes.io/enforce-version=latest"]);
     createSavepointClaim(jobs);
     job = await createCountJob(k.admin, 4);
     spec = countStreamJob(job, { namespace: jobs, workers: 2, upgradeMode: "savepoint", savepointClaim: "savepoints" }).spec as Record<string, unknown>;

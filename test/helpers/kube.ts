@@ -57,6 +57,13 @@ export async function createNamespace(prefix: string): Promise<TestNamespace> {
   return { name, cleanup: () => void runTool("kubectl", ["delete", "namespace", name, "--wait=false"]) };
 }
 
+/** Creates a namespace (createNamespace) that enforces the `restricted` Pod Security Standard. */
+export async function createRestrictedNamespace(prefix: string): Promise<TestNamespace> {
+  const ns = await createNamespace(prefix);
+  kubectl(["label", "namespace", ns.name, "pod-security.kubernetes.io/enforce=restricted", "pod-security.kubernetes.io/enforce-version=latest"]);
+  return ns;
+}
+
 /** True when the pod's Ready condition is True. */
 export function isPodReady(pod: V1Pod): boolean {
   return pod.status?.conditions?.some((c) => c.type === "Ready" && c.status === "True") ?? false;

@@ -8,7 +8,7 @@ import { join } from "node:path";
 import { repoRoot } from "../env/lib/layout.ts";
 import { uniqueName } from "../helpers/env.ts";
 import { findManifest, OPERATOR_CHART, renderChart, renderChartText, serverVersion, valueArgs, type Manifest } from "../helpers/chart.ts";
-import { createNamespace, type TestNamespace } from "../helpers/kube.ts";
+import { createNamespace, createRestrictedNamespace, type TestNamespace } from "../helpers/kube.ts";
 import { mustRun, runTool } from "../helpers/tools.ts";
 import { ADMIN_PORT } from "../../runtime/worker-contract.ts";
 
@@ -36,15 +36,9 @@ describe("operator chart", () => {
 
   beforeAll(async () => {
     mustRun("kubectl", ["apply", "--server-side", "--field-manager=runnel-tests", "-f", join(repoRoot, "test/fixtures/crds/monitoring.yaml")]);
-    for (const prefix of ["chart-op", "chart-jobs", "chart-pss"]) namespaces.push(await createNamespace(prefix));
+    for (const prefix of ["chart-op", "chart-jobs"]) namespaces.push(await createNamespace(prefix));
+    namespaces.push(await createRestrictedNamespace("chart-pss"));
     [own, watched, restricted] = namespaces.map((n) => n.name) as [string, string, string];
-    mustRun("kubectl", [
-      "label",
-      "namespace",
-      restricted,
-      "pod-security.kubernetes.io/enforce=restricted",
-      "pod-security.kubernetes.io/enforce-version=latest",
-    ]);
     mustRun("kubectl", [
       "wait",
       "--for=condition=Established",

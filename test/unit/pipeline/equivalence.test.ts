@@ -19,16 +19,9 @@ import {
   type KeyedProcessFunction,
 } from "../../../runtime/api/index.ts";
 import { collectionSource } from "../../../runtime/connectors/memory.ts";
-import { compileDoc, eventsGenerator, eventsSource, runGraph, runPipeline, sortedLines, streamJob, type Event } from "./helpers.ts";
+import { compileDoc, eventsSource, eventsSourceSpec, runGraph, runPipeline, sortedLines, streamJob, type Event } from "./helpers.ts";
 
-const source = {
-  id: "events",
-  kafka: { topic: "events" },
-  timestamp: { field: "ts" },
-  watermark: { outOfOrderness: "2s" },
-  fields: { user: "string", type: "string", amount: "double", ts: "int" },
-  local: { generator: eventsGenerator },
-};
+const source = eventsSourceSpec;
 const wm = { timestamp: (e: Event) => e.ts, maxOutOfOrdernessMs: 2000 };
 
 /** Runs the declarative pipeline and returns the `out` sink's records. */

@@ -54,6 +54,16 @@ export const eventsGenerator: GeneratorSource = {
   },
 };
 
+/** A pipeline source of those records: topic `events` on a cluster, the generator locally; event time `ts`, 2 s out of order. */
+export const eventsSourceSpec = {
+  id: "events",
+  kafka: { topic: "events" },
+  timestamp: { field: "ts" },
+  watermark: { outOfOrderness: "2s" },
+  fields: { user: "string", type: "string", amount: "double", ts: "int" },
+  local: { generator: eventsGenerator },
+};
+
 /** The same generated records as a typed-API source. */
 export function eventsSource(): Source<unknown> {
   return manifestGenerator(eventsGenerator, { startTime: DEFAULT_START_TIME, throttle: false });

@@ -1,22 +1,13 @@
 // A process step's expressions see the step's current watermark: an order can be acted on at once
 // when the watermark has already passed the time a timer would wait for.
 import { describe, expect, it } from "vitest";
-import { compileDoc, eventsGenerator, runPipeline, streamJob } from "./helpers.ts";
+import { compileDoc, eventsGenerator, eventsSourceSpec, runPipeline, streamJob } from "./helpers.ts";
 
 describe("process step: `watermark`", () => {
   it("is the step's current event-time watermark, an int that advances and never passes an on-time record", async () => {
     const c = compileDoc(
       streamJob("process-watermark", {
-        sources: [
-          {
-            id: "events",
-            kafka: { topic: "events" },
-            timestamp: { field: "ts" },
-            watermark: { outOfOrderness: "2s" },
-            fields: { user: "string", type: "string", amount: "double", ts: "int" },
-            local: { generator: eventsGenerator },
-          },
-        ],
+        sources: [eventsSourceSpec],
         steps: [
           { id: "by-user", input: "events", keyBy: { key: "record.user" } },
           { id: "seen", input: "by-user", process: { onRecord: [{ emit: { ts: "record.ts", wm: "watermark", passed: "watermark >= record.ts" } }] } },
