@@ -102,16 +102,31 @@ export const q5: QueryBuilder = (source, sink) => {
   return j.build();
 };
 
-/** q7: the highest bid of every 10 s window. */
+/** q7: highest bid — every bid at the highest price of its 10 s tumbling window (as Nexmark defines it). */
 export const q7: QueryBuilder = (source, sink) => {
   const { j, s } = events("q7", source);
+  type Top = { max: number; bids: Bid[] };
   s.filter(isBid)
     .keyBy(() => 0)
     .window(tumbling({ sizeMs: 10_000 }))
-    .reduce(
-      (a, b) => (b.price > a.price ? b : a),
-      (b, i) => ({ ...b, windowEnd: i.window.end }),
+    .aggregate(
+      {
+        createAccumulator: (): Top => ({ max: -1, bids: [] }),
+        add(b: Bid, acc: Top) {
+          if (b.price > acc.max) {
+            acc.max = b.price;
+            acc.bids = [b];
+          } else if (b.price === acc.max) acc.bids.push(b);
+          return acc;
+        },
+        getResult: (acc: Top) => acc,
+        merge: (a: Top) => a,
+      },
+      (top, i) => top.bids.map((b) => ({ auction: b.auction, bidder: b.bidder, price: b.price, dateTime: b.dateTime, windowEnd: i.window.end })),
     )
+    .flatMap((bids: { auction: number; bidder: number; price: number; dateTime: number; windowEnd: number }[], out) => {
+      for (const b of bids) out.collect(b);
+    })
     .sink(sink);
   return j.build();
 };
