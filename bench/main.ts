@@ -261,7 +261,12 @@ ${ratio ? `q5 on the runtime is **${ratio.toFixed(2)}×** slower than the hand-w
 "vs reference": one more run of each query into a sink that digests its results (count and sums
 of hashes of each record's JSON, order-independent) against the same digest of the results
 computed in plain JS from the same generator (bench/nexmark/reference.ts).
-For scale: Flink 1.13's published Nexmark q5 is about 22,000 events/s per core.
+
+For scale only, not a like-for-like claim: Flink 1.13's published Nexmark q5 is about 22,000
+events/s per core, measured across a cluster — records serialised and shuffled over the network
+between tasks, checkpoints to remote storage, RocksDB state and Nexmark's full records (with their
+padding strings) — while these rows run in one process: records stay objects in memory, nothing is
+shuffled or checkpointed, and state is on the heap.
 
 Where q5's time goes (\`node --cpu-prof bench/main.ts --queries q5\`): about a third in the
 window operator (each bid updates 5 sliding windows of its auction: a scan of the key's ≤ 5 live
@@ -334,7 +339,11 @@ again, as each run here does, keeps the code V8 optimized); fused steps are link
 and hand records on directly; a window of plain counts keeps one number per key, like the typed
 job, and shares the bigints of its bounds and small counts. What they still pay for: each CEL node
 is a closure that checks its operands' types (q2's filter is a tree of six where the typed job
-reads two fields), the stage wrapper per step, and CEL ints (bigint) in window results.
+reads two fields), the stage wrapper per step, and CEL ints (bigint) in window results; and,
+since every stream source checks its records (ADR 18), the declared fields' types and the event
+time of each record plus the router that sends rejected ones to the dead-letter stream — about
+15 % of declarative q2's time in a profile, and with it the ratios fell from 0.81–0.97× (2026-11-25, on
+another machine, before the checks) to those above.
 
 ## SQL vs declarative pipelines
 
