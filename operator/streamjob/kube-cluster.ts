@@ -43,13 +43,20 @@ export interface KubeJobClusterOptions {
   disposer: SavepointDisposer;
   events: EventRecorder;
   log: Logger;
+  /**
+   * While a job's workers are not all ready, its admin token Secret is created again (a 409 when
+   * it exists) at most this often, so a Secret deleted by hand comes back without reading Secrets
+   * (ADR 28): new pods wait for it. Default 30 s.
+   */
+  tokenRecheckMs?: number;
 }
 
 /** Creates the JobCluster over the API and the caches. */
 export function kubeJobCluster(options: KubeJobClusterOptions): JobCluster {
   const { clients, caches } = options;
-  /** Jobs (by uid) whose admin token Secret this process has created or found: it is never read back. */
-  const tokenSecrets = new Set<string>();
+  /** When this process last created or found each job's (by uid) admin token Secret: it is never read back. */
+  const tokenSecrets = new Map<string, number>();
+  const tokenRecheckMs = options.tokenRecheckMs ?? 30_000;
 
   /** Applies `obj` unless the cached copy already carries its hash. */
   async function ensure<T extends ObjectLike & { metadata?: { annotations?: Record<string, string> } }>(cache: KindCache<T>, obj: T): Promise<T> {
@@ -125,14 +132,24 @@ export function kubeJobCluster(options: KubeJobClusterOptions): JobCluster {
       const { namespace, name } = { namespace: job.metadata?.namespace ?? "default", name: job.metadata?.name ?? "" };
       if (!caches.configmaps.get(namespace, childNames.manifest(name, plan.specHash))) await applyObject(clients, manifestConfigMap(job, plan) as never);
       const uid = job.metadata?.uid ?? "";
-      if (!tokenSecrets.has(uid)) {
+      const sts = caches.statefulsets.get(namespace, childNames.statefulSet(name));
+      const allReady = sts !== undefined && (sts.status?.readyReplicas ?? 0) >= (sts.spec?.replicas ?? 0);
+      const checked = tokenSecrets.get(uid);
+      if (checked === undefined || (!allReady && Date.now() - checked >= tokenRecheckMs)) {
         try {
           await clients.core.createNamespacedSecret({ namespace, body: adminTokenSecret(job, deriveAdminToken(options.adminKey, job)) });
+          if (checked !== undefined)
+            options.events.record(
+              job,
+              "Normal",
+              "TokenSecretRecreated",
+              `the workers' admin token Secret ${childNames.adminSecret(name)} was missing: created again`,
+            );
         } catch (err) {
           // 409: it exists, created earlier from the same key; it is never read nor replaced.
           if (statusOf(err) !== 409) throw kubeError(`create Secret ${namespace}/${childNames.adminSecret(name)}`, err);
         }
-        tokenSecrets.add(uid);
+        tokenSecrets.set(uid, Date.now());
       }
       await ensure(caches.services, workerService(job));
       await ensureStatefulSet(workerStatefulSet(job, plan, options.defaults), job);

@@ -255,6 +255,51 @@ describe("the operator's children on the real apiserver", () => {
     expect(adopted.metadata?.uid).toBe(pod.metadata?.uid);
   });
 
+  it("creates a deleted admin token Secret again while the workers are not all ready, at most once per recheck interval", async () => {
+    const spec = { ...testJob().spec, parallelism: 1, podTemplate: { nodeSelector: { "runnel.dev/test": "nowhere" } } };
+    applyManifest({ apiVersion: "runnel.dev/v1alpha1", kind: "StreamJob", metadata: { name: "tokens", namespace: ns.name }, spec });
+    const job = await readJob(ns.name, "tokens");
+    const adminKey = await loadAdminKey({ clients, namespace: ns.name, name: "op-admin-key" });
+    const clusterWith = (tokenRecheckMs: number) =>
+      kubeJobCluster({
+        clients,
+        caches,
+        defaults: { image: "runnel/runnel:test", stateSize: "1Gi" },
+        adminKey,
+        admin: httpWorkerAdmin(),
+        disposer: { dispose: async () => ({ state: "done" }) },
+        events: createEventRecorder({ clients, identity: "test", log }),
+        log,
+        tokenRecheckMs,
+      });
+    const v = validateJob(job);
+    if (!v.valid) throw new Error("invalid job");
+    const plan = { spec: v.spec, specHash: specHash(v.spec), jobGeneration: "g1-test", replicas: 1 };
+    const secret = async () =>
+      clients.core.readNamespacedSecret({ namespace: ns.name, name: "tokens-admin-token" }).then(
+        (s) => Buffer.from(s.data?.token ?? "", "base64").toString("utf8"),
+        () => undefined,
+      );
+    const deleteSecret = async () => {
+      await clients.core.deleteNamespacedSecret({ namespace: ns.name, name: "tokens-admin-token" });
+      await waitFor("the Secret gone", async () => ((await secret()) === undefined ? true : undefined));
+    };
+    // Its pods can never be scheduled: the workers are not ready.
+    const patient = clusterWith(3_600_000);
+    await patient.applyWorkers(job, plan);
+    await waitFor("the StatefulSet in the cache", () => caches.statefulsets.get(ns.name, "tokens"));
+    expect(await secret()).toBe(deriveAdminToken(adminKey, job));
+    await deleteSecret();
+    await patient.applyWorkers(job, plan);
+    expect(await secret()).toBeUndefined();
+    // With the interval passed, the next reconcile creates it again, with the same derived token.
+    const eager = clusterWith(0);
+    await eager.applyWorkers(job, plan);
+    await deleteSecret();
+    await eager.applyWorkers(job, plan);
+    expect(await secret()).toBe(deriveAdminToken(adminKey, job));
+  });
+
   it("writes a status whose spec copies keep their empty objects (a union step's `union: {}`), and drops empty status fields", async () => {
     const spec = {
       ...testJob().spec,
