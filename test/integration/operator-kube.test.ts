@@ -198,15 +198,9 @@ describe("the operator's children on the real apiserver", () => {
     ns?.cleanup();
   });
 
-  it("creates a job's children once, and replaces a StatefulSet whose immutable fields changed, adopting its pods", async () => {
-    // A job nobody runs (no operator here): its pods can never be scheduled, so they stay put.
-    const spec = { ...testJob().spec, parallelism: 1, podTemplate: { nodeSelector: { "runnel.dev/test": "nowhere" } } };
-    applyManifest({ apiVersion: "runnel.dev/v1alpha1", kind: "StreamJob", metadata: { name: "kids", namespace: ns.name }, spec });
-    const job = await readJob(ns.name, "kids");
-    // The operator's key: created when missing, the same key on every later start.
-    const adminKey = await loadAdminKey({ clients, namespace: ns.name, name: "op-admin-key" });
-    expect(await loadAdminKey({ clients, namespace: ns.name, name: "op-admin-key" })).toEqual(adminKey);
-    const cluster = kubeJobCluster({
+  /** The operator's cluster over the real apiserver, with no workers to talk to and a disposer that does nothing. */
+  const clusterWith = (adminKey: Buffer, tokenRecheckMs?: number) =>
+    kubeJobCluster({
       clients,
       caches,
       defaults: { image: "runnel/runnel:test", stateSize: "1Gi" },
@@ -215,7 +209,18 @@ describe("the operator's children on the real apiserver", () => {
       disposer: { dispose: async () => ({ state: "done" }) },
       events: createEventRecorder({ clients, identity: "test", log }),
       log,
+      ...(tokenRecheckMs === undefined ? {} : { tokenRecheckMs }),
     });
+
+  it("creates a job's children once, and replaces a StatefulSet whose immutable fields changed, adopting its pods", async () => {
+    // A job nobody runs (no operator here): its pods can never be scheduled, so they stay put.
+    const spec = { ...testJob().spec, parallelism: 1, podTemplate: { nodeSelector: { "runnel.dev/test": "nowhere" } } };
+    applyManifest({ apiVersion: "runnel.dev/v1alpha1", kind: "StreamJob", metadata: { name: "kids", namespace: ns.name }, spec });
+    const job = await readJob(ns.name, "kids");
+    // The operator's key: created when missing, the same key on every later start.
+    const adminKey = await loadAdminKey({ clients, namespace: ns.name, name: "op-admin-key" });
+    expect(await loadAdminKey({ clients, namespace: ns.name, name: "op-admin-key" })).toEqual(adminKey);
+    const cluster = clusterWith(adminKey);
     const v = validateJob(job);
     if (!v.valid) throw new Error("invalid job");
     const plan = { spec: v.spec, specHash: specHash(v.spec), jobGeneration: "g1-test", replicas: 1 };
@@ -260,18 +265,6 @@ describe("the operator's children on the real apiserver", () => {
     applyManifest({ apiVersion: "runnel.dev/v1alpha1", kind: "StreamJob", metadata: { name: "tokens", namespace: ns.name }, spec });
     const job = await readJob(ns.name, "tokens");
     const adminKey = await loadAdminKey({ clients, namespace: ns.name, name: "op-admin-key" });
-    const clusterWith = (tokenRecheckMs: number) =>
-      kubeJobCluster({
-        clients,
-        caches,
-        defaults: { image: "runnel/runnel:test", stateSize: "1Gi" },
-        adminKey,
-        admin: httpWorkerAdmin(),
-        disposer: { dispose: async () => ({ state: "done" }) },
-        events: createEventRecorder({ clients, identity: "test", log }),
-        log,
-        tokenRecheckMs,
-      });
     const v = validateJob(job);
     if (!v.valid) throw new Error("invalid job");
     const plan = { spec: v.spec, specHash: specHash(v.spec), jobGeneration: "g1-test", replicas: 1 };
@@ -285,7 +278,7 @@ describe("the operator's children on the real apiserver", () => {
       await waitFor("the Secret gone", async () => ((await secret()) === undefined ? true : undefined));
     };
     // Its pods can never be scheduled: the workers are not ready.
-    const patient = clusterWith(3_600_000);
+    const patient = clusterWith(adminKey, 3_600_000);
     await patient.applyWorkers(job, plan);
     await waitFor("the StatefulSet in the cache", () => caches.statefulsets.get(ns.name, "tokens"));
     expect(await secret()).toBe(deriveAdminToken(adminKey, job));
@@ -293,7 +286,7 @@ describe("the operator's children on the real apiserver", () => {
     await patient.applyWorkers(job, plan);
     expect(await secret()).toBeUndefined();
     // With the interval passed, the next reconcile creates it again, with the same derived token.
-    const eager = clusterWith(0);
+    const eager = clusterWith(adminKey, 0);
     await eager.applyWorkers(job, plan);
     await deleteSecret();
     await eager.applyWorkers(job, plan);
@@ -311,16 +304,7 @@ describe("the operator's children on the real apiserver", () => {
     };
     applyManifest({ apiVersion: "runnel.dev/v1alpha1", kind: "StreamJob", metadata: { name: "status-probe", namespace: ns.name }, spec });
     const job = await readJob(ns.name, "status-probe");
-    const cluster = kubeJobCluster({
-      clients,
-      caches,
-      defaults: { image: "runnel/runnel:test", stateSize: "1Gi" },
-      adminKey: await loadAdminKey({ clients, namespace: ns.name, name: "op-admin-key" }),
-      admin: httpWorkerAdmin(),
-      disposer: { dispose: async () => ({ state: "done" }) },
-      events: createEventRecorder({ clients, identity: "test", log }),
-      log,
-    });
+    const cluster = clusterWith(await loadAdminKey({ clients, namespace: ns.name, name: "op-admin-key" }));
     await cluster.writeStatus(job, {
       phase: "Running",
       currentSpec: job.spec as unknown as Record<string, unknown>,
