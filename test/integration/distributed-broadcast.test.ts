@@ -55,12 +55,13 @@ describe("distributed workers: broadcast rules (real broker)", () => {
       const ruleOf = (got: typeof first) =>
         new Map(got.map((m) => JSON.parse(String(m.message.value)) as { seq: number; rule?: string }).map((r) => [r.seq, r.rule ?? "none"]));
       expect(Object.fromEntries(ruleOf(first))).toEqual({ 0: "big", 1: "zero", 2: "neg", 3: "none", 4: "big", 5: "zero", 6: "neg", 7: "none" });
+      // Every order has passed the rules step: counted before the rule is sent (a task may take it at
+      // once), each task's count then grows by the new rule.
+      const before = received();
       await producer.send({
         topic: rules,
         messages: [{ partition: 1, value: JSON.stringify({ id: "small", condition: "record.amount > 0.0 && record.amount < 100.0" }) }],
       });
-      // Every order has passed the rules step; wait until every task has received the new rule too.
-      const before = received();
       await waitFor("every task to receive the rule added at run time", () => received().every((n, i) => n > (before[i] as number)), { timeoutMs: 120_000 });
       await producer.send({ topic: input, messages: orders(8, [10, 20, 30, 40]) });
       const all = ruleOf(await consumeAll(kafka, output, { count: 12, idleMs: 15_000 }));
