@@ -15,11 +15,11 @@ import { jobPrefix } from "../runtime/distributed/topics.ts";
 import type { VerifyContext } from "../examples/common/verify-cli.ts";
 import { INITIAL_RULES } from "../examples/risk-control/generator.ts";
 import { repoRoot } from "../test/env/lib/layout.ts";
-import { CASES, generate, runScript, verifyUntil, type CaseSystem } from "../test/helpers/cases.ts";
+import { CASES, caseChartValues, feedRelease, setRiskRule, verifyUntil, type CaseSystem } from "../test/helpers/cases.ts";
 import { installOperatorChart, valueArgs } from "../test/helpers/chart.ts";
 import { testEnv } from "../test/helpers/env.ts";
 import { createNamespace, waitFor } from "../test/helpers/kube.ts";
-import { createSavepointClaim, installCrds, isReady, readJob, waitForJob } from "../test/helpers/operator.ts";
+import { createSavepointClaim, installCrds, isReady, waitForJob } from "../test/helpers/operator.ts";
 import { mustRun, runTool } from "../test/helpers/tools.ts";
 
 /** Worker pods per job. */
@@ -36,55 +36,29 @@ export interface ClusterCaseRow {
 
 /** Runs one system: install, feed, wait until read, verify, uninstall. */
 async function runSystem(system: CaseSystem, namespace: string, events: number): Promise<ClusterCaseRow> {
-  const env = testEnv();
   const release = `bench-${system.name.slice(0, 4)}-${Date.now().toString(36)}`;
-  const prefix = `${release}.`;
-  const redisHost = new URL(env.redisUrl).host;
-  const values = {
-    image: "runnel/runnel:test",
-    kafka: { bootstrapServers: env.kafkaBrokers, partitions: 4, replicationFactor: 1, topicPrefix: prefix },
-    ...(system.name === "risk-control" ? {} : { redis: { address: redisHost, keyPrefix: `${release}:` } }),
-    parallelism: CLUSTER_WORKERS,
-    checkpoint: { interval: "1s", mode: "exactly-once" },
-    savepoint: { claimName: "savepoints", interval: "1h" },
-    watermark: { idleness: "" },
-    generator: { enabled: false },
-  };
+  const env = testEnv();
   const kafka = kafkaClient(env.kafkaBrokers, release);
   const redis = new Redis(env.redisUrl, { maxRetriesPerRequest: 2 });
   try {
+    const values = caseChartValues(system, release, CLUSTER_WORKERS);
     mustRun("helm", ["install", release, join(repoRoot, "charts", system.name), "-n", namespace, ...valueArgs(values)], { timeoutMs: 300_000 });
-    if (system.name === "risk-control") {
-      for (const r of INITIAL_RULES)
-        await runScript(join(system.dir, "rules.ts"), ["--kafka", env.kafkaBrokers.join(","), "--topic", `${prefix}risk-rules`, "--set", JSON.stringify(r)]);
-    }
-    await waitForJob(namespace, release, "Ready", isReady, 300_000);
-    const redisArgs = system.name === "analytics" ? ["--redis", redisHost, "--redis-prefix", `${release}:`, "--history", "0"] : [];
-    const rulesArgs = system.name === "risk-control" ? ["--no-rules"] : [];
+    if (system.name === "risk-control") for (const r of INITIAL_RULES) await setRiskRule(release, r);
+    const job = await waitForJob(namespace, release, "Ready", isReady, 300_000);
     const t0 = performance.now();
-    await generate(system, [
-      "--kafka",
-      env.kafkaBrokers.join(","),
-      "--topic-prefix",
-      prefix,
-      "--partitions",
-      "4",
+    await feedRelease(system, release, [
       "--count",
       String(events),
       "--events-per-second",
       "10",
-      "--late",
-      "0",
-      ...redisArgs,
-      ...rulesArgs,
+      ...(system.name === "analytics" ? ["--history", "0"] : []),
+      ...(system.name === "risk-control" ? ["--no-rules"] : []),
     ]);
-    // Read it all: the operator's view of the workers' lag, refreshed every resync (3 s).
     // Read it all: the job's committed input positions (Kafka's own record, written in each
     // checkpoint's transaction) at the end of every stream input.
-    const ready = await readJob(namespace, release);
     const group = jobPrefix(namespace, release);
     // Stream inputs only: tables and broadcast rules are read whole, by every worker, under other groups.
-    const inputs = (ready.spec.pipeline?.sources ?? []).filter((s) => s.kafka && (s.mode ?? "stream") === "stream").map((s) => s.kafka?.topic ?? "");
+    const inputs = (job.spec.pipeline?.sources ?? []).filter((s) => s.kafka && (s.mode ?? "stream") === "stream").map((s) => s.kafka?.topic ?? "");
     const admin = kafka.client.admin();
     await admin.connect();
     try {
@@ -103,8 +77,7 @@ async function runSystem(system: CaseSystem, namespace: string, events: number):
       await admin.disconnect();
     }
     const seconds = (performance.now() - t0) / 1000;
-    const job = (await readJob(namespace, release)) as unknown as Record<string, unknown>;
-    const ctx: VerifyContext = { job, loc: { kind: "kafka", kafka, topicPrefix: "" }, redis };
+    const ctx: VerifyContext = { job: job as unknown as Record<string, unknown>, loc: { kind: "kafka", kafka, topicPrefix: "" }, redis };
     const report = await verifyUntil(() => system.verify(ctx), 300_000);
     const row = { system: system.name, events, seconds, rate: events / seconds, verified: passed(report) };
     console.log(`${system.name}: ${Math.round(row.rate)} events/s on the cluster (${CLUSTER_WORKERS} workers, ${row.verified ? "verified" : "NOT verified"})`);

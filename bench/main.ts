@@ -24,7 +24,7 @@ import { sqlVsPipeline } from "./sql.ts";
 import { benchBrokers, brokerReachable, CHECKPOINT_MS, kafkaBench, type KafkaBenchResult } from "./kafka.ts";
 import { keyedStateRun } from "./keyed-state.ts";
 import { operatorBench, operatorSection } from "./operator.ts";
-import { nexmarkEvent, nexmarkSource } from "./nexmark/model.ts";
+import { NEXMARK_DEFAULTS, nexmarkEvent, nexmarkSource } from "./nexmark/model.ts";
 import { q5Hand } from "./nexmark/q5-hand.ts";
 import { Digest, digestSink, NORMALISE, referenceDigest } from "./nexmark/reference.ts";
 import { section } from "./sections.ts";
@@ -94,9 +94,8 @@ function timeLoop(loop: () => number): Spread & { out: number } {
 
 /** The generator alone: every event made and dropped (the cost every row above includes). */
 function generateOnly(): number {
-  const cfg = { rate: 100_000, base: 1_700_000_000_000, seed: 1 };
   let bids = 0;
-  for (let n = 0; n < events; n++) if (nexmarkEvent(n, cfg).type === "bid") bids++;
+  for (let n = 0; n < events; n++) if (nexmarkEvent(n, NEXMARK_DEFAULTS).type === "bid") bids++;
   return bids;
 }
 

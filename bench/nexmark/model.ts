@@ -90,10 +90,13 @@ export function nexmarkEvent(n: number, options: { rate: number; base: number; s
   };
 }
 
+/** The generator's defaults: 100,000 events per second of event time from a fixed start, seed 1. */
+export const NEXMARK_DEFAULTS = { rate: 100_000, base: 1_700_000_000_000, seed: 1 } as const;
+
 /** Nexmark events as a partitioned, replayable source (event n of partition p is n*P + p). */
 export function nexmarkSource(options: { events: number; partitions?: number; rate?: number; seed?: number }): Source<NexmarkEvent> {
   const partitions = options.partitions ?? 1;
-  const cfg = { rate: options.rate ?? 100_000, base: 1_700_000_000_000, seed: options.seed ?? 1 };
+  const cfg = { rate: options.rate ?? NEXMARK_DEFAULTS.rate, base: NEXMARK_DEFAULTS.base, seed: options.seed ?? NEXMARK_DEFAULTS.seed };
   const perPartition = Math.ceil(options.events / partitions);
   return {
     name: "nexmark",

@@ -2,7 +2,7 @@
  * q5 hand-written in plain JS, the in-process reference: the same generator, one loop, a Map
  * of counts per (window end, auction), results when event time passes a window's end.
  */
-import { nexmarkEvent } from "./model.ts";
+import { NEXMARK_DEFAULTS, nexmarkEvent } from "./model.ts";
 
 /** Runs q5 over `events` events; returns the number of results (hot-item lists). */
 export function q5Hand(options: {
@@ -11,7 +11,7 @@ export function q5Hand(options: {
   seed?: number;
   onResult?: (r: { end: number; max: number; auctions: number[] }) => void;
 }): number {
-  const cfg = { rate: options.rate ?? 100_000, base: 1_700_000_000_000, seed: options.seed ?? 1 };
+  const cfg = { rate: options.rate ?? NEXMARK_DEFAULTS.rate, base: NEXMARK_DEFAULTS.base, seed: options.seed ?? NEXMARK_DEFAULTS.seed };
   const size = 10_000;
   const slide = 2_000;
   const windows = new Map<number, Map<number, number>>(); // window end -> auction -> count

@@ -4,7 +4,7 @@
  * and two sums of hashes of each record's JSON, so millions of results compare without keeping them.
  */
 import type { Sink } from "../../runtime/api/index.ts";
-import { nexmarkEvent, type Bid } from "./model.ts";
+import { NEXMARK_DEFAULTS, nexmarkEvent, type Bid } from "./model.ts";
 import { q5Hand } from "./q5-hand.ts";
 
 /** A bag of records as a count and two sums of 32-bit hashes (FNV-1a and a multiplicative one) of their JSON. */
@@ -56,11 +56,10 @@ const STATE_SET = new Set(["OR", "ID", "CA"]);
 
 /** The expected results of `query` over `events` events (the generator's defaults), as a digest. */
 export function referenceDigest(query: string, events: number): Digest {
-  const cfg = { rate: 100_000, base: 1_700_000_000_000, seed: 1 };
   const d = new Digest();
   const add = (r: unknown): void => d.add((NORMALISE[query] ?? ((x: unknown) => x))(r));
   const each = (f: (e: ReturnType<typeof nexmarkEvent>) => void): void => {
-    for (let n = 0; n < events; n++) f(nexmarkEvent(n, cfg));
+    for (let n = 0; n < events; n++) f(nexmarkEvent(n, NEXMARK_DEFAULTS));
   };
   switch (query) {
     case "q0":

@@ -38,14 +38,11 @@ export async function verifyRisk(ctx: VerifyContext, rulesFor?: (order: Order) =
   const topics = sourceTopics(ctx.job);
   const read = (id: string) => readInput(ctx.loc, topics.get(id) as string);
   const rules = ruleSet(await read("rules"));
+  const threshold = manifestThreshold(ctx.job);
   const expected = expectedRisk(
     { orders: await read("orders"), behaviour: await read("behaviour"), devices: await read("devices") },
     rulesFor ?? (() => rules),
-    thresholdFor ??
-      (
-        (threshold) => () =>
-          threshold
-      )(manifestThreshold(ctx.job)),
+    thresholdFor ?? (() => threshold),
   );
   const out = async (id: string) => readOutput(ctx.loc, sinkTarget(ctx.job, id));
   return {

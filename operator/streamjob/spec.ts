@@ -89,11 +89,10 @@ export function statusForApply<T extends object>(status: T): T {
     lastStableSpec?: { spec?: unknown };
     pendingAction?: { targetSpec?: unknown };
   };
-  const verbatim = (v: unknown): unknown => (v === undefined ? undefined : (JSON.parse(JSON.stringify(v)) as unknown));
   const out = compactJson(s);
-  if (s.currentSpec !== undefined) out.currentSpec = verbatim(s.currentSpec);
-  if (s.lastStableSpec?.spec !== undefined && out.lastStableSpec) out.lastStableSpec.spec = verbatim(s.lastStableSpec.spec);
-  if (s.pendingAction?.targetSpec !== undefined && out.pendingAction) out.pendingAction.targetSpec = verbatim(s.pendingAction.targetSpec);
+  if (s.currentSpec !== undefined) out.currentSpec = s.currentSpec;
+  if (s.lastStableSpec?.spec !== undefined && out.lastStableSpec) out.lastStableSpec.spec = s.lastStableSpec.spec;
+  if (s.pendingAction?.targetSpec !== undefined && out.pendingAction) out.pendingAction.targetSpec = s.pendingAction.targetSpec;
   return out as T;
 }
 

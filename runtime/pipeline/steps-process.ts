@@ -26,10 +26,18 @@ type Scope = Record<string, unknown> & {
   watermark: bigint;
 };
 
-/** The operator's watermark as CEL sees it. */
-function watermarkOf(c: Context): bigint {
-  const wm = c.currentWatermark();
-  return BigInt(Math.trunc(Math.min(Number.MAX_SAFE_INTEGER, Math.max(Number.MIN_SAFE_INTEGER, wm))));
+/** The operator's watermark as CEL sees it; the bigint is made again only when the watermark moved (not per record). */
+function watermarkReader(): (c: Context) => bigint {
+  let last = Number.NaN;
+  let value = 0n;
+  return (c) => {
+    const wm = c.currentWatermark();
+    if (wm !== last) {
+      last = wm;
+      value = BigInt(Math.trunc(Math.min(Number.MAX_SAFE_INTEGER, Math.max(Number.MIN_SAFE_INTEGER, wm))));
+    }
+    return value;
+  };
 }
 
 type Handles = Map<string, { decl: StateDeclaration; value?: ValueState<unknown>; list?: ListState<unknown>; map?: MapState<string, unknown> }>;
@@ -136,6 +144,7 @@ export function compileProcess(ctx: CompileContext, step: Step, path: string, in
       else h.set(d.name, { decl: d, map: rt.mapState<string, unknown>(opts) });
     }
     // Timers fire without a record: the key as CEL saw it and each timer's due time are kept per key.
+    const watermarkOf = watermarkReader();
     const rawKey = rt.valueState<unknown>({ name: "__key" });
     const due = new Map(timers.map((t) => [t.name, rt.valueState<number>({ name: `__timer.${t.name}` })]));
     let current: KeyedContext<Key>;

@@ -23,7 +23,17 @@ import { INITIAL_RULES } from "../../examples/risk-control/generator.ts";
 import { verifyRisk } from "../../examples/risk-control/verify.ts";
 import type { StreamJob } from "../../runtime/spec/generated/types.ts";
 import { repoRoot } from "../env/lib/layout.ts";
-import { CASES, expectJavaAgrees, expectPassed, generate, KAFKA_INPUT, runScript, verifyUntil, type CaseSystem } from "../helpers/cases.ts";
+import {
+  CASES,
+  caseChartValues,
+  expectJavaAgrees,
+  expectPassed,
+  feedRelease,
+  KAFKA_INPUT,
+  setRiskRule,
+  verifyUntil,
+  type CaseSystem,
+} from "../helpers/cases.ts";
 import { installOperatorChart, valueArgs } from "../helpers/chart.ts";
 import { testJobName } from "../helpers/distributed.ts";
 import { testEnv } from "../helpers/env.ts";
@@ -80,23 +90,6 @@ describe("case systems on the cluster through the operator (helm, restricted nam
     await redis.quit().catch(() => undefined);
   });
 
-  /** The chart's values for a test install: the test image and endpoints, fresh topics and keys, no live generator. */
-  function chartValues(release: string, extra: Record<string, unknown> = {}): Record<string, unknown> {
-    return {
-      image: "runnel/runnel:test",
-      kafka: { bootstrapServers: env.kafkaBrokers, partitions: 4, replicationFactor: 1, topicPrefix: `${release}.` },
-      redis: { address: new URL(env.redisUrl).host, keyPrefix: `${release}:` },
-      parallelism: WORKERS,
-      checkpoint: { interval: "1s", mode: "exactly-once" },
-      savepoint: { claimName: "savepoints", interval: "1h" },
-      // Batches with gaps between them: a partition quiet between batches must not be skipped,
-      // or the first partition of the next batch would make the others' records late.
-      watermark: { idleness: "" },
-      generator: { enabled: false },
-      ...extra,
-    };
-  }
-
   /** `helm install` of the system's chart; waits for the StreamJob to be Ready. */
   async function install(
     system: CaseSystem,
@@ -106,9 +99,7 @@ describe("case systems on the cluster through the operator (helm, restricted nam
   ): Promise<Installed> {
     const release = testJobName(prefix);
     const chart = join(repoRoot, "charts", system.name);
-    const values = chartValues(release, extra);
-    if (system.name === "risk-control") delete values.redis;
-    mustRun("helm", ["install", release, chart, "-n", ns, ...valueArgs(values)], { timeoutMs: 300_000 });
+    mustRun("helm", ["install", release, chart, "-n", ns, ...valueArgs(caseChartValues(system, release, WORKERS, extra))], { timeoutMs: 300_000 });
     const job = await readJob(ns, release);
     const i: Installed = {
       system,
@@ -134,21 +125,7 @@ describe("case systems on the cluster through the operator (helm, restricted nam
   }
 
   /** Runs the system's generator into the installed job's topics. */
-  async function feed(i: Installed, args: string[]): Promise<void> {
-    const redisArgs = i.system.name === "analytics" ? ["--redis", new URL(env.redisUrl).host, "--redis-prefix", i.redisPrefix] : [];
-    await generate(i.system, [
-      "--kafka",
-      env.kafkaBrokers.join(","),
-      "--topic-prefix",
-      i.topicPrefix,
-      "--partitions",
-      "4",
-      "--late",
-      "0",
-      ...redisArgs,
-      ...args,
-    ]);
-  }
+  const feed = (i: Installed, args: string[]): Promise<void> => feedRelease(i.system, i.release, args);
 
   /** `helm upgrade` with changed values; waits for the savepoint upgrade to finish. */
   async function upgrade(i: Installed, verb: "upgrade" | "rollback", args: string[]): Promise<StreamJob> {
@@ -206,8 +183,7 @@ describe("case systems on the cluster through the operator (helm, restricted nam
 
   it("risk-control: verified; a threshold upgrade, a rule change with no restart and a rollback, each exactly once; live generator; uninstall keeps savepoints", async () => {
     const system = CASES["risk-control"];
-    const setRule = (i: Installed, r: Rule) =>
-      runScript(join(system.dir, "rules.ts"), ["--kafka", env.kafkaBrokers.join(","), "--topic", `${i.topicPrefix}risk-rules`, "--set", JSON.stringify(r)]);
+    const setRule = (i: Installed, r: Rule) => setRiskRule(i.release, r);
     // The rules come first, as in production: the workers apply them before any order arrives.
     const i = await install(system, "risk", { model: { threshold: 0.5 } }, async (x) => {
       for (const r of INITIAL_RULES) await setRule(x, r);

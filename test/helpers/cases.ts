@@ -206,3 +206,44 @@ export async function expectJavaAgrees(system: CaseSystem, ctx: VerifyContext): 
     duplicates: [],
   });
 }
+
+/**
+ * A case-system chart's values for an install on the test environment: the test image, its broker
+ * and Redis, topics prefixed `<release>.` and keys `<release>:`, exactly once with 1 s checkpoints,
+ * savepoints on the claim `savepoints`, no live generator, and no watermark idleness (input comes
+ * in batches with gaps: the first partition of a batch must not make the others' records late).
+ */
+export function caseChartValues(system: CaseSystem, release: string, workers: number, extra: Record<string, unknown> = {}): Record<string, unknown> {
+  const env = testEnv();
+  return {
+    image: "runnel/runnel:test",
+    kafka: { bootstrapServers: env.kafkaBrokers, partitions: 4, replicationFactor: 1, topicPrefix: `${release}.` },
+    ...(system.name === "risk-control" ? {} : { redis: { address: new URL(env.redisUrl).host, keyPrefix: `${release}:` } }),
+    parallelism: workers,
+    checkpoint: { interval: "1s", mode: "exactly-once" },
+    savepoint: { claimName: "savepoints", interval: "1h" },
+    watermark: { idleness: "" },
+    generator: { enabled: false },
+    ...extra,
+  };
+}
+
+/** Runs the system's generator into the topics (and, for analytics, the Redis keys) of release `release`. */
+export async function feedRelease(system: CaseSystem, release: string, args: string[]): Promise<void> {
+  const env = testEnv();
+  const redisArgs = system.name === "analytics" ? ["--redis", new URL(env.redisUrl).host, "--redis-prefix", `${release}:`] : [];
+  await generate(system, ["--kafka", env.kafkaBrokers.join(","), "--topic-prefix", `${release}.`, "--partitions", "4", "--late", "0", ...redisArgs, ...args]);
+}
+
+/** Sets a risk-control rule on the rules topic of release `release` (examples/risk-control/rules.ts). */
+export async function setRiskRule(release: string, rule: unknown): Promise<void> {
+  const env = testEnv();
+  await runScript(join(CASES["risk-control"].dir, "rules.ts"), [
+    "--kafka",
+    env.kafkaBrokers.join(","),
+    "--topic",
+    `${release}.risk-rules`,
+    "--set",
+    JSON.stringify(rule),
+  ]);
+}
