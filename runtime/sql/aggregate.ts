@@ -17,6 +17,7 @@ import { AGGREGATES, compileCondition, compileExpr, exprKey, hasAggregate, resol
 import { compileItems, expandStars, expressionErrors, filterRelation, requireRowtime } from "./plan.ts";
 import { keyFunction, operatorUid, opName, valuesOfKey, withStep, type Change, type Relation, type Row, type StatementPlan, type Step } from "./relation.ts";
 import { BadRow } from "./scan.ts";
+import { unrolledSelect } from "./unrolled.ts";
 import { TIMESTAMP, type SqlType } from "./types.ts";
 import { equalValues } from "./values.ts";
 
@@ -199,17 +200,19 @@ export function planAggregate(plan: StatementPlan, s: Select, rel: Relation): Re
     argAt,
   );
   const keyed = pre.keyBy((rec) => (rec as Row)[0] as Key);
+  const select = unrolledSelect(out.fns, `aggregate\u0000${items.map((i) => i.text).join("\u0000")}`);
   const project = (aggRow: Row): Row | null => {
     if (having && !having(aggRow)) return null;
-    return out.fns.map((f) => f(aggRow));
+    return select(aggRow);
   };
   const nKeys = keyExprs.length;
+  const aggRowOf = aggregateRowBuilder(nKeys, aggs.length);
   if (window) {
     const uid = operatorUid(plan, "window", `${window.signature}|${signature}`);
     const fired = keyed.window(window.assigner).aggregate<unknown[], unknown[], unknown>(
       fn,
       (result, info) => {
-        const aggRow: Row = [info.window.start, info.window.end, info.window.end - 1, ...valuesOfKey(info.key, nKeys), ...result];
+        const aggRow = aggRowOf(info.window.start, info.window.end, info.key, result);
         try {
           return project(aggRow);
         } catch (err) {
@@ -237,43 +240,49 @@ export function planAggregate(plan: StatementPlan, s: Select, rel: Relation): Re
   const stream = keyed.process<unknown>(
     (rt): KeyedProcessFunction<Key, unknown, unknown> => {
       const accState = rt.valueState<unknown[]>({ name: "acc" });
-      // The row of an accumulator (null when HAVING refuses it); what was emitted last is the row of the accumulator before a record.
-      const rowOf = (keyValues: Row, acc: unknown[]): Row | null => project([null, null, null, ...keyValues, ...fn.getResult(acc)]);
-      const same = (a: Row, b: Row): boolean => a.length === b.length && a.every((v, i) => v === b[i] || (v !== null && b[i] !== null && equalValues(v, b[i])));
+      // Flink's group aggregate: a record that leaves the aggregate results as they were emits nothing;
+      // otherwise the key's new row, or its deletion when HAVING stops passing it.
+      const rowOf = (key: Key, result: unknown[]): Row | null => project(aggRowOf(null, null, key, result));
       return {
         processElement(rec, c, o) {
           const before = accState.value();
-          const keyValues = batch ? [] : valuesOfKey(c.key(), nKeys);
-          let last: Row | null = null;
-          if (!batch && before !== undefined) {
-            try {
-              last = rowOf(keyValues, before);
-            } catch {
-              last = null;
-            }
-          }
+          const key = c.key();
+          // The results before the record (an accumulator is updated in place).
+          const last = batch || before === undefined ? undefined : fn.getResult(before);
           const acc = fn.add(rec as Row, before ?? fn.createAccumulator());
           accState.update(acc);
           if (batch) {
             c.timerService().registerEventTimeTimer(MAX_WATERMARK);
             return;
           }
+          const now = fn.getResult(acc);
+          if (last !== undefined && sameValues(last, now)) return;
           let row: Row | null;
           try {
-            row = rowOf(keyValues, acc);
+            row = rowOf(key, now);
           } catch (err) {
             onError(c, rec, err);
             return;
           }
+          const keyValues = valuesOfKey(key, nKeys);
           if (row !== null) {
-            if (last === null || !same(last, row)) o.collect({ key: keyValues, row } satisfies Change);
-          } else if (last !== null) o.collect({ key: keyValues, row: null, prev: last } satisfies Change & { prev: Row });
+            o.collect({ key: keyValues, row } satisfies Change);
+            return;
+          }
+          if (last === undefined) return;
+          let prev: Row | null;
+          try {
+            prev = rowOf(key, last);
+          } catch {
+            prev = null;
+          }
+          if (prev !== null) o.collect({ key: keyValues, row: null, prev } satisfies Change & { prev: Row });
         },
         onTimer(_ts, c, o) {
           // Batch: each key's final row, once; the result only grows (an insert-only table).
           const acc = accState.value();
           if (acc === undefined) return;
-          const aggRow: Row = [null, null, null, ...valuesOfKey(c.key(), nKeys), ...fn.getResult(acc)];
+          const aggRow = aggRowOf(null, null, c.key(), fn.getResult(acc));
           try {
             const row = project(aggRow);
             if (row !== null) o.collect(row);
@@ -290,6 +299,37 @@ export function planAggregate(plan: StatementPlan, s: Select, rel: Relation): Re
   if (batch) return { stream, columns: out.columns };
   const keyColumns = items.flatMap((item, i) => (item.kind === "expr" && keyText.has(exprKey(item.expr)) ? [i] : []));
   return { stream, columns: out.columns, updating: { keyColumns } };
+}
+
+/** Builds an aggregate row — window start, end, rowtime, the key's values, the results — without intermediate arrays. */
+function aggregateRowBuilder(nKeys: number, nAggs: number): (start: number | null, end: number | null, key: Key, result: unknown[]) => Row {
+  const width = KEYS_AT + nKeys + nAggs;
+  const resultsAt = KEYS_AT + nKeys;
+  return (start, end, key, result) => {
+    const row: Row = new Array<unknown>(width);
+    row[W_START] = start;
+    row[W_END] = end;
+    row[W_TIME] = end === null ? null : end - 1;
+    // One key column whose key is its own value (keyOfValues): no parse.
+    if (nKeys === 1 && (typeof key === "number" || !key.startsWith("\u0000"))) row[KEYS_AT] = key;
+    else {
+      const values = valuesOfKey(key, nKeys);
+      for (let i = 0; i < nKeys; i++) row[KEYS_AT + i] = values[i];
+    }
+    for (let i = 0; i < nAggs; i++) row[resultsAt + i] = result[i];
+    return row;
+  };
+}
+
+/** Two aggregate results are the same (NULLs equal, values by SQL equality). */
+function sameValues(a: Row, b: Row): boolean {
+  for (let i = 0; i < a.length; i++) {
+    const x = a[i];
+    const y = b[i];
+    if (x === y) continue;
+    if (x === null || y === null || !equalValues(x, y)) return false;
+  }
+  return true;
 }
 
 function mentionsWindowColumns(e: Expr, rel: Relation, w: { start: number; end: number; time: number } | undefined): boolean {

@@ -239,8 +239,30 @@ export function aggregateOf(stmt: StatementRef, call: CallExpr, args: Compiled[]
  */
 export function combineAggregates(aggs: Aggregate[], argAt: number[]): AggregateFunction<unknown[], unknown[], unknown[]> {
   const n = aggs.length;
+  const [only] = aggs;
+  // One aggregate (the common COUNT(*) per key and window): no loop, one call site.
+  if (n === 1 && only) {
+    const at = argAt[0] as number;
+    return {
+      createAccumulator: () => [only.create()],
+      add: (rec, acc) => {
+        if (at < 0) acc[0] = only.add(acc[0], null);
+        else if (rec[at] !== null) acc[0] = only.add(acc[0], rec[at]);
+        return acc;
+      },
+      getResult: (acc) => [only.result(acc[0])],
+      merge(a, b) {
+        a[0] = only.merge(a[0], b[0]);
+        return a;
+      },
+    };
+  }
   return {
-    createAccumulator: () => aggs.map((a) => a.create()),
+    createAccumulator: () => {
+      const acc = new Array<unknown>(n);
+      for (let i = 0; i < n; i++) acc[i] = (aggs[i] as AggImpl).create();
+      return acc;
+    },
     add(rec, acc) {
       for (let i = 0; i < n; i++) {
         const at = argAt[i] as number;
@@ -254,7 +276,11 @@ export function combineAggregates(aggs: Aggregate[], argAt: number[]): Aggregate
       }
       return acc;
     },
-    getResult: (acc) => aggs.map((a, i) => a.result(acc[i])),
+    getResult: (acc) => {
+      const out = new Array<unknown>(n);
+      for (let i = 0; i < n; i++) out[i] = (aggs[i] as AggImpl).result(acc[i]);
+      return out;
+    },
     merge(a, b) {
       for (let i = 0; i < n; i++) a[i] = (aggs[i] as AggImpl).merge(a[i], b[i]);
       return a;

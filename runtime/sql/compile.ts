@@ -19,10 +19,10 @@ import { InternalError } from "../errors.ts";
 import { fail, type SqlPosition } from "./errors.ts";
 import type { Column } from "./expr-compile.ts";
 import { expressionErrors, planQuery } from "./plan.ts";
-import { opName, withStep, type Change, type Relation, type Row, type SqlEnv, type StatementPlan } from "./relation.ts";
-import { analyzeScript, insertRef, scriptConnectors } from "./script.ts";
+import { opName, withStep, type Change, type Relation, type Row, type SqlEnv, type StatementPlan, type Step } from "./relation.ts";
+import { analyzeScript, insertRef, mentionedColumns, scriptConnectors } from "./script.ts";
 import { isInteger, isNumeric, plainType, typeName, type SqlType } from "./types.ts";
-import { unrolledObject } from "./unrolled.ts";
+import { unrolledObject, unrolledProjectObject } from "./unrolled.ts";
 import { jsonWriter } from "./values.ts";
 
 /** Whether a query column of type `from` may be written to a target column of type `to`. */
@@ -35,8 +35,16 @@ function assignable(from: SqlType, to: SqlType): boolean {
   return from.kind === to.kind;
 }
 
+/** How a query's result becomes the target's records: a step over `from` (the query, or the input of its last projection). */
+interface Shaping {
+  from: Relation;
+  step: Step;
+}
+
 /** Turns a query's rows (or changes) into the target table's records. */
-function shapeFor(plan: StatementPlan, at: SqlPosition, target: TableDef, rel: Relation, cluster: boolean, targetColumns?: string[]): (v: unknown) => unknown {
+function shapeFor(plan: StatementPlan, at: SqlPosition, target: TableDef, rel: Relation, cluster: boolean, targetColumns?: string[]): Shaping {
+  const onError = expressionErrors(plan, "insert");
+  const step = (fn: (v: unknown) => unknown): Shaping => ({ from: rel, step: { fn, onError } });
   const stmt = plan.stmt;
   const physical = target.physical;
   const names = targetColumns ?? physical.map((p) => p.name);
@@ -93,31 +101,42 @@ function shapeFor(plan: StatementPlan, at: SqlPosition, target: TableDef, rel: R
   }
   if (!rel.updating && !upsertTarget) {
     if (keyText && cluster) {
-      return (r) => {
+      return step((r) => {
         const o = toObject(r as Row);
         (o as Record<symbol, unknown>)[KEY] = keyText(r as Row);
         return o;
-      };
+      });
     }
-    return (r) => toObject(r as Row);
+    const p = rel.projection;
+    if (p && rel.pending?.built === undefined && p.before.pending?.built === undefined) {
+      // The last projection builds the records itself: no row between it and the record.
+      const direct = unrolledProjectObject(
+        writers.map((w) => w.name),
+        p.fns,
+        writers.map((w) => w.write),
+      );
+      const cond = p.cond;
+      return { from: p.before, step: { fn: cond ? (r) => (cond(r as Row) ? direct(r as Row) : undefined) : (r) => direct(r as Row), onError: p.onError } };
+    }
+    return step((r) => toObject(r as Row));
   }
   // Upserts: on the cluster a keyed Kafka record (or a tombstone); locally the same as {key, value}.
   const keyOfChange = (c: Change & { prev?: Row }): string => (keyText ? keyText(c.row ?? c.prev ?? []) : JSON.stringify(c.key));
   const change = rel.updating ? (v: unknown) => v as Change & { prev?: Row } : (v: unknown): Change => ({ key: [], row: v as Row });
   if (cluster && upsertTarget) {
-    return (v) => {
+    return step((v) => {
       const c = change(v);
       const key = keyOfChange(c);
       if (c.row === null) return { [KEY]: key, [TOMBSTONE]: true };
       const o = toObject(c.row);
       (o as Record<symbol, unknown>)[KEY] = key;
       return o;
-    };
+    });
   }
-  return (v) => {
+  return step((v) => {
     const c = change(v);
     return { key: keyOfChange(c), value: c.row === null ? null : toObject(c.row) };
-  };
+  });
 }
 
 /** Writes timestamps Kafka accepts: batch results fire at the end of time, which a broker refuses as a record timestamp. */
@@ -136,6 +155,7 @@ export function compileSql(job: StreamJob, options: CompileOptions): CompiledPip
   const sql = job.spec.sql;
   if (sql === undefined) throw new InternalError("compileSql needs spec.sql");
   const script = analyzeScript(sql);
+  const mentioned = mentionedColumns(script);
   const { sources, sinks } = scriptConnectors(script);
   const name =
     (job.metadata?.name ?? "sql")
@@ -154,6 +174,7 @@ export function compileSql(job: StreamJob, options: CompileOptions): CompiledPip
   const env: SqlEnv = {
     ctx,
     reads: script.reads,
+    ...(mentioned === undefined ? {} : { mentioned }),
     builder,
     tables: script.tables,
     views: script.views,
@@ -166,7 +187,7 @@ export function compileSql(job: StreamJob, options: CompileOptions): CompiledPip
     const plan: StatementPlan = { env, stmt: ins.stmt.ref, scope: ins.scope, positions: new Map(), ctes: new Map() };
     const rel = planQuery(plan, ins.stmt.query);
     const shape = shapeFor(plan, ins.stmt.pos, ins.target, rel, cluster, ins.stmt.columns);
-    const out = withStep(env, rel, { fn: shape, onError: expressionErrors(plan, "insert") }, opName(plan, `into ${ins.target.name}`), { columns: [] });
+    const out = withStep(env, shape.from, shape.step, opName(plan, `into ${ins.target.name}`), { columns: [] });
     ctx.handles.set(insertRef(i), { stream: out.stream, keyed: false });
   });
   if (ctx.deadLetterProducers.length > 0) {

@@ -288,8 +288,11 @@ function project(plan: StatementPlan, rel: Relation, rawItems: SelectItem[], con
   }
   const select = unrolledSelect(fns, items.map((i) => i.text).join("\u0000"));
   const step = cond ? (r: unknown): unknown => (cond(r as Row) ? select(r as Row) : undefined) : (r: unknown): unknown => select(r as Row);
-  return withStep(plan.env, rel, { fn: step, onError: expressionErrors(plan, "select") }, opName(plan, cond ? "where, select" : "select"), {
+  const onError = expressionErrors(plan, "select");
+  const out = withStep(plan.env, rel, { fn: step, onError }, opName(plan, cond ? "where, select" : "select"), {
     columns,
     ...(rowtime === undefined ? {} : { rowtime }),
   });
+  out.projection = { before: rel, fns, onError, ...(cond ? { cond } : {}) };
+  return out;
 }

@@ -3,13 +3,14 @@
  * column) with its columns and time attribute, and what compiling one job shares (the job
  * builder, the catalog, counters, the dead-letter producers).
  */
-import type { Context, ProcessFunction } from "../api/functions.ts";
+import type { Context } from "../api/functions.ts";
 import type { DataStream, JobBuilder } from "../api/job.ts";
 import { fnv1a } from "../graph/uid.ts";
 import type { CompileContext } from "../pipeline/context.ts";
 import type { Query } from "./ast.ts";
 import type { TableDef } from "./catalog.ts";
 import type { StatementRef } from "./errors.ts";
+import { pooledSteps } from "./pooled.ts";
 import type { Column } from "./expr-compile.ts";
 import type { WindowAssigner } from "../window/types.ts";
 
@@ -45,6 +46,11 @@ export interface Relation {
    * three columns are window_start, window_end, window_time.
    */
   windowed?: { base: Relation; assigner: WindowAssigner };
+  /**
+   * Set when this relation's last step is a projection (and filter) of `before`: a sink may
+   * build its records straight from `before`'s rows with these column functions (no row between).
+   */
+  projection?: { before: Relation; fns: ((r: Row) => unknown)[]; cond?: (r: Row) => boolean; onError: Step["onError"] };
 }
 
 /** Steps waiting to be fused, and the operator once built (shared by every copy of the relation). */
@@ -59,26 +65,7 @@ export interface Pending {
 function fuse(env: SqlEnv, input: DataStream<unknown>, steps: Step[], name: string): DataStream<unknown> {
   const fns = steps.map((s) => s.fn);
   const errs = steps.map((s) => s.onError);
-  const n = fns.length;
-  const stream = input.process<unknown>(
-    (): ProcessFunction<unknown, unknown> => ({
-      processElement(r, c, out) {
-        let x: unknown = r;
-        let i = 0;
-        try {
-          for (; i < n; i++) {
-            x = (fns[i] as Step["fn"])(x);
-            if (x === undefined) return;
-          }
-        } catch (err) {
-          (errs[i] as Step["onError"])(c, r, err);
-          return;
-        }
-        out.collect(x);
-      },
-    }),
-    { name },
-  );
+  const stream = input.process<unknown>(() => pooledSteps(name, fns, errs), { name });
   env.ctx.deadLetterProducers.push(stream);
   return stream;
 }
@@ -121,6 +108,8 @@ export interface SqlEnv {
   reads: Map<string, number>;
   /** Batch execution: bounded inputs, non-windowed aggregates emit final results at the end. */
   batch: boolean;
+  /** The column names the statements mention (undefined: every column is read); see mentionedColumns. */
+  mentioned?: Set<string>;
   /** `table.exec.source.idle-timeout`. */
   idleMs?: number;
 }

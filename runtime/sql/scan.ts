@@ -17,6 +17,7 @@ import { sourceSpec, type TableDef } from "./catalog.ts";
 import { InternalError, RecordError } from "../errors.ts";
 import { fail } from "./errors.ts";
 import { compileExpr, type Column, type Scope } from "./expr-compile.ts";
+import { pooledConverter } from "./pooled.ts";
 import { unrolledReader } from "./unrolled.ts";
 import { keyOfValues, withStep, type Relation, type Row, type SqlEnv, type Step } from "./relation.ts";
 import { typeName } from "./types.ts";
@@ -33,11 +34,26 @@ export class BadRow extends RecordError {
   }
 }
 
+/** A table's record → row conversion: per record, and for a source's batches (from a pool, pooled.ts). */
+interface RowConversion {
+  convert: (record: unknown) => Row | BadRow;
+  convertAll: (records: unknown[]) => void;
+}
+
 /** Compiles the record → row conversion of a table (physical columns, then computed ones). */
-export function rowConverter(env: SqlEnv, t: TableDef): (record: unknown) => Row | BadRow {
+export function rowConverter(env: SqlEnv, t: TableDef): RowConversion {
   const stmt = t.stmt.ref;
   const width = t.columns.length;
-  const readers = t.physical.map((p) => ({ name: p.name, index: p.index, read: jsonReader(p.type) }));
+  // Only the columns some statement, computed column, time attribute or key needs are read
+  // ('json.fail-on-missing-field' checks every declared field, so it reads them all).
+  const needed = (p: TableDef["physical"][number]): boolean =>
+    env.mentioned === undefined ||
+    t.json.failOnMissingField ||
+    env.mentioned.has(p.name) ||
+    t.rowtime?.index === p.index ||
+    (t.primaryKey ?? []).includes(p.name) ||
+    t.computed.some((c) => mentions(c.expr, p.name));
+  const readers = t.physical.filter(needed).map((p) => ({ name: p.name, index: p.index, read: jsonReader(p.type) }));
   // Computed columns see the physical columns (Flink: they may not use each other).
   const scope: Scope = { columns: t.columns.map((c, i) => (t.physical.some((p) => p.index === i) ? c : { ...c, name: `\u0000${c.name}` })) };
   // A PROCTIME() column holds no value: reading it reads the clock (expr-compile.ts).
@@ -85,27 +101,38 @@ export function rowConverter(env: SqlEnv, t: TableDef): (record: unknown) => Row
   // The fast path reads the columns unrolled; anything unusual (a value that does not fit, a
   // missing field that must be there, a NULL time) is read again by the slow path, which says why.
   const fast = failOnMissingField ? undefined : unrolledReader(readers, width);
-  if (!fast) return slow;
-  const c0 = computed[0]?.fn;
-  const i0 = computed[0]?.index ?? 0;
-  const oneComputed = computed.length === 1;
-  return (record) => {
-    if (record === null || typeof record !== "object" || Array.isArray(record)) return slow(record);
-    let row: Row;
-    try {
-      row = fast(record as Record<string, unknown>);
-      if (oneComputed) row[i0] = (c0 as (r: Row) => unknown)(row);
-      else for (const c of computed) row[c.index] = c.fn(row);
-    } catch {
-      return slow(record);
-    }
-    if (rowtime !== undefined && row[rowtime] === null) return slow(record);
-    return row;
+  if (!fast) {
+    return {
+      convert: slow,
+      convertAll: (records) => {
+        for (let i = 0; i < records.length; i++) if (!(records[i] instanceof BadRow)) records[i] = slow(records[i]);
+      },
+    };
+  }
+  const parts = { fast, computed, rowtime: rowtime ?? -1, slow, refused: BadRow };
+  const convertAll = pooledConverter(`${t.name}\u0000${t.columns.map((c) => c.name).join(",")}`, parts);
+  const one: unknown[] = [null];
+  return {
+    convertAll,
+    convert: (record) => {
+      one[0] = record;
+      convertAll(one);
+      return one[0] as Row | BadRow;
+    },
   };
 }
 
-/** A source whose records pass through `convert` as they are read. */
-function convertingSource(inner: Source<unknown>, convert: (r: unknown) => unknown): Source<unknown> {
+/** Whether an expression refers to a column of this name. */
+function mentions(e: unknown, name: string): boolean {
+  if (e === null || typeof e !== "object") return false;
+  if (Array.isArray(e)) return e.some((x) => mentions(x, name));
+  const n = e as { kind?: unknown; name?: unknown };
+  if (n.kind === "column" && n.name === name) return true;
+  return Object.values(e).some((x) => mentions(x, name));
+}
+
+/** A source whose record batches pass through `convertAll` (in place) as they are read. */
+function convertingSource(inner: Source<unknown>, convertAll: (records: unknown[]) => void): Source<unknown> {
   return {
     name: inner.name,
     partitions: inner.partitions,
@@ -114,8 +141,7 @@ function convertingSource(inner: Source<unknown>, convert: (r: unknown) => unkno
       return {
         async read(max): Promise<ReadResult<unknown>> {
           const res = await r.read(max);
-          const records = res.records;
-          for (let i = 0; i < records.length; i++) records[i] = convert(records[i]);
+          convertAll(res.records);
           // Event time is the rowtime column's, never the transport's.
           const { timestamps: _ignored, ...rest } = res;
           return rest;
@@ -170,8 +196,7 @@ export function scanTable(env: SqlEnv, t: TableDef): Relation {
     if (known.pending) throw new InternalError(`table ${t.name} was counted as read once but is read again`);
     return known;
   }
-  const convert = rowConverter(env, t);
-  const source = convertingSource(rawSource(env, t), (r) => (r instanceof BadRow ? r : convert(r)));
+  const source = convertingSource(rawSource(env, t), rowConverter(env, t).convertAll);
   env.ctx.uids.add(t.name);
   const rowtime = t.rowtime?.index;
   const idle = t.idleMs ?? env.idleMs;
@@ -256,7 +281,7 @@ export function lookupTable(env: SqlEnv, t: TableDef): LookupTable {
       `table ${t.name} is joined with FOR SYSTEM_TIME AS OF, so it needs a PRIMARY KEY (the lookup key)`,
       "PRIMARY KEY (id) NOT ENFORCED",
     );
-  const convert = rowConverter(env, t);
+  const { convert } = rowConverter(env, t);
   const pk = t.primaryKey.map((k) => t.columns.findIndex((c) => c.name === k));
   const byKey = new Map<string | number, Row>();
   const byKafkaKey = new Map<string, string | number>();

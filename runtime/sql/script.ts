@@ -164,3 +164,34 @@ export function scriptConnectors(script: Script): { sources: SourceSpec[]; sinks
   const brokers = [...new Set([...script.tables.values()].flatMap((t) => t.brokers ?? []))];
   return { sources, sinks, brokers };
 }
+
+/**
+ * The column names the script's queries and views mention, or undefined when one selects `*`
+ * (which reads every column). A table column no statement mentions is not read from its records
+ * (Flink's projection push-down into the JSON format: a value there is neither converted nor checked).
+ */
+export function mentionedColumns(script: Script): Set<string> | undefined {
+  const names = new Set<string>();
+  let star = false;
+  const walk = (node: unknown): void => {
+    if (star || node === null || typeof node !== "object") return;
+    if (node instanceof Map) {
+      for (const v of node.values()) walk(v);
+      return;
+    }
+    if (Array.isArray(node)) {
+      for (const v of node) walk(v);
+      return;
+    }
+    const n = node as { kind?: unknown; name?: unknown; qualifier?: unknown; timeColumn?: unknown };
+    if (n.kind === "star") star = true;
+    if (n.kind === "column" && typeof n.name === "string") names.add(n.name);
+    // `a.b` may be column a's field b as well as table a's column b.
+    if (n.kind === "column" && typeof n.qualifier === "string") names.add(n.qualifier);
+    if (typeof n.timeColumn === "string") names.add(n.timeColumn);
+    for (const v of Object.values(node)) walk(v);
+  };
+  for (const ins of script.inserts) walk(ins.stmt.query);
+  for (const v of script.views.values()) walk(v.query);
+  return star ? undefined : names;
+}

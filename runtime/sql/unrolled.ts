@@ -209,13 +209,69 @@ const objectPool: ((s: Slots<Fn>) => (r: Row) => Record<string, unknown>)[] = [
   },
 ];
 
+const projectObjectPool: ((s: Slots<RowFn>) => (r: Row) => Record<string, unknown>)[] = [
+  (s) => (r) => {
+    const o: Record<string, unknown> = {};
+    o[s.k0] = s.f0(r) ?? null;
+    if (s.n > 1) o[s.k1] = s.f1(r) ?? null;
+    if (s.n > 2) o[s.k2] = s.f2(r) ?? null;
+    if (s.n > 3) o[s.k3] = s.f3(r) ?? null;
+    if (s.n > 4) o[s.k4] = s.f4(r) ?? null;
+    if (s.n > 5) o[s.k5] = s.f5(r) ?? null;
+    if (s.n > 6) o[s.k6] = s.f6(r) ?? null;
+    if (s.n > 7) o[s.k7] = s.f7(r) ?? null;
+    return o;
+  },
+  (s) => (r) => {
+    const o: Record<string, unknown> = {};
+    o[s.k0] = s.f0(r) ?? null;
+    if (s.n > 1) o[s.k1] = s.f1(r) ?? null;
+    if (s.n > 2) o[s.k2] = s.f2(r) ?? null;
+    if (s.n > 3) o[s.k3] = s.f3(r) ?? null;
+    if (s.n > 4) o[s.k4] = s.f4(r) ?? null;
+    if (s.n > 5) o[s.k5] = s.f5(r) ?? null;
+    if (s.n > 6) o[s.k6] = s.f6(r) ?? null;
+    if (s.n > 7) o[s.k7] = s.f7(r) ?? null;
+    return o;
+  },
+  (s) => (r) => {
+    const o: Record<string, unknown> = {};
+    o[s.k0] = s.f0(r) ?? null;
+    if (s.n > 1) o[s.k1] = s.f1(r) ?? null;
+    if (s.n > 2) o[s.k2] = s.f2(r) ?? null;
+    if (s.n > 3) o[s.k3] = s.f3(r) ?? null;
+    if (s.n > 4) o[s.k4] = s.f4(r) ?? null;
+    if (s.n > 5) o[s.k5] = s.f5(r) ?? null;
+    if (s.n > 6) o[s.k6] = s.f6(r) ?? null;
+    if (s.n > 7) o[s.k7] = s.f7(r) ?? null;
+    return o;
+  },
+  (s) => (r) => {
+    const o: Record<string, unknown> = {};
+    o[s.k0] = s.f0(r) ?? null;
+    if (s.n > 1) o[s.k1] = s.f1(r) ?? null;
+    if (s.n > 2) o[s.k2] = s.f2(r) ?? null;
+    if (s.n > 3) o[s.k3] = s.f3(r) ?? null;
+    if (s.n > 4) o[s.k4] = s.f4(r) ?? null;
+    if (s.n > 5) o[s.k5] = s.f5(r) ?? null;
+    if (s.n > 6) o[s.k6] = s.f6(r) ?? null;
+    if (s.n > 7) o[s.k7] = s.f7(r) ?? null;
+    return o;
+  },
+];
+
 /** The internalized copy of a name (property keys compare by pointer). */
 function internalized(s: string): string {
   return Object.keys({ [s]: 0 })[0] ?? s;
 }
 
 /** Pool entries by what they serve: the same table, select list or output columns keeps its literal (and its feedback) across compilations. */
-const taken = { readers: new Map<string, number>(), selects: new Map<string, number>(), objects: new Map<string, number>() };
+const taken = {
+  readers: new Map<string, number>(),
+  selects: new Map<string, number>(),
+  objects: new Map<string, number>(),
+  projected: new Map<string, number>(),
+};
 
 function slot(map: Map<string, number>, key: string): number {
   let i = map.get(key);
@@ -262,6 +318,28 @@ export function unrolledObject(names: string[], writers: (Fn | undefined)[]): (r
   return (r) => {
     const o: Record<string, unknown> = {};
     for (let i = 0; i < names.length; i++) o[names[i] as string] = (fns[i] as Fn)(r[i] ?? null);
+    return o;
+  };
+}
+
+/**
+ * Builds an output record straight from an input row: field i is select function i, through
+ * writers[i] when given (a projection and the record it feeds in one step, no row between).
+ */
+export function unrolledProjectObject(names: string[], fns: RowFn[], writers: (Fn | undefined)[]): (r: Row) => Record<string, unknown> {
+  const cols = fns.map((f, i): RowFn => {
+    const w = writers[i];
+    if (!w) return f;
+    return (r) => {
+      const v = f(r);
+      return v === null || v === undefined ? null : w(v);
+    };
+  });
+  const make = names.length > 0 && names.length <= 8 ? projectObjectPool[slot(taken.projected, names.join(","))] : undefined;
+  if (make) return make(slots(names.map(internalized), cols, [], nothing));
+  return (r) => {
+    const o: Record<string, unknown> = {};
+    for (let i = 0; i < names.length; i++) o[names[i] as string] = (cols[i] as RowFn)(r) ?? null;
     return o;
   };
 }

@@ -124,8 +124,19 @@ export function jsonWriter(type: SqlType, options: JsonOptions): ((v: unknown) =
     case "INT":
     case "BIGINT":
       return (v) => (v === null ? null : Math.trunc(v as number));
-    case "TIMESTAMP":
-      return (v) => (v === null ? null : formatTimestamp(v as number, options.timestampStandard));
+    case "TIMESTAMP": {
+      // Window bounds repeat: the last text is kept (one entry per writer).
+      let lastMs = Number.NaN;
+      let lastText = "";
+      return (v) => {
+        if (v === null) return null;
+        if (v !== lastMs) {
+          lastText = formatTimestamp(v as number, options.timestampStandard);
+          lastMs = v as number;
+        }
+        return lastText;
+      };
+    }
     case "DATE":
       return (v) => (v === null ? null : formatDate(v as number));
     case "MAP": {
