@@ -5,6 +5,7 @@
  * refused by name — none is silently ignored. Each table maps onto a pipeline source and/or
  * sink spec, so SQL jobs read and write through the same connectors as declarative pipelines.
  */
+import { REDIS_OPTIONS, redisTableOf, type RedisTable } from "./redis-table.ts";
 import type { ColumnDef, Expr, Statement } from "./ast.ts";
 import { fail, unsupported, type SqlPosition, type StatementRef } from "./errors.ts";
 import type { Column } from "./expr-compile.ts";
@@ -15,7 +16,7 @@ import type { JsonOptions } from "./values.ts";
 type CreateTable = Extract<Statement, { kind: "createTable" }>;
 
 /** The connectors SQL tables can use. */
-export type ConnectorKind = "kafka" | "upsert-kafka" | "filesystem" | "datagen" | "print" | "blackhole";
+export type ConnectorKind = "kafka" | "upsert-kafka" | "filesystem" | "datagen" | "print" | "blackhole" | "redis";
 
 /** A table of the catalog. */
 export interface TableDef {
@@ -43,6 +44,8 @@ export interface TableDef {
   /** Key column names for Kafka records ('key.fields', or the primary key of upsert-kafka). */
   keyFields?: string[];
   keyFormat: "raw" | "json";
+  /** A Redis lookup table's endpoint and cache (redis-table.ts). */
+  redis?: RedisTable;
 }
 
 const common = ["connector"];
@@ -62,6 +65,7 @@ const allowed: Record<ConnectorKind, string[]> = {
   datagen: [...common, "rows-per-second", "number-of-rows", "seed", "partitions", "out-of-orderness", "scan.watermark.idle-timeout"],
   print: [...common],
   blackhole: [...common],
+  redis: [...common, ...REDIS_OPTIONS],
 };
 
 const fieldOption = /^fields\.([^.]+)\.(kind|min|max|length|start|end|values|weights|cardinality|prefix|skew|probability|value|null-rate)$/;
@@ -123,8 +127,8 @@ export function tableFromDdl(s: CreateTable): TableDef {
     fail(stmt, s.pos, `table ${s.name} has no 'connector' option`, "add 'connector' = 'kafka' (or upsert-kafka, filesystem, datagen, print, blackhole)");
   const raw = connectorOpt.value;
   const connector = (raw === "stdout" ? "print" : raw === "generator" ? "datagen" : raw) as ConnectorKind;
-  if (raw === "redis") unsupported(stmt, connectorOpt.pos, "the 'redis' connector in SQL", "use an upsert-kafka (compacted topic) table for lookups");
-  if (!(connector in allowed)) fail(stmt, connectorOpt.pos, `unknown connector '${raw}'`, "use kafka, upsert-kafka, filesystem, datagen, print or blackhole");
+  if (!(connector in allowed))
+    fail(stmt, connectorOpt.pos, `unknown connector '${raw}'`, "use kafka, upsert-kafka, filesystem, datagen, print, blackhole or redis");
   for (const [key, { pos }] of options) {
     if (allowed[connector].includes(key)) continue;
     if (connector === "datagen" && fieldOption.test(key)) continue;
@@ -204,6 +208,7 @@ export function tableFromDdl(s: CreateTable): TableDef {
     def.bounded = true;
   }
   if (connector === "datagen") def.bounded = get("number-of-rows") !== undefined;
+  if (connector === "redis") def.redis = redisTableOf(stmt, def, get, posOf, (k, text) => durationOption(stmt, posOf(k), k, text));
   const idle = get("scan.watermark.idle-timeout");
   if (idle !== undefined) def.idleMs = durationOption(stmt, posOf("scan.watermark.idle-timeout"), "scan.watermark.idle-timeout", idle);
   return def;
@@ -354,6 +359,13 @@ export function sourceSpec(t: TableDef, mode: "stream" | "table"): SourceSpec {
       return { id: t.name, mode, local: { file: { path: option(t, "path") as string } } };
     case "datagen":
       return { id: t.name, mode, local: { generator: generatorSpec(t) } };
+    case "redis":
+      return fail(
+        t.stmt.ref,
+        t.stmt.pos,
+        `table ${t.name} is a Redis lookup table: it is read only by a lookup join`,
+        `JOIN ${t.name} FOR SYSTEM_TIME AS OF s.proc_time AS d ON s.<column> = d.${t.primaryKey?.[0] ?? "id"}`,
+      );
     default:
       return unsupported(t.stmt.ref, t.stmt.pos, `reading the ${t.connector} connector (table ${t.name} can only be written)`);
   }
@@ -371,6 +383,8 @@ export function sinkSpec(t: TableDef, id: string, input: string): SinkSpec {
       return { id, input, stdout: { format: "json" } };
     case "blackhole":
       return { id, input, blackhole: {} };
+    case "redis":
+      return unsupported(t.stmt.ref, t.stmt.pos, `writing to a Redis table (${t.name})`, "write Redis from a pipeline's redis sink (sorted sets, hashes)");
     default:
       return unsupported(t.stmt.ref, t.stmt.pos, `writing to the ${t.connector} connector (table ${t.name} can only be read)`);
   }

@@ -2,7 +2,8 @@
  * Lookup joins: `JOIN dim FOR SYSTEM_TIME AS OF s.proc_time AS d ON s.k = d.id`. Each stream row
  * is joined, when it is processed, with the dimension table's row of that primary key as the
  * table is then (Flink's processing-time lookup join). The table is a compacted topic kept in
- * memory on every worker and followed while the job runs (locally: a file loaded at start).
+ * memory on every worker and followed while the job runs (locally: a file loaded at start), or
+ * Redis hashes looked up per micro-batch through a bounded cache (redis-table.ts).
  * Rows already joined are not revisited when the table changes. INNER drops a row without a
  * match; LEFT keeps it with NULLs for the table's columns.
  */
@@ -11,6 +12,7 @@ import { fail, unsupported } from "./errors.ts";
 import { compileCondition, compileExpr, resolveColumn, walk, type Column, type Scope } from "./expr-compile.ts";
 import { expressionErrors } from "./plan.ts";
 import { keyFunction, opName, withStep, type Relation, type Row, type StatementPlan } from "./relation.ts";
+import { planRedisLookup } from "./redis-table.ts";
 import { lookupTable } from "./scan.ts";
 import { comparable, typeName } from "./types.ts";
 
@@ -73,7 +75,6 @@ export function planLookupJoin(plan: StatementPlan, f: Extract<FromItem, { kind:
       `FOR SYSTEM_TIME AS OF needs a processing-time attribute; '${st.text}' is not one`,
       "declare proc_time AS PROCTIME() in the table and keep it in the select list",
     );
-  const lookup = lookupTable(plan.env, table);
   const alias = r.alias ?? r.name;
   const right: Column[] = table.columns.map((c) => ({
     name: c.name,
@@ -126,6 +127,9 @@ export function planLookupJoin(plan: StatementPlan, f: Extract<FromItem, { kind:
           "ON",
         );
   const outer = f.type === "left";
+  if (table.connector === "redis")
+    return planRedisLookup(plan, { left, table, probe: probeFns[0] as (r: Row) => unknown, ...(extra ? { extra } : {}), outer, columns });
+  const lookup = lookupTable(plan.env, table);
   const nulls: Row = new Array(right.length).fill(null);
   // The table's key of a row (undefined when a probe value is NULL: it matches nothing).
   const key = keyFunction(probeFns);

@@ -159,7 +159,9 @@ export function analyzeScript(sql: string): Script {
 
 /** The pipeline sources and sinks a script reads and writes (no graph is built). */
 export function scriptConnectors(script: Script): { sources: SourceSpec[]; sinks: SinkSpec[]; brokers: string[] } {
-  const sources = [...script.streamTables.map((t) => sourceSpec(t, "stream")), ...script.lookupTables.map((t) => sourceSpec(t, "table"))];
+  // A Redis table is read by its lookup join itself (no source).
+  const tables = script.lookupTables.filter((t) => t.connector !== "redis");
+  const sources = [...script.streamTables.map((t) => sourceSpec(t, "stream")), ...tables.map((t) => sourceSpec(t, "table"))];
   const sinks = script.inserts.map((i, n) => sinkSpec(i.target, i.sinkId, insertRef(n)));
   const brokers = [...new Set([...script.tables.values()].flatMap((t) => t.brokers ?? []))];
   return { sources, sinks, brokers };

@@ -2,7 +2,7 @@
  * The Redis sink and the Redis lookup join against the real Redis of test/env: versioned,
  * replay-safe sorted-set and hash writes with expiry, pipelined hash lookups, and a compiled job
  * that joins from Redis and writes to Redis in cluster mode, run twice (a replay) with the same
- * end state.
+ * end state; a SQL job joining a Redis table.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Redis } from "ioredis";
@@ -14,6 +14,8 @@ import { createEngine } from "../../runtime/exec/engine.ts";
 import { compilePipeline } from "../../runtime/pipeline/compile.ts";
 import { parseManifests } from "../../runtime/spec/manifest.ts";
 import { parseStreamJob } from "../../runtime/spec/validate.ts";
+import { plain } from "../../runtime/pipeline/values.ts";
+import { compileSql } from "../../runtime/sql/compile.ts";
 import { testEnv, uniqueName } from "../helpers/env.ts";
 
 const address = (): string => new URL(testEnv().redisUrl).host;
@@ -201,6 +203,50 @@ spec:
       expect(await redis.get(versionKey(`${prefix}recs:u1`))).toBe("120000");
       await runOnce();
       expect(await state()).toEqual(first);
+    } finally {
+      const keys = await redis.keys(`${prefix}*`);
+      if (keys.length > 0) await redis.del(...keys);
+    }
+  });
+
+  it("a SQL job joins a Redis table: the hashes of each batch's keys, typed; a new run reads a changed hash", async () => {
+    const prefix = `${uniqueName("sql")}:`;
+    await redis.hset(`${prefix}u1`, { id: "u1", age: "31", segment: "gold" });
+    await redis.hset(`${prefix}u2`, { age: "22" });
+    const sql = `CREATE TABLE ev (user_id STRING, n INT, proc AS PROCTIME()) WITH ('connector' = 'kafka', 'topic' = 'ev', 'format' = 'json');
+CREATE TABLE users (id STRING, age INT, segment STRING, PRIMARY KEY (id) NOT ENFORCED) WITH (
+  'connector' = 'redis', 'address' = '${address()}', 'key-prefix' = '${prefix}',
+  'lookup.partial-cache.max-rows' = '1', 'lookup.partial-cache.expire-after-write' = '1 h');
+CREATE TABLE o (user_id STRING, n INT, age INT, segment STRING) WITH ('connector' = 'print');
+INSERT INTO o SELECT e.user_id, e.n, u.age, u.segment FROM ev AS e LEFT JOIN users FOR SYSTEM_TIME AS OF e.proc AS u ON e.user_id = u.id;`;
+    const events = [
+      { user_id: "u1", n: 1 },
+      { user_id: "u2", n: 2 },
+      { user_id: "u3", n: 3 },
+      { user_id: "u1", n: 4 },
+    ];
+    const runOnce = async (): Promise<Record<string, unknown>[]> => {
+      const doc = { apiVersion: "runnel.dev/v1alpha1", kind: "StreamJob", metadata: { name: "sql-redis" }, spec: { sql } };
+      const c = compileSql(parseStreamJob(doc).value, {
+        mode: "local",
+        baseDir: ".",
+        sourceOverride: () => collectionSource({ partitions: [events.slice(0, 2), events.slice(2)] }),
+        sinkOverride: "collect",
+      });
+      await createEngine({ graph: c.graph, idleSleepMs: 0, batchSize: 2 }).run();
+      const rows = [...(c.collected.get("o")?.values() ?? [])].map((v) => plain(v) as Record<string, unknown>);
+      return rows.sort((a, b) => (a.n as number) - (b.n as number));
+    };
+    try {
+      expect(await runOnce()).toEqual([
+        { user_id: "u1", n: 1, age: 31, segment: "gold" },
+        { user_id: "u2", n: 2, age: 22, segment: null },
+        { user_id: "u3", n: 3, age: null, segment: null },
+        { user_id: "u1", n: 4, age: 31, segment: "gold" },
+      ]);
+      // A new run has a new cache: the changed hash is read.
+      await redis.hset(`${prefix}u1`, { segment: "silver" });
+      expect((await runOnce())[0]).toEqual({ user_id: "u1", n: 1, age: 31, segment: "silver" });
     } finally {
       const keys = await redis.keys(`${prefix}*`);
       if (keys.length > 0) await redis.del(...keys);
