@@ -17,7 +17,8 @@ import type { EventTime, Source as SourceSpec, Step } from "../spec/generated/ty
 import { parseDeclaredType } from "../cel/types.ts";
 import { claimUid, counter, DEAD_LETTER_TAG, type CompileContext, type Handle } from "./context.ts";
 import { recordFn } from "./expr.ts";
-import { FALLBACK, fieldReader, internalized, isRecord, type Reader } from "./readers.ts";
+import { internalized, isRecord } from "./readers.ts";
+import { pooledCheckLoop, unrolledFieldCheck, type FieldOk, type LoopState } from "./source-check-pools.ts";
 import { processStep } from "./stages.ts";
 import { toNumber } from "./values.ts";
 
@@ -26,25 +27,29 @@ export type SourceRejection = "invalid-json" | "not-an-object" | "event-time" | 
 
 const REASONS: readonly SourceRejection[] = ["invalid-json", "not-an-object", "event-time", "field-type"];
 
-const REJECTED: unique symbol = Symbol("runnel.rejected");
 /** The line of its file a record came from (non-enumerable, like the generator's timestamp). */
 const LINE: unique symbol = Symbol("runnel.line");
 
 /** A record its source rejected, on its way from the reader to the source's router. */
-interface Rejected {
-  [REJECTED]: true;
-  reason: SourceRejection;
-  error: string;
-  record: unknown;
-  origin: string | undefined;
+class Rejected {
+  readonly reason: SourceRejection;
+  readonly error: string;
+  readonly record: unknown;
+  readonly origin: string | undefined;
+  constructor(reason: SourceRejection, error: string, record: unknown, origin: string | undefined) {
+    this.reason = reason;
+    this.error = error;
+    this.record = record;
+    this.origin = origin;
+  }
 }
 
 function rejected(reason: SourceRejection, error: string, record: unknown, origin: string | undefined): Rejected {
-  return { [REJECTED]: true, reason, error, record, origin };
+  return new Rejected(reason, error, record, origin);
 }
 
 function isRejected(r: unknown): r is Rejected {
-  return (r as Partial<Rejected> | null)?.[REJECTED] === true;
+  return r instanceof Rejected;
 }
 
 /** What JSON.parse made of a line, in words. */
@@ -71,6 +76,8 @@ export function jsonObjectLines(): (line: string, origin: FileOrigin) => unknown
 export interface EventTimeReader {
   read: (r: unknown) => number;
   explain: (r: unknown) => string;
+  /** Set when `read` is this field's value in epoch millis (the source check reads it inline). */
+  field?: string;
 }
 
 /** Reads event time as the spec says: a field or an expression, in epoch millis or seconds or ISO-8601. */
@@ -104,6 +111,7 @@ export function eventTimeReader(t: EventTime, path: string): EventTimeReader {
         return typeof v === "number" ? v : typeof v === "bigint" ? Number(v) : Number.NaN;
       },
       explain,
+      field,
     };
   }
   return {
@@ -165,32 +173,46 @@ function typeCheck(type: string, coerce: boolean): TypeCheck | undefined {
   return undefined;
 }
 
-/** The reads of the declared fields of one scalar type (each its own reader: monomorphic field access). */
-interface FieldGroup {
-  names: string[];
-  reads: Reader[];
+/** A source's check of its declared fields: `ok` on every record, `problem` to say why one fails. */
+export interface FieldTypeCheck {
+  /** Whether the record passes (values converted in place with `coerce`). */
+  ok: (r: Record<string, unknown>) => boolean;
+  /** The problem of a record, or undefined when it is fine. */
+  problem: (r: Record<string, unknown>) => string | undefined;
 }
 
-function group(fields: [string, string][]): FieldGroup {
-  return { names: fields.map(([n]) => n), reads: fields.map(([n]) => fieldReader("record", n)) };
+/** Whether a present value has a scalar type, inline for the common types. */
+function scalarOk(type: string): FieldOk | undefined {
+  switch (type) {
+    case "string":
+      return (v) => typeof v === "string";
+    case "double":
+      return (v) => typeof v === "number" || typeof v === "bigint";
+    case "int":
+      return (v) => (typeof v === "number" && Number.isInteger(v)) || typeof v === "bigint";
+    case "bool":
+      return (v) => typeof v === "boolean";
+    default:
+      return undefined;
+  }
 }
 
 /**
  * Checks a record's declared fields: absent and null ones pass (`has()` is how expressions ask);
- * present ones must have their type, after conversion with `coerce`. Returns the problem, or
- * undefined when the record is fine (coerced values are written back into it). Enforcing runs on
- * every record, so the scalar types are tested inline, a loop per type over per-field readers.
+ * present ones must have their type, after conversion with `coerce`. Enforcing runs on every
+ * record, so up to 8 fields are checked one by one from a literal of the source's own
+ * (source-check-pools.ts); `key` names the source.
  */
-export function fieldTypeCheck(fields: Readonly<Record<string, string>>, coerce: boolean): ((r: Record<string, unknown>) => string | undefined) | undefined {
+export function fieldTypeCheck(fields: Readonly<Record<string, string>>, coerce: boolean, key = ""): FieldTypeCheck | undefined {
   const declared = Object.entries(fields)
     .map(([name, text]) => [internalized(name), text, parseDeclaredType(text)] as const)
     .filter((f): f is readonly [string, string, string] => f[2] !== undefined && typeCheck(f[2], coerce) !== undefined);
   if (declared.length === 0) return undefined;
   const problem = (name: string, v: unknown): string =>
     `field ${JSON.stringify(name)} is ${JSON.stringify(typeof v === "bigint" ? v.toString() : v)}, not ${fields[name] ?? "its declared type"}${coerce ? " (nor convertible to it)" : ""}`;
+  const checks = declared.map(([name, , type]) => [name, typeCheck(type, coerce) as TypeCheck] as const);
   if (coerce) {
-    const checks = declared.map(([name, , type]) => [name, typeCheck(type, true) as TypeCheck] as const);
-    return (r) => {
+    const find = (r: Record<string, unknown>): string | undefined => {
       for (const [name, check] of checks) {
         const v = r[name];
         if (v === undefined || v === null) continue;
@@ -200,40 +222,30 @@ export function fieldTypeCheck(fields: Readonly<Record<string, string>>, coerce:
       }
       return undefined;
     };
+    return { ok: (r) => find(r) === undefined, problem: find };
   }
-  const of = (t: string): [string, string][] => declared.filter(([, , type]) => type === t).map(([n, text]) => [n, text]);
-  const strings = group(of("string"));
-  const ints = group(of("int"));
-  const doubles = group(of("double"));
-  const bools = group(of("bool"));
-  const others = declared.filter(([, , t]) => !["string", "int", "double", "bool"].includes(t));
-  const otherReads = others.map(([n]) => fieldReader("record", n));
-  const otherChecks = others.map(([, , t]) => typeCheck(t, false) as TypeCheck);
-  const scope: { record: unknown } = { record: undefined };
-  return (r) => {
-    scope.record = r;
-    for (let i = 0; i < strings.reads.length; i++) {
-      const v = (strings.reads[i] as Reader)(scope);
-      if (typeof v !== "string" && v !== FALLBACK && v !== null) return problem(strings.names[i] as string, v);
-    }
-    for (let i = 0; i < doubles.reads.length; i++) {
-      const v = (doubles.reads[i] as Reader)(scope);
-      if (typeof v !== "number" && typeof v !== "bigint" && v !== FALLBACK && v !== null) return problem(doubles.names[i] as string, v);
-    }
-    for (let i = 0; i < ints.reads.length; i++) {
-      const v = (ints.reads[i] as Reader)(scope);
-      if (!(typeof v === "number" && Number.isInteger(v)) && typeof v !== "bigint" && v !== FALLBACK && v !== null) return problem(ints.names[i] as string, v);
-    }
-    for (let i = 0; i < bools.reads.length; i++) {
-      const v = (bools.reads[i] as Reader)(scope);
-      if (typeof v !== "boolean" && v !== FALLBACK && v !== null) return problem(bools.names[i] as string, v);
-    }
-    for (let i = 0; i < otherReads.length; i++) {
-      const v = (otherReads[i] as Reader)(scope);
-      if (v !== FALLBACK && v !== null && (otherChecks[i] as TypeCheck)(v) === NOT_OF_TYPE)
-        return problem((others[i] as readonly [string, string, string])[0], v);
-    }
-    return undefined;
+  const oks = declared.map(([name, , type]): readonly [string, FieldOk] => {
+    const check = typeCheck(type, false) as TypeCheck;
+    return [name, scalarOk(type) ?? ((v) => check(v) !== NOT_OF_TYPE)];
+  });
+  const failing =
+    unrolledFieldCheck(key, oks) ??
+    ((r: Record<string, unknown>): number => {
+      for (let i = 0; i < oks.length; i++) {
+        const [name, ok] = oks[i] as readonly [string, FieldOk];
+        const v = r[name];
+        if (v !== undefined && v !== null && !ok(v)) return i;
+      }
+      return -1;
+    });
+  return {
+    ok: (r) => failing(r) < 0,
+    problem: (r) => {
+      const i = failing(r);
+      if (i < 0) return undefined;
+      const name = (oks[i] as readonly [string, FieldOk])[0];
+      return problem(name, r[name]);
+    },
   };
 }
 
@@ -241,7 +253,9 @@ export function fieldTypeCheck(fields: Readonly<Record<string, string>>, coerce:
 interface RecordCheck {
   time: (r: unknown) => number;
   explainTime: ((r: unknown) => string) | undefined;
-  fields: ((r: Record<string, unknown>) => string | undefined) | undefined;
+  fields: FieldTypeCheck | undefined;
+  /** The event-time field read inline by the batch loop (epoch millis), or "". */
+  timeField: string;
   /** The origin text of a record that does not carry one (a file line). */
   origin: (r: unknown) => string | undefined;
   /** Rejected records leave the stream here, counted (a broadcast source); otherwise they go on to the router. */
@@ -251,52 +265,37 @@ interface RecordCheck {
 /** Why a record that is no rejected record already fails the check (its event time read aside). */
 function problemOf(v: unknown, check: RecordCheck): Rejected | undefined {
   if (!isRecord(v)) return rejected("not-an-object", `the record is ${kindOf(v)}, not an object`, v, check.origin(v));
-  const problem = check.fields?.(v);
+  const problem = check.fields?.problem(v);
   return problem === undefined ? undefined : rejected("field-type", problem, v, check.origin(v));
 }
 
-/** Wraps a source so each batch is checked and carries its event times (see the module comment). */
-function checkedSource(source: Source<unknown>, check: RecordCheck, parsedLines: boolean): Source<unknown> {
-  const { time, fields, drop } = check;
+/** Wraps a source so each batch is checked and carries its event times (see the module comment); `key` names the source. */
+function checkedSource(source: Source<unknown>, check: RecordCheck, parsedLines: boolean, key: string): Source<unknown> {
+  const { fields, drop } = check;
+  const fieldsOk = fields?.ok;
+  const loop = pooledCheckLoop(key, {
+    fieldsOk: fieldsOk ?? (() => true),
+    timeField: check.timeField,
+    time: check.time,
+    // Only a file's lines can arrive rejected already.
+    reject: (v) => (parsedLines && isRejected(v) ? v : (problemOf(v, check) ?? rejected("not-an-object", "the record was rejected", v, check.origin(v)))),
+    rejectTime: (v) => rejected("event-time", check.explainTime?.(v) ?? "no event time", v, check.origin(v)),
+    rejected: Rejected,
+    drop: drop ? (bad) => drop((bad as Rejected).reason) : undefined,
+  });
   return {
     name: source.name,
     partitions: source.partitions,
     async open(partition, position): Promise<SourceReader<unknown>> {
       const reader = await source.open(partition, position);
       // Rejected records take the highest event time seen so far: they never move the watermark.
-      let highest = 0;
+      const state: LoopState = { highest: 0 };
       const checked: SourceReader<unknown> = {
         async read(max): Promise<ReadResult<unknown>> {
           const r = await reader.read(max);
-          const { records, keys } = r;
-          const given = r.timestamps;
-          const timestamps: number[] = [];
-          let n = 0;
-          for (let j = 0; j < records.length; j++) {
-            const v = records[j];
-            // Only a file's lines can arrive rejected already; only declared fields can fail on a record.
-            let bad = parsedLines && isRejected(v) ? v : fields !== undefined || !isRecord(v) ? problemOf(v, check) : undefined;
-            let ts = 0;
-            if (bad === undefined) {
-              ts = given ? (given[j] as number) : time(v);
-              if (ts - ts !== 0) bad = rejected("event-time", check.explainTime?.(v) ?? "no event time", v, check.origin(v));
-              else if (ts > highest) highest = ts;
-            }
-            if (bad !== undefined) {
-              if (drop) {
-                drop(bad.reason);
-                continue;
-              }
-              records[n] = bad;
-              ts = highest;
-            } else if (n !== j) records[n] = v;
-            if (keys && n !== j) keys[n] = keys[j] as string | number;
-            timestamps.push(ts);
-            n++;
-          }
-          records.length = n;
-          if (keys) keys.length = n;
-          return { ...r, records, timestamps };
+          // The batch is the reader's to hand over: checked in place.
+          r.timestamps = loop(r, state);
+          return r;
         },
         position: () => reader.position(),
         close: () => reader.close(),
@@ -321,13 +320,15 @@ export function checkSource(
   options: { time: (r: unknown) => number; file?: string },
 ): { source: Source<unknown>; route: (h: Handle) => Handle } {
   const time = spec.timestamp ? eventTimeReader(spec.timestamp, path) : undefined;
-  const fields = spec.fields ? fieldTypeCheck(spec.fields, spec.fieldTypes === "coerce") : undefined;
+  const key = `${spec.id}\u0000${JSON.stringify(spec.fields ?? {})}\u0000${spec.timestamp?.field ?? ""}`;
+  const fields = spec.fields ? fieldTypeCheck(spec.fields, spec.fieldTypes === "coerce", key) : undefined;
   if (!time && !fields && options.file === undefined) return { source, route: (h) => h };
   const broadcast = spec.mode === "broadcast";
   const drops = new Map(REASONS.map((r) => [r, counter(ctx.metrics.dropped, `${spec.id}/${r}`)]));
   const file = options.file;
   const check: RecordCheck = {
     time: time?.read ?? options.time,
+    timeField: time?.field ?? "",
     explainTime: time?.explain,
     fields,
     origin:
@@ -336,7 +337,7 @@ export function checkSource(
         : (r) => ((r as { [LINE]?: number } | null)?.[LINE] === undefined ? undefined : `${file}:${(r as { [LINE]: number })[LINE]}`),
     drop: broadcast ? (reason) => drops.get(reason)?.() : undefined,
   };
-  const checked = checkedSource(source, check, file !== undefined);
+  const checked = checkedSource(source, check, file !== undefined, key);
   if (broadcast) return { source: checked, route: (h) => h };
   return {
     source: checked,
