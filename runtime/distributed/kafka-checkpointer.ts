@@ -20,7 +20,7 @@ import { stateSchemas } from "../exec/state-layouts.ts";
 import { createLogger, type Logger } from "../log.ts";
 import type { KeyedStateBackend, StateChanges } from "../state/backend.ts";
 import { decodeKey } from "../state/table.ts";
-import { changelogMessages, replayChangelog, writeSentinels, type ReplicatedPositions, type TaskMeta } from "./changelog.ts";
+import { changelogMessages, decodeTaskMeta, replayChangelog, writeSentinels, type ReplicatedPositions, type TaskMeta } from "./changelog.ts";
 import { markerEntries, replayStores, TaskRestore } from "./task-restore.ts";
 import { TaskProducer, type Delivery, type InputOffsets } from "./transactions.ts";
 import { transactionalId } from "./topics.ts";
@@ -223,7 +223,13 @@ export function kafkaCheckpointer(options: KafkaCheckpointerOptions): KafkaCheck
   }
 
   /** Checkpoints one task: prepare sinks, send changes and metadata, commit with offsets, apply locally. */
-  async function checkpointTask(engine: EngineState, t: number, id: number): Promise<number> {
+  /**
+   * Takes task t's checkpoint `id` up to what must happen between rounds — sinks prepared, then
+   * positions, state changes, timers and operator state captured and encoded, without an await
+   * in between — and returns the rest (changelog send, commit, store write) to run. `copyMeta`
+   * decodes the metadata again for the store's marker, for a caller that runs rounds meanwhile.
+   */
+  async function captureTask(engine: EngineState, t: number, id: number, copyMeta: boolean): Promise<() => Promise<number>> {
     const sinks: Record<string, unknown> = {};
     for (const node of engine.graph.nodes) {
       const op = engine.instances[node.id]?.[t]?.op;
@@ -266,18 +272,26 @@ export function kafkaCheckpointer(options: KafkaCheckpointerOptions): KafkaCheck
       ...(sealed ? { sealed } : {}),
     };
     const messages = changelogMessages(t, changes, meta);
-    const p = producer(t);
-    const metaOffset = await p.sendToPartition(options.changelogTopic, t, messages);
-    await p.commit(offsets);
-    options.onCommitted?.(t, positions);
-    await backend.applyChanges(changes, markerEntries(options.changelogTopic, metaOffset, meta));
-    for (const node of engine.graph.nodes) {
-      const prepared = sinks[node.uid];
-      if (prepared !== undefined) await engine.instances[node.id]?.[t]?.op.commit?.(id, prepared);
-    }
-    let bytes = 0;
-    for (const m of messages) bytes += m.value === null ? 0 : m.value.length;
-    return bytes;
+    return async () => {
+      const p = producer(t);
+      const metaOffset = await p.sendToPartition(options.changelogTopic, t, messages);
+      await p.commit(offsets);
+      options.onCommitted?.(t, positions);
+      const marked = copyMeta ? decodeTaskMeta((messages.at(-1) as { value: Buffer }).value) : meta;
+      await backend.applyChanges(changes, markerEntries(options.changelogTopic, metaOffset, marked));
+      for (const node of engine.graph.nodes) {
+        const prepared = sinks[node.uid];
+        if (prepared !== undefined) await engine.instances[node.id]?.[t]?.op.commit?.(id, prepared);
+      }
+      let bytes = 0;
+      for (const m of messages) bytes += m.value === null ? 0 : m.value.length;
+      return bytes;
+    };
+  }
+
+  /** Takes task t's checkpoint `id` whole. */
+  async function checkpointTask(engine: EngineState, t: number, id: number): Promise<number> {
+    return (await captureTask(engine, t, id, false))();
   }
 
   /** A task sealed by a stop-with-savepoint runs nothing in this generation: the worker ends (exit 0). */
@@ -307,6 +321,21 @@ export function kafkaCheckpointer(options: KafkaCheckpointerOptions): KafkaCheck
       const sizes = await allTasks(engine.tasks.map((t) => checkpointTask(engine, t, id)));
       options.onCheckpoint?.({ id, durationMs: performance.now() - t0, bytes: sizes.reduce((a, b) => a + b, 0) });
     },
+    // At least once, rounds go on while a checkpoint's sends and commits complete: what it commits
+    // was captured first, and output after it is only replayed, never lost. Exactly once, the
+    // transaction must not take output of later rounds, so the engine waits (checkpoint above).
+    ...(options.delivery === "exactly-once"
+      ? {}
+      : {
+          async beginCheckpoint(engine: EngineState, id: number): Promise<{ done: Promise<void> }> {
+            const t0 = performance.now();
+            const rest = await allTasks(engine.tasks.map((t) => captureTask(engine, t, id, true)));
+            const done = allTasks(rest.map((f) => f())).then((sizes) => {
+              options.onCheckpoint?.({ id, durationMs: performance.now() - t0, bytes: sizes.reduce((a, b) => a + b, 0) });
+            });
+            return { done };
+          },
+        }),
     async close() {
       for (const p of producers.values()) await p.disconnect();
     },

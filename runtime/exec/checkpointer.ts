@@ -25,6 +25,13 @@ export interface Checkpointer {
   restored?(engine: EngineState): Promise<void>;
   /** Takes checkpoint `id` of every task the engine runs (between rounds). */
   checkpoint(engine: EngineState, id: number): Promise<void>;
+  /**
+   * When present, the engine may take checkpoints this way instead: between rounds it awaits
+   * only the capture of what checkpoint `id` commits, then runs rounds while `done` completes
+   * it. The engine keeps one such checkpoint in flight at a time, and evicts no state meanwhile
+   * (the captured changes are in the cache until `done` has written them).
+   */
+  beginCheckpoint?(engine: EngineState, id: number): Promise<{ done: Promise<void> }>;
   /** Releases connections after the engine closed. */
   close?(): Promise<void>;
   /** Releases connections after a failure, committing nothing. */

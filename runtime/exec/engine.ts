@@ -222,20 +222,62 @@ export function createEngine(options: EngineOptions): Engine {
   }
 
   async function savepoint(dir: string): Promise<number> {
+    await settle();
     const id = lastCheckpoint + 1;
     await takeCheckpoint(engineState, { id, savepointDir: dir });
     lastCheckpoint = id;
     return id;
   }
 
+  /** A checkpoint completing while rounds run (Checkpointer.beginCheckpoint), and how it ended. */
+  let inflight: { id: number; done: Promise<void> } | undefined;
+  let inflightError: unknown;
+
+  /** Waits for the checkpoint in flight; throws what it failed with. */
+  async function settle(): Promise<void> {
+    const f = inflight;
+    if (f) {
+      await f.done;
+      inflight = undefined;
+    }
+    if (inflightError !== undefined) {
+      const err = inflightError;
+      inflightError = undefined;
+      throw err instanceof Error ? err : new CheckpointError(`checkpoint failed: ${JSON.stringify(err)}`, true);
+    }
+  }
+
+  /** Captures the next checkpoint and lets it complete while rounds run (after the previous one completed). */
+  async function beginCheckpoint(impl: Checkpointer & Required<Pick<Checkpointer, "beginCheckpoint">>): Promise<void> {
+    await settle();
+    const id = lastCheckpoint + 1;
+    // The interval runs from checkpoint start to checkpoint start, as Flink's does.
+    lastCheckpointAt = clock.now();
+    const { done } = await impl.beginCheckpoint(engineState, id);
+    inflight = {
+      id,
+      done: done.then(
+        () => {
+          lastCheckpoint = Math.max(lastCheckpoint, id);
+          checkpoints++;
+        },
+        (err: unknown) => {
+          inflightError = err;
+        },
+      ),
+    };
+  }
+
   async function checkpoint(): Promise<number> {
+    await settle();
+    const started = clock.now();
     const id = lastCheckpoint + 1;
     if (options.checkpointer) await options.checkpointer.impl.checkpoint(engineState, id);
     else if (options.checkpoint) await takeCheckpoint(engineState, { root: options.checkpoint.dir, id, retain: options.checkpoint.retain ?? 3 });
     else throw new CheckpointError("checkpointing is not configured", false);
     lastCheckpoint = id;
     checkpoints++;
-    lastCheckpointAt = clock.now();
+    lastCheckpointAt = started;
     return id;
   }
 
@@ -329,7 +371,8 @@ export function createEngine(options: EngineOptions): Engine {
       for (const i of row) if (i.op.endRound && active(i.node, i.task)) flushes.push(i.op.endRound());
       if (flushes.length > 0) await Promise.all(flushes);
     }
-    for (const b of backends) await b?.maybeEvict();
+    // A checkpoint in flight still has to write the changes it captured from the cache.
+    if (!inflight) for (const b of backends) await b?.maybeEvict();
     if (sources.every((s) => s.done)) finished = true;
     return moved > 0;
   }
@@ -389,16 +432,24 @@ export function createEngine(options: EngineOptions): Engine {
       try {
         await open();
         const interval = options.checkpoint?.intervalMs ?? options.checkpointer?.intervalMs ?? 5000;
+        const impl = options.checkpointer?.impl;
+        const overlapping = impl?.beginCheckpoint ? (impl as Checkpointer & Required<Pick<Checkpointer, "beginCheckpoint">>) : undefined;
         while (!stopped && !finished) {
           const moved = await round();
           await options.onRound?.();
-          if (checkpointing && (finished || clock.now() - lastCheckpointAt >= interval)) await checkpoint();
+          if (inflightError !== undefined) await settle();
+          if (checkpointing && (finished || clock.now() - lastCheckpointAt >= interval)) {
+            if (overlapping && !finished) await beginCheckpoint(overlapping);
+            else await checkpoint();
+          }
           if (!moved && !finished) await new Promise((r) => setTimeout(r, idleSleepMs));
         }
+        await settle();
         // Stopped early: a last checkpoint commits the output so far (stop-with-checkpoint).
         if (stopped && !finished && checkpointing) await checkpoint();
       } catch (err) {
         // Cleanup must not hide why the run failed (operators that never opened may fail to close).
+        await settle().catch(() => undefined);
         await abandon().catch(() => undefined);
         throw err;
       }
