@@ -4,8 +4,8 @@
  * technique of runtime/pipeline/readers.ts and projection.ts. V8 keeps inline-cache feedback per
  * function literal: one loop over columns sees every column name and every column's closure at
  * one site and goes megamorphic; unrolled, each site sees one name and one closure. Each table,
- * select list and sink gets the next literal of its pool (up to 8 columns); beyond the pool, or
- * for wider rows, the plain loop runs. No code is generated.
+ * select list and sink gets the next literal of its pool (up to 8 columns); beyond the pool they
+ * share its last literal; for wider rows the plain loop runs. No code is generated.
  */
 
 type Row = unknown[];
@@ -56,9 +56,9 @@ function slots<F>(keys: string[], fns: F[], positions: number[], filler: F): Slo
 }
 
 // Identical on purpose: every entry is a separate literal with its own feedback.
-const readerPool: ((s: Slots<Fn>, width: number) => (rec: Record<string, unknown>) => Row)[] = [
-  (s, width) => (rec) => {
-    const row: Row = new Array<unknown>(width).fill(null);
+const readerPool: ((s: Slots<Fn>, blank: () => Row) => (rec: Record<string, unknown>) => Row)[] = [
+  (s, blank) => (rec) => {
+    const row: Row = blank();
     row[s.i0] = s.f0(rec[s.k0]);
     if (s.n > 1) row[s.i1] = s.f1(rec[s.k1]);
     if (s.n > 2) row[s.i2] = s.f2(rec[s.k2]);
@@ -69,8 +69,8 @@ const readerPool: ((s: Slots<Fn>, width: number) => (rec: Record<string, unknown
     if (s.n > 7) row[s.i7] = s.f7(rec[s.k7]);
     return row;
   },
-  (s, width) => (rec) => {
-    const row: Row = new Array<unknown>(width).fill(null);
+  (s, blank) => (rec) => {
+    const row: Row = blank();
     row[s.i0] = s.f0(rec[s.k0]);
     if (s.n > 1) row[s.i1] = s.f1(rec[s.k1]);
     if (s.n > 2) row[s.i2] = s.f2(rec[s.k2]);
@@ -81,8 +81,8 @@ const readerPool: ((s: Slots<Fn>, width: number) => (rec: Record<string, unknown
     if (s.n > 7) row[s.i7] = s.f7(rec[s.k7]);
     return row;
   },
-  (s, width) => (rec) => {
-    const row: Row = new Array<unknown>(width).fill(null);
+  (s, blank) => (rec) => {
+    const row: Row = blank();
     row[s.i0] = s.f0(rec[s.k0]);
     if (s.n > 1) row[s.i1] = s.f1(rec[s.k1]);
     if (s.n > 2) row[s.i2] = s.f2(rec[s.k2]);
@@ -93,8 +93,8 @@ const readerPool: ((s: Slots<Fn>, width: number) => (rec: Record<string, unknown
     if (s.n > 7) row[s.i7] = s.f7(rec[s.k7]);
     return row;
   },
-  (s, width) => (rec) => {
-    const row: Row = new Array<unknown>(width).fill(null);
+  (s, blank) => (rec) => {
+    const row: Row = blank();
     row[s.i0] = s.f0(rec[s.k0]);
     if (s.n > 1) row[s.i1] = s.f1(rec[s.k1]);
     if (s.n > 2) row[s.i2] = s.f2(rec[s.k2]);
@@ -273,6 +273,11 @@ const taken = {
   projected: new Map<string, number>(),
 };
 
+/** Entry `i` of a pool; beyond it the last one, shared (slower than a literal of one's own, far faster than the plain loop). */
+function pick<T>(pool: T[], i: number): T | undefined {
+  return pool[Math.min(i, pool.length - 1)];
+}
+
 function slot(map: Map<string, number>, key: string): number {
   let i = map.get(key);
   if (i === undefined) {
@@ -285,7 +290,7 @@ function slot(map: Map<string, number>, key: string): number {
 /** Reads `fields` of a JSON record into a row of `width` (each value through its reader); undefined beyond the pool. */
 export function unrolledReader(fields: { name: string; read: Fn; index: number }[], width: number): ((rec: Record<string, unknown>) => Row) | undefined {
   if (fields.length === 0 || fields.length > 8) return undefined;
-  const make = readerPool[slot(taken.readers, `${width}|${fields.map((f) => `${f.name}@${f.index}`).join(",")}`)];
+  const make = pick(readerPool, slot(taken.readers, `${width}|${fields.map((f) => `${f.name}@${f.index}`).join(",")}`));
   if (!make) return undefined;
   return make(
     slots(
@@ -294,13 +299,41 @@ export function unrolledReader(fields: { name: string; read: Fn; index: number }
       fields.map((f) => f.index),
       id,
     ),
-    width,
+    blankRow(width),
   );
+}
+
+/** A new row of `width` NULLs: an array literal up to 10 columns (a copy of a boilerplate, no fill loop). */
+function blankRow(width: number): () => Row {
+  switch (width) {
+    case 1:
+      return () => [null];
+    case 2:
+      return () => [null, null];
+    case 3:
+      return () => [null, null, null];
+    case 4:
+      return () => [null, null, null, null];
+    case 5:
+      return () => [null, null, null, null, null];
+    case 6:
+      return () => [null, null, null, null, null, null];
+    case 7:
+      return () => [null, null, null, null, null, null, null];
+    case 8:
+      return () => [null, null, null, null, null, null, null, null];
+    case 9:
+      return () => [null, null, null, null, null, null, null, null, null];
+    case 10:
+      return () => [null, null, null, null, null, null, null, null, null, null];
+    default:
+      return () => new Array<unknown>(width).fill(null);
+  }
 }
 
 /** Evaluates a select list (named by `key`, e.g. its text) into a new row; the plain loop beyond the pool. */
 export function unrolledSelect(fns: RowFn[], key: string): (r: Row) => Row {
-  const make = fns.length > 0 && fns.length <= 8 ? selectPool[slot(taken.selects, key)] : undefined;
+  const make = fns.length > 0 && fns.length <= 8 ? pick(selectPool, slot(taken.selects, key)) : undefined;
   if (make) return make(slots([], fns, [], nothing));
   const n = fns.length;
   return (r) => {
@@ -313,7 +346,7 @@ export function unrolledSelect(fns: RowFn[], key: string): (r: Row) => Row {
 /** Builds an output record: column i of the row under names[i], through writers[i] when given; the plain loop beyond the pool. */
 export function unrolledObject(names: string[], writers: (Fn | undefined)[]): (r: Row) => Record<string, unknown> {
   const fns = writers.map((w) => (w ? (v: unknown) => (v === null ? null : w(v)) : id));
-  const make = names.length > 0 && names.length <= 8 ? objectPool[slot(taken.objects, names.join(","))] : undefined;
+  const make = names.length > 0 && names.length <= 8 ? pick(objectPool, slot(taken.objects, names.join(","))) : undefined;
   if (make) return make(slots(names.map(internalized), fns, [], id));
   return (r) => {
     const o: Record<string, unknown> = {};
@@ -335,7 +368,7 @@ export function unrolledProjectObject(names: string[], fns: RowFn[], writers: (F
       return v === null || v === undefined ? null : w(v);
     };
   });
-  const make = names.length > 0 && names.length <= 8 ? projectObjectPool[slot(taken.projected, names.join(","))] : undefined;
+  const make = names.length > 0 && names.length <= 8 ? pick(projectObjectPool, slot(taken.projected, names.join(","))) : undefined;
   if (make) return make(slots(names.map(internalized), cols, [], nothing));
   return (r) => {
     const o: Record<string, unknown> = {};
