@@ -107,3 +107,27 @@ export function memoryLookupStore(rows: ReadonlyMap<string, LookupRow>): LookupS
     close: async () => {},
   };
 }
+
+/** A store the tasks of one process share: opened by the first task that needs it, closed when the last one lets go. */
+export interface SharedLookupStore {
+  acquire(): Promise<LookupStore>;
+  release(): Promise<void>;
+}
+
+/** Shares the store `open` makes among the tasks of a process (one connection, a cache per task). */
+export function sharedLookupStore(open: () => Promise<LookupStore>): SharedLookupStore {
+  let shared: Promise<LookupStore> | undefined;
+  let users = 0;
+  return {
+    acquire() {
+      users++;
+      return (shared ??= open());
+    },
+    async release() {
+      if (--users > 0 || !shared) return;
+      const s = shared;
+      shared = undefined;
+      await (await s).close();
+    },
+  };
+}

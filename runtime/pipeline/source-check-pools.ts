@@ -7,6 +7,7 @@
  * the pool share its last literal. No code is generated.
  */
 import type { ReadResult } from "../connectors/types.ts";
+import { poolEntry } from "./literal-pools.ts";
 
 /** Checks a field's value of a declared type (NULL and absent values are checked before). */
 export type FieldOk = (v: unknown) => boolean;
@@ -308,15 +309,6 @@ const loopPool: ((s: LoopParts) => (r: ReadResult<unknown>, st: LoopState) => nu
 /** Pool entries by what they serve: the same source keeps its literal across compilations. */
 const taken = { fields: new Map<string, number>(), loops: new Map<string, number>() };
 
-function entry<T>(pool: T[], map: Map<string, number>, key: string): T {
-  let i = map.get(key);
-  if (i === undefined) {
-    i = map.size;
-    map.set(key, i);
-  }
-  return pool[Math.min(i, pool.length - 1)] as T;
-}
-
 const pass: FieldOk = () => true;
 
 /** The check of up to 8 declared fields, field by field (the index of the first that fails, or -1); undefined for more. */
@@ -324,7 +316,7 @@ export function unrolledFieldCheck(key: string, fields: readonly (readonly [stri
   if (fields.length === 0 || fields.length > 8) return undefined;
   const k = (i: number): string => fields[i]?.[0] ?? "";
   const c = (i: number): FieldOk => fields[i]?.[1] ?? pass;
-  return entry(
+  return poolEntry(
     fieldPool,
     taken.fields,
     key,
@@ -337,5 +329,5 @@ export function unrolledFieldCheck(key: string, fields: readonly (readonly [stri
 
 /** The batch loop of one source (`key` names it). */
 export function pooledCheckLoop(key: string, parts: LoopParts): (r: ReadResult<unknown>, st: LoopState) => number[] {
-  return entry(loopPool, taken.loops, key)(parts);
+  return poolEntry(loopPool, taken.loops, key)(parts);
 }

@@ -8,7 +8,7 @@
  */
 import { resolve } from "node:path";
 import type { Key, KeyedProcessFunction } from "../api/functions.ts";
-import { lookupCache, memoryLookupStore, type LookupRow, type LookupStore } from "../connectors/lookup.ts";
+import { lookupCache, memoryLookupStore, sharedLookupStore, type LookupRow } from "../connectors/lookup.ts";
 import { redisHashStore } from "../connectors/redis/lookup.ts";
 import { InternalError } from "../errors.ts";
 import { parseDuration } from "../spec/duration.ts";
@@ -98,12 +98,11 @@ function compileRedisLookup(ctx: CompileContext, step: Step, path: string, input
   // Locally a `local.file` stands in for Redis (rows read now, so a bad file fails at compile time).
   const local = ctx.options.mode === "local" && r.local ? fileRows(ctx, r.local.file.path, `${path}.lookupJoin.redis.local.file.path`) : undefined;
   // One connection per process, shared by its tasks (each with its own cache: tasks prepare batches concurrently).
-  let shared: Promise<LookupStore> | undefined;
-  let users = 0;
-  const open = (): Promise<LookupStore> =>
-    (shared ??= local
+  const store = sharedLookupStore(() =>
+    local
       ? Promise.resolve(memoryLookupStore(local))
-      : redisHashStore(r, { name: step.id, ...(r.keyPrefix === undefined ? {} : { keyPrefix: r.keyPrefix }), ...(r.fields ? { fields: r.fields } : {}) }));
+      : redisHashStore(r, { name: step.id, ...(r.keyPrefix === undefined ? {} : { keyPrefix: r.keyPrefix }), ...(r.fields ? { fields: r.fields } : {}) }),
+  );
   const lookupKey = (rec: unknown): string => String(key(rec, keyOf(rec)));
   const keyed = input.keyed
     ? keyedInput(input, step, path)
@@ -120,10 +119,7 @@ function compileRedisLookup(ctx: CompileContext, step: Step, path: string, input
       const keys: string[] = [];
       return {
         async prepareBatch(values, count) {
-          if (!cache) {
-            users++;
-            cache = lookupCache({ store: await open(), maxEntries, ttlMs, now: () => Date.now() });
-          }
+          cache ??= lookupCache({ store: await store.acquire(), maxEntries, ttlMs, now: () => Date.now() });
           keys.length = 0;
           for (let i = 0; i < count; i++) {
             try {
@@ -150,11 +146,7 @@ function compileRedisLookup(ctx: CompileContext, step: Step, path: string, input
         async close() {
           if (!cache) return;
           cache = undefined;
-          if (--users === 0 && shared) {
-            const s = shared;
-            shared = undefined;
-            await (await s).close();
-          }
+          await store.release();
         },
       };
     },

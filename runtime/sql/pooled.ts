@@ -7,6 +7,7 @@
  * own. Beyond the pool, tables and operators share the last literal. No code is generated.
  */
 import type { Context, ProcessFunction } from "../api/functions.ts";
+import { poolEntry } from "../pipeline/literal-pools.ts";
 
 type Row = unknown[];
 
@@ -245,27 +246,18 @@ const fusedPool: ((s: StepSlots) => ProcessFunction<unknown, unknown>)[] = [
 /** Pool entries by what they serve: the same table or operator keeps its literal across compilations. */
 const taken = { converters: new Map<string, number>(), fused: new Map<string, number>() };
 
-function entry<T>(pool: T[], map: Map<string, number>, key: string): T {
-  let i = map.get(key);
-  if (i === undefined) {
-    i = map.size;
-    map.set(key, i);
-  }
-  return pool[Math.min(i, pool.length - 1)] as T;
-}
-
 const noComputed = (): unknown => null;
 
 /** Converts a batch of records to rows in place (a refused record stays, a bad one becomes slow()'s answer); `key` names the table. */
 export function pooledConverter(key: string, parts: ConvertParts): (records: unknown[]) => void {
-  const make = entry(convertPool, taken.converters, key);
+  const make = poolEntry(convertPool, taken.converters, key);
   const first = parts.computed[0];
   return make({ ...parts, c0: first?.fn ?? noComputed, i0: first?.index ?? 0, one: parts.computed.length === 1 });
 }
 
 /** The process function of a fused operator running `fns` in order (undefined drops a record; a throw goes to that step's error handler); `key` names the operator. */
 export function pooledSteps(key: string, fns: StepFn[], errs: OnError[]): ProcessFunction<unknown, unknown> {
-  const make = entry(fusedPool, taken.fused, key);
+  const make = poolEntry(fusedPool, taken.fused, key);
   const pass: StepFn = (x) => x;
   return make({ n: fns.length, f0: fns[0] ?? pass, f1: fns[1] ?? pass, f2: fns[2] ?? pass, fns, errs });
 }

@@ -13,7 +13,7 @@
 import { readFileSync } from "node:fs";
 import { resolve } from "node:path";
 import type { Key, KeyedProcessFunction } from "../api/functions.ts";
-import { lookupCache, memoryLookupStore, type LookupRow, type LookupStore } from "../connectors/lookup.ts";
+import { lookupCache, memoryLookupStore, sharedLookupStore, type LookupRow } from "../connectors/lookup.ts";
 import type { RedisEndpoint } from "../connectors/redis/connection.ts";
 import { redisHashStore } from "../connectors/redis/lookup.ts";
 import { InternalError, RecordError } from "../errors.ts";
@@ -154,12 +154,9 @@ export function planRedisLookup(plan: StatementPlan, j: RedisJoin): Relation {
   const local = plan.env.ctx.options.mode === "local" && r.localPath !== undefined ? localRows(plan, t, r.localPath, pk) : undefined;
   const name = `${plan.scope}/${t.name}`;
   // One connection per process, shared by its tasks (each with its own cache).
-  let shared: Promise<LookupStore> | undefined;
-  let users = 0;
-  const open = (): Promise<LookupStore> =>
-    (shared ??= local
-      ? Promise.resolve(memoryLookupStore(local))
-      : redisHashStore(r.endpoint, { name, keyPrefix: r.keyPrefix, fields: physical.map((p) => p.name) }));
+  const store = sharedLookupStore(() =>
+    local ? Promise.resolve(memoryLookupStore(local)) : redisHashStore(r.endpoint, { name, keyPrefix: r.keyPrefix, fields: physical.map((p) => p.name) }),
+  );
   const keyText = (row: Row): string | undefined => {
     const v = j.probe(row);
     return v === null || v === undefined ? undefined : textOf(v);
@@ -194,8 +191,7 @@ export function planRedisLookup(plan: StatementPlan, j: RedisJoin): Relation {
       return {
         async prepareBatch(values, count) {
           if (!cache) {
-            users++;
-            cache = lookupCache({ store: await open(), maxEntries: r.maxRows, ttlMs: r.ttlMs, now: () => Date.now() });
+            cache = lookupCache({ store: await store.acquire(), maxEntries: r.maxRows, ttlMs: r.ttlMs, now: () => Date.now() });
             converted = new WeakMap();
           }
           keys.length = 0;
@@ -230,11 +226,7 @@ export function planRedisLookup(plan: StatementPlan, j: RedisJoin): Relation {
         async close() {
           if (!cache) return;
           cache = undefined;
-          if (--users === 0 && shared) {
-            const s = shared;
-            shared = undefined;
-            await (await s).close();
-          }
+          await store.release();
         },
       };
     },

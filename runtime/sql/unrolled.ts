@@ -8,6 +8,8 @@
  * share its last literal; for wider rows the plain loop runs. No code is generated.
  */
 
+import { poolEntry } from "../pipeline/literal-pools.ts";
+
 type Row = unknown[];
 type Fn = (v: unknown) => unknown;
 type RowFn = (r: Row) => unknown;
@@ -273,24 +275,10 @@ const taken = {
   projected: new Map<string, number>(),
 };
 
-/** Entry `i` of a pool; beyond it the last one, shared (slower than a literal of one's own, far faster than the plain loop). */
-function pick<T>(pool: T[], i: number): T | undefined {
-  return pool[Math.min(i, pool.length - 1)];
-}
-
-function slot(map: Map<string, number>, key: string): number {
-  let i = map.get(key);
-  if (i === undefined) {
-    i = map.size;
-    map.set(key, i);
-  }
-  return i;
-}
-
-/** Reads `fields` of a JSON record into a row of `width` (each value through its reader); undefined beyond the pool. */
+/** Reads `fields` of a JSON record into a row of `width` (each value through its reader); undefined for no fields or more than 8. */
 export function unrolledReader(fields: { name: string; read: Fn; index: number }[], width: number): ((rec: Record<string, unknown>) => Row) | undefined {
   if (fields.length === 0 || fields.length > 8) return undefined;
-  const make = pick(readerPool, slot(taken.readers, `${width}|${fields.map((f) => `${f.name}@${f.index}`).join(",")}`));
+  const make = poolEntry(readerPool, taken.readers, `${width}|${fields.map((f) => `${f.name}@${f.index}`).join(",")}`);
   if (!make) return undefined;
   return make(
     slots(
@@ -331,9 +319,9 @@ function blankRow(width: number): () => Row {
   }
 }
 
-/** Evaluates a select list (named by `key`, e.g. its text) into a new row; the plain loop beyond the pool. */
+/** Evaluates a select list (named by `key`, e.g. its text) into a new row; the plain loop for more than 8 items. */
 export function unrolledSelect(fns: RowFn[], key: string): (r: Row) => Row {
-  const make = fns.length > 0 && fns.length <= 8 ? pick(selectPool, slot(taken.selects, key)) : undefined;
+  const make = fns.length > 0 && fns.length <= 8 ? poolEntry(selectPool, taken.selects, key) : undefined;
   if (make) return make(slots([], fns, [], nothing));
   const n = fns.length;
   return (r) => {
@@ -343,10 +331,10 @@ export function unrolledSelect(fns: RowFn[], key: string): (r: Row) => Row {
   };
 }
 
-/** Builds an output record: column i of the row under names[i], through writers[i] when given; the plain loop beyond the pool. */
+/** Builds an output record: column i of the row under names[i], through writers[i] when given; the plain loop for more than 8 columns. */
 export function unrolledObject(names: string[], writers: (Fn | undefined)[]): (r: Row) => Record<string, unknown> {
   const fns = writers.map((w) => (w ? (v: unknown) => (v === null ? null : w(v)) : id));
-  const make = names.length > 0 && names.length <= 8 ? pick(objectPool, slot(taken.objects, names.join(","))) : undefined;
+  const make = names.length > 0 && names.length <= 8 ? poolEntry(objectPool, taken.objects, names.join(",")) : undefined;
   if (make) return make(slots(names.map(internalized), fns, [], id));
   return (r) => {
     const o: Record<string, unknown> = {};
@@ -368,7 +356,7 @@ export function unrolledProjectObject(names: string[], fns: RowFn[], writers: (F
       return v === null || v === undefined ? null : w(v);
     };
   });
-  const make = names.length > 0 && names.length <= 8 ? pick(projectObjectPool, slot(taken.projected, names.join(","))) : undefined;
+  const make = names.length > 0 && names.length <= 8 ? poolEntry(projectObjectPool, taken.projected, names.join(",")) : undefined;
   if (make) return make(slots(names.map(internalized), cols, [], nothing));
   return (r) => {
     const o: Record<string, unknown> = {};
