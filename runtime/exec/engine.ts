@@ -17,7 +17,8 @@ import { completedCheckpoints, checkpointDirName, readCheckpoint, type Snapshot 
 import { CheckpointError, InternalError, JobDefinitionError } from "../errors.ts";
 import { rm } from "node:fs/promises";
 import { join } from "node:path";
-import { restoreState, takeCheckpoint, type EngineState, type SourceTask } from "./checkpointing.ts";
+import { checkpointSchedule } from "./checkpoint-schedule.ts";
+import { restoreState, type EngineState, type SourceTask } from "./checkpointing.ts";
 import type { Checkpointer, TaskServices } from "./checkpointer.ts";
 import type { Exchange, ExchangeBuffer } from "./exchange.ts";
 import { openSourceTasks, readSourceTasks } from "./sources.ts";
@@ -133,9 +134,6 @@ export function createEngine(options: EngineOptions): Engine {
   let rounds = 0;
   let stopped = false;
   let finished = false;
-  let checkpoints = 0;
-  let lastCheckpoint = -1;
-  let lastCheckpointAt = 0;
   let opened = false;
   const engineState: EngineState = {
     graph,
@@ -149,7 +147,13 @@ export function createEngine(options: EngineOptions): Engine {
     replicated,
   };
   const { headGroups, timed, sinks, exchanges } = wireInstances(graph, parallelism, instances, active);
-  const checkpointing = options.checkpoint !== undefined || options.checkpointer !== undefined;
+  const schedule = checkpointSchedule({
+    state: engineState,
+    clock,
+    ...(options.checkpoint ? { local: options.checkpoint } : {}),
+    ...(options.checkpointer ? { checkpointer: options.checkpointer } : {}),
+  });
+  const checkpointing = schedule.enabled;
 
   /** The checkpoint to restore, if any. */
   async function findRestore(): Promise<Snapshot | undefined> {
@@ -211,74 +215,14 @@ export function createEngine(options: EngineOptions): Engine {
     if (restored) {
       const impl = options.checkpointer?.impl;
       await restoreState(engineState, restored, impl?.recordRestore?.bind(impl));
-      lastCheckpoint = restored.meta.id;
+      schedule.restoredFrom(restored.meta.id);
       // Re-establish every operator's watermark (all were propagated when the checkpoint was taken).
       for (const s of sources) s.inst.forwardWatermark(s.watermark(), false);
       for (const g of headGroups) await drainNode(g);
     }
     await options.checkpointer?.impl.restored?.(engineState);
-    lastCheckpointAt = clock.now();
+    schedule.startClock();
     opened = true;
-  }
-
-  async function savepoint(dir: string): Promise<number> {
-    await settle();
-    const id = lastCheckpoint + 1;
-    await takeCheckpoint(engineState, { id, savepointDir: dir });
-    lastCheckpoint = id;
-    return id;
-  }
-
-  /** A checkpoint completing while rounds run (Checkpointer.beginCheckpoint), and how it ended. */
-  let inflight: { id: number; done: Promise<void> } | undefined;
-  let inflightError: unknown;
-
-  /** Waits for the checkpoint in flight; throws what it failed with. */
-  async function settle(): Promise<void> {
-    const f = inflight;
-    if (f) {
-      await f.done;
-      inflight = undefined;
-    }
-    if (inflightError !== undefined) {
-      const err = inflightError;
-      inflightError = undefined;
-      throw err instanceof Error ? err : new CheckpointError(`checkpoint failed: ${JSON.stringify(err)}`, true);
-    }
-  }
-
-  /** Captures the next checkpoint and lets it complete while rounds run (after the previous one completed). */
-  async function beginCheckpoint(impl: Checkpointer & Required<Pick<Checkpointer, "beginCheckpoint">>): Promise<void> {
-    await settle();
-    const id = lastCheckpoint + 1;
-    // The interval runs from checkpoint start to checkpoint start, as Flink's does.
-    lastCheckpointAt = clock.now();
-    const { done } = await impl.beginCheckpoint(engineState, id);
-    inflight = {
-      id,
-      done: done.then(
-        () => {
-          lastCheckpoint = Math.max(lastCheckpoint, id);
-          checkpoints++;
-        },
-        (err: unknown) => {
-          inflightError = err;
-        },
-      ),
-    };
-  }
-
-  async function checkpoint(): Promise<number> {
-    await settle();
-    const started = clock.now();
-    const id = lastCheckpoint + 1;
-    if (options.checkpointer) await options.checkpointer.impl.checkpoint(engineState, id);
-    else if (options.checkpoint) await takeCheckpoint(engineState, { root: options.checkpoint.dir, id, retain: options.checkpoint.retain ?? 3 });
-    else throw new CheckpointError("checkpointing is not configured", false);
-    lastCheckpoint = id;
-    checkpoints++;
-    lastCheckpointAt = started;
-    return id;
   }
 
   const persistent = options.state?.kind === "level";
@@ -372,7 +316,7 @@ export function createEngine(options: EngineOptions): Engine {
       if (flushes.length > 0) await Promise.all(flushes);
     }
     // A checkpoint in flight still has to write the changes it captured from the cache.
-    if (!inflight) for (const b of backends) await b?.maybeEvict();
+    if (!schedule.inFlight) for (const b of backends) await b?.maybeEvict();
     if (sources.every((s) => s.done)) finished = true;
     return moved > 0;
   }
@@ -422,7 +366,17 @@ export function createEngine(options: EngineOptions): Engine {
     let stateSize = 0;
     // Operators count their state once open (a worker's status may be asked while it restores).
     if (opened) for (const row of instances) for (const i of row) if (active(i.node, i.task)) stateSize += i.op.stateSize?.() ?? 0;
-    return { rounds, recordsIn, recordsOut: counters.records, lateDropped: counters.lateDropped, watermark, stateSize, finished, checkpoints, lastCheckpoint };
+    return {
+      rounds,
+      recordsIn,
+      recordsOut: counters.records,
+      lateDropped: counters.lateDropped,
+      watermark,
+      stateSize,
+      finished,
+      checkpoints: schedule.count,
+      lastCheckpoint: schedule.last,
+    };
   }
 
   return {
@@ -431,25 +385,18 @@ export function createEngine(options: EngineOptions): Engine {
     async run() {
       try {
         await open();
-        const interval = options.checkpoint?.intervalMs ?? options.checkpointer?.intervalMs ?? 5000;
-        const impl = options.checkpointer?.impl;
-        const overlapping = impl?.beginCheckpoint ? (impl as Checkpointer & Required<Pick<Checkpointer, "beginCheckpoint">>) : undefined;
         while (!stopped && !finished) {
           const moved = await round();
           await options.onRound?.();
-          if (inflightError !== undefined) await settle();
-          if (checkpointing && (finished || clock.now() - lastCheckpointAt >= interval)) {
-            if (overlapping && !finished) await beginCheckpoint(overlapping);
-            else await checkpoint();
-          }
+          if (checkpointing) await schedule.between(finished);
           if (!moved && !finished) await new Promise((r) => setTimeout(r, idleSleepMs));
         }
-        await settle();
+        await schedule.settle();
         // Stopped early: a last checkpoint commits the output so far (stop-with-checkpoint).
-        if (stopped && !finished && checkpointing) await checkpoint();
+        if (stopped && !finished && checkpointing) await schedule.checkpoint();
       } catch (err) {
         // Cleanup must not hide why the run failed (operators that never opened may fail to close).
-        await settle().catch(() => undefined);
+        await schedule.settle().catch(() => undefined);
         await abandon().catch(() => undefined);
         throw err;
       }
@@ -462,8 +409,8 @@ export function createEngine(options: EngineOptions): Engine {
     },
     progress,
     close,
-    checkpoint,
-    savepoint,
+    checkpoint: () => schedule.checkpoint(),
+    savepoint: (dir) => schedule.savepoint(dir),
     backends,
     parallelism,
     state: engineState,

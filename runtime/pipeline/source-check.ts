@@ -272,9 +272,8 @@ function problemOf(v: unknown, check: RecordCheck): Rejected | undefined {
 /** Wraps a source so each batch is checked and carries its event times (see the module comment); `key` names the source. */
 function checkedSource(source: Source<unknown>, check: RecordCheck, parsedLines: boolean, key: string): Source<unknown> {
   const { fields, drop } = check;
-  const fieldsOk = fields?.ok;
   const loop = pooledCheckLoop(key, {
-    fieldsOk: fieldsOk ?? (() => true),
+    fieldsOk: fields?.ok ?? (() => true),
     timeField: check.timeField,
     time: check.time,
     // Only a file's lines can arrive rejected already.

@@ -174,7 +174,7 @@ export function planRedisLookup(plan: StatementPlan, j: RedisJoin): Relation {
     (rt): KeyedProcessFunction<Key, unknown, unknown> => {
       let cache: ReturnType<typeof lookupCache> | undefined;
       // Converted rows by the hash they came from (a cached hash is converted once).
-      let converted = new WeakMap<LookupRow, Row | BadRow>();
+      const converted = new WeakMap<LookupRow, Row | BadRow>();
       const keys: string[] = [];
       const rowOf = (hash: LookupRow, key: string): Row => {
         let row = converted.get(hash);
@@ -190,10 +190,7 @@ export function planRedisLookup(plan: StatementPlan, j: RedisJoin): Relation {
       };
       return {
         async prepareBatch(values, count) {
-          if (!cache) {
-            cache = lookupCache({ store: await store.acquire(), maxEntries: r.maxRows, ttlMs: r.ttlMs, now: () => Date.now() });
-            converted = new WeakMap();
-          }
+          cache ??= lookupCache({ store: await store.acquire(), maxEntries: r.maxRows, ttlMs: r.ttlMs, now: () => Date.now() });
           keys.length = 0;
           for (let i = 0; i < count; i++) {
             try {

@@ -16,7 +16,8 @@ import { MIN_WATERMARK } from "../time/watermarks.ts";
 import { sourceSpec, type TableDef } from "./catalog.ts";
 import { InternalError, RecordError } from "../errors.ts";
 import { fail } from "./errors.ts";
-import { compileExpr, type Column, type Scope } from "./expr-compile.ts";
+import type { Expr } from "./ast.ts";
+import { compileExpr, walk, type Column, type Scope } from "./expr-compile.ts";
 import { pooledConverter } from "./pooled.ts";
 import { unrolledReader } from "./unrolled.ts";
 import { keyOfValues, withStep, type Relation, type Row, type SqlEnv, type Step } from "./relation.ts";
@@ -123,12 +124,12 @@ export function rowConverter(env: SqlEnv, t: TableDef): RowConversion {
 }
 
 /** Whether an expression refers to a column of this name. */
-function mentions(e: unknown, name: string): boolean {
-  if (e === null || typeof e !== "object") return false;
-  if (Array.isArray(e)) return e.some((x) => mentions(x, name));
-  const n = e as { kind?: unknown; name?: unknown };
-  if (n.kind === "column" && n.name === name) return true;
-  return Object.values(e).some((x) => mentions(x, name));
+function mentions(e: Expr, name: string): boolean {
+  let found = false;
+  walk(e, (x) => {
+    if (x.kind === "column" && x.name === name) found = true;
+  });
+  return found;
 }
 
 /** A source whose record batches pass through `convertAll` (in place) as they are read. */
