@@ -222,7 +222,6 @@ export function kafkaCheckpointer(options: KafkaCheckpointerOptions): KafkaCheck
     restoreWrites.set(task, bytes);
   }
 
-  /** Checkpoints one task: prepare sinks, send changes and metadata, commit with offsets, apply locally. */
   /**
    * Takes task t's checkpoint `id` up to what must happen between rounds — sinks prepared, then
    * positions, state changes, timers and operator state captured and encoded, without an await

@@ -279,7 +279,6 @@ const taken = {
 export function unrolledReader(fields: { name: string; read: Fn; index: number }[], width: number): ((rec: Record<string, unknown>) => Row) | undefined {
   if (fields.length === 0 || fields.length > 8) return undefined;
   const make = poolEntry(readerPool, taken.readers, `${width}|${fields.map((f) => `${f.name}@${f.index}`).join(",")}`);
-  if (!make) return undefined;
   return make(
     slots(
       fields.map((f) => internalized(f.name)),
