@@ -1,5 +1,5 @@
 /**
- * The one change Runnel makes to kafkajs's internals. kafkajs 2.2.x never hands a fetch to
+ * The first change Runnel makes to kafkajs's internals (the other: coordinator-cache.ts). kafkajs 2.2.x never hands a fetch to
  * `eachBatch` when none of its records survive kafkajs's own filtering: fetches of only
  * transaction markers or aborted records, and fetches whose records all lie below the fetch
  * offset (the rest of a record batch removed by compaction). The first hide the markers our
@@ -23,12 +23,18 @@ interface BatchPrototype {
   runnelDeliversFiltered?: boolean;
 }
 
-/** The prototype of kafkajs's Batch, after checking the installed version. */
-export function kafkajsBatchPrototype(): BatchPrototype {
+/** Refuses a kafkajs other than the one the patches are written for. */
+export function kafkajsVersionChecked(): void {
   const require = createRequire(import.meta.url);
   const version = (require("kafkajs/package.json") as { version: string }).version;
   if (!version.startsWith(PATCHED_KAFKAJS))
     throw new ConnectorError(`Runnel's Kafka adapter is written for kafkajs ${PATCHED_KAFKAJS}x, found ${version}`, false);
+}
+
+/** The prototype of kafkajs's Batch, after checking the installed version. */
+export function kafkajsBatchPrototype(): BatchPrototype {
+  kafkajsVersionChecked();
+  const require = createRequire(import.meta.url);
   return (require("kafkajs/src/consumer/batch.js") as { prototype: BatchPrototype }).prototype;
 }
 

@@ -12,6 +12,7 @@
  */
 import { Partitioners, type Kafka, type Producer, type RecordMetadata, type Transaction } from "kafkajs";
 import { ConnectorError, FencedError } from "../errors.ts";
+import { rememberCoordinators } from "./coordinator-cache.ts";
 import { GroupOffsetCommitter } from "./group-offsets.ts";
 import { offsetsByTopic, type OutgoingMessage, type TopicOffsets } from "./messages.ts";
 import { describeKafkaError, isRetriable, kafkaErrorType } from "./retry.ts";
@@ -129,6 +130,7 @@ export interface TransactionalOptions {
 
 /** Creates a transactional producer. */
 export function transactionalProducer(kafka: Kafka, options: TransactionalOptions): TransactionalProducer {
+  rememberCoordinators(); // process-wide, from the first transactional producer on (coordinator-cache.ts)
   const { transactionalId, transactionTimeoutMs } = options;
   const producer: Producer = kafka.producer({
     transactionalId,

@@ -1,5 +1,5 @@
-// The one change the Kafka adapter makes to kafkajs: every fetch that returned a record reaches
-// eachBatch — fetches of only transaction markers (which the read-committed filter needs) and
+// The first of the two changes the Kafka adapter makes to kafkajs (the other: coordinator-cache):
+// every fetch that returned a record reaches eachBatch — fetches of only transaction markers (which the read-committed filter needs) and
 // fetches whose records all lie below the fetch offset (compacted away) — while an empty fetch
 // still does not. Checked on kafkajs's own Batch class, before and after the patch.
 import { createRequire } from "node:module";
