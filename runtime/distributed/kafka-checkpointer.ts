@@ -293,6 +293,11 @@ export function kafkaCheckpointer(options: KafkaCheckpointerOptions): KafkaCheck
     return (await captureTask(engine, t, id, false))();
   }
 
+  /** Reports a completed checkpoint: its duration since `t0` and the changelog bytes of its tasks. */
+  function report(id: number, t0: number, sizes: number[]): void {
+    options.onCheckpoint?.({ id, durationMs: performance.now() - t0, bytes: sizes.reduce((a, b) => a + b, 0) });
+  }
+
   /** A task sealed by a stop-with-savepoint runs nothing in this generation: the worker ends (exit 0). */
   function refuseSealed(replayed: TaskRestore[]): void {
     const seal = replayed.find((r) => r.meta?.sealed !== undefined)?.meta?.sealed;
@@ -317,24 +322,23 @@ export function kafkaCheckpointer(options: KafkaCheckpointerOptions): KafkaCheck
     },
     async checkpoint(engine, id) {
       const t0 = performance.now();
-      const sizes = await allTasks(engine.tasks.map((t) => checkpointTask(engine, t, id)));
-      options.onCheckpoint?.({ id, durationMs: performance.now() - t0, bytes: sizes.reduce((a, b) => a + b, 0) });
+      report(id, t0, await allTasks(engine.tasks.map((t) => checkpointTask(engine, t, id))));
     },
-    // At least once, rounds go on while a checkpoint's sends and commits complete: what it commits
-    // was captured first, and output after it is only replayed, never lost. Exactly once, the
-    // transaction must not take output of later rounds, so the engine waits (checkpoint above).
-    ...(options.delivery === "exactly-once"
-      ? {}
-      : {
-          async beginCheckpoint(engine: EngineState, id: number): Promise<{ done: Promise<void> }> {
-            const t0 = performance.now();
-            const rest = await allTasks(engine.tasks.map((t) => captureTask(engine, t, id, true)));
-            const done = allTasks(rest.map((f) => f())).then((sizes) => {
-              options.onCheckpoint?.({ id, durationMs: performance.now() - t0, bytes: sizes.reduce((a, b) => a + b, 0) });
-            });
-            return { done };
-          },
-        }),
+    // Rounds go on while a checkpoint's sends and commits complete: what it commits was captured
+    // first. At least once, output after it is only replayed, never lost; exactly once, it is held
+    // unsent by the task producers until the transaction committed, then opens the next one.
+    async beginCheckpoint(engine, id) {
+      const t0 = performance.now();
+      const rest = await allTasks(engine.tasks.map((t) => captureTask(engine, t, id, true)));
+      const held = options.delivery === "exactly-once" ? engine.tasks.map((t) => producer(t)) : [];
+      for (const p of held) p.hold();
+      const completed = rest.map(async (f, i) => {
+        const bytes = await f();
+        await held[i]?.release();
+        return bytes;
+      });
+      return { done: allTasks(completed).then((sizes) => report(id, t0, sizes)) };
+    },
     async close() {
       for (const p of producers.values()) await p.disconnect();
     },

@@ -29,11 +29,21 @@ export interface TaskProducerOptions {
   transactionTimeoutMs?: number;
 }
 
+/** Output a round wrote while the previous checkpoint's transaction committed. */
+interface HeldSend {
+  topic: string;
+  messages: OutgoingMessage[];
+}
+
 /** The output of one task, through its own producer. */
 export class TaskProducer implements TaskTransaction {
   private readonly transactional: TransactionalProducer | undefined;
   private readonly idempotent: KafkaProducer | undefined;
   private readonly groupId: string;
+  /** While a checkpoint commits (exactly once): later rounds' output, unsent, in order (see hold()). */
+  private held: HeldSend[] | undefined;
+  /** Why sending held output failed: the next send reports it (the task restarts from its checkpoint). */
+  private heldFailure: Error | undefined;
 
   constructor(options: TaskProducerOptions) {
     this.groupId = options.groupId;
@@ -52,9 +62,38 @@ export class TaskProducer implements TaskTransaction {
     await (this.transactional ?? this.idempotent)?.connect();
   }
 
-  /** Sends messages (in the task's current transaction, for exactly once). */
+  /** Sends messages (in the task's current transaction, for exactly once); held while a checkpoint commits. */
   async send(topic: string, messages: OutgoingMessage[]): Promise<void> {
+    if (this.heldFailure !== undefined) throw this.heldFailure;
+    if (this.held) {
+      this.held.push({ topic, messages });
+      return;
+    }
     await (this.transactional ?? (this.idempotent as KafkaProducer)).send(topic, messages);
+  }
+
+  /**
+   * Exactly once, from a checkpoint's capture until its transaction committed: output of the
+   * rounds that run meanwhile belongs to the next transaction, so send() keeps it here unsent
+   * (a send during the commit would join the committing transaction, or be refused by it). The
+   * checkpoint's own changelog and commit go ahead. release() sends it.
+   */
+  hold(): void {
+    this.held ??= [];
+  }
+
+  /** Sends the held output, in order, opening the next transaction; sends meanwhile queue behind it. */
+  async release(): Promise<void> {
+    const held = this.held;
+    if (!held) return;
+    const out = this.transactional ?? (this.idempotent as KafkaProducer);
+    try {
+      for (let next = held.shift(); next; next = held.shift()) await out.send(next.topic, next.messages);
+    } catch (err) {
+      this.heldFailure = err instanceof Error ? err : new ConnectorError(`cannot send held output: ${String(err)}`, true);
+      throw this.heldFailure;
+    }
+    this.held = undefined;
   }
 
   /** Sends messages that all go to `partition`; returns the offset of the last one. */
@@ -76,8 +115,9 @@ export class TaskProducer implements TaskTransaction {
     }
   }
 
-  /** Aborts the open transaction, if any (its records are never visible to read_committed readers). */
+  /** Aborts the open transaction, if any (its records are never visible to read_committed readers); held output is dropped. */
   async abort(): Promise<void> {
+    this.held = undefined;
     await this.transactional?.abort();
   }
 
