@@ -8,11 +8,12 @@
  * `npx node bench/kafka.ts [--brokers host:port] [--events N] [--only loop,alo,eo,window]` runs it alone; bench/main.ts runs it
  * as part of `npm run bench` when a broker is reachable.
  */
-import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { connect } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
+import { readEnvInfo } from "../test/env/lib/layout.ts";
 import { createKafkaClient, readCommitted, type KafkaClient, type OutgoingMessage } from "../runtime/kafka/index.ts";
 import { createWorker } from "../runtime/distributed/worker.ts";
 import type { Delivery } from "../runtime/distributed/transactions.ts";
@@ -57,15 +58,10 @@ interface Click {
   n: number;
 }
 
-/** Brokers from a --kafka flag (host:port,…), else from the test environment (test/env/up) when it wrote its env.json. */
+/** Brokers from a --kafka flag (host:port,…), else from the test environment (test/env/up, on RUNNEL_TESTENV_SLOT) when it is up. */
 export async function benchBrokers(flag: string | undefined): Promise<string[] | undefined> {
   if (flag !== undefined) return flag.split(",");
-  try {
-    const env = JSON.parse(await readFile("/tmp/runnel-testenv/env.json", "utf8")) as { kafkaBrokers?: string[] };
-    return env.kafkaBrokers;
-  } catch {
-    return undefined;
-  }
+  return readEnvInfo()?.kafkaBrokers;
 }
 
 /** The first of `brokers` answers a TCP connect within `timeoutMs`. */
