@@ -35,6 +35,17 @@ interface HeldSend {
   messages: OutgoingMessage[];
 }
 
+/** Held sends merged per topic, in order. */
+function byTopic(sends: HeldSend[]): Map<string, OutgoingMessage[]> {
+  const topics = new Map<string, OutgoingMessage[]>();
+  for (const { topic, messages } of sends) {
+    let all = topics.get(topic);
+    if (!all) topics.set(topic, (all = []));
+    for (const m of messages) all.push(m);
+  }
+  return topics;
+}
+
 /** The output of one task, through its own producer. */
 export class TaskProducer implements TaskTransaction {
   private readonly transactional: TransactionalProducer | undefined;
@@ -82,13 +93,17 @@ export class TaskProducer implements TaskTransaction {
     this.held ??= [];
   }
 
-  /** Sends the held output, in order, opening the next transaction; sends meanwhile queue behind it. */
+  /** Sends the held output, in order (one send per topic), opening the next transaction; sends meanwhile queue behind it. */
   async release(): Promise<void> {
     const held = this.held;
     if (!held) return;
     const out = this.transactional ?? (this.idempotent as KafkaProducer);
     try {
-      for (let next = held.shift(); next; next = held.shift()) await out.send(next.topic, next.messages);
+      // All that waited goes out in one send per topic (per-partition order kept): rounds during a
+      // commit are many and small, and one produce request each would hold up the next checkpoint.
+      for (let batch = held.splice(0); batch.length > 0; batch = held.splice(0)) {
+        for (const [topic, messages] of byTopic(batch)) await out.send(topic, messages);
+      }
     } catch (err) {
       this.heldFailure = err instanceof Error ? err : new ConnectorError(`cannot send held output: ${String(err)}`, true);
       throw this.heldFailure;

@@ -34,13 +34,14 @@ function recording(): { calls: string[]; failSends: boolean; kafka: KafkaClient 
 const msg = (v: string) => [{ key: null, value: v }];
 
 describe("a task producer during a commit", () => {
-  it("holds later output unsent while the checkpoint's own changelog and commit go ahead, then sends it in order", async () => {
+  it("holds later output unsent while the checkpoint's own changelog and commit go ahead, then sends it in order, one send per topic", async () => {
     const rec = recording();
     const p = new TaskProducer({ kafka: rec.kafka, delivery: "exactly-once", transactionalId: "job.0", groupId: "job" });
     await p.send("out", msg("a"));
     p.hold();
     await p.send("out", msg("b")); // a round during the commit: returns at once
     await p.send("rep", msg("c"));
+    await p.send("out", msg("b2")); // the next round: one send per topic on release
     expect(rec.calls).toEqual(["send out a"]);
     await p.sendToPartition("job.changelog", 0, msg("state"));
     await p.commit([{ topic: "in", partition: 0, offset: 5 }]);
@@ -48,7 +49,7 @@ describe("a task producer during a commit", () => {
     await p.send("out", msg("d")); // while held output is still going out: queued behind it
     await released;
     await p.send("out", msg("e")); // after the release: sent directly
-    expect(rec.calls).toEqual(["send out a", "changelog job.changelog/0 1", "offsets", "commit", "send out b", "send rep c", "send out d", "send out e"]);
+    expect(rec.calls).toEqual(["send out a", "changelog job.changelog/0 1", "offsets", "commit", "send out b,b2", "send rep c", "send out d", "send out e"]);
   });
 
   it("reports a failed release at the next send, and drops held output on abort", async () => {
