@@ -149,8 +149,16 @@ async function handWritten(kafka: KafkaClient, brokers: string[], input: string,
   };
 }
 
-/** A StreamJob manifest: the stateless filter job, or the keyed 1 s tumbling count. */
-function manifest(o: { name: string; brokers: string[]; input: string; output: string; partitions: number; stateful: boolean }): string {
+/** A StreamJob manifest: the stateless filter job, or the keyed 1 s tumbling count (`checkpoint`: spec.checkpoint, else the defaults). */
+export function manifest(o: {
+  name: string;
+  brokers: string[];
+  input: string;
+  output: string;
+  partitions: number;
+  stateful: boolean;
+  checkpoint?: { interval: string; mode: Delivery };
+}): string {
   const steps = o.stateful
     ? `      - id: by-user
         input: clicks
@@ -176,7 +184,7 @@ metadata: { name: ${o.name} }
 spec:
   parallelism: ${o.partitions}
   kafka: { bootstrapServers: [${o.brokers.join(", ")}] }
-  pipeline:
+${o.checkpoint ? `  checkpoint: { interval: ${o.checkpoint.interval}, mode: ${o.checkpoint.mode} }\n` : ""}  pipeline:
     sources:
       - id: clicks
         kafka: { topic: ${o.input}, partitions: ${o.partitions} }
@@ -255,7 +263,7 @@ async function runnelJob(o: {
 }
 
 /** Deletes every topic named `prefix…` or listed, and the consumer groups named. */
-async function cleanup(kafka: KafkaClient, prefixes: string[], topics: string[], groups: string[]): Promise<void> {
+export async function cleanup(kafka: KafkaClient, prefixes: string[], topics: string[], groups: string[]): Promise<void> {
   const admin = kafka.admin();
   await admin.connect();
   try {
