@@ -149,16 +149,19 @@ async function handWritten(kafka: KafkaClient, brokers: string[], input: string,
   };
 }
 
-/** A StreamJob manifest: the stateless filter job, or the keyed 1 s tumbling count (`checkpoint`: spec.checkpoint, else the defaults). */
-export function manifest(o: {
+/** What a benchmark job reads and writes. */
+interface BenchJob {
   name: string;
   brokers: string[];
   input: string;
   output: string;
   partitions: number;
+  /** The keyed 1 s tumbling count, else the stateless filter. */
   stateful: boolean;
-  checkpoint?: { interval: string; mode: Delivery };
-}): string {
+}
+
+/** A StreamJob manifest: the stateless filter job, or the keyed 1 s tumbling count (`checkpoint`: spec.checkpoint, else the defaults). */
+export function manifest(o: BenchJob & { checkpoint?: { interval: string; mode: Delivery } }): string {
   const steps = o.stateful
     ? `      - id: by-user
         input: clicks
@@ -202,19 +205,15 @@ ${steps}    sinks:
  * Runs a StreamJob on one in-process worker until it has read `expectedIn` records, then stops it
  * (final checkpoint: with exactly once, the last transaction commits) and times it.
  */
-async function runnelJob(o: {
-  label: string;
-  name: string;
-  brokers: string[];
-  input: string;
-  output: string;
-  partitions: number;
-  stateful: boolean;
-  delivery: Delivery;
-  dir: string;
-  expectedIn: number;
-  events: number;
-}): Promise<KafkaBenchRow> {
+async function runnelJob(
+  o: BenchJob & {
+    label: string;
+    delivery: Delivery;
+    dir: string;
+    expectedIn: number;
+    events: number;
+  },
+): Promise<KafkaBenchRow> {
   const file = join(o.dir, `${o.name}.yaml`);
   await writeFile(file, manifest(o));
   const t0 = performance.now();
