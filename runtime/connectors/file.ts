@@ -110,11 +110,16 @@ export function fileSink<T>(options: { dir: string; format?: (value: T) => strin
     async open(ctx): Promise<SinkWriter<T>> {
       await mkdir(options.dir, { recursive: true });
       const name = `${ctx.operatorUid}-${ctx.taskIndex}`;
-      // Leftovers of a crashed run were never committed: drop them (their records replay).
+      // Leftovers of a crashed run: files of epochs after the restored checkpoint were never
+      // committed, so they go (their records replay). Those of the restored checkpoint stay: a run
+      // killed between that checkpoint and its commit left them for the commit the restore repeats.
+      const restored = ctx.restoredCheckpoint ?? -1;
+      const [head, tail] = [`.part-${name}-`, ".inprogress"];
       for (const f of await readdir(options.dir)) {
-        if (f.startsWith(`.part-${name}-`) && f.endsWith(".inprogress")) await rm(join(options.dir, f), { force: true });
+        if (f.startsWith(head) && f.endsWith(tail) && !(Number(f.slice(head.length, -tail.length)) <= restored))
+          await rm(join(options.dir, f), { force: true });
       }
-      let epoch = ctx.restoredCheckpoint === undefined ? 0 : ctx.restoredCheckpoint + 1;
+      let epoch = restored + 1;
       let fh: FileHandle | undefined;
       let current = "";
       let lines: string[] = [];

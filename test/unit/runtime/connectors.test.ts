@@ -102,6 +102,24 @@ describe("ndjson files", () => {
     await w.close();
   });
 
+  it("publishes on restore what a run killed between a checkpoint and its commit left, and drops what came after", async () => {
+    const out = join(dir, "killed");
+    const sink = fileSink<string>({ dir: out });
+    const w = await sink.open({ operatorUid: "s", taskIndex: 0, parallelism: 1 });
+    w.write("in checkpoint 4", 0);
+    await w.flush();
+    const prepared = await w.prepareCommit?.(4); // checkpoint 4 is durable; the process dies before commit
+    w.write("after checkpoint 4", 0);
+    await w.flush();
+    expect((await readdir(out)).sort()).toEqual([".part-s-0-000000.inprogress", ".part-s-0-000005.inprogress"]);
+    const restored = await sink.open({ operatorUid: "s", taskIndex: 0, parallelism: 1, restoredCheckpoint: 4 });
+    await restored.commit?.(4, prepared); // the restore repeats checkpoint 4's commit
+    expect(await readdir(out)).toEqual(["part-s-0-000000.ndjson"]);
+    expect(await readFile(join(out, "part-s-0-000000.ndjson"), "utf8")).toBe('"in checkpoint 4"\n');
+    await restored.close();
+    await w.abort?.();
+  });
+
   it("keeps the collect sink in write order", async () => {
     const sink = collectSink<number>();
     const w = await sink.open({ operatorUid: "c", taskIndex: 0, parallelism: 1 });
