@@ -9,18 +9,17 @@
  * task-restore.ts); tasks without a checkpoint yet take their share of the savepoint, which is
  * then written into the changelog before the first round.
  */
-import { parseStoreKey, type CheckpointMetadata, type Snapshot, type TaskSnapshot, type TimerSnapshot } from "../checkpoint/format.ts";
+import type { CheckpointMetadata, Snapshot, TaskSnapshot } from "../checkpoint/format.ts";
 import { FORMAT_VERSION } from "../checkpoint/format.ts";
 import type { KafkaClient, KafkaConnection } from "../kafka/index.ts";
 import { CheckpointError, GenerationSealedError, RunnelError } from "../errors.ts";
 import type { Checkpointer } from "../exec/checkpointer.ts";
 import { operatorStates, replicatedUids, taskTimers, type EngineState } from "../exec/checkpointing.ts";
-import { taskOfKey } from "../exec/hash.ts";
 import { stateSchemas } from "../exec/state-layouts.ts";
 import { createLogger, type Logger } from "../log.ts";
 import type { KeyedStateBackend, StateChanges } from "../state/backend.ts";
-import { decodeKey } from "../state/table.ts";
 import { changelogMessages, decodeTaskMeta, replayChangelog, writeSentinels, type ReplicatedPositions, type TaskMeta } from "./changelog.ts";
+import { addSavepointPositions, savepointShare, setReplicated } from "./savepoint-share.ts";
 import { markerEntries, replayStores, TaskRestore } from "./task-restore.ts";
 import { TaskProducer, type Delivery, type InputOffsets } from "./transactions.ts";
 import { transactionalId } from "./topics.ts";
@@ -361,57 +360,4 @@ export async function allTasks<T>(work: Promise<T>[]): Promise<T[]> {
   const failures = results.flatMap((r) => (r.status === "rejected" ? [r.reason as unknown] : []));
   if (failures.length > 0) throw failures.find((e) => e instanceof RunnelError && e.errorClass === "fenced") ?? failures[0];
   return results.map((r) => (r as PromiseFulfilledResult<T>).value);
-}
-
-/** Restores the broadcast inputs' positions that go with the restored broadcast state. */
-function setReplicated(meta: CheckpointMetadata, replicated: Record<string, ReplicatedPositions>): void {
-  for (const [uid, r] of Object.entries(replicated)) {
-    meta.sources[uid] = [];
-    meta.sourceMaxTimestamps[uid] = [];
-    for (const [p, pos] of Object.entries(r.positions)) meta.sources[uid][Number(p)] = pos;
-    for (const [p, ts] of Object.entries(r.maxTimestamps)) meta.sourceMaxTimestamps[uid][Number(p)] = ts;
-  }
-}
-
-/**
- * The savepoint's share of the tasks that have no checkpoint of their own yet: their keys' state
- * and timers, filtered as the savepoint streams (the engine re-splits by key). Its operator state
- * only when no task has a newer copy from the changelog.
- */
-function savepointShare(sp: Snapshot, share: Set<number>, parallelism: number, withOperators: boolean): TaskSnapshot[] {
-  const mine = (key: Parameters<typeof taskOfKey>[0]): boolean => share.has(taskOfKey(key, parallelism));
-  return sp.tasks.flatMap((snap): TaskSnapshot[] => {
-    if (!snap) return [];
-    const timers: Record<string, TimerSnapshot> = {};
-    for (const [uid, t] of Object.entries(snap.timers))
-      timers[uid] = { event: t.event.filter(([, k]) => mine(k)), processing: t.processing.filter(([, k]) => mine(k)) };
-    return [
-      {
-        entries: async function* () {
-          for await (const chunk of snap.entries()) {
-            const kept = chunk.filter((e) => mine(decodeKey(parseStoreKey(e[0]).encodedKey)));
-            if (kept.length > 0) yield kept;
-          }
-        },
-        timers,
-        operators: withOperators ? (snap.operators ?? {}) : {},
-        ...(snap.schemas ? { schemas: snap.schemas } : {}),
-      },
-    ];
-  });
-}
-
-/** The savepoint's input positions of the tasks restored from it (and of the broadcast inputs, with its broadcast state). */
-function addSavepointPositions(sp: CheckpointMetadata, share: Set<number>, meta: CheckpointMetadata, replicated: Set<string>, withReplicated: boolean): void {
-  for (const [uid, positions] of Object.entries(sp.sources)) {
-    const all = replicated.has(uid);
-    if (all && !withReplicated) continue;
-    const ts = sp.sourceMaxTimestamps[uid] ?? [];
-    for (const [t, pos] of positions.entries()) {
-      if (pos === undefined || (!all && !share.has(t))) continue;
-      (meta.sources[uid] ??= [])[t] = pos;
-      if (ts[t] !== undefined) (meta.sourceMaxTimestamps[uid] ??= [])[t] = ts[t];
-    }
-  }
-  meta.id = Math.max(meta.id, 0);
 }

@@ -68,9 +68,14 @@ export class TaskProducer implements TaskTransaction {
     }
   }
 
+  /** Where the task's records go: its transaction (exactly once) or its idempotent producer. */
+  private get out(): TransactionalProducer | KafkaProducer {
+    return this.transactional ?? (this.idempotent as KafkaProducer);
+  }
+
   /** Connects; for exactly once this fences any older producer of the task and ends its open transaction. */
   async connect(): Promise<void> {
-    await (this.transactional ?? this.idempotent)?.connect();
+    await this.out.connect();
   }
 
   /** Sends messages (in the task's current transaction, for exactly once); held while a checkpoint commits. */
@@ -80,7 +85,7 @@ export class TaskProducer implements TaskTransaction {
       this.held.push({ topic, messages });
       return;
     }
-    await (this.transactional ?? (this.idempotent as KafkaProducer)).send(topic, messages);
+    await this.out.send(topic, messages);
   }
 
   /**
@@ -97,7 +102,7 @@ export class TaskProducer implements TaskTransaction {
   async release(): Promise<void> {
     const held = this.held;
     if (!held) return;
-    const out = this.transactional ?? (this.idempotent as KafkaProducer);
+    const out = this.out;
     try {
       // All that waited goes out in one send per topic (per-partition order kept): rounds during a
       // commit are many and small, and one produce request each would hold up the next checkpoint.
@@ -113,7 +118,7 @@ export class TaskProducer implements TaskTransaction {
 
   /** Sends messages that all go to `partition`; returns the offset of the last one. */
   async sendToPartition(topic: string, partition: number, messages: OutgoingMessage[]): Promise<number> {
-    return (this.transactional ?? (this.idempotent as KafkaProducer)).sendToPartition(topic, partition, messages);
+    return this.out.sendToPartition(topic, partition, messages);
   }
 
   /**
@@ -138,7 +143,7 @@ export class TaskProducer implements TaskTransaction {
 
   /** Disconnects (an open transaction is left to time out or to be aborted by the next producer). */
   async disconnect(): Promise<void> {
-    await (this.transactional ?? this.idempotent)?.disconnect();
+    await this.out.disconnect();
   }
 }
 

@@ -1,8 +1,8 @@
 /**
- * The first change Runnel makes to kafkajs's internals (the other: coordinator-cache.ts). kafkajs 2.2.x never hands a fetch to
- * `eachBatch` when none of its records survive kafkajs's own filtering: fetches of only
- * transaction markers or aborted records, and fetches whose records all lie below the fetch
- * offset (the rest of a record batch removed by compaction). The first hide the markers our
+ * The first change Runnel makes to kafkajs's internals (the other: coordinator-cache.ts). kafkajs
+ * 2.2.x never hands a fetch to `eachBatch` when none of its records survive kafkajs's own
+ * filtering: fetches of only transaction markers or aborted records, and fetches whose records
+ * all lie below the fetch offset (the rest of a record batch removed by compaction). The first hide the markers our
  * read-committed filter needs; for the second kafkajs moves on by itself. Loading this module
  * redefines two predicates of kafkajs's Batch so that every fetch that returned any record
  * reaches eachBatch (kafkajs then resolves past it as usual), and an empty fetch still does not.
