@@ -73,15 +73,19 @@ export function checkpointSchedule(options: CheckpointScheduleOptions): Checkpoi
     const id = last + 1;
     lastStart = clock.now();
     const { done } = await start(state, id);
-    inflight = done.then(
+    // Cleared once done, so the engine may evict state again between checkpoints.
+    const current: Promise<void> = done.then(
       () => {
         last = Math.max(last, id);
         count++;
+        if (inflight === current) inflight = undefined;
       },
       (err: unknown) => {
         inflightError = err;
+        if (inflight === current) inflight = undefined;
       },
     );
+    inflight = current;
   }
 
   async function checkpoint(): Promise<number> {

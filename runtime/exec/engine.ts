@@ -179,7 +179,8 @@ export function createEngine(options: EngineOptions): Engine {
       if (wipe && level) await rm(path, { recursive: true, force: true });
       const store = level ? await levelStore({ path }) : heapStore();
       const maxCached = st.kind === "level" && st.maxCachedEntries ? { maxCachedEntries: st.maxCachedEntries } : {};
-      backends[task] = new KeyedStateBackend({ store, clock, trackChanges, ...maxCached });
+      // A checkpoint completing while rounds run still has to write the changes it captured.
+      backends[task] = new KeyedStateBackend({ store, clock, trackChanges, ...maxCached, evictable: () => !schedule.inFlight });
     }
   }
 
@@ -293,7 +294,11 @@ export function createEngine(options: EngineOptions): Engine {
     const advancing = group.filter((h) => h.pullExchangeWatermarks());
     if (advancing.length === 0) return n;
     await Promise.all(advancing.map((h) => h.prepareAdvance()));
-    for (const h of advancing) h.finishAdvance();
+    for (const h of advancing) {
+      // Usually synchronous; a firing too large for the cache loads and evicts as it goes.
+      const firing = h.finishAdvance();
+      if (firing) await firing;
+    }
     return n;
   }
 
@@ -315,8 +320,7 @@ export function createEngine(options: EngineOptions): Engine {
       for (const i of row) if (i.op.endRound && active(i.node, i.task)) flushes.push(i.op.endRound());
       if (flushes.length > 0) await Promise.all(flushes);
     }
-    // A checkpoint in flight still has to write the changes it captured from the cache.
-    if (!schedule.inFlight) for (const b of backends) await b?.maybeEvict();
+    for (const b of backends) await b?.maybeEvict();
     if (sources.every((s) => s.done)) finished = true;
     return moved > 0;
   }

@@ -4,6 +4,7 @@
  * input channels' watermarks and forwards its own.
  */
 import type { Key } from "../api/functions.ts";
+import { InternalError } from "../errors.ts";
 import { MIN_WATERMARK, WatermarkCombiner } from "../time/watermarks.ts";
 import type { Exchange, ExchangeBuffer } from "./exchange.ts";
 import type { Operator, Output } from "./operator.ts";
@@ -74,7 +75,8 @@ export class Instance implements Output {
     const w = this.combiner.current;
     if (w > this.lastWatermark && !this.combiner.idleAll) {
       this.lastWatermark = w;
-      this.op.onWatermark?.(w);
+      // Forward channels feed non-keyed operators only; their timers never fire in slices.
+      if (this.op.onWatermark?.(w)) throw new InternalError("a keyed operator sits on a forward channel");
     }
     this.forwardWatermark(this.lastWatermark, this.combiner.idleAll);
   }
@@ -105,15 +107,17 @@ export class Instance implements Output {
     }
   }
 
-  /** Phase two: fires timers and forwards the watermark (synchronous, in task order). */
-  finishAdvance(): void {
+  /** Phase two: fires timers and forwards the watermark (in task order; a promise only when the firing goes in slices). */
+  finishAdvance(): Promise<void> | undefined {
     const w = this.pendingWatermark;
     if (w !== undefined) {
       this.pendingWatermark = undefined;
       this.lastWatermark = w;
-      this.op.onWatermark?.(w);
+      const firing = this.op.onWatermark?.(w);
+      if (firing) return firing.then(() => this.forwardWatermark(this.lastWatermark, this.combiner.idleAll));
     }
     this.forwardWatermark(this.lastWatermark, this.combiner.idleAll);
+    return undefined;
   }
 
   /** Records this instance received: over forward edges plus those its exchange inputs handed it. */

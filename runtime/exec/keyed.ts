@@ -30,6 +30,8 @@ export class KeyedRuntime implements KeyScope {
   private readonly dueTs: number[] = [];
   private readonly dueKeys = new Set<Key>();
   private readonly dueKeyList: Key[] = [];
+  /** The due timers' keys are more than the cache should load at once: the firing goes in slices. */
+  private sliced = false;
   private readonly fireEvent: (key: Key, ts: number) => void;
   private readonly fireProcessing: (key: Key, ts: number) => void;
 
@@ -96,13 +98,27 @@ export class KeyedRuntime implements KeyScope {
 
   private prefetchDue(): Promise<void> {
     if (this.dueKeys.size === 0 || !this.ctx.backend.store.persistent) return Promise.resolve();
+    if (this.dueKeys.size > this.ctx.backend.sliceKeys) {
+      // Loaded slice by slice as they fire (a window end shared by every key of a large key space).
+      this.sliced = true;
+      this.dueKeys.clear();
+      return Promise.resolve();
+    }
     this.dueKeyList.length = 0;
     for (const k of this.dueKeys) this.dueKeyList.push(k);
     return this.prefetch(this.dueKeyList);
   }
 
-  /** Sets the watermark and fires every event-time timer up to it, in timestamp order. */
-  advanceWatermark(wm: number): void {
+  /**
+   * Sets the watermark and fires every event-time timer up to it, in timestamp order. Returns a
+   * promise when the due keys did not fit in one load: then their state is loaded, and the cache
+   * evicted, a slice of keys at a time, so memory stays within the cache's bound.
+   */
+  advanceWatermark(wm: number): Promise<void> | undefined {
+    if (this.sliced) {
+      this.sliced = false;
+      return this.advanceInSlices(wm);
+    }
     this.watermark = wm;
     for (const ts of this.dueTs) this.eventTimers.fire(ts, this.fireEvent);
     this.dueTs.length = 0;
@@ -111,6 +127,24 @@ export class KeyedRuntime implements KeyScope {
       this.eventTimers.collectDue(ts, this.dueTs, undefined);
       for (const t of this.dueTs) this.eventTimers.fire(t, this.fireEvent);
       this.dueTs.length = 0;
+    }
+    return undefined;
+  }
+
+  private async advanceInSlices(wm: number): Promise<void> {
+    this.watermark = wm;
+    const backend = this.ctx.backend;
+    const load = async (keys: Key[]): Promise<void> => {
+      await backend.maybeEvict();
+      await this.prefetch(keys);
+    };
+    const due = [...this.dueTs];
+    this.dueTs.length = 0;
+    while (due.length > 0) {
+      for (const ts of due) await this.eventTimers.fireInSlices(ts, backend.sliceKeys, load, this.fireEvent);
+      due.length = 0;
+      // Timers registered while firing that are already due.
+      this.eventTimers.collectDue(wm, due, undefined);
     }
   }
 

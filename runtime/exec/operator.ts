@@ -49,8 +49,8 @@ export interface Operator {
   prepareBatch?(input: number, values: readonly unknown[], count: number): Promise<void>;
   /** Loads what firing timers up to `wm` will touch. */
   prepareWatermark?(wm: number): Promise<void>;
-  /** The combined input watermark advanced; fire timers. The engine forwards `wm` after. */
-  onWatermark?(wm: number): void;
+  /** The combined input watermark advanced; fire timers (a promise: keyed, in slices). The engine forwards `wm` after. */
+  onWatermark?(wm: number): Promise<void> | undefined | void;
   /** Loads what firing processing-time timers up to `now` will touch. */
   prepareProcessingTime?(now: number): Promise<void>;
   /** The instance's watermark status changed (sinks pass it on). */

@@ -9,7 +9,7 @@ import type { Clock } from "../time/clock.ts";
 import { decodeValue, encodeValue } from "./codec.ts";
 import type { StateStore, StoreStats } from "./store.ts";
 import { decodeKey, StateTable } from "./table.ts";
-import { JobDefinitionError } from "../errors.ts";
+import { JobDefinitionError, StateStoreError } from "../errors.ts";
 
 /** Default bound on cached entries before a flush-and-evict (keeps memory predictable). */
 export const DEFAULT_MAX_CACHED_ENTRIES = 200_000;
@@ -66,12 +66,31 @@ export class KeyedStateBackend {
   private readonly trackChanges: boolean;
   /** Changes already written to the store by evictions since the last drainChanges. */
   private readonly evicted = new Map<string, Uint8Array | null>();
+  /** The eviction write still in flight: its entries left the cache, so reads of them are served from here. */
+  private writing: { done: Promise<void>; values: Map<string, Uint8Array | null> } | undefined;
+  /** Why the last background write failed: reported by the next call that touches the store. */
+  private writeFailure: Error | undefined;
+  /** False while a checkpoint still has to write what it captured: an eviction would write newer values first. */
+  private readonly evictable: () => boolean;
 
-  constructor(options: { store: StateStore; clock: Clock; maxCachedEntries?: number; trackChanges?: boolean }) {
+  constructor(options: {
+    store: StateStore;
+    clock: Clock;
+    maxCachedEntries?: number;
+    trackChanges?: boolean;
+    /** Whether evictions may write now (default: always). */
+    evictable?: () => boolean;
+  }) {
     this.store = options.store;
     this.clock = options.clock;
     this.maxCached = options.maxCachedEntries ?? DEFAULT_MAX_CACHED_ENTRIES;
     this.trackChanges = options.trackChanges === true;
+    this.evictable = options.evictable ?? (() => true);
+  }
+
+  /** Keys whose state one step loads at most when a watermark fires many timers (a quarter of the cache bound). */
+  get sliceKeys(): number {
+    return Math.max(1, Math.floor(this.maxCached / 4));
   }
 
   /** I/O counters of the store. */
@@ -97,6 +116,7 @@ export class KeyedStateBackend {
   /** Loads the timers a previous run saved on close (LevelDB only; one getMany). */
   async loadTimers(): Promise<void> {
     if (!this.store.persistent || this.timerOwners.length === 0) return;
+    await this.settle();
     const values = await this.store.getMany(this.timerOwners.map((o) => timersKey(o.uid)));
     for (const [i, v] of values.entries()) if (v !== undefined) this.timerOwners[i]?.restore(decodeValue(v) as TimerSnapshot);
   }
@@ -109,8 +129,36 @@ export class KeyedStateBackend {
     const ids: Key[] = [];
     for (const t of tables) t.missing(keys, count, storeKeys, owners, ids);
     if (storeKeys.length === 0) return;
-    const values = await this.store.getMany(storeKeys);
-    for (let i = 0; i < values.length; i++) owners[i]?.load(ids[i] as Key, values[i]);
+    this.throwWriteFailure();
+    const writing = this.writing?.values;
+    if (writing === undefined) {
+      const values = await this.store.getMany(storeKeys);
+      for (let i = 0; i < values.length; i++) owners[i]?.load(ids[i] as Key, values[i]);
+      return;
+    }
+    // Keys the write in flight carries are newer there than in the store: take them from it.
+    const read: number[] = [];
+    for (let i = 0; i < storeKeys.length; i++) {
+      const v = writing.get(storeKeys[i] as string);
+      if (v === undefined) read.push(i);
+      else owners[i]?.load(ids[i] as Key, v ?? undefined);
+    }
+    if (read.length === 0) return;
+    const values = await this.store.getMany(read.map((i) => storeKeys[i] as string));
+    for (let j = 0; j < values.length; j++) {
+      const i = read[j] as number;
+      owners[i]?.load(ids[i] as Key, values[j]);
+    }
+  }
+
+  /** Waits for the eviction write in flight, if any; throws what made it fail. */
+  private async settle(): Promise<void> {
+    if (this.writing) await this.writing.done;
+    this.throwWriteFailure();
+  }
+
+  private throwWriteFailure(): void {
+    if (this.writeFailure !== undefined) throw this.writeFailure;
   }
 
   /** Entries held in memory across tables. */
@@ -122,6 +170,13 @@ export class KeyedStateBackend {
 
   /** Writes every dirty entry (plus `extra` puts, e.g. checkpoint metadata) in one batch. */
   async flush(extra: [string, Uint8Array][] = []): Promise<void> {
+    await this.settle();
+    const { puts, dels } = this.drainForWrite(extra);
+    await this.store.write(puts, dels);
+  }
+
+  /** Every dirty entry plus `extra` as one write batch; with a changelog, remembered for it and marked dirty. */
+  private drainForWrite(extra: [string, Uint8Array][]): StateChanges {
     const puts: [string, Uint8Array][] = [...extra];
     const dels: string[] = [];
     for (const t of this.tables) t.drainDirty(puts, dels);
@@ -132,7 +187,7 @@ export class KeyedStateBackend {
       for (const k of dels) this.evicted.set(k, null);
       puts.push([DIRTY_KEY, new Uint8Array(0)]);
     }
-    await this.store.write(puts, dels);
+    return { puts, dels };
   }
 
   /**
@@ -158,26 +213,46 @@ export class KeyedStateBackend {
 
   /** Writes drained changes plus runtime entries (a checkpoint marker) in one batch, clearing the dirty mark. */
   async applyChanges(changes: StateChanges, extra: [string, Uint8Array][]): Promise<void> {
+    await this.settle();
     await this.store.write([...changes.puts, ...extra], [...changes.dels, DIRTY_KEY]);
   }
 
   /** Reads one runtime entry (a checkpoint marker); undefined when absent or for heap state. */
   async readReserved(key: string): Promise<Uint8Array | undefined> {
     if (!this.store.persistent) return undefined;
+    await this.settle();
     const [v] = await this.store.getMany([key]);
     return v;
   }
 
   /**
-   * When the cache holds more than its bound: flushes, then forgets the oldest-loaded half
-   * (each table keeps its newest entries, which the next batches most likely touch again).
-   * Called between batches only, so no prefetched key of a running batch is dropped.
+   * When the cache holds more than its bound: writes the dirty entries in the background, then
+   * forgets the oldest-loaded half (each table keeps its newest entries, which the next batches
+   * most likely touch again). Rounds go on while LevelDB writes; until the write lands, reads of
+   * its keys are served from its batch, and every other call that writes or reads the store
+   * waits for it. Called between batches only, so no prefetched key of a running batch is dropped.
    */
   async maybeEvict(): Promise<boolean> {
     if (!this.store.persistent) return false;
     const total = this.cachedEntries;
-    if (total <= this.maxCached) return false;
-    await this.flush();
+    if (total <= this.maxCached || !this.evictable()) return false;
+    await this.settle();
+    const { puts, dels } = this.drainForWrite([]);
+    const values = new Map<string, Uint8Array | null>();
+    for (const [k, v] of puts) values.set(k, v);
+    for (const k of dels) values.set(k, null);
+    const writing = {
+      values,
+      done: this.store.write(puts, dels).then(
+        () => {
+          if (this.writing === writing) this.writing = undefined;
+        },
+        (err: unknown) => {
+          this.writeFailure = err instanceof Error ? err : new StateStoreError(`state store write failed: ${String(err)}`);
+        },
+      ),
+    };
+    this.writing = writing;
     const keepRatio = this.maxCached / 2 / total;
     for (const t of this.tables) t.evict(Math.floor(t.size * keepRatio));
     return true;
@@ -206,6 +281,7 @@ export class KeyedStateBackend {
    * own checkpoint commits them.
    */
   async importEntries(entries: [string, Uint8Array][]): Promise<string[]> {
+    await this.settle();
     const byPrefix = new Map(this.tables.map((t) => [t.prefix, t]));
     const unknown: string[] = [];
     const known: [string, Uint8Array][] = [];
@@ -247,6 +323,7 @@ export class KeyedStateBackend {
       }
       return;
     }
+    await this.settle();
     await this.store.write([[DIRTY_KEY, new Uint8Array(0)]], []);
     for await (const chunk of this.store.scan(prefix, 32_768)) {
       const changes = convertEntries(chunk, convert);

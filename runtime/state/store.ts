@@ -58,6 +58,25 @@ export function heapStore(): StateStore {
   };
 }
 
+/** Keys below which one getMany is not split: a chunk's thread hand-off costs more than it saves. */
+const MIN_READ_CHUNK = 1024;
+/** getMany calls a read is split into at most: libuv's thread pool has four threads by default. */
+const MAX_READ_CHUNKS = 4;
+
+/**
+ * Reads many keys as up to four getMany calls that run at once: classic-level serves one
+ * getMany on one pool thread key after key, so a batch of cache misses waited on one core
+ * (13,000 random keys of 1,000,000: 58 ms in one call, 39 ms in four, 2026-12-06).
+ */
+async function readSpread(db: ClassicLevel<string, Uint8Array>, keys: string[]): Promise<(Uint8Array | undefined)[]> {
+  const chunks = Math.min(MAX_READ_CHUNKS, Math.floor(keys.length / MIN_READ_CHUNK));
+  if (chunks <= 1) return db.getMany(keys);
+  const size = Math.ceil(keys.length / chunks);
+  const parts: Promise<(Uint8Array | undefined)[]>[] = [];
+  for (let i = 0; i < keys.length; i += size) parts.push(db.getMany(keys.slice(i, i + size)));
+  return (await Promise.all(parts)).flat();
+}
+
 /** Opens (creating if needed) the LevelDB of one task at `path`. */
 export async function levelStore(options: { path: string }): Promise<StateStore> {
   await mkdir(options.path, { recursive: true });
@@ -77,7 +96,7 @@ export async function levelStore(options: { path: string }): Promise<StateStore>
       stats.keysRead += keys.length;
       const t0 = performance.now();
       try {
-        return await db.getMany(keys);
+        return await readSpread(db, keys);
       } catch (err) {
         throw new StateStoreError(`state store read failed at ${options.path}`, err);
       } finally {

@@ -73,6 +73,31 @@ export class TimerQueue {
     if (this.byTs.get(ts) === keys) this.byTs.delete(ts);
   }
 
+  /**
+   * Fires the timers of one collected timestamp as `fire` does, `size` keys at a time: `before`
+   * gets each slice's keys first (to load their state, after evicting the previous slice's).
+   */
+  async fireInSlices(ts: number, size: number, before: (keys: Key[]) => Promise<void>, onTimer: (key: Key, ts: number) => void): Promise<void> {
+    const keys = this.byTs.get(ts);
+    if (keys === undefined) return;
+    // A Set's iterator is live: it survives the awaits and sees keys added meanwhile.
+    const it = keys.values();
+    const slice: Key[] = [];
+    for (;;) {
+      slice.length = 0;
+      for (let r = it.next(); r.done !== true; r = it.next()) {
+        slice.push(r.value);
+        if (slice.length >= size) break;
+      }
+      if (slice.length === 0) break;
+      await before(slice);
+      // A key deleted by an earlier callback of this firing does not fire.
+      for (const key of slice) if (keys.has(key)) onTimer(key, ts);
+    }
+    this.count -= keys.size;
+    if (this.byTs.get(ts) === keys) this.byTs.delete(ts);
+  }
+
   /** All timers as [timestamp, keys] pairs, ascending (for checkpoints). */
   snapshot(): [number, Key[]][] {
     return [...this.byTs.entries()]

@@ -78,8 +78,9 @@ export function keyedProcessOperator(
       }
     },
     onWatermark: (wm) => {
-      if (keyed) keyed.advanceWatermark(wm);
-      else nonKeyedWatermark = wm;
+      if (keyed) return keyed.advanceWatermark(wm);
+      nonKeyedWatermark = wm;
+      return undefined;
     },
   };
   if (options.kind === "single" || options.keyed) {
