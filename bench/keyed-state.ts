@@ -1,35 +1,73 @@
 /**
- * The state benchmark: a keyed running count over 1,000,000 distinct keys, heap state versus
- * LevelDB state (write-back cache bounded below the key count, so LevelDB really is read).
+ * The state benchmark: a keyed running count, or a 1 s tumbling window count, over 1,000,000
+ * distinct keys (or more), heap state versus LevelDB state with a write-back cache that holds
+ * every key or a fifth of them (so LevelDB really is read). Each run checks its result.
  */
+import { spawn } from "node:child_process";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { blackholeSink, job, type KeyedProcessFunction, type RuntimeContext } from "../runtime/api/index.ts";
+import { fileURLToPath } from "node:url";
+import { count, job, tumbling, type KeyedProcessFunction, type RuntimeContext, type Sink, type Source } from "../runtime/api/index.ts";
 import { generatorSource, type GenEvent } from "../runtime/connectors/generator.ts";
 import { createEngine } from "../runtime/exec/engine.ts";
+import { DEFAULT_MAX_CACHED_ENTRIES } from "../runtime/state/backend.ts";
 
-/** Runs the keyed-count job; returns events per second. */
+/** What a run wrote: records and the sum of their numbers. */
+interface Totals {
+  records: number;
+  sum: number;
+}
+
+/** A sink that counts the numbers it gets and adds them up (the check of a run). */
+function summingSink(total: Totals): Sink<number> {
+  return {
+    name: "sum",
+    open: () =>
+      Promise.resolve({
+        write: (v: number) => {
+          total.records++;
+          total.sum += v;
+        },
+        flush: async () => {},
+        close: async () => {},
+      }),
+  };
+}
+
+/** Runs the keyed-count job; returns events per second and the process's peak RSS so far. */
 export async function keyedStateRun(options: {
   events: number;
   keys: number;
   state: "heap" | "level";
   cacheEntries?: number;
-}): Promise<{ rate: number; seconds: number; readMs: number; writeMs: number }> {
+  /** "count": a running count per key (default); "window": a count per key and 1 s window, 1,000,000 events a second. */
+  job?: "count" | "window";
+}): Promise<{ rate: number; seconds: number; readMs: number; writeMs: number; peakRssMb: number }> {
   const j = job(`keyed-${options.state}`);
-  j.source(generatorSource({ countPerPartition: options.events, keys: options.keys, seed: 9 }), { watermarks: { timestamp: (e: GenEvent) => e.ts } })
-    .keyBy((e) => e.key)
-    .process((rt: RuntimeContext): KeyedProcessFunction<number, GenEvent, number> => {
-      const n = rt.valueState<number>({ name: "n" });
-      return {
-        processElement(_e, _ctx, out) {
-          const v = (n.value() ?? 0) + 1;
-          n.update(v);
-          if (v === 100) out.collect(v);
-        },
-      };
-    })
-    .sink(blackholeSink());
+  const windowed = options.job === "window";
+  const total: Totals = { records: 0, sum: 0 };
+  const source = generatorSource({ countPerPartition: options.events, keys: options.keys, seed: 9, ...(windowed ? { ratePerSec: 1_000_000 } : {}) });
+  const keyed = j.source(source, { watermarks: { timestamp: (e: GenEvent) => e.ts } }).keyBy((e) => e.key);
+  if (windowed)
+    keyed
+      .window(tumbling({ sizeMs: 1000 }))
+      .aggregate(count<GenEvent>())
+      .sink(summingSink(total));
+  else
+    keyed
+      .process((rt: RuntimeContext): KeyedProcessFunction<number, GenEvent, number> => {
+        const n = rt.valueState<number>({ name: "n" });
+        return {
+          processElement(_e, _ctx, out) {
+            const v = (n.value() ?? 0) + 1;
+            n.update(v);
+            // One record per key seen ten times: the check counts them.
+            if (v === 10) out.collect(1);
+          },
+        };
+      })
+      .sink(summingSink(total));
   const dir = options.state === "level" ? await mkdtemp(join(tmpdir(), "runnel-bench-")) : "";
   try {
     const engine = createEngine({
@@ -41,8 +79,140 @@ export async function keyedStateRun(options: {
     await engine.run();
     const seconds = (performance.now() - t0) / 1000;
     const stats = engine.backends[0]?.stats;
-    return { rate: options.events / seconds, seconds, readMs: stats?.readMs ?? 0, writeMs: stats?.writeMs ?? 0 };
+    const peakRssMb = process.resourceUsage().maxRSS / 1024;
+    const expected = await reference(source, windowed);
+    if (total.records !== expected.records || total.sum !== expected.sum) {
+      throw new Error(`keyed state ${options.state} ${options.job ?? "count"}: wrote ${JSON.stringify(total)}, the reference says ${JSON.stringify(expected)}`);
+    }
+    return { rate: options.events / seconds, seconds, readMs: stats?.readMs ?? 0, writeMs: stats?.writeMs ?? 0, peakRssMb };
   } finally {
     if (dir) await rm(dir, { recursive: true, force: true });
   }
 }
+
+/**
+ * What the job must write, from the generator's records with a plain Map or Set: keys seen ten
+ * times (count), or one record per key and window whose numbers add up to the events (window).
+ */
+async function reference(source: Source<GenEvent>, windowed: boolean): Promise<Totals> {
+  const reader = await source.open(0, 0);
+  const counts = new Map<number, number>();
+  const inWindow = new Set<number>();
+  let window = -1;
+  const totals: Totals = { records: 0, sum: 0 };
+  for (;;) {
+    const { records, done } = await reader.read(65_536);
+    for (const e of records) {
+      if (windowed) {
+        // Event time only grows (no out-of-orderness), so each window's keys are seen together.
+        const w = Math.floor(e.ts / 1000);
+        if (w !== window) {
+          inWindow.clear();
+          window = w;
+        }
+        if (!inWindow.has(e.key)) {
+          inWindow.add(e.key);
+          totals.records++;
+        }
+        totals.sum++;
+      } else {
+        const n = (counts.get(e.key) ?? 0) + 1;
+        counts.set(e.key, n);
+        if (n === 10) {
+          totals.records++;
+          totals.sum++;
+        }
+      }
+    }
+    if (done) return totals;
+  }
+}
+
+/** Runs one keyed-state run in a child process of its own, so its peak RSS is its own. */
+export async function keyedStateInChild(options: Parameters<typeof keyedStateRun>[0]): Promise<Awaited<ReturnType<typeof keyedStateRun>>> {
+  const child = spawn(process.execPath, [fileURLToPath(import.meta.url), JSON.stringify(options)], { stdio: ["ignore", "pipe", "inherit"] });
+  let out = "";
+  child.stdout.on("data", (d: Buffer) => (out += d.toString()));
+  const code = await new Promise<number | null>((res) => child.on("exit", res));
+  if (code !== 0) throw new Error(`keyed state run ${JSON.stringify(options)} exited ${code}`);
+  return JSON.parse(out.trim().split("\n").at(-1) as string) as Awaited<ReturnType<typeof keyedStateRun>>;
+}
+
+/** One row of the state section. */
+interface StateRow {
+  job: "count" | "window";
+  keys: number;
+  state: "heap" | "level";
+  cacheEntries?: number;
+}
+
+const fmt = (n: number): string => Math.round(n).toLocaleString("en-US");
+const ratioText = (r: number, target: number): string => `**${r.toFixed(2)}×** (target ≥ ${target}×: ${r >= target ? "met" : "**missed**"})`;
+
+/**
+ * Runs the state benchmark's rows, each in a child process, and returns its section of
+ * docs/benchmarks.md: the running count over 1,000,000 and 4,000,000 keys and the window count
+ * over 1,000,000, on heap and on LevelDB with a cache that holds every key or the default one.
+ */
+export async function keyedStateSection(options: { events: number; windowEvents: number; log?: (line: string) => void }): Promise<string> {
+  const log = options.log ?? ((line: string): void => console.log(line));
+  const rows: StateRow[] = [
+    { job: "count", keys: 1_000_000, state: "heap" },
+    { job: "count", keys: 1_000_000, state: "level", cacheEntries: 2_000_000 },
+    { job: "count", keys: 1_000_000, state: "level", cacheEntries: DEFAULT_MAX_CACHED_ENTRIES },
+    { job: "count", keys: 4_000_000, state: "heap" },
+    { job: "count", keys: 4_000_000, state: "level", cacheEntries: DEFAULT_MAX_CACHED_ENTRIES },
+    { job: "window", keys: 1_000_000, state: "heap" },
+    { job: "window", keys: 1_000_000, state: "level", cacheEntries: DEFAULT_MAX_CACHED_ENTRIES },
+  ];
+  const results: { row: StateRow; events: number; r: Awaited<ReturnType<typeof keyedStateRun>> }[] = [];
+  for (const row of rows) {
+    const events = row.job === "window" ? options.windowEvents : options.events;
+    const r = await keyedStateInChild({ ...row, events });
+    log(`state ${row.job} ${fmt(row.keys)} keys ${row.state}${row.cacheEntries ? ` cache ${fmt(row.cacheEntries)}` : ""}: ${fmt(r.rate)} events/s, peak RSS ${fmt(r.peakRssMb)} MiB`);
+    results.push({ row, events, r });
+  }
+  const find = (job: string, keys: number, state: string, cache?: number) =>
+    results.find((x) => x.row.job === job && x.row.keys === keys && x.row.state === state && x.row.cacheEntries === cache)?.r as Awaited<ReturnType<typeof keyedStateRun>>;
+  const heap1 = find("count", 1_000_000, "heap");
+  const full = find("count", 1_000_000, "level", 2_000_000);
+  const small1 = find("count", 1_000_000, "level", DEFAULT_MAX_CACHED_ENTRIES);
+  const small4 = find("count", 4_000_000, "level", DEFAULT_MAX_CACHED_ENTRIES);
+  const heap4 = find("count", 4_000_000, "heap");
+  const wHeap = find("window", 1_000_000, "heap");
+  const wSmall = find("window", 1_000_000, "level", DEFAULT_MAX_CACHED_ENTRIES);
+  const table = results.map(({ row, events, r }) => {
+    const heap = find(row.job, row.keys, "heap");
+    const cache = row.state === "heap" ? "heap" : `LevelDB, cache ${fmt(row.cacheEntries ?? DEFAULT_MAX_CACHED_ENTRIES)} entries${row.cacheEntries === DEFAULT_MAX_CACHED_ENTRIES ? " (default)" : ""}`;
+    const io = row.state === "heap" ? "-" : `${(r.readMs / 1000).toFixed(1)} s / ${(r.writeMs / 1000).toFixed(1)} s`;
+    return `| ${row.job === "count" ? "running count" : "1 s window count"} | ${fmt(row.keys)} | ${fmt(events)} | ${cache} | ${fmt(r.rate)} | ${(r.rate / heap.rate).toFixed(2)}× | ${io} | ${fmt(r.peakRssMb)} |`;
+  });
+  const rssSpread = Math.abs(small4.peakRssMb - small1.peakRssMb) / small1.peakRssMb;
+  return `## Keyed state: 1,000,000 and 4,000,000 distinct keys
+
+A running count per key (one record out per key seen ten times) and a count per key and 1 s tumbling
+window (events 1 µs apart in event time, so each window holds about 630,000 keys and its end fires
+them all at once), uniform keys, one task, batches of 16,384 records. Each row runs in a child
+process of its own (peak RSS: its maxRSS) and checks what it wrote against a plain Map/Set over the
+generator's records. Reads / writes: time LevelDB spent on them (reads split in up to four getMany
+calls on the thread pool; eviction writes in the background, so both overlap processing).
+
+| job | keys | events | state | events/s | vs heap | LevelDB reads / writes | peak RSS MiB |
+|---|---:|---:|---|---:|---:|---:|---:|
+${table.join("\n")}
+
+- Cache holds every key, running count: LevelDB / heap = ${ratioText(full.rate / heap1.rate, 0.8)}.
+- Default cache, five times more keys than it holds: running count ${ratioText(small1.rate / heap1.rate, 0.5)}, window count ${ratioText(wSmall.rate / wHeap.rate, 0.5)}.
+- Peak RSS with the default cache: ${fmt(small1.peakRssMb)} MiB at 1,000,000 keys, ${fmt(small4.peakRssMb)} MiB at 4,000,000 (${(rssSpread * 100).toFixed(0)} % apart; target within 10 %: ${rssSpread <= 0.1 ? "met" : "**missed**"}); heap state ${fmt(heap1.peakRssMb)} / ${fmt(heap4.peakRssMb)} MiB (target: LevelDB below heap: ${small4.peakRssMb < heap4.peakRssMb && small1.peakRssMb < heap1.peakRssMb ? "met" : "**missed**"}).
+
+What bounds memory (ADR 31): the cache, a slice of due keys when a window end fires more keys than a
+quarter of it, one eviction write in flight, LevelDB's buffers (two 32 MiB write buffers, an 8 MiB
+block cache) and V8's heap headroom — not the key count. What limits speed: with every key cached,
+the per-record cache bookkeeping and the writes at evictions and at the end; with the default cache
+and uniform keys, four reads in five miss it, and each costs LevelDB several microseconds here
+(about 9 µs at 10,000,000 events, the store growing while compactions share the two cores). Timers
+are still held in memory (not spilled to the store), and processing-time firings are not sliced.
+`;
+}
+
+if (import.meta.main) console.log(JSON.stringify(await keyedStateRun(JSON.parse(process.argv[2] ?? "{}") as Parameters<typeof keyedStateRun>[0])));
