@@ -307,7 +307,8 @@ export function createEngine(options: EngineOptions): Engine {
     const now = clock.now();
     for (const t of timed) {
       await t.op.prepareProcessingTime?.(now);
-      t.op.onProcessingTime?.(now);
+      const firing = t.op.onProcessingTime?.(now);
+      if (firing) await firing;
     }
     const read = await readSourceTasks(sources, batchSize, now);
     recordsIn += read;

@@ -117,7 +117,8 @@ export class KeyedRuntime implements KeyScope {
   advanceWatermark(wm: number): Promise<void> | undefined {
     if (this.sliced) {
       this.sliced = false;
-      return this.advanceInSlices(wm);
+      this.watermark = wm;
+      return this.fireInSlices(this.eventTimers, this.fireEvent, wm);
     }
     this.watermark = wm;
     for (const ts of this.dueTs) this.eventTimers.fire(ts, this.fireEvent);
@@ -131,8 +132,11 @@ export class KeyedRuntime implements KeyScope {
     return undefined;
   }
 
-  private async advanceInSlices(wm: number): Promise<void> {
-    this.watermark = wm;
+  /**
+   * Fires the collected timestamps of `queue` a slice of keys at a time, evicting before each
+   * slice's load; with `until` (event time), then the timers firing registered that are due too.
+   */
+  private async fireInSlices(queue: TimerQueue, fire: (key: Key, ts: number) => void, until: number | undefined): Promise<void> {
     const backend = this.ctx.backend;
     const load = async (keys: Key[]): Promise<void> => {
       await backend.maybeEvict();
@@ -141,10 +145,9 @@ export class KeyedRuntime implements KeyScope {
     const due = [...this.dueTs];
     this.dueTs.length = 0;
     while (due.length > 0) {
-      for (const ts of due) await this.eventTimers.fireInSlices(ts, backend.sliceKeys, load, this.fireEvent);
+      for (const ts of due) await queue.fireInSlices(ts, backend.sliceKeys, load, fire);
       due.length = 0;
-      // Timers registered while firing that are already due.
-      this.eventTimers.collectDue(wm, due, undefined);
+      if (until !== undefined) queue.collectDue(until, due, undefined);
     }
   }
 
@@ -156,10 +159,15 @@ export class KeyedRuntime implements KeyScope {
     return this.prefetchDue();
   }
 
-  /** Fires the processing-time timers collected by prepareProcessingTime. */
-  advanceProcessingTime(): void {
+  /** Fires the processing-time timers collected by prepareProcessingTime (a promise when they fire in slices). */
+  advanceProcessingTime(): Promise<void> | undefined {
+    if (this.sliced) {
+      this.sliced = false;
+      return this.fireInSlices(this.processingTimers, this.fireProcessing, undefined);
+    }
     for (const ts of this.dueTs) this.processingTimers.fire(ts, this.fireProcessing);
     this.dueTs.length = 0;
+    return undefined;
   }
 
   /** All timers, for a checkpoint. */

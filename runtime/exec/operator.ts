@@ -56,7 +56,7 @@ export interface Operator {
   /** The instance's watermark status changed (sinks pass it on). */
   onWatermarkStatus?(wm: number, idle: boolean): void;
   /** Fires processing-time timers up to `now`. */
-  onProcessingTime?(now: number): void;
+  onProcessingTime?(now: number): Promise<void> | undefined | void;
   /** Called once per engine round after all records of the round (sinks write here). */
   endRound?(): Promise<void>;
   /** Timers for a checkpoint (keyed operators). */

@@ -144,37 +144,43 @@ describe("LevelDB reads split across the thread pool", () => {
   });
 });
 
-describe("a watermark that fires more timers than the cache holds", () => {
-  it("loads, fires and evicts the due keys a slice at a time, in registration order, within the cache's bound", async () => {
-    const store = gatedStore();
-    const backend = new KeyedStateBackend({ store, clock: systemClock, maxCachedEntries: 40 });
-    const fired: [string, number | undefined][] = [];
-    let peak = 0;
-    const ref: { table?: StateTable<number> } = {};
-    const kr = new KeyedRuntime(
-      { uid: "op", taskIndex: 0, parallelism: 1, clock: systemClock, output: { emit: () => {}, emitSide: () => {} }, backend },
-      (key) => {
-        fired.push([key as string, ref.table?.get(key)]); // throws unless the key's state was loaded
-        peak = Math.max(peak, backend.cachedEntries);
-      },
-    );
-    ref.table = kr.table<number>("n");
-    const keys = Array.from({ length: 500 }, (_, i) => `k${i}`);
-    for (const [i, k] of keys.entries()) {
-      store.data.set(`op\u0000n\u0000s${k}`, encodeValue(i));
-      kr.currentKey = k;
-      kr.timerService.registerEventTimeTimer(1000);
-    }
-    await kr.prepareWatermark(1000);
-    expect(backend.cachedEntries).toBe(0); // nothing loaded up front
-    const firing = kr.advanceWatermark(1000);
-    expect(firing).toBeInstanceOf(Promise);
-    // Each slice's eviction writes nothing here (no key is dirty), so no write waits for land().
-    await firing;
-    expect(fired).toEqual(keys.map((k, i) => [k, i]));
-    expect(peak).toBeLessThanOrEqual(40 + backend.sliceKeys);
-    expect(kr.eventTimers.size).toBe(0);
-  });
+describe("a watermark or a processing time that fires more timers than the cache holds", () => {
+  it.each(["event", "processing"] as const)(
+    "loads, fires and evicts the due keys a slice at a time, in registration order, within the cache's bound (%s time)",
+    async (domain) => {
+      const store = gatedStore();
+      const backend = new KeyedStateBackend({ store, clock: systemClock, maxCachedEntries: 40 });
+      const fired: [string, number | undefined][] = [];
+      let peak = 0;
+      const ref: { table?: StateTable<number> } = {};
+      const kr = new KeyedRuntime(
+        { uid: "op", taskIndex: 0, parallelism: 1, clock: systemClock, output: { emit: () => {}, emitSide: () => {} }, backend },
+        (key, _ts, d) => {
+          expect(d).toBe(domain);
+          fired.push([key as string, ref.table?.get(key)]); // throws unless the key's state was loaded
+          peak = Math.max(peak, backend.cachedEntries);
+        },
+      );
+      ref.table = kr.table<number>("n");
+      const keys = Array.from({ length: 500 }, (_, i) => `k${i}`);
+      for (const [i, k] of keys.entries()) {
+        store.data.set(`op\u0000n\u0000s${k}`, encodeValue(i));
+        kr.currentKey = k;
+        if (domain === "event") kr.timerService.registerEventTimeTimer(1000);
+        else kr.timerService.registerProcessingTimeTimer(1000);
+      }
+      if (domain === "event") await kr.prepareWatermark(1000);
+      else await kr.prepareProcessingTime(1000);
+      expect(backend.cachedEntries).toBe(0); // nothing loaded up front
+      const firing = domain === "event" ? kr.advanceWatermark(1000) : kr.advanceProcessingTime();
+      expect(firing).toBeInstanceOf(Promise);
+      // Each slice's eviction writes nothing here (no key is dirty), so no write waits for land().
+      await firing;
+      expect(fired).toEqual(keys.map((k, i) => [k, i]));
+      expect(peak).toBeLessThanOrEqual(40 + backend.sliceKeys);
+      expect((domain === "event" ? kr.eventTimers : kr.processingTimers).size).toBe(0);
+    },
+  );
 
   it("fires a firing that fits in one load at once, as before", async () => {
     const backend = new KeyedStateBackend({ store: gatedStore(), clock: systemClock, maxCachedEntries: 40 });
