@@ -1,11 +1,12 @@
 /**
  * The distributed runtime against a real Kafka broker, side by side in one run: a hand-written
- * consume → filter → produce loop on Runnel's Kafka adapter (the client every Runnel job uses),
+ * consume → filter → produce loop on Runnel's Kafka adapter (the client every Runnel job uses), at
+ * least once and exactly once (a transaction per batch),
  * the same job as a StreamJob on one in-process worker (at least once, then exactly once), and a
- * stateful job (keyBy + 1 s tumbling count, through its repartition topic). All four read the same
- * preloaded input topic from the beginning, each into its own output topic; the benchmark's topics
- * and groups are deleted at the end.
- * `npx node bench/kafka.ts [--brokers host:port] [--events N] [--only loop,alo,eo,window]` runs it alone; bench/main.ts runs it
+ * stateful job (keyBy + 1 s tumbling count, through its repartition topic). All five read the same
+ * preloaded input topic from the beginning, each into its own output topic, read back committed
+ * and checked against the input (kafka-check.ts); the benchmark's topics and groups are deleted at the end.
+ * `npx node bench/kafka.ts [--brokers host:port] [--events N] [--only loop,loop-eo,alo,eo,window]` runs it alone; bench/main.ts runs it
  * as part of `npm run bench` when a broker is reachable.
  */
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
@@ -18,6 +19,7 @@ import { createKafkaClient, readCommitted, type KafkaClient, type OutgoingMessag
 import { createWorker } from "../runtime/distributed/worker.ts";
 import type { Delivery } from "../runtime/distributed/transactions.ts";
 import { jobPrefix } from "../runtime/distributed/topics.ts";
+import { checkOutput, click, type Click } from "./kafka-check.ts";
 
 /** One measured pipeline. */
 export interface KafkaBenchRow {
@@ -33,6 +35,8 @@ export interface KafkaBenchRow {
   out: number;
   /** Checkpoints (Runnel) or batches handled (the loop) during the run. */
   commits: number;
+  /** The output read back committed against the reference (kafka-check.ts). */
+  checked?: string;
 }
 
 /** Results of a Kafka benchmark run. */
@@ -45,18 +49,8 @@ export interface KafkaBenchResult {
   rows: KafkaBenchRow[];
 }
 
-/** Event time of the first record; records are 1 ms apart, so 1 s windows hold ~10 per user. */
-const T0 = Date.UTC(2026, 0, 1);
-const USERS = 100;
 /** The checkpoint interval of the Runnel jobs. */
 export const CHECKPOINT_MS = 1000;
-
-/** The input record: the filter keeps n % 7 != 0 and adds `big`. */
-interface Click {
-  user: string;
-  ts: number;
-  n: number;
-}
 
 /** Brokers from a --kafka flag (host:port,…), else from the test environment (test/env/up, on RUNNEL_TESTENV_SLOT) when it is up. */
 export async function benchBrokers(flag: string | undefined): Promise<string[] | undefined> {
@@ -89,10 +83,10 @@ async function preload(kafka: KafkaClient, topic: string, events: number, partit
   for (let start = 0; start < events; start += CHUNK) {
     const messages: OutgoingMessage[] = [];
     for (let i = start; i < Math.min(events, start + CHUNK); i++) {
-      const click: Click = { user: `u${i % USERS}`, ts: T0 + i, n: i % 1000 };
-      if (click.n % 7 !== 0) kept++;
+      const c = click(i);
+      if (c.n % 7 !== 0) kept++;
       // Event time grows within each partition, so the windowed job never sees a late record.
-      messages.push({ partition: i % partitions, key: click.user, value: JSON.stringify(click) });
+      messages.push({ partition: i % partitions, key: c.user, value: JSON.stringify(c) });
     }
     await producer.send(topic, messages);
   }
@@ -101,12 +95,19 @@ async function preload(kafka: KafkaClient, topic: string, events: number, partit
 }
 
 /**
- * The baseline: the adapter's committed reader (eachBatch; positions committed to a group every
- * second) → parse → filter → add a field → the adapter's idempotent producer, awaited per batch.
+ * The baseline: the adapter's committed reader → parse → filter → add a field → a producer.
+ * At least once: the idempotent producer awaited per batch, positions committed to a group every
+ * second. Exactly once (Kafka's consume-transform-produce loop): each batch in one transaction of
+ * the transactional producer with the batch's input position (sendOffsets), committed per batch.
  */
-async function handWritten(kafka: KafkaClient, brokers: string[], input: string, output: string, events: number, group: string): Promise<KafkaBenchRow> {
+async function handWritten(
+  kafka: KafkaClient,
+  o: { brokers: string[]; input: string; output: string; events: number; group: string; delivery: Delivery },
+): Promise<KafkaBenchRow> {
+  const { brokers, input, output, events, group } = o;
+  const exactlyOnce = o.delivery === "exactly-once";
   const t0 = performance.now();
-  const producer = kafka.producer();
+  const producer = exactlyOnce ? kafka.transactionalProducer({ transactionalId: `${group}.tx`, transactionTimeoutMs: 60_000 }) : kafka.producer();
   await producer.connect();
   let first = 0;
   let out = 0;
@@ -117,8 +118,9 @@ async function handWritten(kafka: KafkaClient, brokers: string[], input: string,
   const reader = await readCommitted({
     brokers,
     topic: input,
-    groupId: group,
-    eachBatch: async (records) => {
+    // Exactly once, the positions go in the transactions: the reader commits none of its own.
+    ...(exactlyOnce ? {} : { groupId: group }),
+    eachBatch: async (records, partition) => {
       if (first === 0) first = performance.now();
       const messages: OutgoingMessage[] = [];
       for (const m of records) {
@@ -127,6 +129,10 @@ async function handWritten(kafka: KafkaClient, brokers: string[], input: string,
         messages.push({ key: m.key, value: JSON.stringify({ ...r, big: r.n > 3 }) });
       }
       if (messages.length > 0) await producer.send(output, messages);
+      if ("commit" in producer) {
+        await producer.sendOffsets(group, [{ topic: input, partition, offset: (records.at(-1)?.offset ?? -1) + 1 }]);
+        await producer.commit();
+      }
       out += messages.length;
       batches++;
       handled += records.length;
@@ -139,7 +145,7 @@ async function handWritten(kafka: KafkaClient, brokers: string[], input: string,
   await producer.disconnect();
   const seconds = (end - first) / 1000;
   return {
-    name: "hand-written loop",
+    name: exactlyOnce ? "hand-written loop, exactly once (a transaction per batch)" : "hand-written loop",
     rate: events / seconds,
     seconds,
     startupSeconds: (first - t0) / 1000,
@@ -292,8 +298,15 @@ export async function kafkaBench(options: {
   const run = `k${Date.now().toString(36)}`;
   const input = `bench.${run}.in`;
   const jobs = { alo: `${run}-filter-alo`, eo: `${run}-filter-eo`, win: `${run}-window-eo` };
-  const outputs = { hand: `bench.${run}.out-loop`, alo: `bench.${run}.out-alo`, eo: `bench.${run}.out-eo`, win: `bench.${run}.out-window` };
+  const outputs = {
+    hand: `bench.${run}.out-loop`,
+    handEo: `bench.${run}.out-loop-eo`,
+    alo: `bench.${run}.out-alo`,
+    eo: `bench.${run}.out-eo`,
+    win: `bench.${run}.out-window`,
+  };
   const group = `bench.${run}.loop`;
+  const groupEo = `bench.${run}.loop-eo`;
   const prefixes = Object.values(jobs).map((j) => jobPrefix("bench", j));
   const dir = await mkdtemp(join(tmpdir(), "runnel-bench-kafka-"));
   const admin = kafka.admin();
@@ -309,18 +322,27 @@ export async function kafkaBench(options: {
     const preloadSeconds = (performance.now() - p0) / 1000;
     log(`kafka: preloaded ${events.toLocaleString("en-US")} records in ${preloadSeconds.toFixed(1)} s`);
     const rows: KafkaBenchRow[] = [];
-    const report = (r: KafkaBenchRow): void => {
+    // Each row's output is read back and checked once it is measured (not timed).
+    const report = async (r: KafkaBenchRow, output: string, kind: "filter" | "window"): Promise<void> => {
+      r.checked = await checkOutput(kafka, brokers, output, kind, events);
       rows.push(r);
       log(
-        `kafka ${r.name}: ${Math.round(r.rate).toLocaleString("en-US")} events/s (${r.seconds.toFixed(1)} s, startup ${r.startupSeconds.toFixed(1)} s, shutdown ${r.shutdownSeconds.toFixed(1)} s, ${r.out.toLocaleString("en-US")} out, ${r.commits} commits)`,
+        `kafka ${r.name}: ${Math.round(r.rate).toLocaleString("en-US")} events/s (${r.seconds.toFixed(1)} s, startup ${r.startupSeconds.toFixed(1)} s, shutdown ${r.shutdownSeconds.toFixed(1)} s, ${r.out.toLocaleString("en-US")} out, ${r.commits} commits; output ${r.checked})`,
       );
     };
-    // --only (e.g. for `node --cpu-prof`) runs a subset: loop, alo, eo, window.
+    // --only (e.g. for `node --cpu-prof`) runs a subset: loop, loop-eo, alo, eo, window.
     const want = (name: string): boolean => options.only === undefined || options.only.includes(name);
-    if (want("loop")) report(await handWritten(kafka, brokers, input, outputs.hand, events, group));
+    if (want("loop"))
+      await report(await handWritten(kafka, { brokers, input, output: outputs.hand, events, group, delivery: "at-least-once" }), outputs.hand, "filter");
+    if (want("loop-eo"))
+      await report(
+        await handWritten(kafka, { brokers, input, output: outputs.handEo, events, group: groupEo, delivery: "exactly-once" }),
+        outputs.handEo,
+        "filter",
+      );
     const common = { brokers, input, partitions, dir, events };
     if (want("alo"))
-      report(
+      await report(
         await runnelJob({
           ...common,
           label: "Runnel filter, at least once",
@@ -330,9 +352,11 @@ export async function kafkaBench(options: {
           delivery: "at-least-once",
           expectedIn: events,
         }),
+        outputs.alo,
+        "filter",
       );
     if (want("eo"))
-      report(
+      await report(
         await runnelJob({
           ...common,
           label: "Runnel filter, exactly once",
@@ -342,10 +366,12 @@ export async function kafkaBench(options: {
           delivery: "exactly-once",
           expectedIn: events,
         }),
+        outputs.eo,
+        "filter",
       );
     // Every record crosses the repartition topic: the worker reads it twice.
     if (want("window"))
-      report(
+      await report(
         await runnelJob({
           ...common,
           label: "Runnel keyBy + 1 s window count, exactly once",
@@ -355,10 +381,12 @@ export async function kafkaBench(options: {
           delivery: "exactly-once",
           expectedIn: 2 * events,
         }),
+        outputs.win,
+        "window",
       );
     return { events, partitions, expectedFiltered, preloadSeconds, rows };
   } finally {
-    await cleanup(kafka, prefixes, [input, ...Object.values(outputs)], [group]).catch((err: unknown) => log(`kafka: cleanup failed: ${String(err)}`));
+    await cleanup(kafka, prefixes, [input, ...Object.values(outputs)], [group, groupEo]).catch((err: unknown) => log(`kafka: cleanup failed: ${String(err)}`));
     await rm(dir, { recursive: true, force: true });
   }
 }

@@ -169,11 +169,15 @@ export async function keyedStateSection(options: { events: number; windowEvents:
   for (const row of rows) {
     const events = row.job === "window" ? options.windowEvents : options.events;
     const r = await keyedStateInChild({ ...row, events });
-    log(`state ${row.job} ${fmt(row.keys)} keys ${row.state}${row.cacheEntries ? ` cache ${fmt(row.cacheEntries)}` : ""}: ${fmt(r.rate)} events/s, peak RSS ${fmt(r.peakRssMb)} MiB`);
+    log(
+      `state ${row.job} ${fmt(row.keys)} keys ${row.state}${row.cacheEntries ? ` cache ${fmt(row.cacheEntries)}` : ""}: ${fmt(r.rate)} events/s, peak RSS ${fmt(r.peakRssMb)} MiB`,
+    );
     results.push({ row, events, r });
   }
   const find = (job: string, keys: number, state: string, cache?: number) =>
-    results.find((x) => x.row.job === job && x.row.keys === keys && x.row.state === state && x.row.cacheEntries === cache)?.r as Awaited<ReturnType<typeof keyedStateRun>>;
+    results.find((x) => x.row.job === job && x.row.keys === keys && x.row.state === state && x.row.cacheEntries === cache)?.r as Awaited<
+      ReturnType<typeof keyedStateRun>
+    >;
   const heap1 = find("count", 1_000_000, "heap");
   const full = find("count", 1_000_000, "level", 2_000_000);
   const small1 = find("count", 1_000_000, "level", DEFAULT_MAX_CACHED_ENTRIES);
@@ -183,7 +187,10 @@ export async function keyedStateSection(options: { events: number; windowEvents:
   const wSmall = find("window", 1_000_000, "level", DEFAULT_MAX_CACHED_ENTRIES);
   const table = results.map(({ row, events, r }) => {
     const heap = find(row.job, row.keys, "heap");
-    const cache = row.state === "heap" ? "heap" : `LevelDB, cache ${fmt(row.cacheEntries ?? DEFAULT_MAX_CACHED_ENTRIES)} entries${row.cacheEntries === DEFAULT_MAX_CACHED_ENTRIES ? " (default)" : ""}`;
+    const cache =
+      row.state === "heap"
+        ? "heap"
+        : `LevelDB, cache ${fmt(row.cacheEntries ?? DEFAULT_MAX_CACHED_ENTRIES)} entries${row.cacheEntries === DEFAULT_MAX_CACHED_ENTRIES ? " (default)" : ""}`;
     const io = row.state === "heap" ? "-" : `${(r.readMs / 1000).toFixed(1)} s / ${(r.writeMs / 1000).toFixed(1)} s`;
     return `| ${row.job === "count" ? "running count" : "1 s window count"} | ${fmt(row.keys)} | ${fmt(events)} | ${cache} | ${fmt(r.rate)} | ${(r.rate / heap.rate).toFixed(2)}× | ${io} | ${fmt(r.peakRssMb)} |`;
   });

@@ -6,7 +6,6 @@
  * local checkpoints consistent without barriers. Order is fixed (task, then input order), so
  * the same input gives the same output.
  */
-import type { Key } from "../api/functions.ts";
 import { taskCount, type JobGraph } from "../graph/graph.ts";
 import { validateGraph } from "../graph/validate.ts";
 import { KeyedStateBackend } from "../state/backend.ts";
@@ -20,8 +19,9 @@ import { join } from "node:path";
 import { checkpointSchedule } from "./checkpoint-schedule.ts";
 import { restoreState, type EngineState, type SourceTask } from "./checkpointing.ts";
 import type { Checkpointer, TaskServices } from "./checkpointer.ts";
-import type { Exchange, ExchangeBuffer } from "./exchange.ts";
+import type { ExchangeBuffer } from "./exchange.ts";
 import { openSourceTasks, readSourceTasks } from "./sources.ts";
+import { drainNode } from "./drain.ts";
 import { Instance } from "./instance.ts";
 import { createOperator, type JobCounters } from "./operators/index.ts";
 import { wireInstances } from "./wiring.ts";
@@ -219,7 +219,7 @@ export function createEngine(options: EngineOptions): Engine {
       schedule.restoredFrom(restored.meta.id);
       // Re-establish every operator's watermark (all were propagated when the checkpoint was taken).
       for (const s of sources) s.inst.forwardWatermark(s.watermark(), false);
-      for (const g of headGroups) await drainNode(g);
+      for (const g of headGroups) await drainNode(g, persistent);
     }
     await options.checkpointer?.impl.restored?.(engineState);
     schedule.startClock();
@@ -227,80 +227,6 @@ export function createEngine(options: EngineOptions): Engine {
   }
 
   const persistent = options.state?.kind === "level";
-
-  /** Loads the keyed state the buffered batch of one instance touches (LevelDB only). */
-  function prefetchFor(head: Instance): Promise<void> {
-    const inputs = head.exchangeInputs;
-    if (!head.op.prefetch) return Promise.resolve();
-    // One input: its key array is the batch's key list as is.
-    if (inputs.length === 1) {
-      const b = (inputs[0] as { exchange: Exchange }).exchange.buffers[head.task] as ExchangeBuffer;
-      return b.size === 0 ? Promise.resolve() : head.op.prefetch(b.keys as Key[], b.size);
-    }
-    const keys = head.batchKeys;
-    keys.length = 0;
-    for (const { exchange } of inputs) {
-      const b = exchange.buffers[head.task] as ExchangeBuffer;
-      // Broadcast inputs carry no key.
-      for (let i = 0; i < b.size; i++) {
-        const k = b.keys[i];
-        if (k !== undefined) keys.push(k);
-      }
-    }
-    return keys.length === 0 ? Promise.resolve() : head.op.prefetch(keys, keys.length);
-  }
-
-  /** Lets an operator that looks things up outside the job load them for its buffered batch (one call per input). */
-  async function prepareBatchFor(head: Instance): Promise<void> {
-    const op = head.op;
-    if (op.prepareBatch === undefined) return;
-    for (const { exchange } of head.exchangeInputs) {
-      const b = exchange.buffers[head.task] as ExchangeBuffer;
-      if (b.size > 0) await op.prepareBatch(exchange.input, b.values, b.size);
-    }
-  }
-
-  /** Runs the buffered batch of one instance through its operator chain. */
-  function processBuffered(head: Instance): number {
-    let n = 0;
-    const op = head.op;
-    for (const { exchange } of head.exchangeInputs) {
-      const b = exchange.buffers[head.task] as ExchangeBuffer;
-      const { values, timestamps, keys, size } = b;
-      const input = exchange.input;
-      for (let i = 0; i < size; i++) op.processElement(input, values[i], timestamps[i] as number, keys[i]);
-      n += size;
-      b.size = 0;
-      // Keep the arrays' capacity but drop references once they are larger than a round needs.
-      if (values.length > size * 2 + 1024) {
-        values.length = size;
-        timestamps.length = size;
-        keys.length = size;
-      }
-    }
-    return n;
-  }
-
-  /**
-   * Hands every task of one exchange-fed operator its batch. State reads of all tasks run
-   * concurrently (LevelDB reads in its thread pool); records and timers are processed in task
-   * order, so the output order stays deterministic.
-   */
-  async function drainNode(group: Instance[]): Promise<number> {
-    if (persistent) await Promise.all(group.map(prefetchFor));
-    if (group.some((h) => h.op.prepareBatch !== undefined)) await Promise.all(group.map(prepareBatchFor));
-    let n = 0;
-    for (const head of group) n += processBuffered(head);
-    const advancing = group.filter((h) => h.pullExchangeWatermarks());
-    if (advancing.length === 0) return n;
-    await Promise.all(advancing.map((h) => h.prepareAdvance()));
-    for (const h of advancing) {
-      // Usually synchronous; a firing too large for the cache loads and evicts as it goes.
-      const firing = h.finishAdvance();
-      if (firing) await firing;
-    }
-    return n;
-  }
 
   async function round(): Promise<boolean> {
     rounds++;
@@ -313,7 +239,7 @@ export function createEngine(options: EngineOptions): Engine {
     const read = await readSourceTasks(sources, batchSize, now);
     recordsIn += read;
     let moved = read;
-    for (const g of headGroups) moved += await drainNode(g);
+    for (const g of headGroups) moved += await drainNode(g, persistent);
     if (options.tasks) assertNothingRoutedAway();
     // Tasks' sinks write through their own producers or files: one node's flushes run together.
     for (const row of instances) {

@@ -78,9 +78,9 @@ export class KeyedRuntime implements KeyScope {
     };
   }
 
-  /** Loads this operator's state for the first `count` keys (one getMany for the whole batch). */
-  prefetch(keys: readonly Key[], count = keys.length): Promise<void> {
-    return this.ctx.backend.prefetch(this.tables, keys, count);
+  /** Loads this operator's state for keys[from, from + count) (one getMany for the whole batch). */
+  prefetch(keys: readonly Key[], count = keys.length, from = 0): Promise<void> {
+    return this.ctx.backend.prefetch(this.tables, keys, count, from);
   }
 
   /** Collects the event-time timers due at `wm` and loads their keys' state. */

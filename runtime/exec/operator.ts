@@ -43,8 +43,8 @@ export interface Operator {
   open(ctx: OperatorContext): Promise<void>;
   /** Handles one record of input `input`; `key` is set on hash-partitioned inputs. */
   processElement(input: number, value: unknown, ts: number, key: Key | undefined): void;
-  /** Loads the state of the first `count` keys, those of the coming batch (keyed operators). */
-  prefetch?(keys: readonly Key[], count: number): Promise<void>;
+  /** Loads the state of keys[from, from + count) (default from 0), those of the coming batch (keyed operators). */
+  prefetch?(keys: readonly Key[], count: number, from?: number): Promise<void>;
   /** Loads what the first `count` values of input `input`, the coming batch, need from outside the job (asynchronous lookups). */
   prepareBatch?(input: number, values: readonly unknown[], count: number): Promise<void>;
   /** Loads what firing timers up to `wm` will touch. */

@@ -121,19 +121,22 @@ export class KeyedStateBackend {
     for (const [i, v] of values.entries()) if (v !== undefined) this.timerOwners[i]?.restore(decodeValue(v) as TimerSnapshot);
   }
 
-  /** Loads the given tables' entries for the first `count` of `keys` with one getMany (no-op for heap state). */
-  async prefetch(tables: readonly StateTable<unknown>[], keys: readonly Key[], count = keys.length): Promise<void> {
+  /**
+   * Loads the given tables' entries for keys[from, from + count) with one getMany (no-op for heap
+   * state). A key cached by the time the read returns keeps its cached value (it is newer).
+   */
+  async prefetch(tables: readonly StateTable<unknown>[], keys: readonly Key[], count = keys.length, from = 0): Promise<void> {
     if (!this.store.persistent) return;
     const storeKeys: string[] = [];
     const owners: StateTable<unknown>[] = [];
     const ids: Key[] = [];
-    for (const t of tables) t.missing(keys, count, storeKeys, owners, ids);
+    for (const t of tables) t.missing(keys, from, from + count, storeKeys, owners, ids);
     if (storeKeys.length === 0) return;
     this.throwWriteFailure();
     const writing = this.writing?.values;
     if (writing === undefined) {
       const values = await this.store.getMany(storeKeys);
-      for (let i = 0; i < values.length; i++) owners[i]?.load(ids[i] as Key, values[i]);
+      for (let i = 0; i < values.length; i++) owners[i]?.loadMissing(ids[i] as Key, values[i]);
       return;
     }
     // Keys the write in flight carries are newer there than in the store: take them from it.
@@ -141,13 +144,13 @@ export class KeyedStateBackend {
     for (let i = 0; i < storeKeys.length; i++) {
       const v = writing.get(storeKeys[i] as string);
       if (v === undefined) read.push(i);
-      else owners[i]?.load(ids[i] as Key, v ?? undefined);
+      else owners[i]?.loadMissing(ids[i] as Key, v ?? undefined);
     }
     if (read.length === 0) return;
     const values = await this.store.getMany(read.map((i) => storeKeys[i] as string));
     for (let j = 0; j < values.length; j++) {
       const i = read[j] as number;
-      owners[i]?.load(ids[i] as Key, values[j]);
+      owners[i]?.loadMissing(ids[i] as Key, values[j]);
     }
   }
 

@@ -128,12 +128,12 @@ export class StateTable<T> {
     }
   }
 
-  /** Adds to `out` the store keys of `keys` not yet cached (persistent tables only), once each. */
-  missing(keys: readonly Key[], count: number, out: string[], owners: StateTable<unknown>[], ids: Key[]): void {
+  /** Adds to `out` the store keys of keys[from, to) not yet cached (persistent tables only), once each. */
+  missing(keys: readonly Key[], from: number, to: number, out: string[], owners: StateTable<unknown>[], ids: Key[]): void {
     if (!this.persistent) return;
     const cache = this.cache;
     let seen: Set<Key> | undefined;
-    for (let i = 0; i < count; i++) {
+    for (let i = from; i < to; i++) {
       const key = keys[i] as Key;
       if (cache.has(key)) continue;
       seen ??= new Set();
@@ -143,6 +143,11 @@ export class StateTable<T> {
       owners.push(this);
       ids.push(key);
     }
+  }
+
+  /** Installs a fetched value unless the key is cached already (a read overtaken by processing). */
+  loadMissing(key: Key, bytes: Uint8Array | undefined): void {
+    if (!this.cache.has(key)) this.load(key, bytes);
   }
 
   /** Installs a fetched value (undefined: absent in the store). */

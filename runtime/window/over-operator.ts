@@ -94,7 +94,7 @@ export function overOperator(options: OverOperatorOptions): Operator {
       else rows.push(value);
       kr.eventTimers.register(k, ts);
     },
-    prefetch: (keys, count) => kr.prefetch(keys, count),
+    prefetch: (keys, count, from) => kr.prefetch(keys, count, from),
     prepareWatermark: (wm) => kr.prepareWatermark(wm),
     snapshotTimers: () => kr.snapshotTimers(),
     restoreTimers: (snap) => kr.restoreTimers(snap),

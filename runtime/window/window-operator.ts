@@ -259,7 +259,7 @@ export function windowOperator(options: WindowOperatorOptions): Operator {
         else options.onLateDropped?.();
       }
     },
-    prefetch: (keys, count) => kr.prefetch(keys, count),
+    prefetch: (keys, count, from) => kr.prefetch(keys, count, from),
     prepareWatermark: (wm) => kr.prepareWatermark(wm),
     ...(processingTime
       ? {

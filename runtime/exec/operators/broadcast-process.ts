@@ -73,7 +73,7 @@ export function broadcastProcessOperator(factory: Factory<Fn>): Operator {
         throw userError(uid, err);
       }
     },
-    prefetch: (keys, count) => kr.prefetch(keys, count),
+    prefetch: (keys, count, from) => kr.prefetch(keys, count, from),
     prepareWatermark: (wm) => kr.prepareWatermark(wm),
     onWatermark: (wm) => kr.advanceWatermark(wm),
     prepareProcessingTime: (now) => kr.prepareProcessingTime(now),

@@ -84,7 +84,7 @@ export function keyedProcessOperator(
     },
   };
   if (options.kind === "single" || options.keyed) {
-    op.prefetch = (keys, count) => (keyed as KeyedRuntime).prefetch(keys, count);
+    op.prefetch = (keys, count, from) => (keyed as KeyedRuntime).prefetch(keys, count, from);
     op.prepareWatermark = (wm) => (keyed as KeyedRuntime).prepareWatermark(wm);
     op.prepareProcessingTime = (now) => (keyed as KeyedRuntime).prepareProcessingTime(now);
     op.onProcessingTime = () => (keyed as KeyedRuntime).advanceProcessingTime();

@@ -32,7 +32,17 @@ describe("state value codec", () => {
     ["null, undefined and booleans", [null, undefined, true, false]],
     ["an aggregate", { n: 3, sum: 12.5, min: -4, last: "e", seen: true, none: null, gone: undefined }],
     ["nested records", { user: { id: "u-1", tags: ["a", "b"], scores: [[1, 2], [3.5]] }, items: [{ sku: 1 }, { sku: 2, qty: 0 }] }],
-    ["Maps and Sets of anything plain", { d: new Set([1, "1", null]), m: new Map<unknown, unknown>([["k", { v: 1 }], [2, [3]], [null, new Set(["x"])]]) }],
+    [
+      "Maps and Sets of anything plain",
+      {
+        d: new Set([1, "1", null]),
+        m: new Map<unknown, unknown>([
+          ["k", { v: 1 }],
+          [2, [3]],
+          [null, new Set(["x"])],
+        ]),
+      },
+    ],
     ["empty containers", [[], {}, new Map(), new Set(), [[]], { a: {} }]],
     ["an object with an own __proto__ key and numeric keys", JSON.parse('{"__proto__": {"x": 1}, "2": "b", "1": "a", "k": 0}') as unknown],
     ["an object without a prototype (back as a plain object)", Object.assign(Object.create(null) as object, { a: 1 })],

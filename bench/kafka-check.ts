@@ -1,0 +1,93 @@
+/**
+ * The Kafka benchmark's check: each row's output topic read back committed (the adapter's
+ * read-committed reader, examples/common/kafka.ts) and compared with what the input must give,
+ * computed here from the preload's formula — the filter's records each exactly once; the window
+ * counts exact, once each, and every window up to the last one written (a job stopped once it
+ * read its input leaves the last few seconds' windows open).
+ */
+import { readTopic } from "../examples/common/kafka.ts";
+import type { KafkaClient } from "../runtime/kafka/index.ts";
+
+/** Users of the preloaded clicks; click i is user `u${i % USERS}` at T0 + i ms with n = i % 1000. */
+export const USERS = 100;
+/** Event time of the first click; clicks are 1 ms apart, so 1 s windows hold ~10 per user. */
+export const T0 = Date.UTC(2026, 0, 1);
+
+/** One preloaded click. */
+export interface Click {
+  user: string;
+  ts: number;
+  n: number;
+}
+
+/** Click i of the preload. */
+export function click(i: number): Click {
+  return { user: `u${i % USERS}`, ts: T0 + i, n: i % 1000 };
+}
+
+/** A record's JSON with its keys sorted: equal records, however their fields were ordered. */
+function canonical(value: unknown): string {
+  const o = value as Record<string, unknown>;
+  return JSON.stringify(
+    Object.fromEntries(
+      Object.keys(o)
+        .sort()
+        .map((k) => [k, o[k]]),
+    ),
+  );
+}
+
+/** What the filter writes: every click with n % 7 != 0, plus `big` (n > 3), as a multiset. */
+function expectedFiltered(events: number): Map<string, number> {
+  const want = new Map<string, number>();
+  for (let i = 0; i < events; i++) {
+    const c = click(i);
+    if (c.n % 7 === 0) continue;
+    const k = canonical({ ...c, big: c.n > 3 });
+    want.set(k, (want.get(k) ?? 0) + 1);
+  }
+  return want;
+}
+
+/** What the window job counts: clicks per user and 1 s window start. */
+function expectedWindows(events: number): Map<string, number> {
+  const want = new Map<string, number>();
+  for (let i = 0; i < events; i++) {
+    const c = click(i);
+    const k = `${c.user}|${c.ts - (c.ts % 1000)}`;
+    want.set(k, (want.get(k) ?? 0) + 1);
+  }
+  return want;
+}
+
+/** Reads `topic` committed and compares it with the reference; returns a short verdict, throws on any difference. */
+export async function checkOutput(kafka: KafkaClient, brokers: string[], topic: string, kind: "filter" | "window", events: number): Promise<string> {
+  const records = await readTopic({ client: kafka, brokers }, topic, { idleMs: 5_000 });
+  const values = records.map((r) => JSON.parse(String(r.value)) as Record<string, unknown>);
+  if (kind === "filter") {
+    const want = expectedFiltered(events);
+    for (const v of values) {
+      const k = canonical(v);
+      const left = want.get(k);
+      if (left === undefined || left === 0) throw new Error(`${topic}: unexpected or duplicated record ${k}`);
+      want.set(k, left - 1);
+    }
+    const missing = [...want.values()].reduce((a, b) => a + b, 0);
+    if (missing > 0) throw new Error(`${topic}: ${missing} expected records missing`);
+    return "equal";
+  }
+  const want = expectedWindows(events);
+  const seen = new Set<string>();
+  let lastStart = -Infinity;
+  for (const v of values) {
+    const k = `${String(v.key)}|${Number(v.windowStart)}`;
+    if (seen.has(k)) throw new Error(`${topic}: window ${k} written twice`);
+    seen.add(k);
+    if (v.events !== want.get(k)) throw new Error(`${topic}: window ${k} counted ${String(v.events)}, expected ${String(want.get(k))}`);
+    lastStart = Math.max(lastStart, Number(v.windowStart));
+  }
+  // No gap: every window that starts before the last one written is there.
+  const gaps = [...want.keys()].filter((k) => Number(k.split("|")[1]) < lastStart && !seen.has(k));
+  if (gaps.length > 0) throw new Error(`${topic}: ${gaps.length} windows missing before the last one written, e.g. ${gaps[0]}`);
+  return `equal (${seen.size.toLocaleString("en-US")} of ${want.size.toLocaleString("en-US")} windows)`;
+}
