@@ -2,7 +2,7 @@
  * `npx node bench/declarative.ts`: the same Nexmark queries declaratively (a StreamJob pipeline,
  * compiled) and with the typed API, in one run, on the runtime engineer's Nexmark generator into a
  * blackhole; prints events/s of each and the ratio (target: declarative ≥ 0.7× typed).
- * Options: --events N (default 1,000,000), --runs N (best of, default 2), --queries q0,q1,q2,q5s.
+ * Options: --events N (default 1,000,000), --runs N (median and spread of, default 3), --queries q0,q1,q2,q5s.
  * `npm run bench` runs it too (bench/main.ts imports declarativeVsTyped) and writes docs/benchmarks.md.
  */
 import { parseArgs } from "node:util";
@@ -16,6 +16,7 @@ import { checkDocument } from "../runtime/spec/check.ts";
 import type { Source } from "../runtime/connectors/types.ts";
 import { nexmarkSource, type Bid, type NexmarkEvent } from "./nexmark/model.ts";
 import { q0, q1, q2 } from "./nexmark/queries.ts";
+import { fmtSpread, spreadOf, type Spread } from "./spread.ts";
 
 const bids = {
   id: "events",
@@ -108,38 +109,59 @@ export function declarative(name: string, events: number, sink: BlackholeSink<un
     .graph;
 }
 
-/** Best events/s of `runs` runs of a job into a blackhole, and the records it wrote. */
-export async function time(events: number, runs: number, build: (sink: BlackholeSink<unknown>) => JobGraph): Promise<{ rate: number; out: number }> {
-  let best = 0;
-  let out = 0;
+/** Events/s of one run of a job into a blackhole, and the records it wrote. */
+export async function timeOnce(events: number, build: (sink: BlackholeSink<unknown>) => JobGraph): Promise<{ rate: number; out: number }> {
+  const sink = blackholeSink<unknown>();
+  const graph = build(sink);
+  const t0 = performance.now();
+  await createEngine({ graph }).run();
+  return { rate: events / ((performance.now() - t0) / 1000), out: sink.count };
+}
+
+/** Two builds of one job run `runs` times each, alternating (the machine's load changes while a benchmark runs): each one's median and spread. */
+export async function alternating(
+  events: number,
+  runs: number,
+  a: (sink: BlackholeSink<unknown>) => JobGraph,
+  b: (sink: BlackholeSink<unknown>) => JobGraph,
+): Promise<[{ rate: Spread; out: number }, { rate: Spread; out: number }]> {
+  const ra: number[] = [];
+  const rb: number[] = [];
+  let outs: [number, number] = [0, 0];
   for (let r = 0; r < runs; r++) {
-    const sink = blackholeSink<unknown>();
-    const graph = build(sink);
-    const t0 = performance.now();
-    await createEngine({ graph }).run();
-    best = Math.max(best, events / ((performance.now() - t0) / 1000));
-    out = sink.count;
+    const ta = await timeOnce(events, a);
+    const tb = await timeOnce(events, b);
+    ra.push(ta.rate);
+    rb.push(tb.rate);
+    outs = [ta.out, tb.out];
   }
-  return { rate: best, out };
+  return [
+    { rate: spreadOf(ra), out: outs[0] },
+    { rate: spreadOf(rb), out: outs[1] },
+  ];
 }
 
 /** One query measured both ways in the same run. */
 export interface DeclarativeRow {
   query: string;
-  typed: number;
-  declarative: number;
+  typed: Spread;
+  declarative: Spread;
   /** Results of the typed and the declarative job (equal when both compute the same). */
   results: [number, number];
 }
 
-/** Runs each query typed and declaratively, best of `runs`, on `events` Nexmark events. */
+/** Runs each query typed and declaratively, alternating, `runs` times each, on `events` Nexmark events. */
 export async function declarativeVsTyped(options: { events: number; runs: number; queries?: string[] }): Promise<DeclarativeRow[]> {
   const rows: DeclarativeRow[] = [];
   for (const q of options.queries ?? Object.keys(pipelines)) {
     const t = typed[q];
     if (!t || !pipelines[q]) throw new Error(`unknown query ${q}; known: ${Object.keys(pipelines).join(", ")}`);
-    const a = await time(options.events, options.runs, (sink) => t(nexmarkSource({ events: options.events }), sink));
-    const d = await time(options.events, options.runs, (sink) => declarative(q, options.events, sink));
+    const [a, d] = await alternating(
+      options.events,
+      options.runs,
+      (sink) => t(nexmarkSource({ events: options.events }), sink),
+      (sink) => declarative(q, options.events, sink),
+    );
     rows.push({ query: q, typed: a.rate, declarative: d.rate, results: [a.out, d.out] });
   }
   return rows;
@@ -149,20 +171,20 @@ async function main(): Promise<void> {
   const { values } = parseArgs({
     options: {
       events: { type: "string", default: "1000000" },
-      runs: { type: "string", default: "2" },
+      runs: { type: "string", default: "3" },
       queries: { type: "string", default: "q0,q1,q2,q5s" },
     },
   });
   const events = Number(values.events);
   const runs = Number(values.runs);
   const fmt = (n: number): string => Math.round(n).toLocaleString("en-US");
-  console.log(`${fmt(events)} Nexmark events, best of ${runs}`);
+  console.log(`${fmt(events)} Nexmark events, median (slowest–fastest) of ${runs}`);
   console.log("| query | typed events/s | declarative events/s | ratio | results |");
   console.log("|---|---|---|---|---|");
   for (const r of await declarativeVsTyped({ events, runs, queries: values.queries.split(",") })) {
-    const ratio = r.declarative / r.typed;
+    const ratio = r.declarative.median / r.typed.median;
     console.log(
-      `| ${r.query} | ${fmt(r.typed)} | ${fmt(r.declarative)} | ${ratio.toFixed(2)}× ${ratio >= 0.7 ? "" : "(below 0.7)"} | ${fmt(r.results[0])} / ${fmt(r.results[1])} |`,
+      `| ${r.query} | ${fmtSpread(r.typed)} | ${fmtSpread(r.declarative)} | ${ratio.toFixed(2)}× ${ratio >= 0.7 ? "" : "(below 0.7)"} | ${fmt(r.results[0])} / ${fmt(r.results[1])} |`,
     );
   }
 }

@@ -3,7 +3,7 @@
  * blackhole), q5 hand-written in plain JS as the in-process reference, the keyed-state
  * benchmark (1M and 4M keys, heap and LevelDB), CEP (the risk system's account-takeover pattern over 100,000 keys), and declarative
  * pipelines vs the same typed-API jobs, SQL jobs vs the same declarative pipelines, and — when a Kafka broker is reachable — Runnel workers vs a
- * hand-written loop on the same Kafka client; writes docs/benchmarks.md. Options: --events N (default 5,000,000), --runs N (Nexmark: median and spread of; other sections: best of; default 3),
+ * hand-written loop on the same Kafka client; writes docs/benchmarks.md. Options: --events N (default 5,000,000), --runs N (the median and spread of N runs in every section but the Kafka and state ones, run once; default 3),
  * --queries q0,q5 (default all), --state-events N (default 10,000,000), --state-window-events N (default 3,000,000), --cep-events N
  * (default 1,000,000), --kafka host:port (default: the test environment's broker, if up),
  * --kafka-events N (default 300,000), --latency-seconds N (exactly-once latency on Kafka, per interval; default 60), --operator (also the operator on the test environment, bench/operator.ts;
@@ -29,6 +29,7 @@ import { NEXMARK_DEFAULTS, nexmarkEvent, nexmarkSource } from "./nexmark/model.t
 import { q5Hand } from "./nexmark/q5-hand.ts";
 import { Digest, digestSink, NORMALISE, referenceDigest } from "./nexmark/reference.ts";
 import { section } from "./sections.ts";
+import { fmtSpread, spreadOf, type Spread } from "./spread.ts";
 import { queries } from "./nexmark/queries.ts";
 
 const { values } = parseArgs({
@@ -52,19 +53,6 @@ const selected = values.queries.split(",");
 
 /** Target events/s per query, from the issue. */
 const targets: Record<string, number> = { q0: 2_000_000, q1: 2_000_000, q2: 2_000_000, q5: 1_000_000 };
-
-/** Median and spread of a list of rates. */
-interface Spread {
-  median: number;
-  min: number;
-  max: number;
-}
-function spreadOf(rates: number[]): Spread {
-  const sorted = [...rates].sort((a, b) => a - b);
-  const mid = sorted.length / 2;
-  const median = sorted.length % 2 ? (sorted[Math.floor(mid)] as number) : ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2;
-  return { median, min: sorted[0] ?? NaN, max: sorted.at(-1) ?? NaN };
-}
 
 /** `runs` timed runs of a query into a blackhole, then one run checked against the plain-JS reference. */
 async function timeQuery(name: string): Promise<Spread & { out: number; checked: boolean }> {
@@ -133,38 +121,40 @@ if (ratio) console.log(`q5 runtime is ${ratio.toFixed(2)}x slower than hand-writ
 const stateEvents = Number(values["state-events"]);
 const stateSection = await keyedStateSection({ events: stateEvents, windowEvents: Number(values["state-window-events"]) });
 
-/** Best of `runs` runs of the CEP benchmark in one configuration. */
-async function bestCep(state: "heap" | "level", cep: boolean): Promise<{ rate: number; alerts: number }> {
-  let best = { rate: 0, alerts: 0 };
+/** `runs` runs of the CEP benchmark in one configuration: their median and spread. */
+async function cepRuns(state: "heap" | "level", cep: boolean): Promise<{ rate: Spread; alerts: number }> {
+  const rates: number[] = [];
+  let alerts = 0;
   for (let r = 0; r < runs; r++) {
     const res = await cepRun({ events: cepEvents, keys: 100_000, state, cep });
-    if (res.rate > best.rate) best = res;
+    rates.push(res.rate);
+    alerts = res.alerts;
   }
-  return best;
+  return { rate: spreadOf(rates), alerts };
 }
 const cepEvents = Number(values["cep-events"]);
-const cepHeap = await bestCep("heap", true);
-const cepLevel = await bestCep("level", true);
-const cepFloor = await bestCep("heap", false);
-console.log(`CEP over 100K keys: heap ${fmt(cepHeap.rate)}/s, LevelDB ${fmt(cepLevel.rate)}/s (${cepHeap.alerts} alerts; target ≥ 300,000/s)`);
+const cepHeap = await cepRuns("heap", true);
+const cepLevel = await cepRuns("level", true);
+const cepFloor = await cepRuns("heap", false);
+console.log(`CEP over 100K keys: heap ${fmt(cepHeap.rate.median)}/s, LevelDB ${fmt(cepLevel.rate.median)}/s (${cepHeap.alerts} alerts; target ≥ 300,000/s)`);
 
 const declEvents = Math.min(events, 1_000_000);
 const decl = await declarativeVsTyped({ events: declEvents, runs });
-for (const r of decl) console.log(`declarative ${r.query}: ${(r.declarative / r.typed).toFixed(2)}x of typed (target ≥ 0.7x)`);
+for (const r of decl) console.log(`declarative ${r.query}: ${(r.declarative.median / r.typed.median).toFixed(2)}x of typed (target ≥ 0.7x)`);
 const declRows = decl.map((r) => {
-  const ratio = r.declarative / r.typed;
-  return `| ${r.query} | ${fmt(r.typed)} | ${fmt(r.declarative)} | ${ratio.toFixed(2)}× (target ≥ 0.7×: ${ratio >= 0.7 ? "met" : "**missed**"}) | ${fmt(r.results[0])} / ${fmt(r.results[1])} |`;
+  const ratio = r.declarative.median / r.typed.median;
+  return `| ${r.query} | ${fmtSpread(r.typed)} | ${fmtSpread(r.declarative)} | ${ratio.toFixed(2)}× (target ≥ 0.7×: ${ratio >= 0.7 ? "met" : "**missed**"}) | ${fmt(r.results[0])} / ${fmt(r.results[1])} |`;
 });
 
 const sqlNexmark = await sqlVsPipeline({ events: declEvents, runs: Math.max(runs, 3) });
 const sqlAnalytics = await sqlAnalyticsVsPipeline({ events: Math.min(events, 300_000), runs: Math.max(runs, 3) });
-for (const r of [...sqlAnalytics, ...sqlNexmark]) console.log(`sql ${r.query}: ${(r.sql / r.pipeline).toFixed(2)}x of the pipeline`);
-const sqlRows = (rows: { query: string; pipeline: number; sql: number; results: [number, number] }[], target: boolean): string =>
+for (const r of [...sqlAnalytics, ...sqlNexmark]) console.log(`sql ${r.query}: ${(r.sql.median / r.pipeline.median).toFixed(2)}x of the pipeline`);
+const sqlRows = (rows: { query: string; pipeline: Spread; sql: Spread; results: [number, number] }[], target: boolean): string =>
   rows
     .map((r) => {
-      const ratio = r.sql / r.pipeline;
+      const ratio = r.sql.median / r.pipeline.median;
       const verdict = target ? ` (target ≥ 0.8×: ${ratio >= 0.8 ? "met" : "**missed**"})` : "";
-      return `| ${r.query} | ${fmt(r.pipeline)} | ${fmt(r.sql)} | ${ratio.toFixed(2)}×${verdict} | ${fmt(r.results[0])} / ${fmt(r.results[1])} |`;
+      return `| ${r.query} | ${fmtSpread(r.pipeline)} | ${fmtSpread(r.sql)} | ${ratio.toFixed(2)}×${verdict} | ${fmt(r.results[0])} / ${fmt(r.results[1])} |`;
     })
     .join("\n");
 
@@ -262,7 +252,7 @@ Generated by \`npm run bench -- --events ${events} --runs ${runs} --state-events
 
 Machine: ${cpu}, ${cpus().length} cores, ${Math.round(totalmem() / 2 ** 30)} GiB, ${platform()} ${release()}, Node ${process.version}.
 The runtime is single-threaded: every figure is one core. Nexmark: the median of ${runs} runs with their spread
-(slowest–fastest), each query's results checked against a plain-JS reference; the other sections: best of ${runs} runs. The machine was shared
+(slowest–fastest), each query's results checked against a plain-JS reference; CEP, declarative and SQL: the median of ${runs} runs with the slowest and fastest in brackets (typed and declarative, pipeline and SQL alternating); the state and Kafka sections: one run each, every output checked. The machine was shared
 (1-minute load average ${loadAtStart.toFixed(1)} at the start, ${(loadavg()[0] ?? 0).toFixed(1)} at the end, on ${cpus().length} cores), so figures are a lower bound
 and vary by tens of percent between runs; compare rows of the same run (the q5 ratio) rather than runs.
 
@@ -307,9 +297,9 @@ one task. 2 % of the events belong to 100 users under attack; the rest spread ov
 
 | pipeline | events/s | matches | target |
 |---|---:|---:|---|
-| CEP, heap state | ${fmt(cepHeap.rate)} | ${fmt(cepHeap.alerts)} | ≥ 300,000: ${cepHeap.rate >= 300_000 ? "met" : "**missed**"} |
-| CEP, LevelDB state | ${fmt(cepLevel.rate)} | ${fmt(cepLevel.alerts)} | - |
-| same pipeline, pass-through keyed function instead of CEP (the engine's floor) | ${fmt(cepFloor.rate)} | - | reference |
+| CEP, heap state | ${fmtSpread(cepHeap.rate)} | ${fmt(cepHeap.alerts)} | ≥ 300,000: ${cepHeap.rate.median >= 300_000 ? "met" : "**missed**"} |
+| CEP, LevelDB state | ${fmtSpread(cepLevel.rate)} | ${fmt(cepLevel.alerts)} | - |
+| same pipeline, pass-through keyed function instead of CEP (the engine's floor) | ${fmtSpread(cepFloor.rate)} | - | reference |
 
 Where CEP's time goes (\`node --cpu-prof bench/cep.ts\`): the matcher itself is about a tenth;
 the operator's per-key buffering until the watermark and its event-time timers cost more, then GC.
@@ -344,7 +334,7 @@ job checks nothing, so q2 — a filter over bare generated records — keeps the
 ## SQL vs declarative pipelines
 
 The same queries as \`spec.sql\` (compiled by runtime/sql) and as \`spec.pipeline\`, on the same
-generated input into a blackhole, runs alternating (best of each): bench/sql-analytics.ts and
+generated input into a blackhole, runs alternating (median and spread of each): bench/sql-analytics.ts and
 bench/sql.ts.
 
 The analytics system's queries (test/fixtures/streamjobs/analytics.yaml as a pipeline, the same

@@ -2,7 +2,7 @@
  * `node bench/sql.ts`: the Nexmark queries of bench/declarative.ts as SQL (spec.sql, compiled by
  * runtime/sql) and as the declarative pipeline, in one run, on the same Nexmark generator into a
  * blackhole; prints events/s of each and the ratio (target: SQL ≥ 0.8× the pipeline).
- * Options: --events N (default 1,000,000), --runs N (alternating, best of each; default 4), --queries q0,q1,q2,q5s.
+ * Options: --events N (default 1,000,000), --runs N (alternating, median and spread of each; default 4), --queries q0,q1,q2,q5s.
  * `npm run bench` runs it too (bench/main.ts imports sqlVsPipeline) and writes docs/benchmarks.md.
  */
 import { parseArgs } from "node:util";
@@ -11,7 +11,8 @@ import type { JobGraph } from "../runtime/graph/graph.ts";
 import { checkDocument } from "../runtime/spec/check.ts";
 import { parseStreamJob } from "../runtime/spec/validate.ts";
 import { compileSql } from "../runtime/sql/compile.ts";
-import { declarative, time } from "./declarative.ts";
+import { alternating, declarative } from "./declarative.ts";
+import { fmtSpread, type Spread } from "./spread.ts";
 import { nexmarkSource } from "./nexmark/model.ts";
 
 const EVENTS = `CREATE TABLE events (
@@ -46,31 +47,13 @@ export function sqlJob(name: string, events: number, sink: BlackholeSink<unknown
 /** One query measured as SQL and as a pipeline in the same run. */
 export interface SqlRow {
   query: string;
-  pipeline: number;
-  sql: number;
+  pipeline: Spread;
+  sql: Spread;
   /** Records written by the pipeline and by the SQL job (equal when both compute the same). */
   results: [number, number];
 }
 
-/** Times two builds of one job in alternating runs (the machine's load changes while a benchmark runs): best of each. */
-export async function alternating(
-  events: number,
-  runs: number,
-  a: (sink: BlackholeSink<unknown>) => JobGraph,
-  b: (sink: BlackholeSink<unknown>) => JobGraph,
-): Promise<[{ rate: number; out: number }, { rate: number; out: number }]> {
-  let x = { rate: 0, out: 0 };
-  let y = { rate: 0, out: 0 };
-  for (let r = 0; r < runs; r++) {
-    const ta = await time(events, 1, a);
-    const tb = await time(events, 1, b);
-    if (ta.rate > x.rate) x = ta;
-    if (tb.rate > y.rate) y = tb;
-  }
-  return [x, y];
-}
-
-/** Runs each query as a pipeline and as SQL, best of `runs`, on `events` Nexmark events. */
+/** Runs each query as a pipeline and as SQL, alternating, `runs` times each, on `events` Nexmark events. */
 export async function sqlVsPipeline(options: { events: number; runs: number; queries?: string[] }): Promise<SqlRow[]> {
   const rows: SqlRow[] = [];
   for (const q of options.queries ?? Object.keys(sqlQueries)) {
@@ -97,13 +80,13 @@ async function main(): Promise<void> {
   const events = Number(values.events);
   const runs = Number(values.runs);
   const fmt = (n: number): string => Math.round(n).toLocaleString("en-US");
-  console.log(`${fmt(events)} Nexmark events, best of ${runs}`);
+  console.log(`${fmt(events)} Nexmark events, median (slowest–fastest) of ${runs}`);
   console.log("| query | pipeline events/s | SQL events/s | ratio | results |");
   console.log("|---|---|---|---|---|");
   for (const r of await sqlVsPipeline({ events, runs, queries: values.queries.split(",") })) {
-    const ratio = r.sql / r.pipeline;
+    const ratio = r.sql.median / r.pipeline.median;
     console.log(
-      `| ${r.query} | ${fmt(r.pipeline)} | ${fmt(r.sql)} | ${ratio.toFixed(2)}× ${ratio >= 0.8 ? "" : "(below 0.8)"} | ${fmt(r.results[0])} / ${fmt(r.results[1])} |`,
+      `| ${r.query} | ${fmtSpread(r.pipeline)} | ${fmtSpread(r.sql)} | ${ratio.toFixed(2)}× ${ratio >= 0.8 ? "" : "(below 0.8)"} | ${fmt(r.results[0])} / ${fmt(r.results[1])} |`,
     );
   }
 }
