@@ -4,6 +4,8 @@
  * negative-timer warning of kafkajs on Node 24 filtered. Internal to the adapter
  * (runtime/kafka/); the rest of the runtime holds a KafkaClient (client.ts).
  */
+// Before kafkajs loads: its sends then group messages in linear time (send-patch.ts).
+import "./send-patch.ts";
 import { Kafka, logLevel, type LogEntry, type SASLOptions } from "kafkajs";
 import { createLogger, type LogFields, type LogLevel } from "../log.ts";
 

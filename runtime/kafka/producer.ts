@@ -10,6 +10,8 @@
  * (configuration). With the request versions kafkajs speaks, the broker answers the first two
  * alike (INVALID_PRODUCER_EPOCH); they are told apart by how long the transaction had been open.
  */
+// Before kafkajs loads: its sends then group messages in linear time (send-patch.ts).
+import "./send-patch.ts";
 import { Partitioners, type Kafka, type Producer, type RecordMetadata, type Transaction } from "kafkajs";
 import { ConnectorError, FencedError } from "../errors.ts";
 import { rememberCoordinators } from "./coordinator-cache.ts";

@@ -4,6 +4,8 @@
  * Runnel assigns tasks to workers statically (worker w of N owns p mod N == w), so the group
  * coordinator must never move partitions between readers.
  */
+// Before kafkajs loads: its sends then group messages in linear time (send-patch.ts).
+import "./send-patch.ts";
 import { AssignerProtocol, type PartitionAssigner } from "kafkajs";
 
 /** Name of the assignment protocol in JoinGroup requests. */
