@@ -1,5 +1,5 @@
 /**
- * The first change Runnel makes to kafkajs's internals (the other: coordinator-cache.ts). kafkajs
+ * The first change Runnel makes to kafkajs's internals (the others: coordinator-cache.ts, send-patch.ts). kafkajs
  * 2.2.x never hands a fetch to `eachBatch` when none of its records survive kafkajs's own
  * filtering: fetches of only transaction markers or aborted records, and fetches whose records
  * all lie below the fetch offset (the rest of a record batch removed by compaction). The first hide the markers our

@@ -1,6 +1,6 @@
 /**
  * Remembered coordinators — the second change Runnel makes to kafkajs's internals (ADR 30; the
- * first is batch-patch.ts). kafkajs 2.2.x asks the cluster for a coordinator (FindCoordinator)
+ * first is batch-patch.ts, the third send-patch.ts). kafkajs 2.2.x asks the cluster for a coordinator (FindCoordinator)
  * before every transactional request: adding partitions, adding offsets, committing offsets and
  * ending the transaction each pay a round trip first — four of the nine round trips of an
  * exactly-once checkpoint, every second, per task. Loading this module makes each kafkajs cluster
