@@ -9,7 +9,8 @@
  * arrays in the same order, in linear time. And kafkajs encodes each record with a fresh Encoder
  * whose buffer comes from `Buffer.alloc` (a zero-filled ArrayBuffer of its own, 512 bytes, per
  * record; a sixth of the job's CPU with the GC it causes): its buffers now come from
- * `Buffer.allocUnsafe`, Node's shared pool for small sizes. An Encoder only ever exposes the bytes
+ * `Buffer.allocUnsafe`, Node's shared pool for small sizes, and its varints (several per record)
+ * are written in place instead of through a `Buffer.from` of a byte array each. An Encoder only ever exposes the bytes
  * it wrote (`buffer` is the slice up to its offset), so no stale pool bytes are sent.
  *
  * kafkajs's modules capture these when they are first loaded, so the replacements must be in the
@@ -50,12 +51,24 @@ export const linearGroupingInstalled: boolean = install();
 
 /** kafkajs's Encoder, as far as the pooled constructor needs it. */
 interface EncoderClass {
-  prototype: { buf: Buffer; offset: number; ensureAvailable(length: number): void };
+  prototype: { buf: Buffer; offset: number; ensureAvailable(length: number): void; writeUVarInt(value: number): unknown };
   nextPowerOfTwo(value: number): number;
   runnelPooled?: boolean;
 }
 
-/** Makes kafkajs's Encoders take their buffers from Node's pool (see the module comment). */
+/** Writes `value` as kafkajs's writeUVarInt does (the same bytes: LEB128 of its 32 bits), in place. */
+export function writeUVarIntInPlace(this: { buf: Buffer; offset: number; ensureAvailable(length: number): void }, value: number): unknown {
+  this.ensureAvailable(5);
+  let v = value;
+  while ((v & 0xffffff80) !== 0) {
+    this.buf[this.offset++] = (v & 0x7f) | 0x80;
+    v >>>= 7;
+  }
+  this.buf[this.offset++] = v & 0x7f;
+  return this;
+}
+
+/** Makes kafkajs's Encoders take their buffers from Node's pool and write varints in place (see the module comment). */
 function installPooledEncoder(require: NodeJS.Require): void {
   const path = require.resolve("kafkajs/src/protocol/encoder.js");
   const loadedBefore = require.cache[path] !== undefined;
@@ -67,6 +80,7 @@ function installPooledEncoder(require: NodeJS.Require): void {
     this.buf.copy(grown, 0, 0, this.offset);
     this.buf = grown;
   };
+  Encoder.prototype.writeUVarInt = writeUVarIntInPlace;
   const mod = require.cache[path];
   if (loadedBefore || mod === undefined) return;
   // A function constructor sharing the class's prototype and statics: `new`, instanceof and

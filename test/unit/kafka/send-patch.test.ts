@@ -37,3 +37,41 @@ describe("kafkajs send grouping", () => {
     expect(groupMessagesPerPartition({ ...args, partitionMetadata: [] })).toEqual({});
   });
 });
+
+describe("kafkajs record encoding", () => {
+  /** kafkajs's own writeUVarInt, as its source has it. */
+  function kafkajsUVarInt(value: number): Buffer {
+    const byteArray: number[] = [];
+    let v = value;
+    while ((v & 0xffffff80) !== 0) {
+      byteArray.push((v & 0x7f) | 0x80);
+      v >>>= 7;
+    }
+    byteArray.push(v & 0x7f);
+    return Buffer.from(byteArray);
+  }
+
+  it("writes the same varint bytes as kafkajs, in place, and encoders only show what they wrote", () => {
+    const Encoder = require("kafkajs/src/protocol/encoder.js") as new (size?: number) => {
+      writeVarInt(v: number): unknown;
+      writeUVarInt(v: number): unknown;
+      writeInt32(v: number): unknown;
+      buffer: Buffer;
+    } & { runnelPooled?: boolean };
+    expect((Encoder as unknown as { runnelPooled?: boolean }).runnelPooled).toBe(true);
+    const values = [0, 1, 127, 128, 300, 16_383, 16_384, 2 ** 21, 2 ** 28 - 1, 2 ** 31 - 1, 2 ** 32 - 1, -1, -64, -(2 ** 31)];
+    for (const v of values) {
+      const e = new Encoder(1); // grows from the smallest buffer
+      e.writeUVarInt(v);
+      expect(e.buffer).toEqual(kafkajsUVarInt(v));
+    }
+    const e = new Encoder();
+    for (let i = 0; i < 1000; i++) e.writeVarInt(i - 500);
+    e.writeInt32(7);
+    const expected = Buffer.concat([
+      ...Array.from({ length: 1000 }, (_, i) => kafkajsUVarInt(((i - 500) << 1) ^ ((i - 500) >> 31))),
+      Buffer.from([0, 0, 0, 7]),
+    ]);
+    expect(e.buffer).toEqual(expected);
+  });
+});
