@@ -29,6 +29,7 @@ import { NEXMARK_DEFAULTS, nexmarkEvent, nexmarkSource } from "./nexmark/model.t
 import { q5Hand } from "./nexmark/q5-hand.ts";
 import { Digest, digestSink, NORMALISE, referenceDigest } from "./nexmark/reference.ts";
 import { section } from "./sections.ts";
+import { codecRuns, codecTable } from "./codecs.ts";
 import { fmtSpread, spreadOf, type Spread } from "./spread.ts";
 import { queries } from "./nexmark/queries.ts";
 
@@ -148,6 +149,8 @@ const declRows = decl.map((r) => {
 
 const sqlNexmark = await sqlVsPipeline({ events: declEvents, runs: Math.max(runs, 3) });
 const sqlAnalytics = await sqlAnalyticsVsPipeline({ events: Math.min(events, 300_000), runs: Math.max(runs, 3) });
+const codecs = codecRuns({ runs });
+console.log(codecTable(codecs));
 for (const r of [...sqlAnalytics, ...sqlNexmark]) console.log(`sql ${r.query}: ${(r.sql.median / r.pipeline.median).toFixed(2)}x of the pipeline`);
 const sqlRows = (rows: { query: string; pipeline: Spread; sql: Spread; results: [number, number] }[], target: boolean): string =>
   rows
@@ -360,6 +363,16 @@ each table's conversion loop and each fused operator's step loop are their own f
 (runtime/sql/unrolled.ts, pooled.ts, as the pipeline's readers); a projection that feeds a sink
 builds the output records itself, with no row between; an updating GROUP BY compares aggregate
 results instead of projecting the row before and after each record.
+
+## Record codecs: what a repartition topic carries
+
+Each record shape written to bytes and read back, ${fmt(200_000)} times per run, median (slowest–fastest) of ${runs} runs,
+every codec's round trip checked to give the record back (bench/codecs.ts). Repartition topics used V8's
+structured serialisation; they now use the compact form (ADR 31), which keeps everything V8's does
+but shared references and falls back to V8 for what it cannot hold. JSON is shown for scale only: it
+would turn Maps and Sets into \`{}\`, drop undefined fields, and refuse bigints.
+
+${codecTable(codecs)}
 
 ## Kafka: Runnel workers vs a hand-written loop
 
