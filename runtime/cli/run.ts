@@ -8,6 +8,7 @@ import { dirname } from "node:path";
 import { parseArgs } from "node:util";
 import { loadJobModule } from "../api/job-module.ts";
 import { createEngine, type Engine, type EngineOptions } from "../exec/engine.ts";
+import { DEFAULT_MAX_CACHED_ENTRIES } from "../state/backend.ts";
 import { startAdminServer, type AdminServer } from "../observe/admin-server.ts";
 import { createJobMetrics } from "../observe/metrics.ts";
 import type { JobGraph } from "../graph/graph.ts";
@@ -27,7 +28,7 @@ A StreamJob manifest runs with the generators and files its sources declare unde
 Options:
   --state heap|level         where keyed state lives (default heap)
   --state-dir <dir>          LevelDB directory, one sub-directory per task (default .runnel/<job>/state)
-  --state-cache <entries>    write-back cache bound per task before flush-and-evict (default 200000)
+  --state-cache <entries>    write-back cache bound per task before flush-and-evict (default: the manifest's spec.stateCache.entries, else 200000)
   --checkpoint-dir <dir>     take checkpoints here (two-phase-commit file sinks need it for exactly-once)
   --checkpoint-interval <ms> time between checkpoints (default 5000)
   --retain <n>               completed checkpoints to keep (default 3)
@@ -56,6 +57,8 @@ export interface LoadedJob {
   graph: JobGraph;
   metrics?: PipelineMetrics;
   dropIncompatibleState?: string[];
+  /** spec.stateCache.entries of a manifest: the default of --state-cache. */
+  stateCacheEntries?: number;
 }
 
 /** Loads a StreamJob manifest (compiled for local mode) or a job module (its default export). */
@@ -75,6 +78,7 @@ export async function loadJob(path: string, args: string[], manifest: ManifestRu
       graph: compiled.graph,
       metrics: compiled.metrics,
       ...(job.spec.dropIncompatibleState ? { dropIncompatibleState: job.spec.dropIncompatibleState } : {}),
+      ...(job.spec.stateCache?.entries === undefined ? {} : { stateCacheEntries: job.spec.stateCache.entries }),
     };
   }
   return { graph: await loadJobModule(path, { args }) };
@@ -157,7 +161,7 @@ export async function run(argv: string[]): Promise<number> {
           ? {
               kind: "level",
               dir: values["state-dir"] ?? `.runnel/${graph.name}/state`,
-              maxCachedEntries: positiveInt("state-cache", values["state-cache"], 200_000),
+              maxCachedEntries: positiveInt("state-cache", values["state-cache"], loaded.stateCacheEntries ?? DEFAULT_MAX_CACHED_ENTRIES),
             }
           : { kind: "heap" },
       ...(values["checkpoint-dir"] === undefined

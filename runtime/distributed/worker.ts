@@ -284,7 +284,10 @@ export async function createWorker(options: WorkerOptions): Promise<Worker> {
       checkpointStats.durations.observe(durationMs / 1000);
     },
   });
-  const state: StateOption = options.heapState ? { kind: "heap" } : { kind: "level", dir: join(options.stateDir, prefix) };
+  const cacheEntries = job.spec.stateCache?.entries;
+  const state: StateOption = options.heapState
+    ? { kind: "heap" }
+    : { kind: "level", dir: join(options.stateDir, prefix), ...(cacheEntries === undefined ? {} : { maxCachedEntries: cacheEntries }) };
   const sealedLog = generations;
   const specTimeout = job.spec.savepoint?.timeout;
   const savepointTimeoutMs = options.savepointTimeoutMs ?? (specTimeout === undefined ? undefined : parseDuration(specTimeout));

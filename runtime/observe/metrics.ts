@@ -5,6 +5,7 @@
  * carries the job name, and `operator`/`task`/`topic`/`partition` where they apply.
  */
 import { collectDefaultMetrics, Counter, Gauge, Registry } from "prom-client";
+import type { KeyedStateBackend } from "../state/backend.ts";
 import type { EngineState } from "../exec/checkpointing.ts";
 import type { Progress } from "../exec/engine.ts";
 import { MAX_WATERMARK, MIN_WATERMARK } from "../time/watermarks.ts";
@@ -152,6 +153,36 @@ function registerEngineMetrics(registry: Registry, job: string, state: () => Eng
     "Records an operator instance emitted (sinks: records written).",
     ["job", "operator", "task"],
     (c) => byOperator(c, "recordsOut"),
+  );
+  // LevelDB-backed tasks only: heap state never reads or writes a store.
+  const stores = (): { task: string; backend: KeyedStateBackend }[] =>
+    state().backends.flatMap((backend, task) => (backend?.store.persistent === true ? [{ task: String(task), backend }] : []));
+  totalCounter(
+    registry,
+    "runnel_state_keys_read_total",
+    "Keys a task looked up in its LevelDB store (what its state cache did not hold).",
+    ["job", "task"],
+    (c) => {
+      for (const s of stores()) c.inc({ job, task: s.task }, s.backend.stats.keysRead);
+    },
+  );
+  totalCounter(
+    registry,
+    "runnel_state_keys_written_total",
+    "Keys a task wrote to or deleted from its LevelDB store (evictions, checkpoints).",
+    ["job", "task"],
+    (c) => {
+      for (const s of stores()) c.inc({ job, task: s.task }, s.backend.stats.keysWritten);
+    },
+  );
+  totalCounter(
+    registry,
+    "runnel_state_evictions_total",
+    "Times a task's state cache went past spec.stateCache.entries and was written back and halved.",
+    ["job", "task"],
+    (c) => {
+      for (const s of stores()) c.inc({ job, task: s.task }, s.backend.evictions);
+    },
   );
   registerScrapedHistogram({
     registry,

@@ -58,6 +58,8 @@ function convertEntries(entries: [string, Uint8Array][], convert: (key: string, 
 export class KeyedStateBackend {
   /** The underlying store. */
   readonly store: StateStore;
+  /** Times the cache went past its bound and was written back and halved (metrics). */
+  evictions = 0;
   private readonly clock: Clock;
   private readonly tables: StateTable<unknown>[] = [];
   private readonly maxCached: number;
@@ -240,6 +242,7 @@ export class KeyedStateBackend {
     const total = this.cachedEntries;
     if (total <= this.maxCached || !this.evictable()) return false;
     await this.settle();
+    this.evictions++;
     const { puts, dels } = this.drainForWrite([]);
     const values = new Map<string, Uint8Array | null>();
     for (const [k, v] of puts) values.set(k, v);

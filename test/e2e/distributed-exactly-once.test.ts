@@ -24,6 +24,7 @@ import {
   stopGracefully,
   supervisedWorkers,
   waitForLog,
+  workerMetric,
   type CountJob,
   type WorkerProcess,
 } from "../helpers/distributed.ts";
@@ -92,11 +93,18 @@ describe("distributed runtime: exactly once through kill -9 (real broker, worker
     return ws.map((w) => `--- worker ${w.ordinal} (${w.log})\n${logTail(w)}`).join("\n");
   }
 
-  it("3 workers, 20 random kill -9 with restarts: every window exactly once", async () => {
+  /**
+   * 3 workers on a 12-partition count job, `kills` random kill -9 with restarts (every fourth
+   * losing its local state), then every window checked as Runnel and Kafka's Java consumer read it.
+   */
+  async function killRandomly(options: { kills: number; users?: number; stateCacheEntries?: number }): Promise<void> {
     const { kafka, admin } = k;
     const seed = Number(process.env.RUNNEL_KILL_SEED ?? Date.now() % 100_000);
     const random = rng(seed);
-    const job = await createCountJob(admin, 12);
+    const job = await createCountJob(admin, 12, {
+      ...(options.users === undefined ? {} : { users: options.users }),
+      ...(options.stateCacheEntries === undefined ? {} : { stateCacheEntries: options.stateCacheEntries }),
+    });
     await produce(kafka, job, 6000);
     const args = [...DELIVERY, "--admin", "127.0.0.1:0"];
     // As on a cluster, a worker that gives up on a broker too slow to answer (exit 75) is started again.
@@ -106,7 +114,7 @@ describe("distributed runtime: exactly once through kill -9 (real broker, worker
     await reader.start(job);
     await reader.waitForCount(100, 120_000);
     const feed = produceContinuously(kafka, job);
-    for (let kill = 0; kill < 20; kill++) {
+    for (let kill = 0; kill < options.kills; kill++) {
       // Each kill lands mid-stream at a seeded random point: all three workers running (the last
       // restarted one ready again), then a random number of windows more out.
       await waitFor("every worker ready", async () => (await Promise.all(workers.map((w) => isWorkerReady(w)))).every(Boolean), { timeoutMs: 180_000 });
@@ -121,6 +129,10 @@ describe("distributed runtime: exactly once through kill -9 (real broker, worker
     await produceFlush(kafka, job);
     await reader.waitFor(job, 240_000, () => `seed ${seed}\n${logs(workers)}`);
     await reader.stop();
+    if (options.stateCacheEntries !== undefined) {
+      // The cache really was too small: the workers now running evicted, and read evicted keys back.
+      for (const w of workers) expect(await workerMetric(w, "runnel_state_evictions_total"), `worker ${w.ordinal}`).toBeGreaterThan(0);
+    }
     pods.stop();
     for (const w of workers) expect(await stopGracefully(w), logs([w])).toBe(0);
     expect(reader.duplicates.slice(0, 20), `seed ${seed}, job ${job.name} in ${job.dir}`).toEqual([]);
@@ -130,6 +142,14 @@ describe("distributed runtime: exactly once through kill -9 (real broker, worker
     expect(java.duplicates.slice(0, 20), `job ${job.name}`).toEqual([]);
     expect(java.mismatches.slice(0, 20), `job ${job.name}`).toEqual([]);
     expect(job.reference.size).toBeGreaterThan(8000);
+  }
+
+  it("3 workers, 20 random kill -9 with restarts: every window exactly once", async () => {
+    await killRandomly({ kills: 20 });
+  });
+
+  it("a state cache of 10 entries per task over 3,000 users (every round evicts in the background, every window end fires in slices), 8 random kill -9: every window exactly once", async () => {
+    await killRandomly({ kills: 8, users: 3000, stateCacheEntries: 10 });
   });
 
   it("rescales 3 → 2 (SIGTERM, final checkpoint) → 4 (after kill -9) mid-stream: every window exactly once", async () => {

@@ -50,6 +50,8 @@ export interface CountJob {
   reference: Map<string, WindowReference>;
   /** Records produced so far. */
   produced: number;
+  /** Distinct users the input cycles through (the job's keys). */
+  users: number;
 }
 
 /**
@@ -66,6 +68,8 @@ export function countManifest(job: {
   windowStepId?: string;
   windowSize?: string;
   moreAggregations?: string[];
+  /** spec.stateCache.entries (a small cache makes every round evict). */
+  stateCacheEntries?: number;
 }): string {
   const windowId = job.windowStepId ?? "per-second";
   const more = (job.moreAggregations ?? []).map((a) => `            - ${a}\n`).join("");
@@ -76,7 +80,7 @@ spec:
   parallelism: ${job.partitions}
   kafka: { bootstrapServers: [${testEnv().kafkaBrokers.join(", ")}] }
   checkpoint: { interval: 300ms }
-${job.savepointRoot === undefined ? "" : `  savepoint: { storage: { path: ${job.savepointRoot} } }\n`}  pipeline:
+${job.stateCacheEntries === undefined ? "" : `  stateCache: { entries: ${job.stateCacheEntries} }\n`}${job.savepointRoot === undefined ? "" : `  savepoint: { storage: { path: ${job.savepointRoot} } }\n`}  pipeline:
     sources:
       - id: clicks
         kafka: { topic: ${job.input}, partitions: ${job.partitions} }
@@ -102,7 +106,7 @@ ${more}${job.extraSteps ?? ""}    sinks:
 }
 
 /** Creates the topics and the manifest of a count job. */
-export async function createCountJob(admin: Admin, partitions = 12): Promise<CountJob> {
+export async function createCountJob(admin: Admin, partitions = 12, options: { stateCacheEntries?: number; users?: number } = {}): Promise<CountJob> {
   const name = uniqueName("counts").replace(/[^a-z0-9-]/g, "");
   const input = `${name}-in`;
   const output = `${name}-out`;
@@ -117,8 +121,9 @@ export async function createCountJob(admin: Admin, partitions = 12): Promise<Cou
   const dir = mkdtempSync(join(tmpdir(), "runnel-dist-"));
   const manifest = join(dir, "job.yaml");
   const savepointRoot = join(dir, "savepoints");
-  writeFileSync(manifest, countManifest({ name, input, output, partitions, savepointRoot }));
-  return { name, dir, manifest, input, output, partitions, savepointRoot, reference: new Map(), produced: 0 };
+  const cache = options.stateCacheEntries === undefined ? {} : { stateCacheEntries: options.stateCacheEntries };
+  writeFileSync(manifest, countManifest({ name, input, output, partitions, savepointRoot, ...cache }));
+  return { name, dir, manifest, input, output, partitions, savepointRoot, reference: new Map(), produced: 0, users: options.users ?? 40 };
 }
 
 /**
@@ -127,7 +132,7 @@ export async function createCountJob(admin: Admin, partitions = 12): Promise<Cou
  * partition, so with 2 s out-of-orderness no record is ever late: the output is a function of
  * the input alone.
  */
-export async function produce(kafka: Kafka, job: CountJob, count: number, users = 40): Promise<void> {
+export async function produce(kafka: Kafka, job: CountJob, count: number, users = job.users): Promise<void> {
   const producer = inputProducer(kafka);
   await producer.connect();
   const messages = [];

@@ -143,6 +143,18 @@ export async function isWorkerReady(w: WorkerProcess): Promise<boolean> {
   }
 }
 
+/** The sum of every sample of metric `name` on a worker's /metrics (0 when absent). */
+export async function workerMetric(w: WorkerProcess, name: string): Promise<number> {
+  const url = ADMIN_URL.exec(logText(w))?.[1];
+  if (url === undefined) throw new Error(`worker ${w.ordinal} logged no admin address`);
+  const text = await (await fetch(`${url}/metrics`)).text();
+  let sum = 0;
+  for (const line of text.split("\n")) {
+    if (line.startsWith(`${name}{`) || line.startsWith(`${name} `)) sum += Number(line.slice(line.lastIndexOf(" ") + 1));
+  }
+  return sum;
+}
+
 /** Waits until a worker's log matches `pattern`; returns the match. */
 export async function waitForLog(w: WorkerProcess, pattern: RegExp, timeoutMs = 60_000): Promise<RegExpExecArray> {
   const deadline = Date.now() + timeoutMs;

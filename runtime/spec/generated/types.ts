@@ -64,6 +64,8 @@ export interface StreamJobSpec {
   resources?: Resources;
   /** The volume each worker keeps its tasks' local state (LevelDB) on: a PersistentVolumeClaim per worker, from the StatefulSet's volumeClaimTemplate. Immutable once the job runs. */
   stateStorage?: StateStorage;
+  /** The write-back cache in front of each task's LevelDB state: what bounds a worker's memory, not the key count (ADR 31). Changing it restarts the workers from their state. */
+  stateCache?: StateCache;
   /** Overrides merged into each worker pod. A curated subset of a PodTemplateSpec: the worker container's image, command, ports, probes and security context are owned by the operator. */
   podTemplate?: PodTemplateOverrides;
   /** Change to any new value to take a savepoint now (one-shot). */
@@ -882,6 +884,12 @@ export interface StateStorage {
   size?: number | string;
   /** StorageClass of the state volumes (default: the cluster's default class). */
   storageClassName?: string;
+}
+
+/** The write-back cache in front of each task's LevelDB state: what bounds a worker's memory, not the key count (ADR 31). Changing it restarts the workers from their state. */
+export interface StateCache {
+  /** Keyed-state entries each task keeps in memory; beyond it the oldest-loaded half is written back and dropped, and a watermark firing more keys than a quarter of it loads and fires them in slices. Default 200000. */
+  entries?: number;
 }
 
 /** Overrides merged into each worker pod. A curated subset of a PodTemplateSpec: the worker container's image, command, ports, probes and security context are owned by the operator. */

@@ -165,6 +165,16 @@ export const streamJobSpec: Schema = obj(
         storageClassName: k8sName("StorageClass of the state volumes (default: the cluster's default class)."),
       },
     ),
+    stateCache: obj(
+      "StateCache",
+      "The write-back cache in front of each task's LevelDB state: what bounds a worker's memory, not the key count (ADR 31). Changing it restarts the workers from their state.",
+      {
+        entries: int(
+          "Keyed-state entries each task keeps in memory; beyond it the oldest-loaded half is written back and dropped, and a watermark firing more keys than a quarter of it loads and fires them in slices. Default 200000.",
+          { min: 10, max: 100_000_000 },
+        ),
+      },
+    ),
     podTemplate,
     savepointTriggerNonce: int("Change to any new value to take a savepoint now (one-shot).", { int64: true }),
     restartNonce: int("Change to any new value to restart the workers now (from the last checkpoint).", { int64: true }),
