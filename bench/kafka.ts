@@ -6,7 +6,7 @@
  * stateful job (keyBy + 1 s tumbling count, through its repartition topic). All five read the same
  * preloaded input topic from the beginning, each into its own output topic, read back committed
  * and checked against the input (kafka-check.ts); the benchmark's topics and groups are deleted at the end.
- * `npx node bench/kafka.ts [--brokers host:port] [--events N] [--only loop,loop-eo,alo,eo,window]` runs it alone; bench/main.ts runs it
+ * `npx node bench/kafka.ts [--brokers host:port] [--events N] [--runs N] [--only loop,loop-eo,alo,eo,window]` runs it alone; bench/main.ts runs it
  * as part of `npm run bench` when a broker is reachable.
  */
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
@@ -20,6 +20,7 @@ import { createWorker } from "../runtime/distributed/worker.ts";
 import type { Delivery } from "../runtime/distributed/transactions.ts";
 import { jobPrefix } from "../runtime/distributed/topics.ts";
 import { checkOutput, click, type Click } from "./kafka-check.ts";
+import { spreadOf, type Spread } from "./spread.ts";
 
 /** One measured pipeline. */
 export interface KafkaBenchRow {
@@ -37,6 +38,8 @@ export interface KafkaBenchRow {
   commits: number;
   /** The output read back committed against the reference (kafka-check.ts). */
   checked?: string;
+  /** With several runs: the median rate and its spread (rate is the median). */
+  spread?: Spread;
 }
 
 /** Results of a Kafka benchmark run. */
@@ -46,6 +49,8 @@ export interface KafkaBenchResult {
   /** Records the filter keeps (the expected output of the stateless jobs). */
   expectedFiltered: number;
   preloadSeconds: number;
+  /** Runs of each row. */
+  runs: number;
   rows: KafkaBenchRow[];
 }
 
@@ -289,30 +294,33 @@ export async function kafkaBench(options: {
   events: number;
   partitions?: number;
   only?: string[];
+  /** Runs of each row (default 1): each row's median and spread. */
+  runs?: number;
   log?: (line: string) => void;
 }): Promise<KafkaBenchResult> {
   const { brokers, events } = options;
   const partitions = options.partitions ?? 12;
   const log = options.log ?? ((line: string): void => console.log(line));
+  const runs = options.runs ?? 1;
   const kafka = createKafkaClient({ brokers, clientId: "runnel-bench" }, { logLevel: "error" });
   const run = `k${Date.now().toString(36)}`;
   const input = `bench.${run}.in`;
-  const jobs = { alo: `${run}-filter-alo`, eo: `${run}-filter-eo`, win: `${run}-window-eo` };
-  const outputs = {
-    hand: `bench.${run}.out-loop`,
-    handEo: `bench.${run}.out-loop-eo`,
-    alo: `bench.${run}.out-alo`,
-    eo: `bench.${run}.out-eo`,
-    win: `bench.${run}.out-window`,
-  };
-  const group = `bench.${run}.loop`;
-  const groupEo = `bench.${run}.loop-eo`;
-  const prefixes = Object.values(jobs).map((j) => jobPrefix("bench", j));
+  // --only (e.g. for `node --cpu-prof`) runs a subset: loop, loop-eo, alo, eo, window.
+  const want = (name: string): boolean => options.only === undefined || options.only.includes(name);
+  const kinds = (["loop", "loop-eo", "alo", "eo", "window"] as const).filter(want);
+  // Every run of every row writes its own output topic (and a Runnel job its own state and group).
+  const outputOf = (kind: string, r: number): string => `bench.${run}.out-${kind}-${r}`;
+  const jobOf = (kind: string, r: number): string => `${run}-${kind}-${r}`;
+  const groupOf = (kind: string, r: number): string => `bench.${run}.${kind}-${r}`;
+  const all = Array.from({ length: runs }, (_, r) => kinds.map((kind) => ({ kind, r }))).flat();
+  const prefixes = all.map(({ kind, r }) => jobPrefix("bench", jobOf(kind, r)));
+  const outputs = all.map(({ kind, r }) => outputOf(kind, r));
+  const groups = all.map(({ kind, r }) => groupOf(kind, r));
   const dir = await mkdtemp(join(tmpdir(), "runnel-bench-kafka-"));
   const admin = kafka.admin();
   await admin.connect();
   try {
-    await admin.createTopics([input, ...Object.values(outputs)].map((topic) => ({ topic, partitions, replicationFactor: 1 })));
+    await admin.createTopics([input, ...outputs].map((topic) => ({ topic, partitions, replicationFactor: 1 })));
   } finally {
     await admin.disconnect();
   }
@@ -321,83 +329,64 @@ export async function kafkaBench(options: {
     const expectedFiltered = await preload(kafka, input, events, partitions);
     const preloadSeconds = (performance.now() - p0) / 1000;
     log(`kafka: preloaded ${events.toLocaleString("en-US")} records in ${preloadSeconds.toFixed(1)} s`);
-    const rows: KafkaBenchRow[] = [];
-    // Each row's output is read back and checked once it is measured (not timed).
-    const report = async (r: KafkaBenchRow, output: string, kind: "filter" | "window"): Promise<void> => {
-      r.checked = await checkOutput(kafka, brokers, output, kind, events);
-      rows.push(r);
-      log(
-        `kafka ${r.name}: ${Math.round(r.rate).toLocaleString("en-US")} events/s (${r.seconds.toFixed(1)} s, startup ${r.startupSeconds.toFixed(1)} s, shutdown ${r.shutdownSeconds.toFixed(1)} s, ${r.out.toLocaleString("en-US")} out, ${r.commits} commits; output ${r.checked})`,
-      );
-    };
-    // --only (e.g. for `node --cpu-prof`) runs a subset: loop, loop-eo, alo, eo, window.
-    const want = (name: string): boolean => options.only === undefined || options.only.includes(name);
-    if (want("loop"))
-      await report(await handWritten(kafka, { brokers, input, output: outputs.hand, events, group, delivery: "at-least-once" }), outputs.hand, "filter");
-    if (want("loop-eo"))
-      await report(
-        await handWritten(kafka, { brokers, input, output: outputs.handEo, events, group: groupEo, delivery: "exactly-once" }),
-        outputs.handEo,
-        "filter",
-      );
+    const measured = new Map<string, KafkaBenchRow[]>();
     const common = { brokers, input, partitions, dir, events };
-    if (want("alo"))
-      await report(
-        await runnelJob({
-          ...common,
-          label: "Runnel filter, at least once",
-          name: jobs.alo,
-          output: outputs.alo,
-          stateful: false,
-          delivery: "at-least-once",
-          expectedIn: events,
-        }),
-        outputs.alo,
-        "filter",
+    /** One run of one row, its output read back and checked (not timed). */
+    const once = async (kind: (typeof kinds)[number], r: number): Promise<KafkaBenchRow> => {
+      const output = outputOf(kind, r);
+      const row =
+        kind === "loop" || kind === "loop-eo"
+          ? await handWritten(kafka, { brokers, input, output, events, group: groupOf(kind, r), delivery: kind === "loop" ? "at-least-once" : "exactly-once" })
+          : await runnelJob({
+              ...common,
+              label: { alo: "Runnel filter, at least once", eo: "Runnel filter, exactly once", window: "Runnel keyBy + 1 s window count, exactly once" }[kind],
+              name: jobOf(kind, r),
+              output,
+              // Every record crosses the repartition topic: the worker reads it twice.
+              stateful: kind === "window",
+              delivery: kind === "alo" ? "at-least-once" : "exactly-once",
+              expectedIn: kind === "window" ? 2 * events : events,
+            });
+      row.checked = await checkOutput(kafka, brokers, output, kind === "window" ? "window" : "filter", events);
+      log(
+        `kafka ${row.name} (run ${r + 1}): ${Math.round(row.rate).toLocaleString("en-US")} events/s (${row.seconds.toFixed(1)} s, startup ${row.startupSeconds.toFixed(1)} s, shutdown ${row.shutdownSeconds.toFixed(1)} s, ${row.out.toLocaleString("en-US")} out, ${row.commits} commits; output ${row.checked})`,
       );
-    if (want("eo"))
-      await report(
-        await runnelJob({
-          ...common,
-          label: "Runnel filter, exactly once",
-          name: jobs.eo,
-          output: outputs.eo,
-          stateful: false,
-          delivery: "exactly-once",
-          expectedIn: events,
-        }),
-        outputs.eo,
-        "filter",
-      );
-    // Every record crosses the repartition topic: the worker reads it twice.
-    if (want("window"))
-      await report(
-        await runnelJob({
-          ...common,
-          label: "Runnel keyBy + 1 s window count, exactly once",
-          name: jobs.win,
-          output: outputs.win,
-          stateful: true,
-          delivery: "exactly-once",
-          expectedIn: 2 * events,
-        }),
-        outputs.win,
-        "window",
-      );
-    return { events, partitions, expectedFiltered, preloadSeconds, rows };
+      return row;
+    };
+    // Rows alternate within each round, so a change in the machine's load hits every row alike.
+    for (let r = 0; r < runs; r++) {
+      for (const kind of kinds) {
+        const list = measured.get(kind) ?? [];
+        list.push(await once(kind, r));
+        measured.set(kind, list);
+      }
+    }
+    // Each row: the run with the median rate, with the spread of all runs.
+    const rows = kinds.map((kind): KafkaBenchRow => {
+      const list = [...(measured.get(kind) ?? [])].sort((x, y) => x.rate - y.rate);
+      const median = list[Math.floor(list.length / 2)] as KafkaBenchRow;
+      return { ...median, rate: spreadOf(list.map((x) => x.rate)).median, spread: spreadOf(list.map((x) => x.rate)) };
+    });
+    return { events, partitions, expectedFiltered, preloadSeconds, runs, rows };
   } finally {
-    await cleanup(kafka, prefixes, [input, ...Object.values(outputs)], [group, groupEo]).catch((err: unknown) => log(`kafka: cleanup failed: ${String(err)}`));
+    await cleanup(kafka, prefixes, [input, ...outputs], groups).catch((err: unknown) => log(`kafka: cleanup failed: ${String(err)}`));
     await rm(dir, { recursive: true, force: true });
   }
 }
 
 if (import.meta.main) {
   const { values } = parseArgs({
-    options: { brokers: { type: "string", default: "127.0.0.1:19092" }, events: { type: "string", default: "300000" }, only: { type: "string" } },
+    options: {
+      brokers: { type: "string", default: "127.0.0.1:19092" },
+      events: { type: "string", default: "300000" },
+      only: { type: "string" },
+      runs: { type: "string", default: "1" },
+    },
   });
   await kafkaBench({
     brokers: values.brokers.split(","),
     events: Number(values.events),
+    runs: Number(values.runs),
     ...(values.only === undefined ? {} : { only: values.only.split(",") }),
   });
 }
