@@ -3,15 +3,14 @@
  * distinct keys (or more), heap state versus LevelDB state with a write-back cache that holds
  * every key or a fifth of them (so LevelDB really is read). Each run checks its result.
  */
-import { spawn } from "node:child_process";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 import { count, job, tumbling, type KeyedProcessFunction, type RuntimeContext, type Sink, type Source } from "../runtime/api/index.ts";
 import { generatorSource, type GenEvent } from "../runtime/connectors/generator.ts";
 import { createEngine } from "../runtime/exec/engine.ts";
 import { DEFAULT_MAX_CACHED_ENTRIES } from "../runtime/state/backend.ts";
+import { jsonFromChild } from "./child.ts";
 
 /** What a run wrote: records and the sum of their numbers. */
 interface Totals {
@@ -129,13 +128,8 @@ async function reference(source: Source<GenEvent>, windowed: boolean): Promise<T
 }
 
 /** Runs one keyed-state run in a child process of its own, so its peak RSS is its own. */
-export async function keyedStateInChild(options: Parameters<typeof keyedStateRun>[0]): Promise<Awaited<ReturnType<typeof keyedStateRun>>> {
-  const child = spawn(process.execPath, [fileURLToPath(import.meta.url), JSON.stringify(options)], { stdio: ["ignore", "pipe", "inherit"] });
-  let out = "";
-  child.stdout.on("data", (d: Buffer) => (out += d.toString()));
-  const code = await new Promise<number | null>((res) => child.on("exit", res));
-  if (code !== 0) throw new Error(`keyed state run ${JSON.stringify(options)} exited ${code}`);
-  return JSON.parse(out.trim().split("\n").at(-1) as string) as Awaited<ReturnType<typeof keyedStateRun>>;
+export function keyedStateInChild(options: Parameters<typeof keyedStateRun>[0]): Promise<Awaited<ReturnType<typeof keyedStateRun>>> {
+  return jsonFromChild(import.meta.url, [JSON.stringify(options)]);
 }
 
 /** One row of the state section. */

@@ -8,7 +8,7 @@
  * --value-bytes 96, --kafka host:port (default: the test environment's broker, if up), --no-write.
  * Results replace the "Restore at scale" section of docs/benchmarks.md.
  */
-import { execFileSync, spawn } from "node:child_process";
+import { execFileSync } from "node:child_process";
 import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { cpus, loadavg, platform, release, tmpdir, totalmem } from "node:os";
 import { join } from "node:path";
@@ -25,6 +25,7 @@ import { encodeValue } from "../runtime/state/codec.ts";
 import { levelStore } from "../runtime/state/store.ts";
 import { systemClock } from "../runtime/time/clock.ts";
 import { serialize } from "node:v8";
+import { jsonFromChild } from "./child.ts";
 import { benchBrokers, brokerReachable } from "./kafka.ts";
 import { replaceSection } from "./sections.ts";
 
@@ -151,13 +152,8 @@ async function childReplay(brokers: string[], topic: string): Promise<Measured> 
 }
 
 /** Runs this file as a child in `mode`; returns what it printed as JSON. */
-async function inChild(args: string[]): Promise<Measured> {
-  const child = spawn(process.execPath, [new URL(import.meta.url).pathname, ...args], { stdio: ["ignore", "pipe", "inherit"] });
-  let out = "";
-  child.stdout.on("data", (d: Buffer) => (out += d.toString()));
-  const code = await new Promise<number | null>((res) => child.on("exit", res));
-  if (code !== 0) throw new Error(`restore child ${args.join(" ")} exited ${code}`);
-  return JSON.parse(out.trim().split("\n").at(-1) as string) as Measured;
+function inChild(args: string[]): Promise<Measured> {
+  return jsonFromChild<Measured>(import.meta.url, args);
 }
 
 /** Writes a savepoint of `keys` entries (one task) into a fresh folder; returns it and its size on disk. */

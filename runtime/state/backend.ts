@@ -135,25 +135,26 @@ export class KeyedStateBackend {
     for (const t of tables) t.missing(keys, from, from + count, storeKeys, owners, ids);
     if (storeKeys.length === 0) return;
     this.throwWriteFailure();
+    // Keys the eviction write in flight carries are newer there than in the store: taken from it.
     const writing = this.writing?.values;
-    if (writing === undefined) {
-      const values = await this.store.getMany(storeKeys);
-      for (let i = 0; i < values.length; i++) owners[i]?.loadMissing(ids[i] as Key, values[i]);
-      return;
+    let read = storeKeys;
+    if (writing !== undefined) {
+      read = [];
+      let kept = 0;
+      for (let i = 0; i < storeKeys.length; i++) {
+        const k = storeKeys[i] as string;
+        const v = writing.get(k);
+        if (v !== undefined) owners[i]?.loadMissing(ids[i] as Key, v ?? undefined);
+        else {
+          read.push(k);
+          owners[kept] = owners[i] as StateTable<unknown>;
+          ids[kept++] = ids[i] as Key;
+        }
+      }
+      if (read.length === 0) return;
     }
-    // Keys the write in flight carries are newer there than in the store: take them from it.
-    const read: number[] = [];
-    for (let i = 0; i < storeKeys.length; i++) {
-      const v = writing.get(storeKeys[i] as string);
-      if (v === undefined) read.push(i);
-      else owners[i]?.loadMissing(ids[i] as Key, v ?? undefined);
-    }
-    if (read.length === 0) return;
-    const values = await this.store.getMany(read.map((i) => storeKeys[i] as string));
-    for (let j = 0; j < values.length; j++) {
-      const i = read[j] as number;
-      owners[i]?.loadMissing(ids[i] as Key, values[j]);
-    }
+    const values = await this.store.getMany(read);
+    for (let i = 0; i < values.length; i++) owners[i]?.loadMissing(ids[i] as Key, values[i]);
   }
 
   /** Waits for the eviction write in flight, if any; throws what made it fail. */
