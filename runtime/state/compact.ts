@@ -38,6 +38,11 @@ function ensure(n: number): void {
   out = next;
 }
 
+function byte(b: number): void {
+  ensure(1);
+  out[pos++] = b;
+}
+
 function varint(n: number): void {
   ensure(5);
   while (n >= 0x80) {
@@ -75,32 +80,27 @@ function value(v: unknown, depth: number): void {
   switch (typeof v) {
     case "number":
       if ((v | 0) === v && !Object.is(v, -0)) {
-        ensure(6);
-        out[pos++] = T_INT;
+        byte(T_INT);
         varint(((v << 1) ^ (v >> 31)) >>> 0);
       } else {
-        ensure(9);
-        out[pos++] = T_F64;
+        byte(T_F64);
+        ensure(8);
         pos = out.writeDoubleLE(v, pos);
       }
       return;
     case "string":
-      ensure(1);
-      out[pos++] = T_STR;
+      byte(T_STR);
       str(v);
       return;
     case "boolean":
-      ensure(1);
-      out[pos++] = v ? T_TRUE : T_FALSE;
+      byte(v ? T_TRUE : T_FALSE);
       return;
     case "undefined":
-      ensure(1);
-      out[pos++] = T_UNDEF;
+      byte(T_UNDEF);
       return;
     case "object":
       if (v === null) {
-        ensure(1);
-        out[pos++] = T_NULL;
+        byte(T_NULL);
         return;
       }
       if (depth >= MAX_DEPTH) throw REFUSED;
@@ -115,8 +115,7 @@ function object(v: object, depth: number): void {
   const proto = Object.getPrototypeOf(v) as unknown;
   if (Array.isArray(v)) {
     if (proto !== Array.prototype) throw REFUSED;
-    ensure(1);
-    out[pos++] = T_ARR;
+    byte(T_ARR);
     varint(v.length);
     for (let i = 0; i < v.length; i++) {
       const x: unknown = v[i];
@@ -128,8 +127,7 @@ function object(v: object, depth: number): void {
   }
   if (proto === Object.prototype || proto === null) {
     const keys = Object.keys(v);
-    ensure(1);
-    out[pos++] = T_OBJ;
+    byte(T_OBJ);
     varint(keys.length);
     for (const k of keys) {
       str(k);
@@ -138,8 +136,7 @@ function object(v: object, depth: number): void {
     return;
   }
   if (v instanceof Map && proto === Map.prototype) {
-    ensure(1);
-    out[pos++] = T_MAP;
+    byte(T_MAP);
     varint(v.size);
     for (const [k, x] of v) {
       value(k, depth);
@@ -148,8 +145,7 @@ function object(v: object, depth: number): void {
     return;
   }
   if (v instanceof Set && proto === Set.prototype) {
-    ensure(1);
-    out[pos++] = T_SET;
+    byte(T_SET);
     varint(v.size);
     for (const x of v) value(x, depth);
     return;
@@ -160,8 +156,7 @@ function object(v: object, depth: number): void {
 /** `tag` then the compact form of `v`, or undefined when `v` needs V8's serialiser. */
 export function encodeCompact(tag: number, v: unknown): Buffer | undefined {
   pos = 0;
-  ensure(1);
-  out[pos++] = tag;
+  byte(tag);
   try {
     value(v, 0);
   } catch (err) {
