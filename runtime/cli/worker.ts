@@ -10,14 +10,17 @@
 import { hostname } from "node:os";
 import { parseArgs } from "node:util";
 import { createWorker, type Worker, type WorkerOptions } from "../distributed/worker.ts";
-import { GenerationSealedError, RunnelError } from "../errors.ts";
-import { createLogger, type Logger } from "../log.ts";
+import { threadsFor } from "../distributed/threads/merge.ts";
+import { startWorkerThreads } from "../distributed/threads/pool.ts";
+import { RunnelError } from "../errors.ts";
+import { createLogger, logOptionsFromEnv, type Logger } from "../log.ts";
+import { readStreamJob } from "../pipeline/load.ts";
 import { ADMIN_TOKEN_ENV, adminToken, type AdminToken } from "../observe/admin-auth.ts";
 import { parseDuration } from "../spec/duration.ts";
 import { EXIT_CODES, isGeneration, WORKER_ENV, WORKER_FLAGS } from "../worker-contract.ts";
-import { formatWatermark, hostPort, positiveInt, stepList, UsageError } from "./args.ts";
-import { describeFailure } from "./failure.ts";
-import { serveWorkerAdmin, type WorkerAdmin } from "./worker-admin.ts";
+import { hostPort, positiveInt, stepList, UsageError } from "./args.ts";
+import { serveAdmin, serveWorkerAdmin, type WorkerAdmin } from "./worker-admin.ts";
+import { ended, logProgress } from "./worker-lifecycle.ts";
 
 /** Usage text of `runnel worker`. */
 export const WORKER_USAGE = `runnel worker --job <streamjob.yaml> [options]
@@ -48,6 +51,8 @@ Options:
                                resumes (e.g. 2m; default spec.savepoint.timeout, else 10m)
   --admin <host:port>          serve the admin API (default $POD_IP:9249 in a pod; none elsewhere):
                                GET /healthz /readyz /metrics /status /savepoints/<id>, POST /savepoints /stop
+  --threads <n>                run the tasks on n threads, each a worker of its own to the job (default
+                               spec.threadsPerWorker, else the whole cores of spec.resources.limits.cpu, else 1)
   --admin-token-file <file>    the bearer token POST /savepoints and /stop require (a mounted Secret;
                                default $${ADMIN_TOKEN_ENV}; without either those endpoints answer 403)
 
@@ -67,11 +72,24 @@ function nonNegativeInt(name: string, text: string): number {
   return n;
 }
 
+/** --threads: 1..64. */
+function threadCount(text: string): number {
+  const n = Number(text);
+  if (!Number.isInteger(n) || n < 1 || n > 64)
+    throw new UsageError(`--threads must be an integer from 1 to 64, got '${text}'; omit it to use spec.threadsPerWorker or the CPU limit`);
+  return n;
+}
+
 /** The parseArgs name of a contract flag (`--generation` → `generation`). */
 const flag = (f: string): string => f.slice(2);
 
 /** Parses the arguments into worker options; throws UsageError on anything wrong. */
-function parseWorkerArgs(argv: string[]): { admin: { host: string; port: number } | undefined; token: AdminToken; options: WorkerOptions } {
+function parseWorkerArgs(argv: string[]): {
+  admin: { host: string; port: number } | undefined;
+  token: AdminToken;
+  threads: number | undefined;
+  options: WorkerOptions;
+} {
   const { values } = parseArgs({
     args: argv,
     options: {
@@ -93,6 +111,7 @@ function parseWorkerArgs(argv: string[]): { admin: { host: string; port: number 
       "savepoint-timeout": { type: "string" },
       admin: { type: "string" },
       "admin-token-file": { type: "string" },
+      threads: { type: "string" },
     },
   });
   const text = (name: string): string | undefined => values[name] as string | undefined;
@@ -129,9 +148,11 @@ function parseWorkerArgs(argv: string[]): { admin: { host: string; port: number 
   const restoreFrom = text("restore-from");
   const name = text("name");
   const interval = text("checkpoint-interval");
+  const threadsText = text("threads");
   return {
     admin: adminText === undefined ? undefined : hostPort(adminText),
     token,
+    threads: threadsText === undefined ? undefined : threadCount(threadsText),
     options: {
       manifest: job,
       ...(name === undefined ? {} : { name }),
@@ -153,54 +174,42 @@ function parseWorkerArgs(argv: string[]): { admin: { host: string; port: number 
   };
 }
 
-/** Logs a failure as one line with its class and returns its exit code (a sealed generation is a clean stop: 0). */
-function ended(log: Logger, err: unknown): number {
-  if (err instanceof GenerationSealedError) {
-    log.info(err.message, { generation: err.generation, savepoint: err.savepoint.id });
-    return EXIT_CODES.ok;
-  }
-  const f = describeFailure(err);
-  const help = f.errorClass === "usage" ? "; see `runnel worker --help`" : "";
-  log.error(`${f.message}${help}`, { errorClass: f.errorClass, exitCode: f.exitCode });
-  if (err instanceof Error && err.stack) log.debug(err.stack);
-  return f.exitCode;
+/** Logs where the admin API listens and whether it takes savepoints. */
+function announceAdmin(log: Logger, server: WorkerAdmin, token: AdminToken): void {
+  const mutating = !server.savepoints
+    ? "savepoints not offered by this worker"
+    : token() === undefined
+      ? `savepoint endpoints disabled (no admin token: set $${ADMIN_TOKEN_ENV} or --admin-token-file)`
+      : "savepoint endpoints need the bearer token";
+  log.info(`admin API on ${server.url} (${mutating})`, { url: server.url });
 }
 
-/** Runs `runnel worker`; returns the exit code. */
-export async function worker(argv: string[]): Promise<number> {
-  let log = createLogger("worker");
-  let w: Worker | undefined;
-  // Signals are ours from the first moment: during startup they abort it, later they stop the engine.
-  const startup = new AbortController();
-  let signals = 0;
-  const onSignal = (signal: NodeJS.Signals): void => {
-    if (++signals > 1) {
-      log.warn(`${signal} again: exiting at once`);
-      process.exit(128 + (signal === "SIGINT" ? 2 : 15));
-    }
-    log.info(w ? `${signal}: stopping after the current round with a final checkpoint` : `${signal}: stopping during startup`);
-    if (w) w.stop();
-    else startup.abort(new RunnelError(`stopped by ${signal} during startup`, false, { errorClass: "transient" }));
-  };
-  process.on("SIGINT", onSignal);
-  process.on("SIGTERM", onSignal);
-  let server: WorkerAdmin | undefined;
-  let timer: NodeJS.Timeout | undefined;
+/** How a run reaches the signal handler: stop() once there is something to stop, the startup signal before. */
+interface Stopping {
+  readonly startup: AbortController;
+  /** Set once a stop stops the run itself rather than aborting startup. */
+  stop?: () => void;
+}
+
+type Parsed = ReturnType<typeof parseWorkerArgs>;
+
+/** Runs the worker on this thread; returns the exit code. */
+async function runInProcess(parsed: Parsed, log: Logger, stopping: Stopping): Promise<number> {
+  let running: Worker;
   try {
-    let parsed: ReturnType<typeof parseWorkerArgs>;
-    try {
-      parsed = parseWorkerArgs(argv);
-      log = log.child({ namespace: parsed.options.namespace, ordinal: parsed.options.ordinal });
-      w = await createWorker({ ...parsed.options, signal: startup.signal, log });
-    } catch (err) {
-      if (startup.signal.aborted) {
-        log.info("stopped during startup; nothing ran");
-        return EXIT_CODES.ok;
-      }
-      return ended(log, err);
+    running = await createWorker({ ...parsed.options, signal: stopping.startup.signal, log });
+  } catch (err) {
+    if (stopping.startup.signal.aborted) {
+      log.info("stopped during startup; nothing ran");
+      return EXIT_CODES.ok;
     }
-    const running = w;
-    log = log.child({ job: running.job.metadata?.name ?? "job", generation: running.generation });
+    return ended(log, err);
+  }
+  stopping.stop = () => running.stop();
+  log = log.child({ job: running.job.metadata?.name ?? "job", generation: running.generation });
+  let server: WorkerAdmin | undefined;
+  let stopProgress: (() => void) | undefined;
+  try {
     if (parsed.admin) {
       const brokers = parsed.options.brokers ?? running.job.spec.kafka?.bootstrapServers ?? [];
       try {
@@ -208,33 +217,12 @@ export async function worker(argv: string[]): Promise<number> {
       } catch (err) {
         return ended(log, err);
       }
-      const mutating = !server.savepoints
-        ? "savepoints not offered by this worker"
-        : parsed.token() === undefined
-          ? `savepoint endpoints disabled (no admin token: set $${ADMIN_TOKEN_ENV} or --admin-token-file)`
-          : "savepoint endpoints need the bearer token";
-      log.info(`admin API on ${server.url} (${mutating})`, { url: server.url });
+      announceAdmin(log, server, parsed.token);
     }
     log.info(`running tasks ${running.tasks.join(",")} of ${running.plan.parallelism}`, { tasks: running.tasks.join(",") });
-    let lastIn = 0;
-    let lastAt = performance.now();
-    timer = setInterval(() => {
-      const p = running.engine.progress();
-      const now = performance.now();
-      const rate = Math.round(((p.recordsIn - lastIn) * 1000) / Math.max(1, now - lastAt));
-      log.info("progress", {
-        recordsIn: p.recordsIn,
-        perSecond: rate,
-        recordsOut: p.recordsOut,
-        watermark: formatWatermark(p.watermark),
-        checkpoints: p.checkpoints,
-        state: p.stateSize,
-      });
-      lastIn = p.recordsIn;
-      lastAt = now;
-    }, 10_000);
+    stopProgress = logProgress(running.engine, log);
     // A signal that arrived while startup finished: stop right after restoring (a final checkpoint, nothing read).
-    if (startup.signal.aborted) running.stop();
+    if (stopping.startup.signal.aborted) running.stop();
     try {
       const p = await running.run();
       log.info(`stopped: ${p.recordsIn} records in, ${p.recordsOut} out, ${p.checkpoints} checkpoints (last ${p.lastCheckpoint})`);
@@ -243,9 +231,86 @@ export async function worker(argv: string[]): Promise<number> {
       return ended(log, err);
     }
   } finally {
-    if (timer) clearInterval(timer);
+    stopProgress?.();
+    await server?.close().catch(() => undefined);
+  }
+}
+
+/** Runs the worker on `threads` threads, each a virtual worker (ADR 33); returns the exit code. */
+async function runOnThreads(parsed: Parsed, threads: number, brokers: string[], log: Logger, stopping: Stopping): Promise<number> {
+  const starting = startWorkerThreads({
+    entry: new URL("./worker-thread.ts", import.meta.url),
+    options: parsed.options,
+    threads,
+    brokers,
+    logOptions: logOptionsFromEnv(),
+    log,
+  });
+  stopping.stop = () => starting.stop();
+  const started = await starting.started;
+  if (typeof started === "number") return started;
+  log = log.child({ job: started.job, generation: started.generation });
+  let server: WorkerAdmin | undefined;
+  try {
+    if (parsed.admin) {
+      try {
+        server = await serveAdmin(started.adminSource(parsed.token), parsed.admin);
+      } catch (err) {
+        started.stop();
+        await started.exited;
+        return ended(log, err);
+      }
+      announceAdmin(log, server, parsed.token);
+    }
+    log.info(`running tasks ${started.tasks.join(",")} of ${started.parallelism} on ${threads} threads`, { tasks: started.tasks.join(","), threads });
+    const code = await started.exited;
+    if (code === EXIT_CODES.ok) log.info(`stopped: all ${threads} threads ended`);
+    return code;
+  } finally {
+    await server?.close().catch(() => undefined);
+  }
+}
+
+/** Threads to run: --threads, else spec.threadsPerWorker or the CPU limit's whole cores (merge.ts). */
+async function threadsToRun(parsed: Parsed): Promise<{ threads: number; brokers: string[] }> {
+  const { job } = await readStreamJob(parsed.options.manifest, parsed.options.name);
+  return { threads: parsed.threads ?? threadsFor(job.spec), brokers: parsed.options.brokers ?? job.spec.kafka?.bootstrapServers ?? [] };
+}
+
+/** Runs `runnel worker`; returns the exit code. */
+export async function worker(argv: string[]): Promise<number> {
+  let log = createLogger("worker");
+  // Signals are ours from the first moment: during startup they abort it, later they stop the run.
+  const stopping: Stopping = { startup: new AbortController() };
+  let signals = 0;
+  const onSignal = (signal: NodeJS.Signals): void => {
+    if (++signals > 1) {
+      log.warn(`${signal} again: exiting at once`);
+      process.exit(128 + (signal === "SIGINT" ? 2 : 15));
+    }
+    log.info(stopping.stop ? `${signal}: stopping after the current round with a final checkpoint` : `${signal}: stopping during startup`);
+    if (stopping.stop) stopping.stop();
+    else stopping.startup.abort(new RunnelError(`stopped by ${signal} during startup`, false, { errorClass: "transient" }));
+  };
+  process.on("SIGINT", onSignal);
+  process.on("SIGTERM", onSignal);
+  try {
+    let parsed: Parsed;
+    let plan: { threads: number; brokers: string[] };
+    try {
+      parsed = parseWorkerArgs(argv);
+      log = log.child({ namespace: parsed.options.namespace, ordinal: parsed.options.ordinal });
+      plan = await threadsToRun(parsed);
+    } catch (err) {
+      return ended(log, err);
+    }
+    if (stopping.startup.signal.aborted) {
+      log.info("stopped during startup; nothing ran");
+      return EXIT_CODES.ok;
+    }
+    return plan.threads > 1 ? await runOnThreads(parsed, plan.threads, plan.brokers, log, stopping) : await runInProcess(parsed, log, stopping);
+  } finally {
     process.off("SIGINT", onSignal);
     process.off("SIGTERM", onSignal);
-    await server?.close().catch(() => undefined);
   }
 }

@@ -25,6 +25,11 @@ import { savepointTarget } from "./savepoint-target.ts";
 /** Default of spec.savepoint.timeout. */
 export const DEFAULT_SAVEPOINT_TIMEOUT_MS = 10 * 60_000;
 
+/** The name of a savepoint asked for without one: `<job>/savepoint-<yyyymmddThhmm>` (UTC). */
+export function defaultSavepointName(job: string, now = new Date()): string {
+  return `${job}/savepoint-${now.toISOString().slice(0, 16).replace(/[-:]/g, "")}`;
+}
+
 interface Request {
   status: SavepointStatus;
   dir: string;
@@ -71,6 +76,8 @@ export interface SavepointOptions {
 
 /** A worker's SavepointControl plus the hook the engine calls between rounds. */
 export interface SavepointCoordinator extends SavepointControl {
+  /** The status of savepoint `id` on this worker, undefined when unknown. */
+  status(id: string): SavepointStatus | undefined;
   /** Called between rounds. */
   onRound(engine: Engine): Promise<void>;
 }
@@ -90,7 +97,7 @@ export function savepointCoordinator(options: SavepointOptions): SavepointCoordi
     if (options.root === undefined)
       throw new SavepointRequestError("this job has no savepoint root: set spec.savepoint.storage.path in the StreamJob (a volume every worker mounts)", 400);
     // Every worker is asked with the same name: the id (in markers and metadata) derives from it.
-    const target = await savepointTarget(options.root, name ?? `${options.job}/savepoint-${new Date().toISOString().slice(0, 16).replace(/[-:]/g, "")}`);
+    const target = await savepointTarget(options.root, name ?? defaultSavepointName(options.job));
     if (stopping || active) throw new SavepointRequestError("another savepoint request was accepted meanwhile; poll it, then ask again");
     const id = `sp-${createHash("sha256").update(resolve(target)).digest("hex").slice(0, 12)}`;
     if (requests.get(id)?.status.state === "completed")

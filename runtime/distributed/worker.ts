@@ -73,6 +73,8 @@ export interface WorkerOptions {
   signal?: AbortSignal;
   /** Structured log of the worker (default: a `worker` logger with the job's context). */
   log?: Logger;
+  /** Ordinals the other threads of this process run (threads/pool.ts): their task stores in stateDir are theirs. */
+  siblingOrdinals?: readonly number[];
 }
 
 /** A running worker. */
@@ -287,7 +289,12 @@ export async function createWorker(options: WorkerOptions): Promise<Worker> {
   const cacheEntries = job.spec.stateCache?.entries;
   const state: StateOption = options.heapState
     ? { kind: "heap" }
-    : { kind: "level", dir: join(options.stateDir, prefix), ...(cacheEntries === undefined ? {} : { maxCachedEntries: cacheEntries }) };
+    : {
+        kind: "level",
+        dir: join(options.stateDir, prefix),
+        ...(cacheEntries === undefined ? {} : { maxCachedEntries: cacheEntries }),
+        keepTasks: (options.siblingOrdinals ?? []).flatMap((o) => ownedTasks(plan.parallelism, o, options.workers)),
+      };
   const sealedLog = generations;
   const specTimeout = job.spec.savepoint?.timeout;
   const savepointTimeoutMs = options.savepointTimeoutMs ?? (specTimeout === undefined ? undefined : parseDuration(specTimeout));

@@ -27,7 +27,8 @@ import { createOperator, type JobCounters } from "./operators/index.ts";
 import { wireInstances } from "./wiring.ts";
 
 /** Where keyed state lives. */
-export type StateOption = { kind: "heap" } | { kind: "level"; dir: string; maxCachedEntries?: number };
+/** Where keyed state lives; `keepTasks`: stores under `dir` of tasks other threads of this process run (left alone). */
+export type StateOption = { kind: "heap" } | { kind: "level"; dir: string; maxCachedEntries?: number; keepTasks?: readonly number[] };
 
 /** Engine settings. */
 export interface EngineOptions {
@@ -170,7 +171,7 @@ export function createEngine(options: EngineOptions): Engine {
     const trackChanges = options.checkpointer !== undefined;
     // A process running a task subset owns only those stores: others are left from an earlier
     // ownership (a rescale moved the task away) and would be stale when the task comes back.
-    if (options.tasks && st.kind === "level") await removeTaskStores(st.dir, ownedSet);
+    if (options.tasks && st.kind === "level") await removeTaskStores(st.dir, new Set([...ownedSet, ...(st.keepTasks ?? [])]));
     for (let task = 0; task < parallelism; task++) {
       if (!graph.nodes.some((n) => active(n.id, task))) continue;
       const level = st.kind === "level" && ownedSet.has(task);

@@ -17,9 +17,10 @@ import { RunnelError } from "../errors.ts";
 
 /** What the admin API serves. */
 export interface AdminSource {
-  registry: Registry;
+  /** The metrics (a prom-client registry, or one merged from a worker's threads at each scrape). */
+  registry: Pick<Registry, "contentType" | "metrics">;
   /** True once the job restored its state and runs. */
-  ready: () => boolean;
+  ready: () => boolean | Promise<boolean>;
   /** The job's status as JSON-serialisable data. */
   /** (May answer a promise: some values are fetched, like the consumer lag.) */
   status: () => Promise<unknown> | object;
@@ -129,7 +130,10 @@ const ROUTES: Route[] = [
   { pattern: /^\/healthz$/, methods: { GET: (_s, _q, res) => send(res, 200, "text/plain", "ok\n") } },
   {
     pattern: /^\/readyz$/,
-    methods: { GET: (s, _q, res) => (s.ready() ? send(res, 200, "text/plain", "ok\n") : send(res, 503, "text/plain", "not ready: restoring or starting\n")) },
+    methods: {
+      GET: async (s, _q, res) =>
+        (await s.ready()) ? send(res, 200, "text/plain", "ok\n") : send(res, 503, "text/plain", "not ready: restoring or starting\n"),
+    },
   },
   { pattern: /^\/metrics$/, methods: { GET: async (s, _q, res) => send(res, 200, s.registry.contentType, await s.registry.metrics()) } },
   { pattern: /^\/status$/, methods: { GET: async (s, _q, res) => sendJson(res, 200, await s.status()) } },
@@ -137,8 +141,8 @@ const ROUTES: Route[] = [
   {
     pattern: /^\/savepoints\/([^/]+)$/,
     methods: {
-      GET: (s, _q, res, id) => {
-        const status = control(s).status(id);
+      GET: async (s, _q, res, id) => {
+        const status = await control(s).status(id);
         if (status === undefined) throw new BadRequest(404, `no savepoint with id '${id}' (ids come from POST /savepoints or POST /stop)`);
         sendJson(res, 200, status);
       },

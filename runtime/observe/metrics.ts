@@ -43,6 +43,8 @@ export interface JobMetricsSource {
   sourceDeadLetters?: () => number;
   /** Consumer lag of the Kafka partitions this process reads (called at scrape time only). */
   consumerLag?: () => Promise<PartitionLag[]>;
+  /** Include the process's default metrics (CPU, memory, event loop); false in a worker thread, whose process reports them once. */
+  processMetrics?: boolean;
 }
 
 /** A counter whose value is a running total kept elsewhere: reset and set at each scrape. */
@@ -66,12 +68,18 @@ function byStepReason(counter: Counter, job: string, totals: Record<string, numb
   }
 }
 
-/** Creates a registry with the job's metrics and the process's default metrics. */
+/** A registry with the process's default metrics (CPU, memory, event loop), prefixed `runnel_`. */
+export function createProcessMetrics(registry: Registry = new Registry()): Registry {
+  collectDefaultMetrics({ register: registry, prefix: "runnel_" });
+  return registry;
+}
+
+/** Creates a registry with the job's metrics and (unless told otherwise) the process's default metrics. */
 export function createJobMetrics(source: JobMetricsSource): Registry {
   const registry = new Registry();
   const job = source.job;
   const now = source.now ?? Date.now;
-  collectDefaultMetrics({ register: registry, prefix: "runnel_" });
+  if (source.processMetrics !== false) createProcessMetrics(registry);
   totalCounter(registry, "runnel_records_in_total", "Records read from the job's sources.", ["job"], (c) => c.inc({ job }, source.progress().recordsIn));
   totalCounter(registry, "runnel_records_out_total", "Records written to the job's sinks.", ["job"], (c) => c.inc({ job }, source.progress().recordsOut));
   totalCounter(
@@ -106,6 +114,8 @@ export function createJobMetrics(source: JobMetricsSource): Registry {
     help: "Processing time minus the job's output watermark (absent until the watermark is a time).",
     labelNames: ["job"],
     registers: [registry],
+    // Threads of one worker: the worker is as late as its latest thread.
+    aggregator: "max",
     collect() {
       this.reset();
       const wm = source.progress().watermark;

@@ -22,8 +22,8 @@ export interface SavepointStatus {
 export interface SavepointControl {
   /** Starts a savepoint named `name` under the job's savepoint root (default: a generated name); resolves to its id once accepted. */
   trigger(name?: string): Promise<string>;
-  /** The status of savepoint `id`, undefined when unknown. */
-  status(id: string): SavepointStatus | undefined;
+  /** The status of savepoint `id`, undefined when unknown (a worker on several threads asks them: a promise). */
+  status(id: string): SavepointStatus | undefined | Promise<SavepointStatus | undefined>;
   /** Starts stop-with-savepoint (named as for trigger): drain, write the savepoint, then exit; resolves to its id once accepted. */
   stopWithSavepoint(name?: string): Promise<string>;
 }

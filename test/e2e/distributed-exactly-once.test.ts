@@ -11,6 +11,7 @@ import type { Kafka } from "kafkajs";
 import { EXIT_CODES } from "../../runtime/worker-contract.ts";
 import { kafkaAdminHooks } from "../helpers/kafka.ts";
 import {
+  adminUrl,
   createCountJob,
   exitWithin,
   isWorkerReady,
@@ -94,10 +95,19 @@ describe("distributed runtime: exactly once through kill -9 (real broker, worker
   }
 
   /**
-   * 3 workers on a 12-partition count job, `kills` random kill -9 with restarts (every fourth
-   * losing its local state), then every window checked as Runnel and Kafka's Java consumer read it.
+   * `workers` workers (default 3, each on `threads` threads) on a 12-partition count job, `kills`
+   * random kill -9 with restarts (every fourth losing its local state), then every window checked
+   * as Runnel and Kafka's Java consumer read it; `afterwards` looks at the workers still running.
    */
-  async function killRandomly(options: { kills: number; users?: number; stateCacheEntries?: number }): Promise<void> {
+  async function killRandomly(options: {
+    kills: number;
+    users?: number;
+    stateCacheEntries?: number;
+    workers?: number;
+    threads?: number;
+    afterwards?: (workers: WorkerProcess[]) => Promise<void>;
+  }): Promise<void> {
+    const count = options.workers ?? 3;
     const { kafka, admin } = k;
     const seed = Number(process.env.RUNNEL_KILL_SEED ?? Date.now() % 100_000);
     const random = rng(seed);
@@ -106,9 +116,9 @@ describe("distributed runtime: exactly once through kill -9 (real broker, worker
       ...(options.stateCacheEntries === undefined ? {} : { stateCacheEntries: options.stateCacheEntries }),
     });
     await produce(kafka, job, 6000);
-    const args = [...DELIVERY, "--admin", "127.0.0.1:0"];
+    const args = [...DELIVERY, "--admin", "127.0.0.1:0", ...(options.threads === undefined ? [] : ["--threads", String(options.threads)])];
     // As on a cluster, a worker that gives up on a broker too slow to answer (exit 75) is started again.
-    const pods = supervisedWorkers(3, (o) => launch(job, o, 3, { extraArgs: args }));
+    const pods = supervisedWorkers(count, (o) => launch(job, o, count, { extraArgs: args }));
     const workers = pods.workers;
     const reader = new OutputReader();
     await reader.start(job);
@@ -119,7 +129,7 @@ describe("distributed runtime: exactly once through kill -9 (real broker, worker
       // restarted one ready again), then a random number of windows more out.
       await waitFor("every worker ready", async () => (await Promise.all(workers.map((w) => isWorkerReady(w)))).every(Boolean), { timeoutMs: 180_000 });
       await reader.waitForCount(reader.seen.size + 1 + Math.floor(random() * 120), 120_000);
-      const o = Math.floor(random() * 3);
+      const o = Math.floor(random() * count);
       await kill9(workers[o] as WorkerProcess);
       // Every fourth restart loses its local state: the changelog alone must rebuild it.
       if (kill % 4 === 3) rmSync(join(job.dir, `state-w${o}`), { recursive: true, force: true });
@@ -133,6 +143,7 @@ describe("distributed runtime: exactly once through kill -9 (real broker, worker
       // The cache really was too small: the workers now running evicted, and read evicted keys back.
       for (const w of workers) expect(await workerMetric(w, "runnel_state_evictions_total"), `worker ${w.ordinal}`).toBeGreaterThan(0);
     }
+    await options.afterwards?.(workers);
     pods.stop();
     for (const w of workers) expect(await stopGracefully(w), logs([w])).toBe(0);
     expect(reader.duplicates.slice(0, 20), `seed ${seed}, job ${job.name} in ${job.dir}`).toEqual([]);
@@ -150,6 +161,55 @@ describe("distributed runtime: exactly once through kill -9 (real broker, worker
 
   it("a state cache of 10 entries per task over 3,000 users (every round evicts in the background, every window end fires in slices), 8 random kill -9: every window exactly once", async () => {
     await killRandomly({ kills: 8, users: 3000, stateCacheEntries: 10 });
+  });
+
+  it("2 worker processes on 2 threads each (4 workers to the job), 12 random kill -9: every window exactly once; status and metrics merged over the threads", async () => {
+    await killRandomly({
+      kills: 12,
+      workers: 2,
+      threads: 2,
+      afterwards: async (workers) => {
+        for (const w of workers) {
+          // Thread t of worker o runs the tasks of worker 2o + t of 4.
+          const status = (await (await fetch(`${await adminUrl(w)}/status`)).json()) as {
+            threads: number;
+            tasks: number[];
+            recordsIn: number;
+            ordinal: number;
+          };
+          expect(status.threads).toBe(2);
+          expect(status.ordinal).toBe(w.ordinal);
+          expect(status.tasks).toEqual([...Array(12).keys()].filter((t) => t % 4 === 2 * w.ordinal || t % 4 === 2 * w.ordinal + 1));
+          // Every input record was read by now: the merged counter is the threads' sum, as /status has it.
+          expect(await workerMetric(w, "runnel_records_in_total")).toBe(status.recordsIn);
+          expect(await workerMetric(w, "runnel_process_cpu_user_seconds_total")).toBeGreaterThan(0);
+        }
+      },
+    });
+  });
+
+  it("changes threads per worker mid-stream: 3 × 1 → 2 × 2 (SIGTERM, final checkpoint) → 1 × 3 (after kill -9): every window exactly once", async () => {
+    const { kafka } = k;
+    const { job, reader, feed, workers: first } = await runningJob();
+    let workers = first;
+    await reader.waitForCount(reader.seen.size + 200, 120_000);
+    for (const w of workers) expect(await stopGracefully(w), logs([w])).toBe(0);
+    workers = [0, 1].map((o) => launch(job, o, 2, { extraArgs: ["--threads", "2"] }));
+    await waitForLog(workers[1] as WorkerProcess, /running tasks 2,3,6,7,10,11 of 12 on 2 threads/, 120_000);
+    await reader.waitForCount(reader.seen.size + 300, 180_000);
+    for (const w of workers) await kill9(w);
+    workers = [launch(job, 0, 1, { extraArgs: ["--threads", "3"] })];
+    await reader.waitForCount(reader.seen.size + 300, 180_000);
+    await feed.stop();
+    await produceFlush(kafka, job);
+    await reader.waitFor(job, 180_000, () => logs(workers));
+    await reader.stop();
+    for (const w of workers) expect(await stopGracefully(w), logs([w])).toBe(0);
+    expect(reader.duplicates.slice(0, 20), `job ${job.name} in ${job.dir}`).toEqual([]);
+    expect(reader.mismatches(job).slice(0, 20), `job ${job.name} in ${job.dir}`).toEqual([]);
+    const java = await javaCheck(job);
+    expect(java.duplicates.slice(0, 20), `job ${job.name}`).toEqual([]);
+    expect(java.mismatches.slice(0, 20), `job ${job.name}`).toEqual([]);
   });
 
   it("rescales 3 → 2 (SIGTERM, final checkpoint) → 4 (after kill -9) mid-stream: every window exactly once", async () => {

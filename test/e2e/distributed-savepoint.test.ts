@@ -125,6 +125,47 @@ describe("distributed runtime: stop-with-savepoint, change the job, restore (rea
     expect(java.mismatches.slice(0, 20), `job ${job.name}`).toEqual([]);
   });
 
+  it("takes savepoints of workers on threads (2 × 2), stops with one and restores it on 1 worker × 3 threads, exactly once", async () => {
+    const { kafka, admin } = k;
+    const job = await createCountJob(admin, 6);
+    const env = { RUNNEL_ADMIN_TOKEN: TOKEN };
+    const launch = (o: number, workers: number, extra: string[]): WorkerProcess => {
+      const w = startWorker(job, o, workers, { extraArgs: ["--admin", "127.0.0.1:0", ...extra], env });
+      running.push(w);
+      return w;
+    };
+    await produce(kafka, job, 3000);
+    const reader = new OutputReader();
+    await reader.start(job);
+    const v1 = [0, 1].map((o) => launch(o, 2, ["--threads", "2"]));
+    const urls = await Promise.all(v1.map((w) => adminUrl(w)));
+    await reader.waitForCount(200, 120_000);
+    // One request per worker process; each process's threads write their shares under the one id.
+    const triggered = await Promise.all(urls.map((u) => post(`${u}/savepoints`, { name: "threads-1" })));
+    expect(new Set(triggered).size).toBe(1);
+    for (const u of urls) await pollCompleted(`${u}/savepoints/${triggered[0] as string}`);
+    const inspected = runnelCli(["savepoint", "inspect", join(job.savepointRoot, "threads-1")]);
+    expect(inspected.status, inspected.stderr).toBe(0);
+    expect(JSON.parse(inspected.stdout)).toMatchObject({ id: triggered[0], job: job.name, tasks: 6, complete: true });
+    await produce(kafka, job, 3000);
+    const ids = await Promise.all(urls.map((u) => post(`${u}/stop`, { name: "threads-stop" })));
+    expect(new Set(ids).size).toBe(1);
+    for (const w of v1) expect(await exitWithin(w), logTail(w)).toBe(0);
+    await produce(kafka, job, 3000);
+    const restored = launch(0, 1, ["--threads", "3", "--restore-from", join(job.savepointRoot, "threads-stop")]);
+    await waitReady(restored);
+    await produce(kafka, job, 3000);
+    await produceFlush(kafka, job);
+    await reader.waitFor(job, 180_000, () => logTail(restored));
+    await reader.stop();
+    expect(await stopGracefully(restored), logTail(restored)).toBe(0);
+    expect(reader.duplicates.slice(0, 20)).toEqual([]);
+    expect(reader.mismatches(job).slice(0, 20), `job ${job.name} in ${job.dir}`).toEqual([]);
+    const java = await javaCheck(job);
+    expect(java.duplicates.slice(0, 20), `job ${job.name}`).toEqual([]);
+    expect(java.mismatches.slice(0, 20), `job ${job.name}`).toEqual([]);
+  });
+
   it("re-splits a savepoint's keys over more tasks when the input gained partitions (6 → 12)", async () => {
     const { kafka, admin } = k;
     const job = await createCountJob(admin, 6);

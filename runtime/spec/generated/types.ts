@@ -62,6 +62,8 @@ export interface StreamJobSpec {
   rollback?: RollbackSettings;
   /** CPU and memory for each worker container. */
   resources?: Resources;
+  /** Threads each worker pod runs its tasks on (Node worker threads, each with its own state stores, producers and consumers). Default: the whole cores of resources.limits.cpu (at least 1), else 1. The job's tasks are spread over parallelism × threadsPerWorker threads, so changing it restarts the workers from their state, as a rescale does. */
+  threadsPerWorker?: number;
   /** The volume each worker keeps its tasks' local state (LevelDB) on: a PersistentVolumeClaim per worker, from the StatefulSet's volumeClaimTemplate. Immutable once the job runs. */
   stateStorage?: StateStorage;
   /** The write-back cache in front of each task's LevelDB state: what bounds a worker's memory, not the key count (ADR 31). Changing it restarts the workers from their state. */

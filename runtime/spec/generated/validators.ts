@@ -3,11 +3,11 @@
 /* eslint-disable */
 // @ts-nocheck
 export const validateStreamJob = validate10;
-const schema11 = {"$id":"StreamJob","$ref":"#/$defs/StreamJob","$defs":{"StreamJob":{"type":"object","properties":{"apiVersion":{"type":"string","enum":["runnel.dev/v1alpha1"]},"kind":{"type":"string","enum":["StreamJob"]},"metadata":{"type":"object","properties":{"name":{"type":"string","maxLength":52,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"}},"required":["name"]},"spec":{"$ref":"#/$defs/StreamJobSpec"},"status":{"$ref":"#/$defs/StreamJobStatus"}},"required":["apiVersion","kind","metadata","spec"],"additionalProperties":false},"StreamJobSpec":{"type":"object","properties":{"image":{"type":"string","maxLength":1024},"imagePullPolicy":{"type":"string","enum":["Always","IfNotPresent","Never"],"maxLength":12},"parallelism":{"type":"integer","default":1,"minimum":1,"maximum":1024},"state":{"type":"string","enum":["running","suspended"],"default":"running","maxLength":9},"upgradeMode":{"type":"string","enum":["stateless","savepoint","last-state"],"default":"last-state","maxLength":10},"pipeline":{"$ref":"#/$defs/Pipeline"},"sql":{"type":"string","minLength":1,"maxLength":262144},"module":{"$ref":"#/$defs/ModuleJob"},"kafka":{"$ref":"#/$defs/KafkaConnection"},"checkpoint":{"$ref":"#/$defs/CheckpointSettings"},"savepoint":{"$ref":"#/$defs/SavepointSettings"},"restartPolicy":{"$ref":"#/$defs/RestartPolicy"},"rollback":{"$ref":"#/$defs/RollbackSettings"},"resources":{"$ref":"#/$defs/Resources"},"stateStorage":{"$ref":"#/$defs/StateStorage"},"stateCache":{"$ref":"#/$defs/StateCache"},"podTemplate":{"$ref":"#/$defs/PodTemplateOverrides"},"savepointTriggerNonce":{"type":"integer"},"restartNonce":{"type":"integer"},"restoreFrom":{"$ref":"#/$defs/RestoreFrom"},"allowNonRestoredState":{"type":"boolean","default":false},"dropIncompatibleState":{"type":"array","maxItems":64,"items":{"type":"string","minLength":1,"maxLength":253}}},"additionalProperties":false},"Pipeline":{"type":"object","properties":{"sources":{"type":"array","minItems":1,"maxItems":32,"items":{"$ref":"#/$defs/Source"}},"steps":{"type":"array","maxItems":128,"items":{"$ref":"#/$defs/Step"}},"sinks":{"type":"array","minItems":1,"maxItems":32,"items":{"$ref":"#/$defs/Sink"}}},"required":["sources","sinks"],"additionalProperties":false},"Source":{"type":"object","properties":{"id":{"type":"string","maxLength":63,"pattern":"^[A-Za-z][A-Za-z0-9_-]{0,62}$"},"mode":{"type":"string","enum":["stream","table","broadcast"],"default":"stream","maxLength":9},"kafka":{"$ref":"#/$defs/KafkaSource"},"local":{"$ref":"#/$defs/LocalSource"},"timestamp":{"$ref":"#/$defs/EventTime"},"watermark":{"$ref":"#/$defs/Watermark"},"fields":{"type":"object","maxProperties":256,"additionalProperties":{"type":"string","maxLength":128,"pattern":"^[a-z][a-z0-9<>, ]*$"}},"fieldTypes":{"type":"string","enum":["enforce","coerce"],"default":"enforce","maxLength":7}},"required":["id"],"additionalProperties":false},"KafkaSource":{"type":"object","properties":{"topic":{"type":"string","maxLength":249,"pattern":"^[A-Za-z0-9._-]{1,249}$"},"format":{"type":"string","enum":["json","string","bytes"],"default":"json","maxLength":6},"keyFormat":{"type":"string","enum":["string","json","bytes","none"],"default":"string","maxLength":6},"partitions":{"type":"integer","minimum":1,"maximum":10000},"partitionedBy":{"type":"string","maxLength":253},"startOffset":{"type":"string","enum":["earliest","latest"],"default":"earliest","maxLength":8},"bounded":{"type":"boolean","default":false}},"required":["topic"],"additionalProperties":false},"LocalSource":{"type":"object","properties":{"generator":{"$ref":"#/$defs/GeneratorSource"},"file":{"$ref":"#/$defs/FileSource"}},"additionalProperties":false},"GeneratorSource":{"type":"object","properties":{"rate":{"type":"integer","default":1000,"minimum":0,"maximum":100000000},"count":{"type":"integer","minimum":1},"seed":{"type":"integer","default":1},"partitions":{"type":"integer","default":4,"minimum":1,"maximum":1024},"outOfOrderness":{"type":"string","default":"0s","maxLength":32,"pattern":"^([0-9]+(ms|s|m|h))+$"},"fields":{"type":"object","maxProperties":64,"additionalProperties":{"$ref":"#/$defs/FieldGenerator"}}},"required":["fields"],"additionalProperties":false},"FieldGenerator":{"type":"object","properties":{"kind":{"type":"string","enum":["key","choice","int","double","bool","uuid","sequence","eventTime","constant"],"maxLength":9},"prefix":{"type":"string","maxLength":64},"cardinality":{"type":"integer","minimum":1,"maximum":100000000},"skew":{"type":"number","minimum":0,"maximum":10},"values":{"type":"array","minItems":1,"maxItems":1000,"items":{"type":["integer","string"],"maxLength":64}},"weights":{"type":"array","maxItems":1000,"items":{"type":"number","minimum":0}},"min":{"type":"number"},"max":{"type":"number"},"probability":{"type":"number","minimum":0,"maximum":1},"value":{"type":["integer","string"],"maxLength":64}},"required":["kind"],"additionalProperties":false},"FileSource":{"type":"object","properties":{"path":{"type":"string","minLength":1,"maxLength":4096}},"required":["path"],"additionalProperties":false},"EventTime":{"type":"object","properties":{"field":{"type":"string","maxLength":253},"expression":{"type":"string","minLength":1,"maxLength":4096},"format":{"type":"string","enum":["epoch-millis","epoch-seconds","iso-8601"],"default":"epoch-millis","maxLength":13}},"additionalProperties":false},"Watermark":{"type":"object","properties":{"outOfOrderness":{"type":"string","default":"0s","maxLength":32,"pattern":"^([0-9]+(ms|s|m|h))+$"},"idleness":{"type":"string","maxLength":32,"pattern":"^([0-9]+(ms|s|m|h))+$"}},"additionalProperties":false},"Step":{"type":"object","properties":{"id":{"type":"string","maxLength":63,"pattern":"^[A-Za-z][A-Za-z0-9_-]{0,62}$"},"uid":{"type":"string","maxLength":128,"pattern":"^[A-Za-z][A-Za-z0-9_.-]{0,127}$"},"input":{"type":"string","maxLength":127,"pattern":"^[A-Za-z][A-Za-z0-9_-]{0,62}(\\.[A-Za-z][A-Za-z0-9_-]{0,62})?$"},"inputs":{"type":"array","minItems":2,"maxItems":16,"items":{"type":"string","maxLength":127,"pattern":"^[A-Za-z][A-Za-z0-9_-]{0,62}(\\.[A-Za-z][A-Za-z0-9_-]{0,62})?$"}},"onError":{"type":"string","enum":["dead-letter","skip","fail"],"default":"dead-letter","maxLength":11},"filter":{"$ref":"#/$defs/FilterStep"},"clean":{"$ref":"#/$defs/CleanStep"},"map":{"$ref":"#/$defs/MapStep"},"project":{"$ref":"#/$defs/ProjectStep"},"explode":{"$ref":"#/$defs/ExplodeStep"},"keyBy":{"$ref":"#/$defs/KeyByStep"},"route":{"$ref":"#/$defs/RouteStep"},"union":{"$ref":"#/$defs/UnionStep"},"dedup":{"$ref":"#/$defs/DedupStep"},"score":{"$ref":"#/$defs/ScoreStep"},"window":{"$ref":"#/$defs/WindowStep"},"over":{"$ref":"#/$defs/OverStep"},"process":{"$ref":"#/$defs/ProcessStep"},"cep":{"$ref":"#/$defs/CepStep"},"broadcastRules":{"$ref":"#/$defs/BroadcastRulesStep"},"lookupJoin":{"$ref":"#/$defs/LookupJoinStep"}},"required":["id"],"additionalProperties":false},"FilterStep":{"type":"object","properties":{"condition":{"type":"string","minLength":1,"maxLength":4096},"onReject":{"type":"string","enum":["drop","dead-letter","side-output"],"default":"drop","maxLength":11},"reason":{"type":"string","maxLength":128}},"required":["condition"],"additionalProperties":false},"CleanStep":{"type":"object","properties":{"rules":{"type":"array","minItems":1,"maxItems":64,"items":{"$ref":"#/$defs/CleanRule"}},"onInvalid":{"type":"string","enum":["dead-letter","drop","side-output"],"default":"dead-letter","maxLength":11}},"required":["rules"],"additionalProperties":false},"CleanRule":{"type":"object","properties":{"name":{"type":"string","maxLength":128,"pattern":"^[A-Za-z_][A-Za-z0-9_]*$"},"condition":{"type":"string","minLength":1,"maxLength":4096}},"required":["name","condition"],"additionalProperties":false},"MapStep":{"type":"object","properties":{"expression":{"type":"string","minLength":1,"maxLength":4096}},"required":["expression"],"additionalProperties":false},"ProjectStep":{"type":"object","properties":{"fields":{"type":"object","maxProperties":256,"additionalProperties":{"type":"string","minLength":1,"maxLength":4096}},"keep":{"type":"boolean","default":false},"drop":{"type":"array","maxItems":256,"items":{"type":"string","maxLength":128,"pattern":"^[A-Za-z_][A-Za-z0-9_]*$"}}},"required":["fields"],"additionalProperties":false},"ExplodeStep":{"type":"object","properties":{"expression":{"type":"string","minLength":1,"maxLength":4096},"as":{"type":"string","maxLength":128,"pattern":"^[A-Za-z_][A-Za-z0-9_]*$"},"keepParent":{"type":"boolean","default":true}},"required":["expression"],"additionalProperties":false},"KeyByStep":{"type":"object","properties":{"key":{"type":"string","minLength":1,"maxLength":4096},"partitions":{"type":"integer","minimum":1,"maximum":10000}},"required":["key"],"additionalProperties":false},"RouteStep":{"type":"object","properties":{"routes":{"type":"array","minItems":1,"maxItems":32,"items":{"$ref":"#/$defs/Route"}},"match":{"type":"string","enum":["first","all"],"default":"first","maxLength":5},"otherwise":{"type":"string","enum":["main","drop"],"default":"main","maxLength":4}},"required":["routes"],"additionalProperties":false},"Route":{"type":"object","properties":{"name":{"type":"string","maxLength":128,"pattern":"^[A-Za-z_][A-Za-z0-9_]*$"},"condition":{"type":"string","minLength":1,"maxLength":4096}},"required":["name","condition"],"additionalProperties":false},"UnionStep":{"type":"object","properties":{},"additionalProperties":false},"DedupStep":{"type":"object","properties":{"key":{"type":"string","minLength":1,"maxLength":4096},"within":{"type":"string","maxLength":32,"pattern":"^([0-9]+(ms|s|m|h))+$"},"keep":{"type":"string","enum":["first"],"default":"first","maxLength":5}},"required":["key","within"],"additionalProperties":false},"ScoreStep":{"type":"object","properties":{"model":{"type":"string","enum":["logistic","linear"],"default":"logistic","maxLength":8},"intercept":{"type":"number","default":0},"features":{"type":"array","minItems":1,"maxItems":256,"items":{"$ref":"#/$defs/ScoreFeature"}},"as":{"type":"string","default":"score","maxLength":128,"pattern":"^[A-Za-z_][A-Za-z0-9_]*$"},"threshold":{"$ref":"#/$defs/ScoreThreshold"}},"required":["features"],"additionalProperties":false},"ScoreFeature":{"type":"object","properties":{"name":{"type":"string","maxLength":128,"pattern":"^[A-Za-z_][A-Za-z0-9_]*$"},"expression":{"type":"string","minLength":1,"maxLength":4096},"weight":{"type":"number"}},"required":["name","expression","weight"],"additionalProperties":false},"ScoreThreshold":{"type":"object","properties":{"value":{"type":"number"},"field":{"type":"string","default":"decision","maxLength":128,"pattern":"^[A-Za-z_][A-Za-z0-9_]*$"},"above":{"type":"string","maxLength":64},"below":{"type":"string","maxLength":64}},"required":["value","above","below"],"additionalProperties":false},"WindowStep":{"type":"object","properties":{"type":{"type":"string","enum":["tumbling","sliding","session","global"],"maxLength":8},"size":{"type":"string","maxLength":32,"pattern":"^([0-9]+(ms|s|m|h))+$"},"slide":{"type":"string","maxLength":32,"pattern":"^([0-9]+(ms|s|m|h))+$"},"gap":{"type":"string","maxLength":32,"pattern":"^([0-9]+(ms|s|m|h))+$"},"offset":{"type":"string","maxLength":32,"pattern":"^([0-9]+(ms|s|m|h))+$"},"allowedLateness":{"type":"string","default":"0s","maxLength":32,"pattern":"^([0-9]+(ms|s|m|h))+$"},"lateOutput":{"type":"boolean","default":false},"trigger":{"$ref":"#/$defs/WindowTrigger"},"aggregations":{"type":"array","minItems":1,"maxItems":64,"items":{"$ref":"#/$defs/Aggregation"}},"select":{"type":"object","maxProperties":256,"additionalProperties":{"type":"string","minLength":1,"maxLength":4096}}},"required":["type","aggregations"],"additionalProperties":false},"WindowTrigger":{"type":"object","properties":{"count":{"type":"integer","minimum":1,"maximum":100000000}},"required":["count"],"additionalProperties":false},"Aggregation":{"type":"object","properties":{"name":{"type":"string","maxLength":128,"pattern":"^[A-Za-z_][A-Za-z0-9_]*$"},"fn":{"type":"string","enum":["count","sum","avg","min","max","countDistinct","collect","topN","first","last"],"maxLength":13},"of":{"type":"string","minLength":1,"maxLength":4096},"where":{"type":"string","minLength":1,"maxLength":4096},"distinct":{"type":"boolean","default":false},"limit":{"type":"integer","minimum":1,"maximum":10000},"by":{"type":"string","minLength":1,"maxLength":4096},"order":{"type":"string","enum":["desc","asc"],"default":"desc","maxLength":4}},"required":["name","fn"],"additionalProperties":false},"OverStep":{"type":"object","properties":{"range":{"type":"string","maxLength":32,"pattern":"^([0-9]+(ms|s|m|h))+$"},"aggregations":{"type":"array","minItems":1,"maxItems":64,"items":{"$ref":"#/$defs/Aggregation"}},"select":{"type":"object","maxProperties":256,"additionalProperties":{"type":"string","minLength":1,"maxLength":4096}}},"required":["aggregations"],"additionalProperties":false},"ProcessStep":{"type":"object","properties":{"state":{"type":"array","maxItems":32,"items":{"$ref":"#/$defs/StateDeclaration"}},"onRecord":{"type":"array","minItems":1,"maxItems":64,"items":{"$ref":"#/$defs/ProcessAction"}},"timers":{"type":"array","maxItems":16,"items":{"$ref":"#/$defs/TimerDeclaration"}}},"required":["onRecord"],"additionalProperties":false},"StateDeclaration":{"type":"object","properties":{"name":{"type":"string","maxLength":64,"pattern":"^[A-Za-z_][A-Za-z0-9_]*$"},"kind":{"type":"string","enum":["value","list","map"],"maxLength":5},"initial":{"type":"string","minLength":1,"maxLength":4096},"ttl":{"type":"string","maxLength":32,"pattern":"^([0-9]+(ms|s|m|h))+$"},"maxSize":{"type":"integer","minimum":1,"maximum":1000000}},"required":["name","kind"],"additionalProperties":false},"ProcessAction":{"type":"object","properties":{"when":{"type":"string","minLength":1,"maxLength":4096},"set":{"type":"object","maxProperties":64,"additionalProperties":{"type":"string","minLength":1,"maxLength":4096}},"put":{"$ref":"#/$defs/StatePut"},"remove":{"$ref":"#/$defs/StateRemove"},"append":{"$ref":"#/$defs/StateAppend"},"clear":{"type":"array","maxItems":64,"items":{"type":"string","maxLength":64,"pattern":"^[A-Za-z_][A-Za-z0-9_]*$"}},"emit":{"type":"object","maxProperties":256,"additionalProperties":{"type":"string","minLength":1,"maxLength":4096}},"emitTo":{"type":"string","maxLength":64,"pattern":"^[A-Za-z_][A-Za-z0-9_]*$"},"schedule":{"$ref":"#/$defs/TimerSchedule"},"cancel":{"type":"string","maxLength":64,"pattern":"^[A-Za-z_][A-Za-z0-9_]*$"}},"additionalProperties":false},"StatePut":{"type":"object","properties":{"state":{"type":"string","maxLength":64,"pattern":"^[A-Za-z_][A-Za-z0-9_]*$"},"key":{"type":"string","minLength":1,"maxLength":4096},"value":{"type":"string","minLength":1,"maxLength":4096}},"required":["state","key","value"],"additionalProperties":false},"StateRemove":{"type":"object","properties":{"state":{"type":"string","maxLength":64,"pattern":"^[A-Za-z_][A-Za-z0-9_]*$"},"key":{"type":"string","minLength":1,"maxLength":4096}},"required":["state","key"],"additionalProperties":false},"StateAppend":{"type":"object","properties":{"state":{"type":"string","maxLength":64,"pattern":"^[A-Za-z_][A-Za-z0-9_]*$"},"value":{"type":"string","minLength":1,"maxLength":4096}},"required":["state","value"],"additionalProperties":false},"TimerSchedule":{"type":"object","properties":{"timer":{"type":"string","maxLength":64,"pattern":"^[A-Za-z_][A-Za-z0-9_]*$"},"after":{"type":"string","maxLength":32,"pattern":"^([0-9]+(ms|s|m|h))+$"},"at":{"type":"string","minLength":1,"maxLength":4096}},"required":["timer"],"additionalProperties":false},"TimerDeclaration":{"type":"object","properties":{"name":{"type":"string","maxLength":64,"pattern":"^[A-Za-z_][A-Za-z0-9_]*$"},"domain":{"type":"string","enum":["event-time","processing-time"],"default":"event-time","maxLength":15},"every":{"type":"string","maxLength":32,"pattern":"^([0-9]+(ms|s|m|h))+$"},"actions":{"type":"array","minItems":1,"maxItems":32,"items":{"$ref":"#/$defs/ProcessAction"}}},"required":["name","actions"],"additionalProperties":false},"CepStep":{"type":"object","properties":{"stages":{"type":"array","minItems":1,"maxItems":16,"items":{"$ref":"#/$defs/PatternStage"}},"within":{"type":"string","maxLength":32,"pattern":"^([0-9]+(ms|s|m|h))+$"},"afterMatchSkip":{"$ref":"#/$defs/AfterMatchSkip"},"select":{"type":"object","maxProperties":256,"additionalProperties":{"type":"string","minLength":1,"maxLength":4096}},"timedOut":{"type":"boolean","default":false}},"required":["stages"],"additionalProperties":false},"PatternStage":{"type":"object","properties":{"name":{"type":"string","maxLength":64,"pattern":"^[A-Za-z_][A-Za-z0-9_]*$"},"contiguity":{"type":"string","enum":["next","followedBy","followedByAny","notNext","notFollowedBy"],"maxLength":13},"where":{"type":"string","minLength":1,"maxLength":4096},"or":{"type":"array","maxItems":16,"items":{"type":"string","minLength":1,"maxLength":4096}},"until":{"type":"string","minLength":1,"maxLength":4096},"times":{"type":"integer","minimum":1,"maximum":1000},"timesMax":{"type":"integer","minimum":1,"maximum":1000},"timesOrMore":{"type":"integer","minimum":1,"maximum":1000},"oneOrMore":{"type":"boolean"},"optional":{"type":"boolean"},"greedy":{"type":"boolean"},"consecutive":{"type":"boolean"}},"required":["name","where"],"additionalProperties":false},"AfterMatchSkip":{"type":"object","properties":{"strategy":{"type":"string","enum":["noSkip","skipToNext","skipPastLastEvent","skipToFirst","skipToLast"],"default":"noSkip","maxLength":17},"stage":{"type":"string","maxLength":64}},"additionalProperties":false},"BroadcastRulesStep":{"type":"object","properties":{"rules":{"type":"string","maxLength":127,"pattern":"^[A-Za-z][A-Za-z0-9_-]{0,62}(\\.[A-Za-z][A-Za-z0-9_-]{0,62})?$"},"ruleId":{"type":"string","default":"rule.id","minLength":1,"maxLength":4096},"deleteWhen":{"type":"string","minLength":1,"maxLength":4096},"condition":{"type":"string","minLength":1,"maxLength":4096},"conditionField":{"type":"string","maxLength":128},"match":{"type":"string","enum":["first","all"],"default":"first","maxLength":5},"unmatched":{"type":"string","enum":["drop","pass"],"default":"drop","maxLength":4},"emit":{"type":"object","maxProperties":256,"additionalProperties":{"type":"string","minLength":1,"maxLength":4096}}},"required":["rules"],"additionalProperties":false},"LookupJoinStep":{"type":"object","properties":{"table":{"type":"string","maxLength":127,"pattern":"^[A-Za-z][A-Za-z0-9_-]{0,62}(\\.[A-Za-z][A-Za-z0-9_-]{0,62})?$"},"redis":{"$ref":"#/$defs/RedisLookup"},"key":{"type":"string","minLength":1,"maxLength":4096},"tableKey":{"type":"string","minLength":1,"maxLength":4096},"type":{"type":"string","enum":["inner","left"],"default":"left","maxLength":5},"as":{"type":"string","maxLength":128,"pattern":"^[A-Za-z_][A-Za-z0-9_]*$"},"select":{"type":"object","maxProperties":256,"additionalProperties":{"type":"string","minLength":1,"maxLength":4096}}},"required":["key"],"additionalProperties":false},"RedisLookup":{"type":"object","properties":{"address":{"type":"string","maxLength":261,"pattern":"^[^\\s:]+:[0-9]{1,5}$"},"database":{"type":"integer","default":0,"minimum":0,"maximum":15},"passwordSecretRef":{"$ref":"#/$defs/SecretKeyRef"},"tls":{"type":"boolean","default":false},"keyPrefix":{"type":"string","maxLength":256},"fields":{"type":"array","maxItems":256,"items":{"type":"string","maxLength":256}},"cache":{"$ref":"#/$defs/LookupCache"},"local":{"$ref":"#/$defs/RedisLookupLocal"}},"required":["address"],"additionalProperties":false},"SecretKeyRef":{"type":"object","properties":{"name":{"type":"string","maxLength":253,"pattern":"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$"},"key":{"type":"string","maxLength":253,"pattern":"^[-._a-zA-Z0-9]+$"}},"required":["name","key"],"additionalProperties":false},"LookupCache":{"type":"object","properties":{"maxEntries":{"type":"integer","default":100000,"minimum":0,"maximum":10000000},"ttl":{"type":"string","default":"1m","maxLength":32,"pattern":"^([0-9]+(ms|s|m|h))+$"}},"additionalProperties":false},"RedisLookupLocal":{"type":"object","properties":{"file":{"$ref":"#/$defs/RedisLookupFile"}},"required":["file"],"additionalProperties":false},"RedisLookupFile":{"type":"object","properties":{"path":{"type":"string","minLength":1,"maxLength":4096}},"required":["path"],"additionalProperties":false},"Sink":{"type":"object","properties":{"id":{"type":"string","maxLength":63,"pattern":"^[A-Za-z][A-Za-z0-9_-]{0,62}$"},"input":{"type":"string","maxLength":127,"pattern":"^[A-Za-z][A-Za-z0-9_-]{0,62}(\\.[A-Za-z][A-Za-z0-9_-]{0,62})?$"},"kafka":{"$ref":"#/$defs/KafkaSink"},"redis":{"$ref":"#/$defs/RedisSink"},"file":{"$ref":"#/$defs/FileSink"},"stdout":{"$ref":"#/$defs/StdoutSink"},"blackhole":{"$ref":"#/$defs/BlackholeSink"},"local":{"$ref":"#/$defs/LocalSink"}},"required":["id","input"],"additionalProperties":false},"KafkaSink":{"type":"object","properties":{"topic":{"type":"string","maxLength":249,"pattern":"^[A-Za-z0-9._-]{1,249}$"},"format":{"type":"string","enum":["json","string"],"default":"json","maxLength":6},"key":{"type":"string","minLength":1,"maxLength":4096},"partitions":{"type":"integer","minimum":1,"maximum":10000},"headers":{"type":"object","maxProperties":32,"additionalProperties":{"type":"string","minLength":1,"maxLength":4096}},"timestamps":{"type":"string","enum":["event-time","processing-time"],"default":"event-time","maxLength":15}},"required":["topic"],"additionalProperties":false},"RedisSink":{"type":"object","properties":{"address":{"type":"string","maxLength":261,"pattern":"^[^\\s:]+:[0-9]{1,5}$"},"database":{"type":"integer","default":0,"minimum":0,"maximum":15},"passwordSecretRef":{"$ref":"#/$defs/SecretKeyRef"},"tls":{"type":"boolean","default":false},"keyPrefix":{"type":"string","maxLength":256},"sortedSet":{"$ref":"#/$defs/RedisSortedSet"},"hash":{"$ref":"#/$defs/RedisHash"},"ttl":{"type":"string","maxLength":32,"pattern":"^([0-9]+(ms|s|m|h))+$"},"version":{"type":"string","minLength":1,"maxLength":4096}},"required":["address"],"additionalProperties":false},"RedisSortedSet":{"type":"object","properties":{"key":{"type":"string","minLength":1,"maxLength":4096},"member":{"type":"string","minLength":1,"maxLength":4096},"score":{"type":"string","minLength":1,"maxLength":4096},"maxSize":{"type":"integer","minimum":1,"maximum":1000000},"replace":{"type":"boolean","default":false}},"required":["key","member"],"additionalProperties":false},"RedisHash":{"type":"object","properties":{"key":{"type":"string","minLength":1,"maxLength":4096},"fields":{"type":"object","maxProperties":256,"additionalProperties":{"type":"string","minLength":1,"maxLength":4096}}},"required":["key","fields"],"additionalProperties":false},"FileSink":{"type":"object","properties":{"path":{"type":"string","minLength":1,"maxLength":4096},"format":{"type":"string","enum":["ndjson","csv"],"default":"ndjson","maxLength":6}},"required":["path"],"additionalProperties":false},"StdoutSink":{"type":"object","properties":{"format":{"type":"string","enum":["json","text"],"default":"json","maxLength":4}},"additionalProperties":false},"BlackholeSink":{"type":"object","properties":{},"additionalProperties":false},"LocalSink":{"type":"object","properties":{"file":{"$ref":"#/$defs/FileSink"},"stdout":{"$ref":"#/$defs/StdoutSink"},"blackhole":{"$ref":"#/$defs/BlackholeSink"}},"additionalProperties":false},"ModuleJob":{"type":"object","properties":{"path":{"type":"string","minLength":1,"maxLength":4096},"export":{"type":"string","default":"default","maxLength":253},"config":{"type":"object"}},"required":["path"],"additionalProperties":false},"KafkaConnection":{"type":"object","properties":{"bootstrapServers":{"type":"array","minItems":1,"maxItems":16,"items":{"type":"string","maxLength":261,"pattern":"^[^\\s:]+:[0-9]{1,5}$"}},"clientId":{"type":"string","maxLength":253},"tls":{"$ref":"#/$defs/KafkaTls"},"sasl":{"$ref":"#/$defs/KafkaSasl"}},"required":["bootstrapServers"],"additionalProperties":false},"KafkaTls":{"type":"object","properties":{"enabled":{"type":"boolean","default":true},"caSecretRef":{"$ref":"#/$defs/SecretKeyRef"},"certSecretRef":{"$ref":"#/$defs/SecretKeyRef"},"keySecretRef":{"$ref":"#/$defs/SecretKeyRef"},"insecureSkipVerify":{"type":"boolean","default":false}},"additionalProperties":false},"KafkaSasl":{"type":"object","properties":{"mechanism":{"type":"string","enum":["plain","scram-sha-256","scram-sha-512"],"maxLength":13},"username":{"type":"string","maxLength":253},"usernameSecretRef":{"$ref":"#/$defs/SecretKeyRef"},"passwordSecretRef":{"$ref":"#/$defs/SecretKeyRef"}},"required":["mechanism","passwordSecretRef"],"additionalProperties":false},"CheckpointSettings":{"type":"object","properties":{"interval":{"type":"string","default":"5s","maxLength":32,"pattern":"^([0-9]+(ms|s|m|h))+$"},"timeout":{"type":"string","default":"1m","maxLength":32,"pattern":"^([0-9]+(ms|s|m|h))+$"},"mode":{"type":"string","enum":["exactly-once","at-least-once"],"default":"exactly-once","maxLength":13}},"additionalProperties":false},"SavepointSettings":{"type":"object","properties":{"storage":{"$ref":"#/$defs/SavepointStorage"},"interval":{"type":"string","maxLength":32,"pattern":"^([0-9]+(ms|s|m|h))+$"},"historyMax":{"type":"integer","default":5,"minimum":1,"maximum":100},"historyMaxAge":{"type":"string","maxLength":32,"pattern":"^([0-9]+(ms|s|m|h))+$"},"timeout":{"type":"string","default":"10m","maxLength":32,"pattern":"^([0-9]+(ms|s|m|h))+$"}},"required":["storage"],"additionalProperties":false},"SavepointStorage":{"type":"object","properties":{"path":{"type":"string","minLength":1,"maxLength":4096,"pattern":"^/"},"claimName":{"type":"string","maxLength":253,"pattern":"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$"}},"required":["path"],"additionalProperties":false},"RestartPolicy":{"type":"object","properties":{"maxRestarts":{"type":"integer","default":5,"minimum":0,"maximum":1000},"window":{"type":"string","default":"10m","maxLength":32,"pattern":"^([0-9]+(ms|s|m|h))+$"}},"additionalProperties":false},"RollbackSettings":{"type":"object","properties":{"enabled":{"type":"boolean","default":true},"readinessTimeout":{"type":"string","default":"5m","maxLength":32,"pattern":"^([0-9]+(ms|s|m|h))+$"},"stableAfter":{"type":"string","default":"1m","maxLength":32,"pattern":"^([0-9]+(ms|s|m|h))+$"}},"additionalProperties":false},"Resources":{"type":"object","properties":{"requests":{"type":"object","maxProperties":16,"additionalProperties":{"type":["integer","string"],"maxLength":64,"pattern":"^(\\+|-)?(([0-9]+(\\.[0-9]*)?)|(\\.[0-9]+))(([KMGTPE]i)|[numkMGTPE]|([eE](\\+|-)?(([0-9]+(\\.[0-9]*)?)|(\\.[0-9]+))))?$"}},"limits":{"type":"object","maxProperties":16,"additionalProperties":{"type":["integer","string"],"maxLength":64,"pattern":"^(\\+|-)?(([0-9]+(\\.[0-9]*)?)|(\\.[0-9]+))(([KMGTPE]i)|[numkMGTPE]|([eE](\\+|-)?(([0-9]+(\\.[0-9]*)?)|(\\.[0-9]+))))?$"}}},"additionalProperties":false},"StateStorage":{"type":"object","properties":{"size":{"type":["integer","string"],"maxLength":64,"pattern":"^(\\+|-)?(([0-9]+(\\.[0-9]*)?)|(\\.[0-9]+))(([KMGTPE]i)|[numkMGTPE]|([eE](\\+|-)?(([0-9]+(\\.[0-9]*)?)|(\\.[0-9]+))))?$"},"storageClassName":{"type":"string","maxLength":253,"pattern":"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$"}},"additionalProperties":false},"StateCache":{"type":"object","properties":{"entries":{"type":"integer","minimum":10,"maximum":100000000}},"additionalProperties":false},"PodTemplateOverrides":{"type":"object","properties":{"metadata":{"$ref":"#/$defs/PodMetadata"},"serviceAccountName":{"type":"string","maxLength":253,"pattern":"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$"},"priorityClassName":{"type":"string","maxLength":253,"pattern":"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$"},"nodeSelector":{"type":"object","maxProperties":64,"additionalProperties":{"type":"string","maxLength":63}},"affinity":{"type":"object"},"tolerations":{"type":"array","maxItems":32,"items":{"type":"object"}},"topologySpreadConstraints":{"type":"array","maxItems":16,"items":{"type":"object"}},"imagePullSecrets":{"type":"array","maxItems":16,"items":{"$ref":"#/$defs/LocalObjectReference"}},"env":{"type":"array","maxItems":128,"items":{"type":"object"}},"volumes":{"type":"array","maxItems":32,"items":{"type":"object"}},"volumeMounts":{"type":"array","maxItems":32,"items":{"type":"object"}},"terminationGracePeriodSeconds":{"type":"integer","minimum":1,"maximum":3600}},"additionalProperties":false},"PodMetadata":{"type":"object","properties":{"labels":{"type":"object","maxProperties":64,"additionalProperties":{"type":"string","maxLength":63}},"annotations":{"type":"object","maxProperties":64,"additionalProperties":{"type":"string","maxLength":65536}}},"additionalProperties":false},"LocalObjectReference":{"type":"object","properties":{"name":{"type":"string","maxLength":253,"pattern":"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$"}},"required":["name"],"additionalProperties":false},"RestoreFrom":{"type":"object","properties":{"savepointName":{"type":"string","maxLength":253,"pattern":"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$"},"path":{"type":"string","minLength":1,"maxLength":4096}},"additionalProperties":false},"StreamJobStatus":{"type":"object","properties":{"observedGeneration":{"type":"integer","minimum":0},"conditions":{"type":"array","maxItems":16,"items":{"$ref":"#/$defs/Condition"}},"phase":{"type":"string","enum":["Pending","Deploying","Running","Upgrading","Rescaling","Savepointing","Suspending","Suspended","RollingBack","Failed","Completed"],"maxLength":12},"parallelism":{"type":"integer","minimum":0},"selector":{"type":"string","maxLength":1024},"readyWorkers":{"type":"string","maxLength":32},"workers":{"$ref":"#/$defs/WorkerCounts"},"lag":{"type":"integer","minimum":0},"lastCheckpoint":{"$ref":"#/$defs/CheckpointProgress"},"jobGeneration":{"type":"string","maxLength":64},"restoredFrom":{"type":"string","maxLength":4096},"jobGenerationCount":{"type":"integer","minimum":0},"currentSpec":{"type":"object"},"lastSavepoint":{"$ref":"#/$defs/SavepointRecord"},"savepoints":{"type":"array","maxItems":100,"items":{"$ref":"#/$defs/SavepointRecord"}},"observedSavepointTriggerNonce":{"type":"integer"},"observedRestartNonce":{"type":"integer"},"currentSpecHash":{"type":"string","maxLength":128},"lastStableSpec":{"$ref":"#/$defs/StableSpec"},"failedSpec":{"$ref":"#/$defs/FailedSpec"},"pendingAction":{"$ref":"#/$defs/PendingAction"},"restarts":{"$ref":"#/$defs/RestartCounts"},"lastError":{"$ref":"#/$defs/LastError"}},"additionalProperties":false},"Condition":{"type":"object","properties":{"type":{"type":"string","maxLength":316,"pattern":"^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])$"},"status":{"type":"string","enum":["True","False","Unknown"],"maxLength":7},"observedGeneration":{"type":"integer","minimum":0},"lastTransitionTime":{"type":"string","maxLength":64},"reason":{"type":"string","minLength":1,"maxLength":1024,"pattern":"^[A-Za-z]([A-Za-z0-9_,:]*[A-Za-z0-9_])?$"},"message":{"type":"string","maxLength":32768}},"required":["type","status","lastTransitionTime","reason","message"],"additionalProperties":false},"WorkerCounts":{"type":"object","properties":{"desired":{"type":"integer","minimum":0},"ready":{"type":"integer","minimum":0}},"additionalProperties":false},"CheckpointProgress":{"type":"object","properties":{"count":{"type":"integer","minimum":0},"time":{"type":"string","maxLength":64}},"additionalProperties":false},"SavepointRecord":{"type":"object","properties":{"name":{"type":"string","maxLength":253},"location":{"type":"string","maxLength":4096},"timestamp":{"type":"string","maxLength":64},"trigger":{"type":"string","enum":["manual","periodic","upgrade","rescale","suspend","nonce"],"maxLength":8},"specHash":{"type":"string","maxLength":128},"jobGeneration":{"type":"string","maxLength":64}},"additionalProperties":false},"StableSpec":{"type":"object","properties":{"hash":{"type":"string","maxLength":128},"generation":{"type":"integer","minimum":0},"jobGeneration":{"type":"string","maxLength":64},"parallelism":{"type":"integer","minimum":0},"savepoint":{"type":"string","maxLength":4096},"since":{"type":"string","maxLength":64},"spec":{"type":"object"}},"additionalProperties":false},"FailedSpec":{"type":"object","properties":{"hash":{"type":"string","maxLength":128},"generation":{"type":"integer","minimum":0},"reason":{"type":"string","maxLength":128},"message":{"type":"string","maxLength":32768},"time":{"type":"string","maxLength":64}},"additionalProperties":false},"PendingAction":{"type":"object","properties":{"type":{"type":"string","enum":["deploy","upgrade","rescale","savepoint","suspend","resume","restart","rollback","stop"],"maxLength":9},"step":{"type":"string","maxLength":64},"startedAt":{"type":"string","maxLength":64},"stepStartedAt":{"type":"string","maxLength":64},"targetGeneration":{"type":"integer","minimum":0},"targetSpecHash":{"type":"string","maxLength":128},"targetSpec":{"type":"object"},"targetParallelism":{"type":"integer","minimum":0},"targetJobGeneration":{"type":"string","maxLength":64},"mode":{"type":"string","enum":["stateless","savepoint","last-state"],"maxLength":10},"savepoint":{"type":"string","maxLength":4096},"details":{"type":"object","maxProperties":32,"additionalProperties":{"type":"string","maxLength":4096}}},"required":["type"],"additionalProperties":false},"RestartCounts":{"type":"object","properties":{"total":{"type":"integer","minimum":0},"inWindow":{"type":"integer","minimum":0},"lastRestartTime":{"type":"string","maxLength":64},"recent":{"type":"array","maxItems":1001,"items":{"type":"string","maxLength":64}},"seen":{"type":"object","maxProperties":1024,"additionalProperties":{"type":"integer","minimum":0}}},"additionalProperties":false},"LastError":{"type":"object","properties":{"time":{"type":"string","maxLength":64},"reason":{"type":"string","maxLength":128},"message":{"type":"string","maxLength":32768},"worker":{"type":"integer","minimum":0},"exitCode":{"type":"integer","minimum":0,"maximum":255},"exitClass":{"type":"string","maxLength":32}},"additionalProperties":false}}};
+const schema11 = {"$id":"StreamJob","$ref":"#/$defs/StreamJob","$defs":{"StreamJob":{"type":"object","properties":{"apiVersion":{"type":"string","enum":["runnel.dev/v1alpha1"]},"kind":{"type":"string","enum":["StreamJob"]},"metadata":{"type":"object","properties":{"name":{"type":"string","maxLength":52,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"}},"required":["name"]},"spec":{"$ref":"#/$defs/StreamJobSpec"},"status":{"$ref":"#/$defs/StreamJobStatus"}},"required":["apiVersion","kind","metadata","spec"],"additionalProperties":false},"StreamJobSpec":{"type":"object","properties":{"image":{"type":"string","maxLength":1024},"imagePullPolicy":{"type":"string","enum":["Always","IfNotPresent","Never"],"maxLength":12},"parallelism":{"type":"integer","default":1,"minimum":1,"maximum":1024},"state":{"type":"string","enum":["running","suspended"],"default":"running","maxLength":9},"upgradeMode":{"type":"string","enum":["stateless","savepoint","last-state"],"default":"last-state","maxLength":10},"pipeline":{"$ref":"#/$defs/Pipeline"},"sql":{"type":"string","minLength":1,"maxLength":262144},"module":{"$ref":"#/$defs/ModuleJob"},"kafka":{"$ref":"#/$defs/KafkaConnection"},"checkpoint":{"$ref":"#/$defs/CheckpointSettings"},"savepoint":{"$ref":"#/$defs/SavepointSettings"},"restartPolicy":{"$ref":"#/$defs/RestartPolicy"},"rollback":{"$ref":"#/$defs/RollbackSettings"},"resources":{"$ref":"#/$defs/Resources"},"threadsPerWorker":{"type":"integer","minimum":1,"maximum":64},"stateStorage":{"$ref":"#/$defs/StateStorage"},"stateCache":{"$ref":"#/$defs/StateCache"},"podTemplate":{"$ref":"#/$defs/PodTemplateOverrides"},"savepointTriggerNonce":{"type":"integer"},"restartNonce":{"type":"integer"},"restoreFrom":{"$ref":"#/$defs/RestoreFrom"},"allowNonRestoredState":{"type":"boolean","default":false},"dropIncompatibleState":{"type":"array","maxItems":64,"items":{"type":"string","minLength":1,"maxLength":253}}},"additionalProperties":false},"Pipeline":{"type":"object","properties":{"sources":{"type":"array","minItems":1,"maxItems":32,"items":{"$ref":"#/$defs/Source"}},"steps":{"type":"array","maxItems":128,"items":{"$ref":"#/$defs/Step"}},"sinks":{"type":"array","minItems":1,"maxItems":32,"items":{"$ref":"#/$defs/Sink"}}},"required":["sources","sinks"],"additionalProperties":false},"Source":{"type":"object","properties":{"id":{"type":"string","maxLength":63,"pattern":"^[A-Za-z][A-Za-z0-9_-]{0,62}$"},"mode":{"type":"string","enum":["stream","table","broadcast"],"default":"stream","maxLength":9},"kafka":{"$ref":"#/$defs/KafkaSource"},"local":{"$ref":"#/$defs/LocalSource"},"timestamp":{"$ref":"#/$defs/EventTime"},"watermark":{"$ref":"#/$defs/Watermark"},"fields":{"type":"object","maxProperties":256,"additionalProperties":{"type":"string","maxLength":128,"pattern":"^[a-z][a-z0-9<>, ]*$"}},"fieldTypes":{"type":"string","enum":["enforce","coerce"],"default":"enforce","maxLength":7}},"required":["id"],"additionalProperties":false},"KafkaSource":{"type":"object","properties":{"topic":{"type":"string","maxLength":249,"pattern":"^[A-Za-z0-9._-]{1,249}$"},"format":{"type":"string","enum":["json","string","bytes"],"default":"json","maxLength":6},"keyFormat":{"type":"string","enum":["string","json","bytes","none"],"default":"string","maxLength":6},"partitions":{"type":"integer","minimum":1,"maximum":10000},"partitionedBy":{"type":"string","maxLength":253},"startOffset":{"type":"string","enum":["earliest","latest"],"default":"earliest","maxLength":8},"bounded":{"type":"boolean","default":false}},"required":["topic"],"additionalProperties":false},"LocalSource":{"type":"object","properties":{"generator":{"$ref":"#/$defs/GeneratorSource"},"file":{"$ref":"#/$defs/FileSource"}},"additionalProperties":false},"GeneratorSource":{"type":"object","properties":{"rate":{"type":"integer","default":1000,"minimum":0,"maximum":100000000},"count":{"type":"integer","minimum":1},"seed":{"type":"integer","default":1},"partitions":{"type":"integer","default":4,"minimum":1,"maximum":1024},"outOfOrderness":{"type":"string","default":"0s","maxLength":32,"pattern":"^([0-9]+(ms|s|m|h))+$"},"fields":{"type":"object","maxProperties":64,"additionalProperties":{"$ref":"#/$defs/FieldGenerator"}}},"required":["fields"],"additionalProperties":false},"FieldGenerator":{"type":"object","properties":{"kind":{"type":"string","enum":["key","choice","int","double","bool","uuid","sequence","eventTime","constant"],"maxLength":9},"prefix":{"type":"string","maxLength":64},"cardinality":{"type":"integer","minimum":1,"maximum":100000000},"skew":{"type":"number","minimum":0,"maximum":10},"values":{"type":"array","minItems":1,"maxItems":1000,"items":{"type":["integer","string"],"maxLength":64}},"weights":{"type":"array","maxItems":1000,"items":{"type":"number","minimum":0}},"min":{"type":"number"},"max":{"type":"number"},"probability":{"type":"number","minimum":0,"maximum":1},"value":{"type":["integer","string"],"maxLength":64}},"required":["kind"],"additionalProperties":false},"FileSource":{"type":"object","properties":{"path":{"type":"string","minLength":1,"maxLength":4096}},"required":["path"],"additionalProperties":false},"EventTime":{"type":"object","properties":{"field":{"type":"string","maxLength":253},"expression":{"type":"string","minLength":1,"maxLength":4096},"format":{"type":"string","enum":["epoch-millis","epoch-seconds","iso-8601"],"default":"epoch-millis","maxLength":13}},"additionalProperties":false},"Watermark":{"type":"object","properties":{"outOfOrderness":{"type":"string","default":"0s","maxLength":32,"pattern":"^([0-9]+(ms|s|m|h))+$"},"idleness":{"type":"string","maxLength":32,"pattern":"^([0-9]+(ms|s|m|h))+$"}},"additionalProperties":false},"Step":{"type":"object","properties":{"id":{"type":"string","maxLength":63,"pattern":"^[A-Za-z][A-Za-z0-9_-]{0,62}$"},"uid":{"type":"string","maxLength":128,"pattern":"^[A-Za-z][A-Za-z0-9_.-]{0,127}$"},"input":{"type":"string","maxLength":127,"pattern":"^[A-Za-z][A-Za-z0-9_-]{0,62}(\\.[A-Za-z][A-Za-z0-9_-]{0,62})?$"},"inputs":{"type":"array","minItems":2,"maxItems":16,"items":{"type":"string","maxLength":127,"pattern":"^[A-Za-z][A-Za-z0-9_-]{0,62}(\\.[A-Za-z][A-Za-z0-9_-]{0,62})?$"}},"onError":{"type":"string","enum":["dead-letter","skip","fail"],"default":"dead-letter","maxLength":11},"filter":{"$ref":"#/$defs/FilterStep"},"clean":{"$ref":"#/$defs/CleanStep"},"map":{"$ref":"#/$defs/MapStep"},"project":{"$ref":"#/$defs/ProjectStep"},"explode":{"$ref":"#/$defs/ExplodeStep"},"keyBy":{"$ref":"#/$defs/KeyByStep"},"route":{"$ref":"#/$defs/RouteStep"},"union":{"$ref":"#/$defs/UnionStep"},"dedup":{"$ref":"#/$defs/DedupStep"},"score":{"$ref":"#/$defs/ScoreStep"},"window":{"$ref":"#/$defs/WindowStep"},"over":{"$ref":"#/$defs/OverStep"},"process":{"$ref":"#/$defs/ProcessStep"},"cep":{"$ref":"#/$defs/CepStep"},"broadcastRules":{"$ref":"#/$defs/BroadcastRulesStep"},"lookupJoin":{"$ref":"#/$defs/LookupJoinStep"}},"required":["id"],"additionalProperties":false},"FilterStep":{"type":"object","properties":{"condition":{"type":"string","minLength":1,"maxLength":4096},"onReject":{"type":"string","enum":["drop","dead-letter","side-output"],"default":"drop","maxLength":11},"reason":{"type":"string","maxLength":128}},"required":["condition"],"additionalProperties":false},"CleanStep":{"type":"object","properties":{"rules":{"type":"array","minItems":1,"maxItems":64,"items":{"$ref":"#/$defs/CleanRule"}},"onInvalid":{"type":"string","enum":["dead-letter","drop","side-output"],"default":"dead-letter","maxLength":11}},"required":["rules"],"additionalProperties":false},"CleanRule":{"type":"object","properties":{"name":{"type":"string","maxLength":128,"pattern":"^[A-Za-z_][A-Za-z0-9_]*$"},"condition":{"type":"string","minLength":1,"maxLength":4096}},"required":["name","condition"],"additionalProperties":false},"MapStep":{"type":"object","properties":{"expression":{"type":"string","minLength":1,"maxLength":4096}},"required":["expression"],"additionalProperties":false},"ProjectStep":{"type":"object","properties":{"fields":{"type":"object","maxProperties":256,"additionalProperties":{"type":"string","minLength":1,"maxLength":4096}},"keep":{"type":"boolean","default":false},"drop":{"type":"array","maxItems":256,"items":{"type":"string","maxLength":128,"pattern":"^[A-Za-z_][A-Za-z0-9_]*$"}}},"required":["fields"],"additionalProperties":false},"ExplodeStep":{"type":"object","properties":{"expression":{"type":"string","minLength":1,"maxLength":4096},"as":{"type":"string","maxLength":128,"pattern":"^[A-Za-z_][A-Za-z0-9_]*$"},"keepParent":{"type":"boolean","default":true}},"required":["expression"],"additionalProperties":false},"KeyByStep":{"type":"object","properties":{"key":{"type":"string","minLength":1,"maxLength":4096},"partitions":{"type":"integer","minimum":1,"maximum":10000}},"required":["key"],"additionalProperties":false},"RouteStep":{"type":"object","properties":{"routes":{"type":"array","minItems":1,"maxItems":32,"items":{"$ref":"#/$defs/Route"}},"match":{"type":"string","enum":["first","all"],"default":"first","maxLength":5},"otherwise":{"type":"string","enum":["main","drop"],"default":"main","maxLength":4}},"required":["routes"],"additionalProperties":false},"Route":{"type":"object","properties":{"name":{"type":"string","maxLength":128,"pattern":"^[A-Za-z_][A-Za-z0-9_]*$"},"condition":{"type":"string","minLength":1,"maxLength":4096}},"required":["name","condition"],"additionalProperties":false},"UnionStep":{"type":"object","properties":{},"additionalProperties":false},"DedupStep":{"type":"object","properties":{"key":{"type":"string","minLength":1,"maxLength":4096},"within":{"type":"string","maxLength":32,"pattern":"^([0-9]+(ms|s|m|h))+$"},"keep":{"type":"string","enum":["first"],"default":"first","maxLength":5}},"required":["key","within"],"additionalProperties":false},"ScoreStep":{"type":"object","properties":{"model":{"type":"string","enum":["logistic","linear"],"default":"logistic","maxLength":8},"intercept":{"type":"number","default":0},"features":{"type":"array","minItems":1,"maxItems":256,"items":{"$ref":"#/$defs/ScoreFeature"}},"as":{"type":"string","default":"score","maxLength":128,"pattern":"^[A-Za-z_][A-Za-z0-9_]*$"},"threshold":{"$ref":"#/$defs/ScoreThreshold"}},"required":["features"],"additionalProperties":false},"ScoreFeature":{"type":"object","properties":{"name":{"type":"string","maxLength":128,"pattern":"^[A-Za-z_][A-Za-z0-9_]*$"},"expression":{"type":"string","minLength":1,"maxLength":4096},"weight":{"type":"number"}},"required":["name","expression","weight"],"additionalProperties":false},"ScoreThreshold":{"type":"object","properties":{"value":{"type":"number"},"field":{"type":"string","default":"decision","maxLength":128,"pattern":"^[A-Za-z_][A-Za-z0-9_]*$"},"above":{"type":"string","maxLength":64},"below":{"type":"string","maxLength":64}},"required":["value","above","below"],"additionalProperties":false},"WindowStep":{"type":"object","properties":{"type":{"type":"string","enum":["tumbling","sliding","session","global"],"maxLength":8},"size":{"type":"string","maxLength":32,"pattern":"^([0-9]+(ms|s|m|h))+$"},"slide":{"type":"string","maxLength":32,"pattern":"^([0-9]+(ms|s|m|h))+$"},"gap":{"type":"string","maxLength":32,"pattern":"^([0-9]+(ms|s|m|h))+$"},"offset":{"type":"string","maxLength":32,"pattern":"^([0-9]+(ms|s|m|h))+$"},"allowedLateness":{"type":"string","default":"0s","maxLength":32,"pattern":"^([0-9]+(ms|s|m|h))+$"},"lateOutput":{"type":"boolean","default":false},"trigger":{"$ref":"#/$defs/WindowTrigger"},"aggregations":{"type":"array","minItems":1,"maxItems":64,"items":{"$ref":"#/$defs/Aggregation"}},"select":{"type":"object","maxProperties":256,"additionalProperties":{"type":"string","minLength":1,"maxLength":4096}}},"required":["type","aggregations"],"additionalProperties":false},"WindowTrigger":{"type":"object","properties":{"count":{"type":"integer","minimum":1,"maximum":100000000}},"required":["count"],"additionalProperties":false},"Aggregation":{"type":"object","properties":{"name":{"type":"string","maxLength":128,"pattern":"^[A-Za-z_][A-Za-z0-9_]*$"},"fn":{"type":"string","enum":["count","sum","avg","min","max","countDistinct","collect","topN","first","last"],"maxLength":13},"of":{"type":"string","minLength":1,"maxLength":4096},"where":{"type":"string","minLength":1,"maxLength":4096},"distinct":{"type":"boolean","default":false},"limit":{"type":"integer","minimum":1,"maximum":10000},"by":{"type":"string","minLength":1,"maxLength":4096},"order":{"type":"string","enum":["desc","asc"],"default":"desc","maxLength":4}},"required":["name","fn"],"additionalProperties":false},"OverStep":{"type":"object","properties":{"range":{"type":"string","maxLength":32,"pattern":"^([0-9]+(ms|s|m|h))+$"},"aggregations":{"type":"array","minItems":1,"maxItems":64,"items":{"$ref":"#/$defs/Aggregation"}},"select":{"type":"object","maxProperties":256,"additionalProperties":{"type":"string","minLength":1,"maxLength":4096}}},"required":["aggregations"],"additionalProperties":false},"ProcessStep":{"type":"object","properties":{"state":{"type":"array","maxItems":32,"items":{"$ref":"#/$defs/StateDeclaration"}},"onRecord":{"type":"array","minItems":1,"maxItems":64,"items":{"$ref":"#/$defs/ProcessAction"}},"timers":{"type":"array","maxItems":16,"items":{"$ref":"#/$defs/TimerDeclaration"}}},"required":["onRecord"],"additionalProperties":false},"StateDeclaration":{"type":"object","properties":{"name":{"type":"string","maxLength":64,"pattern":"^[A-Za-z_][A-Za-z0-9_]*$"},"kind":{"type":"string","enum":["value","list","map"],"maxLength":5},"initial":{"type":"string","minLength":1,"maxLength":4096},"ttl":{"type":"string","maxLength":32,"pattern":"^([0-9]+(ms|s|m|h))+$"},"maxSize":{"type":"integer","minimum":1,"maximum":1000000}},"required":["name","kind"],"additionalProperties":false},"ProcessAction":{"type":"object","properties":{"when":{"type":"string","minLength":1,"maxLength":4096},"set":{"type":"object","maxProperties":64,"additionalProperties":{"type":"string","minLength":1,"maxLength":4096}},"put":{"$ref":"#/$defs/StatePut"},"remove":{"$ref":"#/$defs/StateRemove"},"append":{"$ref":"#/$defs/StateAppend"},"clear":{"type":"array","maxItems":64,"items":{"type":"string","maxLength":64,"pattern":"^[A-Za-z_][A-Za-z0-9_]*$"}},"emit":{"type":"object","maxProperties":256,"additionalProperties":{"type":"string","minLength":1,"maxLength":4096}},"emitTo":{"type":"string","maxLength":64,"pattern":"^[A-Za-z_][A-Za-z0-9_]*$"},"schedule":{"$ref":"#/$defs/TimerSchedule"},"cancel":{"type":"string","maxLength":64,"pattern":"^[A-Za-z_][A-Za-z0-9_]*$"}},"additionalProperties":false},"StatePut":{"type":"object","properties":{"state":{"type":"string","maxLength":64,"pattern":"^[A-Za-z_][A-Za-z0-9_]*$"},"key":{"type":"string","minLength":1,"maxLength":4096},"value":{"type":"string","minLength":1,"maxLength":4096}},"required":["state","key","value"],"additionalProperties":false},"StateRemove":{"type":"object","properties":{"state":{"type":"string","maxLength":64,"pattern":"^[A-Za-z_][A-Za-z0-9_]*$"},"key":{"type":"string","minLength":1,"maxLength":4096}},"required":["state","key"],"additionalProperties":false},"StateAppend":{"type":"object","properties":{"state":{"type":"string","maxLength":64,"pattern":"^[A-Za-z_][A-Za-z0-9_]*$"},"value":{"type":"string","minLength":1,"maxLength":4096}},"required":["state","value"],"additionalProperties":false},"TimerSchedule":{"type":"object","properties":{"timer":{"type":"string","maxLength":64,"pattern":"^[A-Za-z_][A-Za-z0-9_]*$"},"after":{"type":"string","maxLength":32,"pattern":"^([0-9]+(ms|s|m|h))+$"},"at":{"type":"string","minLength":1,"maxLength":4096}},"required":["timer"],"additionalProperties":false},"TimerDeclaration":{"type":"object","properties":{"name":{"type":"string","maxLength":64,"pattern":"^[A-Za-z_][A-Za-z0-9_]*$"},"domain":{"type":"string","enum":["event-time","processing-time"],"default":"event-time","maxLength":15},"every":{"type":"string","maxLength":32,"pattern":"^([0-9]+(ms|s|m|h))+$"},"actions":{"type":"array","minItems":1,"maxItems":32,"items":{"$ref":"#/$defs/ProcessAction"}}},"required":["name","actions"],"additionalProperties":false},"CepStep":{"type":"object","properties":{"stages":{"type":"array","minItems":1,"maxItems":16,"items":{"$ref":"#/$defs/PatternStage"}},"within":{"type":"string","maxLength":32,"pattern":"^([0-9]+(ms|s|m|h))+$"},"afterMatchSkip":{"$ref":"#/$defs/AfterMatchSkip"},"select":{"type":"object","maxProperties":256,"additionalProperties":{"type":"string","minLength":1,"maxLength":4096}},"timedOut":{"type":"boolean","default":false}},"required":["stages"],"additionalProperties":false},"PatternStage":{"type":"object","properties":{"name":{"type":"string","maxLength":64,"pattern":"^[A-Za-z_][A-Za-z0-9_]*$"},"contiguity":{"type":"string","enum":["next","followedBy","followedByAny","notNext","notFollowedBy"],"maxLength":13},"where":{"type":"string","minLength":1,"maxLength":4096},"or":{"type":"array","maxItems":16,"items":{"type":"string","minLength":1,"maxLength":4096}},"until":{"type":"string","minLength":1,"maxLength":4096},"times":{"type":"integer","minimum":1,"maximum":1000},"timesMax":{"type":"integer","minimum":1,"maximum":1000},"timesOrMore":{"type":"integer","minimum":1,"maximum":1000},"oneOrMore":{"type":"boolean"},"optional":{"type":"boolean"},"greedy":{"type":"boolean"},"consecutive":{"type":"boolean"}},"required":["name","where"],"additionalProperties":false},"AfterMatchSkip":{"type":"object","properties":{"strategy":{"type":"string","enum":["noSkip","skipToNext","skipPastLastEvent","skipToFirst","skipToLast"],"default":"noSkip","maxLength":17},"stage":{"type":"string","maxLength":64}},"additionalProperties":false},"BroadcastRulesStep":{"type":"object","properties":{"rules":{"type":"string","maxLength":127,"pattern":"^[A-Za-z][A-Za-z0-9_-]{0,62}(\\.[A-Za-z][A-Za-z0-9_-]{0,62})?$"},"ruleId":{"type":"string","default":"rule.id","minLength":1,"maxLength":4096},"deleteWhen":{"type":"string","minLength":1,"maxLength":4096},"condition":{"type":"string","minLength":1,"maxLength":4096},"conditionField":{"type":"string","maxLength":128},"match":{"type":"string","enum":["first","all"],"default":"first","maxLength":5},"unmatched":{"type":"string","enum":["drop","pass"],"default":"drop","maxLength":4},"emit":{"type":"object","maxProperties":256,"additionalProperties":{"type":"string","minLength":1,"maxLength":4096}}},"required":["rules"],"additionalProperties":false},"LookupJoinStep":{"type":"object","properties":{"table":{"type":"string","maxLength":127,"pattern":"^[A-Za-z][A-Za-z0-9_-]{0,62}(\\.[A-Za-z][A-Za-z0-9_-]{0,62})?$"},"redis":{"$ref":"#/$defs/RedisLookup"},"key":{"type":"string","minLength":1,"maxLength":4096},"tableKey":{"type":"string","minLength":1,"maxLength":4096},"type":{"type":"string","enum":["inner","left"],"default":"left","maxLength":5},"as":{"type":"string","maxLength":128,"pattern":"^[A-Za-z_][A-Za-z0-9_]*$"},"select":{"type":"object","maxProperties":256,"additionalProperties":{"type":"string","minLength":1,"maxLength":4096}}},"required":["key"],"additionalProperties":false},"RedisLookup":{"type":"object","properties":{"address":{"type":"string","maxLength":261,"pattern":"^[^\\s:]+:[0-9]{1,5}$"},"database":{"type":"integer","default":0,"minimum":0,"maximum":15},"passwordSecretRef":{"$ref":"#/$defs/SecretKeyRef"},"tls":{"type":"boolean","default":false},"keyPrefix":{"type":"string","maxLength":256},"fields":{"type":"array","maxItems":256,"items":{"type":"string","maxLength":256}},"cache":{"$ref":"#/$defs/LookupCache"},"local":{"$ref":"#/$defs/RedisLookupLocal"}},"required":["address"],"additionalProperties":false},"SecretKeyRef":{"type":"object","properties":{"name":{"type":"string","maxLength":253,"pattern":"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$"},"key":{"type":"string","maxLength":253,"pattern":"^[-._a-zA-Z0-9]+$"}},"required":["name","key"],"additionalProperties":false},"LookupCache":{"type":"object","properties":{"maxEntries":{"type":"integer","default":100000,"minimum":0,"maximum":10000000},"ttl":{"type":"string","default":"1m","maxLength":32,"pattern":"^([0-9]+(ms|s|m|h))+$"}},"additionalProperties":false},"RedisLookupLocal":{"type":"object","properties":{"file":{"$ref":"#/$defs/RedisLookupFile"}},"required":["file"],"additionalProperties":false},"RedisLookupFile":{"type":"object","properties":{"path":{"type":"string","minLength":1,"maxLength":4096}},"required":["path"],"additionalProperties":false},"Sink":{"type":"object","properties":{"id":{"type":"string","maxLength":63,"pattern":"^[A-Za-z][A-Za-z0-9_-]{0,62}$"},"input":{"type":"string","maxLength":127,"pattern":"^[A-Za-z][A-Za-z0-9_-]{0,62}(\\.[A-Za-z][A-Za-z0-9_-]{0,62})?$"},"kafka":{"$ref":"#/$defs/KafkaSink"},"redis":{"$ref":"#/$defs/RedisSink"},"file":{"$ref":"#/$defs/FileSink"},"stdout":{"$ref":"#/$defs/StdoutSink"},"blackhole":{"$ref":"#/$defs/BlackholeSink"},"local":{"$ref":"#/$defs/LocalSink"}},"required":["id","input"],"additionalProperties":false},"KafkaSink":{"type":"object","properties":{"topic":{"type":"string","maxLength":249,"pattern":"^[A-Za-z0-9._-]{1,249}$"},"format":{"type":"string","enum":["json","string"],"default":"json","maxLength":6},"key":{"type":"string","minLength":1,"maxLength":4096},"partitions":{"type":"integer","minimum":1,"maximum":10000},"headers":{"type":"object","maxProperties":32,"additionalProperties":{"type":"string","minLength":1,"maxLength":4096}},"timestamps":{"type":"string","enum":["event-time","processing-time"],"default":"event-time","maxLength":15}},"required":["topic"],"additionalProperties":false},"RedisSink":{"type":"object","properties":{"address":{"type":"string","maxLength":261,"pattern":"^[^\\s:]+:[0-9]{1,5}$"},"database":{"type":"integer","default":0,"minimum":0,"maximum":15},"passwordSecretRef":{"$ref":"#/$defs/SecretKeyRef"},"tls":{"type":"boolean","default":false},"keyPrefix":{"type":"string","maxLength":256},"sortedSet":{"$ref":"#/$defs/RedisSortedSet"},"hash":{"$ref":"#/$defs/RedisHash"},"ttl":{"type":"string","maxLength":32,"pattern":"^([0-9]+(ms|s|m|h))+$"},"version":{"type":"string","minLength":1,"maxLength":4096}},"required":["address"],"additionalProperties":false},"RedisSortedSet":{"type":"object","properties":{"key":{"type":"string","minLength":1,"maxLength":4096},"member":{"type":"string","minLength":1,"maxLength":4096},"score":{"type":"string","minLength":1,"maxLength":4096},"maxSize":{"type":"integer","minimum":1,"maximum":1000000},"replace":{"type":"boolean","default":false}},"required":["key","member"],"additionalProperties":false},"RedisHash":{"type":"object","properties":{"key":{"type":"string","minLength":1,"maxLength":4096},"fields":{"type":"object","maxProperties":256,"additionalProperties":{"type":"string","minLength":1,"maxLength":4096}}},"required":["key","fields"],"additionalProperties":false},"FileSink":{"type":"object","properties":{"path":{"type":"string","minLength":1,"maxLength":4096},"format":{"type":"string","enum":["ndjson","csv"],"default":"ndjson","maxLength":6}},"required":["path"],"additionalProperties":false},"StdoutSink":{"type":"object","properties":{"format":{"type":"string","enum":["json","text"],"default":"json","maxLength":4}},"additionalProperties":false},"BlackholeSink":{"type":"object","properties":{},"additionalProperties":false},"LocalSink":{"type":"object","properties":{"file":{"$ref":"#/$defs/FileSink"},"stdout":{"$ref":"#/$defs/StdoutSink"},"blackhole":{"$ref":"#/$defs/BlackholeSink"}},"additionalProperties":false},"ModuleJob":{"type":"object","properties":{"path":{"type":"string","minLength":1,"maxLength":4096},"export":{"type":"string","default":"default","maxLength":253},"config":{"type":"object"}},"required":["path"],"additionalProperties":false},"KafkaConnection":{"type":"object","properties":{"bootstrapServers":{"type":"array","minItems":1,"maxItems":16,"items":{"type":"string","maxLength":261,"pattern":"^[^\\s:]+:[0-9]{1,5}$"}},"clientId":{"type":"string","maxLength":253},"tls":{"$ref":"#/$defs/KafkaTls"},"sasl":{"$ref":"#/$defs/KafkaSasl"}},"required":["bootstrapServers"],"additionalProperties":false},"KafkaTls":{"type":"object","properties":{"enabled":{"type":"boolean","default":true},"caSecretRef":{"$ref":"#/$defs/SecretKeyRef"},"certSecretRef":{"$ref":"#/$defs/SecretKeyRef"},"keySecretRef":{"$ref":"#/$defs/SecretKeyRef"},"insecureSkipVerify":{"type":"boolean","default":false}},"additionalProperties":false},"KafkaSasl":{"type":"object","properties":{"mechanism":{"type":"string","enum":["plain","scram-sha-256","scram-sha-512"],"maxLength":13},"username":{"type":"string","maxLength":253},"usernameSecretRef":{"$ref":"#/$defs/SecretKeyRef"},"passwordSecretRef":{"$ref":"#/$defs/SecretKeyRef"}},"required":["mechanism","passwordSecretRef"],"additionalProperties":false},"CheckpointSettings":{"type":"object","properties":{"interval":{"type":"string","default":"5s","maxLength":32,"pattern":"^([0-9]+(ms|s|m|h))+$"},"timeout":{"type":"string","default":"1m","maxLength":32,"pattern":"^([0-9]+(ms|s|m|h))+$"},"mode":{"type":"string","enum":["exactly-once","at-least-once"],"default":"exactly-once","maxLength":13}},"additionalProperties":false},"SavepointSettings":{"type":"object","properties":{"storage":{"$ref":"#/$defs/SavepointStorage"},"interval":{"type":"string","maxLength":32,"pattern":"^([0-9]+(ms|s|m|h))+$"},"historyMax":{"type":"integer","default":5,"minimum":1,"maximum":100},"historyMaxAge":{"type":"string","maxLength":32,"pattern":"^([0-9]+(ms|s|m|h))+$"},"timeout":{"type":"string","default":"10m","maxLength":32,"pattern":"^([0-9]+(ms|s|m|h))+$"}},"required":["storage"],"additionalProperties":false},"SavepointStorage":{"type":"object","properties":{"path":{"type":"string","minLength":1,"maxLength":4096,"pattern":"^/"},"claimName":{"type":"string","maxLength":253,"pattern":"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$"}},"required":["path"],"additionalProperties":false},"RestartPolicy":{"type":"object","properties":{"maxRestarts":{"type":"integer","default":5,"minimum":0,"maximum":1000},"window":{"type":"string","default":"10m","maxLength":32,"pattern":"^([0-9]+(ms|s|m|h))+$"}},"additionalProperties":false},"RollbackSettings":{"type":"object","properties":{"enabled":{"type":"boolean","default":true},"readinessTimeout":{"type":"string","default":"5m","maxLength":32,"pattern":"^([0-9]+(ms|s|m|h))+$"},"stableAfter":{"type":"string","default":"1m","maxLength":32,"pattern":"^([0-9]+(ms|s|m|h))+$"}},"additionalProperties":false},"Resources":{"type":"object","properties":{"requests":{"type":"object","maxProperties":16,"additionalProperties":{"type":["integer","string"],"maxLength":64,"pattern":"^(\\+|-)?(([0-9]+(\\.[0-9]*)?)|(\\.[0-9]+))(([KMGTPE]i)|[numkMGTPE]|([eE](\\+|-)?(([0-9]+(\\.[0-9]*)?)|(\\.[0-9]+))))?$"}},"limits":{"type":"object","maxProperties":16,"additionalProperties":{"type":["integer","string"],"maxLength":64,"pattern":"^(\\+|-)?(([0-9]+(\\.[0-9]*)?)|(\\.[0-9]+))(([KMGTPE]i)|[numkMGTPE]|([eE](\\+|-)?(([0-9]+(\\.[0-9]*)?)|(\\.[0-9]+))))?$"}}},"additionalProperties":false},"StateStorage":{"type":"object","properties":{"size":{"type":["integer","string"],"maxLength":64,"pattern":"^(\\+|-)?(([0-9]+(\\.[0-9]*)?)|(\\.[0-9]+))(([KMGTPE]i)|[numkMGTPE]|([eE](\\+|-)?(([0-9]+(\\.[0-9]*)?)|(\\.[0-9]+))))?$"},"storageClassName":{"type":"string","maxLength":253,"pattern":"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$"}},"additionalProperties":false},"StateCache":{"type":"object","properties":{"entries":{"type":"integer","minimum":10,"maximum":100000000}},"additionalProperties":false},"PodTemplateOverrides":{"type":"object","properties":{"metadata":{"$ref":"#/$defs/PodMetadata"},"serviceAccountName":{"type":"string","maxLength":253,"pattern":"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$"},"priorityClassName":{"type":"string","maxLength":253,"pattern":"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$"},"nodeSelector":{"type":"object","maxProperties":64,"additionalProperties":{"type":"string","maxLength":63}},"affinity":{"type":"object"},"tolerations":{"type":"array","maxItems":32,"items":{"type":"object"}},"topologySpreadConstraints":{"type":"array","maxItems":16,"items":{"type":"object"}},"imagePullSecrets":{"type":"array","maxItems":16,"items":{"$ref":"#/$defs/LocalObjectReference"}},"env":{"type":"array","maxItems":128,"items":{"type":"object"}},"volumes":{"type":"array","maxItems":32,"items":{"type":"object"}},"volumeMounts":{"type":"array","maxItems":32,"items":{"type":"object"}},"terminationGracePeriodSeconds":{"type":"integer","minimum":1,"maximum":3600}},"additionalProperties":false},"PodMetadata":{"type":"object","properties":{"labels":{"type":"object","maxProperties":64,"additionalProperties":{"type":"string","maxLength":63}},"annotations":{"type":"object","maxProperties":64,"additionalProperties":{"type":"string","maxLength":65536}}},"additionalProperties":false},"LocalObjectReference":{"type":"object","properties":{"name":{"type":"string","maxLength":253,"pattern":"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$"}},"required":["name"],"additionalProperties":false},"RestoreFrom":{"type":"object","properties":{"savepointName":{"type":"string","maxLength":253,"pattern":"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$"},"path":{"type":"string","minLength":1,"maxLength":4096}},"additionalProperties":false},"StreamJobStatus":{"type":"object","properties":{"observedGeneration":{"type":"integer","minimum":0},"conditions":{"type":"array","maxItems":16,"items":{"$ref":"#/$defs/Condition"}},"phase":{"type":"string","enum":["Pending","Deploying","Running","Upgrading","Rescaling","Savepointing","Suspending","Suspended","RollingBack","Failed","Completed"],"maxLength":12},"parallelism":{"type":"integer","minimum":0},"selector":{"type":"string","maxLength":1024},"readyWorkers":{"type":"string","maxLength":32},"workers":{"$ref":"#/$defs/WorkerCounts"},"lag":{"type":"integer","minimum":0},"lastCheckpoint":{"$ref":"#/$defs/CheckpointProgress"},"jobGeneration":{"type":"string","maxLength":64},"restoredFrom":{"type":"string","maxLength":4096},"jobGenerationCount":{"type":"integer","minimum":0},"currentSpec":{"type":"object"},"lastSavepoint":{"$ref":"#/$defs/SavepointRecord"},"savepoints":{"type":"array","maxItems":100,"items":{"$ref":"#/$defs/SavepointRecord"}},"observedSavepointTriggerNonce":{"type":"integer"},"observedRestartNonce":{"type":"integer"},"currentSpecHash":{"type":"string","maxLength":128},"lastStableSpec":{"$ref":"#/$defs/StableSpec"},"failedSpec":{"$ref":"#/$defs/FailedSpec"},"pendingAction":{"$ref":"#/$defs/PendingAction"},"restarts":{"$ref":"#/$defs/RestartCounts"},"lastError":{"$ref":"#/$defs/LastError"}},"additionalProperties":false},"Condition":{"type":"object","properties":{"type":{"type":"string","maxLength":316,"pattern":"^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])$"},"status":{"type":"string","enum":["True","False","Unknown"],"maxLength":7},"observedGeneration":{"type":"integer","minimum":0},"lastTransitionTime":{"type":"string","maxLength":64},"reason":{"type":"string","minLength":1,"maxLength":1024,"pattern":"^[A-Za-z]([A-Za-z0-9_,:]*[A-Za-z0-9_])?$"},"message":{"type":"string","maxLength":32768}},"required":["type","status","lastTransitionTime","reason","message"],"additionalProperties":false},"WorkerCounts":{"type":"object","properties":{"desired":{"type":"integer","minimum":0},"ready":{"type":"integer","minimum":0}},"additionalProperties":false},"CheckpointProgress":{"type":"object","properties":{"count":{"type":"integer","minimum":0},"time":{"type":"string","maxLength":64}},"additionalProperties":false},"SavepointRecord":{"type":"object","properties":{"name":{"type":"string","maxLength":253},"location":{"type":"string","maxLength":4096},"timestamp":{"type":"string","maxLength":64},"trigger":{"type":"string","enum":["manual","periodic","upgrade","rescale","suspend","nonce"],"maxLength":8},"specHash":{"type":"string","maxLength":128},"jobGeneration":{"type":"string","maxLength":64}},"additionalProperties":false},"StableSpec":{"type":"object","properties":{"hash":{"type":"string","maxLength":128},"generation":{"type":"integer","minimum":0},"jobGeneration":{"type":"string","maxLength":64},"parallelism":{"type":"integer","minimum":0},"savepoint":{"type":"string","maxLength":4096},"since":{"type":"string","maxLength":64},"spec":{"type":"object"}},"additionalProperties":false},"FailedSpec":{"type":"object","properties":{"hash":{"type":"string","maxLength":128},"generation":{"type":"integer","minimum":0},"reason":{"type":"string","maxLength":128},"message":{"type":"string","maxLength":32768},"time":{"type":"string","maxLength":64}},"additionalProperties":false},"PendingAction":{"type":"object","properties":{"type":{"type":"string","enum":["deploy","upgrade","rescale","savepoint","suspend","resume","restart","rollback","stop"],"maxLength":9},"step":{"type":"string","maxLength":64},"startedAt":{"type":"string","maxLength":64},"stepStartedAt":{"type":"string","maxLength":64},"targetGeneration":{"type":"integer","minimum":0},"targetSpecHash":{"type":"string","maxLength":128},"targetSpec":{"type":"object"},"targetParallelism":{"type":"integer","minimum":0},"targetJobGeneration":{"type":"string","maxLength":64},"mode":{"type":"string","enum":["stateless","savepoint","last-state"],"maxLength":10},"savepoint":{"type":"string","maxLength":4096},"details":{"type":"object","maxProperties":32,"additionalProperties":{"type":"string","maxLength":4096}}},"required":["type"],"additionalProperties":false},"RestartCounts":{"type":"object","properties":{"total":{"type":"integer","minimum":0},"inWindow":{"type":"integer","minimum":0},"lastRestartTime":{"type":"string","maxLength":64},"recent":{"type":"array","maxItems":1001,"items":{"type":"string","maxLength":64}},"seen":{"type":"object","maxProperties":1024,"additionalProperties":{"type":"integer","minimum":0}}},"additionalProperties":false},"LastError":{"type":"object","properties":{"time":{"type":"string","maxLength":64},"reason":{"type":"string","maxLength":128},"message":{"type":"string","maxLength":32768},"worker":{"type":"integer","minimum":0},"exitCode":{"type":"integer","minimum":0,"maximum":255},"exitClass":{"type":"string","maxLength":32}},"additionalProperties":false}}};
 const schema12 = {"type":"object","properties":{"apiVersion":{"type":"string","enum":["runnel.dev/v1alpha1"]},"kind":{"type":"string","enum":["StreamJob"]},"metadata":{"type":"object","properties":{"name":{"type":"string","maxLength":52,"pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"}},"required":["name"]},"spec":{"$ref":"#/$defs/StreamJobSpec"},"status":{"$ref":"#/$defs/StreamJobStatus"}},"required":["apiVersion","kind","metadata","spec"],"additionalProperties":false};
 const func2 = (s) => { let n = 0; for (const _ of s) n++; return n; };
 const pattern0 = new RegExp("^[a-z0-9]([-a-z0-9]*[a-z0-9])?$", "u");
-const schema13 = {"type":"object","properties":{"image":{"type":"string","maxLength":1024},"imagePullPolicy":{"type":"string","enum":["Always","IfNotPresent","Never"],"maxLength":12},"parallelism":{"type":"integer","default":1,"minimum":1,"maximum":1024},"state":{"type":"string","enum":["running","suspended"],"default":"running","maxLength":9},"upgradeMode":{"type":"string","enum":["stateless","savepoint","last-state"],"default":"last-state","maxLength":10},"pipeline":{"$ref":"#/$defs/Pipeline"},"sql":{"type":"string","minLength":1,"maxLength":262144},"module":{"$ref":"#/$defs/ModuleJob"},"kafka":{"$ref":"#/$defs/KafkaConnection"},"checkpoint":{"$ref":"#/$defs/CheckpointSettings"},"savepoint":{"$ref":"#/$defs/SavepointSettings"},"restartPolicy":{"$ref":"#/$defs/RestartPolicy"},"rollback":{"$ref":"#/$defs/RollbackSettings"},"resources":{"$ref":"#/$defs/Resources"},"stateStorage":{"$ref":"#/$defs/StateStorage"},"stateCache":{"$ref":"#/$defs/StateCache"},"podTemplate":{"$ref":"#/$defs/PodTemplateOverrides"},"savepointTriggerNonce":{"type":"integer"},"restartNonce":{"type":"integer"},"restoreFrom":{"$ref":"#/$defs/RestoreFrom"},"allowNonRestoredState":{"type":"boolean","default":false},"dropIncompatibleState":{"type":"array","maxItems":64,"items":{"type":"string","minLength":1,"maxLength":253}}},"additionalProperties":false};
+const schema13 = {"type":"object","properties":{"image":{"type":"string","maxLength":1024},"imagePullPolicy":{"type":"string","enum":["Always","IfNotPresent","Never"],"maxLength":12},"parallelism":{"type":"integer","default":1,"minimum":1,"maximum":1024},"state":{"type":"string","enum":["running","suspended"],"default":"running","maxLength":9},"upgradeMode":{"type":"string","enum":["stateless","savepoint","last-state"],"default":"last-state","maxLength":10},"pipeline":{"$ref":"#/$defs/Pipeline"},"sql":{"type":"string","minLength":1,"maxLength":262144},"module":{"$ref":"#/$defs/ModuleJob"},"kafka":{"$ref":"#/$defs/KafkaConnection"},"checkpoint":{"$ref":"#/$defs/CheckpointSettings"},"savepoint":{"$ref":"#/$defs/SavepointSettings"},"restartPolicy":{"$ref":"#/$defs/RestartPolicy"},"rollback":{"$ref":"#/$defs/RollbackSettings"},"resources":{"$ref":"#/$defs/Resources"},"threadsPerWorker":{"type":"integer","minimum":1,"maximum":64},"stateStorage":{"$ref":"#/$defs/StateStorage"},"stateCache":{"$ref":"#/$defs/StateCache"},"podTemplate":{"$ref":"#/$defs/PodTemplateOverrides"},"savepointTriggerNonce":{"type":"integer"},"restartNonce":{"type":"integer"},"restoreFrom":{"$ref":"#/$defs/RestoreFrom"},"allowNonRestoredState":{"type":"boolean","default":false},"dropIncompatibleState":{"type":"array","maxItems":64,"items":{"type":"string","minLength":1,"maxLength":253}}},"additionalProperties":false};
 const schema74 = {"type":"object","properties":{"path":{"type":"string","minLength":1,"maxLength":4096},"export":{"type":"string","default":"default","maxLength":253},"config":{"type":"object"}},"required":["path"],"additionalProperties":false};
 const schema83 = {"type":"object","properties":{"interval":{"type":"string","default":"5s","maxLength":32,"pattern":"^([0-9]+(ms|s|m|h))+$"},"timeout":{"type":"string","default":"1m","maxLength":32,"pattern":"^([0-9]+(ms|s|m|h))+$"},"mode":{"type":"string","enum":["exactly-once","at-least-once"],"default":"exactly-once","maxLength":13}},"additionalProperties":false};
 const schema86 = {"type":"object","properties":{"maxRestarts":{"type":"integer","default":5,"minimum":0,"maximum":1000},"window":{"type":"string","default":"10m","maxLength":32,"pattern":"^([0-9]+(ms|s|m|h))+$"}},"additionalProperties":false};
@@ -12343,12 +12343,10 @@ vErrors.push(err66);
 errors++;
 }
 }
-if(data.stateStorage !== undefined){
-let data29 = data.stateStorage;
-if(data29 && typeof data29 == "object" && !Array.isArray(data29)){
-for(const key8 in data29){
-if(!((key8 === "size") || (key8 === "storageClassName"))){
-const err67 = {instancePath:instancePath+"/stateStorage",schemaPath:"#/$defs/StateStorage/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key8},message:"must NOT have additional properties"};
+if(data.threadsPerWorker !== undefined){
+let data29 = data.threadsPerWorker;
+if(!(((typeof data29 == "number") && (!(data29 % 1) && !isNaN(data29))) && (isFinite(data29)))){
+const err67 = {instancePath:instancePath+"/threadsPerWorker",schemaPath:"#/properties/threadsPerWorker/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err67];
 }
@@ -12357,11 +12355,9 @@ vErrors.push(err67);
 }
 errors++;
 }
-}
-if(data29.size !== undefined){
-let data30 = data29.size;
-if((!(((typeof data30 == "number") && (!(data30 % 1) && !isNaN(data30))) && (isFinite(data30)))) && (typeof data30 !== "string")){
-const err68 = {instancePath:instancePath+"/stateStorage/size",schemaPath:"#/$defs/StateStorage/properties/size/type",keyword:"type",params:{type: schema89.properties.size.type},message:"must be integer,string"};
+if((typeof data29 == "number") && (isFinite(data29))){
+if(data29 > 64 || isNaN(data29)){
+const err68 = {instancePath:instancePath+"/threadsPerWorker",schemaPath:"#/properties/threadsPerWorker/maximum",keyword:"maximum",params:{comparison: "<=", limit: 64},message:"must be <= 64"};
 if(vErrors === null){
 vErrors = [err68];
 }
@@ -12370,9 +12366,8 @@ vErrors.push(err68);
 }
 errors++;
 }
-if(typeof data30 === "string"){
-if(func2(data30) > 64){
-const err69 = {instancePath:instancePath+"/stateStorage/size",schemaPath:"#/$defs/StateStorage/properties/size/maxLength",keyword:"maxLength",params:{limit: 64},message:"must NOT have more than 64 characters"};
+if(data29 < 1 || isNaN(data29)){
+const err69 = {instancePath:instancePath+"/threadsPerWorker",schemaPath:"#/properties/threadsPerWorker/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
 if(vErrors === null){
 vErrors = [err69];
 }
@@ -12381,8 +12376,14 @@ vErrors.push(err69);
 }
 errors++;
 }
-if(!pattern76.test(data30)){
-const err70 = {instancePath:instancePath+"/stateStorage/size",schemaPath:"#/$defs/StateStorage/properties/size/pattern",keyword:"pattern",params:{pattern: "^(\\+|-)?(([0-9]+(\\.[0-9]*)?)|(\\.[0-9]+))(([KMGTPE]i)|[numkMGTPE]|([eE](\\+|-)?(([0-9]+(\\.[0-9]*)?)|(\\.[0-9]+))))?$"},message:"must match pattern \""+"^(\\+|-)?(([0-9]+(\\.[0-9]*)?)|(\\.[0-9]+))(([KMGTPE]i)|[numkMGTPE]|([eE](\\+|-)?(([0-9]+(\\.[0-9]*)?)|(\\.[0-9]+))))?$"+"\""};
+}
+}
+if(data.stateStorage !== undefined){
+let data30 = data.stateStorage;
+if(data30 && typeof data30 == "object" && !Array.isArray(data30)){
+for(const key8 in data30){
+if(!((key8 === "size") || (key8 === "storageClassName"))){
+const err70 = {instancePath:instancePath+"/stateStorage",schemaPath:"#/$defs/StateStorage/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key8},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err70];
 }
@@ -12392,12 +12393,10 @@ vErrors.push(err70);
 errors++;
 }
 }
-}
-if(data29.storageClassName !== undefined){
-let data31 = data29.storageClassName;
-if(typeof data31 === "string"){
-if(func2(data31) > 253){
-const err71 = {instancePath:instancePath+"/stateStorage/storageClassName",schemaPath:"#/$defs/StateStorage/properties/storageClassName/maxLength",keyword:"maxLength",params:{limit: 253},message:"must NOT have more than 253 characters"};
+if(data30.size !== undefined){
+let data31 = data30.size;
+if((!(((typeof data31 == "number") && (!(data31 % 1) && !isNaN(data31))) && (isFinite(data31)))) && (typeof data31 !== "string")){
+const err71 = {instancePath:instancePath+"/stateStorage/size",schemaPath:"#/$defs/StateStorage/properties/size/type",keyword:"type",params:{type: schema89.properties.size.type},message:"must be integer,string"};
 if(vErrors === null){
 vErrors = [err71];
 }
@@ -12406,8 +12405,9 @@ vErrors.push(err71);
 }
 errors++;
 }
-if(!pattern44.test(data31)){
-const err72 = {instancePath:instancePath+"/stateStorage/storageClassName",schemaPath:"#/$defs/StateStorage/properties/storageClassName/pattern",keyword:"pattern",params:{pattern: "^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$"},message:"must match pattern \""+"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$"+"\""};
+if(typeof data31 === "string"){
+if(func2(data31) > 64){
+const err72 = {instancePath:instancePath+"/stateStorage/size",schemaPath:"#/$defs/StateStorage/properties/size/maxLength",keyword:"maxLength",params:{limit: 64},message:"must NOT have more than 64 characters"};
 if(vErrors === null){
 vErrors = [err72];
 }
@@ -12416,9 +12416,8 @@ vErrors.push(err72);
 }
 errors++;
 }
-}
-else {
-const err73 = {instancePath:instancePath+"/stateStorage/storageClassName",schemaPath:"#/$defs/StateStorage/properties/storageClassName/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(!pattern76.test(data31)){
+const err73 = {instancePath:instancePath+"/stateStorage/size",schemaPath:"#/$defs/StateStorage/properties/size/pattern",keyword:"pattern",params:{pattern: "^(\\+|-)?(([0-9]+(\\.[0-9]*)?)|(\\.[0-9]+))(([KMGTPE]i)|[numkMGTPE]|([eE](\\+|-)?(([0-9]+(\\.[0-9]*)?)|(\\.[0-9]+))))?$"},message:"must match pattern \""+"^(\\+|-)?(([0-9]+(\\.[0-9]*)?)|(\\.[0-9]+))(([KMGTPE]i)|[numkMGTPE]|([eE](\\+|-)?(([0-9]+(\\.[0-9]*)?)|(\\.[0-9]+))))?$"+"\""};
 if(vErrors === null){
 vErrors = [err73];
 }
@@ -12429,8 +12428,11 @@ errors++;
 }
 }
 }
-else {
-const err74 = {instancePath:instancePath+"/stateStorage",schemaPath:"#/$defs/StateStorage/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(data30.storageClassName !== undefined){
+let data32 = data30.storageClassName;
+if(typeof data32 === "string"){
+if(func2(data32) > 253){
+const err74 = {instancePath:instancePath+"/stateStorage/storageClassName",schemaPath:"#/$defs/StateStorage/properties/storageClassName/maxLength",keyword:"maxLength",params:{limit: 253},message:"must NOT have more than 253 characters"};
 if(vErrors === null){
 vErrors = [err74];
 }
@@ -12439,13 +12441,8 @@ vErrors.push(err74);
 }
 errors++;
 }
-}
-if(data.stateCache !== undefined){
-let data32 = data.stateCache;
-if(data32 && typeof data32 == "object" && !Array.isArray(data32)){
-for(const key9 in data32){
-if(!(key9 === "entries")){
-const err75 = {instancePath:instancePath+"/stateCache",schemaPath:"#/$defs/StateCache/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key9},message:"must NOT have additional properties"};
+if(!pattern44.test(data32)){
+const err75 = {instancePath:instancePath+"/stateStorage/storageClassName",schemaPath:"#/$defs/StateStorage/properties/storageClassName/pattern",keyword:"pattern",params:{pattern: "^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$"},message:"must match pattern \""+"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$"+"\""};
 if(vErrors === null){
 vErrors = [err75];
 }
@@ -12455,10 +12452,8 @@ vErrors.push(err75);
 errors++;
 }
 }
-if(data32.entries !== undefined){
-let data33 = data32.entries;
-if(!(((typeof data33 == "number") && (!(data33 % 1) && !isNaN(data33))) && (isFinite(data33)))){
-const err76 = {instancePath:instancePath+"/stateCache/entries",schemaPath:"#/$defs/StateCache/properties/entries/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+else {
+const err76 = {instancePath:instancePath+"/stateStorage/storageClassName",schemaPath:"#/$defs/StateStorage/properties/storageClassName/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err76];
 }
@@ -12467,9 +12462,10 @@ vErrors.push(err76);
 }
 errors++;
 }
-if((typeof data33 == "number") && (isFinite(data33))){
-if(data33 > 100000000 || isNaN(data33)){
-const err77 = {instancePath:instancePath+"/stateCache/entries",schemaPath:"#/$defs/StateCache/properties/entries/maximum",keyword:"maximum",params:{comparison: "<=", limit: 100000000},message:"must be <= 100000000"};
+}
+}
+else {
+const err77 = {instancePath:instancePath+"/stateStorage",schemaPath:"#/$defs/StateStorage/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err77];
 }
@@ -12478,8 +12474,13 @@ vErrors.push(err77);
 }
 errors++;
 }
-if(data33 < 10 || isNaN(data33)){
-const err78 = {instancePath:instancePath+"/stateCache/entries",schemaPath:"#/$defs/StateCache/properties/entries/minimum",keyword:"minimum",params:{comparison: ">=", limit: 10},message:"must be >= 10"};
+}
+if(data.stateCache !== undefined){
+let data33 = data.stateCache;
+if(data33 && typeof data33 == "object" && !Array.isArray(data33)){
+for(const key9 in data33){
+if(!(key9 === "entries")){
+const err78 = {instancePath:instancePath+"/stateCache",schemaPath:"#/$defs/StateCache/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key9},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err78];
 }
@@ -12489,15 +12490,49 @@ vErrors.push(err78);
 errors++;
 }
 }
-}
-}
-else {
-const err79 = {instancePath:instancePath+"/stateCache",schemaPath:"#/$defs/StateCache/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(data33.entries !== undefined){
+let data34 = data33.entries;
+if(!(((typeof data34 == "number") && (!(data34 % 1) && !isNaN(data34))) && (isFinite(data34)))){
+const err79 = {instancePath:instancePath+"/stateCache/entries",schemaPath:"#/$defs/StateCache/properties/entries/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err79];
 }
 else {
 vErrors.push(err79);
+}
+errors++;
+}
+if((typeof data34 == "number") && (isFinite(data34))){
+if(data34 > 100000000 || isNaN(data34)){
+const err80 = {instancePath:instancePath+"/stateCache/entries",schemaPath:"#/$defs/StateCache/properties/entries/maximum",keyword:"maximum",params:{comparison: "<=", limit: 100000000},message:"must be <= 100000000"};
+if(vErrors === null){
+vErrors = [err80];
+}
+else {
+vErrors.push(err80);
+}
+errors++;
+}
+if(data34 < 10 || isNaN(data34)){
+const err81 = {instancePath:instancePath+"/stateCache/entries",schemaPath:"#/$defs/StateCache/properties/entries/minimum",keyword:"minimum",params:{comparison: ">=", limit: 10},message:"must be >= 10"};
+if(vErrors === null){
+vErrors = [err81];
+}
+else {
+vErrors.push(err81);
+}
+errors++;
+}
+}
+}
+}
+else {
+const err82 = {instancePath:instancePath+"/stateCache",schemaPath:"#/$defs/StateCache/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err82];
+}
+else {
+vErrors.push(err82);
 }
 errors++;
 }
@@ -12509,51 +12544,9 @@ errors = vErrors.length;
 }
 }
 if(data.savepointTriggerNonce !== undefined){
-let data35 = data.savepointTriggerNonce;
-if(!(((typeof data35 == "number") && (!(data35 % 1) && !isNaN(data35))) && (isFinite(data35)))){
-const err80 = {instancePath:instancePath+"/savepointTriggerNonce",schemaPath:"#/properties/savepointTriggerNonce/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
-if(vErrors === null){
-vErrors = [err80];
-}
-else {
-vErrors.push(err80);
-}
-errors++;
-}
-}
-if(data.restartNonce !== undefined){
-let data36 = data.restartNonce;
+let data36 = data.savepointTriggerNonce;
 if(!(((typeof data36 == "number") && (!(data36 % 1) && !isNaN(data36))) && (isFinite(data36)))){
-const err81 = {instancePath:instancePath+"/restartNonce",schemaPath:"#/properties/restartNonce/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
-if(vErrors === null){
-vErrors = [err81];
-}
-else {
-vErrors.push(err81);
-}
-errors++;
-}
-}
-if(data.restoreFrom !== undefined){
-let data37 = data.restoreFrom;
-if(data37 && typeof data37 == "object" && !Array.isArray(data37)){
-for(const key10 in data37){
-if(!((key10 === "savepointName") || (key10 === "path"))){
-const err82 = {instancePath:instancePath+"/restoreFrom",schemaPath:"#/$defs/RestoreFrom/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key10},message:"must NOT have additional properties"};
-if(vErrors === null){
-vErrors = [err82];
-}
-else {
-vErrors.push(err82);
-}
-errors++;
-}
-}
-if(data37.savepointName !== undefined){
-let data38 = data37.savepointName;
-if(typeof data38 === "string"){
-if(func2(data38) > 253){
-const err83 = {instancePath:instancePath+"/restoreFrom/savepointName",schemaPath:"#/$defs/RestoreFrom/properties/savepointName/maxLength",keyword:"maxLength",params:{limit: 253},message:"must NOT have more than 253 characters"};
+const err83 = {instancePath:instancePath+"/savepointTriggerNonce",schemaPath:"#/properties/savepointTriggerNonce/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err83];
 }
@@ -12562,8 +12555,11 @@ vErrors.push(err83);
 }
 errors++;
 }
-if(!pattern44.test(data38)){
-const err84 = {instancePath:instancePath+"/restoreFrom/savepointName",schemaPath:"#/$defs/RestoreFrom/properties/savepointName/pattern",keyword:"pattern",params:{pattern: "^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$"},message:"must match pattern \""+"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$"+"\""};
+}
+if(data.restartNonce !== undefined){
+let data37 = data.restartNonce;
+if(!(((typeof data37 == "number") && (!(data37 % 1) && !isNaN(data37))) && (isFinite(data37)))){
+const err84 = {instancePath:instancePath+"/restartNonce",schemaPath:"#/properties/restartNonce/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err84];
 }
@@ -12573,8 +12569,12 @@ vErrors.push(err84);
 errors++;
 }
 }
-else {
-const err85 = {instancePath:instancePath+"/restoreFrom/savepointName",schemaPath:"#/$defs/RestoreFrom/properties/savepointName/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data.restoreFrom !== undefined){
+let data38 = data.restoreFrom;
+if(data38 && typeof data38 == "object" && !Array.isArray(data38)){
+for(const key10 in data38){
+if(!((key10 === "savepointName") || (key10 === "path"))){
+const err85 = {instancePath:instancePath+"/restoreFrom",schemaPath:"#/$defs/RestoreFrom/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key10},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err85];
 }
@@ -12584,11 +12584,11 @@ vErrors.push(err85);
 errors++;
 }
 }
-if(data37.path !== undefined){
-let data39 = data37.path;
+if(data38.savepointName !== undefined){
+let data39 = data38.savepointName;
 if(typeof data39 === "string"){
-if(func2(data39) > 4096){
-const err86 = {instancePath:instancePath+"/restoreFrom/path",schemaPath:"#/$defs/RestoreFrom/properties/path/maxLength",keyword:"maxLength",params:{limit: 4096},message:"must NOT have more than 4096 characters"};
+if(func2(data39) > 253){
+const err86 = {instancePath:instancePath+"/restoreFrom/savepointName",schemaPath:"#/$defs/RestoreFrom/properties/savepointName/maxLength",keyword:"maxLength",params:{limit: 253},message:"must NOT have more than 253 characters"};
 if(vErrors === null){
 vErrors = [err86];
 }
@@ -12597,8 +12597,8 @@ vErrors.push(err86);
 }
 errors++;
 }
-if(func2(data39) < 1){
-const err87 = {instancePath:instancePath+"/restoreFrom/path",schemaPath:"#/$defs/RestoreFrom/properties/path/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+if(!pattern44.test(data39)){
+const err87 = {instancePath:instancePath+"/restoreFrom/savepointName",schemaPath:"#/$defs/RestoreFrom/properties/savepointName/pattern",keyword:"pattern",params:{pattern: "^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$"},message:"must match pattern \""+"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$"+"\""};
 if(vErrors === null){
 vErrors = [err87];
 }
@@ -12609,7 +12609,7 @@ errors++;
 }
 }
 else {
-const err88 = {instancePath:instancePath+"/restoreFrom/path",schemaPath:"#/$defs/RestoreFrom/properties/path/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const err88 = {instancePath:instancePath+"/restoreFrom/savepointName",schemaPath:"#/$defs/RestoreFrom/properties/savepointName/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err88];
 }
@@ -12619,9 +12619,11 @@ vErrors.push(err88);
 errors++;
 }
 }
-}
-else {
-const err89 = {instancePath:instancePath+"/restoreFrom",schemaPath:"#/$defs/RestoreFrom/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(data38.path !== undefined){
+let data40 = data38.path;
+if(typeof data40 === "string"){
+if(func2(data40) > 4096){
+const err89 = {instancePath:instancePath+"/restoreFrom/path",schemaPath:"#/$defs/RestoreFrom/properties/path/maxLength",keyword:"maxLength",params:{limit: 4096},message:"must NOT have more than 4096 characters"};
 if(vErrors === null){
 vErrors = [err89];
 }
@@ -12630,9 +12632,8 @@ vErrors.push(err89);
 }
 errors++;
 }
-}
-if(typeof data.allowNonRestoredState !== "boolean"){
-const err90 = {instancePath:instancePath+"/allowNonRestoredState",schemaPath:"#/properties/allowNonRestoredState/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
+if(func2(data40) < 1){
+const err90 = {instancePath:instancePath+"/restoreFrom/path",schemaPath:"#/$defs/RestoreFrom/properties/path/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err90];
 }
@@ -12641,11 +12642,9 @@ vErrors.push(err90);
 }
 errors++;
 }
-if(data.dropIncompatibleState !== undefined){
-let data41 = data.dropIncompatibleState;
-if(Array.isArray(data41)){
-if(data41.length > 64){
-const err91 = {instancePath:instancePath+"/dropIncompatibleState",schemaPath:"#/properties/dropIncompatibleState/maxItems",keyword:"maxItems",params:{limit: 64},message:"must NOT have more than 64 items"};
+}
+else {
+const err91 = {instancePath:instancePath+"/restoreFrom/path",schemaPath:"#/$defs/RestoreFrom/properties/path/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err91];
 }
@@ -12654,12 +12653,10 @@ vErrors.push(err91);
 }
 errors++;
 }
-const len0 = data41.length;
-for(let i0=0; i0<len0; i0++){
-let data42 = data41[i0];
-if(typeof data42 === "string"){
-if(func2(data42) > 253){
-const err92 = {instancePath:instancePath+"/dropIncompatibleState/" + i0,schemaPath:"#/properties/dropIncompatibleState/items/maxLength",keyword:"maxLength",params:{limit: 253},message:"must NOT have more than 253 characters"};
+}
+}
+else {
+const err92 = {instancePath:instancePath+"/restoreFrom",schemaPath:"#/$defs/RestoreFrom/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err92];
 }
@@ -12668,8 +12665,9 @@ vErrors.push(err92);
 }
 errors++;
 }
-if(func2(data42) < 1){
-const err93 = {instancePath:instancePath+"/dropIncompatibleState/" + i0,schemaPath:"#/properties/dropIncompatibleState/items/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+}
+if(typeof data.allowNonRestoredState !== "boolean"){
+const err93 = {instancePath:instancePath+"/allowNonRestoredState",schemaPath:"#/properties/allowNonRestoredState/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
 if(vErrors === null){
 vErrors = [err93];
 }
@@ -12678,9 +12676,11 @@ vErrors.push(err93);
 }
 errors++;
 }
-}
-else {
-const err94 = {instancePath:instancePath+"/dropIncompatibleState/" + i0,schemaPath:"#/properties/dropIncompatibleState/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data.dropIncompatibleState !== undefined){
+let data42 = data.dropIncompatibleState;
+if(Array.isArray(data42)){
+if(data42.length > 64){
+const err94 = {instancePath:instancePath+"/dropIncompatibleState",schemaPath:"#/properties/dropIncompatibleState/maxItems",keyword:"maxItems",params:{limit: 64},message:"must NOT have more than 64 items"};
 if(vErrors === null){
 vErrors = [err94];
 }
@@ -12689,10 +12689,12 @@ vErrors.push(err94);
 }
 errors++;
 }
-}
-}
-else {
-const err95 = {instancePath:instancePath+"/dropIncompatibleState",schemaPath:"#/properties/dropIncompatibleState/type",keyword:"type",params:{type: "array"},message:"must be array"};
+const len0 = data42.length;
+for(let i0=0; i0<len0; i0++){
+let data43 = data42[i0];
+if(typeof data43 === "string"){
+if(func2(data43) > 253){
+const err95 = {instancePath:instancePath+"/dropIncompatibleState/" + i0,schemaPath:"#/properties/dropIncompatibleState/items/maxLength",keyword:"maxLength",params:{limit: 253},message:"must NOT have more than 253 characters"};
 if(vErrors === null){
 vErrors = [err95];
 }
@@ -12701,15 +12703,48 @@ vErrors.push(err95);
 }
 errors++;
 }
-}
-}
-else {
-const err96 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(func2(data43) < 1){
+const err96 = {instancePath:instancePath+"/dropIncompatibleState/" + i0,schemaPath:"#/properties/dropIncompatibleState/items/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err96];
 }
 else {
 vErrors.push(err96);
+}
+errors++;
+}
+}
+else {
+const err97 = {instancePath:instancePath+"/dropIncompatibleState/" + i0,schemaPath:"#/properties/dropIncompatibleState/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err97];
+}
+else {
+vErrors.push(err97);
+}
+errors++;
+}
+}
+}
+else {
+const err98 = {instancePath:instancePath+"/dropIncompatibleState",schemaPath:"#/properties/dropIncompatibleState/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(vErrors === null){
+vErrors = [err98];
+}
+else {
+vErrors.push(err98);
+}
+errors++;
+}
+}
+}
+else {
+const err99 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err99];
+}
+else {
+vErrors.push(err99);
 }
 errors++;
 }

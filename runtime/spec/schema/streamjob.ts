@@ -157,6 +157,10 @@ export const streamJobSpec: Schema = obj(
       stableAfter: duration("A spec is stable after checkpoints complete with no restarts for this long.", "1m"),
     }),
     resources,
+    threadsPerWorker: int(
+      "Threads each worker pod runs its tasks on (Node worker threads, each with its own state stores, producers and consumers). Default: the whole cores of resources.limits.cpu (at least 1), else 1. The job's tasks are spread over parallelism × threadsPerWorker threads, so changing it restarts the workers from their state, as a rescale does.",
+      { min: 1, max: 64 },
+    ),
     stateStorage: obj(
       "StateStorage",
       "The volume each worker keeps its tasks' local state (LevelDB) on: a PersistentVolumeClaim per worker, from the StatefulSet's volumeClaimTemplate. Immutable once the job runs.",
