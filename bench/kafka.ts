@@ -2,11 +2,12 @@
  * The distributed runtime against a real Kafka broker, side by side in one run: a hand-written
  * consume → filter → produce loop on Runnel's Kafka adapter (the client every Runnel job uses), at
  * least once and exactly once (a transaction per batch),
- * the same job as a StreamJob on one in-process worker (at least once, then exactly once), and a
- * stateful job (keyBy + 1 s tumbling count, through its repartition topic). All five read the same
+ * the same job as a StreamJob on one in-process worker (at least once, then exactly once, then on 2
+ * threads: kafka-threads.ts), and a stateful job (keyBy + 1 s tumbling count, through its
+ * repartition topic; on 1 and on 2 threads). All seven read the same
  * preloaded input topic from the beginning, each into its own output topic, read back committed
  * and checked against the input (kafka-check.ts); the benchmark's topics and groups are deleted at the end.
- * `npx node bench/kafka.ts [--brokers host:port] [--events N] [--runs N] [--only loop,loop-eo,alo,eo,window]` runs it alone; bench/main.ts runs it
+ * `npx node bench/kafka.ts [--brokers host:port] [--events N] [--runs N] [--only loop,loop-eo,alo,eo,eo-2t,window,window-2t]` runs it alone; bench/main.ts runs it
  * as part of `npm run bench` when a broker is reachable.
  */
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
@@ -20,6 +21,7 @@ import { createWorker } from "../runtime/distributed/worker.ts";
 import type { Delivery } from "../runtime/distributed/transactions.ts";
 import { jobPrefix } from "../runtime/distributed/topics.ts";
 import { checkOutput, click, type Click } from "./kafka-check.ts";
+import { threadedJob } from "./kafka-threads.ts";
 import { spreadOf, type Spread } from "./spread.ts";
 
 /** One measured pipeline. */
@@ -212,6 +214,13 @@ ${steps}    sinks:
 `;
 }
 
+/** Writes the job's manifest into `dir`; returns its path. */
+async function writeManifest(dir: string, o: BenchJob): Promise<string> {
+  const file = join(dir, `${o.name}.yaml`);
+  await writeFile(file, manifest(o));
+  return file;
+}
+
 /**
  * Runs a StreamJob on one in-process worker until it has read `expectedIn` records, then stops it
  * (final checkpoint: with exactly once, the last transaction commits) and times it.
@@ -225,8 +234,7 @@ async function runnelJob(
     events: number;
   },
 ): Promise<KafkaBenchRow> {
-  const file = join(o.dir, `${o.name}.yaml`);
-  await writeFile(file, manifest(o));
+  const file = await writeManifest(o.dir, o);
   const t0 = performance.now();
   const worker = await createWorker({
     manifest: file,
@@ -305,9 +313,9 @@ export async function kafkaBench(options: {
   const kafka = createKafkaClient({ brokers, clientId: "runnel-bench" }, { logLevel: "error" });
   const run = `k${Date.now().toString(36)}`;
   const input = `bench.${run}.in`;
-  // --only (e.g. for `node --cpu-prof`) runs a subset: loop, loop-eo, alo, eo, window.
+  // --only (e.g. for `node --cpu-prof`) runs a subset: loop, loop-eo, alo, eo, eo-2t, window, window-2t.
   const want = (name: string): boolean => options.only === undefined || options.only.includes(name);
-  const kinds = (["loop", "loop-eo", "alo", "eo", "window"] as const).filter(want);
+  const kinds = (["loop", "loop-eo", "alo", "eo", "eo-2t", "window", "window-2t"] as const).filter(want);
   // Every run of every row writes its own output topic (and a Runnel job its own state and group).
   const outputOf = (kind: string, r: number): string => `bench.${run}.out-${kind}-${r}`;
   const jobOf = (kind: string, r: number): string => `${run}-${kind}-${r}`;
@@ -334,20 +342,36 @@ export async function kafkaBench(options: {
     /** One run of one row, its output read back and checked (not timed). */
     const once = async (kind: (typeof kinds)[number], r: number): Promise<KafkaBenchRow> => {
       const output = outputOf(kind, r);
+      const stateful = kind === "window" || kind === "window-2t";
       const row =
         kind === "loop" || kind === "loop-eo"
           ? await handWritten(kafka, { brokers, input, output, events, group: groupOf(kind, r), delivery: kind === "loop" ? "at-least-once" : "exactly-once" })
-          : await runnelJob({
-              ...common,
-              label: { alo: "Runnel filter, at least once", eo: "Runnel filter, exactly once", window: "Runnel keyBy + 1 s window count, exactly once" }[kind],
-              name: jobOf(kind, r),
-              output,
-              // Every record crosses the repartition topic: the worker reads it twice.
-              stateful: kind === "window",
-              delivery: kind === "alo" ? "at-least-once" : "exactly-once",
-              expectedIn: kind === "window" ? 2 * events : events,
-            });
-      row.checked = await checkOutput(kafka, brokers, output, kind === "window" ? "window" : "filter", events);
+          : kind === "eo-2t" || kind === "window-2t"
+            ? await threadedJob({
+                label: stateful ? "Runnel keyBy + 1 s window count, exactly once, 2 threads" : "Runnel filter, exactly once, 2 threads",
+                manifest: await writeManifest(dir, { ...common, name: jobOf(kind, r), output, stateful }),
+                stateDir: join(dir, jobOf(kind, r)),
+                threads: 2,
+                delivery: "exactly-once",
+                checkpointIntervalMs: CHECKPOINT_MS,
+                // Every record crosses the repartition topic: the workers read it twice.
+                expectedIn: stateful ? 2 * events : events,
+                events,
+                internalOut: stateful ? events : 0,
+              })
+            : await runnelJob({
+                ...common,
+                label: { alo: "Runnel filter, at least once", eo: "Runnel filter, exactly once", window: "Runnel keyBy + 1 s window count, exactly once" }[
+                  kind
+                ],
+                name: jobOf(kind, r),
+                output,
+                // Every record crosses the repartition topic: the worker reads it twice.
+                stateful: kind === "window",
+                delivery: kind === "alo" ? "at-least-once" : "exactly-once",
+                expectedIn: kind === "window" ? 2 * events : events,
+              });
+      row.checked = await checkOutput(kafka, brokers, output, stateful ? "window" : "filter", events);
       log(
         `kafka ${row.name} (run ${r + 1}): ${Math.round(row.rate).toLocaleString("en-US")} events/s (${row.seconds.toFixed(1)} s, startup ${row.startupSeconds.toFixed(1)} s, shutdown ${row.shutdownSeconds.toFixed(1)} s, ${row.out.toLocaleString("en-US")} out, ${row.commits} commits; output ${row.checked})`,
       );

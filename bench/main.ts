@@ -186,14 +186,19 @@ function kafkaTable(k: KafkaBenchResult): string {
     (r) =>
       `| ${r.name} | ${r.spread ? fmtSpread(r.spread) : fmt(r.rate)} | ${r.seconds.toFixed(1)} | ${r.startupSeconds.toFixed(1)} | ${r.shutdownSeconds.toFixed(1)} | ${fmt(r.out)} | ${r.commits} | ${r.checked ?? "-"} | ${base ? `${(r.rate / base).toFixed(2)}×` : "-"} |`,
   );
-  const eo = row("Runnel filter, exactly once")?.rate;
+  const exact = (name: string): number | undefined => k.rows.find((r) => r.name === name)?.rate;
+  const eo = exact("Runnel filter, exactly once");
+  const eo2 = exact("Runnel filter, exactly once, 2 threads");
   const txLoop = row("hand-written loop, exactly once")?.rate;
-  const win = row("Runnel keyBy")?.rate;
+  const win = exact("Runnel keyBy + 1 s window count, exactly once");
+  const win2 = exact("Runnel keyBy + 1 s window count, exactly once, 2 threads");
   const target = (r: number, t: number): string => `**${r.toFixed(2)}×** (target ≥ ${t}×: ${r >= t ? "met" : "**missed**"})`;
   const verdicts = [
     eo && txLoop ? `- Runnel's exactly-once filter / the hand-written transactional loop: ${target(eo / txLoop, 0.9)}.` : "",
     eo && base ? `- Runnel's exactly-once filter / the hand-written at-least-once loop: ${target(eo / base, 0.8)}.` : "",
     win && base ? `- The keyed window job through its repartition topic / the at-least-once loop: ${target(win / base, 0.5)}.` : "",
+    eo && eo2 ? `- The exactly-once filter on 2 threads / on 1: ${target(eo2 / eo, 1.7)}.` : "",
+    win && win2 ? `- The keyed window job on 2 threads / on 1: **${(win2 / win).toFixed(2)}×**.` : "",
   ].filter((l) => l !== "");
   return `${fmt(k.events)} JSON records \`{user, ts, n}\` (100 users, 1 ms apart in event time) preloaded on a
 fresh ${k.partitions}-partition topic (${k.preloadSeconds.toFixed(1)} s, not timed); each pipeline reads all of it from the beginning
@@ -202,7 +207,9 @@ the first record read until every record was read and the output committed (the 
 covered the input, each sent before the next; Runnel: \`engine.progress().recordsIn\` reached the input, then \`stop()\`
 and its final checkpoint). Startup (clients, topics, producers, group join, restore) and shutdown
 (closing the clients once the output is committed) are shown apart. Runnel jobs run on one
-in-process worker (\`createWorker\`, ${k.partitions} tasks, LevelDB state, checkpoint interval ${CHECKPOINT_MS / 1000} s). The filter
+in-process worker (\`createWorker\`, ${k.partitions} tasks, LevelDB state, checkpoint interval ${CHECKPOINT_MS / 1000} s); the "2 threads" rows
+on one worker with two threads (\`startWorkerThreads\`, as \`runnel worker --threads 2\` runs it: each thread ${k.partitions / 2} tasks with its
+own clients and stores), timed until both threads ended, so their shutdown counts against them. The filter
 keeps n % 7 != 0 (${fmt(k.expectedFiltered)} records) and adds a field; the loops do the same on Runnel's
 Kafka adapter (the client every job uses): \`readCommitted\`'s \`eachBatch\`, then at least once the idempotent
 producer awaited per batch with positions committed to a group every second, exactly once one transaction per
@@ -222,8 +229,13 @@ ${verdicts.join("\n")}
 }
 
 /** Why the rows differ (bench/kafka.ts; profiled with \`node --cpu-prof bench/kafka.ts\`, 2026-11-25). */
-const KAFKA_NOTES = `One run of each, on one core, against a broker on the same machine: the figures say where the
-time goes more than what a cluster would do. Where the difference comes from:
+const KAFKA_NOTES = `Against a broker on the same two cores: the figures say where the time goes more than what a
+cluster would do. Where the difference comes from:
+
+- **Threads share two cores with the broker.** A worker on 2 threads runs two engines, each with
+  half the tasks and its own consumers and producers; what the broker and the benchmark's own
+  process take of the two cores is not there for the second thread. On a pod with its own cores and
+  a broker elsewhere, the second thread has a core to itself.
 
 - **Waiting, not computing.** A CPU profile of bench/kafka.ts is about two thirds idle (the startup
   and shutdown waits included); of the CPU time, kafkajs's encoding and decoding of batches is about

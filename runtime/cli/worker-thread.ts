@@ -23,6 +23,8 @@ async function answer(admin: WorkerAdminSource, w: Worker, op: ThreadOp, arg: st
       return admin.registry.getMetricsAsJSON();
     case "status":
       return admin.status();
+    case "progress":
+      return w.engine.progress();
     case "ready":
       return admin.ready();
     case "trigger":

@@ -10,6 +10,7 @@
 import { Worker as Thread } from "node:worker_threads";
 import { AggregatorRegistry, Registry } from "prom-client";
 import { InternalError } from "../../errors.ts";
+import type { Progress } from "../../exec/engine.ts";
 import type { LogOptions, Logger } from "../../log.ts";
 import type { AdminSource } from "../../observe/admin-server.ts";
 import type { AdminToken } from "../../observe/admin-auth.ts";
@@ -63,6 +64,8 @@ export interface ThreadedWorker {
   readonly tasks: number[];
   /** The merged admin API source (metrics, readiness, status, savepoints). */
   adminSource(token: AdminToken): AdminSource & { close(): Promise<void> };
+  /** The threads' engine counters summed (cheaper than the status: no consumer lag). */
+  progress(): Promise<{ recordsIn: number; recordsOut: number; checkpoints: number }>;
   /** Asks every thread to stop after its current round with a final checkpoint. */
   stop(): void;
   /** The process's exit code once every thread ended. */
@@ -209,6 +212,11 @@ async function running(handles: readonly Handle[], o: WorkerThreadsOptions, stop
         savepoints,
         close: async () => undefined,
       };
+    },
+    progress: async () => {
+      const all = (await ask(handles, "progress")) as Progress[];
+      const total = (f: (p: Progress) => number): number => all.reduce((sum, p) => sum + f(p), 0);
+      return { recordsIn: total((p) => p.recordsIn), recordsOut: total((p) => p.recordsOut), checkpoints: total((p) => p.checkpoints) };
     },
     stop,
     exited,

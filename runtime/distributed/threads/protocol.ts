@@ -23,7 +23,7 @@ export interface ThreadData {
 }
 
 /** What the main thread asks a thread. */
-export type ThreadOp = "metrics" | "status" | "ready" | "trigger" | "stopWithSavepoint" | "savepointStatus";
+export type ThreadOp = "metrics" | "status" | "progress" | "ready" | "trigger" | "stopWithSavepoint" | "savepointStatus";
 
 /** Main thread → thread. */
 export type ToThread = { type: "stop" } | { type: "request"; id: number; op: ThreadOp; arg?: string };
