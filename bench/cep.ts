@@ -13,7 +13,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { blackholeSink, job, type KeyedProcessFunction } from "../runtime/api/index.ts";
-import { generatorSource, type GenEvent } from "../runtime/connectors/generator.ts";
+import { generatorSource, hashRandom, type GenEvent } from "../runtime/connectors/generator.ts";
 import { createEngine } from "../runtime/exec/engine.ts";
 import { AfterMatchSkipStrategy, CEP, Pattern } from "../runtime/cep/index.ts";
 
@@ -43,6 +43,37 @@ const takeover = (): Pattern<Login> =>
     .where((e) => e.type === "ip")
     .timesOrMore(4)
     .within(600_000);
+
+/**
+ * The alerts the pattern must give, computed without the CEP library: the generator's events
+ * rebuilt from its formula (one partition, seed 17, 2,000 events/s), then per user in order a
+ * partial match started by every failure that takes the failures after it until it has 6, moves
+ * to the IP changes at the first IP change after that, and matches at its 4th if that is less
+ * than 10 minutes after its first failure; a match discards every partial match of the user (skip
+ * past last event), a partial match older than 10 minutes is dropped.
+ */
+export function cepReference(events: number, keys: number): number {
+  const runs = new Map<number, { start: number; fails: number; ips: number }[]>();
+  let alerts = 0;
+  for (let i = 0; i < events; i++) {
+    const e = login({ seq: i, partition: 0, key: Math.floor(hashRandom(17, i, 1) * keys), ts: Math.floor(i / 2), rnd: hashRandom(17, i, 3) });
+    if (e.type === "ok") continue;
+    const live = (runs.get(e.user) ?? []).filter((r) => e.t - r.start < 600_000);
+    let matched = false;
+    for (const r of live) {
+      if (e.type === "fail" && r.ips === 0) r.fails++;
+      else if (e.type === "ip" && r.fails >= 6 && ++r.ips === 4) matched = true;
+    }
+    if (matched) {
+      alerts++;
+      runs.set(e.user, []);
+      continue;
+    }
+    if (e.type === "fail") live.push({ start: e.t, fails: 1, ips: 0 });
+    runs.set(e.user, live);
+  }
+  return alerts;
+}
 
 /** One timed run: the CEP job, or with `cep: false` the same pipeline with a pass-through function. */
 export async function cepRun(options: {

@@ -16,6 +16,7 @@ import { checkDocument } from "../runtime/spec/check.ts";
 import type { Source } from "../runtime/connectors/types.ts";
 import { nexmarkSource, type Bid, type NexmarkEvent } from "./nexmark/model.ts";
 import { q0, q1, q2 } from "./nexmark/queries.ts";
+import { digestSink } from "./digest.ts";
 import { fmtSpread, spreadOf, type Spread } from "./spread.ts";
 
 const bids = {
@@ -118,13 +119,24 @@ export async function timeOnce(events: number, build: (sink: BlackholeSink<unkno
   return { rate: events / ((performance.now() - t0) / 1000), out: sink.count };
 }
 
-/** Two builds of one job run `runs` times each, alternating (the machine's load changes while a benchmark runs): each one's median and spread. */
+/** The digest of one untimed run's results (digest.ts). */
+async function digestOf(build: (sink: BlackholeSink<unknown>) => JobGraph): Promise<string> {
+  const sink = digestSink<unknown>();
+  await createEngine({ graph: build(sink) }).run();
+  return sink.digest();
+}
+
+/**
+ * Two builds of one job run `runs` times each, alternating (the machine's load changes while a
+ * benchmark runs): each one's median and spread; then each once more untimed into a digesting
+ * sink, `same` telling whether both wrote the same records.
+ */
 export async function alternating(
   events: number,
   runs: number,
   a: (sink: BlackholeSink<unknown>) => JobGraph,
   b: (sink: BlackholeSink<unknown>) => JobGraph,
-): Promise<[{ rate: Spread; out: number }, { rate: Spread; out: number }]> {
+): Promise<[{ rate: Spread; out: number }, { rate: Spread; out: number }, { same: boolean }]> {
   const ra: number[] = [];
   const rb: number[] = [];
   let outs: [number, number] = [0, 0];
@@ -135,10 +147,8 @@ export async function alternating(
     rb.push(tb.rate);
     outs = [ta.out, tb.out];
   }
-  return [
-    { rate: spreadOf(ra), out: outs[0] },
-    { rate: spreadOf(rb), out: outs[1] },
-  ];
+  const same = (await digestOf(a)) === (await digestOf(b));
+  return [{ rate: spreadOf(ra), out: outs[0] }, { rate: spreadOf(rb), out: outs[1] }, { same }];
 }
 
 /** One query measured both ways in the same run. */
@@ -148,6 +158,8 @@ export interface DeclarativeRow {
   declarative: Spread;
   /** Results of the typed and the declarative job (equal when both compute the same). */
   results: [number, number];
+  /** Both wrote the same records (compared by digest, untimed). */
+  same: boolean;
 }
 
 /** Runs each query typed and declaratively, alternating, `runs` times each, on `events` Nexmark events. */
@@ -156,13 +168,13 @@ export async function declarativeVsTyped(options: { events: number; runs: number
   for (const q of options.queries ?? Object.keys(pipelines)) {
     const t = typed[q];
     if (!t || !pipelines[q]) throw new Error(`unknown query ${q}; known: ${Object.keys(pipelines).join(", ")}`);
-    const [a, d] = await alternating(
+    const [a, d, check] = await alternating(
       options.events,
       options.runs,
       (sink) => t(nexmarkSource({ events: options.events }), sink),
       (sink) => declarative(q, options.events, sink),
     );
-    rows.push({ query: q, typed: a.rate, declarative: d.rate, results: [a.out, d.out] });
+    rows.push({ query: q, typed: a.rate, declarative: d.rate, results: [a.out, d.out], same: check.same });
   }
   return rows;
 }
@@ -184,7 +196,7 @@ async function main(): Promise<void> {
   for (const r of await declarativeVsTyped({ events, runs, queries: values.queries.split(",") })) {
     const ratio = r.declarative.median / r.typed.median;
     console.log(
-      `| ${r.query} | ${fmtSpread(r.typed)} | ${fmtSpread(r.declarative)} | ${ratio.toFixed(2)}× ${ratio >= 0.7 ? "" : "(below 0.7)"} | ${fmt(r.results[0])} / ${fmt(r.results[1])} |`,
+      `| ${r.query} | ${fmtSpread(r.typed)} | ${fmtSpread(r.declarative)} | ${ratio.toFixed(2)}× ${ratio >= 0.7 ? "" : "(below 0.7)"} | ${fmt(r.results[0])} / ${fmt(r.results[1])}${r.same ? ", same records" : ", **records differ**"} |`,
     );
   }
 }

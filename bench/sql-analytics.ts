@@ -229,6 +229,8 @@ export interface AnalyticsRow {
 export async function sqlAnalyticsVsPipeline(options: { events: number; runs: number; queries?: string[] }): Promise<AnalyticsRow[]> {
   const rows: AnalyticsRow[] = [];
   for (const q of options.queries ?? Object.keys(queries)) {
+    // The pipeline and the SQL statement write differently shaped records (window bounds as
+    // numbers or as a formatted start, other column names): compared by count, not content.
     const [p, s] = await alternating(
       options.events,
       options.runs,

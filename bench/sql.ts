@@ -51,6 +51,8 @@ export interface SqlRow {
   sql: Spread;
   /** Records written by the pipeline and by the SQL job (equal when both compute the same). */
   results: [number, number];
+  /** Both wrote the same records (compared by digest, untimed). */
+  same: boolean;
 }
 
 /** Runs each query as a pipeline and as SQL, alternating, `runs` times each, on `events` Nexmark events. */
@@ -58,13 +60,13 @@ export async function sqlVsPipeline(options: { events: number; runs: number; que
   const rows: SqlRow[] = [];
   for (const q of options.queries ?? Object.keys(sqlQueries)) {
     if (!sqlQueries[q]) throw new Error(`unknown query ${q}; known: ${Object.keys(sqlQueries).join(", ")}`);
-    const [p, s] = await alternating(
+    const [p, s, check] = await alternating(
       options.events,
       options.runs,
       (sink) => declarative(q, options.events, sink),
       (sink) => sqlJob(q, options.events, sink),
     );
-    rows.push({ query: q, pipeline: p.rate, sql: s.rate, results: [p.out, s.out] });
+    rows.push({ query: q, pipeline: p.rate, sql: s.rate, results: [p.out, s.out], same: check.same });
   }
   return rows;
 }
@@ -86,7 +88,7 @@ async function main(): Promise<void> {
   for (const r of await sqlVsPipeline({ events, runs, queries: values.queries.split(",") })) {
     const ratio = r.sql.median / r.pipeline.median;
     console.log(
-      `| ${r.query} | ${fmtSpread(r.pipeline)} | ${fmtSpread(r.sql)} | ${ratio.toFixed(2)}× ${ratio >= 0.8 ? "" : "(below 0.8)"} | ${fmt(r.results[0])} / ${fmt(r.results[1])} |`,
+      `| ${r.query} | ${fmtSpread(r.pipeline)} | ${fmtSpread(r.sql)} | ${ratio.toFixed(2)}× ${ratio >= 0.8 ? "" : "(below 0.8)"} | ${fmt(r.results[0])} / ${fmt(r.results[1])}${r.same ? ", same records" : ", **records differ**"} |`,
     );
   }
 }

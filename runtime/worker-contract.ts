@@ -125,6 +125,8 @@ export interface WorkerStatus {
   ordinal?: number;
   /** Tasks this worker runs. */
   tasks: number[];
+  /** Threads the worker runs its tasks on, when more than one (each a worker of its own to the job: thread t of worker o is o × threads + t). */
+  threads?: number;
   /** Tasks of the job. */
   parallelism: number;
   rounds: number;

@@ -2,12 +2,14 @@
 // agent, Kafka): a pipeline change rolled out in savepoint mode (stop-with-savepoint, new job
 // generation restored from it) and in last-state mode (same generation) keeps every output
 // window exactly once (Java read_committed); a stateless upgrade starts a fresh generation that
-// recomputes from the input; `kubectl scale sj/x --replicas=3` and back to 1 keeps exactly once.
+// recomputes from the input; `kubectl scale sj/x --replicas=3` and back to 1 keeps exactly once;
+// workers run on the threads their CPU limit gives, and on spec.threadsPerWorker once it is set.
 import { describe, expect, it } from "vitest";
 import type { StreamJob } from "../../runtime/spec/generated/types.ts";
 import { createCountJob, produce, produceFlush, type CountJob } from "../helpers/distributed.ts";
 import { kafkaAdminHooks } from "../helpers/kafka.ts";
-import { kubectl } from "../helpers/kube.ts";
+import { kubectl, waitFor } from "../helpers/kube.ts";
+import { ADMIN_PORT } from "../../runtime/worker-contract.ts";
 import { readCommittedWithJava } from "../helpers/java-consumer.ts";
 import { applyManifest, countStreamJob, expectExactlyOnceWithJava, isReady, operatorHooks, waitForJob } from "../helpers/operator.ts";
 
@@ -115,6 +117,37 @@ describe("operator: upgrades and rescales, exactly once", () => {
     kubectl(["scale", `sj/${job.name}`, "-n", env.namespace, "--replicas=1"]);
     await produce(k.kafka, job, 1500);
     await waitForJob(env.namespace, job.name, "1 worker Ready", (s) => isReady(s) && s.parallelism === 1, 300_000);
+    await produce(k.kafka, job, 1000);
+    await produceFlush(k.kafka, job);
+    await expectExactlyOnceWithJava(job);
+  });
+
+  /** `threads` of each running worker pod's /status (1 when it reports none), once every pod of the job answers. */
+  async function workerThreads(name: string): Promise<number[]> {
+    const pods = JSON.parse(kubectl(["get", "pods", "-n", env.namespace, "-l", `runnel.dev/job=${name}`, "-o", "json"])) as {
+      items: { status?: { podIP?: string; phase?: string } }[];
+    };
+    return Promise.all(
+      pods.items.map(async (p) => {
+        const status = (await (await fetch(`http://${p.status?.podIP}:${ADMIN_PORT}/status`)).json()) as { threads?: number };
+        return status.threads ?? 1;
+      }),
+    );
+  }
+
+  it("runs each worker on the threads its CPU limit gives, then on spec.threadsPerWorker after a last-state upgrade, exactly once", async () => {
+    const job = await createCountJob(k.admin, 6);
+    const manifest = countStreamJob(job, { namespace: env.namespace, workers: 2, spec: { resources: { limits: { cpu: "2" } } } });
+    await produce(k.kafka, job, 2000);
+    applyManifest(manifest);
+    await waitForJob(env.namespace, job.name, "Ready", isReady);
+    await waitFor("2 workers on 2 threads", async () => JSON.stringify(await workerThreads(job.name).catch(() => [])) === "[2,2]", { timeoutMs: 120_000 });
+    await produce(k.kafka, job, 1000);
+    applyManifest({ ...manifest, spec: { ...manifest.spec, threadsPerWorker: 3 } });
+    await produce(k.kafka, job, 1000);
+    await waitForJob(env.namespace, job.name, "upgraded and Ready", (s) => isReady(s) && s.observedGeneration === 2, 300_000);
+    // 2 workers × 3 threads: each of the 6 tasks on a thread of its own.
+    await waitFor("2 workers on 3 threads", async () => JSON.stringify(await workerThreads(job.name).catch(() => [])) === "[3,3]", { timeoutMs: 180_000 });
     await produce(k.kafka, job, 1000);
     await produceFlush(k.kafka, job);
     await expectExactlyOnceWithJava(job);

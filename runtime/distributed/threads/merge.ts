@@ -50,7 +50,7 @@ const sum = (values: readonly (number | undefined)[]): number => values.reduce<n
  * the last checkpoint are the lowest (the worker is as far as its slowest thread), the last
  * checkpoint's duration the longest.
  */
-export function mergeStatuses(ordinal: number, statuses: readonly ThreadStatus[]): ThreadStatus & { threads: number } {
+export function mergeStatuses(ordinal: number, statuses: readonly ThreadStatus[]): ThreadStatus {
   const first = statuses[0];
   if (first === undefined) throw new InternalError("mergeStatuses needs the status of at least one thread");
   const checkpoints = statuses.map((s) => s.checkpoint);
