@@ -7,13 +7,12 @@
  */
 import { writeSync } from "node:fs";
 import { parentPort, workerData } from "node:worker_threads";
-import { createWorker, type Worker } from "../distributed/worker.ts";
+import type { Worker } from "../distributed/worker.ts";
 import type { ThreadData, ThreadOp, ToThread, FromThread } from "../distributed/threads/protocol.ts";
 import { RunnelError } from "../errors.ts";
 import { createLogger } from "../log.ts";
 import { SavepointRequestError } from "../observe/savepoint-control.ts";
-import { EXIT_CODES } from "../worker-contract.ts";
-import { ended, logProgress } from "./worker-lifecycle.ts";
+import { runToEnd, startWorker } from "./worker-lifecycle.ts";
 import { workerAdminSource, type WorkerAdminSource } from "./worker-admin.ts";
 
 /** Answers one admin question with the thread's own part. */
@@ -66,16 +65,8 @@ async function runThread(data: ThreadData, port: NonNullable<typeof parentPort>)
         }),
     );
   });
-  let running: Worker;
-  try {
-    running = await createWorker({ ...data.options, signal: startup.signal, log });
-  } catch (err) {
-    if (startup.signal.aborted) {
-      log.info("stopped during startup; nothing ran");
-      return EXIT_CODES.ok;
-    }
-    return ended(log, err);
-  }
+  const running = await startWorker(data.options, log, startup.signal);
+  if (typeof running === "number") return running;
   const admin = workerAdminSource(running, { brokers: data.brokers, processMetrics: false });
   live.w = running;
   live.admin = admin;
@@ -88,17 +79,9 @@ async function runThread(data: ThreadData, port: NonNullable<typeof parentPort>)
     parallelism: running.plan.parallelism,
     job: running.job.metadata?.name ?? "job",
   });
-  const stopProgress = logProgress(running.engine, runLog);
-  // A stop that arrived while startup finished: stop right after restoring (a final checkpoint, nothing read).
-  if (startup.signal.aborted) running.stop();
   try {
-    const p = await running.run();
-    runLog.info(`stopped: ${p.recordsIn} records in, ${p.recordsOut} out, ${p.checkpoints} checkpoints (last ${p.lastCheckpoint})`);
-    return EXIT_CODES.ok;
-  } catch (err) {
-    return ended(runLog, err);
+    return await runToEnd(running, runLog, startup.signal.aborted);
   } finally {
-    stopProgress();
     await admin.close();
   }
 }

@@ -9,7 +9,7 @@
  */
 import { hostname } from "node:os";
 import { parseArgs } from "node:util";
-import { createWorker, type Worker, type WorkerOptions } from "../distributed/worker.ts";
+import type { WorkerOptions } from "../distributed/worker.ts";
 import { threadsFor } from "../distributed/threads/merge.ts";
 import { startWorkerThreads } from "../distributed/threads/pool.ts";
 import { RunnelError } from "../errors.ts";
@@ -20,7 +20,7 @@ import { parseDuration } from "../spec/duration.ts";
 import { EXIT_CODES, isGeneration, WORKER_ENV, WORKER_FLAGS } from "../worker-contract.ts";
 import { hostPort, positiveInt, stepList, UsageError } from "./args.ts";
 import { serveAdmin, serveWorkerAdmin, type WorkerAdmin } from "./worker-admin.ts";
-import { ended, logProgress } from "./worker-lifecycle.ts";
+import { ended, runToEnd, startWorker } from "./worker-lifecycle.ts";
 
 /** Usage text of `runnel worker`. */
 export const WORKER_USAGE = `runnel worker --job <streamjob.yaml> [options]
@@ -195,20 +195,11 @@ type Parsed = ReturnType<typeof parseWorkerArgs>;
 
 /** Runs the worker on this thread; returns the exit code. */
 async function runInProcess(parsed: Parsed, log: Logger, stopping: Stopping): Promise<number> {
-  let running: Worker;
-  try {
-    running = await createWorker({ ...parsed.options, signal: stopping.startup.signal, log });
-  } catch (err) {
-    if (stopping.startup.signal.aborted) {
-      log.info("stopped during startup; nothing ran");
-      return EXIT_CODES.ok;
-    }
-    return ended(log, err);
-  }
+  const running = await startWorker(parsed.options, log, stopping.startup.signal);
+  if (typeof running === "number") return running;
   stopping.stop = () => running.stop();
   log = log.child({ job: running.job.metadata?.name ?? "job", generation: running.generation });
   let server: WorkerAdmin | undefined;
-  let stopProgress: (() => void) | undefined;
   try {
     if (parsed.admin) {
       const brokers = parsed.options.brokers ?? running.job.spec.kafka?.bootstrapServers ?? [];
@@ -220,18 +211,8 @@ async function runInProcess(parsed: Parsed, log: Logger, stopping: Stopping): Pr
       announceAdmin(log, server, parsed.token);
     }
     log.info(`running tasks ${running.tasks.join(",")} of ${running.plan.parallelism}`, { tasks: running.tasks.join(",") });
-    stopProgress = logProgress(running.engine, log);
-    // A signal that arrived while startup finished: stop right after restoring (a final checkpoint, nothing read).
-    if (stopping.startup.signal.aborted) running.stop();
-    try {
-      const p = await running.run();
-      log.info(`stopped: ${p.recordsIn} records in, ${p.recordsOut} out, ${p.checkpoints} checkpoints (last ${p.lastCheckpoint})`);
-      return EXIT_CODES.ok;
-    } catch (err) {
-      return ended(log, err);
-    }
+    return await runToEnd(running, log, stopping.startup.signal.aborted);
   } finally {
-    stopProgress?.();
     await server?.close().catch(() => undefined);
   }
 }

@@ -95,6 +95,24 @@ describe("distributed runtime: exactly once through kill -9 (real broker, worker
   }
 
   /**
+   * Ends the input, waits for every window, stops the workers (exit 0) and checks every window
+   * came out exactly once — as Runnel reads it and as Kafka's own Java consumer reads it in
+   * read_committed, independent of Runnel's reading.
+   */
+  async function finishExactlyOnce(job: CountJob, reader: OutputReader, feed: { stop(): Promise<void> }, workers: WorkerProcess[]): Promise<void> {
+    await feed.stop();
+    await produceFlush(k.kafka, job);
+    await reader.waitFor(job, 180_000, () => logs(workers));
+    await reader.stop();
+    for (const w of workers) expect(await stopGracefully(w), logs([w])).toBe(0);
+    expect(reader.duplicates.slice(0, 20), `job ${job.name} in ${job.dir}`).toEqual([]);
+    expect(reader.mismatches(job).slice(0, 20), `job ${job.name} in ${job.dir}`).toEqual([]);
+    const java = await javaCheck(job);
+    expect(java.duplicates.slice(0, 20), `job ${job.name}`).toEqual([]);
+    expect(java.mismatches.slice(0, 20), `job ${job.name}`).toEqual([]);
+  }
+
+  /**
    * `workers` workers (default 3, each on `threads` threads) on a 12-partition count job, `kills`
    * random kill -9 with restarts (every fourth losing its local state), then every window checked
    * as Runnel and Kafka's Java consumer read it; `afterwards` looks at the workers still running.
@@ -189,7 +207,6 @@ describe("distributed runtime: exactly once through kill -9 (real broker, worker
   });
 
   it("changes threads per worker mid-stream: 3 × 1 → 2 × 2 (SIGTERM, final checkpoint) → 1 × 3 (after kill -9): every window exactly once", async () => {
-    const { kafka } = k;
     const { job, reader, feed, workers: first } = await runningJob();
     let workers = first;
     await reader.waitForCount(reader.seen.size + 200, 120_000);
@@ -200,20 +217,10 @@ describe("distributed runtime: exactly once through kill -9 (real broker, worker
     for (const w of workers) await kill9(w);
     workers = [launch(job, 0, 1, { extraArgs: ["--threads", "3"] })];
     await reader.waitForCount(reader.seen.size + 300, 180_000);
-    await feed.stop();
-    await produceFlush(kafka, job);
-    await reader.waitFor(job, 180_000, () => logs(workers));
-    await reader.stop();
-    for (const w of workers) expect(await stopGracefully(w), logs([w])).toBe(0);
-    expect(reader.duplicates.slice(0, 20), `job ${job.name} in ${job.dir}`).toEqual([]);
-    expect(reader.mismatches(job).slice(0, 20), `job ${job.name} in ${job.dir}`).toEqual([]);
-    const java = await javaCheck(job);
-    expect(java.duplicates.slice(0, 20), `job ${job.name}`).toEqual([]);
-    expect(java.mismatches.slice(0, 20), `job ${job.name}`).toEqual([]);
+    await finishExactlyOnce(job, reader, feed, workers);
   });
 
   it("rescales 3 → 2 (SIGTERM, final checkpoint) → 4 (after kill -9) mid-stream: every window exactly once", async () => {
-    const { kafka } = k;
     const { job, reader, feed, workers: first } = await runningJob();
     let workers = first;
     await reader.waitForCount(reader.seen.size + 200, 120_000);
@@ -224,17 +231,7 @@ describe("distributed runtime: exactly once through kill -9 (real broker, worker
     for (const w of workers) await kill9(w);
     workers = [0, 1, 2, 3].map((o) => launch(job, o, 4));
     await reader.waitForCount(reader.seen.size + 300, 180_000);
-    await feed.stop();
-    await produceFlush(kafka, job);
-    await reader.waitFor(job, 180_000, () => logs(workers));
-    await reader.stop();
-    for (const w of workers) expect(await stopGracefully(w), logs([w])).toBe(0);
-    expect(reader.duplicates.slice(0, 20), `job ${job.name} in ${job.dir}`).toEqual([]);
-    expect(reader.mismatches(job).slice(0, 20), `job ${job.name} in ${job.dir}`).toEqual([]);
-    // The same output as Kafka's own Java consumer reads it in read_committed, independent of Runnel's reading.
-    const java = await javaCheck(job);
-    expect(java.duplicates.slice(0, 20), `job ${job.name}`).toEqual([]);
-    expect(java.mismatches.slice(0, 20), `job ${job.name}`).toEqual([]);
+    await finishExactlyOnce(job, reader, feed, workers);
   });
 
   it("rolls 3 → 4 workers as a StatefulSet update does (new owners start while old ones still run): exactly once, read by Java", async () => {

@@ -134,8 +134,9 @@ describe("a worker on threads (scripted threads speaking the protocol)", () => {
   });
 
   it("ends every thread with the first failure's exit code", async () => {
-    const started = (await start("fail-3", 3).started) as ThreadedWorker;
-    expect(await started.exited).toBe(75);
+    // On a busy machine the failing thread may end before its siblings report their start.
+    const started = await start("fail-3", 3).started;
+    expect(typeof started === "number" ? started : await started.exited).toBe(75);
   });
 
   it("returns the exit code when threads end before they start (a sealed generation)", async () => {
