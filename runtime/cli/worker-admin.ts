@@ -77,19 +77,15 @@ export function workerAdminSource(w: Worker, options: { brokers: string[]; token
 
 /** Serves an admin source on host:port; closing stops the server, then the source. */
 export async function serveAdmin(source: AdminSource & { close(): Promise<void> }, at: { host: string; port: number }): Promise<WorkerAdmin> {
-  let server;
-  try {
-    server = await startAdminServer(source, at);
-  } catch (err) {
+  const server = await startAdminServer(source, at).catch(async (err: unknown) => {
     await source.close();
     throw err;
-  }
-  const started = server;
+  });
   return {
-    url: started.url,
+    url: server.url,
     savepoints: source.savepoints !== undefined,
     async close() {
-      await started.close();
+      await server.close();
       await source.close();
     },
   };

@@ -51,10 +51,10 @@ Options:
                                resumes (e.g. 2m; default spec.savepoint.timeout, else 10m)
   --admin <host:port>          serve the admin API (default $POD_IP:9249 in a pod; none elsewhere):
                                GET /healthz /readyz /metrics /status /savepoints/<id>, POST /savepoints /stop
-  --threads <n>                run the tasks on n threads, each a worker of its own to the job (default
-                               spec.threadsPerWorker, else the whole cores of spec.resources.limits.cpu, else 1)
   --admin-token-file <file>    the bearer token POST /savepoints and /stop require (a mounted Secret;
                                default $${ADMIN_TOKEN_ENV}; without either those endpoints answer 403)
+  --threads <n>                run the tasks on n threads, each a worker of its own to the job (default
+                               spec.threadsPerWorker, else the whole cores of spec.resources.limits.cpu, else 1)
 
 Exit codes: 0 stopped (SIGTERM, stop-with-savepoint, or a generation already stopped with a savepoint),
 1 internal error (a bug), 2 bad arguments, 65 data error, 75 transient (a restart may help),
@@ -194,7 +194,7 @@ interface Stopping {
 type Parsed = ReturnType<typeof parseWorkerArgs>;
 
 /** Runs the worker on this thread; returns the exit code. */
-async function runInProcess(parsed: Parsed, log: Logger, stopping: Stopping): Promise<number> {
+async function runInProcess(parsed: Parsed, brokers: string[], log: Logger, stopping: Stopping): Promise<number> {
   const running = await startWorker(parsed.options, log, stopping.startup.signal);
   if (typeof running === "number") return running;
   stopping.stop = () => running.stop();
@@ -202,7 +202,6 @@ async function runInProcess(parsed: Parsed, log: Logger, stopping: Stopping): Pr
   let server: WorkerAdmin | undefined;
   try {
     if (parsed.admin) {
-      const brokers = parsed.options.brokers ?? running.job.spec.kafka?.bootstrapServers ?? [];
       try {
         server = await serveWorkerAdmin(running, { at: parsed.admin, brokers, token: parsed.token });
       } catch (err) {
@@ -252,7 +251,7 @@ async function runOnThreads(parsed: Parsed, threads: number, brokers: string[], 
   }
 }
 
-/** Threads to run: --threads, else spec.threadsPerWorker or the CPU limit's whole cores (merge.ts). */
+/** Threads to run (--threads, else spec.threadsPerWorker or the CPU limit's whole cores: merge.ts) and the brokers the admin API reads consumer lag from. */
 async function threadsToRun(parsed: Parsed): Promise<{ threads: number; brokers: string[] }> {
   const { job } = await readStreamJob(parsed.options.manifest, parsed.options.name);
   return { threads: parsed.threads ?? threadsFor(job.spec), brokers: parsed.options.brokers ?? job.spec.kafka?.bootstrapServers ?? [] };
@@ -289,7 +288,7 @@ export async function worker(argv: string[]): Promise<number> {
       log.info("stopped during startup; nothing ran");
       return EXIT_CODES.ok;
     }
-    return plan.threads > 1 ? await runOnThreads(parsed, plan.threads, plan.brokers, log, stopping) : await runInProcess(parsed, log, stopping);
+    return plan.threads > 1 ? await runOnThreads(parsed, plan.threads, plan.brokers, log, stopping) : await runInProcess(parsed, plan.brokers, log, stopping);
   } finally {
     process.off("SIGINT", onSignal);
     process.off("SIGTERM", onSignal);

@@ -35,16 +35,10 @@ export interface WorkerThreadsOptions {
 }
 
 /** What a thread reported once its worker started. */
-interface Started {
-  tasks: number[];
-  generation: string;
-  parallelism: number;
-  job: string;
-}
+type Started = Omit<Extract<FromThread, { type: "started" }>, "type">;
 
 /** One started thread. */
 interface Handle {
-  readonly index: number;
   readonly thread: Thread;
   /** Its worker's start, undefined when the thread ended first. */
   readonly started: Promise<Started | undefined>;
@@ -91,7 +85,7 @@ function spawn(index: number, o: WorkerThreadsOptions): Handle {
   let onStarted: (s: Started | undefined) => void = () => undefined;
   const started = new Promise<Started | undefined>((resolve) => (onStarted = resolve));
   thread.on("message", (m: FromThread) => {
-    if (m.type === "started") onStarted({ tasks: m.tasks, generation: m.generation, parallelism: m.parallelism, job: m.job });
+    if (m.type === "started") onStarted(m);
     else {
       const p = pending.get(m.id);
       pending.delete(m.id);
@@ -102,18 +96,17 @@ function spawn(index: number, o: WorkerThreadsOptions): Handle {
   });
   // An exception nothing in the thread caught (a bug): logged here, the thread then exits 1.
   thread.on("error", (err: Error) => o.log.error(`thread ${index} failed: ${err.message}`, { thread: index, errorClass: "internal" }));
+  let ended = false;
   const exit = new Promise<number>((resolve) =>
     thread.on("exit", (code) => {
+      ended = true;
       onStarted(undefined);
       for (const p of pending.values()) p.reject(new InternalError(`thread ${index} has ended (exit ${code})`));
       pending.clear();
       resolve(code);
     }),
   );
-  let ended = false;
-  void exit.then(() => (ended = true));
   return {
-    index,
     thread,
     started,
     exit,
