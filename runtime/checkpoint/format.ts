@@ -28,6 +28,8 @@ export interface TimerSnapshot {
   event: [number, Key][];
   /** Processing-time timers. */
   processing: [number, Key][];
+  /** Where the operator's stored timers begin, per domain: those at or after it are keyed entries of its timer tables (ADR 34). */
+  horizon?: { event?: number; processing?: number };
 }
 
 /** Everything one task contributes to a snapshot. */

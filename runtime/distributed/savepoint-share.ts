@@ -29,7 +29,7 @@ export function savepointShare(sp: Snapshot, share: Set<number>, parallelism: nu
     if (!snap) return [];
     const timers: Record<string, TimerSnapshot> = {};
     for (const [uid, t] of Object.entries(snap.timers))
-      timers[uid] = { event: t.event.filter(([, k]) => mine(k)), processing: t.processing.filter(([, k]) => mine(k)) };
+      timers[uid] = { ...t, event: t.event.filter(([, k]) => mine(k)), processing: t.processing.filter(([, k]) => mine(k)) };
     return [
       {
         entries: async function* () {

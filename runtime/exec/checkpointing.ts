@@ -82,7 +82,7 @@ export function taskTimers(engine: EngineState, t: number): Record<string, Timer
   const timers: Record<string, TimerSnapshot> = {};
   for (const node of engine.graph.nodes) {
     const snap = engine.instances[node.id]?.[t]?.op.snapshotTimers?.();
-    if (snap && (snap.event.length > 0 || snap.processing.length > 0)) timers[node.uid] = snap;
+    if (snap && (snap.event.length > 0 || snap.processing.length > 0 || snap.horizon !== undefined)) timers[node.uid] = snap;
   }
   return timers;
 }
@@ -205,7 +205,8 @@ export async function restoreState(engine: EngineState, snapshot: Snapshot, reco
       if (plan.get(uid)?.kind === "drop") continue;
       const split = (list: [number, Key][], t: number) => list.filter(([, k]) => taskOfKey(k, parallelism) === t);
       for (const t of engine.tasks) {
-        engine.instances[id]?.[t]?.op.restoreTimers?.({ event: split(timers.event, t), processing: split(timers.processing, t) });
+        const horizon = timers.horizon === undefined ? {} : { horizon: timers.horizon };
+        engine.instances[id]?.[t]?.op.restoreTimers?.({ event: split(timers.event, t), processing: split(timers.processing, t), ...horizon });
       }
     }
     for (const [uid, state] of Object.entries(task.operators ?? {})) {

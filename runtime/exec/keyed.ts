@@ -5,7 +5,7 @@
 import type { AggregateFunction, Key, RuntimeContext, StateOptions, StateTtl, TimerService } from "../api/functions.ts";
 import { aggregatingHandle, listHandle, mapHandle, valueHandle, type KeyScope } from "../state/handles.ts";
 import type { StateTable } from "../state/table.ts";
-import { TimerQueue } from "../state/timers.ts";
+import { TieredTimers } from "../state/tiered-timers.ts";
 import { MIN_WATERMARK } from "../time/watermarks.ts";
 import type { TimerSnapshot } from "../checkpoint/format.ts";
 import type { OperatorContext } from "./operator.ts";
@@ -20,9 +20,11 @@ export class KeyedRuntime implements KeyScope {
   /** The operator's current event time. */
   watermark = MIN_WATERMARK;
   /** Event-time timers. */
-  readonly eventTimers = new TimerQueue();
+  readonly eventTimers: TieredTimers;
   /** Processing-time timers. */
-  readonly processingTimers = new TimerQueue();
+  readonly processingTimers: TieredTimers;
+  /** The processing time whose due timers were collected last (those may be firing: they stay in memory). */
+  private processingNow = MIN_WATERMARK;
   /** Timer service bound to the current key. */
   readonly timerService: TimerService;
   private readonly ctx: OperatorContext;
@@ -37,7 +39,17 @@ export class KeyedRuntime implements KeyScope {
 
   constructor(ctx: OperatorContext, onTimer: TimerCallback) {
     this.ctx = ctx;
-    ctx.backend.registerTimers({ uid: ctx.uid, snapshot: () => this.snapshotTimers(), restore: (t) => this.restoreTimers(t) });
+    this.eventTimers = new TieredTimers({ backend: ctx.backend, uid: ctx.uid, domain: "event" });
+    this.processingTimers = new TieredTimers({ backend: ctx.backend, uid: ctx.uid, domain: "processing" });
+    ctx.backend.registerTimers({
+      uid: ctx.uid,
+      snapshot: () => this.snapshotTimers(),
+      restore: (t) => this.restoreTimers(t),
+      spill: () => {
+        this.eventTimers.spillOver(this.watermark);
+        this.processingTimers.spillOver(this.processingNow);
+      },
+    });
     this.fireEvent = (key, ts) => {
       this.currentKey = key;
       onTimer(key, ts, "event");
@@ -83,11 +95,16 @@ export class KeyedRuntime implements KeyScope {
     return this.ctx.backend.prefetch(this.tables, keys, count, from);
   }
 
-  /** Collects the event-time timers due at `wm` and loads their keys' state. */
+  /** Collects the event-time timers due at `wm` and loads their keys' state (first taking stored timers back when memory runs low). */
   prepareWatermark(wm: number): Promise<void> {
+    const refill = this.eventTimers.refill();
+    return refill === undefined ? this.collectDue(this.eventTimers, wm) : refill.then(() => this.collectDue(this.eventTimers, wm));
+  }
+
+  private collectDue(timers: TieredTimers, until: number): Promise<void> {
     this.dueTs.length = 0;
     this.dueKeys.clear();
-    this.eventTimers.collectDue(wm, this.dueTs, this.keySink());
+    timers.memory.collectDue(until, this.dueTs, this.keySink());
     return this.prefetchDue();
   }
 
@@ -111,32 +128,34 @@ export class KeyedRuntime implements KeyScope {
 
   /**
    * Sets the watermark and fires every event-time timer up to it, in timestamp order. Returns a
-   * promise when the due keys did not fit in one load: then their state is loaded, and the cache
-   * evicted, a slice of keys at a time, so memory stays within the cache's bound.
+   * promise when the due keys did not fit in one load, or when due timers are in the store: then
+   * their state is loaded, and the cache evicted, a slice of keys at a time, so memory stays
+   * within the cache's bound.
    */
   advanceWatermark(wm: number): Promise<void> | undefined {
+    this.watermark = wm;
+    const memory = this.eventTimers.memory;
     if (this.sliced) {
       this.sliced = false;
-      this.watermark = wm;
-      return this.fireInSlices(this.eventTimers, this.fireEvent, wm);
+      return this.fireInSlices(this.eventTimers, this.fireEvent, wm, true);
     }
-    this.watermark = wm;
-    for (const ts of this.dueTs) this.eventTimers.fire(ts, this.fireEvent);
+    for (const ts of this.dueTs) memory.fire(ts, this.fireEvent);
     this.dueTs.length = 0;
     // Timers registered while firing (for already-loaded keys) that are already due.
-    for (let ts = this.eventTimers.peek(); ts !== undefined && ts <= wm; ts = this.eventTimers.peek()) {
-      this.eventTimers.collectDue(ts, this.dueTs, undefined);
-      for (const t of this.dueTs) this.eventTimers.fire(t, this.fireEvent);
+    for (let ts = memory.peek(); ts !== undefined && ts <= wm; ts = memory.peek()) {
+      memory.collectDue(ts, this.dueTs, undefined);
+      for (const t of this.dueTs) memory.fire(t, this.fireEvent);
       this.dueTs.length = 0;
     }
-    return undefined;
+    return this.eventTimers.storedDue(wm) ? this.fireInSlices(this.eventTimers, this.fireEvent, wm, true) : undefined;
   }
 
   /**
-   * Fires the collected timestamps of `queue` a slice of keys at a time, evicting before each
-   * slice's load; with `until` (event time), then the timers firing registered that are due too.
+   * Fires the collected timestamps of the memory tier a slice of keys at a time, evicting before
+   * each slice's load, then the stored timers due at `until`; with `again` (event time), then
+   * whatever the firing registered that is due too.
    */
-  private async fireInSlices(queue: TimerQueue, fire: (key: Key, ts: number) => void, until: number | undefined): Promise<void> {
+  private async fireInSlices(timers: TieredTimers, fire: (key: Key, ts: number) => void, until: number, again: boolean): Promise<void> {
     const backend = this.ctx.backend;
     const load = async (keys: Key[]): Promise<void> => {
       await backend.maybeEvict();
@@ -144,40 +163,51 @@ export class KeyedRuntime implements KeyScope {
     };
     const due = [...this.dueTs];
     this.dueTs.length = 0;
-    while (due.length > 0) {
-      for (const ts of due) await queue.fireInSlices(ts, backend.sliceKeys, load, fire);
+    for (;;) {
+      for (const ts of due) await timers.memory.fireInSlices(ts, backend.sliceKeys, load, fire);
       due.length = 0;
-      if (until !== undefined) queue.collectDue(until, due, undefined);
+      if (timers.storedDue(until)) await timers.fireStored(until, backend.sliceKeys, load, fire);
+      if (!again) return;
+      timers.memory.collectDue(until, due, undefined);
+      if (due.length === 0 && !timers.storedDue(until)) return;
     }
   }
 
   /** Collects the processing-time timers due at `now` and loads their keys' state. */
   prepareProcessingTime(now: number): Promise<void> {
-    this.dueTs.length = 0;
-    this.dueKeys.clear();
-    this.processingTimers.collectDue(now, this.dueTs, this.keySink());
-    return this.prefetchDue();
+    this.processingNow = now;
+    const refill = this.processingTimers.refill();
+    return refill === undefined ? this.collectDue(this.processingTimers, now) : refill.then(() => this.collectDue(this.processingTimers, now));
   }
 
-  /** Fires the processing-time timers collected by prepareProcessingTime (a promise when they fire in slices). */
+  /** Fires the processing-time timers collected by prepareProcessingTime (a promise when they fire in slices or from the store). */
   advanceProcessingTime(): Promise<void> | undefined {
     if (this.sliced) {
       this.sliced = false;
-      return this.fireInSlices(this.processingTimers, this.fireProcessing, undefined);
+      return this.fireInSlices(this.processingTimers, this.fireProcessing, this.processingNow, false);
     }
-    for (const ts of this.dueTs) this.processingTimers.fire(ts, this.fireProcessing);
+    for (const ts of this.dueTs) this.processingTimers.memory.fire(ts, this.fireProcessing);
     this.dueTs.length = 0;
-    return undefined;
+    const stored = this.processingTimers.storedDue(this.processingNow);
+    return stored ? this.fireInSlices(this.processingTimers, this.fireProcessing, this.processingNow, false) : undefined;
   }
 
-  /** All timers, for a checkpoint. */
+  /** The timers in memory and where the stored ones begin, for a checkpoint (stored timers are keyed entries). */
   snapshotTimers(): TimerSnapshot {
-    const flat = (q: TimerQueue): [number, Key][] => q.snapshot().flatMap(([ts, keys]) => keys.map((k): [number, Key] => [ts, k]));
-    return { event: flat(this.eventTimers), processing: flat(this.processingTimers) };
+    const flat = (t: TieredTimers): [number, Key][] => t.memory.snapshot().flatMap(([ts, keys]) => keys.map((k): [number, Key] => [ts, k]));
+    const snap: TimerSnapshot = { event: flat(this.eventTimers), processing: flat(this.processingTimers) };
+    const event = this.eventTimers.snapshotHorizon();
+    const processing = this.processingTimers.snapshotHorizon();
+    if (event !== undefined || processing !== undefined) {
+      snap.horizon = { ...(event === undefined ? {} : { event }), ...(processing === undefined ? {} : { processing }) };
+    }
+    return snap;
   }
 
-  /** Re-registers timers of a checkpoint. */
+  /** Re-registers timers of a checkpoint (the stored ones come with the keyed entries). */
   restoreTimers(s: TimerSnapshot): void {
+    this.eventTimers.restoreHorizon(s.horizon?.event);
+    this.processingTimers.restoreHorizon(s.horizon?.processing);
     for (const [ts, k] of s.event) this.eventTimers.register(k, ts);
     for (const [ts, k] of s.processing) this.processingTimers.register(k, ts);
   }

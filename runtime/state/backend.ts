@@ -8,11 +8,19 @@ import type { TimerSnapshot } from "../checkpoint/format.ts";
 import type { Clock } from "../time/clock.ts";
 import { decodeValue, encodeValue } from "./codec.ts";
 import type { StateStore, StoreStats } from "./store.ts";
-import { decodeKey, StateTable } from "./table.ts";
+import { StateTable } from "./table.ts";
 import { JobDefinitionError, StateStoreError } from "../errors.ts";
 
 /** Default bound on cached entries before a flush-and-evict (keeps memory predictable). */
 export const DEFAULT_MAX_CACHED_ENTRIES = 200_000;
+
+/**
+ * Timers kept in memory per cached entry the cache may hold: a timer in memory (a Set entry) costs
+ * about a quarter of a cached entry (its Map entry, entry object and value), and spilling a timer
+ * costs a store write, read and delete, so timers stay in memory as long as they weigh no more than
+ * the cache.
+ */
+export const TIMERS_PER_CACHED_ENTRY = 4;
 
 /** An operator whose timers live in memory and are saved to the store on close. */
 export interface TimerOwner {
@@ -22,6 +30,18 @@ export interface TimerOwner {
   snapshot(): TimerSnapshot;
   /** Adds saved timers. */
   restore(timers: TimerSnapshot): void;
+  /** Moves timers past the in-memory bound to the store (called before each eviction check). */
+  spill?(): void;
+}
+
+/** A slice of a table's keys in store order: the store's overlaid with the newer cache. */
+export interface TableSlice {
+  /** Keys with a value, ascending. */
+  keys: string[];
+  /** The last key the slice covers: the next slice starts after it. */
+  last: string | undefined;
+  /** No key follows `last`. */
+  done: boolean;
 }
 
 /** Store key of an operator's saved timers ("\u0001" sorts them apart from state names). */
@@ -82,13 +102,19 @@ export class KeyedStateBackend {
     trackChanges?: boolean;
     /** Whether evictions may write now (default: always). */
     evictable?: () => boolean;
+    /** Timers one operator keeps in memory per time domain before the later ones go to the store (default: four times the cache bound). */
+    maxTimersInMemory?: number;
   }) {
     this.store = options.store;
     this.clock = options.clock;
     this.maxCached = options.maxCachedEntries ?? DEFAULT_MAX_CACHED_ENTRIES;
     this.trackChanges = options.trackChanges === true;
     this.evictable = options.evictable ?? (() => true);
+    this.timerLimit = this.store.persistent ? (options.maxTimersInMemory ?? this.maxCached * TIMERS_PER_CACHED_ENTRY) : Number.POSITIVE_INFINITY;
   }
+
+  /** Timers one operator keeps in memory per time domain (heap state: all of them). */
+  readonly timerLimit: number;
 
   /** Keys whose state one step loads at most when a watermark fires many timers (a quarter of the cache bound). */
   get sliceKeys(): number {
@@ -100,8 +126,8 @@ export class KeyedStateBackend {
     return this.store.stats;
   }
 
-  /** Creates the table of one state of one operator. */
-  table<T>(options: { uid: string; name: string; ttl?: StateTtl }): StateTable<T> {
+  /** Creates the table of one state of one operator (`rawKeys`: string keys stored as they are, e.g. timer ids). */
+  table<T>(options: { uid: string; name: string; ttl?: StateTtl; rawKeys?: boolean }): StateTable<T> {
     const t = new StateTable<T>({ ...options, persistent: this.store.persistent, tracked: this.trackChanges, clock: this.clock });
     if (this.tables.some((x) => x.prefix === t.prefix)) {
       throw new JobDefinitionError(`state '${options.name}' of operator '${options.uid}' is declared twice`);
@@ -240,6 +266,7 @@ export class KeyedStateBackend {
    */
   async maybeEvict(): Promise<boolean> {
     if (!this.store.persistent) return false;
+    for (const o of this.timerOwners) o.spill?.();
     const total = this.cachedEntries;
     if (total <= this.maxCached || !this.evictable()) return false;
     await this.settle();
@@ -263,6 +290,39 @@ export class KeyedStateBackend {
     const keepRatio = this.maxCached / 2 / total;
     for (const t of this.tables) t.evict(Math.floor(t.size * keepRatio));
     return true;
+  }
+
+  /**
+   * Up to `limit` keys of `table` with a value after `after`, in store order: the store's (once
+   * the eviction in flight landed) overlaid with the table's cache, which is newer. Keys the
+   * store has beyond its last read wait for the next slice, so slices never skip one.
+   */
+  async scanTable(table: StateTable<unknown>, after: string | undefined, limit: number): Promise<TableSlice> {
+    const stored: string[] = [];
+    let storeDone = true;
+    if (this.store.persistent) {
+      await this.settle();
+      const from = after === undefined ? undefined : table.prefix + after;
+      // A chunk may be shorter than asked without being the last: only the scan's end says so.
+      for await (const chunk of this.store.scan(table.prefix, limit, from)) {
+        for (const [k] of chunk) stored.push(k.slice(table.prefix.length));
+        if (stored.length >= limit) {
+          storeDone = false;
+          break;
+        }
+      }
+    }
+    const upTo = storeDone ? undefined : stored[stored.length - 1];
+    const cached: [string, boolean][] = [];
+    table.cachedKeysBetween(after, upTo, cached);
+    const keys = stored.filter((k) => !table.cached(k));
+    for (const [k, live] of cached) if (live) keys.push(k);
+    keys.sort();
+    if (keys.length > limit) {
+      keys.length = limit;
+      return { keys, last: keys[limit - 1], done: false };
+    }
+    return { keys, last: upTo ?? keys[keys.length - 1] ?? after, done: storeDone };
   }
 
   /** Every keyed entry of the task in store form, in chunks of at most `size` (flushes first; streams LevelDB). */
@@ -301,7 +361,7 @@ export class KeyedStateBackend {
       }
       if (!table) unknown.push(e[0]);
       else if (this.store.persistent) known.push(e);
-      else table.load(decodeKey(e[0].slice(table.prefix.length)), e[1]);
+      else table.load(table.keyOf(e[0].slice(table.prefix.length)), e[1]);
     }
     if (known.length > 0) await this.store.write(this.trackChanges ? [...known, [DIRTY_KEY, new Uint8Array(0)]] : known, []);
     return unknown;
@@ -324,8 +384,8 @@ export class KeyedStateBackend {
         const all: [string, Uint8Array][] = [];
         t.exportAll(all);
         const changes = convertEntries(all, convert);
-        for (const [k, v] of changes.puts) t.load(decodeKey(k.slice(t.prefix.length)), v);
-        for (const k of changes.dels) t.forget(decodeKey(k.slice(t.prefix.length)));
+        for (const [k, v] of changes.puts) t.load(t.keyOf(k.slice(t.prefix.length)), v);
+        for (const k of changes.dels) t.forget(t.keyOf(k.slice(t.prefix.length)));
         await record?.(changes);
       }
       return;

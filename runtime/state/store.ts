@@ -33,8 +33,8 @@ export interface StateStore {
   getMany(keys: string[]): Promise<(Uint8Array | undefined)[]>;
   /** Applies puts and deletes atomically. */
   write(puts: [string, Uint8Array][], dels: string[]): Promise<void>;
-  /** Every entry whose key starts with `prefix`, in key order, in chunks of at most `chunk` entries. */
-  scan(prefix: string, chunk?: number): AsyncIterable<[string, Uint8Array][]>;
+  /** Every entry whose key starts with `prefix` (and sorts after `after`, when given), in key order, in chunks of at most `chunk` entries. */
+  scan(prefix: string, chunk?: number, after?: string): AsyncIterable<[string, Uint8Array][]>;
   /** Deletes every entry (a store that cannot be trusted is rebuilt from the changelog). */
   clear(): Promise<void>;
   /** Releases the store. */
@@ -120,9 +120,9 @@ export async function levelStore(options: { path: string }): Promise<StateStore>
         stats.writeMs += performance.now() - t0;
       }
     },
-    async *scan(prefix, chunk = 8192) {
+    async *scan(prefix, chunk = 8192, after) {
       // "\uffff" sorts after every key that starts with the prefix (keys are short strings).
-      const it = db.iterator({ gte: prefix, lt: `${prefix}\uffff` });
+      const it = after === undefined ? db.iterator({ gte: prefix, lt: `${prefix}\uffff` }) : db.iterator({ gt: after, lt: `${prefix}\uffff` });
       try {
         for (;;) {
           const entries = await it.nextv(chunk);

@@ -10,15 +10,17 @@ import type { Key, StateTtl } from "../api/functions.ts";
 import { StateNotPrefetchedError } from "../errors.ts";
 import type { Clock } from "../time/clock.ts";
 import { decodeValue, encodeValue } from "./codec.ts";
+import { isTimerId, timerIdKey } from "./timer-ids.ts";
 
 /** Encodes a key so numbers and strings never collide ("1" vs 1). */
 export function encodeKey(key: Key): string {
   return typeof key === "number" ? `n${key}` : `s${key}`;
 }
 
-/** Inverse of encodeKey. */
+/** Inverse of encodeKey; a spilled timer's id decodes to the key it belongs to (where a restore routes it). */
 export function decodeKey(text: string): Key {
-  return text.startsWith("n") ? Number(text.slice(1)) : text.slice(1);
+  if (text.startsWith("n")) return Number(text.slice(1));
+  return isTimerId(text) ? timerIdKey(text) : text.slice(1);
 }
 
 /** A cached key: `v` undefined means "fetched, and absent". */
@@ -45,13 +47,26 @@ export class StateTable<T> {
   private readonly tracked: boolean;
   private readonly ttl: StateTtl | undefined;
   private readonly clock: Clock;
+  /** Keys are strings stored as they are (timer ids), not encoded as user keys. */
+  private readonly rawKeys: boolean;
 
-  constructor(options: { uid: string; name: string; persistent: boolean; tracked?: boolean; ttl?: StateTtl; clock: Clock }) {
+  constructor(options: { uid: string; name: string; persistent: boolean; tracked?: boolean; ttl?: StateTtl; clock: Clock; rawKeys?: boolean }) {
     this.prefix = `${options.uid}\u0000${options.name}\u0000`;
+    this.rawKeys = options.rawKeys === true;
     this.persistent = options.persistent;
     this.tracked = options.persistent || options.tracked === true;
     this.ttl = options.ttl;
     this.clock = options.clock;
+  }
+
+  /** The store key suffix of `key`. */
+  encode(key: Key): string {
+    return this.rawKeys ? (key as string) : encodeKey(key);
+  }
+
+  /** The key of a store key suffix (inverse of encode). */
+  keyOf(encoded: string): Key {
+    return this.rawKeys ? encoded : decodeKey(encoded);
   }
 
   /** Entries held in memory. */
@@ -128,6 +143,19 @@ export class StateTable<T> {
     }
   }
 
+  /** Whether `key` is held in memory (with a value or as known absent). */
+  cached(key: Key): boolean {
+    return this.cache.has(key);
+  }
+
+  /** Adds to `out` the string keys held in memory after `after` and up to `upTo` (either bound optional), each with whether it has a value. */
+  cachedKeysBetween(after: string | undefined, upTo: string | undefined, out: [string, boolean][]): void {
+    for (const [k, e] of this.cache) {
+      if (typeof k !== "string" || (after !== undefined && k <= after) || (upTo !== undefined && k > upTo)) continue;
+      out.push([k, e.v !== undefined]);
+    }
+  }
+
   /** Adds to `out` the store keys of keys[from, to) not yet cached (persistent tables only), once each. */
   missing(keys: readonly Key[], from: number, to: number, out: string[], owners: StateTable<unknown>[], ids: Key[]): void {
     if (!this.persistent) return;
@@ -139,7 +167,7 @@ export class StateTable<T> {
       seen ??= new Set();
       if (seen.has(key)) continue;
       seen.add(key);
-      out.push(this.prefix + encodeKey(key));
+      out.push(this.prefix + this.encode(key));
       owners.push(this);
       ids.push(key);
     }
@@ -174,7 +202,7 @@ export class StateTable<T> {
   drainDirty(puts: [string, Uint8Array][], dels: string[]): void {
     for (const e of this.dirty) {
       e.d = false;
-      const storeKey = this.prefix + encodeKey(e.k);
+      const storeKey = this.prefix + this.encode(e.k);
       if (e.v === undefined) {
         dels.push(storeKey);
         // Heap tables keep a removed key only until its deletion is recorded.
@@ -207,7 +235,7 @@ export class StateTable<T> {
   exportAll(out: [string, Uint8Array][]): void {
     for (const e of this.cache.values()) {
       if (e.v === undefined) continue;
-      out.push([this.prefix + encodeKey(e.k), encodeValue(this.ttl === undefined ? e.v : [e.t, e.v])]);
+      out.push([this.prefix + this.encode(e.k), encodeValue(this.ttl === undefined ? e.v : [e.t, e.v])]);
     }
   }
 

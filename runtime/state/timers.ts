@@ -1,7 +1,8 @@
 /**
  * Timers of one keyed operator in one task, for one time domain: deduplicated per
  * (key, timestamp), fired in timestamp order (keys of one timestamp in registration order, so
- * runs are deterministic). Held in memory and written to the state store at checkpoints.
+ * runs are deterministic). The in-memory tier of `TieredTimers`, which moves what exceeds its
+ * bound to the state store; saved with checkpoints.
  */
 import type { Key } from "../api/functions.ts";
 
@@ -104,6 +105,36 @@ export class TimerQueue {
       .filter(([, k]) => k.size > 0)
       .map(([ts, k]): [number, Key[]] => [ts, [...k]])
       .sort((a, b) => a[0] - b[0]);
+  }
+
+  /** How many timers each timestamp holds, ascending. */
+  countsByTimestamp(): [number, number][] {
+    const out: [number, number][] = [];
+    for (const [ts, keys] of this.byTs) if (keys.size > 0) out.push([ts, keys.size]);
+    return out.sort((a, b) => a[0] - b[0]);
+  }
+
+  /** Whether the timer of `key` at `ts` is registered. */
+  has(key: Key, ts: number): boolean {
+    return this.byTs.get(ts)?.has(key) === true;
+  }
+
+  /**
+   * Removes and returns the first `n` keys registered at `ts` (all of them when `n` is at least
+   * their number). The heap keeps the timestamp until `peek` finds it empty.
+   */
+  removeSome(ts: number, n: number): Key[] {
+    const keys = this.byTs.get(ts);
+    if (keys === undefined) return [];
+    const out: Key[] = [];
+    for (const k of keys) {
+      if (out.length >= n) break;
+      out.push(k);
+    }
+    if (out.length === keys.size) this.byTs.delete(ts);
+    else for (const k of out) keys.delete(k);
+    this.count -= out.length;
+    return out;
   }
 
   /** Adds the timers of a snapshot. */

@@ -63,6 +63,37 @@ describe("local checkpoints", () => {
     expect(await committedLines(out)).toEqual(expected);
   });
 
+  it("re-splits LevelDB state and timers held in the store by key when restoring onto more tasks", async () => {
+    const expected = await reference();
+    const out = join(dir, "out");
+    const ckpt = join(dir, "ckpt");
+    // A cache of 8 entries bounds the timers in memory to 8 per operator: the rest are store entries the restore routes by key.
+    const state = (name: string) => ({ kind: "level" as const, dir: join(dir, name), maxCachedEntries: 8 });
+    const first = createEngine({
+      graph: exactlyOnceJob([out, "", "2"]).build(),
+      idleSleepMs: 0,
+      batchSize: 1000,
+      checkpoint: { dir: ckpt },
+      state: state("a"),
+    });
+    await first.open();
+    for (let i = 0; i < 7; i++) await first.round();
+    await first.checkpoint();
+    const stored = await readCheckpoint(join(ckpt, "chk-00000000"));
+    const horizons = stored.tasks.flatMap((t) => Object.values(t?.timers ?? {}).map((x) => x.horizon?.event));
+    expect(horizons.some((h) => h !== undefined)).toBe(true);
+    const second = createEngine({
+      graph: exactlyOnceJob([out, "", "3"]).build(),
+      idleSleepMs: 0,
+      checkpoint: { dir: ckpt },
+      restoreFrom: "latest",
+      state: state("b"),
+    });
+    expect(second.parallelism).toBe(3);
+    await second.run();
+    expect(await committedLines(out)).toEqual(expected);
+  });
+
   it("writes savepoints that restore by operator uid, and refuses state of operators the job lost", async () => {
     const expected = await reference();
     const out = join(dir, "out");
@@ -122,7 +153,10 @@ describe("local checkpoints", () => {
     expect(targets.filter((t) => t.startsWith(out))).toEqual([]);
   });
 
-  it("survives kill -9 of `runnel run` with LevelDB state: restored output equals an uninterrupted run", async () => {
+  it.each([
+    ["", []],
+    [" and timers in the store", ["--state-cache", "8"]],
+  ])("survives kill -9 of `runnel run` with LevelDB state%s: restored output equals an uninterrupted run", async (_what, cache) => {
     const expected = await reference();
     const out = join(dir, "out");
     const ckpt = join(dir, "ckpt");
@@ -130,7 +164,7 @@ describe("local checkpoints", () => {
     await runThenKill({
       module: join(import.meta.dirname, "fixtures", "exactly-once-job.ts"),
       checkpointDir: ckpt,
-      runArgs: ["--state", "level", "--state-dir", state, "--checkpoint-interval", "150", "--batch-size", "500"],
+      runArgs: ["--state", "level", "--state-dir", state, "--checkpoint-interval", "150", "--batch-size", "500", ...cache],
       jobArgs: [out, "throttle"],
     });
     const partial = await committedLines(out);
@@ -138,7 +172,7 @@ describe("local checkpoints", () => {
     const restored = createEngine({
       graph: exactlyOnceJob([out]).build(),
       idleSleepMs: 0,
-      state: { kind: "level", dir: state },
+      state: { kind: "level", dir: state, ...(cache.length > 0 ? { maxCachedEntries: 8 } : {}) },
       checkpoint: { dir: ckpt },
       restoreFrom: "latest",
     });
