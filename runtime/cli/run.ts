@@ -28,7 +28,7 @@ A StreamJob manifest runs with the generators and files its sources declare unde
 Options:
   --state heap|level         where keyed state lives (default heap)
   --state-dir <dir>          LevelDB directory, one sub-directory per task (default .runnel/<job>/state)
-  --state-cache <entries>    write-back cache bound per task before flush-and-evict (default: the manifest's spec.stateCache.entries, else 200000)
+  --state-cache <entries>    write-back cache bound per task before flush-and-evict; timers in memory: four times it per operator (default: the manifest's spec.stateCache.entries, else 200000)
   --checkpoint-dir <dir>     take checkpoints here (two-phase-commit file sinks need it for exactly-once)
   --checkpoint-interval <ms> time between checkpoints (default 5000)
   --retain <n>               completed checkpoints to keep (default 3)

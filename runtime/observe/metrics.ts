@@ -194,6 +194,15 @@ function registerEngineMetrics(registry: Registry, job: string, state: () => Eng
       for (const s of stores()) c.inc({ job, task: s.task }, s.backend.evictions);
     },
   );
+  totalCounter(
+    registry,
+    "runnel_state_timers_stored_total",
+    "Timers a task's operators put in its LevelDB store beyond their in-memory bound (four per spec.stateCache.entries; ADR 34).",
+    ["job", "task"],
+    (c) => {
+      for (const s of stores()) c.inc({ job, task: s.task }, s.backend.timersStored);
+    },
+  );
   registerScrapedHistogram({
     registry,
     name: "runnel_end_to_end_latency_seconds",

@@ -80,6 +80,8 @@ export class KeyedStateBackend {
   readonly store: StateStore;
   /** Times the cache went past its bound and was written back and halved (metrics). */
   evictions = 0;
+  /** Timers its operators put in the store past their in-memory bound (metrics; ADR 34). */
+  timersStored = 0;
   private readonly clock: Clock;
   private readonly tables: StateTable<unknown>[] = [];
   private readonly maxCached: number;

@@ -56,6 +56,7 @@ export class TieredTimers {
     if (ts < this.horizonTs || (ts === this.horizonTs && this.memory.has(key, ts))) this.memory.register(key, ts);
     else {
       this.table.put(timerId(ts, key), PRESENT);
+      this.backend.timersStored++;
       if (ts < this.nextStored) this.nextStored = ts;
     }
   }
@@ -91,7 +92,9 @@ export class TieredTimers {
   }
 
   private moveToStore(ts: number, n: number): void {
-    for (const k of this.memory.removeSome(ts, n)) this.table.put(timerId(ts, k), PRESENT);
+    const keys = this.memory.removeSome(ts, n);
+    for (const k of keys) this.table.put(timerId(ts, k), PRESENT);
+    this.backend.timersStored += keys.length;
   }
 
   private lowerHorizon(to: number): void {

@@ -160,6 +160,8 @@ describe("distributed runtime: exactly once through kill -9 (real broker, worker
     if (options.stateCacheEntries !== undefined) {
       // The cache really was too small: the workers now running evicted, and read evicted keys back.
       for (const w of workers) expect(await workerMetric(w, "runnel_state_evictions_total"), `worker ${w.ordinal}`).toBeGreaterThan(0);
+      // And the timers outgrew their bound (four per cache entry): those beyond it went to the store.
+      for (const w of workers) expect(await workerMetric(w, "runnel_state_timers_stored_total"), `worker ${w.ordinal}`).toBeGreaterThan(0);
     }
     await options.afterwards?.(workers);
     pods.stop();
@@ -177,7 +179,7 @@ describe("distributed runtime: exactly once through kill -9 (real broker, worker
     await killRandomly({ kills: 20 });
   });
 
-  it("a state cache of 10 entries per task over 3,000 users (every round evicts in the background, every window end fires in slices), 8 random kill -9: every window exactly once", async () => {
+  it("a state cache of 10 entries per task over 3,000 users (every round evicts in the background, every window end fires in slices, timers beyond 40 per operator live in the store), 8 random kill -9: every window exactly once", async () => {
     await killRandomly({ kills: 8, users: 3000, stateCacheEntries: 10 });
   });
 

@@ -28,6 +28,7 @@ import {
   waitReady,
   type WorkerProcess,
 } from "../helpers/distributed.ts";
+import { workerMetric } from "../helpers/worker-process.ts";
 
 const TOKEN = "savepoint-test-token";
 const post = (url: string, body: { name?: string }): Promise<string> => requestSavepoint(url, TOKEN, body);
@@ -166,9 +167,10 @@ describe("distributed runtime: stop-with-savepoint, change the job, restore (rea
     expect(java.mismatches.slice(0, 20), `job ${job.name}`).toEqual([]);
   });
 
-  it("re-splits a savepoint's keys over more tasks when the input gained partitions (6 → 12)", async () => {
+  it("re-splits a savepoint's keys, timers in the store among them, over more tasks when the input gained partitions (6 → 12)", async () => {
     const { kafka, admin } = k;
-    const job = await createCountJob(admin, 6);
+    // A cache of 10 entries: timers beyond 40 per operator are keyed entries of the savepoint, routed by their key.
+    const job = await createCountJob(admin, 6, { stateCacheEntries: 10 });
     const env = { RUNNEL_ADMIN_TOKEN: TOKEN };
     const launch = (o: number, workers: number, extra: string[] = [], manifest?: string): WorkerProcess => {
       const w = startWorker(job, o, workers, { extraArgs: ["--admin", "127.0.0.1:0", ...extra], env, ...(manifest ? { manifest } : {}) });
@@ -181,6 +183,7 @@ describe("distributed runtime: stop-with-savepoint, change the job, restore (rea
     const v1 = [0, 1, 2].map((o) => launch(o, 3));
     const urls = await Promise.all(v1.map((w) => adminUrl(w)));
     await reader.waitForCount(200, 120_000);
+    for (const w of v1) expect(await workerMetric(w, "runnel_state_timers_stored_total"), logTail(w)).toBeGreaterThan(0);
     const savepoint = join(job.savepointRoot, "before-resize");
     await Promise.all(urls.map((u) => post(`${u}/stop`, { name: "before-resize" })));
     for (const w of v1) expect(await exitWithin(w), logTail(w)).toBe(0);

@@ -126,6 +126,7 @@ describe("timers beyond the in-memory bound", () => {
     expect(got.length).toBe(expected.size); // each once
     expect(new Set(got)).toEqual(expected);
     expect(op.peak()).toBeLessThanOrEqual(100);
+    expect(op.backend.timersStored).toBeGreaterThan(5000); // counted for runnel_state_timers_stored_total
     expect(op.kr.eventTimers.memory.size).toBe(0);
     expect(op.kr.eventTimers.storedDue(Number.MAX_VALUE)).toBe(false); // the last pass found the store empty
   });
