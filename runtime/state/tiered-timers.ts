@@ -53,7 +53,8 @@ export class TieredTimers {
 
   /** Registers a timer; a duplicate (key, ts) is ignored. */
   register(key: Key, ts: number): void {
-    if (ts < this.horizonTs || (ts === this.horizonTs && this.memory.has(key, ts))) this.memory.register(key, ts);
+    const h = this.horizonTs;
+    if (h === Number.POSITIVE_INFINITY || ts < h || (ts === h && this.memory.has(key, ts))) this.memory.register(key, ts);
     else {
       this.table.put(timerId(ts, key), PRESENT);
       this.backend.timersStored++;
@@ -63,8 +64,9 @@ export class TieredTimers {
 
   /** Deletes a timer if present. */
   delete(key: Key, ts: number): void {
-    if (ts <= this.horizonTs) this.memory.delete(key, ts);
-    if (ts >= this.horizonTs) this.table.remove(timerId(ts, key));
+    const h = this.horizonTs;
+    if (h === Number.POSITIVE_INFINITY || ts <= h) this.memory.delete(key, ts);
+    if (h !== Number.POSITIVE_INFINITY && ts >= h) this.table.remove(timerId(ts, key));
   }
 
   /**

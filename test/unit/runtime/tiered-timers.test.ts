@@ -217,6 +217,20 @@ describe("timers beyond the in-memory bound", () => {
     expectOrdered(op.fired);
   });
 
+  it("comes back from its own store after a close: memory timers and horizon saved, stored timers kept", async () => {
+    const op = await operator("r", 100);
+    await registerMany(op, 2000);
+    expect(op.kr.eventTimers.horizon).toBeLessThan(5000);
+    await op.backend.close();
+    const again = await operator("r", 100);
+    await again.backend.loadTimers();
+    expect(again.kr.eventTimers.horizon).toBe(op.kr.eventTimers.horizon);
+    await advance(again, 6000);
+    expect(again.fired).toHaveLength(4000);
+    expect(new Set(again.fired.map((f) => `${String(f[0])}@${f[1]}`)).size).toBe(4000);
+    expectOrdered(again.fired);
+  });
+
   it("restores from a snapshot into a fresh store: the memory timers, the horizon and the stored timers as keyed entries", async () => {
     const op = await operator("e", 100);
     await registerMany(op, 3000);
