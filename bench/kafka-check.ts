@@ -60,9 +60,23 @@ function expectedWindows(events: number): Map<string, number> {
   return want;
 }
 
-/** Reads `topic` committed and compares it with the reference; returns a short verdict, throws on any difference. */
-export async function checkOutput(kafka: KafkaClient, brokers: string[], topic: string, kind: "filter" | "window", events: number): Promise<string> {
-  const records = await readTopic({ client: kafka, brokers }, topic, { idleMs: 5_000 });
+/**
+ * Reads `topic` committed and compares it with the reference; returns a short verdict, throws on
+ * any difference. `written`: the records the job counted as written (at least), all of which must read back
+ * committed (a read that stalls, say while a consumer group's coordinator loads, is read again
+ * with a longer patience before that counts as a difference).
+ */
+export async function checkOutput(
+  kafka: KafkaClient,
+  brokers: string[],
+  topic: string,
+  kind: "filter" | "window",
+  events: number,
+  written?: number,
+): Promise<string> {
+  let records = await readTopic({ client: kafka, brokers }, topic, { idleMs: 5_000 });
+  if (written !== undefined && records.length < written) records = await readTopic({ client: kafka, brokers }, topic, { idleMs: 30_000 });
+  if (written !== undefined && records.length < written) throw new Error(`${topic}: the job wrote ${written} records, ${records.length} read back committed`);
   const values = records.map((r) => JSON.parse(String(r.value)) as Record<string, unknown>);
   if (kind === "filter") {
     const want = expectedFiltered(events);

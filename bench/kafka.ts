@@ -371,7 +371,7 @@ export async function kafkaBench(options: {
                 delivery: kind === "alo" ? "at-least-once" : "exactly-once",
                 expectedIn: kind === "window" ? 2 * events : events,
               });
-      row.checked = await checkOutput(kafka, brokers, output, stateful ? "window" : "filter", events);
+      row.checked = await checkOutput(kafka, brokers, output, stateful ? "window" : "filter", events, row.out);
       log(
         `kafka ${row.name} (run ${r + 1}): ${Math.round(row.rate).toLocaleString("en-US")} events/s (${row.seconds.toFixed(1)} s, startup ${row.startupSeconds.toFixed(1)} s, shutdown ${row.shutdownSeconds.toFixed(1)} s, ${row.out.toLocaleString("en-US")} out, ${row.commits} commits; output ${row.checked})`,
       );

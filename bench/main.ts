@@ -222,7 +222,8 @@ writes the windows that closed: 100 users × each second of event time but the l
 the watermark (2 s out of orderness) had not passed when the job stopped. "Checked": each output topic read back
 committed after its run (not timed) and compared with what the input must give (bench/kafka-check.ts): the
 filter's records each exactly once; every window's count exact, written once, and no window missing before the
-last one written of its user (per user: tasks on two threads may stop with their watermarks a little apart).
+last one written of its user (per user: tasks on two threads may stop with their watermarks a little apart); and every
+record a job counted as written read back committed.
 
 | pipeline | events/s | seconds | startup s | shutdown s | records out | batches / checkpoints | checked | vs loop |
 |---|---:|---:|---:|---:|---:|---:|---|---:|
