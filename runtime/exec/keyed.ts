@@ -208,8 +208,8 @@ export class KeyedRuntime implements KeyScope {
   restoreTimers(s: TimerSnapshot): void {
     this.eventTimers.restoreHorizon(s.horizon?.event);
     this.processingTimers.restoreHorizon(s.horizon?.processing);
-    for (const [ts, k] of s.event) this.eventTimers.register(k, ts);
-    for (const [ts, k] of s.processing) this.processingTimers.register(k, ts);
+    for (const [ts, k] of s.event) this.eventTimers.restore(k, ts);
+    for (const [ts, k] of s.processing) this.processingTimers.restore(k, ts);
   }
 
   /** Keyed entries in memory plus timers. */

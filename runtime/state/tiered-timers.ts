@@ -193,6 +193,12 @@ export class TieredTimers {
     return this.horizonTs === Number.POSITIVE_INFINITY ? undefined : this.horizonTs;
   }
 
+  /** Re-registers a timer of a snapshot's memory tier: in memory up to the horizon (its own timestamp included, as it was), else in the store. */
+  restore(key: Key, ts: number): void {
+    if (this.horizonTs === Number.POSITIVE_INFINITY || ts <= this.horizonTs) this.memory.register(key, ts);
+    else this.register(key, ts);
+  }
+
   /**
    * Restores a saved horizon: the stored timers from it on come with the keyed entries. Restored
    * from several parts, the lowest wins, and memory timers after it (another part's) move to the store.

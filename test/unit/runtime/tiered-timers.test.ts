@@ -178,6 +178,27 @@ describe("timers beyond the in-memory bound", () => {
     expect(op.fired.map((f) => f[0])).toEqual([...inMemory, ...stored]);
   });
 
+  it("restores a timestamp split between memory and the store as it was: the same timers fire in the same order", async () => {
+    const op = await operator("i", 20);
+    for (let k = 199; k >= 0; k--) {
+      op.kr.currentKey = `k${String(k).padStart(3, "0")}`;
+      op.kr.timerService.registerEventTimeTimer(2000);
+    }
+    await op.backend.maybeEvict();
+    expect(op.kr.eventTimers.memory.size).toBe(15);
+    const timers = op.kr.snapshotTimers();
+    const entries: [string, Uint8Array][] = [];
+    for await (const chunk of op.backend.entryChunks()) entries.push(...chunk);
+    const rest = await operator("j", 20);
+    await rest.backend.importEntries(entries);
+    rest.kr.restoreTimers(timers);
+    expect(rest.kr.eventTimers.memory.size).toBe(15);
+    await advance(op, 2000);
+    await advance(rest, 2000);
+    expect(rest.fired).toHaveLength(200);
+    expect(rest.fired).toEqual(op.fired);
+  });
+
   it("takes the earliest stored timers back into memory once memory runs low", async () => {
     const op = await operator("c", 100);
     await registerMany(op, 2000);
