@@ -205,8 +205,7 @@ export async function restoreState(engine: EngineState, snapshot: Snapshot, reco
       if (plan.get(uid)?.kind === "drop") continue;
       const split = (list: [number, Key][], t: number) => list.filter(([, k]) => taskOfKey(k, parallelism) === t);
       for (const t of engine.tasks) {
-        const horizon = timers.horizon === undefined ? {} : { horizon: timers.horizon };
-        engine.instances[id]?.[t]?.op.restoreTimers?.({ event: split(timers.event, t), processing: split(timers.processing, t), ...horizon });
+        engine.instances[id]?.[t]?.op.restoreTimers?.({ ...timers, event: split(timers.event, t), processing: split(timers.processing, t) });
       }
     }
     for (const [uid, state] of Object.entries(task.operators ?? {})) {

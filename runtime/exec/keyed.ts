@@ -97,8 +97,12 @@ export class KeyedRuntime implements KeyScope {
 
   /** Collects the event-time timers due at `wm` and loads their keys' state (first taking stored timers back when memory runs low). */
   prepareWatermark(wm: number): Promise<void> {
-    const refill = this.eventTimers.refill();
-    return refill === undefined ? this.collectDue(this.eventTimers, wm) : refill.then(() => this.collectDue(this.eventTimers, wm));
+    return this.prepareDue(this.eventTimers, wm);
+  }
+
+  private prepareDue(timers: TieredTimers, until: number): Promise<void> {
+    const refill = timers.refill();
+    return refill === undefined ? this.collectDue(timers, until) : refill.then(() => this.collectDue(timers, until));
   }
 
   private collectDue(timers: TieredTimers, until: number): Promise<void> {
@@ -176,8 +180,7 @@ export class KeyedRuntime implements KeyScope {
   /** Collects the processing-time timers due at `now` and loads their keys' state. */
   prepareProcessingTime(now: number): Promise<void> {
     this.processingNow = now;
-    const refill = this.processingTimers.refill();
-    return refill === undefined ? this.collectDue(this.processingTimers, now) : refill.then(() => this.collectDue(this.processingTimers, now));
+    return this.prepareDue(this.processingTimers, now);
   }
 
   /** Fires the processing-time timers collected by prepareProcessingTime (a promise when they fire in slices or from the store). */

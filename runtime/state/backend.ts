@@ -8,7 +8,7 @@ import type { TimerSnapshot } from "../checkpoint/format.ts";
 import type { Clock } from "../time/clock.ts";
 import { decodeValue, encodeValue } from "./codec.ts";
 import type { StateStore, StoreStats } from "./store.ts";
-import { StateTable } from "./table.ts";
+import { StateTable, type TableSlice } from "./table.ts";
 import { JobDefinitionError, StateStoreError } from "../errors.ts";
 
 /** Default bound on cached entries before a flush-and-evict (keeps memory predictable). */
@@ -32,16 +32,6 @@ export interface TimerOwner {
   restore(timers: TimerSnapshot): void;
   /** Moves timers past the in-memory bound to the store (called before each eviction check). */
   spill?(): void;
-}
-
-/** A slice of a table's keys in store order: the store's overlaid with the newer cache. */
-export interface TableSlice {
-  /** Keys with a value, ascending. */
-  keys: string[];
-  /** The last key the slice covers: the next slice starts after it. */
-  last: string | undefined;
-  /** No key follows `last`. */
-  done: boolean;
 }
 
 /** Store key of an operator's saved timers ("\u0001" sorts them apart from state names). */
@@ -296,8 +286,7 @@ export class KeyedStateBackend {
 
   /**
    * Up to `limit` keys of `table` with a value after `after`, in store order: the store's (once
-   * the eviction in flight landed) overlaid with the table's cache, which is newer. Keys the
-   * store has beyond its last read wait for the next slice, so slices never skip one.
+   * the eviction in flight landed) overlaid with the table's cache, which is newer.
    */
   async scanTable(table: StateTable<unknown>, after: string | undefined, limit: number): Promise<TableSlice> {
     const stored: string[] = [];
@@ -314,17 +303,7 @@ export class KeyedStateBackend {
         }
       }
     }
-    const upTo = storeDone ? undefined : stored[stored.length - 1];
-    const cached: [string, boolean][] = [];
-    table.cachedKeysBetween(after, upTo, cached);
-    const keys = stored.filter((k) => !table.cached(k));
-    for (const [k, live] of cached) if (live) keys.push(k);
-    keys.sort();
-    if (keys.length > limit) {
-      keys.length = limit;
-      return { keys, last: keys[limit - 1], done: false };
-    }
-    return { keys, last: upTo ?? keys[keys.length - 1] ?? after, done: storeDone };
+    return table.sliceAfter(after, stored, storeDone, limit);
   }
 
   /** Every keyed entry of the task in store form, in chunks of at most `size` (flushes first; streams LevelDB). */

@@ -23,6 +23,16 @@ export function decodeKey(text: string): Key {
   return isTimerId(text) ? timerIdKey(text) : text.slice(1);
 }
 
+/** A slice of a table's keys in store order: the store's overlaid with the newer cache. */
+export interface TableSlice {
+  /** Keys with a value, ascending. */
+  keys: string[];
+  /** The last key the slice covers: the next slice starts after it. */
+  last: string | undefined;
+  /** No key follows `last`. */
+  done: boolean;
+}
+
 /** A cached key: `v` undefined means "fetched, and absent". */
 interface Entry<T> {
   k: Key;
@@ -143,17 +153,25 @@ export class StateTable<T> {
     }
   }
 
-  /** Whether `key` is held in memory (with a value or as known absent). */
-  cached(key: Key): boolean {
-    return this.cache.has(key);
-  }
-
-  /** Adds to `out` the string keys held in memory after `after` and up to `upTo` (either bound optional), each with whether it has a value. */
-  cachedKeysBetween(after: string | undefined, upTo: string | undefined, out: [string, boolean][]): void {
+  /**
+   * Up to `limit` string keys with a value after `after`, in store order, from the store's keys
+   * read from there (`stored`, ascending; `storeDone` when none follows them) overlaid with the
+   * cache, which is newer. Cached keys beyond the last one read wait for the next slice, so
+   * slices never skip one.
+   */
+  sliceAfter(after: string | undefined, stored: readonly string[], storeDone: boolean, limit: number): TableSlice {
+    const upTo = storeDone ? undefined : stored[stored.length - 1];
+    const keys = stored.filter((k) => !this.cache.has(k));
     for (const [k, e] of this.cache) {
-      if (typeof k !== "string" || (after !== undefined && k <= after) || (upTo !== undefined && k > upTo)) continue;
-      out.push([k, e.v !== undefined]);
+      if (typeof k !== "string" || e.v === undefined || (after !== undefined && k <= after) || (upTo !== undefined && k > upTo)) continue;
+      keys.push(k);
     }
+    keys.sort();
+    if (keys.length > limit) {
+      keys.length = limit;
+      return { keys, last: keys[limit - 1], done: false };
+    }
+    return { keys, last: upTo ?? keys[keys.length - 1] ?? after, done: storeDone };
   }
 
   /** Adds to `out` the store keys of keys[from, to) not yet cached (persistent tables only), once each. */

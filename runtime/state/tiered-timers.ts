@@ -118,27 +118,25 @@ export class TieredTimers {
     while (this.nextStored <= until) {
       // Registrations during this pass lower it again; a pass that ends short of the end sets it.
       this.nextStored = Number.POSITIVE_INFINITY;
-      let after: string | undefined;
-      for (;;) {
-        const slice = await this.backend.scanTable(this.table, after, sliceKeys);
-        const due: string[] = [];
-        let beyond = Number.POSITIVE_INFINITY;
-        for (const id of slice.keys) {
-          const ts = timerIdTs(id);
-          if (ts > until) {
-            beyond = ts;
-            break;
-          }
-          due.push(id);
-        }
-        if (due.length > 0) await this.fireSlice(due, load, fire);
-        if (beyond !== Number.POSITIVE_INFINITY) {
-          if (beyond < this.nextStored) this.nextStored = beyond;
+      for await (const ids of this.storedIds(sliceKeys)) {
+        const beyond = ids.findIndex((id) => timerIdTs(id) > until);
+        if (beyond !== 0) await this.fireSlice(beyond < 0 ? ids : ids.slice(0, beyond), load, fire);
+        if (beyond >= 0) {
+          this.nextStored = Math.min(this.nextStored, timerIdTs(ids[beyond] as string));
           break;
         }
-        if (slice.done) break;
-        after = slice.last;
       }
+    }
+  }
+
+  /** The stored timer ids in (timestamp, key) order, `limit` at a time (each slice read after the caller handled the one before). */
+  private async *storedIds(limit: number): AsyncGenerator<string[]> {
+    let after: string | undefined;
+    for (;;) {
+      const slice = await this.backend.scanTable(this.table, after, limit);
+      if (slice.keys.length > 0) yield slice.keys;
+      if (slice.done) return;
+      after = slice.last;
     }
   }
 
@@ -166,19 +164,15 @@ export class TieredTimers {
 
   private async takeBack(budget: number): Promise<void> {
     const taken: string[] = [];
-    let after: string | undefined;
     let stopAt = Number.POSITIVE_INFINITY;
-    scan: for (;;) {
-      const slice = await this.backend.scanTable(this.table, after, Math.max(1, Math.min(8192, Math.ceil(budget - taken.length))));
-      for (const id of slice.keys) {
+    scan: for await (const ids of this.storedIds(Math.max(1, Math.min(8192, Math.ceil(budget))))) {
+      for (const id of ids) {
         if (taken.length >= budget) {
           stopAt = timerIdTs(id);
           break scan;
         }
         taken.push(id);
       }
-      if (slice.done) break;
-      after = slice.last;
     }
     for (const id of taken) {
       this.memory.register(timerIdKey(id), timerIdTs(id));
