@@ -156,6 +156,33 @@ export async function produce(kafka: Kafka, job: CountJob, count: number, users 
   await producer.disconnect();
 }
 
+/** A running input feed: `stop()` ends it once the reference holds at least its minimum of windows. */
+export interface InputFeed {
+  stop(): Promise<void>;
+}
+
+/**
+ * Produces 200 records every 100 ms until stopped, so kills land while records are in flight;
+ * once stopped it goes on until the reference holds `minWindows` windows, so how much input a
+ * test checks does not depend on how fast the machine ran the job.
+ */
+export function produceContinuously(kafka: Kafka, job: CountJob, minWindows = 0): InputFeed {
+  let stopped = false;
+  const loop = (async () => {
+    while (!stopped || job.reference.size < minWindows) {
+      await produce(kafka, job, 200);
+      // Paces the feed (a producer's rhythm, not a wait for anything).
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  })();
+  return {
+    async stop() {
+      stopped = true;
+      await loop;
+    },
+  };
+}
+
 /** One record per partition far ahead in event time: every window of the real input closes. */
 export async function produceFlush(kafka: Kafka, job: CountJob): Promise<void> {
   const producer = inputProducer(kafka);
