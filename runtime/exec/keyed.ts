@@ -143,15 +143,28 @@ export class KeyedRuntime implements KeyScope {
       this.sliced = false;
       return this.fireInSlices(this.eventTimers, this.fireEvent, wm, true);
     }
-    for (const ts of this.dueTs) memory.fire(ts, this.fireEvent);
-    this.dueTs.length = 0;
+    const due = this.dueTs.splice(0);
+    for (const ts of due) {
+      this.fireRegisteredBefore(ts);
+      memory.fire(ts, this.fireEvent);
+    }
     // Timers registered while firing (for already-loaded keys) that are already due.
-    for (let ts = memory.peek(); ts !== undefined && ts <= wm; ts = memory.peek()) {
-      memory.collectDue(ts, this.dueTs, undefined);
-      for (const t of this.dueTs) memory.fire(t, this.fireEvent);
+    this.fireRegisteredBefore(wm + 1);
+    return this.eventTimers.storedDue(wm) ? this.fireInSlices(this.eventTimers, this.fireEvent, wm, true) : undefined;
+  }
+
+  /**
+   * Fires the event-time timers in memory before `ts` that callbacks registered after the due
+   * ones were collected, so timers fire in timestamp order as in Flink (a firing in slices orders
+   * its memory timers the same way; stored timers registered by a firing fire after it).
+   */
+  private fireRegisteredBefore(ts: number): void {
+    const memory = this.eventTimers.memory;
+    for (let t = memory.peek(); t !== undefined && t < ts; t = memory.peek()) {
+      memory.collectDue(t, this.dueTs, undefined);
+      for (const x of this.dueTs) memory.fire(x, this.fireEvent);
       this.dueTs.length = 0;
     }
-    return this.eventTimers.storedDue(wm) ? this.fireInSlices(this.eventTimers, this.fireEvent, wm, true) : undefined;
   }
 
   /**
@@ -168,7 +181,13 @@ export class KeyedRuntime implements KeyScope {
     const due = [...this.dueTs];
     this.dueTs.length = 0;
     for (;;) {
-      for (const ts of due) await timers.memory.fireInSlices(ts, backend.sliceKeys, load, fire);
+      for (let i = 0; i < due.length; i++) {
+        // A timer an earlier callback registered before this timestamp fires first (timestamp order).
+        const next = timers.memory.peek();
+        if (next !== undefined && next < (due[i] as number)) timers.memory.collectDue(next, this.dueTs, undefined);
+        if (this.dueTs.length > 0) due.splice(i, 0, ...this.dueTs.splice(0));
+        await timers.memory.fireInSlices(due[i] as number, backend.sliceKeys, load, fire);
+      }
       due.length = 0;
       if (timers.storedDue(until)) await timers.fireStored(until, backend.sliceKeys, load, fire);
       if (!again) return;

@@ -1,4 +1,7 @@
 /** Keyed process functions: state, timers, side outputs, connect, TTL. */
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { collectSink, collectionSource, job, outputTag, queueSource, type KeyedProcessFunction, type RuntimeContext } from "../../../runtime/api/index.ts";
 import { manualClock } from "../../../runtime/time/clock.ts";
@@ -39,6 +42,40 @@ describe("keyed process function", () => {
     ]);
     // Timer output carries the timer's timestamp.
     expect(out.records.filter((r) => r.value.startsWith("timer")).map((r) => r.ts)).toEqual([9, 9, 29, 29]);
+  });
+
+  it("fires a timer registered by another timer's callback before later due timers (timestamp order, as Flink)", async () => {
+    const run = async (state?: { kind: "level"; dir: string; maxCachedEntries: number }): Promise<string[]> => {
+      const out = collectSink<string>();
+      const j = job("timer-order");
+      j.source(collectionSource({ partitions: [[ev("a", 1), ev("b", 2), ev("a", 100)]] }), { watermarks: evTime() })
+        .keyBy((e) => e.k)
+        .process((): KeyedProcessFunction<string, Ev, string> => ({
+          processElement(e, ctx) {
+            if (e.t < 100) {
+              ctx.timerService().registerEventTimeTimer(10);
+              ctx.timerService().registerEventTimeTimer(30);
+            }
+          },
+          onTimer(ts, ctx, o) {
+            o.collect(`${ctx.key()}@${ts}`);
+            // Due already (the watermark is 99): it must fire before the timers at 30.
+            if (ts === 10) ctx.timerService().registerEventTimeTimer(20);
+          },
+        }))
+        .sink(out);
+      await runToEnd(j.build(), { batchSize: 3, ...(state ? { state } : {}) });
+      return out.values();
+    };
+    const want = ["a@10", "b@10", "a@20", "b@20", "a@30", "b@30"];
+    expect(await run()).toEqual(want);
+    const dir = mkdtempSync(join(tmpdir(), "runnel-timer-order-"));
+    try {
+      // One cached entry: the due keys are loaded a slice at a time.
+      expect(await run({ kind: "level", dir, maxCachedEntries: 1 })).toEqual(want);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it("fires processing-time timers from the injected clock", async () => {
