@@ -299,12 +299,13 @@ between tasks, checkpoints to remote storage, RocksDB state and Nexmark's full r
 padding strings) — while these rows run in one process: records stay objects in memory, nothing is
 shuffled or checkpointed, and state is on the heap.
 
-Where q5's time goes (\`node --cpu-prof bench/main.ts --queries q5\`): about a third in the
-window operator (each bid updates 5 sliding windows of its auction: a scan of the key's ≤ 5 live
-window ends plus the aggregate call), a sixth in the engine's batch loop handing exchange buffers
-to the operator, ~10 % firing the per-(auction, window) timers and emitting one intermediate
-record each to the max-per-window stage, ~8 % GC, the rest generator and routing. The
-hand-written loop skips the timers, the intermediate records and the exchange.
+Where q5's time goes (\`node --cpu-prof bench/main.ts --queries q5\`, 2026-12-07): about a third in the
+window operator adding each bid to its auction's 2 s pane (ADR 35: one accumulator update per bid;
+before panes it updated 5 sliding windows), a fifth firing the per-(auction, window) timers —
+merging a window's panes and emitting one intermediate record each to the max-per-window stage
+— about a sixth in the generator, the rest the engine's batch loop, routing and ~7 % GC. The
+hand-written loop updates 5 windows per bid too, but skips the timers, the intermediate records
+and the exchange.
 
 Queries: q0 pass-through projection of bids; q1 currency conversion; q2 selection; q3 incremental
 join of persons (OR/ID/CA) and category-10 auctions (keyed co-process state); q5 hot items (10 s

@@ -100,7 +100,7 @@ export interface AggregateFunction<IN, ACC, OUT> {
   add(value: IN, acc: ACC): ACC;
   /** The result for an accumulator (must not mutate it: windows may fire again). */
   getResult(acc: ACC): OUT;
-  /** Combines two accumulators (session windows merge); may mutate and return `a`. */
+  /** Combines two accumulators (sessions merging, a sliding window's panes); may mutate and return `a`, must not change `b`. */
   merge(a: ACC, b: ACC): ACC;
   /** What the accumulator holds, so state records its schema and a changed job can migrate it (optional). */
   layout?: AccumulatorLayout;

@@ -9,6 +9,7 @@ import type { AccumulatorField, AccumulatorLayout, Key } from "../api/functions.
 import type { NodeSpec } from "../graph/graph.ts";
 import { formatDuration } from "../spec/duration.ts";
 import type { StateLayout, StateMigration, StateSchema } from "../state/schema.ts";
+import type { PanedWindows } from "./sliding-panes.ts";
 import type { WindowAssigner, WindowTrigger } from "./types.ts";
 
 type WindowSpec = Extract<NodeSpec, { kind: "window" }>;
@@ -77,8 +78,9 @@ export function windowStateLayout(spec: WindowSpec): StateLayout {
 function accumulatorMigration(convert: (acc: unknown, key: Key) => unknown): StateMigration {
   return {
     windows: (value, key) => {
-      const w = value as { ends: number[]; accs: unknown[] };
-      return { ends: w.ends, accs: w.accs.map((a) => convert(a, key)) };
+      const w = value as PanedWindows;
+      const panes = w.paneEnds ? { paneEnds: w.paneEnds, paneAccs: (w.paneAccs ?? []).map((a) => convert(a, key)) } : {};
+      return { ends: w.ends, accs: w.accs.map((a) => convert(a, key)), ...panes };
     },
     sessions: (value, key) => (value as [number, number, unknown][]).map(([s, e, a]) => [s, e, convert(a, key)]),
   };

@@ -17,14 +17,15 @@ import type { StateTable } from "../state/table.ts";
 import type { Clock } from "../time/clock.ts";
 import { MAX_WATERMARK } from "../time/watermarks.ts";
 import { GLOBAL_WINDOW, windowStart } from "./assigners.ts";
+import { slidingPanes, type PanedWindows, type SlidingPanes } from "./sliding-panes.ts";
 import type { TimeWindow, WindowAssigner, WindowFunctionSpec, WindowTrigger } from "./types.ts";
 
 type Acc = unknown;
-/** The live fixed windows of one key: ends[i] is the end of the window whose accumulator is accs[i]. */
-interface FixedWindows {
-  ends: number[];
-  accs: Acc[];
-}
+/**
+ * The live fixed windows of one key: ends[i] is the end of the window whose accumulator is
+ * accs[i]; sliding aggregations keep panes beside them (sliding-panes.ts).
+ */
+type FixedWindows = PanedWindows;
 /** A session: [start, end, accumulator]. */
 type Session = [number, number, Acc];
 
@@ -79,6 +80,21 @@ export function windowOperator(options: WindowOperatorOptions): Operator {
   const slide = assigner.kind === "sliding" ? assigner.slideMs : size;
   const offset = assigner.kind === "tumbling" || assigner.kind === "sliding" ? assigner.offsetMs : 0;
   const collector = { ts: 0, collect: (v: unknown) => out.emit(v, collector.ts) };
+  // Sliding windows that aggregate (at the window's end) keep one accumulator per pane, not per window.
+  const panes: SlidingPanes | undefined =
+    assigner.kind === "sliding" && fn.kind === "aggregate" && trigger.kind === "eventTime"
+      ? slidingPanes({
+          sizeMs: size,
+          slideMs: slide,
+          offsetMs: offset,
+          latenessMs: lateness,
+          eventTime,
+          agg,
+          watermark: () => kr.watermark,
+          register: (key, ts) => (processingTime ? kr.processingTimers : kr.eventTimers).register(key, ts),
+          emit: (key, start, end, acc) => emit(key, start, end, acc),
+        })
+      : undefined;
 
   /** Emits the result of one window (timestamp: the window's max timestamp). */
   function emit(key: Key, start: number, end: number, acc: Acc): void {
@@ -99,7 +115,7 @@ export function windowOperator(options: WindowOperatorOptions): Operator {
   function windowsOf(key: Key): FixedWindows {
     let windows = fixed.get(key);
     if (windows === undefined) {
-      windows = { ends: [], accs: [] };
+      windows = panes ? panes.create() : { ends: [], accs: [] };
       fixed.put(key, windows);
     } else fixed.touch(key);
     return windows;
@@ -219,6 +235,13 @@ export function windowOperator(options: WindowOperatorOptions): Operator {
     }
     const windows = fixed.get(key);
     if (windows === undefined) return;
+    if (panes) {
+      if (panes.onTimer(key, windows, t)) {
+        if (panes.isEmpty(windows)) fixed.remove(key);
+        else fixed.touch(key);
+      }
+      return;
+    }
     const i = windows.ends.indexOf(t + 1);
     if (i >= 0) emit(key, t + 1 - size, t + 1, windows.accs[i]);
     if (removeWindow(windows, t + 1 - lateness)) {
@@ -245,14 +268,15 @@ export function windowOperator(options: WindowOperatorOptions): Operator {
       if (isSession) accepted = addToSession(k, value, ts);
       else {
         const windows = windowsOf(k);
-        if (assigner.kind === "global") accepted = addToFixed(k, windows, value, GLOBAL_WINDOW.end);
+        if (panes) accepted = panes.add(k, windows, value, ts);
+        else if (assigner.kind === "global") accepted = addToFixed(k, windows, value, GLOBAL_WINDOW.end);
         else {
           // Sliding: every window [s, s + size) with s in (ts - size, lastStart], latest first (as Flink).
           for (let s = windowStart(ts, slide, offset); s > ts - size; s -= slide) {
             if (addToFixed(k, windows, value, s + size)) accepted = true;
           }
         }
-        if (windows.ends.length === 0) fixed.remove(k);
+        if (panes ? panes.isEmpty(windows) : windows.ends.length === 0) fixed.remove(k);
       }
       if (!accepted && eventTime && ts + lateness <= kr.watermark) {
         if (lateTag !== undefined) out.emitSide(lateTag, value, ts);

@@ -47,9 +47,10 @@ function compile(aggs: Aggs, options: { window?: object; over?: boolean } = {}) 
 }
 
 /** Runs v1 over the first two events, takes a savepoint, and restores v2 from it to the end; returns v2's output. */
-async function upgrade(v1: Aggs, v2: Aggs, options: { window?: object; over?: boolean; drop?: string[] } = {}): Promise<unknown[]> {
+async function upgrade(v1: Aggs, v2: Aggs, options: { window?: object; v1Window?: object; over?: boolean; drop?: string[] } = {}): Promise<unknown[]> {
   const sp = join(dir, "savepoint");
-  const first = createEngine({ graph: compile(v1, { over: options.over === true }).graph, idleSleepMs: 0, batchSize: 2 });
+  const v1Options = { over: options.over === true, ...(options.v1Window ? { window: options.v1Window } : {}) };
+  const first = createEngine({ graph: compile(v1, v1Options).graph, idleSleepMs: 0, batchSize: 2 });
   await first.open();
   await first.round();
   await first.savepoint(sp);
@@ -87,6 +88,22 @@ describe("state schemas: migrating window state across job versions", () => {
     expect(out).toEqual([
       { ...window0, events: 3, total: 13, maxN: 1 },
       { ...window1, events: 1, total: 2, maxN: 2 },
+    ]);
+  });
+
+  it("migrates a sliding window's panes the same way (each window merges its migrated panes)", async () => {
+    const v1: Aggs = [
+      { name: "events", fn: "count" },
+      { name: "total", fn: "sum", of: "record.n" },
+    ];
+    const sliding = { type: "sliding", size: "1m", slide: "30s" };
+    const out = await upgrade(v1, [...v1, { name: "maxN", fn: "max", of: "record.n" }], { window: sliding, v1Window: sliding });
+    const w = (start: number) => ({ key: "a", windowStart: start, windowEnd: start + 60_000 });
+    expect(out).toEqual([
+      { ...w(-30_000), events: 3, total: 13, maxN: 1 },
+      { ...w(0), events: 3, total: 13, maxN: 1 },
+      { ...w(30_000), events: 1, total: 2, maxN: 2 },
+      { ...w(60_000), events: 1, total: 2, maxN: 2 },
     ]);
   });
 
