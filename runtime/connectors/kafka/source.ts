@@ -44,6 +44,9 @@ export function jsonValue<T>(message: KafkaMessageIn): T {
   return JSON.parse(message.value.toString("utf8")) as T;
 }
 
+/** Read records a partition buffer keeps at least before it drops them (see `read`). */
+const COMPACT_AFTER = 4096;
+
 interface PartitionBuffer<T> {
   values: T[];
   /** Offset of values[i]. */
@@ -159,6 +162,13 @@ class TopicFeed<T> {
       buf.timestamps.length = 0;
       buf.head = 0;
       buf.next = Math.max(buf.next, seenBefore); // rejected messages after the last record
+    } else if (buf.head >= COMPACT_AFTER && buf.head * 2 >= buf.values.length) {
+      // A partition that never runs dry (fetches arrive while it is read) would otherwise keep
+      // every record it read since it last did: drop the read ones once they are half the buffer.
+      buf.values.splice(0, buf.head);
+      buf.offsets.splice(0, buf.head);
+      if (buf.timestamps.length > 0) buf.timestamps.splice(0, buf.head);
+      buf.head = 0;
     }
     if (buf.paused && buf.values.length - buf.head < this.maxBuffered / 2) {
       buf.paused = false;
