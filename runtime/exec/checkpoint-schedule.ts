@@ -29,6 +29,8 @@ export interface CheckpointSchedule {
   readonly count: number;
   /** Whether a checkpoint is completing while rounds run (state must not be evicted meanwhile). */
   readonly inFlight: boolean;
+  /** Undefined when no checkpoint is completing, else a promise that settles when it has (its failure surfaces at the next round). */
+  whenLanded(): Promise<void> | undefined;
   /** Ids continue after a restored checkpoint. */
   restoredFrom(id: number): void;
   /** The interval starts now (the engine is open). */
@@ -111,6 +113,12 @@ export function checkpointSchedule(options: CheckpointScheduleOptions): Checkpoi
     },
     get inFlight() {
       return inflight !== undefined;
+    },
+    whenLanded() {
+      return inflight?.then(
+        () => undefined,
+        () => undefined,
+      );
     },
     restoredFrom(id) {
       last = id;

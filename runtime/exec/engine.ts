@@ -181,7 +181,7 @@ export function createEngine(options: EngineOptions): Engine {
       const store = level ? await levelStore({ path }) : heapStore();
       const maxCached = st.kind === "level" && st.maxCachedEntries ? { maxCachedEntries: st.maxCachedEntries } : {};
       // A checkpoint completing while rounds run still has to write the changes it captured.
-      backends[task] = new KeyedStateBackend({ store, clock, trackChanges, ...maxCached, evictable: () => !schedule.inFlight });
+      backends[task] = new KeyedStateBackend({ store, clock, trackChanges, ...maxCached, evictableAfter: () => schedule.whenLanded() });
     }
   }
 

@@ -196,6 +196,15 @@ function registerEngineMetrics(registry: Registry, job: string, state: () => Eng
   );
   totalCounter(
     registry,
+    "runnel_state_eviction_waits_total",
+    "Times a task's state cache was past spec.stateCache.entries while a checkpoint still wrote, and the task waited for it before reading more (backpressure).",
+    ["job", "task"],
+    (c) => {
+      for (const s of stores()) c.inc({ job, task: s.task }, s.backend.evictionWaits);
+    },
+  );
+  totalCounter(
+    registry,
     "runnel_state_timers_stored_total",
     "Timers a task's operators put in its LevelDB store beyond their in-memory bound (four per spec.stateCache.entries; ADR 34).",
     ["job", "task"],

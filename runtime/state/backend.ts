@@ -72,6 +72,8 @@ export class KeyedStateBackend {
   evictions = 0;
   /** Timers its operators put in the store past their in-memory bound (metrics; ADR 34). */
   timersStored = 0;
+  /** Times the cache was over its bound while a checkpoint wrote, and the task waited for it (metrics). */
+  evictionWaits = 0;
   private readonly clock: Clock;
   private readonly tables: StateTable<unknown>[] = [];
   private readonly maxCached: number;
@@ -84,16 +86,16 @@ export class KeyedStateBackend {
   private writing: { done: Promise<void>; values: Map<string, Uint8Array | null> } | undefined;
   /** Why the last background write failed: reported by the next call that touches the store. */
   private writeFailure: Error | undefined;
-  /** False while a checkpoint still has to write what it captured: an eviction would write newer values first. */
-  private readonly evictable: () => boolean;
+  /** A promise while a checkpoint still has to write what it captured (an eviction would write newer values first): when it may. */
+  private readonly evictableAfter: () => Promise<void> | undefined;
 
   constructor(options: {
     store: StateStore;
     clock: Clock;
     maxCachedEntries?: number;
     trackChanges?: boolean;
-    /** Whether evictions may write now (default: always). */
-    evictable?: () => boolean;
+    /** Undefined when evictions may write now, else a promise of when they may (default: always now). */
+    evictableAfter?: () => Promise<void> | undefined;
     /** Timers one operator keeps in memory per time domain before the later ones go to the store (default: four times the cache bound). */
     maxTimersInMemory?: number;
   }) {
@@ -101,7 +103,7 @@ export class KeyedStateBackend {
     this.clock = options.clock;
     this.maxCached = options.maxCachedEntries ?? DEFAULT_MAX_CACHED_ENTRIES;
     this.trackChanges = options.trackChanges === true;
-    this.evictable = options.evictable ?? (() => true);
+    this.evictableAfter = options.evictableAfter ?? (() => undefined);
     this.timerLimit = this.store.persistent ? (options.maxTimersInMemory ?? this.maxCached * TIMERS_PER_CACHED_ENTRY) : Number.POSITIVE_INFINITY;
   }
 
@@ -260,7 +262,14 @@ export class KeyedStateBackend {
     if (!this.store.persistent) return false;
     for (const o of this.timerOwners) o.spill?.();
     const total = this.cachedEntries;
-    if (total <= this.maxCached || !this.evictable()) return false;
+    if (total <= this.maxCached) return false;
+    // Over the bound while a checkpoint writes: wait for it (backpressure) rather than let the
+    // cache grow with every key a round brings until checkpoints stop overlapping.
+    const checkpointWriting = this.evictableAfter();
+    if (checkpointWriting !== undefined) {
+      this.evictionWaits++;
+      await checkpointWriting;
+    }
     await this.settle();
     this.evictions++;
     const { puts, dels } = this.drainForWrite([]);
