@@ -277,6 +277,39 @@ describe("node agent with the real control plane", () => {
     expect(out).toContain("file=hello secretfile=s3cret files=renamed.txt,\n");
   });
 
+  it("enforces a container's memory limit: past it the kernel kills it, reported as OOMKilled", async () => {
+    const ns = await namespace("memory");
+    // Reads `mb` MB into a shell variable (held in memory), then exits 0.
+    const pod = (name: string, mb: number) => ({
+      apiVersion: "v1",
+      kind: "Pod",
+      metadata: { name },
+      spec: {
+        restartPolicy: "Never",
+        containers: [
+          {
+            name: "main",
+            image: "busybox",
+            command: ["sh", "-c", `x=$(head -c ${mb}000000 /dev/zero | tr '\\0' a); echo "held \${#x} bytes"`],
+            resources: { limits: { memory: "64Mi" } },
+          },
+        ],
+      },
+    });
+    kubectl(["apply", "-n", ns, "-f", "-"], JSON.stringify({ apiVersion: "v1", kind: "List", items: [pod("hog", 400), pod("fits", 8)] }));
+    const ended = (name: string) =>
+      waitFor(`${name} to end`, async () => {
+        const p = await core.readNamespacedPod({ name, namespace: ns });
+        return p.status?.phase === "Failed" || p.status?.phase === "Succeeded" ? p : undefined;
+      });
+    const hog = await ended("hog");
+    expect(hog.status?.phase).toBe("Failed");
+    expect(hog.status?.containerStatuses?.[0]?.state?.terminated).toMatchObject({ exitCode: 137, reason: "OOMKilled" });
+    const fits = await ended("fits");
+    expect(fits.status?.containerStatuses?.[0]?.state?.terminated).toMatchObject({ exitCode: 0, reason: "Completed" });
+    expect(kubectl(["logs", "fits", "-n", ns])).toContain("held 8000000 bytes");
+  });
+
   it("restarts a container whose liveness probe fails and counts the restart", async () => {
     const ns = await namespace("liveness");
     kubectl(

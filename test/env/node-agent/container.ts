@@ -4,7 +4,8 @@
 import { mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import type { V1Container, V1LifecycleHandler, V1Pod } from "@kubernetes/client-node";
-import { ConfigError, expandVars, ObjectReader, resolveEnv } from "./env.ts";
+import { memoryCgroup } from "./cgroup.ts";
+import { ConfigError, expandVars, ObjectReader, parseQuantity, resolveEnv } from "./env.ts";
 import type { EventRecorder } from "./events.ts";
 import { lookupImage, type ImageMap } from "./image-map.ts";
 import type { Clients } from "./kube.ts";
@@ -193,7 +194,7 @@ export class ContainerRunner {
     const exit = await proc.exited;
     this.stopProbes();
     this.ctx.mountPoints.release(held);
-    const reason = exit.exitCode === 0 ? "Completed" : "Error";
+    const reason = exit.oomKilled ? "OOMKilled" : exit.exitCode === 0 ? "Completed" : "Error";
     const terminated = {
       exitCode: exit.exitCode,
       reason,
@@ -208,7 +209,7 @@ export class ContainerRunner {
     this.lastExit = { terminated };
     this.ready = false;
     this.started = false;
-    log("container-exited", { pod: podKey(pod), container: this.name, exitCode: exit.exitCode, signal: exit.signal ?? undefined });
+    log("container-exited", { pod: podKey(pod), container: this.name, exitCode: exit.exitCode, signal: exit.signal ?? undefined, reason });
     this.ctx.onChange();
     return exit;
   }
@@ -263,7 +264,11 @@ export class ContainerRunner {
       initScript({ hostname: this.ctx.hostname, hostsFile: this.ctx.hostsFile, mounts, workingDir, workingDirOnHost: workingDir === fallbackDir }) + "\n",
     );
     const pidFile = path.join(this.ctx.podDir, `${this.name}.pid`);
-    return { mounts, spawn: { argv, env, scriptFile, logFile, pidFile } };
+    const limit = c.resources?.limits?.memory;
+    // One cgroup per instance, so an OOM kill is counted against the instance it ended.
+    const bytes = limit === undefined ? 0 : Math.floor(parseQuantity(String(limit)));
+    const memory = bytes > 0 ? memoryCgroup(`${pod.metadata?.uid ?? "pod"}-${this.name}-${this.restartCount}`, bytes) : undefined;
+    return { mounts, spawn: { argv, env, scriptFile, logFile, pidFile, ...(memory ? { memory } : {}) } };
   }
 
   private startProbes(proc: ContainerProcess): void {

@@ -5,6 +5,7 @@ import { spawn, type ChildProcess } from "node:child_process";
 import { closeSync, existsSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { constants } from "node:os";
 import path from "node:path";
+import type { MemoryCgroup } from "./cgroup.ts";
 import { log } from "./log.ts";
 
 export interface SpawnSpec {
@@ -17,6 +18,8 @@ export interface SpawnSpec {
   logFile: string;
   /** The process group id is recorded here so a restarted agent can kill leftovers. */
   pidFile: string;
+  /** The memory cgroup enforcing the container's memory limit, if it has one. */
+  memory?: MemoryCgroup;
 }
 
 export interface ExitInfo {
@@ -24,6 +27,8 @@ export interface ExitInfo {
   exitCode: number;
   signal: string | null;
   finishedAt: Date;
+  /** The kernel killed it for exceeding its memory limit. */
+  oomKilled: boolean;
 }
 
 /** Absolute path of a tool on the agent's PATH (a container's own PATH must not matter). */
@@ -52,7 +57,7 @@ export class ContainerProcess {
   private readonly child: ChildProcess;
   private readonly pidFile: string;
 
-  private constructor(child: ChildProcess, pidFile: string) {
+  private constructor(child: ChildProcess, pidFile: string, memory: MemoryCgroup | undefined) {
     if (child.pid === undefined) throw new Error("spawn failed");
     this.child = child;
     this.pid = child.pid;
@@ -68,7 +73,10 @@ export class ContainerProcess {
           // group already empty
         }
         const signum = signal ? (constants.signals[signal] ?? 9) : 0;
-        resolve({ exitCode: signal ? 128 + signum : (code ?? 0), signal, finishedAt: new Date() });
+        const oomKilled = memory?.oomKilled() ?? false;
+        memory?.remove();
+        // An OOM kill of the command (not of pid 1) ends pid 1 with 137 (128 + SIGKILL), as in a container.
+        resolve({ exitCode: signal ? 128 + signum : (code ?? 0), signal, finishedAt: new Date(), oomKilled });
       });
     });
   }
@@ -77,7 +85,10 @@ export class ContainerProcess {
   static async start(spec: SpawnSpec): Promise<ContainerProcess> {
     const fd = openSync(spec.logFile, "a");
     try {
-      const child = spawn(UNSHARE[0]!, [...UNSHARE.slice(1), SH, spec.scriptFile, ...spec.argv], {
+      const tree = [...UNSHARE, SH, spec.scriptFile, ...spec.argv];
+      // With a memory limit a shell first moves itself into the cgroup, then becomes the tree.
+      const argv = spec.memory ? [SH, "-c", 'echo $$ > "$0" && exec "$@"', spec.memory.procsFile, ...tree] : tree;
+      const child = spawn(argv[0]!, argv.slice(1), {
         env: spec.env,
         detached: true,
         stdio: ["ignore", fd, fd],
@@ -86,7 +97,7 @@ export class ContainerProcess {
         child.once("spawn", resolve);
         child.once("error", reject);
       });
-      const proc = new ContainerProcess(child, spec.pidFile);
+      const proc = new ContainerProcess(child, spec.pidFile, spec.memory);
       writeFileSync(spec.pidFile, String(proc.pid));
       return proc;
     } finally {
