@@ -128,7 +128,13 @@ export function repartitionSink(options: RepartitionSinkOptions): Sink<unknown> 
           buffer = [];
           await txn.send(options.topic, messages);
         },
-        close: () => writer.flush(),
+        // What a checkpoint flushed is all that commits: close runs after the last one, and a send
+        // now (a watermark marker whose interval ran out meanwhile) would open a transaction that
+        // nothing commits, holding read_committed readers of the topic until it times out.
+        async close() {
+          buffer = [];
+          pending = undefined;
+        },
         async abort() {
           buffer = [];
         },

@@ -212,6 +212,12 @@ export function transactionalProducer(kafka: Kafka, options: TransactionalOption
     async disconnect() {
       if (!connected) return;
       connected = false;
+      // A transaction left open would hold read_committed readers of its partitions back until
+      // the broker times it out: end it (nothing after the last commit was meant to be kept).
+      const t = txn;
+      txn = undefined;
+      openedAt = undefined;
+      if (t?.isActive()) await t.abort().catch(() => undefined);
       await producer.disconnect();
     },
   };

@@ -1,7 +1,11 @@
-/** Records on repartition topics: the compact form for plain records, V8's for the rest, registered symbols carried, old bytes readable. */
+/**
+ * Records on repartition topics: the compact form for plain records, V8's for the rest, registered
+ * symbols carried, old bytes readable; and the writer sends only what a checkpoint flushes.
+ */
 import { serialize } from "node:v8";
 import { describe, expect, it } from "vitest";
-import { decodeRecord, encodeRecord } from "../../../runtime/distributed/repartition.ts";
+import type { OutgoingMessage } from "../../../runtime/connectors/types.ts";
+import { decodeRecord, encodeRecord, repartitionSink } from "../../../runtime/distributed/repartition.ts";
 
 const KEY = Symbol.for("runnel.key");
 const ORIGIN = Symbol.for("runnel.origin");
@@ -46,5 +50,19 @@ describe("repartition record bytes", () => {
     expect(decodeRecord(serialize({ v: { n: 1 } }))).toEqual({ n: 1 });
     const back = decodeRecord(serialize({ v: { n: 2 }, s: [["runnel.key", "x"]] })) as Record<string | symbol, unknown>;
     expect(back[KEY]).toBe("x");
+  });
+
+  it("sends nothing when it closes after the last checkpoint's flush, not even a watermark marker that came due", async () => {
+    const sent: OutgoingMessage[][] = [];
+    const sink = repartitionSink({ topic: "rp", parallelism: 2, key: (v) => String(v), markerIntervalMs: 60_000 });
+    const writer = await sink.open({ operatorUid: "by-user", taskIndex: 0, parallelism: 2, transaction: { send: async (_t, m) => void sent.push(m) } });
+    writer.write("a", 1);
+    writer.onWatermarkStatus?.(5, false);
+    await writer.flush(); // the checkpoint's flush: the record and the first marker (one per partition)
+    expect(sent.map((m) => m.length)).toEqual([3]);
+    writer.write("b", 2); // nothing writes after the last checkpoint; if something did, it is not committed either
+    writer.onWatermarkStatus?.(9, true); // an idleness change is due at once
+    await writer.close();
+    expect(sent.map((m) => m.length)).toEqual([3]);
   });
 });
