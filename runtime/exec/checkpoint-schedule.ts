@@ -27,9 +27,10 @@ export interface CheckpointSchedule {
   readonly last: number;
   /** Checkpoints completed by this run. */
   readonly count: number;
-  /** Whether a checkpoint is completing while rounds run (state must not be evicted meanwhile). */
-  readonly inFlight: boolean;
-  /** Undefined when no checkpoint is completing, else a promise that settles when it has (its failure surfaces at the next round). */
+  /**
+   * Undefined when no checkpoint is completing while rounds run, else a promise that settles when
+   * it has (state must not be evicted meanwhile; its failure surfaces at the next round).
+   */
   whenLanded(): Promise<void> | undefined;
   /** Ids continue after a restored checkpoint. */
   restoredFrom(id: number): void;
@@ -110,9 +111,6 @@ export function checkpointSchedule(options: CheckpointScheduleOptions): Checkpoi
     },
     get count() {
       return count;
-    },
-    get inFlight() {
-      return inflight !== undefined;
     },
     whenLanded() {
       return inflight?.then(

@@ -5,6 +5,7 @@
 import type { AggregateFunction, Key, RuntimeContext, StateOptions, StateTtl, TimerService } from "../api/functions.ts";
 import { aggregatingHandle, listHandle, mapHandle, valueHandle, type KeyScope } from "../state/handles.ts";
 import type { StateTable } from "../state/table.ts";
+import type { TimerQueue } from "../state/timers.ts";
 import { TieredTimers } from "../state/tiered-timers.ts";
 import { MIN_WATERMARK } from "../time/watermarks.ts";
 import type { TimerSnapshot } from "../checkpoint/format.ts";
@@ -30,6 +31,8 @@ export class KeyedRuntime implements KeyScope {
   private readonly ctx: OperatorContext;
   private readonly tables: StateTable<unknown>[] = [];
   private readonly dueTs: number[] = [];
+  /** Where a timestamp a firing registered is popped to before it fires (see fireRegisteredBefore). */
+  private readonly earlierTs: number[] = [];
   private readonly dueKeys = new Set<Key>();
   private readonly dueKeyList: Key[] = [];
   /** The due timers' keys are more than the cache should load at once: the firing goes in slices. */
@@ -143,11 +146,11 @@ export class KeyedRuntime implements KeyScope {
       this.sliced = false;
       return this.fireInSlices(this.eventTimers, this.fireEvent, wm, true);
     }
-    const due = this.dueTs.splice(0);
-    for (const ts of due) {
+    for (const ts of this.dueTs) {
       this.fireRegisteredBefore(ts);
       memory.fire(ts, this.fireEvent);
     }
+    this.dueTs.length = 0;
     // Timers registered while firing (for already-loaded keys) that are already due.
     this.fireRegisteredBefore(wm + 1);
     return this.eventTimers.storedDue(wm) ? this.fireInSlices(this.eventTimers, this.fireEvent, wm, true) : undefined;
@@ -161,10 +164,15 @@ export class KeyedRuntime implements KeyScope {
   private fireRegisteredBefore(ts: number): void {
     const memory = this.eventTimers.memory;
     for (let t = memory.peek(); t !== undefined && t < ts; t = memory.peek()) {
-      memory.collectDue(t, this.dueTs, undefined);
-      for (const x of this.dueTs) memory.fire(x, this.fireEvent);
-      this.dueTs.length = 0;
+      this.popEarliest(memory, t);
+      memory.fire(t, this.fireEvent);
     }
+  }
+
+  /** Takes `t`, the earliest timestamp of `memory`, off its heap (its timers stay until fired). */
+  private popEarliest(memory: TimerQueue, t: number): void {
+    memory.collectDue(t, this.earlierTs, undefined);
+    this.earlierTs.length = 0;
   }
 
   /**
@@ -184,8 +192,10 @@ export class KeyedRuntime implements KeyScope {
       for (let i = 0; i < due.length; i++) {
         // A timer an earlier callback registered before this timestamp fires first (timestamp order).
         const next = timers.memory.peek();
-        if (next !== undefined && next < (due[i] as number)) timers.memory.collectDue(next, this.dueTs, undefined);
-        if (this.dueTs.length > 0) due.splice(i, 0, ...this.dueTs.splice(0));
+        if (next !== undefined && next < (due[i] as number)) {
+          this.popEarliest(timers.memory, next);
+          due.splice(i, 0, next);
+        }
         await timers.memory.fireInSlices(due[i] as number, backend.sliceKeys, load, fire);
       }
       due.length = 0;

@@ -105,13 +105,12 @@ export function slidingPanes(o: SlidingPanesOptions): SlidingPanes {
     return acc;
   }
 
-  /** Fires the window ending at `end` if it holds anything; true when it did. */
-  function fire(key: Key, w: PanedWindows, end: number): boolean {
+  /** Fires the window ending at `end` if it holds anything. */
+  function fire(key: Key, w: PanedWindows, end: number): void {
     const acc = windowAcc(w, end);
-    if (acc === undefined) return false;
+    if (acc === undefined) return;
     o.emit(key, end - size, end, acc);
     if (lateness > 0) o.register(key, end - 1 + lateness);
-    return true;
   }
 
   /** Drops what the window ending at `end` was the last to need: its per-window part and panes in no later window. */

@@ -92,7 +92,7 @@ export function windowOperator(options: WindowOperatorOptions): Operator {
           agg,
           watermark: () => kr.watermark,
           register: (key, ts) => (processingTime ? kr.processingTimers : kr.eventTimers).register(key, ts),
-          emit: (key, start, end, acc) => emit(key, start, end, acc),
+          emit,
         })
       : undefined;
 
