@@ -7,7 +7,7 @@
  */
 import { isDeepStrictEqual } from "node:util";
 import { deserialize, serialize } from "node:v8";
-import { decodeRecord, encodeRecord } from "../runtime/distributed/repartition.ts";
+import { decodeRecord, encodeRecord } from "../runtime/exec/record-codec.ts";
 import { fmtSpread, spreadOf, type Spread } from "./spread.ts";
 
 /** Records of the shapes jobs repartition: the Kafka benchmark's click, a Nexmark bid, a nested order. */

@@ -99,22 +99,31 @@ export function checkpointDirName(id: number): string {
   return `chk-${String(id).padStart(8, "0")}`;
 }
 
-/** Writes a complete checkpoint under `root` (in chk-<id>): task files first, metadata last. */
-export async function writeCheckpoint(root: string, meta: CheckpointMetadata, tasks: TaskSnapshot[]): Promise<string> {
-  return writeSnapshot(join(root, checkpointDirName(meta.id)), meta, tasks);
-}
-
 /** Writes a complete snapshot (checkpoint or savepoint) into `dir`, streaming each task's entries; metadata last, atomically. */
 export async function writeSnapshot(dir: string, meta: CheckpointMetadata, tasks: TaskSnapshot[]): Promise<string> {
+  await writeSnapshotTasks(dir, meta, tasks);
+  await writeSnapshotMetadata(dir, meta);
+  return dir;
+}
+
+/** Writes the files of the given tasks (sparse: a part of the snapshot) into `dir`; the snapshot is incomplete until its metadata is written. */
+export async function writeSnapshotTasks(dir: string, meta: CheckpointMetadata, tasks: TaskSnapshot[]): Promise<void> {
   const storage = folderStorage(dir);
   try {
-    for (const [i, t] of tasks.entries()) await writeTaskFiles(storage, i, t);
-    await storage.write(META, JSON.stringify(meta, null, 2));
+    for (const [i, t] of tasks.entries()) if (t) await writeTaskFiles(storage, i, t);
   } catch (err) {
     if (err instanceof CheckpointError) throw err;
     throw new CheckpointError(`cannot write ${meta.kind} ${meta.id} to ${dir}`, true, err);
   }
-  return dir;
+}
+
+/** Completes a snapshot whose task files are all written: its metadata, atomically. */
+export async function writeSnapshotMetadata(dir: string, meta: CheckpointMetadata): Promise<void> {
+  try {
+    await folderStorage(dir).write(META, JSON.stringify(meta, null, 2));
+  } catch (err) {
+    throw new CheckpointError(`cannot write ${meta.kind} ${meta.id} to ${dir}`, true, err);
+  }
 }
 
 /** Ids of the completed checkpoints under `root`, ascending. */

@@ -7,11 +7,15 @@
 import { dirname } from "node:path";
 import { parseArgs } from "node:util";
 import { loadJobModule } from "../api/job-module.ts";
-import { createEngine, type Engine, type EngineOptions } from "../exec/engine.ts";
+import { assertBroadcastInputsReplicated, replicatedNodes } from "../distributed/plan.ts";
+import { RunnelError } from "../errors.ts";
+import { createEngine, type Engine, type EngineOptions, type Progress } from "../exec/engine.ts";
+import { startLocalThreads } from "../exec/threads/coordinator.ts";
+import type { PipelineCounts, ThreadFailure } from "../exec/threads/protocol.ts";
 import { DEFAULT_MAX_CACHED_ENTRIES } from "../state/backend.ts";
 import { startAdminServer, type AdminServer } from "../observe/admin-server.ts";
 import { createJobMetrics } from "../observe/metrics.ts";
-import type { JobGraph } from "../graph/graph.ts";
+import { taskCount, type JobGraph } from "../graph/graph.ts";
 import type { PipelineMetrics } from "../pipeline/context.ts";
 import { compileStreamJob, readStreamJob } from "../pipeline/load.ts";
 import { plain, toJson } from "../pipeline/values.ts";
@@ -19,6 +23,7 @@ import { hostPort, positiveInt, progressLine, stepList, UsageError } from "./arg
 import { progressDisplay } from "./progress.ts";
 import { reportFailure } from "./failure.ts";
 import { createLogger } from "../log.ts";
+import type { RunThreadData } from "./run-thread.ts";
 
 /** Usage text of `runnel run`. */
 export const RUN_USAGE = `runnel run <job module | streamjob.yaml> [options] [-- job arguments]
@@ -37,6 +42,9 @@ Options:
                              on restore, start these steps empty when their state no longer fits the job
                              (e.g. a changed window) instead of refusing; manifests: spec.dropIncompatibleState
   --batch-size <n>           records per source partition per round (default 4096)
+  --threads <n>              run the tasks on n threads (default 1): each thread runs every n-th task and
+                             records cross threads where their keys do; a manifest runs n tasks at least,
+                             a job module as many threads as it has tasks at most
   --no-progress              no live progress line
   --admin <host:port>        serve /healthz, /readyz, /metrics (Prometheus) and /status (port 0: any free port)
 Manifests only:
@@ -50,6 +58,10 @@ export interface ManifestRunOptions {
   outDir?: string;
   maxRecords?: number;
   throttle: boolean;
+  /** Event time the throttled generators start at (default now; threads of one run share the main thread's). */
+  startTime?: number;
+  /** Tasks to run (default: the largest source partition count); --threads raises it to one task per thread at least. */
+  parallelism?: number;
 }
 
 /** A loaded job: its graph and, for manifests, the pipeline's dead-letter and drop counters and restore settings. */
@@ -70,9 +82,10 @@ export async function loadJob(path: string, args: string[], manifest: ManifestRu
       mode: "local",
       baseDir: dirname(file),
       throttle: manifest.throttle,
-      ...(manifest.throttle ? { startTime: Date.now() } : {}),
+      ...(manifest.throttle ? { startTime: manifest.startTime ?? Date.now() } : {}),
       ...(manifest.outDir === undefined ? {} : { outDir: manifest.outDir }),
       ...(manifest.maxRecords === undefined ? {} : { maxRecordsPerSource: manifest.maxRecords }),
+      ...(manifest.parallelism === undefined ? {} : { parallelism: manifest.parallelism }),
     });
     return {
       graph: compiled.graph,
@@ -90,14 +103,14 @@ function total(m: Record<string, number>): number {
 }
 
 /** One dead letter of each reason the run's dead-letter summary kept (the demo prints counts, not every letter). */
-function printDeadLetterSamples(metrics: PipelineMetrics): void {
-  const samples = Object.entries(metrics.deadLetterSamples);
+function printDeadLetterSamples(metrics: PipelineCounts): void {
+  const samples = Object.entries(metrics.deadLetterSamples ?? {});
   if (samples.length === 0) return;
   console.error(`a dead letter of each reason (write them all with --out <dir>):`);
   for (const [reason, letter] of samples) console.error(`  ${reason}: ${toJson(plain(letter))}`);
 }
 
-function pipelineCounters(metrics: PipelineMetrics): string {
+function pipelineCounters(metrics: PipelineCounts): string {
   const detail = (m: Record<string, number>): string =>
     Object.entries(m)
       .map(([k, v]) => `${k} ${v.toLocaleString("en-US")}`)
@@ -117,6 +130,8 @@ export async function run(argv: string[]): Promise<number> {
   let showProgress: boolean;
   let pipelineMetrics: PipelineMetrics | undefined;
   let admin: { host: string; port: number } | undefined;
+  let threads: number;
+  let threadData: Omit<RunThreadData, "thread" | "threads" | "ports"> | undefined;
   try {
     const { values, positionals } = parseArgs({
       args: own,
@@ -136,6 +151,7 @@ export async function run(argv: string[]): Promise<number> {
         "no-throttle": { type: "boolean" },
         admin: { type: "string" },
         "drop-incompatible-state": { type: "string" },
+        threads: { type: "string" },
       },
     });
     if (positionals.length !== 1) throw new UsageError("expected exactly one job module or StreamJob manifest");
@@ -145,11 +161,20 @@ export async function run(argv: string[]): Promise<number> {
       throw new UsageError("--restore latest needs --checkpoint-dir");
     }
     const maxRecords = values["max-records"] === undefined ? undefined : positiveInt("max-records", values["max-records"], 0);
-    const loaded = await loadJob(positionals[0] as string, jobArgs, {
+    const manifest: ManifestRunOptions = {
       throttle: values["no-throttle"] !== true,
+      startTime: Date.now(),
       ...(values.out === undefined ? {} : { outDir: values.out }),
       ...(maxRecords === undefined ? {} : { maxRecords }),
-    });
+    };
+    const path = positionals[0] as string;
+    const wanted = positiveInt("threads", values.threads, 1);
+    let loaded = await loadJob(path, jobArgs, manifest);
+    // A manifest's local tasks are its sources' partitions (one for a file): give each thread one at least.
+    if (wanted > taskCount(loaded.graph) && loaded.metrics) {
+      manifest.parallelism = wanted;
+      loaded = await loadJob(path, jobArgs, manifest);
+    }
     graph = loaded.graph;
     pipelineMetrics = loaded.metrics;
     admin = values.admin === undefined ? undefined : hostPort(values.admin);
@@ -176,21 +201,29 @@ export async function run(argv: string[]): Promise<number> {
       ...(values.restore === undefined ? {} : { restoreFrom: values.restore }),
       dropIncompatibleState: [...(loaded.dropIncompatibleState ?? []), ...stepList(values["drop-incompatible-state"])],
     };
+    // A job module fixes its own parallelism: it runs on as many threads as it has tasks at most.
+    threads = Math.min(wanted, taskCount(graph));
+    if (threads > 1) {
+      assertBroadcastInputsReplicated(graph, replicatedNodes(graph), "thread");
+      threadData = { path, jobArgs, manifest, engine: engineOptions };
+    }
   } catch (err) {
     return reportFailure("run", err);
   }
 
-  const engine = createEngine({ graph, ...engineOptions });
+  const running = threadData
+    ? runningOnThreads(threads, threadData, engineOptions)
+    : runningInProcess(createEngine({ graph, ...engineOptions }), pipelineMetrics);
   let server: AdminServer | undefined;
   try {
-    server = admin ? await serveAdmin(engine, graph.name, pipelineMetrics, admin) : undefined;
+    server = admin ? await serveAdmin(running, graph.name, admin) : undefined;
   } catch (err) {
     return reportFailure(
       "run",
       new UsageError(`cannot serve the admin API on ${admin?.host}:${admin?.port}: ${(err as Error).message}; pick another port (0 takes any free one)`),
     );
   }
-  const stop = (): void => engine.stop();
+  const stop = (): void => running.stop();
   process.once("SIGINT", stop);
   process.once("SIGTERM", stop);
   const started = performance.now();
@@ -199,17 +232,18 @@ export async function run(argv: string[]): Promise<number> {
   const display = showProgress ? progressDisplay() : undefined;
   const timer = display
     ? setInterval(() => {
-        const p = engine.progress();
+        const p = running.progress();
         const now = performance.now();
         const rate = ((p.recordsIn - lastIn) * 1000) / Math.max(1, now - lastAt);
         lastIn = p.recordsIn;
         lastAt = now;
-        const dead = pipelineMetrics ? total(pipelineMetrics.deadLetters) : 0;
+        const counts = running.pipeline();
+        const dead = counts ? total(counts.deadLetters) : 0;
         display.update(`${progressLine(p, rate)}${dead > 0 ? `  dead letters ${dead.toLocaleString("en-US")}` : ""}`);
       }, 1000)
     : undefined;
   try {
-    const p = await engine.run();
+    const { progress: p, pipeline } = await running.run();
     const secs = (performance.now() - started) / 1000;
     if (timer) clearInterval(timer);
     display?.close();
@@ -218,9 +252,10 @@ export async function run(argv: string[]): Promise<number> {
         `${p.recordsIn.toLocaleString("en-US")} records in (${Math.round(p.recordsIn / Math.max(secs, 1e-3)).toLocaleString("en-US")}/s), ` +
         `${p.recordsOut.toLocaleString("en-US")} out, ${p.lateDropped} late dropped, ${p.checkpoints} checkpoints` +
         (p.lastCheckpoint >= 0 ? ` (last ${p.lastCheckpoint})` : "") +
-        (pipelineMetrics ? `; ${pipelineCounters(pipelineMetrics)}` : ""),
+        (threads > 1 ? ` on ${threads} threads` : "") +
+        (pipeline ? `; ${pipelineCounters(pipeline)}` : ""),
     );
-    if (pipelineMetrics) printDeadLetterSamples(pipelineMetrics);
+    if (pipeline) printDeadLetterSamples(pipeline);
     return 0;
   } catch (err) {
     if (timer) clearInterval(timer);
@@ -233,18 +268,75 @@ export async function run(argv: string[]): Promise<number> {
   }
 }
 
+/** A run as the command drives it: in this thread or on several. */
+interface Running {
+  progress(): Progress;
+  /** Dead letters and drops of a manifest's pipeline so far. */
+  pipeline(): PipelineCounts | undefined;
+  stop(): void;
+  /** Runs to the end; throws what the run failed with. */
+  run(): Promise<{ progress: Progress; pipeline?: PipelineCounts }>;
+}
+
+/** A run of one engine in this thread. */
+function runningInProcess(engine: Engine, metrics: PipelineMetrics | undefined): Running {
+  const pipeline = (): PipelineCounts | undefined =>
+    metrics ? { deadLetters: metrics.deadLetters, dropped: metrics.dropped, deadLetterSamples: metrics.deadLetterSamples } : undefined;
+  return {
+    progress: () => engine.progress(),
+    pipeline,
+    stop: () => engine.stop(),
+    async run() {
+      const progress = await engine.run();
+      const counts = pipeline();
+      return { progress, ...(counts ? { pipeline: counts } : {}) };
+    },
+  };
+}
+
+/** A run on threads (ADR 36): the threads run the engines, this thread agrees their rounds and completes their checkpoints. */
+function runningOnThreads(threads: number, data: Omit<RunThreadData, "thread" | "threads" | "ports">, options: Omit<EngineOptions, "graph">): Running {
+  const started = startLocalThreads({
+    entry: new URL("./run-thread.ts", import.meta.url),
+    threads,
+    data: data,
+    ...(options.checkpoint
+      ? { checkpoint: { dir: options.checkpoint.dir, intervalMs: options.checkpoint.intervalMs ?? 5000, retain: options.checkpoint.retain ?? 3 } }
+      : {}),
+  });
+  return {
+    progress: () => started.progress(),
+    pipeline: () => started.pipeline(),
+    stop: () => started.stop(),
+    async run() {
+      const r = await started.ended;
+      if (!r.ok) throw failureOfThread(r.failure);
+      return r;
+    },
+  };
+}
+
+/** A thread's failure as the error the command reports. */
+function failureOfThread(f: ThreadFailure): Error {
+  const err = f.errorClass === "usage" ? new UsageError(f.message) : new RunnelError(f.message, false, { errorClass: f.errorClass });
+  if (f.stack) err.stack = f.stack;
+  return err;
+}
+
 /** Starts the admin API for a run and says where it is. */
-async function serveAdmin(engine: Engine, job: string, pipeline: PipelineMetrics | undefined, at: { host: string; port: number }): Promise<AdminServer> {
+async function serveAdmin(running: Running, job: string, at: { host: string; port: number }): Promise<AdminServer> {
+  const counts = (): PipelineCounts => running.pipeline() ?? { deadLetters: {}, dropped: {} };
+  const manifest = running.pipeline() !== undefined;
   const registry = createJobMetrics({
     job,
-    progress: () => engine.progress(),
-    ...(pipeline ? { deadLetters: () => pipeline.deadLetters, dropped: () => pipeline.dropped } : {}),
+    progress: () => running.progress(),
+    ...(manifest ? { deadLetters: () => counts().deadLetters, dropped: () => counts().dropped } : {}),
   });
   const server = await startAdminServer(
     {
       registry,
-      ready: () => engine.progress().rounds > 0,
-      status: () => ({ job, ...engine.progress(), ...(pipeline ? { deadLetters: pipeline.deadLetters, dropped: pipeline.dropped } : {}) }),
+      ready: () => running.progress().rounds > 0,
+      status: () => ({ job, ...running.progress(), ...(manifest ? { deadLetters: counts().deadLetters, dropped: counts().dropped } : {}) }),
     },
     at,
   );

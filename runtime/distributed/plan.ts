@@ -50,6 +50,18 @@ export function replicatedNodes(graph: JobGraph): Set<number> {
   return keep;
 }
 
+/** Every broadcast input must be replicated (read in full by every worker or thread, `who`): a node that also feeds something else cannot be. */
+export function assertBroadcastInputsReplicated(graph: JobGraph, replicated: ReadonlySet<number>, who: string): void {
+  for (const e of graph.edges) {
+    if (e.partitioning === "broadcast" && !replicated.has(e.from)) {
+      const n = graph.nodes[e.from] as GraphNode;
+      throw new JobDefinitionError(
+        `'${n.uid}' feeds a broadcast input and something else: a broadcast input must come from its own source, which every ${who} reads in full`,
+      );
+    }
+  }
+}
+
 /** Options of planDistributed. */
 export interface PlanOptions {
   connection: KafkaConnection;
@@ -65,14 +77,7 @@ export interface PlanOptions {
 export async function planDistributed(graph: JobGraph, options: PlanOptions): Promise<DistributedPlan> {
   const parallelism = taskCount(graph);
   const replicated = replicatedNodes(graph);
-  for (const e of graph.edges) {
-    if (e.partitioning === "broadcast" && !replicated.has(e.from)) {
-      const n = graph.nodes[e.from] as GraphNode;
-      throw new JobDefinitionError(
-        `'${n.uid}' feeds a broadcast input and something else: a broadcast input must come from its own source, which every worker reads in full`,
-      );
-    }
-  }
+  assertBroadcastInputsReplicated(graph, replicated, "worker");
   for (const n of graph.nodes) {
     if (n.spec.kind !== "source" || replicated.has(n.id)) continue;
     const parts = n.spec.source.partitions;

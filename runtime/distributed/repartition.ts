@@ -7,8 +7,7 @@
  * the topic as the channel. A read stops at a marker that moves the watermark, so records are
  * seen against exactly the watermark they were written under, however fetches split.
  */
-import { deserialize, serialize } from "node:v8";
-import { decodeCompact, encodeCompact } from "../state/compact.ts";
+import { decodeRecord, encodeRecord } from "../exec/record-codec.ts";
 import type { Key } from "../api/functions.ts";
 import { createKafkaSource, type KafkaMessageIn } from "../connectors/kafka/source.ts";
 import type { KafkaConnection } from "../kafka/index.ts";
@@ -37,42 +36,6 @@ export interface DrainProgress {
   undrainedUpstreams(id: string): number[];
   /** Number of upstream tasks. */
   readonly upstreamTasks: number;
-}
-
-/** First byte of a record in the compact form; V8's serialisation starts with 0xFF (its version tag). */
-const RECORD_COMPACT = 1;
-
-/**
- * A record's bytes: the compact form of plain values (runtime/state/compact.ts) or, for what it
- * cannot hold, V8's structured serialisation (bigints, Maps, Dates survive) — plus the record's
- * registered-symbol properties (Symbol.for), which neither form carries by itself: the
- * declarative pipeline carries a keyed record's key on one. Readers take both forms, so workers
- * of the previous version and this one can share a topic.
- */
-export function encodeRecord(value: unknown): Buffer {
-  const carried: [string, unknown][] = [];
-  if (value !== null && typeof value === "object") {
-    for (const s of Object.getOwnPropertySymbols(value)) {
-      const name = Symbol.keyFor(s);
-      if (name === undefined) continue;
-      const v = (value as Record<symbol, unknown>)[s];
-      // A record's origin crosses with its coordinates only: its original bytes stay behind.
-      carried.push([name, name === "runnel.origin" && v !== null && typeof v === "object" ? { ...v, key: undefined, value: undefined } : v]);
-    }
-  }
-  const compact = encodeCompact(RECORD_COMPACT, carried.length === 0 ? [value] : [value, carried]);
-  if (compact !== undefined) return compact;
-  return serialize(carried.length === 0 ? { v: value } : { v: value, s: carried });
-}
-
-/** Inverse of encodeRecord. */
-export function decodeRecord(bytes: Buffer): unknown {
-  let v: unknown;
-  let s: [string, unknown][] | undefined;
-  if (bytes[0] === RECORD_COMPACT) [v, s] = decodeCompact(bytes, 1) as [unknown, [string, unknown][]?];
-  else ({ v, s } = deserialize(bytes) as { v: unknown; s?: [string, unknown][] });
-  if (s) for (const [name, x] of s) (v as Record<symbol, unknown>)[Symbol.for(name)] = x;
-  return v;
 }
 
 /** Options of the writing side. */

@@ -5,14 +5,16 @@
  * (phase two). Restore maps state by operator uid and re-splits keys by hash over the current
  * number of tasks, then re-commits the checkpoint's prepared output (commits are idempotent).
  */
+import { join } from "node:path";
 import type { Key } from "../api/functions.ts";
 import type { SourceReader } from "../connectors/types.ts";
 import {
   FORMAT_VERSION,
   parseStoreKey,
+  checkpointDirName,
   pruneCheckpoints,
-  writeCheckpoint,
   writeSnapshot,
+  writeSnapshotTasks,
   type CheckpointMetadata,
   type Snapshot,
   type StoreEntry,
@@ -29,6 +31,7 @@ import { decodeKey } from "../state/table.ts";
 import type { PartitionWatermarks } from "../time/watermarks.ts";
 import { taskOfKey } from "./hash.ts";
 import type { Instance } from "./instance.ts";
+import type { EnginePeers } from "./peers.ts";
 import { stateLayouts, stateSchemas } from "./state-layouts.ts";
 
 /** One source partition as the engine drives it. */
@@ -75,6 +78,8 @@ export interface EngineState {
   dropIncompatibleState?: readonly string[];
   /** Nodes every process runs for every task (the inputs of broadcast edges): all their positions go with each task's snapshot. */
   replicated?: ReadonlySet<number>;
+  /** Engines running the other tasks in this process: each writes its tasks' part of a local checkpoint, the coordinator completes it. */
+  peers?: EnginePeers;
 }
 
 /** The pending timers of task `t` by operator uid (operators without timers left out). */
@@ -126,11 +131,12 @@ export async function takeCheckpoint(
   options: { id: number } & ({ root: string; retain: number } | { savepointDir: string }),
 ): Promise<string> {
   const { graph, parallelism } = engine;
+  const owned = new Set(engine.tasks);
   const sinks: Record<string, unknown[]> = {};
   for (const node of graph.nodes) {
     if (node.spec.kind !== "sink") continue;
     const prepared: unknown[] = [];
-    for (const inst of engine.instances[node.id] ?? []) prepared.push(await inst.op.prepareCommit?.(options.id));
+    for (const inst of engine.instances[node.id] ?? []) prepared[inst.task] = owned.has(inst.task) ? await inst.op.prepareCommit?.(options.id) : undefined;
     sinks[node.uid] = prepared;
   }
   const tasks: TaskSnapshot[] = [];
@@ -154,21 +160,31 @@ export async function takeCheckpoint(
     sourceMaxTimestamps,
     sinks,
   };
-  const dir = "savepointDir" in options ? await writeSnapshot(options.savepointDir, meta, tasks) : await writeCheckpoint(options.root, meta, tasks);
+  const dir = "savepointDir" in options ? options.savepointDir : join(options.root, checkpointDirName(options.id));
+  if (engine.peers) {
+    // This engine's tasks only: the coordinator writes the metadata once every engine's part is in (and prunes).
+    await writeSnapshotTasks(dir, meta, tasks);
+    await engine.peers.completeSnapshot(dir, meta);
+  } else {
+    await writeSnapshot(dir, meta, tasks);
+    if ("root" in options) await pruneCheckpoints(options.root, options.retain);
+  }
   await commitSinks(engine, meta);
-  if ("root" in options) await pruneCheckpoints(options.root, options.retain);
   return dir;
 }
 
-/** Phase two: publishes the prepared sink output of a completed checkpoint. */
+/** Phase two: publishes the prepared sink output of a completed checkpoint (of the tasks this engine runs). */
 export async function commitSinks(engine: EngineState, meta: CheckpointMetadata): Promise<void> {
+  const owned = new Set(engine.tasks);
   for (const node of engine.graph.nodes) {
     const prepared = meta.sinks[node.uid];
     const insts = engine.instances[node.id];
     if (!prepared || !insts) continue;
     for (const [t, p] of prepared.entries()) {
-      if (p === undefined || p === null) continue;
-      await (insts[Math.min(t, insts.length - 1)] as Instance).op.commit?.(meta.id, p);
+      // A task beyond today's parallelism is committed by the last task (its files are the same sink's).
+      const inst = insts[Math.min(t, insts.length - 1)] as Instance;
+      if (p === undefined || p === null || !owned.has(inst.task)) continue;
+      await inst.op.commit?.(meta.id, p);
     }
   }
 }

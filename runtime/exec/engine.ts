@@ -20,6 +20,7 @@ import { checkpointSchedule } from "./checkpoint-schedule.ts";
 import { restoreState, type EngineState, type SourceTask } from "./checkpointing.ts";
 import type { Checkpointer, TaskServices } from "./checkpointer.ts";
 import type { ExchangeBuffer } from "./exchange.ts";
+import type { EnginePeers } from "./peers.ts";
 import { openSourceTasks, readSourceTasks } from "./sources.ts";
 import { drainNode } from "./drain.ts";
 import { Instance } from "./instance.ts";
@@ -60,6 +61,8 @@ export interface EngineOptions {
   allowNonRestoredState?: boolean;
   /** Operator uids whose state, when incompatible with the job (e.g. a changed window), restore drops instead of refusing. */
   dropIncompatibleState?: readonly string[];
+  /** Engines running the other tasks in this process (threads, ADR 36): rounds, exchanges and checkpoints in lockstep with them. */
+  peers?: EnginePeers;
 }
 
 /** Counters and positions for progress lines and tests. */
@@ -135,6 +138,9 @@ export function createEngine(options: EngineOptions): Engine {
   let rounds = 0;
   let stopped = false;
   let finished = false;
+  /** Every source partition this engine reads ended (with peers, the run finishes when theirs have too). */
+  let sourcesDone = false;
+  const peers = options.peers;
   let opened = false;
   const engineState: EngineState = {
     graph,
@@ -146,8 +152,10 @@ export function createEngine(options: EngineOptions): Engine {
     allowNonRestoredState: options.allowNonRestoredState === true,
     dropIncompatibleState: options.dropIncompatibleState ?? [],
     replicated,
+    ...(peers ? { peers } : {}),
   };
   const { headGroups, timed, sinks, exchanges } = wireInstances(graph, parallelism, instances, active);
+  peers?.attach(exchanges, ownedSet);
   const schedule = checkpointSchedule({
     state: engineState,
     clock,
@@ -220,7 +228,7 @@ export function createEngine(options: EngineOptions): Engine {
       schedule.restoredFrom(restored.meta.id);
       // Re-establish every operator's watermark (all were propagated when the checkpoint was taken).
       for (const s of sources) s.inst.forwardWatermark(s.watermark(), false);
-      for (const g of headGroups) await drainNode(g, persistent);
+      for (const g of headGroups) await drainGroup(g);
     }
     await options.checkpointer?.impl.restored?.(engineState);
     schedule.startClock();
@@ -228,6 +236,12 @@ export function createEngine(options: EngineOptions): Engine {
   }
 
   const persistent = options.state?.kind === "level";
+
+  /** Drains one exchange-fed operator, first trading records and watermarks with the peers. */
+  async function drainGroup(group: Instance[]): Promise<number> {
+    if (peers) await peers.exchange((group[0] as Instance).node);
+    return drainNode(group, persistent);
+  }
 
   async function round(): Promise<boolean> {
     rounds++;
@@ -240,7 +254,7 @@ export function createEngine(options: EngineOptions): Engine {
     const read = await readSourceTasks(sources, batchSize, now);
     recordsIn += read;
     let moved = read;
-    for (const g of headGroups) moved += await drainNode(g, persistent);
+    for (const g of headGroups) moved += await drainGroup(g);
     if (options.tasks) assertNothingRoutedAway();
     // Tasks' sinks write through their own producers or files: one node's flushes run together.
     for (const row of instances) {
@@ -249,7 +263,8 @@ export function createEngine(options: EngineOptions): Engine {
       if (flushes.length > 0) await Promise.all(flushes);
     }
     for (const b of backends) await b?.maybeEvict();
-    if (sources.every((s) => s.done)) finished = true;
+    if (sources.every((s) => s.done)) sourcesDone = true;
+    if (!peers) finished = sourcesDone;
     return moved > 0;
   }
 
@@ -318,14 +333,20 @@ export function createEngine(options: EngineOptions): Engine {
       try {
         await open();
         while (!stopped && !finished) {
-          const moved = await round();
+          let moved = await round();
           await options.onRound?.();
-          if (checkpointing) await schedule.between(finished);
-          if (!moved && !finished) await new Promise((r) => setTimeout(r, idleSleepMs));
+          if (peers) {
+            // Every engine checkpoints, stops and finishes at the same round.
+            const agreed = await peers.endRound({ moved, sourcesDone });
+            ({ moved, finished } = agreed);
+            if (agreed.stop) stopped = true;
+            if (agreed.checkpoint && checkpointing) await schedule.checkpoint();
+          } else if (checkpointing) await schedule.between(finished);
+          if (!moved && !finished && !stopped) await new Promise((r) => setTimeout(r, idleSleepMs));
         }
         await schedule.settle();
-        // Stopped early: a last checkpoint commits the output so far (stop-with-checkpoint).
-        if (stopped && !finished && checkpointing) await schedule.checkpoint();
+        // Stopped early: a last checkpoint commits the output so far (stop-with-checkpoint; peers agreed on it above).
+        if (stopped && !finished && checkpointing && !peers) await schedule.checkpoint();
       } catch (err) {
         // Cleanup must not hide why the run failed (operators that never opened may fail to close).
         await schedule.settle().catch(() => undefined);

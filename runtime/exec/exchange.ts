@@ -29,6 +29,11 @@ export interface ExchangeBuffer {
 export class Exchange {
   /** Input index of the downstream operator. */
   readonly input: number;
+  /** Node ids of the upstream and the downstream operator. */
+  readonly from: number;
+  readonly to: number;
+  /** Hash or broadcast. */
+  readonly partitioning: Partitioning;
   /** Per target task. */
   readonly buffers: ExchangeBuffer[];
   /** Latest watermark per upstream task. */
@@ -36,13 +41,22 @@ export class Exchange {
   /** Idleness per upstream task. */
   readonly upstreamIdle: Uint8Array;
   private readonly key: ((value: unknown) => Key) | undefined;
-  private readonly partitioning: Partitioning;
   private readonly parallelism: number;
   /** Buffers a broadcast record goes to: those of the tasks this process runs. */
   private readonly broadcastTo: ExchangeBuffer[];
 
-  constructor(options: { input: number; parallelism: number; partitioning: Partitioning; key?: (value: unknown) => Key; targets?: readonly number[] }) {
+  constructor(options: {
+    input: number;
+    from: number;
+    to: number;
+    parallelism: number;
+    partitioning: Partitioning;
+    key?: (value: unknown) => Key;
+    targets?: readonly number[];
+  }) {
     this.input = options.input;
+    this.from = options.from;
+    this.to = options.to;
     this.parallelism = options.parallelism;
     this.partitioning = options.partitioning;
     this.key = options.key;
@@ -75,7 +89,8 @@ export class Exchange {
   }
 }
 
-function append(b: ExchangeBuffer, value: unknown, ts: number, key: Key | undefined): void {
+/** Appends one record to a buffer (also records that arrive from another thread's engine). */
+export function append(b: ExchangeBuffer, value: unknown, ts: number, key: Key | undefined): void {
   const i = b.size++;
   b.received++;
   if (i < b.values.length) {

@@ -40,6 +40,8 @@ export function wireInstances(graph: JobGraph, parallelism: number, instances: I
           ? undefined
           : new Exchange({
               input: e.input,
+              from: e.from,
+              to: node.id,
               parallelism,
               partitioning: e.partitioning,
               ...(e.key ? { key: e.key as (v: unknown) => Key } : {}),

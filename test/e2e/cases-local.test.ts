@@ -9,7 +9,8 @@ import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { passed } from "../../examples/common/compare.ts";
 import { runThenKill } from "../helpers/local-run.ts";
-import { CASES, expectPassed, filesContext, generate, localCopy, runnel, verifyAnalyticsLtv, type CaseSystem } from "../helpers/cases.ts";
+import type { Report } from "../../examples/common/compare.ts";
+import { CASES, expectPassed, filesContext, generate, localCopy, runnel, verifyAnalyticsLtv, type CaseSystem, type LocalCopy } from "../helpers/cases.ts";
 
 /** Small batches keep the sources of a job close in event time (late events stay late for the job). */
 const RUN = ["--no-throttle", "--no-progress", "--batch-size", "1000", "--state", "level"];
@@ -21,27 +22,32 @@ const INPUT: Record<CaseSystem["name"], string[]> = {
   "risk-control": ["--count", "24000", "--events-per-second", "3"],
 };
 
+/** Runs the system's manifest with checkpoints, kills it with SIGKILL mid-stream, restores it to the end (with these extra arguments each) and returns the verifier's report. */
+async function killAndRestore(system: CaseSystem, copy: LocalCopy, killed: string[], restored: string[]): Promise<{ report: Report; stderr: string }> {
+  await generate(system, ["--out", copy.data, "--seed", "11", ...(INPUT[system.name] ?? [])]);
+  const args = ["--out", copy.out, ...RUN, "--state-dir", join(copy.dir, "state")];
+  await runThenKill({
+    module: copy.manifest(),
+    checkpointDir: copy.checkpoints,
+    runArgs: [...args, "--checkpoint-interval", "300", ...killed],
+    checkpoints: 3,
+    timeoutMs: 240_000,
+  });
+  // The killed run published part of the output (its completed checkpoints), not all of it.
+  const partial = await system.verify(filesContext(copy));
+  expect(passed(partial)).toBe(false);
+  const { stderr } = await runnel(["run", copy.manifest(), ...args, "--checkpoint-dir", copy.checkpoints, "--restore", "latest", ...restored]);
+  const report = await system.verify(filesContext(copy));
+  expectPassed(report, `${system.name} after kill -9 and restore`);
+  // Every kind of input the generator makes was there: dead letters and late events were verified too.
+  expect(report.checks.find((c) => c.name.startsWith("dead"))?.expected).toBeGreaterThan(0);
+  return { report, stderr };
+}
+
 describe.each(Object.values(CASES))("case system $name in local mode (runnel run processes)", (system) => {
   it("equals the verifier's results after a kill -9 mid-stream and a restore from the last checkpoint", async () => {
     const copy = localCopy(system);
-    await generate(system, ["--out", copy.data, "--seed", "11", ...(INPUT[system.name] ?? [])]);
-    const args = ["--out", copy.out, ...RUN, "--state-dir", join(copy.dir, "state")];
-    await runThenKill({
-      module: copy.manifest(),
-      checkpointDir: copy.checkpoints,
-      runArgs: [...args, "--checkpoint-interval", "300"],
-      checkpoints: 3,
-      timeoutMs: 240_000,
-    });
-    const killed = filesContext(copy);
-    // The killed run published part of the output (its completed checkpoints), not all of it.
-    const partial = await system.verify(killed);
-    expect(passed(partial)).toBe(false);
-    await runnel(["run", copy.manifest(), ...args, "--checkpoint-dir", copy.checkpoints, "--restore", "latest"]);
-    const report = await system.verify(filesContext(copy));
-    expectPassed(report, `${system.name} after kill -9 and restore`);
-    // Every kind of input the generator makes was there: dead letters and late events were verified too.
-    expect(report.checks.find((c) => c.name.startsWith("dead"))?.expected).toBeGreaterThan(0);
+    await killAndRestore(system, copy, [], []);
 
     // The verifier notices a duplicated result.
     const sinkDir = join(copy.out, system.name === "risk-control" ? "decisions-out" : system.name === "analytics" ? "ml-features" : "kafka-recs");
@@ -51,6 +57,11 @@ describe.each(Object.values(CASES))("case system $name in local mode (runnel run
     const tampered = await system.verify(filesContext(copy));
     expect(passed(tampered)).toBe(false);
     expect(tampered.checks.flatMap((c) => c.duplicates)).toHaveLength(1);
+  });
+
+  it("on threads: equals the verifier's results after a kill -9 on 2 threads and a restore on 3 (ADR 36)", async () => {
+    const { stderr } = await killAndRestore(system, localCopy(system), ["--threads", "2"], ["--threads", "3"]);
+    expect(stderr).toMatch(/finished after .* on 3 threads/);
   });
 });
 

@@ -5,7 +5,8 @@
 import { serialize } from "node:v8";
 import { describe, expect, it } from "vitest";
 import type { OutgoingMessage } from "../../../runtime/connectors/types.ts";
-import { decodeRecord, encodeRecord, repartitionSink } from "../../../runtime/distributed/repartition.ts";
+import { decodeRecord, encodeRecord } from "../../../runtime/exec/record-codec.ts";
+import { repartitionSink } from "../../../runtime/distributed/repartition.ts";
 
 const KEY = Symbol.for("runnel.key");
 const ORIGIN = Symbol.for("runnel.origin");

@@ -1,0 +1,165 @@
+/**
+ * EnginePeers over MessagePorts, in one thread of a local run (ADR 36): a port to every other
+ * thread for records and watermarks, and the thread's port to the main thread, which agrees on
+ * each round's end and completes checkpoints. Each message from a peer answers one exchange step
+ * of both: ports deliver in order, so the n-th message from a peer is its n-th step.
+ */
+import type { MessagePort } from "node:worker_threads";
+import { decodeRecord, encodeRecord } from "../record-codec.ts";
+import { InternalError } from "../../errors.ts";
+import { append, type Exchange, type ExchangeBuffer } from "../exchange.ts";
+import type { EnginePeers, RoundAgreement } from "../peers.ts";
+import type { FromRunThread, PeerExchange, RecordBatch, ToRunThread } from "./protocol.ts";
+
+/** The main thread as a thread sees it. */
+export interface ControlPort {
+  postMessage(message: FromRunThread): void;
+  on(event: "message", listener: (message: ToRunThread) => void): unknown;
+}
+
+/** Options of portPeers. */
+export interface PortPeersOptions {
+  /** This thread's index. */
+  thread: number;
+  /** A port to each other thread, by thread index (undefined at this thread's own). */
+  ports: readonly (MessagePort | undefined)[];
+  /** The thread that runs each task. */
+  ownerOf: (task: number) => number;
+  /** Nodes every thread runs for every task (broadcast inputs): their watermarks are local everywhere. */
+  replicated: ReadonlySet<number>;
+  control: ControlPort;
+  /** What the round report carries beside the round (progress for the main thread's display). */
+  roundExtras: () => Omit<Extract<FromRunThread, { type: "round" }>, "type" | "moved" | "sourcesDone">;
+}
+
+/** A queue of messages from one port, each taken by the step waiting for it. */
+function inbox<T>(): { put(m: T): void; take(): Promise<T> } {
+  const ready: T[] = [];
+  const waiting: ((m: T) => void)[] = [];
+  return {
+    put(m) {
+      const w = waiting.shift();
+      if (w) w(m);
+      else ready.push(m);
+    },
+    take() {
+      const m = ready.shift();
+      return m === undefined ? new Promise((resolve) => waiting.push(resolve)) : Promise.resolve(m);
+    },
+  };
+}
+
+/** Creates the peers of one thread's engine. */
+export function portPeers(options: PortPeersOptions): EnginePeers {
+  const { thread, ports, ownerOf, replicated, control } = options;
+  const peers = ports.flatMap((p, i) => (p && i !== thread ? [i] : []));
+  const inboxes = ports.map((p) => {
+    if (!p) return undefined;
+    const box = inbox<PeerExchange>();
+    p.on("message", (m: PeerExchange) => box.put(m));
+    return box;
+  });
+  const agreements = inbox<RoundAgreement>();
+  const snapshots = inbox<Extract<ToRunThread, { type: "snapshotDone" | "snapshotFailed" }>>();
+  control.on("message", (m) => {
+    if (m.type === "agreed") agreements.put(m.agreement);
+    else snapshots.put(m);
+  });
+  let exchanges: readonly Exchange[] = [];
+  let owned: ReadonlySet<number> = new Set();
+
+  /** What this engine sends each peer before `node` drains; empties the buffers it sends. */
+  function outgoing(node: number): Map<number, PeerExchange> {
+    const out = new Map(peers.map((p) => [p, { node, batches: [] as RecordBatch[], watermarks: [] as PeerExchange["watermarks"] }]));
+    for (const [x, ex] of exchanges.entries()) {
+      if (ex.to !== node) continue;
+      // Broadcast exchanges hold only this engine's tasks (every thread reads their inputs in full).
+      if (ex.partitioning !== "broadcast") {
+        for (const [task, b] of ex.buffers.entries()) {
+          if (b.size === 0 || owned.has(task)) continue;
+          (out.get(ownerOf(task)) as PeerExchange).batches.push(take(b, x, task));
+        }
+      }
+      if (replicated.has(ex.from)) continue;
+      for (const task of owned) {
+        const wm: PeerExchange["watermarks"][number] = [x, task, ex.upstreamWatermark[task] as number, ex.upstreamIdle[task] as number];
+        for (const m of out.values()) m.watermarks.push(wm);
+      }
+    }
+    return out;
+  }
+
+  /** Takes what another engine sent into this engine's buffers. */
+  function incoming(m: PeerExchange, node: number, from: number): void {
+    if (m.node !== node) throw new InternalError(`thread ${from} is at operator ${m.node} while thread ${thread} is at ${node}: the threads' rounds diverged`);
+    for (const b of m.batches) put((exchanges[b.exchange] as Exchange).buffers[b.task] as ExchangeBuffer, b);
+    for (const [x, task, wm, idle] of m.watermarks) (exchanges[x] as Exchange).setWatermark(task, wm, idle === 1);
+  }
+
+  return {
+    attach(all, tasks) {
+      exchanges = all;
+      owned = tasks;
+    },
+    async exchange(node) {
+      for (const [p, m] of outgoing(node))
+        (ports[p] as MessagePort).postMessage(
+          m,
+          m.batches.flatMap((b) => [b.values, b.timestamps.buffer as ArrayBuffer]),
+        );
+      for (const p of peers) incoming(await (inboxes[p] as ReturnType<typeof inbox<PeerExchange>>).take(), node, p);
+    },
+    async endRound(report) {
+      control.postMessage({ type: "round", ...report, ...options.roundExtras() });
+      return agreements.take();
+    },
+    async completeSnapshot(dir, part) {
+      control.postMessage({ type: "snapshot", dir, part });
+      const answer = await snapshots.take();
+      if (answer.type === "snapshotFailed") throw new InternalError(`completing the snapshot in ${dir} failed: ${answer.message}`);
+      if (answer.dir !== dir) throw new InternalError(`the main thread completed ${answer.dir} while thread ${thread} waited for ${dir}`);
+    },
+  };
+}
+
+/** Encodes a buffer's records as one batch (transferred, not copied) and empties it. */
+function take(b: ExchangeBuffer, exchange: number, task: number): RecordBatch {
+  const n = b.size;
+  b.size = 0;
+  const encoded: Buffer[] = new Array<Buffer>(n);
+  let bytes = 0;
+  for (let i = 0; i < n; i++) {
+    const e = encodeRecord(b.values[i]);
+    encoded[i] = e;
+    bytes += 4 + e.length;
+  }
+  const out = Buffer.allocUnsafeSlow(bytes);
+  let at = 0;
+  for (const e of encoded) {
+    out.writeUInt32LE(e.length, at);
+    e.copy(out, at + 4);
+    at += 4 + e.length;
+  }
+  const batch = {
+    exchange,
+    task,
+    values: out.buffer,
+    timestamps: Float64Array.from(b.timestamps.slice(0, n)),
+    keys: b.keys.slice(0, n) as RecordBatch["keys"],
+  };
+  // What was sent is not held here too.
+  b.values.fill(undefined, 0, n);
+  b.keys.fill(undefined, 0, n);
+  return batch;
+}
+
+/** Appends a batch another engine sent to this engine's buffer. */
+function put(buffer: ExchangeBuffer, batch: RecordBatch): void {
+  const bytes = Buffer.from(batch.values);
+  let at = 0;
+  for (let i = 0; i < batch.keys.length; i++) {
+    const len = bytes.readUInt32LE(at);
+    append(buffer, decodeRecord(bytes.subarray(at + 4, at + 4 + len)), batch.timestamps[i] as number, batch.keys[i]);
+    at += 4 + len;
+  }
+}
