@@ -16,16 +16,7 @@ const RECORD_COMPACT = 1;
  * of the previous version and this one can share a topic.
  */
 export function encodeRecord(value: unknown): Buffer {
-  const carried: [string, unknown][] = [];
-  if (value !== null && typeof value === "object") {
-    for (const s of Object.getOwnPropertySymbols(value)) {
-      const name = Symbol.keyFor(s);
-      if (name === undefined) continue;
-      const v = (value as Record<symbol, unknown>)[s];
-      // A record's origin crosses with its coordinates only: its original bytes stay behind.
-      carried.push([name, name === "runnel.origin" && v !== null && typeof v === "object" ? { ...v, key: undefined, value: undefined } : v]);
-    }
-  }
+  const carried = carriedSymbols(value) ?? [];
   const compact = encodeCompact(RECORD_COMPACT, carried.length === 0 ? [value] : [value, carried]);
   if (compact !== undefined) return compact;
   return serialize(carried.length === 0 ? { v: value } : { v: value, s: carried });
@@ -37,6 +28,28 @@ export function decodeRecord(bytes: Buffer): unknown {
   let s: [string, unknown][] | undefined;
   if (bytes[0] === RECORD_COMPACT) [v, s] = decodeCompact(bytes, 1) as [unknown, [string, unknown][]?];
   else ({ v, s } = deserialize(bytes) as { v: unknown; s?: [string, unknown][] });
-  if (s) for (const [name, x] of s) (v as Record<symbol, unknown>)[Symbol.for(name)] = x;
+  if (s) restoreSymbols(v, s);
   return v;
+}
+
+/**
+ * A record's registered-symbol properties (Symbol.for) by name, undefined when it has none: what
+ * structured cloning (a message to another thread) and the byte forms above drop. A record's
+ * origin crosses with its coordinates only: its original bytes stay behind.
+ */
+export function carriedSymbols(value: unknown): [string, unknown][] | undefined {
+  if (value === null || typeof value !== "object") return undefined;
+  let carried: [string, unknown][] | undefined;
+  for (const s of Object.getOwnPropertySymbols(value)) {
+    const name = Symbol.keyFor(s);
+    if (name === undefined) continue;
+    const v = (value as Record<symbol, unknown>)[s];
+    (carried ??= []).push([name, name === "runnel.origin" && v !== null && typeof v === "object" ? { ...v, key: undefined, value: undefined } : v]);
+  }
+  return carried;
+}
+
+/** Puts carried symbol properties back on a record that crossed without them. */
+export function restoreSymbols(value: unknown, carried: readonly [string, unknown][]): void {
+  for (const [name, x] of carried) (value as Record<symbol, unknown>)[Symbol.for(name)] = x;
 }

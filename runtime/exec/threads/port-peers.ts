@@ -5,7 +5,8 @@
  * of both: ports deliver in order, so the n-th message from a peer is its n-th step.
  */
 import type { MessagePort } from "node:worker_threads";
-import { decodeRecord, encodeRecord } from "../record-codec.ts";
+import { carriedSymbols, restoreSymbols } from "../record-codec.ts";
+import { fromColumns, toColumns } from "./columns.ts";
 import { InternalError } from "../../errors.ts";
 import { append, type Exchange, type ExchangeBuffer } from "../exchange.ts";
 import type { EnginePeers, RoundAgreement } from "../peers.ts";
@@ -68,22 +69,25 @@ export function portPeers(options: PortPeersOptions): EnginePeers {
   let exchanges: readonly Exchange[] = [];
   let owned: ReadonlySet<number> = new Set();
 
-  /** What this engine sends each peer before `node` drains; empties the buffers it sends. */
-  function outgoing(node: number): Map<number, PeerExchange> {
-    const out = new Map(peers.map((p) => [p, { node, batches: [] as RecordBatch[], watermarks: [] as PeerExchange["watermarks"] }]));
+  /** What this engine sends each peer before `node` drains (and the buffers to move with it); empties the buffers it sends. */
+  function outgoing(node: number): Map<number, { message: PeerExchange; transfer: ArrayBuffer[] }> {
+    const out = new Map(
+      peers.map((p) => [p, { message: { node, batches: [] as RecordBatch[], watermarks: [] as PeerExchange["watermarks"] }, transfer: [] as ArrayBuffer[] }]),
+    );
     for (const [x, ex] of exchanges.entries()) {
       if (ex.to !== node) continue;
       // Broadcast exchanges hold only this engine's tasks (every thread reads their inputs in full).
       if (ex.partitioning !== "broadcast") {
         for (const [task, b] of ex.buffers.entries()) {
           if (b.size === 0 || owned.has(task)) continue;
-          (out.get(ownerOf(task)) as PeerExchange).batches.push(take(b, x, task));
+          const to = out.get(ownerOf(task)) as { message: PeerExchange; transfer: ArrayBuffer[] };
+          to.message.batches.push(take(b, x, task, to.transfer));
         }
       }
       if (replicated.has(ex.from)) continue;
       for (const task of owned) {
         const wm: PeerExchange["watermarks"][number] = [x, task, ex.upstreamWatermark[task] as number, ex.upstreamIdle[task] as number];
-        for (const m of out.values()) m.watermarks.push(wm);
+        for (const m of out.values()) m.message.watermarks.push(wm);
       }
     }
     return out;
@@ -102,11 +106,7 @@ export function portPeers(options: PortPeersOptions): EnginePeers {
       owned = tasks;
     },
     async exchange(node) {
-      for (const [p, m] of outgoing(node))
-        (ports[p] as MessagePort).postMessage(
-          m,
-          m.batches.flatMap((b) => [b.values, b.timestamps.buffer as ArrayBuffer]),
-        );
+      for (const [p, { message, transfer }] of outgoing(node)) (ports[p] as MessagePort).postMessage(message, transfer);
       for (const p of peers) incoming(await (inboxes[p] as ReturnType<typeof inbox<PeerExchange>>).take(), node, p);
     },
     async endRound(report) {
@@ -122,31 +122,20 @@ export function portPeers(options: PortPeersOptions): EnginePeers {
   };
 }
 
-/** Encodes a buffer's records as one batch (transferred, not copied) and empties it. */
-function take(b: ExchangeBuffer, exchange: number, task: number): RecordBatch {
+/** Puts a buffer's records into one batch (what to transfer with it beside) and empties the buffer. */
+function take(b: ExchangeBuffer, exchange: number, task: number, transfer: ArrayBuffer[]): RecordBatch {
   const n = b.size;
   b.size = 0;
-  const encoded: Buffer[] = new Array<Buffer>(n);
-  let bytes = 0;
+  const symbols: RecordBatch["symbols"] = [];
   for (let i = 0; i < n; i++) {
-    const e = encodeRecord(b.values[i]);
-    encoded[i] = e;
-    bytes += 4 + e.length;
+    const carried = carriedSymbols(b.values[i]);
+    if (carried) symbols.push([i, carried]);
   }
-  const out = Buffer.allocUnsafeSlow(bytes);
-  let at = 0;
-  for (const e of encoded) {
-    out.writeUInt32LE(e.length, at);
-    e.copy(out, at + 4);
-    at += 4 + e.length;
-  }
-  const batch = {
-    exchange,
-    task,
-    values: out.buffer,
-    timestamps: Float64Array.from(b.timestamps.slice(0, n)),
-    keys: b.keys.slice(0, n) as RecordBatch["keys"],
-  };
+  const columns = toColumns(b.values, n);
+  const timestamps = new Float64Array(n);
+  for (let i = 0; i < n; i++) timestamps[i] = b.timestamps[i] as number;
+  transfer.push(...columns.transfer, timestamps.buffer);
+  const batch = { exchange, task, values: columns.batch, symbols, timestamps, keys: b.keys.slice(0, n) as RecordBatch["keys"] };
   // What was sent is not held here too.
   b.values.fill(undefined, 0, n);
   b.keys.fill(undefined, 0, n);
@@ -155,11 +144,8 @@ function take(b: ExchangeBuffer, exchange: number, task: number): RecordBatch {
 
 /** Appends a batch another engine sent to this engine's buffer. */
 function put(buffer: ExchangeBuffer, batch: RecordBatch): void {
-  const bytes = Buffer.from(batch.values);
-  let at = 0;
-  for (let i = 0; i < batch.keys.length; i++) {
-    const len = bytes.readUInt32LE(at);
-    append(buffer, decodeRecord(bytes.subarray(at + 4, at + 4 + len)), batch.timestamps[i] as number, batch.keys[i]);
-    at += 4 + len;
-  }
+  const { timestamps, keys } = batch;
+  const values = fromColumns(batch.values);
+  for (const [i, carried] of batch.symbols) restoreSymbols(values[i], carried);
+  for (let i = 0; i < values.length; i++) append(buffer, values[i], timestamps[i] as number, keys[i]);
 }

@@ -7,6 +7,7 @@ import type { CheckpointMetadata } from "../../checkpoint/format.ts";
 import type { ErrorClass } from "../../errors.ts";
 import type { Progress } from "../engine.ts";
 import type { RoundAgreement } from "../peers.ts";
+import type { ColumnBatch } from "./columns.ts";
 
 /** A thread's failure as the command reports it (cli/failure.ts). */
 export interface ThreadFailure {
@@ -38,8 +39,10 @@ export type ToRunThread =
 export interface RecordBatch {
   exchange: number;
   task: number;
-  /** The records in the repartition topics' codec (distributed/repartition.ts: symbol-carried keys survive), each after its length (uint32 LE). */
-  values: ArrayBuffer;
+  /** The records, in columns (columns.ts). */
+  values: ColumnBatch;
+  /** [index, the record's registered-symbol properties] of the records that had some (a declarative pipeline's key travels on one). */
+  symbols: [number, [string, unknown][]][];
   timestamps: Float64Array;
   keys: (string | number | undefined)[];
 }

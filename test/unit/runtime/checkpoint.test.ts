@@ -4,6 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { committedLines, runThenKill } from "../../helpers/local-run.ts";
+import { runnel } from "../../helpers/cases.ts";
 import { manualClock } from "../../../runtime/time/clock.ts";
 import { createEngine } from "../../../runtime/exec/engine.ts";
 import exactlyOnceJob from "./fixtures/exactly-once-job.ts";
@@ -177,6 +178,41 @@ describe("local checkpoints", () => {
       restoreFrom: "latest",
     });
     await restored.run();
+    expect(await committedLines(out)).toEqual(expected);
+  });
+
+  it("survives kill -9 of `runnel run --threads 2` and a restore on 3 threads (ADR 36): output equals an uninterrupted run on one", async () => {
+    const expected = await reference();
+    const out = join(dir, "out");
+    const ckpt = join(dir, "ckpt");
+    const state = ["--state", "level", "--state-dir", join(dir, "state"), "--state-cache", "8"];
+    // Four tasks: each thread runs two, and half the keys cross threads.
+    await runThenKill({
+      module: join(import.meta.dirname, "fixtures", "exactly-once-job.ts"),
+      checkpointDir: ckpt,
+      runArgs: [...state, "--checkpoint-interval", "150", "--batch-size", "500", "--threads", "2"],
+      jobArgs: [out, "throttle", "4"],
+    });
+    const partial = await committedLines(out);
+    expect(partial.length).toBeLessThan(expected.length);
+    const module = join(import.meta.dirname, "fixtures", "exactly-once-job.ts");
+    const { stderr } = await runnel([
+      "run",
+      module,
+      ...state,
+      "--checkpoint-dir",
+      ckpt,
+      "--restore",
+      "latest",
+      "--threads",
+      "3",
+      "--no-progress",
+      "--",
+      out,
+      "fast",
+      "4",
+    ]);
+    expect(stderr).toMatch(/finished after .* on 3 threads/);
     expect(await committedLines(out)).toEqual(expected);
   });
 });

@@ -1,0 +1,151 @@
+/** What crosses between the threads of a local run (ADR 36): records in columns, snapshot parts and progress merged. */
+import { describe, expect, it } from "vitest";
+import { fromColumns, toColumns } from "../../../runtime/exec/threads/columns.ts";
+import { mergeProgress, mergeSnapshotParts } from "../../../runtime/exec/threads/coordinator.ts";
+import type { CheckpointMetadata } from "../../../runtime/checkpoint/format.ts";
+import type { Progress } from "../../../runtime/exec/engine.ts";
+
+/** The batch as the other thread receives it: cloned, its buffers moved. */
+function cross(records: unknown[]): unknown[] {
+  const { batch, transfer } = toColumns(records, records.length);
+  return fromColumns(structuredClone(batch, { transfer }));
+}
+
+class Point {
+  readonly x: number;
+  readonly y: number;
+  constructor(x: number, y: number) {
+    this.x = x;
+    this.y = y;
+  }
+}
+
+describe("records in columns", () => {
+  it("rebuilds records of one shape with numbers, strings and anything else as structured cloning does", () => {
+    const records = Array.from({ length: 500 }, (_, i) => ({
+      id: i,
+      price: i % 7 === 0 ? Number.NaN : i / 3,
+      channel: ["web", "app", "ünïcode ✓"][i % 3],
+      tags: i % 2 === 0 ? ["a", "b"] : null,
+      big: BigInt(i) * 10n ** 20n,
+      at: new Date(1_700_000_000_000 + i),
+    }));
+    const back = cross(records);
+    expect(back).toEqual(structuredClone(records));
+    // Rebuilt records are independent copies.
+    expect(back[0]).not.toBe(records[0]);
+  });
+
+  it("keeps -0, infinities and a column that mixes types", () => {
+    const records = [
+      { v: -0, w: 1 },
+      { v: Number.POSITIVE_INFINITY, w: "one" },
+      { v: Number.NEGATIVE_INFINITY, w: undefined },
+      { v: 2 ** 53 + 2, w: { nested: [1, { deep: true }] } },
+    ];
+    const back = cross(records) as { v: number; w: unknown }[];
+    expect(Object.is(back[0]?.v, -0)).toBe(true);
+    expect(back).toEqual(structuredClone(records));
+    expect(Object.hasOwn(back[2] as object, "w")).toBe(true);
+  });
+
+  it("sends records of other shapes, non-objects and class instances as they are, in their places", () => {
+    const records: unknown[] = [
+      { a: 1, b: "x" },
+      { b: "y", a: 2 }, // the same keys in another order: still the shape
+      { a: 3 }, // fewer keys
+      { a: 4, b: "z", c: true }, // more keys
+      "a string",
+      42,
+      null,
+      new Point(1, 2),
+      JSON.parse('{"__proto__": 5, "a": 6}') as unknown,
+      { a: 7, b: "w" },
+    ];
+    // A shape with a key every object inherits: a record without it as an own key is not of the shape.
+    const inherited: object[] = [
+      { toString: 1, a: 2 },
+      { a: 3, b: 4 },
+      { a: 5, toString: 6 },
+    ];
+    expect(cross(inherited)).toEqual(structuredClone(inherited));
+    const back = cross(records);
+    expect(back).toEqual(structuredClone(records));
+    expect(back[7]).not.toBeInstanceOf(Point); // as structured cloning: the prototype stays behind
+    expect(Object.hasOwn(back[8] as object, "__proto__")).toBe(true);
+  });
+
+  it("crosses a batch whose first records are not objects, and an empty batch", () => {
+    expect(cross([1, 2, { k: "v" }, { k: "w" }])).toEqual([1, 2, { k: "v" }, { k: "w" }]);
+    expect(cross([])).toEqual([]);
+    const { batch } = toColumns([{ k: 1 }, { k: 2 }], 2);
+    expect(batch.columns).toEqual([{ kind: "number", values: new Float64Array([1, 2]) }]);
+  });
+
+  it("reads only the first n records of a buffer that keeps its capacity", () => {
+    const buffer = [{ n: 1 }, { n: 2 }, { n: 3 }, { stale: true }];
+    const { batch, transfer } = toColumns(buffer, 3);
+    expect(fromColumns(structuredClone(batch, { transfer }))).toEqual([{ n: 1 }, { n: 2 }, { n: 3 }]);
+  });
+});
+
+const meta = (part: Partial<CheckpointMetadata>): CheckpointMetadata => ({
+  version: 2,
+  kind: "checkpoint",
+  job: "j",
+  id: 4,
+  createdAt: "2026-12-07T00:00:00.000Z",
+  parallelism: 4,
+  operators: [],
+  sources: {},
+  sourceMaxTimestamps: {},
+  sinks: {},
+  ...part,
+});
+
+describe("a snapshot written by several threads", () => {
+  it("takes each partition's position and each task's prepared output from the thread that had it", () => {
+    const merged = mergeSnapshotParts([
+      meta({
+        sources: { s: [10, undefined, 30], rules: [7] },
+        sourceMaxTimestamps: { s: [1, undefined, 3] as number[] },
+        sinks: { out: [{ f: 0 }, undefined, { f: 2 }, undefined] },
+      }),
+      meta({
+        sources: { s: [undefined, 20, undefined, 40], rules: [7] },
+        sourceMaxTimestamps: { s: [undefined, 2, undefined, 4] as number[] },
+        sinks: { out: [undefined, { f: 1 }, undefined, { f: 3 }] },
+      }),
+    ]);
+    expect(merged.sources).toEqual({ s: [10, 20, 30, 40], rules: [7] });
+    expect(merged.sourceMaxTimestamps).toEqual({ s: [1, 2, 3, 4] });
+    expect(merged.sinks).toEqual({ out: [{ f: 0 }, { f: 1 }, { f: 2 }, { f: 3 }] });
+    expect(merged.id).toBe(4);
+  });
+
+  it("merges progress: counters add, the lowest watermark, the checkpoints every thread completed", () => {
+    const p = (x: Partial<Progress>): Progress => ({
+      rounds: 5,
+      recordsIn: 10,
+      recordsOut: 3,
+      lateDropped: 1,
+      watermark: 100,
+      stateSize: 7,
+      finished: true,
+      checkpoints: 2,
+      lastCheckpoint: 1,
+      ...x,
+    });
+    expect(mergeProgress([p({}), p({ rounds: 6, watermark: 90, finished: false, checkpoints: 1, lastCheckpoint: 0 })])).toEqual({
+      rounds: 6,
+      recordsIn: 20,
+      recordsOut: 6,
+      lateDropped: 2,
+      watermark: 90,
+      stateSize: 14,
+      finished: false,
+      checkpoints: 1,
+      lastCheckpoint: 0,
+    });
+  });
+});
