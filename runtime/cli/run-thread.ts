@@ -16,20 +16,25 @@ import { describeFailure } from "./failure.ts";
 import { loadJob, type ManifestRunOptions } from "./run.ts";
 
 /** What the main thread starts a thread with. */
-export interface RunThreadData {
-  path: string;
-  jobArgs: string[];
-  manifest: ManifestRunOptions;
-  engine: Omit<EngineOptions, "graph" | "tasks" | "replicatedNodes" | "peers" | "clock">;
+export interface RunThreadData extends RunThreadStart {
   thread: number;
   threads: number;
   ports: (MessagePort | undefined)[];
 }
 
+/** What every thread of a run starts with alike (the job and the engine options). */
+export interface RunThreadStart {
+  path: string;
+  jobArgs: string[];
+  manifest: ManifestRunOptions;
+  engine: Omit<EngineOptions, "graph" | "tasks" | "replicatedNodes" | "peers" | "clock">;
+}
+
 /** The pipeline's counters as the main thread merges them. */
 function counts(m: PipelineMetrics | undefined, samples: boolean): { pipeline?: PipelineCounts } {
   if (!m) return {};
-  const pipeline: PipelineCounts = { deadLetters: { ...m.deadLetters }, dropped: { ...m.dropped } };
+  // Posting the report clones the maps: no copy of them here.
+  const pipeline: PipelineCounts = { deadLetters: m.deadLetters, dropped: m.dropped };
   if (samples) pipeline.deadLetterSamples = Object.fromEntries(Object.entries(m.deadLetterSamples).map(([k, v]) => [k, plain(v)]));
   return { pipeline };
 }

@@ -23,7 +23,7 @@ import { hostPort, positiveInt, progressLine, stepList, UsageError } from "./arg
 import { progressDisplay } from "./progress.ts";
 import { reportFailure } from "./failure.ts";
 import { createLogger } from "../log.ts";
-import type { RunThreadData } from "./run-thread.ts";
+import type { RunThreadStart } from "./run-thread.ts";
 
 /** Usage text of `runnel run`. */
 export const RUN_USAGE = `runnel run <job module | streamjob.yaml> [options] [-- job arguments]
@@ -131,7 +131,7 @@ export async function run(argv: string[]): Promise<number> {
   let pipelineMetrics: PipelineMetrics | undefined;
   let admin: { host: string; port: number } | undefined;
   let threads: number;
-  let threadData: Omit<RunThreadData, "thread" | "threads" | "ports"> | undefined;
+  let threadData: RunThreadStart | undefined;
   try {
     const { values, positionals } = parseArgs({
       args: own,
@@ -211,12 +211,10 @@ export async function run(argv: string[]): Promise<number> {
     return reportFailure("run", err);
   }
 
-  const running = threadData
-    ? runningOnThreads(threads, threadData, engineOptions)
-    : runningInProcess(createEngine({ graph, ...engineOptions }), pipelineMetrics);
+  const running = threadData ? runningOnThreads(threads, threadData) : runningInProcess(createEngine({ graph, ...engineOptions }), pipelineMetrics);
   let server: AdminServer | undefined;
   try {
-    server = admin ? await serveAdmin(running, graph.name, admin) : undefined;
+    server = admin ? await serveAdmin(running, graph.name, pipelineMetrics !== undefined, admin) : undefined;
   } catch (err) {
     return reportFailure(
       "run",
@@ -295,14 +293,13 @@ function runningInProcess(engine: Engine, metrics: PipelineMetrics | undefined):
 }
 
 /** A run on threads (ADR 36): the threads run the engines, this thread agrees their rounds and completes their checkpoints. */
-function runningOnThreads(threads: number, data: Omit<RunThreadData, "thread" | "threads" | "ports">, options: Omit<EngineOptions, "graph">): Running {
+function runningOnThreads(threads: number, data: RunThreadStart): Running {
+  const checkpoint = data.engine.checkpoint;
   const started = startLocalThreads({
     entry: new URL("./run-thread.ts", import.meta.url),
     threads,
-    data: data,
-    ...(options.checkpoint
-      ? { checkpoint: { dir: options.checkpoint.dir, intervalMs: options.checkpoint.intervalMs ?? 5000, retain: options.checkpoint.retain ?? 3 } }
-      : {}),
+    data,
+    ...(checkpoint ? { checkpoint: { dir: checkpoint.dir, intervalMs: checkpoint.intervalMs ?? 5000, retain: checkpoint.retain ?? 3 } } : {}),
   });
   return {
     progress: () => started.progress(),
@@ -324,9 +321,9 @@ function failureOfThread(f: ThreadFailure): Error {
 }
 
 /** Starts the admin API for a run and says where it is. */
-async function serveAdmin(running: Running, job: string, at: { host: string; port: number }): Promise<AdminServer> {
+async function serveAdmin(running: Running, job: string, manifest: boolean, at: { host: string; port: number }): Promise<AdminServer> {
+  // A run on threads has no counts before its threads' first round: zero until then.
   const counts = (): PipelineCounts => running.pipeline() ?? { deadLetters: {}, dropped: {} };
-  const manifest = running.pipeline() !== undefined;
   const registry = createJobMetrics({
     job,
     progress: () => running.progress(),

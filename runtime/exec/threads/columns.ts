@@ -51,7 +51,8 @@ function hasShape(r: Record<string, unknown>, keys: readonly string[]): boolean 
 
 /** Puts `n` records into columns (`records` is read, not changed); returns the batch and what to transfer. */
 export function toColumns(records: readonly unknown[], n: number): { batch: ColumnBatch; transfer: ArrayBuffer[] } {
-  const first = records.slice(0, n).find(plainObject);
+  let first: Record<string, unknown> | undefined;
+  for (let i = 0; i < n && first === undefined; i++) if (plainObject(records[i])) first = records[i] as Record<string, unknown>;
   const keys = first ? Object.keys(first) : [];
   // "__proto__" cannot be rebuilt as an own property by assignment: such records go as they are.
   const columnar = first !== undefined && !keys.includes("__proto__");

@@ -17,7 +17,7 @@ export interface LocalThreadsOptions {
   entry: URL;
   threads: number;
   /** Each thread's workerData beside its index, the thread count and its peer ports. */
-  data: Record<string, unknown>;
+  data: object;
   /** Local checkpoints: how often (start to start) and how many to keep. */
   checkpoint?: { dir: string; intervalMs: number; retain: number };
 }
