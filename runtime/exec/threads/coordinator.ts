@@ -7,6 +7,7 @@
  */
 import { MessageChannel, Worker as Thread, type MessagePort } from "node:worker_threads";
 import { pruneCheckpoints, writeSnapshotMetadata, type CheckpointMetadata } from "../../checkpoint/format.ts";
+import { RunnelError } from "../../errors.ts";
 import { MAX_WATERMARK } from "../../time/watermarks.ts";
 import type { Progress } from "../engine.ts";
 import type { FromRunThread, PipelineCounts, ThreadFailure, ToRunThread } from "./protocol.ts";
@@ -145,7 +146,7 @@ export function startLocalThreads(o: LocalThreadsOptions): LocalThreads {
     })();
     writing.then(
       () => send({ type: "snapshotDone", dir }),
-      (err: unknown) => send({ type: "snapshotFailed", dir, message: (err as Error).message }),
+      (err: unknown) => send({ type: "snapshotFailed", dir, message: (err as Error).message, retriable: err instanceof RunnelError ? err.retriable : true }),
     );
   }
 

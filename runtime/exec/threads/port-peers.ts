@@ -7,7 +7,7 @@
 import type { MessagePort } from "node:worker_threads";
 import { carriedSymbols, restoreSymbols } from "../record-codec.ts";
 import { fromColumns, toColumns } from "./columns.ts";
-import { InternalError } from "../../errors.ts";
+import { CheckpointError, InternalError } from "../../errors.ts";
 import { append, type Exchange, type ExchangeBuffer } from "../exchange.ts";
 import type { EnginePeers, RoundAgreement } from "../peers.ts";
 import type { FromRunThread, PeerExchange, RecordBatch, ToRunThread } from "./protocol.ts";
@@ -116,7 +116,8 @@ export function portPeers(options: PortPeersOptions): EnginePeers {
     async completeSnapshot(dir, part) {
       control.postMessage({ type: "snapshot", dir, part });
       const answer = await snapshots.take();
-      if (answer.type === "snapshotFailed") throw new InternalError(`completing the snapshot in ${dir} failed: ${answer.message}`);
+      // As on one thread: a snapshot whose metadata could not be written (a full disk) is a checkpoint error, retriable as the main thread found it.
+      if (answer.type === "snapshotFailed") throw new CheckpointError(`completing the snapshot in ${dir} failed: ${answer.message}`, answer.retriable);
       if (answer.dir !== dir) throw new InternalError(`the main thread completed ${answer.dir} while thread ${thread} waited for ${dir}`);
     },
   };

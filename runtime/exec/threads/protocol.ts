@@ -33,7 +33,9 @@ export type FromRunThread =
 
 /** Main thread → thread. */
 export type ToRunThread =
-  { type: "agreed"; agreement: RoundAgreement } | { type: "snapshotDone"; dir: string } | { type: "snapshotFailed"; dir: string; message: string };
+  | { type: "agreed"; agreement: RoundAgreement }
+  | { type: "snapshotDone"; dir: string }
+  | { type: "snapshotFailed"; dir: string; message: string; retriable: boolean };
 
 /** Records one engine routed to another's task `task` over exchange `exchange` (wiring order). */
 export interface RecordBatch {

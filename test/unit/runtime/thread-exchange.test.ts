@@ -4,6 +4,9 @@ import { fromColumns, toColumns } from "../../../runtime/exec/threads/columns.ts
 import { mergeProgress, mergeSnapshotParts } from "../../../runtime/exec/threads/coordinator.ts";
 import type { CheckpointMetadata } from "../../../runtime/checkpoint/format.ts";
 import type { Progress } from "../../../runtime/exec/engine.ts";
+import { portPeers, type ControlPort } from "../../../runtime/exec/threads/port-peers.ts";
+import type { FromRunThread, ToRunThread } from "../../../runtime/exec/threads/protocol.ts";
+import { CheckpointError } from "../../../runtime/errors.ts";
 
 /** The batch as the other thread receives it: cloned, its buffers moved. */
 function cross(records: unknown[]): unknown[] {
@@ -144,5 +147,26 @@ describe("a snapshot written by several threads", () => {
       checkpoints: 1,
       lastCheckpoint: 0,
     });
+  });
+
+  it("a snapshot the main thread could not complete fails the thread with a checkpoint error, retriable as the main thread found it", async () => {
+    // Our own ControlPort interface, answered in memory: what the main thread sends is what is tested.
+    let listener: (m: ToRunThread) => void = () => undefined;
+    const sent: FromRunThread[] = [];
+    const control: ControlPort = {
+      postMessage: (m) => sent.push(m),
+      on: (_event, l) => (listener = l),
+    };
+    const peers = portPeers({ thread: 0, ports: [undefined], ownerOf: () => 0, replicated: new Set(), control, roundExtras: () => ({}) as never });
+    const part = meta({});
+    for (const retriable of [true, false]) {
+      const completing = peers.completeSnapshot("/ckpt/chk-4", part);
+      expect(sent.at(-1)).toMatchObject({ type: "snapshot", dir: "/ckpt/chk-4" });
+      listener({ type: "snapshotFailed", dir: "/ckpt/chk-4", message: "ENOSPC: no space left on device", retriable });
+      const err: unknown = await completing.catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(CheckpointError);
+      expect((err as CheckpointError).retriable).toBe(retriable);
+      expect((err as Error).message).toContain("ENOSPC");
+    }
   });
 });
