@@ -6,7 +6,7 @@
  */
 import type { ErrorClass } from "../errors.ts";
 import { RunnelError } from "../errors.ts";
-import { ManifestInvalidError } from "../pipeline/load.ts";
+import { ManifestInvalidError } from "../pipeline/errors.ts";
 import { EXIT_CODES, exitCodeOf } from "../worker-contract.ts";
 import { UsageError } from "./args.ts";
 

@@ -1,10 +1,10 @@
 /**
- * One thread of `runnel run --threads n` (ADR 36; exec/threads/coordinator.ts starts it): loads
- * the job as the main thread did, runs an engine for tasks t with t mod n = its index, in lockstep
+ * One thread of `runnel run --threads n` (ADR 36; exec/threads/coordinator.ts starts it at
+ * thread-entry.ts): loads the job as the main thread did, runs an engine for tasks t with t mod n = its index, in lockstep
  * with the other threads' engines over its peer ports, and reports its end (or its failure, as
  * the command would print it) to the main thread.
  */
-import { parentPort, workerData, type MessagePort } from "node:worker_threads";
+import type { MessagePort } from "node:worker_threads";
 import { replicatedNodes } from "../distributed/plan.ts";
 import { taskCount } from "../graph/graph.ts";
 import { createEngine, type EngineOptions } from "../exec/engine.ts";
@@ -13,7 +13,7 @@ import { portPeers, type ControlPort } from "../exec/threads/port-peers.ts";
 import type { PipelineMetrics } from "../pipeline/context.ts";
 import { plain } from "../pipeline/values.ts";
 import { describeFailure } from "./failure.ts";
-import { loadJob, type ManifestRunOptions } from "./run.ts";
+import { loadJob, type ManifestRunOptions } from "./load-job.ts";
 
 /** What the main thread starts a thread with. */
 export interface RunThreadData extends RunThreadStart {
@@ -39,7 +39,8 @@ function counts(m: PipelineMetrics | undefined, samples: boolean): { pipeline?: 
   return { pipeline };
 }
 
-async function main(data: RunThreadData, control: ControlPort): Promise<void> {
+/** Runs this thread's engine to its end, reporting it (or its failure) to the main thread. */
+export async function runThread(data: RunThreadData, control: ControlPort): Promise<void> {
   const post = (m: FromRunThread): void => control.postMessage(m);
   try {
     const loaded = await loadJob(data.path, data.jobArgs, data.manifest);
@@ -75,5 +76,3 @@ async function main(data: RunThreadData, control: ControlPort): Promise<void> {
     post({ type: "failed", failure: { errorClass: f.errorClass, message: f.message, ...(err instanceof Error && err.stack ? { stack: err.stack } : {}) } });
   }
 }
-
-if (parentPort) await main(workerData as RunThreadData, parentPort);

@@ -4,9 +4,7 @@
  * checkpointing is on). The module's default export is a JobGraph, a JobBuilder, or a function
  * of the arguments after `--` returning either.
  */
-import { dirname } from "node:path";
 import { parseArgs } from "node:util";
-import { loadJobModule } from "../api/job-module.ts";
 import { assertBroadcastInputsReplicated, replicatedNodes } from "../distributed/plan.ts";
 import { RunnelError } from "../errors.ts";
 import { createEngine, type Engine, type EngineOptions, type Progress } from "../exec/engine.ts";
@@ -17,13 +15,13 @@ import { startAdminServer, type AdminServer } from "../observe/admin-server.ts";
 import { createJobMetrics } from "../observe/metrics.ts";
 import { taskCount, type JobGraph } from "../graph/graph.ts";
 import type { PipelineMetrics } from "../pipeline/context.ts";
-import { compileStreamJob, readStreamJob } from "../pipeline/load.ts";
 import { plain, toJson } from "../pipeline/values.ts";
 import { hostPort, positiveInt, progressLine, stepList, UsageError } from "./args.ts";
 import { progressDisplay } from "./progress.ts";
 import { reportFailure } from "./failure.ts";
-import { createLogger } from "../log.ts";
 import type { RunThreadStart } from "./run-thread.ts";
+import { loadJob, type ManifestRunOptions } from "./load-job.ts";
+import { threadEntry } from "./thread-entry.ts";
 
 /** Usage text of `runnel run`. */
 export const RUN_USAGE = `runnel run <job module | streamjob.yaml> [options] [-- job arguments]
@@ -52,50 +50,6 @@ Manifests only:
   --max-records <n>          stop each generator after n records (default: run until Ctrl-C)
   --no-throttle              generate as fast as possible from a fixed start time (default: at each
                              generator's rate, in event time starting now)`;
-
-/** How a manifest run is set up (the manifest-only options). */
-export interface ManifestRunOptions {
-  outDir?: string;
-  maxRecords?: number;
-  throttle: boolean;
-  /** Event time the throttled generators start at (default now; threads of one run share the main thread's). */
-  startTime?: number;
-  /** Tasks to run (default: the largest source partition count); --threads raises it to one task per thread at least. */
-  parallelism?: number;
-}
-
-/** A loaded job: its graph and, for manifests, the pipeline's dead-letter and drop counters and restore settings. */
-export interface LoadedJob {
-  graph: JobGraph;
-  metrics?: PipelineMetrics;
-  dropIncompatibleState?: string[];
-  /** spec.stateCache.entries of a manifest: the default of --state-cache. */
-  stateCacheEntries?: number;
-}
-
-/** Loads a StreamJob manifest (compiled for local mode) or a job module (its default export). */
-export async function loadJob(path: string, args: string[], manifest: ManifestRunOptions = { throttle: true }): Promise<LoadedJob> {
-  if (/\.ya?ml$/.test(path)) {
-    const { job, file } = await readStreamJob(path);
-    const compiled = await compileStreamJob(job, {
-      log: createLogger("pipeline"),
-      mode: "local",
-      baseDir: dirname(file),
-      throttle: manifest.throttle,
-      ...(manifest.throttle ? { startTime: manifest.startTime ?? Date.now() } : {}),
-      ...(manifest.outDir === undefined ? {} : { outDir: manifest.outDir }),
-      ...(manifest.maxRecords === undefined ? {} : { maxRecordsPerSource: manifest.maxRecords }),
-      ...(manifest.parallelism === undefined ? {} : { parallelism: manifest.parallelism }),
-    });
-    return {
-      graph: compiled.graph,
-      metrics: compiled.metrics,
-      ...(job.spec.dropIncompatibleState ? { dropIncompatibleState: job.spec.dropIncompatibleState } : {}),
-      ...(job.spec.stateCache?.entries === undefined ? {} : { stateCacheEntries: job.spec.stateCache.entries }),
-    };
-  }
-  return { graph: await loadJobModule(path, { args }) };
-}
 
 /** The sum of a counter map. */
 function total(m: Record<string, number>): number {
@@ -296,7 +250,7 @@ function runningInProcess(engine: Engine, metrics: PipelineMetrics | undefined):
 function runningOnThreads(threads: number, data: RunThreadStart): Running {
   const checkpoint = data.engine.checkpoint;
   const started = startLocalThreads({
-    entry: new URL("./run-thread.ts", import.meta.url),
+    ...threadEntry(new URL("./run-thread.ts", import.meta.url)),
     threads,
     data,
     ...(checkpoint ? { checkpoint: { dir: checkpoint.dir, intervalMs: checkpoint.intervalMs ?? 5000, retain: checkpoint.retain ?? 3 } } : {}),

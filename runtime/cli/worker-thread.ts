@@ -6,7 +6,7 @@
  * thread ends.
  */
 import { writeSync } from "node:fs";
-import { parentPort, workerData } from "node:worker_threads";
+import type { MessagePort } from "node:worker_threads";
 import type { Worker } from "../distributed/worker.ts";
 import type { ThreadData, ThreadOp, ToThread, FromThread } from "../distributed/threads/protocol.ts";
 import { RunnelError } from "../errors.ts";
@@ -35,8 +35,8 @@ async function answer(admin: WorkerAdminSource, w: Worker, op: ThreadOp, arg: st
   }
 }
 
-/** Runs the thread's worker; resolves to its exit code. */
-async function runThread(data: ThreadData, port: NonNullable<typeof parentPort>): Promise<number> {
+/** Runs the thread's worker; resolves to its exit code (thread-entry.ts starts it). */
+export async function runThread(data: ThreadData, port: MessagePort): Promise<number> {
   const log = createLogger("worker", {}, { ...data.log, write: (line) => writeSync(2, `${line}\n`) }).child({
     namespace: data.options.namespace,
     thread: data.thread,
@@ -85,5 +85,3 @@ async function runThread(data: ThreadData, port: NonNullable<typeof parentPort>)
     await admin.close();
   }
 }
-
-if (parentPort) process.exit(await runThread(workerData as ThreadData, parentPort));

@@ -21,6 +21,7 @@ import { EXIT_CODES, isGeneration, WORKER_ENV, WORKER_FLAGS } from "../worker-co
 import { hostPort, positiveInt, stepList, UsageError } from "./args.ts";
 import { serveAdmin, serveWorkerAdmin, type WorkerAdmin } from "./worker-admin.ts";
 import { ended, runToEnd, startWorker } from "./worker-lifecycle.ts";
+import { threadEntry } from "./thread-entry.ts";
 
 /** Usage text of `runnel worker`. */
 export const WORKER_USAGE = `runnel worker --job <streamjob.yaml> [options]
@@ -219,7 +220,7 @@ async function runInProcess(parsed: Parsed, brokers: string[], log: Logger, stop
 /** Runs the worker on `threads` threads, each a virtual worker (ADR 33); returns the exit code. */
 async function runOnThreads(parsed: Parsed, threads: number, brokers: string[], log: Logger, stopping: Stopping): Promise<number> {
   const starting = startWorkerThreads({
-    entry: new URL("./worker-thread.ts", import.meta.url),
+    ...threadEntry(new URL("./worker-thread.ts", import.meta.url)),
     options: parsed.options,
     threads,
     brokers,

@@ -7,26 +7,13 @@ import { loadJobModule } from "../api/job-module.ts";
 import { dirname, resolve } from "node:path";
 import { JobDefinitionError } from "../errors.ts";
 import { checkDocument } from "../spec/check.ts";
-import { formatFindings, type Finding } from "../spec/findings.ts";
 import { parseManifests } from "../spec/manifest.ts";
 import { parseStreamJob } from "../spec/validate.ts";
 import type { Sink, Source, StreamJob } from "../spec/generated/types.ts";
 import { compileSql, sqlConnectors } from "../sql/compile.ts";
 import { compilePipeline, type CompiledPipeline } from "./compile.ts";
 import type { CompileOptions } from "./context.ts";
-
-/** A manifest that does not pass validation; `findings` are what `runnel validate` prints. */
-export class ManifestInvalidError extends JobDefinitionError {
-  /** The errors (and warnings) found. */
-  readonly findings: Finding[];
-  /** The manifest as named. */
-  readonly file: string;
-  constructor(file: string, findings: Finding[]) {
-    super(`${file} is not a valid StreamJob:\n${formatFindings(findings)}`);
-    this.findings = findings;
-    this.file = file;
-  }
-}
+import { ManifestInvalidError } from "./errors.ts";
 
 /** Options of loadManifestJob: compile options (baseDir defaults to the manifest's folder) and which job. */
 export type LoadOptions = Partial<CompileOptions> & {

@@ -23,8 +23,9 @@ import type { FromThread, ThreadData, ThreadOp, ToThread } from "./protocol.ts";
 
 /** Options of startWorkerThreads. */
 export interface WorkerThreadsOptions {
-  /** The module each thread runs (cli/worker-thread.ts). */
+  /** The module each thread starts with (cli/thread-entry.ts) and the arguments it gets (the thread's own module: cli/worker-thread.ts). */
   entry: URL;
+  argv?: string[];
   /** The pod's worker options (its own ordinal and the number of worker pods). */
   options: Omit<WorkerOptions, "signal" | "log" | "siblingOrdinals">;
   threads: number;
@@ -79,7 +80,7 @@ function spawn(index: number, o: WorkerThreadsOptions): Handle {
     brokers: o.brokers,
     log: o.logOptions,
   };
-  const thread = new Thread(o.entry, { workerData: data });
+  const thread = new Thread(o.entry, { workerData: data, argv: o.argv ?? [] });
   const pending = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void }>();
   let nextId = 0;
   let onStarted: (s: Started | undefined) => void = () => undefined;

@@ -14,8 +14,9 @@ import type { FromRunThread, PipelineCounts, ThreadFailure, ToRunThread } from "
 
 /** Options of startLocalThreads. */
 export interface LocalThreadsOptions {
-  /** The module each thread runs (cli/run-thread.ts). */
+  /** The module each thread starts with (cli/thread-entry.ts) and the arguments it gets (the thread's own module: cli/run-thread.ts). */
   entry: URL;
+  argv?: string[];
   threads: number;
   /** Each thread's workerData beside its index, the thread count and its peer ports. */
   data: object;
@@ -152,7 +153,11 @@ export function startLocalThreads(o: LocalThreadsOptions): LocalThreads {
 
   const threads = ports.map((own, index) => {
     const peerPorts = own.filter((p): p is MessagePort => p !== undefined);
-    const thread = new Thread(o.entry, { workerData: { ...o.data, thread: index, threads: n, ports: own }, transferList: peerPorts });
+    const thread = new Thread(o.entry, {
+      workerData: { ...o.data, thread: index, threads: n, ports: own },
+      transferList: peerPorts,
+      argv: o.argv ?? [],
+    });
     thread.on("message", (m: FromRunThread) => {
       switch (m.type) {
         case "round":

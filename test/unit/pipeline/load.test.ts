@@ -6,7 +6,8 @@ import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
 import { describeGraph } from "../../../runtime/graph/graph.ts";
 import { PipelineError } from "../../../runtime/pipeline/errors.ts";
-import { loadManifestJob, ManifestInvalidError } from "../../../runtime/pipeline/load.ts";
+import { loadManifestJob } from "../../../runtime/pipeline/load.ts";
+import { ManifestInvalidError } from "../../../runtime/pipeline/errors.ts";
 import { anyNumber, anyString, matching, runGraph } from "./helpers.ts";
 
 const fixtures = join(dirname(fileURLToPath(import.meta.url)), "../../fixtures/streamjobs");
