@@ -1,11 +1,13 @@
 /**
  * The seam between an engine that runs a subset of a job's tasks and the engines running the
- * others in the same process (ADR 36: local runs on threads). The engines run their rounds in
- * lockstep: before an exchange-fed operator drains, each hands the records it routed to the
- * others' tasks (and its upstream tasks' watermarks) over and takes theirs; at a round's end they
- * agree whether anything moved, whether the input ended, whether to checkpoint or stop. Nothing
- * is in flight at a round's end in any of them, so each writes its tasks' part of a checkpoint and
- * the coordinator completes it once every part is written.
+ * others in the same process (ADR 36: local runs on threads). The engines run the same rounds:
+ * before an exchange-fed operator drains, each hands the records it routed to the others' tasks
+ * (and its upstream tasks' watermarks) over and takes theirs — in a pipelined round those the
+ * others sent a few rounds earlier, in a lockstep round all of them; at a round's end they agree
+ * whether anything moved, whether the input ended, whether to checkpoint or stop. A round that
+ * ends the run, stops it or precedes a checkpoint runs in lockstep: nothing is in flight after it
+ * in any of them, so each writes its tasks' part of a checkpoint and the coordinator completes it
+ * once every part is written.
  */
 import type { CheckpointMetadata } from "../checkpoint/format.ts";
 import type { Exchange } from "./exchange.ts";
@@ -28,6 +30,13 @@ export interface RoundAgreement {
   checkpoint: boolean;
   /** Stop after this round (with the checkpoint above when checkpointing is on). */
   stop: boolean;
+  /**
+   * Whether the next round trades records in lockstep. Otherwise an engine drains what the others
+   * routed to it some rounds earlier (this round's records follow as many rounds later), so no
+   * engine waits for another's step at once; finished, stop and checkpoint are agreed only for
+   * the end of a lockstep round.
+   */
+  lockstep: boolean;
 }
 
 /** The other engines of a run, as one engine sees them. */

@@ -7,7 +7,7 @@
  * the pool share its last literal. No code is generated.
  */
 import type { ReadResult } from "../connectors/types.ts";
-import { poolEntry } from "./literal-pools.ts";
+import { poolEntry } from "../exec/literal-pools.ts";
 
 /** Checks a field's value of a declared type (NULL and absent values are checked before). */
 export type FieldOk = (v: unknown) => boolean;

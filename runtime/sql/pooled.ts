@@ -7,7 +7,7 @@
  * own. Beyond the pool, tables and operators share the last literal. No code is generated.
  */
 import type { Context, ProcessFunction } from "../api/functions.ts";
-import { poolEntry } from "../pipeline/literal-pools.ts";
+import { poolEntry } from "../exec/literal-pools.ts";
 
 type Row = unknown[];
 

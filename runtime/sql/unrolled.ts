@@ -8,7 +8,7 @@
  * share its last literal; for wider rows the plain loop runs. No code is generated.
  */
 
-import { poolEntry } from "../pipeline/literal-pools.ts";
+import { poolEntry } from "../exec/literal-pools.ts";
 
 type Row = unknown[];
 type Fn = (v: unknown) => unknown;

@@ -111,6 +111,9 @@ export function startLocalThreads(o: LocalThreadsOptions): LocalThreads {
   const reports: Extract<FromRunThread, { type: "round" }>[] = [];
   const snapshotParts = new Map<string, CheckpointMetadata[]>();
   let stopRequested = false;
+  // Whether the round the next agreement applies at runs in lockstep (the first rounds do), and whether the end was agreed.
+  let nextInLockstep = true;
+  let over = false;
   let lastCheckpoint = performance.now();
   let settled = false;
   let resolveEnded: (r: LocalThreadsResult) => void = () => {};
@@ -127,15 +130,31 @@ export function startLocalThreads(o: LocalThreadsOptions): LocalThreads {
     for (const t of threads) t.postMessage(m);
   };
 
-  /** Every thread reported the round: tell them all what they agreed. */
+  /**
+   * Every thread reported round k: what they agreed, which each applies some rounds later, at the
+   * end of the round the previous agreement set the mode of (port-peers.ts: no thread waits for
+   * the others' round k). Ending, stopping or checkpointing is decided only when that round runs
+   * in lockstep, so nothing is in flight where it applies; else the round after it is made a
+   * lockstep round and the decision waits for the next agreement.
+   */
   function agree(): void {
     const all = reports.splice(0);
-    const finished = all.every((r) => r.sourcesDone);
+    if (over) return;
+    const sourcesDone = all.every((r) => r.sourcesDone);
     const due = o.checkpoint !== undefined && performance.now() - lastCheckpoint >= o.checkpoint.intervalMs;
-    const stop = stopRequested && !finished;
-    const checkpoint = o.checkpoint !== undefined && (finished || stop || due);
+    const wanted = sourcesDone || stopRequested || due;
+    if (wanted && !nextInLockstep) {
+      nextInLockstep = true;
+      send({ type: "agreed", agreement: { moved: true, finished: false, checkpoint: false, stop: false, lockstep: true } });
+      return;
+    }
+    const finished = wanted && sourcesDone;
+    const stop = wanted && stopRequested && !finished;
+    const checkpoint = wanted && o.checkpoint !== undefined && (finished || stop || due);
     if (checkpoint) lastCheckpoint = performance.now();
-    send({ type: "agreed", agreement: { moved: all.some((r) => r.moved), finished, checkpoint, stop } });
+    over = finished || stop;
+    nextInLockstep = false;
+    send({ type: "agreed", agreement: { moved: all.some((r) => r.moved), finished, checkpoint, stop, lockstep: false } });
   }
 
   /** Every thread wrote its part of the snapshot in `dir`: write its metadata (and prune), then let them commit. */

@@ -1,8 +1,10 @@
 /**
  * EnginePeers over MessagePorts, in one thread of a local run (ADR 36): a port to every other
  * thread for records and watermarks, and the thread's port to the main thread, which agrees on
- * each round's end and completes checkpoints. Each message from a peer answers one exchange step
- * of both: ports deliver in order, so the n-th message from a peer is its n-th step.
+ * each round's end and completes checkpoints. Each message from a peer is one exchange step of
+ * an operator; they are taken per operator in the order sent. In a pipelined round a step takes
+ * the peers' steps of the operator up to LAG rounds ago, in a lockstep round every step sent so
+ * far, this round's included.
  */
 import type { MessagePort } from "node:worker_threads";
 import { carriedSymbols, restoreSymbols } from "../record-codec.ts";
@@ -50,16 +52,39 @@ function inbox<T>(): { put(m: T): void; take(): Promise<T> } {
   };
 }
 
+/**
+ * How many rounds a thread may run ahead of another: a pipelined step takes the peers' step of
+ * LAG rounds ago, and a round's end applies the agreement on the round LAG before it. A GC pause
+ * or a slower round in one thread is absorbed instead of stalling the other at once; 2 measured
+ * best (ADR 36).
+ */
+const LAG = 2;
+
+/** What the ends of the first LAG rounds apply: there is no agreement on an earlier round. */
+const FIRST_AGREEMENT: RoundAgreement = { moved: true, finished: false, checkpoint: false, stop: false, lockstep: true };
+
 /** Creates the peers of one thread's engine. */
 export function portPeers(options: PortPeersOptions): EnginePeers {
   const { thread, ports, ownerOf, replicated, control } = options;
   const peers = ports.flatMap((p, i) => (p && i !== thread ? [i] : []));
+  // Per peer, one queue per operator: a lockstep step takes up to LAG + 1 of an operator's messages while the other operators' wait.
   const inboxes = ports.map((p) => {
     if (!p) return undefined;
-    const box = inbox<PeerExchange>();
-    p.on("message", (m: PeerExchange) => box.put(m));
+    const boxes = new Map<number, ReturnType<typeof inbox<PeerExchange>>>();
+    const box = (node: number): ReturnType<typeof inbox<PeerExchange>> => {
+      let b = boxes.get(node);
+      if (b === undefined) boxes.set(node, (b = inbox<PeerExchange>()));
+      return b;
+    };
+    p.on("message", (m: PeerExchange) => box(m.node).put(m));
     return box;
   });
+  // Steps each operator took, and how many of each peer's steps of it were taken in.
+  const steps = new Map<number, number>();
+  const taken = ports.map(() => new Map<number, number>());
+  // The first LAG + 1 rounds (and the drain after a restore) run in lockstep: no agreement says otherwise yet.
+  let lockstep = true;
+  let rounds = 0;
   const agreements = inbox<RoundAgreement>();
   const snapshots = inbox<Extract<ToRunThread, { type: "snapshotDone" | "snapshotFailed" }>>();
   control.on("message", (m) => {
@@ -70,9 +95,12 @@ export function portPeers(options: PortPeersOptions): EnginePeers {
   let owned: ReadonlySet<number> = new Set();
 
   /** What this engine sends each peer before `node` drains (and the buffers to move with it); empties the buffers it sends. */
-  function outgoing(node: number): Map<number, { message: PeerExchange; transfer: ArrayBuffer[] }> {
+  function outgoing(node: number, step: number): Map<number, { message: PeerExchange; transfer: ArrayBuffer[] }> {
     const out = new Map(
-      peers.map((p) => [p, { message: { node, batches: [] as RecordBatch[], watermarks: [] as PeerExchange["watermarks"] }, transfer: [] as ArrayBuffer[] }]),
+      peers.map((p) => [
+        p,
+        { message: { node, step, batches: [] as RecordBatch[], watermarks: [] as PeerExchange["watermarks"] }, transfer: [] as ArrayBuffer[] },
+      ]),
     );
     for (const [x, ex] of exchanges.entries()) {
       if (ex.to !== node) continue;
@@ -94,8 +122,9 @@ export function portPeers(options: PortPeersOptions): EnginePeers {
   }
 
   /** Takes what another engine sent into this engine's buffers. */
-  function incoming(m: PeerExchange, node: number, from: number): void {
-    if (m.node !== node) throw new InternalError(`thread ${from} is at operator ${m.node} while thread ${thread} is at ${node}: the threads' rounds diverged`);
+  function incoming(m: PeerExchange, node: number, step: number, from: number): void {
+    if (m.step !== step)
+      throw new InternalError(`thread ${from} sent step ${m.step} of operator ${node} where thread ${thread} takes step ${step}: the threads' rounds diverged`);
     for (const b of m.batches) put((exchanges[b.exchange] as Exchange).buffers[b.task] as ExchangeBuffer, b);
     for (const [x, task, wm, idle] of m.watermarks) (exchanges[x] as Exchange).setWatermark(task, wm, idle === 1);
   }
@@ -106,12 +135,25 @@ export function portPeers(options: PortPeersOptions): EnginePeers {
       owned = tasks;
     },
     async exchange(node) {
-      for (const [p, { message, transfer }] of outgoing(node)) (ports[p] as MessagePort).postMessage(message, transfer);
-      for (const p of peers) incoming(await (inboxes[p] as ReturnType<typeof inbox<PeerExchange>>).take(), node, p);
+      const step = (steps.get(node) ?? 0) + 1;
+      steps.set(node, step);
+      for (const [p, { message, transfer }] of outgoing(node, step)) (ports[p] as MessagePort).postMessage(message, transfer);
+      const upTo = lockstep ? step : step - LAG;
+      for (const p of peers) {
+        const done = taken[p] as Map<number, number>;
+        const box = (inboxes[p] as (node: number) => ReturnType<typeof inbox<PeerExchange>>)(node);
+        for (let s = (done.get(node) ?? 0) + 1; s <= upTo; s++) {
+          incoming(await box.take(), node, s, p);
+          done.set(node, s);
+        }
+      }
     },
     async endRound(report) {
       control.postMessage({ type: "round", ...report, ...options.roundExtras() });
-      return agreements.take();
+      // LAG rounds late: the agreement on round r - LAG (the others need not have ended this one).
+      const agreed = rounds++ < LAG ? FIRST_AGREEMENT : await agreements.take();
+      lockstep = agreed.lockstep;
+      return agreed;
     },
     async completeSnapshot(dir, part) {
       control.postMessage({ type: "snapshot", dir, part });

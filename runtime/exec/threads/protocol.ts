@@ -51,8 +51,10 @@ export interface RecordBatch {
 
 /** Thread → thread, once per exchange-fed operator per round: records for the receiver's tasks and the sender's upstream watermarks. */
 export interface PeerExchange {
-  /** The operator about to drain (a check that both sides are at the same step). */
+  /** The operator about to drain. */
   node: number;
+  /** The sender's count of steps of that operator, this one included (a check that both sides take the same steps). */
+  step: number;
   batches: RecordBatch[];
   /** [exchange, upstream task, watermark, idle (1) or not (0)] for each upstream task the sender runs. */
   watermarks: [number, number, number, number][];

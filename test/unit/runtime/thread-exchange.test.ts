@@ -36,6 +36,19 @@ describe("records in columns", () => {
     expect(back[0]).not.toBe(records[0]);
   });
 
+  it("rebuilds every shape with its own keys in order: more shapes than builders, 1 to 8 keys, and wider ones", () => {
+    for (let width = 1; width <= 12; width++) {
+      for (const prefix of ["a", "b"]) {
+        const records = Array.from({ length: 50 }, (_, i) =>
+          Object.fromEntries(Array.from({ length: width }, (_, k) => [`${prefix}${k}`, k % 2 ? `s${i}` : i * k])),
+        );
+        const back = cross(records) as Record<string, unknown>[];
+        expect(back).toEqual(records);
+        for (const r of back) expect(Object.keys(r)).toEqual(Object.keys(records[0] as object));
+      }
+    }
+  });
+
   it("keeps -0, infinities and a column that mixes types", () => {
     const records = [
       { v: -0, w: 1 },

@@ -1,8 +1,9 @@
 /**
- * Picking a function literal out of a pool of identical ones (readers.ts, source-check-pools.ts,
- * runtime/sql/unrolled.ts and pooled.ts): V8 keeps call and property feedback per literal, so a
- * table, source or operator that gets a literal of its own stays monomorphic. The same key keeps
- * its entry across compilations; keys beyond the pool share its last entry.
+ * Picking a function literal out of a pool of identical ones (pipeline/source-check-pools.ts,
+ * sql/unrolled.ts and pooled.ts, exec/threads/columns.ts): V8 keeps call and property feedback
+ * per literal, so a table, source, operator or record shape that gets a literal of its own stays
+ * monomorphic. The same key keeps its entry across compilations; keys beyond the pool share its
+ * last entry.
  */
 
 /** Which pool entry each key took (one map per pool). */
