@@ -178,11 +178,24 @@ function take(b: ExchangeBuffer, exchange: number, task: number, transfer: Array
   const timestamps = new Float64Array(n);
   for (let i = 0; i < n; i++) timestamps[i] = b.timestamps[i] as number;
   transfer.push(...columns.transfer, timestamps.buffer);
-  const batch = { exchange, task, values: columns.batch, symbols, timestamps, keys: b.keys.slice(0, n) as RecordBatch["keys"] };
+  const keys = numberKeys(b.keys, n);
+  if (keys instanceof Float64Array) transfer.push(keys.buffer as ArrayBuffer);
+  const batch = { exchange, task, values: columns.batch, symbols, timestamps, keys };
   // What was sent is not held here too.
   b.values.fill(undefined, 0, n);
   b.keys.fill(undefined, 0, n);
   return batch;
+}
+
+/** The first `n` keys: in a Float64Array (moved, not cloned) when all are numbers, as most are. */
+function numberKeys(keys: readonly unknown[], n: number): RecordBatch["keys"] {
+  const numbers = new Float64Array(n);
+  for (let i = 0; i < n; i++) {
+    const k = keys[i];
+    if (typeof k !== "number") return keys.slice(0, n) as RecordBatch["keys"];
+    numbers[i] = k;
+  }
+  return numbers;
 }
 
 /** Appends a batch another engine sent to this engine's buffer. */

@@ -46,7 +46,8 @@ export interface RecordBatch {
   /** [index, the record's registered-symbol properties] of the records that had some (a declarative pipeline's key travels on one). */
   symbols: [number, [string, unknown][]][];
   timestamps: Float64Array;
-  keys: (string | number | undefined)[];
+  /** The records' keys: numbers in a Float64Array when all are. */
+  keys: (string | number | undefined)[] | Float64Array;
 }
 
 /** Thread → thread, once per exchange-fed operator per round: records for the receiver's tasks and the sender's upstream watermarks. */
