@@ -334,13 +334,18 @@ run; events/s from the run's summary (thread start-up included). 1 and 2 threads
 |---|---:|---:|---|
 ${localThreads.map((r) => `| ${r.threads} | ${fmt(r.rate.median)} | ${spread(r.rate)} | ${r.checked ? "equal" : "**differs**"} |`).join("\n")}
 
-2 threads / 1: **${threadsRatio.toFixed(2)}×** (target ≥ 1.7×: ${threadsRatio >= 1.7 ? "met" : "**missed**"}). The threads run their
-engines in lockstep (ADR 36): before each keyed step (two in q5) they trade the records routed to
-each other's tasks. Measured with timers in the threads: each waits at those barriers about a third
-of the time — a GC pause or a slower step
-in one stalls the other (a bare barrier costs ~45 µs) — and the records that change thread (half of
-q5's bids and window counts) are copied, in columns (\`exec/threads/columns.ts\`). Two independent
-single-threaded processes on this machine each run at about 0.9× of one alone, so the cores are there.
+2 threads / 1: **${threadsRatio.toFixed(2)}×** (target ≥ 1.7×: ${threadsRatio >= 1.7 ? "met" : "**missed**"}). The threads'
+engines run the same rounds (ADR 36): in a pipelined round each drains, with its own records, what
+the other routed to its tasks two rounds earlier and applies the agreement on the round two before,
+so a GC pause or a slower round in one no longer stalls the other at once; the round before a
+checkpoint or the end runs in lockstep. With every round in lockstep (2026-12-07) 2 threads ran at
+0.83× of one, each thread waiting at the barriers about a third of the time; pipelined, about 6 %
+(CPU profiles of both threads, 2026-12-07). What is left is the copying: the two threads together
+spend about 1.5× the CPU of one thread doing all the work, most of it putting the records that
+change thread (half of q5's bids and window counts) in columns (\`exec/threads/columns.ts\`),
+posting them and rebuilding them, plus more GC. Each thread loads the runtime again at start, from
+Node's compile cache (ADR 37): ~0.3 s of every run. Two independent single-threaded processes on
+this machine each run at about 0.9× of one alone, so the cores are there.
 
 ## CEP: account takeover over 100,000 users (${fmt(cepEvents)} events)
 
