@@ -7,9 +7,11 @@
 import { startWorkerThreads } from "../runtime/distributed/threads/pool.ts";
 import type { Delivery } from "../runtime/distributed/transactions.ts";
 import { createLogger } from "../runtime/log.ts";
+import { threadEntry } from "../runtime/cli/thread-entry.ts";
 import type { KafkaBenchRow } from "./kafka.ts";
 
-const ENTRY = new URL("../runtime/cli/worker-thread.ts", import.meta.url);
+/** Each thread starts as `runnel worker --threads` starts it (ADR 37). */
+const ENTRY = threadEntry(new URL("../runtime/cli/worker-thread.ts", import.meta.url));
 
 /** Runs the job in `manifest` on `threads` threads until they read `expectedIn` records, then stops it (final checkpoints) and times it. */
 export async function threadedJob(o: {
@@ -27,7 +29,7 @@ export async function threadedJob(o: {
 }): Promise<KafkaBenchRow> {
   const t0 = performance.now();
   const starting = startWorkerThreads({
-    entry: ENTRY,
+    ...ENTRY,
     options: {
       manifest: o.manifest,
       ordinal: 0,
