@@ -7,21 +7,12 @@
  * the pool share its last literal. No code is generated.
  */
 import type { ReadResult } from "../connectors/types.ts";
-import { poolEntry } from "../exec/literal-pools.ts";
+import { keySlots, poolEntry, type KeySlots } from "../exec/literal-pools.ts";
 
 /** Checks a field's value of a declared type (NULL and absent values are checked before). */
 export type FieldOk = (v: unknown) => boolean;
 
-interface FieldSlots {
-  n: number;
-  k0: string;
-  k1: string;
-  k2: string;
-  k3: string;
-  k4: string;
-  k5: string;
-  k6: string;
-  k7: string;
+interface FieldSlots extends KeySlots {
   c0: FieldOk;
   c1: FieldOk;
   c2: FieldOk;
@@ -314,15 +305,13 @@ const pass: FieldOk = () => true;
 /** The check of up to 8 declared fields, field by field (the index of the first that fails, or -1); undefined for more. */
 export function unrolledFieldCheck(key: string, fields: readonly (readonly [string, FieldOk])[]): ((o: Record<string, unknown>) => number) | undefined {
   if (fields.length === 0 || fields.length > 8) return undefined;
-  const k = (i: number): string => fields[i]?.[0] ?? "";
   const c = (i: number): FieldOk => fields[i]?.[1] ?? pass;
   return poolEntry(
     fieldPool,
     taken.fields,
     key,
   )({
-    n: fields.length,
-    ...{ k0: k(0), k1: k(1), k2: k(2), k3: k(3), k4: k(4), k5: k(5), k6: k(6), k7: k(7) },
+    ...keySlots(fields.map(([name]) => name)),
     ...{ c0: c(0), c1: c(1), c2: c(2), c3: c(3), c4: c(4), c5: c(5), c6: c(6), c7: c(7) },
   });
 }

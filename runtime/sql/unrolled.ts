@@ -8,7 +8,7 @@
  * share its last literal; for wider rows the plain loop runs. No code is generated.
  */
 
-import { poolEntry } from "../exec/literal-pools.ts";
+import { keySlots, poolEntry, type KeySlots } from "../exec/literal-pools.ts";
 
 type Row = unknown[];
 type Fn = (v: unknown) => unknown;
@@ -17,16 +17,7 @@ const id: Fn = (v) => v;
 const nothing: RowFn = () => null;
 
 /** Up to 8 column slots: names (or field names), functions and row positions. */
-interface Slots<F> {
-  n: number;
-  k0: string;
-  k1: string;
-  k2: string;
-  k3: string;
-  k4: string;
-  k5: string;
-  k6: string;
-  k7: string;
+interface Slots<F> extends KeySlots {
   f0: F;
   f1: F;
   f2: F;
@@ -46,12 +37,10 @@ interface Slots<F> {
 }
 
 function slots<F>(keys: string[], fns: F[], positions: number[], filler: F): Slots<F> {
-  const k = (i: number): string => keys[i] ?? "";
   const f = (i: number): F => fns[i] ?? filler;
   const p = (i: number): number => positions[i] ?? 0;
   return {
-    n: fns.length,
-    ...{ k0: k(0), k1: k(1), k2: k(2), k3: k(3), k4: k(4), k5: k(5), k6: k(6), k7: k(7) },
+    ...keySlots(keys, fns.length),
     ...{ f0: f(0), f1: f(1), f2: f(2), f3: f(3), f4: f(4), f5: f(5), f6: f(6), f7: f(7) },
     ...{ i0: p(0), i1: p(1), i2: p(2), i3: p(3), i4: p(4), i5: p(5), i6: p(6), i7: p(7) },
   };

@@ -10,7 +10,7 @@
  * cloning gives (prototypes and symbol properties are dropped either way: port-peers.ts carries
  * registered symbols beside).
  */
-import { poolEntry, type PoolSlots } from "../literal-pools.ts";
+import { keySlots, poolEntry, type KeySlots, type PoolSlots } from "../literal-pools.ts";
 
 /** One column of the shaped records. */
 export type Column =
@@ -122,22 +122,9 @@ function column(records: readonly unknown[], n: number, shaped: Uint8Array, coun
 /** Builds the j-th shaped record from the columns' values. */
 type RecordBuilder = (columns: readonly ArrayLike<unknown>[], j: number) => Record<string, unknown>;
 
-/** A shape of up to 8 keys, in order. */
-interface ShapeSlots {
-  n: number;
-  k0: string;
-  k1: string;
-  k2: string;
-  k3: string;
-  k4: string;
-  k5: string;
-  k6: string;
-  k7: string;
-}
-
 // Identical on purpose: each shape gets a literal of its own, so each store sees one key and one
 // hidden class (a loop over the keys is one megamorphic store: ~150 ns a record against ~45 here).
-const builderPool: ((s: ShapeSlots) => RecordBuilder)[] = [
+const builderPool: ((s: KeySlots) => RecordBuilder)[] = [
   (s) => (c, j) => {
     const r: Record<string, unknown> = {};
     r[s.k0] = c[0]?.[j];
@@ -265,8 +252,7 @@ function builderOf(keys: readonly string[]): RecordBuilder | undefined {
   const id = keys.join("\u0000");
   let b = builders.get(id);
   if (b === undefined) {
-    const k = (i: number): string => keys[i] ?? "";
-    b = poolEntry(builderPool, builderSlots, id)({ n: keys.length, k0: k(0), k1: k(1), k2: k(2), k3: k(3), k4: k(4), k5: k(5), k6: k(6), k7: k(7) });
+    b = poolEntry(builderPool, builderSlots, id)(keySlots(keys));
     builders.set(id, b);
   }
   return b;
