@@ -94,6 +94,28 @@ export function mergeSnapshotParts(parts: readonly CheckpointMetadata[]): Checkp
   };
 }
 
+/**
+ * The threads' round reports, by round: a thread need not wait for the agreement on its round
+ * before it reports the next one (port-peers.ts), so a round is complete when every thread's
+ * report of it is in, whichever thread reported more rounds since.
+ */
+export function roundReports<R>(threads: number): {
+  /** Adds thread `thread`'s next report; returns the reports of the earliest round once every thread's is in. */
+  add(thread: number, report: R): R[] | undefined;
+  /** The reports of the next complete round, if one is. */
+  next(): R[] | undefined;
+} {
+  const queues: R[][] = Array.from({ length: threads }, () => []);
+  const next = (): R[] | undefined => (queues.every((q) => q.length > 0) ? queues.map((q) => q.shift() as R) : undefined);
+  return {
+    add(thread, report) {
+      (queues[thread] as R[]).push(report);
+      return next();
+    },
+    next,
+  };
+}
+
 /** Starts the threads of a local run. */
 export function startLocalThreads(o: LocalThreadsOptions): LocalThreads {
   const n = o.threads;
@@ -108,7 +130,7 @@ export function startLocalThreads(o: LocalThreadsOptions): LocalThreads {
   }
   const progress: Progress[] = [];
   const pipelines: (PipelineCounts | undefined)[] = [];
-  const reports: Extract<FromRunThread, { type: "round" }>[] = [];
+  const reports = roundReports<Extract<FromRunThread, { type: "round" }>>(n);
   const snapshotParts = new Map<string, CheckpointMetadata[]>();
   let stopRequested = false;
   // Whether the round the next agreement applies at runs in lockstep (the first rounds do), and whether the end was agreed.
@@ -137,8 +159,7 @@ export function startLocalThreads(o: LocalThreadsOptions): LocalThreads {
    * in lockstep, so nothing is in flight where it applies; else the round after it is made a
    * lockstep round and the decision waits for the next agreement.
    */
-  function agree(): void {
-    const all = reports.splice(0);
+  function agree(all: Extract<FromRunThread, { type: "round" }>[]): void {
     if (over) return;
     const sourcesDone = all.every((r) => r.sourcesDone);
     const due = o.checkpoint !== undefined && performance.now() - lastCheckpoint >= o.checkpoint.intervalMs;
@@ -182,8 +203,7 @@ export function startLocalThreads(o: LocalThreadsOptions): LocalThreads {
         case "round":
           progress[index] = m.progress;
           pipelines[index] = m.pipeline;
-          reports.push(m);
-          if (reports.length === n) agree();
+          for (let all = reports.add(index, m); all; all = reports.next()) agree(all);
           return;
         case "snapshot": {
           const parts = snapshotParts.get(m.dir) ?? [];

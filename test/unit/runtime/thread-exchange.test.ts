@@ -1,7 +1,7 @@
 /** What crosses between the threads of a local run (ADR 36): records in columns, snapshot parts and progress merged. */
 import { describe, expect, it } from "vitest";
 import { fromColumns, toColumns } from "../../../runtime/exec/threads/columns.ts";
-import { mergeProgress, mergeSnapshotParts } from "../../../runtime/exec/threads/coordinator.ts";
+import { mergeProgress, mergeSnapshotParts, roundReports } from "../../../runtime/exec/threads/coordinator.ts";
 import type { CheckpointMetadata } from "../../../runtime/checkpoint/format.ts";
 import type { Progress } from "../../../runtime/exec/engine.ts";
 import { portPeers, type ControlPort } from "../../../runtime/exec/threads/port-peers.ts";
@@ -181,5 +181,16 @@ describe("a snapshot written by several threads", () => {
       expect((err as CheckpointError).retriable).toBe(retriable);
       expect((err as Error).message).toContain("ENOSPC");
     }
+  });
+
+  it("agrees on a round only once every thread reported it, whichever thread ran ahead", () => {
+    // A thread without sources ends its rounds sooner and reports two before the other reports one:
+    // taking any two reports as a round would see every source done while one thread still reads.
+    const reports = roundReports<string>(2);
+    expect(reports.add(1, "t1 r1 done")).toBeUndefined();
+    expect(reports.add(1, "t1 r2 done")).toBeUndefined();
+    expect(reports.add(0, "t0 r1 reading")).toEqual(["t0 r1 reading", "t1 r1 done"]);
+    expect(reports.next()).toBeUndefined();
+    expect(reports.add(0, "t0 r2 reading")).toEqual(["t0 r2 reading", "t1 r2 done"]);
   });
 });
