@@ -30,7 +30,7 @@ export interface LoadedJob {
 }
 
 /** Whether `path` names a StreamJob manifest rather than a job module. */
-export function isManifest(path: string): boolean {
+function isManifest(path: string): boolean {
   return /\.ya?ml$/.test(path);
 }
 

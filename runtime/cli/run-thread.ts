@@ -1,8 +1,8 @@
 /**
  * One thread of `runnel run --threads n` (ADR 36; exec/threads/coordinator.ts starts it at
- * thread-entry.ts): loads the job as the main thread did, runs an engine for tasks t with t mod n = its index, in lockstep
- * with the other threads' engines over its peer ports, and reports its end (or its failure, as
- * the command would print it) to the main thread.
+ * thread-entry.ts): loads the job as the main thread did, runs an engine for tasks t with
+ * t mod n = its index, round by round with the other threads' engines over its peer ports, and
+ * reports its end (or its failure, as the command would print it) to the main thread.
  */
 import type { MessagePort } from "node:worker_threads";
 import { replicatedNodes } from "../distributed/plan.ts";

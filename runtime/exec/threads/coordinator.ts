@@ -169,9 +169,9 @@ export function startLocalThreads(o: LocalThreadsOptions): LocalThreads {
       send({ type: "agreed", agreement: { moved: true, finished: false, checkpoint: false, stop: false, lockstep: true } });
       return;
     }
-    const finished = wanted && sourcesDone;
-    const stop = wanted && stopRequested && !finished;
-    const checkpoint = wanted && o.checkpoint !== undefined && (finished || stop || due);
+    const finished = sourcesDone;
+    const stop = stopRequested && !finished;
+    const checkpoint = o.checkpoint !== undefined && (finished || stop || due);
     if (checkpoint) lastCheckpoint = performance.now();
     over = finished || stop;
     nextInLockstep = false;
