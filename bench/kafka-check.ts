@@ -7,6 +7,7 @@
  */
 import { readTopic } from "../examples/common/kafka.ts";
 import type { KafkaClient } from "../runtime/kafka/index.ts";
+import { readCommittedWithJava } from "../test/helpers/java-consumer.ts";
 
 /** Users of the preloaded clicks; click i is user `u${i % USERS}` at T0 + i ms with n = i % 1000. */
 export const USERS = 100;
@@ -60,6 +61,29 @@ function expectedWindows(events: number): Map<string, number> {
   return want;
 }
 
+/** Records per partition, as `p0:n p1:n …`. */
+function perPartition(records: { partition: number }[]): string {
+  const counts = new Map<number, number>();
+  for (const r of records) counts.set(r.partition, (counts.get(r.partition) ?? 0) + 1);
+  return [...counts.entries()]
+    .sort((a, b) => a[0] - b[0])
+    .map(([p, n]) => `p${p}:${n}`)
+    .join(" ");
+}
+
+/**
+ * What a check says when fewer records read back than the job wrote: the count per partition as
+ * Runnel's reader and as Kafka's own console consumer (read_committed) see them, so a shortfall
+ * tells a writer's loss (both short) from a reader's (only ours short).
+ */
+async function shortfall(topic: string, brokers: string[], written: number, records: { partition: number }[]): Promise<string> {
+  const java = await readCommittedWithJava(topic, { brokers, idleMs: 10_000 }).then(
+    (r) => `${r.length} (${perPartition(r)})`,
+    (err: unknown) => `not read (${String(err).slice(0, 300)})`,
+  );
+  return `${topic}: the job wrote ${written} records, ${records.length} read back committed (${perPartition(records)}); Kafka's console consumer, read_committed: ${java}`;
+}
+
 /**
  * Reads `topic` committed and compares it with the reference; returns a short verdict, throws on
  * any difference. `written`: the records the job counted as written (at least), all of which must read back
@@ -76,7 +100,7 @@ export async function checkOutput(
 ): Promise<string> {
   let records = await readTopic({ client: kafka, brokers }, topic, { idleMs: 5_000 });
   if (written !== undefined && records.length < written) records = await readTopic({ client: kafka, brokers }, topic, { idleMs: 30_000 });
-  if (written !== undefined && records.length < written) throw new Error(`${topic}: the job wrote ${written} records, ${records.length} read back committed`);
+  if (written !== undefined && records.length < written) throw new Error(await shortfall(topic, brokers, written, records));
   const values = records.map((r) => JSON.parse(String(r.value)) as Record<string, unknown>);
   if (kind === "filter") {
     const want = expectedFiltered(events);

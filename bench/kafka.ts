@@ -7,7 +7,7 @@
  * repartition topic; on 1 and on 2 threads). All seven read the same
  * preloaded input topic from the beginning, each into its own output topic, read back committed
  * and checked against the input (kafka-check.ts); the benchmark's topics and groups are deleted at the end.
- * `npx node bench/kafka.ts [--brokers host:port] [--events N] [--runs N] [--only loop,loop-eo,alo,eo,eo-2t,window,window-2t]` runs it alone; bench/main.ts runs it
+ * `npx node bench/kafka.ts [--brokers host:port] [--events N] [--runs N] [--only loop,loop-eo,alo,eo,eo-2t,window,window-2t] [--keep]` (`--keep`: a failed check leaves its topics and state to inspect) runs it alone; bench/main.ts runs it
  * as part of `npm run bench` when a broker is reachable.
  */
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
@@ -304,6 +304,8 @@ export async function kafkaBench(options: {
   only?: string[];
   /** Runs of each row (default 1): each row's median and spread. */
   runs?: number;
+  /** Leaves the topics, groups and state in place when a row's check fails (to inspect them). */
+  keepOnFailure?: boolean;
   log?: (line: string) => void;
 }): Promise<KafkaBenchResult> {
   const { brokers, events } = options;
@@ -325,6 +327,7 @@ export async function kafkaBench(options: {
   const outputs = all.map(({ kind, r }) => outputOf(kind, r));
   const groups = all.map(({ kind, r }) => groupOf(kind, r));
   const dir = await mkdtemp(join(tmpdir(), "runnel-bench-kafka-"));
+  let keep = false;
   const admin = kafka.admin();
   await admin.connect();
   try {
@@ -371,7 +374,13 @@ export async function kafkaBench(options: {
                 delivery: kind === "alo" ? "at-least-once" : "exactly-once",
                 expectedIn: kind === "window" ? 2 * events : events,
               });
-      row.checked = await checkOutput(kafka, brokers, output, stateful ? "window" : "filter", events, row.out);
+      try {
+        row.checked = await checkOutput(kafka, brokers, output, stateful ? "window" : "filter", events, row.out);
+      } catch (err) {
+        keep = options.keepOnFailure === true;
+        if (keep) log(`kafka: kept the topics of run ${run} (output ${output}) and the state under ${dir}`);
+        throw err;
+      }
       log(
         `kafka ${row.name} (run ${r + 1}): ${Math.round(row.rate).toLocaleString("en-US")} events/s (${row.seconds.toFixed(1)} s, startup ${row.startupSeconds.toFixed(1)} s, shutdown ${row.shutdownSeconds.toFixed(1)} s, ${row.out.toLocaleString("en-US")} out, ${row.commits} commits; output ${row.checked})`,
       );
@@ -393,8 +402,10 @@ export async function kafkaBench(options: {
     });
     return { events, partitions, expectedFiltered, preloadSeconds, runs, rows };
   } finally {
-    await cleanup(kafka, prefixes, [input, ...outputs], groups).catch((err: unknown) => log(`kafka: cleanup failed: ${String(err)}`));
-    await rm(dir, { recursive: true, force: true });
+    if (!keep) {
+      await cleanup(kafka, prefixes, [input, ...outputs], groups).catch((err: unknown) => log(`kafka: cleanup failed: ${String(err)}`));
+      await rm(dir, { recursive: true, force: true });
+    }
   }
 }
 
@@ -405,12 +416,14 @@ if (import.meta.main) {
       events: { type: "string", default: "300000" },
       only: { type: "string" },
       runs: { type: "string", default: "1" },
+      keep: { type: "boolean", default: false },
     },
   });
   await kafkaBench({
     brokers: values.brokers.split(","),
     events: Number(values.events),
     runs: Number(values.runs),
+    keepOnFailure: values.keep,
     ...(values.only === undefined ? {} : { only: values.only.split(",") }),
   });
 }
