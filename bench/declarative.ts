@@ -96,7 +96,7 @@ function q5s(source: Source<NexmarkEvent>, sink: BlackholeSink<unknown>): JobGra
 const typed: Record<string, (source: Source<NexmarkEvent>, sink: BlackholeSink<unknown>) => JobGraph> = { q0, q1, q2, q5s };
 
 /** The declarative (StreamJob pipeline) version of a query, compiled. */
-export function declarative(name: string, events: number, sink: BlackholeSink<unknown>): JobGraph {
+export async function declarative(name: string, events: number, sink: BlackholeSink<unknown>): Promise<JobGraph> {
   const p = pipelines[name] as { steps: object[]; out: string };
   const doc = {
     apiVersion: "runnel.dev/v1alpha1",
@@ -104,25 +104,28 @@ export function declarative(name: string, events: number, sink: BlackholeSink<un
     metadata: { name: `decl-${name}` },
     spec: { pipeline: { sources: [bids], steps: p.steps, sinks: [{ id: "out", input: p.out, kafka: { topic: "out" } }] } },
   };
-  const errors = checkDocument(doc).findings.filter((f) => f.severity === "error");
+  const errors = (await checkDocument(doc)).findings.filter((f) => f.severity === "error");
   if (errors.length > 0) throw new Error(`${name}: ${JSON.stringify(errors)}`);
   return compilePipeline(parseStreamJob(doc).value, { mode: "local", baseDir: ".", sourceOverride: () => nexmarkSource({ events }), sinkOverride: () => sink })
     .graph;
 }
 
+/** Builds a job's graph around a sink (checking and compiling it first: not timed). */
+export type BuildJob = (sink: BlackholeSink<unknown>) => JobGraph | Promise<JobGraph>;
+
 /** Events/s of one run of a job into a blackhole, and the records it wrote. */
-export async function timeOnce(events: number, build: (sink: BlackholeSink<unknown>) => JobGraph): Promise<{ rate: number; out: number }> {
+export async function timeOnce(events: number, build: BuildJob): Promise<{ rate: number; out: number }> {
   const sink = blackholeSink<unknown>();
-  const graph = build(sink);
+  const graph = await build(sink);
   const t0 = performance.now();
   await createEngine({ graph }).run();
   return { rate: events / ((performance.now() - t0) / 1000), out: sink.count };
 }
 
 /** The digest of one untimed run's results (digest.ts). */
-async function digestOf(build: (sink: BlackholeSink<unknown>) => JobGraph): Promise<string> {
+async function digestOf(build: BuildJob): Promise<string> {
   const sink = digestSink<unknown>();
-  await createEngine({ graph: build(sink) }).run();
+  await createEngine({ graph: await build(sink) }).run();
   return sink.digest();
 }
 
@@ -134,8 +137,8 @@ async function digestOf(build: (sink: BlackholeSink<unknown>) => JobGraph): Prom
 export async function alternating(
   events: number,
   runs: number,
-  a: (sink: BlackholeSink<unknown>) => JobGraph,
-  b: (sink: BlackholeSink<unknown>) => JobGraph,
+  a: BuildJob,
+  b: BuildJob,
 ): Promise<[{ rate: Spread; out: number }, { rate: Spread; out: number }, { same: boolean }]> {
   const ra: number[] = [];
   const rb: number[] = [];

@@ -163,15 +163,15 @@ const sinkColumns: Record<string, string> = {
 
 const doc = (name: string, spec: object): object => ({ apiVersion: "runnel.dev/v1alpha1", kind: "StreamJob", metadata: { name }, spec });
 
-function checked(d: object): object {
-  const errors = checkDocument(d).findings.filter((f) => f.severity === "error");
+async function checked(d: object): Promise<object> {
+  const errors = (await checkDocument(d)).findings.filter((f) => f.severity === "error");
   if (errors.length > 0) throw new Error(JSON.stringify(errors));
   return d;
 }
 
-function pipelineJob(q: string, events: number, sink: BlackholeSink<unknown>): JobGraph {
+async function pipelineJob(q: string, events: number, sink: BlackholeSink<unknown>): Promise<JobGraph> {
   const query = queries[q] as (typeof queries)[string];
-  const d = checked(
+  const d = await checked(
     doc(`pipe-${q}`, {
       pipeline: {
         sources: [
@@ -191,7 +191,7 @@ function pipelineJob(q: string, events: number, sink: BlackholeSink<unknown>): J
   }).graph;
 }
 
-function sqlJob(q: string, events: number, sink: BlackholeSink<unknown>): JobGraph {
+async function sqlJob(q: string, events: number, sink: BlackholeSink<unknown>): Promise<JobGraph> {
   const query = queries[q] as (typeof queries)[string];
   const g = generator(events);
   const script = `SET 'execution.runtime-mode' = 'streaming';
@@ -201,7 +201,7 @@ CREATE TABLE behaviour (userId STRING, videoId STRING, \`type\` STRING, region S
 CREATE TABLE users (userId STRING, ageGroup STRING, PRIMARY KEY (userId) NOT ENFORCED) WITH ('connector' = 'filesystem', 'path' = 'users.ndjson', 'format' = 'json');
 CREATE TABLE results (${sinkColumns[q] ?? ""}) WITH ('connector' = 'blackhole');
 INSERT INTO results ${query.sql};`;
-  const d = checked(doc(`sql-${q}`, { sql: script }));
+  const d = await checked(doc(`sql-${q}`, { sql: script }));
   // The same generator as the pipeline's (the datagen options only declare the table as bounded).
   return compileSql(parseStreamJob(d).value, {
     mode: "local",

@@ -36,9 +36,9 @@ WHERE type = 'bid' GROUP BY HOP(ts, INTERVAL '2' SECOND, INTERVAL '10' SECOND), 
 };
 
 /** The SQL version of a query, validated and compiled with the Nexmark source and the blackhole. */
-export function sqlJob(name: string, events: number, sink: BlackholeSink<unknown>): JobGraph {
+export async function sqlJob(name: string, events: number, sink: BlackholeSink<unknown>): Promise<JobGraph> {
   const doc = { apiVersion: "runnel.dev/v1alpha1", kind: "StreamJob", metadata: { name: `sql-${name}` }, spec: { sql: EVENTS + (sqlQueries[name] as string) } };
-  const errors = checkDocument(doc).findings.filter((f) => f.severity === "error");
+  const errors = (await checkDocument(doc)).findings.filter((f) => f.severity === "error");
   if (errors.length > 0) throw new Error(`${name}: ${JSON.stringify(errors)}`);
   return compileSql(parseStreamJob(doc).value, { mode: "local", baseDir: ".", sourceOverride: () => nexmarkSource({ events }), sinkOverride: () => sink })
     .graph;

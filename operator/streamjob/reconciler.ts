@@ -71,7 +71,7 @@ export function createJobReconciler(deps: { cluster: JobCluster; config: JobReco
     // Children go with the job through their ownerReferences.
     if (obs.job.metadata?.deletionTimestamp) return done();
     if (superseded.get(rc.key) === obs.job.metadata?.resourceVersion) return requeueAfter(100);
-    const validation = validateJob(obs.job);
+    const validation = await validateJob(obs.job);
     const status: StreamJobStatus = structuredClone(obs.job.status ?? {});
     const log = rc.log.child({ job: name, namespace, jobGeneration: status.jobGeneration });
     let written = canonicalJson(obs.job.status ?? {});

@@ -15,9 +15,9 @@ import { parseStreamJob } from "../../runtime/spec/validate.ts";
 export type Validation = { valid: true; spec: StreamJobSpec } | { valid: false; errors: Finding[] };
 
 /** Validates a StreamJob as `runnel validate` does; a valid one comes back with defaults applied. */
-export function validateJob(job: StreamJob): Validation {
+export async function validateJob(job: StreamJob): Promise<Validation> {
   const doc = { apiVersion: job.apiVersion, kind: "StreamJob", metadata: { name: job.metadata?.name }, spec: job.spec };
-  const report = checkDocument(doc);
+  const report = await checkDocument(doc);
   const errors = report.findings.filter((f) => f.severity === "error");
   if (errors.length > 0) return { valid: false, errors };
   return { valid: true, spec: parseStreamJob(doc).value.spec };

@@ -56,7 +56,7 @@ export async function validate(args: string[]): Promise<number> {
     if (typeof text !== "string") return usageError(text.error);
     texts.push({ file, text });
   }
-  const reports = texts.map(({ file, text }) => checkFile(file, text));
+  const reports = await Promise.all(texts.map(({ file, text }) => checkFile(file, text)));
   if (output === "json") console.log(JSON.stringify(reports.length === 1 ? reports[0] : reports, null, 2));
   else for (const r of reports) printText(r);
   return reports.every((r) => r.valid) ? EXIT_VALID : EXIT_INVALID;
@@ -89,7 +89,7 @@ function read(file: string): string | { error: string } {
 }
 
 /** Parses and checks every document of one file. */
-function checkFile(file: string, text: string): FileReport {
+async function checkFile(file: string, text: string): Promise<FileReport> {
   let docs: unknown[];
   try {
     docs = parseManifests(text);
@@ -106,7 +106,7 @@ function checkFile(file: string, text: string): FileReport {
   }
   // Local source files are relative to the manifest's folder (the working directory for standard input).
   const baseDir = file === "-" ? process.cwd() : dirname(resolve(file));
-  const documents = docs.map((d) => checkDocument(d, { baseDir }));
+  const documents = await Promise.all(docs.map((d) => checkDocument(d, { baseDir })));
   const all = documents.flatMap((d) => d.findings);
   const errors = all.filter((f) => f.severity === "error").length;
   const warnings = all.length - errors;

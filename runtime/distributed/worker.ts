@@ -149,7 +149,7 @@ export async function createWorker(options: WorkerOptions): Promise<Worker> {
     throw new JobDefinitionError(`the ordinal must be within 0..${options.workers - 1}, got ${options.ordinal}`);
   }
   const { job, file } = await readStreamJob(options.manifest, options.name);
-  const connectors = jobConnectors(job);
+  const connectors = await jobConnectors(job);
   // A SQL job may name its brokers in its tables ('properties.bootstrap.servers') instead.
   const brokers = options.brokers ?? job.spec.kafka?.bootstrapServers ?? (connectors.brokers.length > 0 ? connectors.brokers : undefined);
   if (!brokers || brokers.length === 0) throw new JobDefinitionError("no Kafka brokers: set spec.kafka.bootstrapServers (or pass --brokers)");

@@ -10,7 +10,6 @@ import { checkDocument } from "../spec/check.ts";
 import { parseManifests } from "../spec/manifest.ts";
 import { parseStreamJob } from "../spec/validate.ts";
 import type { Sink, Source, StreamJob } from "../spec/generated/types.ts";
-import { compileSql, sqlConnectors } from "../sql/compile.ts";
 import { compilePipeline, type CompiledPipeline } from "./compile.ts";
 import type { CompileOptions } from "./context.ts";
 import { ManifestInvalidError } from "./errors.ts";
@@ -43,7 +42,7 @@ export async function readStreamJob(path: string, name?: string): Promise<{ job:
     throw new JobDefinitionError(missing ? `${path}: no such file (looked for ${file}); check the path` : `cannot read ${path}: ${(err as Error).message}`);
   }
   const doc = pickJob(path, docs, name);
-  const report = checkDocument(doc);
+  const report = await checkDocument(doc);
   if (report.findings.some((f) => f.severity === "error")) throw new ManifestInvalidError(path, report.findings);
   return { job: parseStreamJob(doc).value, file };
 }
@@ -56,7 +55,8 @@ export async function compileStreamJob(job: StreamJob, options: Partial<CompileO
     const graph = await loadJobModule(resolve(options.baseDir, module.path), { config: module.config });
     return { graph, metrics: { deadLetters: {}, dropped: {}, deadLetterSamples: {} }, collected: new Map() };
   }
-  if (job.spec.sql !== undefined) return compileSql(job, { mode: "local", ...options });
+  // The SQL compiler is loaded only for a SQL job (ADR 38).
+  if (job.spec.sql !== undefined) return (await import("../sql/compile.ts")).compileSql(job, { mode: "local", ...options });
   return compilePipeline(job, { mode: "local", ...options });
 }
 
@@ -68,7 +68,7 @@ export async function loadManifestJob(path: string, options: LoadOptions = {}): 
 }
 
 /** The sources and sinks a job reads and writes (its pipeline's, or those its SQL tables map onto) and brokers its SQL tables name. */
-export function jobConnectors(job: StreamJob): { sources: Source[]; sinks: Sink[]; brokers: string[] } {
-  if (job.spec.sql !== undefined) return sqlConnectors(job);
+export async function jobConnectors(job: StreamJob): Promise<{ sources: Source[]; sinks: Sink[]; brokers: string[] }> {
+  if (job.spec.sql !== undefined) return (await import("../sql/compile.ts")).sqlConnectors(job);
   return { sources: job.spec.pipeline?.sources ?? [], sinks: job.spec.pipeline?.sinks ?? [], brokers: [] };
 }

@@ -63,10 +63,10 @@ describe("the case systems' charts (real helm)", () => {
     expect(mustRun("helm", ["lint", chart(system), "--strict"])).toContain("1 chart(s) linted, 0 chart(s) failed");
   });
 
-  it.each(SYSTEMS)("%s renders a valid StreamJob with the values applied, and the topic Job its manifest", (system) => {
+  it.each(SYSTEMS)("%s renders a valid StreamJob with the values applied, and the topic Job its manifest", async (system) => {
     const docs = render(system, [...COMMON, ...OWN[system]]);
     const job = byKind(docs, "StreamJob");
-    const errors = checkDocument(job).findings.filter((f) => f.severity === "error");
+    const errors = (await checkDocument(job)).findings.filter((f) => f.severity === "error");
     expect(errors.map((f) => `${f.path}: ${f.message}`)).toEqual([]);
     expect(at(job, "metadata.name")).toBe("demo");
     expect(at(job, "spec.kafka.bootstrapServers")).toEqual(["b1:9092", "b2:9092"]);

@@ -221,7 +221,7 @@ describe("the operator's children on the real apiserver", () => {
     const adminKey = await loadAdminKey({ clients, namespace: ns.name, name: "op-admin-key" });
     expect(await loadAdminKey({ clients, namespace: ns.name, name: "op-admin-key" })).toEqual(adminKey);
     const cluster = clusterWith(adminKey);
-    const v = validateJob(job);
+    const v = await validateJob(job);
     if (!v.valid) throw new Error("invalid job");
     const plan = { spec: v.spec, specHash: specHash(v.spec), jobGeneration: "g1-test", replicas: 1 };
     await cluster.applyWorkers(job, plan);
@@ -265,7 +265,7 @@ describe("the operator's children on the real apiserver", () => {
     applyManifest({ apiVersion: "runnel.dev/v1alpha1", kind: "StreamJob", metadata: { name: "tokens", namespace: ns.name }, spec });
     const job = await readJob(ns.name, "tokens");
     const adminKey = await loadAdminKey({ clients, namespace: ns.name, name: "op-admin-key" });
-    const v = validateJob(job);
+    const v = await validateJob(job);
     if (!v.valid) throw new Error("invalid job");
     const plan = { spec: v.spec, specHash: specHash(v.spec), jobGeneration: "g1-test", replicas: 1 };
     const secret = async () =>
@@ -321,7 +321,7 @@ describe("the operator's children on the real apiserver", () => {
     expect((status.lastStableSpec?.spec?.pipeline as { steps: unknown[] }).steps[0]).toMatchObject(union);
     expect((status.pendingAction?.targetSpec?.pipeline as { steps: unknown[] }).steps[0]).toMatchObject(union);
     // What a restarted operator hands the workers from the status is still a valid spec.
-    const again = validateJob({ ...job, spec: status.currentSpec as never });
+    const again = await validateJob({ ...job, spec: status.currentSpec as never });
     expect(again.valid).toBe(true);
     expect(status.workers).toBeUndefined();
   });

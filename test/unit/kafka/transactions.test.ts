@@ -38,16 +38,16 @@ describe("transaction timeout", () => {
     expect(transactionTimeouts(10 * 60_000, 60_000).timeoutMs).toBe(22 * 60_000);
   });
 
-  it("is checked by runnel validate against Kafka's default transaction.max.timeout.ms", () => {
-    const long = checkDocument(job({ interval: "20m" })).findings.filter((f) => f.path === ".spec.checkpoint.interval");
+  it("is checked by runnel validate against Kafka's default transaction.max.timeout.ms", async () => {
+    const long = (await checkDocument(job({ interval: "20m" }))).findings.filter((f) => f.path === ".spec.checkpoint.interval");
     expect(long).toHaveLength(1);
     expect(long[0]?.severity).toBe("warning");
     expect(long[0]?.message).toContain("transaction.max.timeout.ms = 15m");
     expect(long[0]?.hint).toContain("interval + timeout within 15m");
-    expect(checkDocument(job({ interval: "5s" })).findings.filter((f) => f.path === ".spec.checkpoint.interval")).toEqual([]);
-    expect(checkDocument(job({ interval: "14m", timeout: "2m" })).findings.some((f) => f.path === ".spec.checkpoint.interval")).toBe(true);
+    expect((await checkDocument(job({ interval: "5s" }))).findings.filter((f) => f.path === ".spec.checkpoint.interval")).toEqual([]);
+    expect((await checkDocument(job({ interval: "14m", timeout: "2m" }))).findings.some((f) => f.path === ".spec.checkpoint.interval")).toBe(true);
     // At least once runs no transactions.
-    expect(checkDocument(job({ interval: "20m", mode: "at-least-once" })).findings.some((f) => f.path === ".spec.checkpoint.interval")).toBe(false);
+    expect((await checkDocument(job({ interval: "20m", mode: "at-least-once" }))).findings.some((f) => f.path === ".spec.checkpoint.interval")).toBe(false);
   });
 });
 

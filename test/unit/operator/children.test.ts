@@ -12,16 +12,16 @@ function job(spec: Partial<StreamJobSpec> = {}): StreamJob {
   return testJob({ parallelism: 3, ...spec }, { namespace: "shop", uid: "u-1", generation: 3 });
 }
 
-function plan(j: StreamJob, extra: Partial<WorkerPlan> = {}): WorkerPlan {
-  const v = validateJob(j);
+async function plan(j: StreamJob, extra: Partial<WorkerPlan> = {}): Promise<WorkerPlan> {
+  const v = await validateJob(j);
   if (!v.valid) throw new Error("invalid");
   return { spec: v.spec, specHash: specHash(v.spec), jobGeneration: "g2-abc", replicas: 3, ...extra };
 }
 
 describe("worker children", () => {
-  it("runs `runnel worker` with the contract's flags, env, admin port and probes", () => {
+  it("runs `runnel worker` with the contract's flags, env, admin port and probes", async () => {
     const j = job({ savepoint: { storage: { path: "/savepoints", claimName: "runnel-savepoints" } } });
-    const sts = workerStatefulSet(j, plan(j, { restoreFrom: "/savepoints/clicks/sp1" }), { image: "runnel/runnel:1.0", stateSize: "2Gi" });
+    const sts = workerStatefulSet(j, await plan(j, { restoreFrom: "/savepoints/clicks/sp1" }), { image: "runnel/runnel:1.0", stateSize: "2Gi" });
     const pod = sts.spec?.template.spec;
     const c = pod?.containers[0];
     const args = c?.args ?? [];
@@ -47,7 +47,7 @@ describe("worker children", () => {
     expect(sts.metadata?.ownerReferences?.[0]).toMatchObject({ kind: "StreamJob", name: "clicks", uid: "u-1", controller: true });
   });
 
-  it("merges the pod template overrides but keeps the worker container the operator's", () => {
+  it("merges the pod template overrides but keeps the worker container the operator's", async () => {
     const j = job({
       image: "registry/runnel:2",
       resources: { limits: { memory: "1Gi" } },
@@ -58,7 +58,7 @@ describe("worker children", () => {
         terminationGracePeriodSeconds: 120,
       },
     });
-    const sts = workerStatefulSet(j, plan(j), { image: "runnel/runnel:1.0", stateSize: "1Gi" });
+    const sts = workerStatefulSet(j, await plan(j), { image: "runnel/runnel:1.0", stateSize: "1Gi" });
     const pod = sts.spec?.template;
     expect(pod?.metadata?.labels).toMatchObject({ team: "growth", "runnel.dev/job": "clicks" });
     expect(pod?.spec?.nodeSelector).toEqual({ pool: "stream" });
@@ -68,9 +68,9 @@ describe("worker children", () => {
     expect(pod?.spec?.containers[0]?.env?.at(-1)).toEqual({ name: "EXTRA", value: "1" });
   });
 
-  it("writes the worker part of the spec into an immutable ConfigMap named by its hash", () => {
+  it("writes the worker part of the spec into an immutable ConfigMap named by its hash", async () => {
     const j = job();
-    const p = plan(j);
+    const p = await plan(j);
     const cm = manifestConfigMap(j, p);
     expect(cm.immutable).toBe(true);
     expect(cm.metadata?.name).toBe(`clicks-spec-${p.specHash.slice(0, 10)}`);
@@ -81,8 +81,11 @@ describe("worker children", () => {
   });
 });
 
+// Validated once, at load: what every spec-change test compares against.
+const base = await validateJob(job());
+if (!base.valid) throw new Error("invalid base");
+
 describe("spec changes", () => {
-  const base = validateJob(job());
   if (!base.valid) throw new Error("invalid base");
   const running = { specHash: specHash(base.spec), parallelism: 3 };
 
@@ -111,8 +114,8 @@ describe("spec changes", () => {
     expect(specHash(reordered)).toBe(specHash(base.spec));
   });
 
-  it("finds what `runnel validate` finds, with the field path", () => {
-    const bad = validateJob(
+  it("finds what `runnel validate` finds, with the field path", async () => {
+    const bad = await validateJob(
       job({ pipeline: { sources: [{ id: "in", kafka: { topic: "in" } }], steps: [], sinks: [{ id: "out", input: "nope", kafka: { topic: "o" } }] } }),
     );
     expect(bad.valid).toBe(false);

@@ -43,7 +43,7 @@ describe("dead letters", () => {
         { id: "dead", input: "dead-letter", kafka: { topic: "dead" } },
       ],
     });
-    const c = compileDoc(doc);
+    const c = await compileDoc(doc);
     const out = await runPipeline(c);
     const records = await input();
     const expected = new Map<string, number>();
@@ -72,7 +72,7 @@ describe("dead letters", () => {
     const step = (onError: string) => ({ id: "div", input: "in", onError, project: { fields: { q: "10 / (int(record.n) - 5)" } } });
     const count5 = (
       await runPipeline(
-        compileDoc(
+        await compileDoc(
           streamJob("ones", {
             sources: [source],
             steps: [{ id: "fives", input: "in", filter: { condition: "record.n == 5.0" } }],
@@ -84,7 +84,7 @@ describe("dead letters", () => {
     ).out?.length;
     expect(count5).toBeGreaterThan(0);
 
-    const dl = compileDoc(
+    const dl = await compileDoc(
       streamJob("dl", {
         sources: [source],
         steps: [step("dead-letter")],
@@ -100,11 +100,11 @@ describe("dead letters", () => {
     expect(a.dead?.[0]).toMatchObject({ step: "div", reason: "expression-error", error: matching(/division by zero/i), record: { n: 5 } });
     expect(dl.metrics.deadLetters).toEqual({ "div/expression-error": count5 });
 
-    const skip = compileDoc(streamJob("skip", { sources: [source], steps: [step("skip")], sinks: [{ id: "out", input: "div", kafka: { topic: "o" } }] }));
+    const skip = await compileDoc(streamJob("skip", { sources: [source], steps: [step("skip")], sinks: [{ id: "out", input: "div", kafka: { topic: "o" } }] }));
     expect((await runPipeline(skip)).out?.length).toBe(100 - (count5 as number));
     expect(skip.metrics.dropped).toEqual({ "div/expression-error": count5 });
 
-    const fail = compileDoc(streamJob("fail", { sources: [source], steps: [step("fail")], sinks: [{ id: "out", input: "div", kafka: { topic: "o" } }] }));
+    const fail = await compileDoc(streamJob("fail", { sources: [source], steps: [step("fail")], sinks: [{ id: "out", input: "div", kafka: { topic: "o" } }] }));
     await expect(runPipeline(fail)).rejects.toThrow(/operator 'div'/);
   });
 
@@ -128,7 +128,7 @@ describe("dead letters", () => {
         { id: "dead", input: "dead-letter", kafka: { topic: "d" } },
       ],
     });
-    const c = compileDoc(doc);
+    const c = await compileDoc(doc);
     const out = await runPipeline(c);
     const all = [...(out.main ?? []), ...(out.zero ?? []), ...(out.odd ?? []), ...((out.dead ?? []) as { record: unknown }[]).map((d) => d.record)];
     expect(all).toHaveLength(50);

@@ -26,7 +26,7 @@ const wm = { timestamp: (e: Event) => e.ts, maxOutOfOrdernessMs: 2000 };
 
 /** Runs the declarative pipeline and returns the `out` sink's records. */
 async function declarative(name: string, steps: object[], extra: { sources?: object[] } = {}): Promise<string[]> {
-  const c = compileDoc(
+  const c = await compileDoc(
     streamJob(name, {
       sources: [source, ...(extra.sources ?? [])],
       steps,
@@ -240,7 +240,7 @@ describe("declarative = typed API", () => {
         sinks: [{ id: "out", input: "flagged", kafka: { topic: "out" } }],
       });
       // Small batches: the rules (read in the first round) apply from the second round on, in both jobs.
-      const out = await runPipeline(compileDoc(doc, dir), 64);
+      const out = await runPipeline(await compileDoc(doc, dir), 64);
       const d = sortedLines(out.out ?? []);
       const j = job("typed-rules");
       const sink = collectSink<unknown>();

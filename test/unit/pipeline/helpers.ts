@@ -17,8 +17,8 @@ export function streamJob(name: string, pipeline: object): object {
 }
 
 /** Validates (as runnel validate does) and compiles with collecting sinks. */
-export function compileDoc(doc: object, baseDir = "."): CompiledPipeline {
-  const report = checkDocument(doc);
+export async function compileDoc(doc: object, baseDir = "."): Promise<CompiledPipeline> {
+  const report = await checkDocument(doc);
   expect(report.findings.filter((f) => f.severity === "error")).toEqual([]);
   return compilePipeline(parseStreamJob(doc).value, { mode: "local", baseDir, sinkOverride: "collect" });
 }

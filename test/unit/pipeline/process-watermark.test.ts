@@ -5,7 +5,7 @@ import { compileDoc, eventsGenerator, eventsSourceSpec, runPipeline, streamJob }
 
 describe("process step: `watermark`", () => {
   it("is the step's current event-time watermark, an int that advances and never passes an on-time record", async () => {
-    const c = compileDoc(
+    const c = await compileDoc(
       streamJob("process-watermark", {
         sources: [eventsSourceSpec],
         steps: [

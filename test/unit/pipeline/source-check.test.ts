@@ -61,7 +61,7 @@ describe("the source check", () => {
       good("b", 1500),
     ];
     await writeFile(file, Buffer.concat(lines.flatMap((l) => [Buffer.isBuffer(l) ? l : Buffer.from(l), Buffer.from("\n")])));
-    const c = compileDoc(countingJob(), dir);
+    const c = await compileDoc(countingJob(), dir);
     const out = await runPipeline(c);
     const dead = (out.dead ?? []) as DeadLetter[];
     expect(dead.map((d) => [d.reason, d.origin])).toEqual([
@@ -97,7 +97,7 @@ describe("the source check", () => {
     );
     const runs = [];
     for (const batch of [1, 2, 4096]) {
-      const c = compileDoc(countingJob({ fields: { user: "string" } }), dir);
+      const c = await compileDoc(countingJob({ fields: { user: "string" } }), dir);
       runs.push({ out: await runPipeline(c, batch), metrics: c.metrics });
     }
     for (const { out, metrics } of runs) {
@@ -127,13 +127,13 @@ describe("the source check", () => {
         "\n",
       ),
     );
-    const iso = await runPipeline(compileDoc(countingJob({ timestamp: { field: "at", format: "iso-8601" }, fields: { user: "string" } }), dir));
+    const iso = await runPipeline(await compileDoc(countingJob({ timestamp: { field: "at", format: "iso-8601" }, fields: { user: "string" } }), dir));
     expect(iso.out).toEqual([{ key: "a", windowStart: T, windowEnd: T + 1000, n: 1 }]);
     expect(((iso.dead ?? []) as DeadLetter[]).map((d) => d.error)).toEqual([
       'event-time field "at" is "soon", not an ISO-8601 time',
       'event-time field "at" is 5, not an ISO-8601 time',
     ]);
-    const seconds = await runPipeline(compileDoc(countingJob({ timestamp: { field: "at", format: "epoch-seconds" }, fields: { user: "string" } }), dir));
+    const seconds = await runPipeline(await compileDoc(countingJob({ timestamp: { field: "at", format: "epoch-seconds" }, fields: { user: "string" } }), dir));
     expect(seconds.out).toEqual([{ key: "b", windowStart: 5000, windowEnd: 6000, n: 1 }]);
     expect(((seconds.dead ?? []) as DeadLetter[]).map((d) => d.error)).toEqual([
       'event-time field "at" is "2026-01-01T00:00:00.500Z", not a number (epoch-seconds)',
@@ -153,7 +153,7 @@ describe("the source check", () => {
         JSON.stringify({ user: "a", ts: T + 50, amount: null }),
       ].join("\n"),
     );
-    const c = compileDoc(countingJob(), dir);
+    const c = await compileDoc(countingJob(), dir);
     const out = await runPipeline(c);
     const dead = (out.dead ?? []) as DeadLetter[];
     expect(dead.map((d) => [d.reason, d.error])).toEqual([
@@ -176,7 +176,7 @@ describe("the source check", () => {
       ].join("\n"),
     );
     const doc = countingJob({ fieldTypes: "coerce", fields: { user: "string", ts: "int", amount: "double", vip: "bool" } });
-    const c = compileDoc(
+    const c = await compileDoc(
       {
         ...doc,
         spec: {

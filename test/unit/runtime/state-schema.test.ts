@@ -31,9 +31,9 @@ afterEach(() => rm(dir, { recursive: true, force: true }));
 type Aggs = { name: string; fn: string; of?: string }[];
 
 /** The job: key by user, a window (default tumbling 1m) with `aggs` (or an unbounded over), into a collecting sink. */
-function compile(aggs: Aggs, options: { window?: object; over?: boolean } = {}) {
+async function compile(aggs: Aggs, options: { window?: object; over?: boolean } = {}) {
   const step = options.over ? { over: { aggregations: aggs } } : { window: { type: "tumbling", size: "1m", ...options.window, aggregations: aggs } };
-  return compileDoc(
+  return await compileDoc(
     streamJob("schemas", {
       sources: [{ id: "clicks", local: { file: { path: "in.ndjson" } }, timestamp: { field: "ts" } }],
       steps: [
@@ -50,12 +50,12 @@ function compile(aggs: Aggs, options: { window?: object; over?: boolean } = {}) 
 async function upgrade(v1: Aggs, v2: Aggs, options: { window?: object; v1Window?: object; over?: boolean; drop?: string[] } = {}): Promise<unknown[]> {
   const sp = join(dir, "savepoint");
   const v1Options = { over: options.over === true, ...(options.v1Window ? { window: options.v1Window } : {}) };
-  const first = createEngine({ graph: compile(v1, v1Options).graph, idleSleepMs: 0, batchSize: 2 });
+  const first = createEngine({ graph: (await compile(v1, v1Options)).graph, idleSleepMs: 0, batchSize: 2 });
   await first.open();
   await first.round();
   await first.savepoint(sp);
   await first.close();
-  const next = compile(v2, options);
+  const next = await compile(v2, options);
   await createEngine({ graph: next.graph, idleSleepMs: 0, restoreFrom: sp, ...(options.drop ? { dropIncompatibleState: options.drop } : {}) }).run();
   return (next.collected.get("out")?.values() ?? []).map(plain);
 }
@@ -66,7 +66,7 @@ const window1 = { key: "a", windowStart: 60_000, windowEnd: 120_000 };
 describe("state schemas: migrating window state across job versions", () => {
   it("records each operator's state schema with the snapshot", async () => {
     const sp = join(dir, "savepoint");
-    const e = createEngine({ graph: compile([{ name: "events", fn: "count" }]).graph, idleSleepMs: 0, batchSize: 2 });
+    const e = createEngine({ graph: (await compile([{ name: "events", fn: "count" }])).graph, idleSleepMs: 0, batchSize: 2 });
     await e.open();
     await e.round();
     await e.savepoint(sp);

@@ -34,10 +34,10 @@ describe("malformed pipelines (graph and CEL)", () => {
     expect(corpus.length + readInvalidCorpus().length).toBeGreaterThan(70);
   });
 
-  it.each(corpus.map((c) => [c.name, c] as const))("%s", (_name, c) => {
+  it.each(corpus.map((c) => [c.name, c] as const))("%s", async (_name, c) => {
     // Each case passes the schema: it is the graph or CEL stage that must catch it.
     expect(validateStreamJob(c.manifest)).toEqual([]);
-    const report = checkDocument(c.manifest);
+    const report = await checkDocument(c.manifest);
     const hit = report.findings.find((f) => f.severity === "error" && f.path === c.path && f.message.includes(c.message));
     expect(hit, `expected ${c.path}: …${c.message}… among:\n${formatFindings(report.findings)}`).toBeDefined();
     if (c.hint) expect(hit?.hint ?? "").toContain(c.hint);

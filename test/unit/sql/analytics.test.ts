@@ -37,8 +37,8 @@ describe("the analytics statements (local files)", () => {
   const { events, times } = behaviourEvents(3000);
   const dim = userRows();
 
-  it("validates", () => {
-    expect(findings(localAnalytics())).toEqual([]);
+  it("validates", async () => {
+    expect(await findings(localAnalytics())).toEqual([]);
   });
 
   it("every statement's output equals the independent computation", async () => {

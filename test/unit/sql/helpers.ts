@@ -16,8 +16,8 @@ export function sqlJob(sql: string, name = "sql-test"): object {
 }
 
 /** What `runnel validate` finds in a script. */
-export function findings(sql: string): Finding[] {
-  return checkDocument(sqlJob(sql)).findings;
+export async function findings(sql: string): Promise<Finding[]> {
+  return (await checkDocument(sqlJob(sql))).findings;
 }
 
 /** Compiles a script for local mode with collecting sinks (files relative to baseDir). */

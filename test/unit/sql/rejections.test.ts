@@ -16,8 +16,8 @@ CREATE TABLE k (a STRING) WITH ('connector' = 'kafka', 'topic' = 't', 'format' =
 `;
 
 /** The one error finding of a script (BASE + statements). */
-function error(statements: string, base = BASE): string {
-  const f = findings(base + statements).filter((x) => x.severity === "error");
+async function error(statements: string, base = BASE): Promise<string> {
+  const f = (await findings(base + statements)).filter((x) => x.severity === "error");
   expect(f, formatFindings(f)).toHaveLength(1);
   return `${f[0]?.message ?? ""}${f[0]?.hint ? ` (hint: ${f[0].hint})` : ""}`;
 }
@@ -146,51 +146,57 @@ const unsupported: [string, string, RegExp][] = [
 
 describe("SQL: unsupported constructs are refused by name", () => {
   for (const [what, sql, message] of unsupported) {
-    it(what, () => {
-      expect(error(sql)).toMatch(message);
+    it(what, async () => {
+      expect(await error(sql)).toMatch(message);
     });
   }
 });
 
 describe("SQL: validate checks names, types, aggregation and time attributes", () => {
-  it("an unknown column names the columns there are", () => {
-    expect(error("INSERT INTO o SELECT user_idd FROM ev;")).toMatch(/unknown column 'user_idd' \(hint: available: ev.user_id, ev.kind/);
+  it("an unknown column names the columns there are", async () => {
+    expect(await error("INSERT INTO o SELECT user_idd FROM ev;")).toMatch(/unknown column 'user_idd' \(hint: available: ev.user_id, ev.kind/);
   });
 
-  it("a column in the wrong case gets a did-you-mean", () => {
-    expect(error("INSERT INTO o SELECT USER_ID FROM ev;")).toMatch(/unknown column 'USER_ID' \(hint: did you mean 'user_id'\? \(names are case-sensitive\)\)/);
+  it("a column in the wrong case gets a did-you-mean", async () => {
+    expect(await error("INSERT INTO o SELECT USER_ID FROM ev;")).toMatch(
+      /unknown column 'USER_ID' \(hint: did you mean 'user_id'\? \(names are case-sensitive\)\)/,
+    );
   });
 
-  it("a type mismatch in arithmetic and in a comparison", () => {
-    expect(error("INSERT INTO o SELECT user_id + 1 FROM ev;")).toMatch(/cannot apply '\+' to STRING and INT \(user_id \+ 1\)/);
-    expect(error("INSERT INTO o SELECT user_id FROM ev WHERE qty = 'x';")).toMatch(/cannot compare INT with STRING/);
-    expect(error("INSERT INTO o SELECT user_id FROM ev WHERE qty;")).toMatch(/WHERE must be a BOOLEAN condition, got INT/);
+  it("a type mismatch in arithmetic and in a comparison", async () => {
+    expect(await error("INSERT INTO o SELECT user_id + 1 FROM ev;")).toMatch(/cannot apply '\+' to STRING and INT \(user_id \+ 1\)/);
+    expect(await error("INSERT INTO o SELECT user_id FROM ev WHERE qty = 'x';")).toMatch(/cannot compare INT with STRING/);
+    expect(await error("INSERT INTO o SELECT user_id FROM ev WHERE qty;")).toMatch(/WHERE must be a BOOLEAN condition, got INT/);
   });
 
-  it("a column neither grouped nor aggregated, and an aggregate in WHERE", () => {
-    expect(error("INSERT INTO o SELECT user_id FROM ev GROUP BY kind;")).toMatch(/column 'user_id' is neither in GROUP BY nor inside an aggregate function/);
-    expect(error("INSERT INTO o SELECT user_id FROM ev WHERE COUNT(*) > 1;")).toMatch(/the aggregate COUNT is not allowed here/);
-    expect(error("INSERT INTO o SELECT kind FROM ev GROUP BY kind HAVING MAX(COUNT(*)) > 1;")).toMatch(/aggregate functions cannot be nested/);
+  it("a column neither grouped nor aggregated, and an aggregate in WHERE", async () => {
+    expect(await error("INSERT INTO o SELECT user_id FROM ev GROUP BY kind;")).toMatch(
+      /column 'user_id' is neither in GROUP BY nor inside an aggregate function/,
+    );
+    expect(await error("INSERT INTO o SELECT user_id FROM ev WHERE COUNT(*) > 1;")).toMatch(/the aggregate COUNT is not allowed here/);
+    expect(await error("INSERT INTO o SELECT kind FROM ev GROUP BY kind HAVING MAX(COUNT(*)) > 1;")).toMatch(/aggregate functions cannot be nested/);
   });
 
-  it("a window over a column that is not a time attribute", () => {
-    expect(error("INSERT INTO o SELECT user_id FROM nots GROUP BY TUMBLE(ts, INTERVAL '1' MINUTE), user_id;")).toMatch(
+  it("a window over a column that is not a time attribute", async () => {
+    expect(await error("INSERT INTO o SELECT user_id FROM nots GROUP BY TUMBLE(ts, INTERVAL '1' MINUTE), user_id;")).toMatch(
       /TUMBLE needs a time attribute, and 'ts' is not one/,
     );
     expect(
-      error("INSERT INTO o SELECT user_id FROM (SELECT user_id, CAST(ts AS TIMESTAMP(3)) AS t2 FROM ev) GROUP BY TUMBLE(t2, INTERVAL '1' MINUTE), user_id;"),
+      await error(
+        "INSERT INTO o SELECT user_id FROM (SELECT user_id, CAST(ts AS TIMESTAMP(3)) AS t2 FROM ev) GROUP BY TUMBLE(t2, INTERVAL '1' MINUTE), user_id;",
+      ),
     ).toMatch(/TUMBLE needs a time attribute, and 't2' is not one/);
   });
 
-  it("INSERT into a table whose columns do not match the query", () => {
-    expect(error("INSERT INTO o SELECT user_id, kind FROM ev;")).toMatch(/INSERT INTO o: the query gives 2 columns but the table takes 1 \(a\)/);
-    expect(error("INSERT INTO o SELECT qty FROM ev;")).toMatch(/INSERT INTO o: column a is STRING but the query gives INT/);
-    expect(error("INSERT INTO nowhere SELECT qty FROM ev;")).toMatch(/INSERT INTO 'nowhere': no such table/);
-    expect(error("INSERT INTO o SELECT a FROM nope;")).toMatch(/unknown table 'nope'/);
+  it("INSERT into a table whose columns do not match the query", async () => {
+    expect(await error("INSERT INTO o SELECT user_id, kind FROM ev;")).toMatch(/INSERT INTO o: the query gives 2 columns but the table takes 1 \(a\)/);
+    expect(await error("INSERT INTO o SELECT qty FROM ev;")).toMatch(/INSERT INTO o: column a is STRING but the query gives INT/);
+    expect(await error("INSERT INTO nowhere SELECT qty FROM ev;")).toMatch(/INSERT INTO 'nowhere': no such table/);
+    expect(await error("INSERT INTO o SELECT a FROM nope;")).toMatch(/unknown table 'nope'/);
   });
 
-  it("a syntax error names the statement, line and column and what was expected, and shows the line", () => {
-    const f = findings(`${BASE}INSERT INTO o\nSELECT user_id,\nFROM ev;`);
+  it("a syntax error names the statement, line and column and what was expected, and shows the line", async () => {
+    const f = await findings(`${BASE}INSERT INTO o\nSELECT user_id,\nFROM ev;`);
     expect(f).toEqual([
       {
         path: ".spec.sql",
@@ -201,13 +207,13 @@ describe("SQL: validate checks names, types, aggregation and time attributes", (
     ]);
   });
 
-  it("a type error shows the line with a caret under the problem", () => {
-    const f = findings(`${BASE}INSERT INTO o SELECT user_id FROM ev\nWHERE qty > 'many';`);
+  it("a type error shows the line with a caret under the problem", async () => {
+    const f = await findings(`${BASE}INSERT INTO o SELECT user_id FROM ev\nWHERE qty > 'many';`);
     expect(f[0]?.message).toMatch(/^statement 6 \(INSERT INTO o\), line 8, column 7: cannot compare INT with STRING/);
     expect(f[0]?.excerpt).toEqual(["WHERE qty > 'many';", "      ^"]);
   });
 
-  it("a script without INSERT INTO is refused", () => {
-    expect(error("", BASE)).toMatch(/the script has no INSERT INTO statement/);
+  it("a script without INSERT INTO is refused", async () => {
+    expect(await error("", BASE)).toMatch(/the script has no INSERT INTO statement/);
   });
 });
