@@ -50,6 +50,12 @@ export interface SourceTask {
   timestamp: ((v: unknown) => number) | undefined;
   /** True once the partition ended. */
   done: boolean;
+  /**
+   * Whether its records count as read by this process: false for a partition of a replicated
+   * (broadcast) node whose task another process or thread owns — every one of them reads it, its
+   * owner counts it, so the job's records-in adds up across them.
+   */
+  counted: boolean;
   /** Not read while set (a savepoint drains the job's internal topics first). */
   paused?: boolean;
   /** The partition's current watermark (its generator's, or the one the source carries). */

@@ -204,7 +204,7 @@ export function createEngine(options: EngineOptions): Engine {
     }
     for (const node of graph.nodes) {
       const row = instances[node.id] as Instance[];
-      sources.push(...(await openSourceTasks({ node, parallelism, clock, instances: row, meta: restored?.meta, active: (t) => active(node.id, t) })));
+      sources.push(...(await openSourceTasks({ node, parallelism, clock, instances: row, meta: restored?.meta, active: (t) => active(node.id, t), owned: (t) => ownedSet.has(t) })));
       for (let task = 0; task < parallelism; task++) {
         if (!active(node.id, task)) continue;
         const i = inst(node.id, task);
@@ -251,8 +251,8 @@ export function createEngine(options: EngineOptions): Engine {
       const firing = t.op.onProcessingTime?.(now);
       if (firing) await firing;
     }
-    const read = await readSourceTasks(sources, batchSize, now);
-    recordsIn += read;
+    const { read, counted } = await readSourceTasks(sources, batchSize, now);
+    recordsIn += counted;
     let moved = read;
     for (const g of headGroups) moved += await drainGroup(g);
     if (options.tasks) assertNothingRoutedAway();

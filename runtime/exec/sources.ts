@@ -18,6 +18,8 @@ export async function openSourceTasks(options: {
   meta: CheckpointMetadata | undefined;
   /** Tasks this process runs (default all). */
   active?: (task: number) => boolean;
+  /** Tasks whose records count as read here (default all): see SourceTask.counted. */
+  owned?: (task: number) => boolean;
 }): Promise<SourceTask[]> {
   const { node, meta } = options;
   if (node.spec.kind !== "source") return [];
@@ -48,6 +50,7 @@ export async function openSourceTasks(options: {
       gen,
       timestamp: watermarks.timestamp,
       done: !reader,
+      counted: options.owned?.(task) ?? true,
       watermark,
       idle,
     });
@@ -57,12 +60,14 @@ export async function openSourceTasks(options: {
 
 /**
  * Reads one micro-batch from every partition (reads run concurrently, records are emitted in
- * partition order), then emits each partition's watermark. Returns the number of records.
+ * partition order), then emits each partition's watermark. Returns the number of records read and
+ * how many of them count as this process's input (SourceTask.counted).
  * Records without a timestamp assigner get the processing time (ingestion time).
  */
-export async function readSourceTasks(sources: SourceTask[], batchSize: number, now: number): Promise<number> {
+export async function readSourceTasks(sources: SourceTask[], batchSize: number, now: number): Promise<{ read: number; counted: number }> {
   const results = await Promise.all(sources.map((s) => (s.done || s.paused || !s.reader ? Promise.resolve(undefined) : s.reader.read(batchSize))));
   let n = 0;
+  let counted = 0;
   for (let i = 0; i < sources.length; i++) {
     const s = sources[i] as SourceTask;
     const r = results[i];
@@ -78,6 +83,7 @@ export async function readSourceTasks(sources: SourceTask[], batchSize: number, 
       else s.inst.emit(v, ts);
     }
     n += records.length;
+    if (s.counted) counted += records.length;
     if (records.length > 0) s.gen.onActivity(now);
     if (r.done) {
       s.done = true;
@@ -85,5 +91,5 @@ export async function readSourceTasks(sources: SourceTask[], batchSize: number, 
     }
   }
   for (const s of sources) s.inst.forwardWatermark(s.watermark(), s.idle(now));
-  return n;
+  return { read: n, counted };
 }

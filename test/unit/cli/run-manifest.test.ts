@@ -1,7 +1,7 @@
 // `runnel run <streamjob.yaml>`: the manifest runs locally from its `local` sources, sinks write
 // ndjson per sink id with --out, the summary counts dead letters, and bad input is refused with
 // the field path — never a stack trace.
-import { spawn } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import { mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -70,6 +70,32 @@ describe("runnel run <manifest>", () => {
     expect(sample, io.err()).not.toBeNull();
     expect(JSON.parse(sample?.[1] ?? "{}")).toMatchObject({ step: "valid", reason: "non_positive_amount", record: { amount: expect.any(Number) as unknown } });
     expect((JSON.parse(sample?.[1] ?? "{}") as { record: { amount: number } }).record.amount).toBeLessThanOrEqual(0);
+  });
+
+  it("counts a broadcast stream's records once on threads, where every thread reads it", () => {
+    // The quickstart's rules are a broadcast stream: each thread reads all of them, one counts them.
+    const recordsIn = (threads: number): number => {
+      const args = [
+        "run",
+        QUICKSTART,
+        "--max-records",
+        "2000",
+        "--no-throttle",
+        "--no-progress",
+        "--out",
+        join(dir, `t${threads}`),
+        "--threads",
+        String(threads),
+      ];
+      const r = spawnSync(process.execPath, [join(repoRoot, "runtime/cli/main.ts"), ...args], { encoding: "utf8" });
+      expect(r.status, r.stderr).toBe(0);
+      const n = /([\d,]+) records in/.exec(r.stderr)?.[1];
+      expect(n, r.stderr).toBeDefined();
+      return Number(n?.replaceAll(",", ""));
+    };
+    const one = recordsIn(1);
+    expect(one).toBeGreaterThan(2000); // the orders and the rules
+    expect(recordsIn(2)).toBe(one);
   });
 
   it("refuses an invalid manifest in one line with the field path and a hint, exit 78 (configuration)", async () => {
