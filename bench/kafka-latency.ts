@@ -10,7 +10,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createKafkaClient, readCommitted, type KafkaClient, type OutgoingMessage } from "../runtime/kafka/index.ts";
 import { jobPrefix } from "../runtime/distributed/topics.ts";
-import { cleanup, manifest } from "./kafka.ts";
+import { cleanup, KEEP_BENCH_DATA, manifest } from "./kafka.ts";
 import { percentile, startWorker } from "./worker-process.ts";
 
 /** One run at one checkpoint interval. */
@@ -63,7 +63,7 @@ async function latencyRun(brokers: string[], rate: number, seconds: number, chec
   const admin = kafka.admin();
   await admin.connect();
   try {
-    await admin.createTopics([input, output].map((topic) => ({ topic, partitions: PARTITIONS, replicationFactor: 1 })));
+    await admin.createTopics([input, output].map((topic) => ({ topic, partitions: PARTITIONS, replicationFactor: 1, configs: KEEP_BENCH_DATA })));
   } finally {
     await admin.disconnect();
   }

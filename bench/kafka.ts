@@ -59,6 +59,14 @@ export interface KafkaBenchResult {
 /** The checkpoint interval of the Runnel jobs. */
 export const CHECKPOINT_MS = 1000;
 
+/**
+ * Configs of the benchmark's own topics: no time-based retention. The jobs write each record with
+ * its event time as its Kafka timestamp, and the clicks' event times start at T0 (2026-01-01), older
+ * than the broker's retention (7 days by default): its retention check (every 5 minutes) deleted
+ * an output topic's first segment during a run, twice, and the read-back came up short.
+ */
+export const KEEP_BENCH_DATA = { "retention.ms": "-1" };
+
 /** Brokers from a --kafka flag (host:port,…), else from the test environment (test/env/up, on RUNNEL_TESTENV_SLOT) when it is up. */
 export async function benchBrokers(flag: string | undefined): Promise<string[] | undefined> {
   if (flag !== undefined) return flag.split(",");
@@ -331,7 +339,7 @@ export async function kafkaBench(options: {
   const admin = kafka.admin();
   await admin.connect();
   try {
-    await admin.createTopics([input, ...outputs].map((topic) => ({ topic, partitions, replicationFactor: 1 })));
+    await admin.createTopics([input, ...outputs].map((topic) => ({ topic, partitions, replicationFactor: 1, configs: KEEP_BENCH_DATA })));
   } finally {
     await admin.disconnect();
   }
