@@ -288,7 +288,7 @@ function checkedSource(source: Source<unknown>, check: RecordCheck, parsedLines:
     async open(partition, position): Promise<SourceReader<unknown>> {
       const reader = await source.open(partition, position);
       // Rejected records take the highest event time seen so far: they never move the watermark.
-      const state: LoopState = { highest: 0 };
+      const state: LoopState = { highest: 0, timestamps: [] };
       const checked: SourceReader<unknown> = {
         async read(max): Promise<ReadResult<unknown>> {
           const r = await reader.read(max);
