@@ -75,8 +75,17 @@ describe("job graph", () => {
 
 describe("integer key routing", () => {
   it("hashes integers exactly like their decimal strings", () => {
-    for (const n of [0, 7, 10, 123456789, 2 ** 40 + 3]) {
+    for (const n of [0, 7, 10, 123456789, 2 ** 31 - 1, 2 ** 31, 2 ** 40 + 3]) {
       for (const p of [2, 3, 12]) expect(taskOfKey(n, p)).toBe(taskOfKey(String(n), p));
     }
+  });
+
+  it("stays exact when remembered hashes are evicted by keys sharing their slot, and when asked again", () => {
+    // Keys 4,096 apart share a slot of the integer-hash cache; each is asked twice in a row and again later.
+    const keys = [5, 4101, 8197, 5, 2 ** 31 + 5, 4101, 123 * 4096 + 5];
+    for (let round = 0; round < 2; round++) {
+      for (const n of keys) for (const p of [2, 7, 12]) expect(taskOfKey(n, p)).toBe(taskOfKey(String(n), p));
+    }
+    for (let n = 0; n < 20_000; n += 3) expect(taskOfKey(n, 12)).toBe(taskOfKey(String(n), 12));
   });
 });
