@@ -204,7 +204,17 @@ export function createEngine(options: EngineOptions): Engine {
     }
     for (const node of graph.nodes) {
       const row = instances[node.id] as Instance[];
-      sources.push(...(await openSourceTasks({ node, parallelism, clock, instances: row, meta: restored?.meta, active: (t) => active(node.id, t), owned: (t) => ownedSet.has(t) })));
+      sources.push(
+        ...(await openSourceTasks({
+          node,
+          parallelism,
+          clock,
+          instances: row,
+          meta: restored?.meta,
+          active: (t) => active(node.id, t),
+          owned: (t) => ownedSet.has(t),
+        })),
+      );
       for (let task = 0; task < parallelism; task++) {
         if (!active(node.id, task)) continue;
         const i = inst(node.id, task);
