@@ -95,6 +95,12 @@ function q5s(source: Source<NexmarkEvent>, sink: BlackholeSink<unknown>): JobGra
 
 const typed: Record<string, (source: Source<NexmarkEvent>, sink: BlackholeSink<unknown>) => JobGraph> = { q0, q1, q2, q5s };
 
+/** Throws unless `doc` passes `runnel validate`'s checks; `label` names it in the error. */
+export async function assertValid(doc: object, label: string): Promise<void> {
+  const errors = (await checkDocument(doc)).findings.filter((f) => f.severity === "error");
+  if (errors.length > 0) throw new Error(`${label}: ${JSON.stringify(errors)}`);
+}
+
 /** The declarative (StreamJob pipeline) version of a query, compiled. */
 export async function declarative(name: string, events: number, sink: BlackholeSink<unknown>): Promise<JobGraph> {
   const p = pipelines[name] as { steps: object[]; out: string };
@@ -104,8 +110,7 @@ export async function declarative(name: string, events: number, sink: BlackholeS
     metadata: { name: `decl-${name}` },
     spec: { pipeline: { sources: [bids], steps: p.steps, sinks: [{ id: "out", input: p.out, kafka: { topic: "out" } }] } },
   };
-  const errors = (await checkDocument(doc)).findings.filter((f) => f.severity === "error");
-  if (errors.length > 0) throw new Error(`${name}: ${JSON.stringify(errors)}`);
+  await assertValid(doc, name);
   return compilePipeline(parseStreamJob(doc).value, { mode: "local", baseDir: ".", sourceOverride: () => nexmarkSource({ events }), sinkOverride: () => sink })
     .graph;
 }

@@ -12,11 +12,10 @@ import type { Source } from "../runtime/connectors/types.ts";
 import { compilePipeline } from "../runtime/pipeline/compile.ts";
 import { manifestGenerator } from "../runtime/pipeline/generator.ts";
 import { DEFAULT_START_TIME } from "../runtime/pipeline/sources.ts";
-import { checkDocument } from "../runtime/spec/check.ts";
 import type { GeneratorSource } from "../runtime/spec/generated/types.ts";
 import { parseStreamJob } from "../runtime/spec/validate.ts";
 import { compileSql } from "../runtime/sql/compile.ts";
-import { alternating } from "./declarative.ts";
+import { alternating, assertValid } from "./declarative.ts";
 import { fmtSpread, type Spread } from "./spread.ts";
 
 /** The user-behaviour stream of the analytics manifest (ts in epoch ms). */
@@ -163,9 +162,9 @@ const sinkColumns: Record<string, string> = {
 
 const doc = (name: string, spec: object): object => ({ apiVersion: "runnel.dev/v1alpha1", kind: "StreamJob", metadata: { name }, spec });
 
-async function checked(d: object): Promise<object> {
-  const errors = (await checkDocument(d)).findings.filter((f) => f.severity === "error");
-  if (errors.length > 0) throw new Error(JSON.stringify(errors));
+/** `d`, once it passes `runnel validate`'s checks. */
+async function checked(d: object, label: string): Promise<object> {
+  await assertValid(d, label);
   return d;
 }
 
@@ -182,6 +181,7 @@ async function pipelineJob(q: string, events: number, sink: BlackholeSink<unknow
         sinks: [{ id: "out", input: query.out, blackhole: {} }],
       },
     }),
+    `pipeline ${q}`,
   );
   return compilePipeline(parseStreamJob(d).value, {
     mode: "local",
@@ -201,7 +201,7 @@ CREATE TABLE behaviour (userId STRING, videoId STRING, \`type\` STRING, region S
 CREATE TABLE users (userId STRING, ageGroup STRING, PRIMARY KEY (userId) NOT ENFORCED) WITH ('connector' = 'filesystem', 'path' = 'users.ndjson', 'format' = 'json');
 CREATE TABLE results (${sinkColumns[q] ?? ""}) WITH ('connector' = 'blackhole');
 INSERT INTO results ${query.sql};`;
-  const d = await checked(doc(`sql-${q}`, { sql: script }));
+  const d = await checked(doc(`sql-${q}`, { sql: script }), `sql ${q}`);
   // The same generator as the pipeline's (the datagen options only declare the table as bounded).
   return compileSql(parseStreamJob(d).value, {
     mode: "local",

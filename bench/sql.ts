@@ -8,10 +8,9 @@
 import { parseArgs } from "node:util";
 import type { BlackholeSink } from "../runtime/connectors/sinks.ts";
 import type { JobGraph } from "../runtime/graph/graph.ts";
-import { checkDocument } from "../runtime/spec/check.ts";
 import { parseStreamJob } from "../runtime/spec/validate.ts";
 import { compileSql } from "../runtime/sql/compile.ts";
-import { alternating, declarative } from "./declarative.ts";
+import { alternating, assertValid, declarative } from "./declarative.ts";
 import { fmtSpread, type Spread } from "./spread.ts";
 import { nexmarkSource } from "./nexmark/model.ts";
 
@@ -38,8 +37,7 @@ WHERE type = 'bid' GROUP BY HOP(ts, INTERVAL '2' SECOND, INTERVAL '10' SECOND), 
 /** The SQL version of a query, validated and compiled with the Nexmark source and the blackhole. */
 export async function sqlJob(name: string, events: number, sink: BlackholeSink<unknown>): Promise<JobGraph> {
   const doc = { apiVersion: "runnel.dev/v1alpha1", kind: "StreamJob", metadata: { name: `sql-${name}` }, spec: { sql: EVENTS + (sqlQueries[name] as string) } };
-  const errors = (await checkDocument(doc)).findings.filter((f) => f.severity === "error");
-  if (errors.length > 0) throw new Error(`${name}: ${JSON.stringify(errors)}`);
+  await assertValid(doc, name);
   return compileSql(parseStreamJob(doc).value, { mode: "local", baseDir: ".", sourceOverride: () => nexmarkSource({ events }), sinkOverride: () => sink })
     .graph;
 }
