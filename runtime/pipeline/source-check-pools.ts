@@ -152,8 +152,8 @@ export interface LoopParts {
 export interface LoopState {
   highest: number;
   /**
-   * Reused by every batch of the partition (a fresh array grown by push was a tenth of a filter
-   * job's time): the engine reads a batch's event times before it reads the partition again.
+   * Reused by every batch of the partition (a fresh array grown by push was about 5 % of
+   * declarative q2's time): the engine reads a batch's event times before it reads the partition again.
    */
   timestamps: number[];
 }
