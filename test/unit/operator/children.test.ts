@@ -86,7 +86,6 @@ const base = await validateJob(job());
 if (!base.valid) throw new Error("invalid base");
 
 describe("spec changes", () => {
-  if (!base.valid) throw new Error("invalid base");
   const running = { specHash: specHash(base.spec), parallelism: 3 };
 
   it("classifies parallelism alone as a scale, a pipeline or image change as an upgrade, the rest as nothing", () => {
