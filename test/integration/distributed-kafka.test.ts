@@ -11,6 +11,7 @@ import { generationPrefix, jobPrefix, repartitionTopic } from "../../runtime/dis
 import { ConnectorError } from "../../runtime/errors.ts";
 import { consumeAll, createTopics, inputProducer, kafkaAdminHooks } from "../helpers/kafka.ts";
 import { testJobName, writeJobManifest } from "../helpers/distributed.ts";
+import { waitFor } from "../helpers/wait.ts";
 
 const T0 = Date.UTC(2026, 0, 1);
 
@@ -43,12 +44,9 @@ ${rest}`,
     });
   }
 
-  async function until(what: string, done: () => Promise<boolean> | boolean, timeoutMs = 120_000): Promise<void> {
-    const deadline = Date.now() + timeoutMs;
-    while (!(await done())) {
-      if (Date.now() > deadline) throw new Error(`${what}: not after ${timeoutMs} ms`);
-      await new Promise((r) => setTimeout(r, 200));
-    }
+  /** Polls until `done()` (observable state); an error (a coordinator still loading) is retried until the deadline, then reported. */
+  function until(what: string, done: () => boolean | Promise<boolean>, timeoutMs = 120_000): Promise<true> {
+    return waitFor(what, async () => (await done()) || undefined, { timeoutMs, intervalMs: 200 });
   }
 
   async function runWhile(worker: Worker, body: () => Promise<void>): Promise<void> {

@@ -12,6 +12,7 @@ import { ConnectorError, FencedError } from "../../runtime/errors.ts";
 import { createKafkaClient, readCommitted, type KafkaAdmin, type KafkaClient, type KafkaRecord, type PartitionConsumer } from "../../runtime/kafka/index.ts";
 import { createTopics, kafkaAdminHooks } from "../helpers/kafka.ts";
 import { testEnv, uniqueName } from "../helpers/env.ts";
+import { waitFor } from "../helpers/wait.ts";
 
 describe("Kafka adapter (real broker)", () => {
   const k = kafkaAdminHooks();
@@ -27,13 +28,9 @@ describe("Kafka adapter (real broker)", () => {
     await admin.disconnect();
   });
 
-  /** Polls until `done()` (observable state), failing after the deadline. */
-  async function until(what: string, done: () => boolean | Promise<boolean>, timeoutMs = 60_000): Promise<void> {
-    const deadline = Date.now() + timeoutMs;
-    while (!(await done())) {
-      if (Date.now() > deadline) throw new Error(`${what}: not after ${timeoutMs} ms`);
-      await new Promise((r) => setTimeout(r, 100));
-    }
+  /** Polls until `done()` (observable state); an error (a coordinator still loading) is retried until the deadline, then reported. */
+  function until(what: string, done: () => boolean | Promise<boolean>, timeoutMs = 60_000): Promise<true> {
+    return waitFor(what, async () => (await done()) || undefined, { timeoutMs, intervalMs: 100 });
   }
 
   /** A read_committed partition consumer of partition 0 that collects what it is given. */
