@@ -7,6 +7,7 @@ import type { Key, StateTtl } from "../api/functions.ts";
 import type { TimerSnapshot } from "../checkpoint/format.ts";
 import type { Clock } from "../time/clock.ts";
 import { decodeValue, encodeValue } from "./codec.ts";
+import { CacheCoverage } from "./coverage.ts";
 import type { StateStore, StoreStats } from "./store.ts";
 import { StateTable, type TableSlice } from "./table.ts";
 import { JobDefinitionError, StateStoreError } from "../errors.ts";
@@ -88,6 +89,8 @@ export class KeyedStateBackend {
   private writeFailure: Error | undefined;
   /** A promise while a checkpoint still has to write what it captured (an eviction would write newer values first): when it may. */
   private readonly evictableAfter: () => Promise<void> | undefined;
+  /** Whether the caches hold every entry of the store, so a prefetch has nothing to read (ADR 39). */
+  private readonly coverage: CacheCoverage;
 
   constructor(options: {
     store: StateStore;
@@ -104,6 +107,7 @@ export class KeyedStateBackend {
     this.maxCached = options.maxCachedEntries ?? DEFAULT_MAX_CACHED_ENTRIES;
     this.trackChanges = options.trackChanges === true;
     this.evictableAfter = options.evictableAfter ?? (() => undefined);
+    this.coverage = new CacheCoverage(this.store, () => this.storeHoldsState());
     this.timerLimit = this.store.persistent ? (options.maxTimersInMemory ?? this.maxCached * TIMERS_PER_CACHED_ENTRY) : Number.POSITIVE_INFINITY;
   }
 
@@ -122,7 +126,7 @@ export class KeyedStateBackend {
 
   /** Creates the table of one state of one operator (`rawKeys`: string keys stored as they are, e.g. timer ids). */
   table<T>(options: { uid: string; name: string; ttl?: StateTtl; rawKeys?: boolean }): StateTable<T> {
-    const t = new StateTable<T>({ ...options, persistent: this.store.persistent, tracked: this.trackChanges, clock: this.clock });
+    const t = new StateTable<T>({ ...options, persistent: this.store.persistent, tracked: this.trackChanges, clock: this.clock, coverage: this.coverage });
     if (this.tables.some((x) => x.prefix === t.prefix)) {
       throw new JobDefinitionError(`state '${options.name}' of operator '${options.uid}' is declared twice`);
     }
@@ -148,7 +152,7 @@ export class KeyedStateBackend {
    * state). A key cached by the time the read returns keeps its cached value (it is newer).
    */
   async prefetch(tables: readonly StateTable<unknown>[], keys: readonly Key[], count = keys.length, from = 0): Promise<void> {
-    if (!this.store.persistent) return;
+    if (!this.store.persistent || (await this.coverage.check())) return;
     const storeKeys: string[] = [];
     const owners: StateTable<unknown>[] = [];
     const ids: Key[] = [];
@@ -177,6 +181,19 @@ export class KeyedStateBackend {
     for (let i = 0; i < values.length; i++) owners[i]?.loadMissing(ids[i] as Key, values[i]);
   }
 
+  /** Whether the store holds any keyed entry (runtime keys aside): one short scan from its first key. */
+  private async storeHoldsState(): Promise<boolean> {
+    await this.settle();
+    for await (const chunk of this.store.scan("", 64)) if (chunk.some(([k]) => !k.startsWith(RESERVED_PREFIX))) return true;
+    return false;
+  }
+
+  /** Writes entries drained from the caches (they stay cached, so coverage holds). */
+  private writeDrained(puts: [string, Uint8Array][], dels: string[]): Promise<void> {
+    this.coverage.countOwnWrite(puts.length, dels.length);
+    return this.store.write(puts, dels);
+  }
+
   /** Waits for the eviction write in flight, if any; throws what made it fail. */
   private async settle(): Promise<void> {
     if (this.writing) await this.writing.done;
@@ -198,7 +215,7 @@ export class KeyedStateBackend {
   async flush(extra: [string, Uint8Array][] = []): Promise<void> {
     await this.settle();
     const { puts, dels } = this.drainForWrite(extra);
-    await this.store.write(puts, dels);
+    await this.writeDrained(puts, dels);
   }
 
   /** Every dirty entry plus `extra` as one write batch; with a changelog, remembered for it and marked dirty. */
@@ -240,7 +257,7 @@ export class KeyedStateBackend {
   /** Writes drained changes plus runtime entries (a checkpoint marker) in one batch, clearing the dirty mark. */
   async applyChanges(changes: StateChanges, extra: [string, Uint8Array][]): Promise<void> {
     await this.settle();
-    await this.store.write([...changes.puts, ...extra], [...changes.dels, DIRTY_KEY]);
+    await this.writeDrained([...changes.puts, ...extra], [...changes.dels, DIRTY_KEY]);
   }
 
   /** Reads one runtime entry (a checkpoint marker); undefined when absent or for heap state. */
@@ -288,6 +305,7 @@ export class KeyedStateBackend {
       ),
     };
     this.writing = writing;
+    this.coverage.lose();
     const keepRatio = this.maxCached / 2 / total;
     for (const t of this.tables) t.evict(Math.floor(t.size * keepRatio));
     return true;

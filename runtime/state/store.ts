@@ -121,8 +121,10 @@ export async function levelStore(options: { path: string }): Promise<StateStore>
       }
     },
     async *scan(prefix, chunk = 8192, after) {
-      // "\uffff" sorts after every key that starts with the prefix (keys are short strings).
-      const it = after === undefined ? db.iterator({ gte: prefix, lt: `${prefix}\uffff` }) : db.iterator({ gt: after, lt: `${prefix}\uffff` });
+      // "\uffff" sorts after every key that starts with the prefix (keys are short strings); the
+      // empty prefix is the whole store, whatever its keys' first characters.
+      const upper = prefix === "" ? {} : { lt: `${prefix}\uffff` };
+      const it = after === undefined ? db.iterator({ gte: prefix, ...upper }) : db.iterator({ gt: after, ...upper });
       try {
         for (;;) {
           const entries = await it.nextv(chunk);

@@ -9,6 +9,7 @@
 import type { Key, StateTtl } from "../api/functions.ts";
 import { StateNotPrefetchedError } from "../errors.ts";
 import type { Clock } from "../time/clock.ts";
+import type { Coverage } from "./coverage.ts";
 import { decodeValue, encodeValue } from "./codec.ts";
 import { isTimerId, timerIdKey } from "./timer-ids.ts";
 
@@ -43,6 +44,25 @@ interface Entry<T> {
   t: number;
 }
 
+/** Dirty entries at which a drain sorts them: below, sorting costs more than LevelDB saves. */
+const SORT_MIN_ENTRIES = 4096;
+
+/**
+ * Orders cached entries about as the store orders their keys: numbers ("n…") before strings
+ * ("s…"), numbers by value, strings by code unit. LevelDB inserts a batch key by key into its
+ * memtable, a skip list: ascending keys find their place in cache, scattered ones miss it at every
+ * level. 1,000,000 puts of uniform number keys took 2.3–2.5 s to write as they came and 0.55 s in
+ * numeric order, which costs 0.3 s to sort (2026-12-07). Numeric order is the store's order within
+ * each run of keys with as many digits, which is enough; only speed depends on it.
+ */
+function byKey(a: Entry<unknown>, b: Entry<unknown>): number {
+  const x = a.k;
+  const y = b.k;
+  if (typeof x === "number") return typeof y === "number" ? x - y : -1;
+  if (typeof y === "number") return 1;
+  return x < y ? -1 : x > y ? 1 : 0;
+}
+
 /** A keyed state table with an optional TTL. */
 export class StateTable<T> {
   /** Store key prefix: operator uid and state name. */
@@ -59,14 +79,26 @@ export class StateTable<T> {
   private readonly clock: Clock;
   /** Keys are strings stored as they are (timer ids), not encoded as user keys. */
   private readonly rawKeys: boolean;
+  /** While complete, an uncached key of a persistent table has no state (nothing to prefetch). */
+  private readonly coverage: Coverage;
 
-  constructor(options: { uid: string; name: string; persistent: boolean; tracked?: boolean; ttl?: StateTtl; clock: Clock; rawKeys?: boolean }) {
+  constructor(options: {
+    uid: string;
+    name: string;
+    persistent: boolean;
+    tracked?: boolean;
+    ttl?: StateTtl;
+    clock: Clock;
+    rawKeys?: boolean;
+    coverage?: Coverage;
+  }) {
     this.prefix = `${options.uid}\u0000${options.name}\u0000`;
     this.rawKeys = options.rawKeys === true;
     this.persistent = options.persistent;
     this.tracked = options.persistent || options.tracked === true;
     this.ttl = options.ttl;
     this.clock = options.clock;
+    this.coverage = options.coverage ?? { complete: false };
   }
 
   /** The store key suffix of `key`. */
@@ -88,7 +120,7 @@ export class StateTable<T> {
   get(key: Key): T | undefined {
     const e = this.lookup(key);
     if (e === undefined) {
-      if (this.persistent) throw new StateNotPrefetchedError(this.prefix, key);
+      if (this.persistent && !this.coverage.complete) throw new StateNotPrefetchedError(this.prefix, key);
       return undefined;
     }
     if (this.ttl !== undefined && e.v !== undefined) {
@@ -216,8 +248,9 @@ export class StateTable<T> {
     if (key === this.lastKey) this.lastEntry = undefined;
   }
 
-  /** Moves dirty entries into a write batch. */
+  /** Moves dirty entries into a write batch (a large one for LevelDB in key order: see byKey). */
   drainDirty(puts: [string, Uint8Array][], dels: string[]): void {
+    if (this.persistent && this.dirty.length >= SORT_MIN_ENTRIES) this.dirty.sort(byKey);
     for (const e of this.dirty) {
       e.d = false;
       const storeKey = this.prefix + this.encode(e.k);

@@ -4,7 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { collectSink, job, queueSource, type KeyedBroadcastProcessFunction } from "../../../runtime/api/index.ts";
-import { ev, stepper, type Ev } from "./helpers.ts";
+import { ev, seedForeignState, stepper, type Ev } from "./helpers.ts";
 
 type Rule = { k: string; max: number };
 
@@ -42,6 +42,7 @@ describe("broadcast state", () => {
     const dir = await mkdtemp(join(tmpdir(), "runnel-bcast-level-"));
     try {
       const a = rulesJob();
+      await seedForeignState(dir, 3); // stores that hold state are read
       const engine = await stepper(a.graph, { state: { kind: "level", dir } });
       a.rules.push(0, { k: "a", max: 1 });
       a.events.push(0, ev("a", 1, 3));

@@ -40,6 +40,7 @@ function gatedStore(): StateStore & { data: Map<string, Uint8Array>; calls: stri
     },
     write: (puts, dels) => {
       if (puts.length + dels.length === 0) return Promise.resolve();
+      stats.batches++;
       calls.push(`write ${puts.length + dels.length}`);
       return new Promise<void>((resolve, reject) => {
         gates.push({
@@ -52,10 +53,19 @@ function gatedStore(): StateStore & { data: Map<string, Uint8Array>; calls: stri
         });
       });
     },
-    scan: async function* () {},
+    scan: async function* (prefix, chunk = 8192, after) {
+      const keys = [...data.keys()].filter((k) => k.startsWith(prefix) && (after === undefined || k > after)).sort();
+      for (let i = 0; i < keys.length; i += chunk) yield keys.slice(i, i + chunk).map((k): [string, Uint8Array] => [k, data.get(k) as Uint8Array]);
+    },
     clear: async () => data.clear(),
     close: async () => {},
   };
+}
+
+/** Lets the next write land once the backend has made it (it may settle first). */
+async function landWhenAsked(store: ReturnType<typeof gatedStore>): Promise<void> {
+  while (store.pending === 0) await new Promise((resolve) => setImmediate(resolve));
+  store.land();
 }
 
 /** A backend over `store` whose cache holds two entries, with one table of numbers. */
@@ -120,6 +130,40 @@ describe("eviction writes in the background", () => {
   });
 });
 
+describe("a store the caches cover (ADR 39)", () => {
+  it("is not read while it holds no state; its own flushes keep it so, a write from elsewhere ends it", async () => {
+    const store = gatedStore();
+    const backend = new KeyedStateBackend({ store, clock: systemClock, maxCachedEntries: 100 });
+    const table = backend.table<number>({ uid: "op", name: "n" });
+    await backend.prefetch([table], ["a"]);
+    expect(table.get("a")).toBeUndefined();
+    table.put("a", 1);
+    const flushed = backend.flush();
+    await landWhenAsked(store);
+    await flushed;
+    await backend.prefetch([table], ["c"]);
+    expect(store.calls.filter((c) => c.startsWith("get"))).toEqual([]);
+    // An import writes the store directly: its keys are not cached, so they must be read.
+    const imported = backend.importEntries([["op\u0000n\u0000sb", encodeValue(7)]]);
+    await landWhenAsked(store);
+    await imported;
+    await backend.prefetch([table], ["b", "a"]);
+    expect(store.calls.filter((c) => c.startsWith("get"))).toEqual(["get op\u0000n\u0000sb"]);
+    expect(table.get("b")).toBe(7);
+    expect(table.get("a")).toBe(1);
+  });
+
+  it("is read from the start when it holds state already", async () => {
+    const store = gatedStore();
+    store.data.set("op\u0000n\u0000sa", encodeValue(3));
+    const backend = new KeyedStateBackend({ store, clock: systemClock, maxCachedEntries: 100 });
+    const table = backend.table<number>({ uid: "op", name: "n" });
+    await backend.prefetch([table], ["a"]);
+    expect(table.get("a")).toBe(3);
+    expect(() => table.get("z")).toThrow(/not prefetched|prefetch/i);
+  });
+});
+
 describe("LevelDB reads split across the thread pool", () => {
   let dir = "";
   afterEach(() => rm(dir, { recursive: true, force: true }));
@@ -141,6 +185,22 @@ describe("LevelDB reads split across the thread pool", () => {
       else expect(Buffer.from(v as Uint8Array).toString()).toBe(k.toUpperCase());
     }
     await store.close();
+  });
+});
+
+describe("a large drain of dirty entries", () => {
+  it("comes in key order (numbers by value, then strings), every entry once with its value", () => {
+    const backend = new KeyedStateBackend({ store: gatedStore(), clock: systemClock, maxCachedEntries: 100_000 });
+    const table = backend.table<number>({ uid: "op", name: "n" });
+    const numbers = Array.from({ length: 5_000 }, (_, i) => (i * 4_099) % 5_000);
+    for (const k of numbers) table.put(k, k * 2);
+    for (const k of ["b", "a", "c"]) table.put(k, -1);
+    const puts: [string, Uint8Array][] = [];
+    table.drainDirty(puts, []);
+    const expected = [...[...numbers].sort((x, y) => x - y).map((k) => `n${k}`), "sa", "sb", "sc"];
+    expect(puts.map(([k]) => k.slice("op\u0000n\u0000".length))).toEqual(expected);
+    expect(decodeValue(puts[7]?.[1] as Uint8Array)).toBe(14);
+    expect(table.dirtyCount).toBe(0);
   });
 });
 

@@ -19,7 +19,7 @@ import {
 import { generatorSource, type GenEvent } from "../../../runtime/connectors/generator.ts";
 import { createEngine } from "../../../runtime/exec/engine.ts";
 import { levelStore } from "../../../runtime/state/store.ts";
-import { ev, evTime, runToEnd, stepper, type Ev } from "./helpers.ts";
+import { ev, evTime, runToEnd, seedForeignState, stepper, type Ev } from "./helpers.ts";
 import { queueSource, tumbling } from "../../../runtime/api/index.ts";
 
 let dir = "";
@@ -81,6 +81,7 @@ describe("LevelDB keyed state", () => {
     const heap = windowedJob("heap", 12_000, 40_000);
     await runToEnd(heap.graph, { batchSize: 20_000 });
     const level = windowedJob("level", 12_000, 40_000);
+    await seedForeignState(dir, 2);
     const engine = createEngine({ graph: level.graph, idleSleepMs: 0, batchSize: 20_000, state: { kind: "level", dir, maxCachedEntries: 1_000_000 } });
     await engine.run();
     expect(heap.out.values().length).toBeGreaterThan(5000);
@@ -91,6 +92,7 @@ describe("LevelDB keyed state", () => {
   });
 
   it("prefetches a batch's keys with one getMany and flushes with one batch", async () => {
+    await seedForeignState(dir, 1);
     const keys = ["a", "b", "c", "d", "e"];
     const records = Array.from({ length: 300 }, (_, i) => ev(keys[i % keys.length] as string, i));
     const j = job("io");
@@ -120,6 +122,40 @@ describe("LevelDB keyed state", () => {
     await engine.close();
     expect(stats?.batches).toBe(1); // one flush at the end
     expect(stats?.keysWritten).toBe(11); // 10 entries and the timers
+  });
+
+  it("reads nothing while its store holds no state and nothing was evicted, then reads what it evicted (ADR 39)", async () => {
+    const run = async (maxCachedEntries: number) => {
+      const out = collectSink<string>();
+      const j = job("covered");
+      j.source(generatorSource({ partitions: 1, countPerPartition: 3000, ratePerSec: 1000, keys: 400, skew: 1, seed: 5 }), {
+        watermarks: { timestamp: (e: GenEvent) => e.ts },
+      })
+        .keyBy((e) => e.key)
+        .process((rt: RuntimeContext): KeyedProcessFunction<number, GenEvent, string> => {
+          const n = rt.valueState<number>({ name: "n" });
+          return {
+            processElement(e, ctx, o) {
+              const seen = (n.value() ?? 0) + 1;
+              n.update(seen);
+              o.collect(`${String(ctx.key())}:${seen}`);
+            },
+          };
+        })
+        .sink(out);
+      const runDir = join(dir, `cache-${maxCachedEntries}`);
+      const engine = createEngine({ graph: j.build(), batchSize: 500, idleSleepMs: 0, state: { kind: "level", dir: runDir, maxCachedEntries } });
+      await engine.run();
+      return { out: out.values(), reads: engine.backends[0]?.stats.keysRead ?? 0, evictions: engine.backends[0]?.evictions ?? 0 };
+    };
+    const covered = await run(10_000);
+    expect(covered.evictions).toBe(0);
+    expect(covered.reads).toBe(1); // only the saved timers, at open
+    const evicting = await run(50);
+    expect(evicting.evictions).toBeGreaterThan(0);
+    expect(evicting.reads).toBeGreaterThan(400); // evicted keys come back from the store
+    expect(evicting.out).toEqual(covered.out);
+    expect(covered.out).toHaveLength(3000);
   });
 
   it("persists: a second run over the same directory continues from the stored state", async () => {
