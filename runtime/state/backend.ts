@@ -23,6 +23,12 @@ export const DEFAULT_MAX_CACHED_ENTRIES = 200_000;
  */
 export const TIMERS_PER_CACHED_ENTRY = 4;
 
+/**
+ * Counters of the store-key filter per cached entry the cache may hold (ADR 39): 4 MiB for the
+ * default cache, a few false "maybe"s in a hundred with as many stored keys as 2.5 caches.
+ */
+const FILTER_COUNTERS_PER_CACHED_ENTRY = 16;
+
 /** An operator whose timers live in memory and are saved to the store on close. */
 export interface TimerOwner {
   /** Operator uid. */
@@ -107,7 +113,7 @@ export class KeyedStateBackend {
     this.maxCached = options.maxCachedEntries ?? DEFAULT_MAX_CACHED_ENTRIES;
     this.trackChanges = options.trackChanges === true;
     this.evictableAfter = options.evictableAfter ?? (() => undefined);
-    this.coverage = new CacheCoverage(this.store, () => this.storeHoldsState());
+    this.coverage = new CacheCoverage(this.store, () => this.storeHoldsState(), this.maxCached * FILTER_COUNTERS_PER_CACHED_ENTRY);
     this.timerLimit = this.store.persistent ? (options.maxTimersInMemory ?? this.maxCached * TIMERS_PER_CACHED_ENTRY) : Number.POSITIVE_INFINITY;
   }
 
@@ -295,7 +301,7 @@ export class KeyedStateBackend {
     for (const k of dels) values.set(k, null);
     const writing = {
       values,
-      done: this.store.write(puts, dels).then(
+      done: this.writeDrained(puts, dels).then(
         () => {
           if (this.writing === writing) this.writing = undefined;
         },

@@ -1,21 +1,26 @@
 /**
- * Whether a task's state caches cover its store: every entry the store holds for a table is in
- * that table's cache. While they do, a key missing from a cache has no state at all, and
- * prefetching a batch costs nothing — no lookup per key, no read (ADR 39). A job that starts
- * from an empty store runs so until its first eviction; one restored into its store, or whose
- * store another writer touched, reads as before.
+ * What a task's state caches know of its store (ADR 39). They *cover* it while every entry the
+ * store holds for a table is in that table's cache: a key missing from a cache has no state, and
+ * prefetching a batch costs nothing — no lookup per key, no read. After the first eviction they
+ * no longer do, but a backend whose store started empty still knows which keys it put there (a
+ * counting Bloom filter), so a key it never wrote, or deleted since, is not read. A store that
+ * held state at the start, or that another writer touched, is read as before.
  */
+import { StoreKeyFilter } from "./key-filter.ts";
 import type { StateStore } from "./store.ts";
 
-/** The flag tables read when a key is not cached (shared by every table of one backend). */
+/** What tables read when a key is not cached (shared by every table of one backend). */
 export interface Coverage {
   /** True while a key missing from a cache is known absent from the store. */
   readonly complete: boolean;
+  /** While defined, the keys the store may hold: tables add and remove theirs as they write them. */
+  readonly filter: StoreKeyFilter | undefined;
 }
 
-/** Tracks coverage for one backend: decided at its first prefetch, lost for good by an eviction or a write not drained from the caches. */
+/** Tracks coverage for one backend: decided at its first prefetch; an eviction ends coverage, a write not drained from the caches ends the filter too. */
 export class CacheCoverage implements Coverage {
   complete = false;
+  filter: StoreKeyFilter | undefined;
   private decided = false;
   /** The store's batch count that keeps coverage: at the decision, plus the backend's own writes of drained entries since. */
   private expectedBatches = 0;
@@ -24,9 +29,13 @@ export class CacheCoverage implements Coverage {
   /** Whether the store holds any keyed entry (reserved runtime keys do not count). */
   private readonly holdsState: () => Promise<boolean>;
 
-  constructor(store: StateStore, holdsState: () => Promise<boolean>) {
+  /** Counters of the filter a backend whose store starts empty keeps. */
+  private readonly filterSize: number;
+
+  constructor(store: StateStore, holdsState: () => Promise<boolean>, filterSize: number) {
     this.store = store;
     this.holdsState = holdsState;
+    this.filterSize = filterSize;
   }
 
   /**
@@ -38,22 +47,25 @@ export class CacheCoverage implements Coverage {
       this.decided = true;
       this.expectedBatches = this.store.stats.batches;
       this.complete = !(await this.holdsState()) && this.store.stats.batches === this.expectedBatches;
+      if (this.complete) this.filter = new StoreKeyFilter(this.filterSize);
       return this.complete;
     }
     // A batch the backend did not count came from elsewhere (an import, a rewrite, a restore).
-    if (this.complete && this.store.stats.batches !== this.expectedBatches) this.complete = false;
+    if (this.filter !== undefined && this.store.stats.batches !== this.expectedBatches) {
+      this.complete = false;
+      this.filter = undefined;
+    }
     return this.complete;
   }
 
-  /** Counts a write the backend makes of entries drained from its caches (they stay cached: coverage holds). */
+  /** Counts a write the backend makes of entries drained from its caches (their tables updated the filter). */
   countOwnWrite(puts: number, dels: number): void {
     // The store counts non-empty batches only.
     if (puts + dels > 0) this.expectedBatches++;
   }
 
-  /** An eviction dropped cached entries the store keeps: from now on a missing key must be read. */
+  /** An eviction dropped cached entries the store keeps: from now on a missing key the filter may hold must be read. */
   lose(): void {
-    this.decided = true;
     this.complete = false;
   }
 }

@@ -10,6 +10,7 @@ import type { Key, StateTtl } from "../api/functions.ts";
 import { StateNotPrefetchedError } from "../errors.ts";
 import type { Clock } from "../time/clock.ts";
 import type { Coverage } from "./coverage.ts";
+import { tableSeed } from "./key-filter.ts";
 import { decodeValue, encodeValue } from "./codec.ts";
 import { isTimerId, timerIdKey } from "./timer-ids.ts";
 
@@ -42,6 +43,8 @@ interface Entry<T> {
   d: boolean;
   /** Last write (or read, with updateOnRead) for TTL. */
   t: number;
+  /** The store holds a value for the key (it was read from there, or a drain wrote it). */
+  s: boolean;
 }
 
 /** Dirty entries at which a drain sorts them: below, sorting costs more than LevelDB saves. */
@@ -81,6 +84,8 @@ export class StateTable<T> {
   private readonly rawKeys: boolean;
   /** While complete, an uncached key of a persistent table has no state (nothing to prefetch). */
   private readonly coverage: Coverage;
+  /** This table's seed in the store-key filter. */
+  private readonly seed: number;
 
   constructor(options: {
     uid: string;
@@ -98,7 +103,8 @@ export class StateTable<T> {
     this.tracked = options.persistent || options.tracked === true;
     this.ttl = options.ttl;
     this.clock = options.clock;
-    this.coverage = options.coverage ?? { complete: false };
+    this.coverage = options.coverage ?? { complete: false, filter: undefined };
+    this.seed = tableSeed(this.prefix);
   }
 
   /** The store key suffix of `key`. */
@@ -138,7 +144,7 @@ export class StateTable<T> {
   put(key: Key, value: T): void {
     let e = this.lookup(key);
     if (e === undefined) {
-      e = { k: key, v: value, d: false, t: 0 };
+      e = { k: key, v: value, d: false, t: 0, s: false };
       this.cache.set(key, e);
       this.lastKey = key;
       this.lastEntry = e;
@@ -210,10 +216,16 @@ export class StateTable<T> {
   missing(keys: readonly Key[], from: number, to: number, out: string[], owners: StateTable<unknown>[], ids: Key[]): void {
     if (!this.persistent) return;
     const cache = this.cache;
+    const filter = this.coverage.filter;
     let seen: Set<Key> | undefined;
     for (let i = from; i < to; i++) {
       const key = keys[i] as Key;
       if (cache.has(key)) continue;
+      if (filter !== undefined && !filter.mayHold(this.seed, key)) {
+        // Never written to the store, or deleted from it since: absent without a read.
+        this.load(key, undefined);
+        continue;
+      }
       seen ??= new Set();
       if (seen.has(key)) continue;
       seen.add(key);
@@ -232,14 +244,14 @@ export class StateTable<T> {
   load(key: Key, bytes: Uint8Array | undefined): void {
     if (key === this.lastKey) this.lastEntry = undefined;
     if (bytes === undefined) {
-      this.cache.set(key, { k: key, v: undefined, d: false, t: 0 });
+      this.cache.set(key, { k: key, v: undefined, d: false, t: 0, s: false });
       return;
     }
     const stored = decodeValue(bytes);
     if (this.ttl !== undefined) {
       const [stamp, value] = stored as [number, T];
-      this.cache.set(key, { k: key, v: value, d: false, t: stamp });
-    } else this.cache.set(key, { k: key, v: stored as T, d: false, t: 0 });
+      this.cache.set(key, { k: key, v: value, d: false, t: stamp, s: true });
+    } else this.cache.set(key, { k: key, v: stored as T, d: false, t: 0, s: true });
   }
 
   /** Drops `key` from memory without recording a change (a restore that already recorded it). */
@@ -251,17 +263,28 @@ export class StateTable<T> {
   /** Moves dirty entries into a write batch (a large one for LevelDB in key order: see byKey). */
   drainDirty(puts: [string, Uint8Array][], dels: string[]): void {
     if (this.persistent && this.dirty.length >= SORT_MIN_ENTRIES) this.dirty.sort(byKey);
+    const filter = this.coverage.filter;
     for (const e of this.dirty) {
       e.d = false;
       const storeKey = this.prefix + this.encode(e.k);
       if (e.v === undefined) {
+        if (e.s) {
+          filter?.remove(this.seed, e.k);
+          e.s = false;
+        }
         dels.push(storeKey);
         // Heap tables keep a removed key only until its deletion is recorded.
         if (!this.persistent && this.cache.get(e.k) === e) {
           this.cache.delete(e.k);
           if (e.k === this.lastKey) this.lastEntry = undefined;
         }
-      } else puts.push([storeKey, encodeValue(this.ttl === undefined ? e.v : [e.t, e.v])]);
+      } else {
+        if (!e.s) {
+          filter?.add(this.seed, e.k);
+          e.s = true;
+        }
+        puts.push([storeKey, encodeValue(this.ttl === undefined ? e.v : [e.t, e.v])]);
+      }
     }
     this.dirty = [];
   }

@@ -68,8 +68,12 @@ async function landWhenAsked(store: ReturnType<typeof gatedStore>): Promise<void
   store.land();
 }
 
-/** A backend over `store` whose cache holds two entries, with one table of numbers. */
-function backendOver(store: StateStore): { backend: KeyedStateBackend; table: StateTable<number> } {
+/**
+ * A backend over `store` whose cache holds two entries, with one table of numbers. The store
+ * holds another operator's entry, so every key missing from the cache is read (ADR 39).
+ */
+function backendOver(store: ReturnType<typeof gatedStore>): { backend: KeyedStateBackend; table: StateTable<number> } {
+  store.data.set("other\u0000n\u0000sq", encodeValue(0));
   const backend = new KeyedStateBackend({ store, clock: systemClock, maxCachedEntries: 2 });
   return { backend, table: backend.table<number>({ uid: "op", name: "n" }) };
 }
@@ -96,7 +100,7 @@ describe("eviction writes in the background", () => {
     expect(store.calls).toEqual(["get op\u0000n\u0000sx"]);
     store.land();
     await backend.flush(); // nothing dirty: returns once the eviction's write landed
-    expect([...store.data.keys()].sort()).toEqual(["a", "b", "c", "d"].map((k) => `op\u0000n\u0000s${k}`));
+    expect([...store.data.keys()].filter((k) => k.startsWith("op")).sort()).toEqual(["a", "b", "c", "d"].map((k) => `op\u0000n\u0000s${k}`));
   });
 
   it("makes the next write wait for it, so LevelDB applies them in order", async () => {
@@ -151,6 +155,32 @@ describe("a store the caches cover (ADR 39)", () => {
     expect(store.calls.filter((c) => c.startsWith("get"))).toEqual(["get op\u0000n\u0000sb"]);
     expect(table.get("b")).toBe(7);
     expect(table.get("a")).toBe(1);
+  });
+
+  it("after an eviction, reads back the keys it wrote and not those it never wrote or deleted since", async () => {
+    const store = gatedStore();
+    const backend = new KeyedStateBackend({ store, clock: systemClock, maxCachedEntries: 2 });
+    const table = backend.table<number>({ uid: "op", name: "n" });
+    await backend.prefetch([table], ["a", "b", "c", "d"]);
+    for (const [i, k] of ["a", "b", "c", "d"].entries()) table.put(k, i);
+    table.remove("b"); // never reaches the store as a value
+    const evicted = backend.maybeEvict();
+    await landWhenAsked(store);
+    await evicted;
+    // "c" is deleted after it was written: its deletion is drained and written by the next eviction.
+    await backend.prefetch([table], ["c"]);
+    table.remove("c");
+    table.put("e", 5);
+    table.put("f", 6);
+    const again = backend.maybeEvict();
+    await landWhenAsked(store);
+    await again;
+    store.calls.length = 0;
+    await backend.prefetch([table], ["a", "b", "c", "d", "x"]);
+    const gets = store.calls.filter((c) => c.startsWith("get")).join(" ");
+    expect(gets).toContain("sa");
+    expect(gets).not.toMatch(/sb|sc|sx/);
+    expect([table.get("a"), table.get("b"), table.get("c"), table.get("x")]).toEqual([0, undefined, undefined, undefined]);
   });
 
   it("is read from the start when it holds state already", async () => {
