@@ -214,10 +214,16 @@ ${table.join("\n")}
 
 What bounds memory (ADR 31): the cache, a slice of due keys when a window end fires more keys than a
 quarter of it, one eviction write in flight, LevelDB's buffers (two 32 MiB write buffers, an 8 MiB
-block cache) and V8's heap headroom — not the key count. What limits speed: with every key cached,
-the per-record cache bookkeeping and the writes at evictions and at the end; with the default cache
-and uniform keys, four reads in five miss it, and each costs LevelDB several microseconds here
-(about 9 µs at 10,000,000 events, the store growing while compactions share the two cores). Timers
+block cache), the filter of stored keys (4 MiB with the default cache, ADR 39) and V8's heap
+headroom — not the key count. In a 3,000,000-event run with the default cache, the live heap after
+a forced GC stayed under 81 MiB while the process peaked at 509–625 MiB: the rest is garbage V8 has
+not collected yet (cache entries live long enough to be promoted, then die at an eviction) and
+native memory (LevelDB, the allocator's per-thread arenas: \`MALLOC_ARENA_MAX=2\` took 60 MiB off).
+What limits speed: with every key cached, a store that started empty is not read at all (ADR 39)
+and the run pays the per-record cache bookkeeping and the close's write of every entry (in key
+order); with the default cache and uniform keys, four reads in five miss it — a key the job never
+wrote is ruled out by the filter, every other costs LevelDB several microseconds here (the store
+growing while compactions share the two cores). Timers
 stay in memory up to four per cache entry (800,000 per operator with the default cache); beyond that
 the later ones are entries of the store, fired from it slice by slice (ADR 34). The LevelDB
 window run peaks above heap's: in a profile V8's own malloced memory (young-generation
