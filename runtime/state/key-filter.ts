@@ -51,23 +51,22 @@ export class StoreKeyFilter {
 
   /** Records that the store now holds a value for `key` of the table with `seed`. */
   add(seed: number, key: Key): void {
-    const h1 = hashKey(seed, key);
-    const h2 = fmix(h1 ^ 0x9e3779b9) | 1;
-    for (let i = 0; i < PROBES; i++) {
-      const at = (h1 + i * h2) & this.mask;
-      const c = this.counters[at] as number;
-      if (c < 255) this.counters[at] = c + 1;
-    }
+    this.count(seed, key, 1);
   }
 
   /** Records that the store no longer holds `key` (only for a key added before). */
   remove(seed: number, key: Key): void {
+    this.count(seed, key, -1);
+  }
+
+  /** Moves the key's counters by `delta`, leaving saturated ones (and empty ones, for a removal) as they are. */
+  private count(seed: number, key: Key, delta: 1 | -1): void {
     const h1 = hashKey(seed, key);
     const h2 = fmix(h1 ^ 0x9e3779b9) | 1;
     for (let i = 0; i < PROBES; i++) {
       const at = (h1 + i * h2) & this.mask;
       const c = this.counters[at] as number;
-      if (c > 0 && c < 255) this.counters[at] = c - 1;
+      if (c < 255 && c + delta >= 0) this.counters[at] = c + delta;
     }
   }
 
