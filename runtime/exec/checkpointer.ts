@@ -5,7 +5,7 @@
  */
 import type { Snapshot } from "../checkpoint/format.ts";
 import type { TaskTransaction } from "../connectors/types.ts";
-import type { StateChanges } from "../state/backend.ts";
+import type { StateChanges } from "../state/changes.ts";
 import type { EngineState } from "./checkpointing.ts";
 
 /** Takes and restores the checkpoints of the tasks one engine runs. */

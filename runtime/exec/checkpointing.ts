@@ -24,7 +24,8 @@ import {
 import { CHUNK_ENTRIES } from "../checkpoint/task-files.ts";
 import { CheckpointError } from "../errors.ts";
 import type { JobGraph } from "../graph/graph.ts";
-import type { KeyedStateBackend, StateChanges } from "../state/backend.ts";
+import type { KeyedStateBackend } from "../state/backend.ts";
+import type { StateChanges } from "../state/changes.ts";
 import { decodeValue, encodeValue } from "../state/codec.ts";
 import { IncompatibleState, planRestore, type RestorePlan, type StateAction } from "../state/schema.ts";
 import { decodeKey } from "../state/table.ts";

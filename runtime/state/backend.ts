@@ -7,6 +7,7 @@ import type { Key, StateTtl } from "../api/functions.ts";
 import type { TimerSnapshot } from "../checkpoint/format.ts";
 import type { Clock } from "../time/clock.ts";
 import { decodeValue, encodeValue } from "./codec.ts";
+import { convertEntries, type StateChanges } from "./changes.ts";
 import { CacheCoverage } from "./coverage.ts";
 import type { StateStore, StoreStats } from "./store.ts";
 import { StateTable, type TableSlice } from "./table.ts";
@@ -22,12 +23,6 @@ export const DEFAULT_MAX_CACHED_ENTRIES = 200_000;
  * the cache.
  */
 export const TIMERS_PER_CACHED_ENTRY = 4;
-
-/**
- * Counters of the store-key filter per cached entry the cache may hold (ADR 39): 4 MiB for the
- * default cache, a few false "maybe"s in a hundred with as many stored keys as 2.5 caches.
- */
-const FILTER_COUNTERS_PER_CACHED_ENTRY = 16;
 
 /** An operator whose timers live in memory and are saved to the store on close. */
 export interface TimerOwner {
@@ -50,26 +45,6 @@ function timersKey(uid: string): string {
 export const RESERVED_PREFIX = "\u0000runnel\u0000";
 /** Present while the store holds writes no completed checkpoint covers (evictions between checkpoints). */
 export const DIRTY_KEY = `${RESERVED_PREFIX}dirty`;
-
-/** State changes since the last checkpoint, in store form: what a changelog records. */
-export interface StateChanges {
-  /** Keys set, with their encoded values. */
-  puts: [string, Uint8Array][];
-  /** Keys removed. */
-  dels: string[];
-}
-
-/** Applies `convert` to entries: the changes it makes (unchanged values are left out). */
-function convertEntries(entries: [string, Uint8Array][], convert: (key: string, value: Uint8Array) => Uint8Array | null): StateChanges {
-  const puts: [string, Uint8Array][] = [];
-  const dels: string[] = [];
-  for (const [k, v] of entries) {
-    const next = convert(k, v);
-    if (next === null) dels.push(k);
-    else if (next !== v) puts.push([k, next]);
-  }
-  return { puts, dels };
-}
 
 /** Keyed state of one task. */
 export class KeyedStateBackend {
@@ -95,7 +70,7 @@ export class KeyedStateBackend {
   private writeFailure: Error | undefined;
   /** A promise while a checkpoint still has to write what it captured (an eviction would write newer values first): when it may. */
   private readonly evictableAfter: () => Promise<void> | undefined;
-  /** Whether the caches hold every entry of the store, so a prefetch has nothing to read (ADR 39). */
+  /** What the caches know of the store: all of it (nothing to read), or which keys it may hold (ADR 39). */
   private readonly coverage: CacheCoverage;
 
   constructor(options: {
@@ -113,7 +88,7 @@ export class KeyedStateBackend {
     this.maxCached = options.maxCachedEntries ?? DEFAULT_MAX_CACHED_ENTRIES;
     this.trackChanges = options.trackChanges === true;
     this.evictableAfter = options.evictableAfter ?? (() => undefined);
-    this.coverage = new CacheCoverage(this.store, () => this.storeHoldsState(), this.maxCached * FILTER_COUNTERS_PER_CACHED_ENTRY);
+    this.coverage = new CacheCoverage(this.store, () => this.storeHoldsState(), this.maxCached);
     this.timerLimit = this.store.persistent ? (options.maxTimersInMemory ?? this.maxCached * TIMERS_PER_CACHED_ENTRY) : Number.POSITIVE_INFINITY;
   }
 
@@ -194,7 +169,7 @@ export class KeyedStateBackend {
     return false;
   }
 
-  /** Writes entries drained from the caches (they stay cached, so coverage holds). */
+  /** Writes entries drained from the caches: counted as the backend's own, so coverage and the key filter hold. */
   private writeDrained(puts: [string, Uint8Array][], dels: string[]): Promise<void> {
     this.coverage.countOwnWrite(puts.length, dels.length);
     return this.store.write(puts, dels);

@@ -9,6 +9,12 @@
 import { StoreKeyFilter } from "./key-filter.ts";
 import type { StateStore } from "./store.ts";
 
+/**
+ * Counters of the store-key filter per entry the cache may hold: 4 MiB for the default cache, a
+ * few false "maybe"s in a hundred with as many stored keys as 2.5 caches.
+ */
+const FILTER_COUNTERS_PER_CACHED_ENTRY = 16;
+
 /** What tables read when a key is not cached (shared by every table of one backend). */
 export interface Coverage {
   /** True while a key missing from a cache is known absent from the store. */
@@ -32,10 +38,10 @@ export class CacheCoverage implements Coverage {
   /** Counters of the filter a backend whose store starts empty keeps. */
   private readonly filterSize: number;
 
-  constructor(store: StateStore, holdsState: () => Promise<boolean>, filterSize: number) {
+  constructor(store: StateStore, holdsState: () => Promise<boolean>, maxCachedEntries: number) {
     this.store = store;
     this.holdsState = holdsState;
-    this.filterSize = filterSize;
+    this.filterSize = maxCachedEntries * FILTER_COUNTERS_PER_CACHED_ENTRY;
   }
 
   /**

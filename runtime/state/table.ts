@@ -82,7 +82,7 @@ export class StateTable<T> {
   private readonly clock: Clock;
   /** Keys are strings stored as they are (timer ids), not encoded as user keys. */
   private readonly rawKeys: boolean;
-  /** While complete, an uncached key of a persistent table has no state (nothing to prefetch). */
+  /** What the backend knows of its store: while complete an uncached key has no state; its filter rules keys out. */
   private readonly coverage: Coverage;
   /** This table's seed in the store-key filter. */
   private readonly seed: number;
