@@ -16,7 +16,7 @@ import { createKafkaSource, type KafkaMessageIn } from "../connectors/kafka/sour
 import type { OutgoingMessage, Source } from "../connectors/types.ts";
 import { CheckpointError } from "../errors.ts";
 import type { Logger } from "../log.ts";
-import { RESERVED_PREFIX } from "../state/backend.ts";
+import { RESERVED_PREFIX } from "../state/store-keys.ts";
 import type { StateChanges } from "../state/changes.ts";
 import type { StateSchema } from "../state/schema.ts";
 import { systemClock, type Clock } from "../time/clock.ts";

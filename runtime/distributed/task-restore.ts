@@ -10,7 +10,8 @@
 import { randomUUID } from "node:crypto";
 import { deserialize, serialize } from "node:v8";
 import { inlineEntries, noEntries, type StoreEntry } from "../checkpoint/format.ts";
-import { DIRTY_KEY, RESERVED_PREFIX, type KeyedStateBackend } from "../state/backend.ts";
+import type { KeyedStateBackend } from "../state/backend.ts";
+import { DIRTY_KEY, RESERVED_PREFIX } from "../state/store-keys.ts";
 import type { StateChanges } from "../state/changes.ts";
 import type { Logger } from "../log.ts";
 import type { ReplaySink, TaskMeta } from "./changelog.ts";

@@ -8,7 +8,8 @@ import type { TimerSnapshot } from "../checkpoint/format.ts";
 import type { Clock } from "../time/clock.ts";
 import { decodeValue, encodeValue } from "./codec.ts";
 import { convertEntries, type StateChanges } from "./changes.ts";
-import { CacheCoverage } from "./coverage.ts";
+import { CacheCoverage, storeKeysOf, type StoreKeys } from "./coverage.ts";
+import { DIRTY_KEY, isTimersKey, RESERVED_PREFIX, tablePrefixOf, timersKey } from "./store-keys.ts";
 import type { StateStore, StoreStats } from "./store.ts";
 import { StateTable, type TableSlice } from "./table.ts";
 import { JobDefinitionError, StateStoreError } from "../errors.ts";
@@ -35,16 +36,6 @@ export interface TimerOwner {
   /** Moves timers past the in-memory bound to the store (called before each eviction check). */
   spill?(): void;
 }
-
-/** Store key of an operator's saved timers ("\u0001" sorts them apart from state names). */
-function timersKey(uid: string): string {
-  return `${uid}\u0000\u0001timers\u0000`;
-}
-
-/** Store keys the runtime keeps beside keyed state ("\u0000" sorts them before every operator uid). */
-export const RESERVED_PREFIX = "\u0000runnel\u0000";
-/** Present while the store holds writes no completed checkpoint covers (evictions between checkpoints). */
-export const DIRTY_KEY = `${RESERVED_PREFIX}dirty`;
 
 /** Keyed state of one task. */
 export class KeyedStateBackend {
@@ -88,7 +79,12 @@ export class KeyedStateBackend {
     this.maxCached = options.maxCachedEntries ?? DEFAULT_MAX_CACHED_ENTRIES;
     this.trackChanges = options.trackChanges === true;
     this.evictableAfter = options.evictableAfter ?? (() => undefined);
-    this.coverage = new CacheCoverage(this.store, () => this.storeHoldsState(), this.maxCached);
+    this.coverage = new CacheCoverage({
+      store: this.store,
+      holdsState: () => this.storeHoldsState(),
+      scanKeys: (begin) => this.scanStoreKeys(begin),
+      maxCachedEntries: this.maxCached,
+    });
     this.timerLimit = this.store.persistent ? (options.maxTimersInMemory ?? this.maxCached * TIMERS_PER_CACHED_ENTRY) : Number.POSITIVE_INFINITY;
   }
 
@@ -98,6 +94,11 @@ export class KeyedStateBackend {
   /** Keys whose state one step loads at most when a watermark fires many timers (a quarter of the cache bound). */
   get sliceKeys(): number {
     return Math.max(1, Math.floor(this.maxCached / 4));
+  }
+
+  /** Whether prefetches skip keys the store-key filter rules out (ADR 39): false until a restored store's keys are scanned. */
+  get keyFilterReady(): boolean {
+    return this.coverage.filterReady;
   }
 
   /** I/O counters of the store. */
@@ -165,8 +166,16 @@ export class KeyedStateBackend {
   /** Whether the store holds any keyed entry (runtime keys aside): one short scan from its first key. */
   private async storeHoldsState(): Promise<boolean> {
     await this.settle();
-    for await (const chunk of this.store.scan("", 64)) if (chunk.some(([k]) => !k.startsWith(RESERVED_PREFIX))) return true;
+    for await (const chunk of this.store.scan("", 64)) if (chunk.some(([k]) => !k.startsWith(RESERVED_PREFIX) && !isTimersKey(k))) return true;
     return false;
+  }
+
+  /** Begins a scan of the store's keys for the key filter (ADR 39), at a moment no write is in flight. */
+  private async scanStoreKeys(begin: () => void): Promise<StoreKeys> {
+    while (this.writing !== undefined) await this.settle();
+    const chunks = this.store.scanKeys();
+    begin();
+    return storeKeysOf(chunks, this.tables);
   }
 
   /** Writes entries drained from the caches: counted as the backend's own, so coverage and the key filter hold. */
@@ -325,7 +334,7 @@ export class KeyedStateBackend {
     await this.flush();
     // Saved timers are not keyed entries; checkpoints carry timers separately.
     for await (const chunk of this.store.scan("", size)) {
-      const keyed = chunk.filter((e) => !e[0].startsWith(RESERVED_PREFIX) && !e[0].includes("\u0000\u0001timers\u0000"));
+      const keyed = chunk.filter((e) => !e[0].startsWith(RESERVED_PREFIX) && !isTimersKey(e[0]));
       if (keyed.length > 0) yield keyed;
     }
   }
@@ -344,10 +353,7 @@ export class KeyedStateBackend {
     let table: StateTable<unknown> | undefined;
     for (const e of entries) {
       // Entries come in runs of one table: look it up once per run.
-      if (table === undefined || !e[0].startsWith(table.prefix)) {
-        const cut = e[0].indexOf("\u0000", e[0].indexOf("\u0000") + 1) + 1;
-        table = byPrefix.get(e[0].slice(0, cut));
-      }
+      if (table === undefined || !e[0].startsWith(table.prefix)) table = byPrefix.get(tablePrefixOf(e[0]));
       if (!table) unknown.push(e[0]);
       else if (this.store.persistent) known.push(e);
       else table.load(table.keyOf(e[0].slice(table.prefix.length)), e[1]);
@@ -390,6 +396,7 @@ export class KeyedStateBackend {
 
   /** Flushes and closes the store. */
   async close(): Promise<void> {
+    await this.coverage.stop();
     const timers: [string, Uint8Array][] = this.store.persistent
       ? this.timerOwners.map((o): [string, Uint8Array] => [timersKey(o.uid), encodeValue(o.snapshot())])
       : [];

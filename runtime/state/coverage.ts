@@ -2,11 +2,13 @@
  * What a task's state caches know of its store (ADR 39). They *cover* it while every entry the
  * store holds for a table is in that table's cache: a key missing from a cache has no state, and
  * prefetching a batch costs nothing — no lookup per key, no read. After the first eviction they
- * no longer do, but a backend whose store started empty still knows which keys it put there (a
- * counting Bloom filter), so a key it never wrote, or deleted since, is not read. A store that
- * held state at the start, or that another writer touched, is read as before.
+ * no longer do, but a backend still knows which keys the store may hold (a counting Bloom
+ * filter), so a key it never wrote, or deleted since, is not read. A store that held state at the
+ * start (a restore) gets that filter from a scan of its keys in the background, unless it holds
+ * more than the filter separates well; one another writer touched is read as before.
  */
 import { StoreKeyFilter } from "./key-filter.ts";
+import { isTimersKey, RESERVED_PREFIX, tablePrefixOf } from "./store-keys.ts";
 import type { StateStore } from "./store.ts";
 
 /**
@@ -15,33 +17,81 @@ import type { StateStore } from "./store.ts";
  */
 const FILTER_COUNTERS_PER_CACHED_ENTRY = 16;
 
+/** Where the backend's store-key scan stands: the keys it found so far go into the filter. */
+export interface StoreKeys {
+  /** The keys of the store as it was when the scan began, in chunks. */
+  readonly chunks: AsyncIterable<string[]>;
+  /** Adds a chunk's keyed entries to `filter`: how many, or undefined for an entry no declared table owns. */
+  add(chunk: readonly string[], filter: StoreKeyFilter): number | undefined;
+}
+
+/** A table as the key scan sees it: its store-key prefix, and how it adds one of its keys to a filter. */
+interface ScannedTable {
+  readonly prefix: string;
+  addStored(filter: StoreKeyFilter, storeKey: string): void;
+}
+
+/** The scanned keys `chunks` of a store whose declared tables are `tables`. */
+export function storeKeysOf(chunks: AsyncIterable<string[]>, tables: readonly ScannedTable[]): StoreKeys {
+  const byPrefix = new Map(tables.map((t) => [t.prefix, t]));
+  let table: ScannedTable | undefined;
+  const add = (chunk: readonly string[], filter: StoreKeyFilter): number | undefined => {
+    let count = 0;
+    for (const k of chunk) {
+      if (k.startsWith(RESERVED_PREFIX) || isTimersKey(k)) continue;
+      // Keys come in runs of one table: look it up once per run.
+      if (table === undefined || !k.startsWith(table.prefix)) table = byPrefix.get(tablePrefixOf(k));
+      if (table === undefined) return undefined;
+      table.addStored(filter, k);
+      count++;
+    }
+    return count;
+  };
+  return { chunks, add };
+}
+
+/**
+ * Begins a scan of the store's keys once no write is in flight, calling `begin` at the moment the
+ * scan's snapshot is taken (with no await between them): drains after `begin` are the changes the
+ * scan misses.
+ */
+export type StoreKeyScan = (begin: () => void) => Promise<StoreKeys>;
+
 /** What tables read when a key is not cached (shared by every table of one backend). */
 export interface Coverage {
   /** True while a key missing from a cache is known absent from the store. */
   readonly complete: boolean;
   /** While defined, the keys the store may hold: tables add and remove theirs as they write them. */
   readonly filter: StoreKeyFilter | undefined;
+  /** Whether `filter` may be asked (false while it is still being built from the store's keys). */
+  readonly filterReady: boolean;
 }
 
 /** Tracks coverage for one backend: decided at its first prefetch; an eviction ends coverage, a write not drained from the caches ends the filter too. */
 export class CacheCoverage implements Coverage {
   complete = false;
   filter: StoreKeyFilter | undefined;
+  filterReady = false;
   private decided = false;
   /** The store's batch count that keeps coverage: at the decision, plus the backend's own writes of drained entries since. */
   private expectedBatches = 0;
+  /** The background scan that builds the filter of a store that held state, until it ends. */
+  private indexing: Promise<void> | undefined;
 
   private readonly store: StateStore;
   /** Whether the store holds any keyed entry (reserved runtime keys do not count). */
   private readonly holdsState: () => Promise<boolean>;
+  /** Begins a scan of the store's keys. */
+  private readonly scanKeys: StoreKeyScan;
 
-  /** Counters of the filter a backend whose store starts empty keeps. */
+  /** Counters of the filter. */
   private readonly filterSize: number;
 
-  constructor(store: StateStore, holdsState: () => Promise<boolean>, maxCachedEntries: number) {
-    this.store = store;
-    this.holdsState = holdsState;
-    this.filterSize = maxCachedEntries * FILTER_COUNTERS_PER_CACHED_ENTRY;
+  constructor(options: { store: StateStore; holdsState: () => Promise<boolean>; scanKeys: StoreKeyScan; maxCachedEntries: number }) {
+    this.store = options.store;
+    this.holdsState = options.holdsState;
+    this.scanKeys = options.scanKeys;
+    this.filterSize = options.maxCachedEntries * FILTER_COUNTERS_PER_CACHED_ENTRY;
   }
 
   /**
@@ -52,14 +102,21 @@ export class CacheCoverage implements Coverage {
     if (!this.decided) {
       this.decided = true;
       this.expectedBatches = this.store.stats.batches;
-      this.complete = !(await this.holdsState()) && this.store.stats.batches === this.expectedBatches;
-      if (this.complete) this.filter = new StoreKeyFilter(this.filterSize);
-      return this.complete;
+      const holds = await this.holdsState();
+      if (this.store.stats.batches !== this.expectedBatches) return false;
+      if (holds) {
+        await this.beginIndex();
+        return false;
+      }
+      this.complete = true;
+      this.filter = new StoreKeyFilter(this.filterSize);
+      this.filterReady = true;
+      return true;
     }
     // A batch the backend did not count came from elsewhere (an import, a rewrite, a restore).
     if (this.filter !== undefined && this.store.stats.batches !== this.expectedBatches) {
       this.complete = false;
-      this.filter = undefined;
+      this.dropFilter();
     }
     return this.complete;
   }
@@ -73,5 +130,53 @@ export class CacheCoverage implements Coverage {
   /** An eviction dropped cached entries the store keeps: from now on a missing key the filter may hold must be read. */
   lose(): void {
     this.complete = false;
+  }
+
+  /** Stops a scan still building the filter and waits for it (before the store closes). */
+  async stop(): Promise<void> {
+    this.dropFilter();
+    await this.indexing;
+  }
+
+  /**
+   * Starts filling a filter from the store's keys. Tables record their drains in it from the
+   * scan's snapshot on, so whatever order the scan and the drains come in, every key the store
+   * holds at the end has been added more often than removed; it is asked only once complete.
+   */
+  private async beginIndex(): Promise<void> {
+    const filter = new StoreKeyFilter(this.filterSize);
+    const keys = await this.scanKeys(() => {
+      this.filter = filter;
+    });
+    this.indexing = this.index(keys, filter).then(
+      (complete) => {
+        if (this.filter !== filter) return;
+        if (complete && this.store.stats.batches === this.expectedBatches) this.filterReady = true;
+        else this.dropFilter();
+      },
+      () => {
+        // The filter only saves reads: a failed scan leaves every miss read, as before.
+        if (this.filter === filter) this.dropFilter();
+      },
+    );
+  }
+
+  /** Adds the scanned keys to `filter`: false when they are too many for it, or the filter was dropped meanwhile. */
+  private async index(keys: StoreKeys, filter: StoreKeyFilter): Promise<boolean> {
+    let count = 0;
+    for await (const chunk of keys.chunks) {
+      if (this.filter !== filter) return false;
+      const added = keys.add(chunk, filter);
+      if (added === undefined) return false;
+      count += added;
+      if (count > filter.capacity) return false;
+    }
+    return true;
+  }
+
+  /** Stops using the filter for good. */
+  private dropFilter(): void {
+    this.filter = undefined;
+    this.filterReady = false;
   }
 }

@@ -49,6 +49,11 @@ export class StoreKeyFilter {
     this.mask = size - 1;
   }
 
+  /** The stored keys a filter is built for at a restore: about 3 false "maybe"s in a hundred with as many. */
+  get capacity(): number {
+    return this.counters.length / 8;
+  }
+
   /** Records that the store now holds a value for `key` of the table with `seed`. */
   add(seed: number, key: Key): void {
     this.count(seed, key, 1);

@@ -35,6 +35,8 @@ export interface StateStore {
   write(puts: [string, Uint8Array][], dels: string[]): Promise<void>;
   /** Every entry whose key starts with `prefix` (and sorts after `after`, when given), in key order, in chunks of at most `chunk` entries. */
   scan(prefix: string, chunk?: number, after?: string): AsyncIterable<[string, Uint8Array][]>;
+  /** Every key of the store as it is at the call (a snapshot), in key order, in chunks of at most `chunk` keys, without reading values. */
+  scanKeys(chunk?: number): AsyncIterable<string[]>;
   /** Deletes every entry (a store that cannot be trusted is rebuilt from the changelog). */
   clear(): Promise<void>;
   /** Releases the store. */
@@ -53,6 +55,7 @@ export function heapStore(): StateStore {
     getMany: async (keys) => keys.map(() => undefined),
     write: async () => {},
     scan: async function* () {},
+    scanKeys: () => (async function* () {})(),
     clear: async () => {},
     close: async () => {},
   };
@@ -134,6 +137,22 @@ export async function levelStore(options: { path: string }): Promise<StateStore>
       } finally {
         await it.close();
       }
+    },
+    scanKeys(chunk = 8192) {
+      // Created now, not at the first chunk: LevelDB takes the iterator's snapshot at its creation.
+      // Not filling the block cache: the scan reads every block once.
+      const it = db.keys({ fillCache: false });
+      return (async function* () {
+        try {
+          for (;;) {
+            const keys = await it.nextv(chunk);
+            if (keys.length === 0) return;
+            yield keys;
+          }
+        } finally {
+          await it.close();
+        }
+      })();
     },
     clear: () => db.clear(),
     close: () => db.close(),

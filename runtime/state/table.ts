@@ -10,7 +10,7 @@ import type { Key, StateTtl } from "../api/functions.ts";
 import { StateNotPrefetchedError } from "../errors.ts";
 import type { Clock } from "../time/clock.ts";
 import type { Coverage } from "./coverage.ts";
-import { tableSeed } from "./key-filter.ts";
+import { tableSeed, type StoreKeyFilter } from "./key-filter.ts";
 import { decodeValue, encodeValue } from "./codec.ts";
 import { isTimerId, timerIdKey } from "./timer-ids.ts";
 
@@ -103,7 +103,7 @@ export class StateTable<T> {
     this.tracked = options.persistent || options.tracked === true;
     this.ttl = options.ttl;
     this.clock = options.clock;
-    this.coverage = options.coverage ?? { complete: false, filter: undefined };
+    this.coverage = options.coverage ?? { complete: false, filter: undefined, filterReady: false };
     this.seed = tableSeed(this.prefix);
   }
 
@@ -115,6 +115,11 @@ export class StateTable<T> {
   /** The key of a store key suffix (inverse of encode). */
   keyOf(encoded: string): Key {
     return this.rawKeys ? encoded : decodeKey(encoded);
+  }
+
+  /** Adds a store key of this table, found in the store at a restore, to the store-key filter. */
+  addStored(filter: StoreKeyFilter, storeKey: string): void {
+    filter.add(this.seed, this.keyOf(storeKey.slice(this.prefix.length)));
   }
 
   /** Entries held in memory. */
@@ -216,7 +221,7 @@ export class StateTable<T> {
   missing(keys: readonly Key[], from: number, to: number, out: string[], owners: StateTable<unknown>[], ids: Key[]): void {
     if (!this.persistent) return;
     const cache = this.cache;
-    const filter = this.coverage.filter;
+    const filter = this.coverage.filterReady ? this.coverage.filter : undefined;
     let seen: Set<Key> | undefined;
     for (let i = from; i < to; i++) {
       const key = keys[i] as Key;
