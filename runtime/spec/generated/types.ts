@@ -890,7 +890,7 @@ export interface StateStorage {
 
 /** The write-back cache in front of each task's LevelDB state: what bounds a worker's memory, not the key count (ADR 31). Changing it restarts the workers from their state. */
 export interface StateCache {
-  /** Keyed-state entries each task keeps in memory; beyond it the oldest-loaded half is written back and dropped, and a watermark firing more keys than a quarter of it loads and fires them in slices; each keyed operator keeps up to four times as many timers per time domain in memory and the later ones in the store (ADR 34). Default 200000. */
+  /** Keyed-state entries each task keeps in memory; beyond it the oldest-loaded half is written back and dropped, and a watermark firing more keys than a quarter of it loads and fires them in slices; each keyed operator keeps up to four times as many timers per time domain in memory and the later ones in the store (ADR 34). Each task also keeps a filter of the keys its store holds, 16 bytes per entry of this bound (at most 16 MiB), so keys never stored are not read (ADR 39). Default 200000. */
   entries?: number;
 }
 
