@@ -34,19 +34,9 @@ function summingSink(total: Totals): Sink<number> {
   };
 }
 
-/** Runs the keyed-count job; returns events per second and the process's peak RSS so far. */
-export async function keyedStateRun(options: {
-  events: number;
-  keys: number;
-  state: "heap" | "level";
-  cacheEntries?: number;
-  /** "count": a running count per key (default); "window": a count per key and 1 s window, 1,000,000 events a second. */
-  job?: "count" | "window";
-}): Promise<{ rate: number; seconds: number; readMs: number; writeMs: number; peakRssMb: number; timersStored: number }> {
-  const j = job(`keyed-${options.state}`);
-  const windowed = options.job === "window";
-  const total: Totals = { records: 0, sum: 0 };
-  const source = generatorSource({ countPerPartition: options.events, keys: options.keys, seed: 9, ...(windowed ? { ratePerSec: 1_000_000 } : {}) });
+/** The benchmark's job over `source`: a running count per key, or a count per key and 1 s window; what it writes adds up in `total`. */
+function stateJob(state: "heap" | "level", source: Source<GenEvent>, windowed: boolean, total: Totals) {
+  const j = job(`keyed-${state}`);
   const keyed = j.source(source, { watermarks: { timestamp: (e: GenEvent) => e.ts } }).keyBy((e) => e.key);
   if (windowed)
     keyed
@@ -67,36 +57,78 @@ export async function keyedStateRun(options: {
         };
       })
       .sink(summingSink(total));
+  return j.build();
+}
+
+/**
+ * Runs the keyed-count job; returns events per second, LevelDB's I/O and the process's peak RSS
+ * so far. With `restoredEvents`, a first run of that many other events (the running count) leaves
+ * its state in the store the measured run then starts from, as a worker restarted on its disk.
+ */
+export async function keyedStateRun(options: {
+  events: number;
+  keys: number;
+  state: "heap" | "level";
+  cacheEntries?: number;
+  /** "count": a running count per key (default); "window": a count per key and 1 s window, 1,000,000 events a second. */
+  job?: "count" | "window";
+  /** Events of a running count whose state the store holds at the start (LevelDB only). */
+  restoredEvents?: number;
+}): Promise<{ rate: number; seconds: number; readMs: number; keysRead: number; writeMs: number; peakRssMb: number; timersStored: number }> {
+  const windowed = options.job === "window";
+  const total: Totals = { records: 0, sum: 0 };
+  const source = generatorSource({ countPerPartition: options.events, keys: options.keys, seed: 9, ...(windowed ? { ratePerSec: 1_000_000 } : {}) });
+  const earlier = options.restoredEvents ? generatorSource({ countPerPartition: options.restoredEvents, keys: options.keys, seed: 5 }) : undefined;
   const dir = options.state === "level" ? await mkdtemp(join(tmpdir(), "runnel-bench-")) : "";
+  const state =
+    options.state === "level" ? ({ kind: "level", dir, maxCachedEntries: options.cacheEntries ?? 2_000_000 } as const) : ({ kind: "heap" } as const);
   try {
-    const engine = createEngine({
-      graph: j.build(),
-      batchSize: 16_384,
-      state: options.state === "level" ? { kind: "level", dir, maxCachedEntries: options.cacheEntries ?? 2_000_000 } : { kind: "heap" },
-    });
+    const before: Totals = { records: 0, sum: 0 };
+    if (earlier) await createEngine({ graph: stateJob(options.state, earlier, false, before), batchSize: 16_384, state }).run();
+    const engine = createEngine({ graph: stateJob(options.state, source, windowed, total), batchSize: 16_384, state });
     const t0 = performance.now();
     await engine.run();
     const seconds = (performance.now() - t0) / 1000;
     const stats = engine.backends[0]?.stats;
     const peakRssMb = process.resourceUsage().maxRSS / 1024;
-    const expected = await reference(source, windowed);
+    const expected = await reference(source, windowed, earlier);
     if (total.records !== expected.records || total.sum !== expected.sum) {
       throw new Error(`keyed state ${options.state} ${options.job ?? "count"}: wrote ${JSON.stringify(total)}, the reference says ${JSON.stringify(expected)}`);
     }
     const timersStored = engine.backends[0]?.timersStored ?? 0;
-    return { rate: options.events / seconds, seconds, readMs: stats?.readMs ?? 0, writeMs: stats?.writeMs ?? 0, peakRssMb, timersStored };
+    return {
+      rate: options.events / seconds,
+      seconds,
+      readMs: stats?.readMs ?? 0,
+      keysRead: stats?.keysRead ?? 0,
+      writeMs: stats?.writeMs ?? 0,
+      peakRssMb,
+      timersStored,
+    };
   } finally {
     if (dir) await rm(dir, { recursive: true, force: true });
   }
 }
 
-/**
- * What the job must write, from the generator's records with a plain Map or Set: keys seen ten
- * times (count), or one record per key and window whose numbers add up to the events (window).
- */
-async function reference(source: Source<GenEvent>, windowed: boolean): Promise<Totals> {
+/** Each key's count in `source`'s records. */
+async function keyCounts(source: Source<GenEvent>): Promise<Map<number, number>> {
   const reader = await source.open(0, 0);
   const counts = new Map<number, number>();
+  for (;;) {
+    const { records, done } = await reader.read(65_536);
+    for (const e of records) counts.set(e.key, (counts.get(e.key) ?? 0) + 1);
+    if (done) return counts;
+  }
+}
+
+/**
+ * What the job must write, from the generator's records with a plain Map or Set: keys seen ten
+ * times (count, counting from the `earlier` run's counts), or one record per key and window whose
+ * numbers add up to the events (window).
+ */
+async function reference(source: Source<GenEvent>, windowed: boolean, earlier?: Source<GenEvent>): Promise<Totals> {
+  const reader = await source.open(0, 0);
+  const counts = earlier ? await keyCounts(earlier) : new Map<number, number>();
   const inWindow = new Set<number>();
   let window = -1;
   const totals: Totals = { records: 0, sum: 0 };
@@ -193,6 +225,16 @@ export async function keyedStateSection(options: { events: number; windowEvents:
     const io = row.state === "heap" ? "-" : `${(r.readMs / 1000).toFixed(1)} s / ${(r.writeMs / 1000).toFixed(1)} s`;
     return `| ${row.job === "count" ? "running count" : "1 s window count"} | ${fmt(row.keys)} | ${fmt(events)} | ${cache} | ${fmt(r.rate)} | ${(r.rate / heap.rate).toFixed(2)}× | ${io} | ${fmt(r.peakRssMb)} |`;
   });
+  // Nearly every key new (as in deduplication), on an empty store and on one a restart left 400,000 keys in.
+  const newKeyEvents = Math.min(options.events, 3_000_000);
+  const newKeys = { job: "count", keys: 100_000_000, state: "level", cacheEntries: DEFAULT_MAX_CACHED_ENTRIES, events: newKeyEvents } as const;
+  const fresh = await keyedStateInChild(newKeys);
+  const restarted = await keyedStateInChild({ ...newKeys, restoredEvents: 400_000 });
+  for (const [what, r] of [
+    ["empty store", fresh],
+    ["restarted store", restarted],
+  ] as const)
+    log(`state count 100,000,000 keys level, ${what}: ${fmt(r.rate)} events/s, ${fmt(r.keysRead)} keys read`);
   const rssSpread = Math.abs(small4.peakRssMb - small1.peakRssMb) / small1.peakRssMb;
   return `## Keyed state: 1,000,000 and 4,000,000 distinct keys
 
@@ -210,6 +252,7 @@ ${table.join("\n")}
 - Cache holds every key, running count: LevelDB / heap = ${ratioText(full.rate / heap1.rate, 0.8)}.
 - Default cache, five times more keys than it holds: running count ${ratioText(small1.rate / heap1.rate, 0.5)}, window count ${ratioText(wSmall.rate / wHeap.rate, 0.5)}.
 - Peak RSS with the default cache: ${fmt(small1.peakRssMb)} MiB at 1,000,000 keys, ${fmt(small4.peakRssMb)} MiB at 4,000,000 (${(rssSpread * 100).toFixed(0)} % apart; target within 10 %: ${rssSpread <= 0.1 ? "met" : "**missed**"}); heap state ${fmt(heap1.peakRssMb)} / ${fmt(heap4.peakRssMb)} MiB (target: LevelDB below heap: ${small4.peakRssMb < heap4.peakRssMb && small1.peakRssMb < heap1.peakRssMb ? "met" : "**missed**"}).
+- A worker restarted on its store (ADR 39): a running count of ${fmt(newKeyEvents)} events over 100,000,000 keys (nearly every key new, as in deduplication; default cache) ran at ${fmt(restarted.rate)} events/s on a store a first run left 400,000 keys in, ${fmt(fresh.rate)} on an empty one (**${(restarted.rate / fresh.rate).toFixed(2)}×**; keys read ${fmt(restarted.keysRead)} vs ${fmt(fresh.keysRead)} of ${fmt(newKeyEvents)} events). The restarted run reads every miss until a background scan of the store's keys has built its filter of stored keys; the empty store has one from the start.
 - Window count with the default cache: peak RSS ${fmt(wSmall.peakRssMb)} MiB at 1,000,000 keys (about 630,000 timers per window end; ${fmt(wSmall.timersStored)} went to the store) and ${fmt(wSmall4.peakRssMb)} MiB at 4,000,000 (about 880,000 per window end, more than the 800,000 an operator keeps in memory: ${fmt(wSmall4.timersStored)} went to the store); heap state ${fmt(wHeap.peakRssMb)} / ${fmt(wHeap4.peakRssMb)} MiB.
 
 What bounds memory (ADR 31): the cache, a slice of due keys when a window end fires more keys than a
