@@ -173,7 +173,8 @@ export class KeyedStateBackend {
   /** Begins a scan of the store's keys for the key filter (ADR 39), at a moment no write is in flight. */
   private async scanStoreKeys(begin: () => void): Promise<StoreKeys> {
     while (this.writing !== undefined) await this.settle();
-    const chunks = this.store.scanKeys();
+    // Large chunks: each is a turn of the event loop, and a busy one makes the scan wait for each.
+    const chunks = this.store.scanKeys(65_536);
     begin();
     return storeKeysOf(chunks, this.tables);
   }

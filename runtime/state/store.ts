@@ -80,6 +80,13 @@ async function readSpread(db: ClassicLevel<string, Uint8Array>, keys: string[]):
   return (await Promise.all(parts)).flat();
 }
 
+/**
+ * Bytes one step of a scan returns at most (besides the chunk's entry count). classic-level's
+ * default, 16 KiB, cut a 65,536-key chunk to ~1,100 keys: a scan of 400,000 keys took 360 steps,
+ * each waiting for a turn of a busy event loop (5 s beside a running job instead of 0.9 s).
+ */
+const SCAN_CHUNK_BYTES = 4 * 1024 * 1024;
+
 /** Opens (creating if needed) the LevelDB of one task at `path`. */
 export async function levelStore(options: { path: string }): Promise<StateStore> {
   await mkdir(options.path, { recursive: true });
@@ -127,7 +134,8 @@ export async function levelStore(options: { path: string }): Promise<StateStore>
       // "\uffff" sorts after every key that starts with the prefix (keys are short strings); the
       // empty prefix is the whole store, whatever its keys' first characters.
       const upper = prefix === "" ? {} : { lt: `${prefix}\uffff` };
-      const it = after === undefined ? db.iterator({ gte: prefix, ...upper }) : db.iterator({ gt: after, ...upper });
+      const bounds = after === undefined ? { gte: prefix, ...upper } : { gt: after, ...upper };
+      const it = db.iterator({ ...bounds, highWaterMarkBytes: SCAN_CHUNK_BYTES });
       try {
         for (;;) {
           const entries = await it.nextv(chunk);
@@ -141,7 +149,7 @@ export async function levelStore(options: { path: string }): Promise<StateStore>
     scanKeys(chunk = 8192) {
       // Created now, not at the first chunk: LevelDB takes the iterator's snapshot at its creation.
       // Not filling the block cache: the scan reads every block once.
-      const it = db.keys({ fillCache: false });
+      const it = db.keys({ fillCache: false, highWaterMarkBytes: SCAN_CHUNK_BYTES });
       return (async function* () {
         try {
           for (;;) {
