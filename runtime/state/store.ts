@@ -87,6 +87,19 @@ async function readSpread(db: ClassicLevel<string, Uint8Array>, keys: string[]):
  */
 const SCAN_CHUNK_BYTES = 4 * 1024 * 1024;
 
+/** The chunks of an iterator, up to `chunk` items each, until it ends; closes it however the loop over them ends. */
+async function* steps<T>(it: { nextv(size: number): Promise<T[]>; close(): Promise<void> }, chunk: number): AsyncGenerator<T[]> {
+  try {
+    for (;;) {
+      const items = await it.nextv(chunk);
+      if (items.length === 0) return;
+      yield items;
+    }
+  } finally {
+    await it.close();
+  }
+}
+
 /** Opens (creating if needed) the LevelDB of one task at `path`. */
 export async function levelStore(options: { path: string }): Promise<StateStore> {
   await mkdir(options.path, { recursive: true });
@@ -130,37 +143,17 @@ export async function levelStore(options: { path: string }): Promise<StateStore>
         stats.writeMs += performance.now() - t0;
       }
     },
-    async *scan(prefix, chunk = 8192, after) {
+    scan(prefix, chunk = 8192, after) {
       // "\uffff" sorts after every key that starts with the prefix (keys are short strings); the
       // empty prefix is the whole store, whatever its keys' first characters.
       const upper = prefix === "" ? {} : { lt: `${prefix}\uffff` };
       const bounds = after === undefined ? { gte: prefix, ...upper } : { gt: after, ...upper };
-      const it = db.iterator({ ...bounds, highWaterMarkBytes: SCAN_CHUNK_BYTES });
-      try {
-        for (;;) {
-          const entries = await it.nextv(chunk);
-          if (entries.length === 0) return;
-          yield entries;
-        }
-      } finally {
-        await it.close();
-      }
+      return steps(db.iterator({ ...bounds, highWaterMarkBytes: SCAN_CHUNK_BYTES }), chunk);
     },
     scanKeys(chunk = 8192) {
       // Created now, not at the first chunk: LevelDB takes the iterator's snapshot at its creation.
       // Not filling the block cache: the scan reads every block once.
-      const it = db.keys({ fillCache: false, highWaterMarkBytes: SCAN_CHUNK_BYTES });
-      return (async function* () {
-        try {
-          for (;;) {
-            const keys = await it.nextv(chunk);
-            if (keys.length === 0) return;
-            yield keys;
-          }
-        } finally {
-          await it.close();
-        }
-      })();
+      return steps(db.keys({ fillCache: false, highWaterMarkBytes: SCAN_CHUNK_BYTES }), chunk);
     },
     clear: () => db.clear(),
     close: () => db.close(),
