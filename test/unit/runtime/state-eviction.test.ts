@@ -288,6 +288,25 @@ describe("LevelDB reads split across the thread pool", () => {
     await store.close();
   });
 
+  it("scans keys as they were when the scan was asked for, in chunks as large as asked", async () => {
+    dir = await mkdtemp(join(tmpdir(), "runnel-scan-"));
+    const store = await levelStore({ path: dir });
+    const keys = Array.from({ length: 100_000 }, (_, i) => `k${String(i).padStart(6, "0")}`);
+    await store.write(
+      keys.map((k): [string, Uint8Array] => [k, Buffer.from("v")]),
+      [],
+    );
+    // The key filter relies on it: a write after the call is not in the scan, one before it is.
+    const scan = store.scanKeys(65_536);
+    await store.write([["a-later", Buffer.from("v")]], ["k000000"]);
+    const chunks: string[][] = [];
+    for await (const c of scan) chunks.push(c);
+    // classic-level's default step of 16 KiB would return about 1,100 of these keys at a time.
+    expect(chunks.map((c) => c.length)).toEqual([65_536, 34_464]);
+    expect(chunks.flat()).toEqual(keys);
+    await store.close();
+  });
+
   it("rebuilds the key filter of a reopened store from its keys: reads only keys it holds, number and string keys alike", async () => {
     dir = await mkdtemp(join(tmpdir(), "runnel-reopen-"));
     const first = new KeyedStateBackend({ store: await levelStore({ path: dir }), clock: systemClock, maxCachedEntries: 1_000 });
