@@ -15,6 +15,8 @@ import type { Rule } from "../../examples/risk-control/expected.ts";
 import { verifyRisk } from "../../examples/risk-control/verify.ts";
 import { kafkaAdminHooks } from "../helpers/kafka.ts";
 import { kill9, logTail, startWorker, stopGracefully, testJobName, waitForLog, type WorkerProcess } from "../helpers/distributed.ts";
+import { workerMetric } from "../helpers/worker-process.ts";
+import { waitFor } from "../helpers/wait.ts";
 import { testEnv } from "../helpers/env.ts";
 import {
   CASES,
@@ -31,6 +33,8 @@ import {
 import { join } from "node:path";
 
 const WORKERS = 3;
+/** Each worker serves its admin API (metrics) on a free port. */
+const ADMIN = ["--admin", "127.0.0.1:0"];
 const T0 = Date.UTC(2026, 0, 1);
 
 /** Watermarks of a test run do not declare idle partitions: a gap in the input (between batches) must not let one partition's backlog become late. */
@@ -65,7 +69,7 @@ describe("case systems on Kafka with runnel worker processes (real broker, real 
       topics: system.outputs.map((t) => ({ topic: copy.topicPrefix + t, numPartitions: 4, configEntries: [{ name: "retention.ms", value: "-1" }] })),
     });
     const job = { dir: copy.dir, manifest: copy.manifestPath };
-    const workers = Array.from({ length: WORKERS }, (_, w) => startWorker(job, w, WORKERS, { stateDir: join(copy.dir, `state-w${w}`) }));
+    const workers = Array.from({ length: WORKERS }, (_, w) => startWorker(job, w, WORKERS, { stateDir: join(copy.dir, `state-w${w}`), extraArgs: ADMIN }));
     running.push(...workers);
     return workers;
   }
@@ -78,9 +82,23 @@ describe("case systems on Kafka with runnel worker processes (real broker, real 
       await new Promise((r) => setTimeout(r, 1000));
     }
     await kill9(workers[w] as WorkerProcess);
-    const again = startWorker({ dir: copy.dir, manifest: copy.manifestPath }, w, WORKERS, { stateDir: join(copy.dir, `state-w${w}`) });
+    const again = startWorker({ dir: copy.dir, manifest: copy.manifestPath }, w, WORKERS, { stateDir: join(copy.dir, `state-w${w}`), extraArgs: ADMIN });
     running.push(again);
     workers[w] = again;
+  }
+
+  /**
+   * Waits until every worker completed two more checkpoints: the second began after this call,
+   * so what the workers hold now (the rules they logged) is in the state a kill -9 restores.
+   * Without it, a worker killed before such a checkpoint restores state from before the rule,
+   * reads the rule again, and may decide orders it reads first without it.
+   */
+  async function checkpointedNow(workers: WorkerProcess[]): Promise<void> {
+    const before = await Promise.all(workers.map((w) => workerMetric(w, "runnel_checkpoints_total")));
+    await waitFor("two more checkpoints on every worker", async () => {
+      const now = await Promise.all(workers.map((w) => workerMetric(w, "runnel_checkpoints_total")));
+      return now.every((n, i) => n >= (before[i] as number) + 2);
+    });
   }
 
   async function stopAll(workers: WorkerProcess[]): Promise<void> {
@@ -130,6 +148,7 @@ describe("case systems on Kafka with runnel worker processes (real broker, real 
     for (const r of INITIAL_RULES) await setRule(r);
     const workers = await start(system, copy);
     for (const w of workers) await waitForLog(w, /rule review-many-fails set; 2 rules in force/, 120_000);
+    await checkpointedNow(workers);
     await generate(system, [...kafka, "--no-rules", ...KAFKA_INPUT["risk-control"]]);
     await killAndRestart(copy, workers, 1, async () => (await readOutput(copy.ctx.loc, sinkTarget(copy.ctx.job, "decisions-out"))).length);
     expectPassed(await verifyUntil(() => verifyRisk(copy.ctx), 300_000), "risk control, first batch");
@@ -138,6 +157,7 @@ describe("case systems on Kafka with runnel worker processes (real broker, real 
     const rule: Rule = { id: "a-review-large", condition: "record.amount >= 400.0 && record.decision == 'ALLOW'", action: "REVIEW" };
     await setRule(rule);
     for (const w of workers) await waitForLog(w, /rule a-review-large set/, 120_000);
+    await checkpointedNow(workers);
     // A second batch a day later in event time; a worker killed while it runs restores the rule.
     const batch2 = T0 + 86_400_000;
     await generate(system, [
