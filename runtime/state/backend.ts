@@ -8,7 +8,7 @@ import type { TimerSnapshot } from "../checkpoint/format.ts";
 import type { Clock } from "../time/clock.ts";
 import { decodeValue, encodeValue } from "./codec.ts";
 import { convertEntries, type StateChanges } from "./changes.ts";
-import { CacheCoverage, storeKeysOf, type StoreKeys } from "./coverage.ts";
+import { CacheCoverage } from "./coverage.ts";
 import { DIRTY_KEY, isTimersKey, RESERVED_PREFIX, tablePrefixOf, timersKey } from "./store-keys.ts";
 import type { StateStore, StoreStats } from "./store.ts";
 import { StateTable, type TableSlice } from "./table.ts";
@@ -79,12 +79,7 @@ export class KeyedStateBackend {
     this.maxCached = options.maxCachedEntries ?? DEFAULT_MAX_CACHED_ENTRIES;
     this.trackChanges = options.trackChanges === true;
     this.evictableAfter = options.evictableAfter ?? (() => undefined);
-    this.coverage = new CacheCoverage({
-      store: this.store,
-      holdsState: () => this.storeHoldsState(),
-      scanKeys: (begin) => this.scanStoreKeys(begin),
-      maxCachedEntries: this.maxCached,
-    });
+    this.coverage = new CacheCoverage({ store: this.store, tables: this.tables, quiet: () => this.quiet(), maxCachedEntries: this.maxCached });
     this.timerLimit = this.store.persistent ? (options.maxTimersInMemory ?? this.maxCached * TIMERS_PER_CACHED_ENTRY) : Number.POSITIVE_INFINITY;
   }
 
@@ -163,20 +158,10 @@ export class KeyedStateBackend {
     for (let i = 0; i < values.length; i++) owners[i]?.loadMissing(ids[i] as Key, values[i]);
   }
 
-  /** Whether the store holds any keyed entry (runtime keys aside): one short scan from its first key. */
-  private async storeHoldsState(): Promise<boolean> {
-    await this.settle();
-    for await (const chunk of this.store.scan("", 64)) if (chunk.some(([k]) => !k.startsWith(RESERVED_PREFIX) && !isTimersKey(k))) return true;
-    return false;
-  }
-
-  /** Begins a scan of the store's keys for the key filter (ADR 39), at a moment no write is in flight. */
-  private async scanStoreKeys(begin: () => void): Promise<StoreKeys> {
-    while (this.writing !== undefined) await this.settle();
-    // Large chunks: each is a turn of the event loop, and a busy one makes the scan wait for each.
-    const chunks = this.store.scanKeys(65_536);
-    begin();
-    return storeKeysOf(chunks, this.tables);
+  /** Resolves once no eviction write is in flight; throws what made one fail. */
+  private async quiet(): Promise<void> {
+    do await this.settle();
+    while (this.writing !== undefined);
   }
 
   /** Writes entries drained from the caches: counted as the backend's own, so coverage and the key filter hold. */

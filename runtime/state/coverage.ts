@@ -17,8 +17,8 @@ import type { StateStore } from "./store.ts";
  */
 const FILTER_COUNTERS_PER_CACHED_ENTRY = 16;
 
-/** Where the backend's store-key scan stands: the keys it found so far go into the filter. */
-export interface StoreKeys {
+/** What the key scan adds to the filter: the scanned keys, and how a chunk of them is added. */
+interface StoreKeys {
   /** The keys of the store as it was when the scan began, in chunks. */
   readonly chunks: AsyncIterable<string[]>;
   /** Adds a chunk's keyed entries to `filter`: how many, or undefined for an entry no declared table owns. */
@@ -31,8 +31,11 @@ interface ScannedTable {
   addStored(filter: StoreKeyFilter, storeKey: string): void;
 }
 
+/** Keys one step of the scan returns: each step is a turn of the event loop, and a busy loop makes the scan wait for each. */
+const SCAN_CHUNK_KEYS = 65_536;
+
 /** The scanned keys `chunks` of a store whose declared tables are `tables`. */
-export function storeKeysOf(chunks: AsyncIterable<string[]>, tables: readonly ScannedTable[]): StoreKeys {
+function storeKeysOf(chunks: AsyncIterable<string[]>, tables: readonly ScannedTable[]): StoreKeys {
   const byPrefix = new Map(tables.map((t) => [t.prefix, t]));
   let table: ScannedTable | undefined;
   const add = (chunk: readonly string[], filter: StoreKeyFilter): number | undefined => {
@@ -49,13 +52,6 @@ export function storeKeysOf(chunks: AsyncIterable<string[]>, tables: readonly Sc
   };
   return { chunks, add };
 }
-
-/**
- * Begins a scan of the store's keys once no write is in flight, calling `begin` at the moment the
- * scan's snapshot is taken (with no await between them): drains after `begin` are the changes the
- * scan misses.
- */
-export type StoreKeyScan = (begin: () => void) => Promise<StoreKeys>;
 
 /** What tables read when a key is not cached (shared by every table of one backend). */
 export interface Coverage {
@@ -79,18 +75,18 @@ export class CacheCoverage implements Coverage {
   private indexing: Promise<void> | undefined;
 
   private readonly store: StateStore;
-  /** Whether the store holds any keyed entry (reserved runtime keys do not count). */
-  private readonly holdsState: () => Promise<boolean>;
-  /** Begins a scan of the store's keys. */
-  private readonly scanKeys: StoreKeyScan;
+  /** The backend's tables (declared before its first prefetch). */
+  private readonly tables: readonly ScannedTable[];
+  /** Resolves once no write of the backend is in flight (throws what made one fail). */
+  private readonly quiet: () => Promise<void>;
 
   /** Counters of the filter. */
   private readonly filterSize: number;
 
-  constructor(options: { store: StateStore; holdsState: () => Promise<boolean>; scanKeys: StoreKeyScan; maxCachedEntries: number }) {
+  constructor(options: { store: StateStore; tables: readonly ScannedTable[]; quiet: () => Promise<void>; maxCachedEntries: number }) {
     this.store = options.store;
-    this.holdsState = options.holdsState;
-    this.scanKeys = options.scanKeys;
+    this.tables = options.tables;
+    this.quiet = options.quiet;
     this.filterSize = options.maxCachedEntries * FILTER_COUNTERS_PER_CACHED_ENTRY;
   }
 
@@ -144,10 +140,12 @@ export class CacheCoverage implements Coverage {
    * holds at the end has been added more often than removed; it is asked only once complete.
    */
   private async beginIndex(): Promise<void> {
+    await this.quiet();
+    // The scan's snapshot is taken at this call: from the next line on, drains go to the filter.
+    const chunks = this.store.scanKeys(SCAN_CHUNK_KEYS);
     const filter = new StoreKeyFilter(this.filterSize);
-    const keys = await this.scanKeys(() => {
-      this.filter = filter;
-    });
+    this.filter = filter;
+    const keys = storeKeysOf(chunks, this.tables);
     this.indexing = this.index(keys, filter).then(
       (complete) => {
         if (this.filter !== filter) return;
@@ -172,6 +170,13 @@ export class CacheCoverage implements Coverage {
       if (count > filter.capacity) return false;
     }
     return true;
+  }
+
+  /** Whether the store holds any keyed entry (runtime keys aside): one short scan from its first key. */
+  private async holdsState(): Promise<boolean> {
+    await this.quiet();
+    for await (const chunk of this.store.scan("", 64)) if (chunk.some(([k]) => !k.startsWith(RESERVED_PREFIX) && !isTimersKey(k))) return true;
+    return false;
   }
 
   /** Stops using the filter for good. */
