@@ -62,14 +62,18 @@ describe("case systems on Kafka with runnel worker processes (real broker, real 
     }
   });
 
+  /** Starts worker `w` of the job on its own state folder (kept across a restart), serving its admin API. */
+  function startOne(copy: KafkaCopy, w: number): WorkerProcess {
+    return startWorker({ dir: copy.dir, manifest: copy.manifestPath }, w, WORKERS, { stateDir: join(copy.dir, `state-w${w}`), extraArgs: ADMIN });
+  }
+
   /** Creates the job's output topics and starts its workers. */
   async function start(system: CaseSystem, copy: KafkaCopy): Promise<WorkerProcess[]> {
     await k.admin.createTopics({
       waitForLeaders: true,
       topics: system.outputs.map((t) => ({ topic: copy.topicPrefix + t, numPartitions: 4, configEntries: [{ name: "retention.ms", value: "-1" }] })),
     });
-    const job = { dir: copy.dir, manifest: copy.manifestPath };
-    const workers = Array.from({ length: WORKERS }, (_, w) => startWorker(job, w, WORKERS, { stateDir: join(copy.dir, `state-w${w}`), extraArgs: ADMIN }));
+    const workers = Array.from({ length: WORKERS }, (_, w) => startOne(copy, w));
     running.push(...workers);
     return workers;
   }
@@ -82,7 +86,7 @@ describe("case systems on Kafka with runnel worker processes (real broker, real 
       await new Promise((r) => setTimeout(r, 1000));
     }
     await kill9(workers[w] as WorkerProcess);
-    const again = startWorker({ dir: copy.dir, manifest: copy.manifestPath }, w, WORKERS, { stateDir: join(copy.dir, `state-w${w}`), extraArgs: ADMIN });
+    const again = startOne(copy, w);
     running.push(again);
     workers[w] = again;
   }
