@@ -104,6 +104,13 @@ export interface AggregateFunction<IN, ACC, OUT> {
   merge(a: ACC, b: ACC): ACC;
   /** What the accumulator holds, so state records its schema and a changed job can migrate it (optional). */
   layout?: AccumulatorLayout;
+  /**
+   * True when merging an accumulator of some records into one of earlier records gives exactly
+   * what adding those records one by one would (counts, extremes, sets, lists; not floating-point
+   * sums, whose rounding depends on the order). Only then may a window's records be folded before
+   * its keyBy (ADR 40); absent: never.
+   */
+  mergesExactly?: boolean;
 }
 
 /** One value an accumulator aggregates: its output name and what computes it (function and arguments). */

@@ -9,6 +9,7 @@ import type { Key } from "../api/functions.ts";
 import type { KafkaConnection } from "../kafka/index.ts";
 import { JobDefinitionError } from "../errors.ts";
 import { taskCount, type GraphEdge, type GraphNode, type JobGraph } from "../graph/graph.ts";
+import { planPreAggregation } from "../graph/pre-aggregate.ts";
 import { repartitionSink, repartitionSource, type DrainProgress, type RepartitionWriter } from "./repartition.ts";
 import { repartitionTopic, type InternalTopic } from "./topics.ts";
 
@@ -74,7 +75,9 @@ export interface PlanOptions {
 }
 
 /** Rewrites the graph for distributed execution (creating the repartition sources' readers). */
-export async function planDistributed(graph: JobGraph, options: PlanOptions): Promise<DistributedPlan> {
+export async function planDistributed(job: JobGraph, options: PlanOptions): Promise<DistributedPlan> {
+  // Keyed records cross processes through repartition topics: fold windows' records before their keyBy (ADR 40).
+  const graph = planPreAggregation(job);
   const parallelism = taskCount(graph);
   const replicated = replicatedNodes(graph);
   assertBroadcastInputsReplicated(graph, replicated, "worker");

@@ -7,6 +7,7 @@
  * the same input gives the same output.
  */
 import { taskCount, type JobGraph } from "../graph/graph.ts";
+import { planPreAggregation } from "../graph/pre-aggregate.ts";
 import { validateGraph } from "../graph/validate.ts";
 import { KeyedStateBackend } from "../state/backend.ts";
 import { heapStore, levelStore, removeTaskStores } from "../state/store.ts";
@@ -115,7 +116,8 @@ export interface Engine {
 
 /** Builds an engine for a job graph. */
 export function createEngine(options: EngineOptions): Engine {
-  const graph = options.graph;
+  // Workers plan pre-aggregation before their repartition topics (ADR 40); an engine only when asked.
+  const graph = options.graph.config.preAggregate === true ? planPreAggregation(options.graph) : options.graph;
   validateGraph(graph);
   const clock = options.clock ?? systemClock;
   const batchSize = options.batchSize ?? graph.config.batchSize ?? 4096;
@@ -154,7 +156,7 @@ export function createEngine(options: EngineOptions): Engine {
     replicated,
     ...(peers ? { peers } : {}),
   };
-  const { headGroups, timed, sinks, exchanges } = wireInstances(graph, parallelism, instances, active);
+  const { headGroups, timed, sinks, exchanges, holding } = wireInstances(graph, parallelism, instances, active);
   peers?.attach(exchanges, ownedSet);
   const schedule = checkpointSchedule({
     state: engineState,
@@ -264,7 +266,11 @@ export function createEngine(options: EngineOptions): Engine {
     const { read, counted } = await readSourceTasks(sources, batchSize, now);
     recordsIn += counted;
     let moved = read;
-    for (const g of headGroups) moved += await drainGroup(g);
+    flushHeld();
+    for (const g of headGroups) {
+      moved += await drainGroup(g);
+      flushHeld();
+    }
     if (options.tasks) assertNothingRoutedAway();
     // Tasks' sinks write through their own producers or files: one node's flushes run together.
     for (const row of instances) {
@@ -276,6 +282,11 @@ export function createEngine(options: EngineOptions): Engine {
     if (sources.every((s) => s.done)) sourcesDone = true;
     if (!peers) finished = sourcesDone;
     return moved > 0;
+  }
+
+  /** Pre-aggregations hand on what they folded: before the next operator drains and before the round ends. */
+  function flushHeld(): void {
+    for (let i = 0; i < holding.length; i++) (holding[i] as Instance).op.flush?.();
   }
 
   /** With a task subset, a record routed to a task another process runs would be lost silently. */

@@ -57,6 +57,13 @@ export interface Operator {
   onWatermarkStatus?(wm: number, idle: boolean): void;
   /** Fires processing-time timers up to `now`. */
   onProcessingTime?(now: number): Promise<void> | undefined | void;
+  /**
+   * Emits what the operator holds back (a pre-aggregation's partials). The engine calls it, in
+   * task order, after the sources' records and after each exchange-fed operator ran, so before
+   * anything downstream reads the round's output (exchanges and repartition topics deliver a
+   * round's records before its watermarks, whenever they were emitted in the round).
+   */
+  flush?(): void;
   /** Called once per engine round after all records of the round (sinks write here). */
   endRound?(): Promise<void>;
   /** Timers for a checkpoint (keyed operators). */

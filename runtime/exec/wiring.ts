@@ -19,12 +19,14 @@ export interface Wiring {
   sinks: Instance[];
   /** Every exchange (the engine checks that nothing is routed to a task it does not run). */
   exchanges: Exchange[];
+  /** Active instances that hold records back until flushed (pre-aggregations). */
+  holding: Instance[];
 }
 
 /** Wires `instances[node][task]`; `active(node, task)` tells which instances this process runs. */
 export function wireInstances(graph: JobGraph, parallelism: number, instances: Instance[][], active: (node: number, task: number) => boolean): Wiring {
   const inst = (node: number, task: number): Instance => (instances[node] as Instance[])[task] as Instance;
-  const wiring: Wiring = { headGroups: [], timed: [], sinks: [], exchanges: [] };
+  const wiring: Wiring = { headGroups: [], timed: [], sinks: [], exchanges: [], holding: [] };
   for (const node of graph.nodes) {
     const inputs = graph.edges.filter((e) => e.to === node.id).sort((a, b) => a.input - b.input);
     let channels = 0;
@@ -73,6 +75,7 @@ export function wireInstances(graph: JobGraph, parallelism: number, instances: I
       if (!active(node.id, task)) continue;
       const i = inst(node.id, task);
       if (i.op.prepareProcessingTime) wiring.timed.push(i);
+      if (i.op.flush) wiring.holding.push(i);
       if (node.spec.kind === "sink") wiring.sinks.push(i);
     }
   }

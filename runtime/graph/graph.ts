@@ -40,6 +40,15 @@ export type NodeSpec =
       allowedLatenessMs: number;
       lateTag?: string;
       fn: WindowFunctionSpec;
+      /** Its input may hold partial aggregates folded before the keyBy (ADR 40). */
+      preAggregated?: boolean;
+    }
+  | {
+      /** Folds a window's records per key and pane before its keyBy (ADR 40; planned by graph/pre-aggregate.ts). */
+      kind: "preAggregate";
+      assigner: WindowAssigner;
+      aggregate: AggregateFunction<unknown, unknown, unknown>;
+      key: KeySelector;
     }
   | {
       kind: "over";
@@ -92,6 +101,12 @@ export interface JobConfig {
   parallelism?: number;
   /** Records read per source partition per round (the micro-batch). */
   batchSize?: number;
+  /**
+   * Fold a window's records before its keyBy where that gives the same results (ADR 40): by
+   * default where they cross a repartition topic (distributed workers); true: also in a local
+   * run and between threads; false: never.
+   */
+  preAggregate?: boolean;
 }
 
 /** A whole job. */

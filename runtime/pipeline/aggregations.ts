@@ -43,9 +43,14 @@ interface Part {
   plain: boolean;
   /** topN: needs the ranking value. */
   ranked: boolean;
+  /** Merging gives what adding one by one would (see AggregateFunction.mergesExactly). */
+  exact: boolean;
 }
 
-type Fns = Omit<Part, "name" | "of" | "where" | "by" | "plain" | "ranked">;
+type Fns = Omit<Part, "name" | "of" | "where" | "by" | "plain" | "ranked" | "exact">;
+
+/** Functions whose merge is exact: all but the floating-point sums (their rounding depends on the order). */
+const EXACT_MERGE = new Set<Aggregation["fn"]>(["count", "min", "max", "countDistinct", "collect", "topN", "first", "last"]);
 
 const cmp = (a: unknown, b: unknown): number => (typeof a === "string" && typeof b === "string" ? (a < b ? -1 : a > b ? 1 : 0) : toNumber(a) - toNumber(b));
 
@@ -216,6 +221,7 @@ export function aggregateFunction(
     by: a.by === undefined ? undefined : recordFn(a.by, `${path}[${i}].by`, "double"),
     plain: a.fn === "count" && a.where === undefined,
     ranked: a.fn === "topN",
+    exact: EXACT_MERGE.has(a.fn),
   }));
   const layout = layoutOf(
     aggs.map((a) => ({ name: a.name, kind: aggregationKind(a) })),
@@ -227,6 +233,7 @@ export function aggregateFunction(
   const needsKey = parts.some((p) => p.of !== undefined || p.where !== undefined || p.by !== undefined);
   return {
     layout,
+    mergesExactly: parts.every((p) => p.exact),
     createAccumulator: () => {
       const acc: unknown[] = [null];
       for (const p of parts) acc.push(p.init());
@@ -294,6 +301,7 @@ const counters = new Map<string, AggregateFunction<unknown, AggAcc, AggResult>>(
 function countsFunction(names: readonly string[]): AggregateFunction<unknown, AggAcc, AggResult> {
   const count = (acc: AggAcc): number => (typeof acc === "number" ? acc : (acc[1] as number));
   return {
+    mergesExactly: true,
     createAccumulator: () => 0,
     add(record, acc) {
       if (typeof acc !== "number") {

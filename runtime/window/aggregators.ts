@@ -9,7 +9,7 @@ type Num<T> = (value: T) => number;
 
 /** Number of records. */
 export function count<T = unknown>(): AggregateFunction<T, number, number> {
-  return { createAccumulator: () => 0, add: (_v, a) => a + 1, getResult: (a) => a, merge: (a, b) => a + b };
+  return { createAccumulator: () => 0, add: (_v, a) => a + 1, getResult: (a) => a, merge: (a, b) => a + b, mergesExactly: true };
 }
 
 /** Sum of a numeric field. */
@@ -44,6 +44,7 @@ function extreme<T>(field: Num<T>, better: (x: number, y: number) => boolean): A
     },
     getResult: (a) => (a === null ? undefined : a),
     merge: (a, b) => (a === null ? b : b === null ? a : better(b, a) ? b : a),
+    mergesExactly: true,
   };
 }
 
@@ -70,6 +71,7 @@ export function countDistinct<T>(field: (value: T) => string | number): Aggregat
       for (const x of b) a.add(x);
       return a;
     },
+    mergesExactly: true,
   };
 }
 
@@ -87,6 +89,7 @@ export function collect<T, V = T>(field?: (value: T) => V): AggregateFunction<T,
       for (const x of b) a.push(x);
       return a;
     },
+    mergesExactly: true,
   };
 }
 
@@ -115,6 +118,7 @@ export function topN<T>(options: { n: number; score: Num<T>; ascending?: boolean
       for (const [s, v] of b) insert(a, s, v);
       return a;
     },
+    mergesExactly: true,
   };
 }
 
@@ -126,6 +130,8 @@ export function combine<T, M extends Record<string, AggregateFunction<T, unknown
   const names = Object.keys(parts);
   const fns = names.map((k) => parts[k] as unknown as AggregateFunction<T, unknown, unknown>);
   return {
+    // Exact when every part is: the parts merge independently.
+    mergesExactly: fns.every((f) => f.mergesExactly === true),
     createAccumulator() {
       const acc: Record<string, unknown> = {};
       for (let i = 0; i < names.length; i++) acc[names[i] as string] = (fns[i] as AggregateFunction<T, unknown, unknown>).createAccumulator();

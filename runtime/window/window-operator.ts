@@ -17,6 +17,7 @@ import type { StateTable } from "../state/table.ts";
 import type { Clock } from "../time/clock.ts";
 import { MAX_WATERMARK } from "../time/watermarks.ts";
 import { GLOBAL_WINDOW, windowStart } from "./assigners.ts";
+import { partialAwareAggregate, recordsIn } from "./pre-aggregate.ts";
 import { slidingPanes, type PanedWindows, type SlidingPanes } from "./sliding-panes.ts";
 import type { TimeWindow, WindowAssigner, WindowFunctionSpec, WindowTrigger } from "./types.ts";
 
@@ -54,14 +55,17 @@ export interface WindowOperatorOptions {
   lateTag?: string;
   /** The window function. */
   fn: WindowFunctionSpec;
+  /** Its input may hold partials folded before the keyBy (pre-aggregate.ts). */
+  preAggregated?: boolean;
   /** Counts records dropped as late (no side output configured). */
-  onLateDropped?: () => void;
+  onLateDropped?: (n?: number) => void;
 }
 
 /** Creates a window operator instance. */
 export function windowOperator(options: WindowOperatorOptions): Operator {
   const { assigner, trigger, lateTag, fn } = options;
-  const agg = fn.kind === "aggregate" ? fn.aggregate : collectAll;
+  const folded = fn.kind === "aggregate" ? fn.aggregate : collectAll;
+  const agg = options.preAggregated === true ? partialAwareAggregate(folded) : folded;
   let kr: KeyedRuntime;
   let out: Output;
   let uid = "";
@@ -280,7 +284,7 @@ export function windowOperator(options: WindowOperatorOptions): Operator {
       }
       if (!accepted && eventTime && ts + lateness <= kr.watermark) {
         if (lateTag !== undefined) out.emitSide(lateTag, value, ts);
-        else options.onLateDropped?.();
+        else options.onLateDropped?.(recordsIn(value));
       }
     },
     prefetch: (keys, count, from) => kr.prefetch(keys, count, from),

@@ -59,8 +59,8 @@ export interface ThreadedWorker {
   readonly tasks: number[];
   /** The merged admin API source (metrics, readiness, status, savepoints). */
   adminSource(token: AdminToken): AdminSource & { close(): Promise<void> };
-  /** The threads' engine counters summed (cheaper than the status: no consumer lag). */
-  progress(): Promise<{ recordsIn: number; recordsOut: number; checkpoints: number }>;
+  /** The threads' engine counters summed and their lowest watermark (cheaper than the status: no consumer lag). */
+  progress(): Promise<{ recordsIn: number; recordsOut: number; checkpoints: number; watermark: number }>;
   /** Asks every thread to stop after its current round with a final checkpoint. */
   stop(): void;
   /** The process's exit code once every thread ended. */
@@ -210,7 +210,12 @@ async function running(handles: readonly Handle[], o: WorkerThreadsOptions, stop
     progress: async () => {
       const all = (await ask(handles, "progress")) as Progress[];
       const total = (f: (p: Progress) => number): number => all.reduce((sum, p) => sum + f(p), 0);
-      return { recordsIn: total((p) => p.recordsIn), recordsOut: total((p) => p.recordsOut), checkpoints: total((p) => p.checkpoints) };
+      return {
+        recordsIn: total((p) => p.recordsIn),
+        recordsOut: total((p) => p.recordsOut),
+        checkpoints: total((p) => p.checkpoints),
+        watermark: Math.min(...all.map((p) => p.watermark)),
+      };
     },
     stop,
     exited,

@@ -1,6 +1,7 @@
 /** Maps a graph node to the operator implementation that runs it. */
 import type { GraphNode } from "../../graph/graph.ts";
 import { overOperator } from "../../window/over-operator.ts";
+import { preAggregateOperator } from "../../window/pre-aggregate.ts";
 import { windowOperator } from "../../window/window-operator.ts";
 import type { Operator } from "../operator.ts";
 import { filterOperator, flatMapOperator, mapOperator, processOperator, sinkOperator, unionOperator, type SinkCounter } from "./basic.ts";
@@ -18,8 +19,8 @@ const noop: Operator = { open: async () => {}, processElement: () => {} };
 /** Creates the operator instance of a node for one task. */
 export function createOperator(node: GraphNode, counters: JobCounters): Operator {
   const spec = node.spec;
-  const onLateDropped = (): void => {
-    counters.lateDropped++;
+  const onLateDropped = (n = 1): void => {
+    counters.lateDropped += n;
   };
   switch (spec.kind) {
     case "source":
@@ -42,6 +43,8 @@ export function createOperator(node: GraphNode, counters: JobCounters): Operator
       return broadcastProcessOperator(spec.factory);
     case "window":
       return windowOperator({ ...spec, onLateDropped });
+    case "preAggregate":
+      return preAggregateOperator(spec);
     case "over":
       return overOperator({ ...spec, onLateDropped });
     case "sink":
