@@ -22,14 +22,17 @@ export * from "./worker-process.ts";
 /** Event time of the first input record. */
 export const T0 = Date.UTC(2026, 0, 1);
 
-/** One expected (or seen) window result. */
+/** One expected (or seen) window result (a job computes `total`, or `maxN` and `minN`: CountJob.compared). */
 export interface WindowCount {
   events: number;
-  total: number;
+  total?: number;
+  maxN?: number;
+  minN?: number;
 }
 
 /** What the reference knows of a window beyond its counts: its first and last records' indexes, and the largest and smallest n. */
 export interface WindowReference extends WindowCount {
+  total: number;
   first: number;
   last: number;
   maxN: number;
@@ -52,7 +55,18 @@ export interface CountJob {
   produced: number;
   /** Distinct users the input cycles through (the job's keys). */
   users: number;
+  /** The window results checked beside `events`. */
+  compared: Compared[];
 }
+
+/** Window results a count job may compute beside its count. */
+export type Compared = "total" | "maxN" | "minN";
+
+/**
+ * Aggregations whose merge is exact (count, max, min): the window is pre-aggregated before its
+ * keyBy (ADR 40), so partials cross the repartition topic. The default count job sums, and sums are not.
+ */
+export const EXACT_AGGREGATIONS = ["{ name: maxN, fn: max, of: record.n }", "{ name: minN, fn: min, of: record.n }"];
 
 /**
  * The manifest of the count job: keyBy user, 1 s tumbling windows counting events and summing n
@@ -68,6 +82,8 @@ export function countManifest(job: {
   windowStepId?: string;
   windowSize?: string;
   moreAggregations?: string[];
+  /** Leave out the sum (`total`): with moreAggregations EXACT_AGGREGATIONS, a window that is pre-aggregated. */
+  withoutSum?: boolean;
   /** spec.stateCache.entries (a small cache makes every round evict). */
   stateCacheEntries?: number;
 }): string {
@@ -97,8 +113,7 @@ ${job.stateCacheEntries === undefined ? "" : `  stateCache: { entries: ${job.sta
           size: ${job.windowSize ?? "1s"}
           aggregations:
             - { name: events, fn: count }
-            - { name: total, fn: sum, of: record.n }
-${more}${job.extraSteps ?? ""}    sinks:
+${job.withoutSum === true ? "" : "            - { name: total, fn: sum, of: record.n }\n"}${more}${job.extraSteps ?? ""}    sinks:
       - id: out
         input: ${windowId}
         kafka: { topic: ${job.output} }
@@ -106,7 +121,11 @@ ${more}${job.extraSteps ?? ""}    sinks:
 }
 
 /** Creates the topics and the manifest of a count job. */
-export async function createCountJob(admin: Admin, partitions = 12, options: { stateCacheEntries?: number; users?: number } = {}): Promise<CountJob> {
+export async function createCountJob(
+  admin: Admin,
+  partitions = 12,
+  options: { stateCacheEntries?: number; users?: number; preAggregated?: boolean } = {},
+): Promise<CountJob> {
   const name = uniqueName("counts").replace(/[^a-z0-9-]/g, "");
   const input = `${name}-in`;
   const output = `${name}-out`;
@@ -122,8 +141,10 @@ export async function createCountJob(admin: Admin, partitions = 12, options: { s
   const manifest = join(dir, "job.yaml");
   const savepointRoot = join(dir, "savepoints");
   const cache = options.stateCacheEntries === undefined ? {} : { stateCacheEntries: options.stateCacheEntries };
-  writeFileSync(manifest, countManifest({ name, input, output, partitions, savepointRoot, ...cache }));
-  return { name, dir, manifest, input, output, partitions, savepointRoot, reference: new Map(), produced: 0, users: options.users ?? 40 };
+  const exact = options.preAggregated === true ? { withoutSum: true, moreAggregations: EXACT_AGGREGATIONS } : {};
+  writeFileSync(manifest, countManifest({ name, input, output, partitions, savepointRoot, ...cache, ...exact }));
+  const compared: Compared[] = options.preAggregated === true ? ["maxN", "minN"] : ["total"];
+  return { name, dir, manifest, input, output, partitions, savepointRoot, reference: new Map(), produced: 0, users: options.users ?? 40, compared };
 }
 
 /**
@@ -195,16 +216,21 @@ export async function produceFlush(kafka: Kafka, job: CountJob): Promise<void> {
   await producer.disconnect();
 }
 
-/** Expected windows missing or wrong in `seen`, and windows not expected (empty when they are equal). */
-export function windowMismatches(reference: Map<string, WindowCount>, seen: Map<string, WindowCount>): string[] {
+/** Expected windows missing or wrong in `seen` (their events and the `compared` results), and windows not expected (empty when they are equal). */
+export function windowMismatches(reference: Map<string, WindowCount>, seen: Map<string, WindowCount>, compared: readonly Compared[] = ["total"]): string[] {
   const bad: string[] = [];
   for (const [k, v] of reference) {
     const g = seen.get(k);
     if (!g) bad.push(`${k}: missing`);
-    else if (g.events !== v.events || g.total !== v.total) bad.push(`${k}: got ${JSON.stringify(g)}, expected ${JSON.stringify(v)}`);
+    else if (g.events !== v.events || compared.some((f) => g[f] !== v[f])) bad.push(`${k}: got ${JSON.stringify(g)}, expected ${JSON.stringify(v)}`);
   }
   for (const k of seen.keys()) if (!reference.has(k)) bad.push(`${k}: not expected`);
   return bad;
+}
+
+/** The results of an output window record. */
+function windowCount(r: WindowCount): WindowCount {
+  return { events: r.events, total: r.total, maxN: r.maxN, minN: r.minN };
 }
 
 /**
@@ -222,9 +248,9 @@ export async function javaCheck(job: CountJob, timeoutMs = 180_000): Promise<{ w
       if (r.key === "flush") continue;
       const k = `${r.key}@${r.windowStart}`;
       if (seen.has(k)) duplicates.push(k);
-      seen.set(k, { events: r.events, total: r.total });
+      seen.set(k, windowCount(r));
     }
-    const mismatches = windowMismatches(job.reference, seen);
+    const mismatches = windowMismatches(job.reference, seen, job.compared);
     const missing = mismatches.some((m) => m.endsWith(": missing"));
     if (duplicates.length > 0 || !missing || Date.now() > deadline) return { windows: seen.size, duplicates, mismatches };
   }
@@ -264,7 +290,7 @@ export class OutputReader {
     if (r.key === "flush") return;
     const k = `${r.key}@${r.windowStart}`;
     if (this.seen.has(k)) this.duplicates.push(k);
-    this.seen.set(k, { events: r.events, total: r.total });
+    this.seen.set(k, windowCount(r));
   });
 
   /** Starts reading the job's output from the beginning. */
@@ -291,7 +317,7 @@ export class OutputReader {
 
   /** Expected windows missing or wrong (empty when the output equals the reference). */
   mismatches(job: CountJob): string[] {
-    return windowMismatches(job.reference, this.seen);
+    return windowMismatches(job.reference, this.seen, job.compared);
   }
 
   async stop(): Promise<void> {
