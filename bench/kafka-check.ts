@@ -26,6 +26,11 @@ export function click(i: number): Click {
   return { user: `u${i % USERS}`, ts: T0 + i, n: i % 1000 };
 }
 
+/** The watermark a job's sources end at after `events` clicks over `partitions` (round-robin): the lowest partition's last time, less the 2 s bound and 1 ms. */
+export function lastWatermark(events: number, partitions: number): number {
+  return T0 + Math.max(0, events - partitions) - 2000 - 1;
+}
+
 /** A record's JSON with its keys sorted: equal records, however their fields were ordered. */
 function canonical(value: unknown): string {
   const o = value as Record<string, unknown>;
@@ -85,8 +90,8 @@ async function shortfall(topic: string, brokers: string[], written: number, reco
 }
 
 /**
- * Reads `topic` committed and compares it with the reference; returns a short verdict, throws on
- * any difference. `written`: the records the job counted as written (at least), all of which must read back
+ * Reads `topic` committed and compares it with the reference; returns a short verdict and the
+ * number of records read, throws on any difference. `written`: the records the job counted as written (at least), all of which must read back
  * committed (a read that stalls, say while a consumer group's coordinator loads, is read again
  * with a longer patience before that counts as a difference).
  */
@@ -97,7 +102,7 @@ export async function checkOutput(
   kind: "filter" | "window",
   events: number,
   written?: number,
-): Promise<string> {
+): Promise<{ verdict: string; records: number }> {
   let records = await readTopic({ client: kafka, brokers }, topic, { idleMs: 5_000 });
   if (written !== undefined && records.length < written) records = await readTopic({ client: kafka, brokers }, topic, { idleMs: 30_000 });
   if (written !== undefined && records.length < written) throw new Error(await shortfall(topic, brokers, written, records));
@@ -112,7 +117,7 @@ export async function checkOutput(
     }
     const missing = [...want.values()].reduce((a, b) => a + b, 0);
     if (missing > 0) throw new Error(`${topic}: ${missing} expected records missing`);
-    return "equal";
+    return { verdict: "equal", records: records.length };
   }
   const want = expectedWindows(events);
   const seen = new Set<string>();
@@ -131,5 +136,5 @@ export async function checkOutput(
     return Number(start) < (lastStart.get(key) ?? -Infinity) && !seen.has(k);
   });
   if (gaps.length > 0) throw new Error(`${topic}: ${gaps.length} windows missing before the last one written of their key, e.g. ${gaps[0]}`);
-  return `equal (${seen.size.toLocaleString("en-US")} of ${want.size.toLocaleString("en-US")} windows)`;
+  return { verdict: `equal (${seen.size.toLocaleString("en-US")} of ${want.size.toLocaleString("en-US")} windows)`, records: records.length };
 }

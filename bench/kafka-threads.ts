@@ -8,12 +8,12 @@ import { startWorkerThreads } from "../runtime/distributed/threads/pool.ts";
 import type { Delivery } from "../runtime/distributed/transactions.ts";
 import { createLogger } from "../runtime/log.ts";
 import { threadEntry } from "../runtime/cli/thread-entry.ts";
-import type { KafkaBenchRow } from "./kafka.ts";
+import type { JobProgress, KafkaBenchRow } from "./kafka.ts";
 
 /** Each thread starts as `runnel worker --threads` starts it (ADR 37). */
 const ENTRY = threadEntry(new URL("../runtime/cli/worker-thread.ts", import.meta.url));
 
-/** Runs the job in `manifest` on `threads` threads until they read `expectedIn` records, then stops it (final checkpoints) and times it. */
+/** Runs the job in `manifest` on `threads` threads until `done` says so, then stops it (final checkpoints) and times it. */
 export async function threadedJob(o: {
   label: string;
   manifest: string;
@@ -21,11 +21,12 @@ export async function threadedJob(o: {
   threads: number;
   delivery: Delivery;
   checkpointIntervalMs: number;
-  expectedIn: number;
+  /** Whether the job is through its input, from the threads' counters and lowest watermark. */
+  done: (p: JobProgress) => boolean;
   /** Input records (the rate's numerator). */
   events: number;
-  /** Records written that are not output (the repartition hop of a keyed job). */
-  internalOut: number;
+  /** The job also writes a repartition topic: its output is counted when read back (checkOutput), not here. */
+  repartitioned: boolean;
 }): Promise<KafkaBenchRow> {
   const t0 = performance.now();
   const starting = startWorkerThreads({
@@ -47,14 +48,14 @@ export async function threadedJob(o: {
   const started = await starting.started;
   if (typeof started === "number") throw new Error(`the threaded worker ended with exit code ${started} before it started`);
   let first = 0;
-  let last = { recordsIn: 0, recordsOut: 0, checkpoints: 0 };
+  let last = { recordsIn: 0, recordsOut: 0, checkpoints: 0, watermark: Number.NEGATIVE_INFINITY };
   let stopping = false;
   // Asks the threads for their counters every 5 ms (a message round trip; the threads run on their own).
   const poll = (async () => {
     while (!stopping) {
       last = await started.progress().catch(() => last);
       if (first === 0 && last.recordsIn > 0) first = performance.now();
-      if (last.recordsIn >= o.expectedIn) {
+      if (o.done(last)) {
         stopping = true;
         started.stop();
       } else await new Promise((r) => setTimeout(r, 5));
@@ -72,7 +73,7 @@ export async function threadedJob(o: {
     seconds,
     startupSeconds: (first - t0) / 1000,
     shutdownSeconds: 0,
-    out: last.recordsOut - o.internalOut,
+    out: o.repartitioned ? 0 : last.recordsOut,
     commits: last.checkpoints,
   };
 }

@@ -20,7 +20,7 @@ import { createKafkaClient, readCommitted, type KafkaClient, type OutgoingMessag
 import { createWorker } from "../runtime/distributed/worker.ts";
 import type { Delivery } from "../runtime/distributed/transactions.ts";
 import { jobPrefix } from "../runtime/distributed/topics.ts";
-import { checkOutput, click, type Click } from "./kafka-check.ts";
+import { checkOutput, click, lastWatermark, type Click } from "./kafka-check.ts";
 import { threadedJob } from "./kafka-threads.ts";
 import { spreadOf, type Spread } from "./spread.ts";
 
@@ -229,16 +229,33 @@ async function writeManifest(dir: string, o: BenchJob): Promise<string> {
   return file;
 }
 
+/** What a benchmark's stop condition sees of a running job. */
+export interface JobProgress {
+  recordsIn: number;
+  /** The lowest watermark of the job's sinks (on threads: of all threads). */
+  watermark: number;
+}
+
 /**
- * Runs a StreamJob on one in-process worker until it has read `expectedIn` records, then stops it
- * (final checkpoint: with exactly once, the last transaction commits) and times it.
+ * Whether a job is through `events` preloaded records: the filter job has read them all; the keyed
+ * job's output sinks have the watermark the input ends at, so every record and partial that
+ * crossed its repartition topic before it was read (markers follow records).
+ */
+export function doneWith(stateful: boolean, events: number, partitions: number): (p: JobProgress) => boolean {
+  const last = lastWatermark(events, partitions);
+  return stateful ? (p) => p.watermark >= last : (p) => p.recordsIn >= events;
+}
+
+/**
+ * Runs a StreamJob on one in-process worker until `done` says so, then stops it (final
+ * checkpoint: with exactly once, the last transaction commits) and times it.
  */
 async function runnelJob(
   o: BenchJob & {
     label: string;
     delivery: Delivery;
     dir: string;
-    expectedIn: number;
+    done: (p: JobProgress) => boolean;
     events: number;
   },
 ): Promise<KafkaBenchRow> {
@@ -264,7 +281,7 @@ async function runnelJob(
       checkpoints = p.checkpoints;
       lastCheckpointAt = performance.now();
     }
-    if (p.recordsIn >= o.expectedIn) worker.stop();
+    if (o.done(p)) worker.stop();
   }, 5);
   try {
     const progress = await worker.run();
@@ -272,8 +289,8 @@ async function runnelJob(
     // as the loop's disconnect is not.
     const end = progress.checkpoints === checkpoints ? lastCheckpointAt : performance.now();
     const seconds = (end - first) / 1000;
-    // Repartitioned records count as read and written too: the keyed job's output is what is left.
-    const out = progress.recordsOut - (o.stateful ? o.events : 0);
+    // The keyed job's repartitioned records count as written too: its output is counted when read back (checkOutput).
+    const out = o.stateful ? 0 : progress.recordsOut;
     return {
       name: o.label,
       rate: o.events / seconds,
@@ -365,10 +382,9 @@ export async function kafkaBench(options: {
                 threads: 2,
                 delivery: "exactly-once",
                 checkpointIntervalMs: CHECKPOINT_MS,
-                // Every record crosses the repartition topic: the workers read it twice.
-                expectedIn: stateful ? 2 * events : events,
+                done: doneWith(stateful, events, partitions),
                 events,
-                internalOut: stateful ? events : 0,
+                repartitioned: stateful,
               })
             : await runnelJob({
                 ...common,
@@ -377,13 +393,14 @@ export async function kafkaBench(options: {
                 ],
                 name: jobOf(kind, r),
                 output,
-                // Every record crosses the repartition topic: the worker reads it twice.
                 stateful: kind === "window",
                 delivery: kind === "alo" ? "at-least-once" : "exactly-once",
-                expectedIn: kind === "window" ? 2 * events : events,
+                done: doneWith(kind === "window", events, partitions),
               });
       try {
-        row.checked = await checkOutput(kafka, brokers, output, stateful ? "window" : "filter", events, row.out);
+        const checked = await checkOutput(kafka, brokers, output, stateful ? "window" : "filter", events, stateful ? undefined : row.out);
+        row.checked = checked.verdict;
+        row.out = checked.records;
       } catch (err) {
         keep = options.keepOnFailure === true;
         if (keep) log(`kafka: kept the topics of run ${run} (output ${output}) and the state under ${dir}`);
