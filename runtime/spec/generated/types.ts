@@ -234,7 +234,7 @@ export interface Step {
   dedup?: DedupStep;
   /** Scores each record with a model whose weights are in the spec: linear `intercept + Σ weight·feature`, logistic the sigmoid of that. Adds the score (and a decision) to the record. */
   score?: ScoreStep;
-  /** Event-time windows over a keyed stream. Emits one record per key and window when the watermark passes the window end: {key, windowStart, windowEnd, <aggregation names>…} (`record` in `select`). */
+  /** Event-time windows over a keyed stream. Emits one record per key and window when the watermark passes the window end: {key, windowStart, windowEnd, <aggregation names>…} (`record` in `select`). On a cluster, a tumbling or sliding window whose aggregations are all count, min, max, countDistinct, collect, topN, first or last, without allowedLateness, lateOutput or trigger, is pre-aggregated before its repartition topic: each task sends one partial result per key and window per micro-batch instead of every record; the results are the same. */
   window?: WindowStep;
   /** OVER aggregation per key: each record is emitted with aggregates over the key's records in the preceding `range` of event time (including itself), e.g. 1-hour ML features. Without `range` the aggregates run over everything seen for the key (a running profile). */
   over?: OverStep;
@@ -375,7 +375,7 @@ export interface ScoreThreshold {
   below: string;
 }
 
-/** Event-time windows over a keyed stream. Emits one record per key and window when the watermark passes the window end: {key, windowStart, windowEnd, <aggregation names>…} (`record` in `select`). */
+/** Event-time windows over a keyed stream. Emits one record per key and window when the watermark passes the window end: {key, windowStart, windowEnd, <aggregation names>…} (`record` in `select`). On a cluster, a tumbling or sliding window whose aggregations are all count, min, max, countDistinct, collect, topN, first or last, without allowedLateness, lateOutput or trigger, is pre-aggregated before its repartition topic: each task sends one partial result per key and window per micro-batch instead of every record; the results are the same. */
 export interface WindowStep {
   /** The window assigner. One of: tumbling, sliding, session, global. */
   type: "tumbling" | "sliding" | "session" | "global";

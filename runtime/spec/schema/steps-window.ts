@@ -48,7 +48,7 @@ const select = (vars: readonly string[]): Schema =>
 /** Keyed event-time windows. */
 export const window = obj(
   "WindowStep",
-  "Event-time windows over a keyed stream. Emits one record per key and window when the watermark passes the window end: {key, windowStart, windowEnd, <aggregation names>…} (`record` in `select`).",
+  "Event-time windows over a keyed stream. Emits one record per key and window when the watermark passes the window end: {key, windowStart, windowEnd, <aggregation names>…} (`record` in `select`). On a cluster, a tumbling or sliding window whose aggregations are all count, min, max, countDistinct, collect, topN, first or last, without allowedLateness, lateOutput or trigger, is pre-aggregated before its repartition topic: each task sends one partial result per key and window per micro-batch instead of every record; the results are the same.",
   {
     type: oneOf(["tumbling", "sliding", "session", "global"], "The window assigner."),
     size: duration("Window length (tumbling, sliding)."),
