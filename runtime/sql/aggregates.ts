@@ -19,6 +19,8 @@ interface AggImpl {
   add(acc: unknown, v: unknown): unknown;
   merge(a: unknown, b: unknown): unknown;
   result(acc: unknown): unknown;
+  /** Merging gives what adding one by one would (AggregateFunction.mergesExactly): not for floating-point sums. */
+  exact?: boolean;
 }
 
 type CallExpr = Extract<Expr, { kind: "call" }>;
@@ -32,10 +34,13 @@ function sumImpl(t: SqlType): AggImpl {
       add: (a, v) => ((a as number | null) ?? 0) + Math.round((v as number) * f),
       merge: (a, b) => (a === null ? b : b === null ? a : (a as number) + (b as number)),
       result: (a) => (a === null ? null : (a as number) / f),
+      // Scaled integers: exact in any order.
+      exact: true,
     };
   }
   return {
     type: isInteger(t) ? t : DOUBLE,
+    exact: isInteger(t),
     create: () => null,
     add: (a, v) => ((a as number | null) ?? 0) + (v as number),
     merge: (a, b) => (a === null ? b : b === null ? a : (a as number) + (b as number)),
@@ -49,6 +54,7 @@ function avgImpl(t: SqlType): AggImpl {
   const scale = dec ? Math.max(6, dec.scale) : 0;
   return {
     type: dec ? { kind: "DECIMAL", precision: 38, scale } : integer ? t : DOUBLE,
+    exact: integer,
     create: () => [0, 0],
     add: (a, v) => {
       const acc = a as [number, number];
@@ -76,6 +82,7 @@ function extremeImpl(t: SqlType, sign: 1 | -1): AggImpl {
   const better = (x: unknown, y: unknown): boolean => compareValues(x, y) * sign > 0;
   return {
     type: t,
+    exact: true,
     create: () => null,
     add: (a, v) => (a === null || better(v, a) ? v : a),
     merge: (a, b) => (a === null ? b : b === null ? a : better(b, a) ? b : a),
@@ -85,6 +92,7 @@ function extremeImpl(t: SqlType, sign: 1 | -1): AggImpl {
 
 const listImpl = (type: SqlType, finish: (values: unknown[]) => unknown): AggImpl => ({
   type,
+  exact: true,
   create: () => [],
   add: (a, v) => {
     (a as unknown[]).push(v);
@@ -106,6 +114,8 @@ function distinctKey(v: unknown): unknown {
 function distinct(inner: AggImpl): AggImpl {
   return {
     type: inner.type,
+    // The distinct values keep the order they first came in, merged or not; the inner aggregate runs over them at the end.
+    exact: true,
     create: () => new Map<unknown, unknown>(),
     add: (a, v) => {
       (a as Map<unknown, unknown>).set(distinctKey(v), v);
@@ -133,6 +143,7 @@ function aggImpl(stmt: StatementRef, e: CallExpr, args: Compiled[]): AggImpl {
     case "COUNT": {
       const count: AggImpl = {
         type: BIGINT,
+        exact: true,
         create: () => 0,
         add: (a) => (a as number) + 1,
         merge: (a, b) => (a as number) + (b as number),
@@ -142,6 +153,7 @@ function aggImpl(stmt: StatementRef, e: CallExpr, args: Compiled[]): AggImpl {
       // COUNT(DISTINCT x) keeps the distinct values alone (a Set), not values by key.
       return {
         type: BIGINT,
+        exact: true,
         create: () => new Set<unknown>(),
         add: (a, v) => (a as Set<unknown>).add(distinctKey(v)),
         merge: (a, b) => {
@@ -165,6 +177,7 @@ function aggImpl(stmt: StatementRef, e: CallExpr, args: Compiled[]): AggImpl {
       need(t !== undefined, "an argument");
       const impl: AggImpl = {
         type: { kind: "MULTISET", element: t as SqlType },
+        exact: true,
         create: () => ({}),
         add: (a, v) => {
           const k = String(distinctKey(v));
@@ -177,7 +190,8 @@ function aggImpl(stmt: StatementRef, e: CallExpr, args: Compiled[]): AggImpl {
         },
         result: (a) => ({ ...(a as Record<string, number>) }),
       };
-      return e.distinct ? { ...impl, add: (a, v) => (((a as Record<string, number>)[String(distinctKey(v))] = 1), a) } : impl;
+      // DISTINCT marks a value 1 when added, but its merge adds the counts: not exact.
+      return e.distinct ? { ...impl, add: (a, v) => (((a as Record<string, number>)[String(distinctKey(v))] = 1), a), exact: false } : impl;
     }
     case "LISTAGG": {
       need(t !== undefined && (t.kind === "STRING" || t.kind === "NULL"), "a STRING argument");
@@ -198,6 +212,7 @@ function aggImpl(stmt: StatementRef, e: CallExpr, args: Compiled[]): AggImpl {
       const first = e.name === "FIRST_VALUE";
       return {
         type: t as SqlType,
+        exact: true,
         create: () => [false, null],
         add: (a, v) => {
           const acc = a as [boolean, unknown];
@@ -240,10 +255,12 @@ export function aggregateOf(stmt: StatementRef, call: CallExpr, args: Compiled[]
 export function combineAggregates(aggs: Aggregate[], argAt: number[]): AggregateFunction<unknown[], unknown[], unknown[]> {
   const n = aggs.length;
   const [only] = aggs;
+  const mergesExactly = aggs.every((a) => a.exact === true);
   // One aggregate (the common COUNT(*) per key and window): no loop, one call site.
   if (n === 1 && only) {
     const at = argAt[0] as number;
     return {
+      mergesExactly,
       createAccumulator: () => [only.create()],
       add: (rec, acc) => {
         if (at < 0) acc[0] = only.add(acc[0], null);
@@ -258,6 +275,7 @@ export function combineAggregates(aggs: Aggregate[], argAt: number[]): Aggregate
     };
   }
   return {
+    mergesExactly,
     createAccumulator: () => {
       const acc = new Array<unknown>(n);
       for (let i = 0; i < n; i++) acc[i] = (aggs[i] as AggImpl).create();
