@@ -19,6 +19,7 @@ import { InternalError } from "../errors.ts";
 import type { KeySelector } from "../graph/graph.ts";
 import type { Operator, Output } from "../exec/operator.ts";
 import { windowStart } from "./assigners.ts";
+import { gcd } from "./sliding-panes.ts";
 import type { WindowAssigner } from "./types.ts";
 
 /** Marks a partial (a registered symbol: it crosses threads and repartition topics with the record, record-codec.ts). */
@@ -98,9 +99,8 @@ export function preAggregateOperator(options: PreAggregateOptions): Operator {
   const { assigner, aggregate: agg } = options;
   const key = options.key as (value: unknown) => Key;
   if (assigner.kind !== "tumbling" && assigner.kind !== "sliding") throw new InternalError(`pre-aggregation of ${assigner.kind} windows`);
-  // A sliding window's pane is the greatest common divisor of size and slide (sliding-panes.ts).
-  let pane = assigner.sizeMs;
-  if (assigner.kind === "sliding") for (let b = assigner.slideMs; b !== 0;) [pane, b] = [b, pane % b];
+  // A sliding window's pane, as its window operator keeps them (sliding-panes.ts).
+  const pane = assigner.kind === "sliding" ? gcd(assigner.sizeMs, assigner.slideMs) : assigner.sizeMs;
   const offset = assigner.offsetMs;
   const groups = new Map<Key, Group>();
   // Groups live for one round: reused rather than left to the GC (which would promote them, a

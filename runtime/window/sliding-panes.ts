@@ -60,7 +60,8 @@ export interface SlidingPanes {
   isEmpty(w: PanedWindows): boolean;
 }
 
-function gcd(a: number, b: number): number {
+/** The greatest common divisor: a sliding window's pane is gcd(size, slide). */
+export function gcd(a: number, b: number): number {
   while (b !== 0) [a, b] = [b, a % b];
   return a;
 }

@@ -64,8 +64,8 @@ export interface WindowOperatorOptions {
 /** Creates a window operator instance. */
 export function windowOperator(options: WindowOperatorOptions): Operator {
   const { assigner, trigger, lateTag, fn } = options;
-  const folded = fn.kind === "aggregate" ? fn.aggregate : collectAll;
-  const agg = options.preAggregated === true ? partialAwareAggregate(folded) : folded;
+  const aggregate = fn.kind === "aggregate" ? fn.aggregate : collectAll;
+  const agg = options.preAggregated === true ? partialAwareAggregate(aggregate) : aggregate;
   let kr: KeyedRuntime;
   let out: Output;
   let uid = "";
