@@ -1,22 +1,21 @@
 /**
  * Distributed-job test helpers: a windowed count job on fresh topics, its input with a reference
  * of every expected output, worker processes (worker-process.ts, re-exported here) that can be
- * killed with SIGKILL and restarted, and two read_committed checks of the output against the reference: one while the job runs (with
- * Runnel's own read-committed filtering) and one independent of Runnel once it stopped (`javaCheck`:
- * Kafka's own Java consumer, the ground truth for a Java or Flink downstream). Waits poll
+ * killed with SIGKILL and restarted, and two read_committed checks of the output against the reference
+ * (window-output.ts, re-exported here): one while the job runs (with Runnel's own read-committed
+ * filtering) and one independent of Runnel once it stopped (`javaCheck`: Kafka's own Java consumer,
+ * the ground truth for a Java or Flink downstream). Waits poll
  * observable state (test/helpers/wait.ts), never a fixed time.
  */
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Admin, Kafka } from "kafkajs";
-import { readCommitted, type CommittedReader } from "../../runtime/kafka/index.ts";
 import { type SavepointAccepted, type SavepointRequest, type SavepointStatusBody } from "../../runtime/worker-contract.ts";
 import { testEnv, uniqueName } from "./env.ts";
-import { readCommittedWithJava } from "./java-consumer.ts";
 import { inputProducer, KEEP_TEST_DATA } from "./kafka.ts";
-import { waitFor } from "./wait.ts";
 
+export * from "./window-output.ts";
 export * from "./worker-process.ts";
 
 /** Event time of the first input record. */
@@ -214,115 +213,6 @@ export async function produceFlush(kafka: Kafka, job: CountJob): Promise<void> {
     messages: Array.from({ length: job.partitions }, (_, p) => ({ partition: p, value: JSON.stringify({ user: "flush", ts, n: 0 }) })),
   });
   await producer.disconnect();
-}
-
-/** Expected windows missing or wrong in `seen` (their events and the `compared` results), and windows not expected (empty when they are equal). */
-export function windowMismatches(reference: Map<string, WindowCount>, seen: Map<string, WindowCount>, compared: readonly Compared[] = ["total"]): string[] {
-  const bad: string[] = [];
-  for (const [k, v] of reference) {
-    const g = seen.get(k);
-    if (!g) bad.push(`${k}: missing`);
-    else if (g.events !== v.events || compared.some((f) => g[f] !== v[f])) bad.push(`${k}: got ${JSON.stringify(g)}, expected ${JSON.stringify(v)}`);
-  }
-  for (const k of seen.keys()) if (!reference.has(k)) bad.push(`${k}: not expected`);
-  return bad;
-}
-
-/** The results of an output window record. */
-function windowCount(r: WindowCount): WindowCount {
-  return { events: r.events, total: r.total, maxN: r.maxN, minN: r.minN };
-}
-
-/**
- * The job's output as Kafka's own Java consumer reads it in read_committed isolation (the ground
- * truth for a Java or Flink downstream), read again while windows are missing — never while
- * duplicated — until `timeoutMs`: the duplicated windows and the differences from the reference.
- */
-export async function javaCheck(job: CountJob, timeoutMs = 180_000): Promise<{ windows: number; duplicates: string[]; mismatches: string[] }> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const seen = new Map<string, WindowCount>();
-    const duplicates: string[] = [];
-    for (const record of await readCommittedWithJava(job.output)) {
-      const r = JSON.parse(record.value) as { key: string; windowStart: number } & WindowCount;
-      if (r.key === "flush") continue;
-      const k = `${r.key}@${r.windowStart}`;
-      if (seen.has(k)) duplicates.push(k);
-      seen.set(k, windowCount(r));
-    }
-    const mismatches = windowMismatches(job.reference, seen, job.compared);
-    const missing = mismatches.some((m) => m.endsWith(": missing"));
-    if (duplicates.length > 0 || !missing || Date.now() > deadline) return { windows: seen.size, duplicates, mismatches };
-  }
-}
-
-/** Every record of a topic read_committed so far, with the runtime's exported read-committed reader. */
-export class CommittedRecords {
-  private reader: CommittedReader | undefined;
-  private readonly onRecord: (value: string, partition: number) => void;
-
-  constructor(onRecord: (value: string, partition: number) => void) {
-    this.onRecord = onRecord;
-  }
-
-  /** Starts reading `topic` from the beginning. */
-  async start(topic: string): Promise<void> {
-    this.reader = await readCommitted({
-      brokers: testEnv().kafkaBrokers,
-      topic,
-      eachBatch: (records, partition) => {
-        for (const message of records) this.onRecord(String(message.value), partition);
-      },
-    });
-  }
-
-  async stop(): Promise<void> {
-    await this.reader?.stop();
-  }
-}
-
-/** Everything read_committed from the output so far, by `user@windowStart` (duplicates counted). */
-export class OutputReader {
-  readonly seen = new Map<string, WindowCount>();
-  duplicates: string[] = [];
-  private readonly records = new CommittedRecords((value) => {
-    const r = JSON.parse(value) as { key: string; windowStart: number } & WindowCount;
-    if (r.key === "flush") return;
-    const k = `${r.key}@${r.windowStart}`;
-    if (this.seen.has(k)) this.duplicates.push(k);
-    this.seen.set(k, windowCount(r));
-  });
-
-  /** Starts reading the job's output from the beginning. */
-  async start(job: CountJob): Promise<void> {
-    await this.records.start(job.output);
-  }
-
-  /**
-   * Waits until every expected window arrived. Duplicates written later are not waited for here:
-   * `javaCheck` reads the whole output again once the workers stopped.
-   */
-  async waitFor(job: CountJob, timeoutMs: number, progress?: () => string): Promise<void> {
-    await waitFor("every expected window", () => this.seen.size >= job.reference.size, { timeoutMs }).catch(() => {
-      throw new Error(`only ${this.seen.size} of ${job.reference.size} windows after ${timeoutMs} ms${progress ? `\n${progress()}` : ""}`);
-    });
-  }
-
-  /** Waits until at least `count` windows arrived. */
-  async waitForCount(count: number, timeoutMs: number): Promise<void> {
-    await waitFor("windows", () => this.seen.size >= count, { timeoutMs, intervalMs: 100 }).catch(() => {
-      throw new Error(`only ${this.seen.size} windows after ${timeoutMs} ms, expected at least ${count}`);
-    });
-  }
-
-  /** Expected windows missing or wrong (empty when the output equals the reference). */
-  mismatches(job: CountJob): string[] {
-    return windowMismatches(job.reference, this.seen, job.compared);
-  }
-
-  async stop(): Promise<void> {
-    await this.records.stop();
-  }
 }
 
 /** POSTs a savepoint request (`{"name": ...}`) to a worker's admin endpoint with the job's token; returns the accepted id. */
